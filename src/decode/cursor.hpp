@@ -1,0 +1,60 @@
+// Shared parsing state for the per-protocol decoders (internal to src/decode/).
+//
+// The decoder is a small state machine: each protocol parser reads its header at
+// `off`, records what it found in the view, advances `off` and names the next protocol.
+// `limit` is the end of the bytes a parser may read: the captured length, narrowed by
+// every enclosing IP / UDP length so a tunnel never reads its outer packet's padding.
+#pragma once
+
+#include <cstdint>
+
+#include "decode/bytes.hpp"
+#include "decode/packet_view.hpp"
+
+namespace seqwatch::decode::detail {
+
+enum class Next : uint8_t {
+  kDone,
+  kEther,      // Ethernet II header (outer, or carried by a tunnel)
+  kEthertype,  // dispatch on `ethertype` (VLAN tags, MPLS, PPPoE, IP)
+  kIpv4,
+  kIpv6,
+  kIpAny,      // IP version from the first nibble (raw link types, MPLS, GTP)
+  kMpls,
+  kPpp,        // PPP protocol field (PPPoE, PPTP GRE)
+  kUpper,      // upper-layer dispatch on the innermost IP layer's protocol
+};
+
+// Ethertypes seqwatch follows.
+inline constexpr uint16_t kEthIpv4 = 0x0800;
+inline constexpr uint16_t kEthIpv6 = 0x86DD;
+inline constexpr uint16_t kEthVlan = 0x8100;
+inline constexpr uint16_t kEthQinQ = 0x88A8;
+inline constexpr uint16_t kEthQinQOld1 = 0x9100;
+inline constexpr uint16_t kEthQinQOld2 = 0x9200;
+inline constexpr uint16_t kEthMpls = 0x8847;
+inline constexpr uint16_t kEthMplsMcast = 0x8848;
+inline constexpr uint16_t kEthPppoeSession = 0x8864;
+inline constexpr uint16_t kEthTeb = 0x6558;     // transparent Ethernet bridging (GRE, Geneve)
+inline constexpr uint16_t kEthErspan2 = 0x88BE; // ERSPAN type I/II
+inline constexpr uint16_t kEthErspan3 = 0x22EB; // ERSPAN type III
+inline constexpr uint16_t kEthPpp = 0x880B;     // PPP in enhanced GRE (PPTP)
+
+struct Cursor {
+  const uint8_t* p;
+  uint32_t off;
+  uint32_t limit;
+  uint32_t caplen;
+  PacketView& v;
+  bool inner_l2 = false;  // the next Ethernet header was carried by a tunnel
+  uint16_t ethertype = 0; // for Next::kEthertype
+
+  bool have(uint32_t n) const noexcept { return limit - off >= n; }  // off <= limit always
+  const uint8_t* at() const noexcept { return p + off; }
+  Next fail(DecodeStatus s) noexcept {
+    v.status = s;
+    return Next::kDone;
+  }
+};
+
+}  // namespace seqwatch::decode::detail

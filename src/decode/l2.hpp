@@ -1,0 +1,161 @@
+// Link layers: link-type headers (Ethernet, Linux SLL/SLL2, NFLOG, loopback, raw IP),
+// 802.1Q/802.1ad VLAN stacks, MPLS label stacks, PPPoE sessions and PPP.
+// Internal to src/decode/; included only by decoder.cpp.
+#pragma once
+
+#include "decode/cursor.hpp"
+
+namespace seqwatch::decode::detail {
+
+inline constexpr uint32_t kEtherHdr = 14;
+inline constexpr uint32_t kVlanTag = 4;
+inline constexpr uint32_t kSllHdr = 16;
+inline constexpr uint32_t kSll2Hdr = 20;
+inline constexpr uint32_t kNflogHdr = 4;
+inline constexpr uint32_t kNflogTlvHdr = 4;
+inline constexpr uint16_t kNflogPayload = 9;  // NFULA_PAYLOAD: the packet itself
+inline constexpr uint32_t kLoopHdr = 4;
+inline constexpr uint32_t kMplsLabel = 4;
+inline constexpr uint32_t kPppoeHdr = 6;
+
+inline Next ether(Cursor& c) noexcept {
+  if (!c.have(kEtherHdr)) return c.fail(DecodeStatus::kTruncatedL2);
+  c.ethertype = load_be16(c.at() + 12);
+  c.off += kEtherHdr;
+  return Next::kEthertype;
+}
+
+// Dispatches on c.ethertype; VLAN tags are consumed here (outer ones into v.vlan[],
+// those of a tunnel's inner Ethernet frame into v.inner_vlan).
+inline Next ethertype(Cursor& c) noexcept {
+  PacketView& v = c.v;
+  unsigned inner_tags = 0;
+  for (;;) {
+    switch (c.ethertype) {
+      case kEthVlan:
+      case kEthQinQ:
+      case kEthQinQOld1:
+      case kEthQinQOld2: {
+        if (!c.have(kVlanTag)) return c.fail(DecodeStatus::kTruncatedVlan);
+        const uint16_t vid = load_be16(c.at()) & 0x0FFF;
+        if (c.inner_l2) {
+          if (++inner_tags > kMaxVlan) return c.fail(DecodeStatus::kVlanTooDeep);
+          v.inner_vlan = vid;
+        } else {
+          if (v.vlan_count == kMaxVlan) return c.fail(DecodeStatus::kVlanTooDeep);
+          v.vlan[v.vlan_count++] = vid;
+        }
+        c.ethertype = load_be16(c.at() + 2);
+        c.off += kVlanTag;
+        continue;
+      }
+      case kEthIpv4:
+        if (v.ip_count == 0) v.ethertype = c.ethertype;
+        return Next::kIpv4;
+      case kEthIpv6:
+        if (v.ip_count == 0) v.ethertype = c.ethertype;
+        return Next::kIpv6;
+      case kEthMpls:
+      case kEthMplsMcast:
+        if (v.ip_count == 0) v.ethertype = c.ethertype;
+        return Next::kMpls;
+      case kEthPppoeSession: {
+        if (v.ip_count == 0) v.ethertype = c.ethertype;
+        if (!c.have(kPppoeHdr)) return c.fail(DecodeStatus::kTruncatedPppoe);
+        const uint8_t* h = c.at();
+        if (h[0] != 0x11 || h[1] != 0x00) return c.fail(DecodeStatus::kBadPppoe);  // ver 1 type 1, session data
+        const uint16_t len = load_be16(h + 4);
+        c.off += kPppoeHdr;
+        if (len < c.limit - c.off) c.limit = c.off + len;  // PPPoE length bounds the PPP frame
+        return Next::kPpp;
+      }
+      default:
+        if (v.ip_count == 0) v.ethertype = c.ethertype;
+        return Next::kDone;  // not IP (ARP, LLDP, 802.3 length field, ...)
+    }
+  }
+}
+
+inline Next mpls(Cursor& c) noexcept {
+  PacketView& v = c.v;
+  for (unsigned i = 0;; ++i) {
+    if (i == kMaxMpls) return c.fail(DecodeStatus::kMplsTooDeep);
+    if (!c.have(kMplsLabel)) return c.fail(DecodeStatus::kTruncatedMpls);
+    const uint32_t entry = load_be32(c.at());
+    c.off += kMplsLabel;
+    ++v.mpls_count;
+    if (entry & 0x100) {  // bottom of stack
+      v.mpls_label = entry >> 12;
+      break;
+    }
+  }
+  return Next::kIpAny;  // IP under MPLS is recognised by its version nibble
+}
+
+// PPP protocol field, with optional address/control bytes (FF 03) and protocol-field
+// compression (a one-byte protocol has its low bit set).
+inline Next ppp(Cursor& c) noexcept {
+  if (c.have(2) && c.at()[0] == 0xFF && c.at()[1] == 0x03) c.off += 2;
+  if (!c.have(1)) return c.fail(DecodeStatus::kTruncatedPppoe);
+  uint16_t proto = c.at()[0];
+  if (proto & 1) {
+    c.off += 1;
+  } else {
+    if (!c.have(2)) return c.fail(DecodeStatus::kTruncatedPppoe);
+    proto = load_be16(c.at());
+    c.off += 2;
+  }
+  if (proto == 0x0021) return Next::kIpv4;
+  if (proto == 0x0057) return Next::kIpv6;
+  return Next::kDone;
+}
+
+inline Next linux_sll(Cursor& c) noexcept {
+  if (!c.have(kSllHdr)) return c.fail(DecodeStatus::kTruncatedL2);
+  c.ethertype = load_be16(c.at() + 14);
+  c.off += kSllHdr;
+  return Next::kEthertype;
+}
+
+inline Next linux_sll2(Cursor& c) noexcept {
+  if (!c.have(kSll2Hdr)) return c.fail(DecodeStatus::kTruncatedL2);
+  c.ethertype = load_be16(c.at());
+  c.off += kSll2Hdr;
+  return Next::kEthertype;
+}
+
+// NFLOG: a 4-byte header then TLVs whose length/type are in the capturing host's byte
+// order (little-endian on every platform that writes these files in practice), each
+// padded to 4 bytes. The packet is in the NFULA_PAYLOAD TLV.
+inline Next nflog(Cursor& c) noexcept {
+  if (!c.have(kNflogHdr)) return c.fail(DecodeStatus::kTruncatedL2);
+  c.off += kNflogHdr;
+  while (c.have(kNflogTlvHdr)) {
+    const uint16_t len = load_le16(c.at());
+    const uint16_t type = load_le16(c.at() + 2);
+    if (len < kNflogTlvHdr) return c.fail(DecodeStatus::kBadL2);
+    if ((type & 0x7FFF) == kNflogPayload) {
+      const uint32_t value_len = len - kNflogTlvHdr;
+      c.off += kNflogTlvHdr;
+      if (value_len < c.limit - c.off) c.limit = c.off + value_len;
+      return Next::kIpAny;
+    }
+    const uint32_t padded = (static_cast<uint32_t>(len) + 3u) & ~3u;
+    if (!c.have(padded)) return c.fail(DecodeStatus::kTruncatedL2);
+    c.off += padded;
+  }
+  return Next::kDone;  // no payload TLV: nothing to decode
+}
+
+// BSD loopback (host byte order) and OpenBSD loop (network byte order): 4-byte family.
+inline Next loopback(Cursor& c, bool network_order) noexcept {
+  if (!c.have(kLoopHdr)) return c.fail(DecodeStatus::kTruncatedL2);
+  uint32_t family = network_order ? load_be32(c.at()) : load_le32(c.at());
+  if (!network_order && family > 0xFFFF) family = load_be32(c.at());  // written on a big-endian host
+  c.off += kLoopHdr;
+  if (family == 2) return Next::kIpv4;
+  if (family == 10 || family == 24 || family == 28 || family == 30) return Next::kIpv6;  // Linux, BSDs, macOS
+  return Next::kDone;
+}
+
+}  // namespace seqwatch::decode::detail

@@ -1,0 +1,142 @@
+// TCP (header and the options that matter for sequence analysis) and UDP.
+// Internal to src/decode/; included only by decoder.cpp.
+#pragma once
+
+#include "decode/cursor.hpp"
+
+namespace seqwatch::decode::detail {
+
+inline constexpr uint32_t kTcpHdr = 20;
+inline constexpr uint32_t kUdpHdr = 8;
+
+// TCP option kinds (IANA "TCP Option Kind Numbers").
+inline constexpr uint8_t kOptKindEol = 0;
+inline constexpr uint8_t kOptKindNop = 1;
+inline constexpr uint8_t kOptKindMss = 2;
+inline constexpr uint8_t kOptKindWscale = 3;
+inline constexpr uint8_t kOptKindSackPerm = 4;
+inline constexpr uint8_t kOptKindSack = 5;
+inline constexpr uint8_t kOptKindTimestamp = 8;
+inline constexpr uint8_t kOptKindMptcp = 30;
+inline constexpr uint8_t kOptKindTfo = 34;
+
+// Parses the options in [o, o + len). A length byte < 2 or running past the header ends
+// the walk and flags the packet (the fixed header stays valid); a known option with an
+// unexpected length is ignored, as RFC 9293 section 3.1 asks receivers to do.
+inline void tcp_options(const uint8_t* o, uint32_t len, TcpInfo& t, PacketView& v) noexcept {
+  uint32_t i = 0;
+  while (i < len) {
+    const uint8_t kind = o[i];
+    if (kind == kOptKindEol) break;
+    if (kind == kOptKindNop) {
+      ++i;
+      continue;
+    }
+    if (i + 1 >= len || o[i + 1] < 2 || i + o[i + 1] > len) {
+      v.flags |= kFlagTcpOptBad;
+      break;
+    }
+    const uint8_t olen = o[i + 1];
+    const uint8_t* val = o + i + 2;
+    switch (kind) {
+      case kOptKindMss:
+        if (olen == 4) {
+          t.mss = load_be16(val);
+          t.opts |= kOptMss;
+        }
+        break;
+      case kOptKindWscale:
+        if (olen == 3) {
+          t.wscale = val[0];
+          t.opts |= kOptWscale;
+        }
+        break;
+      case kOptKindSackPerm:
+        if (olen == 2) t.opts |= kOptSackPerm;
+        break;
+      case kOptKindSack:
+        if (olen >= 10 && (olen - 2) % 8 == 0) {
+          const unsigned n = (olen - 2u) / 8u;
+          t.sack_count = static_cast<uint8_t>(n < kMaxSackBlocks ? n : kMaxSackBlocks);
+          for (unsigned b = 0; b < t.sack_count; ++b) {
+            t.sack[b].left = load_be32(val + 8 * b);
+            t.sack[b].right = load_be32(val + 8 * b + 4);
+          }
+          t.opts |= kOptSack;
+        }
+        break;
+      case kOptKindTimestamp:
+        if (olen == 10) {
+          t.tsval = load_be32(val);
+          t.tsecr = load_be32(val + 4);
+          t.opts |= kOptTimestamp;
+        }
+        break;
+      case kOptKindMptcp:
+        t.opts |= kOptMptcp;
+        break;
+      case kOptKindTfo:
+        t.opts |= kOptTfo;
+        break;
+      default:
+        break;
+    }
+    i += olen;
+  }
+}
+
+// `l` is the IP layer carrying the segment; its l4_len is the segment length per the
+// IP header, which gives the payload length even when the capture was cut.
+inline Next tcp(Cursor& c, const IpLayer& l) noexcept {
+  PacketView& v = c.v;
+  if (!c.have(kTcpHdr)) return c.fail(DecodeStatus::kTruncatedTcp);
+  const uint8_t* h = c.at();
+  TcpInfo& t = v.tcp;
+  t = TcpInfo{};
+  t.sport = load_be16(h);
+  t.dport = load_be16(h + 2);
+  t.seq = load_be32(h + 4);
+  t.ack = load_be32(h + 8);
+  t.hdr_len = static_cast<uint8_t>((h[12] >> 4) * 4u);
+  t.ae = h[12] & 0x01;
+  t.flags = h[13];
+  t.window = load_be16(h + 14);
+  t.urgent = load_be16(h + 18);
+  v.l4 = L4Type::kTcp;
+  v.l4_off = c.off;
+  if (t.hdr_len < kTcpHdr || t.hdr_len > l.l4_len) return c.fail(DecodeStatus::kBadTcpHeaderLength);
+  t.payload_len = l.l4_len - t.hdr_len;
+  if (!c.have(t.hdr_len)) {
+    v.flags |= kFlagTruncated | kFlagTcpOptsCut;  // fixed header fits; options were cut
+    return Next::kDone;
+  }
+  if (t.hdr_len > kTcpHdr) tcp_options(h + kTcpHdr, t.hdr_len - kTcpHdr, t, v);
+  return Next::kDone;
+}
+
+// Returns true when the UDP header was valid and the payload may be a tunnel.
+inline bool udp(Cursor& c, const IpLayer& l) noexcept {
+  PacketView& v = c.v;
+  if (!c.have(kUdpHdr)) {
+    c.fail(DecodeStatus::kTruncatedUdp);
+    return false;
+  }
+  const uint8_t* h = c.at();
+  v.l4 = L4Type::kUdp;
+  v.l4_off = c.off;
+  v.udp.sport = load_be16(h);
+  v.udp.dport = load_be16(h + 2);
+  v.udp.length = load_be16(h + 4);
+  uint32_t len = v.udp.length;
+  if (len == 0 && l.version == 6) len = l.l4_len;  // RFC 2675 jumbogram
+  if (len < kUdpHdr || len > l.l4_len) {
+    c.fail(DecodeStatus::kBadUdpLength);
+    return false;
+  }
+  c.off += kUdpHdr;
+  const uint32_t end = v.l4_off + len;
+  if (end < c.limit) c.limit = end;
+  return true;
+}
+
+}  // namespace seqwatch::decode::detail

@@ -1,0 +1,42 @@
+// The packet-source interface every input shares: a DPDK port queue (live NIC or vdev)
+// and capture files. Workers see only bursts of PacketRef, so the path from a source to
+// the outputs is the same code whatever the input.
+//
+// One virtual call per burst (never per packet). A burst's packets stay valid until the
+// next rx_burst() or release() on the same source.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "decode/packet_view.hpp"
+
+namespace seqwatch {
+
+struct PacketRef {
+  const uint8_t* data;
+  uint32_t caplen;   // bytes captured (what `data` holds)
+  uint32_t wirelen;  // length on the wire (caplen when the source cannot tell)
+  uint64_t ts_ns;    // capture time, ns since the Unix epoch (0 when unknown)
+};
+
+// Burst size: DPDK's customary 32 (l2fwd/l3fwd's MAX_PKT_BURST): enough to amortise the
+// per-burst call and prefetch pipeline, small enough to keep a burst's headers in L1.
+inline constexpr uint16_t kBurstSize = 32;
+
+class PacketSource {
+ public:
+  virtual ~PacketSource() = default;
+  // Fills up to `max` packets; returns 0 when the source has nothing now. done() tells
+  // whether it ever will again (end of file, port stopped).
+  virtual uint16_t rx_burst(PacketRef* out, uint16_t max) noexcept = 0;
+  // Gives back the last burst's buffers (DPDK mbufs); a no-op for file sources.
+  virtual void release() noexcept {}
+  virtual bool done() const noexcept = 0;
+  virtual decode::LinkType link_type() const noexcept = 0;
+  virtual std::string describe() const = 0;
+  // Frames that could not be read into the burst (oversized, read errors): counted.
+  virtual uint64_t dropped() const noexcept { return 0; }
+};
+
+}  // namespace seqwatch

@@ -1,0 +1,132 @@
+#include "source/pcap_file.hpp"
+
+#include <pcap/pcap.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "decode/bytes.hpp"
+
+namespace seqwatch {
+namespace {
+
+// libpcap never hands out a frame longer than its maximum snapshot length (262144 since
+// libpcap 1.x); each burst slot holds one such frame.
+constexpr uint32_t kMaxFrame = 262144;
+
+constexpr uint32_t kMagicPcapUsec = 0xA1B2C3D4;
+constexpr uint32_t kMagicPcapNsec = 0xA1B23C4D;
+constexpr uint32_t kMagicPcapng = 0x0A0D0D0A;
+
+// fopencookie bridge so libpcap reads a gzip file through zlib.
+ssize_t gz_read(void* cookie, char* buf, size_t size) {
+  const int n = gzread(static_cast<gzFile>(cookie), buf, static_cast<unsigned>(size));
+  return n < 0 ? -1 : n;
+}
+int gz_close(void* cookie) { return gzclose(static_cast<gzFile>(cookie)) == Z_OK ? 0 : EOF; }
+
+Result<uint32_t> sniff_magic(const std::string& path, bool& gzip) {
+  // gzopen reads plain files transparently, so one reader answers both questions.
+  gzFile gz = gzopen(path.c_str(), "rb");
+  if (gz == nullptr) return Error{"cannot open capture file '" + path + "': " + std::strerror(errno)};
+  gzip = gzdirect(gz) == 0;
+  uint8_t b[4];
+  const int n = gzread(gz, b, sizeof b);
+  gzip = gzdirect(gz) == 0;
+  gzclose(gz);
+  if (n != 4) return Error{"'" + path + "' is too short to be a capture file (" + std::to_string(n < 0 ? 0 : n) + " bytes)"};
+  return load_be32(b);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& path) {
+  bool gzip = false;
+  auto magic = sniff_magic(path, gzip);
+  if (!magic) return magic.error();
+  CaptureFormat format;
+  const uint32_t m = magic.value();
+  if (m == kMagicPcapUsec || m == __builtin_bswap32(kMagicPcapUsec)) format = CaptureFormat::kPcap;
+  else if (m == kMagicPcapNsec || m == __builtin_bswap32(kMagicPcapNsec)) format = CaptureFormat::kPcapNsec;
+  else if (m == kMagicPcapng) format = CaptureFormat::kPcapng;
+  else {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%08x", m);
+    return Error{"'" + path + "' is neither pcap nor pcapng (magic number 0x" + hex + ")"};
+  }
+
+  std::unique_ptr<PcapFileSource> s(new PcapFileSource());
+  s->path_ = path;
+  s->format_ = format;
+  s->gzip_ = gzip;
+  FILE* f = nullptr;
+  if (gzip) {
+    gzFile gz = gzopen(path.c_str(), "rb");
+    if (gz == nullptr) return Error{"cannot open capture file '" + path + "': " + std::strerror(errno)};
+    cookie_io_functions_t io{gz_read, nullptr, nullptr, gz_close};
+    f = fopencookie(gz, "rb", io);
+    if (f == nullptr) {
+      gzclose(gz);
+      return Error{"cannot stream gzip file '" + path + "'"};
+    }
+  } else {
+    f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return Error{"cannot open capture file '" + path + "': " + std::strerror(errno)};
+  }
+  char errbuf[PCAP_ERRBUF_SIZE] = {0};
+  s->pcap_ = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+  if (s->pcap_ == nullptr) {
+    std::fclose(f);
+    return Error{"libpcap cannot read '" + path + "': " + errbuf};
+  }
+  s->file_ = f;  // owned by pcap_ from here on; pcap_close closes it
+  s->raw_link_ = static_cast<uint32_t>(pcap_datalink_ext(s->pcap_)) & 0x03FFFFFF;
+  if (!decode::link_type_from_pcap(static_cast<uint32_t>(pcap_datalink(s->pcap_)), s->link_)) {
+    return Error{"'" + path + "' has link type " + std::to_string(pcap_datalink(s->pcap_)) + " (" +
+                 (pcap_datalink_val_to_name(pcap_datalink(s->pcap_)) ? pcap_datalink_val_to_name(pcap_datalink(s->pcap_)) : "?") +
+                 "), which seqwatch does not decode; supported: Ethernet, raw IP, Linux SLL/SLL2, NFLOG, loopback"};
+  }
+  const int snap = pcap_snapshot(s->pcap_);
+  s->snaplen_ = snap > 0 ? static_cast<uint32_t>(snap) : kMaxFrame;
+  s->slot_size_ = kMaxFrame;
+  s->slots_.resize(static_cast<size_t>(s->slot_size_) * kBurstSize);
+  return s;
+}
+
+PcapFileSource::~PcapFileSource() {
+  if (pcap_ != nullptr) pcap_close(pcap_);
+}
+
+uint16_t PcapFileSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
+  if (done_) return 0;
+  if (max > kBurstSize) max = kBurstSize;
+  uint16_t n = 0;
+  while (n < max) {
+    pcap_pkthdr* h = nullptr;
+    const u_char* data = nullptr;
+    const int rc = pcap_next_ex(pcap_, &h, &data);
+    if (rc != 1) {
+      if (rc == PCAP_ERROR) read_error_ = pcap_geterr(pcap_);
+      done_ = true;
+      break;
+    }
+    const uint32_t caplen = h->caplen < slot_size_ ? h->caplen : slot_size_;
+    uint8_t* slot = slots_.data() + static_cast<size_t>(n) * slot_size_;
+    std::memcpy(slot, data, caplen);
+    out[n].data = slot;
+    out[n].caplen = caplen;
+    out[n].wirelen = h->len;
+    out[n].ts_ns = static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(h->ts.tv_usec);
+    ++n;
+  }
+  return n;
+}
+
+std::string PcapFileSource::describe() const {
+  std::string f = format_ == CaptureFormat::kPcapng ? "pcapng" : format_ == CaptureFormat::kPcapNsec ? "pcap-ns" : "pcap";
+  if (gzip_) f += "+gzip";
+  return path_ + " (" + f + ", " + std::string(decode::link_type_name(link_)) + ")";
+}
+
+}  // namespace seqwatch

@@ -1,0 +1,55 @@
+// Capture-file source: classic pcap (micro- or nanosecond), pcapng, and either of them
+// gzip-compressed. The format is sniffed from the file's magic number, never from its
+// name. Reading uses libpcap (pcapng included); gzip is decompressed on the fly.
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "source/packet_source.hpp"
+#include "util/result.hpp"
+
+typedef struct pcap pcap_t;
+
+namespace seqwatch {
+
+enum class CaptureFormat { kPcap, kPcapNsec, kPcapng };
+
+class PcapFileSource final : public PacketSource {
+ public:
+  static Result<std::unique_ptr<PcapFileSource>> open(const std::string& path);
+  ~PcapFileSource() override;
+  PcapFileSource(const PcapFileSource&) = delete;
+  PcapFileSource& operator=(const PcapFileSource&) = delete;
+
+  uint16_t rx_burst(PacketRef* out, uint16_t max) noexcept override;
+  bool done() const noexcept override { return done_; }
+  decode::LinkType link_type() const noexcept override { return link_; }
+  std::string describe() const override;
+
+  CaptureFormat format() const noexcept { return format_; }
+  bool gzip() const noexcept { return gzip_; }
+  uint32_t snaplen() const noexcept { return snaplen_; }
+  uint32_t raw_link_type() const noexcept { return raw_link_; }
+  // Set when reading stopped on a damaged file rather than at its end.
+  const std::string& read_error() const noexcept { return read_error_; }
+
+ private:
+  PcapFileSource() = default;
+  std::string path_;
+  pcap_t* pcap_ = nullptr;
+  FILE* file_ = nullptr;
+  decode::LinkType link_ = decode::LinkType::kEthernet;
+  uint32_t raw_link_ = 0;
+  CaptureFormat format_ = CaptureFormat::kPcap;
+  bool gzip_ = false;
+  bool done_ = false;
+  uint32_t snaplen_ = 0;
+  uint32_t slot_size_ = 0;
+  std::vector<uint8_t> slots_;  // kBurstSize frames, copied out of libpcap's buffer
+  std::string read_error_;
+};
+
+}  // namespace seqwatch
