@@ -1,1 +1,203 @@
-// placeholder, being written
+// `seqwatch analyze FILE`: a capture file through the same worker path a live port uses.
+// With --source dpdk (the default for plain files) the file is attached as a net_pcap
+// vdev and read with rte_eth_rx_burst, exactly like a NIC queue.
+#include <fmt/format.h>
+#include <hs/hs.h>
+#include <jemalloc/jemalloc.h>
+#include <pcap/pcap.h>
+#include <rte_version.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "app/commands.hpp"
+#include "decode/decoder.hpp"
+#include "match/payload_matcher.hpp"
+#include "runtime/dpdk_source.hpp"
+#include "runtime/eal.hpp"
+#include "runtime/worker.hpp"
+#include "source/pcap_file.hpp"
+
+namespace seqwatch::app {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) {
+  if (g_stop.load()) _exit(130);  // second signal: the user insists
+  g_stop.store(true);
+}
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "seqwatch: error: %s\n", msg.c_str());
+  return 1;
+}
+
+// Counts the frames of a capture (the net_pcap vdev gives no end-of-file signal).
+Result<uint64_t> count_frames(const std::string& path) {
+  auto src = PcapFileSource::open(path);
+  if (!src) return src.error();
+  uint64_t n = 0;
+  std::array<PacketRef, kBurstSize> b;
+  while (uint16_t k = src.value()->rx_burst(b.data(), kBurstSize)) n += k;
+  return n;
+}
+
+nlohmann::json summary_json(const runtime::WorkerState& st, const PayloadMatcher* matcher,
+                            const PayloadMatcher::Scratch* scratch) {
+  using nlohmann::json;
+  const auto& d = st.decode;
+  json errors = json::object();
+  for (size_t i = 1; i < d.status.size(); ++i)
+    if (d.status[i] != 0) errors[std::string(decode::decode_status_name(static_cast<decode::DecodeStatus>(i)))] = d.status[i];
+  json tunnels = json::object();
+  for (size_t i = 1; i < d.tunnels.size(); ++i)
+    if (d.tunnels[i] != 0) tunnels[std::string(decode::tunnel_type_name(static_cast<decode::TunnelType>(i)))] = d.tunnels[i];
+  json rules = json::array();
+  if (matcher != nullptr && scratch != nullptr) {
+    for (size_t i = 0; i < matcher->rules().size(); ++i)
+      rules.push_back({{"id", matcher->rules()[i].id}, {"hits", scratch->hits()[i]}});
+  }
+  const auto& t = st.tcp;
+  return json{
+      {"packets", d.packets},
+      {"decode", {{"ok", d.status[0]}, {"errors", d.errors()}, {"error_types", errors}, {"non_ip", d.non_ip},
+                  {"tcp", d.tcp}, {"udp", d.udp}, {"other_l4", d.other_l4}, {"truncated", d.truncated},
+                  {"fragments", d.fragments}, {"tunneled", d.tunneled}, {"tunnels", tunnels}}},
+      {"tcp", {{"segments", t.segments}, {"data_segments", t.data_segments}, {"payload_bytes", t.payload_bytes},
+               {"syn", t.syn}, {"syn_ack", t.syn_ack}, {"fin", t.fin}, {"rst", t.rst}, {"with_sack", t.with_sack},
+               {"with_timestamps", t.with_timestamps}, {"options_cut", t.options_cut}}},
+      {"payload_rules", rules},
+      {"first_ts_ns", st.first_ts_ns},
+      {"last_ts_ns", st.last_ts_ns},
+  };
+}
+
+void print_summary(const std::string& what, const runtime::WorkerState& st, const nlohmann::json& j,
+                   uint64_t dropped) {
+  const auto& d = st.decode;
+  fmt::print("seqwatch analyze: {}\n", what);
+  double secs = st.last_ts_ns > st.first_ts_ns ? static_cast<double>(st.last_ts_ns - st.first_ts_ns) / 1e9 : 0.0;
+  fmt::print("  packets        {:>10}   capture span {:.3f} s\n", d.packets, secs);
+  fmt::print("  decoded ok     {:>10}   decode errors {}", d.status[0], d.errors());
+  if (d.errors() != 0) {
+    std::string list;
+    for (auto& [k, v] : j["decode"]["error_types"].items()) list += fmt::format("{}{} {}", list.empty() ? "" : ", ", k, v.get<uint64_t>());
+    fmt::print(" ({})", list);
+  }
+  fmt::print("\n  layers         TCP {}, UDP {}, other IP {}, non-IP {}\n", d.tcp, d.udp, d.other_l4, d.non_ip);
+  fmt::print("                 snaplen-cut {}, IP fragments {}, tunneled {}", d.truncated, d.fragments, d.tunneled);
+  if (d.tunneled != 0) {
+    std::string list;
+    for (auto& [k, v] : j["decode"]["tunnels"].items()) list += fmt::format("{}{} {}", list.empty() ? "" : ", ", k, v.get<uint64_t>());
+    fmt::print(" ({})", list);
+  }
+  const auto& t = st.tcp;
+  fmt::print("\n  TCP segments   {:>10}   with payload {} ({} bytes)\n", t.segments, t.data_segments, t.payload_bytes);
+  fmt::print("                 SYN {}, SYN/ACK {}, FIN {}, RST {}; SACK blocks on {}, timestamps on {}\n", t.syn,
+             t.syn_ack, t.fin, t.rst, t.with_sack, t.with_timestamps);
+  if (!j["payload_rules"].empty()) {
+    fmt::print("  payload rules ");
+    for (auto& r : j["payload_rules"]) fmt::print(" [{}]={}", r["id"].get<uint32_t>(), r["hits"].get<uint64_t>());
+    fmt::print("\n");
+  }
+  fmt::print("  not delivered  {:>10}\n", dropped);
+}
+
+}  // namespace
+
+int analyze(const AnalyzeOptions& opts) {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  auto file = PcapFileSource::open(opts.file);
+  if (!file) return fail(file.error().message);
+
+  std::unique_ptr<PayloadMatcher> matcher;
+  if (!opts.rules.empty()) {
+    auto rules = load_rules(opts.rules);
+    if (!rules) return fail(rules.error().message);
+    auto m = PayloadMatcher::compile(std::move(rules.value()));
+    if (!m) return fail(m.error().message);
+    matcher = std::move(m.value());
+  }
+
+  std::string source = opts.source;
+  if (source == "auto") source = file.value()->gzip() ? "file" : "dpdk";
+  if (source == "dpdk" && file.value()->gzip())
+    return fail("'" + opts.file + "' is gzip-compressed; DPDK's net_pcap cannot read it: use --source file");
+
+  std::unique_ptr<PacketSource> src;
+  std::unique_ptr<runtime::DpdkPortSource> port;
+  if (source == "dpdk") {
+    auto frames = count_frames(opts.file);
+    if (!frames) return fail(frames.error().message);
+    runtime::EalOptions eal;
+    eal.memory_mb = opts.memory_mb;
+    const std::string abs = std::filesystem::absolute(opts.file).string();
+    if (abs.find(',') != std::string::npos)
+      return fail("the DPDK vdev syntax cannot carry a path with a comma: '" + abs + "'; use --source file");
+    eal.vdevs.push_back("net_pcap0,rx_pcap=" + abs);
+    if (auto ok = runtime::eal_init(eal); !ok) return fail(ok.error().message);
+    runtime::PortConfig pc;
+    pc.name = "net_pcap0";
+    pc.link = file.value()->link_type();
+    pc.expected_frames = frames.value();
+    auto p = runtime::DpdkPortSource::open(pc);
+    if (!p) return fail(p.error().message);
+    port = std::move(p.value());
+    file.value().reset();
+  } else {
+    src = std::move(file.value());
+  }
+  PacketSource& in = port ? static_cast<PacketSource&>(*port) : *src;
+  const std::string what = in.describe();
+
+  runtime::Worker worker(in, matcher.get());
+  if (matcher && worker.scratch() == nullptr) return fail("Hyperscan could not allocate scratch space");
+  worker.run(g_stop);
+
+  const auto j = summary_json(worker.state(), matcher.get(), worker.scratch());
+  print_summary(what, worker.state(), j, in.dropped());
+  if (port) {
+    const auto ps = port->port_stats();
+    fmt::print("  port stats     ipackets {}, imissed {}, ierrors {}, rx_nombuf {}\n", ps.ipackets, ps.imissed,
+               ps.ierrors, ps.rx_nombuf);
+  }
+  if (g_stop.load()) fmt::print("  (stopped by signal before the end of the input)\n");
+  int rc = 0;
+  if (!opts.json_out.empty()) {
+    nlohmann::json out = j;
+    out["input"] = opts.file;
+    out["source"] = what;
+    out["not_delivered"] = in.dropped();
+    std::ofstream f(opts.json_out);
+    f << out.dump(2) << "\n";
+    f.close();
+    if (!f) rc = fail("cannot write summary to '" + opts.json_out + "'");
+  }
+  port.reset();
+  src.reset();
+  runtime::eal_cleanup();
+  return rc;
+}
+
+int version() {
+  const char* je = nullptr;
+  size_t sz = sizeof je;
+  const bool jemalloc_active = mallctl("version", &je, &sz, nullptr, 0) == 0;
+  fmt::print("seqwatch 0.1.0\n");
+  fmt::print("  DPDK       {}\n", rte_version());
+  fmt::print("  Hyperscan  {}\n", hs_version());
+  fmt::print("  libpcap    {}\n", pcap_lib_version());
+  fmt::print("  allocator  {}\n", jemalloc_active ? fmt::format("jemalloc {}", je) : std::string("system malloc (jemalloc not linked!)"));
+  return jemalloc_active ? 0 : 1;
+}
+
+}  // namespace seqwatch::app

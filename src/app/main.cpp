@@ -1,1 +1,26 @@
-int main() { return 0; }
+// seqwatch command line. The packet path starts in runtime/worker.cpp (Worker::run).
+#include <CLI/CLI.hpp>
+
+#include "app/commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App cli{"seqwatch: kernel-bypass TCP sequence analysis sensor"};
+  cli.require_subcommand(1);
+
+  seqwatch::app::AnalyzeOptions a;
+  auto* analyze = cli.add_subcommand("analyze", "Analyse a capture file (pcap, pcapng, gzip) through the worker path");
+  analyze->add_option("file", a.file, "capture file")->required()->check(CLI::ExistingFile);
+  analyze->add_option("--source", a.source, "packet source: dpdk (net_pcap vdev, as live), file (libpcap), auto")
+      ->check(CLI::IsMember({"auto", "dpdk", "file"}));
+  analyze->add_option("--rules", a.rules, "payload rules file (Hyperscan), e.g. config/rules/default.rules")
+      ->check(CLI::ExistingFile);
+  analyze->add_option("--json", a.json_out, "also write the summary as JSON to this path");
+  analyze->add_option("--memory-mb", a.memory_mb, "DPDK memory (MiB) for the dpdk source")->check(CLI::Range(64u, 65536u));
+
+  auto* version = cli.add_subcommand("version", "Print versions of seqwatch and its libraries");
+
+  CLI11_PARSE(cli, argc, argv);
+  if (analyze->parsed()) return seqwatch::app::analyze(a);
+  if (version->parsed()) return seqwatch::app::version();
+  return 2;
+}

@@ -1,0 +1,71 @@
+// A DPDK ethdev RX queue as a PacketSource: a PCI NIC or any vdev (net_pcap,
+// net_af_packet, net_ring, net_null). Mbufs are handed to the worker as PacketRefs and
+// freed in bulk by release().
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "source/packet_source.hpp"
+#include "util/result.hpp"
+
+struct rte_mbuf;
+struct rte_mempool;
+
+namespace seqwatch::runtime {
+
+struct PortConfig {
+  std::string name;             // ethdev name, e.g. "net_pcap0"
+  uint16_t rx_desc = 1024;      // power of two
+  uint32_t mbufs = 8191;        // mempool size: 2^n - 1 is the mempool's sweet spot
+  decode::LinkType link = decode::LinkType::kEthernet;
+  // For finite inputs (a pcap vdev without infinite_rx): how many frames the port will
+  // deliver in total, so the source knows when it is done; 0 = unbounded (live port).
+  uint64_t expected_frames = 0;
+  // A finite input that stays silent this long before delivering expected_frames is
+  // declared done and the shortfall counted as dropped.
+  double stall_timeout_s = 2.0;
+};
+
+struct PortStats {
+  uint64_t ipackets = 0, ibytes = 0, imissed = 0, ierrors = 0, rx_nombuf = 0;
+};
+
+class DpdkPortSource final : public PacketSource {
+ public:
+  // Configures (1 RX queue, 1 TX queue unused), starts the port and enables promiscuous mode.
+  static Result<std::unique_ptr<DpdkPortSource>> open(const PortConfig& cfg);
+  ~DpdkPortSource() override;
+
+  uint16_t rx_burst(PacketRef* out, uint16_t max) noexcept override;
+  void release() noexcept override;
+  bool done() const noexcept override { return done_; }
+  decode::LinkType link_type() const noexcept override { return cfg_.link; }
+  std::string describe() const override;
+  uint64_t dropped() const noexcept override { return undelivered_ + multiseg_dropped_; }
+
+  PortStats port_stats() const;
+  uint64_t received() const noexcept { return received_; }
+
+ private:
+  DpdkPortSource() = default;
+  PortConfig cfg_;
+  uint16_t port_ = 0;
+  rte_mempool* pool_ = nullptr;
+  bool started_ = false;
+  bool done_ = false;
+  int ts_offset_ = -1;            // rx timestamp dynfield, when the port provides one
+  uint64_t received_ = 0;
+  uint64_t undelivered_ = 0;      // expected frames never delivered (stall timeout)
+  uint64_t multiseg_dropped_ = 0; // chained mbufs longer than a linearisation slot
+  uint64_t last_rx_tsc_ = 0;
+  uint64_t stall_tsc_ = 0;
+  std::array<rte_mbuf*, kBurstSize> burst_{};
+  uint16_t burst_n_ = 0;
+  std::vector<uint8_t> linear_;   // kBurstSize slots for chained (multi-segment) mbufs
+};
+
+}  // namespace seqwatch::runtime

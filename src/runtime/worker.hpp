@@ -1,0 +1,66 @@
+// The worker's main loop: rx burst -> decode -> per-packet accounting (and, as the
+// engine grows: flow table -> TCP analysis -> event/evidence hand-off) -> release.
+//
+// Everything a worker writes lives in its own alignas(64) WorkerState: no sharing, no
+// locks, no allocation once running. The control thread reads the state after stop (or,
+// for live stats, through the telemetry snapshot added with the appliance runtime).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "decode/decoder.hpp"
+#include "match/payload_matcher.hpp"
+#include "source/packet_source.hpp"
+
+namespace seqwatch::runtime {
+
+struct alignas(64) TcpShape {
+  uint64_t segments = 0;
+  uint64_t data_segments = 0;   // payload_len > 0
+  uint64_t payload_bytes = 0;   // from IP lengths (true sizes, also for cut frames)
+  uint64_t syn = 0;             // SYN without ACK
+  uint64_t syn_ack = 0;
+  uint64_t fin = 0;
+  uint64_t rst = 0;
+  uint64_t with_sack = 0;
+  uint64_t with_timestamps = 0;
+  uint64_t options_cut = 0;     // options lost to the snaplen
+};
+
+struct alignas(64) WorkerState {
+  decode::DecodeCounters decode;
+  TcpShape tcp;
+  uint64_t bursts = 0;
+  uint64_t idle_polls = 0;
+  uint64_t payload_scans = 0;
+  uint64_t first_ts_ns = 0;
+  uint64_t last_ts_ns = 0;
+};
+
+class Worker {
+ public:
+  // `matcher` may be null (no payload rules). The scratch is allocated here, at start.
+  Worker(PacketSource& source, const PayloadMatcher* matcher);
+
+  // Runs until the source is done or `stop` becomes true.
+  void run(const std::atomic<bool>& stop) noexcept;
+
+  const WorkerState& state() const noexcept { return state_; }
+  const PayloadMatcher::Scratch* scratch() const noexcept { return scratch_.get(); }
+
+ private:
+  void process_burst(const PacketRef* pkts, uint16_t n) noexcept;
+
+  PacketSource& source_;
+  const PayloadMatcher* matcher_;
+  std::unique_ptr<PayloadMatcher::Scratch> scratch_;
+  decode::LinkType link_;
+  WorkerState state_;
+  std::array<decode::FrameRef, kBurstSize> frames_{};
+  std::array<decode::PacketView, kBurstSize> views_{};
+};
+
+}  // namespace seqwatch::runtime
