@@ -3,7 +3,9 @@
 // vdev and read with rte_eth_rx_burst, exactly like a NIC queue.
 #include <fmt/format.h>
 #include <hs/hs.h>
+#ifndef SEQWATCH_NO_JEMALLOC
 #include <jemalloc/jemalloc.h>
+#endif
 #include <pcap/pcap.h>
 #include <rte_version.h>
 
@@ -189,15 +191,24 @@ int analyze(const AnalyzeOptions& opts) {
 }
 
 int version() {
+#ifdef SEQWATCH_NO_JEMALLOC
+  const char* je = "";
+  const bool jemalloc_active = false;
+  const bool expected = false;  // sanitizer build: ASan owns malloc
+#else
   const char* je = nullptr;
   size_t sz = sizeof je;
   const bool jemalloc_active = mallctl("version", &je, &sz, nullptr, 0) == 0;
+  const bool expected = true;
+#endif
   fmt::print("seqwatch 0.1.0\n");
   fmt::print("  DPDK       {}\n", rte_version());
   fmt::print("  Hyperscan  {}\n", hs_version());
   fmt::print("  libpcap    {}\n", pcap_lib_version());
-  fmt::print("  allocator  {}\n", jemalloc_active ? fmt::format("jemalloc {}", je) : std::string("system malloc (jemalloc not linked!)"));
-  return jemalloc_active ? 0 : 1;
+  fmt::print("  allocator  {}\n", jemalloc_active ? fmt::format("jemalloc {}", je)
+                                    : expected ? std::string("system malloc (jemalloc not linked!)")
+                                               : std::string("system malloc (sanitizer build)"));
+  return jemalloc_active == expected ? 0 : 1;
 }
 
 }  // namespace seqwatch::app

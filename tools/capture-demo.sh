@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Captures the bundled demo input (data/demo.pcap) from real Linux TCP.
+#
+# Three network namespaces, client -- router -- server, joined by two veth pairs:
+#
+#   sw-demo-cli            sw-demo-rtr                       sw-demo-srv
+#   swd-cli0 10.199.1.2 -- swd-rtr0 10.199.1.1
+#                          swd-rtr1 10.199.2.1 [tbf] -- swd-srv0 10.199.2.2
+#
+# The router forwards, and a tbf qdisc on its server-facing egress is the bottleneck: its
+# queue is kept short so that iperf3's parallel streams overflow it and the client's kernel
+# has to retransmit. tcpdump on the client's veth records both directions (headers only,
+# snaplen 128); nstat in the client namespace records the kernel's own TcpOutSegs and
+# TcpRetransSegs before and after, written to <out>.nstat as ground truth.
+#
+# Every address lives only inside the namespaces this script creates; nothing is added to
+# the root namespace. Run as root. Safe to re-run: leftovers of an earlier run are removed
+# first, and everything created is removed on exit, on failure or on a signal.
+#
+# Usage: tools/capture-demo.sh [-o OUT] [-t SECONDS] [-P STREAMS] [-r RATE]
+#   -o OUT      capture path (default: data/demo.pcap in the repository)
+#   -t SECONDS  iperf3 duration (default 4)
+#   -P STREAMS  parallel iperf3 streams, 2-4 (default 3)
+#   -r RATE     tbf bottleneck rate (default 20mbit)
+set -euo pipefail
+
+readonly NS_CLI=sw-demo-cli NS_RTR=sw-demo-rtr NS_SRV=sw-demo-srv
+readonly IF_CLI=swd-cli0 IF_RTR_CLI=swd-rtr0 IF_RTR_SRV=swd-rtr1 IF_SRV=swd-srv0
+readonly ADDR_CLI=10.199.1.2 ADDR_RTR_CLI=10.199.1.1 ADDR_RTR_SRV=10.199.2.1 ADDR_SRV=10.199.2.2
+readonly SNAPLEN=128  # Ethernet + IP + TCP with options fit; payload is cut
+# tbf: a 16 kB bucket lets a short burst through at line rate; a 12 ms latency bound
+# (~30 kB queued at 20 Mbit/s) is far below the streams' combined window, so the
+# queue overflows in slow start and again each time the windows regrow.
+readonly TBF_BURST=16kb TBF_LATENCY=12ms
+readonly IPERF_PORT=5201
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out="$repo_root/data/demo.pcap"
+seconds=4
+streams=3
+rate=20mbit
+
+die() { echo "capture-demo: $*" >&2; exit 1; }
+
+while getopts "o:t:P:r:h" opt; do
+  case "$opt" in
+    o) out=$OPTARG ;;
+    t) seconds=$OPTARG ;;
+    P) streams=$OPTARG ;;
+    r) rate=$OPTARG ;;
+    h) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option; see -h" ;;
+  esac
+done
+[[ $seconds =~ ^[0-9]+$ && $seconds -ge 1 && $seconds -le 30 ]] || die "-t wants 1..30 seconds, got '$seconds'"
+[[ $streams =~ ^[2-4]$ ]] || die "-P wants 2..4 streams, got '$streams'"
+[[ $EUID -eq 0 ]] || die "must run as root (creates network namespaces); try: sudo $0"
+for tool in ip tc tcpdump iperf3 nstat; do
+  command -v "$tool" >/dev/null || die "'$tool' not found; install iproute2, tcpdump and iperf3"
+done
+
+work=$(mktemp -d /tmp/sw-demo.XXXXXX)
+pids=()
+
+# Removes everything this script creates. Deleting a namespace removes its veth ends;
+# the processes started inside are stopped first so nothing keeps a namespace alive.
+cleanup() {
+  local pid ns
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  for ns in "$NS_CLI" "$NS_RTR" "$NS_SRV"; do
+    if ip netns list | grep -qw "^$ns"; then
+      # A run killed by SIGKILL leaves its own iperf3 / tcpdump in the namespace.
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+      ip netns del "$ns" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# Leftovers of an interrupted earlier run.
+pids=()
+cleanup
+mkdir -p "$work"
+
+# --- topology ---------------------------------------------------------------------
+for ns in "$NS_CLI" "$NS_RTR" "$NS_SRV"; do
+  ip netns add "$ns"
+  in_ns "$ns" ip link set lo up
+done
+ip link add "$IF_CLI" netns "$NS_CLI" type veth peer name "$IF_RTR_CLI" netns "$NS_RTR"
+ip link add "$IF_RTR_SRV" netns "$NS_RTR" type veth peer name "$IF_SRV" netns "$NS_SRV"
+
+# One MSS per skb on every veth, so the capture holds wire-sized segments rather than
+# 64 kB TSO/GSO aggregates (ethtool is not needed for this).
+setup_if() {
+  local ns=$1 ifname=$2 addr=$3
+  in_ns "$ns" ip link set "$ifname" gso_max_segs 1 2>/dev/null \
+    || echo "capture-demo: note: cannot set gso_max_segs on $ifname; capture may hold GSO aggregates" >&2
+  in_ns "$ns" ip addr add "$addr/24" dev "$ifname"
+  in_ns "$ns" ip link set "$ifname" up
+}
+setup_if "$NS_CLI" "$IF_CLI" "$ADDR_CLI"
+setup_if "$NS_RTR" "$IF_RTR_CLI" "$ADDR_RTR_CLI"
+setup_if "$NS_RTR" "$IF_RTR_SRV" "$ADDR_RTR_SRV"
+setup_if "$NS_SRV" "$IF_SRV" "$ADDR_SRV"
+in_ns "$NS_CLI" ip route add 10.199.2.0/24 via "$ADDR_RTR_CLI"
+in_ns "$NS_SRV" ip route add 10.199.1.0/24 via "$ADDR_RTR_SRV"
+in_ns "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1
+in_ns "$NS_RTR" tc qdisc add dev "$IF_RTR_SRV" root tbf rate "$rate" burst "$TBF_BURST" latency "$TBF_LATENCY"
+
+# --- traffic and capture ----------------------------------------------------------
+in_ns "$NS_SRV" iperf3 -s -1 -B "$ADDR_SRV" -p "$IPERF_PORT" >"$work/iperf3-server.log" 2>&1 &
+pids+=($!)
+# -Z root: keep privileges to write into $work (Debian's tcpdump otherwise drops to the
+# tcpdump user). -U: flush per packet so stopping it loses nothing.
+in_ns "$NS_CLI" tcpdump -i "$IF_CLI" -s "$SNAPLEN" -U -Z root -w "$work/capture.pcap" \
+  >"$work/tcpdump.log" 2>&1 &
+tcpdump_pid=$!
+pids+=("$tcpdump_pid")
+for _ in $(seq 50); do
+  grep -q "listening on" "$work/tcpdump.log" && break
+  sleep 0.1
+done
+grep -q "listening on" "$work/tcpdump.log" || die "tcpdump did not start: $(cat "$work/tcpdump.log")"
+for _ in $(seq 50); do
+  in_ns "$NS_SRV" ss -Hltn "sport = :$IPERF_PORT" | grep -q . && break
+  sleep 0.1
+done
+
+nstat_read() { in_ns "$NS_CLI" nstat -asz TcpOutSegs TcpRetransSegs | awk '/^Tcp/ {print $1, $2}'; }
+nstat_read >"$work/nstat.before"
+in_ns "$NS_CLI" iperf3 -c "$ADDR_SRV" -p "$IPERF_PORT" -t "$seconds" -P "$streams" \
+  >"$work/iperf3-client.log" 2>&1 || die "iperf3 client failed: $(tail -5 "$work/iperf3-client.log")"
+nstat_read >"$work/nstat.after"
+sleep 0.5  # let the last FIN/ACKs reach the capture
+kill -INT "$tcpdump_pid"
+wait "$tcpdump_pid" || true
+
+# --- results ----------------------------------------------------------------------
+value() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
+iperf_retr=$(awk '/SUM.*sender/ {print $(NF-1)}' "$work/iperf3-client.log")
+[[ $streams -ge 2 && -n $iperf_retr ]] || iperf_retr=unknown
+mkdir -p "$(dirname "$out")"
+{
+  echo "# Kernel TCP counters of the sending client namespace $NS_CLI, read with"
+  echo "# 'ip netns exec $NS_CLI nstat -asz TcpOutSegs TcpRetransSegs' before and after the"
+  echo "# iperf3 run (the namespace is fresh, so 'before' is its whole history)."
+  echo "# run: iperf3 -c $ADDR_SRV -t $seconds -P $streams; bottleneck tbf rate $rate burst $TBF_BURST latency $TBF_LATENCY"
+  echo "# iperf3 sender-reported retransmits (TCP_INFO): $iperf_retr"
+  echo "# counter before after delta"
+  for k in TcpOutSegs TcpRetransSegs; do
+    b=$(value "$work/nstat.before" "$k"); a=$(value "$work/nstat.after" "$k")
+    echo "$k ${b:-0} ${a:-0} $(( ${a:-0} - ${b:-0} ))"
+  done
+} >"$work/nstat"
+mv -f "$work/capture.pcap" "$out"
+mv -f "$work/nstat" "$out.nstat"
+
+echo "capture-demo: wrote $out ($(stat -c %s "$out") bytes) and $out.nstat"
+grep -v '^#' "$out.nstat" | sed 's/^/  /'
+if command -v tshark >/dev/null; then
+  retrans=$(tshark -r "$out" -Y tcp.analysis.retransmission 2>/dev/null | wc -l)
+  packets=$(tshark -r "$out" 2>/dev/null | wc -l)
+  echo "capture-demo: $packets packets, $retrans flagged tcp.analysis.retransmission by tshark"
+  [[ $retrans -gt 0 ]] || die "the capture holds no retransmission; lower -r or raise -P and re-run"
+fi

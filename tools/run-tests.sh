@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what seqwatch needs, builds it twice (release, and ASan+UBSan), runs every
+# test suite in both builds, and ends with one line: "N passed, N failed[, N skipped]".
+# Exit status is non-zero when any build step or any test failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then exec sudo -E "$0" "$@"; fi
+
+status=0
+bash tools/install-deps.sh || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
+
+run_suite() {  # DIR TIMEOUT_MULTIPLIER MESON_OPTIONS...
+  local dir=$1 mult=$2; shift 2
+  echo "=== build $dir ($*)"
+  if ! tools/build.sh "$dir" "$@"; then
+    echo "build of $dir failed"
+    status=1
+    return
+  fi
+  echo "=== test $dir"
+  meson test -C "$dir" --print-errorlogs --num-processes 2 --timeout-multiplier "$mult" || status=1
+}
+
+run_suite build 1 -Dbuildtype=release
+run_suite build-asan 4 -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false
+
+python3 tools/count-tests.py build/meson-logs/testlog.junit.xml build-asan/meson-logs/testlog.junit.xml || status=1
+exit $status
