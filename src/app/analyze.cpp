@@ -11,19 +11,24 @@
 
 #include <atomic>
 #include <csignal>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include "app/commands.hpp"
+#include "app/report.hpp"
+#include "event/json_writer.hpp"
 #include "decode/decoder.hpp"
 #include "match/payload_matcher.hpp"
 #include "runtime/dpdk_source.hpp"
 #include "runtime/eal.hpp"
 #include "runtime/worker.hpp"
 #include "source/pcap_file.hpp"
+#include "tcp/tcp_stage.hpp"
 
 namespace seqwatch::app {
 
@@ -81,35 +86,43 @@ nlohmann::json summary_json(const runtime::WorkerState& st, const PayloadMatcher
   };
 }
 
-void print_summary(const std::string& what, const runtime::WorkerState& st, const nlohmann::json& j,
+// Opens an output for JSON lines: "-" is stdout.
+Result<std::FILE*> open_output(const std::string& path) {
+  if (path == "-") return stdout;
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) return Error{"cannot write '" + path + "': " + std::strerror(errno)};
+  return f;
+}
+
+void print_summary(std::FILE* out, const std::string& what, const runtime::WorkerState& st, const nlohmann::json& j,
                    uint64_t dropped) {
   const auto& d = st.decode;
-  fmt::print("seqwatch analyze: {}\n", what);
+  fmt::print(out, "seqwatch analyze: {}\n", what);
   double secs = st.last_ts_ns > st.first_ts_ns ? static_cast<double>(st.last_ts_ns - st.first_ts_ns) / 1e9 : 0.0;
-  fmt::print("  packets        {:>10}   capture span {:.3f} s\n", d.packets, secs);
-  fmt::print("  decoded ok     {:>10}   decode errors {}", d.status[0], d.errors());
+  fmt::print(out, "  packets        {:>10}   capture span {:.3f} s\n", d.packets, secs);
+  fmt::print(out, "  decoded ok     {:>10}   decode errors {}", d.status[0], d.errors());
   if (d.errors() != 0) {
     std::string list;
     for (auto& [k, v] : j["decode"]["error_types"].items()) list += fmt::format("{}{} {}", list.empty() ? "" : ", ", k, v.get<uint64_t>());
-    fmt::print(" ({})", list);
+    fmt::print(out, " ({})", list);
   }
-  fmt::print("\n  layers         TCP {}, UDP {}, other IP {}, non-IP {}\n", d.tcp, d.udp, d.other_l4, d.non_ip);
-  fmt::print("                 snaplen-cut {}, IP fragments {}, tunneled {}", d.truncated, d.fragments, d.tunneled);
+  fmt::print(out, "\n  layers         TCP {}, UDP {}, other IP {}, non-IP {}\n", d.tcp, d.udp, d.other_l4, d.non_ip);
+  fmt::print(out, "                 snaplen-cut {}, IP fragments {}, tunneled {}", d.truncated, d.fragments, d.tunneled);
   if (d.tunneled != 0) {
     std::string list;
     for (auto& [k, v] : j["decode"]["tunnels"].items()) list += fmt::format("{}{} {}", list.empty() ? "" : ", ", k, v.get<uint64_t>());
-    fmt::print(" ({})", list);
+    fmt::print(out, " ({})", list);
   }
   const auto& t = st.tcp;
-  fmt::print("\n  TCP segments   {:>10}   with payload {} ({} bytes)\n", t.segments, t.data_segments, t.payload_bytes);
-  fmt::print("                 SYN {}, SYN/ACK {}, FIN {}, RST {}; SACK blocks on {}, timestamps on {}\n", t.syn,
+  fmt::print(out, "\n  TCP segments   {:>10}   with payload {} ({} bytes)\n", t.segments, t.data_segments, t.payload_bytes);
+  fmt::print(out, "                 SYN {}, SYN/ACK {}, FIN {}, RST {}; SACK blocks on {}, timestamps on {}\n", t.syn,
              t.syn_ack, t.fin, t.rst, t.with_sack, t.with_timestamps);
   if (!j["payload_rules"].empty()) {
-    fmt::print("  payload rules ");
-    for (auto& r : j["payload_rules"]) fmt::print(" [{}]={}", r["id"].get<uint32_t>(), r["hits"].get<uint64_t>());
-    fmt::print("\n");
+    fmt::print(out, "  payload rules ");
+    for (auto& r : j["payload_rules"]) fmt::print(out, " [{}]={}", r["id"].get<uint32_t>(), r["hits"].get<uint64_t>());
+    fmt::print(out, "\n");
   }
-  fmt::print("  not delivered  {:>10}\n", dropped);
+  fmt::print(out, "  not delivered  {:>10}\n", dropped);
 }
 
 }  // namespace
@@ -151,6 +164,7 @@ int analyze(const AnalyzeOptions& opts) {
     pc.name = "net_pcap0";
     pc.link = file.value()->link_type();
     pc.expected_frames = frames.value();
+    pc.timestamp_unit_ns = 1000;  // net_pcap stores microseconds
     auto p = runtime::DpdkPortSource::open(pc);
     if (!p) return fail(p.error().message);
     port = std::move(p.value());
@@ -161,19 +175,77 @@ int analyze(const AnalyzeOptions& opts) {
   PacketSource& in = port ? static_cast<PacketSource&>(*port) : *src;
   const std::string what = in.describe();
 
-  runtime::Worker worker(in, matcher.get());
-  if (matcher && worker.scratch() == nullptr) return fail("Hyperscan could not allocate scratch space");
-  worker.run(g_stop);
+  tcp::TcpStageConfig tc;
+  tc.table.capacity = opts.flow_capacity;
+  tc.table.idle_timeout_ns = static_cast<uint64_t>(opts.idle_timeout_s * 1e9);
+  auto stage = tcp::TcpStage::create(tc);
+  if (!stage) return fail(stage.error().message);
+  tcp::TcpStage& tcps = *stage.value();
 
-  const auto j = summary_json(worker.state(), matcher.get(), worker.scratch());
-  print_summary(what, worker.state(), j, in.dropped());
+  std::FILE* events_file = nullptr;
+  std::FILE* flows_file = nullptr;
+  if (!opts.events_out.empty()) {
+    auto f = open_output(opts.events_out);
+    if (!f) return fail(f.error().message);
+    events_file = f.value();
+  }
+  if (!opts.flows_out.empty()) {
+    auto f = open_output(opts.flows_out);
+    if (!f) return fail(f.error().message);
+    flows_file = f.value();
+  }
+  // The human report goes to stderr when stdout carries JSON lines.
+  std::FILE* report_out = (events_file == stdout || flows_file == stdout) ? stderr : stdout;
+  event::JsonLinesWriter events(events_file ? events_file : stdout);
+  event::JsonLinesWriter flows(flows_file ? flows_file : stdout);
+  RetransReport report;
+  auto drain = [&] {
+    tcps.events().drain([&](const event::SegmentEvent& e) {
+      if (events_file) events.write(e);
+    });
+    tcps.records().drain([&](const event::FlowRecord& r) {
+      report.add(r);
+      if (flows_file) flows.write(r);
+    });
+  };
+
+  runtime::Worker worker(in, matcher.get(), &tcps);
+  if (matcher && worker.scratch() == nullptr) return fail("Hyperscan could not allocate scratch space");
+  while (!g_stop.load(std::memory_order_relaxed) && worker.poll()) drain();
+  tcps.flush();
+  drain();
+  report.add_verdicts(tcps.counters().verdicts);
+
+  auto j = summary_json(worker.state(), matcher.get(), worker.scratch());
+  j["retransmissions"] = report.to_json(opts.top);
+  const auto& tcnt = tcps.counters();
+  const auto& fcnt = tcps.table().counters();
+  j["flow_table"] = {{"capacity", tcps.table().capacity()}, {"memory_bytes", tcps.table().memory_bytes()},
+                     {"inserts", fcnt.inserts}, {"evicted", fcnt.evicted}, {"expired_idle", fcnt.expired_idle},
+                     {"expired_closed", fcnt.expired_closed}, {"reused_ports", tcnt.restarts}};
+  j["outputs"] = {{"events", tcnt.events}, {"events_dropped", tcnt.events_dropped}, {"flow_records", tcnt.records},
+                  {"flow_records_dropped", tcnt.records_dropped}};
+  print_summary(report_out, what, worker.state(), j, in.dropped());
+  report.print(report_out, opts.top);
+  fmt::print(report_out, "  flow table     {} flows created, {} evicted (table full), {} idle-expired, {} reused ports\n",
+             fcnt.inserts, fcnt.evicted, fcnt.expired_idle, tcnt.restarts);
+  if (tcnt.events_dropped + tcnt.records_dropped != 0)
+    fmt::print(report_out, "  LOST OUTPUT    {} events, {} flow records (ring full)\n", tcnt.events_dropped,
+               tcnt.records_dropped);
   if (port) {
     const auto ps = port->port_stats();
-    fmt::print("  port stats     ipackets {}, imissed {}, ierrors {}, rx_nombuf {}\n", ps.ipackets, ps.imissed,
-               ps.ierrors, ps.rx_nombuf);
+    fmt::print(report_out, "  port stats     ipackets {}, imissed {}, ierrors {}, rx_nombuf {}\n", ps.ipackets,
+               ps.imissed, ps.ierrors, ps.rx_nombuf);
   }
-  if (g_stop.load()) fmt::print("  (stopped by signal before the end of the input)\n");
-  int rc = 0;
+  if (g_stop.load()) fmt::print(report_out, "  (stopped by signal before the end of the input)\n");
+  bool write_failed = false;
+  for (auto* w : {&events, &flows}) {
+    w->flush();
+    write_failed |= !w->ok();
+  }
+  if (events_file && events_file != stdout) write_failed |= std::fclose(events_file) != 0;
+  if (flows_file && flows_file != stdout) write_failed |= std::fclose(flows_file) != 0;
+  int rc = write_failed ? fail("writing events or flow records failed (disk full?)") : 0;
   if (!opts.json_out.empty()) {
     nlohmann::json out = j;
     out["input"] = opts.file;

@@ -10,6 +10,11 @@ struct AnalyzeOptions {
   std::string source = "auto";  // auto | dpdk | file
   std::string rules;            // payload rules file ("" = none)
   std::string json_out;         // write the summary as JSON here ("" = no)
+  std::string events_out;       // segment events as JSON lines ("-" = stdout, "" = none)
+  std::string flows_out;        // flow records as JSON lines ("-" = stdout, "" = none)
+  uint32_t flow_capacity = 1u << 20;
+  double idle_timeout_s = 120.0;
+  size_t top = 10;
   unsigned memory_mb = 512;
 };
 

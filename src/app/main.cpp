@@ -15,6 +15,12 @@ int main(int argc, char** argv) {
   analyze->add_option("--rules", a.rules, "payload rules file (Hyperscan), e.g. config/rules/default.rules")
       ->check(CLI::ExistingFile);
   analyze->add_option("--json", a.json_out, "also write the summary as JSON to this path");
+  analyze->add_option("--events", a.events_out, "write segment events (JSON lines) to this file, - for stdout");
+  analyze->add_option("--flows", a.flows_out, "write flow records (JSON lines) to this file, - for stdout");
+  analyze->add_option("--flow-capacity", a.flow_capacity, "flow table capacity (flows)")->check(CLI::Range(16u, 1u << 28));
+  analyze->add_option("--idle-timeout", a.idle_timeout_s, "seconds of silence (packet time) before a flow expires")
+      ->check(CLI::Range(0.001, 86400.0));
+  analyze->add_option("--top", a.top, "rows in the top flows / services tables");
   analyze->add_option("--memory-mb", a.memory_mb, "DPDK memory (MiB) for the dpdk source")->check(CLI::Range(64u, 65536u));
 
   auto* version = cli.add_subcommand("version", "Print versions of seqwatch and its libraries");

@@ -6,6 +6,7 @@
 #include <rte_mbuf_dyn.h>
 
 #include <cstring>
+#include <ctime>
 
 namespace seqwatch::runtime {
 
@@ -44,8 +45,16 @@ Result<std::unique_ptr<DpdkPortSource>> DpdkPortSource::open(const PortConfig& c
   if (rc != 0) return Error{"port " + cfg.name + ": start failed: " + rte_strerror(-rc)};
   s->started_ = true;
   rte_eth_promiscuous_enable(s->port_);  // a SPAN port sees other hosts' traffic
-  if (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TIMESTAMP)
-    s->ts_offset_ = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
+  // Some PMDs (net_pcap among them) fill the RX timestamp field without advertising the
+  // offload, so look it up whatever the capabilities say; the flag tells per mbuf.
+  s->ts_offset_ = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
+  const int ts_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
+  if (ts_bit >= 0) s->ts_flag_ = 1ull << ts_bit;
+  timespec wall{};
+  clock_gettime(CLOCK_REALTIME, &wall);
+  s->wall0_ns_ = static_cast<uint64_t>(wall.tv_sec) * 1000000000ull + static_cast<uint64_t>(wall.tv_nsec);
+  s->tsc0_ = rte_get_tsc_cycles();
+  s->ns_per_tsc_ = 1e9 / static_cast<double>(rte_get_tsc_hz());
   s->linear_.resize(static_cast<size_t>(kLinearSlot) * kBurstSize);
   s->stall_tsc_ = static_cast<uint64_t>(cfg.stall_timeout_s * static_cast<double>(rte_get_tsc_hz()));
   s->last_rx_tsc_ = rte_get_tsc_cycles();
@@ -74,6 +83,7 @@ uint16_t DpdkPortSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
     return 0;
   }
   last_rx_tsc_ = now;
+  const uint64_t tsc_ns = wall0_ns_ + static_cast<uint64_t>(static_cast<double>(now - tsc0_) * ns_per_tsc_);
   uint16_t k = 0;
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = burst_[i];
@@ -90,7 +100,10 @@ uint16_t DpdkPortSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
       continue;
     }
     r.wirelen = m->pkt_len;
-    r.ts_ns = ts_offset_ >= 0 ? *RTE_MBUF_DYNFIELD(m, ts_offset_, uint64_t*) : 0;
+    r.frame = received_ + i + 1;
+    r.ts_ns = (ts_offset_ >= 0 && (m->ol_flags & ts_flag_))
+                  ? *RTE_MBUF_DYNFIELD(m, ts_offset_, uint64_t*) * cfg_.timestamp_unit_ns
+                  : tsc_ns;
     ++k;
   }
   burst_n_ = n;

@@ -28,6 +28,9 @@ struct PortConfig {
   // A finite input that stays silent this long before delivering expected_frames is
   // declared done and the shortfall counted as dropped.
   double stall_timeout_s = 2.0;
+  // Unit of the port's RX timestamp dynfield in ns (net_pcap: microseconds = 1000).
+  // Ports that do not timestamp get TSC time converted to wall time once per burst.
+  uint32_t timestamp_unit_ns = 1;
 };
 
 struct PortStats {
@@ -58,6 +61,10 @@ class DpdkPortSource final : public PacketSource {
   bool started_ = false;
   bool done_ = false;
   int ts_offset_ = -1;            // rx timestamp dynfield, when the port provides one
+  uint64_t ts_flag_ = 0;          // ol_flags bit saying the dynfield is valid
+  uint64_t wall0_ns_ = 0;         // wall clock at open, for TSC-derived timestamps
+  uint64_t tsc0_ = 0;
+  double ns_per_tsc_ = 0;
   uint64_t received_ = 0;
   uint64_t undelivered_ = 0;      // expected frames never delivered (stall timeout)
   uint64_t multiseg_dropped_ = 0; // chained mbufs longer than a linearisation slot

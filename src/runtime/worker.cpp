@@ -2,8 +2,8 @@
 
 namespace seqwatch::runtime {
 
-Worker::Worker(PacketSource& source, const PayloadMatcher* matcher)
-    : source_(source), matcher_(matcher), link_(source.link_type()) {
+Worker::Worker(PacketSource& source, const PayloadMatcher* matcher, tcp::TcpStage* tcp)
+    : source_(source), matcher_(matcher), tcp_(tcp), link_(source.link_type()) {
   if (matcher_ != nullptr) {
     auto s = matcher_->make_scratch();
     if (s) scratch_ = std::move(s.value());
@@ -12,24 +12,28 @@ Worker::Worker(PacketSource& source, const PayloadMatcher* matcher)
 }
 
 void Worker::run(const std::atomic<bool>& stop) noexcept {
-  std::array<PacketRef, kBurstSize> pkts;
-  while (!stop.load(std::memory_order_relaxed)) {
-    const uint16_t n = source_.rx_burst(pkts.data(), kBurstSize);
-    if (n == 0) {
-      source_.release();
-      if (source_.done()) break;
-      ++state_.idle_polls;
-      continue;
-    }
-    ++state_.bursts;
-    process_burst(pkts.data(), n);
-    source_.release();
+  while (!stop.load(std::memory_order_relaxed) && poll()) {
   }
+}
+
+bool Worker::poll() noexcept {
+  const uint16_t n = source_.rx_burst(pkts_.data(), kBurstSize);
+  if (n == 0) {
+    source_.release();
+    if (source_.done()) return false;
+    ++state_.idle_polls;
+    return true;
+  }
+  ++state_.bursts;
+  process_burst(pkts_.data(), n);
+  source_.release();
+  return true;
 }
 
 void Worker::process_burst(const PacketRef* pkts, uint16_t n) noexcept {
   for (uint16_t i = 0; i < n; ++i) frames_[i] = decode::FrameRef{pkts[i].data, pkts[i].caplen};
   decode::decode_burst(frames_.data(), n, link_, views_.data(), state_.decode);
+  if (tcp_ != nullptr) tcp_->process_burst(views_.data(), pkts, n);
 
   if (state_.first_ts_ns == 0) state_.first_ts_ns = pkts[0].ts_ns;
   state_.last_ts_ns = pkts[n - 1].ts_ns;

@@ -14,6 +14,7 @@
 #include "decode/decoder.hpp"
 #include "match/payload_matcher.hpp"
 #include "source/packet_source.hpp"
+#include "tcp/tcp_stage.hpp"
 
 namespace seqwatch::runtime {
 
@@ -43,10 +44,15 @@ struct alignas(64) WorkerState {
 class Worker {
  public:
   // `matcher` may be null (no payload rules). The scratch is allocated here, at start.
-  Worker(PacketSource& source, const PayloadMatcher* matcher);
+  // `tcp` is the worker's own TCP stage (flow table + analysis), or null for decode only.
+  Worker(PacketSource& source, const PayloadMatcher* matcher, tcp::TcpStage* tcp);
 
   // Runs until the source is done or `stop` becomes true.
   void run(const std::atomic<bool>& stop) noexcept;
+  // One iteration of the loop: receive and process one burst. Returns false once the
+  // source is done. (run() is a loop of poll(); offline analysis interleaves poll()
+  // with draining the output rings on the same thread.)
+  bool poll() noexcept;
 
   const WorkerState& state() const noexcept { return state_; }
   const PayloadMatcher::Scratch* scratch() const noexcept { return scratch_.get(); }
@@ -56,11 +62,13 @@ class Worker {
 
   PacketSource& source_;
   const PayloadMatcher* matcher_;
+  tcp::TcpStage* tcp_;
   std::unique_ptr<PayloadMatcher::Scratch> scratch_;
   decode::LinkType link_;
   WorkerState state_;
   std::array<decode::FrameRef, kBurstSize> frames_{};
   std::array<decode::PacketView, kBurstSize> views_{};
+  std::array<PacketRef, kBurstSize> pkts_{};
 };
 
 }  // namespace seqwatch::runtime

@@ -18,6 +18,7 @@ struct PacketRef {
   uint32_t caplen;   // bytes captured (what `data` holds)
   uint32_t wirelen;  // length on the wire (caplen when the source cannot tell)
   uint64_t ts_ns;    // capture time, ns since the Unix epoch (0 when unknown)
+  uint64_t frame;    // 1-based position in the input (as tshark numbers frames)
 };
 
 // Burst size: DPDK's customary 32 (l2fwd/l3fwd's MAX_PKT_BURST): enough to amortise the

@@ -1,0 +1,164 @@
+#include "app/report.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "event/json_writer.hpp"
+
+namespace seqwatch::app {
+
+void RetransReport::fold(Agg& a, const event::FlowRecord& r, int dir) {
+  // dir: -1 = both directions, else one direction index
+  for (int d = 0; d < 2; ++d) {
+    if (dir >= 0 && d != dir) continue;
+    const auto& c = r.count[d];
+    a.data_segs += c.data_segs;
+    a.retx_segs += c.retx_segs;
+    a.fast += c.fast_retx;
+    a.spurious += c.spurious_retx;
+    a.rto += c.rto_retx;
+    a.dup_acks += c.dup_acks;
+  }
+}
+
+void RetransReport::add(const event::FlowRecord& r) {
+  const int client = r.cold.initiator;
+  const int server = 1 - client;
+  const bool client_b = client == 1;
+  const std::string cip = event::format_address(r.key, client_b);
+  const std::string sip = event::format_address(r.key, !client_b);
+  const uint16_t cport = client_b ? r.key.port_b : r.key.port_a;
+  const uint16_t sport = client_b ? r.key.port_a : r.key.port_b;
+  const std::string service = (r.key.family == 6 ? "[" + sip + "]" : sip) + ":" + std::to_string(sport);
+
+  ++total_.flows;
+  fold(total_, r, -1);
+  Agg& s = servers_[service];
+  ++s.flows;
+  fold(s, r, -1);
+  Agg& c = clients_[cip];
+  ++c.flows;
+  fold(c, r, -1);
+  const uint64_t syn_extra = (r.cold.syn_count > 1 ? r.cold.syn_count - 1u : 0u) +
+                             (r.cold.synack_count > 1 ? r.cold.synack_count - 1u : 0u);
+  total_.syn_attempts_extra += syn_extra;
+  total_.midack += r.cold.midack_count;
+
+  const uint64_t retx = uint64_t{r.count[0].retx_segs} + r.count[1].retx_segs;
+  if (retx != 0 || syn_extra != 0 || r.cold.midack_count != 0) {
+    FlowLine f{};
+    f.flow_id = r.flow_id;
+    f.worker = r.worker;
+    f.client = cip;
+    f.server = sip;
+    f.cport = cport;
+    f.sport = sport;
+    f.data_segs = uint64_t{r.count[0].data_segs} + r.count[1].data_segs;
+    f.retx_segs = retx;
+    f.fast = uint64_t{r.count[0].fast_retx} + r.count[1].fast_retx;
+    f.spurious = uint64_t{r.count[0].spurious_retx} + r.count[1].spurious_retx;
+    f.rto = uint64_t{r.count[0].rto_retx} + r.count[1].rto_retx;
+    f.dup_acks = uint64_t{r.count[0].dup_acks} + r.count[1].dup_acks;
+    f.midack = r.cold.midack_count;
+    f.syn_extra = syn_extra;
+    (void)server;
+    flows_.push_back(std::move(f));
+  }
+}
+
+void RetransReport::add_verdicts(const std::array<uint64_t, tcp::kVerdictBits>& counts) {
+  for (size_t i = 0; i < counts.size(); ++i) verdicts_[i] += counts[i];
+}
+
+namespace {
+double rate(uint64_t retx, uint64_t segs) { return segs ? static_cast<double>(retx) / static_cast<double>(segs) : 0.0; }
+
+template <class M>
+std::vector<std::pair<std::string, const typename M::mapped_type*>> top_of(const M& m, size_t n) {
+  std::vector<std::pair<std::string, const typename M::mapped_type*>> v;
+  for (const auto& [k, a] : m)
+    if (a.retx_segs != 0) v.emplace_back(k, &a);
+  std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) {
+    return x.second->retx_segs != y.second->retx_segs ? x.second->retx_segs > y.second->retx_segs : x.first < y.first;
+  });
+  if (v.size() > n) v.resize(n);
+  return v;
+}
+}  // namespace
+
+nlohmann::json RetransReport::to_json(size_t top_n) const {
+  using nlohmann::json;
+  auto agg = [](const Agg& a) {
+    return json{{"flows", a.flows},       {"data_segments", a.data_segs}, {"retx_segments", a.retx_segs},
+                {"retx_rate", rate(a.retx_segs, a.data_segs)}, {"fast_retx", a.fast}, {"spurious_retx", a.spurious},
+                {"rto_retx", a.rto},      {"dup_acks", a.dup_acks}};
+  };
+  json j = agg(total_);
+  j["syn_retransmissions"] = total_.syn_attempts_extra;
+  j["ack_in_segment"] = total_.midack;
+  json verdicts = json::object();
+  for (unsigned b = 0; b < tcp::kVerdictBits; ++b)
+    if (verdicts_[b] != 0) verdicts[std::string(tcp::verdict_name(b))] = verdicts_[b];
+  j["verdicts"] = verdicts;
+  json servers = json::array();
+  for (const auto& [k, a] : top_of(servers_, top_n)) {
+    json s = agg(*a);
+    s["service"] = k;
+    servers.push_back(s);
+  }
+  j["top_services"] = servers;
+  json clients = json::array();
+  for (const auto& [k, a] : top_of(clients_, top_n)) {
+    json s = agg(*a);
+    s["client"] = k;
+    clients.push_back(s);
+  }
+  j["top_clients"] = clients;
+  auto sorted = flows_;
+  std::sort(sorted.begin(), sorted.end(), [](const FlowLine& a, const FlowLine& b) {
+    return a.retx_segs != b.retx_segs ? a.retx_segs > b.retx_segs : a.flow_id < b.flow_id;
+  });
+  if (sorted.size() > top_n) sorted.resize(top_n);
+  json flows = json::array();
+  for (const auto& f : sorted) {
+    flows.push_back({{"flow", f.flow_id}, {"worker", f.worker}, {"client", f.client}, {"cport", f.cport},
+                     {"server", f.server}, {"sport", f.sport}, {"data_segments", f.data_segs},
+                     {"retx_segments", f.retx_segs}, {"retx_rate", rate(f.retx_segs, f.data_segs)},
+                     {"fast_retx", f.fast}, {"spurious_retx", f.spurious}, {"rto_retx", f.rto},
+                     {"dup_acks", f.dup_acks}, {"syn_retransmissions", f.syn_extra}, {"ack_in_segment", f.midack}});
+  }
+  j["top_flows"] = flows;
+  return j;
+}
+
+void RetransReport::print(std::FILE* out, size_t top_n) const {
+  const auto j = to_json(top_n);
+  fmt::print(out, "  TCP flows      {:>10}   data segments {}, retransmitted {} ({:.3f}%)\n", total_.flows,
+             total_.data_segs, total_.retx_segs, 100.0 * rate(total_.retx_segs, total_.data_segs));
+  fmt::print(out, "                 fast {}, spurious {}, timeout-like {}, dup ACKs {}, SYN retransmissions {}, "
+                  "ACKs inside a segment {}\n",
+             total_.fast, total_.spurious, total_.rto, total_.dup_acks, total_.syn_attempts_extra, total_.midack);
+  if (!j["verdicts"].empty()) {
+    std::string v;
+    for (auto& [k, n] : j["verdicts"].items()) v += fmt::format("{}{} {}", v.empty() ? "" : ", ", k, n.get<uint64_t>());
+    fmt::print(out, "  verdicts       {}\n", v);
+  }
+  if (!j["top_services"].empty()) {
+    fmt::print(out, "  top services by retransmissions (server:port  flows  data  retx  rate):\n");
+    for (const auto& s : j["top_services"])
+      fmt::print(out, "    {:<40} {:>6} {:>9} {:>7} {:>7.3f}%\n", s["service"].get<std::string>(), s["flows"].get<uint64_t>(),
+                 s["data_segments"].get<uint64_t>(), s["retx_segments"].get<uint64_t>(), 100 * s["retx_rate"].get<double>());
+  }
+  if (!j["top_flows"].empty()) {
+    fmt::print(out, "  top flows by retransmissions (flow  client -> server  data  retx  rate  fast/spur/rto):\n");
+    for (const auto& f : j["top_flows"])
+      fmt::print(out, "    #{:<6} {}:{} -> {}:{}  {} {} {:.3f}%  {}/{}/{}\n", f["flow"].get<uint32_t>(),
+                 f["client"].get<std::string>(), f["cport"].get<uint16_t>(), f["server"].get<std::string>(),
+                 f["sport"].get<uint16_t>(), f["data_segments"].get<uint64_t>(), f["retx_segments"].get<uint64_t>(),
+                 100 * f["retx_rate"].get<double>(), f["fast_retx"].get<uint64_t>(), f["spurious_retx"].get<uint64_t>(),
+                 f["rto_retx"].get<uint64_t>());
+  }
+}
+
+}  // namespace seqwatch::app

@@ -1,0 +1,43 @@
+// The retransmission report: aggregates flow records (control path) into totals, the
+// flows and the server:port services with the most retransmissions, and the clients.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "event/records.hpp"
+
+namespace seqwatch::app {
+
+class RetransReport {
+ public:
+  void add(const event::FlowRecord& r);
+  void add_verdicts(const std::array<uint64_t, tcp::kVerdictBits>& counts);
+  nlohmann::json to_json(size_t top_n) const;
+  void print(std::FILE* out, size_t top_n) const;
+
+ private:
+  struct Agg {
+    uint64_t flows = 0, data_segs = 0, retx_segs = 0, fast = 0, spurious = 0, rto = 0, dup_acks = 0;
+    uint64_t syn_attempts_extra = 0, refused = 0, midack = 0;
+  };
+  struct FlowLine {
+    uint32_t flow_id;
+    uint8_t worker;
+    std::string client, server;
+    uint16_t cport, sport;
+    uint64_t data_segs, retx_segs, fast, spurious, rto, dup_acks, midack, syn_extra;
+    std::string state;
+  };
+  static void fold(Agg& a, const event::FlowRecord& r, int dir);
+  Agg total_;
+  std::map<std::string, Agg> servers_;  // "ip:port" of the side that did not initiate
+  std::map<std::string, Agg> clients_;  // initiator IP
+  std::vector<FlowLine> flows_;         // flows with retransmissions or handshake trouble
+  std::array<uint64_t, tcp::kVerdictBits> verdicts_{};
+};
+
+}  // namespace seqwatch::app

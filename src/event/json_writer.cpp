@@ -1,0 +1,140 @@
+#include "event/json_writer.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include "decode/packet_view.hpp"
+
+namespace seqwatch::event {
+
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+std::string context_json(const flow::FlowKey& k) {
+  std::string s;
+  const uint64_t c = k.context;
+  if (c >> 63) {
+    const unsigned v0 = c & 0xFFF, v1 = (c >> 12) & 0xFFF;
+    s += v0 == v1 ? fmt::format(",\"vlan\":[{}]", v0) : fmt::format(",\"vlan\":[{},{}]", v0, v1);
+  }
+  const unsigned inner_vlan = (c >> 24) & 0xFFF;
+  if (inner_vlan != 0) s += fmt::format(",\"inner_vlan\":{}", inner_vlan);
+  const auto tt = static_cast<decode::TunnelType>((c >> 36) & 0xF);
+  if (tt != decode::TunnelType::kNone)
+    s += fmt::format(",\"tunnel\":\"{}\",\"tunnel_ctx\":{}", decode::tunnel_type_name(tt), (c >> 40) & 0x7FFFFF);
+  return s;
+}
+
+const char* flag_letters(uint8_t f, char* buf) {
+  static constexpr char kLetters[] = "FSRPAUEC";
+  int n = 0;
+  for (int i = 0; i < 8; ++i)
+    if (f & (1u << i)) buf[n++] = kLetters[i];
+  buf[n] = 0;
+  return buf;
+}
+
+const char* reason_name(flow::RemoveReason r) {
+  switch (r) {
+    case flow::RemoveReason::kIdle: return "idle";
+    case flow::RemoveReason::kClosed: return "closed";
+    case flow::RemoveReason::kEvicted: return "evicted";
+    case flow::RemoveReason::kFlush: return "end_of_input";
+  }
+  return "unknown";
+}
+
+const char* stage_name(tcp::Stage s) {
+  switch (s) {
+    case tcp::Stage::kNone: return "midstream";
+    case tcp::Stage::kSynSent: return "syn_sent";
+    case tcp::Stage::kSynReceived: return "syn_received";
+    case tcp::Stage::kEstablished: return "established";
+    case tcp::Stage::kClosing: return "closing";
+    case tcp::Stage::kClosed: return "closed";
+    case tcp::Stage::kReset: return "reset";
+  }
+  return "unknown";
+}
+
+std::string half_json(const tcp::HalfState& h, const tcp::HalfCounters& c) {
+  const double rate = c.data_segs ? static_cast<double>(c.retx_segs) / c.data_segs : 0.0;
+  return fmt::format(
+      "{{\"data_segments\":{},\"data_bytes\":{},\"retx_segments\":{},\"retx_bytes\":{},\"fast_retx\":{},"
+      "\"spurious_retx\":{},\"rto_retx\":{},\"retx_rate\":{:.6f},\"dup_acks\":{},"
+      "\"max_dup_ack_run\":{},\"lost_segments\":{},\"zero_window_ms\":{},\"wscale\":{},"
+      "\"fin\":{},\"rst\":{}}}",
+      c.data_segs, c.data_bytes, c.retx_segs, c.retx_bytes, c.fast_retx, c.spurious_retx, c.rto_retx,
+      rate, c.dup_acks, h.max_dup_run, c.lost_segments, h.zw_total_ms, h.wscale,
+      (h.flags & tcp::kFinSeen) != 0, (h.flags & tcp::kRstSeen) != 0);
+}
+
+}  // namespace
+
+std::string format_address(const flow::FlowKey& key, bool endpoint_b) {
+  char buf[INET6_ADDRSTRLEN];
+  const auto& a = endpoint_b ? key.addr_b : key.addr_a;
+  inet_ntop(key.family == 4 ? AF_INET : AF_INET6, a.data(), buf, sizeof buf);
+  return buf;
+}
+
+void JsonLinesWriter::emit(const std::string& line) {
+  if (std::fwrite(line.data(), 1, line.size(), out_) != line.size()) failed_ = true;
+  else ++written_;
+}
+
+void JsonLinesWriter::flush() {
+  if (std::fflush(out_) != 0) failed_ = true;
+}
+
+void JsonLinesWriter::write(const SegmentEvent& e) {
+  const bool from_b = e.dir == static_cast<uint8_t>(flow::Dir::kBtoA);
+  std::string verdicts;
+  for (unsigned b = 0; b < tcp::kVerdictBits; ++b) {
+    if (!(e.verdict.bits & (1u << b))) continue;
+    verdicts += fmt::format("{}\"{}\"", verdicts.empty() ? "" : ",", tcp::verdict_name(b));
+  }
+  char fl[9];
+  std::string line = fmt::format(
+      "{{\"v\":{},\"type\":\"segment\",\"frame\":{},\"ts\":{}.{:09},\"flow\":{},\"worker\":{},"
+      "\"src\":\"{}\",\"sport\":{},\"dst\":\"{}\",\"dport\":{}{},\"seq\":{},\"ack\":{},\"len\":{},\"flags\":\"{}\","
+      "\"win\":{},\"verdicts\":[{}]",
+      kSchemaVersion, e.frame, e.ts_ns / 1000000000ull, e.ts_ns % 1000000000ull, e.flow_id, e.worker,
+      format_address(e.key, from_b), from_b ? e.key.port_b : e.key.port_a, format_address(e.key, !from_b),
+      from_b ? e.key.port_a : e.key.port_b, context_json(e.key), e.seq, e.ack, e.payload_len,
+      flag_letters(e.tcp_flags, fl), e.window, verdicts);
+  if (e.verdict.bits & tcp::kDuplicateAck)
+    line += fmt::format(",\"dupack_num\":{},\"dupack_frame\":{}", e.verdict.dupack_num, e.verdict.dupack_frame);
+  if (e.verdict.bits & tcp::kAckInSegment) line += fmt::format(",\"ack_in_segment_offset\":{}", e.verdict.midack_offset);
+  if (e.verdict.bits & (tcp::kSynRetransmission | tcp::kSynAckRetransmission))
+    line += fmt::format(",\"attempt\":{}", e.verdict.attempt);
+  line += "}\n";
+  emit(line);
+}
+
+void JsonLinesWriter::write(const FlowRecord& r) {
+  const auto& c = r.cold;
+  const bool client_b = c.initiator == static_cast<uint8_t>(flow::Dir::kBtoA);
+  const int ci = client_b ? 1 : 0, si = client_b ? 0 : 1;
+  std::string rst = "null";
+  if (c.rst_from != 0xFF) rst = (c.rst_from == c.initiator) ? "\"client\"" : "\"server\"";
+  const double rtt_avg = c.rtt_samples ? static_cast<double>(c.rtt_sum_us) / c.rtt_samples : 0.0;
+  std::string line = fmt::format(
+      "{{\"v\":{},\"type\":\"flow\",\"flow\":{},\"worker\":{},\"end\":\"{}\",\"client\":\"{}\",\"cport\":{},"
+      "\"server\":\"{}\",\"sport\":{}{},\"first_ts\":{}.{:09},\"last_ts\":{}.{:09},\"state\":\"{}\",\"rst_from\":{},"
+      "\"c2s\":{},\"s2c\":{},"
+      "\"handshake\":{{\"syn_attempts\":{},\"synack_attempts\":{},\"rtt_syn_synack_us\":{},\"rtt_synack_ack_us\":{},"
+      "\"mss\":[{},{}]}},"
+      "\"rtt_us\":{{\"min\":{},\"avg\":{:.1f},\"max\":{},\"samples\":{}}},"
+      "\"ack_in_segment\":{{\"count\":{},\"last_offset\":{}}}}}\n",
+      kSchemaVersion, r.flow_id, r.worker, reason_name(r.reason), format_address(r.key, client_b),
+      client_b ? r.key.port_b : r.key.port_a, format_address(r.key, !client_b), client_b ? r.key.port_a : r.key.port_b,
+      context_json(r.key), c.first_ts_ns / 1000000000ull, c.first_ts_ns % 1000000000ull, r.last_ts_ns / 1000000000ull,
+      r.last_ts_ns % 1000000000ull, stage_name(c.stage), rst, half_json(r.half[ci], r.count[ci]), half_json(r.half[si], r.count[si]), c.syn_count,
+      c.synack_count, c.hs_rtt_syn_us, c.hs_rtt_ack_us, c.mss[client_b ? 1 : 0], c.mss[client_b ? 0 : 1],
+      c.rtt_min_us, rtt_avg, c.rtt_max_us, c.rtt_samples, c.midack_count, c.midack_last_off);
+  emit(line);
+}
+
+}  // namespace seqwatch::event

@@ -1,0 +1,42 @@
+// Records handed from workers to the control thread (trivially copyable, fixed size).
+// Their JSON form is specified in docs/events.md.
+#pragma once
+
+#include <cstdint>
+
+#include "flow/flow_entry.hpp"
+#include "flow/flow_table.hpp"
+#include "tcp/verdict.hpp"
+
+namespace seqwatch::event {
+
+// A segment that got at least one verdict.
+struct SegmentEvent {
+  flow::FlowKey key;
+  uint64_t ts_ns = 0;
+  uint64_t frame = 0;
+  tcp::SegmentVerdict verdict;
+  uint32_t flow_id = 0;
+  uint32_t seq = 0;
+  uint32_t ack = 0;
+  uint32_t payload_len = 0;
+  uint16_t window = 0;
+  uint8_t dir = 0;        // flow::Dir of the sender
+  uint8_t worker = 0;
+  uint8_t tcp_flags = 0;
+  uint8_t reserved[3] = {0, 0, 0};
+};
+
+// A flow that ended (closed, idle, evicted, or still open at the end of the input).
+struct FlowRecord {
+  flow::FlowKey key;
+  uint64_t last_ts_ns = 0;
+  uint32_t flow_id = 0;
+  uint8_t worker = 0;
+  flow::RemoveReason reason = flow::RemoveReason::kFlush;
+  tcp::HalfState half[2];
+  tcp::HalfCounters count[2];
+  tcp::TcpCold cold;
+};
+
+}  // namespace seqwatch::event

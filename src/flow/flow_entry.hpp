@@ -1,0 +1,33 @@
+// One flow, both directions: 5 cache lines. A packet touches line 0 (key, activity), the
+// two direction lines and the counters line; the cold line holds handshake/RTT findings.
+#pragma once
+
+#include <cstdint>
+
+#include "flow/flow_key.hpp"
+#include "tcp/tcp_state.hpp"
+
+namespace seqwatch::flow {
+
+// FlowEntry::status
+enum FlowStatus : uint8_t {
+  kFlowClosed = 1u << 0,  // FIN both ways or RST: lingers closed_linger_ns, then expires
+};
+
+struct alignas(64) FlowEntry {
+  // line 0: lookup and aging
+  FlowKey key;               // 48
+  uint64_t last_ts_ns = 0;   // packet time of the latest packet
+  uint32_t id = 0;           // per-worker flow number (1-based)
+  uint8_t status = 0;        // FlowStatus bits
+  uint8_t reserved[3] = {0, 0, 0};
+  // lines 1-2: per-direction tracking (index = flow::Dir)
+  tcp::HalfState half[2];
+  // line 3: per-direction counters
+  tcp::HalfCounters count[2];
+  // line 4: cold
+  tcp::TcpCold cold;
+};
+static_assert(sizeof(FlowEntry) == 320, "flow entry layout: 5 cache lines, documented in docs/flow-table.md");
+
+}  // namespace seqwatch::flow

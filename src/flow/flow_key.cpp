@@ -1,0 +1,86 @@
+#include "flow/flow_key.hpp"
+
+#include <nmmintrin.h>
+
+namespace seqwatch::flow {
+
+namespace {
+
+uint32_t crc_bytes(uint32_t crc, const uint8_t* p, size_t n) noexcept {
+  for (; n >= 8; n -= 8, p += 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    crc = static_cast<uint32_t>(_mm_crc32_u64(crc, w));
+  }
+  for (; n != 0; --n, ++p) crc = _mm_crc32_u8(crc, *p);
+  return crc;
+}
+
+// The outermost tunnel's identity, 23 bits: its key when it has one, otherwise a
+// symmetric mix of its outer endpoints (so both directions agree).
+uint32_t tunnel_context(const decode::PacketView& v) noexcept {
+  const decode::TunnelLayer& t = v.tunnel[0];
+  if (t.has_key) return t.key & 0x7FFFFF;
+  const decode::IpLayer& outer = v.ip[t.outer_ip];
+  const auto s = v.src_addr(outer), d = v.dst_addr(outer);
+  const uint32_t hs = crc_bytes(0, s.data(), s.size());
+  const uint32_t hd = crc_bytes(0, d.data(), d.size());
+  return (hs ^ hd) & 0x7FFFFF;
+}
+
+}  // namespace
+
+bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir) noexcept {
+  if (v.ip_count == 0) return false;
+  uint16_t sport, dport;
+  if (v.l4 == decode::L4Type::kTcp) {
+    sport = v.tcp.sport;
+    dport = v.tcp.dport;
+  } else if (v.l4 == decode::L4Type::kUdp) {
+    sport = v.udp.sport;
+    dport = v.udp.dport;
+  } else {
+    return false;
+  }
+  const decode::IpLayer& ip = v.inner_ip();
+  const auto src = v.src_addr(ip), dst = v.dst_addr(ip);
+  const size_t alen = src.size();
+  const int c = std::memcmp(src.data(), dst.data(), alen);
+  const bool src_first = c < 0 || (c == 0 && sport <= dport);
+  key = FlowKey{};
+  if (src_first) {
+    std::memcpy(key.addr_a.data(), src.data(), alen);
+    std::memcpy(key.addr_b.data(), dst.data(), alen);
+    key.port_a = sport;
+    key.port_b = dport;
+    dir = Dir::kAtoB;
+  } else {
+    std::memcpy(key.addr_a.data(), dst.data(), alen);
+    std::memcpy(key.addr_b.data(), src.data(), alen);
+    key.port_a = dport;
+    key.port_b = sport;
+    dir = Dir::kBtoA;
+  }
+  key.family = ip.version;
+  key.proto = ip.proto;
+  uint64_t ctx = 0;
+  if (v.vlan_count != 0) ctx |= static_cast<uint64_t>(v.vlan[0]) | (static_cast<uint64_t>(v.vlan[v.vlan_count - 1]) << 12);
+  ctx |= static_cast<uint64_t>(v.inner_vlan) << 24;
+  if (v.tunnel_count != 0) {
+    ctx |= static_cast<uint64_t>(v.tunnel[0].type) << 36;
+    ctx |= static_cast<uint64_t>(tunnel_context(v)) << 40;
+  }
+  // Tell "no VLAN" from "VLAN 0" (priority-tagged frames).
+  ctx |= static_cast<uint64_t>(v.vlan_count != 0) << 63;
+  key.context = ctx;
+  return true;
+}
+
+uint64_t hash_key(const FlowKey& key) noexcept {
+  const auto* p = reinterpret_cast<const uint8_t*>(&key);
+  const uint32_t lo = crc_bytes(0x9E3779B9u, p, sizeof key);
+  const uint32_t hi = crc_bytes(0x85EBCA6Bu, p, sizeof key);
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+
+}  // namespace seqwatch::flow

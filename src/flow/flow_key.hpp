@@ -1,0 +1,44 @@
+// Symmetric flow keys: both directions of a connection produce the same key.
+//
+// The key is the innermost IP 5-tuple in canonical order (the lower (address, port)
+// endpoint first) plus a 64-bit context that keeps overlapping address spaces apart:
+// the outer VLAN stack (first and last tag), the VLAN of a tunnel's inner Ethernet frame,
+// the outermost tunnel's type, and 23 bits of its key (GRE key, VNI, ERSPAN session,
+// TEID) or, for keyless tunnels, of its outer endpoint pair. Wireshark leaves VLANs out
+// of its conversation key; seqwatch keeps them (see docs/tcp-analysis.md).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+
+#include "decode/packet_view.hpp"
+
+namespace seqwatch::flow {
+
+struct FlowKey {
+  std::array<uint8_t, 16> addr_a{};  // IPv4 uses the first 4 bytes, the rest stay 0
+  std::array<uint8_t, 16> addr_b{};
+  uint64_t context = 0;
+  uint16_t port_a = 0;
+  uint16_t port_b = 0;
+  uint8_t family = 0;  // 4 or 6
+  uint8_t proto = 0;   // IP protocol (6 = TCP)
+  uint16_t reserved = 0;
+
+  bool operator==(const FlowKey& o) const noexcept { return std::memcmp(this, &o, sizeof *this) == 0; }
+};
+static_assert(sizeof(FlowKey) == 48, "FlowKey is part of the flow entry's first cache line");
+
+// Which side of the canonical key a packet travels from: kAtoB when its source is
+// endpoint a.
+enum class Dir : uint8_t { kAtoB = 0, kBtoA = 1 };
+
+// Builds the key of a decoded TCP/UDP packet. Returns false when the view has no IP
+// layer or no ports (the caller counts it).
+bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir) noexcept;
+
+// 64-bit hash of a key (CRC32C of the key words, two lanes).
+uint64_t hash_key(const FlowKey& key) noexcept;
+
+}  // namespace seqwatch::flow

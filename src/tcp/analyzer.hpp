@@ -1,0 +1,35 @@
+// TCP sequence analysis: one call per segment updates its flow's state and returns the
+// segment's verdicts. The rules, their order and their sources (Wireshark 4.0's
+// tcp_analyze_sequence_number, and seqwatch's own additions) are in docs/tcp-analysis.md.
+//
+// Hot path: no allocation, no branches on configuration, O(1) per segment whatever the
+// flow's history (duplicates and reordering cost the same as in-order data).
+#pragma once
+
+#include <cstdint>
+
+#include "decode/packet_view.hpp"
+#include "flow/flow_entry.hpp"
+#include "tcp/verdict.hpp"
+
+namespace seqwatch::tcp {
+
+// Thresholds Wireshark uses (and seqwatch keeps, for comparable verdicts).
+inline constexpr uint32_t kFastRetxWindowUs = 20000;  // fast retransmission: within 20 ms of the last dup ACK
+inline constexpr uint32_t kOooDefaultUs = 3000;       // out-of-order threshold before the first RTT is known
+
+// What the caller must do after analyze_segment().
+enum class Action : uint8_t {
+  kNone,
+  kRestart,  // a SYN with a new ISN on a used 4-tuple: end this flow, start a new one, analyse again
+};
+
+// Initialises a new flow from its first segment (before analyze_segment()).
+void start_flow(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns) noexcept;
+
+// Analyses one segment sent in direction `dir`. `frame` is the packet's 1-based position
+// in its input (used for duplicate-ACK references).
+Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame,
+                       SegmentVerdict& out) noexcept;
+
+}  // namespace seqwatch::tcp

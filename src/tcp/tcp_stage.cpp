@@ -1,0 +1,102 @@
+#include "tcp/tcp_stage.hpp"
+
+namespace seqwatch::tcp {
+
+TcpStage::TcpStage(const TcpStageConfig& cfg)
+    : cfg_(cfg), events_(cfg.event_ring), records_(cfg.record_ring) {}
+
+Result<std::unique_ptr<TcpStage>> TcpStage::create(const TcpStageConfig& cfg) {
+  auto pow2 = [](uint32_t v) { return v != 0 && (v & (v - 1)) == 0; };
+  if (!pow2(cfg.event_ring)) return Error{"event_ring " + std::to_string(cfg.event_ring) + " is not a power of two"};
+  if (!pow2(cfg.record_ring)) return Error{"record_ring " + std::to_string(cfg.record_ring) + " is not a power of two"};
+  auto table = flow::FlowTable::create(cfg.table);
+  if (!table) return table.error();
+  std::unique_ptr<TcpStage> s(new TcpStage(cfg));
+  s->table_ = std::move(table.value());
+  return s;
+}
+
+void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noexcept {
+  event::FlowRecord r;
+  r.key = e.key;
+  r.last_ts_ns = e.last_ts_ns;
+  r.flow_id = e.id;
+  r.worker = cfg_.worker;
+  r.reason = why;
+  r.half[0] = e.half[0];
+  r.half[1] = e.half[1];
+  r.count[0] = e.count[0];
+  r.count[1] = e.count[1];
+  r.cold = e.cold;
+  if (records_.push(r)) ++counters_.records;
+  else ++counters_.records_dropped;
+}
+
+void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* pkts, uint16_t n) noexcept {
+  // Stage 1: keys and hashes for the whole burst, home buckets prefetched.
+  for (uint16_t i = 0; i < n; ++i) {
+    const decode::PacketView& v = views[i];
+    has_key_[i] = 0;
+    if (!v.is_tcp()) continue;
+    if (v.status != decode::DecodeStatus::kOk) {
+      ++counters_.skipped;
+      continue;
+    }
+    if (!flow::make_key(v, keys_[i], dirs_[i])) continue;
+    hashes_[i] = flow::hash_key(keys_[i]);
+    table_->prefetch_bucket(hashes_[i]);
+    has_key_[i] = 1;
+  }
+  auto on_remove = [this](const flow::FlowEntry& e, flow::RemoveReason why) { emit_record(e, why); };
+  // Stage 2: in order (segments of one flow must be analysed in arrival order).
+  for (uint16_t i = 0; i < n; ++i) {
+    if (!has_key_[i]) continue;
+    const decode::TcpInfo& t = views[i].tcp;
+    const uint64_t ts = pkts[i].ts_ns;
+    const uint32_t frame = static_cast<uint32_t>(pkts[i].frame);
+    bool created = false;
+    flow::FlowEntry* f = table_->find_or_insert(keys_[i], hashes_[i], ts, created, on_remove);
+    if (created) start_flow(*f, dirs_[i], t, ts);
+    if (ts > f->last_ts_ns) f->last_ts_ns = ts;
+    SegmentVerdict verdict;
+    if (analyze_segment(*f, dirs_[i], t, ts, frame, verdict) == Action::kRestart) {
+      // Reused ports: the old connection ends here; the SYN opens a new flow.
+      table_->remove(f, flow::RemoveReason::kClosed, on_remove);
+      f = table_->find_or_insert(keys_[i], hashes_[i], ts, created, on_remove);
+      start_flow(*f, dirs_[i], t, ts);
+      verdict = SegmentVerdict{};
+      verdict.bits = kReusedPorts;
+      analyze_segment(*f, dirs_[i], t, ts, frame, verdict);
+      ++counters_.restarts;
+    }
+    ++counters_.segments;
+    if (verdict.bits == 0) continue;
+    for (unsigned b = 0; b < kVerdictBits; ++b) counters_.verdicts[b] += (verdict.bits >> b) & 1u;
+    event::SegmentEvent e;
+    e.key = f->key;
+    e.ts_ns = ts;
+    e.frame = pkts[i].frame;
+    e.verdict = verdict;
+    e.flow_id = f->id;
+    e.seq = t.seq;
+    e.ack = t.ack;
+    e.payload_len = t.payload_len;
+    e.window = t.window;
+    e.dir = static_cast<uint8_t>(dirs_[i]);
+    e.worker = cfg_.worker;
+    e.tcp_flags = t.flags;
+    if (events_.push(e)) ++counters_.events;
+    else ++counters_.events_dropped;
+  }
+  if (n != 0) sweep(pkts[n - 1].ts_ns);
+}
+
+void TcpStage::sweep(uint64_t now_ns) noexcept {
+  table_->sweep(now_ns, [this](const flow::FlowEntry& e, flow::RemoveReason why) { emit_record(e, why); });
+}
+
+void TcpStage::flush() noexcept {
+  table_->flush([this](const flow::FlowEntry& e, flow::RemoveReason why) { emit_record(e, why); });
+}
+
+}  // namespace seqwatch::tcp

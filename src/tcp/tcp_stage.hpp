@@ -1,0 +1,71 @@
+// The worker's TCP stage: flow-table lookup and sequence analysis for a decoded burst.
+// Segments with verdicts become SegmentEvents, ended flows become FlowRecords; both go
+// into single-producer rings the control thread drains. A full ring drops the record and
+// counts it (never blocks the worker).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "decode/packet_view.hpp"
+#include "event/records.hpp"
+#include "flow/flow_table.hpp"
+#include "source/packet_source.hpp"
+#include "tcp/analyzer.hpp"
+#include "util/result.hpp"
+#include "util/spsc_ring.hpp"
+
+namespace seqwatch::tcp {
+
+struct TcpStageConfig {
+  flow::FlowTableConfig table;
+  uint32_t event_ring = 1u << 16;   // power of two
+  uint32_t record_ring = 1u << 14;  // power of two
+  uint8_t worker = 0;
+};
+
+struct alignas(64) TcpStageCounters {
+  uint64_t segments = 0;        // TCP segments analysed
+  uint64_t skipped = 0;         // TCP packets not analysed: decode error (already counted by decode)
+  uint64_t events = 0;
+  uint64_t events_dropped = 0;  // event ring full
+  uint64_t records = 0;
+  uint64_t records_dropped = 0; // record ring full
+  uint64_t restarts = 0;        // reused ports: a flow ended and a new one began on its 4-tuple
+  std::array<uint64_t, kVerdictBits> verdicts{};
+};
+
+class TcpStage {
+ public:
+  static Result<std::unique_ptr<TcpStage>> create(const TcpStageConfig& cfg);
+
+  // Analyses the TCP segments of a decoded burst (views[i] decoded from pkts[i]).
+  void process_burst(const decode::PacketView* views, const PacketRef* pkts, uint16_t n) noexcept;
+  // Ages flows by packet time (call once per burst, and on idle polls with wall time).
+  void sweep(uint64_t now_ns) noexcept;
+  // Ends every flow (end of input, shutdown): each gets a flow record.
+  void flush() noexcept;
+
+  SpscRing<event::SegmentEvent>& events() noexcept { return events_; }
+  SpscRing<event::FlowRecord>& records() noexcept { return records_; }
+  const TcpStageCounters& counters() const noexcept { return counters_; }
+  const flow::FlowTable& table() const noexcept { return *table_; }
+
+ private:
+  explicit TcpStage(const TcpStageConfig& cfg);
+  void emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noexcept;
+
+  TcpStageConfig cfg_;
+  std::unique_ptr<flow::FlowTable> table_;
+  SpscRing<event::SegmentEvent> events_;
+  SpscRing<event::FlowRecord> records_;
+  TcpStageCounters counters_;
+  // Burst scratch: keys, directions and hashes of the burst's TCP segments.
+  std::array<flow::FlowKey, kBurstSize> keys_{};
+  std::array<uint64_t, kBurstSize> hashes_{};
+  std::array<flow::Dir, kBurstSize> dirs_{};
+  std::array<uint8_t, kBurstSize> has_key_{};
+};
+
+}  // namespace seqwatch::tcp

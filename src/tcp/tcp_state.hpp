@@ -1,0 +1,109 @@
+// Per-flow TCP analysis state: one HalfState per direction (the sequence-tracking
+// variables Wireshark keeps per direction, plus counters) and a cold line for
+// handshake, RTT and window findings. See docs/tcp-analysis.md for what each field
+// means and when it changes.
+//
+// Sequence and ACK numbers are kept RELATIVE to the direction's base sequence number,
+// as Wireshark's analysis does, including its convention that a relative value of 0
+// means "not seen yet" for nextseq, maxseqtobeacked and lastack.
+#pragma once
+
+#include <cstdint>
+
+namespace seqwatch::tcp {
+
+// HalfState::flags
+enum HalfFlag : uint8_t {
+  kBaseSet = 1u << 0,      // base_seq valid
+  kSynSeen = 1u << 1,      // a SYN was sent in this direction (base_seq = its seq)
+  kFinSeen = 1u << 2,
+  kRstSeen = 1u << 3,
+  kSackPerm = 1u << 4,     // SACK-permitted in this side's SYN
+  kTimestamps = 1u << 5,   // timestamps option in this side's SYN
+  kWindowSet = 1u << 6,    // window valid (a segment was seen in this direction)
+  kWindowFromSyn = 1u << 7,// window came from a SYN: never scaled
+};
+
+// HalfState::lastseg: verdicts of this direction's previous segment that the other
+// direction's next segment refers to.
+enum LastSeg : uint8_t {
+  kLastKeepAlive = 1u << 0,
+  kLastZeroWindowProbe = 1u << 1,
+};
+
+// Window scale states before a shift is known (Wireshark's -1 / -2).
+inline constexpr int8_t kWscaleUnknown = -1;  // no SYN seen in this direction
+inline constexpr int8_t kWscaleNone = -2;     // SYN seen without the option, or the peer lacked it
+
+// The tracking state of one direction of a TCP connection ("this side sends").
+struct HalfState {
+  uint32_t base_seq = 0;         // absolute seq that relative seq 0 maps to
+  uint32_t nextseq = 0;          // relative: highest seq + len (+1 for SYN/FIN); 0 = unset
+  uint32_t maxseqtobeacked = 0;  // relative: highest in-order nextseq the peer may ACK; 0 = unset
+  uint32_t lastack = 0;          // relative (to the peer's base): last ACK number sent; 0 = unset
+  uint32_t lastack_time_us = 0;  // packet time of that ACK (µs, low 32 bits: differences only)
+  uint32_t nextseq_time_us = 0;  // packet time nextseq last advanced
+  uint32_t lastnondupack = 0;    // frame of the last segment that was not a duplicate ACK
+  uint16_t window = 0;           // raw window of the last segment (scale with wscale unless kWindowFromSyn)
+  uint16_t dupacknum = 0;        // current duplicate-ACK run (saturating)
+  int8_t wscale = kWscaleUnknown;
+  uint8_t lastseg = 0;           // LastSeg bits
+  uint8_t flags = 0;             // HalfFlag bits
+  uint8_t max_dup_run = 0;       // longest duplicate-ACK run (saturating at 255)
+  // The two most recent data segments (relative seq, length): an ACK from the peer that
+  // lands strictly inside one of them is an "ACK inside a segment".
+  uint32_t seg_seq[2] = {0, 0};
+  uint16_t seg_len[2] = {0, 0};
+  // One RTT measurement in flight (Karn: never timed across a retransmission): the
+  // relative end of a new data segment and when it was sent; rtt_end 0 = none.
+  uint32_t rtt_end = 0;
+  uint32_t rtt_time_us = 0;
+  // Zero window advertised by this side: since when (0 = window open), and the total.
+  uint32_t zw_start_us = 0;
+  uint32_t zw_total_ms = 0;
+};
+static_assert(sizeof(HalfState) == 64, "one cache line per direction");
+
+// Per-direction counters for the flow record (retransmission rate = retx_segs / data_segs,
+// as Linux's TcpRetransSegs / TcpOutSegs for data segments).
+struct HalfCounters {
+  uint32_t data_segs = 0;        // segments with payload, retransmissions included
+  uint32_t retx_segs = 0;        // retransmissions (fast and spurious included)
+  uint64_t data_bytes = 0;
+  uint32_t retx_bytes = 0;       // saturating
+  uint16_t fast_retx = 0;        // saturating
+  uint16_t spurious_retx = 0;    // saturating
+  uint32_t dup_acks = 0;
+  uint16_t lost_segments = 0;    // gaps: "previous segment not captured" (saturating)
+  uint16_t rto_retx = 0;         // retransmissions with no duplicate ACKs before them (saturating)
+};
+static_assert(sizeof(HalfCounters) == 32);
+
+// Connection stage (TcpCold::stage).
+enum class Stage : uint8_t { kNone, kSynSent, kSynReceived, kEstablished, kClosing, kClosed, kReset };
+
+// Rarely touched per-flow state.
+struct TcpCold {
+  uint64_t first_ts_ns = 0;
+  uint64_t rtt_sum_us = 0;
+  uint32_t rtt_min_us = 0;
+  uint32_t rtt_max_us = 0;
+  uint32_t rtt_samples = 0;
+  uint32_t syn_time_us = 0;      // most recent SYN (Wireshark's ts_mru_syn)
+  uint32_t first_rtt_us = 0;     // SYN -> first pure ACK: Wireshark's ts_first_rtt (out-of-order threshold)
+  uint32_t hs_rtt_syn_us = 0;    // SYN -> SYN/ACK
+  uint32_t hs_rtt_ack_us = 0;    // SYN/ACK -> ACK
+  uint32_t synack_time_us = 0;
+  uint32_t midack_count = 0;     // ACKs landing inside a segment of the other side
+  uint16_t midack_last_off = 0;  // offset of the last one into its segment
+  uint16_t mss[2] = {0, 0};      // per direction (index = flow::Dir)
+  uint8_t syn_count = 0;         // SYNs seen (attempts), saturating
+  uint8_t synack_count = 0;
+  Stage stage = Stage::kNone;
+  uint8_t initiator = 0;         // Dir of the first SYN (or of the first packet)
+  uint8_t rst_from = 0xFF;       // Dir that sent the first RST, 0xFF = none
+  uint8_t flags = 0;
+};
+static_assert(sizeof(TcpCold) <= 64);
+
+}  // namespace seqwatch::tcp

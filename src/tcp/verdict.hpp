@@ -1,0 +1,52 @@
+// Per-segment verdicts. The first group mirrors Wireshark's tcp.analysis.* flags with the
+// same meaning and names; the second group is seqwatch's own.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace seqwatch::tcp {
+
+enum Verdict : uint32_t {
+  // Wireshark tcp.analysis.<name>
+  kRetransmission = 1u << 0,          // also set on fast and spurious retransmissions, as tshark does
+  kFastRetransmission = 1u << 1,
+  kSpuriousRetransmission = 1u << 2,
+  kOutOfOrder = 1u << 3,
+  kLostSegment = 1u << 4,             // "previous segment not captured"
+  kAckLostSegment = 1u << 5,          // "ACKed segment that wasn't captured"
+  kDuplicateAck = 1u << 6,
+  kZeroWindow = 1u << 7,
+  kZeroWindowProbe = 1u << 8,
+  kZeroWindowProbeAck = 1u << 9,
+  kWindowFull = 1u << 10,
+  kWindowUpdate = 1u << 11,
+  kKeepAlive = 1u << 12,
+  kKeepAliveAck = 1u << 13,
+  kReusedPorts = 1u << 14,
+  // seqwatch's own
+  kAckInSegment = 1u << 16,           // ACK lands strictly inside a segment of the other side
+  kSynRetransmission = 1u << 17,      // SYN sent again (attempt number in the event)
+  kSynAckRetransmission = 1u << 18,
+  kSynRefused = 1u << 19,             // RST answering a SYN
+  kRstMidstream = 1u << 20,           // RST on an established connection
+  kBadFlags = 1u << 21,               // impossible flag combination (SYN+FIN, SYN+RST, no flags)
+  kWscaleMissing = 1u << 22,          // SYN/ACK completes a handshake where one side lacked window scaling
+  kLossUpstream = 1u << 23,           // retransmission filling a gap the sensor never saw the original of
+};
+
+inline constexpr unsigned kVerdictBits = 24;
+
+// Wireshark's field name for Wireshark verdicts, seqwatch's own name otherwise.
+std::string_view verdict_name(unsigned bit) noexcept;
+
+// Result of analysing one segment.
+struct SegmentVerdict {
+  uint32_t bits = 0;
+  uint32_t dupack_frame = 0;   // with kDuplicateAck: the frame this ACK duplicates
+  uint16_t dupack_num = 0;     // with kDuplicateAck: 1-based position in the run
+  uint16_t midack_offset = 0;  // with kAckInSegment: bytes into the segment
+  uint8_t attempt = 0;         // with kSyn(Ack)Retransmission: 2 = first retransmission
+};
+
+}  // namespace seqwatch::tcp
