@@ -1,0 +1,195 @@
+// Flow keys and the per-worker flow table: symmetric keys, VLAN/tunnel context,
+// fixed capacity with counted eviction, packet-time aging, flush.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <vector>
+
+#include "flow/flow_key.hpp"
+#include "flow/flow_table.hpp"
+
+namespace seqwatch::flow {
+namespace {
+
+// A minimal decoded view of an IPv4/TCP packet (offsets into a local frame).
+struct Pkt {
+  uint8_t frame[64] = {};
+  decode::PacketView v;
+  Pkt(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, std::vector<uint16_t> vlans = {}) {
+    for (int i = 0; i < 4; ++i) {
+      frame[12 + i] = static_cast<uint8_t>(src >> (24 - 8 * i));
+      frame[16 + i] = static_cast<uint8_t>(dst >> (24 - 8 * i));
+    }
+    v.frame = frame;
+    v.caplen = sizeof frame;
+    v.ip_count = 1;
+    v.ip[0].off = 0;
+    v.ip[0].version = 4;
+    v.ip[0].proto = 6;
+    v.l4 = decode::L4Type::kTcp;
+    v.tcp.sport = sport;
+    v.tcp.dport = dport;
+    for (uint16_t id : vlans) v.vlan[v.vlan_count++] = id;
+  }
+};
+
+FlowKey key_of(const Pkt& p, Dir* dir = nullptr) {
+  FlowKey k;
+  Dir d;
+  EXPECT_TRUE(make_key(p.v, k, d));
+  if (dir) *dir = d;
+  return k;
+}
+
+TEST(FlowKey, BothDirectionsGiveTheSameKey) {
+  Dir d1, d2;
+  const FlowKey a = key_of(Pkt(0x0A000001, 0x0A000002, 40000, 80), &d1);
+  const FlowKey b = key_of(Pkt(0x0A000002, 0x0A000001, 80, 40000), &d2);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(hash_key(a), hash_key(b));
+  EXPECT_NE(d1, d2);
+}
+
+TEST(FlowKey, SameAddressesOrderedByPort) {
+  Dir d1, d2;
+  const FlowKey a = key_of(Pkt(0x0A000001, 0x0A000001, 5000, 80), &d1);
+  const FlowKey b = key_of(Pkt(0x0A000001, 0x0A000001, 80, 5000), &d2);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(d1, d2);
+}
+
+TEST(FlowKey, VlansKeepOverlappingFlowsApart) {
+  // zeek's vlan-collisions.pcap: one 5-tuple untagged, on VLAN 42 and on QinQ 10/20.
+  const FlowKey untagged = key_of(Pkt(0x0A000001, 0x0A000002, 1, 2));
+  const FlowKey v42 = key_of(Pkt(0x0A000001, 0x0A000002, 1, 2, {42}));
+  const FlowKey qinq = key_of(Pkt(0x0A000001, 0x0A000002, 1, 2, {10, 20}));
+  const FlowKey v0 = key_of(Pkt(0x0A000001, 0x0A000002, 1, 2, {0}));  // priority-tagged
+  std::set<uint64_t> contexts = {untagged.context, v42.context, qinq.context, v0.context};
+  EXPECT_EQ(contexts.size(), 4u);
+  EXPECT_FALSE(untagged == v42);
+}
+
+TEST(FlowKey, TunnelKeySeparatesInnerAddressSpaces) {
+  Pkt a(0x0A000001, 0x0A000002, 1, 2), b(0x0A000001, 0x0A000002, 1, 2);
+  for (Pkt* p : {&a, &b}) {
+    p->v.ip_count = 2;
+    p->v.ip[1] = p->v.ip[0];
+    p->v.tunnel_count = 1;
+    p->v.tunnel[0].type = decode::TunnelType::kVxlan;
+    p->v.tunnel[0].has_key = 1;
+  }
+  a.v.tunnel[0].key = 100;
+  b.v.tunnel[0].key = 200;
+  EXPECT_FALSE(key_of(a) == key_of(b));
+}
+
+TEST(FlowKey, NonTransportPacketsHaveNoKey) {
+  Pkt p(1, 2, 3, 4);
+  p.v.l4 = decode::L4Type::kIcmp;
+  FlowKey k;
+  Dir d;
+  EXPECT_FALSE(make_key(p.v, k, d));
+  p.v.ip_count = 0;
+  EXPECT_FALSE(make_key(p.v, k, d));
+}
+
+struct Removed {
+  std::vector<std::pair<uint32_t, RemoveReason>> list;
+  void operator()(const FlowEntry& e, RemoveReason r) { list.emplace_back(e.id, r); }
+};
+
+FlowKey numbered_key(uint32_t i) { return key_of(Pkt(0x0A000000 + i, 0x0B000000, static_cast<uint16_t>(i), 80)); }
+
+TEST(FlowTable, FindsWhatItInserted) {
+  FlowTableConfig cfg;
+  cfg.capacity = 1024;
+  auto t = FlowTable::create(cfg);
+  ASSERT_TRUE(t);
+  Removed rm;
+  std::vector<FlowEntry*> entries;
+  for (uint32_t i = 0; i < 1000; ++i) {
+    bool created = false;
+    const FlowKey k = numbered_key(i);
+    entries.push_back(t.value()->find_or_insert(k, hash_key(k), 1000, created, rm));
+    EXPECT_TRUE(created);
+  }
+  for (uint32_t i = 0; i < 1000; ++i) {
+    bool created = true;
+    const FlowKey k = numbered_key(i);
+    EXPECT_EQ(t.value()->find_or_insert(k, hash_key(k), 2000, created, rm), entries[i]);
+    EXPECT_FALSE(created);
+  }
+  EXPECT_TRUE(rm.list.empty());
+  EXPECT_EQ(t.value()->counters().in_use, 1000u);
+  EXPECT_EQ(t.value()->counters().hits, 1000u);
+}
+
+TEST(FlowTable, FullTableEvictsTheLeastRecentlyActiveAndCountsIt) {
+  FlowTableConfig cfg;
+  cfg.capacity = 64;
+  auto t = FlowTable::create(cfg);
+  ASSERT_TRUE(t);
+  Removed rm;
+  for (uint32_t i = 0; i < 64; ++i) {
+    bool c;
+    const FlowKey k = numbered_key(i);
+    t.value()->find_or_insert(k, hash_key(k), 1000 + i, c, rm)->last_ts_ns = 1000 + i;
+  }
+  EXPECT_TRUE(rm.list.empty());
+  for (uint32_t i = 64; i < 200; ++i) {
+    bool c;
+    const FlowKey k = numbered_key(i);
+    FlowEntry* e = t.value()->find_or_insert(k, hash_key(k), 5000 + i, c, rm);
+    ASSERT_NE(e, nullptr);
+    EXPECT_TRUE(c);
+    e->last_ts_ns = 5000 + i;
+  }
+  EXPECT_EQ(t.value()->counters().evicted, 200u - 64u);
+  EXPECT_EQ(rm.list.size(), 200u - 64u);
+  EXPECT_EQ(t.value()->counters().in_use, 64u);
+  for (const auto& [id, why] : rm.list) EXPECT_EQ(why, RemoveReason::kEvicted);
+}
+
+TEST(FlowTable, SweepExpiresIdleAndClosedFlowsByPacketTime) {
+  FlowTableConfig cfg;
+  cfg.capacity = 256;
+  cfg.idle_timeout_ns = 100;
+  cfg.closed_linger_ns = 10;
+  cfg.sweep_buckets = 1;
+  auto t = FlowTable::create(cfg);
+  ASSERT_TRUE(t);
+  Removed rm;
+  bool c;
+  FlowKey k1 = numbered_key(1), k2 = numbered_key(2), k3 = numbered_key(3);
+  t.value()->find_or_insert(k1, hash_key(k1), 0, c, rm);               // idle from t=0
+  t.value()->find_or_insert(k2, hash_key(k2), 0, c, rm)->status |= kFlowClosed;  // closed at t=0
+  t.value()->find_or_insert(k3, hash_key(k3), 95, c, rm);              // recent
+  // One bucket per call: walking the whole table takes bucket_count() calls.
+  for (uint32_t i = 0; i < t.value()->bucket_count(); ++i) t.value()->sweep(50, rm);
+  ASSERT_EQ(rm.list.size(), 1u);
+  EXPECT_EQ(rm.list[0].second, RemoveReason::kClosed);
+  for (uint32_t i = 0; i < t.value()->bucket_count(); ++i) t.value()->sweep(150, rm);
+  ASSERT_EQ(rm.list.size(), 2u);
+  EXPECT_EQ(rm.list[1].second, RemoveReason::kIdle);
+  t.value()->flush(rm);
+  ASSERT_EQ(rm.list.size(), 3u);
+  EXPECT_EQ(rm.list[2].second, RemoveReason::kFlush);
+  EXPECT_EQ(t.value()->counters().in_use, 0u);
+}
+
+TEST(FlowTable, RejectsImpossibleCapacityWithTheKeyName) {
+  FlowTableConfig cfg;
+  cfg.capacity = 3;
+  auto t = FlowTable::create(cfg);
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.error().message.find("flow_table.capacity"), std::string::npos);
+}
+
+TEST(FlowTable, EntryLayoutIsFiveCacheLines) {
+  EXPECT_EQ(sizeof(FlowEntry), 320u);
+  EXPECT_EQ(alignof(FlowEntry), 64u);
+  EXPECT_EQ(sizeof(tcp::HalfState), 64u);
+}
+
+}  // namespace
+}  // namespace seqwatch::flow
