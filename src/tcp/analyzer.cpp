@@ -15,7 +15,9 @@ inline bool seq_le(uint32_t a, uint32_t b) noexcept { return static_cast<int32_t
 inline bool seq_gt(uint32_t a, uint32_t b) noexcept { return static_cast<int32_t>(a - b) > 0; }
 inline bool seq_ge(uint32_t a, uint32_t b) noexcept { return static_cast<int32_t>(a - b) >= 0; }
 
-inline constexpr int8_t kMaxWscale = 14;  // RFC 7323 section 2.3: larger shifts are treated as 14
+inline constexpr int8_t kMaxWscale = 14;
+// How far back (in segments) an ACK may land inside an inferred full-sized flight.
+inline constexpr uint32_t kFlightSegments = 256;  // RFC 7323 section 2.3: larger shifts are treated as 14
 
 // The window a direction advertised, scaled as Wireshark scales it: SYN windows never,
 // others by the negotiated shift when one is known.
@@ -161,17 +163,26 @@ finished_fwd:
   fwd.lastseg = static_cast<uint8_t>(((bits & kKeepAlive) ? kLastKeepAlive : 0) |
                                      ((bits & kZeroWindowProbe) ? kLastZeroWindowProbe : 0));
 
-  // ACK inside a segment: the ACK number falls strictly inside one of the peer's two most
-  // recent data segments (a middlebox acknowledging part of a segment).
-  if (has_ack && !syn && !rst) {
-    for (int i = 0; i < 2; ++i) {
-      if (rev.seg_len[i] != 0 && seq_gt(ack, rev.seg_seq[i]) && seq_lt(ack, rev.seg_seq[i] + rev.seg_len[i])) {
-        bits |= kAckInSegment;
-        out.midack_offset = static_cast<uint16_t>(ack - rev.seg_seq[i]);
-        sat_inc(cold.midack_count);
-        cold.midack_last_off = out.midack_offset;
-        break;
-      }
+  // ACK inside a segment (a middlebox acknowledging part of a segment): the ACK number
+  // falls strictly inside one of the peer's two most recent data segments or, when those
+  // two are contiguous and equally sized (a full-sized flight), off the grid of segment
+  // boundaries that flight implies, within kFlightSegments segments back.
+  if (has_ack && !syn && !rst && rev.seg_len[0] != 0) {
+    int32_t offset = -1;
+    for (int i = 0; i < 2 && offset < 0; ++i) {
+      if (rev.seg_len[i] != 0 && seq_gt(ack, rev.seg_seq[i]) && seq_lt(ack, rev.seg_seq[i] + rev.seg_len[i]))
+        offset = static_cast<int32_t>(ack - rev.seg_seq[i]);
+    }
+    const uint32_t len = rev.seg_len[0];
+    if (offset < 0 && len == rev.seg_len[1] && rev.seg_seq[0] - rev.seg_seq[1] == len && seq_lt(ack, rev.seg_seq[1])) {
+      const uint32_t back = rev.seg_seq[0] - ack;
+      if (back <= kFlightSegments * len && back % len != 0) offset = static_cast<int32_t>(len - back % len);
+    }
+    if (offset > 0) {
+      bits |= kAckInSegment;
+      out.midack_offset = static_cast<uint16_t>(offset);
+      sat_inc(cold.midack_count);
+      cold.midack_last_off = out.midack_offset;
     }
   }
 

@@ -1,0 +1,219 @@
+// Hand-made TCP sequences for every verdict, checked against the meaning Wireshark gives
+// each tcp.analysis flag (docs/tcp-analysis.md), plus seqwatch's own verdicts.
+#include <gtest/gtest.h>
+
+#include "segment_builder.hpp"
+
+namespace seqwatch::testing {
+namespace {
+
+using namespace seqwatch::tcp;
+constexpr uint8_t A = decode::kTcpAck, S = decode::kTcpSyn, F = decode::kTcpFin, R = decode::kTcpRst,
+                  P = decode::kTcpPsh;
+constexpr uint32_t CI = 1000, SI = 5000;  // client and server ISNs
+constexpr uint32_t C1 = CI + 1, S1 = SI + 1;  // first data byte of each side
+
+TEST(Analyzer, CleanHandshakeAndTransferHaveNoVerdicts) {
+  Conversation c;
+  c.handshake(CI, SI);
+  EXPECT_EQ(c.send({true, C1, S1, A | P, 100, 502, 20000}), 0u);
+  EXPECT_EQ(c.send({false, S1, C1 + 100, A | P, 300, 509, 30000}), 0u);
+  EXPECT_EQ(c.send({true, C1 + 100, S1 + 300, A, 0, 502, 31000}), 0u);
+  c.finish();
+  ASSERT_EQ(c.records().size(), 1u);
+  const auto& r = c.records()[0];
+  EXPECT_EQ(r.cold.stage, Stage::kEstablished);
+  EXPECT_EQ(r.cold.hs_rtt_syn_us, 5000u);
+  EXPECT_EQ(r.cold.hs_rtt_ack_us, 5000u);
+  EXPECT_EQ(r.cold.mss[0] + r.cold.mss[1], 2920u);
+  EXPECT_EQ(r.half[0].wscale, 7);
+  EXPECT_EQ(r.half[1].wscale, 7);
+  EXPECT_EQ(r.count[0].data_segs + r.count[1].data_segs, 2u);
+  EXPECT_EQ(r.count[0].retx_segs + r.count[1].retx_segs, 0u);
+  EXPECT_GE(r.cold.rtt_samples, 1u);
+}
+
+TEST(Analyzer, TimeoutRetransmission) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A | P, 100, 502, 20000});
+  c.send({false, S1, C1 + 100, A, 0, 509, 30000});
+  c.send({true, C1 + 100, S1, A | P, 100, 502, 40000});  // lost downstream
+  const uint32_t v = c.send({true, C1 + 100, S1, A | P, 100, 502, 300000});
+  EXPECT_EQ(v, kRetransmission);
+  c.finish();
+  const auto& cnt = c.records()[0].count[0];
+  EXPECT_EQ(cnt.retx_segs, 1u);
+  EXPECT_EQ(cnt.rto_retx, 1u);
+  EXPECT_EQ(cnt.fast_retx, 0u);
+}
+
+TEST(Analyzer, DuplicateAcksAndFastRetransmission) {
+  Conversation c;
+  c.handshake(CI, SI);
+  for (uint32_t i = 0; i < 4; ++i) c.send({true, C1 + 1000 * i, S1, A, 1000, 502, 20000 + i * 100});
+  const uint64_t first_ack = c.frames() + 1;
+  EXPECT_EQ(c.send({false, S1, C1 + 1000, A, 0, 509, 30000}), 0u);
+  for (uint16_t n = 1; n <= 3; ++n) {
+    EXPECT_EQ(c.send({false, S1, C1 + 1000, A, 0, 509, 30000u + n * 100u}), kDuplicateAck);
+    const auto& e = c.event(c.frames());
+    EXPECT_EQ(e.verdict.dupack_num, n);
+    EXPECT_EQ(e.verdict.dupack_frame, first_ack);
+  }
+  EXPECT_EQ(c.send({true, C1 + 1000, S1, A, 1000, 502, 31000}), kRetransmission | kFastRetransmission);
+  c.finish();
+  EXPECT_EQ(c.records()[0].count[1].dup_acks, 3u);
+  EXPECT_EQ(c.records()[0].half[1].max_dup_run, 3u);
+  EXPECT_EQ(c.records()[0].count[0].fast_retx, 1u);
+}
+
+TEST(Analyzer, SpuriousRetransmissionOfAcknowledgedData) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A, 100, 502, 20000});
+  c.send({false, S1, C1 + 100, A, 0, 509, 30000});
+  EXPECT_EQ(c.send({true, C1, S1, A, 100, 502, 500000}), kRetransmission | kSpuriousRetransmission);
+}
+
+TEST(Analyzer, GapThenOutOfOrderFill) {
+  Conversation c;
+  c.handshake(CI, SI);
+  EXPECT_EQ(c.send({true, C1 + 100, S1, A, 100, 502, 20000}), kLostSegment);
+  EXPECT_EQ(c.send({true, C1, S1, A, 100, 502, 21000}), kOutOfOrder);
+}
+
+TEST(Analyzer, AckOfUnseenSegment) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A, 100, 502, 20000});
+  EXPECT_EQ(c.send({false, S1, C1 + 500, A, 0, 509, 30000}) & kAckLostSegment, kAckLostSegment);
+}
+
+TEST(Analyzer, ZeroWindowProbeAckAndUpdate) {
+  Conversation c;
+  c.handshake(CI, SI, 0, 10000, -1);  // no window scaling: raw windows
+  c.send({true, C1, S1, A, 100, 500, 20000});
+  EXPECT_EQ(c.send({false, S1, C1 + 100, A, 0, 0, 30000}), kZeroWindow);
+  EXPECT_EQ(c.send({true, C1 + 100, S1, A, 1, 500, 230000}), kZeroWindowProbe);
+  EXPECT_EQ(c.send({false, S1, C1 + 100, A, 0, 0, 240000}), kZeroWindow | kZeroWindowProbeAck);
+  EXPECT_EQ(c.send({false, S1, C1 + 100, A, 0, 8000, 900000}), kWindowUpdate);
+  c.finish();
+  EXPECT_GE(c.records()[0].half[1].zw_total_ms, 860u);
+}
+
+TEST(Analyzer, KeepAliveAndItsAck) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A, 100, 502, 20000});
+  c.send({false, S1, C1 + 100, A, 0, 509, 30000});
+  EXPECT_EQ(c.send({true, C1 + 99, S1, A, 0, 502, 60000000}), kKeepAlive);
+  EXPECT_EQ(c.send({false, S1, C1 + 100, A, 0, 509, 60010000}), kKeepAliveAck);
+}
+
+TEST(Analyzer, WindowFull) {
+  Conversation c;
+  c.handshake(CI, SI, 0, 10000, -1);
+  c.send({false, S1, C1, A, 0, 1000, 15000});  // server: window 1000 from C1
+  EXPECT_EQ(c.send({true, C1, S1, A, 1000, 502, 20000}), kWindowFull);
+}
+
+TEST(Analyzer, SequenceWrapAroundIsNotAnAnomaly) {
+  Conversation c;
+  const uint32_t ci = 0xFFFFFB00u;
+  c.handshake(ci, SI);
+  uint32_t seq = ci + 1;
+  uint64_t t = 20000;
+  for (int i = 0; i < 10; ++i, seq += 500, t += 1000) {
+    EXPECT_EQ(c.send({true, seq, S1, A, 500, 502, t}), 0u) << "segment " << i << " seq " << seq;
+    EXPECT_EQ(c.send({false, S1, seq + 500, A, 0, 509, t + 500}), 0u) << "ack " << i;
+  }
+  // A retransmission across the wrap is still seen as one.
+  EXPECT_EQ(c.send({true, seq - 500, S1, A, 500, 502, t + 800000}) & kRetransmission, kRetransmission);
+}
+
+TEST(Analyzer, LoadBalancerAcksInsideSegmentsCauseDupAckCycle) {
+  // The field case: a middlebox ACKs 512 bytes into each 1460-byte segment; the sender
+  // must re-cut every retransmission, and dup ACKs pile up without any loss.
+  Conversation c;
+  c.handshake(CI, SI);
+  uint64_t t = 20000;
+  for (uint32_t i = 0; i < 8; ++i) c.send({true, C1 + 1460 * i, S1, A, 1460, 502, t + i * 10});
+  const uint32_t v = c.send({false, S1, C1 + 512, A, 0, 509, 25000});
+  EXPECT_TRUE(v & kAckInSegment);
+  EXPECT_EQ(c.event(c.frames()).verdict.midack_offset, 512u);
+  for (uint64_t n = 0; n < 3; ++n) EXPECT_TRUE(c.send({false, S1, C1 + 512, A, 0, 509, 25100 + n * 10}) & kDuplicateAck);
+  const uint32_t r = c.send({true, C1 + 512, S1, A, 1460, 502, 25200});
+  EXPECT_EQ(r & (kRetransmission | kFastRetransmission), kRetransmission | kFastRetransmission);
+  c.finish();
+  EXPECT_GE(c.records()[0].cold.midack_count, 1u);
+  EXPECT_EQ(c.records()[0].cold.midack_last_off, 512u);
+}
+
+TEST(Analyzer, SynRetransmissionsCountAttempts) {
+  Conversation c;
+  c.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
+  EXPECT_EQ(c.send({true, CI, 0, S, 0, 64240, 1000000, 7, 1460}), kRetransmission | kSynRetransmission);
+  EXPECT_EQ(c.event(2).verdict.attempt, 2u);
+  EXPECT_EQ(c.send({true, CI, 0, S, 0, 64240, 3000000, 7, 1460}), kRetransmission | kSynRetransmission);
+  EXPECT_EQ(c.event(3).verdict.attempt, 3u);
+}
+
+TEST(Analyzer, RstAnsweringSynIsRefused) {
+  Conversation c;
+  c.send({true, CI, 0, S, 0, 64240, 0});
+  EXPECT_TRUE(c.send({false, 0, CI + 1, R | A, 0, 0, 1000}) & kSynRefused);
+  c.finish();
+  EXPECT_EQ(c.records()[0].cold.stage, Stage::kReset);
+  EXPECT_EQ(c.records()[0].cold.rst_from, 1u);
+}
+
+TEST(Analyzer, RstMidstream) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A, 100, 502, 20000});
+  EXPECT_TRUE(c.send({false, S1, C1 + 100, R | A, 0, 0, 30000}) & kRstMidstream);
+}
+
+TEST(Analyzer, NewSynOnClosedFourTupleIsReusedPorts) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, F | A, 0, 502, 20000});
+  c.send({false, S1, C1 + 1, F | A, 0, 509, 21000});
+  c.send({true, C1 + 1, S1 + 1, A, 0, 502, 22000});
+  EXPECT_TRUE(c.send({true, 777777, 0, S, 0, 64240, 900000}) & kReusedPorts);
+  c.finish();
+  ASSERT_EQ(c.records().size(), 2u);
+  EXPECT_EQ(c.stage().counters().restarts, 1u);
+}
+
+TEST(Analyzer, ImpossibleFlagsAreCountedNotFatal) {
+  Conversation c;
+  c.handshake(CI, SI);
+  EXPECT_TRUE(c.send({true, C1, S1, S | F | R, 0, 502, 20000}) & kBadFlags);
+  EXPECT_TRUE(c.send({true, C1, S1, 0, 10, 502, 21000}) & kBadFlags);
+  // A 2 GiB sequence jump is a gap, nothing worse.
+  EXPECT_EQ(c.send({false, S1 + 0x80000000u - 2, C1, A, 10, 509, 22000}) & ~(kLostSegment | kAckLostSegment), 0u);
+}
+
+TEST(Analyzer, ManyDuplicatesStayConstantState) {
+  // 100k copies of one segment: every copy is a retransmission, state does not grow.
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A, 100, 502, 20000});
+  for (int i = 0; i < 100000; ++i) c.send({true, C1, S1, A, 100, 502, 10000000ull + i * 1000ull});
+  c.finish();
+  EXPECT_EQ(c.records()[0].count[0].retx_segs, 100000u);
+  EXPECT_EQ(c.records()[0].count[0].data_segs, 100001u);
+}
+
+TEST(Analyzer, WindowScalingMissingOnOneSide) {
+  Conversation c;
+  c.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
+  EXPECT_TRUE(c.send({false, SI, CI + 1, S | A, 0, 65160, 5000, -1, 1460}) & kWscaleMissing);
+  c.finish();
+  EXPECT_EQ(c.records()[0].half[0].wscale, kWscaleNone);
+  EXPECT_EQ(c.records()[0].half[1].wscale, kWscaleNone);
+}
+
+}  // namespace
+}  // namespace seqwatch::testing
