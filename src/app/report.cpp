@@ -13,7 +13,7 @@ void RetransReport::fold(Agg& a, const event::FlowRecord& r, int dir) {
   for (int d = 0; d < 2; ++d) {
     if (dir >= 0 && d != dir) continue;
     const auto& c = r.count[d];
-    a.data_segs += c.data_segs;
+    a.segments += c.segments;
     a.retx_segs += c.retx_segs;
     a.fast += c.fast_retx;
     a.spurious += c.spurious_retx;
@@ -54,7 +54,7 @@ void RetransReport::add(const event::FlowRecord& r) {
     f.server = sip;
     f.cport = cport;
     f.sport = sport;
-    f.data_segs = uint64_t{r.count[0].data_segs} + r.count[1].data_segs;
+    f.segments = uint64_t{r.count[0].segments} + r.count[1].segments;
     f.retx_segs = retx;
     f.fast = uint64_t{r.count[0].fast_retx} + r.count[1].fast_retx;
     f.spurious = uint64_t{r.count[0].spurious_retx} + r.count[1].spurious_retx;
@@ -90,8 +90,8 @@ std::vector<std::pair<std::string, const typename M::mapped_type*>> top_of(const
 nlohmann::json RetransReport::to_json(size_t top_n) const {
   using nlohmann::json;
   auto agg = [](const Agg& a) {
-    return json{{"flows", a.flows},       {"data_segments", a.data_segs}, {"retx_segments", a.retx_segs},
-                {"retx_rate", rate(a.retx_segs, a.data_segs)}, {"fast_retx", a.fast}, {"spurious_retx", a.spurious},
+    return json{{"flows", a.flows},       {"segments", a.segments}, {"retx_segments", a.retx_segs},
+                {"retx_rate", rate(a.retx_segs, a.segments)}, {"fast_retx", a.fast}, {"spurious_retx", a.spurious},
                 {"rto_retx", a.rto},      {"dup_acks", a.dup_acks}};
   };
   json j = agg(total_);
@@ -123,8 +123,8 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   json flows = json::array();
   for (const auto& f : sorted) {
     flows.push_back({{"flow", f.flow_id}, {"worker", f.worker}, {"client", f.client}, {"cport", f.cport},
-                     {"server", f.server}, {"sport", f.sport}, {"data_segments", f.data_segs},
-                     {"retx_segments", f.retx_segs}, {"retx_rate", rate(f.retx_segs, f.data_segs)},
+                     {"server", f.server}, {"sport", f.sport}, {"segments", f.segments},
+                     {"retx_segments", f.retx_segs}, {"retx_rate", rate(f.retx_segs, f.segments)},
                      {"fast_retx", f.fast}, {"spurious_retx", f.spurious}, {"rto_retx", f.rto},
                      {"dup_acks", f.dup_acks}, {"syn_retransmissions", f.syn_extra}, {"ack_in_segment", f.midack}});
   }
@@ -134,8 +134,8 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
 
 void RetransReport::print(std::FILE* out, size_t top_n) const {
   const auto j = to_json(top_n);
-  fmt::print(out, "  TCP flows      {:>10}   data segments {}, retransmitted {} ({:.3f}%)\n", total_.flows,
-             total_.data_segs, total_.retx_segs, 100.0 * rate(total_.retx_segs, total_.data_segs));
+  fmt::print(out, "  TCP flows      {:>10}   segments {}, retransmitted {} ({:.3f}%)\n", total_.flows,
+             total_.segments, total_.retx_segs, 100.0 * rate(total_.retx_segs, total_.segments));
   fmt::print(out, "                 fast {}, spurious {}, timeout-like {}, dup ACKs {}, SYN retransmissions {}, "
                   "ACKs inside a segment {}\n",
              total_.fast, total_.spurious, total_.rto, total_.dup_acks, total_.syn_attempts_extra, total_.midack);
@@ -145,17 +145,17 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
     fmt::print(out, "  verdicts       {}\n", v);
   }
   if (!j["top_services"].empty()) {
-    fmt::print(out, "  top services by retransmissions (server:port  flows  data  retx  rate):\n");
+    fmt::print(out, "  top services by retransmissions (server:port  flows  segments  retx  rate):\n");
     for (const auto& s : j["top_services"])
       fmt::print(out, "    {:<40} {:>6} {:>9} {:>7} {:>7.3f}%\n", s["service"].get<std::string>(), s["flows"].get<uint64_t>(),
-                 s["data_segments"].get<uint64_t>(), s["retx_segments"].get<uint64_t>(), 100 * s["retx_rate"].get<double>());
+                 s["segments"].get<uint64_t>(), s["retx_segments"].get<uint64_t>(), 100 * s["retx_rate"].get<double>());
   }
   if (!j["top_flows"].empty()) {
-    fmt::print(out, "  top flows by retransmissions (flow  client -> server  data  retx  rate  fast/spur/rto):\n");
+    fmt::print(out, "  top flows by retransmissions (flow  client -> server  segments  retx  rate  fast/spur/rto):\n");
     for (const auto& f : j["top_flows"])
       fmt::print(out, "    #{:<6} {}:{} -> {}:{}  {} {} {:.3f}%  {}/{}/{}\n", f["flow"].get<uint32_t>(),
                  f["client"].get<std::string>(), f["cport"].get<uint16_t>(), f["server"].get<std::string>(),
-                 f["sport"].get<uint16_t>(), f["data_segments"].get<uint64_t>(), f["retx_segments"].get<uint64_t>(),
+                 f["sport"].get<uint16_t>(), f["segments"].get<uint64_t>(), f["retx_segments"].get<uint64_t>(),
                  100 * f["retx_rate"].get<double>(), f["fast_retx"].get<uint64_t>(), f["spurious_retx"].get<uint64_t>(),
                  f["rto_retx"].get<uint64_t>());
   }

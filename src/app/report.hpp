@@ -21,7 +21,7 @@ class RetransReport {
 
  private:
   struct Agg {
-    uint64_t flows = 0, data_segs = 0, retx_segs = 0, fast = 0, spurious = 0, rto = 0, dup_acks = 0;
+    uint64_t flows = 0, segments = 0, retx_segs = 0, fast = 0, spurious = 0, rto = 0, dup_acks = 0;
     uint64_t syn_attempts_extra = 0, refused = 0, midack = 0;
   };
   struct FlowLine {
@@ -29,7 +29,7 @@ class RetransReport {
     uint8_t worker;
     std::string client, server;
     uint16_t cport, sport;
-    uint64_t data_segs, retx_segs, fast, spurious, rto, dup_acks, midack, syn_extra;
+    uint64_t segments, retx_segs, fast, spurious, rto, dup_acks, midack, syn_extra;
     std::string state;
   };
   static void fold(Agg& a, const event::FlowRecord& r, int dir);

@@ -59,13 +59,13 @@ const char* stage_name(tcp::Stage s) {
 }
 
 std::string half_json(const tcp::HalfState& h, const tcp::HalfCounters& c) {
-  const double rate = c.data_segs ? static_cast<double>(c.retx_segs) / c.data_segs : 0.0;
+  const double rate = c.segments ? static_cast<double>(c.retx_segs) / c.segments : 0.0;
   return fmt::format(
-      "{{\"data_segments\":{},\"data_bytes\":{},\"retx_segments\":{},\"retx_bytes\":{},\"fast_retx\":{},"
+      "{{\"segments\":{},\"data_bytes\":{},\"retx_segments\":{},\"retx_bytes\":{},\"fast_retx\":{},"
       "\"spurious_retx\":{},\"rto_retx\":{},\"retx_rate\":{:.6f},\"dup_acks\":{},"
       "\"max_dup_ack_run\":{},\"lost_segments\":{},\"zero_window_ms\":{},\"wscale\":{},"
       "\"fin\":{},\"rst\":{}}}",
-      c.data_segs, c.data_bytes, c.retx_segs, c.retx_bytes, c.fast_retx, c.spurious_retx, c.rto_retx,
+      c.segments, c.data_bytes, c.retx_segs, c.retx_bytes, c.fast_retx, c.spurious_retx, c.rto_retx,
       rate, c.dup_acks, h.max_dup_run, c.lost_segments, h.zw_total_ms, h.wscale,
       (h.flags & tcp::kFinSeen) != 0, (h.flags & tcp::kRstSeen) != 0);
 }

@@ -105,7 +105,12 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
     goto finished_fwd;
   }
   if (t.window == 0 && !sfr) bits |= kZeroWindow;
-  if (fwd.nextseq != 0 && seq_gt(seq, fwd.nextseq) && !rst) bits |= kLostSegment;
+  if (fwd.nextseq != 0 && seq_gt(seq, fwd.nextseq) && !rst) {
+    bits |= kLostSegment;
+    const uint32_t missing = seq - fwd.nextseq;
+    fwd.gap_start = fwd.nextseq;
+    fwd.gap_len = static_cast<uint16_t>(missing > 0xFFFF ? 0xFFFF : missing);
+  }
   if (seglen <= 1 && !sfr && seq == fwd.nextseq - 1) bits |= kKeepAlive;
   if (seglen == 0 && win != 0 && win != prev_win && same_ack_state) bits |= kWindowUpdate;
   if (seglen > 0 && !sfr && seq + seglen == rev.lastack + rev_win) bits |= kWindowFull;
@@ -160,29 +165,49 @@ finished_fwd:
   fwd.flags = static_cast<uint8_t>((fwd.flags & ~kWindowFromSyn) | kWindowSet | (syn ? kWindowFromSyn : 0));
   fwd.lastack = ack;
   fwd.lastack_time_us = now;
-  fwd.lastseg = static_cast<uint8_t>(((bits & kKeepAlive) ? kLastKeepAlive : 0) |
+  fwd.lastseg = static_cast<uint8_t>((fwd.lastseg & kLastGrid) | ((bits & kKeepAlive) ? kLastKeepAlive : 0) |
                                      ((bits & kZeroWindowProbe) ? kLastZeroWindowProbe : 0));
 
   // ACK inside a segment (a middlebox acknowledging part of a segment): the ACK number
-  // falls strictly inside one of the peer's two most recent data segments or, when those
-  // two are contiguous and equally sized (a full-sized flight), off the grid of segment
-  // boundaries that flight implies, within kFlightSegments segments back.
-  if (has_ack && !syn && !rst && rev.seg_len[0] != 0) {
-    int32_t offset = -1;
-    for (int i = 0; i < 2 && offset < 0; ++i) {
-      if (rev.seg_len[i] != 0 && seq_gt(ack, rev.seg_seq[i]) && seq_lt(ack, rev.seg_seq[i] + rev.seg_len[i]))
-        offset = static_cast<int32_t>(ack - rev.seg_seq[i]);
+  // falls strictly inside the peer's latest data segment or, when that segment continued a
+  // run of equally sized ones (a full-sized flight), off the grid of segment boundaries
+  // the run implies, at most kFlightSegments segments back.
+  if (has_ack && !syn && !rst && rev.seg_len != 0) {
+    const uint32_t len = rev.seg_len;
+    uint32_t offset = 0;
+    if (seq_gt(ack, rev.seg_seq) && seq_lt(ack, rev.seg_seq + len)) {
+      offset = ack - rev.seg_seq;
+    } else if ((rev.lastseg & kLastGrid) && seq_lt(ack, rev.seg_seq)) {
+      const uint32_t back = rev.seg_seq - ack;
+      if (back <= kFlightSegments * len && back % len != 0) offset = len - back % len;
     }
-    const uint32_t len = rev.seg_len[0];
-    if (offset < 0 && len == rev.seg_len[1] && rev.seg_seq[0] - rev.seg_seq[1] == len && seq_lt(ack, rev.seg_seq[1])) {
-      const uint32_t back = rev.seg_seq[0] - ack;
-      if (back <= kFlightSegments * len && back % len != 0) offset = static_cast<int32_t>(len - back % len);
-    }
-    if (offset > 0) {
+    if (offset != 0) {
       bits |= kAckInSegment;
       out.midack_offset = static_cast<uint16_t>(offset);
       sat_inc(cold.midack_count);
       cold.midack_last_off = out.midack_offset;
+    }
+  }
+
+  // Where a re-sent segment was lost, relative to the sensor: filling a gap the sensor
+  // recorded means the original never passed here (upstream, or dropped by the sensor);
+  // re-sending bytes that did pass means the loss was downstream. Gap fills that tshark
+  // calls out-of-order stay out of the retransmission counters (reordering is possible);
+  // out-of-order re-sends of seen bytes are retransmissions (at a sender's capture point
+  // every one of them is: docs/tcp-analysis.md, kernel truth).
+  bool counts_as_retx = bits & kRetransmission;
+  if (bits & (kRetransmission | kOutOfOrder)) {
+    const bool fills_gap = fwd.gap_len != 0 && seq_ge(seq, fwd.gap_start) && seq_lt(seq, fwd.gap_start + fwd.gap_len);
+    if (fills_gap) {
+      bits |= kLossUpstream;
+      if (seq == fwd.gap_start) {
+        const uint32_t used = seglen < fwd.gap_len ? seglen : fwd.gap_len;
+        fwd.gap_start += used;
+        fwd.gap_len = static_cast<uint16_t>(fwd.gap_len - used);
+      }
+    } else {
+      if (seglen > 0 || syn || fin) counts_as_retx = true;
+      if (!(bits & kSpuriousRetransmission)) bits |= kLossDownstream;  // spurious: nothing was lost
     }
   }
 
@@ -213,15 +238,16 @@ finished_fwd:
   }
 
   // Counters.
+  ++cnt.segments;
   if (seglen > 0) {
-    ++cnt.data_segs;
     cnt.data_bytes += seglen;
-    fwd.seg_seq[1] = fwd.seg_seq[0];
-    fwd.seg_len[1] = fwd.seg_len[0];
-    fwd.seg_seq[0] = seq;
-    fwd.seg_len[0] = static_cast<uint16_t>(seglen > 0xFFFF ? 0xFFFF : seglen);
+    const uint16_t len16 = static_cast<uint16_t>(seglen > 0xFFFF ? 0xFFFF : seglen);
+    const bool grid = fwd.seg_len == len16 && seq == fwd.seg_seq + fwd.seg_len;
+    fwd.lastseg = static_cast<uint8_t>((fwd.lastseg & ~kLastGrid) | (grid ? kLastGrid : 0));
+    fwd.seg_seq = seq;
+    fwd.seg_len = len16;
   }
-  if (bits & kRetransmission) {
+  if (counts_as_retx) {
     ++cnt.retx_segs;
     sat_inc(cnt.retx_bytes, seglen);
     if (bits & kFastRetransmission) sat_inc(cnt.fast_retx);
@@ -309,6 +335,7 @@ std::string_view verdict_name(unsigned bit) noexcept {
     case kBadFlags: return "bad_flags";
     case kWscaleMissing: return "window_scaling_missing";
     case kLossUpstream: return "loss_upstream";
+    case kLossDownstream: return "loss_downstream";
     default: return "unknown";
   }
 }

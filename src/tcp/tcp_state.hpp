@@ -29,6 +29,7 @@ enum HalfFlag : uint8_t {
 enum LastSeg : uint8_t {
   kLastKeepAlive = 1u << 0,
   kLastZeroWindowProbe = 1u << 1,
+  kLastGrid = 1u << 2,  // the latest data segment directly followed one of the same length
 };
 
 // Window scale states before a shift is known (Wireshark's -1 / -2).
@@ -50,10 +51,16 @@ struct HalfState {
   uint8_t lastseg = 0;           // LastSeg bits
   uint8_t flags = 0;             // HalfFlag bits
   uint8_t max_dup_run = 0;       // longest duplicate-ACK run (saturating at 255)
-  // The two most recent data segments (relative seq, length): an ACK from the peer that
-  // lands strictly inside one of them is an "ACK inside a segment".
-  uint32_t seg_seq[2] = {0, 0};
-  uint16_t seg_len[2] = {0, 0};
+  // The latest data segment (relative seq, length): an ACK from the peer that lands
+  // strictly inside it, or off the grid of a full-sized flight (kLastGrid), is an "ACK
+  // inside a segment".
+  uint32_t seg_seq = 0;
+  uint16_t seg_len = 0;
+  // The latest gap ("previous segment not captured"): bytes the sensor never saw. A later
+  // segment filling it was lost upstream of the sensor (or by the sensor); one re-sending
+  // bytes seen before was lost downstream. gap_len 0 = no open gap.
+  uint16_t gap_len = 0;
+  uint32_t gap_start = 0;
   // One RTT measurement in flight (Karn: never timed across a retransmission): the
   // relative end of a new data segment and when it was sent; rtt_end 0 = none.
   uint32_t rtt_end = 0;
@@ -64,10 +71,11 @@ struct HalfState {
 };
 static_assert(sizeof(HalfState) == 64, "one cache line per direction");
 
-// Per-direction counters for the flow record (retransmission rate = retx_segs / data_segs,
-// as Linux's TcpRetransSegs / TcpOutSegs for data segments).
+// Per-direction counters for the flow record. `segments` counts every segment sent (pure
+// ACKs, SYN and FIN included, retransmissions included), as a sender's kernel counts
+// TcpOutSegs + TcpRetransSegs; retransmission rate = retx_segs / segments.
 struct HalfCounters {
-  uint32_t data_segs = 0;        // segments with payload, retransmissions included
+  uint32_t segments = 0;         // all segments, retransmissions included
   uint32_t retx_segs = 0;        // retransmissions (fast and spurious included)
   uint64_t data_bytes = 0;
   uint32_t retx_bytes = 0;       // saturating

@@ -32,10 +32,11 @@ enum Verdict : uint32_t {
   kRstMidstream = 1u << 20,           // RST on an established connection
   kBadFlags = 1u << 21,               // impossible flag combination (SYN+FIN, SYN+RST, no flags)
   kWscaleMissing = 1u << 22,          // SYN/ACK completes a handshake where one side lacked window scaling
-  kLossUpstream = 1u << 23,           // retransmission filling a gap the sensor never saw the original of
+  kLossUpstream = 1u << 23,           // re-sent segment fills a gap: the original never passed the sensor
+  kLossDownstream = 1u << 24,         // re-sent segment repeats bytes that passed the sensor
 };
 
-inline constexpr unsigned kVerdictBits = 24;
+inline constexpr unsigned kVerdictBits = 25;
 
 // Wireshark's field name for Wireshark verdicts, seqwatch's own name otherwise.
 std::string_view verdict_name(unsigned bit) noexcept;
