@@ -19,14 +19,9 @@ inline constexpr int8_t kMaxWscale = 14;
 // How far back (in segments) an ACK may land inside an inferred full-sized flight.
 inline constexpr uint32_t kFlightSegments = 256;  // RFC 7323 section 2.3: larger shifts are treated as 14
 
-// The window a direction advertised, scaled as Wireshark scales it: SYN windows never,
-// others by the negotiated shift when one is known.
-inline uint32_t scaled(uint16_t raw, const HalfState& h, bool from_syn) noexcept {
-  if (from_syn || h.wscale < 0) return raw;
-  return uint32_t{raw} << h.wscale;
-}
-inline uint32_t last_window(const HalfState& h) noexcept {
-  return scaled(h.window, h, (h.flags & kWindowFromSyn) != 0);
+// A direction's window as Wireshark holds it: the raw field, or 0xFFFFFFFF before any.
+inline uint32_t window_of(const HalfState& h) noexcept {
+  return (h.flags & kWindowSet) ? h.window : 0xFFFFFFFFu;
 }
 
 template <class T>
@@ -54,136 +49,173 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
   const uint32_t now = static_cast<uint32_t>(ts_ns / 1000);
   const uint8_t fl = t.flags;
   const bool syn = fl & kTcpSyn, fin = fl & kTcpFin, rst = fl & kTcpRst, has_ack = fl & kTcpAck;
-  const bool sfr = fl & (kTcpSyn | kTcpFin | kTcpRst);
+  const bool no_sfr = !(fl & (kTcpSyn | kTcpFin | kTcpRst));
   const uint32_t seglen = t.payload_len;
+  const uint32_t seq = t.seq, ack = t.ack;  // raw header values, as Wireshark analyses them
+  const uint32_t win = t.window;            // raw window field (only window_full scales)
   uint32_t bits = 0;
 
-  // A new connection on a used 4-tuple: a SYN whose ISN differs from the one this
-  // direction started with (Wireshark's reused-ports rule).
-  if (syn && !has_ack && (fwd.flags & kBaseSet) && t.seq != fwd.base_seq) return Action::kRestart;
-
+  // P2: a SYN with another ISN on a used 4-tuple is a new connection; the same ISN again
+  // (a SYN retransmission) rewinds nextseq to what the peer may still ACK.
+  if (syn && !has_ack && (fwd.flags & kBaseSet)) {
+    if (seq != fwd.base_seq) return Action::kRestart;
+    fwd.nextseq = fwd.maxseqtobeacked;
+  }
+  if (syn && has_ack && (fwd.flags & kBaseSet) && seq != fwd.base_seq) {
+    fwd.base_seq = seq;  // a SYN/ACK with a new ISN: flagged, same connection, state kept
+    bits |= kReusedPorts;
+  }
   if ((syn && (fin || rst)) || (fl & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) == 0) bits |= kBadFlags;
-
-  // Relative sequence numbers: the SYN is 0; without a SYN the first segment is 1; an ACK
-  // seen before the peer's first segment fixes the peer's base the same way.
-  if (syn) {
-    fwd.base_seq = t.seq;
-    fwd.flags |= kBaseSet | kSynSeen;
-  } else if (!(fwd.flags & kBaseSet)) {
-    fwd.base_seq = t.seq - 1;
+  // P3: base sequence numbers.
+  if (!(fwd.flags & kBaseSet)) {
+    fwd.base_seq = syn ? seq : seq - 1;
     fwd.flags |= kBaseSet;
   }
   if (has_ack && !(rev.flags & kBaseSet)) {
-    rev.base_seq = t.ack - 1;
+    rev.base_seq = ack - 1;
     rev.flags |= kBaseSet;
   }
-  const uint32_t seq = t.seq - fwd.base_seq;
-  const uint32_t ack = has_ack ? t.ack - rev.base_seq : 0;
+  if (syn) fwd.flags |= kSynSeen;
 
-  // Handshake options: window scaling applies only when both SYNs offered it.
+  const uint32_t fwd_win = window_of(fwd);
+  const uint32_t rev_win = window_of(rev);
+  const bool same = seglen == 0 && win == fwd_win && seq == fwd.nextseq && ack == fwd.lastack && no_sfr;
+
+  // --- Wireshark 4.0's checks, in its order (docs/tcp-analysis.md, A1-A11) ---
+  if (seglen == 1 && seq == fwd.nextseq && rev_win == 0) {  // A1
+    bits |= kZeroWindowProbe;
+    goto finished_fwd;
+  }
+  if (win == 0 && no_sfr) bits |= kZeroWindow;  // A2
+  if (fwd.nextseq != 0 && seq_gt(seq, fwd.nextseq) && !rst) {  // A3
+    bits |= kLostSegment;
+    const uint32_t missing = seq - fwd.nextseq;
+    fwd.gap_start = fwd.nextseq;
+    fwd.gap_len = static_cast<uint16_t>(missing > 0xFFFF ? 0xFFFF : missing);
+  }
+  if (seglen <= 1 && seq == fwd.nextseq - 1 && no_sfr) bits |= kKeepAlive;  // A4
+  if (seglen == 0 && win != 0 && win != fwd_win && seq == fwd.nextseq && ack == fwd.lastack && no_sfr)
+    bits |= kWindowUpdate;  // A5
+  if (seglen > 0 && rev.wscale != kWscaleUnknown && no_sfr) {  // A6: the only scaled comparison
+    const int shift = (rev.flags & kFirstAck) || rev.wscale == kWscaleNone ? 0 : rev.wscale;
+    if (seq + seglen == rev.lastack + static_cast<uint32_t>(rev_win << shift)) bits |= kWindowFull;
+  }
+  if (same && win != 0 && (rev.lastseg & kLastKeepAlive)) {  // A7
+    bits |= kKeepAliveAck;
+    goto finished_fwd;
+  }
+  if (same && win == 0 && (rev.lastseg & kLastZeroWindowProbe)) {  // A8
+    bits |= kZeroWindowProbeAck;
+    goto finished_fwd;
+  }
+  if (same && win != 0) {  // A9
+    if (fwd.dupacknum == kDupAckStalled) fwd.dupacknum = 1;
+    else if (fwd.dupacknum < kDupAckStalled - 1) ++fwd.dupacknum;
+    bits |= kDuplicateAck;
+    out.dupack_num = fwd.dupacknum;
+    out.dupack_frame = fwd.lastnondupack;
+  }
+finished_fwd:
+  if (ack != fwd.lastack) {
+    fwd.lastnondupack = frame;
+    fwd.dupacknum = 0;
+  }
+  if (rev.maxseqtobeacked != 0 && seq_gt(ack, rev.maxseqtobeacked) && has_ack) {  // A10
+    if (seq_lt(rev.maxseqtobeacked, rev.nextseq)) {
+      rev.maxseqtobeacked = rev.nextseq;
+      bits |= kAckLostSegment;
+    } else {
+      if (rev.dupacknum == 0) bits |= kAckLostSegment;
+      rev.dupacknum = kDupAckStalled;  // one report per stalled loss
+    }
+  }
+  if (seglen > 0 || syn || fin) {  // A11
+    bool not_advanced = fwd.nextseq != 0 && seq_lt(seq, fwd.nextseq);
+    if (bits & kKeepAlive) goto done;
+    if (seglen > 1 && seq == fwd.nextseq - 1) not_advanced = false;
+    if (seglen > 0 && rev.lastack != 0 && seq_le(seq + seglen, rev.lastack)) {
+      bits |= kRetransmission | kSpuriousRetransmission;
+      goto done;
+    }
+    if (not_advanced && rev.dupacknum >= 2 && rev.lastack == seq && now - rev.lastack_time_us < kFastRetxWindowUs) {
+      bits |= kRetransmission | kFastRetransmission;
+      goto done;
+    }
+    const uint32_t ooo_threshold = cold.first_rtt_us != 0 ? cold.first_rtt_us : kOooDefaultUs;
+    if (not_advanced && now - fwd.nextseq_time_us < ooo_threshold &&
+        fwd.nextseq != seq + seglen + ((syn || fin) ? 1u : 0u)) {
+      bits |= kOutOfOrder;
+      goto done;
+    }
+    if (not_advanced) bits |= kRetransmission;
+  }
+done:
+  // The boundary grid of new data (for ACK-inside-a-segment), before nextseq moves on.
+  if (seglen > 0 && !syn && (fwd.nextseq == 0 || seq_ge(seq, fwd.nextseq))) {
+    const uint16_t len16 = static_cast<uint16_t>(seglen > 0xFFFF ? 0xFFFF : seglen);
+    const bool contiguous = fwd.run_len != 0 && seq == fwd.nextseq && !(fwd.lastseg & kLastRunTail);
+    if (contiguous && len16 == fwd.run_len) {
+      // the run goes on
+    } else if (contiguous && len16 < fwd.run_len) {
+      fwd.lastseg |= kLastRunTail;  // a short last segment: the grid still holds below it
+    } else {
+      fwd.run_start = seq;
+      fwd.run_len = len16;
+      fwd.lastseg &= static_cast<uint8_t>(~kLastRunTail);
+    }
+  }
+  // U2-U5: Wireshark's state updates.
+  if (!(bits & kZeroWindowProbe)) {
+    const uint32_t end = seq + seglen + ((syn || fin) ? 1u : 0u);
+    if (seq_gt(end, fwd.nextseq) || fwd.nextseq == 0) {
+      fwd.nextseq = end;
+      fwd.nextseq_time_us = now;
+    }
+    if (seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked == 0) fwd.maxseqtobeacked = fwd.nextseq;
+  }
+  // Zero-window time: the window stays 0 from this side's previous segment to this one.
+  if ((fwd.flags & kWindowSet) && fwd.window == 0) fwd.zw_total_ms += (now - fwd.lastack_time_us) / 1000;
+  fwd.window = t.window;
+  fwd.flags |= kWindowSet;
+  fwd.lastack = ack;
+  fwd.lastack_time_us = now;
+  fwd.lastseg = static_cast<uint8_t>((fwd.lastseg & kLastRunTail) | ((bits & kKeepAlive) ? kLastKeepAlive : 0) |
+                                     ((bits & kZeroWindowProbe) ? kLastZeroWindowProbe : 0));
+  // P5-P9: first RTT (the out-of-order threshold) and window scaling.
   if (syn) {
-    fwd.wscale = (t.opts & decode::kOptWscale) ? static_cast<int8_t>(t.wscale > kMaxWscale ? kMaxWscale : t.wscale)
-                                               : kWscaleNone;
-    if (has_ack && (fwd.wscale == kWscaleNone || rev.wscale == kWscaleNone)) {
-      if (fwd.wscale != rev.wscale && rev.wscale != kWscaleUnknown) bits |= kWscaleMissing;
+    if (!has_ack) {
+      cold.syn_time_us = now;
+      cold.flags |= kColdMruSyn;
+    }
+    fwd.flags |= kFirstAck;
+  } else if (has_ack) {
+    if ((cold.flags & kColdMruSyn) && cold.first_rtt_us == 0) cold.first_rtt_us = now - cold.syn_time_us;
+    fwd.flags &= static_cast<uint8_t>(~kFirstAck);
+  }
+  if (t.opts & decode::kOptWscale) fwd.wscale = static_cast<int8_t>(t.wscale > kMaxWscale ? kMaxWscale : t.wscale);
+  if (syn) {
+    if (fwd.wscale == kWscaleUnknown) {
+      if (rev.wscale >= 0) bits |= kWscaleMissing;
       fwd.wscale = kWscaleNone;
-      if (rev.wscale != kWscaleUnknown) rev.wscale = kWscaleNone;
+      rev.wscale = kWscaleNone;
+    } else if (has_ack && rev.wscale == kWscaleNone) {
+      if (fwd.wscale >= 0) bits |= kWscaleMissing;
+      fwd.wscale = kWscaleNone;
     }
     if (t.opts & decode::kOptSackPerm) fwd.flags |= kSackPerm;
     if (t.opts & decode::kOptTimestamp) fwd.flags |= kTimestamps;
     if (t.opts & decode::kOptMss) cold.mss[d] = t.mss;
   }
 
-  const uint32_t win = scaled(t.window, fwd, syn);
-  const uint32_t prev_win = last_window(fwd);
-  const uint32_t rev_win = last_window(rev);
-  const bool same_ack_state = seq == fwd.nextseq && ack == fwd.lastack && !sfr;
-
-  // --- Wireshark's checks, in Wireshark's order (docs/tcp-analysis.md, rules 1-12) ---
-  if (seglen == 1 && seq == fwd.nextseq && rev_win == 0) {
-    bits |= kZeroWindowProbe;
-    goto finished_fwd;
-  }
-  if (t.window == 0 && !sfr) bits |= kZeroWindow;
-  if (fwd.nextseq != 0 && seq_gt(seq, fwd.nextseq) && !rst) {
-    bits |= kLostSegment;
-    const uint32_t missing = seq - fwd.nextseq;
-    fwd.gap_start = fwd.nextseq;
-    fwd.gap_len = static_cast<uint16_t>(missing > 0xFFFF ? 0xFFFF : missing);
-  }
-  if (seglen <= 1 && !sfr && seq == fwd.nextseq - 1) bits |= kKeepAlive;
-  if (seglen == 0 && win != 0 && win != prev_win && same_ack_state) bits |= kWindowUpdate;
-  if (seglen > 0 && !sfr && seq + seglen == rev.lastack + rev_win) bits |= kWindowFull;
-  if (seglen == 0 && win != 0 && win == prev_win && same_ack_state && (rev.lastseg & kLastKeepAlive)) {
-    bits |= kKeepAliveAck;
-    goto finished_fwd;
-  }
-  if (seglen == 0 && win == 0 && win == prev_win && same_ack_state && (rev.lastseg & kLastZeroWindowProbe)) {
-    bits |= kZeroWindowProbeAck;
-    goto finished_fwd;
-  }
-  if (seglen == 0 && win != 0 && win == prev_win && same_ack_state) {
-    if (fwd.dupacknum != UINT16_MAX) ++fwd.dupacknum;
-    bits |= kDuplicateAck;
-    out.dupack_num = fwd.dupacknum;
-    out.dupack_frame = fwd.lastnondupack;
-  }
-finished_fwd:
-  if (!(bits & kDuplicateAck)) {
-    fwd.lastnondupack = frame;
-    fwd.dupacknum = 0;
-  }
-  if (rev.maxseqtobeacked != 0 && seq_gt(ack, rev.maxseqtobeacked) && has_ack) {
-    bits |= kAckLostSegment;
-    rev.maxseqtobeacked = rev.nextseq;
-  }
-  if ((seglen > 0 || syn || fin) && fwd.nextseq != 0 && seq_lt(seq, fwd.nextseq) && !(bits & kKeepAlive)) {
-    if (rev.dupacknum >= 2 && rev.lastack == seq && now - rev.lastack_time_us < kFastRetxWindowUs) {
-      bits |= kRetransmission | kFastRetransmission;
-    } else {
-      const uint32_t ooo_threshold = cold.first_rtt_us != 0 ? cold.first_rtt_us : kOooDefaultUs;
-      if (now - fwd.nextseq_time_us < ooo_threshold && fwd.nextseq != seq + seglen) {
-        bits |= kOutOfOrder;
-      } else if (seglen > 0 && rev.lastack != 0 && seq_le(seq + seglen, rev.lastack)) {
-        bits |= kRetransmission | kSpuriousRetransmission;
-      } else {
-        bits |= kRetransmission;
-      }
-    }
-  }
-
-  // --- state updates (Wireshark's, then seqwatch's) ---
-  if (!(bits & kZeroWindowProbe)) {
-    const uint32_t nextseq = seq + seglen + ((syn || fin) ? 1u : 0u);
-    if (seq_gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) {
-      fwd.nextseq = nextseq;
-      fwd.nextseq_time_us = now;
-    }
-    if (seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked == 0) fwd.maxseqtobeacked = fwd.nextseq;
-  }
-  fwd.window = t.window;
-  fwd.flags = static_cast<uint8_t>((fwd.flags & ~kWindowFromSyn) | kWindowSet | (syn ? kWindowFromSyn : 0));
-  fwd.lastack = ack;
-  fwd.lastack_time_us = now;
-  fwd.lastseg = static_cast<uint8_t>((fwd.lastseg & kLastGrid) | ((bits & kKeepAlive) ? kLastKeepAlive : 0) |
-                                     ((bits & kZeroWindowProbe) ? kLastZeroWindowProbe : 0));
-
-  // ACK inside a segment (a middlebox acknowledging part of a segment): the ACK number
-  // falls strictly inside the peer's latest data segment or, when that segment continued a
-  // run of equally sized ones (a full-sized flight), off the grid of segment boundaries
-  // the run implies, at most kFlightSegments segments back.
-  if (has_ack && !syn && !rst && rev.seg_len != 0) {
-    const uint32_t len = rev.seg_len;
-    uint32_t offset = 0;
-    if (seq_gt(ack, rev.seg_seq) && seq_lt(ack, rev.seg_seq + len)) {
-      offset = ack - rev.seg_seq;
-    } else if ((rev.lastseg & kLastGrid) && seq_lt(ack, rev.seg_seq)) {
-      const uint32_t back = rev.seg_seq - ack;
-      if (back <= kFlightSegments * len && back % len != 0) offset = len - back % len;
-    }
-    if (offset != 0) {
+  // ACK inside a segment (a middlebox acknowledging part of a segment): a peer ACK below
+  // the peer's nextseq, within kFlightSegments segments, off the boundary grid of the
+  // peer's latest run of equally sized segments.
+  if (has_ack && !syn && !rst && rev.run_len != 0 && seq_gt(ack, rev.run_start) && seq_lt(ack, rev.nextseq) &&
+      rev.nextseq - ack <= kFlightSegments * rev.run_len) {
+    const uint32_t into = (ack - rev.run_start) % rev.run_len;
+    if (into != 0) {
       bits |= kAckInSegment;
-      out.midack_offset = static_cast<uint16_t>(offset);
+      out.midack_offset = static_cast<uint16_t>(into);
       sat_inc(cold.midack_count);
       cold.midack_last_off = out.midack_offset;
     }
@@ -227,25 +259,11 @@ finished_fwd:
     fwd.rtt_time_us = now;
   }
 
-  // Zero-window time advertised by this side.
-  if (!sfr) {
-    if (t.window == 0) {
-      if (fwd.zw_start_us == 0) fwd.zw_start_us = now | 1;
-    } else if (fwd.zw_start_us != 0) {
-      fwd.zw_total_ms += (now - fwd.zw_start_us) / 1000;
-      fwd.zw_start_us = 0;
-    }
-  }
 
   // Counters.
   ++cnt.segments;
   if (seglen > 0) {
     cnt.data_bytes += seglen;
-    const uint16_t len16 = static_cast<uint16_t>(seglen > 0xFFFF ? 0xFFFF : seglen);
-    const bool grid = fwd.seg_len == len16 && seq == fwd.seg_seq + fwd.seg_len;
-    fwd.lastseg = static_cast<uint8_t>((fwd.lastseg & ~kLastGrid) | (grid ? kLastGrid : 0));
-    fwd.seg_seq = seq;
-    fwd.seg_len = len16;
   }
   if (counts_as_retx) {
     ++cnt.retx_segs;
@@ -268,7 +286,6 @@ finished_fwd:
       out.attempt = cold.syn_count;
     }
     if (cold.stage == Stage::kNone) cold.stage = Stage::kSynSent;
-    cold.syn_time_us = now;
   } else if (syn) {
     sat_inc(cold.synack_count);
     if (cold.synack_count > 1) {
@@ -279,9 +296,7 @@ finished_fwd:
       cold.synack_time_us = now;
     }
     if (cold.stage == Stage::kNone || cold.stage == Stage::kSynSent) cold.stage = Stage::kSynReceived;
-    cold.syn_time_us = now;  // Wireshark's "most recent SYN" includes the SYN/ACK
   } else if (has_ack) {
-    if (cold.first_rtt_us == 0 && cold.syn_time_us != 0) cold.first_rtt_us = (now - cold.syn_time_us) | 1;
     if (cold.stage == Stage::kSynReceived && d == cold.initiator) {
       cold.stage = Stage::kEstablished;
       cold.hs_rtt_ack_us = now - cold.synack_time_us;

@@ -3,9 +3,9 @@
 // handshake, RTT and window findings. See docs/tcp-analysis.md for what each field
 // means and when it changes.
 //
-// Sequence and ACK numbers are kept RELATIVE to the direction's base sequence number,
-// as Wireshark's analysis does, including its convention that a relative value of 0
-// means "not seen yet" for nextseq, maxseqtobeacked and lastack.
+// Sequence and ACK numbers are the raw header values, as in Wireshark's analysis,
+// including its convention that 0 means "not seen yet" for nextseq, maxseqtobeacked and
+// lastack (base_seq only decides whether a SYN starts a new connection).
 #pragma once
 
 #include <cstdint>
@@ -20,16 +20,20 @@ enum HalfFlag : uint8_t {
   kRstSeen = 1u << 3,
   kSackPerm = 1u << 4,     // SACK-permitted in this side's SYN
   kTimestamps = 1u << 5,   // timestamps option in this side's SYN
-  kWindowSet = 1u << 6,    // window valid (a segment was seen in this direction)
-  kWindowFromSyn = 1u << 7,// window came from a SYN: never scaled
+  kWindowSet = 1u << 6,    // window valid (a segment was seen in this direction; unset = 0xFFFFFFFF)
+  kFirstAck = 1u << 7,     // the latest SYN was not yet followed by a plain ACK (window not scaled)
 };
+
+// Wireshark's dupacknum marker after an "ACKed unseen segment" on a stalled direction:
+// counts as a run of >= 2, and the next duplicate ACK restarts the run at 1.
+inline constexpr uint16_t kDupAckStalled = 0xFFFF;
 
 // HalfState::lastseg: verdicts of this direction's previous segment that the other
 // direction's next segment refers to.
 enum LastSeg : uint8_t {
   kLastKeepAlive = 1u << 0,
   kLastZeroWindowProbe = 1u << 1,
-  kLastGrid = 1u << 2,  // the latest data segment directly followed one of the same length
+  kLastRunTail = 1u << 2,  // the run of equal segments ended with a shorter one (see run_start)
 };
 
 // Window scale states before a shift is known (Wireshark's -1 / -2).
@@ -38,24 +42,25 @@ inline constexpr int8_t kWscaleNone = -2;     // SYN seen without the option, or
 
 // The tracking state of one direction of a TCP connection ("this side sends").
 struct HalfState {
-  uint32_t base_seq = 0;         // absolute seq that relative seq 0 maps to
-  uint32_t nextseq = 0;          // relative: highest seq + len (+1 for SYN/FIN); 0 = unset
-  uint32_t maxseqtobeacked = 0;  // relative: highest in-order nextseq the peer may ACK; 0 = unset
-  uint32_t lastack = 0;          // relative (to the peer's base): last ACK number sent; 0 = unset
-  uint32_t lastack_time_us = 0;  // packet time of that ACK (µs, low 32 bits: differences only)
+  uint32_t base_seq = 0;         // ISN (SYN) or first seq - 1; a SYN with another ISN is a new connection
+  uint32_t nextseq = 0;          // highest seq + len (+1 for SYN/FIN) sent so far; 0 = unset
+  uint32_t maxseqtobeacked = 0;  // highest in-order nextseq the peer may ACK; 0 = unset
+  uint32_t lastack = 0;          // ACK field of this side's latest segment; 0 = unset
+  uint32_t lastack_time_us = 0;  // time of this side's latest segment (µs, low 32 bits: differences only)
   uint32_t nextseq_time_us = 0;  // packet time nextseq last advanced
   uint32_t lastnondupack = 0;    // frame of the last segment that was not a duplicate ACK
-  uint16_t window = 0;           // raw window of the last segment (scale with wscale unless kWindowFromSyn)
-  uint16_t dupacknum = 0;        // current duplicate-ACK run (saturating)
+  uint16_t window = 0;           // raw window field of the latest segment (valid with kWindowSet)
+  uint16_t dupacknum = 0;        // current duplicate-ACK run (saturating below kDupAckStalled)
   int8_t wscale = kWscaleUnknown;
   uint8_t lastseg = 0;           // LastSeg bits
   uint8_t flags = 0;             // HalfFlag bits
   uint8_t max_dup_run = 0;       // longest duplicate-ACK run (saturating at 255)
-  // The latest data segment (relative seq, length): an ACK from the peer that lands
-  // strictly inside it, or off the grid of a full-sized flight (kLastGrid), is an "ACK
-  // inside a segment".
-  uint32_t seg_seq = 0;
-  uint16_t seg_len = 0;
+  // The latest run of contiguous equally sized new data segments (its first seq and the
+  // common length; a shorter last segment may end it): segment boundaries lie on the grid
+  // run_start + k * run_len, so a peer ACK below nextseq that is off the grid lands
+  // inside a segment. run_len 0 = no data yet.
+  uint32_t run_start = 0;
+  uint16_t run_len = 0;
   // The latest gap ("previous segment not captured"): bytes the sensor never saw. A later
   // segment filling it was lost upstream of the sensor (or by the sensor); one re-sending
   // bytes seen before was lost downstream. gap_len 0 = no open gap.
@@ -65,8 +70,8 @@ struct HalfState {
   // relative end of a new data segment and when it was sent; rtt_end 0 = none.
   uint32_t rtt_end = 0;
   uint32_t rtt_time_us = 0;
-  // Zero window advertised by this side: since when (0 = window open), and the total.
-  uint32_t zw_start_us = 0;
+  uint32_t reserved = 0;
+  // Time this side kept advertising a zero window (ms).
   uint32_t zw_total_ms = 0;
 };
 static_assert(sizeof(HalfState) == 64, "one cache line per direction");
@@ -87,6 +92,11 @@ struct HalfCounters {
 };
 static_assert(sizeof(HalfCounters) == 32);
 
+// TcpCold::flags
+enum ColdFlag : uint8_t {
+  kColdMruSyn = 1u << 0,  // syn_time_us valid
+};
+
 // Connection stage (TcpCold::stage).
 enum class Stage : uint8_t { kNone, kSynSent, kSynReceived, kEstablished, kClosing, kClosed, kReset };
 
@@ -97,8 +107,8 @@ struct TcpCold {
   uint32_t rtt_min_us = 0;
   uint32_t rtt_max_us = 0;
   uint32_t rtt_samples = 0;
-  uint32_t syn_time_us = 0;      // most recent SYN (Wireshark's ts_mru_syn)
-  uint32_t first_rtt_us = 0;     // SYN -> first pure ACK: Wireshark's ts_first_rtt (out-of-order threshold)
+  uint32_t syn_time_us = 0;      // most recent SYN without ACK (Wireshark's ts_mru_syn; valid with kColdMruSyn)
+  uint32_t first_rtt_us = 0;     // that SYN -> the next non-SYN ACK: Wireshark's ts_first_rtt (0 = unset)
   uint32_t hs_rtt_syn_us = 0;    // SYN -> SYN/ACK
   uint32_t hs_rtt_ack_us = 0;    // SYN/ACK -> ACK
   uint32_t synack_time_us = 0;
