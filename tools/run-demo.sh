@@ -10,5 +10,6 @@ bash tools/install-deps.sh
 tools/build.sh build -Dbuildtype=release
 mkdir -p out/demo
 input=${1:-data/demo.pcap}
-./build/src/seqwatch analyze "$input" --rules config/rules/default.rules --json out/demo/summary.json
-echo "summary written to out/demo/summary.json"
+./build/src/seqwatch analyze "$input" --source dpdk --rules config/rules/default.rules \
+  --json out/demo/summary.json --events out/demo/events.jsonl --flows out/demo/flows.jsonl
+echo "outputs: out/demo/summary.json, out/demo/events.jsonl, out/demo/flows.jsonl"

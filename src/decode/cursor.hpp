@@ -2,8 +2,15 @@
 //
 // The decoder is a small state machine: each protocol parser reads its header at
 // `off`, records what it found in the view, advances `off` and names the next protocol.
-// `limit` is the end of the bytes a parser may read: the captured length, narrowed by
-// every enclosing IP / UDP length so a tunnel never reads its outer packet's padding.
+// Three ends bound a parser:
+//  * `cap_end`: where the captured bytes of the packet end (caplen; for NFLOG the end of
+//    the payload TLV, which holds the packet cut to the logging rule's copy range);
+//  * `bound`: the end the enclosing length fields allow (PPPoE payload length, every outer
+//    IP total length, a tunnel's UDP length). It may lie beyond `cap_end` when the capture
+//    was cut; a header claiming more than `bound` is malformed, one claiming more than
+//    `cap_end` was only cut short;
+//  * `limit` = min(cap_end, bound): the end of the bytes a parser may read, so a tunnel
+//    never reads its outer packet's padding.
 #pragma once
 
 #include <cstdint>
@@ -39,18 +46,27 @@ inline constexpr uint16_t kEthTeb = 0x6558;     // transparent Ethernet bridging
 inline constexpr uint16_t kEthErspan2 = 0x88BE; // ERSPAN type I/II
 inline constexpr uint16_t kEthErspan3 = 0x22EB; // ERSPAN type III
 inline constexpr uint16_t kEthPpp = 0x880B;     // PPP in enhanced GRE (PPTP)
+inline constexpr uint16_t kEthCmd = 0x8909;     // Cisco MetaData (TrustSec inline SGT tag)
+
+inline constexpr uint64_t kNoBound = ~uint64_t{0};
 
 struct Cursor {
   const uint8_t* p;
   uint32_t off;
   uint32_t limit;
-  uint32_t caplen;
+  uint32_t cap_end;
+  uint64_t bound;
   PacketView& v;
   bool inner_l2 = false;  // the next Ethernet header was carried by a tunnel
   uint16_t ethertype = 0; // for Next::kEthertype
 
   bool have(uint32_t n) const noexcept { return limit - off >= n; }  // off <= limit always
   const uint8_t* at() const noexcept { return p + off; }
+  // The header just parsed says its packet ends at `end`: nothing inside may go further.
+  void enclose(uint64_t end) noexcept {
+    if (end < bound) bound = end;
+    if (end < limit) limit = static_cast<uint32_t>(end);
+  }
   Next fail(DecodeStatus s) noexcept {
     v.status = s;
     return Next::kDone;

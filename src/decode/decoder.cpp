@@ -109,7 +109,7 @@ DecodeStatus decode(const uint8_t* frame, uint32_t caplen, LinkType link, Packet
   v.mpls_label = 0;
   v.l4_off = 0;
 
-  detail::Cursor c{frame, 0, caplen, caplen, v};
+  detail::Cursor c{frame, 0, caplen, caplen, detail::kNoBound, v};
   Next first;
   switch (link) {
     case LinkType::kEthernet: first = detail::ether(c); break;
@@ -256,6 +256,7 @@ std::string_view tunnel_type_name(TunnelType t) noexcept {
     case TunnelType::kGtpU: return "gtpu";
     case TunnelType::kTeredo: return "teredo";
     case TunnelType::kPptpGre: return "pptp_gre";
+    case TunnelType::kAyiya: return "ayiya";
     case TunnelType::kCount: break;
   }
   return "unknown";

@@ -39,22 +39,24 @@ inline IpLayer* push_ip(Cursor& c) noexcept {
   return &l;
 }
 
-// Sets the cursor limit to the end of an IP packet `total` bytes long starting at
-// `start`, flagging truncation (snaplen) or a length longer than its carrier (malformed).
-inline bool bound_ip(Cursor& c, IpLayer& l, uint32_t start, uint32_t total) noexcept {
-  const uint64_t end = static_cast<uint64_t>(start) + total;
-  if (end > c.limit) {
-    // Past the captured bytes is a snaplen cut; past an enclosing packet is a lie.
-    if (c.limit < c.caplen && end > c.limit) {
-      c.fail(DecodeStatus::kBadIpTotalLength);
-      return false;
-    }
+// Ends the cursor's packet at the end of an IP packet `total` bytes long starting at
+// `start` (64-bit: an IPv6 jumbo length near 2^32 must not wrap), flagging a packet cut by
+// the capture (snaplen, NFLOG copy range) or rejecting one longer than what carries it.
+inline bool bound_ip(Cursor& c, IpLayer& l, uint32_t start, uint64_t total) noexcept {
+  const uint64_t end = uint64_t{start} + total;
+  if (end > c.bound) {
+    // Longer than the enclosing PPPoE / IP / UDP length: the length field is a lie (even
+    // when the carrier happens to end where the capture does).
+    c.fail(DecodeStatus::kBadIpTotalLength);
+    return false;
+  }
+  if (end > c.cap_end) {
     l.flags |= kIpTruncated;
     c.v.flags |= kFlagTruncated;
-  } else {
-    if (c.v.ip_count == 1 && end < c.limit) c.v.flags |= kFlagPadding;
-    c.limit = static_cast<uint32_t>(end);
+  } else if (c.v.ip_count == 1 && end < c.cap_end) {
+    c.v.flags |= kFlagPadding;  // captured bytes after the outer IP packet (Ethernet padding)
   }
+  c.enclose(end);
   return true;
 }
 
@@ -166,12 +168,15 @@ inline Next ipv6(Cursor& c) noexcept {
     nh = e[0];
     c.off += len;
     ext_bytes += len;
+    // After a non-first fragment's header comes fragment data: the headers its next-header
+    // field names are in the first fragment only (RFC 8200 section 4.5).
+    if (fragment_rest) break;
   }
   if (jumbo_or_unknown) c.v.flags |= kFlagIpLenFromFrame;
   if (ext_bytes > payload) return c.fail(DecodeStatus::kBadIpv6Ext);
   if (l->flags & kIpFragment) c.v.flags |= kFlagFragment;
   else c.v.flags &= static_cast<uint16_t>(~kFlagFragment);
-  if (!bound_ip(c, *l, start, kIpv6Hdr + payload)) return Next::kDone;
+  if (!bound_ip(c, *l, start, uint64_t{kIpv6Hdr} + payload)) return Next::kDone;
   l->proto = nh;
   l->l4_off = c.off;
   l->l4_len = payload - ext_bytes;

@@ -17,6 +17,8 @@ inline constexpr uint16_t kNflogPayload = 9;  // NFULA_PAYLOAD: the packet itsel
 inline constexpr uint32_t kLoopHdr = 4;
 inline constexpr uint32_t kMplsLabel = 4;
 inline constexpr uint32_t kPppoeHdr = 6;
+// Cisco MetaData after its ethertype: version, length, option, SGT, next ethertype.
+inline constexpr uint32_t kCmdHdr = 8;
 
 inline Next ether(Cursor& c) noexcept {
   if (!c.have(kEtherHdr)) return c.fail(DecodeStatus::kTruncatedL2);
@@ -26,11 +28,21 @@ inline Next ether(Cursor& c) noexcept {
 }
 
 // Dispatches on c.ethertype; VLAN tags are consumed here (outer ones into v.vlan[],
-// those of a tunnel's inner Ethernet frame into v.inner_vlan).
+// those of a tunnel's inner Ethernet frame into v.inner_vlan), and so is one Cisco
+// MetaData (CMD) header: TrustSec's inline security-group tag, 8 bytes ending with the
+// ethertype of what it tags (the layout Wireshark's packet-cisco-metadata.c reads).
 inline Next ethertype(Cursor& c) noexcept {
   PacketView& v = c.v;
   unsigned inner_tags = 0;
+  bool cmd_seen = false;
   for (;;) {
+    if (c.ethertype == kEthCmd && !cmd_seen) {
+      if (!c.have(kCmdHdr)) return c.fail(DecodeStatus::kTruncatedL2);
+      cmd_seen = true;  // a second one is not defined by anyone: left undecoded below
+      c.ethertype = load_be16(c.at() + 6);
+      c.off += kCmdHdr;
+      continue;
+    }
     switch (c.ethertype) {
       case kEthVlan:
       case kEthQinQ:
@@ -66,7 +78,7 @@ inline Next ethertype(Cursor& c) noexcept {
         if (h[0] != 0x11 || h[1] != 0x00) return c.fail(DecodeStatus::kBadPppoe);  // ver 1 type 1, session data
         const uint16_t len = load_be16(h + 4);
         c.off += kPppoeHdr;
-        if (len < c.limit - c.off) c.limit = c.off + len;  // PPPoE length bounds the PPP frame
+        c.enclose(uint64_t{c.off} + len);  // the PPPoE length bounds the PPP frame
         return Next::kPpp;
       }
       default:
@@ -135,9 +147,15 @@ inline Next nflog(Cursor& c) noexcept {
     const uint16_t type = load_le16(c.at() + 2);
     if (len < kNflogTlvHdr) return c.fail(DecodeStatus::kBadL2);
     if ((type & 0x7FFF) == kNflogPayload) {
+      // The TLV holds the packet's first bytes, as many as the rule's copy range allowed:
+      // its end is where the capture of the packet ends (like a snaplen), not a length
+      // the packet must fit in. What follows it is TLV padding or other TLVs.
       const uint32_t value_len = len - kNflogTlvHdr;
       c.off += kNflogTlvHdr;
-      if (value_len < c.limit - c.off) c.limit = c.off + value_len;
+      if (value_len < c.limit - c.off) {
+        c.limit = c.off + value_len;
+        c.cap_end = c.limit;
+      }
       return Next::kIpAny;
     }
     const uint32_t padded = (static_cast<uint32_t>(len) + 3u) & ~3u;

@@ -85,6 +85,7 @@ enum class TunnelType : uint8_t {
   kGtpU,      // UDP 2152
   kTeredo,    // UDP 3544, IPv6 over UDP/IPv4
   kPptpGre,   // enhanced GRE (version 1) carrying PPP
+  kAyiya,     // UDP 5072, "Anything In Anything" (SixXS): IPv6 or IPv4 over UDP
   kCount
 };
 

@@ -20,22 +20,31 @@ inline constexpr uint8_t kOptKindTimestamp = 8;
 inline constexpr uint8_t kOptKindMptcp = 30;
 inline constexpr uint8_t kOptKindTfo = 34;
 
-// Parses the options in [o, o + len). A length byte < 2 or running past the header ends
-// the walk and flags the packet (the fixed header stays valid); a known option with an
-// unexpected length is ignored, as RFC 9293 section 3.1 asks receivers to do.
-inline void tcp_options(const uint8_t* o, uint32_t len, TcpInfo& t, PacketView& v) noexcept {
+// Parses the options in [o, o + len), of which the first `avail` bytes were captured
+// (avail < len when a snaplen cut the header). A length byte < 2 or running past the
+// header ends the walk and flags the packet (the fixed header stays valid); an option
+// running past the captured bytes ends the walk quietly: the options before it were
+// captured whole and count (a SYN cut inside its options still gives its MSS). A known
+// option with an unexpected length is ignored, as RFC 9293 section 3.1 asks receivers to do.
+inline void tcp_options(const uint8_t* o, uint32_t len, uint32_t avail, TcpInfo& t, PacketView& v) noexcept {
   uint32_t i = 0;
-  while (i < len) {
+  while (i < avail) {
     const uint8_t kind = o[i];
     if (kind == kOptKindEol) break;
     if (kind == kOptKindNop) {
       ++i;
       continue;
     }
-    if (i + 1 >= len || o[i + 1] < 2 || i + o[i + 1] > len) {
+    if (i + 1 >= len) {  // no room for a length byte in the header
       v.flags |= kFlagTcpOptBad;
       break;
     }
+    if (i + 1 >= avail) break;  // the length byte was cut
+    if (o[i + 1] < 2 || i + o[i + 1] > len) {
+      v.flags |= kFlagTcpOptBad;
+      break;
+    }
+    if (i + o[i + 1] > avail) break;  // cut inside this option
     const uint8_t olen = o[i + 1];
     const uint8_t* val = o + i + 2;
     switch (kind) {
@@ -107,10 +116,12 @@ inline Next tcp(Cursor& c, const IpLayer& l) noexcept {
   if (t.hdr_len < kTcpHdr || t.hdr_len > l.l4_len) return c.fail(DecodeStatus::kBadTcpHeaderLength);
   t.payload_len = l.l4_len - t.hdr_len;
   if (!c.have(t.hdr_len)) {
-    v.flags |= kFlagTruncated | kFlagTcpOptsCut;  // fixed header fits; options were cut
+    // Fixed header fits, the options were cut: keep those captured whole.
+    v.flags |= kFlagTruncated | kFlagTcpOptsCut;
+    tcp_options(h + kTcpHdr, t.hdr_len - kTcpHdr, c.limit - c.off - kTcpHdr, t, v);
     return Next::kDone;
   }
-  if (t.hdr_len > kTcpHdr) tcp_options(h + kTcpHdr, t.hdr_len - kTcpHdr, t, v);
+  if (t.hdr_len > kTcpHdr) tcp_options(h + kTcpHdr, t.hdr_len - kTcpHdr, t.hdr_len - kTcpHdr, t, v);
   return Next::kDone;
 }
 
@@ -134,8 +145,7 @@ inline bool udp(Cursor& c, const IpLayer& l) noexcept {
     return false;
   }
   c.off += kUdpHdr;
-  const uint32_t end = v.l4_off + len;
-  if (end < c.limit) c.limit = end;
+  c.enclose(uint64_t{v.l4_off} + len);  // a tunnel inside ends with the UDP datagram
   return true;
 }
 

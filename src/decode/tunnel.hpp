@@ -1,6 +1,6 @@
-// Tunnels: GRE (keys, sequence numbers, PPTP's enhanced GRE), ERSPAN I/II/III,
-// IP-in-IP (4in4, 6in4, 4in6, 6in6) and UDP tunnels (VXLAN, Geneve, GTP-U, GRE-in-UDP,
-// Teredo). Each records a TunnelLayer between the carrying IP layer and the next one.
+// Tunnels: GRE (keys, sequence numbers, PPTP's enhanced GRE, Cisco MetaData), ERSPAN
+// I/II/III, IP-in-IP (4in4, 6in4, 4in6, 6in6) and UDP tunnels (VXLAN, Geneve, GTP-U,
+// GRE-in-UDP, Teredo, AYIYA). Each records a TunnelLayer between the carrying IP layer and the next one.
 // Internal to src/decode/; included only by decoder.cpp.
 #pragma once
 
@@ -13,6 +13,7 @@ inline constexpr uint16_t kPortGeneve = 6081;
 inline constexpr uint16_t kPortGtpU = 2152;
 inline constexpr uint16_t kPortGreUdp = 4754;
 inline constexpr uint16_t kPortTeredo = 3544;
+inline constexpr uint16_t kPortAyiya = 5072;
 
 inline constexpr uint32_t kGreHdr = 4;
 inline constexpr uint32_t kErspan2Hdr = 8;
@@ -23,6 +24,9 @@ inline constexpr uint32_t kGeneveHdr = 8;
 inline constexpr uint32_t kGtpHdr = 8;
 inline constexpr uint32_t kGtpOptHdr = 4;
 inline constexpr uint8_t kGtpTpdu = 0xFF;  // G-PDU: carries a user packet
+inline constexpr uint32_t kGreCmdHdr = 8;  // CMD in GRE: protocol type, version, length, option, SGT
+inline constexpr uint32_t kAyiyaHdr = 8;
+inline constexpr uint8_t kAyiyaForward = 1;  // the opcode of packets that carry a packet
 
 inline TunnelLayer& push_tunnel(Cursor& c, TunnelType type, uint32_t off) noexcept {
   PacketView& v = c.v;
@@ -65,7 +69,7 @@ inline Next gre(Cursor& c, TunnelType base) noexcept {
   const uint32_t start = c.off;
   const uint8_t* h = c.at();
   const uint16_t fl = load_be16(h);
-  const uint16_t proto = load_be16(h + 2);
+  uint16_t proto = load_be16(h + 2);
   const bool csum = fl & 0x8000, routing = fl & 0x4000, key = fl & 0x2000, seq = fl & 0x1000;
   const unsigned version = fl & 0x7;
   if (version == 1) {
@@ -124,6 +128,13 @@ inline Next gre(Cursor& c, TunnelType base) noexcept {
     const uint32_t elen = kErspan3Hdr + (platform ? kErspan3PlatformHdr : 0u);
     if (!c.have(elen)) return c.fail(DecodeStatus::kTruncatedTunnel);
     c.off += elen;
+  } else if (proto == kEthCmd) {
+    // Cisco MetaData in GRE (DMVPN with TrustSec tags) puts the payload's protocol type
+    // first, then version, length, option and SGT (Wireshark's dissect_cmd_gre). Only one:
+    // a CMD header inside it is left undecoded by tunnel_payload().
+    if (!c.have(kGreCmdHdr)) return c.fail(DecodeStatus::kTruncatedTunnel);
+    proto = load_be16(c.at());
+    c.off += kGreCmdHdr;
   }
   TunnelLayer& t = push_tunnel(c, type, start);
   if (has_session) {
@@ -219,6 +230,26 @@ inline Next teredo(Cursor& c) noexcept {
   return Next::kIpv6;
 }
 
+// AYIYA, "Anything In Anything" (SixXS; draft-massar-v6ops-ayiya): an 8-byte header,
+// the identity (2^IDLen bytes) and the signature (SigLen * 4 bytes), then, in "forward"
+// packets, the packet named by the next-header byte. Other opcodes (heartbeats), other
+// payloads or a payload whose version nibble disagrees are left as plain UDP, as Zeek's
+// AYIYA analyzer leaves them: the port alone does not make a packet AYIYA.
+inline Next ayiya(Cursor& c) noexcept {
+  if (!c.have(kAyiyaHdr)) return Next::kDone;
+  const uint8_t* h = c.at();
+  const uint32_t len = kAyiyaHdr + (1u << (h[0] >> 4)) + (h[1] >> 4) * 4u;
+  if ((h[2] & 0x0F) != kAyiyaForward || !c.have(len + 1)) return Next::kDone;
+  const unsigned version = h[len] >> 4;
+  Next next;
+  if (h[3] == 41 && version == 6) next = Next::kIpv6;
+  else if (h[3] == 4 && version == 4) next = Next::kIpv4;
+  else return Next::kDone;
+  push_tunnel(c, TunnelType::kAyiya, c.off);
+  c.off += len;
+  return next;
+}
+
 // Picks the UDP tunnel by port (either side, as Wireshark's port table does).
 inline Next udp_tunnel(Cursor& c, uint16_t sport, uint16_t dport) noexcept {
   auto is = [&](uint16_t p) { return sport == p || dport == p; };
@@ -227,6 +258,7 @@ inline Next udp_tunnel(Cursor& c, uint16_t sport, uint16_t dport) noexcept {
   if (is(kPortGtpU)) return gtp_u(c);
   if (is(kPortGreUdp)) return gre(c, TunnelType::kGreUdp);
   if (is(kPortTeredo)) return teredo(c);
+  if (is(kPortAyiya)) return ayiya(c);
   return Next::kDone;
 }
 

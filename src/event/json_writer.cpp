@@ -22,7 +22,7 @@ std::string context_json(const flow::FlowKey& k) {
   if (inner_vlan != 0) s += fmt::format(",\"inner_vlan\":{}", inner_vlan);
   const auto tt = static_cast<decode::TunnelType>((c >> 36) & 0xF);
   if (tt != decode::TunnelType::kNone)
-    s += fmt::format(",\"tunnel\":\"{}\",\"tunnel_ctx\":{}", decode::tunnel_type_name(tt), (c >> 40) & 0x7FFFFF);
+    s += fmt::format(",\"tunnel\":\"{}\",\"tunnel_key\":{}", decode::tunnel_type_name(tt), (c >> 40) & 0x7FFFFF);
   return s;
 }
 

@@ -16,17 +16,6 @@ uint32_t crc_bytes(uint32_t crc, const uint8_t* p, size_t n) noexcept {
   return crc;
 }
 
-// The outermost tunnel's identity, 23 bits: its key when it has one, otherwise a
-// symmetric mix of its outer endpoints (so both directions agree).
-uint32_t tunnel_context(const decode::PacketView& v) noexcept {
-  const decode::TunnelLayer& t = v.tunnel[0];
-  if (t.has_key) return t.key & 0x7FFFFF;
-  const decode::IpLayer& outer = v.ip[t.outer_ip];
-  const auto s = v.src_addr(outer), d = v.dst_addr(outer);
-  const uint32_t hs = crc_bytes(0, s.data(), s.size());
-  const uint32_t hd = crc_bytes(0, d.data(), d.size());
-  return (hs ^ hd) & 0x7FFFFF;
-}
 
 }  // namespace
 
@@ -66,9 +55,13 @@ bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir) noexcept {
   uint64_t ctx = 0;
   if (v.vlan_count != 0) ctx |= static_cast<uint64_t>(v.vlan[0]) | (static_cast<uint64_t>(v.vlan[v.vlan_count - 1]) << 12);
   ctx |= static_cast<uint64_t>(v.inner_vlan) << 24;
-  if (v.tunnel_count != 0) {
+  // Keyed tunnels (VXLAN/Geneve VNI, GRE key, ERSPAN session, GTP TEID) name an address
+  // space: their identity is part of the key. Keyless ones (IP-in-IP, plain GRE, Teredo)
+  // do not: a connection whose packets take the tunnel and a direct path alike stays one
+  // flow (zeek's tunnel-direct-bypass.pcap).
+  if (v.tunnel_count != 0 && v.tunnel[0].has_key) {
     ctx |= static_cast<uint64_t>(v.tunnel[0].type) << 36;
-    ctx |= static_cast<uint64_t>(tunnel_context(v)) << 40;
+    ctx |= static_cast<uint64_t>(v.tunnel[0].key & 0x7FFFFF) << 40;
   }
   // Tell "no VLAN" from "VLAN 0" (priority-tagged frames).
   ctx |= static_cast<uint64_t>(v.vlan_count != 0) << 63;

@@ -3,9 +3,9 @@
 // The key is the innermost IP 5-tuple in canonical order (the lower (address, port)
 // endpoint first) plus a 64-bit context that keeps overlapping address spaces apart:
 // the outer VLAN stack (first and last tag), the VLAN of a tunnel's inner Ethernet frame,
-// the outermost tunnel's type, and 23 bits of its key (GRE key, VNI, ERSPAN session,
-// TEID) or, for keyless tunnels, of its outer endpoint pair. Wireshark leaves VLANs out
-// of its conversation key; seqwatch keeps them (see docs/tcp-analysis.md).
+// and, for a keyed outermost tunnel, its type and 23 bits of its key (GRE key, VNI,
+// ERSPAN session, TEID); keyless tunnels add nothing (one address space). Wireshark
+// leaves VLANs out of its conversation key; seqwatch keeps them (docs/flow-table.md).
 #pragma once
 
 #include <array>

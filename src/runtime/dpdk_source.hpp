@@ -31,6 +31,9 @@ struct PortConfig {
   // Unit of the port's RX timestamp dynfield in ns (net_pcap: microseconds = 1000).
   // Ports that do not timestamp get TSC time converted to wall time once per burst.
   uint32_t timestamp_unit_ns = 1;
+  // Whether mbuf lengths are wire lengths (a NIC) or captured lengths whose original size
+  // is lost (net_pcap replaying a snaplen-cut file): then PacketRef::wirelen is 0.
+  bool wire_lengths = true;
 };
 
 struct PortStats {

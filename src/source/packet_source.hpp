@@ -16,7 +16,7 @@ namespace seqwatch {
 struct PacketRef {
   const uint8_t* data;
   uint32_t caplen;   // bytes captured (what `data` holds)
-  uint32_t wirelen;  // length on the wire (caplen when the source cannot tell)
+  uint32_t wirelen;  // length on the wire; 0 when the source cannot tell (DPDK net_pcap)
   uint64_t ts_ns;    // capture time, ns since the Unix epoch (0 when unknown)
   uint64_t frame;    // 1-based position in the input (as tshark numbers frames)
 };

@@ -41,20 +41,24 @@ Result<uint32_t> sniff_magic(const std::string& path, bool& gzip) {
 
 }  // namespace
 
-Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& path) {
+Result<CaptureKind> PcapFileSource::sniff(const std::string& path) {
   bool gzip = false;
   auto magic = sniff_magic(path, gzip);
   if (!magic) return magic.error();
-  CaptureFormat format;
   const uint32_t m = magic.value();
-  if (m == kMagicPcapUsec || m == __builtin_bswap32(kMagicPcapUsec)) format = CaptureFormat::kPcap;
-  else if (m == kMagicPcapNsec || m == __builtin_bswap32(kMagicPcapNsec)) format = CaptureFormat::kPcapNsec;
-  else if (m == kMagicPcapng) format = CaptureFormat::kPcapng;
-  else {
-    char hex[16];
-    std::snprintf(hex, sizeof hex, "%08x", m);
-    return Error{"'" + path + "' is neither pcap nor pcapng (magic number 0x" + hex + ")"};
-  }
+  if (m == kMagicPcapUsec || m == __builtin_bswap32(kMagicPcapUsec)) return CaptureKind{CaptureFormat::kPcap, gzip};
+  if (m == kMagicPcapNsec || m == __builtin_bswap32(kMagicPcapNsec)) return CaptureKind{CaptureFormat::kPcapNsec, gzip};
+  if (m == kMagicPcapng) return CaptureKind{CaptureFormat::kPcapng, gzip};
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "%08x", m);
+  return Error{"'" + path + "' is neither pcap nor pcapng (magic number 0x" + hex + ")"};
+}
+
+Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& path) {
+  auto kind = sniff(path);
+  if (!kind) return kind.error();
+  const CaptureFormat format = kind.value().format;
+  const bool gzip = kind.value().gzip;
 
   std::unique_ptr<PcapFileSource> s(new PcapFileSource());
   s->path_ = path;
@@ -118,6 +122,7 @@ uint16_t PcapFileSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
     out[n].caplen = caplen;
     out[n].wirelen = h->len;
     out[n].ts_ns = static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(h->ts.tv_usec);
+    out[n].frame = ++frames_read_;
     ++n;
   }
   return n;

@@ -17,9 +17,19 @@ namespace seqwatch {
 
 enum class CaptureFormat { kPcap, kPcapNsec, kPcapng };
 
+// What a file's magic number says it is.
+struct CaptureKind {
+  CaptureFormat format;
+  bool gzip;  // the capture is gzip-compressed
+};
+
 class PcapFileSource final : public PacketSource {
  public:
   static Result<std::unique_ptr<PcapFileSource>> open(const std::string& path);
+  // Reads only the magic number: an error when the file is not a (possibly gzip-compressed)
+  // pcap or pcapng file. open() calls it; callers scanning a directory may call it first
+  // to tell "not a capture" from "a capture libpcap cannot read".
+  static Result<CaptureKind> sniff(const std::string& path);
   ~PcapFileSource() override;
   PcapFileSource(const PcapFileSource&) = delete;
   PcapFileSource& operator=(const PcapFileSource&) = delete;
@@ -48,6 +58,7 @@ class PcapFileSource final : public PacketSource {
   bool done_ = false;
   uint32_t snaplen_ = 0;
   uint32_t slot_size_ = 0;
+  uint64_t frames_read_ = 0;
   std::vector<uint8_t> slots_;  // kBurstSize frames, copied out of libpcap's buffer
   std::string read_error_;
 };

@@ -38,7 +38,9 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
     const decode::PacketView& v = views[i];
     has_key_[i] = 0;
     if (!v.is_tcp()) continue;
-    if (v.status != decode::DecodeStatus::kOk) {
+    // Decode errors are counted by decode; IP fragments carry no whole segment (tshark
+    // analyses TCP only after IP reassembly, which seqwatch does not do).
+    if (v.status != decode::DecodeStatus::kOk || (v.flags & decode::kFlagFragment)) {
       ++counters_.skipped;
       continue;
     }
@@ -51,7 +53,15 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
   // Stage 2: in order (segments of one flow must be analysed in arrival order).
   for (uint16_t i = 0; i < n; ++i) {
     if (!has_key_[i]) continue;
-    const decode::TcpInfo& t = views[i].tcp;
+    // A frame shorter on the wire than its IP length says carries only what was on the
+    // wire: the segment is what Wireshark calls the reported length (zeek reassembly.pcap).
+    decode::TcpInfo t = views[i].tcp;
+    const decode::IpLayer& outer = views[i].ip[0];
+    const uint64_t ip_end = uint64_t{outer.l4_off} + outer.l4_len;
+    if (pkts[i].wirelen != 0 && ip_end > pkts[i].wirelen) {
+      const uint64_t short_by = ip_end - pkts[i].wirelen;
+      t.payload_len = t.payload_len > short_by ? static_cast<uint32_t>(t.payload_len - short_by) : 0;
+    }
     const uint64_t ts = pkts[i].ts_ns;
     const uint32_t frame = static_cast<uint32_t>(pkts[i].frame);
     bool created = false;
