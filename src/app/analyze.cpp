@@ -181,6 +181,7 @@ int analyze(const AnalyzeOptions& opts) {
   tcp::TcpStageConfig tc;
   tc.table.capacity = opts.flow_capacity;
   tc.table.idle_timeout_ns = static_cast<uint64_t>(opts.idle_timeout_s * 1e9);
+  tc.key_vlans = !opts.ignore_vlans;
   auto stage = tcp::TcpStage::create(tc);
   if (!stage) return fail(stage.error().message);
   tcp::TcpStage& tcps = *stage.value();

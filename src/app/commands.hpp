@@ -15,6 +15,7 @@ struct AnalyzeOptions {
   uint32_t flow_capacity = 1u << 20;
   double idle_timeout_s = 120.0;
   size_t top = 10;
+  bool ignore_vlans = false;
   unsigned memory_mb = 512;
 };
 

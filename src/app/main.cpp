@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   analyze->add_option("--idle-timeout", a.idle_timeout_s, "seconds of silence (packet time) before a flow expires")
       ->check(CLI::Range(0.001, 86400.0));
   analyze->add_option("--top", a.top, "rows in the top flows / services tables");
+  analyze->add_flag("--ignore-vlans", a.ignore_vlans,
+                    "leave VLAN ids out of the flow key (SPAN ports that tag only one direction)");
   analyze->add_option("--memory-mb", a.memory_mb, "DPDK memory (MiB) for the dpdk source")->check(CLI::Range(64u, 65536u));
 
   auto* version = cli.add_subcommand("version", "Print versions of seqwatch and its libraries");

@@ -19,7 +19,7 @@ uint32_t crc_bytes(uint32_t crc, const uint8_t* p, size_t n) noexcept {
 
 }  // namespace
 
-bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir) noexcept {
+bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlans) noexcept {
   if (v.ip_count == 0) return false;
   uint16_t sport, dport;
   if (v.l4 == decode::L4Type::kTcp) {
@@ -53,8 +53,12 @@ bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir) noexcept {
   key.family = ip.version;
   key.proto = ip.proto;
   uint64_t ctx = 0;
-  if (v.vlan_count != 0) ctx |= static_cast<uint64_t>(v.vlan[0]) | (static_cast<uint64_t>(v.vlan[v.vlan_count - 1]) << 12);
-  ctx |= static_cast<uint64_t>(v.inner_vlan) << 24;
+  if (use_vlans) {
+    if (v.vlan_count != 0) ctx |= static_cast<uint64_t>(v.vlan[0]) | (static_cast<uint64_t>(v.vlan[v.vlan_count - 1]) << 12);
+    ctx |= static_cast<uint64_t>(v.inner_vlan) << 24;
+    // Tell "no VLAN" from "VLAN 0" (priority-tagged frames).
+    ctx |= static_cast<uint64_t>(v.vlan_count != 0) << 63;
+  }
   // Keyed tunnels (VXLAN/Geneve VNI, GRE key, ERSPAN session, GTP TEID) name an address
   // space: their identity is part of the key. Keyless ones (IP-in-IP, plain GRE, Teredo)
   // do not: a connection whose packets take the tunnel and a direct path alike stays one
@@ -63,8 +67,6 @@ bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir) noexcept {
     ctx |= static_cast<uint64_t>(v.tunnel[0].type) << 36;
     ctx |= static_cast<uint64_t>(v.tunnel[0].key & 0x7FFFFF) << 40;
   }
-  // Tell "no VLAN" from "VLAN 0" (priority-tagged frames).
-  ctx |= static_cast<uint64_t>(v.vlan_count != 0) << 63;
   key.context = ctx;
   return true;
 }

@@ -35,8 +35,10 @@ static_assert(sizeof(FlowKey) == 48, "FlowKey is part of the flow entry's first 
 enum class Dir : uint8_t { kAtoB = 0, kBtoA = 1 };
 
 // Builds the key of a decoded TCP/UDP packet. Returns false when the view has no IP
-// layer or no ports (the caller counts it).
-bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir) noexcept;
+// layer or no ports (the caller counts it). With use_vlans false, VLAN tags are left out
+// of the key: for SPAN ports that tag one direction and not the other (asymmetric
+// tagging), which would otherwise split every connection into two one-way flows.
+bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlans = true) noexcept;
 
 // 64-bit hash of a key (CRC32C of the key words, two lanes).
 uint64_t hash_key(const FlowKey& key) noexcept;

@@ -23,6 +23,7 @@ struct TcpStageConfig {
   uint32_t event_ring = 1u << 16;   // power of two
   uint32_t record_ring = 1u << 14;  // power of two
   uint8_t worker = 0;
+  bool key_vlans = true;  // VLAN ids in the flow key (off for asymmetrically tagged SPAN ports)
 };
 
 struct alignas(64) TcpStageCounters {

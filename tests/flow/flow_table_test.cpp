@@ -69,6 +69,30 @@ TEST(FlowKey, VlansKeepOverlappingFlowsApart) {
   EXPECT_FALSE(untagged == v42);
 }
 
+TEST(FlowKey, VlansCanBeLeftOutForAsymmetricallyTaggedSpanPorts) {
+  // One direction tagged, the other not: with VLANs in the key they are two flows.
+  FlowKey a, b;
+  Dir da, db;
+  Pkt tagged(0x0A000001, 0x0A000002, 1, 2, {3136}), untagged(0x0A000002, 0x0A000001, 2, 1);
+  ASSERT_TRUE(make_key(tagged.v, a, da));
+  ASSERT_TRUE(make_key(untagged.v, b, db));
+  EXPECT_FALSE(a == b);
+  ASSERT_TRUE(make_key(tagged.v, a, da, false));
+  ASSERT_TRUE(make_key(untagged.v, b, db, false));
+  EXPECT_EQ(a, b);
+  EXPECT_NE(da, db);
+}
+
+TEST(FlowKey, KeylessTunnelAddsNoContext) {
+  // zeek tunnel-direct-bypass.pcap: one connection, packets alternately in plain GRE and direct.
+  Pkt direct(0x0A000001, 0x0A000002, 1, 2), tunneled(0x0A000001, 0x0A000002, 1, 2);
+  tunneled.v.ip_count = 2;
+  tunneled.v.ip[1] = tunneled.v.ip[0];
+  tunneled.v.tunnel_count = 1;
+  tunneled.v.tunnel[0].type = decode::TunnelType::kGre;
+  EXPECT_EQ(key_of(direct), key_of(tunneled));
+}
+
 TEST(FlowKey, TunnelKeySeparatesInnerAddressSpaces) {
   Pkt a(0x0A000001, 0x0A000002, 1, 2), b(0x0A000001, 0x0A000002, 1, 2);
   for (Pkt* p : {&a, &b}) {
