@@ -59,11 +59,12 @@ bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlan
     // Tell "no VLAN" from "VLAN 0" (priority-tagged frames).
     ctx |= static_cast<uint64_t>(v.vlan_count != 0) << 63;
   }
-  // Keyed tunnels (VXLAN/Geneve VNI, GRE key, ERSPAN session, GTP TEID) name an address
-  // space: their identity is part of the key. Keyless ones (IP-in-IP, plain GRE, Teredo)
-  // do not: a connection whose packets take the tunnel and a direct path alike stays one
-  // flow (zeek's tunnel-direct-bypass.pcap).
-  if (v.tunnel_count != 0 && v.tunnel[0].has_key) {
+  // Keyed tunnels (VXLAN/Geneve VNI, GRE key, ERSPAN session) name an address space:
+  // their identity is part of the key. Keyless ones (IP-in-IP, plain GRE, Teredo) do not:
+  // a connection whose packets take the tunnel and a direct path alike stays one flow
+  // (zeek's tunnel-direct-bypass.pcap). GTP-U TEIDs are chosen by each receiving end, so
+  // the two directions of one connection carry different TEIDs: not part of the key.
+  if (v.tunnel_count != 0 && v.tunnel[0].has_key && v.tunnel[0].type != decode::TunnelType::kGtpU) {
     ctx |= static_cast<uint64_t>(v.tunnel[0].type) << 36;
     ctx |= static_cast<uint64_t>(v.tunnel[0].key & 0x7FFFFF) << 40;
   }
