@@ -118,11 +118,16 @@ in_ns "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1
 in_ns "$NS_RTR" tc qdisc add dev "$IF_RTR_SRV" root tbf rate "$rate" burst "$TBF_BURST" latency "$TBF_LATENCY"
 
 # --- traffic and capture ----------------------------------------------------------
-in_ns "$NS_SRV" iperf3 -s -1 -B "$ADDR_SRV" -p "$IPERF_PORT" >"$work/iperf3-server.log" 2>&1 &
+# Background processes are started with `ip netns exec` itself (not the in_ns function):
+# it execs the command, so $! is the iperf3 / tcpdump process and not a subshell (which
+# would also run with SIGINT ignored, as background jobs of a script do).
+ip netns exec "$NS_SRV" iperf3 -s -1 -B "$ADDR_SRV" -p "$IPERF_PORT" >"$work/iperf3-server.log" 2>&1 &
 pids+=($!)
 # -Z root: keep privileges to write into $work (Debian's tcpdump otherwise drops to the
-# tcpdump user). -U: flush per packet so stopping it loses nothing.
-in_ns "$NS_CLI" tcpdump -i "$IF_CLI" -s "$SNAPLEN" -U -Z root -w "$work/capture.pcap" \
+# tcpdump user). -U: flush per packet so stopping it loses nothing; SIGTERM makes it
+# close the file cleanly. -B: a 16 MiB kernel buffer (default 2 MiB), so a busy machine
+# does not make the kernel drop packets before tcpdump reads them.
+ip netns exec "$NS_CLI" tcpdump -i "$IF_CLI" -s "$SNAPLEN" -B 16384 -U -Z root -w "$work/capture.pcap" \
   >"$work/tcpdump.log" 2>&1 &
 tcpdump_pid=$!
 pids+=("$tcpdump_pid")
@@ -142,10 +147,13 @@ in_ns "$NS_CLI" iperf3 -c "$ADDR_SRV" -p "$IPERF_PORT" -t "$seconds" -P "$stream
   >"$work/iperf3-client.log" 2>&1 || die "iperf3 client failed: $(tail -5 "$work/iperf3-client.log")"
 nstat_read >"$work/nstat.after"
 sleep 0.5  # let the last FIN/ACKs reach the capture
-kill -INT "$tcpdump_pid"
+kill -TERM "$tcpdump_pid"
 wait "$tcpdump_pid" || true
 
 # --- results ----------------------------------------------------------------------
+# A capture with kernel drops would disagree with the nstat counters beside it.
+dropped=$(awk '/dropped by kernel/ {print $1}' "$work/tcpdump.log")
+[[ ${dropped:-0} -eq 0 ]] || die "tcpdump lost $dropped packets (machine busy?); re-run"
 value() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
 iperf_retr=$(awk '/SUM.*sender/ {print $(NF-1)}' "$work/iperf3-client.log")
 [[ $streams -ge 2 && -n $iperf_retr ]] || iperf_retr=unknown
@@ -156,6 +164,7 @@ mkdir -p "$(dirname "$out")"
   echo "# iperf3 run (the namespace is fresh, so 'before' is its whole history)."
   echo "# run: iperf3 -c $ADDR_SRV -t $seconds -P $streams; bottleneck tbf rate $rate burst $TBF_BURST latency $TBF_LATENCY"
   echo "# iperf3 sender-reported retransmits (TCP_INFO): $iperf_retr"
+  echo "# tcpdump: $(grep -E 'captured|dropped by kernel' "$work/tcpdump.log" | paste -sd, - | sed 's/,/, /')"
   echo "# counter before after delta"
   for k in TcpOutSegs TcpRetransSegs; do
     b=$(value "$work/nstat.before" "$k"); a=$(value "$work/nstat.after" "$k")
@@ -172,4 +181,10 @@ if command -v tshark >/dev/null; then
   packets=$(tshark -r "$out" 2>/dev/null | wc -l)
   echo "capture-demo: $packets packets, $retrans flagged tcp.analysis.retransmission by tshark"
   [[ $retrans -gt 0 ]] || die "the capture holds no retransmission; lower -r or raise -P and re-run"
+  # Linux counts TcpOutSegs for new segments only (__tcp_transmit_skb), TcpRetransSegs for
+  # the rest, so together they are every segment the client put on its veth.
+  sent=$(tshark -r "$out" -Y "ip.src == $ADDR_CLI && tcp" 2>/dev/null | wc -l)
+  out_segs=$(awk '$1 == "TcpOutSegs" {print $4}' "$out.nstat")
+  retr_segs=$(awk '$1 == "TcpRetransSegs" {print $4}' "$out.nstat")
+  echo "capture-demo: client sent $sent segments in the capture; nstat OutSegs + RetransSegs = $((out_segs + retr_segs))"
 fi

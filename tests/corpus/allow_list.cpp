@@ -1,0 +1,73 @@
+#include "allow_list.hpp"
+
+#include "decode/packet_view.hpp"
+
+namespace seqwatch::corpus {
+namespace {
+
+bool is_icmp(const std::string& next) { return next == "icmp" || next == "icmpv6"; }
+
+// tshark dissects the packet quoted inside an ICMP/ICMPv6 error (destination unreachable,
+// time exceeded, packet too big) as more IP/TCP/UDP layers; for seqwatch the ICMP message
+// is the end of the packet. Accepted: the frame-level layer count, when seqwatch stopped
+// exactly at the ICMP layer and every extra tshark layer is a quoted one.
+bool icmp_error_quote(const FrameContext& ctx, const Disagreement& d) {
+  if (d.field != Field::kIpLayers) return false;
+  const size_t n = ctx.sw.ip.size();
+  if (n == 0 || ctx.ts.ip.size() <= n || !is_icmp(ctx.sw.ip[n - 1].next)) return false;
+  if (ctx.ts.ip[n - 1].quoted || !is_icmp(ctx.ts.ip[n - 1].next)) return false;
+  for (size_t i = n; i < ctx.ts.ip.size(); ++i) {
+    if (!ctx.ts.ip[i].quoted) return false;
+  }
+  return true;
+}
+
+// The IP total length claims more bytes than the frame holds, although the capture did not
+// cut the frame (frame.len == frame.cap_len): the bytes went missing before the capture
+// was written. seqwatch takes the payload length from the IP header, as for any cut frame,
+// and flags the frame truncated; tshark counts the bytes present. In the corpus (zeek's
+// reassembly.pcap) the receiver's ACKs cover the IP header's length: seqwatch's is the
+// sequence-space truth.
+bool ip_longer_than_frame(const FrameContext& ctx, const Disagreement& d) {
+  if (d.field != Field::kTcpLen) return false;
+  if (!(ctx.sw.flags & decode::kFlagTruncated) || ctx.ts.frame_len != ctx.ts.cap_len) return false;
+  const size_t i = static_cast<size_t>(d.layer);
+  if (d.layer < 0 || i >= ctx.sw.ip.size() || i >= ctx.ts.ip.size()) return false;
+  const auto& sw = ctx.sw.ip[i].tcp;
+  const auto& ts = ctx.ts.ip[i].tcp;
+  return sw && ts && sw->len && ts->len && *sw->len > *ts->len;
+}
+
+// An IP packet longer than the length field of what carries it (here a PPPoE session
+// header): seqwatch stops with the counted error bad_ip_total_length and does not decode
+// the transport header; tshark clips the packet to its carrier, marks the frame malformed
+// and dissects on. Accepted: what the last IP layer carries, as seen by each.
+bool ip_longer_than_carrier(const FrameContext& ctx, const Disagreement& d) {
+  if (ctx.sw.status != "bad_ip_total_length" || !ctx.ts.malformed) return false;
+  if (d.field != Field::kNext || d.layer < 0) return false;
+  return static_cast<size_t>(d.layer) + 1 == ctx.sw.ip.size() && d.seqwatch == "-";
+}
+
+const std::vector<AllowRule> kRules = {
+    {"icmp-error-quote", "tshark decodes the packet quoted in an ICMP error as further layers; seqwatch stops at ICMP",
+     icmp_error_quote},
+    {"ip-longer-than-frame",
+     "IP length exceeds an uncut frame: seqwatch keeps the IP header's segment length, tshark counts captured bytes",
+     ip_longer_than_frame},
+    {"ip-longer-than-carrier",
+     "IP length exceeds its carrier's length: seqwatch reports bad_ip_total_length, tshark clips and dissects on",
+     ip_longer_than_carrier},
+};
+
+}  // namespace
+
+const std::vector<AllowRule>& allow_rules() { return kRules; }
+
+const AllowRule* classify(const FrameContext& ctx, const Disagreement& d) {
+  for (const AllowRule& r : kRules) {
+    if (r.match(ctx, d)) return &r;
+  }
+  return nullptr;
+}
+
+}  // namespace seqwatch::corpus

@@ -1,0 +1,38 @@
+// seqwatch's side of the TCP differential: a capture file through the product's own
+// packet path (PcapFileSource -> decode_burst -> TcpStage, as runtime/worker.cpp wires
+// them), with the stage's default flow-table timeouts, collecting every segment event's
+// verdict by frame number.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace seqwatch::tcpdiff {
+
+struct SeqwatchFrame {
+  uint32_t bits = 0;          // every tcp::Verdict bit of the frame's events (OR)
+  uint32_t dupack_frame = 0;  // with kDuplicateAck
+  uint16_t dupack_num = 0;    // with kDuplicateAck
+  uint8_t events = 0;         // events seen for this frame (more than one is itself a finding)
+  bool tcp = false;           // the decoder delivered a TCP segment (status kOk): the stage analysed it
+  uint8_t decode_status = 0;  // decode::DecodeStatus of the frame
+};
+
+struct SeqwatchRun {
+  std::vector<SeqwatchFrame> frames;  // index = frame number - 1, one per frame read
+  uint64_t tcp_segments = 0;          // TcpStage: segments analysed
+  uint64_t tcp_skipped = 0;           // TcpStage: TCP packets not analysed (decode error)
+  uint64_t events = 0;
+  uint64_t events_dropped = 0;        // event ring full: must stay 0 (the harness drains each burst)
+  uint64_t restarts = 0;              // reused-ports restarts
+  uint64_t flows_evicted = 0;
+  uint64_t flows_expired_idle = 0;
+  uint64_t flows_expired_closed = 0;  // removed after FIN/FIN or RST + linger: later segments start a new flow
+  std::string error;                  // the file could not be read at all
+  std::string read_error;             // reading stopped early on a damaged file
+};
+
+SeqwatchRun run_seqwatch(const std::string& capture_path);
+
+}  // namespace seqwatch::tcpdiff

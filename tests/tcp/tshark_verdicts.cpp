@@ -1,0 +1,203 @@
+#include "tshark_verdicts.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace seqwatch::tcpdiff {
+namespace {
+
+// Column layout: frame.number, kFlags..., duplicate_ack_num, duplicate_ack_frame, frame.protocols.
+constexpr size_t kColNumber = 0;
+constexpr size_t kColFirstFlag = 1;
+constexpr size_t kColDupNum = kColFirstFlag + kFlagCount;
+constexpr size_t kColDupFrame = kColDupNum + 1;
+constexpr size_t kColProtocols = kColDupFrame + 1;
+constexpr size_t kColCount = kColProtocols + 1;
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t pos = s.find(sep, start);
+    out.push_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
+    if (pos == std::string_view::npos) break;
+    start = pos + 1;
+  }
+  return out;
+}
+
+bool parse_u32(std::string_view s, uint32_t& v) {
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+// All comma-separated occurrences of a numeric column; false if one does not parse.
+bool parse_list(std::string_view col, std::vector<uint32_t>& out) {
+  out.clear();
+  if (col.empty()) return true;
+  for (std::string_view item : split(col, ',')) {
+    uint32_t v = 0;
+    if (!parse_u32(item, v)) return false;
+    out.push_back(v);
+  }
+  return true;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char ch : s) {
+    if (ch == '\'') q += "'\\''";
+    else q += ch;
+  }
+  return q + "'";
+}
+
+std::string drop_root_notice(std::string text) {
+  static constexpr const char* kNotice = "Running as user \"root\" and group \"root\". This could be dangerous.";
+  for (size_t pos; (pos = text.find(kNotice)) != std::string::npos;) {
+    size_t end = pos + std::strlen(kNotice);
+    if (end < text.size() && text[end] == '\n') ++end;
+    text.erase(pos, end - pos);
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+std::vector<std::string_view> tshark_fields() {
+  std::vector<std::string_view> f;
+  f.push_back("frame.number");
+  for (const FlagDef& d : kFlags) f.push_back(d.field);
+  f.push_back("tcp.analysis.duplicate_ack_num");
+  f.push_back("tcp.analysis.duplicate_ack_frame");
+  f.push_back("frame.protocols");
+  return f;
+}
+
+std::string tshark_command(const std::string& capture_path) {
+  // Default preferences on purpose: the comparison is against what a user's tshark 4.0
+  // reports (sequence analysis on, relative sequence numbers, reassembly on). The VNC
+  // dissector alone is left out: on suricata-verify's 06-vnc-Password-3.3.pcap it costs
+  // over a minute of CPU (the rest of the corpus needs about as much in all), and the TCP
+  // analysis runs before any payload dissector, so the flags are the same without it
+  // (checked on that file: identical tcp.analysis.flags output).
+  std::string cmd = "tshark -n -r " + shell_quote(capture_path) +
+                    " --disable-protocol vnc -T fields -E occurrence=a -E separator=/t -E aggregator=, -E quote=n";
+  for (std::string_view f : tshark_fields()) {
+    cmd += " -e ";
+    cmd += f;
+  }
+  return cmd;
+}
+
+std::optional<TsharkFrame> parse_tshark_line(std::string_view line, std::string& error) {
+  const std::vector<std::string_view> cols = split(line, '\t');
+  if (cols.size() != kColCount) {
+    error = "expected " + std::to_string(kColCount) + " tab-separated columns, got " + std::to_string(cols.size());
+    return std::nullopt;
+  }
+  TsharkFrame f;
+  if (!parse_u32(cols[kColNumber], f.number) || f.number == 0) {
+    error = "frame.number '" + std::string(cols[kColNumber]) + "' is not a frame number";
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < kFlagCount; ++i) {
+    // FT_NONE: present iff the column holds any occurrence ("1", "1,1", ...).
+    if (!cols[kColFirstFlag + i].empty()) f.bits |= kFlags[i].bit;
+  }
+  if (!parse_list(cols[kColDupNum], f.dupack_num)) {
+    error = "duplicate_ack_num '" + std::string(cols[kColDupNum]) + "' is not a list of numbers";
+    return std::nullopt;
+  }
+  if (!parse_list(cols[kColDupFrame], f.dupack_frame)) {
+    error = "duplicate_ack_frame '" + std::string(cols[kColDupFrame]) + "' is not a list of numbers";
+    return std::nullopt;
+  }
+  f.protocols = std::string(cols[kColProtocols]);
+  bool quoted = false;  // after an ICMP/ICMPv6 header: what follows is the quoted packet
+  for (std::string_view p : split(f.protocols, ':')) {
+    if (p == "icmp" || p == "icmpv6") quoted = true;
+    if (p == "tcp") {
+      ++f.tcp_layers;
+      f.quoted_tcp_layers += quoted;
+    }
+  }
+  return f;
+}
+
+TsharkRun run_tshark(const std::string& capture_path) {
+  TsharkRun run;
+  char err_path[] = "/tmp/seqwatch-tcpdiff-XXXXXX";
+  const int fd = mkstemp(err_path);
+  if (fd < 0) {
+    run.error = std::string("cannot create a temporary file for tshark's stderr: ") + std::strerror(errno);
+    return run;
+  }
+  close(fd);
+  const std::string cmd = tshark_command(capture_path) + " 2>" + shell_quote(err_path);
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) {
+    run.error = "cannot run tshark: " + std::string(std::strerror(errno));
+    unlink(err_path);
+    return run;
+  }
+  char* buf = nullptr;
+  size_t cap = 0;
+  ssize_t n;
+  while ((n = getline(&buf, &cap, p)) > 0) {
+    std::string_view line(buf, static_cast<size_t>(n));
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    if (line.empty()) continue;
+    std::string why;
+    auto frame = parse_tshark_line(line, why);
+    if (!frame) {
+      if (run.error.empty()) run.error = "cannot parse tshark line " + std::to_string(run.frames.size() + 1) + ": " + why;
+      continue;
+    }
+    if (frame->number != run.frames.size() + 1 && run.error.empty())
+      run.error = "tshark frame numbers are not consecutive at " + std::to_string(frame->number);
+    run.frames.push_back(std::move(*frame));
+  }
+  std::free(buf);
+  const int status = pclose(p);
+  run.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  std::ifstream err(err_path);
+  std::stringstream ss;
+  ss << err.rdbuf();
+  run.stderr_text = drop_root_notice(ss.str());
+  unlink(err_path);
+  if (run.frames.empty() && run.exit_status != 0 && run.error.empty())
+    run.error = "tshark exited " + std::to_string(run.exit_status) + ": " + run.stderr_text;
+  return run;
+}
+
+std::optional<std::string> tshark_version() {
+  FILE* p = popen("tshark --version 2>/dev/null", "r");
+  if (p == nullptr) return std::nullopt;
+  char* line = nullptr;
+  size_t cap = 0;
+  std::string first;
+  if (getline(&line, &cap, p) > 0) first = line;
+  while (getline(&line, &cap, p) > 0) {
+  }
+  std::free(line);
+  const int rc = pclose(p);
+  if (rc != 0 || first.empty()) return std::nullopt;
+  while (!first.empty() && (first.back() == '\n' || first.back() == '\r')) first.pop_back();
+  return first;
+}
+
+bool tshark_version_is_pinned(const std::string& version_line) {
+  return version_line.find("TShark (Wireshark) 4.0.") != std::string::npos;
+}
+
+}  // namespace seqwatch::tcpdiff

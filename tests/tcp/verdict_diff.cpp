@@ -1,0 +1,118 @@
+#include "verdict_diff.hpp"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+
+#include "tcp/verdict.hpp"
+
+namespace seqwatch::tcpdiff {
+
+std::string_view check_name(size_t check) {
+  if (check < kFlagCount) return kFlags[check].name;
+  if (check == kCheckDupNum) return "duplicate_ack_num";
+  if (check == kCheckDupFrame) return "duplicate_ack_frame";
+  return "?";
+}
+
+bool allow_matches(const AllowEntry& e, const std::string& rel_file, uint32_t frame, size_t check) {
+  if (fnmatch(std::string(e.file).c_str(), rel_file.c_str(), 0) != 0) return false;
+  if (!e.frames.empty() && std::find(e.frames.begin(), e.frames.end(), frame) == e.frames.end()) return false;
+  for (std::string_view c : e.checks) {
+    if (c == "all" || c == check_name(check)) return true;
+  }
+  return false;
+}
+
+namespace {
+
+void record(FileDiff& out, const std::string& rel_file, const std::vector<AllowEntry>& allow, Disagreement d) {
+  for (size_t i = 0; i < allow.size(); ++i) {
+    if (allow_matches(allow[i], rel_file, d.frame, d.check)) {
+      out.allowed.emplace_back(std::move(d), i);
+      return;
+    }
+  }
+  CheckCounts& c = out.counts[d.check];
+  if (d.check >= kFlagCount) {
+    ++c.fp, ++c.fn;  // a wrong value: neither side's value is confirmed
+  } else if (d.seqwatch) {
+    ++c.fp;
+  } else {
+    ++c.fn;
+  }
+  out.unexplained.push_back(std::move(d));
+}
+
+// Value check: seqwatch's value must be one of tshark's occurrences (a frame with two TCP
+// layers lists one per analysed layer).
+void value_check(FileDiff& out, const std::string& rel_file, const std::vector<AllowEntry>& allow, uint32_t frame,
+                 size_t check, uint32_t sw, const std::vector<uint32_t>& ts) {
+  if (std::find(ts.begin(), ts.end(), sw) != ts.end()) {
+    ++out.counts[check].tp;
+    return;
+  }
+  std::string ts_text;
+  for (uint32_t v : ts) {
+    if (!ts_text.empty()) ts_text += ',';
+    ts_text += std::to_string(v);
+  }
+  Disagreement d{frame, check, false, false,
+                 "seqwatch=" + std::to_string(sw) + " tshark=" + (ts_text.empty() ? "-" : ts_text)};
+  record(out, rel_file, allow, std::move(d));
+}
+
+}  // namespace
+
+FileDiff compare_file(const std::string& rel_file, const std::vector<TsharkFrame>& ts,
+                      const std::vector<SeqwatchFrame>& sw, const std::vector<AllowEntry>& allow) {
+  FileDiff out;
+  const size_t n = std::min(ts.size(), sw.size());
+  for (size_t i = 0; i < n; ++i) {
+    const TsharkFrame& t = ts[i];
+    const SeqwatchFrame& s = sw[i];
+    const uint32_t frame = static_cast<uint32_t>(i + 1);
+    if (t.tcp_layers > 1 || t.quoted_tcp_layers > 0) out.multi_tcp_frames.push_back(frame);
+    // seqwatch stops at an ICMP error (the quoted header is not a segment of the flow).
+    if (t.tcp_layers > t.quoted_tcp_layers && !s.tcp) out.tcp_not_analysed.push_back(frame);
+    for (size_t k = 0; k < kFlagCount; ++k) {
+      const bool in_sw = (s.bits & kFlags[k].bit) != 0;
+      const bool in_ts = (t.bits & kFlags[k].bit) != 0;
+      if (in_sw && in_ts) ++out.counts[k].tp;
+      else if (in_sw != in_ts) record(out, rel_file, allow, Disagreement{frame, k, in_sw, in_ts, {}});
+    }
+    if ((s.bits & t.bits & tcp::kDuplicateAck) != 0) {
+      value_check(out, rel_file, allow, frame, kCheckDupNum, s.dupack_num, t.dupack_num);
+      value_check(out, rel_file, allow, frame, kCheckDupFrame, s.dupack_frame, t.dupack_frame);
+    }
+  }
+  return out;
+}
+
+Score score(const CheckCounts& c) {
+  Score s;
+  s.precision_defined = c.tp + c.fp != 0;
+  s.recall_defined = c.tp + c.fn != 0;
+  if (s.precision_defined) s.precision = static_cast<double>(c.tp) / static_cast<double>(c.tp + c.fp);
+  if (s.recall_defined) s.recall = static_cast<double>(c.tp) / static_cast<double>(c.tp + c.fn);
+  return s;
+}
+
+bool passes(const CheckCounts& c, double threshold) {
+  // Undefined precision (seqwatch never says yes) fails through recall when tshark does,
+  // undefined recall (tshark never says yes) through precision when seqwatch does.
+  const Score s = score(c);
+  return (!s.precision_defined || s.precision >= threshold) && (!s.recall_defined || s.recall >= threshold);
+}
+
+std::string verdict_names(uint32_t bits) {
+  std::string out;
+  for (unsigned b = 0; b < 32; ++b) {
+    if (!(bits & (1u << b))) continue;
+    if (!out.empty()) out += '|';
+    out += tcp::verdict_name(b);
+  }
+  return out.empty() ? "-" : out;
+}
+
+}  // namespace seqwatch::tcpdiff

@@ -1,0 +1,80 @@
+// Per-frame comparison of seqwatch's verdicts with tshark's tcp.analysis.* flags, and the
+// allow-list that sets reviewed disagreements apart.
+//
+// Each frame is compared on the 15 Wireshark flags (kFlags) and, when both sides flag a
+// duplicate ACK, on its number in the run and on the frame it duplicates (two value
+// checks, counted like flags: an unequal value is one false positive and one false
+// negative). tshark is the reference: seqwatch yes / tshark no is a false positive.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "seqwatch_verdicts.hpp"
+#include "tshark_verdicts.hpp"
+
+namespace seqwatch::tcpdiff {
+
+// Checks: the 15 flags of kFlags, then the two duplicate-ACK value checks.
+inline constexpr size_t kCheckDupNum = kFlagCount;
+inline constexpr size_t kCheckDupFrame = kFlagCount + 1;
+inline constexpr size_t kCheckCount = kFlagCount + 2;
+std::string_view check_name(size_t check);
+
+struct CheckCounts {
+  uint64_t tp = 0, fp = 0, fn = 0;
+  void add(const CheckCounts& o) { tp += o.tp, fp += o.fp, fn += o.fn; }
+};
+using Counts = std::array<CheckCounts, kCheckCount>;
+
+struct Disagreement {
+  uint32_t frame = 0;
+  size_t check = 0;
+  bool seqwatch = false;  // seqwatch sets the flag (value checks: false)
+  bool tshark = false;
+  std::string detail;     // value checks: "seqwatch=N tshark=M"
+};
+
+// One reviewed allow-list entry. `file` is a path relative to the corpus directory or an
+// fnmatch(3) glob over it ('*' also crosses '/'); `frames` empty means every frame; `checks`
+// holds check names (kFlags names, "duplicate_ack_num", "duplicate_ack_frame") or "all".
+struct AllowEntry {
+  std::string_view file;
+  std::vector<uint32_t> frames;
+  std::vector<std::string_view> checks;
+  std::string_view reason;
+};
+
+bool allow_matches(const AllowEntry& e, const std::string& rel_file, uint32_t frame, size_t check);
+
+// Compares frames [1, min(ts, sw)]. Disagreements an allow-list entry matches go to
+// `allowed` (with the entry's index) and are left out of `counts`; the others are counted
+// as false positives / negatives and listed in `unexplained`.
+struct FileDiff {
+  Counts counts{};
+  std::vector<Disagreement> unexplained;
+  std::vector<std::pair<Disagreement, size_t>> allowed;
+  std::vector<uint32_t> multi_tcp_frames;  // frames with several TCP layers or an ICMP-quoted one
+  // Frames tshark dissected as TCP that seqwatch's decoder did not deliver as a TCP segment
+  // (a decode error, or no TCP found): seqwatch never analysed them, so every later verdict
+  // of their connection may differ.
+  std::vector<uint32_t> tcp_not_analysed;
+};
+FileDiff compare_file(const std::string& rel_file, const std::vector<TsharkFrame>& ts,
+                      const std::vector<SeqwatchFrame>& sw, const std::vector<AllowEntry>& allow);
+
+// Precision and recall of one check; a check with no positives on either side passes.
+struct Score {
+  double precision = 1.0, recall = 1.0;
+  bool precision_defined = true, recall_defined = true;
+};
+Score score(const CheckCounts& c);
+bool passes(const CheckCounts& c, double threshold);
+
+// Names of every tcp::Verdict bit set in `bits`, '|'-separated ("-" for none).
+std::string verdict_names(uint32_t bits);
+
+}  // namespace seqwatch::tcpdiff
