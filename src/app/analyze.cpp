@@ -75,7 +75,7 @@ nlohmann::json summary_json(const runtime::WorkerState& st, const PayloadMatcher
   return json{
       {"packets", d.packets},
       {"decode", {{"ok", d.status[0]}, {"errors", d.errors()}, {"error_types", errors}, {"non_ip", d.non_ip},
-                  {"tcp", d.tcp}, {"udp", d.udp}, {"other_l4", d.other_l4}, {"truncated", d.truncated},
+                  {"tcp", d.tcp}, {"udp", d.udp}, {"other_l4", d.other_l4}, {"truncated", d.truncated}, {"ip_len_clipped", d.ip_len_clipped},
                   {"fragments", d.fragments}, {"tunneled", d.tunneled}, {"tunnels", tunnels}}},
       {"tcp", {{"segments", t.segments}, {"data_segments", t.data_segments}, {"payload_bytes", t.payload_bytes},
                {"syn", t.syn}, {"syn_ack", t.syn_ack}, {"fin", t.fin}, {"rst", t.rst}, {"with_sack", t.with_sack},
@@ -107,7 +107,8 @@ void print_summary(std::FILE* out, const std::string& what, const runtime::Worke
     fmt::print(out, " ({})", list);
   }
   fmt::print(out, "\n  layers         TCP {}, UDP {}, other IP {}, non-IP {}\n", d.tcp, d.udp, d.other_l4, d.non_ip);
-  fmt::print(out, "                 snaplen-cut {}, IP fragments {}, tunneled {}", d.truncated, d.fragments, d.tunneled);
+  fmt::print(out, "                 snaplen-cut {}, IP length clipped to carrier {}, IP fragments {}, tunneled {}",
+             d.truncated, d.ip_len_clipped, d.fragments, d.tunneled);
   if (d.tunneled != 0) {
     std::string list;
     for (auto& [k, v] : j["decode"]["tunnels"].items()) list += fmt::format("{}{} {}", list.empty() ? "" : ", ", k, v.get<uint64_t>());

@@ -142,6 +142,7 @@ void count_view(const PacketView& v, DecodeCounters& c) noexcept {
     default: ++c.other_l4; break;
   }
   if (v.flags & kFlagTruncated) ++c.truncated;
+  if (v.flags & kFlagIpLenClipped) ++c.ip_len_clipped;
   if (v.flags & kFlagFragment) ++c.fragments;
   if (v.tunnel_count != 0) {
     ++c.tunneled;
@@ -157,6 +158,7 @@ void DecodeCounters::add(const DecodeCounters& o) noexcept {
   udp += o.udp;
   other_l4 += o.other_l4;
   truncated += o.truncated;
+  ip_len_clipped += o.ip_len_clipped;
   fragments += o.fragments;
   tunneled += o.tunneled;
   for (size_t i = 0; i < tunnels.size(); ++i) tunnels[i] += o.tunnels[i];

@@ -26,6 +26,7 @@ struct alignas(64) DecodeCounters {
   uint64_t udp = 0;
   uint64_t other_l4 = 0;
   uint64_t truncated = 0;   // kFlagTruncated
+  uint64_t ip_len_clipped = 0;  // kFlagIpLenClipped: IP length longer than its carrier
   uint64_t fragments = 0;   // kFlagFragment
   uint64_t tunneled = 0;    // at least one tunnel layer
   std::array<uint64_t, static_cast<size_t>(TunnelType::kCount)> tunnels{};  // by outermost type

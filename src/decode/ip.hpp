@@ -41,14 +41,18 @@ inline IpLayer* push_ip(Cursor& c) noexcept {
 
 // Ends the cursor's packet at the end of an IP packet `total` bytes long starting at
 // `start` (64-bit: an IPv6 jumbo length near 2^32 must not wrap), flagging a packet cut by
-// the capture (snaplen, NFLOG copy range) or rejecting one longer than what carries it.
-inline bool bound_ip(Cursor& c, IpLayer& l, uint32_t start, uint64_t total) noexcept {
-  const uint64_t end = uint64_t{start} + total;
+// the capture (snaplen, NFLOG copy range). A packet claiming more than what carries it
+// (PPPoE payload length, outer IP length, tunnel UDP length) is clipped to its carrier and
+// flagged kFlagIpLenClipped: the two length fields contradict each other and the carrier,
+// which a device had to honour to forward the frame, is the one to believe (as tshark
+// does). `total` returns the length used.
+inline void bound_ip(Cursor& c, IpLayer& l, uint32_t start, uint64_t& total) noexcept {
+  uint64_t end = uint64_t{start} + total;
   if (end > c.bound) {
-    // Longer than the enclosing PPPoE / IP / UDP length: the length field is a lie (even
-    // when the carrier happens to end where the capture does).
-    c.fail(DecodeStatus::kBadIpTotalLength);
-    return false;
+    end = c.bound;
+    total = end - start;
+    l.flags |= kIpLenClipped;
+    c.v.flags |= kFlagIpLenClipped;
   }
   if (end > c.cap_end) {
     l.flags |= kIpTruncated;
@@ -57,7 +61,6 @@ inline bool bound_ip(Cursor& c, IpLayer& l, uint32_t start, uint64_t total) noex
     c.v.flags |= kFlagPadding;  // captured bytes after the outer IP packet (Ethernet padding)
   }
   c.enclose(end);
-  return true;
 }
 
 inline Next ipv4(Cursor& c) noexcept {
@@ -93,7 +96,10 @@ inline Next ipv4(Cursor& c) noexcept {
   } else {
     c.v.flags &= static_cast<uint16_t>(~kFlagFragment);  // only the innermost layer counts
   }
-  if (!bound_ip(c, *l, c.off, total)) return Next::kDone;
+  uint64_t len = total;
+  bound_ip(c, *l, c.off, len);
+  if (len < ihl) return c.fail(DecodeStatus::kBadIpTotalLength);  // clipped into the header
+  total = static_cast<uint32_t>(len);
   c.off += ihl;
   l->l4_off = c.off;
   l->l4_len = total - ihl;
@@ -176,7 +182,10 @@ inline Next ipv6(Cursor& c) noexcept {
   if (ext_bytes > payload) return c.fail(DecodeStatus::kBadIpv6Ext);
   if (l->flags & kIpFragment) c.v.flags |= kFlagFragment;
   else c.v.flags &= static_cast<uint16_t>(~kFlagFragment);
-  if (!bound_ip(c, *l, start, uint64_t{kIpv6Hdr} + payload)) return Next::kDone;
+  uint64_t len = uint64_t{kIpv6Hdr} + payload;
+  bound_ip(c, *l, start, len);
+  if (len < uint64_t{kIpv6Hdr} + ext_bytes) return c.fail(DecodeStatus::kBadIpTotalLength);
+  payload = static_cast<uint32_t>(len - kIpv6Hdr);
   l->proto = nh;
   l->l4_off = c.off;
   l->l4_len = payload - ext_bytes;

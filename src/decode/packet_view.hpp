@@ -108,6 +108,7 @@ enum PacketFlag : uint16_t {
   kFlagPadding = 1u << 5,     // captured bytes extend past the IP packet (Ethernet padding)
   kFlagIpLenFromFrame = 1u << 6,  // IP length 0 (TSO / BIG TCP): length from captured bytes
   kFlagTcpOptsCut = 1u << 7,  // TCP header fits, its options were cut by the snaplen
+  kFlagIpLenClipped = 1u << 8,  // an IP length exceeded its carrier's: clipped to the carrier
 };
 
 // IP layer flags (IpLayer::flags).
@@ -116,6 +117,7 @@ enum IpFlag : uint8_t {
   kIpFirstFragment = 1u << 1,  // offset 0 (the upper-layer header is present)
   kIpHasOptions = 1u << 2,     // IPv4 options / IPv6 extension headers present
   kIpTruncated = 1u << 3,      // this IP packet extends past the captured bytes
+  kIpLenClipped = 1u << 4,     // its length exceeded its carrier's: clipped to the carrier
 };
 
 struct IpLayer {

@@ -38,25 +38,12 @@ bool ip_longer_than_frame(const FrameContext& ctx, const Disagreement& d) {
   return sw && ts && sw->len && ts->len && *sw->len > *ts->len;
 }
 
-// An IP packet longer than the length field of what carries it (here a PPPoE session
-// header): seqwatch stops with the counted error bad_ip_total_length and does not decode
-// the transport header; tshark clips the packet to its carrier, marks the frame malformed
-// and dissects on. Accepted: what the last IP layer carries, as seen by each.
-bool ip_longer_than_carrier(const FrameContext& ctx, const Disagreement& d) {
-  if (ctx.sw.status != "bad_ip_total_length" || !ctx.ts.malformed) return false;
-  if (d.field != Field::kNext || d.layer < 0) return false;
-  return static_cast<size_t>(d.layer) + 1 == ctx.sw.ip.size() && d.seqwatch == "-";
-}
-
 const std::vector<AllowRule> kRules = {
     {"icmp-error-quote", "tshark decodes the packet quoted in an ICMP error as further layers; seqwatch stops at ICMP",
      icmp_error_quote},
     {"ip-longer-than-frame",
      "IP length exceeds an uncut frame: seqwatch keeps the IP header's segment length, tshark counts captured bytes",
      ip_longer_than_frame},
-    {"ip-longer-than-carrier",
-     "IP length exceeds its carrier's length: seqwatch reports bad_ip_total_length, tshark clips and dissects on",
-     ip_longer_than_carrier},
 };
 
 }  // namespace

@@ -453,9 +453,43 @@ TEST(Pppoe, CutHeaderIsTruncatedPppoe) {
   EXPECT_EQ(decode_frame(f, LinkType::kEthernet, 21).status, DecodeStatus::kTruncatedPppoe);  // protocol cut
 }
 
-TEST(Pppoe, IpLongerThanPppoePayloadIsBadIpTotalLength) {
+// PPPoE says 52 bytes (PPP protocol + a 50-byte IP packet), the IP header says 60: the
+// IP packet is clipped to its carrier (as tshark does), flagged, and decoded on.
+TEST(Pppoe, IpLongerThanPppoePayloadIsClippedToIt) {
+  const Bytes f = FrameBuilder().eth().pppoe(1, /*length=*/2 + 50).ipv4().tcp(kTcp).payload(20).build();
+  const Decoded d = decode_frame(f, LinkType::kEthernet);
+  ASSERT_EQ(d.status, DecodeStatus::kOk);
+  EXPECT_TRUE(d.v.flags & decode::kFlagIpLenClipped);
+  EXPECT_TRUE(d.v.ip[0].flags & decode::kIpLenClipped);
+  EXPECT_FALSE(d.v.flags & decode::kFlagTruncated);
+  EXPECT_EQ(d.v.ip[0].l4_len, 30u);
+  EXPECT_EQ(d.v.tcp.payload_len, 10u);  // the 10 bytes past the carrier are not payload
+}
+
+// Clipped into the TCP header: the header does not fit in what carries it.
+TEST(Pppoe, CarrierEndingInsideTcpHeaderIsTruncatedTcp) {
   const Bytes f = FrameBuilder().eth().pppoe(1, /*length=*/2 + 30).ipv4().tcp().payload(20).build();
-  EXPECT_EQ(decode_frame(f, LinkType::kEthernet).status, DecodeStatus::kBadIpTotalLength);
+  const Decoded d = decode_frame(f, LinkType::kEthernet);
+  EXPECT_EQ(d.status, DecodeStatus::kTruncatedTcp);
+  EXPECT_TRUE(d.v.flags & decode::kFlagIpLenClipped);
+}
+
+// The corpus case (zeek pppoe-over-qinq.pcap): a pure ACK whose IP length counts 6 bytes
+// of Ethernet padding the PPPoE length leaves out. Clipped, it is a pure ACK again.
+TEST(Pppoe, PaddingCountedIntoIpLengthIsClippedToPureAck) {
+  FrameBuilder b;
+  b.eth().pppoe(1, /*length=*/2 + 40).ipv4({.total_len = 46}).tcp(kTcp).trailer(6);
+  const Decoded d = decode_frame(b.build(), LinkType::kEthernet);
+  ASSERT_EQ(d.status, DecodeStatus::kOk);
+  EXPECT_TRUE(d.v.flags & decode::kFlagIpLenClipped);
+  EXPECT_EQ(d.v.tcp.seq, kTcp.seq);
+  EXPECT_EQ(d.v.tcp.payload_len, 0u);
+}
+
+// A carrier that ends inside the IP header: nothing above it can be read.
+TEST(Pppoe, CarrierShorterThanIpHeaderIsTruncatedIp) {
+  const Bytes f = FrameBuilder().eth().pppoe(1, /*length=*/2 + 12).ipv4().tcp().build();
+  EXPECT_EQ(decode_frame(f, LinkType::kEthernet).status, DecodeStatus::kTruncatedIp);
 }
 
 TEST(Pppoe, SnaplenCutIsTruncatedNotBad) {

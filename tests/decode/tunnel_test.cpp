@@ -556,26 +556,31 @@ TEST(Nesting, SnaplenCutInsideInnerPacket) {
   EXPECT_EQ(d.v.tcp.payload_len, 1000u);
 }
 
-// An inner IP packet claiming more bytes than its outer packet carries is malformed:
-// the outer packet was captured whole, so this is not a snaplen cut.
-TEST(Nesting, InnerLongerThanOuterIsBadIpTotalLength) {
+// An inner IP packet claiming more bytes than its outer packet carries: the outer packet
+// was captured whole, so this is not a snaplen cut; the inner packet is clipped to its
+// carrier and flagged.
+TEST(Nesting, InnerLongerThanOuterIsClipped) {
   for (const size_t trailer : {0, 6}) {
     FrameBuilder b;
     b.eth().ipv4(kOuter4).ipv4({.total_len = 20 + 20 + 100}).tcp(kInnerTcp).payload(17).trailer(trailer);
     const Decoded d = decode_eth(b);
-    EXPECT_EQ(d.status, DecodeStatus::kBadIpTotalLength) << "trailer " << trailer;
+    ASSERT_EQ(d.status, DecodeStatus::kOk) << "trailer " << trailer;
+    EXPECT_TRUE(d.v.flags & decode::kFlagIpLenClipped) << "trailer " << trailer;
     EXPECT_FALSE(d.v.flags & decode::kFlagTruncated) << "trailer " << trailer;
+    EXPECT_EQ(d.v.tcp.payload_len, 17u) << "trailer " << trailer;
   }
 }
 
-TEST(Nesting, InnerLongerThanUdpDatagramIsBadIpTotalLength) {
+TEST(Nesting, InnerLongerThanUdpDatagramIsClipped) {
   // The outer IP packet has room (trailing bytes), but the VXLAN datagram ends first.
   FrameBuilder b;
   b.eth().ipv4(kOuter4).udp({.sport = 1, .dport = wire::kPortVxlan, .length = 8 + 8 + 14 + 40}).vxlan(1).eth()
       .ipv4({.total_len = 60}).tcp(kInnerTcp).payload(20);
   const Decoded d = decode_eth(b);
-  EXPECT_EQ(d.status, DecodeStatus::kBadIpTotalLength);
+  ASSERT_EQ(d.status, DecodeStatus::kOk);
   EXPECT_EQ(d.v.tunnel_count, 1);
+  EXPECT_TRUE(d.v.flags & decode::kFlagIpLenClipped);
+  EXPECT_EQ(d.v.tcp.payload_len, 0u);  // the 20 payload bytes lie outside the datagram
 }
 
 TEST(Nesting, OuterPaddingNotParsedAsInnerPayload) {

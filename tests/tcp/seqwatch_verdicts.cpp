@@ -8,7 +8,7 @@
 
 namespace seqwatch::tcpdiff {
 
-SeqwatchRun run_seqwatch(const std::string& capture_path) {
+SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans) {
   SeqwatchRun run;
   auto src = PcapFileSource::open(capture_path);
   if (!src) {
@@ -22,6 +22,7 @@ SeqwatchRun run_seqwatch(const std::string& capture_path) {
   tcp::TcpStageConfig cfg;
   cfg.table.capacity = 1u << 16;
   cfg.event_ring = 1u << 16;
+  cfg.key_vlans = key_vlans;
   auto stage = tcp::TcpStage::create(cfg);
   if (!stage) {
     run.error = "TcpStage::create: " + stage.error().message;

@@ -33,6 +33,7 @@ struct SeqwatchRun {
   std::string read_error;             // reading stopped early on a damaged file
 };
 
-SeqwatchRun run_seqwatch(const std::string& capture_path);
+// key_vlans=false runs the file as `seqwatch analyze --ignore-vlans` does.
+SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans = true);
 
 }  // namespace seqwatch::tcpdiff
