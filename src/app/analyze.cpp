@@ -26,6 +26,7 @@
 #include "match/payload_matcher.hpp"
 #include "runtime/dpdk_source.hpp"
 #include "runtime/eal.hpp"
+#include "runtime/engine.hpp"
 #include "runtime/worker.hpp"
 #include "source/pcap_file.hpp"
 #include "tcp/tcp_stage.hpp"
@@ -57,7 +58,7 @@ Result<uint64_t> count_frames(const std::string& path) {
 }
 
 nlohmann::json summary_json(const runtime::WorkerState& st, const PayloadMatcher* matcher,
-                            const PayloadMatcher::Scratch* scratch) {
+                            const std::vector<uint64_t>& rule_hits) {
   using nlohmann::json;
   const auto& d = st.decode;
   json errors = json::object();
@@ -67,9 +68,9 @@ nlohmann::json summary_json(const runtime::WorkerState& st, const PayloadMatcher
   for (size_t i = 1; i < d.tunnels.size(); ++i)
     if (d.tunnels[i] != 0) tunnels[std::string(decode::tunnel_type_name(static_cast<decode::TunnelType>(i)))] = d.tunnels[i];
   json rules = json::array();
-  if (matcher != nullptr && scratch != nullptr) {
-    for (size_t i = 0; i < matcher->rules().size(); ++i)
-      rules.push_back({{"id", matcher->rules()[i].id}, {"hits", scratch->hits()[i]}});
+  if (matcher != nullptr) {
+    for (size_t i = 0; i < matcher->rules().size() && i < rule_hits.size(); ++i)
+      rules.push_back({{"id", matcher->rules()[i].id}, {"hits", rule_hits[i]}});
   }
   const auto& t = st.tcp;
   return json{
@@ -179,13 +180,17 @@ int analyze(const AnalyzeOptions& opts) {
   PacketSource& in = port ? static_cast<PacketSource&>(*port) : *src;
   const std::string what = in.describe();
 
-  tcp::TcpStageConfig tc;
-  tc.table.capacity = opts.flow_capacity;
-  tc.table.idle_timeout_ns = static_cast<uint64_t>(opts.idle_timeout_s * 1e9);
-  tc.key_vlans = !opts.ignore_vlans;
-  auto stage = tcp::TcpStage::create(tc);
-  if (!stage) return fail(stage.error().message);
-  tcp::TcpStage& tcps = *stage.value();
+  runtime::EngineConfig ec;
+  ec.workers = opts.workers;
+  ec.matcher = matcher.get();
+  ec.lossless = true;  // a file waits for slow workers; nothing is dropped
+  // --flow-capacity is the total; each worker's table holds its share.
+  ec.tcp.table.capacity = std::max<uint32_t>(16, (opts.flow_capacity + opts.workers - 1) / opts.workers);
+  ec.tcp.table.idle_timeout_ns = static_cast<uint64_t>(opts.idle_timeout_s * 1e9);
+  ec.tcp.key_vlans = !opts.ignore_vlans;
+  auto engine_r = runtime::Engine::create(ec, {&in});
+  if (!engine_r) return fail(engine_r.error().message);
+  runtime::Engine& engine = *engine_r.value();
 
   std::FILE* events_file = nullptr;
   std::FILE* flows_file = nullptr;
@@ -204,33 +209,48 @@ int analyze(const AnalyzeOptions& opts) {
   event::JsonLinesWriter events(events_file ? events_file : stdout);
   event::JsonLinesWriter flows(flows_file ? flows_file : stdout);
   RetransReport report;
-  auto drain = [&] {
-    tcps.events().drain([&](const event::SegmentEvent& e) {
-      if (events_file) events.write(e);
-    });
-    tcps.records().drain([&](const event::FlowRecord& r) {
-      report.add(r);
-      if (flows_file) flows.write(r);
-    });
+  runtime::EngineSinks sinks;
+  sinks.on_event = [&](const event::SegmentEvent& e) {
+    if (events_file) events.write(e);
   };
+  sinks.on_record = [&](const event::FlowRecord& r) {
+    report.add(r);
+    if (flows_file) flows.write(r);
+  };
+  engine.run(g_stop, sinks);
+  const auto tcnt = engine.merged_tcp();
+  const auto fcnt = engine.merged_table();
+  report.add_verdicts(tcnt.verdicts);
 
-  runtime::Worker worker(in, matcher.get(), &tcps);
-  if (matcher && worker.scratch() == nullptr) return fail("Hyperscan could not allocate scratch space");
-  while (!g_stop.load(std::memory_order_relaxed) && worker.poll()) drain();
-  tcps.flush();
-  drain();
-  report.add_verdicts(tcps.counters().verdicts);
-
-  auto j = summary_json(worker.state(), matcher.get(), worker.scratch());
+  std::vector<uint64_t> hits;
+  for (unsigned w = 0; w < engine.workers(); ++w) {
+    const auto* sc = engine.worker(w).scratch();
+    if (sc == nullptr) continue;
+    hits.resize(sc->hits().size());
+    for (size_t i = 0; i < hits.size(); ++i) hits[i] += sc->hits()[i];
+  }
+  const runtime::WorkerState st = engine.merged_state();
+  auto j = summary_json(st, matcher.get(), hits);
   j["retransmissions"] = report.to_json(opts.top);
-  const auto& tcnt = tcps.counters();
-  const auto& fcnt = tcps.table().counters();
-  j["flow_table"] = {{"capacity", tcps.table().capacity()}, {"memory_bytes", tcps.table().memory_bytes()},
+  j["workers"] = engine.workers();
+  if (engine.rehashing()) {
+    const auto& rh = engine.rehash();
+    j["rehash"] = {{"packets", rh.packets}, {"per_worker", rh.per_worker}, {"dropped_full", rh.dropped_full},
+                   {"dropped_oversize", rh.dropped_oversize}, {"waits", rh.waits}};
+  }
+  j["flow_table"] = {{"capacity", ec.tcp.table.capacity * engine.workers()}, {"workers", engine.workers()},
+                     {"memory_bytes", engine.flow_memory_bytes()},
                      {"inserts", fcnt.inserts}, {"evicted", fcnt.evicted}, {"expired_idle", fcnt.expired_idle},
                      {"expired_closed", fcnt.expired_closed}, {"reused_ports", tcnt.restarts}};
   j["outputs"] = {{"events", tcnt.events}, {"events_dropped", tcnt.events_dropped}, {"flow_records", tcnt.records},
                   {"flow_records_dropped", tcnt.records_dropped}};
-  print_summary(report_out, what, worker.state(), j, in.dropped());
+  print_summary(report_out, what, st, j, engine.input_dropped());
+  if (engine.rehashing()) {
+    std::string per;
+    for (uint64_t n : engine.rehash().per_worker) per += fmt::format("{}{}", per.empty() ? "" : " / ", n);
+    fmt::print(report_out, "  workers        {} (software rehash on the inner 5-tuple: {} packets per worker)\n",
+               engine.workers(), per);
+  }
   report.print(report_out, opts.top);
   fmt::print(report_out, "  flow table     {} flows created, {} evicted (table full), {} idle-expired, {} reused ports\n",
              fcnt.inserts, fcnt.evicted, fcnt.expired_idle, tcnt.restarts);
@@ -255,7 +275,7 @@ int analyze(const AnalyzeOptions& opts) {
     nlohmann::json out = j;
     out["input"] = opts.file;
     out["source"] = what;
-    out["not_delivered"] = in.dropped();
+    out["not_delivered"] = engine.input_dropped();
     std::ofstream f(opts.json_out);
     f << out.dump(2) << "\n";
     f.close();

@@ -1,5 +1,8 @@
 #include "flow/flow_table.hpp"
 
+#include <cstdlib>
+#include <type_traits>
+
 #include <algorithm>
 #include <bit>
 #include <new>
@@ -16,7 +19,9 @@ Result<std::unique_ptr<FlowTable>> FlowTable::create(const FlowTableConfig& cfg)
   const uint32_t buckets = std::bit_ceil(std::max<uint32_t>(cfg.capacity / (kSlots / 2), 2));
   t->mask_ = buckets - 1;
   t->buckets_.reset(new (std::nothrow) Bucket[buckets]());
-  t->entries_.reset(new (std::nothrow) FlowEntry[cfg.capacity]);
+  static_assert(std::is_trivially_destructible_v<FlowEntry> && std::is_trivially_copyable_v<FlowEntry>);
+  t->entries_.reset(static_cast<FlowEntry*>(
+      std::aligned_alloc(64, (static_cast<size_t>(cfg.capacity) * sizeof(FlowEntry) + 63) & ~size_t{63})));
   t->free_.reset(new (std::nothrow) uint32_t[cfg.capacity]);
   if (!t->buckets_ || !t->entries_ || !t->free_)
     return Error{"cannot allocate a flow table of " + std::to_string(cfg.capacity) + " flows (" +

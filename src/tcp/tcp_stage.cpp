@@ -105,8 +105,9 @@ void TcpStage::sweep(uint64_t now_ns) noexcept {
   table_->sweep(now_ns, [this](const flow::FlowEntry& e, flow::RemoveReason why) { emit_record(e, why); });
 }
 
-void TcpStage::flush() noexcept {
-  table_->flush([this](const flow::FlowEntry& e, flow::RemoveReason why) { emit_record(e, why); });
+bool TcpStage::flush() noexcept {
+  const uint32_t room = records_.free_slots();
+  return table_->flush([this](const flow::FlowEntry& e, flow::RemoveReason why) { emit_record(e, why); }, room);
 }
 
 }  // namespace seqwatch::tcp

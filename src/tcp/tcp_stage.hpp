@@ -45,8 +45,10 @@ class TcpStage {
   void process_burst(const decode::PacketView* views, const PacketRef* pkts, uint16_t n) noexcept;
   // Ages flows by packet time (call once per burst, and on idle polls with wall time).
   void sweep(uint64_t now_ns) noexcept;
-  // Ends every flow (end of input, shutdown): each gets a flow record.
-  void flush() noexcept;
+  // Ends flows (end of input, shutdown): each gets a flow record. Ends only as many as
+  // the record ring has room for; returns true once every flow has ended. Call again
+  // after draining the ring: `while (!stage.flush()) drain();`.
+  bool flush() noexcept;
 
   SpscRing<event::SegmentEvent>& events() noexcept { return events_; }
   SpscRing<event::FlowRecord>& records() noexcept { return records_; }

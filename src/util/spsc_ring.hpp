@@ -42,6 +42,12 @@ class SpscRing {
   }
 
   uint32_t capacity() const noexcept { return mask_ + 1; }
+  // Producer side: slots certainly free now (the consumer may have freed more).
+  uint32_t free_slots() noexcept {
+    const uint64_t head = head_.load(std::memory_order_relaxed);
+    cached_tail_ = tail_.load(std::memory_order_acquire);
+    return static_cast<uint32_t>(mask_ + 1 - (head - cached_tail_));
+  }
 
  private:
   const uint32_t mask_;

@@ -5,6 +5,7 @@
 #include <pcap/pcap.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -167,6 +168,54 @@ TEST(Cli, DpdkPortAndFileReaderAgreeOnEveryCorpusCapture) {
   }
   EXPECT_GT(compared, 100u);
   EXPECT_LE(with_undelivered, 2u);
+}
+
+// Events and flow records of `analyze -w N`, without the fields that name the worker
+// and the per-worker flow id, sorted: the same multiset for any worker count.
+std::vector<std::string> outputs_of(const std::string& file, unsigned workers, std::string& log) {
+  const std::string ev = ::testing::TempDir() + "/w-events.jsonl", fl = ::testing::TempDir() + "/w-flows.jsonl";
+  const CmdResult r = run(exe() + " analyze '" + file + "' -w " + std::to_string(workers) + " --events " + ev +
+                          " --flows " + fl);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  log = r.out;
+  std::vector<std::string> lines;
+  for (const std::string& path : {ev, fl}) {
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+      nlohmann::json j = nlohmann::json::parse(line);
+      j.erase("flow");
+      j.erase("worker");
+      lines.push_back(j.dump());
+    }
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+TEST(Cli, WorkersThroughSoftwareRehashGiveTheSameEventsAsOneWorker) {
+  std::vector<std::string> files = {src_dir() + "/data/demo.pcap"};
+  const char* corpus = std::getenv("SEQWATCH_CORPUS_DIR");
+  if (corpus != nullptr && fs::is_directory(corpus)) {
+    for (const auto& e : fs::recursive_directory_iterator(corpus))
+      if (e.is_regular_file() && is_capture(e.path())) files.push_back(e.path().string());
+  }
+  size_t lines = 0;
+  for (const std::string& f : files) {
+    SCOPED_TRACE(f);
+    std::string log1, log3;
+    const auto one = outputs_of(f, 1, log1);
+    const auto three = outputs_of(f, 3, log3);
+    EXPECT_EQ(one, three);
+    lines += one.size();
+  }
+  EXPECT_GT(lines, 1000u);
+  // The rehash stage really spread the demo's four connections over the workers.
+  const auto j = analyze_json(files[0], "file", "-w 3");
+  ASSERT_TRUE(j.contains("rehash")) << j.dump();
+  unsigned busy = 0;
+  for (const auto& n : j["rehash"]["per_worker"]) busy += n.get<uint64_t>() != 0;
+  EXPECT_GE(busy, 2u) << j["rehash"].dump();
+  EXPECT_EQ(j["rehash"]["dropped_full"], 0);
 }
 
 TEST(Cli, GzipCaptureIsReadByFileSourceAndRefusedByDpdkWithAReason) {

@@ -201,6 +201,39 @@ TEST(FlowTable, SweepExpiresIdleAndClosedFlowsByPacketTime) {
   EXPECT_EQ(t.value()->counters().in_use, 0u);
 }
 
+// Flushing in bounded batches (the record ring's free room) ends every flow exactly once,
+// including flows inserted between two batches into buckets already visited.
+TEST(FlowTable, FlushInBatchesEndsEveryFlowOnce) {
+  FlowTableConfig cfg;
+  cfg.capacity = 1024;
+  auto t = FlowTable::create(cfg);
+  ASSERT_TRUE(t);
+  Removed rm;
+  bool c;
+  for (uint32_t i = 0; i < 500; ++i) {
+    const FlowKey k = numbered_key(i);
+    t.value()->find_or_insert(k, hash_key(k), 1, c, rm);
+  }
+  ASSERT_TRUE(rm.list.empty());
+  EXPECT_FALSE(t.value()->flush(rm, 100));
+  EXPECT_EQ(rm.list.size(), 100u);
+  for (uint32_t i = 500; i < 520; ++i) {  // arrive mid-flush
+    const FlowKey k = numbered_key(i);
+    t.value()->find_or_insert(k, hash_key(k), 2, c, rm);
+  }
+  int calls = 1;
+  while (!t.value()->flush(rm, 100)) ASSERT_LT(++calls, 100);
+  EXPECT_EQ(rm.list.size(), 520u);
+  std::set<uint32_t> ids;
+  for (const auto& [id, why] : rm.list) {
+    ids.insert(id);
+    EXPECT_EQ(why, RemoveReason::kFlush);
+  }
+  EXPECT_EQ(ids.size(), 520u);
+  EXPECT_EQ(t.value()->counters().in_use, 0u);
+  EXPECT_TRUE(t.value()->flush(rm, 0));  // empty: done even with no room
+}
+
 TEST(FlowTable, RejectsImpossibleCapacityWithTheKeyName) {
   FlowTableConfig cfg;
   cfg.capacity = 3;

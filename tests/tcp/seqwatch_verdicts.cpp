@@ -67,7 +67,7 @@ SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans) {
     tcp.process_burst(views.data(), pkts.data(), n);
     drain();
   }
-  tcp.flush();
+  while (!tcp.flush()) drain();
   drain();
   run.read_error = s.read_error();
 

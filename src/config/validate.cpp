@@ -1,0 +1,247 @@
+// Checks that involve several keys (after all layers are applied) and checks against the
+// machine (validate_against). Messages are located by the key's origin: the file and line
+// where the layer that set it named it.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "config/config.hpp"
+#include "config/internal.hpp"
+
+namespace seqwatch::config {
+
+namespace {
+
+// Mempool headroom, see effective_mbufs() and docs/configuration.md.
+constexpr uint32_t kMempoolCache = 512;   // per-lcore mempool cache the runtime asks for
+constexpr uint32_t kRehashRing = 1024;    // mbufs parked in each worker's rehash ring
+
+struct Report {
+  const Origins& origins;
+  std::vector<std::string>& errors;
+  void operator()(const std::string& path, const std::string& reason) {
+    errors.push_back(fmt::format("{}: {}: {}", detail::origin_of(origins, path), path, reason));
+  }
+};
+
+std::string port_path(size_t i, std::string_view key) { return fmt::format("ports[{}].{}", i, key); }
+
+std::string device_id(const PortConfig& p) {
+  if (!p.pci.empty()) return p.pci;
+  return p.devargs.substr(0, p.devargs.find(','));
+}
+
+}  // namespace
+
+uint32_t effective_rx_queues(const Config& cfg, const PortConfig& port) {
+  if (port.rx_queues) return port.rx_queues;
+  return port.rss == Rss::kOff ? 1 : cfg.workers.count;
+}
+
+uint32_t effective_mbufs(const Config& cfg, const PortConfig& port) {
+  if (port.mbufs) return port.mbufs;
+  // Twice the RX rings (one set posted to the NIC, one in flight through the workers), one
+  // burst and one mempool cache per worker, and the rehash rings when rehash is on;
+  // rounded up to 2^n - 1, the size a mempool ring stores best.
+  uint64_t n = 2ull * effective_rx_queues(cfg, port) * port.rx_descriptors +
+               uint64_t{cfg.workers.count} * (cfg.workers.burst + kMempoolCache);
+  if (port.rehash == Rehash::kSoftware) n += uint64_t{cfg.workers.count} * kRehashRing;
+  uint64_t p = 1;
+  while (p - 1 < n) p <<= 1;
+  return static_cast<uint32_t>(std::min<uint64_t>(p - 1, UINT32_MAX));
+}
+
+namespace detail {
+
+std::string origin_of(const Origins& origins, const std::string& path) {
+  std::string p = path;
+  while (!p.empty()) {
+    if (auto it = origins.find(p); it != origins.end()) return it->second;
+    const auto cut = p.find_last_of(".[");
+    if (cut == std::string::npos) break;
+    p.resize(cut);
+  }
+  return "(default)";
+}
+
+void check_relations(const Config& cfg, const Origins& origins, std::vector<std::string>& errors) {
+  Report report{origins, errors};
+
+  // Lcores: the lowest EAL lcore is the main lcore (DPDK's default), the control thread.
+  auto eal = parse_lcore_list(cfg.eal.lcores);
+  if (eal.ok()) {
+    const std::vector<uint32_t>& ids = eal.value();
+    const uint32_t main_lcore = ids.front();
+    const size_t free = ids.size() - 1;
+    if (cfg.workers.count > free) {
+      report("workers.count",
+             fmt::format("{} worker{} need{} {} lcore{} besides the main lcore {}, but eal.lcores '{}' leaves {}: "
+                         "add lcores to eal.lcores (e.g. {}-{}) or lower workers.count",
+                         cfg.workers.count, cfg.workers.count == 1 ? "" : "s", cfg.workers.count == 1 ? "s" : "",
+                         cfg.workers.count, cfg.workers.count == 1 ? "" : "s", main_lcore, cfg.eal.lcores, free,
+                         main_lcore, main_lcore + cfg.workers.count));
+    }
+    if (!cfg.workers.lcores.empty()) {
+      auto w = parse_lcore_list(cfg.workers.lcores);
+      if (w.ok()) {
+        if (w.value().size() != cfg.workers.count)
+          report("workers.lcores", fmt::format("'{}' names {} lcore{} but workers.count is {}", cfg.workers.lcores,
+                                               w.value().size(), w.value().size() == 1 ? "" : "s", cfg.workers.count));
+        for (uint32_t id : w.value()) {
+          if (id == main_lcore) {
+            report("workers.lcores", fmt::format("lcore {} is the main lcore (the control thread); workers need their own",
+                                                 id));
+          } else if (!std::binary_search(ids.begin(), ids.end(), id)) {
+            report("workers.lcores", fmt::format("lcore {} is not in eal.lcores '{}'", id, cfg.eal.lcores));
+          }
+        }
+      }
+    }
+  }
+
+  // Ports.
+  if (cfg.ports.empty()) report("ports", "no port: add one with pci (a NIC) or devargs (a vdev)");
+  uint64_t total_queues = 0;
+  bool any_rehash = false;
+  for (size_t i = 0; i < cfg.ports.size(); ++i) {
+    const PortConfig& p = cfg.ports[i];
+    for (size_t j = 0; j < i; ++j) {
+      if (cfg.ports[j].name == p.name)
+        report(port_path(i, "name"), fmt::format("'{}' is already the name of ports[{}]; names must be unique", p.name, j));
+      const std::string id = device_id(p);
+      if (!id.empty() && id == device_id(cfg.ports[j]))
+        report(port_path(i, p.pci.empty() ? "devargs" : "pci"),
+               fmt::format("device {} is already ports[{}]; each device can be opened once", id, j));
+    }
+    if (!p.pci.empty() && !p.devargs.empty())
+      report(port_path(i, "devargs"), fmt::format("both pci ({}) and devargs are set; a port is either a NIC or a vdev", p.pci));
+    const uint32_t q = effective_rx_queues(cfg, p);
+    total_queues += q;
+    any_rehash |= p.rehash == Rehash::kSoftware;
+    const uint64_t need = uint64_t{q} * p.rx_descriptors + uint64_t{cfg.workers.count} * cfg.workers.burst;
+    if (p.mbufs != 0 && p.mbufs < need)
+      report(port_path(i, "mbufs"),
+             fmt::format("{} mbufs cannot fill {} RX queue{} of {} descriptors plus one burst per worker ({} needed): "
+                         "the port would run out (rx_nombuf); use at least {} or 0 (derived: {})",
+                         p.mbufs, q, q == 1 ? "" : "s", p.rx_descriptors, need, need, effective_mbufs(cfg, [&] {
+                           PortConfig d = p;
+                           d.mbufs = 0;
+                           return d;
+                         }())));
+  }
+  if (!cfg.ports.empty() && !any_rehash && total_queues < cfg.workers.count)
+    report("workers.count",
+           fmt::format("{} workers but the ports give {} RX queue{} and no port has rehash: software; {} worker{} would "
+                       "poll nothing: set rehash: software on a port, raise rx_queues, or lower workers.count",
+                       cfg.workers.count, total_queues, total_queues == 1 ? "" : "s", cfg.workers.count - total_queues,
+                       cfg.workers.count - total_queues == 1 ? "" : "s"));
+
+  // Evidence.
+  const EvidenceConfig& ev = cfg.evidence;
+  if (ev.per_flow_budget > ev.global_budget_bytes)
+    report("evidence.per_flow_budget",
+           fmt::format("{} bytes per flow exceeds evidence.global_budget_bytes ({}); lower it or raise the global budget",
+                       ev.per_flow_budget, ev.global_budget_bytes));
+  if (ev.enabled && ev.triggers.empty() && ev.sampling.one_in_n == 0 && ev.sampling.flow_hash_fraction == 0)
+    report("evidence.triggers", "evidence is enabled but nothing starts a slice: add a trigger, turn on sampling, "
+                                "or set evidence.enabled: false");
+  if (ev.enabled && ev.history_packets == 0 && ev.post_packets == 0)
+    report("evidence.post_packets", "with history_packets 0 and post_packets 0 a slice holds no packet");
+  for (size_t i = 0; i < ev.triggers.size(); ++i) {
+    const Trigger& t = ev.triggers[i];
+    const std::string tpath = fmt::format("evidence.triggers[{}]", i);
+    if (t.type == TriggerType::kBpf && t.expr.empty())
+      report(tpath + ".expr", "a bpf trigger needs expr, a tcpdump filter expression (e.g. 'tcp[tcpflags] & tcp-rst != 0')");
+    if (t.type == TriggerType::kPayload && t.rule == 0)
+      report(tpath + ".rule", "a payload trigger needs rule, the id of a rule in rules.file");
+    else if (t.type == TriggerType::kPayload && cfg.rules.file.empty())
+      report(fmt::format("evidence.triggers[{}].rule", i),
+             fmt::format("a payload trigger needs rules.file, the rules file that defines rule {}", t.rule));
+  }
+
+  // Imbalance is judged on whole stats periods.
+  if (cfg.imbalance.window_s < cfg.outputs.stats_interval_s)
+    report("imbalance.window_s", fmt::format("{} s is shorter than outputs.stats_interval_s ({} s), the period the "
+                                             "counters are read at; raise it or lower the stats interval",
+                                             cfg.imbalance.window_s, cfg.outputs.stats_interval_s));
+}
+
+}  // namespace detail
+
+Result<bool> validate_against(const Config& cfg, const Environment& env, const Origins* origins) {
+  const Origins none;
+  std::vector<std::string> errors;
+  Report report{origins ? *origins : none, errors};
+
+  if (env.lcore_count > 0) {
+    if (auto ids = parse_lcore_list(cfg.eal.lcores); ids.ok()) {
+      for (uint32_t id : ids.value())
+        if (id >= env.lcore_count)
+          report("eal.lcores", fmt::format("lcore {} does not exist: this machine has {} lcore{} (0-{})", id,
+                                           env.lcore_count, env.lcore_count == 1 ? "" : "s", env.lcore_count - 1));
+    }
+  }
+
+  std::vector<std::string> probed;
+  for (const auto& c : env.ports) probed.push_back(c.id);
+  const std::string probed_list = probed.empty() ? "none" : detail::join(probed, ", ");
+  for (size_t i = 0; i < cfg.ports.size(); ++i) {
+    const PortConfig& p = cfg.ports[i];
+    if (p.pci.empty() && p.devargs.empty()) {
+      report(port_path(i, "pci"), fmt::format("port '{}' has no device: set pci (a NIC, e.g. 0000:3b:00.0) or devargs "
+                                              "(a vdev, e.g. net_af_packet0,iface=eth1)", p.name));
+      continue;
+    }
+    const std::string id = device_id(p);
+    const auto cap = std::find_if(env.ports.begin(), env.ports.end(), [&](const PortCapabilities& c) { return c.id == id; });
+    if (cap == env.ports.end()) {
+      if (!p.pci.empty())
+        report(port_path(i, "pci"), fmt::format("no DPDK device at {} (probed: {}); bind the NIC to vfio-pci with "
+                                                "dpdk-devbind.py and check eal.extra_args for -a/-b filters", id, probed_list));
+      else
+        report(port_path(i, "devargs"), fmt::format("the vdev {} was not created (probed: {}); is its driver installed "
+                                                    "(librte-net-*) and are its arguments right?", id, probed_list));
+      continue;
+    }
+    const uint32_t q = effective_rx_queues(cfg, p);
+    if (cap->max_rx_queues > 0 && q > cap->max_rx_queues)
+      report(port_path(i, "rx_queues"),
+             fmt::format("{} RX queues asked (rx_queues {}, workers.count {}) but {} offers at most {}; lower them, or set "
+                         "rss: off and rehash: software", q, p.rx_queues, cfg.workers.count, id, cap->max_rx_queues));
+    if (cap->max_rx_descriptors > 0 && p.rx_descriptors > cap->max_rx_descriptors)
+      report(port_path(i, "rx_descriptors"),
+             fmt::format("{} descriptors but {} offers at most {} per queue", p.rx_descriptors, id, cap->max_rx_descriptors));
+    if (p.rss == Rss::kSymmetric && q > 1 && !cap->rss)
+      report(port_path(i, "rss"), fmt::format("{} cannot do RSS, so {} queues would not share the traffic; set rss: off "
+                                              "and rehash: software", id, q));
+    if (p.timestamps == Timestamps::kHw && !cap->hw_timestamps)
+      report(port_path(i, "timestamps"), fmt::format("{} gives no hardware timestamps; use auto (hw where offered, "
+                                                     "TSC otherwise) or tsc", id));
+  }
+
+  if (env.check_bpf) {
+    if (!cfg.evidence.capture_filter.empty())
+      if (std::string why = env.check_bpf(cfg.evidence.capture_filter); !why.empty())
+        report("evidence.capture_filter", fmt::format("'{}' does not compile: {}", cfg.evidence.capture_filter, why));
+    for (size_t i = 0; i < cfg.evidence.triggers.size(); ++i) {
+      const Trigger& t = cfg.evidence.triggers[i];
+      if (t.type != TriggerType::kBpf) continue;
+      if (std::string why = env.check_bpf(t.expr); !why.empty())
+        report(fmt::format("evidence.triggers[{}].expr", i), fmt::format("'{}' does not compile: {}", t.expr, why));
+    }
+  }
+  if (env.rule_ids_known) {
+    for (size_t i = 0; i < cfg.evidence.triggers.size(); ++i) {
+      const Trigger& t = cfg.evidence.triggers[i];
+      if (t.type == TriggerType::kPayload &&
+          std::find(env.rule_ids.begin(), env.rule_ids.end(), t.rule) == env.rule_ids.end())
+        report(fmt::format("evidence.triggers[{}].rule", i),
+               fmt::format("rule {} is not defined in {}", t.rule, cfg.rules.file));
+    }
+  }
+
+  if (!errors.empty()) return Error{detail::join(errors, "\n")};
+  return true;
+}
+
+}  // namespace seqwatch::config

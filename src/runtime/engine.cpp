@@ -1,0 +1,260 @@
+#include "runtime/engine.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <array>
+#include <chrono>
+
+#include "flow/flow_key.hpp"
+
+namespace seqwatch::runtime {
+
+namespace {
+
+void pin_to(int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);  // best effort: an error leaves it unpinned
+}
+
+void add_shape(TcpShape& a, const TcpShape& b) {
+  a.segments += b.segments;
+  a.data_segments += b.data_segments;
+  a.payload_bytes += b.payload_bytes;
+  a.syn += b.syn;
+  a.syn_ack += b.syn_ack;
+  a.fin += b.fin;
+  a.rst += b.rst;
+  a.with_sack += b.with_sack;
+  a.with_timestamps += b.with_timestamps;
+  a.options_cut += b.options_cut;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vector<PacketSource*> inputs) {
+  if (cfg.workers == 0 || cfg.workers > 128)
+    return Error{"workers: " + std::to_string(cfg.workers) + " is out of range (1..128)"};
+  if (inputs.empty()) return Error{"no input"};
+  for (PacketSource* in : inputs) {
+    if (in->link_type() != inputs[0]->link_type())
+      return Error{"inputs have different link types (" + inputs[0]->describe() + ", " + in->describe() +
+                   "); run them separately"};
+  }
+  std::unique_ptr<Engine> e(new Engine());
+  e->cfg_ = cfg;
+  e->inputs_ = std::move(inputs);
+  const bool rehash = cfg.software_rehash || e->inputs_.size() != cfg.workers;
+  if (rehash) {
+    e->rehash_.per_worker.assign(cfg.workers, 0);
+    for (unsigned i = 0; i < cfg.workers; ++i) {
+      e->rings_.push_back(std::make_unique<FrameRing>(cfg.rehash_ring_bytes));
+      e->ring_sources_.push_back(std::make_unique<FrameRingSource>(
+          *e->rings_.back(), e->inputs_[0]->link_type(), "rehash ring " + std::to_string(i)));
+    }
+  }
+  e->finished_.reset(new std::atomic<bool>[cfg.workers]);
+  for (unsigned i = 0; i < cfg.workers; ++i) {
+    e->finished_[i].store(false);
+    tcp::TcpStageConfig tc = cfg.tcp;
+    tc.worker = static_cast<uint8_t>(i);
+    tc.table.id_base = i;
+    tc.table.id_stride = cfg.workers;
+    auto stage = tcp::TcpStage::create(tc);
+    if (!stage) return stage.error();
+    e->stages_.push_back(std::move(stage.value()));
+    PacketSource& src = rehash ? static_cast<PacketSource&>(*e->ring_sources_[i]) : *e->inputs_[i];
+    e->workers_.push_back(std::make_unique<Worker>(src, cfg.matcher, e->stages_.back().get()));
+    if (cfg.matcher != nullptr && e->workers_.back()->scratch() == nullptr)
+      return Error{"Hyperscan could not allocate scratch space for worker " + std::to_string(i)};
+  }
+  return e;
+}
+
+Engine::~Engine() = default;
+
+uint32_t Engine::pick_worker(const decode::PacketView& v) const noexcept {
+  const uint32_t n = static_cast<uint32_t>(workers_.size());
+  flow::FlowKey key;
+  flow::Dir dir;
+  uint64_t h = 0;
+  if (v.status == decode::DecodeStatus::kOk && flow::make_key(v, key, dir, cfg_.tcp.key_vlans)) {
+    h = flow::hash_key(key);
+  } else if (v.ip_count != 0) {
+    // No ports (fragments, ICMP, errors above IP): the innermost address pair, symmetric.
+    const decode::IpLayer& ip = v.ip[v.ip_count - 1];
+    const uint32_t alen = ip.version == 6 ? 16 : 4;
+    const uint32_t src_off = ip.off + (ip.version == 6 ? 8 : 12);
+    if (src_off + 2 * alen <= v.caplen) {
+      uint64_t a = 0, b = 0;
+      for (uint32_t k = 0; k < alen; ++k) {
+        a = a * 131 + v.frame[src_off + k];
+        b = b * 131 + v.frame[src_off + alen + k];
+      }
+      h = (a ^ b) * 0x9E3779B97F4A7C15ull;
+    }
+  }
+  // The flow table indexes buckets with the low bits and signatures with the high 32;
+  // bits 32..63 mixed down keep the worker choice independent of both.
+  return static_cast<uint32_t>(((h >> 32) * n) >> 32);
+}
+
+void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {
+  std::array<PacketRef, kBurstSize> pkts;
+  std::array<decode::FrameRef, kBurstSize> frames;
+  std::array<decode::PacketView, kBurstSize> views;
+  const decode::LinkType link = inputs_[0]->link_type();
+  size_t next = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    bool all_done = true;
+    uint32_t got = 0;
+    for (size_t k = 0; k < inputs_.size(); ++k) {
+      PacketSource& in = *inputs_[(next + k) % inputs_.size()];
+      const uint16_t n = in.rx_burst(pkts.data(), kBurstSize);
+      if (n == 0) {
+        in.release();
+        all_done &= in.done();
+        continue;
+      }
+      all_done = false;
+      got += n;
+      for (uint16_t i = 0; i < n; ++i) frames[i] = decode::FrameRef{pkts[i].data, pkts[i].caplen};
+      decode::decode_burst(frames.data(), n, link, views.data(), rehash_.decode);
+      for (uint16_t i = 0; i < n; ++i) {
+        const uint32_t w = pick_worker(views[i]);
+        FrameRing& ring = *rings_[w];
+        if (pkts[i].caplen > ring.max_frame()) {
+          ++rehash_.dropped_oversize;
+          continue;
+        }
+        while (!ring.push(pkts[i])) {
+          if (!cfg_.lossless || stop.load(std::memory_order_relaxed)) break;
+          ring.publish();
+          ++rehash_.waits;
+          std::this_thread::yield();
+        }
+        ++rehash_.packets;
+        ++rehash_.per_worker[w];
+      }
+      for (auto& r : rings_) r->publish();
+      in.release();
+    }
+    ++next;
+    if (all_done) break;
+    if (got == 0) std::this_thread::yield();
+  }
+  for (auto& r : rings_) r->close();
+}
+
+void Engine::worker_loop(unsigned i, const std::atomic<bool>& stop) noexcept {
+  if (!cfg_.cpus.empty()) pin_to(cfg_.cpus[i % cfg_.cpus.size()]);
+  // With the rehash stage, a stop request ends its reading; the worker drains its ring.
+  static const std::atomic<bool> never{false};
+  workers_[i]->run(rehashing() ? never : stop);
+  tcp::TcpStage& st = *stages_[i];
+  while (!st.flush()) std::this_thread::yield();  // the control thread drains the records
+  finished_[i].store(true, std::memory_order_release);
+}
+
+void Engine::run(const std::atomic<bool>& stop, EngineSinks& sinks) {
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < workers_.size(); ++i) threads.emplace_back([this, i, &stop] { worker_loop(i, stop); });
+  std::thread rehash;
+  if (rehashing()) rehash = std::thread([this, &stop] { rehash_loop(stop); });
+
+  auto drain = [&]() {
+    uint32_t n = 0;
+    for (auto& s : stages_) {
+      n += s->events().drain([&](const event::SegmentEvent& e) {
+        if (sinks.on_event) sinks.on_event(e);
+      });
+      n += s->records().drain([&](const event::FlowRecord& r) {
+        if (sinks.on_record) sinks.on_record(r);
+      });
+    }
+    return n;
+  };
+  auto last_tick = std::chrono::steady_clock::now();
+  for (;;) {
+    bool all = true;
+    for (unsigned i = 0; i < workers_.size(); ++i) all &= finished_[i].load(std::memory_order_acquire);
+    const uint32_t n = drain();
+    if (all) {
+      drain();
+      break;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_tick >= std::chrono::milliseconds(100)) {
+      last_tick = now;
+      if (sinks.on_tick) sinks.on_tick();
+    }
+    if (n == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  if (rehash.joinable()) rehash.join();
+  for (auto& t : threads) t.join();
+  drain();
+}
+
+WorkerState Engine::merged_state() const {
+  WorkerState m;
+  for (const auto& w : workers_) {
+    const WorkerState& s = w->state();
+    m.decode.add(s.decode);
+    add_shape(m.tcp, s.tcp);
+    m.bursts += s.bursts;
+    m.idle_polls += s.idle_polls;
+    m.payload_scans += s.payload_scans;
+    if (s.first_ts_ns != 0 && (m.first_ts_ns == 0 || s.first_ts_ns < m.first_ts_ns)) m.first_ts_ns = s.first_ts_ns;
+    if (s.last_ts_ns > m.last_ts_ns) m.last_ts_ns = s.last_ts_ns;
+  }
+  return m;
+}
+
+tcp::TcpStageCounters Engine::merged_tcp() const {
+  tcp::TcpStageCounters m;
+  for (const auto& s : stages_) {
+    const auto& c = s->counters();
+    m.segments += c.segments;
+    m.skipped += c.skipped;
+    m.events += c.events;
+    m.events_dropped += c.events_dropped;
+    m.records += c.records;
+    m.records_dropped += c.records_dropped;
+    m.restarts += c.restarts;
+    for (size_t b = 0; b < m.verdicts.size(); ++b) m.verdicts[b] += c.verdicts[b];
+  }
+  return m;
+}
+
+flow::FlowTableCounters Engine::merged_table() const {
+  flow::FlowTableCounters m;
+  for (const auto& s : stages_) {
+    const auto& c = s->table().counters();
+    m.lookups += c.lookups;
+    m.hits += c.hits;
+    m.inserts += c.inserts;
+    m.evicted += c.evicted;
+    m.expired_idle += c.expired_idle;
+    m.expired_closed += c.expired_closed;
+    m.flushed += c.flushed;
+    m.in_use += c.in_use;
+  }
+  return m;
+}
+
+size_t Engine::flow_memory_bytes() const {
+  size_t n = 0;
+  for (const auto& s : stages_) n += s->table().memory_bytes();
+  return n;
+}
+
+uint64_t Engine::input_dropped() const {
+  uint64_t n = rehash_.dropped_full + rehash_.dropped_oversize;
+  for (PacketSource* in : inputs_) n += in->dropped();
+  return n;
+}
+
+}  // namespace seqwatch::runtime

@@ -1,0 +1,96 @@
+// The engine: N poll-mode workers, each with its own flow table and TCP stage, fed either
+// one input per worker (NIC RSS queues) or through the software rehash stage (one thread
+// reads every input, decodes, and spreads frames over the workers by the symmetric hash
+// of the INNERMOST 5-tuple, tunnel-aware). The calling thread is the control thread: it
+// drains every worker's event and flow-record rings and hands them to the sinks.
+//
+//   inputs ──(RSS queue i)──────────────────────────────▶ worker i ─┐
+//   inputs ──▶ rehash: decode, inner hash ──FrameRing──▶ worker i ─┤─▶ rings ─▶ control
+//
+// Offline (`analyze`) and live (`run`) both use it. Offline inputs are lossless: the
+// rehash stage waits for a full worker ring. Live inputs never wait: a full ring drops
+// the frame and counts it (rehash.dropped).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "decode/decoder.hpp"
+#include "event/records.hpp"
+#include "match/payload_matcher.hpp"
+#include "runtime/frame_ring.hpp"
+#include "runtime/worker.hpp"
+#include "source/packet_source.hpp"
+#include "tcp/tcp_stage.hpp"
+#include "util/result.hpp"
+
+namespace seqwatch::runtime {
+
+struct EngineConfig {
+  unsigned workers = 1;
+  tcp::TcpStageConfig tcp;              // per worker (flow-table capacity is per worker)
+  const PayloadMatcher* matcher = nullptr;
+  bool software_rehash = false;         // forced on when inputs != workers
+  bool lossless = true;                 // offline: wait for room; live: drop and count
+  size_t rehash_ring_bytes = 8u << 20;  // per worker
+  std::vector<int> cpus;                // pin worker i to cpus[i % size]; empty = no pinning
+};
+
+struct alignas(64) RehashCounters {
+  uint64_t packets = 0;
+  uint64_t dropped_full = 0;       // live: a worker's ring was full
+  uint64_t dropped_oversize = 0;   // frame larger than a ring slot allows
+  uint64_t waits = 0;              // offline: times the stage waited for a worker
+  std::vector<uint64_t> per_worker;
+  decode::DecodeCounters decode;   // the stage's own decode (workers decode again)
+};
+
+struct EngineSinks {
+  std::function<void(const event::SegmentEvent&)> on_event;
+  std::function<void(const event::FlowRecord&)> on_record;
+  std::function<void()> on_tick;  // about every 100 ms of wall time, on the control thread
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> create(const EngineConfig& cfg, std::vector<PacketSource*> inputs);
+  ~Engine();
+
+  // Runs until every input is done or `stop` is set, then ends every flow (flow records)
+  // and returns once every output ring is drained into the sinks.
+  void run(const std::atomic<bool>& stop, EngineSinks& sinks);
+
+  unsigned workers() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  const Worker& worker(unsigned i) const { return *workers_[i]; }
+  const tcp::TcpStage& stage(unsigned i) const { return *stages_[i]; }
+  bool rehashing() const noexcept { return !rings_.empty(); }
+  const RehashCounters& rehash() const noexcept { return rehash_; }
+  // Sum over workers.
+  WorkerState merged_state() const;
+  tcp::TcpStageCounters merged_tcp() const;
+  flow::FlowTableCounters merged_table() const;
+  size_t flow_memory_bytes() const;
+  uint64_t input_dropped() const;
+
+ private:
+  Engine() = default;
+  void rehash_loop(const std::atomic<bool>& stop) noexcept;
+  void worker_loop(unsigned i, const std::atomic<bool>& stop) noexcept;
+  uint32_t pick_worker(const decode::PacketView& v) const noexcept;
+
+  EngineConfig cfg_;
+  std::vector<PacketSource*> inputs_;
+  std::vector<std::unique_ptr<FrameRing>> rings_;
+  std::vector<std::unique_ptr<FrameRingSource>> ring_sources_;
+  std::vector<std::unique_ptr<tcp::TcpStage>> stages_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<std::atomic<bool>[]> finished_;
+  RehashCounters rehash_;
+};
+
+}  // namespace seqwatch::runtime
