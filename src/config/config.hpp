@@ -74,8 +74,8 @@ enum class Eviction : uint8_t { kLru, kRefuse };
 
 struct FlowTableConfig {
   uint32_t capacity = 1u << 20;   // flows per worker (both directions in one entry)
-  double idle_timeout_s = 120;    // no packet for this long (packet time): flow expires
-  double closed_linger_s = 2;     // after FIN/FIN or RST: kept this long for late packets
+  double idle_timeout_s = 3600;   // no packet for this long (packet time): flow expires
+  double closed_linger_s = 60;    // after FIN/FIN or RST: kept this long for late packets
   bool key_vlans = true;          // VLAN ids in the flow key
   Eviction eviction = Eviction::kLru;  // what a full table does with a new flow
   bool operator==(const FlowTableConfig&) const = default;
