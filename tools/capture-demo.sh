@@ -17,8 +17,14 @@
 # the root namespace. Run as root. Safe to re-run: leftovers of an earlier run are removed
 # first, and everything created is removed on exit, on failure or on a signal.
 #
-# Usage: tools/capture-demo.sh [-o OUT] [-t SECONDS] [-P STREAMS] [-r RATE]
+# With -L DIR the client's veth is watched LIVE by seqwatch instead of tcpdump:
+# `seqwatch run --pipeline pipelines/demo.yaml` on net_af_packet (the veth stands in for a
+# SPAN port), stopped with SIGINT when iperf3 ends; its report, events, flow records and
+# stats go to DIR, and the kernel's counters are printed beside seqwatch's.
+#
+# Usage: tools/capture-demo.sh [-o OUT | -L DIR] [-t SECONDS] [-P STREAMS] [-r RATE]
 #   -o OUT      capture path (default: data/demo.pcap in the repository)
+#   -L DIR      live: run seqwatch on the client's veth, outputs in DIR
 #   -t SECONDS  iperf3 duration (default 4)
 #   -P STREAMS  parallel iperf3 streams, 2-4 (default 3)
 #   -r RATE     tbf bottleneck rate (default 20mbit)
@@ -39,12 +45,14 @@ out="$repo_root/data/demo.pcap"
 seconds=4
 streams=3
 rate=20mbit
+live=""
 
 die() { echo "capture-demo: $*" >&2; exit 1; }
 
-while getopts "o:t:P:r:h" opt; do
+while getopts "o:L:t:P:r:h" opt; do
   case "$opt" in
     o) out=$OPTARG ;;
+    L) live=$OPTARG ;;
     t) seconds=$OPTARG ;;
     P) streams=$OPTARG ;;
     r) rate=$OPTARG ;;
@@ -55,6 +63,8 @@ done
 [[ $seconds =~ ^[0-9]+$ && $seconds -ge 1 && $seconds -le 30 ]] || die "-t wants 1..30 seconds, got '$seconds'"
 [[ $streams =~ ^[2-4]$ ]] || die "-P wants 2..4 streams, got '$streams'"
 [[ $EUID -eq 0 ]] || die "must run as root (creates network namespaces); try: sudo $0"
+seqwatch=${SEQWATCH_BIN:-$repo_root/build/src/seqwatch}  # the binary -L runs
+[[ -z $live || -x $seqwatch ]] || die "-L needs a built seqwatch at $seqwatch (tools/build.sh build)"
 for tool in ip tc tcpdump iperf3 nstat; do
   command -v "$tool" >/dev/null || die "'$tool' not found; install iproute2, tcpdump and iperf3"
 done
@@ -123,30 +133,82 @@ in_ns "$NS_RTR" tc qdisc add dev "$IF_RTR_SRV" root tbf rate "$rate" burst "$TBF
 # would also run with SIGINT ignored, as background jobs of a script do).
 ip netns exec "$NS_SRV" iperf3 -s -1 -B "$ADDR_SRV" -p "$IPERF_PORT" >"$work/iperf3-server.log" 2>&1 &
 pids+=($!)
-# -Z root: keep privileges to write into $work (Debian's tcpdump otherwise drops to the
-# tcpdump user). -U: flush per packet so stopping it loses nothing; SIGTERM makes it
-# close the file cleanly. -B: a 16 MiB kernel buffer (default 2 MiB), so a busy machine
-# does not make the kernel drop packets before tcpdump reads them.
-ip netns exec "$NS_CLI" tcpdump -i "$IF_CLI" -s "$SNAPLEN" -B 16384 -U -Z root -w "$work/capture.pcap" \
-  >"$work/tcpdump.log" 2>&1 &
-tcpdump_pid=$!
-pids+=("$tcpdump_pid")
-for _ in $(seq 50); do
-  grep -q "listening on" "$work/tcpdump.log" && break
-  sleep 0.1
-done
-grep -q "listening on" "$work/tcpdump.log" || die "tcpdump did not start: $(cat "$work/tcpdump.log")"
+if [[ -n $live ]]; then
+  # seqwatch on the client's veth through DPDK's net_af_packet PMD, in the client's
+  # namespace (where the veth lives). It prints "seqwatch run:" once its port is up.
+  mkdir -p "$live"
+  live=$(cd "$live" && pwd)
+  (cd "$repo_root" && exec ip netns exec "$NS_CLI" "$seqwatch" run --pipeline pipelines/demo.yaml \
+     --set "ports.0.devargs=net_af_packet0,iface=$IF_CLI,qpairs=1" --out "$live") >"$work/seqwatch.log" 2>&1 &
+  sensor_pid=$!
+  pids+=("$sensor_pid")
+  for _ in $(seq 100); do
+    grep -q "^seqwatch run:" "$work/seqwatch.log" && break
+    kill -0 "$sensor_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -q "^seqwatch run:" "$work/seqwatch.log" || die "seqwatch did not start: $(tail -20 "$work/seqwatch.log")"
+else
+  # -Z root: keep privileges to write into $work (Debian's tcpdump otherwise drops to the
+  # tcpdump user). -U: flush per packet so stopping it loses nothing; SIGTERM makes it
+  # close the file cleanly. -B: a 16 MiB kernel buffer (default 2 MiB), so a busy machine
+  # does not make the kernel drop packets before tcpdump reads them. --immediate-mode:
+  # hand every packet over at once; otherwise the packets of the TPACKET_V3 ring block
+  # not yet retired when tcpdump is stopped never reach the file (~100 segments per run).
+  ip netns exec "$NS_CLI" tcpdump -i "$IF_CLI" -s "$SNAPLEN" -B 16384 -U --immediate-mode -Z root \
+    -w "$work/capture.pcap" \
+    >"$work/tcpdump.log" 2>&1 &
+  tcpdump_pid=$!
+  pids+=("$tcpdump_pid")
+  for _ in $(seq 50); do
+    grep -q "listening on" "$work/tcpdump.log" && break
+    sleep 0.1
+  done
+  grep -q "listening on" "$work/tcpdump.log" || die "tcpdump did not start: $(cat "$work/tcpdump.log")"
+fi
 for _ in $(seq 50); do
   in_ns "$NS_SRV" ss -Hltn "sport = :$IPERF_PORT" | grep -q . && break
   sleep 0.1
 done
-
 nstat_read() { in_ns "$NS_CLI" nstat -asz TcpOutSegs TcpRetransSegs | awk '/^Tcp/ {print $1, $2}'; }
 nstat_read >"$work/nstat.before"
 in_ns "$NS_CLI" iperf3 -c "$ADDR_SRV" -p "$IPERF_PORT" -t "$seconds" -P "$streams" \
   >"$work/iperf3-client.log" 2>&1 || die "iperf3 client failed: $(tail -5 "$work/iperf3-client.log")"
+# The connections end after iperf3 does (FINs, their ACKs, a late retransmission): wait
+# for the client to fall silent, read its counters, then give the capture a moment to
+# take in the last packets before stopping it.
+sleep 1
 nstat_read >"$work/nstat.after"
-sleep 0.5  # let the last FIN/ACKs reach the capture
+sleep 0.3
+
+if [[ -n $live ]]; then
+  kill -INT "$sensor_pid"
+  rc=0
+  wait "$sensor_pid" || rc=$?
+  cat "$work/seqwatch.log"
+  [[ $rc -eq 0 ]] || die "seqwatch exited with $rc"
+  value() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
+  out_segs=$(( $(value "$work/nstat.after" TcpOutSegs) - $(value "$work/nstat.before" TcpOutSegs) ))
+  retr_segs=$(( $(value "$work/nstat.after" TcpRetransSegs) - $(value "$work/nstat.before" TcpRetransSegs) ))
+  # seqwatch's view of the client's segments, from its flow records.
+  read -r seen retx < <(python3 - "$live/flows.jsonl" "$ADDR_CLI" <<'PY'
+import json, sys
+seen = retx = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    side = "c2s" if r["client"] == sys.argv[2] else "s2c" if r["server"] == sys.argv[2] else None
+    if side:
+        seen += r[side]["segments"]
+        retx += r[side]["retx_segments"]
+print(seen, retx)
+PY
+)
+  echo
+  echo "live demo: the client kernel (nstat) sent $((out_segs + retr_segs)) segments, $retr_segs of them retransmissions"
+  echo "           seqwatch saw $seen client segments, $retx retransmitted (live, through net_af_packet)"
+  echo "           outputs: $live/{summary.json,events.jsonl,flows.jsonl,stats.jsonl,config.yaml}"
+  exit 0
+fi
 kill -TERM "$tcpdump_pid"
 wait "$tcpdump_pid" || true
 

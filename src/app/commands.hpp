@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace seqwatch::app {
 
@@ -20,7 +21,17 @@ struct AnalyzeOptions {
   unsigned workers = 1;         // > 1: software rehash over this many workers
 };
 
+struct RunOptions {
+  std::string pipeline;           // pipelines/NAME.yaml (overlay on the defaults)
+  std::string config;             // optional base file (config/seqwatch.yaml holds the defaults)
+  std::vector<std::string> sets;  // --set key.path=value
+  std::string out_dir;            // overrides outputs.dir (no run subfolder)
+  double duration_s = 0;          // stop after this long (0 = until SIGINT/SIGTERM)
+  bool show_config = false;       // print the effective configuration and exit
+};
+
 int analyze(const AnalyzeOptions& opts);
+int run_pipeline(const RunOptions& opts);
 int version();
 
 }  // namespace seqwatch::app

@@ -28,10 +28,30 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 128u));
   analyze->add_option("--memory-mb", a.memory_mb, "DPDK memory (MiB) for the dpdk source")->check(CLI::Range(64u, 65536u));
 
+  seqwatch::app::RunOptions r;
+  auto* run = cli.add_subcommand("run", "Run the appliance on DPDK ports as a pipeline describes (live capture)");
+  run->add_option("--pipeline", r.pipeline, "pipeline file, e.g. pipelines/span-sensor.yaml")
+      ->required()->check(CLI::ExistingFile);
+  run->add_option("--config", r.config, "base configuration file under the pipeline (defaults: config/seqwatch.yaml)")
+      ->check(CLI::ExistingFile);
+  run->add_option("--set", r.sets, "override one key: --set ports.0.devargs=net_pcap0,rx_pcap=F (repeatable)");
+  run->add_option("--out", r.out_dir, "write outputs into this folder (instead of outputs.dir/<start time>)");
+  run->add_option("--duration", r.duration_s, "stop after this many seconds (default: run until SIGINT/SIGTERM)")
+      ->check(CLI::Range(0.0, 31536000.0));
+
+  seqwatch::app::RunOptions c;
+  c.show_config = true;
+  auto* config = cli.add_subcommand("config", "Print the effective configuration (defaults, files, --set) as YAML");
+  config->add_option("--pipeline", c.pipeline, "pipeline file")->check(CLI::ExistingFile);
+  config->add_option("--config", c.config, "base configuration file")->check(CLI::ExistingFile);
+  config->add_option("--set", c.sets, "override one key (repeatable)");
+
   auto* version = cli.add_subcommand("version", "Print versions of seqwatch and its libraries");
 
   CLI11_PARSE(cli, argc, argv);
   if (analyze->parsed()) return seqwatch::app::analyze(a);
+  if (run->parsed()) return seqwatch::app::run_pipeline(r);
+  if (config->parsed()) return seqwatch::app::run_pipeline(c);
   if (version->parsed()) return seqwatch::app::version();
   return 2;
 }

@@ -16,64 +16,124 @@ constexpr uint32_t kLinearSlot = 65536 + 1024;
 constexpr uint16_t kTxDesc = 64;  // the TX queue exists only because some PMDs require one
 }  // namespace
 
+// Symmetric Toeplitz key (0x6d5a repeated): hashing (src, dst) and (dst, src) gives the
+// same value, so both directions of a connection land on the same queue (Woo & Park,
+// "Scalable TCP Session Monitoring with Symmetric Receive-side Scaling").
+constexpr uint8_t kSymmetricRssKey[52] = {
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a};
+
+PortHandle::~PortHandle() {
+  if (started) {
+    rte_eth_dev_stop(id);
+    rte_eth_dev_close(id);
+  }
+  if (pool != nullptr) rte_mempool_free(pool);
+}
+
 Result<std::unique_ptr<DpdkPortSource>> DpdkPortSource::open(const PortConfig& cfg) {
-  std::unique_ptr<DpdkPortSource> s(new DpdkPortSource());
-  s->cfg_ = cfg;
+  PortConfig one = cfg;
+  one.rx_queues = 1;
+  auto q = open_queues(one);
+  if (!q) return q.error();
+  return std::move(q.value()[0]);
+}
+
+Result<std::vector<std::unique_ptr<DpdkPortSource>>> DpdkPortSource::open_queues(const PortConfig& cfg) {
+  const std::string p = "port " + cfg.name + ": ";
   if ((cfg.rx_desc & (cfg.rx_desc - 1)) != 0)
-    return Error{"port " + cfg.name + ": rx_desc " + std::to_string(cfg.rx_desc) + " is not a power of two"};
-  if (rte_eth_dev_get_port_by_name(cfg.name.c_str(), &s->port_) != 0)
-    return Error{"DPDK port '" + cfg.name + "' does not exist (check the --vdev / PCI address)"};
-  const int socket = rte_eth_dev_socket_id(s->port_);
-  const std::string pool_name = "mb_" + cfg.name;
-  s->pool_ = rte_pktmbuf_pool_create(pool_name.c_str(), cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                     socket < 0 ? 0 : socket);
-  if (s->pool_ == nullptr)
-    return Error{"port " + cfg.name + ": cannot create a pool of " + std::to_string(cfg.mbufs) +
-                 " mbufs (raise -m / memory_mb)"};
+    return Error{p + "rx_desc " + std::to_string(cfg.rx_desc) + " is not a power of two"};
+  if (cfg.rx_queues == 0) return Error{p + "needs at least one RX queue"};
+  auto h = std::make_shared<PortHandle>();
+  if (rte_eth_dev_get_port_by_name(cfg.name.c_str(), &h->id) != 0)
+    return Error{"DPDK port '" + cfg.name + "' does not exist (check the vdev devargs / PCI address)"};
+  const int socket = rte_eth_dev_socket_id(h->id);
+  const unsigned sock = static_cast<unsigned>(socket < 0 ? 0 : socket);
   rte_eth_dev_info info{};
-  if (rte_eth_dev_info_get(s->port_, &info) != 0) return Error{"port " + cfg.name + ": cannot read device info"};
+  if (rte_eth_dev_info_get(h->id, &info) != 0) return Error{p + "cannot read device info"};
+  if (cfg.rx_queues > info.max_rx_queues)
+    return Error{p + std::to_string(cfg.rx_queues) + " RX queues requested, the device has " +
+                 std::to_string(info.max_rx_queues) + " (use rehash: software to spread one queue over workers)"};
+  const std::string pool_name = "mb_" + cfg.name;
+  h->pool = rte_pktmbuf_pool_create(pool_name.c_str(), cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, sock);
+  if (h->pool == nullptr)
+    return Error{p + "cannot create a pool of " + std::to_string(cfg.mbufs) + " mbufs (raise eal.memory_mb)"};
   rte_eth_conf conf{};
   if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
   if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
-  int rc = rte_eth_dev_configure(s->port_, 1, 1, &conf);
-  if (rc != 0) return Error{"port " + cfg.name + ": configure failed: " + rte_strerror(-rc)};
-  rc = rte_eth_rx_queue_setup(s->port_, 0, cfg.rx_desc, static_cast<unsigned>(socket < 0 ? 0 : socket), nullptr, s->pool_);
-  if (rc != 0) return Error{"port " + cfg.name + ": RX queue setup failed: " + rte_strerror(-rc)};
-  rc = rte_eth_tx_queue_setup(s->port_, 0, kTxDesc, static_cast<unsigned>(socket < 0 ? 0 : socket), nullptr);
-  if (rc != 0) return Error{"port " + cfg.name + ": TX queue setup failed: " + rte_strerror(-rc)};
-  rc = rte_eth_dev_start(s->port_);
-  if (rc != 0) return Error{"port " + cfg.name + ": start failed: " + rte_strerror(-rc)};
-  s->started_ = true;
-  rte_eth_promiscuous_enable(s->port_);  // a SPAN port sees other hosts' traffic
+  if (cfg.rx_queues > 1) {
+    const uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+    if (!cfg.rss) {
+      h->rss_note = "RSS off by configuration: queues are filled as the device decides";
+    } else if (hf == 0) {
+      return Error{p + "the device cannot do RSS over IP/TCP/UDP (flow_type_rss_offloads = 0): use rss: off with "
+                       "rehash: software, or one queue"};
+    } else {
+      conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+      conf.rx_adv_conf.rss_conf.rss_hf = hf;
+      if (info.hash_key_size != 0 && info.hash_key_size <= sizeof kSymmetricRssKey) {
+        conf.rx_adv_conf.rss_conf.rss_key = const_cast<uint8_t*>(kSymmetricRssKey);
+        conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+        h->rss_note = "symmetric Toeplitz RSS over " + std::to_string(cfg.rx_queues) + " queues";
+      } else {
+        h->rss_note = "RSS with the device's own key (key size " + std::to_string(info.hash_key_size) +
+                      " not settable): directions may land on different queues; prefer rehash: software";
+      }
+    }
+  }
+  int rc = rte_eth_dev_configure(h->id, cfg.rx_queues, 1, &conf);
+  if (rc != 0) return Error{p + "configure failed: " + rte_strerror(-rc)};
+  for (uint16_t q = 0; q < cfg.rx_queues; ++q) {
+    rc = rte_eth_rx_queue_setup(h->id, q, cfg.rx_desc, sock, nullptr, h->pool);
+    if (rc != 0) return Error{p + "RX queue " + std::to_string(q) + " setup failed: " + rte_strerror(-rc)};
+  }
+  rc = rte_eth_tx_queue_setup(h->id, 0, kTxDesc, sock, nullptr);
+  if (rc != 0) return Error{p + "TX queue setup failed: " + rte_strerror(-rc)};
+  rc = rte_eth_dev_start(h->id);
+  if (rc != 0) return Error{p + "start failed: " + rte_strerror(-rc)};
+  h->started = true;
+  if (cfg.promiscuous) rte_eth_promiscuous_enable(h->id);  // a SPAN port sees other hosts' traffic
   // Some PMDs (net_pcap among them) fill the RX timestamp field without advertising the
   // offload, so look it up whatever the capabilities say; the flag tells per mbuf.
-  s->ts_offset_ = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
+  const int ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
   const int ts_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
-  if (ts_bit >= 0) s->ts_flag_ = 1ull << ts_bit;
   timespec wall{};
   clock_gettime(CLOCK_REALTIME, &wall);
-  s->wall0_ns_ = static_cast<uint64_t>(wall.tv_sec) * 1000000000ull + static_cast<uint64_t>(wall.tv_nsec);
-  s->tsc0_ = rte_get_tsc_cycles();
-  s->ns_per_tsc_ = 1e9 / static_cast<double>(rte_get_tsc_hz());
-  s->linear_.resize(static_cast<size_t>(kLinearSlot) * kBurstSize);
-  s->stall_tsc_ = static_cast<uint64_t>(cfg.stall_timeout_s * static_cast<double>(rte_get_tsc_hz()));
-  s->last_rx_tsc_ = rte_get_tsc_cycles();
-  return s;
+  const uint64_t wall0 = static_cast<uint64_t>(wall.tv_sec) * 1000000000ull + static_cast<uint64_t>(wall.tv_nsec);
+  const uint64_t tsc0 = rte_get_tsc_cycles();
+
+  std::vector<std::unique_ptr<DpdkPortSource>> out;
+  for (uint16_t q = 0; q < cfg.rx_queues; ++q) {
+    std::unique_ptr<DpdkPortSource> s(new DpdkPortSource());
+    s->cfg_ = cfg;
+    s->handle_ = h;
+    s->port_ = h->id;
+    s->queue_ = q;
+    s->ts_offset_ = ts_offset;
+    if (ts_bit >= 0) s->ts_flag_ = 1ull << ts_bit;
+    s->wall0_ns_ = wall0;
+    s->tsc0_ = tsc0;
+    s->ns_per_tsc_ = 1e9 / static_cast<double>(rte_get_tsc_hz());
+    s->linear_.resize(static_cast<size_t>(kLinearSlot) * kBurstSize);
+    s->stall_tsc_ = static_cast<uint64_t>(cfg.stall_timeout_s * static_cast<double>(rte_get_tsc_hz()));
+    s->last_rx_tsc_ = rte_get_tsc_cycles();
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
-DpdkPortSource::~DpdkPortSource() {
-  release();
-  if (started_) {
-    rte_eth_dev_stop(port_);
-    rte_eth_dev_close(port_);
-  }
-  if (pool_ != nullptr) rte_mempool_free(pool_);
+DpdkPortSource::~DpdkPortSource() { release(); }
+
+uint64_t DpdkPortSource::now_ns() const noexcept {
+  if (cfg_.expected_frames != 0) return 0;  // a recorded input: packet time only
+  return wall0_ns_ + static_cast<uint64_t>(static_cast<double>(rte_get_tsc_cycles() - tsc0_) * ns_per_tsc_);
 }
 
 uint16_t DpdkPortSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
   if (done_) return 0;
   if (max > kBurstSize) max = kBurstSize;
-  const uint16_t n = rte_eth_rx_burst(port_, 0, burst_.data(), max);
+  const uint16_t n = rte_eth_rx_burst(port_, queue_, burst_.data(), max);
   const uint64_t now = rte_get_tsc_cycles();
   if (n == 0) {
     if (cfg_.expected_frames != 0 && now - last_rx_tsc_ > stall_tsc_) {
@@ -131,7 +191,7 @@ PortStats DpdkPortSource::port_stats() const {
 }
 
 std::string DpdkPortSource::describe() const {
-  return "DPDK port " + cfg_.name + " (port id " + std::to_string(port_) + ", " +
+  return "DPDK port " + cfg_.name + " (port id " + std::to_string(port_) + ", queue " + std::to_string(queue_) + ", " +
          std::string(decode::link_type_name(cfg_.link)) + ")";
 }
 

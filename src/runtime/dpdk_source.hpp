@@ -19,6 +19,9 @@ namespace seqwatch::runtime {
 
 struct PortConfig {
   std::string name;             // ethdev name, e.g. "net_pcap0"
+  uint16_t rx_queues = 1;       // one PacketSource per queue
+  bool rss = true;              // several queues: symmetric Toeplitz RSS over IP/TCP/UDP
+  bool promiscuous = true;
   uint16_t rx_desc = 1024;      // power of two
   uint32_t mbufs = 8191;        // mempool size: 2^n - 1 is the mempool's sweet spot
   decode::LinkType link = decode::LinkType::kEthernet;
@@ -40,9 +43,21 @@ struct PortStats {
   uint64_t ipackets = 0, ibytes = 0, imissed = 0, ierrors = 0, rx_nombuf = 0;
 };
 
+// The port itself, shared by its queue sources: stopped and closed with the last one.
+struct PortHandle {
+  uint16_t id = 0;
+  rte_mempool* pool = nullptr;
+  bool started = false;
+  std::string rss_note;  // how RSS was set up (or why not), for the report
+  ~PortHandle();
+};
+
 class DpdkPortSource final : public PacketSource {
  public:
-  // Configures (1 RX queue, 1 TX queue unused), starts the port and enables promiscuous mode.
+  // Configures cfg.rx_queues RX queues (symmetric RSS when more than one) and one unused
+  // TX queue, starts the port, enables promiscuous mode; one source per queue.
+  static Result<std::vector<std::unique_ptr<DpdkPortSource>>> open_queues(const PortConfig& cfg);
+  // One queue (offline replay through net_pcap).
   static Result<std::unique_ptr<DpdkPortSource>> open(const PortConfig& cfg);
   ~DpdkPortSource() override;
 
@@ -53,15 +68,18 @@ class DpdkPortSource final : public PacketSource {
   std::string describe() const override;
   uint64_t dropped() const noexcept override { return undelivered_ + multiseg_dropped_; }
 
+  uint64_t now_ns() const noexcept override;
   PortStats port_stats() const;
   uint64_t received() const noexcept { return received_; }
+  uint16_t queue() const noexcept { return queue_; }
+  const PortHandle& port() const noexcept { return *handle_; }
 
  private:
   DpdkPortSource() = default;
   PortConfig cfg_;
+  std::shared_ptr<PortHandle> handle_;
   uint16_t port_ = 0;
-  rte_mempool* pool_ = nullptr;
-  bool started_ = false;
+  uint16_t queue_ = 0;
   bool done_ = false;
   int ts_offset_ = -1;            // rx timestamp dynfield, when the port provides one
   uint64_t ts_flag_ = 0;          // ol_flags bit saying the dynfield is valid

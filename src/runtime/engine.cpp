@@ -103,6 +103,7 @@ uint32_t Engine::pick_worker(const decode::PacketView& v) const noexcept {
 }
 
 void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {
+  if (cfg_.thread_init) cfg_.thread_init();
   std::array<PacketRef, kBurstSize> pkts;
   std::array<decode::FrameRef, kBurstSize> frames;
   std::array<decode::PacketView, kBurstSize> views;
@@ -151,6 +152,7 @@ void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {
 
 void Engine::worker_loop(unsigned i, const std::atomic<bool>& stop) noexcept {
   if (!cfg_.cpus.empty()) pin_to(cfg_.cpus[i % cfg_.cpus.size()]);
+  if (cfg_.thread_init) cfg_.thread_init();
   // With the rehash stage, a stop request ends its reading; the worker drains its ring.
   static const std::atomic<bool> never{false};
   workers_[i]->run(rehashing() ? never : stop);

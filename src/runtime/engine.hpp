@@ -39,6 +39,7 @@ struct EngineConfig {
   bool lossless = true;                 // offline: wait for room; live: drop and count
   size_t rehash_ring_bytes = 8u << 20;  // per worker
   std::vector<int> cpus;                // pin worker i to cpus[i % size]; empty = no pinning
+  std::function<void()> thread_init;    // run first on every engine thread (DPDK: rte_thread_register)
 };
 
 struct alignas(64) RehashCounters {

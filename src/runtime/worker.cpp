@@ -21,7 +21,10 @@ bool Worker::poll() noexcept {
   if (n == 0) {
     source_.release();
     if (source_.done()) return false;
-    ++state_.idle_polls;
+    // A quiet live port still ages its flows, by wall time, every 1024 empty polls.
+    if ((++state_.idle_polls & 1023) == 0 && tcp_ != nullptr) {
+      if (const uint64_t now = source_.now_ns(); now != 0) tcp_->sweep(now);
+    }
     return true;
   }
   ++state_.bursts;

@@ -38,6 +38,9 @@ class PacketSource {
   virtual std::string describe() const = 0;
   // Frames that could not be read into the burst (oversized, read errors): counted.
   virtual uint64_t dropped() const noexcept { return 0; }
+  // Wall-clock time for live sources (idle workers age their flows with it); 0 for
+  // recorded inputs, whose flows age by packet time only.
+  virtual uint64_t now_ns() const noexcept { return 0; }
 };
 
 }  // namespace seqwatch

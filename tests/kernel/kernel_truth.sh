@@ -61,5 +61,26 @@ PY
     failures=$((failures + 1))
   fi
 done
+
+# Live: the same check with seqwatch itself on the client's veth (DPDK net_af_packet,
+# `seqwatch run --pipeline pipelines/demo.yaml`), no capture file in between.
+for cfg in "-t 2 -P 2 -r 10mbit" "-t 2 -P 3 -r 5mbit"; do
+  echo "=== live run: capture-demo.sh -L $cfg"
+  rm -rf "$tmp/live"
+  if ! SEQWATCH_BIN=$(readlink -f "$seqwatch") bash "$src/tools/capture-demo.sh" -L "$tmp/live" $cfg >"$tmp/live.log" 2>&1; then
+    cat "$tmp/live.log"
+    echo "FAIL: the live run failed"
+    failures=$((failures + 1))
+    continue
+  fi
+  read -r ksegs kretx < <(awk '/^live demo: the client kernel/ {print $8, $10}' "$tmp/live.log")
+  read -r ssegs sretx < <(awk '/seqwatch saw/ {print $3, $6}' "$tmp/live.log")
+  echo "kernel: $ksegs segments, $kretx retransmissions; seqwatch live: $ssegs segments, $sretx retransmissions"
+  if [ -z "$ksegs" ] || [ "$ksegs" != "$ssegs" ] || [ "$kretx" != "$sretx" ]; then
+    cat "$tmp/live.log"
+    echo "FAIL: live seqwatch disagrees with the client kernel"
+    failures=$((failures + 1))
+  fi
+done
 [ "$failures" -eq 0 ] && echo "kernel truth: all runs agree exactly"
 exit "$failures"

@@ -810,7 +810,9 @@ class FrameBuilder {
   }
   template <size_t N>
   void put(const std::array<uint8_t, N>& a) {
-    b_.insert(b_.end(), a.begin(), a.end());
+    // push_back, not insert: GCC 12 at -O3 reports a false stringop-overflow for a range
+    // insert into a vector that may be empty (GCC bug 107852).
+    for (const uint8_t x : a) b_.push_back(x);
   }
 
   Bytes b_;

@@ -1,0 +1,415 @@
+// `seqwatch run --pipeline FILE`: the live appliance. Loads the layered configuration,
+// starts the DPDK EAL and the ports (one RX queue per worker with symmetric RSS, or the
+// software rehash stage), runs the engine until SIGINT/SIGTERM (or --duration), and keeps
+// the control thread's promises: outputs in one run folder, stats lines every
+// outputs.stats_interval_s, SIGHUP re-opens the JSON-lines files, and every file is
+// flushed and closed before the final report.
+#include <fmt/format.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <pcap/pcap.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <unistd.h>
+
+#include "app/commands.hpp"
+#include "app/report.hpp"
+#include "app/summary.hpp"
+#include "config/config.hpp"
+#include "event/json_writer.hpp"
+#include "match/payload_matcher.hpp"
+#include "runtime/dpdk_source.hpp"
+#include "runtime/eal.hpp"
+#include "runtime/engine.hpp"
+
+namespace seqwatch::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reopen{false};
+
+void on_stop(int) {
+  if (g_stop.load()) _exit(130);  // second signal: the user insists
+  g_stop.store(true);
+}
+void on_hup(int) { g_reopen.store(true); }
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "seqwatch: error: %s\n", msg.c_str());
+  return 1;
+}
+
+std::string utc_stamp() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+// The ethdev name of a configured port: the vdev name before the first comma, or the
+// PCI address.
+std::string ethdev_name(const config::PortConfig& p) {
+  if (!p.pci.empty()) return p.pci;
+  return p.devargs.substr(0, p.devargs.find(','));
+}
+
+// "key=value" of a vdev's devargs ("" when absent).
+std::string devarg(const std::string& devargs, const std::string& key) {
+  size_t pos = 0;
+  while ((pos = devargs.find(',', pos)) != std::string::npos) {
+    ++pos;
+    if (devargs.compare(pos, key.size() + 1, key + "=") == 0) {
+      const size_t end = devargs.find(',', pos);
+      return devargs.substr(pos + key.size() + 1, end == std::string::npos ? std::string::npos : end - pos - key.size() - 1);
+    }
+  }
+  return "";
+}
+
+uint64_t count_pcap_frames(const std::string& path, std::string& err) {
+  char e[PCAP_ERRBUF_SIZE];
+  pcap_t* p = pcap_open_offline(path.c_str(), e);
+  if (p == nullptr) {
+    err = e;
+    return 0;
+  }
+  uint64_t n = 0;
+  pcap_pkthdr* h;
+  const u_char* d;
+  while (pcap_next_ex(p, &h, &d) == 1) ++n;
+  pcap_close(p);
+  return n;
+}
+
+// One JSON-lines sink of the run folder that can be re-opened (SIGHUP) and reports a
+// write failure once.
+struct LineSink {
+  std::string path;
+  std::FILE* f = nullptr;
+  std::unique_ptr<event::JsonLinesWriter> w;
+  bool reported = false;
+  bool open(bool append) {
+    f = path == "-" ? stdout : std::fopen(path.c_str(), append ? "a" : "w");
+    if (f == nullptr) return false;
+    w = std::make_unique<event::JsonLinesWriter>(f);
+    return true;
+  }
+  bool close() {
+    if (w == nullptr) return true;
+    w->flush();
+    bool ok = w->ok();
+    if (f != stdout) ok &= std::fclose(f) == 0;
+    w.reset();
+    f = nullptr;
+    return ok;
+  }
+  void check(const char* what) {
+    if (w && !w->ok() && !reported) {
+      reported = true;
+      std::fprintf(stderr, "seqwatch: writing %s to '%s' failed (disk full?); counting and going on\n", what,
+                   path.c_str());
+    }
+  }
+};
+
+}  // namespace
+
+int run_pipeline(const RunOptions& o) {
+  std::vector<std::string> files;
+  if (!o.config.empty()) files.push_back(o.config);
+  if (!o.pipeline.empty()) files.push_back(o.pipeline);
+  config::Origins origins;
+  auto loaded = config::load_config(files, o.sets, &origins);
+  if (!loaded) {
+    std::fprintf(stderr, "seqwatch: configuration rejected:\n%s\n", loaded.error().message.c_str());
+    return 2;
+  }
+  const config::Config cfg = loaded.value();
+  if (o.show_config) {
+    std::fputs(config::render_yaml(cfg).c_str(), stdout);
+    return 0;
+  }
+
+  std::signal(SIGINT, on_stop);
+  std::signal(SIGTERM, on_stop);
+  std::signal(SIGHUP, on_hup);
+
+  // Run folder.
+  fs::path dir = o.out_dir.empty() ? fs::path(cfg.outputs.dir) : fs::path(o.out_dir);
+  if (cfg.outputs.run_subdir && o.out_dir.empty()) dir /= utc_stamp();
+  std::error_code dir_err;
+  fs::create_directories(dir, dir_err);
+  if (dir_err) return fail("outputs.dir: cannot create '" + dir.string() + "': " + dir_err.message());
+  {
+    std::ofstream c(dir / "config.yaml");
+    c << "# effective configuration of this run\n" << config::render_yaml(cfg);
+    if (!c) return fail("cannot write '" + (dir / "config.yaml").string() + "'");
+  }
+  auto in_dir = [&](const std::string& p) { return p == "-" || fs::path(p).is_absolute() ? p : (dir / p).string(); };
+
+  // Payload rules.
+  std::unique_ptr<PayloadMatcher> matcher;
+  if (!cfg.rules.file.empty()) {
+    auto rules = load_rules(cfg.rules.file);
+    if (!rules) return fail("rules.file: " + rules.error().message);
+    auto m = PayloadMatcher::compile(std::move(rules.value()));
+    if (!m) return fail("rules.file: " + m.error().message);
+    matcher = std::move(m.value());
+  }
+
+  // EAL.
+  // Workers are threads registered with DPDK (rte_thread_register), pinned to the worker
+  // lcores' CPUs; the EAL itself runs the control thread on the main (first) lcore.
+  auto lcores = config::parse_lcore_list(cfg.eal.lcores);
+  if (!lcores || lcores.value().empty()) return fail("eal.lcores: '" + cfg.eal.lcores + "' names no lcore");
+  auto worker_lcores = config::parse_lcore_list(cfg.workers.lcores.empty() ? cfg.eal.lcores : cfg.workers.lcores);
+  std::vector<int> cpus;
+  const unsigned ncpu = std::thread::hardware_concurrency();
+  if (worker_lcores) {
+    for (uint32_t l : worker_lcores.value())
+      if (l != lcores.value()[0] && l < ncpu) cpus.push_back(static_cast<int>(l));
+  }
+  runtime::EalOptions eal;
+  eal.lcores = std::to_string(std::min<uint32_t>(lcores.value()[0], ncpu == 0 ? 0 : ncpu - 1));
+  eal.memory_mb = cfg.eal.memory_mb;
+  eal.no_huge = cfg.eal.no_huge;
+  eal.no_pci = true;
+  eal.log_level = static_cast<int>(cfg.eal.log_level) + 1;  // RTE_LOG_EMERG is 1
+  eal.extra = cfg.eal.extra_args;
+  for (const auto& p : cfg.ports) {
+    if (!p.pci.empty()) {
+      eal.no_pci = false;
+      eal.extra.push_back("-a");
+      eal.extra.push_back(p.pci);
+    } else {
+      eal.vdevs.push_back(p.devargs);
+    }
+  }
+  if (auto ok = runtime::eal_init(eal); !ok) return fail(ok.error().message);
+
+  // What the machine has, checked against the configuration.
+  config::Environment env;
+  env.lcore_count = std::thread::hardware_concurrency();
+  for (const auto& p : cfg.ports) {
+    config::PortCapabilities cap;
+    cap.id = ethdev_name(p);
+    uint16_t id;
+    if (rte_eth_dev_get_port_by_name(cap.id.c_str(), &id) != 0) continue;  // validate_against names it
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(id, &info) == 0) {
+      cap.max_rx_queues = info.max_rx_queues;
+      cap.max_rx_descriptors = info.rx_desc_lim.nb_max;
+      cap.rss = info.flow_type_rss_offloads != 0;
+      cap.hw_timestamps = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) || cap.id.rfind("net_pcap", 0) == 0;
+    }
+    env.ports.push_back(cap);
+  }
+  if (matcher) {
+    for (const auto& r : matcher->rules()) env.rule_ids.push_back(r.id);
+    env.rule_ids_known = true;
+  }
+  if (auto ok = config::validate_against(cfg, env, &origins); !ok) {
+    runtime::eal_cleanup();
+    std::fprintf(stderr, "seqwatch: configuration does not fit this machine:\n%s\n", ok.error().message.c_str());
+    return 2;
+  }
+
+  // Ports and their queues.
+  std::vector<std::unique_ptr<runtime::DpdkPortSource>> queues;
+  bool software_rehash = false, lossless = true;
+  for (const auto& p : cfg.ports) {
+    runtime::PortConfig pc;
+    pc.name = ethdev_name(p);
+    pc.rx_queues = static_cast<uint16_t>(config::effective_rx_queues(cfg, p));
+    pc.rss = p.rss == config::Rss::kSymmetric;
+    pc.promiscuous = p.promiscuous;
+    pc.rx_desc = static_cast<uint16_t>(std::min<uint32_t>(p.rx_descriptors, 32768));
+    pc.mbufs = config::effective_mbufs(cfg, p);
+    software_rehash |= p.rehash == config::Rehash::kSoftware;
+    if (pc.name.rfind("net_pcap", 0) == 0) {
+      pc.timestamp_unit_ns = 1000;  // net_pcap stamps microseconds
+      pc.wire_lengths = false;
+      const std::string rx = devarg(p.devargs, "rx_pcap");
+      if (!rx.empty()) {
+        std::string err;
+        const uint64_t frames = count_pcap_frames(rx, err);
+        if (!err.empty()) return fail("ports: " + p.name + ": rx_pcap '" + rx + "': " + err);
+        if (devarg(p.devargs, "infinite_rx") == "1") {
+          // net_pcap loads the whole file into mbufs once and loops over them.
+          uint32_t need = static_cast<uint32_t>(frames) + 2u * pc.rx_desc + 1024u;
+          uint32_t pool = 1023;
+          while (pool < need) pool = pool * 2 + 1;
+          pc.mbufs = std::max(pc.mbufs, pool);
+        } else {
+          pc.expected_frames = frames;  // a finite replay: done after the last frame
+        }
+      }
+    }
+    if (pc.expected_frames == 0) lossless = false;  // a live port never waits for a worker
+    auto qs = runtime::DpdkPortSource::open_queues(pc);
+    if (!qs) return fail(qs.error().message);
+    for (auto& q : qs.value()) queues.push_back(std::move(q));
+  }
+  std::vector<PacketSource*> inputs;
+  for (auto& q : queues) inputs.push_back(q.get());
+
+  runtime::EngineConfig ec;
+  ec.workers = cfg.workers.count;
+  ec.matcher = matcher.get();
+  ec.software_rehash = software_rehash;
+  ec.lossless = lossless;
+  ec.tcp.table.capacity = cfg.flow_table.capacity;
+  ec.tcp.table.idle_timeout_ns = static_cast<uint64_t>(cfg.flow_table.idle_timeout_s * 1e9);
+  ec.tcp.table.closed_linger_ns = static_cast<uint64_t>(cfg.flow_table.closed_linger_s * 1e9);
+  ec.tcp.key_vlans = cfg.flow_table.key_vlans;
+  ec.tcp.event_ring = cfg.tcp.event_ring;
+  ec.tcp.record_ring = cfg.tcp.record_ring;
+  ec.thread_init = [] { rte_thread_register(); };
+  ec.cpus = cpus;  // fewer CPUs than workers: the workers share them (pinning is skipped for absent CPUs)
+  auto engine_r = runtime::Engine::create(ec, inputs);
+  if (!engine_r) return fail(engine_r.error().message);
+  runtime::Engine& engine = *engine_r.value();
+
+  // Outputs.
+  LineSink events, flows, stats;
+  if (cfg.outputs.events.enabled) events.path = in_dir(cfg.outputs.events.path);
+  if (cfg.outputs.flows.enabled) flows.path = in_dir(cfg.outputs.flows.path);
+  if (cfg.telemetry.stats_file.enabled) stats.path = in_dir(cfg.telemetry.stats_file.path);
+  for (LineSink* s : {&events, &flows, &stats})
+    if (!s->path.empty() && !s->open(false)) return fail("cannot write '" + s->path + "': " + std::strerror(errno));
+  std::FILE* report_out = (events.f == stdout || flows.f == stdout) ? stderr : stdout;
+
+  fmt::print(report_out, "seqwatch run: {} port(s), {} queue(s), {} worker(s){}; outputs in {}\n", cfg.ports.size(),
+             queues.size(), engine.workers(), engine.rehashing() ? " behind the software rehash stage" : "",
+             dir.string());
+  for (const auto& q : queues)
+    if (q->queue() == 0 && !q->port().rss_note.empty()) fmt::print(report_out, "  {}: {}\n", q->describe(), q->port().rss_note);
+  std::fflush(report_out);
+
+  RetransReport report;
+  runtime::EngineSinks sinks;
+  sinks.on_event = [&](const event::SegmentEvent& e) {
+    if (events.w) events.w->write(e);
+  };
+  sinks.on_record = [&](const event::FlowRecord& r) {
+    report.add(r);
+    if (flows.w) flows.w->write(r);
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  auto last_stats = t0;
+  sinks.on_tick = [&] {
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - t0).count();
+    if (o.duration_s > 0 && elapsed >= o.duration_s) g_stop.store(true);
+    if (g_reopen.exchange(false)) {  // log rotation: the old files were renamed away
+      for (LineSink* s : {&events, &flows, &stats}) {
+        if (s->w == nullptr || s->f == stdout) continue;
+        s->close();
+        s->reported = false;
+        if (!s->open(true)) std::fprintf(stderr, "seqwatch: cannot re-open '%s'\n", s->path.c_str());
+      }
+    }
+    events.check("events");
+    flows.check("flow records");
+    if (stats.w && std::chrono::duration<double>(now - last_stats).count() >= cfg.outputs.stats_interval_s) {
+      last_stats = now;
+      // Counters written by the workers, read here without stopping them: each value is
+      // a naturally aligned 64-bit word, so a line may mix two bursts, never tear.
+      nlohmann::json w = nlohmann::json::array();
+      for (unsigned i = 0; i < engine.workers(); ++i) {
+        const auto& st = engine.worker(i).state();
+        const auto& tc = engine.stage(i).counters();
+        w.push_back({{"worker", i}, {"packets", st.decode.packets}, {"bursts", st.bursts},
+                     {"idle_polls", st.idle_polls}, {"tcp_segments", tc.segments}, {"events", tc.events},
+                     {"events_dropped", tc.events_dropped}, {"flows", engine.stage(i).table().counters().in_use}});
+      }
+      nlohmann::json q = nlohmann::json::array();
+      for (const auto& src : queues)
+        q.push_back({{"port", src->port().id}, {"queue", src->queue()}, {"packets", src->received()}});
+      std::string line = nlohmann::json{{"v", 1}, {"type", "stats"}, {"elapsed_s", elapsed},
+                                        {"queues", q}, {"workers", w}}.dump();
+      std::fprintf(stats.f, "%s\n", line.c_str());
+      std::fflush(stats.f);
+    }
+  };
+  engine.run(g_stop, sinks);
+
+  // Final report.
+  const auto tcnt = engine.merged_tcp();
+  const auto fcnt = engine.merged_table();
+  report.add_verdicts(tcnt.verdicts);
+  std::vector<uint64_t> hits;
+  for (unsigned w = 0; w < engine.workers(); ++w) {
+    const auto* sc = engine.worker(w).scratch();
+    if (sc == nullptr) continue;
+    hits.resize(sc->hits().size());
+    for (size_t i = 0; i < hits.size(); ++i) hits[i] += sc->hits()[i];
+  }
+  const runtime::WorkerState st = engine.merged_state();
+  auto j = summary_json(st, matcher.get(), hits);
+  j["retransmissions"] = report.to_json(10);
+  j["workers"] = engine.workers();
+  j["flow_table"] = {{"capacity_per_worker", cfg.flow_table.capacity}, {"memory_bytes", engine.flow_memory_bytes()},
+                     {"inserts", fcnt.inserts}, {"evicted", fcnt.evicted}, {"expired_idle", fcnt.expired_idle},
+                     {"expired_closed", fcnt.expired_closed}, {"reused_ports", tcnt.restarts}};
+  j["outputs"] = {{"events", tcnt.events}, {"events_dropped", tcnt.events_dropped}, {"flow_records", tcnt.records},
+                  {"flow_records_dropped", tcnt.records_dropped}};
+  nlohmann::json ports = nlohmann::json::array();
+  for (const auto& q : queues) {
+    if (q->queue() != 0) continue;
+    const auto ps = q->port_stats();
+    ports.push_back({{"port", q->describe()}, {"ipackets", ps.ipackets}, {"imissed", ps.imissed},
+                     {"ierrors", ps.ierrors}, {"rx_nombuf", ps.rx_nombuf}});
+  }
+  j["ports"] = ports;
+  if (engine.rehashing()) {
+    const auto& rh = engine.rehash();
+    j["rehash"] = {{"packets", rh.packets}, {"per_worker", rh.per_worker}, {"dropped_full", rh.dropped_full},
+                   {"dropped_oversize", rh.dropped_oversize}};
+  }
+  j["stopped_by_signal"] = g_stop.load() && o.duration_s <= 0;
+
+  std::string what = fmt::format("seqwatch run: {} port(s), {} queue(s){}", cfg.ports.size(), queues.size(),
+                                 j["stopped_by_signal"].get<bool>() ? ", stopped by signal" : "");
+  print_summary(report_out, what, st, j, engine.input_dropped());
+  report.print(report_out, 10);
+  fmt::print(report_out, "  flow table     {} flows created, {} evicted (table full), {} idle-expired, {} reused ports\n",
+             fcnt.inserts, fcnt.evicted, fcnt.expired_idle, tcnt.restarts);
+  for (const auto& p : j["ports"])
+    fmt::print(report_out, "  port stats     {}: ipackets {}, imissed {}, ierrors {}, rx_nombuf {}\n",
+               p["port"].get<std::string>(), p["ipackets"].get<uint64_t>(), p["imissed"].get<uint64_t>(),
+               p["ierrors"].get<uint64_t>(), p["rx_nombuf"].get<uint64_t>());
+  if (tcnt.events_dropped + tcnt.records_dropped != 0)
+    fmt::print(report_out, "  LOST OUTPUT    {} events, {} flow records (ring full)\n", tcnt.events_dropped,
+               tcnt.records_dropped);
+
+  bool ok = true;
+  for (LineSink* s : {&events, &flows, &stats}) ok &= s->close();
+  if (cfg.outputs.summary.enabled) {
+    const std::string sp = in_dir(cfg.outputs.summary.path);
+    std::ofstream f(sp);
+    f << j.dump(2) << "\n";
+    f.close();
+    ok &= static_cast<bool>(f);
+  }
+  fmt::print(report_out, "  outputs        {}\n", dir.string());
+  queues.clear();
+  engine_r.value().reset();
+  runtime::eal_cleanup();
+  return ok ? 0 : fail("some output could not be written completely (disk full?)");
+}
+
+}  // namespace seqwatch::app

@@ -1,0 +1,333 @@
+#include "evidence/capture.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace seqwatch::evidence {
+
+namespace {
+constexpr uint32_t kMaxSnap = 65535;
+constexpr uint32_t kUdpHeader = 8;
+constexpr uint32_t kMinTcpHeader = 20;
+constexpr uint64_t kNsPerMs = 1000000;
+
+bool pow2(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+size_t hist_stride_for(uint32_t snap) { return sizeof(EvidenceCapture::HistEntry) + (size_t{snap} + 15) / 16 * 16; }
+
+uint32_t ring_snap(const CaptureConfig& c) { return std::max(c.trim.snap, c.sample.trim.snap); }
+
+// Flow sampling decides on a remix of the symmetric flow hash, so the choice does not
+// correlate with the bits the flow table or RSS used to place the flow.
+uint64_t mix(uint64_t h) noexcept {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+}  // namespace
+
+uint32_t trimmed_length(const decode::PacketView& v, uint32_t caplen, const TrimConfig& t) noexcept {
+  uint32_t n = std::min(caplen, t.snap);
+  if (t.mode != TrimMode::kHeaders) return n;
+  uint32_t end = n;
+  if (v.is_tcp()) {
+    end = v.l4_off + (v.tcp.hdr_len >= kMinTcpHeader ? v.tcp.hdr_len : kMinTcpHeader);
+  } else if (v.l4 == decode::L4Type::kUdp) {
+    end = v.l4_off + kUdpHeader;
+  } else if (v.is_ip()) {
+    end = v.inner_ip().l4_off;
+  }
+  return std::min(n, end);
+}
+
+size_t EvidenceCapture::memory_for(const CaptureConfig& c) noexcept {
+  return size_t{c.flow_slots} * (sizeof(FlowSlot) + size_t{c.pre_packets} * hist_stride_for(c.trim.snap)) +
+         size_t{c.ring} * record_stride(ring_snap(c));
+}
+
+size_t EvidenceCapture::memory_bytes() const noexcept { return memory_for(cfg_); }
+
+EvidenceCapture::EvidenceCapture(const CaptureConfig& cfg, const TriggerSet& triggers)
+    : cfg_(cfg), triggers_(triggers), ring_(cfg.ring, record_stride(ring_snap(cfg))) {}
+
+Result<std::unique_ptr<EvidenceCapture>> EvidenceCapture::create(const CaptureConfig& c, const TriggerSet& triggers) {
+  if (!pow2(c.flow_slots)) return Error{"evidence flow_slots " + std::to_string(c.flow_slots) + " is not a power of two"};
+  if (!pow2(c.ring)) return Error{"evidence ring " + std::to_string(c.ring) + " is not a power of two"};
+  if (c.trim.snap == 0 || c.trim.snap > kMaxSnap || c.sample.trim.snap == 0 || c.sample.trim.snap > kMaxSnap)
+    return Error{"evidence snap " + std::to_string(c.trim.snap) + "/" + std::to_string(c.sample.trim.snap) +
+                 " must be between 1 and " + std::to_string(kMaxSnap) + " bytes"};
+  if (c.ring < uint32_t{c.pre_packets} + 3)
+    return Error{"evidence ring " + std::to_string(c.ring) + " cannot hold one slice start (K + 3 records)"};
+  if (!(c.sample.flow_fraction >= 0.0 && c.sample.flow_fraction <= 1.0))
+    return Error{"evidence sample flow_fraction " + std::to_string(c.sample.flow_fraction) + " must be in [0, 1]"};
+  std::unique_ptr<EvidenceCapture> e(new EvidenceCapture(c, triggers));
+  e->slot_mask_ = c.flow_slots - 1;
+  e->hist_stride_ = hist_stride_for(c.trim.snap);
+  e->slots_ = std::make_unique<FlowSlot[]>(c.flow_slots);
+  e->hist_ = std::make_unique<uint8_t[]>(size_t{c.flow_slots} * c.pre_packets * e->hist_stride_);
+  e->global_interval_ns_ = uint64_t{c.budget.global_interval_ms} * kNsPerMs;
+  e->global_left_ = c.budget.global_packets;
+  e->sample_every_ = c.sample.every_n;
+  e->flow_on_ = c.sample.flow_fraction > 0.0;
+  e->flow_threshold_ = static_cast<uint64_t>(std::ldexp(c.sample.flow_fraction, 32));
+  return e;
+}
+
+EvidenceCapture::FlowSlot& EvidenceCapture::slot_of(FlowRef f) noexcept {
+  FlowSlot& s = slots_[f.slot & slot_mask_];
+  if (s.flow_id != f.id) {
+    if (s.flow_id != 0) {
+      ++counters_.slots_taken;
+      if (s.slice != 0) end_slice(s, EndReason::kFlowEnded, 0);
+    }
+    s = FlowSlot{};
+    s.flow_id = f.id;
+  }
+  return s;
+}
+
+bool EvidenceCapture::global_take(uint64_t ts_ns, uint32_t n) noexcept {
+  if (cfg_.budget.global_packets == 0) return true;
+  if (ts_ns - global_window_start_ >= global_interval_ns_ || ts_ns < global_window_start_) {
+    global_window_start_ = ts_ns;
+    global_left_ = cfg_.budget.global_packets;
+  }
+  if (global_left_ < n) return false;
+  global_left_ -= n;
+  return true;
+}
+
+bool EvidenceCapture::push_packet(const FlowSlot& s, Role role, const HistEntry& h, const uint8_t* data,
+                                  uint32_t triggers) noexcept {
+  uint8_t* slot = ring_.reserve();
+  if (slot == nullptr) {
+    ++counters_.ring_full;
+    return false;
+  }
+  auto* r = reinterpret_cast<RecordHeader*>(slot);
+  *r = RecordHeader{};
+  r->ts_ns = h.ts_ns;
+  r->frame = h.frame;
+  r->slice = s.slice;
+  r->wirelen = h.wirelen;
+  r->caplen = h.caplen;
+  r->flow_id = s.flow_id;
+  r->verdicts = h.verdicts;
+  r->triggers = triggers;
+  r->link = static_cast<uint16_t>(cfg_.link);
+  r->kind = RecordKind::kPacket;
+  r->role = role;
+  r->worker = cfg_.worker;
+  r->dir = h.dir;
+  std::memcpy(slot + sizeof(RecordHeader), data, h.caplen);
+  ring_.publish();
+  ++counters_.emitted;
+  return true;
+}
+
+void EvidenceCapture::end_slice(FlowSlot& s, EndReason why, uint64_t ts_ns) noexcept {
+  if (uint8_t* slot = ring_.reserve()) {
+    auto* r = reinterpret_cast<RecordHeader*>(slot);
+    *r = RecordHeader{};
+    r->ts_ns = ts_ns;
+    r->slice = s.slice;
+    r->flow_id = s.flow_id;
+    r->link = static_cast<uint16_t>(cfg_.link);
+    r->kind = RecordKind::kSliceEnd;
+    r->worker = cfg_.worker;
+    r->end_reason = why;
+    ring_.publish();
+  } else {
+    ++counters_.ring_full;  // the control thread closes the slice at its file's rotation
+  }
+  s.slice = 0;
+  s.post_left = 0;
+}
+
+static EvidenceCapture::HistEntry entry_of(const PacketRef& p, uint32_t caplen, uint8_t dir, uint32_t verdicts) {
+  EvidenceCapture::HistEntry h{};
+  h.ts_ns = p.ts_ns;
+  h.frame = p.frame;
+  h.wirelen = p.wirelen != 0 ? p.wirelen : p.caplen;
+  h.caplen = caplen;
+  h.verdicts = verdicts;
+  h.dir = dir;
+  return h;
+}
+
+void EvidenceCapture::store(FlowSlot& s, uint32_t slot_idx, const PacketRef& p, const decode::PacketView& v,
+                            uint8_t dir, uint32_t verdicts) noexcept {
+  if (cfg_.pre_packets == 0) return;
+  const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
+  HistEntry* h = hist(slot_idx, s.head);
+  *h = entry_of(p, n, dir, verdicts);
+  std::memcpy(reinterpret_cast<uint8_t*>(h) + sizeof(HistEntry), p.data, n);
+  s.head = static_cast<uint16_t>(s.head + 1 == cfg_.pre_packets ? 0 : s.head + 1);
+  if (s.count < cfg_.pre_packets) ++s.count;
+  ++counters_.stored;
+}
+
+bool EvidenceCapture::open_slice(FlowSlot& s, uint32_t slot_idx, const PacketRef& p, const decode::PacketView& v,
+                                 FlowRef f, uint32_t verdicts, uint32_t fired) noexcept {
+  const BudgetConfig& b = cfg_.budget;
+  const uint32_t start_packets = s.count + (p.data != nullptr ? 1u : 0u);
+  if ((b.flow_slices != 0 && s.slices >= b.flow_slices) ||
+      (b.flow_packets != 0 && s.emitted + start_packets > b.flow_packets)) {
+    ++counters_.refused_flow_budget;
+    return false;
+  }
+  // Begin + history + trigger packet (+ a possible immediate end) must fit: a slice never
+  // starts without its history.
+  if (ring_.free_slots(start_packets + 2) < start_packets + 2) {
+    ++counters_.refused_ring;
+    return false;
+  }
+  if (!global_take(p.ts_ns, start_packets)) {
+    ++counters_.refused_global_budget;
+    return false;
+  }
+  s.slice = (uint64_t{cfg_.worker} << 56) | ++next_slice_;
+  ++s.slices;
+  ++counters_.slices;
+  uint8_t* slot = ring_.reserve();
+  auto* r = reinterpret_cast<RecordHeader*>(slot);
+  *r = RecordHeader{};
+  r->ts_ns = p.ts_ns;
+  r->frame = p.frame;
+  r->slice = s.slice;
+  r->flow_id = s.flow_id;
+  r->verdicts = verdicts;
+  r->triggers = fired;
+  r->link = static_cast<uint16_t>(cfg_.link);
+  r->kind = RecordKind::kSliceBegin;
+  r->worker = cfg_.worker;
+  r->dir = f.dir;
+  r->caplen = 0;
+  if (f.key != nullptr) std::memcpy(slot + sizeof(RecordHeader), f.key, sizeof(flow::FlowKey));
+  else std::memset(slot + sizeof(RecordHeader), 0, sizeof(flow::FlowKey));
+  ring_.publish();
+  // History, oldest first.
+  uint32_t pos = (s.head + cfg_.pre_packets - s.count) % (cfg_.pre_packets ? cfg_.pre_packets : 1);
+  for (uint32_t i = 0; i < s.count; ++i) {
+    const HistEntry* h = hist(slot_idx, pos);
+    push_packet(s, Role::kPre, *h, reinterpret_cast<const uint8_t*>(h) + sizeof(HistEntry), 0);
+    pos = pos + 1 == cfg_.pre_packets ? 0 : pos + 1;
+  }
+  s.emitted += s.count;
+  s.count = 0;
+  s.head = 0;
+  if (p.data != nullptr) {
+    const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
+    push_packet(s, Role::kTrigger, entry_of(p, n, f.dir, verdicts), p.data, fired);
+    ++s.emitted;
+  }
+  s.post_left = cfg_.post_packets;
+  if (s.post_left == 0) end_slice(s, EndReason::kPostDone, p.ts_ns);
+  return true;
+}
+
+void EvidenceCapture::observe(const PacketRef& p, const decode::PacketView& v, FlowRef f,
+                              const tcp::SegmentVerdict& sv, uint32_t extra) noexcept {
+  ++counters_.packets;
+  const uint32_t slot_idx = f.slot & slot_mask_;
+  FlowSlot& s = slot_of(f);
+  SegmentInput in;
+  in.verdict = sv;
+  in.ts_ns = p.ts_ns;
+  in.window = v.tcp.window;
+  in.tcp_flags = v.tcp.flags;
+  in.dir = f.dir;
+  in.extra = extra;
+  const uint32_t fired = triggers_.evaluate(s.trig, in);
+  if (fired != 0) {
+    for (unsigned b = 0; b < kTriggerBits; ++b) counters_.triggers[b] += (fired >> b) & 1u;
+  }
+
+  if (s.slice != 0) {
+    // Post-trigger: the packet belongs to the open slice.
+    const BudgetConfig& b = cfg_.budget;
+    if (b.flow_packets != 0 && s.emitted >= b.flow_packets) {
+      ++counters_.cut_flow_budget;
+      end_slice(s, EndReason::kFlowBudget, p.ts_ns);
+    } else if (!global_take(p.ts_ns, 1)) {
+      ++counters_.cut_global_budget;
+      end_slice(s, EndReason::kGlobalBudget, p.ts_ns);
+    } else {
+      const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
+      push_packet(s, fired ? Role::kTrigger : Role::kPost, entry_of(p, n, f.dir, sv.bits), p.data, fired);
+      ++s.emitted;
+      if (fired) {
+        ++counters_.triggers_merged;
+        s.post_left = cfg_.post_packets;
+      } else {
+        --s.post_left;
+      }
+      if (s.post_left == 0) end_slice(s, EndReason::kPostDone, p.ts_ns);
+      return;
+    }
+    // The slice was cut: this packet starts the next history.
+  } else if (fired != 0 && open_slice(s, slot_idx, p, v, f, sv.bits, fired)) {
+    return;  // the packet went out as the trigger packet
+  }
+  store(s, slot_idx, p, v, f.dir, sv.bits);
+}
+
+void EvidenceCapture::flow_end(FlowRef f, bool syn_unanswered) noexcept {
+  FlowSlot& s = slots_[f.slot & slot_mask_];
+  if (s.flow_id != f.id) return;  // the slot moved on to another flow already
+  if (s.slice != 0) {
+    end_slice(s, EndReason::kFlowEnded, 0);
+  } else if (syn_unanswered && triggers_.syn_unanswered_at_end() && s.count != 0) {
+    ++counters_.triggers[5];  // kTrigSynUnanswered
+    PacketRef none{nullptr, 0, 0, 0, 0};
+    const uint32_t last = (s.head + cfg_.pre_packets - 1) % cfg_.pre_packets;
+    none.ts_ns = hist(f.slot & slot_mask_, last)->ts_ns;
+    decode::PacketView v;
+    open_slice(s, f.slot & slot_mask_, none, v, f, 0, kTrigSynUnanswered);
+    if (s.slice != 0) end_slice(s, EndReason::kFlowEnded, none.ts_ns);
+  }
+  s = FlowSlot{};
+}
+
+void EvidenceCapture::sample(const PacketRef& p, const decode::PacketView& v, uint64_t flow_hash,
+                             bool has_hash) noexcept {
+  if (flow_on_) {
+    if (!has_hash) {
+      ++counters_.samples_no_flow;
+      return;
+    }
+    if ((mix(flow_hash) >> 32) >= flow_threshold_) return;
+  }
+  if (sample_every_ != 0) {
+    if (sample_countdown_ != 0) {
+      --sample_countdown_;
+      return;
+    }
+    sample_countdown_ = sample_every_ - 1;
+  }
+  uint8_t* slot = ring_.reserve();
+  if (slot == nullptr) {
+    ++counters_.samples_ring_full;
+    return;
+  }
+  const uint32_t n = trimmed_length(v, p.caplen, cfg_.sample.trim);
+  auto* r = reinterpret_cast<RecordHeader*>(slot);
+  *r = RecordHeader{};
+  r->ts_ns = p.ts_ns;
+  r->frame = p.frame;
+  r->wirelen = p.wirelen != 0 ? p.wirelen : p.caplen;
+  r->caplen = n;
+  r->link = static_cast<uint16_t>(cfg_.link);
+  r->kind = RecordKind::kSample;
+  r->worker = cfg_.worker;
+  std::memcpy(slot + sizeof(RecordHeader), p.data, n);
+  ring_.publish();
+  ++counters_.samples;
+}
+
+}  // namespace seqwatch::evidence

@@ -1,0 +1,178 @@
+// The worker side of evidence capture: per-flow pre-trigger history, triggers, slices,
+// budgets and sampling. One EvidenceCapture per worker, owned by that worker only.
+//
+// Memory (allocated once by create(), never grown; memory_bytes() reports it):
+//   flow_slots x (sizeof(FlowSlot) + K x history_stride)  the history slab
+// + ring x record_stride(max(snap, sample snap))            the hand-off ring
+// with history_stride = 32 + snap rounded up to 16. A flow's history lives in slot
+// (FlowRef::slot & (flow_slots-1)); the slot is tagged with the flow id, so a different
+// flow landing on a slot takes it over (counted: slots_taken) instead of mixing histories.
+//
+// Per packet (observe): the trigger test, then either the packet joins the open slice
+// (post-trigger) or is copied, trimmed, into the flow's K-packet ring. A trigger opens a
+// slice: kSliceBegin, the history oldest first (Role::kPre), the trigger packet
+// (Role::kTrigger), then the next M packets of the flow (Role::kPost) and kSliceEnd.
+// A trigger while a slice is open extends it to M packets after the new trigger
+// (counted: triggers_merged). No allocation, no locks, no syscalls; every refusal is
+// counted. See docs/evidence.md.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "decode/packet_view.hpp"
+#include "evidence/record.hpp"
+#include "flow/flow_key.hpp"
+#include "evidence/trigger.hpp"
+#include "source/packet_source.hpp"
+#include "tcp/verdict.hpp"
+#include "util/result.hpp"
+
+namespace seqwatch::evidence {
+
+enum class TrimMode : uint8_t {
+  kHeaders,  // up to the end of the innermost TCP header (UDP: its 8 bytes), at most `snap`
+  kBytes,    // the first `snap` bytes
+};
+
+struct TrimConfig {
+  TrimMode mode = TrimMode::kHeaders;
+  uint32_t snap = 128;  // bytes kept at most (1..65535)
+};
+
+struct BudgetConfig {
+  uint32_t flow_slices = 4;         // slices per flow (0 = unlimited)
+  uint32_t flow_packets = 1024;     // evidence packets per flow (0 = unlimited)
+  uint32_t global_packets = 20000;  // evidence packets per worker per interval (0 = unlimited)
+  uint32_t global_interval_ms = 1000;
+};
+
+struct SampleConfig {
+  uint32_t every_n = 0;        // keep 1 packet in N (0 = off; with flow_fraction: 1 in N of the kept flows)
+  double flow_fraction = 0.0;  // keep this fraction of flows, both directions (0 = off, 1 = all)
+  TrimConfig trim;
+};
+
+struct CaptureConfig {
+  uint32_t flow_slots = 1u << 15;  // history slots, power of two (size it like the flow table)
+  uint16_t pre_packets = 8;        // K: history per flow
+  uint16_t post_packets = 16;      // M: packets after the trigger packet
+  TrimConfig trim;
+  BudgetConfig budget;
+  SampleConfig sample;
+  uint32_t ring = 1u << 14;        // records, power of two
+  uint8_t worker = 0;
+  decode::LinkType link = decode::LinkType::kEthernet;
+};
+
+struct alignas(64) CaptureCounters {
+  uint64_t packets = 0;              // packets observed
+  uint64_t stored = 0;               // copied into a history ring
+  uint64_t slots_taken = 0;          // a flow took over a slot holding another flow's history
+  std::array<uint64_t, kTriggerBits> triggers{};  // per TriggerKind bit, fired
+  uint64_t slices = 0;               // slices opened
+  uint64_t triggers_merged = 0;      // triggers inside an open slice (extended it)
+  uint64_t refused_flow_budget = 0;  // triggers refused: the flow used its slices/packets
+  uint64_t refused_global_budget = 0;// triggers refused: the worker's budget for the interval is spent
+  uint64_t refused_ring = 0;         // triggers refused: no room in the ring for begin + history
+  uint64_t emitted = 0;              // evidence packets handed to the ring
+  uint64_t ring_full = 0;            // records lost: ring full (post packets, slice ends)
+  uint64_t cut_flow_budget = 0;      // slices ended early by the per-flow packet budget
+  uint64_t cut_global_budget = 0;    // slices ended early by the global budget
+  uint64_t samples = 0;              // sampled packets handed to the ring
+  uint64_t samples_ring_full = 0;
+  uint64_t samples_no_flow = 0;      // flow sampling on, packet has no flow hash: not sampled
+};
+
+// Identifies a flow to the history: slot (masked to flow_slots) and its id (the tag).
+struct FlowRef {
+  uint32_t slot = 0;  // e.g. the flow id, or the flow table entry index
+  uint32_t id = 0;    // FlowEntry::id (non-zero)
+  uint8_t dir = 0;    // flow::Dir of this packet's sender
+  const flow::FlowKey* key = nullptr;  // copied into kSliceBegin (the index names the flow)
+};
+
+// Bytes of a frame kept under `t` (never more than caplen).
+uint32_t trimmed_length(const decode::PacketView& v, uint32_t caplen, const TrimConfig& t) noexcept;
+
+class EvidenceCapture {
+ public:
+  struct HistEntry {
+    uint64_t ts_ns;
+    uint64_t frame;
+    uint32_t wirelen;
+    uint32_t caplen;
+    uint32_t verdicts;
+    uint8_t dir;
+    uint8_t reserved[3];
+  };
+  static_assert(sizeof(HistEntry) == 32);
+
+  struct alignas(64) FlowSlot {
+    uint32_t flow_id = 0;   // owner; 0 = free
+    uint16_t count = 0;     // packets in the history ring (<= K)
+    uint16_t head = 0;      // next history position to write
+    uint32_t post_left = 0; // post-trigger packets still to emit (slice open when slice != 0)
+    uint32_t emitted = 0;   // evidence packets emitted for this flow
+    uint64_t slice = 0;     // open slice id; 0 = none
+    uint32_t slices = 0;    // slices opened on this flow
+    uint32_t reserved = 0;
+    FlowTriggerState trig;
+  };
+
+  static Result<std::unique_ptr<EvidenceCapture>> create(const CaptureConfig& cfg, const TriggerSet& triggers);
+
+  // One segment of flow `f` (after the TCP analysis gave it `sv`). `extra` carries
+  // kTrigPayload / kTrigBpf computed by the worker (TriggerSet::payload_rule / bpf).
+  void observe(const PacketRef& p, const decode::PacketView& v, FlowRef f, const tcp::SegmentVerdict& sv,
+               uint32_t extra = 0) noexcept;
+  // The flow ended (flow record emitted): closes its open slice; with syn_unanswered
+  // (handshake never answered) and that trigger on, its history is emitted as a slice.
+  void flow_end(FlowRef f, bool syn_unanswered) noexcept;
+  // Sampling for the sample file. flow_hash: flow::hash_key of the packet's flow (both
+  // directions hash alike); has_hash false for packets without a flow.
+  void sample(const PacketRef& p, const decode::PacketView& v, uint64_t flow_hash, bool has_hash) noexcept;
+  bool sampling() const noexcept { return sample_every_ != 0 || flow_on_; }
+
+  RecordRing& ring() noexcept { return ring_; }
+  const CaptureCounters& counters() const noexcept { return counters_; }
+  const TriggerSet& triggers() const noexcept { return triggers_; }
+  const CaptureConfig& config() const noexcept { return cfg_; }
+  size_t memory_bytes() const noexcept;
+  // The bytes create() will allocate for `cfg` (the formula in docs/evidence.md).
+  static size_t memory_for(const CaptureConfig& cfg) noexcept;
+
+ private:
+  EvidenceCapture(const CaptureConfig& cfg, const TriggerSet& triggers);
+  FlowSlot& slot_of(FlowRef f) noexcept;
+  HistEntry* hist(uint32_t slot, uint32_t pos) noexcept {
+    return reinterpret_cast<HistEntry*>(hist_.get() + (size_t{slot} * cfg_.pre_packets + pos) * hist_stride_);
+  }
+  bool global_take(uint64_t ts_ns, uint32_t n) noexcept;
+  bool open_slice(FlowSlot& s, uint32_t slot_idx, const PacketRef& p, const decode::PacketView& v, FlowRef f,
+                  uint32_t verdicts, uint32_t fired) noexcept;
+  bool push_packet(const FlowSlot& s, Role role, const HistEntry& h, const uint8_t* data, uint32_t triggers) noexcept;
+  void end_slice(FlowSlot& s, EndReason why, uint64_t ts_ns) noexcept;
+  void store(FlowSlot& s, uint32_t slot_idx, const PacketRef& p, const decode::PacketView& v, uint8_t dir,
+             uint32_t verdicts) noexcept;
+
+  CaptureConfig cfg_;
+  TriggerSet triggers_;
+  uint32_t slot_mask_ = 0;
+  size_t hist_stride_ = 0;
+  std::unique_ptr<FlowSlot[]> slots_;
+  std::unique_ptr<uint8_t[]> hist_;
+  RecordRing ring_;
+  CaptureCounters counters_;
+  uint64_t next_slice_ = 0;
+  uint64_t global_window_start_ = 0;
+  uint32_t global_left_ = 0;
+  uint64_t global_interval_ns_ = 0;
+  uint32_t sample_every_ = 0;
+  uint32_t sample_countdown_ = 0;
+  bool flow_on_ = false;         // flow sampling configured
+  uint64_t flow_threshold_ = 0;  // keep a flow when mix(hash) >> 32 < threshold (2^32 = all)
+};
+
+}  // namespace seqwatch::evidence

@@ -1,0 +1,267 @@
+#include "evidence/sink.hpp"
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "evidence/trigger.hpp"
+#include "tcp/verdict.hpp"
+
+namespace seqwatch::evidence {
+
+namespace {
+constexpr uint64_t kNsPerSec = 1000000000ull;
+
+std::string addr_text(const std::array<uint8_t, 16>& a, uint8_t family) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family == 6 ? AF_INET6 : AF_INET, a.data(), buf, sizeof buf);
+  return buf;
+}
+
+std::string iso_time(uint64_t ts_ns) {
+  const time_t t = static_cast<time_t>(ts_ns / kNsPerSec);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:09}Z", buf, ts_ns % kNsPerSec);
+}
+
+std::string slice_name(uint64_t id) { return fmt::format("{}-{}", id >> 56, id & ((1ull << 56) - 1)); }
+
+std::string_view role_name(Role r) {
+  switch (r) {
+    case Role::kPre: return "pre";
+    case Role::kTrigger: return "trigger";
+    case Role::kPost: return "post";
+    default: return "none";
+  }
+}
+}  // namespace
+
+std::string EvidenceSink::comment_for(const RecordHeader& r, uint32_t slice_triggers) {
+  std::string c = "seqwatch: ";
+  bool any = false;
+  for (unsigned b = 0; b < tcp::kVerdictBits; ++b) {
+    if (!(r.verdicts >> b & 1u)) continue;
+    if (any) c += ',';
+    c += tcp::verdict_name(b);
+    any = true;
+  }
+  if (!any) c += "no verdict";
+  c += "; trigger=";
+  c += trigger_names(r.triggers ? r.triggers : slice_triggers);
+  c += "; slice=";
+  c += slice_name(r.slice);
+  c += ' ';
+  c += role_name(r.role);
+  return c;
+}
+
+EvidenceSink::EvidenceSink(const SinkConfig& cfg) : cfg_(cfg) {
+  on_error_ = [](const std::string& m) { fmt::print(stderr, "seqwatch: {}\n", m); };
+}
+
+EvidenceSink::~EvidenceSink() { close(); }
+
+void EvidenceSink::report(const std::string& msg) {
+  if (on_error_) on_error_(msg);
+}
+
+void EvidenceSink::set_error_handler(std::function<void(const std::string&)> f) {
+  on_error_ = std::move(f);
+  evidence_->on_error = [this](const std::string& m) { report(m); };
+  if (sample_) sample_->on_error = [this](const std::string& m) { report(m); };
+}
+
+std::string EvidenceSink::index_path() const { return (std::filesystem::path(cfg_.evidence.dir) / cfg_.index_name).string(); }
+
+Result<std::unique_ptr<EvidenceSink>> EvidenceSink::create(const SinkConfig& cfg) {
+  std::unique_ptr<EvidenceSink> s(new EvidenceSink(cfg));
+  auto ev = RotatingWriter::create(cfg.evidence);
+  if (!ev) return ev.error();
+  s->evidence_ = std::move(ev.value());
+  if (cfg.sample_enabled) {
+    WriterConfig sc = cfg.sample;
+    if (sc.dir.empty()) sc.dir = cfg.evidence.dir;
+    if (sc.prefix == cfg.evidence.prefix && sc.dir == cfg.evidence.dir) sc.prefix = "sample";
+    auto sw = RotatingWriter::create(sc);
+    if (!sw) return sw.error();
+    s->sample_ = std::move(sw.value());
+  }
+  EvidenceSink* self = s.get();
+  s->evidence_->on_file_done = [self](const RotatingWriter::FileDone& d) { self->file_done(d); };
+  s->set_error_handler(s->on_error_);
+  return s;
+}
+
+uint32_t EvidenceSink::drain(RecordRing& ring, uint32_t max) {
+  return ring.drain([this](const RecordHeader& r, const uint8_t* data) { on_record(r, data); }, max);
+}
+
+void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
+  ++counters_.records;
+  switch (r.kind) {
+    case RecordKind::kSliceBegin: {
+      ++counters_.slices;
+      if (slices_.size() >= cfg_.max_open_slices) slices_.erase(slices_.begin());  // oldest id: its end was lost
+      Slice s;
+      std::memcpy(&s.key, data, sizeof s.key);
+      s.trigger_frame = r.frame;
+      s.trigger_ts = r.ts_ns;
+      s.triggers = r.triggers;
+      s.flow_id = r.flow_id;
+      s.worker = r.worker;
+      slices_[r.slice] = s;
+      return;
+    }
+    case RecordKind::kSliceEnd: {
+      auto it = slices_.find(r.slice);
+      if (it == slices_.end()) return;
+      auto p = pending_.find(it->second.file_seq);
+      if (p != pending_.end() && it->second.entry < p->second.size()) p->second[it->second.entry].complete = true;
+      slices_.erase(it);
+      return;
+    }
+    case RecordKind::kSample: {
+      if (!sample_) return;
+      if (r.link != static_cast<uint16_t>(sample_->config().link)) {
+        ++counters_.link_mismatch;
+        return;
+      }
+      PacketOut o{r.ts_ns, data, r.caplen, r.wirelen, {}};
+      if (sample_->write(o)) ++counters_.samples;
+      return;
+    }
+    case RecordKind::kPacket:
+      break;
+  }
+  if (r.link != static_cast<uint16_t>(evidence_->config().link)) {
+    ++counters_.link_mismatch;
+    return;
+  }
+  auto it = slices_.find(r.slice);
+  if (it == slices_.end()) {
+    ++counters_.orphans;
+    return;
+  }
+  Slice& s = it->second;
+  comment_ = comment_for(r, s.triggers);
+  PacketOut o{r.ts_ns, data, r.caplen, r.wirelen, comment_};
+  FilePos pos;
+  if (!evidence_->write(o, &pos)) return;
+  ++counters_.packets;
+  std::vector<Entry>& entries = pending_[pos.file_seq];
+  if (s.file_seq != pos.file_seq || s.entry >= entries.size()) {
+    Entry e;
+    e.meta = s;
+    e.slice = r.slice;
+    e.file_seq = pos.file_seq;
+    e.offset = pos.offset;
+    e.first_ts = r.ts_ns;
+    e.file_first = pos.frame;
+    e.continued = s.file_seq != 0;
+    s.file_seq = pos.file_seq;
+    s.entry = entries.size();
+    entries.push_back(std::move(e));
+  }
+  Entry& e = entries[s.entry];
+  e.last_ts = r.ts_ns;
+  e.file_last = pos.frame;
+  e.frames.push_back(r.frame);
+  if (r.verdicts != 0 || r.triggers != 0) e.event_frames.push_back(r.frame);
+}
+
+void EvidenceSink::write_index_line(const Entry& e, const std::string& file) {
+  const Slice& m = e.meta;
+  nlohmann::json j;
+  j["file"] = file;
+  j["offset"] = e.offset;
+  j["slice"] = slice_name(e.slice);
+  j["worker"] = m.worker;
+  j["flow_id"] = m.flow_id;
+  j["flow"] = {{"family", m.key.family}, {"proto", m.key.proto},
+               {"a", addr_text(m.key.addr_a, m.key.family)}, {"a_port", m.key.port_a},
+               {"b", addr_text(m.key.addr_b, m.key.family)}, {"b_port", m.key.port_b},
+               {"context", m.key.context}};
+  nlohmann::json trig = nlohmann::json::array();
+  for (unsigned b = 0; b < kTriggerBits; ++b)
+    if (m.triggers >> b & 1u) trig.push_back(std::string(trigger_name(b)));
+  j["trigger"] = trig;
+  j["trigger_frame"] = m.trigger_frame;
+  j["trigger_ts_ns"] = m.trigger_ts;
+  j["packets"] = e.frames.size();
+  j["frames"] = e.frames;
+  j["event_frames"] = e.event_frames;
+  j["file_frames"] = {e.file_first, e.file_last};
+  j["first_ts_ns"] = e.first_ts;
+  j["last_ts_ns"] = e.last_ts;
+  j["first_time"] = iso_time(e.first_ts);
+  j["last_time"] = iso_time(e.last_ts);
+  j["continued"] = e.continued;
+  j["complete"] = e.complete;
+  const std::string line = j.dump() + "\n";
+
+  if (index_ == nullptr) {
+    index_ = std::fopen(index_path().c_str(), "a");
+    if (index_ == nullptr) {
+      ++counters_.index_errors;
+      ++counters_.index_lines_lost;
+      if (!index_reported_) report(fmt::format("evidence index {}: cannot open: {}; index lines are counted as lost",
+                                                index_path(), std::strerror(errno)));
+      index_reported_ = true;
+      return;
+    }
+    index_reported_ = false;
+  }
+  const long good = std::ftell(index_);
+  // One line, flushed whole; a line the disk could not take is cut off again (ftruncate),
+  // so the index holds only complete lines.
+  if (std::fwrite(line.data(), 1, line.size(), index_) != line.size() || std::fflush(index_) != 0) {
+    const int err = errno;
+    ++counters_.index_errors;
+    ++counters_.index_lines_lost;
+    if (!index_reported_) report(fmt::format("evidence index {}: write failed: {}; index lines are counted as lost",
+                                             index_path(), std::strerror(err)));
+    index_reported_ = true;
+    std::fclose(index_);  // drops what stdio still holds
+    index_ = nullptr;
+    if (good >= 0) ::truncate(index_path().c_str(), good);
+    return;
+  }
+  ++counters_.index_lines;
+}
+
+void EvidenceSink::file_done(const RotatingWriter::FileDone& d) {
+  auto it = pending_.find(d.file_seq);
+  if (it == pending_.end()) return;
+  if (d.ok) {
+    for (const Entry& e : it->second) write_index_line(e, d.name);
+  } else {
+    counters_.index_lines_lost += it->second.size();
+  }
+  pending_.erase(it);
+}
+
+void EvidenceSink::tick(uint64_t now_ns) {
+  evidence_->tick(now_ns);
+  if (sample_) sample_->tick(now_ns);
+}
+
+void EvidenceSink::close() {
+  if (evidence_) evidence_->close();
+  if (sample_) sample_->close();
+  if (index_) {
+    std::fclose(index_);
+    index_ = nullptr;
+  }
+}
+
+}  // namespace seqwatch::evidence

@@ -1,0 +1,108 @@
+// The control-thread side: drains the workers' evidence rings, writes evidence packets
+// (with their pcapng comments) and sampled packets through RotatingWriters, and keeps the
+// index: one JSON line per (slice, file) pair, appended when that file is completed (a
+// failed file's lines are dropped with it, so the index never names a missing file).
+// Schema in docs/evidence.md.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "evidence/record.hpp"
+#include "evidence/writer.hpp"
+#include "flow/flow_key.hpp"
+#include "util/result.hpp"
+
+namespace seqwatch::evidence {
+
+struct SinkConfig {
+  WriterConfig evidence;               // prefix "evidence" by default
+  bool sample_enabled = false;
+  WriterConfig sample;                 // set its prefix (e.g. "sample"); dir defaults to evidence.dir
+  std::string index_name = "evidence-index.jsonl";  // in evidence.dir
+  size_t max_open_slices = 1u << 16;   // slices whose end record never came are dropped beyond this
+};
+
+struct SinkCounters {
+  uint64_t records = 0;
+  uint64_t slices = 0;               // kSliceBegin seen
+  uint64_t packets = 0;              // evidence packets written
+  uint64_t orphans = 0;              // packets of a slice whose begin was never seen
+  uint64_t link_mismatch = 0;        // record's link type differs from the writer's
+  uint64_t samples = 0;
+  uint64_t index_lines = 0;
+  uint64_t index_lines_lost = 0;     // their file failed, or the index could not be written
+  uint64_t index_errors = 0;
+};
+
+class EvidenceSink {
+ public:
+  static Result<std::unique_ptr<EvidenceSink>> create(const SinkConfig& cfg);
+  ~EvidenceSink();
+
+  // Consumes up to `max` records of one worker's ring.
+  uint32_t drain(RecordRing& ring, uint32_t max = UINT32_MAX);
+  // Rotation by time when no packets arrive (wall or packet clock, as the writers use).
+  void tick(uint64_t now_ns);
+  // Completes every file and the index (shutdown, SIGTERM).
+  void close();
+
+  // Reports each failure once (per file); default prints to stderr.
+  void set_error_handler(std::function<void(const std::string&)> f);
+
+  const SinkCounters& counters() const noexcept { return counters_; }
+  const RotatingWriter& evidence_writer() const noexcept { return *evidence_; }
+  const RotatingWriter* sample_writer() const noexcept { return sample_.get(); }
+  std::string index_path() const;
+
+  // The pcapng comment for an evidence packet:
+  // "seqwatch: retransmission,fast_retransmission; trigger=dup_ack_run; slice=0-17 post".
+  static std::string comment_for(const RecordHeader& r, uint32_t slice_triggers);
+
+ private:
+  struct Slice {
+    flow::FlowKey key;
+    uint64_t trigger_frame = 0;
+    uint64_t trigger_ts = 0;
+    uint32_t triggers = 0;
+    uint32_t flow_id = 0;
+    uint8_t worker = 0;
+    bool ended = false;
+    uint64_t file_seq = 0;     // file of the open index entry
+    size_t entry = 0;          // its position in pending_[file_seq]
+  };
+  struct Entry {
+    Slice meta;                // the slice's flow and trigger (copied: the slice may end first)
+    uint64_t slice = 0;
+    uint64_t file_seq = 0;
+    uint64_t offset = 0;
+    uint64_t first_ts = 0, last_ts = 0;
+    uint64_t file_first = 0, file_last = 0;
+    std::vector<uint64_t> frames, event_frames;
+    bool continued = false, complete = false;
+  };
+
+  explicit EvidenceSink(const SinkConfig& cfg);
+  void on_record(const RecordHeader& r, const uint8_t* data);
+  void file_done(const RotatingWriter::FileDone& d);
+  void write_index_line(const Entry& e, const std::string& file);
+  void report(const std::string& msg);
+
+  SinkConfig cfg_;
+  std::unique_ptr<RotatingWriter> evidence_;
+  std::unique_ptr<RotatingWriter> sample_;
+  FILE* index_ = nullptr;
+  bool index_reported_ = false;
+  std::map<uint64_t, Slice> slices_;  // by slice id (the worker is in its top byte)
+  std::map<uint64_t, std::vector<Entry>> pending_;  // by file: entries of files not yet done
+  std::function<void(const std::string&)> on_error_;
+  SinkCounters counters_;
+  std::string comment_;               // scratch
+};
+
+}  // namespace seqwatch::evidence

@@ -1,0 +1,293 @@
+#include "evidence/writer.hpp"
+
+#include <fcntl.h>
+#include <pcap/pcap.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace seqwatch::evidence {
+
+namespace {
+constexpr uint64_t kNsPerSec = 1000000000ull;
+constexpr uint64_t kNsPerMs = 1000000ull;
+
+// pcapng (draft-ietf-opsawg-pcapng): block types and option codes used here.
+constexpr uint32_t kShb = 0x0A0D0D0A;
+constexpr uint32_t kIdb = 0x00000001;
+constexpr uint32_t kEpb = 0x00000006;
+constexpr uint32_t kByteOrderMagic = 0x1A2B3C4D;
+constexpr uint16_t kOptEnd = 0;
+constexpr uint16_t kOptComment = 1;
+constexpr uint16_t kShbUserAppl = 4;
+constexpr uint16_t kIfTsresol = 9;
+constexpr uint8_t kTsresolNs = 9;  // 10^-9 s
+constexpr uint32_t kPcapFileHeader = 24;
+constexpr uint32_t kPcapRecordHeader = 16;
+constexpr uint32_t kEpbFixed = 32;  // type, len, iface, ts hi/lo, caplen, origlen, trailing len
+constexpr uint32_t kMaxComment = 65000;  // option length is 16 bits
+
+constexpr uint32_t pad4(uint32_t n) { return (n + 3u) & ~3u; }
+
+void put32(std::vector<uint8_t>& b, uint32_t v) {
+  const size_t o = b.size();
+  b.resize(o + 4);
+  std::memcpy(&b[o], &v, 4);
+}
+void put16(std::vector<uint8_t>& b, uint16_t v) {
+  const size_t o = b.size();
+  b.resize(o + 2);
+  std::memcpy(&b[o], &v, 2);
+}
+void put_bytes(std::vector<uint8_t>& b, const void* p, size_t n) {
+  const size_t o = b.size();
+  b.resize(o + pad4(static_cast<uint32_t>(n)), 0);
+  if (n) std::memcpy(&b[o], p, n);
+}
+void put_option(std::vector<uint8_t>& b, uint16_t code, const void* p, size_t n) {
+  put16(b, code);
+  put16(b, static_cast<uint16_t>(n));
+  put_bytes(b, p, n);
+}
+// Writes the block's total length at both ends.
+void seal(std::vector<uint8_t>& b) {
+  const uint32_t total = static_cast<uint32_t>(b.size() + 4);
+  std::memcpy(&b[4], &total, 4);
+  put32(b, total);
+}
+
+int dlt_of(decode::LinkType l) { return l == decode::LinkType::kRaw ? DLT_RAW : static_cast<int>(l); }
+
+std::string utc_stamp(uint64_t ts_ns) {
+  const time_t t = static_cast<time_t>(ts_ns / kNsPerSec);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+}  // namespace
+
+RotatingWriter::RotatingWriter(const WriterConfig& cfg) : cfg_(cfg) {}
+
+Result<std::unique_ptr<RotatingWriter>> RotatingWriter::create(const WriterConfig& cfg) {
+  if (cfg.dir.empty()) return Error{"evidence writer: no output directory configured"};
+  if (cfg.prefix.empty() || cfg.prefix.find('/') != std::string::npos)
+    return Error{"evidence writer: file prefix '" + cfg.prefix + "' must be a non-empty name without '/'"};
+  if (cfg.rotate.max_bytes != 0 && cfg.rotate.max_bytes < 4096)
+    return Error{"evidence writer: rotate max_bytes " + std::to_string(cfg.rotate.max_bytes) + " is below 4096"};
+  std::unique_ptr<RotatingWriter> w(new RotatingWriter(cfg));
+  if (cfg.format == FileFormat::kPcap) {
+    w->dead_ = pcap_open_dead_with_tstamp_precision(dlt_of(cfg.link), static_cast<int>(cfg.snaplen),
+                                                    PCAP_TSTAMP_PRECISION_NANO);
+    if (w->dead_ == nullptr)
+      return Error{"evidence writer: libpcap cannot write link type " + std::to_string(static_cast<int>(cfg.link))};
+  }
+  w->block_.reserve(1u << 16);
+  return w;
+}
+
+RotatingWriter::~RotatingWriter() {
+  close();
+  if (dead_) pcap_close(dead_);
+}
+
+void RotatingWriter::fail(const std::string& what, int err) {
+  ++counters_.errors;
+  if (!reported_ && on_error) {
+    on_error(fmt::format("evidence file {}/{}: {}: {}; the file is discarded (no partial file is kept), its "
+                         "packets are counted as lost, capture goes on and a new file is tried at the next rotation",
+                         cfg_.dir, name_, what, std::strerror(err)));
+  }
+  reported_ = true;
+  if (dumper_) {
+    pcap_dump_close(dumper_);  // closes file_
+    dumper_ = nullptr;
+    file_ = nullptr;
+  } else if (file_) {
+    std::fclose(file_);
+    file_ = nullptr;
+  }
+  if (!partial_.empty()) ::unlink(partial_.c_str());
+  counters_.packets -= file_packets_;
+  counters_.packets_lost += file_packets_;
+  ++counters_.files_failed;
+  failed_ = true;
+  const uint64_t wait = cfg_.rotate.max_seconds ? cfg_.rotate.max_seconds * kNsPerSec : cfg_.rotate.retry_ms * kNsPerMs;
+  retry_at_ns_ = file_start_ns_ + (wait ? wait : 1);
+  if (on_file_done) on_file_done(FileDone{seq_, name_, false, file_packets_});
+  file_packets_ = 0;
+}
+
+bool RotatingWriter::open_file(uint64_t ts_ns) {
+  failed_ = false;
+  reported_ = false;
+  file_start_ns_ = ts_ns;
+  file_bytes_ = 0;
+  file_packets_ = 0;
+  const char* ext = cfg_.format == FileFormat::kPcap ? "pcap" : "pcapng";
+  std::error_code ec;
+  for (;;) {
+    ++seq_;
+    name_ = fmt::format("{}-{}-{:06}.{}", cfg_.prefix, utc_stamp(ts_ns), seq_, ext);
+    if (!std::filesystem::exists(std::filesystem::path(cfg_.dir) / name_, ec)) break;
+  }
+  partial_ = (std::filesystem::path(cfg_.dir) / (name_ + ".partial")).string();
+  ++counters_.files_opened;
+  std::filesystem::create_directories(cfg_.dir, ec);
+  file_ = std::fopen(partial_.c_str(), "wbx");
+  if (file_ == nullptr) {
+    const int err = errno;
+    partial_.clear();  // nothing of ours to delete
+    fail("cannot create the file", err);
+    return false;
+  }
+  if (!buffer_) buffer_ = std::make_unique<char[]>(cfg_.buffer_bytes);
+  std::setvbuf(file_, buffer_.get(), _IOFBF, cfg_.buffer_bytes);
+  if (!write_header()) {
+    fail("cannot write the file header", errno ? errno : EIO);
+    return false;
+  }
+  return true;
+}
+
+bool RotatingWriter::write_header() {
+  if (cfg_.format == FileFormat::kPcap) {
+    dumper_ = pcap_dump_fopen(dead_, file_);
+    if (dumper_ == nullptr) return false;
+    file_bytes_ = kPcapFileHeader;
+    return std::ferror(file_) == 0;
+  }
+  std::vector<uint8_t>& b = block_;
+  b.clear();
+  put32(b, kShb);
+  put32(b, 0);
+  put32(b, kByteOrderMagic);
+  put16(b, 1);  // major
+  put16(b, 0);  // minor
+  put32(b, 0xFFFFFFFF);  // section length unknown (-1)
+  put32(b, 0xFFFFFFFF);
+  static constexpr std::string_view kAppl = "seqwatch";
+  put_option(b, kShbUserAppl, kAppl.data(), kAppl.size());
+  put_option(b, kOptEnd, nullptr, 0);
+  seal(b);
+  const size_t shb = b.size();
+  put32(b, kIdb);
+  put32(b, 0);
+  put16(b, static_cast<uint16_t>(cfg_.link));  // pcapng carries LINKTYPE_* values
+  put16(b, 0);
+  put32(b, cfg_.snaplen);
+  put_option(b, kIfTsresol, &kTsresolNs, 1);
+  put_option(b, kOptEnd, nullptr, 0);
+  const uint32_t total = static_cast<uint32_t>(b.size() - shb + 4);
+  std::memcpy(&b[shb + 4], &total, 4);
+  put32(b, total);
+  file_bytes_ = b.size();
+  return std::fwrite(b.data(), 1, b.size(), file_) == b.size();
+}
+
+uint64_t RotatingWriter::record_size(const PacketOut& p) const noexcept {
+  if (cfg_.format == FileFormat::kPcap) return kPcapRecordHeader + p.caplen;
+  const uint32_t c = static_cast<uint32_t>(std::min<size_t>(p.comment.size(), kMaxComment));
+  return kEpbFixed + pad4(p.caplen) + (c ? 4 + pad4(c) + 4 : 0);
+}
+
+bool RotatingWriter::write_record(const PacketOut& p) {
+  if (cfg_.format == FileFormat::kPcap) {
+    struct pcap_pkthdr h {};
+    h.ts.tv_sec = static_cast<time_t>(p.ts_ns / kNsPerSec);
+    h.ts.tv_usec = static_cast<suseconds_t>(p.ts_ns % kNsPerSec);  // nanoseconds: the handle is NANO
+    h.caplen = p.caplen;
+    h.len = p.wirelen;
+    pcap_dump(reinterpret_cast<u_char*>(dumper_), &h, p.data);
+    return std::ferror(file_) == 0;
+  }
+  std::vector<uint8_t>& b = block_;
+  b.clear();
+  put32(b, kEpb);
+  put32(b, 0);
+  put32(b, 0);  // interface 0
+  put32(b, static_cast<uint32_t>(p.ts_ns >> 32));
+  put32(b, static_cast<uint32_t>(p.ts_ns));
+  put32(b, p.caplen);
+  put32(b, p.wirelen);
+  put_bytes(b, p.data, p.caplen);
+  if (!p.comment.empty()) {
+    put_option(b, kOptComment, p.comment.data(), std::min<size_t>(p.comment.size(), kMaxComment));
+    put_option(b, kOptEnd, nullptr, 0);
+  }
+  seal(b);
+  return std::fwrite(b.data(), 1, b.size(), file_) == b.size();
+}
+
+bool RotatingWriter::write(const PacketOut& p, FilePos* where) {
+  const bool have = file_ != nullptr;
+  if (have) {
+    const bool by_size = cfg_.rotate.max_bytes != 0 && file_packets_ != 0 &&
+                         file_bytes_ + record_size(p) > cfg_.rotate.max_bytes;
+    const bool by_time = cfg_.rotate.max_seconds != 0 && p.ts_ns >= file_start_ns_ &&
+                         p.ts_ns - file_start_ns_ >= cfg_.rotate.max_seconds * kNsPerSec;
+    if (by_size || by_time) finish_file();
+  }
+  if (file_ == nullptr) {
+    if (failed_ && p.ts_ns < retry_at_ns_ && p.ts_ns >= file_start_ns_) {
+      ++counters_.packets_lost;
+      return false;
+    }
+    if (!open_file(p.ts_ns)) {
+      ++counters_.packets_lost;
+      return false;
+    }
+  }
+  const uint64_t off = file_bytes_;
+  if (!write_record(p)) {
+    ++counters_.packets_lost;
+    fail("write failed", errno ? errno : EIO);
+    return false;
+  }
+  file_bytes_ += record_size(p);
+  ++file_packets_;
+  ++counters_.packets;
+  counters_.bytes += record_size(p);
+  if (where) *where = FilePos{seq_, off, file_packets_};
+  return true;
+}
+
+void RotatingWriter::finish_file() {
+  if (file_ == nullptr) return;
+  errno = 0;
+  if (std::fflush(file_) != 0 || std::ferror(file_)) return fail("flush failed", errno ? errno : EIO);
+  if (cfg_.fsync_on_close && ::fsync(fileno(file_)) != 0) return fail("fsync failed", errno);
+  int rc;
+  if (dumper_) {
+    pcap_dump_close(dumper_);  // fclose after a successful flush
+    dumper_ = nullptr;
+    rc = 0;
+  } else {
+    rc = std::fclose(file_);
+  }
+  file_ = nullptr;
+  if (rc != 0) return fail("close failed", errno);
+  const std::string final_path = (std::filesystem::path(cfg_.dir) / name_).string();
+  if (std::rename(partial_.c_str(), final_path.c_str()) != 0) return fail("rename failed", errno);
+  partial_.clear();
+  ++counters_.files_completed;
+  if (on_file_done) on_file_done(FileDone{seq_, name_, true, file_packets_});
+  file_packets_ = 0;
+}
+
+void RotatingWriter::tick(uint64_t now_ns) {
+  if (file_ != nullptr && cfg_.rotate.max_seconds != 0 && now_ns >= file_start_ns_ &&
+      now_ns - file_start_ns_ >= cfg_.rotate.max_seconds * kNsPerSec)
+    finish_file();
+}
+
+void RotatingWriter::close() { finish_file(); }
+
+}  // namespace seqwatch::evidence

@@ -1,0 +1,466 @@
+#include "source/mmap_file.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace seqwatch {
+namespace {
+
+// libpcap's MAXIMUM_SNAPLEN: no record may be longer; a header snaplen of 0 or above it
+// means "this maximum" (pcap_adjust_snapshot). The same for every link type seqwatch decodes.
+constexpr uint32_t kMaxSnap = 262144;
+
+constexpr uint32_t kMagicPcapUsec = 0xA1B2C3D4;
+constexpr uint32_t kMagicPcapNsec = 0xA1B23C4D;
+constexpr uint32_t kMagicPcapng = 0x0A0D0D0A;
+constexpr uint32_t kByteOrderMagic = 0x1A2B3C4D;
+
+// Pages are faulted in ahead of the reader in windows of this size with
+// MADV_POPULATE_READ (one call per window instead of one page fault per 4 KiB page);
+// kernels without it (before 5.14) fault page by page.
+constexpr uint64_t kPopulateWindow = 8ull << 20;
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+constexpr uint64_t kPcapFileHeader = 24;
+constexpr uint64_t kPcapRecordHeader = 16;
+
+// pcapng block types (draft-ietf-opsawg-pcapng).
+constexpr uint32_t kBlockShb = 0x0A0D0D0A;
+constexpr uint32_t kBlockIdb = 1;
+constexpr uint32_t kBlockPb = 2;  // obsolete Packet Block
+constexpr uint32_t kBlockSpb = 3;
+constexpr uint32_t kBlockEpb = 6;
+constexpr uint16_t kOptEnd = 0;
+constexpr uint16_t kOptIfTsresol = 9;
+constexpr uint16_t kOptIfTsoffset = 14;
+// libpcap refuses blocks above MAX_BLOCKSIZE_FOR_SNAPLEN(262144): header + EPB fields +
+// snapshot + 128 KiB of options + trailer. Same limit, same verdict.
+constexpr uint64_t kMaxBlock = 8 + 20 + kMaxSnap + 131072 + 4;
+
+// Link types whose pseudo-header libpcap rewrites in byte-swapped files (NFLOG TLV lengths,
+// SLL/SLL2 CAN headers): a zero-copy reader cannot, so such files go to libpcap.
+bool needs_swap_fixup(uint32_t linktype) { return linktype == 239 || linktype == 113 || linktype == 276; }
+
+inline uint16_t rd16(const uint8_t* p, bool swap) noexcept {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return swap ? __builtin_bswap16(v) : v;
+}
+inline uint32_t rd32(const uint8_t* p, bool swap) noexcept {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return swap ? __builtin_bswap32(v) : v;
+}
+inline uint64_t rd64(const uint8_t* p, bool swap) noexcept {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return swap ? __builtin_bswap64(v) : v;
+}
+
+std::string num(uint64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+Result<CaptureKind> MmapFileSource::can_open(const std::string& path) {
+  auto s = open(path);
+  if (!s) return s.error();
+  return CaptureKind{s.value()->format(), false};
+}
+
+Result<std::unique_ptr<MmapFileSource>> MmapFileSource::open(const std::string& path) {
+  std::unique_ptr<MmapFileSource> s(new MmapFileSource());
+  auto ok = s->setup(path);
+  if (!ok) return ok.error();
+  return s;
+}
+
+MmapFileSource::~MmapFileSource() {
+  if (base_ != nullptr) munmap(const_cast<uint8_t*>(base_), size_);
+}
+
+Result<bool> MmapFileSource::setup(const std::string& path) {
+  path_ = path;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error{"cannot open capture file '" + path + "': " + std::strerror(errno)};
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Error{"'" + path + "' is not a regular file: the mmap reader needs one (use the libpcap source)"};
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
+  if (size_ < 4) {
+    ::close(fd);
+    return Error{"'" + path + "' is too short to be a capture file (" + num(size_) + " bytes)"};
+  }
+  void* m = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (m == MAP_FAILED) return Error{"cannot mmap '" + path + "': " + std::strerror(errno)};
+  base_ = static_cast<const uint8_t*>(m);
+  madvise(m, size_, MADV_SEQUENTIAL);
+
+  if (base_[0] == 0x1F && base_[1] == 0x8B)
+    return Error{"'" + path + "' is gzip-compressed: the mmap reader needs an uncompressed file (use the libpcap source)"};
+  const uint32_t le = rd32(base_, false);
+  if (le == kMagicPcapUsec || le == kMagicPcapNsec || le == __builtin_bswap32(kMagicPcapUsec) ||
+      le == __builtin_bswap32(kMagicPcapNsec)) {
+    swap_ = le == __builtin_bswap32(kMagicPcapUsec) || le == __builtin_bswap32(kMagicPcapNsec);
+    format_ = (le == kMagicPcapNsec || le == __builtin_bswap32(kMagicPcapNsec)) ? CaptureFormat::kPcapNsec : CaptureFormat::kPcap;
+    return setup_pcap();
+  }
+  if (le == kMagicPcapng) {
+    format_ = CaptureFormat::kPcapng;
+    return setup_pcapng();
+  }
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "%08x", rd32(base_, true));
+  return Error{"'" + path + "' is not a pcap or pcapng file the mmap reader handles (magic number 0x" + hex + ")"};
+}
+
+Result<bool> MmapFileSource::setup_pcap() {
+  if (size_ < kPcapFileHeader)
+    return Error{"'" + path_ + "' is shorter than a pcap file header (" + num(size_) + " bytes)"};
+  const uint16_t major = rd16(base_ + 4, swap_);
+  if (major != 2) return Error{"'" + path_ + "' is pcap version " + num(major) + ": the mmap reader handles 2.x only"};
+  const uint32_t snap = rd32(base_ + 16, swap_);
+  const uint32_t linktype = rd32(base_ + 20, swap_) & 0x03FFFFFF;  // upper bits: FCS length
+  raw_link_ = linktype;
+  if (!decode::link_type_from_pcap(linktype & 0xFFFF, link_))
+    return Error{"'" + path_ + "' has link type " + num(linktype) + ", which seqwatch does not decode"};
+  if (swap_ && needs_swap_fixup(linktype & 0xFFFF))
+    return Error{"'" + path_ + "' is byte-swapped with link type " + num(linktype) +
+                 ", whose pseudo-header libpcap must rewrite (use the libpcap source)"};
+  snaplen_ = (snap == 0 || snap > kMaxSnap) ? kMaxSnap : snap;
+  pos_ = kPcapFileHeader;
+  return true;
+}
+
+void MmapFileSource::stop(std::string why) noexcept {
+  done_ = true;
+  ++damaged_;
+  read_error_ = std::move(why);
+}
+
+template <bool kSwap, bool kNsec>
+uint16_t MmapFileSource::read_pcap(PacketRef* out, uint16_t max) noexcept {
+  uint16_t n = 0;
+  uint64_t pos = pos_;
+  while (n < max) {
+    const uint64_t left = size_ - pos;
+    if (left < kPcapRecordHeader) {
+      if (left != 0)
+        stop("truncated pcap file: record header of frame " + num(frames_read_ + 1) + " at offset " + num(pos) +
+             " has " + num(left) + " of 16 bytes");
+      done_ = true;
+      break;
+    }
+    const uint8_t* h = base_ + pos;
+    const uint32_t caplen = rd32(h + 8, kSwap);
+    if (caplen > kMaxSnap) {
+      stop("damaged pcap file: frame " + num(frames_read_ + 1) + " at offset " + num(pos) + " claims " + num(caplen) +
+           " captured bytes, more than the maximum " + num(kMaxSnap));
+      break;
+    }
+    if (caplen > left - kPcapRecordHeader) {
+      stop("truncated pcap file: frame " + num(frames_read_ + 1) + " at offset " + num(pos) + " claims " + num(caplen) +
+           " captured bytes, the file holds " + num(left - kPcapRecordHeader));
+      break;
+    }
+    // libpcap's quirk, kept for identical output: native-order tv_sec/tv_usec are signed
+    // 32-bit fields, byte-swapped ones come out of SWAPLONG unsigned.
+    const int64_t sec = kSwap ? int64_t{rd32(h, kSwap)} : int64_t{static_cast<int32_t>(rd32(h, kSwap))};
+    const int64_t frac = kSwap ? int64_t{rd32(h + 4, kSwap)} : int64_t{static_cast<int32_t>(rd32(h + 4, kSwap))};
+    PacketRef& p = out[n++];
+    p.data = h + kPcapRecordHeader;
+    p.caplen = caplen < snaplen_ ? caplen : snaplen_;
+    p.wirelen = rd32(h + 12, kSwap);
+    p.ts_ns = static_cast<uint64_t>(sec) * 1000000000ull + static_cast<uint64_t>(kNsec ? frac : frac * 1000);
+    p.frame = ++frames_read_;
+    pos += kPcapRecordHeader + caplen;
+  }
+  pos_ = pos;
+  return n;
+}
+
+// ---- pcapng ----
+
+Result<bool> MmapFileSource::setup_pcapng() {
+  // Walk every block once: refuse what libpcap would treat differently, find where damage
+  // (if any) stops the reading. Reading then repeats the same parse up to valid_end_.
+  uint64_t off = 0;
+  PacketRef p{};
+  bool saw_idb = false;
+  while (off < size_) {
+    uint64_t len = 0;
+    std::string why;
+    bool unsupported = false;
+    const Step st = pcapng_block(off, len, p, why, unsupported);
+    if (st == Step::kDamaged) {
+      if (unsupported || off == 0) return Error{"'" + path_ + "': " + why + " (use the libpcap source)"};
+      if (!saw_idb) return Error{"'" + path_ + "': " + why + " before any interface description (use the libpcap source)"};
+      end_error_ = why;
+      break;
+    }
+    if (st == Step::kPacket && !saw_idb)
+      return Error{"'" + path_ + "' has a packet block before any interface description block"};
+    if (!ifaces_.empty()) saw_idb = true;
+    off += len;
+  }
+  if (!saw_idb) return Error{"'" + path_ + "' has no interface description block"};
+  valid_end_ = off;
+  // Reading starts over from the first section header.
+  ifaces_.clear();
+  pos_ = 0;
+  frames_read_ = 0;
+  return true;
+}
+
+MmapFileSource::Step MmapFileSource::pcapng_block(uint64_t off, uint64_t& len, PacketRef& p, std::string& why,
+                                                  bool& unsupported) noexcept {
+  const uint64_t left = size_ - off;
+  const uint8_t* b = base_ + off;
+  if (left < 12) {
+    why = "truncated pcapng file: block at offset " + num(off) + " has " + num(left) + " bytes";
+    return Step::kDamaged;
+  }
+  uint32_t type = rd32(b, swap_);
+  if (type == kBlockShb) {
+    // A section header names its own byte order; the first one fixes the file's.
+    if (left < 28) {
+      why = "truncated pcapng file: section header at offset " + num(off);
+      return Step::kDamaged;
+    }
+    const uint32_t bom = rd32(b + 8, false);
+    bool swap;
+    if (bom == kByteOrderMagic) swap = false;
+    else if (bom == __builtin_bswap32(kByteOrderMagic)) swap = true;
+    else {
+      why = "section header at offset " + num(off) + " has no byte-order magic";
+      return Step::kDamaged;
+    }
+    if (off != 0 && swap != swap_) {
+      why = "sections with different byte orders";
+      unsupported = true;
+      return Step::kDamaged;
+    }
+    swap_ = swap;
+    const uint16_t major = rd16(b + 12, swap_), minor = rd16(b + 14, swap_);
+    if (major != 1 || (minor != 0 && minor != 2)) {
+      why = "pcapng version " + num(major) + "." + num(minor) + " is not 1.0 or 1.2";
+      unsupported = true;
+      return Step::kDamaged;
+    }
+  }
+  len = rd32(b + 4, swap_);
+  if (len < 12 || len % 4 != 0 || len > kMaxBlock) {
+    why = "damaged pcapng file: block at offset " + num(off) + " has length " + num(len);
+    return Step::kDamaged;
+  }
+  if (len > left) {
+    why = "truncated pcapng file: block at offset " + num(off) + " of " + num(len) + " bytes, the file holds " + num(left);
+    return Step::kDamaged;
+  }
+  const uint64_t body = len - 12;  // between the 8-byte header and the 4-byte trailer
+  const uint8_t* d = b + 8;
+  switch (type) {
+    case kBlockShb:
+      if (len < 28) {
+        why = "damaged pcapng file: section header at offset " + num(off) + " is " + num(len) + " bytes";
+        return Step::kDamaged;
+      }
+      ifaces_.clear();
+      return Step::kSkip;
+    case kBlockIdb: {
+      if (body < 8) {
+        why = "damaged pcapng file: interface description at offset " + num(off) + " is " + num(len) + " bytes";
+        return Step::kDamaged;
+      }
+      const uint32_t lt = rd16(d, swap_);
+      const uint32_t snap = rd32(d + 4, swap_);
+      const uint32_t eff_snap = (snap == 0 || snap > kMaxSnap) ? kMaxSnap : snap;
+      if (!seen_link_) {
+        decode::LinkType link;
+        if (!decode::link_type_from_pcap(lt, link)) {
+          why = "link type " + num(lt) + ", which seqwatch does not decode";
+          unsupported = true;
+          return Step::kDamaged;
+        }
+        if (swap_ && needs_swap_fixup(lt)) {
+          why = "byte-swapped link type " + num(lt) + ", whose pseudo-header libpcap must rewrite";
+          unsupported = true;
+          return Step::kDamaged;
+        }
+        seen_link_ = true;
+        link_ = link;
+        raw_link_ = lt;
+        snaplen_ = eff_snap;
+      } else if (lt != raw_link_ || eff_snap != snaplen_) {
+        why = "interfaces with different link types or snapshot lengths (" + num(raw_link_) + "/" + num(snaplen_) +
+              " and " + num(lt) + "/" + num(eff_snap) + ")";
+        unsupported = true;
+        return Step::kDamaged;
+      }
+      Interface itf;
+      bool saw_resol = false;
+      uint64_t o = 8;
+      while (o + 4 <= body) {
+        const uint16_t code = rd16(d + o, swap_), olen = rd16(d + o + 2, swap_);
+        if (code == kOptEnd) break;
+        const uint64_t padded = (uint64_t{olen} + 3) & ~uint64_t{3};
+        if (o + 4 + padded > body) {
+          why = "interface description at offset " + num(off) + " has an option running past the block";
+          unsupported = true;
+          return Step::kDamaged;
+        }
+        const uint8_t* v = d + o + 4;
+        if (code == kOptIfTsresol) {
+          if (olen != 1 || saw_resol) {
+            why = "unusual if_tsresol option at offset " + num(off);
+            unsupported = true;
+            return Step::kDamaged;
+          }
+          saw_resol = true;
+          const uint8_t r = v[0];
+          const unsigned e = r & 0x7F;
+          // Decimal up to 10^19 and binary up to 2^34 convert exactly as libpcap does
+          // (frac * 1e9 stays in 64 bits); anything else is left to libpcap.
+          if ((r & 0x80) ? e > 34 : e > 19) {
+            why = "if_tsresol " + num(r) + " is beyond the mmap reader's range";
+            unsupported = true;
+            return Step::kDamaged;
+          }
+          uint64_t u = 1;
+          if (r & 0x80) u <<= e;
+          else for (unsigned i = 0; i < e; ++i) u *= 10;
+          itf.units_per_s = u;
+        } else if (code == kOptIfTsoffset) {
+          if (olen != 8) {
+            why = "unusual if_tsoffset option at offset " + num(off);
+            unsupported = true;
+            return Step::kDamaged;
+          }
+          itf.offset_s = static_cast<int64_t>(rd64(v, swap_));
+        }
+        o += 4 + padded;
+      }
+      ifaces_.push_back(itf);
+      return Step::kSkip;
+    }
+    case kBlockEpb:
+    case kBlockPb: {
+      if (body < 20) {
+        why = "damaged pcapng file: packet block at offset " + num(off) + " is " + num(len) + " bytes";
+        return Step::kDamaged;
+      }
+      const uint32_t iface = type == kBlockEpb ? rd32(d, swap_) : rd16(d, swap_);
+      const uint32_t caplen = rd32(d + 12, swap_);
+      if (caplen > body - 20) {
+        why = "damaged pcapng file: frame " + num(frames_read_ + 1) + " at offset " + num(off) + " claims " +
+              num(caplen) + " captured bytes, its block holds " + num(body - 20);
+        return Step::kDamaged;
+      }
+      if (iface >= ifaces_.size()) {
+        why = "damaged pcapng file: frame " + num(frames_read_ + 1) + " names interface " + num(iface) + " of " +
+              num(ifaces_.size());
+        return Step::kDamaged;
+      }
+      const Interface& itf = ifaces_[iface];
+      const uint64_t t = (uint64_t{rd32(d + 4, swap_)} << 32) | rd32(d + 8, swap_);
+      // libpcap's conversion to nanoseconds (sf-pcapng.c), to the same rounding.
+      const uint64_t sec = t / itf.units_per_s + static_cast<uint64_t>(itf.offset_s);
+      uint64_t frac = t % itf.units_per_s;
+      if (itf.units_per_s < 1000000000ull) {
+        if (1000000000ull % itf.units_per_s == 0) frac *= 1000000000ull / itf.units_per_s;
+        else frac = frac * 1000000000ull / itf.units_per_s;
+      } else if (itf.units_per_s > 1000000000ull) {
+        if (itf.units_per_s % 1000000000ull == 0) frac /= itf.units_per_s / 1000000000ull;
+        else frac = frac * 1000000000ull / itf.units_per_s;
+      }
+      p.data = d + 20;
+      p.caplen = caplen < snaplen_ ? caplen : snaplen_;
+      p.wirelen = rd32(d + 16, swap_);
+      p.ts_ns = sec * 1000000000ull + frac;
+      p.frame = ++frames_read_;
+      return Step::kPacket;
+    }
+    case kBlockSpb: {
+      if (body < 4) {
+        why = "damaged pcapng file: simple packet block at offset " + num(off) + " is " + num(len) + " bytes";
+        return Step::kDamaged;
+      }
+      if (ifaces_.empty()) {
+        why = "damaged pcapng file: simple packet block at offset " + num(off) + " before any interface";
+        return Step::kDamaged;
+      }
+      const uint32_t wire = rd32(d, swap_);
+      uint64_t caplen = wire < body - 4 ? wire : body - 4;
+      if (caplen > snaplen_) caplen = snaplen_;
+      p.data = d + 4;
+      p.caplen = static_cast<uint32_t>(caplen);
+      p.wirelen = wire;
+      p.ts_ns = 0;  // a simple packet block has no timestamp
+      p.frame = ++frames_read_;
+      return Step::kPacket;
+    }
+    default:
+      return Step::kSkip;  // statistics, name resolution, custom blocks: not needed
+  }
+}
+
+uint16_t MmapFileSource::read_pcapng(PacketRef* out, uint16_t max) noexcept {
+  uint16_t n = 0;
+  while (n < max) {
+    if (pos_ >= valid_end_) {
+      if (!end_error_.empty()) stop(end_error_);
+      done_ = true;
+      break;
+    }
+    uint64_t len = 0;
+    std::string why;
+    bool unsupported = false;
+    // Validated by the walk at open(): the same parse cannot fail here.
+    const Step st = pcapng_block(pos_, len, out[n], why, unsupported);
+    if (st == Step::kDamaged) {
+      stop(why);
+      break;
+    }
+    pos_ += len;
+    if (st == Step::kPacket) ++n;
+  }
+  return n;
+}
+
+void MmapFileSource::populate_ahead() noexcept {
+  // The window after the one being read: page-aligned, clipped to the file.
+  const uint64_t from = populated_;
+  const uint64_t to = std::min<uint64_t>(size_, from + kPopulateWindow);
+  if (from >= to) return;
+  madvise(const_cast<uint8_t*>(base_) + from, to - from, MADV_POPULATE_READ);
+  populated_ = to;
+}
+
+uint16_t MmapFileSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
+  if (done_) return 0;
+  if (max > kBurstSize) max = kBurstSize;
+  if (pos_ + kPopulateWindow / 2 >= populated_) populate_ahead();
+  switch (format_) {
+    case CaptureFormat::kPcap: return swap_ ? read_pcap<true, false>(out, max) : read_pcap<false, false>(out, max);
+    case CaptureFormat::kPcapNsec: return swap_ ? read_pcap<true, true>(out, max) : read_pcap<false, true>(out, max);
+    case CaptureFormat::kPcapng: return read_pcapng(out, max);
+  }
+  return 0;
+}
+
+std::string MmapFileSource::describe() const {
+  const char* f = format_ == CaptureFormat::kPcapng ? "pcapng" : format_ == CaptureFormat::kPcapNsec ? "pcap-ns" : "pcap";
+  return path_ + " (" + f + ", " + std::string(decode::link_type_name(link_)) + ", mmap)";
+}
+
+}  // namespace seqwatch

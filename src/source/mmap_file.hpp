@@ -1,0 +1,102 @@
+// Zero-copy capture-file source: the file is mmap'ed (MADV_SEQUENTIAL) and every PacketRef
+// points into the mapping, so reading costs one record-header parse per packet and no copy
+// (libpcap's reader copies every frame and runs at ~3 Mpps; see docs/performance.md).
+//
+// Handles uncompressed classic pcap (either byte order, micro- or nanosecond magic) and
+// pcapng (SHB, IDB, EPB, SPB and the obsolete PB; other blocks are skipped) whose
+// interfaces share one link type and snapshot length. Everything else is refused by
+// can_open()/open() with a reason, so the caller falls back to PcapFileSource (libpcap):
+// gzip, pcap variants (Kuznetzov/Navtel magic, version other than 2.x), link types the
+// decoder does not know, interfaces with different link types or snaplens, sections with
+// different byte orders, pcapng versions other than 1.0/1.2, unusual if_tsresol values,
+// blocks over 16 MiB.
+//
+// Damage is not refused but reported: every record length is checked against the bytes
+// left in the file (and, for pcapng, against its block) before anything is read. Reading
+// stops at the first damaged record (a truncated last record, a record longer than the
+// maximum snapshot, a block length that runs past the file, an unknown interface id); the
+// packets before it are delivered, the stop is counted in dropped() and described by
+// read_error(), as libpcap reports the same files. Frame bytes, caplen, wirelen, ts_ns and
+// frame numbers equal PcapFileSource's for every file both accept
+// (tests/source/mmap_file_test.cpp checks it on the whole corpus).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "source/packet_source.hpp"
+#include "source/pcap_file.hpp"
+#include "util/result.hpp"
+
+namespace seqwatch {
+
+class MmapFileSource final : public PacketSource {
+ public:
+  // Decides from the file's headers (and, for pcapng, every block header) whether this
+  // reader handles it; the error says why not. open() runs the same checks.
+  static Result<CaptureKind> can_open(const std::string& path);
+  static Result<std::unique_ptr<MmapFileSource>> open(const std::string& path);
+  ~MmapFileSource() override;
+  MmapFileSource(const MmapFileSource&) = delete;
+  MmapFileSource& operator=(const MmapFileSource&) = delete;
+
+  uint16_t rx_burst(PacketRef* out, uint16_t max) noexcept override;
+  bool done() const noexcept override { return done_; }
+  decode::LinkType link_type() const noexcept override { return link_; }
+  std::string describe() const override;
+  // Damaged records that stopped the reading (0 or 1).
+  uint64_t dropped() const noexcept override { return damaged_; }
+
+  CaptureFormat format() const noexcept { return format_; }
+  uint32_t snaplen() const noexcept { return snaplen_; }
+  uint32_t raw_link_type() const noexcept { return raw_link_; }
+  uint64_t file_size() const noexcept { return size_; }
+  // Set when reading stopped on a damaged record rather than at the end of the file.
+  const std::string& read_error() const noexcept { return read_error_; }
+
+ private:
+  struct Interface {
+    uint64_t units_per_s = 1000000;  // if_tsresol
+    int64_t offset_s = 0;            // if_tsoffset
+  };
+  enum class Step : uint8_t { kPacket, kSkip, kDamaged };
+
+  MmapFileSource() = default;
+  Result<bool> setup(const std::string& path);
+  Result<bool> setup_pcap();
+  Result<bool> setup_pcapng();
+  // Parses the pcapng block at `off`: updates the section state (SHB, IDB), fills `p` for a
+  // packet block, sets `len` to the block's length. kDamaged sets `why`; an unsupported
+  // property sets `unsupported` as well.
+  Step pcapng_block(uint64_t off, uint64_t& len, PacketRef& p, std::string& why, bool& unsupported) noexcept;
+  template <bool kSwap, bool kNsec>
+  uint16_t read_pcap(PacketRef* out, uint16_t max) noexcept;
+  uint16_t read_pcapng(PacketRef* out, uint16_t max) noexcept;
+  void stop(std::string why) noexcept;
+  void populate_ahead() noexcept;
+
+  std::string path_;
+  const uint8_t* base_ = nullptr;
+  uint64_t size_ = 0;
+  uint64_t pos_ = 0;
+  uint64_t populated_ = 0;  // page-aligned end of the part faulted in ahead of pos_
+  decode::LinkType link_ = decode::LinkType::kEthernet;
+  uint32_t raw_link_ = 0;
+  CaptureFormat format_ = CaptureFormat::kPcap;
+  bool swap_ = false;
+  bool done_ = false;
+  uint32_t snaplen_ = 0;  // effective: records longer than this are cut to it, as libpcap does
+  uint64_t frames_read_ = 0;
+  uint64_t damaged_ = 0;
+  std::string read_error_;
+  // pcapng: the current section's interfaces; the walk at open() finds where reading
+  // must stop (valid_end_) and why (end_error_).
+  std::vector<Interface> ifaces_;
+  bool seen_link_ = false;
+  uint64_t valid_end_ = 0;
+  std::string end_error_;
+};
+
+}  // namespace seqwatch

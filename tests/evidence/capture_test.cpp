@@ -1,0 +1,391 @@
+// Worker side: slices hold exactly the pre-trigger history, the trigger packet and the
+// next M packets of the flow, in order; budgets, ring-full, trimming, triggers, sampling.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "evidence/capture.hpp"
+#include "evidence_test_util.hpp"
+
+namespace seqwatch::evidence {
+namespace {
+
+using test::PacketFactory;
+using test::Pkt;
+
+struct Rec {
+  RecordHeader h;
+  std::vector<uint8_t> data;
+};
+
+std::vector<Rec> drain(EvidenceCapture& c) {
+  std::vector<Rec> out;
+  c.ring().drain([&](const RecordHeader& h, const uint8_t* d) {
+    out.push_back(Rec{h, std::vector<uint8_t>(d, d + (h.kind == RecordKind::kSliceBegin ? sizeof(flow::FlowKey) : h.caplen))});
+  });
+  return out;
+}
+
+// frame numbers of the kPacket records, in ring order
+std::vector<uint64_t> frames_of(const std::vector<Rec>& rs) {
+  std::vector<uint64_t> f;
+  for (const Rec& r : rs)
+    if (r.h.kind == RecordKind::kPacket) f.push_back(r.h.frame);
+  return f;
+}
+
+CaptureConfig small_config(uint16_t k, uint16_t m) {
+  CaptureConfig c;
+  c.flow_slots = 64;
+  c.pre_packets = k;
+  c.post_packets = m;
+  c.ring = 1024;
+  c.trim = {TrimMode::kBytes, 256};
+  c.budget.global_packets = 0;
+  return c;
+}
+
+TriggerSet rst_triggers() {
+  TriggerConfig tc;
+  tc.rst = true;
+  tc.dup_ack_run = 3;
+  auto t = TriggerSet::compile(tc);
+  EXPECT_TRUE(t.ok());
+  return t.value();
+}
+
+FlowRef ref(const Pkt& p, uint32_t id) { return FlowRef{id, id, static_cast<uint8_t>(p.dir), &p.key}; }
+
+tcp::SegmentVerdict none() { return {}; }
+tcp::SegmentVerdict dupack(uint16_t n) {
+  tcp::SegmentVerdict v;
+  v.bits = tcp::kDuplicateAck;
+  v.dupack_num = n;
+  return v;
+}
+
+TEST(EvidenceSlice, PreTriggerPostExactlyInOrder) {
+  auto c = EvidenceCapture::create(small_config(3, 2), rst_triggers()).value();
+  PacketFactory f;
+  std::vector<const Pkt*> a, b;
+  // Two interleaved flows; flow 1 triggers (dup-ACK run of 3) on its 6th packet.
+  for (int i = 0; i < 10; ++i) {
+    const Pkt& pa = f.tcp(40001, i % 2 == 0, 1000 + i * 10);
+    c->observe(pa.ref, pa.view, ref(pa, 1), i == 5 ? dupack(3) : (i == 4 ? dupack(2) : none()));
+    a.push_back(&pa);
+    const Pkt& pb = f.tcp(40002, true, 1005 + i * 10);
+    c->observe(pb.ref, pb.view, ref(pb, 2), none());
+    b.push_back(&pb);
+  }
+  const auto rs = drain(*c);
+  ASSERT_EQ(rs.size(), 1u + 3 + 1 + 2 + 1);
+  EXPECT_EQ(rs.front().h.kind, RecordKind::kSliceBegin);
+  EXPECT_EQ(rs.front().h.triggers, uint32_t{kTrigDupAckRun});
+  EXPECT_EQ(rs.front().h.frame, a[5]->ref.frame);
+  flow::FlowKey k;
+  std::memcpy(&k, rs.front().data.data(), sizeof k);
+  EXPECT_TRUE(k == a[0]->key);
+  EXPECT_EQ(frames_of(rs), (std::vector<uint64_t>{a[2]->ref.frame, a[3]->ref.frame, a[4]->ref.frame, a[5]->ref.frame,
+                                                   a[6]->ref.frame, a[7]->ref.frame}));
+  const std::vector<Role> roles = {Role::kPre, Role::kPre, Role::kPre, Role::kTrigger, Role::kPost, Role::kPost};
+  for (size_t i = 0; i < roles.size(); ++i) EXPECT_EQ(rs[1 + i].h.role, roles[i]) << i;
+  EXPECT_EQ(rs[4].h.verdicts, uint32_t{tcp::kDuplicateAck});
+  EXPECT_EQ(rs.back().h.kind, RecordKind::kSliceEnd);
+  EXPECT_EQ(rs.back().h.end_reason, EndReason::kPostDone);
+  for (const Rec& r : rs) EXPECT_EQ(r.h.slice, rs.front().h.slice);
+  // Bytes are the frame's bytes.
+  EXPECT_EQ(rs[1].data, a[2]->bytes);
+  EXPECT_EQ(c->counters().slices, 1u);
+  EXPECT_EQ(c->counters().emitted, 6u);
+}
+
+TEST(EvidenceSlice, ShortHistoryAndNewHistoryAfterSlice) {
+  auto c = EvidenceCapture::create(small_config(4, 1), rst_triggers()).value();
+  PacketFactory f;
+  std::vector<const Pkt*> a;
+  // RST on packet 2 (history of 1), then 5 more packets, RST again on the last.
+  for (int i = 0; i < 8; ++i) {
+    const bool rst = i == 1 || i == 7;
+    const Pkt& p = f.tcp(40001, true, 1000 + i, 0, rst ? (test::wire::kRst | test::wire::kAck) : test::wire::kAck);
+    c->observe(p.ref, p.view, ref(p, 9), none());
+    a.push_back(&p);
+  }
+  const auto rs = drain(*c);
+  // slice 1: pre {0}, trigger 1, post 2; slice 2: pre {3,4,5,6}, trigger 7 (no post yet)
+  EXPECT_EQ(frames_of(rs), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(c->counters().slices, 2u);
+  EXPECT_EQ(c->counters().triggers[4], 2u);  // kTrigRst
+}
+
+TEST(EvidenceSlice, TriggerInsideSliceExtendsIt) {
+  auto c = EvidenceCapture::create(small_config(2, 2), rst_triggers()).value();
+  PacketFactory f;
+  for (int i = 0; i < 10; ++i) {
+    const Pkt& p = f.tcp(40001, true, 1000 + i);
+    c->observe(p.ref, p.view, ref(p, 1), i == 3 || i == 4 ? dupack(3) : none());
+  }
+  const auto rs = drain(*c);
+  // pre 2,3; trigger 4; trigger 5 (merged, restarts M); post 6,7
+  EXPECT_EQ(frames_of(rs), (std::vector<uint64_t>{2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(c->counters().triggers_merged, 1u);
+}
+
+TEST(EvidenceBudget, PerFlowSlicesAndPackets) {
+  CaptureConfig cfg = small_config(2, 1);
+  cfg.budget.flow_slices = 1;
+  auto c = EvidenceCapture::create(cfg, rst_triggers()).value();
+  PacketFactory f;
+  for (int i = 0; i < 10; ++i) {
+    const Pkt& p = f.tcp(40001, true, 1000 + i);
+    c->observe(p.ref, p.view, ref(p, 1), i == 3 || i == 8 ? dupack(3) : none());
+  }
+  EXPECT_EQ(frames_of(drain(*c)), (std::vector<uint64_t>{2, 3, 4, 5}));
+  EXPECT_EQ(c->counters().refused_flow_budget, 1u);
+
+  cfg.budget.flow_slices = 0;
+  cfg.budget.flow_packets = 5;
+  cfg.post_packets = 10;
+  auto d = EvidenceCapture::create(cfg, rst_triggers()).value();
+  for (int i = 0; i < 12; ++i) {
+    const Pkt& p = f.tcp(40001, true, 2000 + i);
+    d->observe(p.ref, p.view, ref(p, 1), i == 3 ? dupack(3) : none());
+  }
+  const auto rs = drain(*d);
+  EXPECT_EQ(frames_of(rs).size(), 5u);
+  EXPECT_EQ(rs.back().h.end_reason, EndReason::kFlowBudget);
+  EXPECT_EQ(d->counters().cut_flow_budget, 1u);
+}
+
+TEST(EvidenceBudget, GlobalBudgetPerInterval) {
+  CaptureConfig cfg = small_config(2, 0);
+  cfg.budget.global_packets = 7;  // two slices of 3 fit, the third does not
+  cfg.budget.global_interval_ms = 1000;
+  auto c = EvidenceCapture::create(cfg, rst_triggers()).value();
+  PacketFactory f;
+  for (uint32_t flow = 1; flow <= 3; ++flow) {
+    for (int i = 0; i < 3; ++i) {
+      const Pkt& p = f.tcp(static_cast<uint16_t>(40000 + flow), true, 1000 + flow * 10 + i);
+      c->observe(p.ref, p.view, ref(p, flow), i == 2 ? dupack(3) : none());
+    }
+  }
+  EXPECT_EQ(c->counters().slices, 2u);
+  EXPECT_EQ(c->counters().refused_global_budget, 1u);
+  // A new interval refills the budget.
+  for (int i = 0; i < 3; ++i) {
+    const Pkt& p = f.tcp(40009, true, 2'000'000'000ull + i);
+    c->observe(p.ref, p.view, ref(p, 9), i == 2 ? dupack(3) : none());
+  }
+  EXPECT_EQ(c->counters().slices, 3u);
+}
+
+TEST(EvidenceBudget, FullRingIsCountedNeverBlocks) {
+  CaptureConfig cfg = small_config(2, 100);
+  cfg.ring = 8;
+  auto c = EvidenceCapture::create(cfg, rst_triggers()).value();
+  PacketFactory f;
+  for (int i = 0; i < 50; ++i) {
+    const Pkt& p = f.tcp(40001, true, 1000 + i);
+    c->observe(p.ref, p.view, ref(p, 1), i == 2 ? dupack(3) : none());
+  }
+  EXPECT_EQ(drain(*c).size(), 8u);
+  EXPECT_GT(c->counters().ring_full, 0u);
+  // A trigger without room for its history is refused, not half-emitted.
+  auto d = EvidenceCapture::create(cfg, rst_triggers()).value();
+  for (int fl = 1; fl <= 3; ++fl)
+    for (int i = 0; i < 3; ++i) {
+      const Pkt& p = f.tcp(static_cast<uint16_t>(41000 + fl), true, 5000 + i);
+      d->observe(p.ref, p.view, ref(p, fl), i == 2 ? dupack(3) : none());
+    }
+  EXPECT_EQ(d->counters().refused_ring, 2u);  // flow 1's open slice fills the ring
+}
+
+TEST(EvidenceTrim, HeadersModeKeepsOriginalLength) {
+  CaptureConfig cfg = small_config(4, 0);
+  cfg.trim = {TrimMode::kHeaders, 128};
+  auto c = EvidenceCapture::create(cfg, rst_triggers()).value();
+  PacketFactory f;
+  const Pkt& p1 = f.tcp(40001, true, 1000, 1400);
+  c->observe(p1.ref, p1.view, ref(p1, 1), none());
+  const Pkt& p2 = f.tcp(40001, true, 1001, 0, test::wire::kRst);
+  c->observe(p2.ref, p2.view, ref(p2, 1), none());
+  const auto rs = drain(*c);
+  ASSERT_EQ(rs.size(), 4u);
+  EXPECT_EQ(rs[1].h.caplen, 14u + 20u + 20u);  // Ethernet + IPv4 + TCP header
+  EXPECT_EQ(rs[1].h.wirelen, p1.bytes.size());
+  EXPECT_EQ(rs[1].data, std::vector<uint8_t>(p1.bytes.begin(), p1.bytes.begin() + 54));
+  cfg.trim = {TrimMode::kBytes, 100};
+  auto d = EvidenceCapture::create(cfg, rst_triggers()).value();
+  d->observe(p1.ref, p1.view, ref(p1, 1), none());
+  d->observe(p2.ref, p2.view, ref(p2, 1), none());
+  const auto ds = drain(*d);
+  EXPECT_EQ(ds[1].h.caplen, 100u);
+  EXPECT_EQ(ds[1].h.wirelen, p1.bytes.size());
+  EXPECT_EQ(ds[2].h.caplen, 54u);  // shorter than the snap: whole frame
+}
+
+TEST(EvidenceTrigger, RetransmissionStormWithinWindow) {
+  TriggerConfig tc;
+  tc.retx_storm_count = 3;
+  tc.retx_storm_window_ms = 100;
+  const TriggerSet t = TriggerSet::compile(tc).value();
+  FlowTriggerState st;
+  SegmentInput in;
+  in.verdict.bits = tcp::kRetransmission;
+  auto at = [&](uint64_t ms) {
+    in.ts_ns = ms * 1000000;
+    return t.evaluate(st, in);
+  };
+  EXPECT_EQ(at(0), 0u);
+  EXPECT_EQ(at(150), 0u);
+  EXPECT_EQ(at(200), 0u);       // 0,150,200: span 200 ms > 100
+  EXPECT_EQ(at(240), uint32_t{kTrigRetxStorm});  // 150,200,240: within 100 ms
+  EXPECT_EQ(at(250), 0u);       // the storm fired: counting starts again
+  EXPECT_EQ(at(260), 0u);
+  EXPECT_EQ(at(270), uint32_t{kTrigRetxStorm});
+}
+
+TEST(EvidenceTrigger, ZeroWindowLongerThanT) {
+  TriggerConfig tc;
+  tc.zero_window_ms = 500;
+  const TriggerSet t = TriggerSet::compile(tc).value();
+  FlowTriggerState st;
+  SegmentInput zw;
+  zw.verdict.bits = tcp::kZeroWindow;
+  zw.dir = 1;
+  auto seg = [&](SegmentInput in, uint64_t ms) {
+    in.ts_ns = ms * 1000000;
+    return t.evaluate(st, in);
+  };
+  EXPECT_EQ(seg(zw, 1000), 0u);
+  EXPECT_EQ(seg(zw, 1400), 0u);
+  EXPECT_EQ(seg(zw, 1500), uint32_t{kTrigZeroWindow});
+  EXPECT_EQ(seg(zw, 1700), 0u);  // once per episode
+  SegmentInput open;
+  open.dir = 1;
+  open.window = 1000;
+  EXPECT_EQ(seg(open, 1800), 0u);
+  EXPECT_EQ(seg(zw, 1900), 0u);
+  EXPECT_EQ(seg(zw, 2400), uint32_t{kTrigZeroWindow});
+}
+
+TEST(EvidenceTrigger, SimpleTriggersAndConfigErrors) {
+  TriggerConfig tc;
+  tc.ack_in_segment = true;
+  tc.syn_attempts = 3;
+  tc.payload_rules = {7, 3};
+  tc.bpf_mask = 0b10;
+  const TriggerSet t = TriggerSet::compile(tc).value();
+  FlowTriggerState st;
+  SegmentInput in;
+  in.verdict.bits = tcp::kAckInSegment;
+  EXPECT_EQ(t.evaluate(st, in), uint32_t{kTrigAckInSegment});
+  in.verdict.bits = tcp::kSynRetransmission;
+  in.verdict.attempt = 2;
+  EXPECT_EQ(t.evaluate(st, in), 0u);
+  in.verdict.attempt = 3;
+  EXPECT_EQ(t.evaluate(st, in), uint32_t{kTrigSynUnanswered});
+  in.verdict.bits = tcp::kDuplicateAck;  // dup-ack trigger off
+  in.verdict.dupack_num = 3;
+  EXPECT_EQ(t.evaluate(st, in), 0u);
+  in.verdict = {};
+  in.tcp_flags = 0x04;  // RST trigger off
+  EXPECT_EQ(t.evaluate(st, in), 0u);
+  EXPECT_TRUE(t.payload_rule(3));
+  EXPECT_FALSE(t.payload_rule(4));
+  EXPECT_EQ(t.bpf(0b01), 0u);
+  in.extra = t.bpf(0b10);
+  EXPECT_EQ(t.evaluate(st, in), uint32_t{kTrigBpf});
+
+  TriggerConfig bad;
+  bad.retx_storm_count = 40;
+  bad.retx_storm_window_ms = 10;
+  auto r = TriggerSet::compile(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("retransmission storm"), std::string::npos);
+  EXPECT_EQ(trigger_names(kTrigRst | kTrigBpf), "rst,bpf");
+}
+
+TEST(EvidenceTrigger, SynUnansweredAtFlowEnd) {
+  TriggerConfig tc;
+  tc.syn_unanswered_at_end = true;
+  auto c = EvidenceCapture::create(small_config(4, 4), TriggerSet::compile(tc).value()).value();
+  PacketFactory f;
+  for (int i = 0; i < 3; ++i) {
+    const Pkt& p = f.tcp(40001, true, 1000 + i, 0, test::wire::kSyn);
+    c->observe(p.ref, p.view, ref(p, 1), none());
+  }
+  c->flow_end(FlowRef{1, 1, 0, nullptr}, true);
+  const auto rs = drain(*c);
+  EXPECT_EQ(frames_of(rs), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(rs.front().h.triggers, uint32_t{kTrigSynUnanswered});
+  EXPECT_EQ(rs.back().h.end_reason, EndReason::kFlowEnded);
+}
+
+TEST(EvidenceSample, FlowHashKeepsBothDirectionsTogether) {
+  CaptureConfig cfg = small_config(2, 0);
+  cfg.ring = 1u << 14;
+  cfg.sample.flow_fraction = 0.25;
+  auto c = EvidenceCapture::create(cfg, TriggerSet{}).value();
+  PacketFactory f;
+  constexpr int kFlows = 800;
+  for (int fl = 0; fl < kFlows; ++fl) {
+    const test::Ip4 client{10, 1, static_cast<uint8_t>(fl >> 8), static_cast<uint8_t>(fl)};
+    for (int i = 0; i < 4; ++i) {
+      const Pkt& p = f.tcp(static_cast<uint16_t>(30000 + fl), i % 2 == 0, 1000 + i, 10, test::wire::kAck, 8192, client);
+      c->sample(p.ref, p.view, p.hash, true);
+    }
+  }
+  std::map<std::string, std::set<int>> dirs;  // flow (client address) -> directions seen
+  c->ring().drain([&](const RecordHeader& h, const uint8_t* d) {
+    ASSERT_EQ(h.kind, RecordKind::kSample);
+    decode::PacketView v;
+    decode::decode(d, h.caplen, decode::LinkType::kEthernet, v);
+    flow::FlowKey k;
+    flow::Dir dir;
+    ASSERT_TRUE(flow::make_key(v, k, dir));
+    dirs[std::string(reinterpret_cast<const char*>(&k), sizeof k)].insert(static_cast<int>(dir));
+  });
+  for (const auto& [k, d] : dirs) EXPECT_EQ(d.size(), 2u);
+  EXPECT_EQ(c->counters().samples, dirs.size() * 4);
+  EXPECT_GT(dirs.size(), kFlows * 0.15);
+  EXPECT_LT(dirs.size(), kFlows * 0.35);
+}
+
+TEST(EvidenceSample, OneInN) {
+  CaptureConfig cfg = small_config(2, 0);
+  cfg.sample.every_n = 10;
+  cfg.sample.trim = {TrimMode::kHeaders, 64};
+  auto c = EvidenceCapture::create(cfg, TriggerSet{}).value();
+  PacketFactory f;
+  for (int i = 0; i < 1000; ++i) {
+    const Pkt& p = f.tcp(40001, true, 1000 + i, 500);
+    c->sample(p.ref, p.view, 0, false);
+  }
+  EXPECT_EQ(c->counters().samples, 100u);
+  std::vector<uint64_t> frames;
+  c->ring().drain([&](const RecordHeader& h, const uint8_t*) {
+    frames.push_back(h.frame);
+    EXPECT_EQ(h.caplen, 54u);
+    EXPECT_EQ(h.wirelen, 554u);
+  });
+  EXPECT_EQ(frames.front(), 1u);
+  EXPECT_EQ(frames[1], 11u);
+}
+
+TEST(EvidenceMemory, BoundedAndReported) {
+  CaptureConfig cfg;
+  cfg.flow_slots = 1u << 10;
+  cfg.pre_packets = 8;
+  cfg.trim.snap = 128;
+  cfg.ring = 1u << 10;
+  auto c = EvidenceCapture::create(cfg, TriggerSet{}).value();
+  const size_t expect = size_t{1024} * (sizeof(EvidenceCapture::FlowSlot) + 8 * (32 + 128)) + 1024 * record_stride(128);
+  EXPECT_EQ(c->memory_bytes(), expect);
+  EXPECT_EQ(sizeof(EvidenceCapture::FlowSlot), 192u);
+  cfg.flow_slots = 1000;
+  EXPECT_FALSE(EvidenceCapture::create(cfg, TriggerSet{}).ok());
+}
+
+}  // namespace
+}  // namespace seqwatch::evidence

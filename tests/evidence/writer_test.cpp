@@ -1,0 +1,320 @@
+// Control-thread side: pcap and pcapng files that tshark reads without a warning, packet
+// comments, original lengths, rotation, the index, a read-only directory and a full disk.
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "evidence/capture.hpp"
+#include "evidence/sink.hpp"
+#include "evidence_test_util.hpp"
+
+namespace seqwatch::evidence {
+namespace {
+
+namespace fs = std::filesystem;
+using test::PacketFactory;
+using test::Pkt;
+
+struct Cmd {
+  int rc;
+  std::string out;
+};
+
+Cmd run(const std::string& cmd) {
+  Cmd r{-1, {}};
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  r.rc = pclose(p);
+  return r;
+}
+
+bool have_tshark() { return run("command -v tshark >/dev/null 2>&1").rc == 0; }
+
+// tshark reads the file with nothing on stderr and a zero exit status; returns stdout.
+std::string tshark_ok(const std::string& file, const std::string& args = "") {
+  const std::string err = file + ".tshark-stderr";
+  Cmd c = run("tshark -n -r '" + file + "' " + args + " 2>'" + err + "'");
+  std::ifstream e(err);
+  std::string warn, l;
+  while (std::getline(e, l))
+    if (l.find("Running as user \"root\"") == std::string::npos) warn += l + "\n";  // tshark's root notice
+  fs::remove(err);
+  EXPECT_EQ(c.rc, 0) << file;
+  EXPECT_EQ(warn, "") << file;
+  return c.out;
+}
+
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t e = s.find('\n', pos);
+    if (e == std::string::npos) e = s.size();
+    out.push_back(s.substr(pos, e - pos));
+    pos = e + 1;
+  }
+  return out;
+}
+
+std::vector<fs::path> files_in(const fs::path& dir, const std::string& ext) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ext) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/seqwatch-evidence-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Flows 1..n, each: 8 packets, an RST on the 5th (K = 3, M = 2 -> 6 evidence packets each).
+struct Traffic {
+  PacketFactory f;
+  std::unique_ptr<EvidenceCapture> cap;
+  explicit Traffic(TrimConfig trim = {TrimMode::kHeaders, 128}, uint16_t payload = 1000) : payload_(payload) {
+    CaptureConfig c;
+    c.flow_slots = 1024;
+    c.pre_packets = 3;
+    c.post_packets = 2;
+    c.ring = 1u << 12;
+    c.trim = trim;
+    c.budget.global_packets = 0;
+    TriggerConfig t;
+    t.rst = true;
+    cap = EvidenceCapture::create(c, TriggerSet::compile(t).value()).value();
+  }
+  void flows(EvidenceSink& sink, uint32_t n, uint64_t t0_ns = 1'700'000'000'000'000'000ull) {
+    for (uint32_t fl = 1; fl <= n; ++fl) {
+      for (int i = 0; i < 8; ++i) {
+        const bool rst = i == 4;
+        const Pkt& p = f.tcp(static_cast<uint16_t>(20000 + fl), i % 2 == 0, t0_ns + fl * 1'000'000 + i * 1000,
+                             rst ? 0 : payload_, rst ? (test::wire::kRst | test::wire::kAck) : test::wire::kAck);
+        tcp::SegmentVerdict v;
+        if (i == 3) v.bits = tcp::kRetransmission | tcp::kFastRetransmission;
+        cap->observe(p.ref, p.view, FlowRef{fl, fl, static_cast<uint8_t>(p.dir), &p.key}, v);
+        sink.drain(cap->ring());
+      }
+    }
+  }
+  uint16_t payload_;
+};
+
+SinkConfig sink_config(const fs::path& dir, FileFormat fmt) {
+  SinkConfig s;
+  s.evidence.dir = dir.string();
+  s.evidence.format = fmt;
+  s.evidence.fsync_on_close = false;
+  return s;
+}
+
+std::vector<nlohmann::json> read_index(const fs::path& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(p);
+  std::string l;
+  while (std::getline(in, l)) out.push_back(nlohmann::json::parse(l));
+  return out;
+}
+
+TEST(EvidenceWriter, PcapngCommentsOriginalLengthsAndIndex) {
+  if (!have_tshark()) GTEST_SKIP() << "tshark not installed";
+  TempDir d;
+  auto sink = EvidenceSink::create(sink_config(d.path(), FileFormat::kPcapng)).value();
+  Traffic tr;
+  tr.flows(*sink, 3);
+  sink->close();
+  const auto files = files_in(d.path(), ".pcapng");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_TRUE(files_in(d.path(), ".partial").empty());
+  const auto out = lines(tshark_ok(files[0], "-T fields -E separator=/t -e frame.number -e frame.len -e frame.cap_len "
+                                             "-e tcp.srcport -e tcp.dstport -e frame.comment"));
+  ASSERT_EQ(out.size(), 18u);
+  // Flow 1, first packet: pre-trigger, trimmed to the headers, original length kept.
+  EXPECT_EQ(out[0], "1\t1054\t54\t80\t20001\tseqwatch: no verdict; trigger=rst; slice=0-1 pre");
+  EXPECT_EQ(out[1], "2\t1054\t54\t20001\t80\tseqwatch: no verdict; trigger=rst; slice=0-1 pre");
+  EXPECT_EQ(out[2], "3\t1054\t54\t80\t20001\tseqwatch: retransmission,fast_retransmission; trigger=rst; slice=0-1 pre");
+  EXPECT_EQ(out[3], "4\t54\t54\t20001\t80\tseqwatch: no verdict; trigger=rst; slice=0-1 trigger");
+  EXPECT_NE(out[4].find("slice=0-1 post"), std::string::npos);
+  // Nanosecond timestamps survive (if_tsresol = 9): flow 1, packet 2 is t0 + 1 ms + 1 us.
+  EXPECT_EQ(lines(tshark_ok(files[0], "-T fields -e frame.time_epoch"))[0], "1700000000.001001000");
+
+  const auto idx = read_index(sink->index_path());
+  ASSERT_EQ(idx.size(), 3u);
+  std::ifstream raw(files[0], std::ios::binary);
+  for (size_t i = 0; i < idx.size(); ++i) {
+    const auto& e = idx[i];
+    EXPECT_EQ(e["file"], files[0].filename().string());
+    EXPECT_EQ(e["trigger"], nlohmann::json::array({"rst"}));
+    EXPECT_EQ(e["packets"], 6);
+    EXPECT_EQ(e["file_frames"], nlohmann::json::array({i * 6 + 1, i * 6 + 6}));
+    EXPECT_EQ(e["flow"]["b_port"].get<int>() == 80 || e["flow"]["a_port"].get<int>() == 80, true);
+    EXPECT_EQ(e["complete"], true);
+    EXPECT_EQ(e["event_frames"].size(), 2u);  // the retransmission and the RST
+    EXPECT_EQ(e["trigger_frame"], e["frames"][3]);
+    // The offset is the slice's first Enhanced Packet Block.
+    uint32_t type = 0;
+    raw.seekg(e["offset"].get<uint64_t>());
+    raw.read(reinterpret_cast<char*>(&type), 4);
+    EXPECT_EQ(type, 6u);
+  }
+}
+
+TEST(EvidenceWriter, PcapNanosecondsAndRotation) {
+  if (!have_tshark()) GTEST_SKIP() << "tshark not installed";
+  TempDir d;
+  SinkConfig cfg = sink_config(d.path(), FileFormat::kPcap);
+  cfg.evidence.rotate.max_bytes = 4096;
+  auto sink = EvidenceSink::create(cfg).value();
+  Traffic tr({TrimMode::kBytes, 256});
+  tr.flows(*sink, 20);
+  sink->close();
+  const auto files = files_in(d.path(), ".pcap");
+  ASSERT_GE(files.size(), 5u);
+  size_t total = 0;
+  for (const auto& f : files) {
+    EXPECT_LE(fs::file_size(f), 4096u);
+    const auto out = lines(tshark_ok(f, "-T fields -e frame.len -e frame.cap_len -e frame.time_epoch"));
+    total += out.size();
+    for (const auto& l : out) {
+      EXPECT_TRUE(l.rfind("1054\t256\t", 0) == 0 || l.rfind("54\t54\t", 0) == 0) << l;  // trimmed 256 of 1054; RSTs whole
+      EXPECT_EQ(l.rfind("000", l.size()), l.size() - 3) << "nanosecond field present: " << l;
+    }
+    Cmd cap = run("capinfos -M -t '" + f.string() + "' 2>&1");
+    EXPECT_NE(cap.out.find("nsecpcap"), std::string::npos) << cap.out;
+  }
+  EXPECT_EQ(total, 120u);
+  // Index: every packet is named once, slices split across files say so.
+  size_t packets = 0;
+  for (const auto& e : read_index(sink->index_path())) {
+    packets += e["packets"].get<size_t>();
+    EXPECT_TRUE(fs::exists(d.path() / e["file"].get<std::string>()));
+  }
+  EXPECT_EQ(packets, 120u);
+}
+
+TEST(EvidenceWriter, SampleFileThroughTheSink) {
+  if (!have_tshark()) GTEST_SKIP() << "tshark not installed";
+  TempDir d;
+  SinkConfig cfg = sink_config(d.path(), FileFormat::kPcapng);
+  cfg.sample_enabled = true;
+  cfg.sample.format = FileFormat::kPcap;
+  cfg.sample.prefix = "sample";
+  cfg.sample.fsync_on_close = false;
+  auto sink = EvidenceSink::create(cfg).value();
+  CaptureConfig c;
+  c.flow_slots = 64;
+  c.ring = 1024;
+  c.sample.every_n = 4;
+  auto cap = EvidenceCapture::create(c, TriggerSet{}).value();
+  PacketFactory f;
+  for (int i = 0; i < 400; ++i) {
+    const Pkt& p = f.tcp(40000, i % 2 == 0, 1'700'000'000'000'000'000ull + i * 1000);
+    cap->sample(p.ref, p.view, p.hash, true);
+    if (i % 64 == 0) sink->drain(cap->ring());
+  }
+  sink->drain(cap->ring());
+  sink->close();
+  const auto files = files_in(d.path(), ".pcap");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].filename().string().rfind("sample-", 0), 0u);
+  EXPECT_EQ(lines(tshark_ok(files[0])).size(), 100u);
+}
+
+TEST(EvidenceWriter, ReadOnlyDirectoryKeepsGoingAndCounts) {
+  TempDir d;
+  const fs::path ro = d.path() / "ro";
+  fs::create_directories(ro);
+  bool mounted = false;
+  if (geteuid() == 0) {
+    // root ignores permission bits: a read-only mount is what "unwritable" means for it
+    mounted = mount("tmpfs", ro.c_str(), "tmpfs", MS_RDONLY, "size=64k") == 0;
+    if (!mounted) GTEST_SKIP() << "running as root but cannot mount a read-only tmpfs";
+  } else {
+    fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
+  }
+  std::vector<std::string> errors;
+  {
+    SinkConfig cfg = sink_config(ro, FileFormat::kPcapng);
+    cfg.evidence.rotate.max_seconds = 1;
+    auto sink = EvidenceSink::create(cfg).value();
+    sink->set_error_handler([&](const std::string& m) { errors.push_back(m); });
+    Traffic tr;
+    tr.flows(*sink, 4);                                   // file 1 fails
+    tr.flows(*sink, 4, 1'700'000'010'000'000'000ull);     // 10 s later: a retry, fails too
+    sink->close();
+    const auto& w = sink->evidence_writer().counters();
+    EXPECT_EQ(w.files_failed, 2u);
+    EXPECT_EQ(w.files_completed, 0u);
+    EXPECT_EQ(w.packets_lost, 48u);
+    EXPECT_EQ(sink->counters().index_lines, 0u);
+  }
+  ASSERT_EQ(errors.size(), 2u);  // once per file
+  EXPECT_NE(errors[0].find("cannot create the file"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find(ro.string()), std::string::npos) << errors[0];
+  if (mounted) umount(ro.c_str());
+  else fs::permissions(ro, fs::perms::owner_all);
+}
+
+TEST(EvidenceWriter, FullDiskLeavesOnlyCompleteFiles) {
+  if (geteuid() != 0) GTEST_SKIP() << "full-disk test needs root to mount a 64 KiB tmpfs (CI runs as root)";
+  if (!have_tshark()) GTEST_SKIP() << "tshark not installed";
+  TempDir d;
+  const fs::path small = d.path() / "small";
+  fs::create_directories(small);
+  if (mount("tmpfs", small.c_str(), "tmpfs", 0, "size=64k") != 0) GTEST_SKIP() << "cannot mount a tmpfs";
+  struct Unmount {
+    std::string p;
+    ~Unmount() { umount(p.c_str()); }
+  } guard{small.string()};
+  std::vector<std::string> errors;
+  SinkConfig cfg = sink_config(small, FileFormat::kPcapng);
+  cfg.evidence.rotate.max_bytes = 16384;
+  cfg.evidence.buffer_bytes = 4096;
+  auto sink = EvidenceSink::create(cfg).value();
+  sink->set_error_handler([&](const std::string& m) { errors.push_back(m); });
+  Traffic tr({TrimMode::kBytes, 1054});
+  tr.flows(*sink, 60);  // ~ 60 x 6 x 1.1 KiB = 400 KiB into 64 KiB
+  sink->close();
+  const auto& w = sink->evidence_writer().counters();
+  EXPECT_GE(w.files_failed, 1u);
+  EXPECT_GE(w.files_completed, 1u);
+  EXPECT_GT(w.packets_lost, 0u);
+  EXPECT_EQ(w.packets + w.packets_lost, 360u);
+  EXPECT_FALSE(errors.empty());
+  EXPECT_LE(errors.size(), w.files_failed + 1);  // once per file (+ the index)
+  EXPECT_NE(errors[0].find("No space left on device"), std::string::npos) << errors[0];
+  EXPECT_TRUE(files_in(small, ".partial").empty());
+  const auto files = files_in(small, ".pcapng");
+  EXPECT_EQ(files.size(), w.files_completed);
+  size_t total = 0;
+  for (const auto& f : files) total += lines(tshark_ok(f)).size();
+  EXPECT_EQ(total, w.packets);
+}
+
+}  // namespace
+}  // namespace seqwatch::evidence

@@ -1,0 +1,427 @@
+// MmapFileSource must hand out exactly what PcapFileSource (libpcap) does: same frames,
+// bytes, caplen, wirelen, ts_ns and frame numbers, and stop at the same frame with an
+// error on a damaged file. Checked on every corpus capture the mmap reader accepts
+// (SEQWATCH_CORPUS_DIR) and on hand-made files: both byte orders, µs/ns, pcapng with
+// several interfaces and timestamp resolutions, truncated and corrupt records.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "source/mmap_file.hpp"
+#include "source/pcap_file.hpp"
+
+namespace seqwatch {
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---- comparing the two readers ----
+
+struct Outcome {
+  uint64_t frames = 0;
+  bool mmap_error = false;
+  bool pcap_error = false;
+  std::string first_diff;  // empty when every packet matched
+};
+
+std::string describe_ref(const PacketRef& p) {
+  return "caplen " + std::to_string(p.caplen) + " wirelen " + std::to_string(p.wirelen) + " ts " +
+         std::to_string(p.ts_ns) + " frame " + std::to_string(p.frame);
+}
+
+// Reads both sources in lock step, one packet per call (a burst's data stays valid only
+// until the next call, for libpcap's copies as for the mapping).
+Outcome compare(MmapFileSource& m, PcapFileSource& p) {
+  Outcome o;
+  for (;;) {
+    PacketRef a{}, b{};
+    const uint16_t na = m.rx_burst(&a, 1);
+    const uint16_t nb = p.rx_burst(&b, 1);
+    if (na != nb) {
+      o.first_diff = "after " + std::to_string(o.frames) + " frames: mmap gave " + std::to_string(na) +
+                     " packet(s), libpcap " + std::to_string(nb) + " (mmap error '" + m.read_error() +
+                     "', libpcap error '" + p.read_error() + "')";
+      break;
+    }
+    if (na == 0) break;
+    ++o.frames;
+    if (a.caplen != b.caplen || a.wirelen != b.wirelen || a.ts_ns != b.ts_ns || a.frame != b.frame ||
+        std::memcmp(a.data, b.data, a.caplen) != 0) {
+      o.first_diff = "frame " + std::to_string(o.frames) + ": mmap " + describe_ref(a) + ", libpcap " +
+                     describe_ref(b) + (std::memcmp(a.data, b.data, std::min(a.caplen, b.caplen)) ? " (bytes differ)" : "");
+      break;
+    }
+  }
+  o.mmap_error = !m.read_error().empty();
+  o.pcap_error = !p.read_error().empty();
+  return o;
+}
+
+// ---- hand-made files ----
+
+struct TempDir {
+  fs::path dir;
+  TempDir() {
+    char tmpl[] = "/tmp/seqwatch-mmap-test-XXXXXX";
+    dir = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  std::string write(const std::string& name, const std::vector<uint8_t>& bytes) const {
+    const std::string path = (dir / name).string();
+    std::ofstream f(path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    return path;
+  }
+};
+
+class Bytes {
+ public:
+  explicit Bytes(bool big_endian) : be_(big_endian) {}
+  Bytes& u8(uint8_t v) { b_.push_back(v); return *this; }
+  Bytes& u16(uint16_t v) {
+    if (be_) { u8(uint8_t(v >> 8)); u8(uint8_t(v)); } else { u8(uint8_t(v)); u8(uint8_t(v >> 8)); }
+    return *this;
+  }
+  Bytes& u32(uint32_t v) {
+    if (be_) { u16(uint16_t(v >> 16)); u16(uint16_t(v)); } else { u16(uint16_t(v)); u16(uint16_t(v >> 16)); }
+    return *this;
+  }
+  Bytes& u64(uint64_t v) {
+    if (be_) { u32(uint32_t(v >> 32)); u32(uint32_t(v)); } else { u32(uint32_t(v)); u32(uint32_t(v >> 32)); }
+    return *this;
+  }
+  Bytes& raw(const std::vector<uint8_t>& v) { b_.insert(b_.end(), v.begin(), v.end()); return *this; }
+  Bytes& pad4() { while (b_.size() % 4) u8(0); return *this; }
+  size_t size() const { return b_.size(); }
+  void put32(size_t at, uint32_t v) {
+    Bytes t(be_);
+    t.u32(v);
+    std::memcpy(&b_[at], t.b_.data(), 4);
+  }
+  std::vector<uint8_t>& bytes() { return b_; }
+
+ private:
+  bool be_;
+  std::vector<uint8_t> b_;
+};
+
+// An Ethernet/IPv4/TCP-looking frame of `n` bytes whose content depends on `seed`.
+std::vector<uint8_t> frame(size_t n, uint8_t seed) {
+  std::vector<uint8_t> f(n);
+  for (size_t i = 0; i < n; ++i) f[i] = static_cast<uint8_t>(seed * 31 + i);
+  if (n >= 14) { f[12] = 0x08; f[13] = 0x00; }
+  return f;
+}
+
+Bytes pcap_header(bool be, bool nsec, uint32_t snaplen = 65535, uint32_t linktype = 1) {
+  Bytes b(be);
+  b.u32(nsec ? 0xA1B23C4D : 0xA1B2C3D4).u16(2).u16(4).u32(0).u32(0).u32(snaplen).u32(linktype);
+  return b;
+}
+
+void pcap_record(Bytes& b, uint32_t sec, uint32_t frac, const std::vector<uint8_t>& data, uint32_t wirelen = 0) {
+  b.u32(sec).u32(frac).u32(static_cast<uint32_t>(data.size())).u32(wirelen ? wirelen : static_cast<uint32_t>(data.size()));
+  b.raw(data);
+}
+
+void ng_shb(Bytes& b) { b.u32(0x0A0D0D0A).u32(28).u32(0x1A2B3C4D).u16(1).u16(0).u64(~0ull).u32(28); }
+
+void ng_idb(Bytes& b, uint16_t linktype, uint32_t snaplen, int tsresol = -1) {
+  const uint32_t len = 20 + (tsresol >= 0 ? 12 : 0);
+  b.u32(1).u32(len).u16(linktype).u16(0).u32(snaplen);
+  if (tsresol >= 0) b.u16(9).u16(1).u8(static_cast<uint8_t>(tsresol)).u8(0).u8(0).u8(0).u16(0).u16(0);
+  b.u32(len);
+}
+
+void ng_epb(Bytes& b, uint32_t iface, uint64_t ts, const std::vector<uint8_t>& data, uint32_t wirelen = 0) {
+  const uint32_t len = static_cast<uint32_t>(32 + ((data.size() + 3) & ~size_t{3}));
+  b.u32(6).u32(len).u32(iface).u32(uint32_t(ts >> 32)).u32(uint32_t(ts)).u32(static_cast<uint32_t>(data.size()));
+  b.u32(wirelen ? wirelen : static_cast<uint32_t>(data.size())).raw(data).pad4().u32(len);
+}
+
+void ng_spb(Bytes& b, const std::vector<uint8_t>& data) {
+  const uint32_t len = static_cast<uint32_t>(16 + ((data.size() + 3) & ~size_t{3}));
+  b.u32(3).u32(len).u32(static_cast<uint32_t>(data.size())).raw(data).pad4().u32(len);
+}
+
+struct Opened {
+  std::unique_ptr<MmapFileSource> m;
+  std::unique_ptr<PcapFileSource> p;
+};
+
+Opened open_both(const std::string& path) {
+  Opened o;
+  auto m = MmapFileSource::open(path);
+  EXPECT_TRUE(m.ok()) << path << ": " << (m.ok() ? "" : m.error().message);
+  if (m.ok()) o.m = std::move(m.value());
+  auto p = PcapFileSource::open(path);
+  EXPECT_TRUE(p.ok()) << path << ": " << (p.ok() ? "" : p.error().message);
+  if (p.ok()) o.p = std::move(p.value());
+  return o;
+}
+
+class MmapFileTest : public ::testing::Test {
+ protected:
+  TempDir tmp;
+};
+
+TEST_F(MmapFileTest, ClassicPcapBothByteOrdersMicroAndNano) {
+  for (bool be : {false, true}) {
+    for (bool nsec : {false, true}) {
+      Bytes b = pcap_header(be, nsec, 96);
+      pcap_record(b, 1700000000, nsec ? 123456789 : 123456, frame(60, 1));
+      pcap_record(b, 1700000001, 5, frame(96, 2), 1514);
+      pcap_record(b, 1700000002, 7, frame(200, 3));  // caplen > snaplen 96: cut to 96, as libpcap does
+      pcap_record(b, 0x80000001u, 9, frame(14, 4));  // tv_sec read as signed 32 bits
+      const std::string path = tmp.write("p.pcap", b.bytes());
+      Opened o = open_both(path);
+      ASSERT_TRUE(o.m && o.p);
+      EXPECT_EQ(o.m->format(), nsec ? CaptureFormat::kPcapNsec : CaptureFormat::kPcap);
+      const Outcome r = compare(*o.m, *o.p);
+      EXPECT_EQ(r.first_diff, "") << "be=" << be << " nsec=" << nsec;
+      EXPECT_EQ(r.frames, 4u);
+      EXPECT_FALSE(r.mmap_error);
+      EXPECT_EQ(o.m->dropped(), 0u);
+    }
+  }
+}
+
+TEST_F(MmapFileTest, DataPointsIntoTheMapping) {
+  Bytes b = pcap_header(false, false);
+  pcap_record(b, 1, 2, frame(100, 9));
+  auto m = MmapFileSource::open(tmp.write("z.pcap", b.bytes()));
+  ASSERT_TRUE(m.ok());
+  PacketRef r[kBurstSize];
+  ASSERT_EQ(m.value()->rx_burst(r, kBurstSize), 1);
+  EXPECT_EQ(r[0].caplen, 100u);
+  EXPECT_EQ(r[0].ts_ns, 1000002000u);
+  EXPECT_EQ(r[0].frame, 1u);
+  EXPECT_EQ(m.value()->rx_burst(r, kBurstSize), 0);
+  EXPECT_TRUE(m.value()->done());
+}
+
+// A damaged record: both readers deliver the same frames before it and report an error;
+// the mmap reader counts it in dropped().
+void expect_damaged_stop(const std::string& path, uint64_t good_frames) {
+  Opened o = open_both(path);
+  ASSERT_TRUE(o.m && o.p);
+  const Outcome r = compare(*o.m, *o.p);
+  EXPECT_EQ(r.first_diff, "") << path;
+  EXPECT_EQ(r.frames, good_frames) << path;
+  EXPECT_TRUE(r.mmap_error) << path;
+  EXPECT_TRUE(r.pcap_error) << path << ": libpcap saw no error";
+  EXPECT_EQ(o.m->dropped(), 1u) << path;
+  EXPECT_TRUE(o.m->done());
+}
+
+TEST_F(MmapFileTest, TruncatedLastRecordData) {
+  Bytes b = pcap_header(false, false);
+  pcap_record(b, 1, 0, frame(100, 1));
+  pcap_record(b, 2, 0, frame(100, 2));
+  std::vector<uint8_t> bytes = b.bytes();
+  bytes.resize(bytes.size() - 30);
+  expect_damaged_stop(tmp.write("t1.pcap", bytes), 1);
+}
+
+TEST_F(MmapFileTest, TruncatedLastRecordHeader) {
+  Bytes b = pcap_header(true, true);
+  pcap_record(b, 1, 0, frame(100, 1));
+  pcap_record(b, 2, 0, frame(100, 2));
+  std::vector<uint8_t> bytes = b.bytes();
+  bytes.resize(bytes.size() - 100 - 7);  // 9 of 16 header bytes left
+  expect_damaged_stop(tmp.write("t2.pcap", bytes), 1);
+}
+
+TEST_F(MmapFileTest, RecordLongerThanTheMaximumSnapshot) {
+  Bytes b = pcap_header(false, false, 0);
+  pcap_record(b, 1, 0, frame(64, 1));
+  const size_t at = b.size();
+  pcap_record(b, 2, 0, frame(64, 2));
+  b.put32(at + 8, 300000);  // caplen beyond 262144, and beyond the file
+  expect_damaged_stop(tmp.write("t3.pcap", b.bytes()), 1);
+}
+
+TEST_F(MmapFileTest, CaplenRunningPastTheFile) {
+  Bytes b = pcap_header(false, true);
+  pcap_record(b, 1, 0, frame(64, 1));
+  pcap_record(b, 1, 1, frame(64, 2));
+  const size_t at = b.size();
+  pcap_record(b, 2, 0, frame(64, 3));
+  b.put32(at + 8, 5000);
+  expect_damaged_stop(tmp.write("t4.pcap", b.bytes()), 2);
+}
+
+TEST_F(MmapFileTest, PcapngInterfacesWithTheirOwnResolution) {
+  for (bool be : {false, true}) {
+    Bytes b(be);
+    ng_shb(b);
+    ng_idb(b, 1, 0);          // µs (default), snaplen 0 = maximum
+    ng_epb(b, 0, 1700000000123456ull, frame(60, 1));
+    b.u32(5).u32(16).u32(0).u32(16);  // an unknown block: skipped
+    ng_idb(b, 1, 0, 9);       // ns
+    ng_epb(b, 1, 1700000000123456789ull, frame(61, 2), 1000);
+    ng_spb(b, frame(62, 3));  // no timestamp
+    ng_idb(b, 1, 0, 0x80 | 20);  // 2^-20 s
+    ng_epb(b, 2, (1700000000ull << 20) + 12345, frame(63, 4));
+    ng_epb(b, 0, 1700000001000000ull, frame(1500, 5));
+    const std::string path = tmp.write(be ? "be.pcapng" : "le.pcapng", b.bytes());
+    Opened o = open_both(path);
+    ASSERT_TRUE(o.m && o.p);
+    const Outcome r = compare(*o.m, *o.p);
+    EXPECT_EQ(r.first_diff, "") << "be=" << be;
+    EXPECT_EQ(r.frames, 5u);
+    EXPECT_FALSE(r.mmap_error);
+    EXPECT_FALSE(r.pcap_error);
+  }
+}
+
+TEST_F(MmapFileTest, PcapngSecondSectionResetsInterfaces) {
+  Bytes b(false);
+  ng_shb(b);
+  ng_idb(b, 1, 0, 9);
+  ng_epb(b, 0, 5, frame(60, 1));
+  ng_shb(b);
+  ng_idb(b, 1, 0);
+  ng_epb(b, 0, 5, frame(60, 2));
+  Opened o = open_both(tmp.write("sections.pcapng", b.bytes()));
+  ASSERT_TRUE(o.m && o.p);
+  const Outcome r = compare(*o.m, *o.p);
+  EXPECT_EQ(r.first_diff, "");
+  EXPECT_EQ(r.frames, 2u);
+}
+
+TEST_F(MmapFileTest, PcapngTruncatedLastBlock) {
+  Bytes b(false);
+  ng_shb(b);
+  ng_idb(b, 1, 0);
+  ng_epb(b, 0, 1, frame(100, 1));
+  ng_epb(b, 0, 2, frame(100, 2));
+  std::vector<uint8_t> bytes = b.bytes();
+  bytes.resize(bytes.size() - 50);
+  expect_damaged_stop(tmp.write("t5.pcapng", bytes), 1);
+}
+
+TEST_F(MmapFileTest, PcapngCaplenBeyondItsBlock) {
+  Bytes b(false);
+  ng_shb(b);
+  ng_idb(b, 1, 0);
+  ng_epb(b, 0, 1, frame(100, 1));
+  const size_t at = b.size();
+  ng_epb(b, 0, 2, frame(100, 2));
+  b.put32(at + 20, 200);  // caplen 200 in a block with room for 100
+  ng_epb(b, 0, 3, frame(100, 3));
+  expect_damaged_stop(tmp.write("t6.pcapng", b.bytes()), 1);
+}
+
+TEST_F(MmapFileTest, PcapngUnknownInterface) {
+  Bytes b(false);
+  ng_shb(b);
+  ng_idb(b, 1, 0);
+  ng_epb(b, 0, 1, frame(100, 1));
+  ng_epb(b, 3, 2, frame(100, 2));
+  expect_damaged_stop(tmp.write("t7.pcapng", b.bytes()), 1);
+}
+
+TEST_F(MmapFileTest, RefusesWhatItDoesNotHandle) {
+  auto refused = [&](const std::string& name, const std::vector<uint8_t>& bytes, const char* why) {
+    const std::string path = tmp.write(name, bytes);
+    auto r = MmapFileSource::can_open(path);
+    EXPECT_FALSE(r.ok()) << name << " should be refused: " << why;
+    auto o = MmapFileSource::open(path);
+    EXPECT_FALSE(o.ok()) << name;
+    if (!o.ok()) {
+      EXPECT_FALSE(o.error().message.empty());
+    }
+  };
+  {  // interfaces with different link types
+    Bytes b(false);
+    ng_shb(b);
+    ng_idb(b, 1, 0);
+    ng_epb(b, 0, 1, frame(60, 1));
+    ng_idb(b, 113, 0);
+    refused("mixed.pcapng", b.bytes(), "link types differ");
+  }
+  {  // a packet before any interface
+    Bytes b(false);
+    ng_shb(b);
+    ng_epb(b, 0, 1, frame(60, 1));
+    refused("noidb.pcapng", b.bytes(), "packet before IDB");
+  }
+  refused("gzip.pcap.gz", {0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0, 0}, "gzip");
+  refused("text.txt", {'h', 'e', 'l', 'l', 'o', '\n'}, "not a capture");
+  refused("short.pcap", {0xD4, 0xC3}, "too short");
+  refused("header.pcap", {0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0}, "cut file header");
+  refused("link.pcap", pcap_header(false, false, 0, 147).bytes(), "unsupported link type");
+  refused("swapped-nflog.pcap", pcap_header(true, false, 0, 239).bytes(), "byte-swapped NFLOG");
+  {
+    Bytes b(false);
+    b.u32(0xA1B2CD34).u16(2).u16(4).u32(0).u32(0).u32(65535).u32(1);  // Kuznetzov's modified pcap
+    refused("kuznetzov.pcap", b.bytes(), "modified pcap");
+  }
+  EXPECT_FALSE(MmapFileSource::open((tmp.dir / "missing.pcap").string()).ok());
+}
+
+// ---- the corpus ----
+
+bool is_known_text(const fs::path& p) {
+  static const char* const kText[] = {".md", ".yaml", ".out", ".log", ".test", ".txt", ".json", ".stdout"};
+  const std::string ext = p.extension().string();
+  for (const char* t : kText)
+    if (ext == t) return true;
+  return false;
+}
+
+TEST(MmapFileCorpus, SameAsLibpcapOnEveryAcceptedCapture) {
+  const char* dir = std::getenv("SEQWATCH_CORPUS_DIR");
+  std::error_code ec;
+  if (dir == nullptr || *dir == '\0' || !fs::is_directory(dir, ec))
+    GTEST_SKIP() << "capture corpus not found: set SEQWATCH_CORPUS_DIR (meson option corpus_dir) to the shared corpus";
+  std::vector<std::string> files;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (!it->is_regular_file(ec) || is_known_text(it->path())) continue;
+    auto kind = PcapFileSource::sniff(it->path().string());
+    if (!kind) continue;
+    files.push_back(it->path().string());
+  }
+  std::sort(files.begin(), files.end());
+  size_t compared = 0, refused = 0, packets = 0, damaged = 0;
+  for (const std::string& path : files) {
+    auto m = MmapFileSource::open(path);
+    if (!m) {
+      ++refused;
+      std::printf("  refused (libpcap reads it): %s\n", m.error().message.c_str());
+      continue;
+    }
+    auto p = PcapFileSource::open(path);
+    if (!p) {
+      // libpcap refuses it at open; the mmap reader must not deliver more than damage allows.
+      ADD_FAILURE() << path << ": mmap accepts a file libpcap refuses: " << p.error().message;
+      continue;
+    }
+    const Outcome r = compare(*m.value(), *p.value());
+    EXPECT_EQ(r.first_diff, "") << path;
+    EXPECT_EQ(r.mmap_error, r.pcap_error) << path << ": mmap '" << m.value()->read_error() << "', libpcap '"
+                                          << p.value()->read_error() << "'";
+    EXPECT_TRUE(m.value()->done());
+    ++compared;
+    packets += r.frames;
+    damaged += r.mmap_error;
+  }
+  std::printf("  %zu captures compared (%zu packets, %zu stopped on damage), %zu refused (gzip or unusual)\n",
+              compared, packets, damaged, refused);
+  EXPECT_GT(compared, 0u);
+}
+
+}  // namespace
+}  // namespace seqwatch
