@@ -29,6 +29,7 @@
 #include "runtime/eal.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/worker.hpp"
+#include "source/mmap_file.hpp"
 #include "source/pcap_file.hpp"
 #include "tcp/tcp_stage.hpp"
 
@@ -77,9 +78,22 @@ int analyze(const AnalyzeOptions& opts) {
   }
 
   std::string source = opts.source;
-  // auto: the capture-file source. It keeps each frame's wire length (net_pcap loses the
-  // original length of snaplen-cut frames) and reads faster; both feed the same worker.
-  if (source == "auto") source = "file";
+  // auto: the zero-copy mmap reader where it handles the file (uncompressed pcap, pcapng
+  // with one link type), else libpcap. Both keep each frame's wire length (net_pcap loses
+  // the original length of snaplen-cut frames) and read faster than net_pcap; all three
+  // feed the same worker.
+  std::unique_ptr<MmapFileSource> mapped;
+  if (source == "auto" || source == "mmap") {
+    auto m = MmapFileSource::open(opts.file);
+    if (m) {
+      mapped = std::move(m.value());
+      source = "mmap";
+    } else if (source == "mmap") {
+      return fail("--source mmap: " + m.error().message);
+    } else {
+      source = "file";
+    }
+  }
   if (source == "dpdk" && file.value()->gzip())
     return fail("'" + opts.file + "' is gzip-compressed; DPDK's net_pcap cannot read it: use --source file");
 
@@ -105,6 +119,8 @@ int analyze(const AnalyzeOptions& opts) {
     if (!p) return fail(p.error().message);
     port = std::move(p.value());
     file.value().reset();
+  } else if (mapped) {
+    src = std::move(mapped);
   } else {
     src = std::move(file.value());
   }
@@ -149,45 +165,8 @@ int analyze(const AnalyzeOptions& opts) {
     if (flows_file) flows.write(r);
   };
   engine.run(g_stop, sinks);
-  const auto tcnt = engine.merged_tcp();
-  const auto fcnt = engine.merged_table();
-  report.add_verdicts(tcnt.verdicts);
-
-  std::vector<uint64_t> hits;
-  for (unsigned w = 0; w < engine.workers(); ++w) {
-    const auto* sc = engine.worker(w).scratch();
-    if (sc == nullptr) continue;
-    hits.resize(sc->hits().size());
-    for (size_t i = 0; i < hits.size(); ++i) hits[i] += sc->hits()[i];
-  }
-  const runtime::WorkerState st = engine.merged_state();
-  auto j = summary_json(st, matcher.get(), hits);
-  j["retransmissions"] = report.to_json(opts.top);
-  j["workers"] = engine.workers();
-  if (engine.rehashing()) {
-    const auto& rh = engine.rehash();
-    j["rehash"] = {{"packets", rh.packets}, {"per_worker", rh.per_worker}, {"dropped_full", rh.dropped_full},
-                   {"dropped_oversize", rh.dropped_oversize}, {"waits", rh.waits}};
-  }
-  j["flow_table"] = {{"capacity", ec.tcp.table.capacity * engine.workers()}, {"workers", engine.workers()},
-                     {"memory_bytes", engine.flow_memory_bytes()},
-                     {"inserts", fcnt.inserts}, {"evicted", fcnt.evicted}, {"expired_idle", fcnt.expired_idle},
-                     {"expired_closed", fcnt.expired_closed}, {"reused_ports", tcnt.restarts}};
-  j["outputs"] = {{"events", tcnt.events}, {"events_dropped", tcnt.events_dropped}, {"flow_records", tcnt.records},
-                  {"flow_records_dropped", tcnt.records_dropped}};
-  print_summary(report_out, "seqwatch analyze: " + what, st, j, engine.input_dropped());
-  if (engine.rehashing()) {
-    std::string per;
-    for (uint64_t n : engine.rehash().per_worker) per += fmt::format("{}{}", per.empty() ? "" : " / ", n);
-    fmt::print(report_out, "  workers        {} (software rehash on the inner 5-tuple: {} packets per worker)\n",
-               engine.workers(), per);
-  }
-  report.print(report_out, opts.top);
-  fmt::print(report_out, "  flow table     {} flows created, {} evicted (table full), {} idle-expired, {} reused ports\n",
-             fcnt.inserts, fcnt.evicted, fcnt.expired_idle, tcnt.restarts);
-  if (tcnt.events_dropped + tcnt.records_dropped != 0)
-    fmt::print(report_out, "  LOST OUTPUT    {} events, {} flow records (ring full)\n", tcnt.events_dropped,
-               tcnt.records_dropped);
+  auto j = engine_summary(engine, matcher.get(), report, opts.top);
+  print_engine_report(report_out, "seqwatch analyze: " + what, engine, report, j, opts.top);
   if (port) {
     const auto ps = port->port_stats();
     fmt::print(report_out, "  port stats     ipackets {}, imissed {}, ierrors {}, rx_nombuf {}\n", ps.ipackets,
@@ -206,7 +185,6 @@ int analyze(const AnalyzeOptions& opts) {
     nlohmann::json out = j;
     out["input"] = opts.file;
     out["source"] = what;
-    out["not_delivered"] = engine.input_dropped();
     std::ofstream f(opts.json_out);
     f << out.dump(2) << "\n";
     f.close();

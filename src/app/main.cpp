@@ -10,8 +10,10 @@ int main(int argc, char** argv) {
   seqwatch::app::AnalyzeOptions a;
   auto* analyze = cli.add_subcommand("analyze", "Analyse a capture file (pcap, pcapng, gzip) through the worker path");
   analyze->add_option("file", a.file, "capture file")->required()->check(CLI::ExistingFile);
-  analyze->add_option("--source", a.source, "packet source: file (libpcap reader), dpdk (net_pcap vdev, as a live port), auto (= file)")
-      ->check(CLI::IsMember({"auto", "dpdk", "file"}));
+  analyze->add_option("--source", a.source,
+                      "packet source: mmap (zero-copy reader), file (libpcap), dpdk (net_pcap vdev, as a live port), "
+                      "auto (mmap where it can, else libpcap)")
+      ->check(CLI::IsMember({"auto", "mmap", "dpdk", "file"}));
   analyze->add_option("--rules", a.rules, "payload rules file (Hyperscan), e.g. config/rules/default.rules")
       ->check(CLI::ExistingFile);
   analyze->add_option("--json", a.json_out, "also write the summary as JSON to this path");

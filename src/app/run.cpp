@@ -348,25 +348,7 @@ int run_pipeline(const RunOptions& o) {
   engine.run(g_stop, sinks);
 
   // Final report.
-  const auto tcnt = engine.merged_tcp();
-  const auto fcnt = engine.merged_table();
-  report.add_verdicts(tcnt.verdicts);
-  std::vector<uint64_t> hits;
-  for (unsigned w = 0; w < engine.workers(); ++w) {
-    const auto* sc = engine.worker(w).scratch();
-    if (sc == nullptr) continue;
-    hits.resize(sc->hits().size());
-    for (size_t i = 0; i < hits.size(); ++i) hits[i] += sc->hits()[i];
-  }
-  const runtime::WorkerState st = engine.merged_state();
-  auto j = summary_json(st, matcher.get(), hits);
-  j["retransmissions"] = report.to_json(10);
-  j["workers"] = engine.workers();
-  j["flow_table"] = {{"capacity_per_worker", cfg.flow_table.capacity}, {"memory_bytes", engine.flow_memory_bytes()},
-                     {"inserts", fcnt.inserts}, {"evicted", fcnt.evicted}, {"expired_idle", fcnt.expired_idle},
-                     {"expired_closed", fcnt.expired_closed}, {"reused_ports", tcnt.restarts}};
-  j["outputs"] = {{"events", tcnt.events}, {"events_dropped", tcnt.events_dropped}, {"flow_records", tcnt.records},
-                  {"flow_records_dropped", tcnt.records_dropped}};
+  auto j = engine_summary(engine, matcher.get(), report, 10);
   nlohmann::json ports = nlohmann::json::array();
   for (const auto& q : queues) {
     if (q->queue() != 0) continue;
@@ -375,26 +357,15 @@ int run_pipeline(const RunOptions& o) {
                      {"ierrors", ps.ierrors}, {"rx_nombuf", ps.rx_nombuf}});
   }
   j["ports"] = ports;
-  if (engine.rehashing()) {
-    const auto& rh = engine.rehash();
-    j["rehash"] = {{"packets", rh.packets}, {"per_worker", rh.per_worker}, {"dropped_full", rh.dropped_full},
-                   {"dropped_oversize", rh.dropped_oversize}};
-  }
   j["stopped_by_signal"] = g_stop.load() && o.duration_s <= 0;
 
   std::string what = fmt::format("seqwatch run: {} port(s), {} queue(s){}", cfg.ports.size(), queues.size(),
                                  j["stopped_by_signal"].get<bool>() ? ", stopped by signal" : "");
-  print_summary(report_out, what, st, j, engine.input_dropped());
-  report.print(report_out, 10);
-  fmt::print(report_out, "  flow table     {} flows created, {} evicted (table full), {} idle-expired, {} reused ports\n",
-             fcnt.inserts, fcnt.evicted, fcnt.expired_idle, tcnt.restarts);
+  print_engine_report(report_out, what, engine, report, j, 10);
   for (const auto& p : j["ports"])
     fmt::print(report_out, "  port stats     {}: ipackets {}, imissed {}, ierrors {}, rx_nombuf {}\n",
                p["port"].get<std::string>(), p["ipackets"].get<uint64_t>(), p["imissed"].get<uint64_t>(),
                p["ierrors"].get<uint64_t>(), p["rx_nombuf"].get<uint64_t>());
-  if (tcnt.events_dropped + tcnt.records_dropped != 0)
-    fmt::print(report_out, "  LOST OUTPUT    {} events, {} flow records (ring full)\n", tcnt.events_dropped,
-               tcnt.records_dropped);
 
   bool ok = true;
   for (LineSink* s : {&events, &flows, &stats}) ok &= s->close();

@@ -79,4 +79,55 @@ void print_summary(std::FILE* out, const std::string& what, const runtime::Worke
   fmt::print(out, "  not delivered  {:>10}\n", dropped);
 }
 
+nlohmann::json engine_summary(const runtime::Engine& engine, const PayloadMatcher* matcher, RetransReport& report,
+                              size_t top_n) {
+  const auto tcnt = engine.merged_tcp();
+  const auto fcnt = engine.merged_table();
+  report.add_verdicts(tcnt.verdicts);
+  std::vector<uint64_t> hits;
+  for (unsigned w = 0; w < engine.workers(); ++w) {
+    const auto* sc = engine.worker(w).scratch();
+    if (sc == nullptr) continue;
+    hits.resize(sc->hits().size());
+    for (size_t i = 0; i < hits.size(); ++i) hits[i] += sc->hits()[i];
+  }
+  const runtime::WorkerState st = engine.merged_state();
+  nlohmann::json j = summary_json(st, matcher, hits);
+  j["retransmissions"] = report.to_json(top_n);
+  j["workers"] = engine.workers();
+  if (engine.rehashing()) {
+    const auto& rh = engine.rehash();
+    j["rehash"] = {{"packets", rh.packets}, {"per_worker", rh.per_worker}, {"dropped_full", rh.dropped_full},
+                   {"dropped_oversize", rh.dropped_oversize}, {"waits", rh.waits}};
+  }
+  uint64_t capacity = 0;
+  for (unsigned w = 0; w < engine.workers(); ++w) capacity += engine.stage(w).table().capacity();
+  j["flow_table"] = {{"capacity", capacity}, {"workers", engine.workers()}, {"memory_bytes", engine.flow_memory_bytes()},
+                     {"inserts", fcnt.inserts}, {"evicted", fcnt.evicted}, {"expired_idle", fcnt.expired_idle},
+                     {"expired_closed", fcnt.expired_closed}, {"reused_ports", tcnt.restarts}};
+  j["outputs"] = {{"events", tcnt.events}, {"events_dropped", tcnt.events_dropped}, {"flow_records", tcnt.records},
+                  {"flow_records_dropped", tcnt.records_dropped}};
+  j["not_delivered"] = engine.input_dropped();
+  return j;
+}
+
+void print_engine_report(std::FILE* out, const std::string& title, const runtime::Engine& engine,
+                         const RetransReport& report, const nlohmann::json& j, size_t top_n) {
+  print_summary(out, title, engine.merged_state(), j, engine.input_dropped());
+  if (engine.rehashing()) {
+    std::string per;
+    for (uint64_t n : engine.rehash().per_worker) per += fmt::format("{}{}", per.empty() ? "" : " / ", n);
+    fmt::print(out, "  workers        {} (software rehash on the inner 5-tuple: {} packets per worker)\n",
+               engine.workers(), per);
+  }
+  report.print(out, top_n);
+  const auto& ft = j["flow_table"];
+  fmt::print(out, "  flow table     {} flows created, {} evicted (table full), {} idle-expired, {} reused ports\n",
+             ft["inserts"].get<uint64_t>(), ft["evicted"].get<uint64_t>(), ft["expired_idle"].get<uint64_t>(),
+             ft["reused_ports"].get<uint64_t>());
+  const auto& o = j["outputs"];
+  const uint64_t ev_lost = o["events_dropped"].get<uint64_t>(), rec_lost = o["flow_records_dropped"].get<uint64_t>();
+  if (ev_lost + rec_lost != 0) fmt::print(out, "  LOST OUTPUT    {} events, {} flow records (ring full)\n", ev_lost, rec_lost);
+}
+
 }  // namespace seqwatch::app

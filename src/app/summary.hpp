@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "app/report.hpp"
 #include "match/payload_matcher.hpp"
+#include "runtime/engine.hpp"
 #include "runtime/worker.hpp"
 #include "util/result.hpp"
 
@@ -20,5 +22,14 @@ Result<std::FILE*> open_output(const std::string& path);
 // The human summary (first part of the report).
 void print_summary(std::FILE* out, const std::string& what, const runtime::WorkerState& st, const nlohmann::json& j,
                    uint64_t dropped);
+
+// The whole summary of an engine run: decode, TCP shape, payload rules (summed over
+// workers), the retransmission report, workers / rehash, flow table and output counters.
+// Adds the verdict counts to `report` first.
+nlohmann::json engine_summary(const runtime::Engine& engine, const PayloadMatcher* matcher, RetransReport& report,
+                              size_t top_n);
+// The human report of an engine run: summary, workers, retransmissions, flow table, losses.
+void print_engine_report(std::FILE* out, const std::string& title, const runtime::Engine& engine,
+                         const RetransReport& report, const nlohmann::json& j, size_t top_n);
 
 }  // namespace seqwatch::app

@@ -79,4 +79,18 @@ uint64_t hash_key(const FlowKey& key) noexcept {
   return (static_cast<uint64_t>(hi) << 32) | lo;
 }
 
+uint64_t address_pair_hash(const decode::PacketView& v, unsigned layer) noexcept {
+  if (layer >= v.ip_count) return 0;
+  const decode::IpLayer& ip = v.ip[layer];
+  const uint32_t alen = ip.version == 6 ? 16 : 4;
+  const uint32_t src_off = ip.off + (ip.version == 6 ? 8 : 12);
+  if (src_off + 2 * alen > v.caplen) return 0;
+  uint64_t a = 0, b = 0;
+  for (uint32_t k = 0; k < alen; ++k) {
+    a = a * 131 + v.frame[src_off + k];
+    b = b * 131 + v.frame[src_off + alen + k];
+  }
+  return ((a ^ b) + 1) * 0x9E3779B97F4A7C15ull;  // xor: symmetric in (src, dst)
+}
+
 }  // namespace seqwatch::flow

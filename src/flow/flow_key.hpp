@@ -43,4 +43,9 @@ bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlan
 // 64-bit hash of a key (CRC32C of the key words, two lanes).
 uint64_t hash_key(const FlowKey& key) noexcept;
 
+// Symmetric 64-bit hash of the source/destination addresses of IP layer `layer` (0 =
+// outermost): what a NIC's RSS sees of a tunnel (GRE, IPIP carry no ports). 0 when the
+// view has no such layer or its addresses were not captured.
+uint64_t address_pair_hash(const decode::PacketView& v, unsigned layer) noexcept;
+
 }  // namespace seqwatch::flow

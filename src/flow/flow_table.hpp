@@ -84,6 +84,8 @@ class FlowTable {
   bool flush(OnRemove&& on_remove, uint32_t max = UINT32_MAX) noexcept;
 
   const FlowTableCounters& counters() const noexcept { return counters_; }
+  // Index of an entry (0 .. capacity-1): per-flow side tables of other stages use it.
+  uint32_t index_of(const FlowEntry* e) const noexcept { return static_cast<uint32_t>(e - entries_.get()); }
   uint32_t capacity() const noexcept { return capacity_; }
   uint32_t bucket_count() const noexcept { return mask_ + 1; }
   size_t memory_bytes() const noexcept {

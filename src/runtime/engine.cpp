@@ -68,6 +68,10 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
     e->stages_.push_back(std::move(stage.value()));
     PacketSource& src = rehash ? static_cast<PacketSource&>(*e->ring_sources_[i]) : *e->inputs_[i];
     e->workers_.push_back(std::make_unique<Worker>(src, cfg.matcher, e->stages_.back().get()));
+    if (cfg.flow_samples) {
+      e->samples_.push_back(std::make_unique<SpscRing<FlowSample>>(1u << 14));
+      e->workers_.back()->set_sample_ring(e->samples_.back().get(), static_cast<uint8_t>(i));
+    }
     if (cfg.matcher != nullptr && e->workers_.back()->scratch() == nullptr)
       return Error{"Hyperscan could not allocate scratch space for worker " + std::to_string(i)};
   }
@@ -83,19 +87,9 @@ uint32_t Engine::pick_worker(const decode::PacketView& v) const noexcept {
   uint64_t h = 0;
   if (v.status == decode::DecodeStatus::kOk && flow::make_key(v, key, dir, cfg_.tcp.key_vlans)) {
     h = flow::hash_key(key);
-  } else if (v.ip_count != 0) {
+  } else {
     // No ports (fragments, ICMP, errors above IP): the innermost address pair, symmetric.
-    const decode::IpLayer& ip = v.ip[v.ip_count - 1];
-    const uint32_t alen = ip.version == 6 ? 16 : 4;
-    const uint32_t src_off = ip.off + (ip.version == 6 ? 8 : 12);
-    if (src_off + 2 * alen <= v.caplen) {
-      uint64_t a = 0, b = 0;
-      for (uint32_t k = 0; k < alen; ++k) {
-        a = a * 131 + v.frame[src_off + k];
-        b = b * 131 + v.frame[src_off + alen + k];
-      }
-      h = (a ^ b) * 0x9E3779B97F4A7C15ull;
-    }
+    h = v.ip_count != 0 ? flow::address_pair_hash(v, v.ip_count - 1u) : 0;
   }
   // The flow table indexes buckets with the low bits and signatures with the high 32;
   // bits 32..63 mixed down keep the worker choice independent of both.
@@ -177,6 +171,11 @@ void Engine::run(const std::atomic<bool>& stop, EngineSinks& sinks) {
         if (sinks.on_record) sinks.on_record(r);
       });
     }
+    for (auto& ring : samples_) {
+      n += ring->drain([&](const FlowSample& fs) {
+        if (sinks.on_sample) sinks.on_sample(fs);
+      });
+    }
     return n;
   };
   auto last_tick = std::chrono::steady_clock::now();
@@ -208,6 +207,10 @@ WorkerState Engine::merged_state() const {
     add_shape(m.tcp, s.tcp);
     m.bursts += s.bursts;
     m.idle_polls += s.idle_polls;
+    m.busy_tsc += s.busy_tsc;
+    m.idle_tsc += s.idle_tsc;
+    m.samples += s.samples;
+    m.samples_dropped += s.samples_dropped;
     m.payload_scans += s.payload_scans;
     if (s.first_ts_ns != 0 && (m.first_ts_ns == 0 || s.first_ts_ns < m.first_ts_ns)) m.first_ts_ns = s.first_ts_ns;
     if (s.last_ts_ns > m.last_ts_ns) m.last_ts_ns = s.last_ts_ns;

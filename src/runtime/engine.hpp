@@ -40,6 +40,7 @@ struct EngineConfig {
   size_t rehash_ring_bytes = 8u << 20;  // per worker
   std::vector<int> cpus;                // pin worker i to cpus[i % size]; empty = no pinning
   std::function<void()> thread_init;    // run first on every engine thread (DPDK: rte_thread_register)
+  bool flow_samples = false;            // workers hand 1 packet in kSampleEvery to sinks.on_sample
 };
 
 struct alignas(64) RehashCounters {
@@ -55,6 +56,7 @@ struct EngineSinks {
   std::function<void(const event::SegmentEvent&)> on_event;
   std::function<void(const event::FlowRecord&)> on_record;
   std::function<void()> on_tick;  // about every 100 ms of wall time, on the control thread
+  std::function<void(const FlowSample&)> on_sample;  // with EngineConfig::flow_samples
 };
 
 class Engine {
@@ -91,6 +93,7 @@ class Engine {
   std::vector<std::unique_ptr<tcp::TcpStage>> stages_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<std::atomic<bool>[]> finished_;
+  std::vector<std::unique_ptr<SpscRing<FlowSample>>> samples_;
   RehashCounters rehash_;
 };
 

@@ -1,5 +1,9 @@
 #include "runtime/worker.hpp"
 
+#include <x86intrin.h>
+
+#include "flow/flow_key.hpp"
+
 namespace seqwatch::runtime {
 
 Worker::Worker(PacketSource& source, const PayloadMatcher* matcher, tcp::TcpStage* tcp)
@@ -17,9 +21,11 @@ void Worker::run(const std::atomic<bool>& stop) noexcept {
 }
 
 bool Worker::poll() noexcept {
+  const uint64_t t0 = __rdtsc();
   const uint16_t n = source_.rx_burst(pkts_.data(), kBurstSize);
   if (n == 0) {
     source_.release();
+    state_.idle_tsc += __rdtsc() - t0;
     if (source_.done()) return false;
     // A quiet live port still ages its flows, by wall time, every 1024 empty polls.
     if ((++state_.idle_polls & 1023) == 0 && tcp_ != nullptr) {
@@ -30,7 +36,30 @@ bool Worker::poll() noexcept {
   ++state_.bursts;
   process_burst(pkts_.data(), n);
   source_.release();
+  state_.busy_tsc += __rdtsc() - t0;
   return true;
+}
+
+void Worker::sample(const PacketRef* pkts, uint16_t n) noexcept {
+  for (uint16_t i = 0; i < n; ++i) {
+    if (--sample_countdown_ != 0) continue;
+    sample_countdown_ = kSampleEvery;
+    const decode::PacketView& v = views_[i];
+    if (v.ip_count == 0) continue;
+    FlowSample s{};
+    s.tunneled = v.tunnel_count != 0;
+    s.outer_hash = flow::address_pair_hash(v, 0);
+    flow::FlowKey key;
+    flow::Dir dir;
+    const bool keyed = v.status == decode::DecodeStatus::kOk && flow::make_key(v, key, dir);
+    s.inner_hash = keyed ? flow::hash_key(key) : flow::address_pair_hash(v, v.ip_count - 1u);
+    // Untunnelled, a NIC's RSS hashes the ports too: the outer flow is the flow.
+    if (!s.tunneled && keyed) s.outer_hash = s.inner_hash;
+    s.wirelen = pkts[i].wirelen != 0 ? pkts[i].wirelen : pkts[i].caplen;
+    s.worker = worker_id_;
+    if (samples_->push(s)) ++state_.samples;
+    else ++state_.samples_dropped;
+  }
 }
 
 void Worker::process_burst(const PacketRef* pkts, uint16_t n) noexcept {
@@ -38,6 +67,7 @@ void Worker::process_burst(const PacketRef* pkts, uint16_t n) noexcept {
   decode::decode_burst(frames_.data(), n, link_, views_.data(), state_.decode);
   if (tcp_ != nullptr) tcp_->process_burst(views_.data(), pkts, n);
 
+  if (samples_ != nullptr) sample(pkts, n);
   if (state_.first_ts_ns == 0) state_.first_ts_ns = pkts[0].ts_ns;
   state_.last_ts_ns = pkts[n - 1].ts_ns;
 

@@ -15,6 +15,7 @@
 #include "match/payload_matcher.hpp"
 #include "source/packet_source.hpp"
 #include "tcp/tcp_stage.hpp"
+#include "util/spsc_ring.hpp"
 
 namespace seqwatch::runtime {
 
@@ -31,11 +32,27 @@ struct alignas(64) TcpShape {
   uint64_t options_cut = 0;     // options lost to the snaplen
 };
 
+// One packet in kSampleEvery, as the imbalance diagnosis sees it: the hash a NIC's RSS
+// computes over the outer headers and the hash of the inner (tunnel-aware) flow.
+struct FlowSample {
+  uint64_t outer_hash;  // outermost IP pair (+ ports when not tunnelled)
+  uint64_t inner_hash;  // innermost 5-tuple, symmetric (the software rehash's choice)
+  uint32_t wirelen;
+  uint8_t worker;
+  uint8_t tunneled;
+  uint16_t reserved;
+};
+inline constexpr uint32_t kSampleEvery = 64;
+
 struct alignas(64) WorkerState {
   decode::DecodeCounters decode;
   TcpShape tcp;
   uint64_t bursts = 0;
   uint64_t idle_polls = 0;
+  uint64_t busy_tsc = 0;        // TSC cycles spent in polls that received packets
+  uint64_t idle_tsc = 0;        // ... and in empty polls
+  uint64_t samples = 0;         // flow samples handed to the control thread
+  uint64_t samples_dropped = 0; // sample ring full
   uint64_t payload_scans = 0;
   uint64_t first_ts_ns = 0;
   uint64_t last_ts_ns = 0;
@@ -55,10 +72,16 @@ class Worker {
   bool poll() noexcept;
 
   const WorkerState& state() const noexcept { return state_; }
+  // Hands one packet in kSampleEvery to `ring` (the control thread's imbalance view).
+  void set_sample_ring(SpscRing<FlowSample>* ring, uint8_t worker_id) noexcept {
+    samples_ = ring;
+    worker_id_ = worker_id;
+  }
   const PayloadMatcher::Scratch* scratch() const noexcept { return scratch_.get(); }
 
  private:
   void process_burst(const PacketRef* pkts, uint16_t n) noexcept;
+  void sample(const PacketRef* pkts, uint16_t n) noexcept;
 
   PacketSource& source_;
   const PayloadMatcher* matcher_;
@@ -69,6 +92,9 @@ class Worker {
   std::array<decode::FrameRef, kBurstSize> frames_{};
   std::array<decode::PacketView, kBurstSize> views_{};
   std::array<PacketRef, kBurstSize> pkts_{};
+  SpscRing<FlowSample>* samples_ = nullptr;
+  uint32_t sample_countdown_ = kSampleEvery;
+  uint8_t worker_id_ = 0;
 };
 
 }  // namespace seqwatch::runtime

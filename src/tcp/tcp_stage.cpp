@@ -17,6 +17,7 @@ Result<std::unique_ptr<TcpStage>> TcpStage::create(const TcpStageConfig& cfg) {
 }
 
 void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noexcept {
+  if (flow_end_ != nullptr) flow_end_(flow_end_ctx_, e, table_->index_of(&e), why);
   event::FlowRecord r;
   r.key = e.key;
   r.last_ts_ns = e.last_ts_ns;
@@ -37,6 +38,7 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
   for (uint16_t i = 0; i < n; ++i) {
     const decode::PacketView& v = views[i];
     has_key_[i] = 0;
+    results_[i].analysed = 0;
     if (!v.is_tcp()) continue;
     // Decode errors are counted by decode; IP fragments carry no whole segment (tshark
     // analyses TCP only after IP reassembly, which seqwatch does not do).
@@ -80,6 +82,13 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
       ++counters_.restarts;
     }
     ++counters_.segments;
+    SegmentResult& res = results_[i];
+    res.analysed = 1;
+    res.dir = static_cast<uint8_t>(dirs_[i]);
+    res.slot = table_->index_of(f);
+    res.flow_id = f->id;
+    res.hash = hashes_[i];
+    res.verdict = verdict;
     if (verdict.bits == 0) continue;
     for (unsigned b = 0; b < kVerdictBits; ++b) counters_.verdicts[b] += (verdict.bits >> b) & 1u;
     event::SegmentEvent e;

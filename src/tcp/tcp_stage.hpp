@@ -37,6 +37,20 @@ struct alignas(64) TcpStageCounters {
   std::array<uint64_t, kVerdictBits> verdicts{};
 };
 
+// What the stage did with each packet of the last burst (for the stages after it on the
+// worker: evidence capture, sampling). Valid until the next process_burst().
+struct SegmentResult {
+  uint8_t analysed = 0;   // a TCP segment that went through the flow table and analysis
+  uint8_t dir = 0;        // flow::Dir of the sender
+  uint32_t slot = 0;      // the flow's entry index in the table (stable while the flow lives)
+  uint32_t flow_id = 0;
+  uint64_t hash = 0;      // symmetric flow hash
+  SegmentVerdict verdict;
+};
+
+// Called on the worker when a flow ends (before its record is queued).
+using FlowEndHook = void (*)(void* ctx, const flow::FlowEntry& e, uint32_t slot, flow::RemoveReason why);
+
 class TcpStage {
  public:
   static Result<std::unique_ptr<TcpStage>> create(const TcpStageConfig& cfg);
@@ -54,6 +68,11 @@ class TcpStage {
   SpscRing<event::FlowRecord>& records() noexcept { return records_; }
   const TcpStageCounters& counters() const noexcept { return counters_; }
   const flow::FlowTable& table() const noexcept { return *table_; }
+  const SegmentResult& result(uint16_t i) const noexcept { return results_[i]; }
+  void set_flow_end_hook(FlowEndHook hook, void* ctx) noexcept {
+    flow_end_ = hook;
+    flow_end_ctx_ = ctx;
+  }
 
  private:
   explicit TcpStage(const TcpStageConfig& cfg);
@@ -69,6 +88,9 @@ class TcpStage {
   std::array<uint64_t, kBurstSize> hashes_{};
   std::array<flow::Dir, kBurstSize> dirs_{};
   std::array<uint8_t, kBurstSize> has_key_{};
+  std::array<SegmentResult, kBurstSize> results_{};
+  FlowEndHook flow_end_ = nullptr;
+  void* flow_end_ctx_ = nullptr;
 };
 
 }  // namespace seqwatch::tcp
