@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "app/commands.hpp"
+#include "app/evidence_out.hpp"
+#include "config/config.hpp"
 #include "app/report.hpp"
 #include "app/summary.hpp"
 #include "event/json_writer.hpp"
@@ -135,6 +137,28 @@ int analyze(const AnalyzeOptions& opts) {
   ec.tcp.table.capacity = std::max<uint32_t>(16, (opts.flow_capacity + opts.workers - 1) / opts.workers);
   ec.tcp.table.idle_timeout_ns = static_cast<uint64_t>(opts.idle_timeout_s * 1e9);
   ec.tcp.key_vlans = !opts.ignore_vlans;
+  std::unique_ptr<EvidenceOutput> evidence_out;
+  if (!opts.evidence_dir.empty()) {
+    std::vector<std::string> files;
+    if (!opts.config.empty()) files.push_back(opts.config);
+    std::vector<std::string> sets = opts.sets;
+    sets.insert(sets.begin(), "evidence.enabled=true");
+    auto cfg = config::load_config(files, sets);
+    if (!cfg) {
+      std::fprintf(stderr, "seqwatch: evidence settings rejected:\n%s\n", cfg.error().message.c_str());
+      return 2;
+    }
+    const config::EvidenceConfig& evc = cfg.value().evidence;
+    auto setup = evidence_setup(evc, ec.tcp.table.capacity);
+    if (!setup) return fail(setup.error().message);
+    ec.evidence = setup.value();
+    ec.capture_filter = evc.capture_filter;
+    auto out = EvidenceOutput::create(evidence_sink_config(evc, opts.evidence_dir, in.link_type()),
+                                      evc.global_budget_bytes);
+    if (!out) return fail("evidence: " + out.error().message);
+    evidence_out = std::move(out.value());
+  }
+  ec.payload_events = matcher != nullptr;
   auto engine_r = runtime::Engine::create(ec, {&in});
   if (!engine_r) return fail(engine_r.error().message);
   runtime::Engine& engine = *engine_r.value();
@@ -164,9 +188,15 @@ int analyze(const AnalyzeOptions& opts) {
     report.add(r);
     if (flows_file) flows.write(r);
   };
+  if (evidence_out) sinks.on_evidence = [&](evidence::RecordRing& r) { return evidence_out->drain(r); };
   engine.run(g_stop, sinks);
   auto j = engine_summary(engine, matcher.get(), report, opts.top);
   print_engine_report(report_out, "seqwatch analyze: " + what, engine, report, j, opts.top);
+  if (evidence_out) {
+    evidence_out->close();
+    j["evidence"] = evidence_out->summary(engine);
+    fmt::print(report_out, "  evidence       {}\n", evidence_out->describe());
+  }
   if (port) {
     const auto ps = port->port_stats();
     fmt::print(report_out, "  port stats     ipackets {}, imissed {}, ierrors {}, rx_nombuf {}\n", ps.ipackets,
@@ -194,6 +224,80 @@ int analyze(const AnalyzeOptions& opts) {
   src.reset();
   runtime::eal_cleanup();
   return rc;
+}
+
+namespace {
+
+// A YAML double-quoted scalar.
+std::string yaml_quote(const std::string& v) {
+  std::string q = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
+  }
+  return q + "\"";
+}
+
+// "10.0.0.1:40000-10.0.0.2:80" (IPv6 in brackets) -> a BPF expression for both directions.
+Result<std::string> flow_filter(const std::string& spec) {
+  auto endpoint = [](const std::string& e, std::string& host, std::string& port) {
+    const size_t colon = e.rfind(':');
+    if (colon == std::string::npos || colon + 1 == e.size()) return false;
+    host = e.substr(0, colon);
+    port = e.substr(colon + 1);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    return !host.empty() && port.find_first_not_of("0123456789") == std::string::npos;
+  };
+  const size_t dash = spec.find('-', spec.find(']') == std::string::npos ? 0 : spec.find(']'));
+  std::string ha, pa, hb, pb;
+  if (dash == std::string::npos || !endpoint(spec.substr(0, dash), ha, pa) || !endpoint(spec.substr(dash + 1), hb, pb))
+    return Error{"--flow '" + spec + "': expected ADDR:PORT-ADDR:PORT (IPv6 as [ADDR]:PORT)"};
+  return fmt::format("(src host {0} and src port {1} and dst host {2} and dst port {3}) or "
+                     "(src host {2} and src port {3} and dst host {0} and dst port {1})",
+                     ha, pa, hb, pb);
+}
+
+}  // namespace
+
+int extract(const ExtractOptions& x) {
+  AnalyzeOptions a;
+  a.file = x.file;
+  a.evidence_dir = x.out_dir;
+  a.ignore_vlans = x.ignore_vlans;
+  a.workers = x.workers;
+  std::string triggers;
+  auto add = [&](const std::string& t) { triggers += (triggers.empty() ? "" : ", ") + t; };
+  for (const std::string& t : x.triggers) {
+    const size_t colon = t.find(':');
+    const std::string name = t.substr(0, colon), arg = colon == std::string::npos ? "" : t.substr(colon + 1);
+    if (name == "dup_ack_run") add("{type: dup_ack_run, min: " + arg + "}");
+    else if (name == "zero_window") add("{type: zero_window, min_ms: " + arg + "}");
+    else if (name == "payload") add("{type: payload, rule: " + arg + "}");
+    else if (name == "retransmission_storm") {
+      const size_t slash = arg.find('/');
+      if (slash == std::string::npos) return fail("--trigger " + t + ": expected retransmission_storm:N/MS");
+      add("{type: retransmission_storm, count: " + arg.substr(0, slash) + ", window_ms: " + arg.substr(slash + 1) + "}");
+    } else {
+      add("{type: " + name + "}");  // the configuration names unknown types and the allowed ones
+    }
+  }
+  for (const std::string& b : x.bpf) add("{type: bpf, expr: " + yaml_quote(b) + "}");
+  for (const std::string& f : x.flows) {
+    auto expr = flow_filter(f);
+    if (!expr) return fail(expr.error().message);
+    add("{type: bpf, expr: " + yaml_quote(expr.value()) + "}");
+  }
+  if (triggers.empty()) return fail("extract: name at least one --trigger, --bpf or --flow");
+  a.sets.push_back("evidence.triggers=[" + triggers + "]");
+  if (!x.filter.empty()) a.sets.push_back("evidence.capture_filter=" + yaml_quote(x.filter));
+  if (x.pre >= 0) a.sets.push_back("evidence.history_packets=" + std::to_string(x.pre));
+  if (x.post >= 0) a.sets.push_back("evidence.post_packets=" + std::to_string(x.post));
+  if (!x.trim.empty()) a.sets.push_back("evidence.trim=" + x.trim);
+  if (!x.format.empty()) a.sets.push_back("evidence.format=" + x.format);
+  if (x.sample_one_in != 0) a.sets.push_back("evidence.sampling.one_in_n=" + std::to_string(x.sample_one_in));
+  // Offline extraction writes everything the triggers ask for.
+  a.sets.push_back("evidence.global_budget_bytes=1024TiB");
+  return analyze(a);
 }
 
 int version() {

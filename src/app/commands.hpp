@@ -19,6 +19,28 @@ struct AnalyzeOptions {
   bool ignore_vlans = false;
   unsigned memory_mb = 512;
   unsigned workers = 1;         // > 1: software rehash over this many workers
+  // Evidence (analyze --evidence DIR, and `extract`): the evidence.* section of a
+  // configuration (defaults, --config file, --set overrides) written into this folder.
+  std::string evidence_dir;     // "" = no evidence
+  std::string config;           // optional configuration file (its evidence section is used)
+  std::vector<std::string> sets;  // --set key.path=value overrides
+};
+
+// `extract`: trimmed evidence slices from a capture; the flags become evidence.* settings.
+struct ExtractOptions {
+  std::string file;
+  std::string out_dir;
+  std::vector<std::string> triggers;  // rst | ack_inside_segment | syn_unanswered | dup_ack_run:N |
+                                      // retransmission_storm:N/MS | zero_window:MS | payload:ID
+  std::vector<std::string> bpf;       // trigger BPF expressions
+  std::vector<std::string> flows;     // "A:P-B:P": both directions of one connection
+  std::string filter;                 // capture filter (BPF)
+  int pre = -1, post = -1;            // history K / post-trigger M (-1 = config default)
+  std::string trim;                   // "headers" or a byte count
+  std::string format;                 // pcap | pcapng
+  uint32_t sample_one_in = 0;
+  bool ignore_vlans = false;
+  unsigned workers = 1;
 };
 
 struct RunOptions {
@@ -32,6 +54,7 @@ struct RunOptions {
 
 int analyze(const AnalyzeOptions& opts);
 int run_pipeline(const RunOptions& opts);
+int extract(const ExtractOptions& opts);
 int version();
 
 }  // namespace seqwatch::app

@@ -30,6 +30,29 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 128u));
   analyze->add_option("--memory-mb", a.memory_mb, "DPDK memory (MiB) for the dpdk source")->check(CLI::Range(64u, 65536u));
 
+  analyze->add_option("--evidence", a.evidence_dir, "write evidence slices (pcapng + index) into this folder");
+  analyze->add_option("--config", a.config, "configuration file whose evidence section applies")->check(CLI::ExistingFile);
+  analyze->add_option("--set", a.sets, "override one key, e.g. --set evidence.post_packets=32 (repeatable)");
+
+  seqwatch::app::ExtractOptions x;
+  auto* extract = cli.add_subcommand("extract", "Write trimmed evidence slices from a capture (the appliance's evidence path)");
+  extract->add_option("file", x.file, "capture file")->required()->check(CLI::ExistingFile);
+  extract->add_option("-o,--out", x.out_dir, "output folder")->required();
+  extract->add_option("--trigger", x.triggers,
+                      "rst | ack_inside_segment | syn_unanswered | dup_ack_run:N | retransmission_storm:N/MS | "
+                      "zero_window:MS | payload:RULE_ID (repeatable)");
+  extract->add_option("--bpf", x.bpf, "trigger on packets matching this tcpdump expression (repeatable)");
+  extract->add_option("--flow", x.flows, "trigger on one connection: ADDR:PORT-ADDR:PORT (repeatable)");
+  extract->add_option("--filter", x.filter, "capture filter: packets not matching are ignored entirely");
+  extract->add_option("--pre", x.pre, "packets of history before a trigger")->check(CLI::Range(0, 1024));
+  extract->add_option("--post", x.post, "packets after a trigger")->check(CLI::Range(0, 65535));
+  extract->add_option("--trim", x.trim, "stored length: headers (up to the TCP header) or a byte count");
+  extract->add_option("--format", x.format, "pcapng (packet comments name the verdicts) or pcap")
+      ->check(CLI::IsMember({"pcap", "pcapng"}));
+  extract->add_option("--sample", x.sample_one_in, "also write 1 packet in N to a sample file");
+  extract->add_flag("--ignore-vlans", x.ignore_vlans, "leave VLAN ids out of the flow key");
+  extract->add_option("-w,--workers", x.workers, "worker threads")->check(CLI::Range(1u, 128u));
+
   seqwatch::app::RunOptions r;
   auto* run = cli.add_subcommand("run", "Run the appliance on DPDK ports as a pipeline describes (live capture)");
   run->add_option("--pipeline", r.pipeline, "pipeline file, e.g. pipelines/span-sensor.yaml")
@@ -53,6 +76,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
   if (analyze->parsed()) return seqwatch::app::analyze(a);
   if (run->parsed()) return seqwatch::app::run_pipeline(r);
+  if (extract->parsed()) return seqwatch::app::extract(x);
   if (config->parsed()) return seqwatch::app::run_pipeline(c);
   if (version->parsed()) return seqwatch::app::version();
   return 2;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "app/commands.hpp"
+#include "app/evidence_out.hpp"
 #include "app/report.hpp"
 #include "app/summary.hpp"
 #include "config/config.hpp"
@@ -277,6 +278,11 @@ int run_pipeline(const RunOptions& o) {
   ec.tcp.key_vlans = cfg.flow_table.key_vlans;
   ec.tcp.event_ring = cfg.tcp.event_ring;
   ec.tcp.record_ring = cfg.tcp.record_ring;
+  ec.payload_events = matcher != nullptr;
+  ec.capture_filter = cfg.evidence.capture_filter;
+  auto ev_setup = evidence_setup(cfg.evidence, cfg.flow_table.capacity);
+  if (!ev_setup) return fail(ev_setup.error().message);
+  ec.evidence = ev_setup.value();
   ec.thread_init = [] { rte_thread_register(); };
   ec.cpus = cpus;  // fewer CPUs than workers: the workers share them (pinning is skipped for absent CPUs)
   auto engine_r = runtime::Engine::create(ec, inputs);
@@ -299,8 +305,17 @@ int run_pipeline(const RunOptions& o) {
     if (q->queue() == 0 && !q->port().rss_note.empty()) fmt::print(report_out, "  {}: {}\n", q->describe(), q->port().rss_note);
   std::fflush(report_out);
 
+  std::unique_ptr<EvidenceOutput> evidence_out;
+  if (cfg.evidence.enabled) {
+    auto ev = EvidenceOutput::create(evidence_sink_config(cfg.evidence, in_dir(cfg.evidence.dir), inputs[0]->link_type()),
+                                     cfg.evidence.global_budget_bytes);
+    if (!ev) return fail("evidence: " + ev.error().message);
+    evidence_out = std::move(ev.value());
+  }
+
   RetransReport report;
   runtime::EngineSinks sinks;
+  if (evidence_out) sinks.on_evidence = [&](evidence::RecordRing& r) { return evidence_out->drain(r); };
   sinks.on_event = [&](const event::SegmentEvent& e) {
     if (events.w) events.w->write(e);
   };
@@ -321,6 +336,11 @@ int run_pipeline(const RunOptions& o) {
         s->reported = false;
         if (!s->open(true)) std::fprintf(stderr, "seqwatch: cannot re-open '%s'\n", s->path.c_str());
       }
+    }
+    if (evidence_out) {
+      timespec wall{};
+      clock_gettime(CLOCK_REALTIME, &wall);
+      evidence_out->tick(static_cast<uint64_t>(wall.tv_sec) * 1000000000ull + static_cast<uint64_t>(wall.tv_nsec));
     }
     events.check("events");
     flows.check("flow records");
@@ -357,6 +377,10 @@ int run_pipeline(const RunOptions& o) {
                      {"ierrors", ps.ierrors}, {"rx_nombuf", ps.rx_nombuf}});
   }
   j["ports"] = ports;
+  if (evidence_out) {
+    evidence_out->close();
+    j["evidence"] = evidence_out->summary(engine);
+  }
   j["stopped_by_signal"] = g_stop.load() && o.duration_s <= 0;
 
   std::string what = fmt::format("seqwatch run: {} port(s), {} queue(s){}", cfg.ports.size(), queues.size(),
@@ -376,6 +400,7 @@ int run_pipeline(const RunOptions& o) {
     f.close();
     ok &= static_cast<bool>(f);
   }
+  if (evidence_out) fmt::print(report_out, "  evidence       {}\n", evidence_out->describe());
   fmt::print(report_out, "  outputs        {}\n", dir.string());
   queues.clear();
   engine_r.value().reset();

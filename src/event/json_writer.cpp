@@ -97,10 +97,10 @@ void JsonLinesWriter::write(const SegmentEvent& e) {
   }
   char fl[9];
   std::string line = fmt::format(
-      "{{\"v\":{},\"type\":\"segment\",\"frame\":{},\"ts\":{}.{:09},\"flow\":{},\"worker\":{},"
+      "{{\"v\":{},\"type\":\"{}\",\"frame\":{},\"ts\":{}.{:09},\"flow\":{},\"worker\":{},"
       "\"src\":\"{}\",\"sport\":{},\"dst\":\"{}\",\"dport\":{}{},\"seq\":{},\"ack\":{},\"len\":{},\"flags\":\"{}\","
       "\"win\":{},\"verdicts\":[{}]",
-      kSchemaVersion, e.frame, e.ts_ns / 1000000000ull, e.ts_ns % 1000000000ull, e.flow_id, e.worker,
+      kSchemaVersion, e.kind == kPayloadMatch ? "payload_match" : "segment", e.frame, e.ts_ns / 1000000000ull, e.ts_ns % 1000000000ull, e.flow_id, e.worker,
       format_address(e.key, from_b), from_b ? e.key.port_b : e.key.port_a, format_address(e.key, !from_b),
       from_b ? e.key.port_a : e.key.port_b, context_json(e.key), e.seq, e.ack, e.payload_len,
       flag_letters(e.tcp_flags, fl), e.window, verdicts);
@@ -109,6 +109,7 @@ void JsonLinesWriter::write(const SegmentEvent& e) {
   if (e.verdict.bits & tcp::kAckInSegment) line += fmt::format(",\"ack_in_segment_offset\":{}", e.verdict.midack_offset);
   if (e.verdict.bits & (tcp::kSynRetransmission | tcp::kSynAckRetransmission))
     line += fmt::format(",\"attempt\":{}", e.verdict.attempt);
+  if (e.kind == kPayloadMatch) line += fmt::format(",\"rule\":{},\"match_end\":{}", e.rule_id, e.match_end);
   line += "}\n";
   emit(line);
 }

@@ -24,7 +24,15 @@ struct SegmentEvent {
   uint8_t dir = 0;        // flow::Dir of the sender
   uint8_t worker = 0;
   uint8_t tcp_flags = 0;
-  uint8_t reserved[3] = {0, 0, 0};
+  uint8_t kind = 0;       // EventKind
+  uint8_t reserved[2] = {0, 0};
+  uint32_t rule_id = 0;   // kPayloadMatch: the rule's id ...
+  uint32_t match_end = 0; // ... and the payload offset just past the match
+};
+
+enum EventKind : uint8_t {
+  kSegmentVerdicts = 0,  // the segment got analysis verdicts
+  kPayloadMatch = 1,     // a payload rule matched the segment
 };
 
 // A flow that ended (closed, idle, evicted, or still open at the end of the input).

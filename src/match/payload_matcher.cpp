@@ -104,17 +104,20 @@ Result<std::unique_ptr<PayloadMatcher::Scratch>> PayloadMatcher::make_scratch() 
   return s;
 }
 
-namespace {
-int on_match(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/, unsigned int /*flags*/,
-             void* ctx) {
-  ++(*static_cast<std::vector<uint64_t>*>(ctx))[id];
+int on_scan_match(unsigned int id, unsigned long long /*from*/, unsigned long long to, unsigned int /*flags*/,
+                  void* ctx) {
+  auto& s = *static_cast<PayloadMatcher::Scratch*>(ctx);
+  ++s.hits_[id];
+  if (s.match_count_ < PayloadMatcher::Scratch::kMaxMatches)
+    s.matches_[s.match_count_] = {id, static_cast<uint32_t>(to)};
+  ++s.match_count_;
   return 0;  // keep scanning
 }
-}  // namespace
 
 void PayloadMatcher::scan(const uint8_t* data, uint32_t len, Scratch& s) const noexcept {
+  s.match_count_ = 0;
   if (len == 0) return;
-  if (hs_scan(db_, reinterpret_cast<const char*>(data), len, 0, s.hs_, on_match, &s.hits_) != HS_SUCCESS)
+  if (hs_scan(db_, reinterpret_cast<const char*>(data), len, 0, s.hs_, on_scan_match, &s) != HS_SUCCESS)
     ++s.scan_errors_;
 }
 

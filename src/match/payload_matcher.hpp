@@ -52,13 +52,25 @@ class PayloadMatcher {
     Scratch& operator=(const Scratch&) = delete;
     const std::vector<uint64_t>& hits() const noexcept { return hits_; }
     uint64_t scan_errors() const noexcept { return scan_errors_; }
+    // The matches of the last scan (first kMaxMatches of them): rule position and the
+    // offset just past the match, as Hyperscan reports it.
+    struct Match {
+      uint32_t rule;
+      uint32_t end;
+    };
+    static constexpr unsigned kMaxMatches = 8;
+    unsigned match_count() const noexcept { return match_count_ < kMaxMatches ? match_count_ : kMaxMatches; }
+    const Match& match(unsigned i) const noexcept { return matches_[i]; }
 
    private:
     friend class PayloadMatcher;
+    friend int on_scan_match(unsigned, unsigned long long, unsigned long long, unsigned, void*);
     Scratch() = default;
     hs_scratch* hs_ = nullptr;
     std::vector<uint64_t> hits_;
     uint64_t scan_errors_ = 0;
+    unsigned match_count_ = 0;
+    Match matches_[kMaxMatches] = {};
   };
   Result<std::unique_ptr<Scratch>> make_scratch() const;
 

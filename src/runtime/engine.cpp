@@ -5,6 +5,7 @@
 
 #include <array>
 #include <chrono>
+#include <optional>
 
 #include "flow/flow_key.hpp"
 
@@ -56,6 +57,23 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
           *e->rings_.back(), e->inputs_[0]->link_type(), "rehash ring " + std::to_string(i)));
     }
   }
+  const decode::LinkType link = e->inputs_[0]->link_type();
+  if (!cfg.capture_filter.empty()) {
+    auto f = evidence::BpfFilter::compile(cfg.capture_filter, link);
+    if (!f) return Error{"capture filter: " + f.error().message};
+    e->capture_filter_ = std::make_unique<evidence::BpfFilter>(std::move(f.value()));
+  }
+  std::optional<evidence::TriggerSet> triggers;
+  if (cfg.evidence.enabled) {
+    for (const std::string& expr : cfg.evidence.trigger_bpf) {
+      auto f = evidence::BpfFilter::compile(expr, link);
+      if (!f) return Error{"evidence trigger: " + f.error().message};
+      e->trigger_filters_.push_back(std::make_unique<evidence::BpfFilter>(std::move(f.value())));
+    }
+    auto t = evidence::TriggerSet::compile(cfg.evidence.triggers);
+    if (!t) return Error{"evidence triggers: " + t.error().message};
+    triggers = std::move(t.value());
+  }
   e->finished_.reset(new std::atomic<bool>[cfg.workers]);
   for (unsigned i = 0; i < cfg.workers; ++i) {
     e->finished_[i].store(false);
@@ -68,6 +86,20 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
     e->stages_.push_back(std::move(stage.value()));
     PacketSource& src = rehash ? static_cast<PacketSource&>(*e->ring_sources_[i]) : *e->inputs_[i];
     e->workers_.push_back(std::make_unique<Worker>(src, cfg.matcher, e->stages_.back().get()));
+    WorkerExtras x;
+    x.capture_filter = e->capture_filter_.get();
+    x.payload_events = cfg.payload_events;
+    if (triggers) {
+      evidence::CaptureConfig cc = cfg.evidence.capture;
+      cc.worker = static_cast<uint8_t>(i);
+      cc.link = link;
+      auto cap = evidence::EvidenceCapture::create(cc, *triggers);
+      if (!cap) return Error{"evidence: " + cap.error().message};
+      e->captures_.push_back(std::move(cap.value()));
+      x.evidence = e->captures_.back().get();
+      for (auto& f : e->trigger_filters_) x.trigger_filters.push_back(f.get());
+    }
+    e->workers_.back()->set_extras(x);
     if (cfg.flow_samples) {
       e->samples_.push_back(std::make_unique<SpscRing<FlowSample>>(1u << 14));
       e->workers_.back()->set_sample_ring(e->samples_.back().get(), static_cast<uint8_t>(i));
@@ -170,6 +202,9 @@ void Engine::run(const std::atomic<bool>& stop, EngineSinks& sinks) {
       n += s->records().drain([&](const event::FlowRecord& r) {
         if (sinks.on_record) sinks.on_record(r);
       });
+    }
+    for (auto& cap : captures_) {
+      if (sinks.on_evidence) n += sinks.on_evidence(cap->ring());
     }
     for (auto& ring : samples_) {
       n += ring->drain([&](const FlowSample& fs) {

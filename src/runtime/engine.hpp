@@ -21,6 +21,9 @@
 #include <vector>
 
 #include "decode/decoder.hpp"
+#include "evidence/bpf_filter.hpp"
+#include "evidence/capture.hpp"
+#include "evidence/trigger.hpp"
 #include "event/records.hpp"
 #include "match/payload_matcher.hpp"
 #include "runtime/frame_ring.hpp"
@@ -30,6 +33,15 @@
 #include "util/result.hpp"
 
 namespace seqwatch::runtime {
+
+// Evidence capture on every worker (issue 6): one EvidenceCapture per worker, the capture
+// filter and trigger filters compiled once and shared (libpcap's bpf_filter is reentrant).
+struct EvidenceSetup {
+  bool enabled = false;
+  evidence::CaptureConfig capture;     // worker and link are set per worker
+  evidence::TriggerConfig triggers;
+  std::vector<std::string> trigger_bpf;  // bit i of TriggerConfig::bpf_mask = expression i
+};
 
 struct EngineConfig {
   unsigned workers = 1;
@@ -41,6 +53,9 @@ struct EngineConfig {
   std::vector<int> cpus;                // pin worker i to cpus[i % size]; empty = no pinning
   std::function<void()> thread_init;    // run first on every engine thread (DPDK: rte_thread_register)
   bool flow_samples = false;            // workers hand 1 packet in kSampleEvery to sinks.on_sample
+  bool payload_events = false;          // payload-rule matches become events (type payload_match)
+  std::string capture_filter;           // BPF: packets not matching are dropped before analysis
+  EvidenceSetup evidence;
 };
 
 struct alignas(64) RehashCounters {
@@ -57,6 +72,7 @@ struct EngineSinks {
   std::function<void(const event::FlowRecord&)> on_record;
   std::function<void()> on_tick;  // about every 100 ms of wall time, on the control thread
   std::function<void(const FlowSample&)> on_sample;  // with EngineConfig::flow_samples
+  std::function<uint32_t(evidence::RecordRing&)> on_evidence;  // drains a worker's evidence ring
 };
 
 class Engine {
@@ -73,6 +89,9 @@ class Engine {
   const tcp::TcpStage& stage(unsigned i) const { return *stages_[i]; }
   bool rehashing() const noexcept { return !rings_.empty(); }
   const RehashCounters& rehash() const noexcept { return rehash_; }
+  const evidence::EvidenceCapture* evidence(unsigned i) const {
+    return i < captures_.size() ? captures_[i].get() : nullptr;
+  }
   // Sum over workers.
   WorkerState merged_state() const;
   tcp::TcpStageCounters merged_tcp() const;
@@ -94,6 +113,9 @@ class Engine {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<std::atomic<bool>[]> finished_;
   std::vector<std::unique_ptr<SpscRing<FlowSample>>> samples_;
+  std::vector<std::unique_ptr<evidence::EvidenceCapture>> captures_;
+  std::unique_ptr<evidence::BpfFilter> capture_filter_;
+  std::vector<std::unique_ptr<evidence::BpfFilter>> trigger_filters_;
   RehashCounters rehash_;
 };
 

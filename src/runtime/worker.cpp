@@ -62,7 +62,73 @@ void Worker::sample(const PacketRef* pkts, uint16_t n) noexcept {
   }
 }
 
+void Worker::set_extras(const WorkerExtras& x) noexcept {
+  x_ = x;
+  if (tcp_ != nullptr && x_.evidence != nullptr) tcp_->set_flow_end_hook(&Worker::on_flow_end, this);
+}
+
+void Worker::on_flow_end(void* ctx, const flow::FlowEntry& e, uint32_t slot, flow::RemoveReason) noexcept {
+  auto* w = static_cast<Worker*>(ctx);
+  const bool unanswered = e.cold.stage == tcp::Stage::kSynSent;
+  w->x_.evidence->flow_end(evidence::FlowRef{slot, e.id, 0, &e.key}, unanswered);
+}
+
+void Worker::payload_event(uint16_t i, const PacketRef& p, const PayloadMatcher::Scratch::Match& m) noexcept {
+  const tcp::SegmentResult& r = tcp_->result(i);
+  const decode::TcpInfo& t = views_[i].tcp;
+  event::SegmentEvent e;
+  e.key = tcp_->key(i);
+  e.ts_ns = p.ts_ns;
+  e.frame = p.frame;
+  e.flow_id = r.flow_id;
+  e.seq = t.seq;
+  e.ack = t.ack;
+  e.payload_len = t.payload_len;
+  e.window = t.window;
+  e.dir = r.dir;
+  e.worker = worker_id_;
+  e.tcp_flags = t.flags;
+  e.kind = event::kPayloadMatch;
+  e.rule_id = matcher_->rules()[m.rule].id;
+  e.match_end = m.end;
+  if (tcp_->events().push(e)) ++state_.payload_events;
+  else ++state_.payload_events_dropped;
+}
+
+uint32_t Worker::scan_payload(uint16_t i, const PacketRef& p) noexcept {
+  const decode::PacketView& v = views_[i];
+  const decode::TcpInfo& tcp = v.tcp;
+  // Scan the captured part of the payload (a cut frame yields what was kept).
+  const uint32_t start = v.l4_off + tcp.hdr_len;
+  if (start >= v.caplen) return 0;
+  const uint32_t avail = v.caplen - start;
+  const uint32_t len = tcp.payload_len < avail ? tcp.payload_len : avail;
+  matcher_->scan(v.frame + start, len, *scratch_);
+  ++state_.payload_scans;
+  uint32_t trig = 0;
+  const bool analysed = tcp_ != nullptr && tcp_->result(i).analysed;
+  for (unsigned k = 0; k < scratch_->match_count(); ++k) {
+    const auto& m = scratch_->match(k);
+    if (x_.payload_events && analysed) payload_event(i, p, m);
+    if (x_.evidence != nullptr && matcher_->rules()[m.rule].action == RuleAction::kTrigger &&
+        x_.evidence->triggers().payload_rule(matcher_->rules()[m.rule].id))
+      trig = evidence::kTrigPayload;
+  }
+  return trig;
+}
+
 void Worker::process_burst(const PacketRef* pkts, uint16_t n) noexcept {
+  if (x_.capture_filter != nullptr) {  // BPF capture filter: drop early, count it
+    uint16_t k = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+      const uint32_t wire = pkts[i].wirelen != 0 ? pkts[i].wirelen : pkts[i].caplen;
+      if (x_.capture_filter->match(pkts[i].data, pkts[i].caplen, wire)) kept_[k++] = pkts[i];
+    }
+    state_.filtered += n - k;
+    if (k == 0) return;
+    pkts = kept_.data();
+    n = k;
+  }
   for (uint16_t i = 0; i < n; ++i) frames_[i] = decode::FrameRef{pkts[i].data, pkts[i].caplen};
   decode::decode_burst(frames_.data(), n, link_, views_.data(), state_.decode);
   if (tcp_ != nullptr) tcp_->process_burst(views_.data(), pkts, n);
@@ -72,6 +138,7 @@ void Worker::process_burst(const PacketRef* pkts, uint16_t n) noexcept {
   state_.last_ts_ns = pkts[n - 1].ts_ns;
 
   TcpShape& t = state_.tcp;
+  evidence::EvidenceCapture* ev = x_.evidence;
   for (uint16_t i = 0; i < n; ++i) {
     const decode::PacketView& v = views_[i];
     if (!v.is_tcp() || v.status != decode::DecodeStatus::kOk) continue;  // counted by decode
@@ -89,15 +156,23 @@ void Worker::process_burst(const PacketRef* pkts, uint16_t n) noexcept {
     t.with_sack += (tcp.opts & decode::kOptSack) != 0;
     t.with_timestamps += (tcp.opts & decode::kOptTimestamp) != 0;
     t.options_cut += (v.flags & decode::kFlagTcpOptsCut) != 0;
-    if (matcher_ != nullptr && tcp.payload_len != 0) {
-      // Scan the captured part of the payload (a cut frame yields what was kept).
-      const uint32_t start = v.l4_off + tcp.hdr_len;
-      if (start < v.caplen) {
-        const uint32_t avail = v.caplen - start;
-        const uint32_t len = tcp.payload_len < avail ? tcp.payload_len : avail;
-        matcher_->scan(v.frame + start, len, *scratch_);
-        ++state_.payload_scans;
-      }
+    uint32_t extra = 0;
+    if (matcher_ != nullptr && tcp.payload_len != 0) extra |= scan_payload(i, pkts[i]);
+    if (ev == nullptr || tcp_ == nullptr) continue;
+    const tcp::SegmentResult& r = tcp_->result(i);
+    if (!x_.trigger_filters.empty()) {
+      uint32_t hits = 0;
+      const uint32_t wire = pkts[i].wirelen != 0 ? pkts[i].wirelen : pkts[i].caplen;
+      for (size_t f = 0; f < x_.trigger_filters.size(); ++f)
+        hits |= x_.trigger_filters[f]->match(pkts[i].data, pkts[i].caplen, wire) ? (1u << f) : 0u;
+      extra |= ev->triggers().bpf(hits);
+    }
+    if (r.analysed) ev->observe(pkts[i], v, evidence::FlowRef{r.slot, r.flow_id, r.dir, &tcp_->key(i)}, r.verdict, extra);
+  }
+  if (ev != nullptr && ev->sampling()) {  // every packet of the link, TCP or not
+    for (uint16_t i = 0; i < n; ++i) {
+      const bool flow = tcp_ != nullptr && tcp_->result(i).analysed;
+      ev->sample(pkts[i], views_[i], flow ? tcp_->result(i).hash : 0, flow);
     }
   }
 }

@@ -10,8 +10,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "decode/decoder.hpp"
+#include "evidence/bpf_filter.hpp"
+#include "evidence/capture.hpp"
 #include "match/payload_matcher.hpp"
 #include "source/packet_source.hpp"
 #include "tcp/tcp_stage.hpp"
@@ -53,9 +56,21 @@ struct alignas(64) WorkerState {
   uint64_t idle_tsc = 0;        // ... and in empty polls
   uint64_t samples = 0;         // flow samples handed to the control thread
   uint64_t samples_dropped = 0; // sample ring full
+  uint64_t filtered = 0;        // dropped by the capture filter (BPF) before analysis
+  uint64_t payload_events = 0;  // payload-rule matches reported as events
+  uint64_t payload_events_dropped = 0;
   uint64_t payload_scans = 0;
   uint64_t first_ts_ns = 0;
   uint64_t last_ts_ns = 0;
+};
+
+// Optional stages after the TCP analysis (evidence capture) and before it (the capture
+// filter). Everything here is owned by the engine and used by this worker only.
+struct WorkerExtras {
+  evidence::EvidenceCapture* evidence = nullptr;        // history, triggers, slices, sampling
+  const evidence::BpfFilter* capture_filter = nullptr;  // packets not matching are dropped first
+  std::vector<const evidence::BpfFilter*> trigger_filters;  // bit i = filter i (evidence triggers)
+  bool payload_events = false;                           // report payload matches as events
 };
 
 class Worker {
@@ -72,6 +87,7 @@ class Worker {
   bool poll() noexcept;
 
   const WorkerState& state() const noexcept { return state_; }
+  void set_extras(const WorkerExtras& x) noexcept;
   // Hands one packet in kSampleEvery to `ring` (the control thread's imbalance view).
   void set_sample_ring(SpscRing<FlowSample>* ring, uint8_t worker_id) noexcept {
     samples_ = ring;
@@ -82,6 +98,9 @@ class Worker {
  private:
   void process_burst(const PacketRef* pkts, uint16_t n) noexcept;
   void sample(const PacketRef* pkts, uint16_t n) noexcept;
+  void payload_event(uint16_t i, const PacketRef& p, const PayloadMatcher::Scratch::Match& m) noexcept;
+  uint32_t scan_payload(uint16_t i, const PacketRef& p) noexcept;  // returns kTrigPayload or 0
+  static void on_flow_end(void* ctx, const flow::FlowEntry& e, uint32_t slot, flow::RemoveReason why) noexcept;
 
   PacketSource& source_;
   const PayloadMatcher* matcher_;
@@ -92,6 +111,8 @@ class Worker {
   std::array<decode::FrameRef, kBurstSize> frames_{};
   std::array<decode::PacketView, kBurstSize> views_{};
   std::array<PacketRef, kBurstSize> pkts_{};
+  std::array<PacketRef, kBurstSize> kept_{};  // the burst after the capture filter
+  WorkerExtras x_;
   SpscRing<FlowSample>* samples_ = nullptr;
   uint32_t sample_countdown_ = kSampleEvery;
   uint8_t worker_id_ = 0;

@@ -69,6 +69,7 @@ class TcpStage {
   const TcpStageCounters& counters() const noexcept { return counters_; }
   const flow::FlowTable& table() const noexcept { return *table_; }
   const SegmentResult& result(uint16_t i) const noexcept { return results_[i]; }
+  const flow::FlowKey& key(uint16_t i) const noexcept { return keys_[i]; }  // with result(i).analysed
   void set_flow_end_hook(FlowEndHook hook, void* ctx) noexcept {
     flow_end_ = hook;
     flow_end_ctx_ = ctx;

@@ -1,0 +1,127 @@
+#include "app/evidence_out.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace seqwatch::app {
+
+Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, uint32_t flow_capacity) {
+  runtime::EvidenceSetup s;
+  s.enabled = ev.enabled;
+  if (!ev.enabled) return s;
+  evidence::CaptureConfig& c = s.capture;
+  uint32_t slots = 1024;
+  while (slots < flow_capacity && slots < (1u << 15)) slots <<= 1;
+  c.flow_slots = slots;
+  c.pre_packets = static_cast<uint16_t>(std::min<uint32_t>(ev.history_packets, 1024));
+  c.post_packets = static_cast<uint16_t>(std::min<uint32_t>(ev.post_packets, 65535));
+  if (ev.trim.headers) {
+    c.trim = {evidence::TrimMode::kHeaders, 256};  // Ethernet + tunnels + IPv6 + TCP with options
+  } else {
+    c.trim = {evidence::TrimMode::kBytes, std::clamp<uint32_t>(ev.trim.bytes, 1, 65535)};
+  }
+  // Budgets are configured in bytes; the worker counts packets of at most `snap` bytes.
+  const uint64_t per_packet = c.trim.snap + 16;  // record header in the file
+  c.budget.flow_slices = 0;
+  c.budget.flow_packets = static_cast<uint32_t>(std::min<uint64_t>(ev.per_flow_budget / per_packet, UINT32_MAX));
+  if (c.budget.flow_packets == 0) c.budget.flow_packets = 1;
+  c.sample.every_n = ev.sampling.one_in_n;
+  c.sample.flow_fraction = ev.sampling.flow_hash_fraction;
+  c.sample.trim = c.trim;
+  evidence::TriggerConfig& t = s.triggers;
+  for (const config::Trigger& tr : ev.triggers) {
+    switch (tr.type) {
+      case config::TriggerType::kRetransmissionStorm:
+        t.retx_storm_count = tr.count;
+        t.retx_storm_window_ms = tr.window_ms;
+        break;
+      case config::TriggerType::kDupAckRun: t.dup_ack_run = static_cast<uint16_t>(std::min<uint32_t>(tr.min, 65535)); break;
+      case config::TriggerType::kAckInsideSegment: t.ack_in_segment = true; break;
+      case config::TriggerType::kZeroWindow: t.zero_window_ms = tr.min_ms; break;
+      case config::TriggerType::kRst: t.rst = true; break;
+      case config::TriggerType::kSynUnanswered:
+        t.syn_unanswered_at_end = true;
+        t.syn_attempts = 3;  // the first SYN and two retries: Linux's 1 s + 2 s back-off
+        break;
+      case config::TriggerType::kPayload: t.payload_rules.push_back(tr.rule); break;
+      case config::TriggerType::kBpf:
+        if (s.trigger_bpf.size() >= evidence::kMaxBpfTriggers)
+          return Error{fmt::format("evidence.triggers: at most {} bpf triggers", evidence::kMaxBpfTriggers)};
+        t.bpf_mask |= 1u << s.trigger_bpf.size();
+        s.trigger_bpf.push_back(tr.expr);
+        break;
+    }
+  }
+  return s;
+}
+
+evidence::SinkConfig evidence_sink_config(const config::EvidenceConfig& ev, const std::string& dir,
+                                          decode::LinkType link) {
+  evidence::SinkConfig sc;
+  sc.evidence.dir = dir;
+  sc.evidence.prefix = "evidence";
+  sc.evidence.format = ev.format == config::EvidenceFormat::kPcap ? evidence::FileFormat::kPcap
+                                                                   : evidence::FileFormat::kPcapng;
+  sc.evidence.link = link;
+  sc.evidence.rotate.max_bytes = ev.rotate_bytes;
+  sc.evidence.rotate.max_seconds = ev.rotate_seconds;
+  sc.sample_enabled = ev.sampling.one_in_n != 0 || ev.sampling.flow_hash_fraction > 0;
+  sc.sample = sc.evidence;
+  sc.sample.prefix = "sample";
+  sc.sample.format = evidence::FileFormat::kPcap;
+  return sc;
+}
+
+Result<std::unique_ptr<EvidenceOutput>> EvidenceOutput::create(const evidence::SinkConfig& cfg,
+                                                                uint64_t global_budget_bytes) {
+  auto sink = evidence::EvidenceSink::create(cfg);
+  if (!sink) return sink.error();
+  std::unique_ptr<EvidenceOutput> o(new EvidenceOutput());
+  o->sink_ = std::move(sink.value());
+  o->budget_ = global_budget_bytes;
+  o->dir_ = cfg.evidence.dir;
+  return o;
+}
+
+uint32_t EvidenceOutput::drain(evidence::RecordRing& ring) {
+  if (budget_ != 0 && sink_->evidence_writer().counters().bytes >= budget_) {
+    // The run's evidence budget is spent: records are consumed and counted, not written.
+    return ring.drain([this](const evidence::RecordHeader&, const uint8_t*) { ++over_budget_; });
+  }
+  return sink_->drain(ring);
+}
+
+nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
+  uint64_t slices = 0, emitted = 0, ring_full = 0, refused = 0, memory = 0, samples = 0;
+  for (unsigned w = 0; w < engine.workers(); ++w) {
+    const auto* cap = engine.evidence(w);
+    if (cap == nullptr) continue;
+    const auto& c = cap->counters();
+    slices += c.slices;
+    emitted += c.emitted;
+    ring_full += c.ring_full + c.samples_ring_full;
+    refused += c.refused_flow_budget + c.refused_global_budget + c.refused_ring;
+    samples += c.samples;
+    memory += cap->memory_bytes();
+  }
+  const auto& w = sink_->evidence_writer().counters();
+  const auto& k = sink_->counters();
+  return {{"dir", dir_},           {"slices", slices},
+          {"packets", emitted},    {"samples", samples},
+          {"triggers_refused", refused},  {"ring_full", ring_full},
+          {"files", w.files_completed},  {"files_failed", w.files_failed},
+          {"packets_written", w.packets}, {"bytes_written", w.bytes},
+          {"packets_lost", w.packets_lost}, {"over_budget", over_budget_},
+          {"index", sink_->index_path()}, {"index_lines", k.index_lines},
+          {"memory_bytes", memory}};
+}
+
+std::string EvidenceOutput::describe() const {
+  const auto& w = sink_->evidence_writer().counters();
+  return fmt::format("{} packets in {} file(s) under {} (index {}){}{}", w.packets, w.files_completed, dir_,
+                     sink_->index_path(), w.files_failed ? fmt::format(", {} file(s) FAILED", w.files_failed) : "",
+                     over_budget_ ? fmt::format(", {} records over the budget", over_budget_) : "");
+}
+
+}  // namespace seqwatch::app

@@ -1,0 +1,44 @@
+// Evidence on the control thread, shared by `run`, `analyze --evidence` and `extract`:
+// the configuration mapped onto the evidence library, and the sink that drains every
+// worker's evidence ring into rotated pcap/pcapng files plus their index.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "config/config.hpp"
+#include "evidence/sink.hpp"
+#include "runtime/engine.hpp"
+#include "util/result.hpp"
+
+namespace seqwatch::app {
+
+// config::EvidenceConfig -> the engine's per-worker setup (history, triggers, budgets,
+// sampling, trigger filters). `flow_capacity` sizes the history slots (at most 2^15 per
+// worker: a slot holds K trimmed packets, see docs/evidence.md).
+Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, uint32_t flow_capacity);
+
+// The files: pcap or pcapng in `dir`, rotated by size / time, with the index.
+evidence::SinkConfig evidence_sink_config(const config::EvidenceConfig& ev, const std::string& dir,
+                                          decode::LinkType link);
+
+class EvidenceOutput {
+ public:
+  // global_budget_bytes: records beyond it are drained and counted, not written (0 = none).
+  static Result<std::unique_ptr<EvidenceOutput>> create(const evidence::SinkConfig& cfg, uint64_t global_budget_bytes);
+  uint32_t drain(evidence::RecordRing& ring);
+  void tick(uint64_t now_ns) { sink_->tick(now_ns); }
+  void close() { sink_->close(); }
+  nlohmann::json summary(const runtime::Engine& engine) const;
+  std::string describe() const;
+
+ private:
+  std::unique_ptr<evidence::EvidenceSink> sink_;
+  uint64_t budget_ = 0;
+  uint64_t over_budget_ = 0;
+  std::string dir_;
+};
+
+}  // namespace seqwatch::app
