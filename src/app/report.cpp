@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <cstring>
 
 #include "event/json_writer.hpp"
 
@@ -22,22 +25,37 @@ void RetransReport::fold(Agg& a, const event::FlowRecord& r, int dir) {
   }
 }
 
+size_t RetransReport::EndpointHash::operator()(const Endpoint& e) const noexcept {
+  uint64_t h = e.family * 0x9E3779B97F4A7C15ull ^ e.port;
+  for (size_t i = 0; i < e.addr.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, e.addr.data() + i, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+  }
+  return static_cast<size_t>(h);
+}
+
+std::string RetransReport::format(const Endpoint& e, bool with_port) {
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(e.family == 4 ? AF_INET : AF_INET6, e.addr.data(), buf, sizeof buf);
+  if (!with_port) return buf;
+  return e.family == 6 ? fmt::format("[{}]:{}", buf, e.port) : fmt::format("{}:{}", buf, e.port);
+}
+
 void RetransReport::add(const event::FlowRecord& r) {
-  const int client = r.cold.initiator;
-  const int server = 1 - client;
-  const bool client_b = client == 1;
-  const std::string cip = event::format_address(r.key, client_b);
-  const std::string sip = event::format_address(r.key, !client_b);
+  const bool client_b = r.cold.initiator == 1;
   const uint16_t cport = client_b ? r.key.port_b : r.key.port_a;
   const uint16_t sport = client_b ? r.key.port_a : r.key.port_b;
-  const std::string service = (r.key.family == 6 ? "[" + sip + "]" : sip) + ":" + std::to_string(sport);
+  Endpoint client{client_b ? r.key.addr_b : r.key.addr_a, 0, r.key.family};
+  Endpoint service{client_b ? r.key.addr_a : r.key.addr_b, sport, r.key.family};
 
   ++total_.flows;
   fold(total_, r, -1);
   Agg& s = servers_[service];
   ++s.flows;
   fold(s, r, -1);
-  Agg& c = clients_[cip];
+  Agg& c = clients_[client];
   ++c.flows;
   fold(c, r, -1);
   const uint64_t syn_extra = (r.cold.syn_count > 1 ? r.cold.syn_count - 1u : 0u) +
@@ -50,8 +68,8 @@ void RetransReport::add(const event::FlowRecord& r) {
     FlowLine f{};
     f.flow_id = r.flow_id;
     f.worker = r.worker;
-    f.client = cip;
-    f.server = sip;
+    f.client = client;
+    f.server = Endpoint{service.addr, 0, service.family};
     f.cport = cport;
     f.sport = sport;
     f.segments = uint64_t{r.count[0].segments} + r.count[1].segments;
@@ -62,8 +80,7 @@ void RetransReport::add(const event::FlowRecord& r) {
     f.dup_acks = uint64_t{r.count[0].dup_acks} + r.count[1].dup_acks;
     f.midack = r.cold.midack_count;
     f.syn_extra = syn_extra;
-    (void)server;
-    flows_.push_back(std::move(f));
+    flows_.push_back(f);
   }
 }
 
@@ -74,16 +91,24 @@ void RetransReport::add_verdicts(const std::array<uint64_t, tcp::kVerdictBits>& 
 namespace {
 double rate(uint64_t retx, uint64_t segs) { return segs ? static_cast<double>(retx) / static_cast<double>(segs) : 0.0; }
 
-template <class M>
-std::vector<std::pair<std::string, const typename M::mapped_type*>> top_of(const M& m, size_t n) {
-  std::vector<std::pair<std::string, const typename M::mapped_type*>> v;
+// The n entries with the most retransmissions (ties: by formatted key, so output is stable).
+template <class M, class F>
+std::vector<std::pair<std::string, const typename M::mapped_type*>> top_of(const M& m, size_t n, F&& name) {
+  std::vector<std::pair<const typename M::key_type*, const typename M::mapped_type*>> v;
   for (const auto& [k, a] : m)
-    if (a.retx_segs != 0) v.emplace_back(k, &a);
-  std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) {
+    if (a.retx_segs != 0) v.emplace_back(&k, &a);
+  const size_t keep = std::min(n, v.size());
+  // Rank by count first; names are formatted only for the candidates that can make the list.
+  std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) { return x.second->retx_segs > y.second->retx_segs; });
+  size_t cut = keep;
+  while (cut < v.size() && keep != 0 && v[cut].second->retx_segs == v[keep - 1].second->retx_segs) ++cut;
+  std::vector<std::pair<std::string, const typename M::mapped_type*>> out;
+  for (size_t i = 0; i < cut; ++i) out.emplace_back(name(*v[i].first), v[i].second);
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
     return x.second->retx_segs != y.second->retx_segs ? x.second->retx_segs > y.second->retx_segs : x.first < y.first;
   });
-  if (v.size() > n) v.resize(n);
-  return v;
+  out.resize(keep);
+  return out;
 }
 }  // namespace
 
@@ -102,14 +127,14 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
     if (verdicts_[b] != 0) verdicts[std::string(tcp::verdict_name(b))] = verdicts_[b];
   j["verdicts"] = verdicts;
   json servers = json::array();
-  for (const auto& [k, a] : top_of(servers_, top_n)) {
+  for (const auto& [k, a] : top_of(servers_, top_n, [](const Endpoint& e) { return format(e, true); })) {
     json s = agg(*a);
     s["service"] = k;
     servers.push_back(s);
   }
   j["top_services"] = servers;
   json clients = json::array();
-  for (const auto& [k, a] : top_of(clients_, top_n)) {
+  for (const auto& [k, a] : top_of(clients_, top_n, [](const Endpoint& e) { return format(e, false); })) {
     json s = agg(*a);
     s["client"] = k;
     clients.push_back(s);
@@ -122,8 +147,8 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   if (sorted.size() > top_n) sorted.resize(top_n);
   json flows = json::array();
   for (const auto& f : sorted) {
-    flows.push_back({{"flow", f.flow_id}, {"worker", f.worker}, {"client", f.client}, {"cport", f.cport},
-                     {"server", f.server}, {"sport", f.sport}, {"segments", f.segments},
+    flows.push_back({{"flow", f.flow_id}, {"worker", f.worker}, {"client", format(f.client, false)}, {"cport", f.cport},
+                     {"server", format(f.server, false)}, {"sport", f.sport}, {"segments", f.segments},
                      {"retx_segments", f.retx_segs}, {"retx_rate", rate(f.retx_segs, f.segments)},
                      {"fast_retx", f.fast}, {"spurious_retx", f.spurious}, {"rto_retx", f.rto},
                      {"dup_acks", f.dup_acks}, {"syn_retransmissions", f.syn_extra}, {"ack_in_segment", f.midack}});

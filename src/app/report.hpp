@@ -3,7 +3,8 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <array>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -24,18 +25,30 @@ class RetransReport {
     uint64_t flows = 0, segments = 0, retx_segs = 0, fast = 0, spurious = 0, rto = 0, dup_acks = 0;
     uint64_t syn_attempts_extra = 0, refused = 0, midack = 0;
   };
+  // An endpoint in binary form (formatted only for the rows printed): a map keyed by
+  // strings cost more than the whole analysis on a 100k-flow capture.
+  struct Endpoint {
+    std::array<uint8_t, 16> addr{};
+    uint16_t port = 0;  // 0 for a client (the report groups clients by address)
+    uint8_t family = 0;
+    bool operator==(const Endpoint&) const = default;
+  };
+  struct EndpointHash {
+    size_t operator()(const Endpoint& e) const noexcept;
+  };
+  static std::string format(const Endpoint& e, bool with_port);
   struct FlowLine {
     uint32_t flow_id;
     uint8_t worker;
-    std::string client, server;
+    Endpoint client, server;
     uint16_t cport, sport;
     uint64_t segments, retx_segs, fast, spurious, rto, dup_acks, midack, syn_extra;
     std::string state;
   };
   static void fold(Agg& a, const event::FlowRecord& r, int dir);
   Agg total_;
-  std::map<std::string, Agg> servers_;  // "ip:port" of the side that did not initiate
-  std::map<std::string, Agg> clients_;  // initiator IP
+  std::unordered_map<Endpoint, Agg, EndpointHash> servers_;  // ip:port of the side that did not initiate
+  std::unordered_map<Endpoint, Agg, EndpointHash> clients_;  // initiator IP
   std::vector<FlowLine> flows_;         // flows with retransmissions or handshake trouble
   std::array<uint64_t, tcp::kVerdictBits> verdicts_{};
 };

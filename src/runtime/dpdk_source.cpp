@@ -117,7 +117,7 @@ Result<std::vector<std::unique_ptr<DpdkPortSource>>> DpdkPortSource::open_queues
     s->ns_per_tsc_ = 1e9 / static_cast<double>(rte_get_tsc_hz());
     s->linear_.resize(static_cast<size_t>(kLinearSlot) * kBurstSize);
     s->stall_tsc_ = static_cast<uint64_t>(cfg.stall_timeout_s * static_cast<double>(rte_get_tsc_hz()));
-    s->last_rx_tsc_ = rte_get_tsc_cycles();
+    s->last_rx_tsc_ = 0;  // the stall clock starts with the first poll, not at open
     out.push_back(std::move(s));
   }
   return out;
@@ -136,6 +136,7 @@ uint16_t DpdkPortSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
   const uint16_t n = rte_eth_rx_burst(port_, queue_, burst_.data(), max);
   const uint64_t now = rte_get_tsc_cycles();
   if (n == 0) {
+    if (last_rx_tsc_ == 0) last_rx_tsc_ = now;
     if (cfg_.expected_frames != 0 && now - last_rx_tsc_ > stall_tsc_) {
       undelivered_ = cfg_.expected_frames - received_;
       done_ = true;

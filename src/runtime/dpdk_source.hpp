@@ -30,7 +30,7 @@ struct PortConfig {
   uint64_t expected_frames = 0;
   // A finite input that stays silent this long before delivering expected_frames is
   // declared done and the shortfall counted as dropped.
-  double stall_timeout_s = 2.0;
+  double stall_timeout_s = 5.0;
   // Unit of the port's RX timestamp dynfield in ns (net_pcap: microseconds = 1000).
   // Ports that do not timestamp get TSC time converted to wall time once per burst.
   uint32_t timestamp_unit_ns = 1;

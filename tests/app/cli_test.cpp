@@ -2,6 +2,8 @@
 // allocator), `analyze` through the DPDK net_pcap port and through libpcap giving the
 // same results, and clear errors for bad input.
 #include <gtest/gtest.h>
+
+#include "support/command.hpp"
 #include <pcap/pcap.h>
 #include <sys/wait.h>
 
@@ -18,24 +20,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CmdResult {
-  int rc;
-  std::string out;
-};
-
-CmdResult run(const std::string& cmd) {
-  CmdResult r{-1, {}};
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-std::string exe() { return std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/seqwatch"; }
-std::string src_dir() { return std::getenv("SEQWATCH_SOURCE_DIR"); }
+using seqwatch::test::CmdResult;
+using seqwatch::test::exe;
+using seqwatch::test::run;
+using seqwatch::test::src_dir;
 
 // Ethernet/IPv4/TCP frame, optionally with payload; `cut` trims the captured bytes.
 std::vector<uint8_t> tcp_frame(uint8_t flags, const std::string& payload, uint32_t seq, uint32_t ack, bool reply) {

@@ -4,6 +4,8 @@
 // verdict comments, original lengths survive trimming, and a --flow trigger extracts one
 // whole connection.
 #include <gtest/gtest.h>
+
+#include "support/command.hpp"
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -21,23 +23,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CmdResult {
-  int rc;
-  std::string out;
-};
-
-CmdResult run(const std::string& cmd, bool merge_stderr = true) {
-  CmdResult r{-1, {}};
-  FILE* p = popen((cmd + (merge_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-std::string exe() { return std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/seqwatch"; }
+using seqwatch::test::CmdResult;
+using seqwatch::test::exe;
+using seqwatch::test::run;
+using seqwatch::test::src_dir;
 std::string demo_pcap() { return std::string(std::getenv("SEQWATCH_SOURCE_DIR")) + "/data/demo.pcap"; }
 
 std::vector<nlohmann::json> index_of(const std::string& dir) {

@@ -3,6 +3,8 @@
 // rehash stage give the same events; configuration errors name file, key and reason;
 // SIGTERM leaves every output complete and valid; SIGHUP re-opens the JSON-lines files.
 #include <gtest/gtest.h>
+
+#include "support/command.hpp"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,24 +25,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CmdResult {
-  int rc;
-  std::string out;
-};
-
-CmdResult run(const std::string& cmd) {
-  CmdResult r{-1, {}};
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-std::string exe() { return std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/seqwatch"; }
-std::string src_dir() { return std::getenv("SEQWATCH_SOURCE_DIR"); }
+using seqwatch::test::CmdResult;
+using seqwatch::test::exe;
+using seqwatch::test::run;
+using seqwatch::test::src_dir;
 std::string demo_pcap() { return src_dir() + "/data/demo.pcap"; }
 
 std::string fresh_dir(const std::string& name) {

@@ -1,0 +1,34 @@
+// Running the seqwatch executable (and tshark) from end-to-end tests: the command's exit
+// status and its output (stderr merged unless asked otherwise).
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace seqwatch::test {
+
+struct CmdResult {
+  int rc;
+  std::string out;
+};
+
+inline CmdResult run(const std::string& cmd, bool merge_stderr = true) {
+  CmdResult r{-1, {}};
+  FILE* p = popen((cmd + (merge_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
+  const int st = pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+// The executable under test and the source tree (set by tests/meson.build).
+inline std::string exe() { return std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/seqwatch"; }
+inline std::string src_dir() { return std::getenv("SEQWATCH_SOURCE_DIR"); }
+
+}  // namespace seqwatch::test
