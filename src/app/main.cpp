@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 
 #include "app/commands.hpp"
+#include "telemetry/html_report.hpp"
+#include "telemetry/top.hpp"
 
 int main(int argc, char** argv) {
   CLI::App cli{"seqwatch: kernel-bypass TCP sequence analysis sensor"};
@@ -71,6 +73,14 @@ int main(int argc, char** argv) {
   config->add_option("--config", c.config, "base configuration file")->check(CLI::ExistingFile);
   config->add_option("--set", c.sets, "override one key (repeatable)");
 
+  seqwatch::telemetry::TopOptions t;
+  auto* top = cli.add_subcommand("top", "Live view of a running seqwatch (per-queue bars, per-core busy %, drops, top flows)");
+  top->add_option("--endpoint", t.endpoint, "host:port of its telemetry HTTP endpoint (default 127.0.0.1:9860)");
+  std::string report_dir, report_out;
+  auto* report = cli.add_subcommand("report", "Write a self-contained HTML report of a run folder");
+  report->add_option("RUN_DIR", report_dir, "the run's output folder")->required()->check(CLI::ExistingDirectory);
+  report->add_option("-o,--out", report_out, "output file (default RUN_DIR/report.html)");
+
   auto* version = cli.add_subcommand("version", "Print versions of seqwatch and its libraries");
 
   CLI11_PARSE(cli, argc, argv);
@@ -78,6 +88,8 @@ int main(int argc, char** argv) {
   if (run->parsed()) return seqwatch::app::run_pipeline(r);
   if (extract->parsed()) return seqwatch::app::extract(x);
   if (config->parsed()) return seqwatch::app::run_pipeline(c);
+  if (top->parsed()) return seqwatch::telemetry::top_main(t);
+  if (report->parsed()) return seqwatch::telemetry::html_report_main(report_dir, report_out);
   if (version->parsed()) return seqwatch::app::version();
   return 2;
 }

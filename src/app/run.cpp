@@ -30,6 +30,7 @@
 #include "runtime/dpdk_source.hpp"
 #include "runtime/eal.hpp"
 #include "runtime/engine.hpp"
+#include "telemetry/collect.hpp"
 
 namespace seqwatch::app {
 
@@ -190,6 +191,7 @@ int run_pipeline(const RunOptions& o) {
   eal.no_pci = true;
   eal.log_level = static_cast<int>(cfg.eal.log_level) + 1;  // RTE_LOG_EMERG is 1
   eal.extra = cfg.eal.extra_args;
+  eal.extra.push_back("--file-prefix=" + cfg.eal.file_prefix);  // names the DPDK telemetry socket folder
   for (const auto& p : cfg.ports) {
     if (!p.pci.empty()) {
       eal.no_pci = false;
@@ -284,6 +286,7 @@ int run_pipeline(const RunOptions& o) {
   if (!ev_setup) return fail(ev_setup.error().message);
   ec.evidence = ev_setup.value();
   ec.thread_init = [] { rte_thread_register(); };
+  ec.flow_samples = true;  // 1 packet in 64: the imbalance diagnosis (outer vs inner hash)
   ec.cpus = cpus;  // fewer CPUs than workers: the workers share them (pinning is skipped for absent CPUs)
   auto engine_r = runtime::Engine::create(ec, inputs);
   if (!engine_r) return fail(engine_r.error().message);
@@ -313,8 +316,17 @@ int run_pipeline(const RunOptions& o) {
     evidence_out = std::move(ev.value());
   }
 
+  // Telemetry: Prometheus / JSON over HTTP, DPDK telemetry commands, stats and imbalance
+  // lines. A listen address already in use is reported and the capture goes on without it.
+  std::vector<const runtime::DpdkPortSource*> qptrs;
+  for (auto& q : queues) qptrs.push_back(q.get());
+  telemetry::LiveTelemetry live(cfg, engine, qptrs);
+  if (auto ok = live.start(); !ok)
+    std::fprintf(stderr, "seqwatch: warning: telemetry: %s; running without it\n", ok.error().message.c_str());
+
   RetransReport report;
   runtime::EngineSinks sinks;
+  sinks.on_sample = [&](const runtime::FlowSample& s) { live.add_sample(s); };
   if (evidence_out) sinks.on_evidence = [&](evidence::RecordRing& r) { return evidence_out->drain(r); };
   sinks.on_event = [&](const event::SegmentEvent& e) {
     if (events.w) events.w->write(e);
@@ -324,7 +336,6 @@ int run_pipeline(const RunOptions& o) {
     if (flows.w) flows.w->write(r);
   };
   const auto t0 = std::chrono::steady_clock::now();
-  auto last_stats = t0;
   sinks.on_tick = [&] {
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - t0).count();
@@ -344,24 +355,9 @@ int run_pipeline(const RunOptions& o) {
     }
     events.check("events");
     flows.check("flow records");
-    if (stats.w && std::chrono::duration<double>(now - last_stats).count() >= cfg.outputs.stats_interval_s) {
-      last_stats = now;
-      // Counters written by the workers, read here without stopping them: each value is
-      // a naturally aligned 64-bit word, so a line may mix two bursts, never tear.
-      nlohmann::json w = nlohmann::json::array();
-      for (unsigned i = 0; i < engine.workers(); ++i) {
-        const auto& st = engine.worker(i).state();
-        const auto& tc = engine.stage(i).counters();
-        w.push_back({{"worker", i}, {"packets", st.decode.packets}, {"bursts", st.bursts},
-                     {"idle_polls", st.idle_polls}, {"tcp_segments", tc.segments}, {"events", tc.events},
-                     {"events_dropped", tc.events_dropped}, {"flows", engine.stage(i).table().counters().in_use}});
-      }
-      nlohmann::json q = nlohmann::json::array();
-      for (const auto& src : queues)
-        q.push_back({{"port", src->port().id}, {"queue", src->queue()}, {"packets", src->received()}});
-      std::string line = nlohmann::json{{"v", 1}, {"type", "stats"}, {"elapsed_s", elapsed},
-                                        {"queues", q}, {"workers", w}}.dump();
-      std::fprintf(stats.f, "%s\n", line.c_str());
+    for (const auto& l : live.tick(elapsed, [&] { return report.to_json(10); })) {
+      if (stats.w == nullptr) continue;
+      std::fprintf(stats.f, "%s\n", l.c_str());
       std::fflush(stats.f);
     }
   };
@@ -382,6 +378,7 @@ int run_pipeline(const RunOptions& o) {
     j["evidence"] = evidence_out->summary(engine);
   }
   j["stopped_by_signal"] = g_stop.load() && o.duration_s <= 0;
+  j["imbalance_events"] = live.events();
 
   std::string what = fmt::format("seqwatch run: {} port(s), {} queue(s){}", cfg.ports.size(), queues.size(),
                                  j["stopped_by_signal"].get<bool>() ? ", stopped by signal" : "");

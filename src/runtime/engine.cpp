@@ -89,6 +89,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
     WorkerExtras x;
     x.capture_filter = e->capture_filter_.get();
     x.payload_events = cfg.payload_events;
+    x.lossless = cfg.lossless;
     if (triggers) {
       evidence::CaptureConfig cc = cfg.evidence.capture;
       cc.worker = static_cast<uint8_t>(i);

@@ -2,6 +2,8 @@
 
 #include <x86intrin.h>
 
+#include <thread>
+
 #include "flow/flow_key.hpp"
 
 namespace seqwatch::runtime {
@@ -22,6 +24,18 @@ void Worker::run(const std::atomic<bool>& stop) noexcept {
 
 bool Worker::poll() noexcept {
   const uint64_t t0 = __rdtsc();
+  if (x_.lossless && tcp_ != nullptr) {
+    // Worst case per burst: one verdict event and kMaxMatches payload events per packet;
+    // flow records from the sweep (4 buckets x 8), evictions, expiries and restarts.
+    constexpr uint32_t kEventRoom = kBurstSize * (1 + PayloadMatcher::Scratch::kMaxMatches);
+    constexpr uint32_t kRecordRoom = 4 * kBurstSize + 32;
+    if (tcp_->events().free_slots() < kEventRoom || tcp_->records().free_slots() < kRecordRoom) {
+      ++state_.backpressure;
+      std::this_thread::yield();
+      state_.idle_tsc += __rdtsc() - t0;
+      return true;
+    }
+  }
   const uint16_t n = source_.rx_burst(pkts_.data(), kBurstSize);
   if (n == 0) {
     source_.release();

@@ -57,6 +57,7 @@ struct alignas(64) WorkerState {
   uint64_t samples = 0;         // flow samples handed to the control thread
   uint64_t samples_dropped = 0; // sample ring full
   uint64_t filtered = 0;        // dropped by the capture filter (BPF) before analysis
+  uint64_t backpressure = 0;    // lossless input: polls skipped while the output rings were nearly full
   uint64_t payload_events = 0;  // payload-rule matches reported as events
   uint64_t payload_events_dropped = 0;
   uint64_t payload_scans = 0;
@@ -71,6 +72,9 @@ struct WorkerExtras {
   const evidence::BpfFilter* capture_filter = nullptr;  // packets not matching are dropped first
   std::vector<const evidence::BpfFilter*> trigger_filters;  // bit i = filter i (evidence triggers)
   bool payload_events = false;                           // report payload matches as events
+  // A recorded input waits for the control thread instead of losing events: a poll is
+  // skipped while the output rings lack room for a worst-case burst.
+  bool lossless = false;
 };
 
 class Worker {

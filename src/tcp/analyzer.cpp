@@ -9,15 +9,17 @@ using decode::kTcpFin;
 using decode::kTcpRst;
 using decode::kTcpSyn;
 
-// Sequence-space comparisons modulo 2^32 (RFC 9293 section 3.4).
+// Sequence-space comparisons modulo 2^32 (RFC 9293 section 3.4), written exactly as
+// Wireshark's: gt/ge look at b - a. At the antipode (a - b == 2^31) both lt(a, b) and
+// gt(a, b) hold, as in tshark (docs/tcp-analysis.md, "Sequence space").
 inline bool seq_lt(uint32_t a, uint32_t b) noexcept { return static_cast<int32_t>(a - b) < 0; }
 inline bool seq_le(uint32_t a, uint32_t b) noexcept { return static_cast<int32_t>(a - b) <= 0; }
-inline bool seq_gt(uint32_t a, uint32_t b) noexcept { return static_cast<int32_t>(a - b) > 0; }
-inline bool seq_ge(uint32_t a, uint32_t b) noexcept { return static_cast<int32_t>(a - b) >= 0; }
+inline bool seq_gt(uint32_t a, uint32_t b) noexcept { return static_cast<int32_t>(b - a) < 0; }
+inline bool seq_ge(uint32_t a, uint32_t b) noexcept { return static_cast<int32_t>(b - a) <= 0; }
 
-inline constexpr int8_t kMaxWscale = 14;
+inline constexpr int8_t kMaxWscale = 14;  // RFC 7323 section 2.3: larger shifts are treated as 14
 // How far back (in segments) an ACK may land inside an inferred full-sized flight.
-inline constexpr uint32_t kFlightSegments = 256;  // RFC 7323 section 2.3: larger shifts are treated as 14
+inline constexpr uint32_t kFlightSegments = 256;
 
 // A direction's window as Wireshark holds it: the raw field, or 0xFFFFFFFF before any.
 inline uint32_t window_of(const HalfState& h) noexcept {
@@ -65,7 +67,11 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
     fwd.base_seq = seq;  // a SYN/ACK with a new ISN: flagged, same connection, state kept
     bits |= kReusedPorts;
   }
-  if ((syn && (fin || rst)) || (fl & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) == 0) bits |= kBadFlags;
+  // Impossible flags: SYN with FIN or RST, FIN without ACK (FIN/Xmas scans), or none of
+  // SYN/FIN/RST/ACK (null scans). Wireshark's analysis runs on them unchanged; seqwatch's
+  // own connection bookkeeping (handshake, stage, close, options) ignores them.
+  const bool bad = (syn && (fin || rst)) || (fin && !has_ack) || (fl & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) == 0;
+  if (bad) bits |= kBadFlags;
   // P3: base sequence numbers.
   if (!(fwd.flags & kBaseSet)) {
     fwd.base_seq = syn ? seq : seq - 1;
@@ -75,7 +81,7 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
     rev.base_seq = ack - 1;
     rev.flags |= kBaseSet;
   }
-  if (syn) fwd.flags |= kSynSeen;
+  if (syn && !bad) fwd.flags |= kSynSeen;
 
   const uint32_t fwd_win = window_of(fwd);
   const uint32_t rev_win = window_of(rev);
@@ -151,11 +157,17 @@ finished_fwd:
   }
 done:
   // The boundary grid of new data (for ACK-inside-a-segment), before nextseq moves on.
-  if (seglen > 0 && !syn && (fwd.nextseq == 0 || seq_ge(seq, fwd.nextseq))) {
-    const uint16_t len16 = static_cast<uint16_t>(seglen > 0xFFFF ? 0xFFFF : seglen);
+  if (seglen > 0xFFFF && !syn) {
+    fwd.run_len = 0;  // a super-segment (GRO/BIG TCP) longer than run_len can hold: no grid
+  } else if (seglen > 0 && !syn && (fwd.nextseq == 0 || seq_ge(seq, fwd.nextseq))) {
+    const uint16_t len16 = static_cast<uint16_t>(seglen);
     const bool contiguous = fwd.run_len != 0 && seq == fwd.nextseq && !(fwd.lastseg & kLastRunTail);
     if (contiguous && len16 == fwd.run_len) {
-      // the run goes on
+      // The run goes on. Keep run_start within 2^30 of it: the grid is computed modulo
+      // 2^32, which is not a multiple of run_len, and the serial test against run_start
+      // flips after 2^31 (docs/tcp-analysis.md, "Sequence space"). The new anchor is on the
+      // grid and below every ACK the flight test accepts.
+      if (seq - fwd.run_start >= (1u << 30)) fwd.run_start = seq - kFlightSegments * fwd.run_len;
     } else if (contiguous && len16 < fwd.run_len) {
       fwd.lastseg |= kLastRunTail;  // a short last segment: the grid still holds below it
     } else {
@@ -195,16 +207,18 @@ done:
   if (t.opts & decode::kOptWscale) fwd.wscale = static_cast<int8_t>(t.wscale > kMaxWscale ? kMaxWscale : t.wscale);
   if (syn) {
     if (fwd.wscale == kWscaleUnknown) {
-      if (rev.wscale >= 0) bits |= kWscaleMissing;
+      if (rev.wscale >= 0 && !bad) bits |= kWscaleMissing;
       fwd.wscale = kWscaleNone;
       rev.wscale = kWscaleNone;
     } else if (has_ack && rev.wscale == kWscaleNone) {
-      if (fwd.wscale >= 0) bits |= kWscaleMissing;
+      if (fwd.wscale >= 0 && !bad) bits |= kWscaleMissing;
       fwd.wscale = kWscaleNone;
     }
-    if (t.opts & decode::kOptSackPerm) fwd.flags |= kSackPerm;
-    if (t.opts & decode::kOptTimestamp) fwd.flags |= kTimestamps;
-    if (t.opts & decode::kOptMss) cold.mss[d] = t.mss;
+    if (!bad) {
+      if (t.opts & decode::kOptSackPerm) fwd.flags |= kSackPerm;
+      if (t.opts & decode::kOptTimestamp) fwd.flags |= kTimestamps;
+      if (t.opts & decode::kOptMss) cold.mss[d] = t.mss;
+    }
   }
 
   // ACK inside a segment (a middlebox acknowledging part of a segment): a peer ACK below
@@ -278,8 +292,11 @@ done:
     if (fwd.dupacknum > fwd.max_dup_run) fwd.max_dup_run = static_cast<uint8_t>(fwd.dupacknum > 255 ? 255 : fwd.dupacknum);
   }
 
-  // Handshake and connection stage.
-  if (syn && !has_ack) {
+  // Handshake and connection stage (not from impossible flags: a SYN+FIN+RST is neither
+  // a connection attempt nor a reset, and must not close the flow).
+  if (bad) {
+    // nothing
+  } else if (syn && !has_ack) {
     sat_inc(cold.syn_count);
     if (cold.syn_count > 1) {
       bits |= kSynRetransmission;
@@ -302,7 +319,7 @@ done:
       cold.hs_rtt_ack_us = now - cold.synack_time_us;
     }
   }
-  if (fin) {
+  if (fin && !bad) {
     fwd.flags |= kFinSeen;
     if (rev.flags & kFinSeen) {
       if (cold.stage != Stage::kReset) cold.stage = Stage::kClosed;
@@ -311,7 +328,7 @@ done:
       cold.stage = Stage::kClosing;
     }
   }
-  if (rst) {
+  if (rst && !bad) {
     if (cold.stage == Stage::kSynSent && (rev.flags & kSynSeen) && d != cold.initiator) bits |= kSynRefused;
     else if (cold.stage == Stage::kEstablished || cold.stage == Stage::kNone || cold.stage == Stage::kClosing)
       bits |= kRstMidstream;

@@ -30,7 +30,7 @@ enum Verdict : uint32_t {
   kSynAckRetransmission = 1u << 18,
   kSynRefused = 1u << 19,             // RST answering a SYN
   kRstMidstream = 1u << 20,           // RST on an established connection
-  kBadFlags = 1u << 21,               // impossible flag combination (SYN+FIN, SYN+RST, no flags)
+  kBadFlags = 1u << 21,               // impossible flags (SYN+FIN, SYN+RST, FIN without ACK, none of S/F/R/A)
   kWscaleMissing = 1u << 22,          // SYN/ACK completes a handshake where one side lacked window scaling
   kLossUpstream = 1u << 23,           // re-sent segment fills a gap: the original never passed the sensor
   kLossDownstream = 1u << 24,         // re-sent segment repeats bytes that passed the sensor

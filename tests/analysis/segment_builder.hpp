@@ -39,7 +39,9 @@ class Conversation {
   }
 
   // Feeds one segment; returns its verdict bits (0 = none). Frame numbers count from 1.
-  uint32_t send(const Seg& s) {
+  uint32_t send(const Seg& s) { return send_on(cport_, s); }
+  // The same, on the flow whose client port is `cport` (another flow in the same table).
+  uint32_t send_on(uint16_t cport, const Seg& s) {
     ++frame_;
     uint8_t* f = frames_.emplace_back(std::make_unique<uint8_t[]>(40)).get();
     const uint32_t src = s.from_client ? cip_ : sip_, dst = s.from_client ? sip_ : cip_;
@@ -59,8 +61,8 @@ class Conversation {
     }
     v.l4 = decode::L4Type::kTcp;
     decode::TcpInfo& t = v.tcp;
-    t.sport = s.from_client ? cport_ : sport_;
-    t.dport = s.from_client ? sport_ : cport_;
+    t.sport = s.from_client ? cport : sport_;
+    t.dport = s.from_client ? sport_ : cport;
     t.seq = s.seq;
     t.ack = s.ack;
     t.flags = s.flags;
@@ -99,9 +101,13 @@ class Conversation {
 
   // The usual three-way handshake: client ISN ci, server ISN si, at times t, t+rtt, t+2rtt.
   void handshake(uint32_t ci, uint32_t si, uint64_t t = 0, uint64_t rtt_us = 10000, int8_t wscale = 7) {
-    send({true, ci, 0, decode::kTcpSyn, 0, 64240, t, wscale, 1460});
-    send({false, si, ci + 1, decode::kTcpSyn | decode::kTcpAck, 0, 65160, t + rtt_us / 2, wscale, 1460});
-    send({true, ci + 1, si + 1, decode::kTcpAck, 0, 502, t + rtt_us});
+    handshake_on(cport_, ci, si, t, rtt_us, wscale);
+  }
+  void handshake_on(uint16_t cport, uint32_t ci, uint32_t si, uint64_t t = 0, uint64_t rtt_us = 10000,
+                    int8_t wscale = 7) {
+    send_on(cport, {true, ci, 0, decode::kTcpSyn, 0, 64240, t, wscale, 1460});
+    send_on(cport, {false, si, ci + 1, decode::kTcpSyn | decode::kTcpAck, 0, 65160, t + rtt_us / 2, wscale, 1460});
+    send_on(cport, {true, ci + 1, si + 1, decode::kTcpAck, 0, 502, t + rtt_us});
   }
 
  private:

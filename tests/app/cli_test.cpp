@@ -206,6 +206,26 @@ TEST(Cli, WorkersThroughSoftwareRehashGiveTheSameEventsAsOneWorker) {
   EXPECT_EQ(j["rehash"]["dropped_full"], 0);
 }
 
+// Offline analysis is lossless: with far more events than the event ring holds (the
+// load-balancer trace: a duplicate-ACK storm per retransmission), the worker waits for
+// the control thread instead of dropping events.
+TEST(Cli, AnalyzeLosesNoEventsWhenTheyOutrunTheWriter) {
+  const std::string gen = std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen";
+  const std::string pcap = ::testing::TempDir() + "/lb-storm.pcap", ev = ::testing::TempDir() + "/lb-storm.jsonl";
+  ASSERT_EQ(run(gen + " --preset lb-midsegment --packets 300000 --seed 7 -o " + pcap).rc, 0);
+  for (const char* workers : {"1", "2"}) {
+    SCOPED_TRACE(workers);
+    const auto j = analyze_json(pcap, "auto", std::string("-w ") + workers + " --events " + ev);
+    ASSERT_TRUE(j.is_object());
+    EXPECT_EQ(j["outputs"]["events_dropped"], 0);
+    EXPECT_GT(j["outputs"]["events"].get<uint64_t>(), 65536u);  // more than the ring holds
+    std::ifstream in(ev);
+    uint64_t lines = 0;
+    for (std::string line; std::getline(in, line);) ++lines;
+    EXPECT_EQ(lines, j["outputs"]["events"].get<uint64_t>());
+  }
+}
+
 TEST(Cli, GzipCaptureIsReadByFileSourceAndRefusedByDpdkWithAReason) {
   const auto plain = write_pcap("gz.pcap", {tcp_frame(0x02, "", 1, 0, false), tcp_frame(0x12, "", 9, 2, true)});
   ASSERT_EQ(run("gzip -kf '" + plain + "'").rc, 0);

@@ -1,0 +1,245 @@
+// Imbalance math, diagnosis on synthetic samples, Monitor events, the Prometheus
+// exposition text, the snapshot JSON round trip and `top` rendering of a known snapshot.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <regex>
+#include <sstream>
+
+#include "fixtures.hpp"
+#include "telemetry/exporter.hpp"
+#include "telemetry/imbalance.hpp"
+#include "telemetry/top.hpp"
+
+namespace seqwatch::telemetry {
+namespace {
+
+using testing::gre_samples;
+using testing::make_snapshot;
+
+TEST(Imbalance, CoefficientOfVariation) {
+  EXPECT_DOUBLE_EQ(coefficient_of_variation({5, 5, 5, 5}), 0.0);
+  // mean 2, population stddev sqrt(((0-2)^2*3 + (8-2)^2)/4) = sqrt(12) -> CV sqrt(12)/2
+  EXPECT_NEAR(coefficient_of_variation({0, 0, 0, 8}), std::sqrt(12.0) / 2, 1e-12);
+  EXPECT_DOUBLE_EQ(coefficient_of_variation({}), 0.0);
+  EXPECT_DOUBLE_EQ(coefficient_of_variation({0, 0}), 0.0);
+  EXPECT_DOUBLE_EQ(max_over_mean({1, 1, 1, 5}), 2.5);
+  EXPECT_DOUBLE_EQ(max_over_mean({0, 0}), 0.0);
+}
+
+TEST(Imbalance, HashToQueueMatchesTheRehashStage) {
+  // Engine::pick_worker: ((h >> 32) * n) >> 32
+  EXPECT_EQ(hash_to_queue(0, 4), 0u);
+  EXPECT_EQ(hash_to_queue(~0ull, 4), 3u);
+  EXPECT_EQ(hash_to_queue(0x8000000000000000ull, 4), 2u);
+  std::mt19937_64 rng(1);
+  std::vector<double> q(4);
+  for (int i = 0; i < 100000; ++i) q[hash_to_queue(rng(), 4)] += 1;
+  EXPECT_LT(coefficient_of_variation(q), 0.02);
+}
+
+TEST(Diagnose, GreFewOuterFlowsManyInner) {
+  // 3 outer flows (GRE tunnel endpoints) on queues 0, 0, 1 of 4; 5000 inner flows.
+  const auto samples = gre_samples(20000, {0, 0, 1}, 5000);
+  const Diagnosis d = diagnose(samples, 4);
+  EXPECT_EQ(d.samples, 20000u);
+  EXPECT_DOUBLE_EQ(d.tunneled_share, 1.0);
+  EXPECT_EQ(d.outer_flows, 3u);
+  EXPECT_EQ(d.outer_flows_95, 3u);
+  EXPECT_GT(d.inner_flows_95, 1000u);
+  EXPECT_LT(d.predicted_inner_cv, 0.1);
+  EXPECT_LT(d.elephant_share, 0.05);  // many inner flows per queue: no elephant
+}
+
+TEST(Diagnose, Elephant) {
+  std::mt19937_64 rng(3);
+  std::vector<Sample> v;
+  for (int i = 0; i < 8000; ++i) v.push_back({rng(), rng(), 100, static_cast<uint8_t>(i % 4), false});
+  for (int i = 0; i < 3000; ++i) v.push_back({42, 4242, 1500, 3, false});  // one flow on queue 3
+  const Diagnosis d = diagnose(v, 4);
+  EXPECT_EQ(d.elephant_queue, 3);
+  EXPECT_NEAR(d.elephant_share, 3000.0 / 5000.0, 1e-9);
+  EXPECT_DOUBLE_EQ(d.tunneled_share, 0.0);
+}
+
+std::vector<nlohmann::json> upd(Monitor& m, Snapshot s) { return m.update(s); }
+
+MonitorConfig test_config() {
+  MonitorConfig m;
+  m.window_s = 10;
+  m.stats_interval_s = 1;
+  m.min_packets = 10000;
+  return m;
+}
+
+std::vector<nlohmann::json> of_kind(const std::vector<nlohmann::json>& lines, const std::string& kind) {
+  std::vector<nlohmann::json> v;
+  for (const auto& l : lines)
+    if (l.value("type", "") == "imbalance" && l.value("kind", "") == kind) v.push_back(l);
+  return v;
+}
+
+TEST(Monitor, GreImbalanceIsDiagnosedAsTunnelCaused) {
+  Monitor m(test_config());
+  Snapshot s0 = make_snapshot(1, {0, 0, 0, 0}, {0, 0, 0, 0});
+  s0.tunnels = {{"gre", 0}};
+  auto first = m.update(s0);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0]["type"], "stats");
+  for (const auto& s : gre_samples(20000, {0, 0, 1}, 5000)) m.add_sample(s);
+  // Queues 0 and 1 carry everything (2 of the 3 outer flows on queue 0).
+  Snapshot s1 = make_snapshot(11, {820000, 410000, 0, 0}, {9'000'000'000, 4'500'000'000, 0, 0});
+  s1.tunneled = s1.packets * 82 / 100;
+  s1.tunnels = {{"gre", s1.tunneled}};
+  const auto lines = m.update(s1);
+  const auto ev = of_kind(lines, "queue_imbalance");
+  ASSERT_EQ(ev.size(), 1u) << nlohmann::json(lines).dump(1);
+  EXPECT_EQ(ev[0]["state"], "raised");
+  EXPECT_EQ(ev[0]["cause"], "tunnel");
+  const std::string msg = ev[0]["message"];
+  EXPECT_NE(msg.find("100% of packets are GRE-encapsulated"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("the NIC hashes the outer header"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("3 outer flows carry 95% of the traffic"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("enable software rehash on port span0 (ports.0.rehash=software)"), std::string::npos) << msg;
+  EXPECT_GT(s1.imbalance.at(0).cv, 0.5);
+  EXPECT_LT(s1.diagnosis.predicted_inner_cv, 0.1);
+  EXPECT_EQ(of_kind(lines, "core_skew").size(), 1u);
+  // Still imbalanced one second later: raised once, not again.
+  Snapshot s2 = make_snapshot(12, {902000, 451000, 0, 0}, {9'900'000'000, 4'950'000'000, 0, 0});
+  s2.tunnels = s1.tunnels;
+  EXPECT_TRUE(of_kind(m.update(s2), "queue_imbalance").empty());
+  ASSERT_FALSE(m.events().empty());
+}
+
+TEST(Monitor, WithSoftwareRehashTheWorkersSpreadBelowCv01) {
+  // The same GRE traffic behind the rehash stage: workers get frames by the inner hash.
+  Monitor m(test_config());
+  const auto samples = gre_samples(20000, {0, 0, 1}, 5000);
+  std::vector<uint64_t> per_worker(4);
+  for (const auto& s : samples) per_worker[hash_to_queue(s.inner_hash, 4)] += 64;
+  upd(m, make_snapshot(1, {0, 0, 0, 0}, {0, 0, 0, 0}, 0, true));
+  for (auto s : samples) {
+    s.worker = static_cast<uint8_t>(hash_to_queue(s.inner_hash, 4));
+    m.add_sample(s);
+  }
+  Snapshot s1 = make_snapshot(11, per_worker, {1'000'000'000, 1'000'000'000, 1'000'000'000, 1'000'000'000}, 0, true);
+  const auto lines = m.update(s1);
+  EXPECT_LT(s1.worker_balance.cv, 0.1);
+  EXPECT_TRUE(s1.worker_balance.judged);
+  EXPECT_TRUE(of_kind(lines, "queue_imbalance").empty());
+  EXPECT_TRUE(of_kind(lines, "core_skew").empty());
+}
+
+TEST(Monitor, ElephantFlow) {
+  Monitor m(test_config());
+  upd(m, make_snapshot(1, {0, 0, 0, 0}, {0, 0, 0, 0}));
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 6000; ++i) m.add_sample({rng(), rng(), 100, static_cast<uint8_t>(i % 3), false});
+  for (int i = 0; i < 2000; ++i) m.add_sample({rng(), rng(), 100, 3, false});
+  for (int i = 0; i < 3000; ++i) m.add_sample({77, 7777, 1500, 3, false});
+  Snapshot s1 = make_snapshot(11, {128000, 128000, 128000, 500000}, {1'000'000'000, 1'000'000'000, 1'000'000'000, 2'500'000'000});
+  const auto ev = of_kind(m.update(s1), "queue_imbalance");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0]["cause"], "elephant");
+  const std::string msg = ev[0]["message"];
+  EXPECT_NE(msg.find("one elephant flow carries 60% of queue 3"), std::string::npos) << msg;
+}
+
+TEST(Monitor, ImissedOnASlowWorker) {
+  Monitor m(test_config());
+  upd(m, make_snapshot(1, {0, 0, 0, 0}, {0, 0, 0, 0}));
+  // Worker 2 busy 97% of its cycles, the others 30%.
+  Snapshot s1 = make_snapshot(2, {100000, 100000, 100000, 100000}, {600'000'000, 600'000'000, 1'940'000'000, 600'000'000},
+                              5000);
+  const auto lines = m.update(s1);
+  const auto ev = of_kind(lines, "drops");
+  ASSERT_EQ(ev.size(), 1u) << nlohmann::json(lines).dump(1);
+  EXPECT_EQ(ev[0]["cause"], "imissed");
+  EXPECT_EQ(ev[0]["reason"], "worker_slow");
+  const std::string msg = ev[0]["message"];
+  EXPECT_NE(msg.find("drops on queue 2 of port span0 are imissed (5000 packets"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("the worker is too slow"), std::string::npos) << msg;
+}
+
+TEST(Monitor, ImissedWithIdleWorkersBlamesTheRing) {
+  Monitor m(test_config());
+  upd(m, make_snapshot(1, {0, 0}, {0, 0}));
+  const auto ev = of_kind(upd(m, make_snapshot(2, {1000, 1000}, {100'000'000, 100'000'000}, 300)), "drops");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0]["reason"], "ring_small");
+  EXPECT_NE(ev[0]["message"].get<std::string>().find("raise ports.0.rx_descriptors"), std::string::npos);
+}
+
+TEST(Monitor, BalancedTrafficRaisesNothingAndStatsLinesFollowTheInterval) {
+  MonitorConfig c = test_config();
+  c.stats_interval_s = 2;
+  Monitor m(c);
+  int stats = 0;
+  for (int t = 1; t <= 12; ++t) {
+    const uint64_t n = 100000ull * t;
+    auto lines = upd(m, make_snapshot(t, {n, n, n, n}, {n * 100, n * 100, n * 100, n * 100}));
+    for (const auto& l : lines) {
+      EXPECT_EQ(l["type"], "stats") << l.dump();
+      ++stats;
+    }
+  }
+  EXPECT_EQ(stats, 6);
+  EXPECT_TRUE(m.events().empty());
+}
+
+TEST(Snapshot, JsonRoundTrip) {
+  Snapshot s = make_snapshot(5, {1, 2, 3}, {10, 20, 30}, 7);
+  s.retrans = {{"top_flows", nlohmann::json::array({{{"client", "10.0.0.1"}}})}};
+  const Snapshot r = snapshot_from_json(nlohmann::json::parse(to_json(s).dump()));
+  EXPECT_EQ(to_json(r), to_json(s));
+  EXPECT_EQ(r.queues.at(2).packets, 3u);
+  EXPECT_EQ(r.ports.at(0).imissed, 7u);
+}
+
+TEST(Prometheus, ExpositionFormat) {
+  Snapshot s = make_snapshot(5, {10, 20, 30, 40}, {1, 2, 3, 4}, 9);
+  s.ports[0].port = "sp\"an";  // escaped in label values
+  for (auto& q : s.queues) q.port = s.ports[0].port;
+  const std::string text = render_prometheus(s);
+  EXPECT_NE(text.find("seqwatch_rx_packets_total{port=\"sp\\\"an\",queue=\"3\"} 40\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE seqwatch_rx_packets_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE seqwatch_worker_busy_ratio gauge\n"), std::string::npos);
+  EXPECT_NE(text.find("seqwatch_port_rx_missed_total{port=\"sp\\\"an\"} 9\n"), std::string::npos);
+  EXPECT_NE(text.find("seqwatch_tcp_retransmissions_total 2\n"), std::string::npos);
+  // Every line: a comment, or name{labels} value.
+  const std::regex sample(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? \S+$)");
+  std::istringstream in(text);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("# ", 0) == 0) continue;
+    EXPECT_TRUE(std::regex_match(line, sample)) << line;
+    ++n;
+  }
+  EXPECT_GT(n, 30);
+}
+
+std::string strip_ansi(const std::string& s) { return std::regex_replace(s, std::regex("\x1b\\[[0-9;?]*[A-Za-z]"), ""); }
+
+TEST(Top, RendersAKnownSnapshot) {
+  Snapshot a = make_snapshot(10, {1000, 2000, 3000, 4000}, {1, 2, 3, 4});
+  Snapshot b = make_snapshot(11, {2000, 4000, 6000, 8000}, {1, 2, 3, 4}, 12);
+  b.workers[1].busy_ratio = 0.5;
+  b.retrans = {{"top_flows", nlohmann::json::array({{{"client", "10.1.1.1"}, {"cport", 40000}, {"server", "10.2.2.2"},
+                                                      {"sport", 443}, {"segments", 1000}, {"retx_segments", 50},
+                                                      {"retx_rate", 0.05}, {"rto_retx", 3}, {"dup_acks", 9}}})}};
+  const nlohmann::json events = nlohmann::json::array({{{"elapsed_s", 9.0}, {"message", "one elephant flow carries 60% of queue 3"}}});
+  TopOptions o;
+  o.width = 120;
+  const std::string screen = strip_ansi(render_top(b, &a, events, o, "127.0.0.1:9860"));
+  EXPECT_NE(screen.find("4 worker(s), 4 queue(s), RSS"), std::string::npos) << screen;
+  EXPECT_TRUE(std::regex_search(screen, std::regex(R"(span0/3\s+#+\.*\s+8\.0k\s+4\.0k\s+40\.0%)"))) << screen;
+  EXPECT_TRUE(std::regex_search(screen, std::regex(R"(worker 1\s+#+\.+\s+50\.0%)"))) << screen;
+  EXPECT_NE(screen.find("imissed 12"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("10.1.1.1:40000 -> 10.2.2.2:443"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("5.00%"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("one elephant flow carries 60% of queue 3"), std::string::npos) << screen;
+}
+
+}  // namespace
+}  // namespace seqwatch::telemetry
