@@ -43,7 +43,27 @@ std::string RetransReport::format(const Endpoint& e, bool with_port) {
   return e.family == 6 ? fmt::format("[{}]:{}", buf, e.port) : fmt::format("{}:{}", buf, e.port);
 }
 
+size_t RetransReport::SidedHash::operator()(const Sided& k) const noexcept {
+  Endpoint a{k.a, k.port_a, k.family}, b{k.b, k.port_b, static_cast<uint8_t>(k.family + 16 * k.sender_b)};
+  return EndpointHash{}(a) * 31 + EndpointHash{}(b);
+}
+
 void RetransReport::add(const event::FlowRecord& r) {
+  if ((r.count[0].segments == 0) != (r.count[1].segments == 0)) {
+    ++one_sided_flows_;
+    Sided k{r.key.addr_a, r.key.addr_b, r.key.port_a, r.key.port_b, r.key.family,
+            static_cast<uint8_t>(r.count[0].segments == 0)};
+    Sided other = k;
+    other.sender_b ^= 1;
+    const auto it = one_sided_.find(other);
+    if (it != one_sided_.end() && it->second != r.key.context) {
+      ++split_connections_;  // the other direction, under another VLAN / tunnel context
+      one_sided_.erase(it);
+    } else {
+      one_sided_[k] = r.key.context;
+    }
+  }
+
   const bool client_b = r.cold.initiator == 1;
   const uint16_t cport = client_b ? r.key.port_b : r.key.port_a;
   const uint16_t sport = client_b ? r.key.port_a : r.key.port_b;
@@ -121,6 +141,8 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   };
   json j = agg(total_);
   j["syn_retransmissions"] = total_.syn_attempts_extra;
+  j["one_sided_flows"] = one_sided_flows_;
+  j["split_connections"] = split_connections_;
   j["ack_in_segment"] = total_.midack;
   json verdicts = json::object();
   for (unsigned b = 0; b < tcp::kVerdictBits; ++b)
@@ -164,6 +186,10 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
   fmt::print(out, "                 fast {}, spurious {}, timeout-like {}, dup ACKs {}, SYN retransmissions {}, "
                   "ACKs inside a segment {}\n",
              total_.fast, total_.spurious, total_.rto, total_.dup_acks, total_.syn_attempts_extra, total_.midack);
+  if (split_connections_ != 0)
+    fmt::print(out, "  SPLIT          {} connection(s) seen as two one-sided flows with different VLAN/tunnel context "
+                    "(asymmetric tap?): analyse with --ignore-vlans / flow_table.key_vlans: false\n",
+               split_connections_);
   if (!j["verdicts"].empty()) {
     std::string v;
     for (auto& [k, n] : j["verdicts"].items()) v += fmt::format("{}{} {}", v.empty() ? "" : ", ", k, n.get<uint64_t>());

@@ -46,6 +46,22 @@ class RetransReport {
     std::string state;
   };
   static void fold(Agg& a, const event::FlowRecord& r, int dir);
+  // One-sided flows (segments in one direction only), by their 4-tuple without VLAN or
+  // tunnel context and the side that sent: a connection whose two directions carry
+  // different contexts (each direction on its own VLAN: an asymmetric SPAN / tap) shows up
+  // as two one-sided flows, one per side. Counted, never merged silently.
+  struct Sided {
+    std::array<uint8_t, 16> a{}, b{};
+    uint16_t port_a = 0, port_b = 0;
+    uint8_t family = 0, sender_b = 0;
+    bool operator==(const Sided&) const = default;
+  };
+  struct SidedHash {
+    size_t operator()(const Sided& k) const noexcept;
+  };
+  std::unordered_map<Sided, uint64_t, SidedHash> one_sided_;  // -> context of the flow
+  uint64_t split_connections_ = 0;
+  uint64_t one_sided_flows_ = 0;
   Agg total_;
   std::unordered_map<Endpoint, Agg, EndpointHash> servers_;  // ip:port of the side that did not initiate
   std::unordered_map<Endpoint, Agg, EndpointHash> clients_;  // initiator IP

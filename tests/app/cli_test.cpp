@@ -226,6 +226,25 @@ TEST(Cli, AnalyzeLosesNoEventsWhenTheyOutrunTheWriter) {
   }
 }
 
+// A connection whose directions arrive with different VLAN tags (an asymmetric SPAN port)
+// is two one-sided flows in a VLAN-keyed table: counted and named in the report, never
+// analysed silently as two half-flows; --ignore-vlans joins them.
+TEST(Cli, ConnectionsSplitAcrossVlansAreDetectedAndCounted) {
+  const char* corpus = std::getenv("SEQWATCH_CORPUS_DIR");
+  const std::string f = std::string(corpus ? corpus : "") + "/suricata-verify/tests/bug-4376/syn_retransmit_with_ts.pcap";
+  if (corpus == nullptr || !fs::exists(f)) GTEST_SKIP() << "corpus capture not found: " << f;
+  const auto split = analyze_json(f, "auto");
+  EXPECT_EQ(split["retransmissions"]["split_connections"], 1);
+  EXPECT_EQ(split["retransmissions"]["one_sided_flows"], 2);
+  const auto joined = analyze_json(f, "auto", "--ignore-vlans");
+  EXPECT_EQ(joined["retransmissions"]["split_connections"], 0);
+  EXPECT_EQ(joined["retransmissions"]["flows"], 1);
+  // Two directions on two VLANs of one connection vs. the same packets mirrored twice:
+  // mongo.pcap's VLAN 50 copies are one-sided but their connection is whole on VLAN 300.
+  const auto mongo = analyze_json(std::string(corpus) + "/arkime/tests/pcap/mongo.pcap", "auto");
+  EXPECT_EQ(mongo["retransmissions"]["split_connections"], 0);
+}
+
 TEST(Cli, GzipCaptureIsReadByFileSourceAndRefusedByDpdkWithAReason) {
   const auto plain = write_pcap("gz.pcap", {tcp_frame(0x02, "", 1, 0, false), tcp_frame(0x12, "", 9, 2, true)});
   ASSERT_EQ(run("gzip -kf '" + plain + "'").rc, 0);
