@@ -3,8 +3,9 @@
 //
 // The access pattern is the TCP stage's: one iteration is a burst of kBurst packets; the
 // burst's keys are hashed and every home bucket prefetched first (stage 1), then each
-// packet's find_or_insert runs in arrival order (stage 2) and reads the found entry's first
-// line, as the analyzer would. Flows are drawn uniformly at random (a fixed xorshift
+// packet's find_or_insert runs in arrival order (stage 3) and reads the found entry's first
+// line, as the analyzer would; stage 2 (prefetch_entry: bucket signatures read, entry
+// prefetched) runs kEntryAhead packets ahead of it, as in TcpStage::process_burst. Flows are drawn uniformly at random (a fixed xorshift
 // stream) across the whole population, never sequentially: sequential order would hit
 // the same few bucket and entry lines and hide every cache and TLB miss.
 //
@@ -13,11 +14,11 @@
 //
 //   BM_FlowLookupHit/N      N established flows in a table of capacity N; every lookup hits
 //   BM_FlowInsertFlood/C    capacity C, 90% filled with established flows (last active
-//                           before the flood); each iteration inserts kBurst new flows. The
-//                           counters report evictions and how many established flows they
-//                           took (the table's LRU-in-window has no preference for half-open
-//                           flows, so a flood that outlasts the free 10% evicts established
-//                           flows: measured, not assumed).
+//                           before the flood, marked two-way as the TCP stage marks them);
+//                           each iteration inserts kBurst new one-way flows (SYNs). A run
+//                           floods exactly C flows: the free 10% fill, then every insert
+//                           evicts. The counters report evictions and how many established
+//                           flows they took (`established_lost`: measured, not assumed).
 //   RSS counters: resident memory of the filled table per flow (`rss_per_flow_B`).
 #include <benchmark/benchmark.h>
 
@@ -37,6 +38,7 @@ namespace fl = seqwatch::flow;
 
 constexpr unsigned kBurst = 32;  // a worker's burst (PacketSource kBurstSize)
 constexpr uint64_t kPacketGapNs = 100;  // packet time advances 100 ns per packet (10 Mpps)
+constexpr unsigned kEntryAhead = 4;     // as TcpStage: entries prefetched 4 packets ahead
 
 // Resident set size of this process, bytes (VmRSS).
 uint64_t rss_bytes() {
@@ -124,7 +126,9 @@ void BM_FlowLookupHit(benchmark::State& state) {
       hashes[i] = fl::hash_key(keys[i]);
       t.prefetch_bucket(hashes[i]);
     }
+    for (unsigned i = 0; i < kEntryAhead; ++i) t.prefetch_entry(hashes[i]);
     for (unsigned i = 0; i < kBurst; ++i) {
+      if (i + kEntryAhead < kBurst) t.prefetch_entry(hashes[i + kEntryAhead]);
       bool created;
       now += kPacketGapNs;
       fl::FlowEntry* e = t.find_or_insert(keys[i], hashes[i], now, created, on_remove);
@@ -164,7 +168,7 @@ void BM_FlowInsertFlood(benchmark::State& state) {
   for (uint32_t n = 0; n < established; ++n) {
     key_of(n, k);
     bool created;
-    t.find_or_insert(k, fl::hash_key(k), now, created, on_remove);
+    t.mark_two_way(t.find_or_insert(k, fl::hash_key(k), now, created, on_remove));
   }
   const uint64_t lost_at_fill = established_lost;
   now = 1000000000;  // the flood starts 1 s after the established flows' last packets

@@ -11,7 +11,9 @@ namespace seqwatch::flow {
 
 // FlowEntry::status
 enum FlowStatus : uint8_t {
-  kFlowClosed = 1u << 0,  // FIN both ways or RST: lingers closed_linger_ns, then expires
+  kFlowClosed = 1u << 0,     // FIN both ways or RST: lingers closed_linger_ns, then expires
+  kFlowTwoWay = 1u << 1,     // both directions have sent (set by the TCP stage): evicted last
+  kFlowFree = 1u << 2,       // the entry is on the free list (set by FlowTable::unlink)
 };
 
 struct alignas(64) FlowEntry {

@@ -33,23 +33,34 @@ bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlan
   }
   const decode::IpLayer& ip = v.inner_ip();
   const auto src = v.src_addr(ip), dst = v.dst_addr(ip);
-  const size_t alen = src.size();
-  const int c = std::memcmp(src.data(), dst.data(), alen);
-  const bool src_first = c < 0 || (c == 0 && sport <= dport);
   key = FlowKey{};
-  if (src_first) {
-    std::memcpy(key.addr_a.data(), src.data(), alen);
-    std::memcpy(key.addr_b.data(), dst.data(), alen);
-    key.port_a = sport;
-    key.port_b = dport;
-    dir = Dir::kAtoB;
+  // Fixed-size copies and compares per family (4 or 16 bytes): inlined loads instead of
+  // libc memcmp/memcpy calls with a run-time length. The order is the same as a memcmp
+  // of the address bytes (big-endian compare), so the canonical key is unchanged.
+  int c;
+  if (src.size() == 4) {
+    uint32_t s4, d4;
+    std::memcpy(&s4, src.data(), 4);
+    std::memcpy(&d4, dst.data(), 4);
+    s4 = __builtin_bswap32(s4);
+    d4 = __builtin_bswap32(d4);
+    c = s4 < d4 ? -1 : (s4 > d4 ? 1 : 0);
   } else {
-    std::memcpy(key.addr_a.data(), dst.data(), alen);
-    std::memcpy(key.addr_b.data(), src.data(), alen);
-    key.port_a = dport;
-    key.port_b = sport;
-    dir = Dir::kBtoA;
+    c = std::memcmp(src.data(), dst.data(), 16);
   }
+  const bool src_first = c < 0 || (c == 0 && sport <= dport);
+  const uint8_t* a = src_first ? src.data() : dst.data();
+  const uint8_t* b = src_first ? dst.data() : src.data();
+  if (src.size() == 4) {
+    std::memcpy(key.addr_a.data(), a, 4);
+    std::memcpy(key.addr_b.data(), b, 4);
+  } else {
+    std::memcpy(key.addr_a.data(), a, 16);
+    std::memcpy(key.addr_b.data(), b, 16);
+  }
+  key.port_a = src_first ? sport : dport;
+  key.port_b = src_first ? dport : sport;
+  dir = src_first ? Dir::kAtoB : Dir::kBtoA;
   key.family = ip.version;
   key.proto = ip.proto;
   uint64_t ctx = 0;

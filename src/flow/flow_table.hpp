@@ -6,21 +6,33 @@
 //    A key lives in its home bucket or the next one; bucket count = capacity / 4 rounded
 //    up to a power of two, so the table is at most half full;
 //  * entries: `capacity` FlowEntry records (320 bytes, 5 cache lines), handed out from a
-//    free list.
-// Lookups are batched: hash a burst, prefetch every home bucket, then find_or_insert each.
+//    free list; a FIFO of inserted entries (4 bytes each) ranks one-way flows for eviction.
+// Lookups are batched: hash a burst, prefetch every home bucket, prefetch_entry() a few
+// packets ahead (bucket read, entry lines prefetched), then find_or_insert each.
 //
 // Aging is driven by packet time (offline replays age like live traffic) and never
 // scans the whole table on the hot path: each sweep() call examines a few buckets
 // (round-robin). When both candidate buckets are full, the least recently active entry
 // among their 16 slots is evicted (an approximate LRU bounded to one probe window).
+// Eviction ranks flows: closed first, then one-way flows (no reply yet: half-open SYNs,
+// a SYN flood), then two-way ones, least recently active first within a rank. When the
+// free list is empty, the oldest one-way flow of the whole table (a FIFO of inserted
+// entries, checked lazily) makes room before any established flow of the probe window.
 // Every removal goes through the caller's `on_remove(entry, reason)` so it can emit the
 // flow record first.
+//
+// Memory comes from mmap (zero pages, touched lazily) with MADV_HUGEPAGE: at 1M+ flows
+// the entries span far more 4 KiB pages than the TLB covers; 2 MiB pages cut the walks.
+// Without THP (or if mmap fails) the kernel's 4 KiB pages / aligned_alloc are used.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <memory>
+
+#include <emmintrin.h>
 
 #include "flow/flow_entry.hpp"
 #include "util/result.hpp"
@@ -51,6 +63,16 @@ struct FlowTableCounters {
   uint64_t in_use = 0;
 };
 
+// mmap'd (or, as a fallback, malloc'd) table memory; `map` = the mapping to unmap.
+struct Mapping {
+  void* map = nullptr;
+  size_t len = 0;
+};
+struct FreeMapped {
+  Mapping m;
+  void operator()(void* p) const noexcept;
+};
+
 class FlowTable {
  public:
   static constexpr unsigned kSlots = 8;
@@ -63,6 +85,19 @@ class FlowTable {
   static Result<std::unique_ptr<FlowTable>> create(const FlowTableConfig& cfg);
 
   void prefetch_bucket(uint64_t hash) const noexcept { __builtin_prefetch(&buckets_[hash & mask_]); }
+
+  // Read-only second lookup stage: reads the (already prefetched) home bucket and
+  // prefetches every cache line of the entries whose signature matches, so that the
+  // later find_or_insert + analysis find them in cache (rte_hash bulk lookup's
+  // "compare signatures, prefetch keys" step). A key in the second bucket is rare below
+  // the design load; it is left to find_or_insert. Never writes, never fails.
+  void prefetch_entry(uint64_t hash) const noexcept {
+    const Bucket& b = buckets_[static_cast<uint32_t>(hash) & mask_];
+    for (unsigned m = match_mask(b, sig_of(hash)); m != 0; m &= m - 1) {
+      const char* p = reinterpret_cast<const char*>(&entries_[b.idx[std::countr_zero(m)] - 1]);
+      for (unsigned l = 0; l < sizeof(FlowEntry); l += 64) __builtin_prefetch(p + l, 1);
+    }
+  }
 
   // Finds the flow of `key` or creates it (created = true, entry zeroed except key).
   // Never fails: a full probe window evicts its least recently active flow.
@@ -83,6 +118,13 @@ class FlowTable {
   template <class OnRemove>
   bool flush(OnRemove&& on_remove, uint32_t max = UINT32_MAX) noexcept;
 
+  // The flow has heard from both directions (the TCP stage calls this once per flow): it
+  // ranks behind one-way flows for eviction and leaves the eviction FIFO's candidates.
+  void mark_two_way(FlowEntry* e) noexcept {
+    e->status |= kFlowTwoWay;
+    set_settled(index_of(e));
+  }
+
   const FlowTableCounters& counters() const noexcept { return counters_; }
   // Index of an entry (0 .. capacity-1): per-flow side tables of other stages use it.
   uint32_t index_of(const FlowEntry* e) const noexcept { return static_cast<uint32_t>(e - entries_.get()); }
@@ -90,7 +132,8 @@ class FlowTable {
   uint32_t bucket_count() const noexcept { return mask_ + 1; }
   size_t memory_bytes() const noexcept {
     return static_cast<size_t>(capacity_) * sizeof(FlowEntry) + static_cast<size_t>(mask_ + 1) * sizeof(Bucket) +
-           static_cast<size_t>(capacity_) * sizeof(uint32_t);
+           static_cast<size_t>(capacity_) * 2 * sizeof(uint32_t) +  // free list + insertion FIFO
+           (static_cast<size_t>(capacity_) + 63) / 64 * 8;           // settled_ bitmap
   }
 
  private:
@@ -98,19 +141,55 @@ class FlowTable {
   static uint32_t sig_of(uint64_t hash) noexcept { return static_cast<uint32_t>(hash >> 32); }
   void unlink(uint32_t bucket, unsigned slot) noexcept;
   bool expired(const FlowEntry& e, uint64_t now_ns) const noexcept;
+  // Eviction rank: lower goes first (closed, then one-way, then two-way; older first).
+  static uint64_t evict_rank(const FlowEntry& e) noexcept {
+    if (e.status & kFlowClosed) return 0;
+    constexpr uint64_t kTsMax = (1ull << 62) - 2;
+    const uint64_t t = (e.last_ts_ns < kTsMax ? e.last_ts_ns : kTsMax) + 1;
+    return (e.status & kFlowTwoWay) ? (1ull << 62) | t : t;
+  }
+  // Evicts the oldest still one-way (or closed) flow of the insertion FIFO, looking at
+  // most kYoungScan FIFO entries (entries since freed or grown two-way are skipped).
+  // Returns false when none was found.
+  template <class OnRemove>
+  bool evict_young(OnRemove&& on_remove) noexcept;
+  template <class OnRemove>
+  FlowEntry* insert_slow(const FlowKey& key, uint64_t hash, uint64_t now_ns, bool& created,
+                         OnRemove&& on_remove) noexcept;
+  // Bit s set: slot s is in use and its signature is `sig`.
+  static unsigned match_mask(const Bucket& b, uint32_t sig) noexcept;
+  void push_young(uint32_t idx) noexcept {
+    young_[young_tail_] = idx;
+    young_tail_ = young_tail_ + 1 == capacity_ ? 0 : young_tail_ + 1;
+    if (young_len_ == capacity_) young_head_ = young_tail_;  // full: the oldest is overwritten
+    else ++young_len_;
+  }
+  // How many FIFO entries one insert may skip (flows since freed or grown two-way, told
+  // by the `settled_` bitmap, no entry read). Every index is pushed once and popped at
+  // most once, so the skipping is O(1) per insert amortised; this bounds one insert.
+  static constexpr unsigned kYoungScan = 256;
+  // settled_ bit i: entry i is free or two-way (not an eviction candidate of the FIFO).
+  bool settled(uint32_t i) const noexcept { return (settled_[i >> 6] >> (i & 63)) & 1u; }
+  void set_settled(uint32_t i) noexcept { settled_[i >> 6] |= uint64_t{1} << (i & 63); }
+  void clear_settled(uint32_t i) noexcept { settled_[i >> 6] &= ~(uint64_t{1} << (i & 63)); }
+
+  static void* alloc_lazy(size_t bytes, bool zeroed, Mapping& m) noexcept;
 
   FlowTableConfig cfg_;
   uint32_t capacity_ = 0;
   uint32_t mask_ = 0;
   uint32_t flush_cursor_ = 0;  // next bucket flush() visits
-  std::unique_ptr<Bucket[]> buckets_;
+  // Zero pages from mmap (buckets start empty), untouched until used.
+  std::unique_ptr<Bucket[], FreeMapped> buckets_;
   // Raw, 64-byte aligned, untouched until used: a 4M-flow table costs no page faults
   // (or start-up time) for flows that never arrive. Entries are constructed on insert.
-  struct FreeEntries {
-    void operator()(FlowEntry* p) const noexcept { std::free(p); }
-  };
-  std::unique_ptr<FlowEntry[], FreeEntries> entries_;
+  std::unique_ptr<FlowEntry[], FreeMapped> entries_;
   std::unique_ptr<uint32_t[]> free_;  // stack of free entry indexes
+  // FIFO of inserted entry indexes (ring of capacity_), oldest first: eviction candidates
+  // while they are still one-way. Stale indexes (freed, two-way) are skipped when popped.
+  std::unique_ptr<uint32_t[]> young_;
+  std::unique_ptr<uint64_t[]> settled_;  // capacity_ bits (512 KiB at 4M flows)
+  uint32_t young_head_ = 0, young_tail_ = 0, young_len_ = 0;
   uint32_t free_top_ = 0;
   uint32_t sweep_pos_ = 0;
   uint32_t next_id_ = 0;
@@ -124,6 +203,8 @@ inline void FlowTable::unlink(uint32_t bucket, unsigned slot) noexcept {
   const uint32_t idx = b.idx[slot] - 1;
   b.idx[slot] = 0;
   b.sig[slot] = 0;
+  entries_[idx].status = kFlowFree;
+  set_settled(idx);  // its FIFO index (if any) is stale now
   free_[free_top_++] = idx;
   --counters_.in_use;
 }
@@ -134,10 +215,48 @@ inline bool FlowTable::expired(const FlowEntry& e, uint64_t now_ns) const noexce
   return idle > ((e.status & kFlowClosed) ? cfg_.closed_linger_ns : cfg_.idle_timeout_ns);
 }
 
+inline unsigned FlowTable::match_mask(const Bucket& b, uint32_t sig) noexcept {
+  const __m128i want = _mm_set1_epi32(static_cast<int>(sig));
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i s0 = _mm_load_si128(reinterpret_cast<const __m128i*>(b.sig));
+  const __m128i s1 = _mm_load_si128(reinterpret_cast<const __m128i*>(b.sig + 4));
+  const __m128i i0 = _mm_load_si128(reinterpret_cast<const __m128i*>(b.idx));
+  const __m128i i1 = _mm_load_si128(reinterpret_cast<const __m128i*>(b.idx + 4));
+  const unsigned hit = static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(s0, want)))) |
+                       static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(s1, want)))) << 4;
+  const unsigned empty = static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(i0, zero)))) |
+                         static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(i1, zero)))) << 4;
+  return hit & ~empty;
+}
+
 template <class OnRemove>
 FlowEntry* FlowTable::find_or_insert(const FlowKey& key, uint64_t hash, uint64_t now_ns, bool& created,
                                      OnRemove&& on_remove) noexcept {
+  // Fast path (a hit): signatures of a bucket compared 8 at a time, keys only on a match.
   ++counters_.lookups;
+  const uint32_t sig = sig_of(hash);
+  const uint32_t home = static_cast<uint32_t>(hash) & mask_;
+  uint32_t bi = home;
+  for (int c = 0; c < 2; ++c, bi = (home + 1) & mask_) {
+    const Bucket& b = buckets_[bi];
+    for (unsigned m = match_mask(b, sig); m != 0; m &= m - 1) {
+      FlowEntry* e = &entries_[b.idx[std::countr_zero(m)] - 1];
+      if (e->key == key && !expired(*e, now_ns)) [[likely]] {
+        ++counters_.hits;
+        created = false;
+        return e;
+      }
+    }
+  }
+  return insert_slow(key, hash, now_ns, created, on_remove);
+}
+
+// A miss, or a hit on an expired flow: the original single-pass logic (first free slot in
+// probe order, expiry at lookup, eviction), kept out of line so that the hit path stays
+// small.
+template <class OnRemove>
+[[gnu::noinline]] FlowEntry* FlowTable::insert_slow(const FlowKey& key, uint64_t hash, uint64_t now_ns, bool& created,
+                                                   OnRemove&& on_remove) noexcept {
   const uint32_t sig = sig_of(hash);
   const uint32_t home = static_cast<uint32_t>(hash) & mask_;
   const uint32_t cand[2] = {home, (home + 1) & mask_};
@@ -156,7 +275,7 @@ FlowEntry* FlowTable::find_or_insert(const FlowKey& key, uint64_t hash, uint64_t
       if (b.sig[s] == sig) {
         FlowEntry* e = &entries_[b.idx[s] - 1];
         if (e->key == key) {
-          if (!expired(*e, now_ns)) {
+          if (!expired(*e, now_ns)) {  // not reached from find_or_insert; kept for safety
             ++counters_.hits;
             created = false;
             return e;
@@ -177,8 +296,10 @@ FlowEntry* FlowTable::find_or_insert(const FlowKey& key, uint64_t hash, uint64_t
       }
     }
   }
+  if (free_b >= 0 && free_top_ == 0 && evict_young(on_remove)) goto insert;
   if (free_b < 0 || free_top_ == 0) {
-    // Evict the least recently active flow of the probe window (closed ones first).
+    // Evict the lowest-ranked flow of the probe window: closed, then one-way, then the
+    // least recently active.
     int vb = 0;
     unsigned vs = 0;
     uint64_t best = UINT64_MAX;
@@ -186,8 +307,7 @@ FlowEntry* FlowTable::find_or_insert(const FlowKey& key, uint64_t hash, uint64_t
       const Bucket& b = buckets_[cand[c]];
       for (unsigned s = 0; s < kSlots; ++s) {
         if (b.idx[s] == 0) continue;
-        const FlowEntry& e = entries_[b.idx[s] - 1];
-        const uint64_t age_key = (e.status & kFlowClosed) ? 0 : e.last_ts_ns + 1;
+        const uint64_t age_key = evict_rank(entries_[b.idx[s] - 1]);
         if (age_key < best) {
           best = age_key;
           vb = c;
@@ -230,10 +350,29 @@ insert:
   e->key = key;
   e->last_ts_ns = now_ns;
   e->id = cfg_.id_base + ++next_id_ * cfg_.id_stride;
+  clear_settled(idx);
+  push_young(idx);
   ++counters_.inserts;
   ++counters_.in_use;
   created = true;
   return e;
+}
+
+template <class OnRemove>
+bool FlowTable::evict_young(OnRemove&& on_remove) noexcept {
+  for (unsigned n = 0; n < kYoungScan && young_len_ != 0; ++n) {
+    const uint32_t idx = young_[young_head_];
+    young_head_ = young_head_ + 1 == capacity_ ? 0 : young_head_ + 1;
+    --young_len_;
+    if (settled(idx)) continue;
+    FlowEntry& e = entries_[idx];
+    const uint32_t before = free_top_;
+    remove(&e, RemoveReason::kEvicted, on_remove);
+    if (free_top_ == before) continue;  // not linked (cannot happen; be safe)
+    ++counters_.evicted;
+    return true;
+  }
+  return false;
 }
 
 template <class OnRemove>

@@ -54,7 +54,7 @@ std::vector<uint8_t> tcp_frame(uint8_t flags, const std::string& payload, uint32
 }
 
 std::string write_pcap(const std::string& name, const std::vector<std::vector<uint8_t>>& frames, uint32_t snap = 65535) {
-  const std::string path = ::testing::TempDir() + "/" + name;
+  const std::string path = seqwatch::test::scratch_dir() + "" + name;
   pcap_t* dead = pcap_open_dead(DLT_EN10MB, static_cast<int>(snap));
   pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
   uint32_t sec = 1700000000;
@@ -71,7 +71,7 @@ std::string write_pcap(const std::string& name, const std::vector<std::vector<ui
 }
 
 nlohmann::json analyze_json(const std::string& file, const std::string& source, const std::string& extra = "") {
-  const std::string out = ::testing::TempDir() + "/summary-" + source + ".json";
+  const std::string out = seqwatch::test::scratch_dir() + "summary-" + source + ".json";
   fs::remove(out);
   const CmdResult r = run(exe() + " analyze '" + file + "' --source " + source + " --json " + out + " " + extra);
   EXPECT_EQ(r.rc, 0) << r.out;
@@ -161,7 +161,7 @@ TEST(Cli, DpdkPortAndFileReaderAgreeOnEveryCorpusCapture) {
 // Events and flow records of `analyze -w N`, without the fields that name the worker
 // and the per-worker flow id, sorted: the same multiset for any worker count.
 std::vector<std::string> outputs_of(const std::string& file, unsigned workers, std::string& log) {
-  const std::string ev = ::testing::TempDir() + "/w-events.jsonl", fl = ::testing::TempDir() + "/w-flows.jsonl";
+  const std::string ev = seqwatch::test::scratch_dir() + "w-events.jsonl", fl = seqwatch::test::scratch_dir() + "w-flows.jsonl";
   const CmdResult r = run(exe() + " analyze '" + file + "' -w " + std::to_string(workers) + " --events " + ev +
                           " --flows " + fl);
   EXPECT_EQ(r.rc, 0) << r.out;
@@ -211,7 +211,7 @@ TEST(Cli, WorkersThroughSoftwareRehashGiveTheSameEventsAsOneWorker) {
 // the control thread instead of dropping events.
 TEST(Cli, AnalyzeLosesNoEventsWhenTheyOutrunTheWriter) {
   const std::string gen = std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen";
-  const std::string pcap = ::testing::TempDir() + "/lb-storm.pcap", ev = ::testing::TempDir() + "/lb-storm.jsonl";
+  const std::string pcap = seqwatch::test::scratch_dir() + "lb-storm.pcap", ev = seqwatch::test::scratch_dir() + "lb-storm.jsonl";
   ASSERT_EQ(run(gen + " --preset lb-midsegment --packets 300000 --seed 7 -o " + pcap).rc, 0);
   for (const char* workers : {"1", "2"}) {
     SCOPED_TRACE(workers);
@@ -256,7 +256,7 @@ TEST(Cli, GzipCaptureIsReadByFileSourceAndRefusedByDpdkWithAReason) {
 }
 
 TEST(Cli, BadInputsGetClearErrors) {
-  const std::string text = ::testing::TempDir() + "/not-a-capture.pcap";
+  const std::string text = seqwatch::test::scratch_dir() + "not-a-capture.pcap";
   std::ofstream(text) << "hello, this is not a capture file\n";
   CmdResult r = run(exe() + " analyze '" + text + "'");
   EXPECT_EQ(r.rc, 1);
@@ -266,7 +266,7 @@ TEST(Cli, BadInputsGetClearErrors) {
   EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.out.find("nonexistent.pcap"), std::string::npos) << r.out;
 
-  const std::string rules = ::testing::TempDir() + "/bad.rules";
+  const std::string rules = seqwatch::test::scratch_dir() + "bad.rules";
   std::ofstream(rules) << "5 count /ok/\n77 count /a(/\n";
   const auto cap = write_pcap("one.pcap", {tcp_frame(0x02, "", 1, 0, false)});
   r = run(exe() + " analyze '" + cap + "' --source file --rules '" + rules + "'");

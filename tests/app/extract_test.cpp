@@ -59,7 +59,7 @@ Original original(const std::string& file) {
 }
 
 std::string fresh(const std::string& name) {
-  const std::string d = ::testing::TempDir() + "/extract-" + name;
+  const std::string d = seqwatch::test::scratch_dir() + "extract-" + name;
   fs::remove_all(d);
   return d;
 }

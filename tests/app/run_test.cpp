@@ -32,7 +32,7 @@ using seqwatch::test::src_dir;
 std::string demo_pcap() { return src_dir() + "/data/demo.pcap"; }
 
 std::string fresh_dir(const std::string& name) {
-  const std::string d = ::testing::TempDir() + "/run-" + name;
+  const std::string d = seqwatch::test::scratch_dir() + "run-" + name;
   fs::remove_all(d);
   return d;
 }
@@ -108,7 +108,7 @@ TEST(Run, MoreWorkersThanLcoresAreRefused) {
 }
 
 TEST(Run, BadConfigurationNamesFileKeyAndReason) {
-  const std::string bad = ::testing::TempDir() + "/bad-pipeline.yaml";
+  const std::string bad = seqwatch::test::scratch_dir() + "bad-pipeline.yaml";
   {
     std::ofstream f(bad);
     f << "workers:\n  count: 2\nflow_table:\n  idle_timout_s: 10\nports:\n  - name: p\n    devargs: net_null0\n"

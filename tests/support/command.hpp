@@ -3,10 +3,12 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 namespace seqwatch::test {
@@ -30,5 +32,16 @@ inline CmdResult run(const std::string& cmd, bool merge_stderr = true) {
 // The executable under test and the source tree (set by tests/meson.build).
 inline std::string exe() { return std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/seqwatch"; }
 inline std::string src_dir() { return std::getenv("SEQWATCH_SOURCE_DIR"); }
+
+// A scratch folder of this test process (several builds' suites may run at once).
+inline std::string scratch_dir() {
+  static const std::string d = [] {
+    const char* base = std::getenv("TMPDIR");
+    std::string p = std::string(base && *base ? base : "/tmp") + "/seqwatch-test-" + std::to_string(getpid());
+    std::filesystem::create_directories(p);
+    return p + "/";
+  }();
+  return d;
+}
 
 }  // namespace seqwatch::test
