@@ -32,6 +32,7 @@
 #include "decode/decoder.hpp"
 #include "seqwatch_frames.hpp"
 #include "source/pcap_file.hpp"
+#include "support/corpus.hpp"
 #include "tshark_frames.hpp"
 
 namespace seqwatch::corpus {
@@ -39,62 +40,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Expected-output files of the source projects that sit beside the captures: never
-// captures, so they are not even sniffed.
-bool is_known_text(const fs::path& p) {
-  static const char* const kText[] = {".md", ".yaml", ".out", ".log", ".test", ".txt", ".json", ".stdout"};
-  const std::string ext = p.extension().string();
-  for (const char* t : kText) {
-    if (ext == t) return true;
-  }
-  return false;
-}
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
-
-struct CorpusFile {
-  std::string path;  // absolute
-  std::string rel;   // relative to the corpus directory
-  uintmax_t size = 0;
-};
-
-struct Corpus {
-  std::string dir;
-  bool present = false;
-  std::vector<CorpusFile> files;
-  size_t not_captures = 0;  // files whose magic number is neither pcap nor pcapng
-};
-
-const Corpus& corpus() {
-  static const Corpus c = [] {
-    Corpus c;
-    c.dir = env_or("SEQWATCH_CORPUS_DIR", "");
-    std::error_code ec;
-    c.present = !c.dir.empty() && fs::is_directory(c.dir, ec);
-    if (!c.present) return c;
-    const std::string filter = env_or("SEQWATCH_CORPUS_FILTER", "");
-    for (auto it = fs::recursive_directory_iterator(c.dir, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) break;
-      if (!it->is_regular_file(ec) || is_known_text(it->path())) continue;
-      if (!PcapFileSource::sniff(it->path().string())) {
-        ++c.not_captures;
-        continue;
-      }
-      CorpusFile f;
-      f.path = it->path().string();
-      f.rel = fs::relative(it->path(), c.dir, ec).string();
-      f.size = it->file_size(ec);
-      if (!filter.empty() && f.rel.find(filter) == std::string::npos) continue;
-      c.files.push_back(std::move(f));
-    }
-    std::sort(c.files.begin(), c.files.end(), [](const CorpusFile& a, const CorpusFile& b) { return a.rel < b.rel; });
-    return c;
-  }();
-  return c;
-}
+using test::Corpus;
+using test::CorpusFile;
+using test::corpus;
+using test::env_or;
 
 struct FrameDiff {
   FrameModel sw, ts;
@@ -266,19 +216,7 @@ const CorpusRun& corpus_run() {
     const Corpus& c = corpus();
     if (!c.present || !run.tshark) return;
     run.results.resize(c.files.size());
-    // Largest files first so the two jobs finish together.
-    std::vector<size_t> order(c.files.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return c.files[a].size > c.files[b].size; });
-    run.jobs = static_cast<unsigned>(std::max(1, std::atoi(env_or("SEQWATCH_CORPUS_JOBS", "2").c_str())));
-    std::atomic<size_t> next{0};
-    std::vector<std::thread> workers;
-    for (unsigned j = 0; j < run.jobs; ++j) {
-      workers.emplace_back([&] {
-        for (size_t k; (k = next.fetch_add(1)) < order.size();) compare_file(c.files[order[k]], run.results[order[k]]);
-      });
-    }
-    for (std::thread& t : workers) t.join();
+    run.jobs = test::for_each_corpus_file(c.files, [&](size_t i) { compare_file(c.files[i], run.results[i]); });
     for (const FileResult& r : run.results) {
       run.totals.add(r.counts);
       run.frames += std::min(r.sw_frames, r.ts_frames);

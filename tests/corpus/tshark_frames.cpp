@@ -169,25 +169,6 @@ const std::vector<std::string>& tshark_field_names() {
   return names;
 }
 
-std::optional<std::string> tshark_version() {
-  FILE* p = popen("tshark --version 2>/dev/null", "r");
-  if (p == nullptr) return std::nullopt;
-  char* line = nullptr;
-  size_t cap = 0;
-  std::string first;
-  if (getline(&line, &cap, p) > 0) first = line;
-  while (getline(&line, &cap, p) > 0) {
-  }
-  std::free(line);
-  const int rc = pclose(p);
-  if (rc != 0 || first.empty()) return std::nullopt;
-  while (!first.empty() && (first.back() == '\n' || first.back() == '\r')) first.pop_back();
-  return first;
-}
-
-bool tshark_version_is_pinned(const std::string& version_line) {
-  return version_line.find("TShark (Wireshark) 4.0.") != std::string::npos;
-}
 
 std::optional<FrameModel> parse_tshark_line(const std::string& line, std::string& error) {
   const std::vector<std::string> cols = split(line, '\t');

@@ -15,12 +15,12 @@
 
 #include "frame_model.hpp"
 
+#include "support/tshark.hpp"
+
 namespace seqwatch::corpus {
 
-// The first line of `tshark --version`, or nullopt when tshark cannot be run.
-std::optional<std::string> tshark_version();
-// True for a version line of the release the corpus facts were generated with (4.0.x).
-bool tshark_version_is_pinned(const std::string& version_line);
+using seqwatch::test::tshark_version;            // tests/support/tshark.hpp
+using seqwatch::test::tshark_version_is_pinned;
 
 struct TsharkRun {
   std::vector<FrameModel> frames;

@@ -33,6 +33,7 @@
 #include "decode/packet_view.hpp"
 #include "seqwatch_verdicts.hpp"
 #include "source/pcap_file.hpp"
+#include "support/corpus.hpp"
 #include "tshark_verdicts.hpp"
 #include "verdict_diff.hpp"
 
@@ -89,56 +90,10 @@ bool key_vlans_for(const std::string& rel) {
   return true;
 }
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
-
-struct CorpusFile {
-  std::string path;  // absolute
-  std::string rel;   // relative to the corpus directory
-  uintmax_t size = 0;
-};
-
-struct Corpus {
-  std::string dir;
-  bool present = false;
-  bool filtered = false;
-  std::vector<CorpusFile> files;
-  size_t not_captures = 0;
-};
-
-const Corpus& corpus() {
-  static const Corpus c = [] {
-    Corpus c;
-    c.dir = env_or("SEQWATCH_CORPUS_DIR", "");
-    std::error_code ec;
-    c.present = !c.dir.empty() && fs::is_directory(c.dir, ec);
-    if (!c.present) return c;
-    const std::string filter = env_or("SEQWATCH_CORPUS_FILTER", "");
-    c.filtered = !filter.empty();
-    for (auto it = fs::recursive_directory_iterator(c.dir, ec); it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-      if (ec) break;
-      if (!it->is_regular_file(ec)) continue;
-      // The magic number decides: pcap (either byte order, µs or ns), pcapng, or either
-      // of them gzip-compressed.
-      if (!PcapFileSource::sniff(it->path().string())) {
-        ++c.not_captures;
-        continue;
-      }
-      CorpusFile f;
-      f.path = it->path().string();
-      f.rel = fs::relative(it->path(), c.dir, ec).string();
-      f.size = it->file_size(ec);
-      if (c.filtered && f.rel.find(filter) == std::string::npos) continue;
-      c.files.push_back(std::move(f));
-    }
-    std::sort(c.files.begin(), c.files.end(), [](const CorpusFile& a, const CorpusFile& b) { return a.rel < b.rel; });
-    return c;
-  }();
-  return c;
-}
+using test::Corpus;
+using test::CorpusFile;
+using test::corpus;
+using test::env_or;
 
 struct FileResult {
   std::string rel;
@@ -337,19 +292,7 @@ const CorpusRun& corpus_run() {
     const Corpus& c = corpus();
     if (!c.present || !run.tshark) return;
     run.results.resize(c.files.size());
-    std::vector<size_t> order(c.files.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    // Largest first, so the jobs finish together.
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return c.files[a].size > c.files[b].size; });
-    run.jobs = static_cast<unsigned>(std::max(1, std::atoi(env_or("SEQWATCH_CORPUS_JOBS", "2").c_str())));
-    std::atomic<size_t> next{0};
-    std::vector<std::thread> workers;
-    for (unsigned j = 0; j < run.jobs; ++j) {
-      workers.emplace_back([&] {
-        for (size_t k; (k = next.fetch_add(1)) < order.size();) run_file(c.files[order[k]], run.results[order[k]]);
-      });
-    }
-    for (std::thread& t : workers) t.join();
+    run.jobs = test::for_each_corpus_file(c.files, [&](size_t i) { run_file(c.files[i], run.results[i]); });
     run.allowed_by_entry.assign(allow_list().size(), 0);
     for (const FileResult& r : run.results) {
       for (size_t k = 0; k < kCheckCount; ++k) run.totals[k].add(r.diff.counts[k]);

@@ -180,24 +180,5 @@ TsharkRun run_tshark(const std::string& capture_path) {
   return run;
 }
 
-std::optional<std::string> tshark_version() {
-  FILE* p = popen("tshark --version 2>/dev/null", "r");
-  if (p == nullptr) return std::nullopt;
-  char* line = nullptr;
-  size_t cap = 0;
-  std::string first;
-  if (getline(&line, &cap, p) > 0) first = line;
-  while (getline(&line, &cap, p) > 0) {
-  }
-  std::free(line);
-  const int rc = pclose(p);
-  if (rc != 0 || first.empty()) return std::nullopt;
-  while (!first.empty() && (first.back() == '\n' || first.back() == '\r')) first.pop_back();
-  return first;
-}
-
-bool tshark_version_is_pinned(const std::string& version_line) {
-  return version_line.find("TShark (Wireshark) 4.0.") != std::string::npos;
-}
 
 }  // namespace seqwatch::tcpdiff

@@ -20,6 +20,8 @@
 
 #include "tcp/verdict.hpp"
 
+#include "support/tshark.hpp"
+
 namespace seqwatch::tcpdiff {
 
 // One Wireshark flag: its tshark field and the seqwatch verdict bit with the same meaning.
@@ -83,9 +85,7 @@ struct TsharkRun {
 };
 TsharkRun run_tshark(const std::string& capture_path);
 
-// The first line of `tshark --version`, or nullopt when tshark cannot be run.
-std::optional<std::string> tshark_version();
-// True for the release the corpus facts were generated with (4.0.x).
-bool tshark_version_is_pinned(const std::string& version_line);
+using seqwatch::test::tshark_version;            // tests/support/tshark.hpp
+using seqwatch::test::tshark_version_is_pinned;
 
 }  // namespace seqwatch::tcpdiff
