@@ -242,6 +242,9 @@ int run_pipeline(const RunOptions& o) {
     pc.rx_desc = static_cast<uint16_t>(std::min<uint32_t>(p.rx_descriptors, 32768));
     pc.mbufs = config::effective_mbufs(cfg, p);
     software_rehash |= p.rehash == config::Rehash::kSoftware;
+    pc.timestamps = p.timestamps == config::Timestamps::kHw    ? runtime::PortConfig::Timestamps::kHw
+                    : p.timestamps == config::Timestamps::kTsc ? runtime::PortConfig::Timestamps::kTsc
+                                                               : runtime::PortConfig::Timestamps::kAuto;
     if (pc.name.rfind("net_pcap", 0) == 0) {
       pc.timestamp_unit_ns = 1000;  // net_pcap stamps microseconds
       pc.wire_lengths = false;

@@ -96,8 +96,11 @@ Result<std::vector<std::unique_ptr<DpdkPortSource>>> DpdkPortSource::open_queues
   if (cfg.promiscuous) rte_eth_promiscuous_enable(h->id);  // a SPAN port sees other hosts' traffic
   // Some PMDs (net_pcap among them) fill the RX timestamp field without advertising the
   // offload, so look it up whatever the capabilities say; the flag tells per mbuf.
-  const int ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
-  const int ts_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
+  int ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
+  int ts_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
+  if (cfg.timestamps == PortConfig::Timestamps::kTsc) ts_offset = ts_bit = -1;
+  if (cfg.timestamps == PortConfig::Timestamps::kHw && (ts_offset < 0 || ts_bit < 0))
+    return Error{p + "timestamps: hw, but the device registers no RX timestamp field (use auto or tsc)"};
   timespec wall{};
   clock_gettime(CLOCK_REALTIME, &wall);
   const uint64_t wall0 = static_cast<uint64_t>(wall.tv_sec) * 1000000000ull + static_cast<uint64_t>(wall.tv_nsec);

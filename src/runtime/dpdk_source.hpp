@@ -37,6 +37,9 @@ struct PortConfig {
   // Whether mbuf lengths are wire lengths (a NIC) or captured lengths whose original size
   // is lost (net_pcap replaying a snaplen-cut file): then PacketRef::wirelen is 0.
   bool wire_lengths = true;
+  // Where packet times come from: the port's RX timestamp where it offers one (auto), only
+  // the port's (hw: opening fails without one), or the TSC converted to wall time (tsc).
+  enum class Timestamps : uint8_t { kAuto, kHw, kTsc } timestamps = Timestamps::kAuto;
 };
 
 struct PortStats {

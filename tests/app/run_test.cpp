@@ -98,6 +98,28 @@ TEST(Run, SoftwareRehashStageGivesTheSameEvents) {
   EXPECT_EQ(j["rehash"]["dropped_full"], 0);
 }
 
+// ports.timestamps: auto takes net_pcap's timestamps (the capture's own times), tsc stamps
+// packets with the TSC converted to wall time on arrival.
+TEST(Run, TimestampSourceFollowsTheConfiguration) {
+  const std::string port = "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap";
+  const std::string a = fresh_dir("ts-auto"), t = fresh_dir("ts-tsc");
+  ASSERT_EQ(run(seqwatch_run(a, port)).rc, 0);
+  ASSERT_EQ(run(seqwatch_run(t, port + " --set ports.0.timestamps=tsc")).rc, 0);
+  auto first_ts = [](const std::string& dir) {
+    std::ifstream s(dir + "/summary.json");
+    return nlohmann::json::parse(s)["first_ts_ns"].get<uint64_t>();
+  };
+  // auto: the capture's own first time, as the file reader sees it
+  const std::string sum = fresh_dir("ts-file") + ".json";
+  ASSERT_EQ(run(exe() + " analyze " + demo_pcap() + " --json " + sum).rc, 0);
+  std::ifstream fs_(sum);
+  EXPECT_EQ(first_ts(a), nlohmann::json::parse(fs_)["first_ts_ns"].get<uint64_t>());
+  const uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                 std::chrono::system_clock::now().time_since_epoch())
+                                                 .count());
+  EXPECT_LT(now - first_ts(t), 600ull * 1000000000ull);  // stamped on arrival, minutes ago at most
+}
+
 TEST(Run, MoreWorkersThanLcoresAreRefused) {
   const unsigned cpus = std::thread::hardware_concurrency();
   const std::string lcores = "0-" + std::to_string(cpus);  // one more than the machine has
