@@ -158,11 +158,16 @@ void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {
           ++rehash_.dropped_oversize;
           continue;
         }
-        while (!ring.push(pkts[i])) {
-          if (!cfg_.lossless || stop.load(std::memory_order_relaxed)) break;
-          ring.publish();
+        bool pushed = ring.push(pkts[i]);
+        while (!pushed && cfg_.lossless && !stop.load(std::memory_order_relaxed)) {
+          ring.publish();  // let the worker see what it can take, then try again
           ++rehash_.waits;
           std::this_thread::yield();
+          pushed = ring.push(pkts[i]);
+        }
+        if (!pushed) {
+          ++rehash_.dropped_full;  // live: the worker is behind; counted, never waited for
+          continue;
         }
         ++rehash_.packets;
         ++rehash_.per_worker[w];
