@@ -2,6 +2,7 @@
 
 #include <x86intrin.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "flow/flow_key.hpp"
@@ -27,9 +28,12 @@ bool Worker::poll() noexcept {
   if (x_.lossless && tcp_ != nullptr) {
     // Worst case per burst: one verdict event and kMaxMatches payload events per packet;
     // flow records from the sweep (4 buckets x 8), evictions, expiries and restarts.
+    // (Capped at half a ring, so a small configured ring cannot stall the worker for good.)
     constexpr uint32_t kEventRoom = kBurstSize * (1 + PayloadMatcher::Scratch::kMaxMatches);
     constexpr uint32_t kRecordRoom = 4 * kBurstSize + 32;
-    if (tcp_->events().free_slots() < kEventRoom || tcp_->records().free_slots() < kRecordRoom) {
+    const uint32_t event_room = std::min(kEventRoom, tcp_->events().capacity() / 2);
+    const uint32_t record_room = std::min(kRecordRoom, tcp_->records().capacity() / 2);
+    if (tcp_->events().free_slots() < event_room || tcp_->records().free_slots() < record_room) {
       ++state_.backpressure;
       std::this_thread::yield();
       state_.idle_tsc += __rdtsc() - t0;
