@@ -46,15 +46,6 @@ constexpr uint64_t kTcpFlagsCompared = 0x1FF;
 // A SACK option holds at most 4 blocks in 40 option bytes (decode::kMaxSackBlocks).
 constexpr size_t kMaxSackCompared = 4;
 
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char ch : s) {
-    if (ch == '\'') q += "'\\''";
-    else q += ch;
-  }
-  return q + "'";
-}
-
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -81,17 +72,6 @@ std::optional<uint64_t> nth_num(const std::vector<std::string>& values, size_t k
   const unsigned long long v = std::strtoull(s->c_str(), &end, base);
   if (end == s->c_str() || *end != '\0') return std::nullopt;
   return v;
-}
-
-std::string drop_root_notice(std::string text) {
-  static constexpr const char* kNotice = "Running as user \"root\" and group \"root\". This could be dangerous.";
-  for (size_t pos; (pos = text.find(kNotice)) != std::string::npos;) {
-    size_t end = pos + std::strlen(kNotice);
-    if (end < text.size() && text[end] == '\n') ++end;
-    text.erase(pos, end - pos);
-  }
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
 }
 
 // Maps a tshark protocol name found right above an IP layer to IpModel::next.
@@ -306,54 +286,15 @@ std::optional<FrameModel> parse_tshark_line(const std::string& line, std::string
 }
 
 TsharkRun run_tshark(const std::string& capture_path) {
-  TsharkRun run;
-  char err_path[] = "/tmp/seqwatch-tshark-XXXXXX";
-  const int fd = mkstemp(err_path);
-  if (fd < 0) {
-    run.error = std::string("cannot create a temporary file for tshark's stderr: ") + std::strerror(errno);
-    return run;
-  }
-  close(fd);
-  std::string cmd = "tshark -n -r " + shell_quote(capture_path) +
+  std::string cmd = "tshark -n -r " + test::shell_quote(capture_path) +
                     " -o ip.defragment:FALSE -o ipv6.defragment:FALSE"
                     " -o tcp.desegment_tcp_streams:FALSE -o tcp.analyze_sequence_numbers:FALSE"
                     " -o tcp.relative_sequence_numbers:FALSE"
                     " -T fields -E separator=/t -E occurrence=a -E aggregator=, -E quote=n";
   for (const char* f : kFields) cmd += std::string(" -e ") + f;
-  cmd += " 2>" + shell_quote(err_path);
-
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) {
-    run.error = "cannot run tshark: " + std::string(std::strerror(errno));
-    unlink(err_path);
-    return run;
-  }
-  char* buf = nullptr;
-  size_t cap = 0;
-  ssize_t n;
-  while ((n = getline(&buf, &cap, p)) > 0) {
-    std::string line(buf, static_cast<size_t>(n));
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-    if (line.empty()) continue;
-    std::string why;
-    auto frame = parse_tshark_line(line, why);
-    if (!frame) {
-      if (run.error.empty()) run.error = "cannot parse tshark line " + std::to_string(run.frames.size() + 1) + ": " + why;
-      continue;
-    }
-    if (frame->number != run.frames.size() + 1 && run.error.empty())
-      run.error = "tshark frame numbers are not consecutive at " + std::to_string(frame->number);
-    run.frames.push_back(std::move(*frame));
-  }
-  std::free(buf);
-  const int status = pclose(p);
-  run.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  std::ifstream err(err_path);
-  std::stringstream ss;
-  ss << err.rdbuf();
-  run.stderr_text = drop_root_notice(ss.str());
-  unlink(err_path);
-  return run;
+  return test::run_tshark_fields<TsharkRun>(cmd, [](std::string_view line, std::string& why) {
+    return parse_tshark_line(std::string(line), why);
+  });
 }
 
 }  // namespace seqwatch::corpus

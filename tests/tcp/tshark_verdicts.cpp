@@ -51,26 +51,6 @@ bool parse_list(std::string_view col, std::vector<uint32_t>& out) {
   return true;
 }
 
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char ch : s) {
-    if (ch == '\'') q += "'\\''";
-    else q += ch;
-  }
-  return q + "'";
-}
-
-std::string drop_root_notice(std::string text) {
-  static constexpr const char* kNotice = "Running as user \"root\" and group \"root\". This could be dangerous.";
-  for (size_t pos; (pos = text.find(kNotice)) != std::string::npos;) {
-    size_t end = pos + std::strlen(kNotice);
-    if (end < text.size() && text[end] == '\n') ++end;
-    text.erase(pos, end - pos);
-  }
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
-}
-
 }  // namespace
 
 std::vector<std::string_view> tshark_fields() {
@@ -90,7 +70,7 @@ std::string tshark_command(const std::string& capture_path) {
   // over a minute of CPU (the rest of the corpus needs about as much in all), and the TCP
   // analysis runs before any payload dissector, so the flags are the same without it
   // (checked on that file: identical tcp.analysis.flags output).
-  std::string cmd = "tshark -n -r " + shell_quote(capture_path) +
+  std::string cmd = "tshark -n -r " + test::shell_quote(capture_path) +
                     " --disable-protocol vnc -T fields -E occurrence=a -E separator=/t -E aggregator=, -E quote=n";
   for (std::string_view f : tshark_fields()) {
     cmd += " -e ";
@@ -135,46 +115,8 @@ std::optional<TsharkFrame> parse_tshark_line(std::string_view line, std::string&
 }
 
 TsharkRun run_tshark(const std::string& capture_path) {
-  TsharkRun run;
-  char err_path[] = "/tmp/seqwatch-tcpdiff-XXXXXX";
-  const int fd = mkstemp(err_path);
-  if (fd < 0) {
-    run.error = std::string("cannot create a temporary file for tshark's stderr: ") + std::strerror(errno);
-    return run;
-  }
-  close(fd);
-  const std::string cmd = tshark_command(capture_path) + " 2>" + shell_quote(err_path);
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) {
-    run.error = "cannot run tshark: " + std::string(std::strerror(errno));
-    unlink(err_path);
-    return run;
-  }
-  char* buf = nullptr;
-  size_t cap = 0;
-  ssize_t n;
-  while ((n = getline(&buf, &cap, p)) > 0) {
-    std::string_view line(buf, static_cast<size_t>(n));
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
-    if (line.empty()) continue;
-    std::string why;
-    auto frame = parse_tshark_line(line, why);
-    if (!frame) {
-      if (run.error.empty()) run.error = "cannot parse tshark line " + std::to_string(run.frames.size() + 1) + ": " + why;
-      continue;
-    }
-    if (frame->number != run.frames.size() + 1 && run.error.empty())
-      run.error = "tshark frame numbers are not consecutive at " + std::to_string(frame->number);
-    run.frames.push_back(std::move(*frame));
-  }
-  std::free(buf);
-  const int status = pclose(p);
-  run.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  std::ifstream err(err_path);
-  std::stringstream ss;
-  ss << err.rdbuf();
-  run.stderr_text = drop_root_notice(ss.str());
-  unlink(err_path);
+  TsharkRun run = test::run_tshark_fields<TsharkRun>(
+      tshark_command(capture_path), [](std::string_view line, std::string& why) { return parse_tshark_line(line, why); });
   if (run.frames.empty() && run.exit_status != 0 && run.error.empty())
     run.error = "tshark exited " + std::to_string(run.exit_status) + ": " + run.stderr_text;
   return run;
