@@ -50,7 +50,7 @@ if [ -z "$build" ]; then
 fi
 SW="$build/src/seqwatch"; GEN="$build/src/gen/seqwatch-gen"
 [ -x "$SW" ] || { echo "bench: $SW missing: ninja -C $build src/seqwatch src/gen/seqwatch-gen" >&2; exit 1; }
-TIME=/usr/bin/time
+TIME=${TIME:-/usr/bin/time}
 [ -x "$TIME" ] || { echo "bench: GNU time missing: tools/install-deps.sh (package 'time')" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 
