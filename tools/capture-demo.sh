@@ -175,7 +175,11 @@ for _ in $(seq 50); do
   in_ns "$NS_SRV" ss -Hltn "sport = :$IPERF_PORT" | grep -q . && break
   sleep 0.1
 done
-nstat_read() { in_ns "$NS_CLI" nstat -asz TcpOutSegs TcpRetransSegs | awk '/^Tcp/ {print $1, $2}'; }
+# Besides the segment counters: the D-SACKs the client received (TcpExtTCPDSACKRecv: first
+# block below the ACK; TcpExtTCPDSACKOfoRecv: inside the second block), and for reading only
+# its tail-loss probes and spurious timeouts.
+NSTAT_KEYS="TcpOutSegs TcpRetransSegs TcpExtTCPDSACKRecv TcpExtTCPDSACKOfoRecv TcpExtTCPLossProbes TcpExtTCPSpuriousRTOs"
+nstat_read() { in_ns "$NS_CLI" nstat -asz $NSTAT_KEYS | awk '/^Tcp/ {print $1, $2}'; }
 nstat_read >"$work/nstat.before"
 in_ns "$NS_CLI" iperf3 -c "$ADDR_SRV" -p "$IPERF_PORT" -t "$seconds" -P "$streams" \
   >"$work/iperf3-client.log" 2>&1 || die "iperf3 client failed: $(tail -5 "$work/iperf3-client.log")"
@@ -227,13 +231,13 @@ iperf_retr=$(awk '/SUM.*sender/ {print $(NF-1)}' "$work/iperf3-client.log")
 mkdir -p "$(dirname "$out")"
 {
   echo "# Kernel TCP counters of the sending client namespace $NS_CLI, read with"
-  echo "# 'ip netns exec $NS_CLI nstat -asz TcpOutSegs TcpRetransSegs' before and after the"
+  echo "# 'ip netns exec $NS_CLI nstat -asz $NSTAT_KEYS' before and after the"
   echo "# iperf3 run (the namespace is fresh, so 'before' is its whole history)."
   echo "# run: iperf3 -c $ADDR_SRV -t $seconds -P $streams; bottleneck tbf rate $rate burst $TBF_BURST latency $TBF_LATENCY"
   echo "# iperf3 sender-reported retransmits (TCP_INFO): $iperf_retr"
   echo "# tcpdump: $(grep -E 'captured|dropped by kernel' "$work/tcpdump.log" | paste -sd, - | sed 's/,/, /')"
   echo "# counter before after delta"
-  for k in TcpOutSegs TcpRetransSegs; do
+  for k in $NSTAT_KEYS; do
     b=$(value "$work/nstat.before" "$k"); a=$(value "$work/nstat.after" "$k")
     echo "$k ${b:-0} ${a:-0} $(( ${a:-0} - ${b:-0} ))"
   done

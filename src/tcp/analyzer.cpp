@@ -176,6 +176,36 @@ done:
       fwd.lastseg &= static_cast<uint8_t>(~kLastRunTail);
     }
   }
+  // Spurious retransmissions confirmed by the receiver (seqwatch's own, after the verdicts
+  // above and before this side's lastack moves on; docs/tcp-analysis.md, "D-SACK and
+  // timestamps").
+  if (has_ack && !syn && !rst) {
+    // D-SACK (RFC 2883), tested as the Linux sender tests it: the first SACK block lies
+    // below the cumulative ACK, or inside the second block.
+    if ((t.opts & decode::kOptSack) && t.sack_count != 0) {
+      const decode::SackBlock& b0 = t.sack[0];
+      const bool below = seq_lt(b0.left, ack);
+      const bool inside = t.sack_count > 1 && !seq_gt(b0.right, t.sack[1].right) && !seq_lt(b0.left, t.sack[1].left);
+      if (below || inside) {
+        bits |= kDsack;
+        sat_inc(cold.dsacks);
+      }
+    }
+    // Eifel detection (RFC 3522): the first ACK that moves past the peer's pending
+    // retransmission echoes the TSval of whichever copy arrived first; older than the
+    // retransmission's own TSval means the original got through.
+    if (rev.retx_tsval != 0 && (fwd.lastack == 0 || seq_gt(ack, fwd.lastack))) {
+      if ((t.opts & decode::kOptTimestamp) && seq_lt(t.tsecr, rev.retx_tsval)) bits |= kSpuriousByTimestamp;
+      rev.retx_tsval = 0;
+    }
+  }
+  // A retransmission of the oldest segment the peer has not acknowledged (fast or
+  // timeout retransmission) opens an Eifel check, unless one is pending: RFC 3522 compares
+  // with the FIRST retransmission.
+  if ((bits & kRetransmission) && !(bits & kSpuriousRetransmission) && seglen > 0 && seq == rev.lastack &&
+      (t.opts & decode::kOptTimestamp) && t.tsval != 0 && fwd.retx_tsval == 0)
+    fwd.retx_tsval = t.tsval;
+
   // U2-U5: Wireshark's state updates.
   if (!(bits & kZeroWindowProbe)) {
     const uint32_t end = seq + seglen + ((syn || fin) ? 1u : 0u);
@@ -368,6 +398,8 @@ std::string_view verdict_name(unsigned bit) noexcept {
     case kWscaleMissing: return "window_scaling_missing";
     case kLossUpstream: return "loss_upstream";
     case kLossDownstream: return "loss_downstream";
+    case kDsack: return "dsack";
+    case kSpuriousByTimestamp: return "spurious_by_timestamp";
     default: return "unknown";
   }
 }

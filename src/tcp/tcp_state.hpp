@@ -70,7 +70,11 @@ struct HalfState {
   // relative end of a new data segment and when it was sent; rtt_end 0 = none.
   uint32_t rtt_end = 0;
   uint32_t rtt_time_us = 0;
-  uint32_t reserved = 0;
+  // Timestamp-based spurious retransmission detection (Eifel, RFC 3522): the TSval of the
+  // first retransmission of the oldest unacknowledged segment, until the peer's next ACK
+  // that moves past it shows whether the original (older TSecr) or the retransmission
+  // arrived first. 0 = none pending.
+  uint32_t retx_tsval = 0;
   // Time this side kept advertising a zero window (ms).
   uint32_t zw_total_ms = 0;
 };
@@ -112,8 +116,9 @@ struct TcpCold {
   uint32_t hs_rtt_syn_us = 0;    // SYN -> SYN/ACK
   uint32_t hs_rtt_ack_us = 0;    // SYN/ACK -> ACK
   uint32_t synack_time_us = 0;
-  uint32_t midack_count = 0;     // ACKs landing inside a segment of the other side
+  uint16_t midack_count = 0;     // ACKs landing inside a segment of the other side (saturating)
   uint16_t midack_last_off = 0;  // offset of the last one into its segment
+  uint16_t dsacks = 0;           // ACKs carrying a D-SACK, either direction (saturating)
   uint16_t mss[2] = {0, 0};      // per direction (index = flow::Dir)
   uint8_t syn_count = 0;         // SYNs seen (attempts), saturating
   uint8_t synack_count = 0;

@@ -34,9 +34,11 @@ enum Verdict : uint32_t {
   kWscaleMissing = 1u << 22,          // SYN/ACK completes a handshake where one side lacked window scaling
   kLossUpstream = 1u << 23,           // re-sent segment fills a gap: the original never passed the sensor
   kLossDownstream = 1u << 24,         // re-sent segment repeats bytes that passed the sensor
+  kDsack = 1u << 25,                  // ACK carrying a D-SACK (RFC 2883): the peer got a segment twice
+  kSpuriousByTimestamp = 1u << 26,    // ACK echoing the original's TSval: the retransmission was unnecessary (RFC 3522)
 };
 
-inline constexpr unsigned kVerdictBits = 25;
+inline constexpr unsigned kVerdictBits = 27;
 
 // Wireshark's field name for Wireshark verdicts, seqwatch's own name otherwise.
 std::string_view verdict_name(unsigned bit) noexcept;

@@ -234,5 +234,74 @@ TEST(Analyzer, WindowScalingMissingOnOneSide) {
   EXPECT_EQ(c.records()[0].half[1].wscale, kWscaleNone);
 }
 
+// D-SACK (RFC 2883) as the Linux sender recognises it: the first SACK block below the
+// cumulative ACK, or inside the second block. An ordinary SACK block is not one.
+TEST(Analyzer, DsackBelowTheCumulativeAck) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A, 1000, 502, 20000});
+  c.send({true, C1 + 1000, S1, A, 1000, 502, 20100});
+  c.send({false, S1, C1 + 2000, A, 0, 509, 30000});
+  c.send({true, C1, S1, A, 1000, 502, 300000});  // unnecessary timeout retransmission
+  const Seg dsack{false, S1, C1 + 2000, A, 0, 509, 310000, -1, 0, {{C1, C1 + 1000}}};
+  EXPECT_EQ(c.send(dsack) & (kDsack | kSpuriousByTimestamp), kDsack);
+  EXPECT_EQ(c.event(c.frames()).verdict.bits & kDsack, kDsack);
+  c.finish();
+  EXPECT_EQ(c.records()[0].cold.dsacks, 1u);
+}
+
+TEST(Analyzer, DsackInsideTheSecondBlockAndPlainSack) {
+  Conversation c;
+  c.handshake(CI, SI);
+  for (uint32_t i = 0; i < 4; ++i) c.send({true, C1 + 1000 * i, S1, A, 1000, 502, 20000 + i * 100});
+  // segment 1 lost: the receiver SACKs 2-4 (plain SACK), then reports 3 received twice
+  const Seg plain{false, S1, C1 + 1000, A, 0, 509, 30000, -1, 0, {{C1 + 2000, C1 + 4000}}};
+  EXPECT_EQ(c.send(plain) & kDsack, 0u);
+  const Seg dup{false, S1, C1 + 1000, A, 0, 509, 30100, -1, 0, {{C1 + 2000, C1 + 3000}, {C1 + 2000, C1 + 4000}}};
+  EXPECT_EQ(c.send(dup) & kDsack, kDsack);
+  const Seg outside{false, S1, C1 + 1000, A, 0, 509, 30200, -1, 0, {{C1 + 4000, C1 + 5000}, {C1 + 2000, C1 + 4000}}};
+  EXPECT_EQ(c.send(outside) & kDsack, 0u);  // first block beside the second, above the ACK: plain SACK
+  c.finish();
+  EXPECT_EQ(c.records()[0].cold.dsacks, 1u);
+}
+
+// Eifel detection (RFC 3522): the first ACK that moves past a retransmitted segment echoes
+// the TSval of whichever copy arrived first.
+Seg with_ts(Seg s, uint32_t tsval, uint32_t tsecr) {
+  s.tsval = tsval;
+  s.tsecr = tsecr;
+  return s;
+}
+
+TEST(Analyzer, TimestampEchoOfTheOriginalMarksTheRetransmissionSpurious) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send(with_ts({true, C1, S1, A, 1000, 502, 20000}, 100, 50));
+  EXPECT_EQ(c.send(with_ts({true, C1, S1, A, 1000, 502, 300000}, 380, 50)) & kRetransmission, kRetransmission);
+  // a duplicate ACK that does not move the ACK point decides nothing
+  EXPECT_EQ(c.send(with_ts({false, S1, C1, A, 0, 509, 300100}, 60, 100)) & kSpuriousByTimestamp, 0u);
+  // the ACK covering the segment echoes the ORIGINAL's TSval: the original got through
+  EXPECT_EQ(c.send(with_ts({false, S1, C1 + 1000, A, 0, 509, 300200}, 61, 100)) & kSpuriousByTimestamp,
+            kSpuriousByTimestamp);
+  // decided once: a later ACK is not judged again
+  c.send(with_ts({true, C1 + 1000, S1, A, 1000, 502, 300300}, 390, 61));
+  EXPECT_EQ(c.send(with_ts({false, S1, C1 + 2000, A, 0, 509, 300400}, 62, 100)) & kSpuriousByTimestamp, 0u);
+}
+
+TEST(Analyzer, TimestampEchoOfTheRetransmissionIsARealLoss) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send(with_ts({true, C1, S1, A, 1000, 502, 20000}, 100, 50));
+  c.send(with_ts({true, C1, S1, A, 1000, 502, 300000}, 380, 50));
+  c.send(with_ts({true, C1, S1, A, 1000, 502, 900000}, 980, 50));  // second retransmission: the first one is judged
+  EXPECT_EQ(c.send(with_ts({false, S1, C1 + 1000, A, 0, 509, 900100}, 61, 380)) & kSpuriousByTimestamp, 0u);
+  // without timestamps nothing is judged
+  Conversation n;
+  n.handshake(CI, SI);
+  n.send({true, C1, S1, A, 1000, 502, 20000});
+  n.send({true, C1, S1, A, 1000, 502, 300000});
+  EXPECT_EQ(n.send({false, S1, C1 + 1000, A, 0, 509, 300100}) & kSpuriousByTimestamp, 0u);
+}
+
 }  // namespace
 }  // namespace seqwatch::testing

@@ -26,6 +26,7 @@ struct Seg {
   int8_t wscale = -1; // SYN option, -1 = absent
   uint16_t mss = 0;
   std::vector<decode::SackBlock> sack;
+  uint32_t tsval = 0, tsecr = 0;  // timestamps option when either is non-zero
 };
 
 class Conversation {
@@ -79,6 +80,11 @@ class Conversation {
     }
     for (const auto& b : s.sack) t.sack[t.sack_count++] = b;
     if (t.sack_count) t.opts |= decode::kOptSack;
+    if (s.tsval != 0 || s.tsecr != 0) {
+      t.opts |= decode::kOptTimestamp;
+      t.tsval = s.tsval;
+      t.tsecr = s.tsecr;
+    }
     PacketRef p{f, 40, 40, s.t_us * 1000 + 1700000000000000000ull, frame_};
     stage_->process_burst(&v, &p, 1);
     uint32_t bits = 0;
