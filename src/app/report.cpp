@@ -56,11 +56,14 @@ void RetransReport::add(const event::FlowRecord& r) {
     Sided other = k;
     other.sender_b ^= 1;
     const auto it = one_sided_.find(other);
-    if (it != one_sided_.end() && it->second != r.key.context) {
+    if (it != one_sided_.end() && it->second.context != r.key.context) {
       ++split_connections_;  // the other direction, under another VLAN / tunnel context
       one_sided_.erase(it);
+    } else if (it != one_sided_.end() && it->second.worker != r.worker) {
+      ++split_across_workers_;  // the other direction, analysed by another worker
+      one_sided_.erase(it);
     } else {
-      one_sided_[k] = r.key.context;
+      one_sided_[k] = SideOf{r.key.context, r.worker};
     }
   }
 
@@ -143,6 +146,7 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   j["syn_retransmissions"] = total_.syn_attempts_extra;
   j["one_sided_flows"] = one_sided_flows_;
   j["split_connections"] = split_connections_;
+  j["split_across_workers"] = split_across_workers_;
   j["ack_in_segment"] = total_.midack;
   json verdicts = json::object();
   for (unsigned b = 0; b < tcp::kVerdictBits; ++b)
@@ -190,6 +194,11 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
     fmt::print(out, "  SPLIT          {} connection(s) seen as two one-sided flows with different VLAN/tunnel context "
                     "(asymmetric tap?): analyse with --ignore-vlans / flow_table.key_vlans: false\n",
                split_connections_);
+  if (split_across_workers_ != 0)
+    fmt::print(out, "  SPLIT          {} connection(s) had their two directions analysed by different workers (two "
+                    "one-sided flows): the RX queues are not filled by a symmetric hash; use rss: symmetric or "
+                    "rehash: software\n",
+               split_across_workers_);
   if (!j["verdicts"].empty()) {
     std::string v;
     for (auto& [k, n] : j["verdicts"].items()) v += fmt::format("{}{} {}", v.empty() ? "" : ", ", k, n.get<uint64_t>());

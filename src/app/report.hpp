@@ -59,8 +59,15 @@ class RetransReport {
   struct SidedHash {
     size_t operator()(const Sided& k) const noexcept;
   };
-  std::unordered_map<Sided, uint64_t, SidedHash> one_sided_;  // -> context of the flow
+  // A connection whose two directions reached different workers (queues not filled by a
+  // symmetric hash) also shows as two one-sided flows, same context, different workers.
+  struct SideOf {
+    uint64_t context = 0;
+    uint8_t worker = 0;
+  };
+  std::unordered_map<Sided, SideOf, SidedHash> one_sided_;  // -> context and worker of the flow
   uint64_t split_connections_ = 0;
+  uint64_t split_across_workers_ = 0;
   uint64_t one_sided_flows_ = 0;
   Agg total_;
   std::unordered_map<Endpoint, Agg, EndpointHash> servers_;  // ip:port of the side that did not initiate

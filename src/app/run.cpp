@@ -5,6 +5,7 @@
 // outputs.stats_interval_s, SIGHUP re-opens the JSON-lines files, and every file is
 // flushed and closed before the final report.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <pcap/pcap.h>
@@ -16,6 +17,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <unistd.h>
@@ -79,6 +81,21 @@ std::string devarg(const std::string& devargs, const std::string& key) {
     }
   }
   return "";
+}
+
+// Every value of a devargs key that may repeat (net_pcap: one rx_pcap= per RX queue).
+std::vector<std::string> devarg_all(const std::string& devargs, const std::string& key) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while ((pos = devargs.find(',', pos)) != std::string::npos) {
+    ++pos;
+    if (devargs.compare(pos, key.size() + 1, key + "=") == 0) {
+      const size_t end = devargs.find(',', pos);
+      out.push_back(devargs.substr(pos + key.size() + 1,
+                                   end == std::string::npos ? std::string::npos : end - pos - key.size() - 1));
+    }
+  }
+  return out;
 }
 
 uint64_t count_pcap_frames(const std::string& path, std::string& err) {
@@ -180,9 +197,18 @@ int run_pipeline(const RunOptions& o) {
   auto worker_lcores = config::parse_lcore_list(cfg.workers.lcores.empty() ? cfg.eal.lcores : cfg.workers.lcores);
   std::vector<int> cpus;
   const unsigned ncpu = std::thread::hardware_concurrency();
+  std::vector<uint32_t> absent;  // worker lcores this machine does not have (workers.share_cpus)
   if (worker_lcores) {
-    for (uint32_t l : worker_lcores.value())
-      if (l != lcores.value()[0] && l < ncpu) cpus.push_back(static_cast<int>(l));
+    for (uint32_t l : worker_lcores.value()) {
+      if (l == lcores.value()[0]) continue;
+      if (cpus.size() == cfg.workers.count) break;
+      if (l < ncpu) {
+        cpus.push_back(static_cast<int>(l));
+      } else if (cfg.workers.share_cpus && ncpu != 0) {
+        absent.push_back(l);
+        cpus.push_back(static_cast<int>(l % ncpu));  // shares the CPU of lcore l mod CPUs
+      }
+    }
   }
   runtime::EalOptions eal;
   eal.lcores = std::to_string(std::min<uint32_t>(lcores.value()[0], ncpu == 0 ? 0 : ncpu - 1));
@@ -229,6 +255,16 @@ int run_pipeline(const RunOptions& o) {
     std::fprintf(stderr, "seqwatch: configuration does not fit this machine:\n%s\n", ok.error().message.c_str());
     return 2;
   }
+  if (!absent.empty()) {
+    const std::set<int> used(cpus.begin(), cpus.end());
+    const bool one = absent.size() == 1;
+    fmt::print(stderr,
+               "seqwatch: warning: workers.share_cpus: the {} workers share {} CPU{} (this machine has {}; worker "
+               "lcore{} {} {} beyond them and run{} on CPU lcore mod {}): per-worker packet rates, busy ratios and "
+               "cycles per packet are not per-core figures\n",
+               cpus.size(), used.size(), used.size() == 1 ? "" : "s", ncpu, one ? "" : "s", fmt::join(absent, ","),
+               one ? "is" : "are", one ? "s" : "", ncpu);
+  }
 
   // Ports and their queues.
   std::vector<std::unique_ptr<runtime::DpdkPortSource>> queues;
@@ -245,26 +281,37 @@ int run_pipeline(const RunOptions& o) {
     pc.timestamps = p.timestamps == config::Timestamps::kHw    ? runtime::PortConfig::Timestamps::kHw
                     : p.timestamps == config::Timestamps::kTsc ? runtime::PortConfig::Timestamps::kTsc
                                                                : runtime::PortConfig::Timestamps::kAuto;
+    bool finite = false;
     if (pc.name.rfind("net_pcap", 0) == 0) {
       pc.timestamp_unit_ns = 1000;  // net_pcap stamps microseconds
       pc.wire_lengths = false;
-      const std::string rx = devarg(p.devargs, "rx_pcap");
-      if (!rx.empty()) {
+      // One RX queue per rx_pcap= file, in order (a multi-queue replay: each file is what
+      // the NIC would have put on that queue).
+      const std::vector<std::string> rx = devarg_all(p.devargs, "rx_pcap");
+      std::vector<uint64_t> frames;
+      uint64_t total = 0;
+      for (const std::string& f : rx) {
         std::string err;
-        const uint64_t frames = count_pcap_frames(rx, err);
-        if (!err.empty()) return fail("ports: " + p.name + ": rx_pcap '" + rx + "': " + err);
+        frames.push_back(count_pcap_frames(f, err));
+        if (!err.empty()) return fail("ports: " + p.name + ": rx_pcap '" + f + "': " + err);
+        total += frames.back();
+      }
+      if (!rx.empty()) {
         if (devarg(p.devargs, "infinite_rx") == "1") {
           // net_pcap loads the whole file into mbufs once and loops over them.
-          uint32_t need = static_cast<uint32_t>(frames) + 2u * pc.rx_desc + 1024u;
+          uint32_t need = static_cast<uint32_t>(total) + 2u * pc.rx_desc * pc.rx_queues + 1024u;
           uint32_t pool = 1023;
           while (pool < need) pool = pool * 2 + 1;
           pc.mbufs = std::max(pc.mbufs, pool);
         } else {
-          pc.expected_frames = frames;  // a finite replay: done after the last frame
+          // A finite replay: each queue is done after the last frame of its file.
+          frames.resize(pc.rx_queues, 0);
+          pc.queue_frames = frames;
+          finite = true;
         }
       }
     }
-    if (pc.expected_frames == 0) lossless = false;  // a live port never waits for a worker
+    if (!finite) lossless = false;  // a live port never waits for a worker
     auto qs = runtime::DpdkPortSource::open_queues(pc);
     if (!qs) return fail(qs.error().message);
     for (auto& q : qs.value()) queues.push_back(std::move(q));
@@ -290,7 +337,7 @@ int run_pipeline(const RunOptions& o) {
   ec.evidence = ev_setup.value();
   ec.thread_init = [] { rte_thread_register(); };
   ec.flow_samples = true;  // 1 packet in 64: the imbalance diagnosis (outer vs inner hash)
-  ec.cpus = cpus;  // fewer CPUs than workers: the workers share them (pinning is skipped for absent CPUs)
+  ec.cpus = cpus;  // worker i on cpus[i]; with workers.share_cpus several workers share a CPU
   auto engine_r = runtime::Engine::create(ec, inputs);
   if (!engine_r) return fail(engine_r.error().message);
   runtime::Engine& engine = *engine_r.value();
@@ -364,7 +411,15 @@ int run_pipeline(const RunOptions& o) {
       std::fflush(stats.f);
     }
   };
+  live.begin();
   engine.run(g_stop, sinks);
+  // The last counters are judged too: a replay can end before the first stats interval.
+  for (const auto& l : live.finish(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                                   [&] { return report.to_json(10); })) {
+    if (stats.w == nullptr) continue;
+    std::fprintf(stats.f, "%s\n", l.c_str());
+    std::fflush(stats.f);
+  }
 
   // Final report.
   auto j = engine_summary(engine, matcher.get(), report, 10);

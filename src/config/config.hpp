@@ -66,6 +66,10 @@ struct WorkersConfig {
   uint32_t count = 1;     // poll-mode workers, one lcore each
   std::string lcores;     // lcore list for the workers; "" = eal.lcores minus the main lcore
   uint32_t burst = 32;    // packets per rte_eth_rx_burst
+  // Accept worker lcores the machine does not have (labs, CI, small VMs): those workers
+  // share its CPUs (lcore L runs on CPU L mod CPUs), so per-worker rates and busy ratios
+  // are not per-core figures. false = such lcores are refused (validate_against).
+  bool share_cpus = false;
   bool operator==(const WorkersConfig&) const = default;
 };
 

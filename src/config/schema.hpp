@@ -72,6 +72,7 @@ template <class V> void visit(V& v, WorkersConfig& c) {
   v.field("count", c.count, IntRange{1, 1024});
   v.field("lcores", c.lcores, Custom<std::string>{check_lcore_list_or_empty});
   v.field("burst", c.burst, IntRange{1, kMaxBurst});
+  v.field("share_cpus", c.share_cpus);
 }
 
 template <class V> void visit(V& v, FlowTableConfig& c) {

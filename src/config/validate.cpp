@@ -175,10 +175,14 @@ Result<bool> validate_against(const Config& cfg, const Environment& env, const O
 
   if (env.lcore_count > 0) {
     if (auto ids = parse_lcore_list(cfg.eal.lcores); ids.ok()) {
-      for (uint32_t id : ids.value())
+      for (uint32_t id : ids.value()) {
+        // workers.share_cpus: worker lcores beyond the machine run on its CPUs, shared (the
+        // main lcore is the EAL's own and must exist).
+        if (cfg.workers.share_cpus && id != ids.value().front()) continue;
         if (id >= env.lcore_count)
           report("eal.lcores", fmt::format("lcore {} does not exist: this machine has {} lcore{} (0-{})", id,
                                            env.lcore_count, env.lcore_count == 1 ? "" : "s", env.lcore_count - 1));
+      }
     }
   }
 

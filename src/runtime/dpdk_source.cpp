@@ -110,6 +110,10 @@ Result<std::vector<std::unique_ptr<DpdkPortSource>>> DpdkPortSource::open_queues
   for (uint16_t q = 0; q < cfg.rx_queues; ++q) {
     std::unique_ptr<DpdkPortSource> s(new DpdkPortSource());
     s->cfg_ = cfg;
+    if (q < cfg.queue_frames.size()) {
+      s->cfg_.expected_frames = cfg.queue_frames[q];
+      s->done_ = cfg.queue_frames[q] == 0;  // an empty file: nothing will come
+    }
     s->handle_ = h;
     s->port_ = h->id;
     s->queue_ = q;

@@ -28,6 +28,10 @@ struct PortConfig {
   // For finite inputs (a pcap vdev without infinite_rx): how many frames the port will
   // deliver in total, so the source knows when it is done; 0 = unbounded (live port).
   uint64_t expected_frames = 0;
+  // A finite replay with one file per queue (net_pcap with several rx_pcap=): the frames
+  // queue q will deliver, in place of expected_frames for the queues it names; a queue
+  // given 0 frames (an empty file) is done at once.
+  std::vector<uint64_t> queue_frames;
   // A finite input that stays silent this long before delivering expected_frames is
   // declared done and the shortfall counted as dropped.
   double stall_timeout_s = 5.0;

@@ -142,6 +142,25 @@ std::vector<std::string> LiveTelemetry::tick(double elapsed_s, const std::functi
   return lines;
 }
 
+void LiveTelemetry::begin() {
+  Snapshot s = collect(engine_, queues_, cfg_.ports);
+  s.elapsed_s = 0;
+  monitor_.start(s);
+}
+
+std::vector<std::string> LiveTelemetry::finish(double elapsed_s, const std::function<nlohmann::json()>& retrans) {
+  std::vector<std::string> lines;
+  Snapshot s = collect(engine_, queues_, cfg_.ports);
+  s.elapsed_s = std::max(elapsed_s, last_publish_);
+  for (const auto& j : monitor_.update(s, true)) lines.push_back(j.dump());
+  last_publish_ = s.elapsed_s;
+  if (retrans) s.retrans = retrans();
+  nlohmann::json ev = nlohmann::json::array();
+  for (const auto& e : monitor_.events()) ev.push_back(e);
+  store_.publish(std::move(s), std::move(ev));
+  return lines;
+}
+
 nlohmann::json LiveTelemetry::events() const {
   nlohmann::json ev = nlohmann::json::array();
   for (const auto& e : monitor_.events()) ev.push_back(e);

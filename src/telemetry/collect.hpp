@@ -44,11 +44,20 @@ class LiveTelemetry {
   // EngineSinks::on_sample (EngineConfig::flow_samples must be on).
   void add_sample(const runtime::FlowSample& s);
 
+  // Before the engine runs: the zero counters every window and evaluation starts from.
+  void begin();
+
   // Call from EngineSinks::on_tick. At most once per publish period (1 s, or the stats
   // interval when shorter) it collects and publishes a snapshot; `retrans` (may be empty)
   // supplies the retransmission report for it. Returns the JSON lines for the stats file:
   // a stats line every outputs.stats_interval_s and one line per imbalance/drop event.
   std::vector<std::string> tick(double elapsed_s, const std::function<nlohmann::json()>& retrans = {});
+
+  // After the engine has stopped (every worker done, every ring drained): collects the
+  // last counters and evaluates them whatever the interval, so imbalance and drops are
+  // judged even when the run was shorter than outputs.stats_interval_s (a short replay).
+  // Returns the lines for the stats file: a stats line with "final": true, then any events.
+  std::vector<std::string> finish(double elapsed_s, const std::function<nlohmann::json()>& retrans = {});
 
   // Events raised so far (for the final summary).
   nlohmann::json events() const;

@@ -197,7 +197,16 @@ void Monitor::derive(Snapshot& s, const Snapshot& base) const {
     }
 }
 
-std::vector<nlohmann::json> Monitor::update(Snapshot& s) {
+void Monitor::start(const Snapshot& s) {
+  Snapshot counters = s;
+  counters.retrans = nullptr;
+  history_.clear();
+  history_.push_back(counters);
+  last_eval_snap_ = std::move(counters);
+  have_eval_ = true;
+}
+
+std::vector<nlohmann::json> Monitor::update(Snapshot& s, bool final) {
   std::vector<nlohmann::json> out;
   now_ = s.elapsed_s;
   Snapshot counters = s;
@@ -206,9 +215,10 @@ std::vector<nlohmann::json> Monitor::update(Snapshot& s) {
   while (history_.size() > 2 && s.elapsed_s - history_[1].elapsed_s >= cfg_.window_s) history_.pop_front();
   while (!samples_.empty() && s.elapsed_s - samples_.front().t > cfg_.window_s) samples_.pop_front();
   derive(s, window_base(s.elapsed_s));
-  if (s.elapsed_s - last_eval_ >= cfg_.stats_interval_s) {
+  if (final || s.elapsed_s - last_eval_ >= cfg_.stats_interval_s) {
     last_eval_ = s.elapsed_s;
     out.push_back(stats_line(s));
+    if (final) out.back()["final"] = true;
     if (have_eval_) evaluate(s, last_eval_snap_, out);
     last_eval_snap_ = history_.back();
     have_eval_ = true;

@@ -77,11 +77,17 @@ class Monitor {
   explicit Monitor(MonitorConfig cfg) : cfg_(cfg) {}
 
   void add_sample(const Sample& s);
+  // The counters at the start of the run (elapsed_s 0, before any packet): the base of the
+  // first window and of the first evaluation, so a run shorter than one stats interval is
+  // still judged over all its packets (see update's `final`).
+  void start(const Snapshot& s);
   // Fills the window figures of `s` (worker busy_ratio / cycles_per_packet / pps,
   // imbalance, worker_balance, core_skew, diagnosis) from the history, and every
   // stats_interval_s evaluates the thresholds. Returns the JSON lines for the stats file:
   // a stats line each interval plus one line per event raised or cleared.
-  std::vector<nlohmann::json> update(Snapshot& s);
+  // `final` (the end of the run: the last counters, after the workers stopped) evaluates
+  // whatever time has passed since the last evaluation and marks the stats line "final".
+  std::vector<nlohmann::json> update(Snapshot& s, bool final = false);
 
   // Every event raised so far (most recent last, at most kMaxEvents kept).
   const std::deque<nlohmann::json>& events() const noexcept { return events_; }

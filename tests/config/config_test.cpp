@@ -308,7 +308,7 @@ TEST_F(ConfigTest, UnknownKeySuggestsTheClosestName) {
 TEST_F(ConfigTest, UnknownKeyInTheWrongSectionSaysWhereItBelongs) {
   EXPECT_EQ(error_of("workers:\n  idle_timeout_s: 30\n"),
             where(2, 3) + ": workers.idle_timeout_s: unknown key; 'idle_timeout_s' is a key of flow_table.idle_timeout_s");
-  EXPECT_EQ(error_of("workers:\n  zzz: 1\n"), where(2, 3) + ": workers.zzz: unknown key (keys here: count, lcores, burst)");
+  EXPECT_EQ(error_of("workers:\n  zzz: 1\n"), where(2, 3) + ": workers.zzz: unknown key (keys here: count, lcores, burst, share_cpus)");
 }
 
 TEST_F(ConfigTest, WrongTypes) {
@@ -537,6 +537,57 @@ TEST_F(ConfigTest, ValidateAgainstNeedsADevicePerPort) {
   EXPECT_EQ(v2.error().message,
             "(default): ports[0].rss: net_af_packet0 cannot do RSS, so 2 queues would not share the traffic; set rss: off "
             "and rehash: software");
+}
+
+// workers.share_cpus: worker lcores beyond the machine's CPUs are refused without it (the
+// message names the first absent lcore and the machine's range), accepted with it; the main
+// lcore must exist either way, and the eal.lcores / workers.count relation is unchanged.
+TEST_F(ConfigTest, WorkerLcoresBeyondTheMachineNeedShareCpus) {
+  const auto f = file("t.yaml",
+                      "eal: {lcores: '0-4'}\nworkers: {count: 4}\n"
+                      "ports:\n  - {name: mq, devargs: 'net_pcap0,rx_pcap=a.pcap', rss: off, rehash: software}\n");
+  Origins org;
+  auto r = load_config({f}, {}, &org);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r.value().workers.share_cpus);  // the default
+  Environment env;
+  env.lcore_count = 2;
+  env.ports = {{"net_pcap0", 1, 0, false, true}};
+  auto v = validate_against(r.value(), env, &org);
+  ASSERT_FALSE(v.ok());
+  const std::string p = (dir_ / "t.yaml").string();
+  EXPECT_EQ(v.error().message, p + ":1:15: eal.lcores: lcore 2 does not exist: this machine has 2 lcores (0-1)\n" + p +
+                                   ":1:15: eal.lcores: lcore 3 does not exist: this machine has 2 lcores (0-1)\n" + p +
+                                   ":1:15: eal.lcores: lcore 4 does not exist: this machine has 2 lcores (0-1)");
+
+  // With the key (here from --set, as a YAML boolean): accepted.
+  Origins org2;
+  auto shared = load_config({f}, {"workers.share_cpus=true"}, &org2);
+  ASSERT_TRUE(shared.ok()) << shared.error().message;
+  EXPECT_TRUE(shared.value().workers.share_cpus);
+  auto ok = validate_against(shared.value(), env, &org2);
+  EXPECT_TRUE(ok.ok()) << ok.error().message;
+  // In YAML too, and the rendered configuration carries it.
+  auto y = load_config_text("workers: {share_cpus: yes}\n", "y", r.value());
+  ASSERT_TRUE(y.ok()) << y.error().message;
+  EXPECT_TRUE(validate_against(y.value(), env).ok());
+  EXPECT_NE(render_yaml(y.value()).find("share_cpus: true"), std::string::npos) << render_yaml(y.value());
+
+  // The main lcore is the EAL's own thread: it must exist even when workers share CPUs.
+  Config c = shared.value();
+  c.eal.lcores = "2-5";
+  auto main_absent = validate_against(c, env);
+  ASSERT_FALSE(main_absent.ok());
+  EXPECT_EQ(main_absent.error().message,
+            "(default): eal.lcores: lcore 2 does not exist: this machine has 2 lcores (0-1)");
+
+  // The relation between workers.count and eal.lcores is not relaxed: workers still need
+  // their lcores listed.
+  EXPECT_EQ(error_of("eal: {lcores: '0-1'}\nworkers: {count: 3, share_cpus: true}\n"),
+            where(2, 18) + ": workers.count: 3 workers need 3 lcores besides the main lcore 0, but eal.lcores '0-1' "
+                           "leaves 1: add lcores to eal.lcores (e.g. 0-3) or lower workers.count");
+  EXPECT_EQ(error_of("workers: {share_cpus: maybe}\n"),
+            where(1, 23) + ": workers.share_cpus: expected true or false, got 'maybe'");
 }
 
 // ---- helpers -----------------------------------------------------------------------------

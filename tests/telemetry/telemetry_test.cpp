@@ -133,6 +133,55 @@ TEST(Monitor, WithSoftwareRehashTheWorkersSpreadBelowCv01) {
   EXPECT_TRUE(of_kind(lines, "core_skew").empty());
 }
 
+// A run shorter than one stats interval (a short replay): the interval-driven checks never
+// come due, so the final update (at shutdown, on the last counters) evaluates, over the whole
+// run from the zero counters given to start().
+TEST(Monitor, ShortRunIsJudgedAtTheEndFromTheStartCounters) {
+  MonitorConfig c = test_config();
+  c.stats_interval_s = 10;
+  c.min_packets = 1000;
+  Monitor m(c);
+  m.start(make_snapshot(0, {0, 0, 0, 0}, {0, 0, 0, 0}));
+  // The first tick, before most packets: a stats line, nothing to judge yet.
+  Snapshot s0 = make_snapshot(0.1, {100, 50, 0, 0}, {1'000'000, 500'000, 0, 0});
+  s0.tunnels = {{"gre", 150}};
+  const auto first = m.update(s0);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0]["type"], "stats");
+  EXPECT_FALSE(first[0].contains("final"));
+  for (const auto& s : gre_samples(2000, {0, 0, 1}, 5000)) m.add_sample(s);
+  // The replay ends 0.4 s in: inside the first interval, so an ordinary update says nothing.
+  Snapshot end = make_snapshot(0.4, {82000, 41000, 0, 0}, {300'000'000, 150'000'000, 0, 0});
+  end.tunnels = {{"gre", 123000}};
+  Snapshot again = end;
+  EXPECT_TRUE(m.update(end).empty());
+  // The final update judges it, over everything since the start counters.
+  const auto lines = m.update(again, true);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0]["type"], "stats");
+  EXPECT_EQ(lines[0]["final"], true);
+  EXPECT_DOUBLE_EQ(again.window_s, 0.4);
+  ASSERT_EQ(again.imbalance.size(), 1u);
+  EXPECT_EQ(again.imbalance[0].packets, 123000u);
+  const auto ev = of_kind(lines, "queue_imbalance");
+  ASSERT_EQ(ev.size(), 1u) << nlohmann::json(lines).dump(1);
+  EXPECT_EQ(ev[0]["state"], "raised");
+  EXPECT_EQ(ev[0]["cause"], "tunnel");
+  EXPECT_NE(ev[0]["message"].get<std::string>().find("enable software rehash on port span0"), std::string::npos);
+}
+
+// Without start(), the first update only sets the base (the behaviour before a run's start
+// counters existed); with it, drops from the very first interval are reported.
+TEST(Monitor, StartCountersMakeTheFirstIntervalCount) {
+  Monitor without(test_config());
+  EXPECT_TRUE(of_kind(upd(without, make_snapshot(1, {1000, 1000}, {100'000'000, 100'000'000}, 300)), "drops").empty());
+  Monitor with(test_config());
+  with.start(make_snapshot(0, {0, 0}, {0, 0}));
+  const auto ev = of_kind(upd(with, make_snapshot(1, {1000, 1000}, {100'000'000, 100'000'000}, 300)), "drops");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0]["packets"], 300);
+}
+
 TEST(Monitor, ElephantFlow) {
   Monitor m(test_config());
   upd(m, make_snapshot(1, {0, 0, 0, 0}, {0, 0, 0, 0}));
