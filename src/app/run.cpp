@@ -336,7 +336,7 @@ int run_pipeline(const RunOptions& o) {
   if (!ev_setup) return fail(ev_setup.error().message);
   ec.evidence = ev_setup.value();
   ec.thread_init = [] { rte_thread_register(); };
-  ec.flow_samples = true;  // 1 packet in 64: the imbalance diagnosis (outer vs inner hash)
+  ec.flow_samples = cfg.imbalance.samples;  // 1 packet in 64: the imbalance diagnosis (outer vs inner hash)
   ec.cpus = cpus;  // worker i on cpus[i]; with workers.share_cpus several workers share a CPU
   auto engine_r = runtime::Engine::create(ec, inputs);
   if (!engine_r) return fail(engine_r.error().message);

@@ -189,6 +189,7 @@ struct ImbalanceConfig {
   double max_mean_threshold = 2.0;   // busiest queue / mean queue
   double core_skew_threshold = 1.5;  // busiest core / mean core (busy cycles)
   uint64_t min_packets = 10000;      // windows with fewer packets are not judged
+  bool samples = true;               // workers hand 1 packet in 64 to the diagnosis (inner vs outer hash)
   bool operator==(const ImbalanceConfig&) const = default;
 };
 

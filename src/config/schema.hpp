@@ -158,6 +158,7 @@ template <class V> void visit(V& v, ImbalanceConfig& c) {
   v.field("max_mean_threshold", c.max_mean_threshold, RealRange{1, 1e6, true});
   v.field("core_skew_threshold", c.core_skew_threshold, RealRange{1, 1e6, true});
   v.field("min_packets", c.min_packets, IntRange{0, UINT64_MAX});
+  v.field("samples", c.samples);
 }
 
 template <class V> void visit(V& v, RulesConfig& c) { v.field("file", c.file); }

@@ -269,7 +269,12 @@ void Monitor::evaluate(const Snapshot& s, const Snapshot& prev, std::vector<nloh
                                            f.port, f.cv, f.busiest_queue, f.max_mean);
       std::string kind = d.tunnel_kind.empty() ? "tunnel" : d.tunnel_kind;
       std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char c) { return std::toupper(c); });
-      if (d.tunneled_share >= 0.5 && d.predicted_inner_cv < std::min(cfg_.queue_cv_threshold, f.cv) / 2) {
+      if (d.samples == 0) {
+        cause = "unknown";
+        msg = fmt::format("{}: no packet samples to diagnose the cause from (imbalance.samples is off, or the "
+                          "workers' sample rings overflowed)",
+                          head);
+      } else if (d.tunneled_share >= 0.5 && d.predicted_inner_cv < std::min(cfg_.queue_cv_threshold, f.cv) / 2) {
         cause = "tunnel";
         msg = fmt::format("{}: {} of packets are {}-encapsulated; the NIC hashes the outer header; {} outer flow{} "
                           "carry 95% of the traffic; inner flows would spread to CV {:.2f} — enable software rehash "

@@ -114,6 +114,21 @@ TEST(Monitor, GreImbalanceIsDiagnosedAsTunnelCaused) {
   ASSERT_FALSE(m.events().empty());
 }
 
+TEST(Monitor, ImbalanceWithoutSamplesNamesNoCause) {
+  // imbalance.samples: false: the queues are still judged, but nothing says why.
+  Monitor m(test_config());
+  Snapshot s0 = make_snapshot(1, {0, 0, 0, 0}, {0, 0, 0, 0});
+  m.update(s0);
+  Snapshot s1 = make_snapshot(11, {820000, 410000, 0, 0}, {9'000'000'000, 4'500'000'000, 0, 0});
+  const auto lines = m.update(s1);
+  const auto ev = of_kind(lines, "queue_imbalance");
+  ASSERT_EQ(ev.size(), 1u) << nlohmann::json(lines).dump(1);
+  EXPECT_EQ(ev[0]["state"], "raised");
+  EXPECT_EQ(ev[0]["cause"], "unknown");
+  const std::string msg = ev[0]["message"];
+  EXPECT_NE(msg.find("no packet samples"), std::string::npos) << msg;
+}
+
 TEST(Monitor, WithSoftwareRehashTheWorkersSpreadBelowCv01) {
   // The same GRE traffic behind the rehash stage: workers get frames by the inner hash.
   Monitor m(test_config());
