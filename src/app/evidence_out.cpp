@@ -11,9 +11,15 @@ Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, 
   s.enabled = ev.enabled;
   if (!ev.enabled) return s;
   evidence::CaptureConfig& c = s.capture;
+  // Trigger and slice state for every flow the table can hold (192 bytes each); the packet
+  // history (K x trimmed packets, ~4.8 KB per ring at K 16 / snap 256) for at most
+  // kHistoryRings flows: beyond that, flows share history rings (counted: history_taken,
+  // history_lost) while their triggers keep firing (docs/evidence.md, "History").
+  constexpr uint32_t kHistoryRings = 1u << 15;
   uint32_t slots = 1024;
-  while (slots < flow_capacity && slots < (1u << 15)) slots <<= 1;
+  while (slots < flow_capacity && slots < (1u << 30)) slots <<= 1;
   c.flow_slots = slots;
+  c.history_slots = std::min(slots, kHistoryRings);
   c.pre_packets = static_cast<uint16_t>(std::min<uint32_t>(ev.history_packets, 1024));
   c.post_packets = static_cast<uint16_t>(std::min<uint32_t>(ev.post_packets, 65535));
   if (ev.trim.headers) {
@@ -93,7 +99,7 @@ uint32_t EvidenceOutput::drain(evidence::RecordRing& ring) {
 }
 
 nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
-  uint64_t slices = 0, emitted = 0, ring_full = 0, refused = 0, memory = 0, samples = 0;
+  uint64_t slices = 0, emitted = 0, ring_full = 0, refused = 0, memory = 0, samples = 0, hist_taken = 0, hist_lost = 0;
   for (unsigned w = 0; w < engine.workers(); ++w) {
     const auto* cap = engine.evidence(w);
     if (cap == nullptr) continue;
@@ -103,6 +109,8 @@ nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
     ring_full += c.ring_full + c.samples_ring_full;
     refused += c.refused_flow_budget + c.refused_global_budget + c.refused_ring;
     samples += c.samples;
+    hist_taken += c.history_taken;
+    hist_lost += c.history_lost;
     memory += cap->memory_bytes();
   }
   const auto& w = sink_->evidence_writer().counters();
@@ -114,7 +122,8 @@ nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
           {"packets_written", w.packets}, {"bytes_written", w.bytes},
           {"packets_lost", w.packets_lost}, {"over_budget", over_budget_},
           {"index", sink_->index_path()}, {"index_lines", k.index_lines},
-          {"memory_bytes", memory}};
+          {"memory_bytes", memory},
+          {"history_taken", hist_taken},  {"slices_without_history", hist_lost}};
 }
 
 std::string EvidenceOutput::describe() const {

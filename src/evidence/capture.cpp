@@ -71,7 +71,9 @@ uint32_t trimmed_length(const decode::PacketView& v, uint32_t caplen, const Trim
 }
 
 size_t EvidenceCapture::memory_for(const CaptureConfig& c) noexcept {
-  return size_t{c.flow_slots} * (sizeof(FlowSlot) + size_t{c.pre_packets} * hist_stride_for(c.trim.snap)) +
+  const size_t rows = c.history_slots != 0 ? c.history_slots : c.flow_slots;
+  return size_t{c.flow_slots} * sizeof(FlowSlot) +
+         rows * (sizeof(uint32_t) + size_t{c.pre_packets} * hist_stride_for(c.trim.snap)) +
          size_t{c.ring} * record_stride(ring_snap(c));
 }
 
@@ -87,6 +89,10 @@ EvidenceCapture::EvidenceCapture(const CaptureConfig& cfg, const TriggerSet& tri
 
 Result<std::unique_ptr<EvidenceCapture>> EvidenceCapture::create(const CaptureConfig& c, const TriggerSet& triggers) {
   if (!pow2(c.flow_slots)) return Error{"evidence flow_slots " + std::to_string(c.flow_slots) + " is not a power of two"};
+  const uint32_t rows = c.history_slots != 0 ? c.history_slots : c.flow_slots;
+  if (!pow2(rows) || rows > c.flow_slots)
+    return Error{"evidence history_slots " + std::to_string(rows) + " must be a power of two <= flow_slots " +
+                 std::to_string(c.flow_slots)};
   if (!pow2(c.ring)) return Error{"evidence ring " + std::to_string(c.ring) + " is not a power of two"};
   if (c.trim.snap == 0 || c.trim.snap > kMaxSnap || c.sample.trim.snap == 0 || c.sample.trim.snap > kMaxSnap)
     return Error{"evidence snap " + std::to_string(c.trim.snap) + "/" + std::to_string(c.sample.trim.snap) +
@@ -97,9 +103,18 @@ Result<std::unique_ptr<EvidenceCapture>> EvidenceCapture::create(const CaptureCo
     return Error{"evidence sample flow_fraction " + std::to_string(c.sample.flow_fraction) + " must be in [0, 1]"};
   std::unique_ptr<EvidenceCapture> e(new EvidenceCapture(c, triggers));
   e->slot_mask_ = c.flow_slots - 1;
+  e->hist_mask_ = rows - 1;
   e->hist_stride_ = hist_stride_for(c.trim.snap);
-  e->slots_ = std::make_unique<FlowSlot[]>(c.flow_slots);
-  const size_t hist_bytes = size_t{c.flow_slots} * c.pre_packets * e->hist_stride_;
+  {
+    void* map = nullptr;
+    size_t map_len = 0;
+    uint8_t* m = slab_alloc(size_t{c.flow_slots} * sizeof(FlowSlot), map, map_len);
+    if (m == nullptr) return Error{"evidence: cannot allocate " + std::to_string(c.flow_slots) + " flow slots"};
+    e->slots_mem_ = std::unique_ptr<uint8_t[], SlabFree>(m, SlabFree{map, map_len});
+    e->slots_ = reinterpret_cast<FlowSlot*>(m);
+  }
+  e->hist_owner_ = std::make_unique<uint32_t[]>(rows);
+  const size_t hist_bytes = size_t{rows} * c.pre_packets * e->hist_stride_;
   if (hist_bytes != 0) {
     void* map = nullptr;
     size_t map_len = 0;
@@ -121,6 +136,7 @@ EvidenceCapture::FlowSlot& EvidenceCapture::slot_of(FlowRef f) noexcept {
     if (s.flow_id != 0) {
       ++counters_.slots_taken;
       if (s.slice != 0) end_slice(s, EndReason::kFlowEnded, 0);
+      release_history(s.flow_id, f.slot);
     }
     s = FlowSlot{};
     s.flow_id = f.id;
@@ -200,6 +216,11 @@ static EvidenceCapture::HistEntry entry_of(const PacketRef& p, uint32_t caplen, 
 void EvidenceCapture::store(FlowSlot& s, uint32_t slot_idx, const PacketRef& p, const decode::PacketView& v,
                             uint8_t dir, uint32_t verdicts) noexcept {
   if (cfg_.pre_packets == 0) return;
+  if (!owns_history(s, slot_idx)) {
+    uint32_t& owner = hist_owner_[slot_idx & hist_mask_];
+    if (owner != 0) ++counters_.history_taken;
+    owner = s.flow_id;
+  }
   const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
   HistEntry* h = hist(slot_idx, s.head);
   *h = entry_of(p, n, dir, verdicts);
@@ -212,6 +233,7 @@ void EvidenceCapture::store(FlowSlot& s, uint32_t slot_idx, const PacketRef& p, 
 bool EvidenceCapture::open_slice(FlowSlot& s, uint32_t slot_idx, const PacketRef& p, const decode::PacketView& v,
                                  FlowRef f, uint32_t verdicts, uint32_t fired) noexcept {
   const BudgetConfig& b = cfg_.budget;
+  if (s.count != 0 && !owns_history(s, slot_idx)) ++counters_.history_lost;  // sliced on without it
   const uint32_t start_packets = s.count + (p.data != nullptr ? 1u : 0u);
   if ((b.flow_slices != 0 && s.slices >= b.flow_slices) ||
       (b.flow_packets != 0 && s.emitted + start_packets > b.flow_packets)) {
@@ -317,6 +339,7 @@ void EvidenceCapture::observe(const PacketRef& p, const decode::PacketView& v, F
 void EvidenceCapture::flow_end(FlowRef f, bool syn_unanswered) noexcept {
   FlowSlot& s = slots_[f.slot & slot_mask_];
   if (s.flow_id != f.id) return;  // the slot moved on to another flow already
+  if (s.count != 0) owns_history(s, f.slot & slot_mask_);  // a taken ring: no history left to emit
   if (s.slice != 0) {
     end_slice(s, EndReason::kFlowEnded, 0);
   } else if (syn_unanswered && triggers_.syn_unanswered_at_end() && s.count != 0) {
@@ -328,6 +351,7 @@ void EvidenceCapture::flow_end(FlowRef f, bool syn_unanswered) noexcept {
     open_slice(s, f.slot & slot_mask_, none, v, f, 0, kTrigSynUnanswered);
     if (s.slice != 0) end_slice(s, EndReason::kFlowEnded, none.ts_ns);
   }
+  release_history(s.flow_id, f.slot);
   s = FlowSlot{};
 }
 

@@ -55,7 +55,9 @@ struct SampleConfig {
 };
 
 struct CaptureConfig {
-  uint32_t flow_slots = 1u << 15;  // history slots, power of two (size it like the flow table)
+  uint32_t flow_slots = 1u << 15;  // per-flow trigger/slice state, power of two (size it like the flow table)
+  uint32_t history_slots = 0;      // history rings, power of two <= flow_slots (0 = flow_slots); fewer
+                                   // than flow_slots bounds memory: flows then share rings (history_taken)
   uint16_t pre_packets = 8;        // K: history per flow
   uint16_t post_packets = 16;      // M: packets after the trigger packet
   TrimConfig trim;
@@ -69,7 +71,9 @@ struct CaptureConfig {
 struct alignas(64) CaptureCounters {
   uint64_t packets = 0;              // packets observed
   uint64_t stored = 0;               // copied into a history ring
-  uint64_t slots_taken = 0;          // a flow took over a slot holding another flow's history
+  uint64_t slots_taken = 0;          // a flow took over a slot holding another flow's trigger state
+  uint64_t history_taken = 0;        // a flow's packet took over a history ring holding another flow's history
+  uint64_t history_lost = 0;         // a slice started without its history (another flow had taken the ring)
   std::array<uint64_t, kTriggerBits> triggers{};  // per TriggerKind bit, fired
   uint64_t slices = 0;               // slices opened
   uint64_t triggers_merged = 0;      // triggers inside an open slice (extended it)
@@ -149,8 +153,9 @@ class EvidenceCapture {
       __builtin_prefetch(&s);
       return;
     }
-    const uint32_t pos = s.flow_id == f.id ? s.head : 0;  // a new owner starts at 0
-    const uint8_t* h = hist_.get() + (size_t{i} * cfg_.pre_packets + pos) * hist_stride_;
+    const uint32_t row = i & hist_mask_;
+    const uint32_t pos = s.flow_id == f.id && hist_owner_[row] == f.id ? s.head : 0;  // a new owner starts at 0
+    const uint8_t* h = hist_.get() + (size_t{row} * cfg_.pre_packets + pos) * hist_stride_;
     // HistEntry (32 bytes) + a typical trimmed frame (Ethernet/IPv4/TCP with timestamps,
     // 66 bytes): at most three lines.
     __builtin_prefetch(h);
@@ -181,8 +186,23 @@ class EvidenceCapture {
  private:
   EvidenceCapture(const CaptureConfig& cfg, const TriggerSet& triggers);
   FlowSlot& slot_of(FlowRef f) noexcept;
+  // History entry `pos` of the ring serving flow slot `slot` (history rows = slot & hist_mask_).
   HistEntry* hist(uint32_t slot, uint32_t pos) noexcept {
-    return reinterpret_cast<HistEntry*>(hist_.get() + (size_t{slot} * cfg_.pre_packets + pos) * hist_stride_);
+    return reinterpret_cast<HistEntry*>(hist_.get() + (size_t{slot & hist_mask_} * cfg_.pre_packets + pos) * hist_stride_);
+  }
+  // A flow that leaves its slot frees its history ring (if it still holds it): the next flow
+  // to use the ring does not count as taking it over.
+  void release_history(uint32_t flow_id, uint32_t slot) noexcept {
+    uint32_t& owner = hist_owner_[slot & hist_mask_];
+    if (owner == flow_id) owner = 0;
+  }
+  // True when the history ring of flow slot `slot` still holds flow `s`'s packets; otherwise
+  // (another flow took the ring over) the flow's history is empty from now on.
+  bool owns_history(FlowSlot& s, uint32_t slot) noexcept {
+    if (hist_owner_[slot & hist_mask_] == s.flow_id) return true;
+    s.count = 0;
+    s.head = 0;
+    return false;
   }
   bool global_take(uint64_t ts_ns, uint32_t n) noexcept;
   bool open_slice(FlowSlot& s, uint32_t slot_idx, const PacketRef& p, const decode::PacketView& v, FlowRef f,
@@ -195,8 +215,15 @@ class EvidenceCapture {
   CaptureConfig cfg_;
   TriggerSet triggers_;
   uint32_t slot_mask_ = 0;
+  uint32_t hist_mask_ = 0;
   size_t hist_stride_ = 0;
-  std::unique_ptr<FlowSlot[]> slots_;
+  // Flow slots live in a lazily zeroed mapping too (one per flow-table entry: 192 MB at 1M
+  // flows, touched only where flows are): all-zero bytes are FlowSlot's default state
+  // (FlowSlot is an aggregate, so the mapping holds its objects; tests check FlowSlot{} is
+  // all zeros).
+  std::unique_ptr<uint8_t[], SlabFree> slots_mem_;
+  FlowSlot* slots_ = nullptr;
+  std::unique_ptr<uint32_t[]> hist_owner_;  // per history ring: the flow id whose packets it holds
   std::unique_ptr<uint8_t[], SlabFree> hist_;  // the history slab (see SlabFree)
   RecordRing ring_;
   CaptureCounters counters_;

@@ -2,6 +2,7 @@
 // next M packets of the flow, in order; budgets, ring-full, trimming, triggers, sampling.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -380,11 +381,60 @@ TEST(EvidenceMemory, BoundedAndReported) {
   cfg.trim.snap = 128;
   cfg.ring = 1u << 10;
   auto c = EvidenceCapture::create(cfg, TriggerSet{}).value();
-  const size_t expect = size_t{1024} * (sizeof(EvidenceCapture::FlowSlot) + 8 * (32 + 128)) + 1024 * record_stride(128);
+  // per flow slot: its state; per history ring: owner tag + K entries
+  const size_t expect = size_t{1024} * (sizeof(EvidenceCapture::FlowSlot) + 4 + 8 * (32 + 128)) + 1024 * record_stride(128);
   EXPECT_EQ(c->memory_bytes(), expect);
   EXPECT_EQ(sizeof(EvidenceCapture::FlowSlot), 192u);
+  // Flow slots start as zero pages: the default state must be all-zero bytes.
+  const EvidenceCapture::FlowSlot fresh{};
+  const auto* bytes = reinterpret_cast<const uint8_t*>(&fresh);
+  EXPECT_TRUE(std::all_of(bytes, bytes + sizeof fresh, [](uint8_t b) { return b == 0; }));
+  cfg.history_slots = 256;  // fewer history rings than flow slots bounds the slab
+  EXPECT_EQ(EvidenceCapture::create(cfg, TriggerSet{}).value()->memory_bytes(),
+            size_t{1024} * sizeof(EvidenceCapture::FlowSlot) + 256 * (4 + 8 * (32 + 128)) + 1024 * record_stride(128));
+  cfg.history_slots = 2048;  // more than flow_slots
+  EXPECT_FALSE(EvidenceCapture::create(cfg, TriggerSet{}).ok());
+  cfg.history_slots = 0;
   cfg.flow_slots = 1000;
   EXPECT_FALSE(EvidenceCapture::create(cfg, TriggerSet{}).ok());
+}
+
+// Flows beyond the history rings share them: each flow keeps its own trigger state (its
+// triggers fire as if alone), and a flow whose ring another flow took over slices on
+// without history (counted), never with the other flow's packets.
+TEST(EvidenceMemory, SharedHistoryRingsKeepTriggersPerFlow) {
+  CaptureConfig cfg = small_config(3, 1);
+  cfg.flow_slots = 64;
+  cfg.history_slots = 1;  // every flow shares one history ring
+  auto c = EvidenceCapture::create(cfg, rst_triggers()).value();
+  PacketFactory f;
+  std::vector<const Pkt*> a, b;
+  // Flows 1 and 2 (different flow slots) alternate; both build a dup-ACK run of 3.
+  for (int i = 0; i < 3; ++i) {
+    const Pkt& pa = f.tcp(40001, true, 1000 + i);
+    c->observe(pa.ref, pa.view, ref(pa, 1), dupack(static_cast<uint16_t>(i + 1)));
+    a.push_back(&pa);
+    const Pkt& pb = f.tcp(40002, true, 2000 + i);
+    c->observe(pb.ref, pb.view, ref(pb, 2), dupack(static_cast<uint16_t>(i + 1)));
+    b.push_back(&pb);
+  }
+  const auto rs = drain(*c);
+  EXPECT_EQ(c->counters().triggers[1], 2u) << "both flows' dup-ACK runs fired";  // kTrigDupAckRun
+  EXPECT_EQ(c->counters().slices, 2u);
+  EXPECT_EQ(c->counters().slots_taken, 0u);
+  EXPECT_GE(c->counters().history_taken, 3u);
+  // Flow 1 triggers while flow 2's packet holds the ring: flow 1 slices without history.
+  // Flow 2 triggers next and still holds the ring: its own last packet is its history.
+  EXPECT_EQ(c->counters().history_lost, 1u);
+  EXPECT_EQ(frames_of(rs), (std::vector<uint64_t>{a[2]->ref.frame, b[1]->ref.frame, b[2]->ref.frame}));
+  std::map<uint64_t, uint32_t> flow_of_slice;
+  for (const Rec& r : rs) {
+    if (r.h.kind == RecordKind::kSliceBegin) flow_of_slice[r.h.slice] = r.h.flow_id;
+    if (r.h.kind == RecordKind::kPacket) {
+      const bool from_b = r.h.frame == b[1]->ref.frame || r.h.frame == b[2]->ref.frame;
+      EXPECT_EQ(flow_of_slice[r.h.slice], from_b ? 2u : 1u) << "frame " << r.h.frame << " in the other flow's slice";
+    }
+  }
 }
 
 }  // namespace
