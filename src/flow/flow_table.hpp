@@ -84,14 +84,14 @@ class FlowTable {
 
   static Result<std::unique_ptr<FlowTable>> create(const FlowTableConfig& cfg);
 
-  void prefetch_bucket(uint64_t hash) const noexcept { __builtin_prefetch(&buckets_[hash & mask_]); }
+  [[gnu::always_inline]] void prefetch_bucket(uint64_t hash) const noexcept { __builtin_prefetch(&buckets_[hash & mask_]); }
 
   // Read-only second lookup stage: reads the (already prefetched) home bucket and
   // prefetches every cache line of the entries whose signature matches, so that the
   // later find_or_insert + analysis find them in cache (rte_hash bulk lookup's
   // "compare signatures, prefetch keys" step). A key in the second bucket is rare below
   // the design load; it is left to find_or_insert. Never writes, never fails.
-  void prefetch_entry(uint64_t hash) const noexcept {
+  [[gnu::always_inline]] void prefetch_entry(uint64_t hash) const noexcept {
     const Bucket& b = buckets_[static_cast<uint32_t>(hash) & mask_];
     for (unsigned m = match_mask(b, sig_of(hash)); m != 0; m &= m - 1) {
       const char* p = reinterpret_cast<const char*>(&entries_[b.idx[std::countr_zero(m)] - 1]);

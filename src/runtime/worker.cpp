@@ -157,6 +157,14 @@ void Worker::process_burst(const PacketRef* pkts, uint16_t n) noexcept {
 
   TcpShape& t = state_.tcp;
   evidence::EvidenceCapture* ev = x_.evidence;
+  if (ev != nullptr && tcp_ != nullptr) {
+    // Evidence state of the whole burst first (staged, as the flow lookups): each packet's
+    // flow slot and next history entry are random lines; their misses overlap this way.
+    for (uint16_t i = 0; i < n; ++i) {
+      const tcp::SegmentResult& r = tcp_->result(i);
+      if (r.analysed) ev->prefetch(evidence::FlowRef{r.slot, r.flow_id, r.dir, nullptr});
+    }
+  }
   for (uint16_t i = 0; i < n; ++i) {
     const decode::PacketView& v = views_[i];
     if (!v.is_tcp() || v.status != decode::DecodeStatus::kOk) continue;  // counted by decode
