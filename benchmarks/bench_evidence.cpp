@@ -68,23 +68,12 @@ using seqwatch::PacketRef;
 using sb::Seg;
 using sb::Step;
 using sb::Who;
+using sb::Xorshift;
 
-constexpr unsigned kBurst = 32;
-// Packets generated per batch (18.9 MB of 2304-byte mempool-like slots, beyond L2).
-constexpr uint32_t kBatch = 8192;
-constexpr uint64_t kPacketGapNs = 100;  // packet time: 10 Mpps aggregate
-constexpr uint64_t kStartNs = 1700000000ull * 1000000000ull;
-
-struct Xorshift {
-  uint64_t s = 0x2545F4914F6CDD1Dull;
-  uint64_t next() noexcept {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  uint32_t below(uint32_t n) noexcept { return static_cast<uint32_t>(((next() & 0xFFFFFFFFu) * n) >> 32); }
-};
+using sb::kBatch;
+using sb::kBurst;
+using sb::kPacketGapNs;
+using sb::kStartNs;
 
 // ---- configuration as `seqwatch analyze --evidence DIR` builds it ---------------------------
 
@@ -156,10 +145,9 @@ struct Fixture {
   bool worker_mode;  // BM_Worker: decode + analysis timed; BM_History: analysis untimed
   bool evidence_on;
   bool prefetch;     // a prefetch pass over the burst before observe
-  sb::TrafficGen gen;
-  std::unique_ptr<uint8_t[]> pool;
-  std::vector<PacketRef> pkts;
-  std::vector<dec::FrameRef> frames;
+  sb::PacketBatch batch;
+  std::vector<PacketRef>& pkts = batch.pkts;
+  std::vector<dec::FrameRef>& frames = batch.frames;
   std::vector<dec::PacketView> views;
   std::vector<tcp::SegmentResult> results;  // BM_History: the stage's results, per batch packet
   std::vector<flow::FlowKey> keys;
@@ -167,14 +155,12 @@ struct Fixture {
   std::unique_ptr<tcp::TcpStage> stage;
   std::unique_ptr<ev::EvidenceCapture> cap;
   Xorshift rng;
-  uint64_t ts = kStartNs;
-  uint64_t frame = 0;
   uint32_t pos = kBatch;
   uint64_t records_drained = 0;
 
   Fixture(Scenario s, uint32_t n, bool worker, bool on, bool pf)
-      : scenario(s), flows(n), worker_mode(worker), evidence_on(on), prefetch(pf), gen(n, cycle_of(s), s != Scenario::kQuiet),
-        pool(new uint8_t[kBatch * sb::kSlotStride]()), pkts(kBatch), frames(kBatch), views(kBatch),
+      : scenario(s), flows(n), worker_mode(worker), evidence_on(on), prefetch(pf), batch(n, cycle_of(s), s != Scenario::kQuiet),
+        views(kBatch),
         results(kBatch), keys(kBatch) {}
 
   static void on_flow_end(void* ctx, const flow::FlowEntry& e, uint32_t slot, flow::RemoveReason) noexcept {
@@ -234,13 +220,7 @@ struct Fixture {
     }
   }
 
-  void put(uint32_t i, uint32_t c) {
-    uint8_t* slot = pool.get() + static_cast<size_t>(i) * sb::kSlotStride + sb::kSlotDataOff;
-    pkts[i] = gen.next(c, slot, ts);
-    pkts[i].frame = ++frame;
-    frames[i] = dec::FrameRef{pkts[i].data, pkts[i].caplen};
-    ts += kPacketGapNs;
-  }
+  void put(uint32_t i, uint32_t c) { batch.put(i, c); }
 
   // The evidence part of Worker::process_burst for the burst at `at` (just analysed).
   void observe_burst(uint32_t at, uint16_t n) noexcept {

@@ -31,6 +31,7 @@
 
 #include "flow/flow_key.hpp"
 #include "flow/flow_table.hpp"
+#include "tcp_traffic.hpp"
 
 namespace {
 
@@ -70,18 +71,6 @@ inline void key_of(uint32_t n, fl::FlowKey& k) noexcept {
   k.proto = 6;
 }
 
-struct Xorshift {
-  uint64_t s = 0x9E3779B97F4A7C15ull;
-  uint64_t next() noexcept {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  // Uniform in [0, n) (Lemire's multiply-shift; bias negligible for these n).
-  uint32_t below(uint32_t n) noexcept { return static_cast<uint32_t>(((next() & 0xFFFFFFFFu) * n) >> 32); }
-};
-
 struct NoRemove {
   uint64_t* count;
   void operator()(const fl::FlowEntry&, fl::RemoveReason) const noexcept { ++*count; }
@@ -116,7 +105,7 @@ void BM_FlowLookupHit(benchmark::State& state) {
   const uint64_t rss1 = rss_bytes();
   const uint64_t evicted_at_fill = t.counters().evicted;
 
-  Xorshift rng;
+  seqwatch::bench::Xorshift rng{0x9E3779B97F4A7C15ull};
   std::array<fl::FlowKey, kBurst> keys;
   std::array<uint64_t, kBurst> hashes;
   uint64_t sink = 0;

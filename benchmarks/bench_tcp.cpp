@@ -45,12 +45,10 @@ using seqwatch::PacketRef;
 using sb::Seg;
 using sb::Step;
 using sb::Who;
+using sb::Xorshift;
 
-constexpr unsigned kBurst = 32;
-// Packets generated per batch: 8192 slots x 2304 B = 18.9 MB of frame memory (beyond L2,
-// as a mempool is); its events (at most one per packet) fit the 65536-event ring.
-constexpr uint32_t kBatch = 8192;
-constexpr uint64_t kPacketGapNs = 100;  // packet time: 10 Mpps aggregate
+using sb::kBatch;
+using sb::kBurst;
 
 uint64_t rss_bytes() {
   FILE* f = std::fopen("/proc/self/status", "r");
@@ -97,40 +95,26 @@ std::vector<Step> cycle_of(Scenario s) {
   return {};
 }
 
-struct Xorshift {
-  uint64_t s = 0x2545F4914F6CDD1Dull;
-  uint64_t next() noexcept {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  uint32_t below(uint32_t n) noexcept { return static_cast<uint32_t>(((next() & 0xFFFFFFFFu) * n) >> 32); }
-};
-
 // Everything one benchmark configuration needs; kept across Google Benchmark's runs of
 // the same configuration (setting up 4M connections takes seconds).
 struct Fixture {
   Scenario scenario;
   uint32_t flows;
-  sb::TrafficGen gen;
-  std::unique_ptr<uint8_t[]> pool;
-  std::vector<PacketRef> pkts;
-  std::vector<dec::FrameRef> frames;
+  sb::PacketBatch batch;
+  std::vector<PacketRef>& pkts = batch.pkts;
+  std::vector<dec::FrameRef>& frames = batch.frames;
   std::vector<dec::PacketView> views;  // kBatch views (pre-decoded mode) or one burst
   dec::DecodeCounters dcount;
   std::unique_ptr<tcp::TcpStage> stage;
   Xorshift rng;
-  uint64_t ts = 1700000000ull * 1000000000ull;
-  uint64_t frame = 0;
   uint32_t pos = kBatch;
   bool predecoded = false;  // views of the current batch exist
   uint64_t drained_events = 0, drained_records = 0;
   double rss_per_flow = 0, table_per_flow = 0;
 
   Fixture(Scenario s, uint32_t n)
-      : scenario(s), flows(n), gen(n, cycle_of(s), s != Scenario::kImix && s != Scenario::kInOrder1),
-        pool(new uint8_t[kBatch * sb::kSlotStride]()), pkts(kBatch), frames(kBatch), views(kBatch) {}
+      : scenario(s), flows(n), batch(n, cycle_of(s), s != Scenario::kImix && s != Scenario::kInOrder1),
+        views(kBatch) {}
 
   bool setup(std::string& err) {
     const uint64_t rss0 = rss_bytes();
@@ -168,13 +152,7 @@ struct Fixture {
     return true;
   }
 
-  void put(uint32_t i, uint32_t c) {
-    uint8_t* slot = pool.get() + static_cast<size_t>(i) * sb::kSlotStride + sb::kSlotDataOff;
-    pkts[i] = gen.next(c, slot, ts);
-    pkts[i].frame = ++frame;
-    frames[i] = dec::FrameRef{pkts[i].data, pkts[i].caplen};
-    ts += kPacketGapNs;
-  }
+  void put(uint32_t i, uint32_t c) { batch.put(i, c); }
 
   // Untimed: the next kBatch packets (and, in analysis mode, their views).
   void refill(bool predecode) {
@@ -245,14 +223,9 @@ void BM_Tcp(benchmark::State& state, Scenario scenario, bool full) {
   state.counters["not_analysed"] = pkts - static_cast<double>(c1.segments - c0.segments);
   state.counters["decode_errors"] = static_cast<double>(x.dcount.errors() - errors0);
   // The verdicts seen in the timed packets, by bit (only those that occurred).
-  static const char* const kNames[tcp::kVerdictBits] = {
-      "retx", "fast_retx", "spurious_retx", "ooo", "lost_seg", "ack_lost_seg", "dup_ack", "zero_win",
-      "zw_probe", "zw_probe_ack", "win_full", "win_update", "keepalive", "keepalive_ack", "reused_ports",
-      "b15", "ack_in_seg", "syn_retx", "synack_retx", "syn_refused", "rst_mid", "bad_flags", "wscale_missing",
-      "loss_up", "loss_down"};
   for (unsigned b = 0; b < tcp::kVerdictBits; ++b) {
     const uint64_t d = c1.verdicts[b] - c0.verdicts[b];
-    if (d != 0) state.counters[std::string("v_") + kNames[b]] = static_cast<double>(d) / pkts;
+    if (d != 0) state.counters["v_" + std::string(tcp::verdict_name(b))] = static_cast<double>(d) / pkts;
   }
   state.counters["table_B_per_flow"] = x.table_per_flow;
   state.counters["rss_B_per_flow"] = x.rss_per_flow;
