@@ -34,13 +34,9 @@ while [ $# -gt 0 ]; do
     *) echo "bench-scaling: unknown option $1" >&2; exit 2 ;;
   esac
 done
-build=$(cd "$build" && pwd)
-SW="$build/src/seqwatch"; GEN="$build/src/gen/seqwatch-gen"
-[ -x "$SW" ] && [ -x "$GEN" ] || { echo "bench-scaling: $SW or $GEN missing" >&2; exit 1; }
-eal_extra=()
-if [ -d "$build/lib" ]; then export LD_LIBRARY_PATH="$build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
-if [ -d "$build/pmds" ]; then eal_extra=(--set "eal.extra_args=[-d, $build/pmds]"); fi
-if [ -x "$build/bin/time" ]; then export TIME="$build/bin/time"; fi
+# shellcheck source=tools/bench-lib.sh
+source "$root/tools/bench-lib.sh"
+use_build bench-scaling "$build"
 mkdir -p "$results"
 shm=$(mktemp -d /dev/shm/seqwatch-scaling.XXXXXX)
 trap 'rm -rf "$shm"' EXIT
@@ -65,12 +61,7 @@ log "part 2: run line-rate-bench, $run_packets frames split over N queues, ${dur
 IFS=, read -r -a ns <<<"$workers"
 for n in "${ns[@]}"; do
   python3 "$root/tools/pcap-split.py" "$shm/lrb.pcap" "$n" "$shm/q$n-" >"$results/run-w$n.split.txt" || exit 1
-  dev="net_pcap0"
-  for ((i = 0; i < n; i++)); do dev+=",rx_pcap=$shm/q$n-$i.pcap"; done
-  dev+=",infinite_rx=1"
-  # mempool: every frame of every queue is loaded once (infinite_rx), plus the rings
-  mbufs=1023; while [ "$mbufs" -lt $((run_packets + n * 8192 + 4096)) ]; do mbufs=$((mbufs * 2 + 1)); done
-  mem=$(( (mbufs / 1024 + 1) * 5 + 1024 ))  # ~2.5 KiB per mbuf with headers, measured; x2 for the EAL
+  replay_port "$shm/q$n-" "$n" "$run_packets"
   out="$results/run-w$n"; rm -rf "$out"
   timeout $((duration + 120)) "$SW" run --pipeline "$root/pipelines/line-rate-bench.yaml" \
     --set "ports.0.devargs=$dev" --set ports.0.rx_queues="$n" --set ports.0.mbufs="$mbufs" \

@@ -29,12 +29,9 @@ while [ $# -gt 0 ]; do
     *) echo "bench-stats-cost: unknown option $1" >&2; exit 2 ;;
   esac
 done
-build=$(cd "$build" && pwd)
-SW="$build/src/seqwatch"; GEN="$build/src/gen/seqwatch-gen"
-[ -x "$SW" ] && [ -x "$GEN" ] || { echo "bench-stats-cost: $SW or $GEN missing" >&2; exit 1; }
-eal_extra=()
-if [ -d "$build/lib" ]; then export LD_LIBRARY_PATH="$build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
-if [ -d "$build/pmds" ]; then eal_extra=(--set "eal.extra_args=[-d, $build/pmds]"); fi
+# shellcheck source=tools/bench-lib.sh
+source "$root/tools/bench-lib.sh"
+use_build bench-stats-cost "$build"
 share=()
 [ $((workers + 1)) -le "$(nproc)" ] || share=(--set workers.share_cpus=true)
 mkdir -p "$results"
@@ -44,11 +41,7 @@ trap 'rm -rf "$shm"' EXIT
 "$GEN" --preset imix-100k --packets "$packets" --seed 1 --usec -q -o "$shm/t.pcap" || exit 1
 python3 "$root/tools/pcap-split.py" "$shm/t.pcap" "$workers" "$shm/q" >/dev/null || exit 1
 rm -f "$shm/t.pcap"
-dev="net_pcap0"
-for ((i = 0; i < workers; i++)); do dev+=",rx_pcap=$shm/q$i.pcap"; done
-dev+=",infinite_rx=1"
-mbufs=1023; while [ "$mbufs" -lt $((packets + workers * 8192 + 4096)) ]; do mbufs=$((mbufs * 2 + 1)); done
-mem=$(( (mbufs / 1024 + 1) * 5 + 1024 ))
+replay_port "$shm/q" "$workers" "$packets"
 common=(--pipeline "$root/pipelines/line-rate-bench.yaml" --set "ports.0.devargs=$dev" --set ports.0.rx_queues="$workers"
         --set ports.0.mbufs="$mbufs" --set workers.count="$workers" --set eal.lcores="0-$workers"
         --set eal.memory_mb="$mem" "${share[@]}" "${eal_extra[@]}" --duration "$duration")
