@@ -402,6 +402,33 @@ void Monitor::evaluate(const Snapshot& s, const Snapshot& prev, std::vector<nloh
                                   pct(busiest != nullptr ? busiest->busy_ratio : 0))}},
          out);
   }
+  // Upstream losses against the sensor's own drops (issue 4: "cross-check with the port's
+  // imissed/rx_nombuf at that time"): a segment judged lost upstream filled a gap the
+  // sensor never saw; when the sensor itself dropped packets in the same window, some of
+  // those gaps may be its own.
+  {
+    auto count_of = [](const Snapshot& x, const char* k) {
+      const auto it = x.verdicts.find(k);
+      return it == x.verdicts.end() ? uint64_t{0} : it->second;
+    };
+    const uint64_t upstream = delta(count_of(s, "loss_upstream"), count_of(prev, "loss_upstream"));
+    uint64_t sensor = delta(s.rehash_dropped_full, prev.rehash_dropped_full);
+    for (const PortStats& p : s.ports) {
+      PortStats b{};
+      for (const PortStats& x : prev.ports)
+        if (x.port_id == p.port_id) b = x;
+      sensor += delta(p.imissed, b.imissed) + delta(p.rx_nombuf, b.rx_nombuf);
+    }
+    if (upstream > 0 && sensor > 0)
+      emit(s,
+           {{"kind", "loss_attribution"}, {"cause", "sensor_drops"}, {"loss_upstream", upstream},
+            {"sensor_drops", sensor},
+            {"message", fmt::format("{} segments were judged lost upstream of the sensor in a window where the sensor "
+                                    "itself dropped {} packets (imissed, rx_nombuf, rehash ring full): up to {} of "
+                                    "those upstream losses may be the sensor's own",
+                                    upstream, sensor, std::min(upstream, sensor))}},
+           out);
+  }
   for (const WorkerStats& w : s.workers) {
     const WorkerStats* b = nullptr;
     for (const WorkerStats& x : prev.workers)

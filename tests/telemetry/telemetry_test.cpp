@@ -212,6 +212,26 @@ TEST(Monitor, ElephantFlow) {
   EXPECT_NE(msg.find("one elephant flow carries 60% of queue 3"), std::string::npos) << msg;
 }
 
+TEST(Monitor, UpstreamLossWhileTheSensorDropsIsFlagged) {
+  Monitor m(test_config());
+  upd(m, make_snapshot(1, {0, 0, 0, 0}, {0, 0, 0, 0}));
+  // A window with upstream losses and no sensor drops: nothing to say.
+  Snapshot s1 = make_snapshot(2, {100000, 100000, 100000, 100000}, {600'000'000, 600'000'000, 600'000'000, 600'000'000});
+  s1.verdicts["loss_upstream"] = 40;
+  EXPECT_TRUE(of_kind(m.update(s1), "loss_attribution").empty());
+  // Next window: 25 more upstream losses while the port missed 300 packets.
+  Snapshot s2 = make_snapshot(3, {200000, 200000, 200000, 200000}, {1'200'000'000, 1'200'000'000, 1'200'000'000,
+                                                                     1'200'000'000}, 300);
+  s2.verdicts["loss_upstream"] = 65;
+  const auto lines = m.update(s2);
+  const auto ev = of_kind(lines, "loss_attribution");
+  ASSERT_EQ(ev.size(), 1u) << nlohmann::json(lines).dump(1);
+  EXPECT_EQ(ev[0]["loss_upstream"], 25u);
+  EXPECT_EQ(ev[0]["sensor_drops"], 300u);
+  const std::string msg = ev[0]["message"];
+  EXPECT_NE(msg.find("up to 25 of those upstream losses may be the sensor's own"), std::string::npos) << msg;
+}
+
 TEST(Monitor, ImissedOnASlowWorker) {
   Monitor m(test_config());
   upd(m, make_snapshot(1, {0, 0, 0, 0}, {0, 0, 0, 0}));
