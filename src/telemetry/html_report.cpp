@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "telemetry/snapshot.hpp"
+
 namespace seqwatch::telemetry {
 
 namespace {
@@ -36,17 +38,6 @@ std::string esc(const std::string& s) {
     }
   }
   return o;
-}
-
-std::string si(double v) {
-  const char* unit[] = {"", "k", "M", "G", "T"};
-  int u = 0;
-  while (std::abs(v) >= 1000 && u < 4) {
-    v /= 1000;
-    ++u;
-  }
-  if (u == 0) return std::abs(v - std::round(v)) < 1e-9 ? fmt::format("{:.0f}", v) : fmt::format("{:.3g}", v);
-  return fmt::format("{:.1f}{}", v, unit[u]);
 }
 
 std::vector<json> read_jsonl(const fs::path& p, size_t max_lines = 1'000'000) {

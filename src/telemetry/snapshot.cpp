@@ -1,5 +1,9 @@
 #include "telemetry/snapshot.hpp"
 
+#include <fmt/format.h>
+
+#include <cmath>
+
 namespace seqwatch::telemetry {
 
 namespace {
@@ -73,6 +77,17 @@ Snapshot snapshot_from_json(const nlohmann::json& j) {
   get(j, "diagnosis", s.diagnosis);
   if (auto it = j.find("retrans"); it != j.end()) s.retrans = *it;
   return s;
+}
+
+std::string si(double v) {
+  const char* unit[] = {"", "k", "M", "G", "T"};
+  int u = 0;
+  while (std::abs(v) >= 1000 && u < 4) {
+    v /= 1000;
+    ++u;
+  }
+  if (u == 0) return std::abs(v - std::round(v)) < 1e-9 ? fmt::format("{:.0f}", v) : fmt::format("{:.3g}", v);
+  return fmt::format("{:.1f}{}", v, unit[u]);
 }
 
 }  // namespace seqwatch::telemetry

@@ -137,4 +137,8 @@ Snapshot snapshot_from_json(const nlohmann::json& j);  // inverse of to_json (th
 // the retransmission report, plus "type":"stats".
 nlohmann::json stats_line(const Snapshot& s);
 
+// A count or rate for people (seqwatch top, the HTML report): 3 significant digits with an SI
+// prefix from 1000 up ("12.3k", "4.5M"); below 1000 an integer as is, a fraction to 3 digits.
+std::string si(double v);
+
 }  // namespace seqwatch::telemetry

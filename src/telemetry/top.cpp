@@ -28,16 +28,6 @@ struct Style {
   std::string dim(const std::string& s) const { return on ? "\x1b[2m" + s + "\x1b[0m" : s; }
 };
 
-std::string si(double v) {
-  const char* unit[] = {"", "k", "M", "G", "T"};
-  int u = 0;
-  while (std::abs(v) >= 1000 && u < 4) {
-    v /= 1000;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{:.0f}", v) : fmt::format("{:.1f}{}", v, unit[u]);
-}
-
 // A bar of `width` cells, `frac` of them full ('#' so it survives any terminal and tmux).
 std::string bar(double frac, unsigned width) {
   frac = std::clamp(frac, 0.0, 1.0);
