@@ -50,6 +50,11 @@ inline constexpr uint16_t kEthCmd = 0x8909;     // Cisco MetaData (TrustSec inli
 
 inline constexpr uint64_t kNoBound = ~uint64_t{0};
 
+// The parsers every common frame passes through (Ethernet, IPv4/IPv6, TCP, the dispatch
+// between them) are forced inline, so the whole chain is one function and the cursor
+// lives in registers; the rarer ones (tunnels, MPLS, PPP, link types) stay out of line.
+#define SEQWATCH_DECODE_HOT [[gnu::always_inline]] inline
+
 struct Cursor {
   const uint8_t* p;
   uint32_t off;

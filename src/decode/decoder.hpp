@@ -16,6 +16,13 @@ namespace seqwatch::decode {
 
 DecodeStatus decode(const uint8_t* frame, uint32_t caplen, LinkType link, PacketView& view) noexcept;
 
+namespace detail {
+// decode() without its straight-line path for Ethernet[/802.1Q]/IPv4/TCP: the general
+// parser chain alone. Same contract and, for every input, the same view (the tests hold
+// the two against each other); not for use outside tests.
+DecodeStatus decode_general(const uint8_t* frame, uint32_t caplen, LinkType link, PacketView& view) noexcept;
+}  // namespace detail
+
 // Per-worker decode counters: one slot per DecodeStatus plus the shape of what was seen.
 // Owned by one worker, never shared, so plain (non-atomic) increments.
 struct alignas(64) DecodeCounters {

@@ -46,7 +46,7 @@ inline IpLayer* push_ip(Cursor& c) noexcept {
 // flagged kFlagIpLenClipped: the two length fields contradict each other and the carrier,
 // which a device had to honour to forward the frame, is the one to believe (as tshark
 // does). `total` returns the length used.
-inline void bound_ip(Cursor& c, IpLayer& l, uint32_t start, uint64_t& total) noexcept {
+SEQWATCH_DECODE_HOT void bound_ip(Cursor& c, IpLayer& l, uint32_t start, uint64_t& total) noexcept {
   uint64_t end = uint64_t{start} + total;
   if (end > c.bound) {
     end = c.bound;
@@ -63,9 +63,41 @@ inline void bound_ip(Cursor& c, IpLayer& l, uint32_t start, uint64_t& total) noe
   c.enclose(end);
 }
 
-inline Next ipv4(Cursor& c) noexcept {
+// An IPv4 header without options that is not a fragment (DF may be set).
+SEQWATCH_DECODE_HOT bool ipv4_plain(const uint8_t* h) noexcept {
+  return h[0] == 0x45 && (load_be16(h + 6) & 0x3FFF) == 0;
+}
+
+// The layer such a header at `off`, `total` bytes long and captured whole, records.
+SEQWATCH_DECODE_HOT void ipv4_plain_layer(IpLayer& l, const uint8_t* h, uint32_t off, uint32_t total) noexcept {
+  l.off = off;
+  l.l4_off = off + kIpv4Hdr;
+  l.l4_len = total - kIpv4Hdr;
+  l.version = 4;
+  l.proto = h[9];
+  l.flags = 0;
+  l.ttl = h[8];
+}
+
+SEQWATCH_DECODE_HOT Next ipv4(Cursor& c) noexcept {
   if (!c.have(kIpv4Hdr)) return c.fail(DecodeStatus::kTruncatedIp);
   const uint8_t* h = c.at();
+  // Common case first: no options, not a fragment, the whole packet within the captured
+  // bytes and its carrier. What the general path below records for such a packet, with
+  // nothing to clip, flag as truncated or fail.
+  {
+    const uint32_t total = load_be16(h + 2);
+    if (ipv4_plain(h) && total >= kIpv4Hdr && total <= c.limit - c.off && c.v.ip_count != kMaxIpLayers) {
+      ipv4_plain_layer(c.v.ip[c.v.ip_count++], h, c.off, total);
+      const uint32_t end = c.off + total;
+      c.v.flags &= static_cast<uint16_t>(~kFlagFragment);  // only the innermost layer counts
+      if (c.v.ip_count == 1 && end < c.cap_end) c.v.flags |= kFlagPadding;
+      c.bound = end;  // end <= limit <= bound
+      c.limit = end;
+      c.off += kIpv4Hdr;
+      return Next::kUpper;
+    }
+  }
   if ((h[0] >> 4) != 4) return c.fail(DecodeStatus::kBadIpVersion);
   const uint32_t ihl = (h[0] & 0x0Fu) * 4u;
   if (ihl < kIpv4Hdr) return c.fail(DecodeStatus::kBadIpHeaderLength);
@@ -122,7 +154,7 @@ inline uint32_t jumbo_length(const uint8_t* hbh, uint32_t len) noexcept {
   return 0;
 }
 
-inline Next ipv6(Cursor& c) noexcept {
+SEQWATCH_DECODE_HOT Next ipv6(Cursor& c) noexcept {
   if (!c.have(kIpv6Hdr)) return c.fail(DecodeStatus::kTruncatedIp);
   const uint8_t* h = c.at();
   if ((h[0] >> 4) != 6) return c.fail(DecodeStatus::kBadIpVersion);

@@ -20,7 +20,7 @@ inline constexpr uint32_t kPppoeHdr = 6;
 // Cisco MetaData after its ethertype: version, length, option, SGT, next ethertype.
 inline constexpr uint32_t kCmdHdr = 8;
 
-inline Next ether(Cursor& c) noexcept {
+SEQWATCH_DECODE_HOT Next ether(Cursor& c) noexcept {
   if (!c.have(kEtherHdr)) return c.fail(DecodeStatus::kTruncatedL2);
   c.ethertype = load_be16(c.at() + 12);
   c.off += kEtherHdr;
@@ -31,39 +31,38 @@ inline Next ether(Cursor& c) noexcept {
 // those of a tunnel's inner Ethernet frame into v.inner_vlan), and so is one Cisco
 // MetaData (CMD) header: TrustSec's inline security-group tag, 8 bytes ending with the
 // ethertype of what it tags (the layout Wireshark's packet-cisco-metadata.c reads).
-inline Next ethertype(Cursor& c) noexcept {
+SEQWATCH_DECODE_HOT Next ethertype(Cursor& c) noexcept {
   PacketView& v = c.v;
   unsigned inner_tags = 0;
   bool cmd_seen = false;
   for (;;) {
-    if (c.ethertype == kEthCmd && !cmd_seen) {
+    if (c.ethertype == kEthIpv4) {  // the common case, before the general dispatch below
+      if (v.ip_count == 0) v.ethertype = kEthIpv4;
+      return Next::kIpv4;
+    }
+    const uint16_t et = c.ethertype;
+    if (et == kEthVlan || et == kEthQinQ || et == kEthQinQOld1 || et == kEthQinQOld2) {
+      if (!c.have(kVlanTag)) return c.fail(DecodeStatus::kTruncatedVlan);
+      const uint16_t vid = load_be16(c.at()) & 0x0FFF;
+      if (c.inner_l2) {
+        if (++inner_tags > kMaxVlan) return c.fail(DecodeStatus::kVlanTooDeep);
+        v.inner_vlan = vid;
+      } else {
+        if (v.vlan_count == kMaxVlan) return c.fail(DecodeStatus::kVlanTooDeep);
+        v.vlan[v.vlan_count++] = vid;
+      }
+      c.ethertype = load_be16(c.at() + 2);
+      c.off += kVlanTag;
+      continue;
+    }
+    if (et == kEthCmd && !cmd_seen) {
       if (!c.have(kCmdHdr)) return c.fail(DecodeStatus::kTruncatedL2);
       cmd_seen = true;  // a second one is not defined by anyone: left undecoded below
       c.ethertype = load_be16(c.at() + 6);
       c.off += kCmdHdr;
       continue;
     }
-    switch (c.ethertype) {
-      case kEthVlan:
-      case kEthQinQ:
-      case kEthQinQOld1:
-      case kEthQinQOld2: {
-        if (!c.have(kVlanTag)) return c.fail(DecodeStatus::kTruncatedVlan);
-        const uint16_t vid = load_be16(c.at()) & 0x0FFF;
-        if (c.inner_l2) {
-          if (++inner_tags > kMaxVlan) return c.fail(DecodeStatus::kVlanTooDeep);
-          v.inner_vlan = vid;
-        } else {
-          if (v.vlan_count == kMaxVlan) return c.fail(DecodeStatus::kVlanTooDeep);
-          v.vlan[v.vlan_count++] = vid;
-        }
-        c.ethertype = load_be16(c.at() + 2);
-        c.off += kVlanTag;
-        continue;
-      }
-      case kEthIpv4:
-        if (v.ip_count == 0) v.ethertype = c.ethertype;
-        return Next::kIpv4;
+    switch (et) {
       case kEthIpv6:
         if (v.ip_count == 0) v.ethertype = c.ethertype;
         return Next::kIpv6;

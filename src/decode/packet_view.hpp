@@ -180,7 +180,7 @@ struct TcpInfo {
   uint8_t opts = 0;          // TcpOpt bits
   uint8_t wscale = 0;        // shift as sent (not clamped; RFC 7323 caps use at 14)
   uint8_t sack_count = 0;
-  std::array<SackBlock, kMaxSackBlocks> sack{};
+  std::array<SackBlock, kMaxSackBlocks> sack{};  // the first sack_count are valid; decode() leaves the rest as they were
 };
 
 struct UdpInfo {

@@ -26,8 +26,16 @@ inline constexpr uint8_t kOptKindTfo = 34;
 // running past the captured bytes ends the walk quietly: the options before it were
 // captured whole and count (a SYN cut inside its options still gives its MSS). A known
 // option with an unexpected length is ignored, as RFC 9293 section 3.1 asks receivers to do.
-inline void tcp_options(const uint8_t* o, uint32_t len, uint32_t avail, TcpInfo& t, PacketView& v) noexcept {
+SEQWATCH_DECODE_HOT void tcp_options(const uint8_t* o, uint32_t len, uint32_t avail, TcpInfo& t, PacketView& v) noexcept {
   uint32_t i = 0;
+  // Linux, the BSDs and Windows start the options of every established-state segment with
+  // NOP NOP TS (RFC 7323 appendix A): one compare decodes what the walk below would.
+  if (avail >= 12 && load_be32(o) == 0x0101080Au) {
+    t.tsval = load_be32(o + 4);
+    t.tsecr = load_be32(o + 8);
+    t.opts |= kOptTimestamp;
+    i = 12;
+  }
   while (i < avail) {
     const uint8_t kind = o[i];
     if (kind == kOptKindEol) break;
@@ -94,23 +102,35 @@ inline void tcp_options(const uint8_t* o, uint32_t len, uint32_t avail, TcpInfo&
   }
 }
 
+// The fixed 20-byte header at `h`; every TcpInfo field but the SACK blocks (sack_count
+// says how many of those are valid) is written, options and payload length zeroed.
+SEQWATCH_DECODE_HOT void tcp_fixed(const uint8_t* h, TcpInfo& t) noexcept {
+  t.seq = load_be32(h + 4);
+  t.ack = load_be32(h + 8);
+  t.payload_len = 0;
+  t.tsval = 0;
+  t.tsecr = 0;
+  t.sport = load_be16(h);
+  t.dport = load_be16(h + 2);
+  t.window = load_be16(h + 14);
+  t.mss = 0;
+  t.urgent = load_be16(h + 18);
+  t.hdr_len = static_cast<uint8_t>((h[12] >> 4) * 4u);
+  t.flags = h[13];
+  t.ae = h[12] & 0x01;
+  t.opts = 0;
+  t.wscale = 0;
+  t.sack_count = 0;
+}
+
 // `l` is the IP layer carrying the segment; its l4_len is the segment length per the
 // IP header, which gives the payload length even when the capture was cut.
-inline Next tcp(Cursor& c, const IpLayer& l) noexcept {
+SEQWATCH_DECODE_HOT Next tcp(Cursor& c, const IpLayer& l) noexcept {
   PacketView& v = c.v;
   if (!c.have(kTcpHdr)) return c.fail(DecodeStatus::kTruncatedTcp);
   const uint8_t* h = c.at();
   TcpInfo& t = v.tcp;
-  t = TcpInfo{};
-  t.sport = load_be16(h);
-  t.dport = load_be16(h + 2);
-  t.seq = load_be32(h + 4);
-  t.ack = load_be32(h + 8);
-  t.hdr_len = static_cast<uint8_t>((h[12] >> 4) * 4u);
-  t.ae = h[12] & 0x01;
-  t.flags = h[13];
-  t.window = load_be16(h + 14);
-  t.urgent = load_be16(h + 18);
+  tcp_fixed(h, t);
   v.l4 = L4Type::kTcp;
   v.l4_off = c.off;
   if (t.hdr_len < kTcpHdr || t.hdr_len > l.l4_len) return c.fail(DecodeStatus::kBadTcpHeaderLength);

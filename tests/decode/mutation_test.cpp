@@ -6,9 +6,11 @@
 // trust (the builder records where they are), insertions, deletions and splices of two
 // frames. Each mutant is decoded under every link type from a heap buffer of exactly its
 // length, so under AddressSanitizer any read past caplen hits a redzone. Only invariants
-// that must hold for arbitrary bytes are asserted (decode_test_util.hpp), plus two
-// properties of decode() itself: it never writes the frame, and its result does not
-// depend on what the PacketView held before (workers reuse views).
+// that must hold for arbitrary bytes are asserted (decode_test_util.hpp), plus three
+// properties of decode() itself: it never writes the frame, its result does not depend on
+// what the PacketView held before (workers reuse views), and its straight-line path for
+// Ethernet[/802.1Q]/IPv4/TCP gives the view the general parser chain gives
+// (decode::detail::decode_general) for every input, taken or not.
 //
 // The capture files under SEQWATCH_CORPUS_DIR are decoded the same way, whole and cut at
 // several lengths.
@@ -35,7 +37,7 @@ using decode::LinkType;
 using decode::PacketView;
 
 constexpr uint32_t kSeed = 0x5EC0DE01u;
-// 1M mutants x 10 link types = 10M decodes (x2: fresh and reused view): ~3 s in a
+// 1M mutants x 10 link types = 10M decodes (x3: fresh view, reused view, general path): ~3 s in a
 // release build, ~15 s under ASAN+UBSAN.
 constexpr size_t kDefaultMutants = 1000000;
 constexpr size_t kRandomBuffers = 20000;
@@ -133,6 +135,12 @@ class Checker {
         decode::decode(buf.get(), len, lt, reused_);
         const std::string diff = view_difference(fresh, reused_);
         if (!diff.empty()) bad = "result depends on the view's previous contents: " + diff;
+      }
+      if (bad.empty()) {
+        PacketView general;
+        decode::detail::decode_general(buf.get(), len, lt, general);
+        const std::string diff = view_difference(general, fresh);
+        if (!diff.empty()) bad = "the straight-line path and the general path disagree: " + diff;
       }
       if (!bad.empty()) report(bad, what, lt, buf.get(), len);
     }

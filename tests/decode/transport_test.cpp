@@ -290,5 +290,71 @@ TEST(Udp, CutHeaderIsTruncatedUdp) {
   EXPECT_EQ(d.v.l4, L4Type::kNone);
 }
 
+// ---- One view reused for every frame (as the workers do) --------------------------------
+
+// decode() writes only what a frame has (it leaves SACK blocks past sack_count as they were):
+// decoding into a view that last held a tunnelled, SACK-carrying, tagged segment must give
+// exactly what a fresh view gives.
+TEST(ViewReuse, NothingCarriesOverFromThePreviousFrame) {
+  const Bytes busy = FrameBuilder()
+                         .eth()
+                         .vlan(42)
+                         .ipv4()
+                         .gre({.key = 7})
+                         .ipv4()
+                         .tcp({.flags = wire::kAck,
+                               .options = tcpopt::cat({tcpopt::nop(), tcpopt::nop(), tcpopt::timestamp(1, 2),
+                                                       tcpopt::nop(), tcpopt::nop(),
+                                                       tcpopt::sack({{100, 200}, {300, 400}})})})
+                         .build();
+  const Bytes plain_frames[] = {
+      FrameBuilder().eth().ipv4().tcp({.seq = 5, .flags = wire::kAck}).payload(3).build(),
+      FrameBuilder().eth().ipv4().tcp({.flags = wire::kSyn, .options = tcpopt::mss(1400)}).build(),
+      FrameBuilder().eth().ipv6().tcp({.flags = wire::kAck}).build(),
+      FrameBuilder().eth().ipv4().udp({}).payload(8).build(),
+  };
+  for (const Bytes& plain : plain_frames) {
+    const Decoded fresh = decode_frame(plain, LinkType::kEthernet);
+    Decoded reused = decode_frame(busy, LinkType::kEthernet);
+    ASSERT_EQ(reused.status, DecodeStatus::kOk);
+    ASSERT_EQ(reused.v.tcp.sack_count, 2);
+    ASSERT_EQ(reused.v.tunnel_count, 1);
+    const uint8_t* frame = fresh.buf.get();
+    ASSERT_EQ(decode::decode(frame, fresh.len, LinkType::kEthernet, reused.v), fresh.status);
+    const decode::PacketView& a = fresh.v;
+    const decode::PacketView& b = reused.v;
+    EXPECT_EQ(b.flags, a.flags);
+    EXPECT_EQ(b.l4, a.l4);
+    EXPECT_EQ(b.ethertype, a.ethertype);
+    EXPECT_EQ(b.vlan_count, a.vlan_count);
+    EXPECT_EQ(b.ip_count, a.ip_count);
+    EXPECT_EQ(b.tunnel_count, a.tunnel_count);
+    EXPECT_EQ(b.inner_vlan, a.inner_vlan);
+    EXPECT_EQ(b.l4_off, a.l4_off);
+    for (unsigned i = 0; i < a.ip_count; ++i) {
+      EXPECT_EQ(b.ip[i].off, a.ip[i].off);
+      EXPECT_EQ(b.ip[i].l4_off, a.ip[i].l4_off);
+      EXPECT_EQ(b.ip[i].l4_len, a.ip[i].l4_len);
+      EXPECT_EQ(b.ip[i].proto, a.ip[i].proto);
+      EXPECT_EQ(b.ip[i].flags, a.ip[i].flags);
+    }
+    if (a.l4 == L4Type::kTcp) {
+      const decode::TcpInfo& x = a.tcp;
+      const decode::TcpInfo& y = b.tcp;
+      EXPECT_EQ(y.seq, x.seq);
+      EXPECT_EQ(y.ack, x.ack);
+      EXPECT_EQ(y.payload_len, x.payload_len);
+      EXPECT_EQ(y.tsval, x.tsval);
+      EXPECT_EQ(y.tsecr, x.tsecr);
+      EXPECT_EQ(y.mss, x.mss);
+      EXPECT_EQ(y.hdr_len, x.hdr_len);
+      EXPECT_EQ(y.flags, x.flags);
+      EXPECT_EQ(y.opts, x.opts);
+      EXPECT_EQ(y.wscale, x.wscale);
+      EXPECT_EQ(y.sack_count, 0);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace seqwatch::test
