@@ -119,7 +119,7 @@ void JsonLinesWriter::write(const FlowRecord& r) {
   const bool client_b = c.initiator == static_cast<uint8_t>(flow::Dir::kBtoA);
   const int ci = client_b ? 1 : 0, si = client_b ? 0 : 1;
   std::string rst = "null";
-  if (c.rst_from != 0xFF) rst = (c.rst_from == c.initiator) ? "\"client\"" : "\"server\"";
+  if (c.rst_from() != 0xFF) rst = (c.rst_from() == c.initiator) ? "\"client\"" : "\"server\"";
   const double rtt_avg = c.rtt_samples ? static_cast<double>(c.rtt_sum_us) / c.rtt_samples : 0.0;
   std::string line = fmt::format(
       "{{\"v\":{},\"type\":\"flow\",\"flow\":{},\"worker\":{},\"end\":\"{}\",\"client\":\"{}\",\"cport\":{},"
@@ -128,13 +128,14 @@ void JsonLinesWriter::write(const FlowRecord& r) {
       "\"handshake\":{{\"syn_attempts\":{},\"synack_attempts\":{},\"rtt_syn_synack_us\":{},\"rtt_synack_ack_us\":{},"
       "\"mss\":[{},{}]}},"
       "\"rtt_us\":{{\"min\":{},\"avg\":{:.1f},\"max\":{},\"samples\":{}}},"
-      "\"ack_in_segment\":{{\"count\":{},\"last_offset\":{}}},\"dsacks\":{}}}\n",
+      "\"ack_in_segment\":{{\"count\":{},\"last_offset\":{}}},\"dsacks\":{},\"tail_loss_probes\":{}}}\n",
       kSchemaVersion, r.flow_id, r.worker, reason_name(r.reason), format_address(r.key, client_b),
       client_b ? r.key.port_b : r.key.port_a, format_address(r.key, !client_b), client_b ? r.key.port_a : r.key.port_b,
       context_json(r.key), c.first_ts_ns / 1000000000ull, c.first_ts_ns % 1000000000ull, r.last_ts_ns / 1000000000ull,
       r.last_ts_ns % 1000000000ull, stage_name(c.stage), rst, half_json(r.half[ci], r.count[ci]), half_json(r.half[si], r.count[si]), c.syn_count,
       c.synack_count, c.hs_rtt_syn_us, c.hs_rtt_ack_us, c.mss[client_b ? 1 : 0], c.mss[client_b ? 0 : 1],
-      c.rtt_min_us, rtt_avg, c.rtt_max_us, c.rtt_samples, c.midack_count, c.midack_last_off, c.dsacks);
+      c.rtt_min_us, rtt_avg, c.rtt_max_us, c.rtt_samples, c.midack_count, c.midack_last_off, c.dsacks,
+      c.tail_probes);
   emit(line);
 }
 

@@ -314,7 +314,31 @@ done:
     sat_inc(cnt.retx_bytes, seglen);
     if (bits & kFastRetransmission) sat_inc(cnt.fast_retx);
     if (bits & kSpuriousRetransmission) sat_inc(cnt.spurious_retx);
-    if (!(bits & (kFastRetransmission | kSpuriousRetransmission)) && rev.dupacknum == 0) sat_inc(cnt.rto_retx);
+    if (!(bits & (kFastRetransmission | kSpuriousRetransmission)) && rev.dupacknum == 0) {
+      // No duplicate ACKs before it: a timeout, or a tail-loss probe (RFC 8985 section 7).
+      // A probe re-sends the last segment sent when neither an ACK arrived nor anything was
+      // sent for a probe timeout (Linux: 2 x SRTT + 2 ticks), sooner than any RTO (Linux:
+      // SRTT + at least 200 ms). So: the tail, re-sent less than 200 ms after it was first
+      // sent, with both that send and the peer's latest segment at least one RTT back. The
+      // RTT: the larger of the flow's mean measured RTT and half its largest (the mean lags
+      // behind a queue that builds up, as the kernel's smoothed RTT does not), else its
+      // handshake RTT. The silence test keeps out recovery re-sends clocked by partial ACKs
+      // and copies of a segment on the wire.
+      const uint32_t since_sent = now - fwd.nextseq_time_us;
+      const uint32_t since_peer = now - rev.lastack_time_us;
+      uint32_t rtt = cold.hs_rtt_syn_us + cold.hs_rtt_ack_us;
+      if (cold.rtt_samples != 0) {
+        rtt = static_cast<uint32_t>(cold.rtt_sum_us / cold.rtt_samples);
+        if (cold.rtt_max_us / 2 > rtt) rtt = cold.rtt_max_us / 2;
+      }
+      const bool tail = seglen > 0 && seq + seglen + (fin ? 1u : 0u) == fwd.nextseq;
+      if (tail && since_sent < kTailProbeMaxUs && since_sent >= rtt && since_peer >= rtt) {
+        bits |= kTailLossProbe;
+        sat_inc(cold.tail_probes);
+      } else {
+        sat_inc(cnt.rto_retx);
+      }
+    }
   }
   if (bits & kLostSegment) sat_inc(cnt.lost_segments);
   if (bits & kDuplicateAck) {
@@ -363,7 +387,7 @@ done:
     else if (cold.stage == Stage::kEstablished || cold.stage == Stage::kNone || cold.stage == Stage::kClosing)
       bits |= kRstMidstream;
     fwd.flags |= kRstSeen;
-    if (cold.rst_from == 0xFF) cold.rst_from = static_cast<uint8_t>(d);
+    if (cold.rst_from() == 0xFF) cold.set_rst_from(static_cast<uint8_t>(d));
     cold.stage = Stage::kReset;
     f.status |= flow::kFlowClosed;
   }
@@ -400,6 +424,7 @@ std::string_view verdict_name(unsigned bit) noexcept {
     case kLossDownstream: return "loss_downstream";
     case kDsack: return "dsack";
     case kSpuriousByTimestamp: return "spurious_by_timestamp";
+    case kTailLossProbe: return "tail_loss_probe";
     default: return "unknown";
   }
 }

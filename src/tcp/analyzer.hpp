@@ -17,6 +17,9 @@ namespace seqwatch::tcp {
 // Thresholds Wireshark uses (and seqwatch keeps, for comparable verdicts).
 inline constexpr uint32_t kFastRetxWindowUs = 20000;  // fast retransmission: within 20 ms of the last dup ACK
 inline constexpr uint32_t kOooDefaultUs = 3000;       // out-of-order threshold before the first RTT is known
+// Tail-loss probe: the last segment re-sent sooner than this after it was first sent.
+// Linux's minimum RTO (TCP_RTO_MIN); its probe timeout is 2 x SRTT + 2 ticks.
+inline constexpr uint32_t kTailProbeMaxUs = 200000;
 
 // What the caller must do after analyze_segment().
 enum class Action : uint8_t {

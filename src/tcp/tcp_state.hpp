@@ -98,7 +98,9 @@ static_assert(sizeof(HalfCounters) == 32);
 
 // TcpCold::flags
 enum ColdFlag : uint8_t {
-  kColdMruSyn = 1u << 0,  // syn_time_us valid
+  kColdMruSyn = 1u << 0,    // syn_time_us valid
+  kColdRst = 1u << 1,       // a RST was seen; kColdRstFromB says who sent the first
+  kColdRstFromB = 1u << 2,
 };
 
 // Connection stage (TcpCold::stage).
@@ -124,8 +126,12 @@ struct TcpCold {
   uint8_t synack_count = 0;
   Stage stage = Stage::kNone;
   uint8_t initiator = 0;         // Dir of the first SYN (or of the first packet)
-  uint8_t rst_from = 0xFF;       // Dir that sent the first RST, 0xFF = none
-  uint8_t flags = 0;
+  uint8_t tail_probes = 0;       // tail-loss probes, either direction (saturating at 255)
+  uint8_t flags = 0;             // ColdFlag bits
+
+  // Dir that sent the first RST, 0xFF = none.
+  uint8_t rst_from() const noexcept { return (flags & kColdRst) ? ((flags & kColdRstFromB) ? 1 : 0) : 0xFF; }
+  void set_rst_from(uint8_t dir) noexcept { flags |= kColdRst | (dir != 0 ? kColdRstFromB : 0); }
 };
 static_assert(sizeof(TcpCold) <= 64);
 

@@ -36,9 +36,10 @@ enum Verdict : uint32_t {
   kLossDownstream = 1u << 24,         // re-sent segment repeats bytes that passed the sensor
   kDsack = 1u << 25,                  // ACK carrying a D-SACK (RFC 2883): the peer got a segment twice
   kSpuriousByTimestamp = 1u << 26,    // ACK echoing the original's TSval: the retransmission was unnecessary (RFC 3522)
+  kTailLossProbe = 1u << 27,          // re-send of the last segment sent, no dup ACKs, sooner than any RTO (RFC 8985 TLP)
 };
 
-inline constexpr unsigned kVerdictBits = 27;
+inline constexpr unsigned kVerdictBits = 28;
 
 // Wireshark's field name for Wireshark verdicts, seqwatch's own name otherwise.
 std::string_view verdict_name(unsigned bit) noexcept;

@@ -48,6 +48,63 @@ TEST(Analyzer, TimeoutRetransmission) {
   EXPECT_EQ(cnt.fast_retx, 0u);
 }
 
+// A tail-loss probe (RFC 8985): the last segment of a flight re-sent after ~2 RTTs without
+// an ACK, long before any RTO; not a timeout retransmission.
+TEST(Analyzer, TailLossProbe) {
+  Conversation c;
+  c.handshake(CI, SI);
+  for (uint32_t i = 0; i < 3; ++i) c.send({true, C1 + 1000 * i, S1, A | P, 1000, 502, 20000 + i * 100});
+  c.send({false, S1, C1 + 2000, A, 0, 509, 30000});  // RTT 10 ms; the third segment stays unacknowledged
+  const uint32_t v = c.send({true, C1 + 2000, S1, A | P, 1000, 502, 45000});
+  EXPECT_EQ(v, kRetransmission | kLossDownstream | kTailLossProbe);
+  c.finish();
+  const auto& r = c.records()[0];
+  EXPECT_EQ(r.count[0].retx_segs, 1u);
+  EXPECT_EQ(r.count[0].rto_retx, 0u);
+  EXPECT_EQ(r.cold.tail_probes, 1u);
+}
+
+// Re-sends that are not probes: of a segment below the tail, of the tail sooner than one
+// RTT after it was sent (a copy on the wire), of the tail right after a partial ACK (loss
+// recovery clocked by ACKs, as Linux does after a burst of drops), and of the tail 200 ms or
+// more after it was sent (a timeout).
+TEST(Analyzer, TailLossProbeNeedsTheTailAndProbeTiming) {
+  {
+    Conversation c;
+    c.handshake(CI, SI);
+    for (uint32_t i = 0; i < 3; ++i) c.send({true, C1 + 1000 * i, S1, A | P, 1000, 502, 20000 + i * 100});
+    c.send({false, S1, C1 + 1000, A, 0, 509, 30000});
+    EXPECT_EQ(c.send({true, C1 + 1000, S1, A | P, 1000, 502, 45000}) & kTailLossProbe, 0u);  // not the tail
+  }
+  {
+    Conversation c;
+    c.handshake(CI, SI);
+    for (uint32_t i = 0; i < 3; ++i) c.send({true, C1 + 1000 * i, S1, A | P, 1000, 502, 20000 + i * 100});
+    c.send({false, S1, C1 + 2000, A, 0, 509, 30000});  // RTT 10 ms
+    EXPECT_EQ(c.send({true, C1 + 2000, S1, A | P, 1000, 502, 25000}) & kTailLossProbe, 0u);  // 4.8 ms
+    c.finish();
+    EXPECT_EQ(c.records()[0].count[0].rto_retx, 1u);
+    EXPECT_EQ(c.records()[0].cold.tail_probes, 0u);
+  }
+  {
+    Conversation c;
+    c.handshake(CI, SI);
+    for (uint32_t i = 0; i < 3; ++i) c.send({true, C1 + 1000 * i, S1, A | P, 1000, 502, 20000 + i * 100});
+    c.send({false, S1, C1 + 2000, A, 0, 509, 30000});
+    EXPECT_EQ(c.send({true, C1 + 2000, S1, A | P, 1000, 502, 20200 + kTailProbeMaxUs}) & kTailLossProbe, 0u);
+  }
+  {
+    Conversation c;
+    c.handshake(CI, SI);
+    for (uint32_t i = 0; i < 3; ++i) c.send({true, C1 + 1000 * i, S1, A | P, 1000, 502, 20000 + i * 100});
+    c.send({false, S1, C1 + 1000, A, 0, 509, 30000});  // RTT 10 ms
+    c.send({false, S1, C1 + 2000, A, 0, 509, 44000});  // partial ACK
+    const uint32_t v = c.send({true, C1 + 2000, S1, A | P, 1000, 502, 44500});
+    EXPECT_EQ(v & kRetransmission, kRetransmission);
+    EXPECT_EQ(v & kTailLossProbe, 0u);
+  }
+}
+
 TEST(Analyzer, DuplicateAcksAndFastRetransmission) {
   Conversation c;
   c.handshake(CI, SI);
@@ -180,7 +237,7 @@ TEST(Analyzer, RstAnsweringSynIsRefused) {
   EXPECT_TRUE(c.send({false, 0, CI + 1, R | A, 0, 0, 1000}) & kSynRefused);
   c.finish();
   EXPECT_EQ(c.records()[0].cold.stage, Stage::kReset);
-  EXPECT_EQ(c.records()[0].cold.rst_from, 1u);
+  EXPECT_EQ(c.records()[0].cold.rst_from(), 1u);
 }
 
 TEST(Analyzer, RstMidstream) {

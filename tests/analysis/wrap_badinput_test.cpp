@@ -175,7 +175,7 @@ TEST(BadInput, ImpossibleFlagsAreBadFlagsAndLeaveTheConnectionAlone) {
   ASSERT_EQ(c.records().size(), 1u);
   const auto& r = c.records()[0];
   EXPECT_EQ(r.cold.stage, Stage::kEstablished);
-  EXPECT_EQ(r.cold.rst_from, 0xFF);
+  EXPECT_EQ(r.cold.rst_from(), 0xFF);
   EXPECT_EQ(r.cold.syn_count, 1u);
   EXPECT_EQ(r.cold.synack_count, 1u);
   EXPECT_EQ(r.half[0].flags & (kFinSeen | kRstSeen), 0);

@@ -4,8 +4,9 @@
 # seqwatch must count, for the client's side of every flow, exactly as many segments as
 # the client kernel sent (TcpOutSegs + TcpRetransSegs) and exactly TcpRetransSegs
 # retransmissions, and as many ACKs carrying a D-SACK as the client kernel received
-# (TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv). Several bottleneck settings, so losses differ
-# from run to run.
+# (TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv), and no more tail-loss probes from the client
+# than the client kernel sent (TcpExtTCPLossProbes, which also counts probes carrying new data,
+# invisible as probes on the wire). Several bottleneck settings, so losses differ from run to run.
 # Usage: kernel_truth.sh SEQWATCH_BINARY   (needs root: network namespaces)
 set -euo pipefail
 seqwatch=$1
@@ -42,14 +43,17 @@ for cfg in "-t 2 -P 2 -r 10mbit" "-t 3 -P 4 -r 30mbit" "-t 2 -P 3 -r 5mbit"; do
   out=$(awk '$1 == "TcpOutSegs" {print $4}' "$tmp/cap.pcap.nstat")
   retrans=$(awk '$1 == "TcpRetransSegs" {print $4}' "$tmp/cap.pcap.nstat")
   dsack_k=$(awk '$1 == "TcpExtTCPDSACKRecv" || $1 == "TcpExtTCPDSACKOfoRecv" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
+  probes_k=$(awk '$1 == "TcpExtTCPLossProbes" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
   "$seqwatch" analyze "$tmp/cap.pcap" --flows "$tmp/flows.jsonl" --events "$tmp/events.jsonl" >"$tmp/report.txt"
-  read -r segs retx dsack < <(python3 - "$tmp/flows.jsonl" "$tmp/events.jsonl" <<'PY'
+  read -r segs retx dsack probes < <(python3 - "$tmp/flows.jsonl" "$tmp/events.jsonl" <<'PY'
 import json, sys
-segs = retx = dsack = 0
+segs = retx = dsack = probes = 0
 for line in open(sys.argv[2]):
     e = json.loads(line)
     if e["dst"] == "10.199.1.2" and "dsack" in e["verdicts"]:  # D-SACKs the client received
         dsack += 1
+    if e["src"] == "10.199.1.2" and "tail_loss_probe" in e["verdicts"]:  # probes the client sent
+        probes += 1
 for line in open(sys.argv[1]):
     f = json.loads(line)
     if f["client"] == "10.199.1.2":      # the namespace client: every flow it opened
@@ -58,13 +62,15 @@ for line in open(sys.argv[1]):
     elif f["server"] == "10.199.1.2":
         segs += f["s2c"]["segments"]
         retx += f["s2c"]["retx_segments"]
-print(segs, retx, dsack)
+print(segs, retx, dsack, probes)
 PY
 )
   echo "kernel: TcpOutSegs $out + TcpRetransSegs $retrans = $((out + retrans)) segments; seqwatch: $segs segments, $retx retransmissions"
   echo "kernel: TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv = $dsack_k D-SACKs received; seqwatch: $dsack ACKs to the client carry a D-SACK"
-  grep -E "^TcpExt(TCPLossProbes|TCPSpuriousRTOs) " "$tmp/cap.pcap.nstat" | awk '{print "kernel (for reading): " $1 " " $4}'
-  if [ "$segs" -ne $((out + retrans)) ] || [ "$retx" -ne "$retrans" ] || [ "$dsack" -ne "$dsack_k" ]; then
+  echo "kernel: TcpExtTCPLossProbes = $probes_k probes sent (new data or the last segment); seqwatch: $probes tail_loss_probe re-sends from the client"
+  grep -E "^TcpExt(TCPSpuriousRTOs|TCPLossProbeRecovery) " "$tmp/cap.pcap.nstat" | awk '{print "kernel (for reading): " $1 " " $4}'
+  if [ "$segs" -ne $((out + retrans)) ] || [ "$retx" -ne "$retrans" ] || [ "$dsack" -ne "$dsack_k" ] ||
+     [ "$probes" -gt "$probes_k" ]; then
     echo "FAIL: seqwatch disagrees with the client kernel"
     cat "$tmp/report.txt"
     failures=$((failures + 1))
