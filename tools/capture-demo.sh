@@ -177,8 +177,8 @@ for _ in $(seq 50); do
 done
 # Besides the segment counters: the D-SACKs the client received (TcpExtTCPDSACKRecv: first
 # block below the ACK; TcpExtTCPDSACKOfoRecv: inside the second block), and for reading only
-# its tail-loss probes (all, and those that recovered a loss) and spurious timeouts.
-NSTAT_KEYS="TcpOutSegs TcpRetransSegs TcpExtTCPDSACKRecv TcpExtTCPDSACKOfoRecv TcpExtTCPLossProbes TcpExtTCPLossProbeRecovery TcpExtTCPSpuriousRTOs"
+# its tail-loss probes (all, and those that recovered a loss), timeouts and spurious timeouts.
+NSTAT_KEYS="TcpOutSegs TcpRetransSegs TcpExtTCPDSACKRecv TcpExtTCPDSACKOfoRecv TcpExtTCPLossProbes TcpExtTCPLossProbeRecovery TcpExtTCPTimeouts TcpExtTCPSpuriousRTOs"
 nstat_read() { in_ns "$NS_CLI" nstat -asz $NSTAT_KEYS | awk '/^Tcp/ {print $1, $2}'; }
 nstat_read >"$work/nstat.before"
 in_ns "$NS_CLI" iperf3 -c "$ADDR_SRV" -p "$IPERF_PORT" -t "$seconds" -P "$streams" \

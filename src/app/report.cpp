@@ -23,6 +23,7 @@ void RetransReport::fold(Agg& a, const event::FlowRecord& r, int dir) {
     a.rto += c.rto_retx;
     a.dup_acks += c.dup_acks;
   }
+  if (dir < 0) a.tail_probes += r.cold.tail_probes;  // counted per flow, both directions
 }
 
 size_t RetransReport::EndpointHash::operator()(const Endpoint& e) const noexcept {
@@ -100,6 +101,7 @@ void RetransReport::add(const event::FlowRecord& r) {
     f.fast = uint64_t{r.count[0].fast_retx} + r.count[1].fast_retx;
     f.spurious = uint64_t{r.count[0].spurious_retx} + r.count[1].spurious_retx;
     f.rto = uint64_t{r.count[0].rto_retx} + r.count[1].rto_retx;
+    f.tail_probes = r.cold.tail_probes;
     f.dup_acks = uint64_t{r.count[0].dup_acks} + r.count[1].dup_acks;
     f.midack = r.cold.midack_count;
     f.syn_extra = syn_extra;
@@ -140,7 +142,7 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   auto agg = [](const Agg& a) {
     return json{{"flows", a.flows},       {"segments", a.segments}, {"retx_segments", a.retx_segs},
                 {"retx_rate", rate(a.retx_segs, a.segments)}, {"fast_retx", a.fast}, {"spurious_retx", a.spurious},
-                {"rto_retx", a.rto},      {"dup_acks", a.dup_acks}};
+                {"rto_retx", a.rto},      {"tail_loss_probes", a.tail_probes}, {"dup_acks", a.dup_acks}};
   };
   json j = agg(total_);
   j["syn_retransmissions"] = total_.syn_attempts_extra;
@@ -177,7 +179,7 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
                      {"server", format(f.server, false)}, {"sport", f.sport}, {"segments", f.segments},
                      {"retx_segments", f.retx_segs}, {"retx_rate", rate(f.retx_segs, f.segments)},
                      {"fast_retx", f.fast}, {"spurious_retx", f.spurious}, {"rto_retx", f.rto},
-                     {"dup_acks", f.dup_acks}, {"syn_retransmissions", f.syn_extra}, {"ack_in_segment", f.midack}});
+                     {"tail_loss_probes", f.tail_probes}, {"dup_acks", f.dup_acks}, {"syn_retransmissions", f.syn_extra}, {"ack_in_segment", f.midack}});
   }
   j["top_flows"] = flows;
   return j;
@@ -187,9 +189,14 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
   const auto j = to_json(top_n);
   fmt::print(out, "  TCP flows      {:>10}   segments {}, retransmitted {} ({:.3f}%)\n", total_.flows,
              total_.segments, total_.retx_segs, 100.0 * rate(total_.retx_segs, total_.segments));
-  fmt::print(out, "                 fast {}, spurious {}, timeout-like {}, dup ACKs {}, SYN retransmissions {}, "
-                  "ACKs inside a segment {}\n",
-             total_.fast, total_.spurious, total_.rto, total_.dup_acks, total_.syn_attempts_extra, total_.midack);
+  // Neither fast, spurious, timeout nor probe: re-sent as ACKs let it out (SACK recovery after
+  // partial ACKs, slow-start re-sends after a timeout).
+  const uint64_t named = total_.fast + total_.spurious + total_.rto + total_.tail_probes;
+  const uint64_t recovery = total_.retx_segs > named ? total_.retx_segs - named : 0;
+  fmt::print(out, "                 fast {}, spurious {}, timeout-like {}, tail-loss probes {}, ACK-clocked recovery {}, "
+                  "dup ACKs {}, SYN retransmissions {}, ACKs inside a segment {}\n",
+             total_.fast, total_.spurious, total_.rto, total_.tail_probes, recovery, total_.dup_acks,
+             total_.syn_attempts_extra, total_.midack);
   if (split_connections_ != 0)
     fmt::print(out, "  SPLIT          {} connection(s) seen as two one-sided flows with different VLAN/tunnel context "
                     "(asymmetric tap?): analyse with --ignore-vlans / flow_table.key_vlans: false\n",
@@ -211,13 +218,13 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
                  s["segments"].get<uint64_t>(), s["retx_segments"].get<uint64_t>(), 100 * s["retx_rate"].get<double>());
   }
   if (!j["top_flows"].empty()) {
-    fmt::print(out, "  top flows by retransmissions (flow  client -> server  segments  retx  rate  fast/spur/rto):\n");
+    fmt::print(out, "  top flows by retransmissions (flow  client -> server  segments  retx  rate  fast/spur/rto/tlp):\n");
     for (const auto& f : j["top_flows"])
-      fmt::print(out, "    #{:<6} {}:{} -> {}:{}  {} {} {:.3f}%  {}/{}/{}\n", f["flow"].get<uint32_t>(),
+      fmt::print(out, "    #{:<6} {}:{} -> {}:{}  {} {} {:.3f}%  {}/{}/{}/{}\n", f["flow"].get<uint32_t>(),
                  f["client"].get<std::string>(), f["cport"].get<uint16_t>(), f["server"].get<std::string>(),
                  f["sport"].get<uint16_t>(), f["segments"].get<uint64_t>(), f["retx_segments"].get<uint64_t>(),
                  100 * f["retx_rate"].get<double>(), f["fast_retx"].get<uint64_t>(), f["spurious_retx"].get<uint64_t>(),
-                 f["rto_retx"].get<uint64_t>());
+                 f["rto_retx"].get<uint64_t>(), f["tail_loss_probes"].get<uint64_t>());
   }
 }
 

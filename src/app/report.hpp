@@ -22,7 +22,7 @@ class RetransReport {
 
  private:
   struct Agg {
-    uint64_t flows = 0, segments = 0, retx_segs = 0, fast = 0, spurious = 0, rto = 0, dup_acks = 0;
+    uint64_t flows = 0, segments = 0, retx_segs = 0, fast = 0, spurious = 0, rto = 0, tail_probes = 0, dup_acks = 0;
     uint64_t syn_attempts_extra = 0, refused = 0, midack = 0;
   };
   // An endpoint in binary form (formatted only for the rows printed): a map keyed by
@@ -42,7 +42,7 @@ class RetransReport {
     uint8_t worker;
     Endpoint client, server;
     uint16_t cport, sport;
-    uint64_t segments, retx_segs, fast, spurious, rto, dup_acks, midack, syn_extra;
+    uint64_t segments, retx_segs, fast, spurious, rto, tail_probes, dup_acks, midack, syn_extra;
     std::string state;
   };
   static void fold(Agg& a, const event::FlowRecord& r, int dir);

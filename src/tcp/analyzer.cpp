@@ -49,6 +49,7 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
   HalfCounters& cnt = f.count[d];
   TcpCold& cold = f.cold;
   const uint32_t now = static_cast<uint32_t>(ts_ns / 1000);
+  const uint32_t prev_sent_us = fwd.lastack_time_us;  // this side's previous segment (updated below)
   const uint8_t fl = t.flags;
   const bool syn = fl & kTcpSyn, fin = fl & kTcpFin, rst = fl & kTcpRst, has_ack = fl & kTcpAck;
   const bool no_sfr = !(fl & (kTcpSyn | kTcpFin | kTcpRst));
@@ -314,28 +315,33 @@ done:
     sat_inc(cnt.retx_bytes, seglen);
     if (bits & kFastRetransmission) sat_inc(cnt.fast_retx);
     if (bits & kSpuriousRetransmission) sat_inc(cnt.spurious_retx);
-    if (!(bits & (kFastRetransmission | kSpuriousRetransmission)) && rev.dupacknum == 0) {
-      // No duplicate ACKs before it: a timeout, or a tail-loss probe (RFC 8985 section 7).
-      // A probe re-sends the last segment sent when neither an ACK arrived nor anything was
-      // sent for a probe timeout (Linux: 2 x SRTT + 2 ticks), sooner than any RTO (Linux:
-      // SRTT + at least 200 ms). So: the tail, re-sent less than 200 ms after it was first
-      // sent, with both that send and the peer's latest segment at least one RTT back. The
-      // RTT: the larger of the flow's mean measured RTT and half its largest (the mean lags
-      // behind a queue that builds up, as the kernel's smoothed RTT does not), else its
-      // handshake RTT. The silence test keeps out recovery re-sends clocked by partial ACKs
-      // and copies of a segment on the wire.
-      const uint32_t since_sent = now - fwd.nextseq_time_us;
-      const uint32_t since_peer = now - rev.lastack_time_us;
+    if (!(bits & (kFastRetransmission | kSpuriousRetransmission))) {
+      // Neither fast nor spurious: sent by a timer (a timeout, or a tail-loss probe) or
+      // clocked out by an ACK (loss recovery after partial ACKs, the slow-start re-sends after
+      // a timeout, paced a millisecond or two apart). A timer fires only after silence:
+      // - a timeout: nothing heard from the peer for the minimum RTO (Linux, macOS: 200 ms;
+      //   Windows 300 ms) or one RTT, whichever is longer;
+      // - a tail-loss probe (RFC 8985 section 7): the last segment sent, re-sent with no
+      //   duplicate ACKs, after a probe timeout (Linux: 2 x SRTT + 2 ticks, at least ~8 ms
+      //   at HZ=250) with neither side sending, sooner than any timeout.
+      // The RTT: the larger of the flow's mean measured RTT and half its largest (the mean
+      // lags behind a queue that builds up), else its handshake RTT.
       uint32_t rtt = cold.hs_rtt_syn_us + cold.hs_rtt_ack_us;
       if (cold.rtt_samples != 0) {
         rtt = static_cast<uint32_t>(cold.rtt_sum_us / cold.rtt_samples);
         if (cold.rtt_max_us / 2 > rtt) rtt = cold.rtt_max_us / 2;
       }
+      const bool peer_seen = rev.flags & kWindowSet;
+      const uint32_t since_peer = now - rev.lastack_time_us;
+      const uint32_t probe_quiet = rtt > kProbeFloorUs ? rtt : kProbeFloorUs;
+      const uint32_t rto_quiet = rtt > kMinRtoUs ? rtt : kMinRtoUs;
+      const uint32_t since_tail = now - fwd.nextseq_time_us;
       const bool tail = seglen > 0 && seq + seglen + (fin ? 1u : 0u) == fwd.nextseq;
-      if (tail && since_sent < kTailProbeMaxUs && since_sent >= rtt && since_peer >= rtt) {
+      if (tail && rev.dupacknum == 0 && since_tail < kMinRtoUs && since_tail >= probe_quiet &&
+          now - prev_sent_us >= probe_quiet && (!peer_seen || since_peer >= probe_quiet)) {
         bits |= kTailLossProbe;
         sat_inc(cold.tail_probes);
-      } else {
+      } else if (!peer_seen || since_peer >= rto_quiet) {
         sat_inc(cnt.rto_retx);
       }
     }

@@ -17,9 +17,13 @@ namespace seqwatch::tcp {
 // Thresholds Wireshark uses (and seqwatch keeps, for comparable verdicts).
 inline constexpr uint32_t kFastRetxWindowUs = 20000;  // fast retransmission: within 20 ms of the last dup ACK
 inline constexpr uint32_t kOooDefaultUs = 3000;       // out-of-order threshold before the first RTT is known
-// Tail-loss probe: the last segment re-sent sooner than this after it was first sent.
-// Linux's minimum RTO (TCP_RTO_MIN); its probe timeout is 2 x SRTT + 2 ticks.
-inline constexpr uint32_t kTailProbeMaxUs = 200000;
+// Timer-driven retransmissions (analyzer.cpp, "Counters"): a timeout follows at least this
+// much silence from the peer (Linux's and macOS's minimum RTO), and a tail-loss probe
+// comes sooner than this after the segment it re-sends.
+inline constexpr uint32_t kMinRtoUs = 200000;
+// A tail-loss probe follows at least this much silence from both sides (Linux's probe
+// timeout is 2 x SRTT + 2 ticks: 8 ms at HZ=250).
+inline constexpr uint32_t kProbeFloorUs = 5000;
 
 // What the caller must do after analyze_segment().
 enum class Action : uint8_t {

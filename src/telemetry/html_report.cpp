@@ -323,6 +323,7 @@ std::string render_html_report(const std::string& run_dir) {
     h += bar_chart("chart-verdicts", "segments per analysis verdict", v);
     std::vector<std::pair<std::string, double>> kinds = {{"fast retransmissions", num(retrans, "fast_retx")},
                                                         {"timeout-like (RTO)", num(retrans, "rto_retx")},
+                                                        {"tail-loss probes", num(retrans, "tail_loss_probes")},
                                                         {"spurious", num(retrans, "spurious_retx")},
                                                         {"SYN retransmissions", num(retrans, "syn_retransmissions")},
                                                         {"duplicate ACKs", num(retrans, "dup_acks")}};
@@ -351,9 +352,10 @@ std::string render_html_report(const std::string& run_dir) {
       rows.push_back({esc(fmt::format("{}:{}", str(f, "client"), str(f, "cport"))),
                       esc(fmt::format("{}:{}", str(f, "server"), str(f, "sport"))), si(num(f, "segments")),
                       si(num(f, "retx_segments")), fmt::format("{:.2f}%", 100 * num(f, "retx_rate")),
-                      si(num(f, "fast_retx")), si(num(f, "rto_retx")), si(num(f, "dup_acks"))});
+                      si(num(f, "fast_retx")), si(num(f, "rto_retx")), si(num(f, "tail_loss_probes")),
+                      si(num(f, "dup_acks"))});
     h += "<h3>flows with the most retransmissions</h3>" +
-         table({"client", "server", "segments", "retx", "rate", "fast", "rto", "dup ACKs"}, rows);
+         table({"client", "server", "segments", "retx", "rate", "fast", "rto", "tail probes", "dup ACKs"}, rows);
     std::vector<std::pair<std::string, double>> sv;
     rows.clear();
     for (const auto& s : retrans.value("top_services", json::array())) {

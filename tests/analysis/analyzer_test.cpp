@@ -79,11 +79,15 @@ TEST(Analyzer, TailLossProbeNeedsTheTailAndProbeTiming) {
   {
     Conversation c;
     c.handshake(CI, SI);
-    for (uint32_t i = 0; i < 3; ++i) c.send({true, C1 + 1000 * i, S1, A | P, 1000, 502, 20000 + i * 100});
-    c.send({false, S1, C1 + 2000, A, 0, 509, 30000});  // RTT 10 ms
-    EXPECT_EQ(c.send({true, C1 + 2000, S1, A | P, 1000, 502, 25000}) & kTailLossProbe, 0u);  // 4.8 ms
+    c.send({true, C1, S1, A | P, 1000, 502, 20000});
+    c.send({false, S1, C1 + 1000, A, 0, 509, 30000});  // RTT 10 ms
+    c.send({true, C1 + 1000, S1, A | P, 1000, 502, 30100});
+    c.send({true, C1 + 2000, S1, A | P, 1000, 502, 30200});
+    const uint32_t v = c.send({true, C1 + 2000, S1, A | P, 1000, 502, 31000});  // 0.8 ms later
+    EXPECT_EQ(v & kRetransmission, kRetransmission);
+    EXPECT_EQ(v & kTailLossProbe, 0u);
     c.finish();
-    EXPECT_EQ(c.records()[0].count[0].rto_retx, 1u);
+    EXPECT_EQ(c.records()[0].count[0].rto_retx, 0u);  // 1 ms after the peer's ACK: no timer fired
     EXPECT_EQ(c.records()[0].cold.tail_probes, 0u);
   }
   {
@@ -91,7 +95,7 @@ TEST(Analyzer, TailLossProbeNeedsTheTailAndProbeTiming) {
     c.handshake(CI, SI);
     for (uint32_t i = 0; i < 3; ++i) c.send({true, C1 + 1000 * i, S1, A | P, 1000, 502, 20000 + i * 100});
     c.send({false, S1, C1 + 2000, A, 0, 509, 30000});
-    EXPECT_EQ(c.send({true, C1 + 2000, S1, A | P, 1000, 502, 20200 + kTailProbeMaxUs}) & kTailLossProbe, 0u);
+    EXPECT_EQ(c.send({true, C1 + 2000, S1, A | P, 1000, 502, 20200 + kMinRtoUs}) & kTailLossProbe, 0u);
   }
   {
     Conversation c;
@@ -102,6 +106,9 @@ TEST(Analyzer, TailLossProbeNeedsTheTailAndProbeTiming) {
     const uint32_t v = c.send({true, C1 + 2000, S1, A | P, 1000, 502, 44500});
     EXPECT_EQ(v & kRetransmission, kRetransmission);
     EXPECT_EQ(v & kTailLossProbe, 0u);
+    c.finish();
+    EXPECT_EQ(c.records()[0].count[0].rto_retx, 0u);  // clocked out by the partial ACK
+    EXPECT_EQ(c.records()[0].count[0].retx_segs, 1u);
   }
 }
 

@@ -4,7 +4,8 @@
 # seqwatch must count, for the client's side of every flow, exactly as many segments as
 # the client kernel sent (TcpOutSegs + TcpRetransSegs) and exactly TcpRetransSegs
 # retransmissions, and as many ACKs carrying a D-SACK as the client kernel received
-# (TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv), and no more tail-loss probes from the client
+# (TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv), as many timeout retransmissions (rto_retx) as
+# the client kernel counted timeouts (TcpExtTCPTimeouts), and no more tail-loss probes from the client
 # than the client kernel sent (TcpExtTCPLossProbes, which also counts probes carrying new data,
 # invisible as probes on the wire). Several bottleneck settings, so losses differ from run to run.
 # Usage: kernel_truth.sh SEQWATCH_BINARY   (needs root: network namespaces)
@@ -44,10 +45,11 @@ for cfg in "-t 2 -P 2 -r 10mbit" "-t 3 -P 4 -r 30mbit" "-t 2 -P 3 -r 5mbit"; do
   retrans=$(awk '$1 == "TcpRetransSegs" {print $4}' "$tmp/cap.pcap.nstat")
   dsack_k=$(awk '$1 == "TcpExtTCPDSACKRecv" || $1 == "TcpExtTCPDSACKOfoRecv" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
   probes_k=$(awk '$1 == "TcpExtTCPLossProbes" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
+  timeouts_k=$(awk '$1 == "TcpExtTCPTimeouts" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
   "$seqwatch" analyze "$tmp/cap.pcap" --flows "$tmp/flows.jsonl" --events "$tmp/events.jsonl" >"$tmp/report.txt"
-  read -r segs retx dsack probes < <(python3 - "$tmp/flows.jsonl" "$tmp/events.jsonl" <<'PY'
+  read -r segs retx dsack probes rto < <(python3 - "$tmp/flows.jsonl" "$tmp/events.jsonl" <<'PY'
 import json, sys
-segs = retx = dsack = probes = 0
+segs = retx = dsack = probes = rto = 0
 for line in open(sys.argv[2]):
     e = json.loads(line)
     if e["dst"] == "10.199.1.2" and "dsack" in e["verdicts"]:  # D-SACKs the client received
@@ -59,18 +61,21 @@ for line in open(sys.argv[1]):
     if f["client"] == "10.199.1.2":      # the namespace client: every flow it opened
         segs += f["c2s"]["segments"]
         retx += f["c2s"]["retx_segments"]
+        rto += f["c2s"]["rto_retx"]
     elif f["server"] == "10.199.1.2":
         segs += f["s2c"]["segments"]
         retx += f["s2c"]["retx_segments"]
-print(segs, retx, dsack, probes)
+        rto += f["s2c"]["rto_retx"]
+print(segs, retx, dsack, probes, rto)
 PY
 )
   echo "kernel: TcpOutSegs $out + TcpRetransSegs $retrans = $((out + retrans)) segments; seqwatch: $segs segments, $retx retransmissions"
   echo "kernel: TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv = $dsack_k D-SACKs received; seqwatch: $dsack ACKs to the client carry a D-SACK"
+  echo "kernel: TcpExtTCPTimeouts = $timeouts_k retransmission timeouts; seqwatch: $rto timeout retransmissions (rto_retx) from the client"
   echo "kernel: TcpExtTCPLossProbes = $probes_k probes sent (new data or the last segment); seqwatch: $probes tail_loss_probe re-sends from the client"
   grep -E "^TcpExt(TCPSpuriousRTOs|TCPLossProbeRecovery) " "$tmp/cap.pcap.nstat" | awk '{print "kernel (for reading): " $1 " " $4}'
   if [ "$segs" -ne $((out + retrans)) ] || [ "$retx" -ne "$retrans" ] || [ "$dsack" -ne "$dsack_k" ] ||
-     [ "$probes" -gt "$probes_k" ]; then
+     [ "$rto" -ne "$timeouts_k" ] || [ "$probes" -gt "$probes_k" ]; then
     echo "FAIL: seqwatch disagrees with the client kernel"
     cat "$tmp/report.txt"
     failures=$((failures + 1))
