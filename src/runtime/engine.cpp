@@ -51,8 +51,11 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
   const bool rehash = cfg.software_rehash || e->inputs_.size() != cfg.workers;
   if (rehash) {
     e->rehash_.per_worker.assign(cfg.workers, 0);
+    // Frames that outlive the run (mapped capture files) travel by address, not copied.
+    bool stable = true;
+    for (const PacketSource* in : e->inputs_) stable &= in->frames_stable();
     for (unsigned i = 0; i < cfg.workers; ++i) {
-      e->rings_.push_back(std::make_unique<FrameRing>(cfg.rehash_ring_bytes));
+      e->rings_.push_back(std::make_unique<FrameRing>(cfg.rehash_ring_bytes, stable));
       e->ring_sources_.push_back(std::make_unique<FrameRingSource>(
           *e->rings_.back(), e->inputs_[0]->link_type(), "rehash ring " + std::to_string(i)));
     }
@@ -130,6 +133,7 @@ uint32_t Engine::pick_worker(const decode::PacketView& v) const noexcept {
 }
 
 void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {
+  pthread_setname_np(pthread_self(), "sw-rehash");  // as `top -H` and /proc/PID/task show it
   if (cfg_.thread_init) cfg_.thread_init();
   std::array<PacketRef, kBurstSize> pkts;
   std::array<decode::FrameRef, kBurstSize> frames;
@@ -183,6 +187,8 @@ void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {
 }
 
 void Engine::worker_loop(unsigned i, const std::atomic<bool>& stop) noexcept {
+  const std::string name = "sw-worker-" + std::to_string(i);  // 15 characters at most
+  pthread_setname_np(pthread_self(), name.c_str());
   if (!cfg_.cpus.empty()) pin_to(cfg_.cpus[i % cfg_.cpus.size()]);
   if (cfg_.thread_init) cfg_.thread_init();
   // With the rehash stage, a stop request ends its reading; the worker drains its ring.

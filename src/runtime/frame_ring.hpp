@@ -4,6 +4,10 @@
 // consumer reads frames in place and frees them in bulk after its burst, exactly like a
 // PacketSource's rx_burst()/release(). Memory is allocated once; nothing blocks: a full
 // ring refuses the frame and the caller decides (wait offline, count the drop live).
+//
+// By reference: when every input's frames stay valid for the whole run (a mapped capture
+// file, PacketSource::frames_stable()), the ring carries the header and the frame's address
+// (32 bytes) instead of a copy of its bytes; the consumer gets the source's own pointer.
 #pragma once
 
 #include <atomic>
@@ -18,8 +22,8 @@ namespace seqwatch::runtime {
 class FrameRing {
  public:
   // `bytes` is rounded up to a power of two; frames larger than a quarter of it are
-  // refused (push_oversize counts them).
-  explicit FrameRing(size_t bytes);
+  // refused (push_oversize counts them). `by_reference`: see above.
+  explicit FrameRing(size_t bytes, bool by_reference = false);
 
   // --- producer ---
   bool push(const PacketRef& p) noexcept;
@@ -29,7 +33,8 @@ class FrameRing {
     publish();
     closed_.store(true, std::memory_order_release);
   }
-  size_t max_frame() const noexcept { return (mask_ + 1) / 4 - sizeof(Hdr); }
+  size_t max_frame() const noexcept { return by_ref_ ? SIZE_MAX : (mask_ + 1) / 4 - sizeof(Hdr); }
+  bool by_reference() const noexcept { return by_ref_; }
 
   // --- consumer ---
   uint16_t pop_burst(PacketRef* out, uint16_t max) noexcept;
@@ -49,8 +54,13 @@ class FrameRing {
   static_assert(sizeof(Hdr) == 24);
   static constexpr uint32_t kWrapMarker = 0xFFFFFFFFu;
   static size_t align8(size_t n) noexcept { return (n + 7) & ~size_t{7}; }
+  // Bytes a frame takes in the ring: header, then its bytes or its address.
+  size_t slot(uint32_t caplen) const noexcept {
+    return by_ref_ ? sizeof(Hdr) + sizeof(const uint8_t*) : align8(sizeof(Hdr) + caplen);
+  }
 
   size_t mask_;
+  bool by_ref_;
   std::unique_ptr<uint8_t[]> buf_;
   // Producer line.
   alignas(64) std::atomic<uint64_t> head_{0};
@@ -62,7 +72,7 @@ class FrameRing {
   alignas(64) std::atomic<bool> closed_{false};
 };
 
-inline FrameRing::FrameRing(size_t bytes) {
+inline FrameRing::FrameRing(size_t bytes, bool by_reference) : by_ref_(by_reference) {
   size_t cap = 4096;
   while (cap < bytes) cap <<= 1;
   mask_ = cap - 1;
@@ -70,7 +80,7 @@ inline FrameRing::FrameRing(size_t bytes) {
 }
 
 inline bool FrameRing::push(const PacketRef& p) noexcept {
-  const size_t need = align8(sizeof(Hdr) + p.caplen);
+  const size_t need = slot(p.caplen);
   if (need > (mask_ + 1) / 4) return false;
   uint64_t pos = head_local_;
   const size_t off = pos & mask_;
@@ -88,7 +98,8 @@ inline bool FrameRing::push(const PacketRef& p) noexcept {
   const size_t o = pos & mask_;
   const Hdr h{p.caplen, p.wirelen, p.ts_ns, p.frame};
   std::memcpy(base + o, &h, sizeof h);
-  std::memcpy(base + o + sizeof h, p.data, p.caplen);
+  if (by_ref_) std::memcpy(base + o + sizeof h, &p.data, sizeof p.data);
+  else std::memcpy(base + o + sizeof h, p.data, p.caplen);
   head_local_ = pos + need;
   return true;
 }
@@ -108,8 +119,10 @@ inline uint16_t FrameRing::pop_burst(PacketRef* out, uint16_t max) noexcept {
     }
     Hdr h;
     std::memcpy(&h, base + off, sizeof h);
-    out[n++] = PacketRef{base + off + sizeof h, h.caplen, h.wirelen, h.ts_ns, h.frame};
-    pos += align8(sizeof h + h.caplen);
+    const uint8_t* data = base + off + sizeof h;
+    if (by_ref_) std::memcpy(&data, base + off + sizeof h, sizeof data);
+    out[n++] = PacketRef{data, h.caplen, h.wirelen, h.ts_ns, h.frame};
+    pos += slot(h.caplen);
   }
   read_pos_ = pos;
   return n;

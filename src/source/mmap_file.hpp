@@ -48,6 +48,8 @@ class MmapFileSource final : public PacketSource {
   std::string describe() const override;
   // Damaged records that stopped the reading (0 or 1).
   uint64_t dropped() const noexcept override { return damaged_; }
+  // The whole file stays mapped until the source is destroyed.
+  bool frames_stable() const noexcept override { return true; }
 
   CaptureFormat format() const noexcept { return format_; }
   uint32_t snaplen() const noexcept { return snaplen_; }

@@ -41,6 +41,9 @@ class PacketSource {
   // Wall-clock time for live sources (idle workers age their flows with it); 0 for
   // recorded inputs, whose flows age by packet time only.
   virtual uint64_t now_ns() const noexcept { return 0; }
+  // True when every frame's bytes stay valid and unchanged until the source is destroyed
+  // (a whole-file mapping), so a stage may pass PacketRefs on instead of copying frames.
+  virtual bool frames_stable() const noexcept { return false; }
 };
 
 }  // namespace seqwatch
