@@ -320,7 +320,8 @@ done:
       // clocked out by an ACK (loss recovery after partial ACKs, the slow-start re-sends after
       // a timeout, paced a millisecond or two apart). A timer fires only after silence:
       // - a timeout: nothing heard from the peer for the minimum RTO (Linux, macOS: 200 ms;
-      //   Windows 300 ms) or one RTT, whichever is longer;
+      //   Windows 300 ms) or one RTT, whichever is longer, and no new data sent for one RTT
+      //   (a copy of a segment just sent, after a long pause of the peer, is no timeout);
       // - a tail-loss probe (RFC 8985 section 7): the last segment sent, re-sent with no
       //   duplicate ACKs, after a probe timeout (Linux: 2 x SRTT + 2 ticks, at least ~8 ms
       //   at HZ=250) with neither side sending, sooner than any timeout.
@@ -341,7 +342,7 @@ done:
           now - prev_sent_us >= probe_quiet && (!peer_seen || since_peer >= probe_quiet)) {
         bits |= kTailLossProbe;
         sat_inc(cold.tail_probes);
-      } else if (!peer_seen || since_peer >= rto_quiet) {
+      } else if ((!peer_seen || since_peer >= rto_quiet) && since_tail >= probe_quiet) {
         sat_inc(cnt.rto_retx);
       }
     }

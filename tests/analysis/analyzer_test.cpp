@@ -112,6 +112,21 @@ TEST(Analyzer, TailLossProbeNeedsTheTailAndProbeTiming) {
   }
 }
 
+// A copy of a segment on the wire after the peer was quiet for a long time is a
+// retransmission (as tshark says) but no timeout: nothing waited for a timer.
+TEST(Analyzer, CopyAfterALongPauseIsNoTimeout) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A | P, 100, 502, 20000});
+  c.send({false, S1, C1 + 100, A, 0, 509, 30000});
+  c.send({true, C1 + 100, S1, A | P, 100, 502, 2000000});  // 2 s later, the peer silent since
+  EXPECT_EQ(c.send({true, C1 + 100, S1, A | P, 100, 502, 2000050}) & kRetransmission, kRetransmission);
+  c.finish();
+  EXPECT_EQ(c.records()[0].count[0].retx_segs, 1u);
+  EXPECT_EQ(c.records()[0].count[0].rto_retx, 0u);
+  EXPECT_EQ(c.records()[0].cold.tail_probes, 0u);
+}
+
 TEST(Analyzer, DuplicateAcksAndFastRetransmission) {
   Conversation c;
   c.handshake(CI, SI);
