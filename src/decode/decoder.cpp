@@ -96,9 +96,10 @@ SEQWATCH_DECODE_HOT void run(Cursor& c, Next next) noexcept {
 }
 
 // The frames nearly every sensor sees: Ethernet, at most one 802.1Q tag, IPv4 without
-// options and not a fragment, captured whole. Straight-line code with the offsets in
-// registers; it records exactly what the general path records for such a frame, which
-// tests/decode/mutation_test.cpp checks on every corpus frame and on ~1M mutated ones.
+// options and not a fragment or IPv6 without extension headers, captured whole.
+// Straight-line code with the offsets in registers; it records exactly what the general
+// path records for such a frame, which tests/decode/mutation_test.cpp checks on every
+// corpus frame and on ~1M mutated ones.
 enum class Fast : uint8_t {
   kNo,     // not such a frame; nothing written that the general path does not write
   kDone,   // a TCP segment, decoded completely
@@ -106,7 +107,7 @@ enum class Fast : uint8_t {
            // from offset ip[0].l4_off with the packet ending at `end`
 };
 
-SEQWATCH_DECODE_HOT Fast eth_ipv4(const uint8_t* f, uint32_t caplen, PacketView& v, uint32_t& end) noexcept {
+SEQWATCH_DECODE_HOT Fast eth_ip(const uint8_t* f, uint32_t caplen, PacketView& v, uint32_t& end) noexcept {
   if (caplen < kEtherHdr + kIpv4Hdr) return Fast::kNo;
   uint32_t off = kEtherHdr;
   uint16_t et = load_be16(f + 12);
@@ -119,19 +120,28 @@ SEQWATCH_DECODE_HOT Fast eth_ipv4(const uint8_t* f, uint32_t caplen, PacketView&
     off += kVlanTag;
   }
   const uint8_t* h = f + off;
-  const uint32_t total = load_be16(h + 2);
-  if (et != kEthIpv4 || !ipv4_plain(h) || total < kIpv4Hdr || total > caplen - off) return Fast::kNo;
+  const uint32_t room = caplen - off;
+  IpLayer& l = v.ip[0];
+  if (et == kEthIpv4) {
+    const uint32_t total = load_be16(h + 2);
+    if (!ipv4_plain(h) || total < kIpv4Hdr || total > room) return Fast::kNo;
+    ipv4_plain_layer(l, h, off, total);
+    end = off + total;
+  } else if (et == kEthIpv6) {
+    if (room < kIpv6Hdr || !ipv6_plain(h) || load_be16(h + 4) > room - kIpv6Hdr) return Fast::kNo;
+    ipv6_plain_layer(l, h, off);
+    end = l.l4_off + l.l4_len;
+  } else {
+    return Fast::kNo;
+  }
   if (tagged) {
     v.vlan[0] = vid;
     v.vlan_count = 1;
   }
-  v.ethertype = kEthIpv4;
+  v.ethertype = et;
   v.ip_count = 1;
-  IpLayer& l = v.ip[0];
-  ipv4_plain_layer(l, h, off, total);
-  end = off + total;
   if (end < caplen) v.flags = kFlagPadding;
-  const uint8_t* th = h + kIpv4Hdr;
+  const uint8_t* th = f + l.l4_off;
   if (l.proto != 6 || l.l4_len < kTcpHdr) return Fast::kUpper;
   const uint32_t hdr_len = (th[12] >> 4) * 4u;
   if (hdr_len < kTcpHdr || hdr_len > l.l4_len) return Fast::kUpper;  // the general path names the error
@@ -170,7 +180,7 @@ template <bool kFastPath>
   if constexpr (kFastPath) {
     if (link == LinkType::kEthernet) {
       uint32_t end = 0;
-      const detail::Fast taken = detail::eth_ipv4(frame, caplen, v, end);
+      const detail::Fast taken = detail::eth_ip(frame, caplen, v, end);
       if (taken == detail::Fast::kDone) return DecodeStatus::kOk;
       if (taken == detail::Fast::kUpper) {
         detail::Cursor c{frame, v.ip[0].l4_off, end, caplen, end, v};

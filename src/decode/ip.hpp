@@ -79,6 +79,26 @@ SEQWATCH_DECODE_HOT void ipv4_plain_layer(IpLayer& l, const uint8_t* h, uint32_t
   l.ttl = h[8];
 }
 
+// An IPv6 header with a payload length (not a jumbogram or TSO length 0) whose next header
+// is no extension header the general parser walks (an upper layer, ESP or "no next header").
+SEQWATCH_DECODE_HOT bool ipv6_plain(const uint8_t* h) noexcept {
+  const uint8_t nh = h[6];
+  return (h[0] >> 4) == 6 && load_be16(h + 4) != 0 && nh != kNhHopByHop && nh != kNhRouting &&
+         nh != kNhFragment && nh != kNhAh && nh != kNhDestOpts && nh != kNhMobility && nh != kNhHip &&
+         nh != kNhShim6;
+}
+
+// The layer such a header at `off`, captured whole, records.
+SEQWATCH_DECODE_HOT void ipv6_plain_layer(IpLayer& l, const uint8_t* h, uint32_t off) noexcept {
+  l.off = off;
+  l.l4_off = off + kIpv6Hdr;
+  l.l4_len = load_be16(h + 4);
+  l.version = 6;
+  l.proto = h[6];
+  l.flags = 0;
+  l.ttl = h[7];
+}
+
 SEQWATCH_DECODE_HOT Next ipv4(Cursor& c) noexcept {
   if (!c.have(kIpv4Hdr)) return c.fail(DecodeStatus::kTruncatedIp);
   const uint8_t* h = c.at();
