@@ -105,6 +105,52 @@ inline Bytes bytes_of(const std::array<uint8_t, N>& a) {
   return Bytes(a.begin(), a.end());
 }
 
+// The first view field that carries meaning and differs between two views ("" when none):
+// a fresh and a reused view, or the straight-line and the general decode path.
+inline std::string view_difference(const PacketView& a, const PacketView& b) {
+  if (a.status != b.status) return "status";
+  if (a.l4 != b.l4 || a.flags != b.flags || a.ethertype != b.ethertype) return "l4/flags/ethertype";
+  if (a.vlan_count != b.vlan_count || a.mpls_count != b.mpls_count || a.ip_count != b.ip_count ||
+      a.tunnel_count != b.tunnel_count || a.inner_vlan != b.inner_vlan || a.mpls_label != b.mpls_label ||
+      a.l4_off != b.l4_off)
+    return "counts/offsets";
+  for (unsigned i = 0; i < a.vlan_count; ++i) {
+    if (a.vlan[i] != b.vlan[i]) return "vlan";
+  }
+  for (unsigned i = 0; i < a.ip_count; ++i) {
+    const auto& x = a.ip[i];
+    const auto& y = b.ip[i];
+    if (x.off != y.off || x.l4_off != y.l4_off || x.l4_len != y.l4_len || x.version != y.version ||
+        x.proto != y.proto || x.flags != y.flags || x.ttl != y.ttl)
+      return "ip[" + std::to_string(i) + "]";
+  }
+  for (unsigned i = 0; i < a.tunnel_count; ++i) {
+    const auto& x = a.tunnel[i];
+    const auto& y = b.tunnel[i];
+    if (x.type != y.type || x.off != y.off || x.has_key != y.has_key || x.has_seq != y.has_seq ||
+        (x.has_key && x.key != y.key) || (x.has_seq && x.seq != y.seq))
+      return "tunnel[" + std::to_string(i) + "]";
+  }
+  if (a.l4 == decode::L4Type::kTcp) {
+    const auto& x = a.tcp;
+    const auto& y = b.tcp;
+    if (x.seq != y.seq || x.ack != y.ack || x.payload_len != y.payload_len || x.sport != y.sport ||
+        x.dport != y.dport || x.window != y.window || x.hdr_len != y.hdr_len || x.flags != y.flags || x.ae != y.ae ||
+        x.opts != y.opts || x.sack_count != y.sack_count)
+      return "tcp";
+    if ((x.opts & decode::kOptMss) && x.mss != y.mss) return "tcp.mss";
+    if ((x.opts & decode::kOptWscale) && x.wscale != y.wscale) return "tcp.wscale";
+    if ((x.opts & decode::kOptTimestamp) && (x.tsval != y.tsval || x.tsecr != y.tsecr)) return "tcp.ts";
+    for (unsigned i = 0; i < x.sack_count && i < decode::kMaxSackBlocks; ++i) {
+      if (x.sack[i].left != y.sack[i].left || x.sack[i].right != y.sack[i].right) return "tcp.sack";
+    }
+  }
+  if (a.l4 == decode::L4Type::kUdp &&
+      (a.udp.sport != b.udp.sport || a.udp.dport != b.udp.dport || a.udp.length != b.udp.length))
+    return "udp";
+  return "";
+}
+
 }  // namespace seqwatch::test
 
 namespace seqwatch::decode {
