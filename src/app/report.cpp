@@ -114,6 +114,14 @@ void RetransReport::add_verdicts(const std::array<uint64_t, tcp::kVerdictBits>& 
 }
 
 namespace {
+// Neither fast, spurious, timeout nor probe: re-sent as ACKs let it out (SACK recovery after
+// partial ACKs, slow-start re-sends after a timeout).
+template <class A>
+uint64_t ack_clocked(const A& a) {
+  const uint64_t named = a.fast + a.spurious + a.rto + a.tail_probes;
+  return a.retx_segs > named ? a.retx_segs - named : 0;
+}
+
 double rate(uint64_t retx, uint64_t segs) { return segs ? static_cast<double>(retx) / static_cast<double>(segs) : 0.0; }
 
 // The n entries with the most retransmissions (ties: by formatted key, so output is stable).
@@ -142,7 +150,8 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   auto agg = [](const Agg& a) {
     return json{{"flows", a.flows},       {"segments", a.segments}, {"retx_segments", a.retx_segs},
                 {"retx_rate", rate(a.retx_segs, a.segments)}, {"fast_retx", a.fast}, {"spurious_retx", a.spurious},
-                {"rto_retx", a.rto},      {"tail_loss_probes", a.tail_probes}, {"dup_acks", a.dup_acks}};
+                {"rto_retx", a.rto},      {"tail_loss_probes", a.tail_probes}, {"ack_clocked_recovery", ack_clocked(a)},
+                {"dup_acks", a.dup_acks}};
   };
   json j = agg(total_);
   j["syn_retransmissions"] = total_.syn_attempts_extra;
@@ -189,13 +198,9 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
   const auto j = to_json(top_n);
   fmt::print(out, "  TCP flows      {:>10}   segments {}, retransmitted {} ({:.3f}%)\n", total_.flows,
              total_.segments, total_.retx_segs, 100.0 * rate(total_.retx_segs, total_.segments));
-  // Neither fast, spurious, timeout nor probe: re-sent as ACKs let it out (SACK recovery after
-  // partial ACKs, slow-start re-sends after a timeout).
-  const uint64_t named = total_.fast + total_.spurious + total_.rto + total_.tail_probes;
-  const uint64_t recovery = total_.retx_segs > named ? total_.retx_segs - named : 0;
   fmt::print(out, "                 fast {}, spurious {}, timeout-like {}, tail-loss probes {}, ACK-clocked recovery {}, "
                   "dup ACKs {}, SYN retransmissions {}, ACKs inside a segment {}\n",
-             total_.fast, total_.spurious, total_.rto, total_.tail_probes, recovery, total_.dup_acks,
+             total_.fast, total_.spurious, total_.rto, total_.tail_probes, ack_clocked(total_), total_.dup_acks,
              total_.syn_attempts_extra, total_.midack);
   if (split_connections_ != 0)
     fmt::print(out, "  SPLIT          {} connection(s) seen as two one-sided flows with different VLAN/tunnel context "

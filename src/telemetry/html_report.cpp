@@ -324,6 +324,7 @@ std::string render_html_report(const std::string& run_dir) {
     std::vector<std::pair<std::string, double>> kinds = {{"fast retransmissions", num(retrans, "fast_retx")},
                                                         {"timeout-like (RTO)", num(retrans, "rto_retx")},
                                                         {"tail-loss probes", num(retrans, "tail_loss_probes")},
+                                                        {"ACK-clocked recovery", num(retrans, "ack_clocked_recovery")},
                                                         {"spurious", num(retrans, "spurious_retx")},
                                                         {"SYN retransmissions", num(retrans, "syn_retransmissions")},
                                                         {"duplicate ACKs", num(retrans, "dup_acks")}};
