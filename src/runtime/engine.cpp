@@ -51,11 +51,18 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
   const bool rehash = cfg.software_rehash || e->inputs_.size() != cfg.workers;
   if (rehash) {
     e->rehash_.per_worker.assign(cfg.workers, 0);
-    // Frames that outlive the run (mapped capture files) travel by address, not copied.
-    bool stable = true;
-    for (const PacketSource* in : e->inputs_) stable &= in->frames_stable();
+    // Frames a source can keep until the workers are done with them (mapped capture
+    // files) travel by address, not copied; all inputs or none, as they share the rings.
+    bool by_ref = true;
+    for (PacketSource* in : e->inputs_) by_ref &= in->retain_frames(true);
+    if (!by_ref) {
+      for (PacketSource* in : e->inputs_) in->retain_frames(false);
+    } else {
+      e->holds_.resize(e->inputs_.size());
+      for (Hold& h : e->holds_) h.heads.assign(cfg.workers, 0);
+    }
     for (unsigned i = 0; i < cfg.workers; ++i) {
-      e->rings_.push_back(std::make_unique<FrameRing>(cfg.rehash_ring_bytes, stable));
+      e->rings_.push_back(std::make_unique<FrameRing>(cfg.rehash_ring_bytes, by_ref));
       e->ring_sources_.push_back(std::make_unique<FrameRingSource>(
           *e->rings_.back(), e->inputs_[0]->link_type(), "rehash ring " + std::to_string(i)));
     }
@@ -178,12 +185,33 @@ void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {
       }
       for (auto& r : rings_) r->publish();
       in.release();
+      if (!holds_.empty()) let_go((next + k) % inputs_.size());
     }
     ++next;
     if (all_done) break;
     if (got == 0) std::this_thread::yield();
   }
   for (auto& r : rings_) r->close();
+}
+
+void Engine::let_go(size_t input) noexcept {
+  // Checked every 64 bursts: each check reads every ring's consumer line.
+  Hold& h = holds_[input];
+  if (h.countdown != 0) {
+    --h.countdown;
+    return;
+  }
+  h.countdown = 63;
+  PacketSource& in = *inputs_[input];
+  if (h.active) {
+    for (size_t w = 0; w < rings_.size(); ++w)
+      if (rings_[w]->consumed() < h.heads[w]) return;
+    in.drop_before(h.mark);
+    h.active = false;
+  }
+  h.mark = in.read_mark();
+  for (size_t w = 0; w < rings_.size(); ++w) h.heads[w] = rings_[w]->produced();
+  h.active = true;
 }
 
 void Engine::worker_loop(unsigned i, const std::atomic<bool>& stop) noexcept {

@@ -104,6 +104,17 @@ class Engine {
   void rehash_loop(const std::atomic<bool>& stop) noexcept;
   void worker_loop(unsigned i, const std::atomic<bool>& stop) noexcept;
   uint32_t pick_worker(const decode::PacketView& v) const noexcept;
+  void let_go(size_t input) noexcept;
+
+  // By-reference rehash: per input, a position in it and the ring positions that held its
+  // frames when it was read; once every ring has consumed past them, the input may drop
+  // the frames before it (its pages leave the process).
+  struct Hold {
+    uint64_t mark = 0;
+    std::vector<uint64_t> heads;
+    bool active = false;
+    uint32_t countdown = 0;
+  };
 
   EngineConfig cfg_;
   std::vector<PacketSource*> inputs_;
@@ -117,6 +128,7 @@ class Engine {
   std::unique_ptr<evidence::BpfFilter> capture_filter_;
   std::vector<std::unique_ptr<evidence::BpfFilter>> trigger_filters_;
   RehashCounters rehash_;
+  std::vector<Hold> holds_;  // empty unless the rings carry frames by reference
 };
 
 }  // namespace seqwatch::runtime

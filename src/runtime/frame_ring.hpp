@@ -5,9 +5,10 @@
 // PacketSource's rx_burst()/release(). Memory is allocated once; nothing blocks: a full
 // ring refuses the frame and the caller decides (wait offline, count the drop live).
 //
-// By reference: when every input's frames stay valid for the whole run (a mapped capture
-// file, PacketSource::frames_stable()), the ring carries the header and the frame's address
-// (32 bytes) instead of a copy of its bytes; the consumer gets the source's own pointer.
+// By reference: when every input keeps its frames valid until told otherwise (a mapped
+// capture file, PacketSource::retain_frames()), the ring carries the header and the frame's
+// address (32 bytes) instead of a copy of its bytes; the consumer gets the source's own
+// pointer, and the stage lets the source drop frames once every ring has consumed() them.
 #pragma once
 
 #include <atomic>
@@ -34,6 +35,10 @@ class FrameRing {
     closed_.store(true, std::memory_order_release);
   }
   size_t max_frame() const noexcept { return by_ref_ ? SIZE_MAX : (mask_ + 1) / 4 - sizeof(Hdr); }
+  // Ring positions: every frame published before produced() is free once consumed() has
+  // reached it (the consumer has release()d it).
+  uint64_t produced() const noexcept { return head_local_; }
+  uint64_t consumed() const noexcept { return tail_.load(std::memory_order_acquire); }
   bool by_reference() const noexcept { return by_ref_; }
 
   // --- consumer ---

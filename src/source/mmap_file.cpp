@@ -29,6 +29,11 @@ constexpr uint64_t kPopulateWindow = 8ull << 20;
 #define MADV_POPULATE_READ 22
 #endif
 
+// Read pages are given back (MADV_DONTNEED) in stretches of at least this size: one call
+// per stretch, and never the window the reader is in.
+constexpr uint64_t kDropStretch = 4ull << 20;
+constexpr uint64_t kPage = 4096;
+
 constexpr uint64_t kPcapFileHeader = 24;
 constexpr uint64_t kPcapRecordHeader = 16;
 
@@ -444,6 +449,13 @@ void MmapFileSource::populate_ahead() noexcept {
   if (from >= to) return;
   madvise(const_cast<uint8_t*>(base_) + from, to - from, MADV_POPULATE_READ);
   populated_ = to;
+}
+
+void MmapFileSource::drop_before(uint64_t mark) noexcept {
+  const uint64_t to = std::min(mark, pos_) & ~(kPage - 1);
+  if (to < dropped_ + kDropStretch) return;
+  madvise(const_cast<uint8_t*>(base_) + dropped_, to - dropped_, MADV_DONTNEED);
+  dropped_ = to;
 }
 
 uint16_t MmapFileSource::rx_burst(PacketRef* out, uint16_t max) noexcept {

@@ -48,8 +48,19 @@ class MmapFileSource final : public PacketSource {
   std::string describe() const override;
   // Damaged records that stopped the reading (0 or 1).
   uint64_t dropped() const noexcept override { return damaged_; }
-  // The whole file stays mapped until the source is destroyed.
-  bool frames_stable() const noexcept override { return true; }
+  // The file's pages leave the process once read: release() (or, with retain_frames(),
+  // drop_before()) gives back whole 4 MiB stretches behind the reader with MADV_DONTNEED,
+  // so resident memory stays a few windows wide however large the file (the mapping
+  // itself stays: a page touched again is read back from the page cache, unchanged).
+  void release() noexcept override {
+    if (!retain_) drop_before(pos_);
+  }
+  bool retain_frames(bool on) noexcept override {
+    retain_ = on;
+    return on;
+  }
+  uint64_t read_mark() const noexcept override { return pos_; }
+  void drop_before(uint64_t mark) noexcept override;
 
   CaptureFormat format() const noexcept { return format_; }
   uint32_t snaplen() const noexcept { return snaplen_; }
@@ -84,6 +95,8 @@ class MmapFileSource final : public PacketSource {
   uint64_t size_ = 0;
   uint64_t pos_ = 0;
   uint64_t populated_ = 0;  // page-aligned end of the part faulted in ahead of pos_
+  uint64_t dropped_ = 0;    // page-aligned end of the part given back behind pos_
+  bool retain_ = false;
   decode::LinkType link_ = decode::LinkType::kEthernet;
   uint32_t raw_link_ = 0;
   CaptureFormat format_ = CaptureFormat::kPcap;

@@ -41,9 +41,16 @@ class PacketSource {
   // Wall-clock time for live sources (idle workers age their flows with it); 0 for
   // recorded inputs, whose flows age by packet time only.
   virtual uint64_t now_ns() const noexcept { return 0; }
-  // True when every frame's bytes stay valid and unchanged until the source is destroyed
-  // (a whole-file mapping), so a stage may pass PacketRefs on instead of copying frames.
-  virtual bool frames_stable() const noexcept { return false; }
+  // on: asks the source to keep every frame's bytes valid past release(), until
+  // drop_before() says they are done with (a mapped capture file can), so a stage may pass
+  // PacketRefs on instead of copying frames; off: back to release(). Returns whether the
+  // source now retains (false: it cannot, frames must be copied).
+  virtual bool retain_frames(bool /*on*/) noexcept { return false; }
+  // Retained frames: the position just after the last frame read (increasing; 0 when the
+  // source does not retain), and the call that lets go of every frame before such a
+  // position. Without retain_frames(), release() lets go of the burst's frames itself.
+  virtual uint64_t read_mark() const noexcept { return 0; }
+  virtual void drop_before(uint64_t /*mark*/) noexcept {}
 };
 
 }  // namespace seqwatch
