@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#include <new>
 #include <type_traits>
 
 namespace seqwatch {
@@ -17,7 +19,13 @@ class SpscRing {
   static_assert(std::is_trivially_copyable_v<T>);
 
  public:
-  explicit SpscRing(uint32_t capacity_pow2) : mask_(capacity_pow2 - 1), slots_(new T[capacity_pow2]) {}
+  // The slots are raw memory, not value-initialised records: a slot's page becomes
+  // resident only when a record is first written to it (a 64k-event ring that carries a
+  // few hundred events costs a few pages, not 7 MiB). push() copies a whole record in,
+  // which begins its lifetime (T is trivially copyable, hence an implicit-lifetime type).
+  explicit SpscRing(uint32_t capacity_pow2)
+      : mask_(capacity_pow2 - 1),
+        slots_(static_cast<T*>(::operator new(sizeof(T) * capacity_pow2, std::align_val_t{alignof(T)}))) {}
 
   bool push(const T& v) noexcept {
     const uint64_t head = head_.load(std::memory_order_relaxed);
@@ -25,7 +33,7 @@ class SpscRing {
       cached_tail_ = tail_.load(std::memory_order_acquire);
       if (head - cached_tail_ > mask_) return false;
     }
-    slots_[head & mask_] = v;
+    std::memcpy(static_cast<void*>(slots_.get() + (head & mask_)), &v, sizeof(T));
     head_.store(head + 1, std::memory_order_release);
     return true;
   }
@@ -36,7 +44,7 @@ class SpscRing {
     const uint64_t head = head_.load(std::memory_order_acquire);
     uint64_t n = head - tail;
     if (n > max) n = max;
-    for (uint64_t i = 0; i < n; ++i) consume(slots_[(tail + i) & mask_]);
+    for (uint64_t i = 0; i < n; ++i) consume(*std::launder(slots_.get() + ((tail + i) & mask_)));
     tail_.store(tail + n, std::memory_order_release);
     return static_cast<uint32_t>(n);
   }
@@ -50,8 +58,11 @@ class SpscRing {
   }
 
  private:
+  struct Free {
+    void operator()(T* p) const noexcept { ::operator delete(p, std::align_val_t{alignof(T)}); }
+  };
   const uint32_t mask_;
-  std::unique_ptr<T[]> slots_;
+  std::unique_ptr<T, Free> slots_;
   alignas(64) std::atomic<uint64_t> head_{0};
   uint64_t cached_tail_ = 0;  // producer's view of tail_
   alignas(64) std::atomic<uint64_t> tail_{0};
