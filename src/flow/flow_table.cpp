@@ -69,9 +69,7 @@ Result<std::unique_ptr<FlowTable>> FlowTable::create(const FlowTableConfig& cfg)
   if (!t->buckets_ || !t->entries_ || !t->free_ || !t->young_ || !t->settled_)
     return Error{"cannot allocate a flow table of " + std::to_string(cfg.capacity) + " flows (" +
                  std::to_string(t->memory_bytes() >> 20) + " MiB): lower flow_table.capacity"};
-  for (uint32_t i = 0; i < cfg.capacity; ++i) t->free_[i] = cfg.capacity - 1 - i;
   std::memset(t->settled_.get(), 0xFF, (cfg.capacity + 63) / 64 * 8);  // all free
-  t->free_top_ = cfg.capacity;
   return t;
 }
 

@@ -190,7 +190,12 @@ class FlowTable {
   std::unique_ptr<uint32_t[]> young_;
   std::unique_ptr<uint64_t[]> settled_;  // capacity_ bits (512 KiB at 4M flows)
   uint32_t young_head_ = 0, young_tail_ = 0, young_len_ = 0;
+  // Free entries: the recycled ones on the free_ stack (taken first), then the never used
+  // ones fresh_ .. capacity-1 in order (no start-up pass writes a list of them: untouched
+  // capacity costs no memory).
   uint32_t free_top_ = 0;
+  uint32_t fresh_ = 0;
+  bool none_free() const noexcept { return free_top_ == 0 && fresh_ == capacity_; }
   uint32_t sweep_pos_ = 0;
   uint32_t next_id_ = 0;
   FlowTableCounters counters_;
@@ -296,8 +301,8 @@ template <class OnRemove>
       }
     }
   }
-  if (free_b >= 0 && free_top_ == 0 && evict_young(on_remove)) goto insert;
-  if (free_b < 0 || free_top_ == 0) {
+  if (free_b >= 0 && none_free() && evict_young(on_remove)) goto insert;
+  if (free_b < 0 || none_free()) {
     // Evict the lowest-ranked flow of the probe window: closed, then one-way, then the
     // least recently active.
     int vb = 0;
@@ -341,7 +346,7 @@ template <class OnRemove>
   evicted:;
   }
 insert:
-  const uint32_t idx = free_[--free_top_];
+  const uint32_t idx = free_top_ != 0 ? free_[--free_top_] : fresh_++;
   Bucket& b = buckets_[cand[free_b]];
   b.idx[free_s] = idx + 1;
   b.sig[free_s] = sig;
