@@ -27,8 +27,10 @@
 //                                       (IMIX sizes); pcapng records carry the sink's comment
 //   BM_Sink/<pcap|pcapng>               EvidenceSink::drain of a ring full of slices (16 pre +
 //                                       trigger + 64 post): comments, writer, index
-//   BM_Bpf/<simple|complex>/<match|nomatch>  BpfFilter::match per packet over a burst, as the
-//                                       capture filter runs it (trigger filters make the same call)
+//   BM_Bpf/<simple|complex>/<match|nomatch>/<interpreter|jit>  BpfFilter::match per packet over
+//                                       a burst, as the capture filter runs it (trigger filters make
+//                                       the same call): libpcap's interpreter, or native code from
+//                                       DPDK's rte_bpf JIT (src/runtime/bpf_jit.cpp; starts the EAL)
 //
 // The capture configuration is the one `seqwatch analyze --evidence DIR` derives from
 // config/seqwatch.yaml's defaults (src/app/evidence_out.cpp, evidence_setup). Event, flow
@@ -54,6 +56,8 @@
 #include "evidence/trigger.hpp"
 #include "evidence/writer.hpp"
 #include "flow/flow_key.hpp"
+#include "runtime/bpf_jit.hpp"
+#include "runtime/eal.hpp"
 #include "tcp/tcp_stage.hpp"
 #include "tcp_traffic.hpp"
 
@@ -574,13 +578,27 @@ struct BpfInput {
   }
 };
 
-void BM_Bpf(benchmark::State& state, const char* expr, bool match) {
+void BM_Bpf(benchmark::State& state, const char* expr, bool match, bool jit) {
   static const BpfInput yes(443), no(22);
   const BpfInput& in = match ? yes : no;
   auto f = ev::BpfFilter::compile(expr, dec::LinkType::kEthernet);
   if (!f) {
     state.SkipWithError(f.error().message.c_str());
     return;
+  }
+  if (jit) {
+    // As `seqwatch run` does once the EAL runs: the filter compiled to native code by DPDK.
+    static const bool eal = [] {
+      seqwatch::runtime::EalOptions o;
+      o.memory_mb = 64;
+      o.extra = {"--file-prefix=swbenchbpf"};
+      return seqwatch::runtime::eal_init(o).ok();
+    }();
+    auto r = eal ? seqwatch::runtime::jit_compile(f.value()) : seqwatch::Result<bool>(seqwatch::Error{"EAL did not start"});
+    if (!r || !r.value()) {
+      state.SkipWithError(r ? "no BPF JIT on this machine" : r.error().message.c_str());
+      return;
+    }
   }
   const ev::BpfFilter& filter = f.value();
   uint32_t pos = 0;
@@ -630,11 +648,13 @@ void register_all() {
   for (auto fmt : {ev::FileFormat::kPcap, ev::FileFormat::kPcapng})
     benchmark::RegisterBenchmark(fmt == ev::FileFormat::kPcap ? "BM_Sink/pcap" : "BM_Sink/pcapng", BM_Sink, fmt)
         ->Unit(benchmark::kMicrosecond);
-  for (const char* e : {kSimple, kComplex})
-    for (bool m : {true, false}) {
-      const std::string name = std::string("BM_Bpf/") + (e == kSimple ? "simple" : "complex") + (m ? "/match" : "/nomatch");
-      benchmark::RegisterBenchmark(name.c_str(), BM_Bpf, e, m)->Unit(benchmark::kNanosecond);
-    }
+  for (bool jit : {false, true})
+    for (const char* e : {kSimple, kComplex})
+      for (bool m : {true, false}) {
+        const std::string name = std::string("BM_Bpf/") + (e == kSimple ? "simple" : "complex") + (m ? "/match" : "/nomatch") +
+                                 (jit ? "/jit" : "/interpreter");
+        benchmark::RegisterBenchmark(name.c_str(), BM_Bpf, e, m, jit)->Unit(benchmark::kNanosecond);
+      }
 }
 
 }  // namespace

@@ -106,8 +106,19 @@ nlohmann::json engine_summary(const runtime::Engine& engine, const PayloadMatche
                      {"inserts", fcnt.inserts}, {"evicted", fcnt.evicted}, {"expired_idle", fcnt.expired_idle},
                      {"expired_closed", fcnt.expired_closed}, {"reused_ports", tcnt.restarts}};
   j["outputs"] = {{"events", tcnt.events}, {"events_dropped", tcnt.events_dropped}, {"flow_records", tcnt.records},
-                  {"flow_records_dropped", tcnt.records_dropped}};
+                  {"flow_records_dropped", tcnt.records_dropped}, {"payload_events", st.payload_events},
+                  {"payload_events_dropped", st.payload_events_dropped}, {"backpressure_waits", st.backpressure}};
   j["not_delivered"] = engine.input_dropped();
+  if (!engine.filters().empty()) {
+    nlohmann::json filters = nlohmann::json::array();
+    for (const runtime::FilterInfo& f : engine.filters()) {
+      nlohmann::json one = {{"role", f.role}, {"expression", f.expression}, {"runs_as", f.runs_as}};
+      if (!f.why.empty()) one["why"] = f.why;
+      if (f.role == "capture_filter") one["dropped"] = st.filtered;  // packets kept out of the analysis
+      filters.push_back(one);
+    }
+    j["bpf_filters"] = filters;
+  }
   return j;
 }
 
@@ -120,6 +131,13 @@ void print_engine_report(std::FILE* out, const std::string& title, const runtime
     fmt::print(out, "  workers        {} (software rehash on the inner 5-tuple: {} packets per worker)\n",
                engine.workers(), per);
   }
+  if (j.contains("bpf_filters")) {
+    for (const auto& f : j["bpf_filters"]) {
+      if (f["role"] != "capture_filter") continue;
+      fmt::print(out, "  capture filter '{}' ({}): {} packets dropped before analysis\n", f["expression"].get<std::string>(),
+                 f["runs_as"].get<std::string>(), f["dropped"].get<uint64_t>());
+    }
+  }
   report.print(out, top_n);
   const auto& ft = j["flow_table"];
   fmt::print(out, "  flow table     {} flows created, {} evicted (table full), {} idle-expired, {} reused ports\n",
@@ -127,7 +145,10 @@ void print_engine_report(std::FILE* out, const std::string& title, const runtime
              ft["reused_ports"].get<uint64_t>());
   const auto& o = j["outputs"];
   const uint64_t ev_lost = o["events_dropped"].get<uint64_t>(), rec_lost = o["flow_records_dropped"].get<uint64_t>();
-  if (ev_lost + rec_lost != 0) fmt::print(out, "  LOST OUTPUT    {} events, {} flow records (ring full)\n", ev_lost, rec_lost);
+  const uint64_t pay_lost = o["payload_events_dropped"].get<uint64_t>();
+  if (ev_lost + rec_lost + pay_lost != 0)
+    fmt::print(out, "  LOST OUTPUT    {} events, {} flow records, {} payload-match events (ring full)\n", ev_lost, rec_lost,
+               pay_lost);
 }
 
 }  // namespace seqwatch::app

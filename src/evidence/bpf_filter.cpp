@@ -21,6 +21,10 @@ Result<BpfFilter> BpfFilter::compile(const std::string& expression, int dlt, uin
   f.expression_ = expression;
   f.dlt_ = dlt;
   f.prog_ = std::move(prog);
+  for (uint32_t i = 0; i < f.prog_->bf_len; ++i) {
+    const uint16_t code = f.prog_->bf_insns[i].code;
+    if ((BPF_CLASS(code) == BPF_LD || BPF_CLASS(code) == BPF_LDX) && BPF_MODE(code) == BPF_LEN) f.reads_len_ = true;
+  }
   return f;
 }
 
@@ -37,6 +41,11 @@ BpfFilter& BpfFilter::operator=(BpfFilter&& o) noexcept {
     expression_ = std::move(o.expression_);
     dlt_ = o.dlt_;
     prog_ = std::move(o.prog_);
+    reads_len_ = o.reads_len_;
+    accel_ = o.accel_;
+    accel_ctx_ = o.accel_ctx_;
+    accel_max_ = o.accel_max_;
+    accel_state_ = std::move(o.accel_state_);
   }
   return *this;
 }
@@ -45,7 +54,17 @@ BpfFilter::~BpfFilter() {
 }
 
 bool BpfFilter::match(const uint8_t* data, uint32_t caplen, uint32_t wirelen) const noexcept {
-  return bpf_filter(prog_->bf_insns, data, wirelen != 0 ? wirelen : caplen, caplen) != 0;
+  const uint32_t wire = wirelen != 0 ? wirelen : caplen;
+  if (accel_ != nullptr && caplen <= accel_max_ && (wire == caplen || !reads_len_))
+    return accel_(accel_ctx_, data, caplen) != 0;
+  return bpf_filter(prog_->bf_insns, data, wire, caplen) != 0;
+}
+
+void BpfFilter::accelerate(Accel fn, std::shared_ptr<const void> state, uint32_t max_caplen) noexcept {
+  accel_ = fn;
+  accel_ctx_ = state.get();
+  accel_max_ = max_caplen;
+  accel_state_ = std::move(state);
 }
 
 const bpf_insn* BpfFilter::insns() const noexcept { return prog_->bf_insns; }

@@ -46,6 +46,8 @@ Result<bool> eal_init(const EalOptions& opts) {
   return true;
 }
 
+bool eal_ready() noexcept { return g_initialised; }
+
 void eal_cleanup() {
   if (g_initialised) rte_eal_cleanup();
   g_initialised = false;

@@ -22,5 +22,7 @@ struct EalOptions {
 // and what usually causes it (hugepages, permissions, a missing driver).
 Result<bool> eal_init(const EalOptions& opts);
 void eal_cleanup();
+// True between a successful eal_init() and eal_cleanup().
+bool eal_ready() noexcept;
 
 }  // namespace seqwatch::runtime

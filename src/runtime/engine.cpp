@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "flow/flow_key.hpp"
+#include "runtime/bpf_jit.hpp"
 
 namespace seqwatch::runtime {
 
@@ -72,6 +73,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
     auto f = evidence::BpfFilter::compile(cfg.capture_filter, link);
     if (!f) return Error{"capture filter: " + f.error().message};
     e->capture_filter_ = std::make_unique<evidence::BpfFilter>(std::move(f.value()));
+    e->prepare_filter(*e->capture_filter_, "capture_filter");
   }
   std::optional<evidence::TriggerSet> triggers;
   if (cfg.evidence.enabled) {
@@ -79,6 +81,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
       auto f = evidence::BpfFilter::compile(expr, link);
       if (!f) return Error{"evidence trigger: " + f.error().message};
       e->trigger_filters_.push_back(std::make_unique<evidence::BpfFilter>(std::move(f.value())));
+      e->prepare_filter(*e->trigger_filters_.back(), "trigger");
     }
     auto t = evidence::TriggerSet::compile(cfg.evidence.triggers);
     if (!t) return Error{"evidence triggers: " + t.error().message};
@@ -122,6 +125,17 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
 }
 
 Engine::~Engine() = default;
+
+void Engine::prepare_filter(evidence::BpfFilter& f, const char* role) {
+  FilterInfo info{role, f.expression(), "interpreter", ""};
+  if (cfg_.bpf_jit) {
+    auto r = jit_compile(f);
+    if (!r) info.why = r.error().message;
+    else if (!r.value()) info.why = "DPDK has no BPF JIT for this machine";
+    else info.runs_as = "jit";
+  }
+  filter_info_.push_back(std::move(info));
+}
 
 uint32_t Engine::pick_worker(const decode::PacketView& v) const noexcept {
   const uint32_t n = static_cast<uint32_t>(workers_.size());
@@ -287,6 +301,10 @@ WorkerState Engine::merged_state() const {
     m.samples += s.samples;
     m.samples_dropped += s.samples_dropped;
     m.payload_scans += s.payload_scans;
+    m.filtered += s.filtered;
+    m.backpressure += s.backpressure;
+    m.payload_events += s.payload_events;
+    m.payload_events_dropped += s.payload_events_dropped;
     if (s.first_ts_ns != 0 && (m.first_ts_ns == 0 || s.first_ts_ns < m.first_ts_ns)) m.first_ts_ns = s.first_ts_ns;
     if (s.last_ts_ns > m.last_ts_ns) m.last_ts_ns = s.last_ts_ns;
   }

@@ -55,6 +55,7 @@ struct EngineConfig {
   bool flow_samples = false;            // workers hand 1 packet in kSampleEvery to sinks.on_sample
   bool payload_events = false;          // payload-rule matches become events (type payload_match)
   std::string capture_filter;           // BPF: packets not matching are dropped before analysis
+  bool bpf_jit = false;                 // BPF filters to native code (rte_bpf; needs the EAL)
   EvidenceSetup evidence;
 };
 
@@ -73,6 +74,14 @@ struct EngineSinks {
   std::function<void()> on_tick;  // about every 100 ms of wall time, on the control thread
   std::function<void(const FlowSample&)> on_sample;  // with EngineConfig::flow_samples
   std::function<uint32_t(evidence::RecordRing&)> on_evidence;  // drains a worker's evidence ring
+};
+
+// How a BPF filter of the run executes (summary JSON `bpf_filters`).
+struct FilterInfo {
+  std::string role;        // "capture_filter" or "trigger"
+  std::string expression;
+  std::string runs_as;     // "jit" (rte_bpf native code) or "interpreter" (libpcap's bpf_filter)
+  std::string why;         // for the interpreter when the JIT was asked for: the reason
 };
 
 class Engine {
@@ -98,6 +107,7 @@ class Engine {
   flow::FlowTableCounters merged_table() const;
   size_t flow_memory_bytes() const;
   uint64_t input_dropped() const;
+  const std::vector<FilterInfo>& filters() const noexcept { return filter_info_; }
 
  private:
   Engine() = default;
@@ -127,6 +137,8 @@ class Engine {
   std::vector<std::unique_ptr<evidence::EvidenceCapture>> captures_;
   std::unique_ptr<evidence::BpfFilter> capture_filter_;
   std::vector<std::unique_ptr<evidence::BpfFilter>> trigger_filters_;
+  std::vector<FilterInfo> filter_info_;
+  void prepare_filter(evidence::BpfFilter& f, const char* role);
   RehashCounters rehash_;
   std::vector<Hold> holds_;  // empty unless the rings carry frames by reference
 };

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <memory>
 #include <new>
+
+#include <sys/mman.h>
 #include <type_traits>
 
 namespace seqwatch {
@@ -19,13 +21,13 @@ class SpscRing {
   static_assert(std::is_trivially_copyable_v<T>);
 
  public:
-  // The slots are raw memory, not value-initialised records: a slot's page becomes
-  // resident only when a record is first written to it (a 64k-event ring that carries a
-  // few hundred events costs a few pages, not 7 MiB). push() copies a whole record in,
-  // which begins its lifetime (T is trivially copyable, hence an implicit-lifetime type).
-  explicit SpscRing(uint32_t capacity_pow2)
-      : mask_(capacity_pow2 - 1),
-        slots_(static_cast<T*>(::operator new(sizeof(T) * capacity_pow2, std::align_val_t{alignof(T)}))) {}
+  // The slots are an anonymous mapping, not value-initialised records: a slot's page
+  // becomes resident only when a record is first written to it (a 64k-event ring that
+  // carries a few hundred events costs a few pages, not 7 MiB), whatever the allocator
+  // does with fresh memory. push() copies a whole record in, which begins its lifetime
+  // (T is trivially copyable, hence an implicit-lifetime type). Throws std::bad_alloc
+  // when the mapping fails (construction is control path).
+  explicit SpscRing(uint32_t capacity_pow2) : mask_(capacity_pow2 - 1), slots_(map_slots(capacity_pow2)) {}
 
   bool push(const T& v) noexcept {
     const uint64_t head = head_.load(std::memory_order_relaxed);
@@ -59,8 +61,16 @@ class SpscRing {
 
  private:
   struct Free {
-    void operator()(T* p) const noexcept { ::operator delete(p, std::align_val_t{alignof(T)}); }
+    size_t bytes = 0;
+    void operator()(T* p) const noexcept { ::munmap(p, bytes); }
   };
+  static std::unique_ptr<T, Free> map_slots(uint32_t n) {
+    static_assert(alignof(T) <= 4096);
+    const size_t bytes = sizeof(T) * size_t{n};
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return std::unique_ptr<T, Free>(static_cast<T*>(p), Free{bytes});
+  }
   const uint32_t mask_;
   std::unique_ptr<T, Free> slots_;
   alignas(64) std::atomic<uint64_t> head_{0};
