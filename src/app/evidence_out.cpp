@@ -12,14 +12,14 @@ Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, 
   if (!ev.enabled) return s;
   evidence::CaptureConfig& c = s.capture;
   // Trigger and slice state for every flow the table can hold (192 bytes each); the packet
-  // history (K x trimmed packets, ~4.8 KB per ring at K 16 / snap 256) for at most
-  // kHistoryRings flows: beyond that, flows share history rings (counted: history_taken,
-  // history_lost) while their triggers keep firing (docs/evidence.md, "History").
-  constexpr uint32_t kHistoryRings = 1u << 15;
+  // history in one log per worker: kHistoryLog bytes hold the latest ~600k trimmed packets
+  // (112 bytes each for Ethernet/IPv4/TCP with timestamps). A flow's history older than that
+  // is gone when its trigger fires (counted: history_cut) (docs/evidence.md, "History").
+  constexpr uint64_t kHistoryLog = uint64_t{64} << 20;
   uint32_t slots = 1024;
   while (slots < flow_capacity && slots < (1u << 30)) slots <<= 1;
   c.flow_slots = slots;
-  c.history_slots = std::min(slots, kHistoryRings);
+  c.history_bytes = kHistoryLog;
   c.pre_packets = static_cast<uint16_t>(std::min<uint32_t>(ev.history_packets, 1024));
   c.post_packets = static_cast<uint16_t>(std::min<uint32_t>(ev.post_packets, 65535));
   if (ev.trim.headers) {
@@ -99,7 +99,7 @@ uint32_t EvidenceOutput::drain(evidence::RecordRing& ring) {
 }
 
 nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
-  uint64_t slices = 0, emitted = 0, ring_full = 0, refused = 0, memory = 0, samples = 0, hist_taken = 0, hist_lost = 0;
+  uint64_t slices = 0, emitted = 0, ring_full = 0, refused = 0, memory = 0, samples = 0, hist_cut = 0, hist_cut_pkts = 0;
   for (unsigned w = 0; w < engine.workers(); ++w) {
     const auto* cap = engine.evidence(w);
     if (cap == nullptr) continue;
@@ -109,8 +109,8 @@ nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
     ring_full += c.ring_full + c.samples_ring_full;
     refused += c.refused_flow_budget + c.refused_global_budget + c.refused_ring;
     samples += c.samples;
-    hist_taken += c.history_taken;
-    hist_lost += c.history_lost;
+    hist_cut += c.history_cut;
+    hist_cut_pkts += c.history_cut_packets;
     memory += cap->memory_bytes();
   }
   const auto& w = sink_->evidence_writer().counters();
@@ -123,7 +123,7 @@ nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
           {"packets_lost", w.packets_lost}, {"over_budget", over_budget_},
           {"index", sink_->index_path()}, {"index_lines", k.index_lines},
           {"memory_bytes", memory},
-          {"history_taken", hist_taken},  {"slices_without_history", hist_lost}};
+          {"slices_history_cut", hist_cut}, {"history_packets_cut", hist_cut_pkts}};
 }
 
 std::string EvidenceOutput::describe() const {

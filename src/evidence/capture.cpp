@@ -18,7 +18,8 @@ constexpr uint64_t kNsPerMs = 1000000;
 
 bool pow2(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
-size_t hist_stride_for(uint32_t snap) { return sizeof(EvidenceCapture::HistEntry) + (size_t{snap} + 15) / 16 * 16; }
+// Bytes a history entry of `n` trimmed bytes takes in the log.
+constexpr uint64_t entry_bytes(uint32_t n) noexcept { return sizeof(EvidenceCapture::HistEntry) + (uint64_t{n} + 15) / 16 * 16; }
 
 uint32_t ring_snap(const CaptureConfig& c) { return std::max(c.trim.snap, c.sample.trim.snap); }
 
@@ -71,9 +72,8 @@ uint32_t trimmed_length(const decode::PacketView& v, uint32_t caplen, const Trim
 }
 
 size_t EvidenceCapture::memory_for(const CaptureConfig& c) noexcept {
-  const size_t rows = c.history_slots != 0 ? c.history_slots : c.flow_slots;
-  return size_t{c.flow_slots} * sizeof(FlowSlot) +
-         rows * (sizeof(uint32_t) + size_t{c.pre_packets} * hist_stride_for(c.trim.snap)) +
+  const size_t log = c.pre_packets != 0 ? c.history_bytes : 0;
+  return size_t{c.flow_slots} * sizeof(FlowSlot) + log + size_t{c.pre_packets} * sizeof(uint64_t) +
          size_t{c.ring} * record_stride(ring_snap(c));
 }
 
@@ -89,22 +89,20 @@ EvidenceCapture::EvidenceCapture(const CaptureConfig& cfg, const TriggerSet& tri
 
 Result<std::unique_ptr<EvidenceCapture>> EvidenceCapture::create(const CaptureConfig& c, const TriggerSet& triggers) {
   if (!pow2(c.flow_slots)) return Error{"evidence flow_slots " + std::to_string(c.flow_slots) + " is not a power of two"};
-  const uint32_t rows = c.history_slots != 0 ? c.history_slots : c.flow_slots;
-  if (!pow2(rows) || rows > c.flow_slots)
-    return Error{"evidence history_slots " + std::to_string(rows) + " must be a power of two <= flow_slots " +
-                 std::to_string(c.flow_slots)};
   if (!pow2(c.ring)) return Error{"evidence ring " + std::to_string(c.ring) + " is not a power of two"};
   if (c.trim.snap == 0 || c.trim.snap > kMaxSnap || c.sample.trim.snap == 0 || c.sample.trim.snap > kMaxSnap)
     return Error{"evidence snap " + std::to_string(c.trim.snap) + "/" + std::to_string(c.sample.trim.snap) +
                  " must be between 1 and " + std::to_string(kMaxSnap) + " bytes"};
   if (c.ring < uint32_t{c.pre_packets} + 3)
     return Error{"evidence ring " + std::to_string(c.ring) + " cannot hold one slice start (K + 3 records)"};
+  if (c.pre_packets != 0 &&
+      (c.history_bytes == 0 || (c.history_bytes & (c.history_bytes - 1)) != 0 || c.history_bytes < 64 * entry_bytes(c.trim.snap)))
+    return Error{"evidence history_bytes " + std::to_string(c.history_bytes) +
+                 " must be a power of two holding at least 64 packets of " + std::to_string(c.trim.snap) + " bytes"};
   if (!(c.sample.flow_fraction >= 0.0 && c.sample.flow_fraction <= 1.0))
     return Error{"evidence sample flow_fraction " + std::to_string(c.sample.flow_fraction) + " must be in [0, 1]"};
   std::unique_ptr<EvidenceCapture> e(new EvidenceCapture(c, triggers));
   e->slot_mask_ = c.flow_slots - 1;
-  e->hist_mask_ = rows - 1;
-  e->hist_stride_ = hist_stride_for(c.trim.snap);
   {
     void* map = nullptr;
     size_t map_len = 0;
@@ -113,14 +111,14 @@ Result<std::unique_ptr<EvidenceCapture>> EvidenceCapture::create(const CaptureCo
     e->slots_mem_ = std::unique_ptr<uint8_t[], SlabFree>(m, SlabFree{map, map_len});
     e->slots_ = reinterpret_cast<FlowSlot*>(m);
   }
-  e->hist_owner_ = std::make_unique<uint32_t[]>(rows);
-  const size_t hist_bytes = size_t{rows} * c.pre_packets * e->hist_stride_;
-  if (hist_bytes != 0) {
+  if (c.pre_packets != 0) {
     void* map = nullptr;
     size_t map_len = 0;
-    uint8_t* h = slab_alloc(hist_bytes, map, map_len);
-    if (h == nullptr) return Error{"evidence: cannot allocate " + std::to_string(hist_bytes) + " bytes of history"};
-    e->hist_ = std::unique_ptr<uint8_t[], SlabFree>(h, SlabFree{map, map_len});
+    uint8_t* h = slab_alloc(c.history_bytes, map, map_len);
+    if (h == nullptr) return Error{"evidence: cannot allocate a history log of " + std::to_string(c.history_bytes) + " bytes"};
+    e->log_ = std::unique_ptr<uint8_t[], SlabFree>(h, SlabFree{map, map_len});
+    e->log_mask_ = c.history_bytes - 1;
+    e->walk_ = std::make_unique<uint64_t[]>(c.pre_packets);
   }
   e->global_interval_ns_ = uint64_t{c.budget.global_interval_ms} * kNsPerMs;
   e->global_left_ = c.budget.global_packets;
@@ -136,7 +134,6 @@ EvidenceCapture::FlowSlot& EvidenceCapture::slot_of(FlowRef f) noexcept {
     if (s.flow_id != 0) {
       ++counters_.slots_taken;
       if (s.slice != 0) end_slice(s, EndReason::kFlowEnded, 0);
-      release_history(s.flow_id, f.slot);
     }
     s = FlowSlot{};
     s.flow_id = f.id;
@@ -213,28 +210,45 @@ static EvidenceCapture::HistEntry entry_of(const PacketRef& p, uint32_t caplen, 
   return h;
 }
 
-void EvidenceCapture::store(FlowSlot& s, uint32_t slot_idx, const PacketRef& p, const decode::PacketView& v,
-                            uint8_t dir, uint32_t verdicts) noexcept {
+void EvidenceCapture::store(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, uint8_t dir,
+                            uint32_t verdicts) noexcept {
   if (cfg_.pre_packets == 0) return;
-  if (!owns_history(s, slot_idx)) {
-    uint32_t& owner = hist_owner_[slot_idx & hist_mask_];
-    if (owner != 0) ++counters_.history_taken;
-    owner = s.flow_id;
-  }
   const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
-  HistEntry* h = hist(slot_idx, s.head);
+  const uint64_t need = entry_bytes(n);
+  uint64_t pos = log_head_;
+  if ((pos & log_mask_) + need > log_mask_ + 1) pos = (pos | log_mask_) + 1;  // no room before the end: next lap
+  HistEntry* h = entry_at(pos);
   *h = entry_of(p, n, dir, verdicts);
+  h->prev = s.last;
+  h->flow_id = s.flow_id;
   std::memcpy(reinterpret_cast<uint8_t*>(h) + sizeof(HistEntry), p.data, n);
-  s.head = static_cast<uint16_t>(s.head + 1 == cfg_.pre_packets ? 0 : s.head + 1);
+  log_head_ = pos + need;
+  s.last = pos + 1;
   if (s.count < cfg_.pre_packets) ++s.count;
   ++counters_.stored;
 }
 
-bool EvidenceCapture::open_slice(FlowSlot& s, uint32_t slot_idx, const PacketRef& p, const decode::PacketView& v,
-                                 FlowRef f, uint32_t verdicts, uint32_t fired) noexcept {
+uint32_t EvidenceCapture::walk_history(const FlowSlot& s) noexcept {
+  uint32_t m = 0;
+  uint64_t cur = s.last;
+  while (m < s.count && cur != 0) {
+    const uint64_t pos = cur - 1;
+    // Intact while no write since has reached it a lap later: every entry ends before the
+    // position one log size after its start.
+    if (log_head_ - pos > log_mask_ + 1) break;
+    const HistEntry* h = entry_at(pos);
+    if (h->flow_id != s.flow_id) break;  // defensive: a chain never leaves its flow
+    walk_[m++] = pos;
+    cur = h->prev;
+  }
+  return m;
+}
+
+bool EvidenceCapture::open_slice(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, FlowRef f,
+                                 uint32_t verdicts, uint32_t fired) noexcept {
   const BudgetConfig& b = cfg_.budget;
-  if (s.count != 0 && !owns_history(s, slot_idx)) ++counters_.history_lost;  // sliced on without it
-  const uint32_t start_packets = s.count + (p.data != nullptr ? 1u : 0u);
+  const uint32_t history = s.count != 0 ? walk_history(s) : 0;
+  const uint32_t start_packets = history + (p.data != nullptr ? 1u : 0u);
   if ((b.flow_slices != 0 && s.slices >= b.flow_slices) ||
       (b.flow_packets != 0 && s.emitted + start_packets > b.flow_packets)) {
     ++counters_.refused_flow_budget;
@@ -249,6 +263,10 @@ bool EvidenceCapture::open_slice(FlowSlot& s, uint32_t slot_idx, const PacketRef
   if (!global_take(p.ts_ns, start_packets)) {
     ++counters_.refused_global_budget;
     return false;
+  }
+  if (history < s.count) {  // the log lapped part of the flow's history before the trigger
+    ++counters_.history_cut;
+    counters_.history_cut_packets += s.count - history;
   }
   s.slice = (uint64_t{cfg_.worker} << 56) | ++next_slice_;
   ++s.slices;
@@ -271,15 +289,13 @@ bool EvidenceCapture::open_slice(FlowSlot& s, uint32_t slot_idx, const PacketRef
   else std::memset(slot + sizeof(RecordHeader), 0, sizeof(flow::FlowKey));
   ring_.publish();
   // History, oldest first.
-  uint32_t pos = (s.head + cfg_.pre_packets - s.count) % (cfg_.pre_packets ? cfg_.pre_packets : 1);
-  for (uint32_t i = 0; i < s.count; ++i) {
-    const HistEntry* h = hist(slot_idx, pos);
+  for (uint32_t i = history; i-- > 0;) {
+    const HistEntry* h = entry_at(walk_[i]);
     push_packet(s, Role::kPre, *h, reinterpret_cast<const uint8_t*>(h) + sizeof(HistEntry), 0);
-    pos = pos + 1 == cfg_.pre_packets ? 0 : pos + 1;
   }
-  s.emitted += s.count;
+  s.emitted += history;
   s.count = 0;
-  s.head = 0;
+  s.last = 0;
   if (p.data != nullptr) {
     const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
     push_packet(s, Role::kTrigger, entry_of(p, n, f.dir, verdicts), p.data, fired);
@@ -293,7 +309,6 @@ bool EvidenceCapture::open_slice(FlowSlot& s, uint32_t slot_idx, const PacketRef
 void EvidenceCapture::observe(const PacketRef& p, const decode::PacketView& v, FlowRef f,
                               const tcp::SegmentVerdict& sv, uint32_t extra) noexcept {
   ++counters_.packets;
-  const uint32_t slot_idx = f.slot & slot_mask_;
   FlowSlot& s = slot_of(f);
   SegmentInput in;
   in.verdict = sv;
@@ -330,28 +345,26 @@ void EvidenceCapture::observe(const PacketRef& p, const decode::PacketView& v, F
       return;
     }
     // The slice was cut: this packet starts the next history.
-  } else if (fired != 0 && open_slice(s, slot_idx, p, v, f, sv.bits, fired)) {
+  } else if (fired != 0 && open_slice(s, p, v, f, sv.bits, fired)) {
     return;  // the packet went out as the trigger packet
   }
-  store(s, slot_idx, p, v, f.dir, sv.bits);
+  store(s, p, v, f.dir, sv.bits);
 }
 
 void EvidenceCapture::flow_end(FlowRef f, bool syn_unanswered) noexcept {
   FlowSlot& s = slots_[f.slot & slot_mask_];
   if (s.flow_id != f.id) return;  // the slot moved on to another flow already
-  if (s.count != 0) owns_history(s, f.slot & slot_mask_);  // a taken ring: no history left to emit
   if (s.slice != 0) {
     end_slice(s, EndReason::kFlowEnded, 0);
   } else if (syn_unanswered && triggers_.syn_unanswered_at_end() && s.count != 0) {
     ++counters_.triggers[5];  // kTrigSynUnanswered
     PacketRef none{nullptr, 0, 0, 0, 0};
-    const uint32_t last = (s.head + cfg_.pre_packets - 1) % cfg_.pre_packets;
-    none.ts_ns = hist(f.slot & slot_mask_, last)->ts_ns;
+    // The slice's time: its last history packet's, when the log still holds it.
+    if (log_head_ - (s.last - 1) <= log_mask_ + 1) none.ts_ns = entry_at(s.last - 1)->ts_ns;
     decode::PacketView v;
-    open_slice(s, f.slot & slot_mask_, none, v, f, 0, kTrigSynUnanswered);
+    open_slice(s, none, v, f, 0, kTrigSynUnanswered);
     if (s.slice != 0) end_slice(s, EndReason::kFlowEnded, none.ts_ns);
   }
-  release_history(s.flow_id, f.slot);
   s = FlowSlot{};
 }
 

@@ -2,14 +2,19 @@
 // budgets and sampling. One EvidenceCapture per worker, owned by that worker only.
 //
 // Memory (allocated once by create(), never grown; memory_bytes() reports it):
-//   flow_slots x (sizeof(FlowSlot) + K x history_stride)  the history slab
-// + ring x record_stride(max(snap, sample snap))            the hand-off ring
-// with history_stride = 32 + snap rounded up to 16. A flow's history lives in slot
-// (FlowRef::slot & (flow_slots-1)); the slot is tagged with the flow id, so a different
-// flow landing on a slot takes it over (counted: slots_taken) instead of mixing histories.
+//   flow_slots x sizeof(FlowSlot)                 per-flow trigger and slice state
+// + history_bytes                                 the history log (all flows of the worker)
+// + ring x record_stride(max(snap, sample snap))  the hand-off ring
+// A flow's state lives in slot (FlowRef::slot & (flow_slots-1)); the slot is tagged with
+// the flow id, so a different flow landing on a slot takes it over (counted: slots_taken).
+//
+// History: every stored packet is appended, trimmed, to one log per worker (sequential
+// writes: no random cache line per packet), linked to the same flow's previous entry. A
+// trigger walks the flow's chain back to its last K packets; entries the log has already
+// overwritten (it wrapped since) are missing from the slice (counted: history_cut).
 //
 // Per packet (observe): the trigger test, then either the packet joins the open slice
-// (post-trigger) or is copied, trimmed, into the flow's K-packet ring. A trigger opens a
+// (post-trigger) or is appended, trimmed, to the history log. A trigger opens a
 // slice: kSliceBegin, the history oldest first (Role::kPre), the trigger packet
 // (Role::kTrigger), then the next M packets of the flow (Role::kPost) and kSliceEnd.
 // A trigger while a slice is open extends it to M packets after the new trigger
@@ -56,8 +61,7 @@ struct SampleConfig {
 
 struct CaptureConfig {
   uint32_t flow_slots = 1u << 15;  // per-flow trigger/slice state, power of two (size it like the flow table)
-  uint32_t history_slots = 0;      // history rings, power of two <= flow_slots (0 = flow_slots); fewer
-                                   // than flow_slots bounds memory: flows then share rings (history_taken)
+  uint64_t history_bytes = 8u << 20;  // the history log, power of two; holds the latest packets of all flows
   uint16_t pre_packets = 8;        // K: history per flow
   uint16_t post_packets = 16;      // M: packets after the trigger packet
   TrimConfig trim;
@@ -70,10 +74,10 @@ struct CaptureConfig {
 
 struct alignas(64) CaptureCounters {
   uint64_t packets = 0;              // packets observed
-  uint64_t stored = 0;               // copied into a history ring
+  uint64_t stored = 0;               // appended to the history log
   uint64_t slots_taken = 0;          // a flow took over a slot holding another flow's trigger state
-  uint64_t history_taken = 0;        // a flow's packet took over a history ring holding another flow's history
-  uint64_t history_lost = 0;         // a slice started without its history (another flow had taken the ring)
+  uint64_t history_cut = 0;          // slices that began with part of their history overwritten (the log wrapped)
+  uint64_t history_cut_packets = 0;  // history packets those slices lacked
   std::array<uint64_t, kTriggerBits> triggers{};  // per TriggerKind bit, fired
   uint64_t slices = 0;               // slices opened
   uint64_t triggers_merged = 0;      // triggers inside an open slice (extended it)
@@ -100,11 +104,11 @@ struct FlowRef {
 // Bytes of a frame kept under `t` (never more than caplen).
 uint32_t trimmed_length(const decode::PacketView& v, uint32_t caplen, const TrimConfig& t) noexcept;
 
-// The history slab's memory: an anonymous mapping (zero pages, faulted in on first write,
-// huge pages advised) instead of a zero-filled heap array. At analyze's defaults the slab is
-// 151 MB and a worker touches only the slots of the flows it sees; zero-filling it up front
-// cost ~0.1 s of system time and 150 MB of RSS per worker even on a 10k-packet capture
-// (docs/performance.md, "Evidence and BPF filter"). Releases with munmap.
+// The flow slots' and the history log's memory: an anonymous mapping (zero pages, faulted in
+// on first write, huge pages advised) instead of a zero-filled heap array: a worker touches
+// only the slots of the flows it sees and the part of the log it has written; zero-filling
+// up front cost ~0.1 s of system time and 150 MB of RSS per worker even on a 10k-packet
+// capture (docs/performance.md, "Evidence and BPF filter"). Releases with munmap.
 struct SlabFree {
   void* map = nullptr;  // the mapping (it may start before the slab); nullptr = heap memory
   size_t len = 0;
@@ -113,24 +117,28 @@ struct SlabFree {
 
 class EvidenceCapture {
  public:
+  // A history log entry's header; the trimmed bytes follow, the entry rounded up to 16.
   struct HistEntry {
     uint64_t ts_ns;
     uint64_t frame;
+    uint64_t prev;      // log position + 1 of the same flow's previous entry; 0 = none
     uint32_t wirelen;
     uint32_t caplen;
     uint32_t verdicts;
+    uint32_t flow_id;
     uint8_t dir;
-    uint8_t reserved[3];
+    uint8_t reserved[7];
   };
-  static_assert(sizeof(HistEntry) == 32);
+  static_assert(sizeof(HistEntry) == 48);
 
   struct alignas(64) FlowSlot {
     uint32_t flow_id = 0;   // owner; 0 = free
-    uint16_t count = 0;     // packets in the history ring (<= K)
-    uint16_t head = 0;      // next history position to write
+    uint16_t count = 0;     // packets in the flow's history chain not yet emitted (<= K)
+    uint16_t reserved16 = 0;
     uint32_t post_left = 0; // post-trigger packets still to emit (slice open when slice != 0)
     uint32_t emitted = 0;   // evidence packets emitted for this flow
     uint64_t slice = 0;     // open slice id; 0 = none
+    uint64_t last = 0;      // log position + 1 of the flow's latest history entry; 0 = none
     uint32_t slices = 0;    // slices opened on this flow
     uint32_t reserved = 0;
     FlowTriggerState trig;
@@ -139,29 +147,11 @@ class EvidenceCapture {
   static Result<std::unique_ptr<EvidenceCapture>> create(const CaptureConfig& cfg, const TriggerSet& triggers);
 
   // Optional, once per analysed packet of a burst before the burst's observe() calls
-  // (STYLE.md 3, staged lookups): starts loading the flow's slot line and the history entry
-  // observe(f) will write next, so the misses of a whole burst overlap instead of stalling
-  // one packet at a time (docs/performance.md, "Evidence and BPF filter"). Reads the slot's
-  // head (that load is the one that may miss); changes nothing. always_inline: GCC 12
-  // judges an out-of-line function that only prefetches to be pure and deletes the calls.
-  [[gnu::always_inline]] void prefetch(FlowRef f) const noexcept {
-    const uint32_t i = f.slot & slot_mask_;
-    const FlowSlot& s = slots_[i];
-    // Plain read prefetches: x86-64-v2 has no PREFETCHW (GCC emits PREFETCHT0 for a write
-    // prefetch anyway), and a line only this core holds arrives exclusive, ready for the store.
-    if (cfg_.pre_packets == 0) {
-      __builtin_prefetch(&s);
-      return;
-    }
-    const uint32_t row = i & hist_mask_;
-    const uint32_t pos = s.flow_id == f.id && hist_owner_[row] == f.id ? s.head : 0;  // a new owner starts at 0
-    const uint8_t* h = hist_.get() + (size_t{row} * cfg_.pre_packets + pos) * hist_stride_;
-    // HistEntry (32 bytes) + a typical trimmed frame (Ethernet/IPv4/TCP with timestamps,
-    // 66 bytes): at most three lines.
-    __builtin_prefetch(h);
-    __builtin_prefetch(h + 64);
-    __builtin_prefetch(h + sizeof(HistEntry) + 66 - 1);
-  }
+  // (STYLE.md 3, staged lookups): starts loading the flow's slot line, so the misses of a
+  // whole burst overlap instead of stalling one packet at a time (the history log is
+  // written sequentially and needs none). Changes nothing. always_inline: GCC 12 judges an
+  // out-of-line function that only prefetches to be pure and deletes the calls.
+  [[gnu::always_inline]] void prefetch(FlowRef f) const noexcept { __builtin_prefetch(&slots_[f.slot & slot_mask_]); }
 
   // One segment of flow `f` (after the TCP analysis gave it `sv`). `extra` carries
   // kTrigPayload / kTrigBpf computed by the worker (TriggerSet::payload_rule / bpf).
@@ -186,45 +176,32 @@ class EvidenceCapture {
  private:
   EvidenceCapture(const CaptureConfig& cfg, const TriggerSet& triggers);
   FlowSlot& slot_of(FlowRef f) noexcept;
-  // History entry `pos` of the ring serving flow slot `slot` (history rows = slot & hist_mask_).
-  HistEntry* hist(uint32_t slot, uint32_t pos) noexcept {
-    return reinterpret_cast<HistEntry*>(hist_.get() + (size_t{slot & hist_mask_} * cfg_.pre_packets + pos) * hist_stride_);
-  }
-  // A flow that leaves its slot frees its history ring (if it still holds it): the next flow
-  // to use the ring does not count as taking it over.
-  void release_history(uint32_t flow_id, uint32_t slot) noexcept {
-    uint32_t& owner = hist_owner_[slot & hist_mask_];
-    if (owner == flow_id) owner = 0;
-  }
-  // True when the history ring of flow slot `slot` still holds flow `s`'s packets; otherwise
-  // (another flow took the ring over) the flow's history is empty from now on.
-  bool owns_history(FlowSlot& s, uint32_t slot) noexcept {
-    if (hist_owner_[slot & hist_mask_] == s.flow_id) return true;
-    s.count = 0;
-    s.head = 0;
-    return false;
-  }
+  // The log entry at position `pos` (entries never straddle the end of the log).
+  HistEntry* entry_at(uint64_t pos) noexcept { return reinterpret_cast<HistEntry*>(log_.get() + (pos & log_mask_)); }
+  // Collects flow `s`'s unemitted history, newest first, into walk_: follows the chain while
+  // the entries are intact (not overwritten since: the log has not lapped them) and still the
+  // flow's own. Returns how many (fewer than s.count: the log cut the chain).
+  uint32_t walk_history(const FlowSlot& s) noexcept;
   bool global_take(uint64_t ts_ns, uint32_t n) noexcept;
-  bool open_slice(FlowSlot& s, uint32_t slot_idx, const PacketRef& p, const decode::PacketView& v, FlowRef f,
-                  uint32_t verdicts, uint32_t fired) noexcept;
+  bool open_slice(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, FlowRef f, uint32_t verdicts,
+                  uint32_t fired) noexcept;
   bool push_packet(const FlowSlot& s, Role role, const HistEntry& h, const uint8_t* data, uint32_t triggers) noexcept;
   void end_slice(FlowSlot& s, EndReason why, uint64_t ts_ns) noexcept;
-  void store(FlowSlot& s, uint32_t slot_idx, const PacketRef& p, const decode::PacketView& v, uint8_t dir,
-             uint32_t verdicts) noexcept;
+  void store(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, uint8_t dir, uint32_t verdicts) noexcept;
 
   CaptureConfig cfg_;
   TriggerSet triggers_;
   uint32_t slot_mask_ = 0;
-  uint32_t hist_mask_ = 0;
-  size_t hist_stride_ = 0;
   // Flow slots live in a lazily zeroed mapping too (one per flow-table entry: 192 MB at 1M
   // flows, touched only where flows are): all-zero bytes are FlowSlot's default state
   // (FlowSlot is an aggregate, so the mapping holds its objects; tests check FlowSlot{} is
   // all zeros).
   std::unique_ptr<uint8_t[], SlabFree> slots_mem_;
   FlowSlot* slots_ = nullptr;
-  std::unique_ptr<uint32_t[]> hist_owner_;  // per history ring: the flow id whose packets it holds
-  std::unique_ptr<uint8_t[], SlabFree> hist_;  // the history slab (see SlabFree)
+  std::unique_ptr<uint8_t[], SlabFree> log_;  // the history log (see SlabFree)
+  uint64_t log_mask_ = 0;
+  uint64_t log_head_ = 0;                     // position of the next entry (grows forever)
+  std::unique_ptr<uint64_t[]> walk_;          // K positions: a slice's history, newest first
   RecordRing ring_;
   CaptureCounters counters_;
   uint64_t next_slice_ = 0;

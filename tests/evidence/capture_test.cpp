@@ -380,36 +380,37 @@ TEST(EvidenceMemory, BoundedAndReported) {
   cfg.pre_packets = 8;
   cfg.trim.snap = 128;
   cfg.ring = 1u << 10;
+  cfg.history_bytes = 1u << 20;
   auto c = EvidenceCapture::create(cfg, TriggerSet{}).value();
-  // per flow slot: its state; per history ring: owner tag + K entries
-  const size_t expect = size_t{1024} * (sizeof(EvidenceCapture::FlowSlot) + 4 + 8 * (32 + 128)) + 1024 * record_stride(128);
+  // per flow slot: its state; the history log; K walk positions; the ring
+  const size_t expect = size_t{1024} * sizeof(EvidenceCapture::FlowSlot) + (1u << 20) + 8 * 8 + 1024 * record_stride(128);
   EXPECT_EQ(c->memory_bytes(), expect);
   EXPECT_EQ(sizeof(EvidenceCapture::FlowSlot), 192u);
   // Flow slots start as zero pages: the default state must be all-zero bytes.
   const EvidenceCapture::FlowSlot fresh{};
   const auto* bytes = reinterpret_cast<const uint8_t*>(&fresh);
   EXPECT_TRUE(std::all_of(bytes, bytes + sizeof fresh, [](uint8_t b) { return b == 0; }));
-  cfg.history_slots = 256;  // fewer history rings than flow slots bounds the slab
-  EXPECT_EQ(EvidenceCapture::create(cfg, TriggerSet{}).value()->memory_bytes(),
-            size_t{1024} * sizeof(EvidenceCapture::FlowSlot) + 256 * (4 + 8 * (32 + 128)) + 1024 * record_stride(128));
-  cfg.history_slots = 2048;  // more than flow_slots
+  cfg.history_bytes = 3u << 20;  // not a power of two
   EXPECT_FALSE(EvidenceCapture::create(cfg, TriggerSet{}).ok());
-  cfg.history_slots = 0;
+  cfg.history_bytes = 4096;  // fewer than 64 entries of 48 + 128 bytes
+  auto small = EvidenceCapture::create(cfg, TriggerSet{});
+  ASSERT_FALSE(small.ok());
+  EXPECT_NE(small.error().message.find("history_bytes 4096"), std::string::npos) << small.error().message;
+  cfg.pre_packets = 0;  // no history: no log
+  EXPECT_EQ(EvidenceCapture::create(cfg, TriggerSet{}).value()->memory_bytes(),
+            size_t{1024} * sizeof(EvidenceCapture::FlowSlot) + 1024 * record_stride(128));
   cfg.flow_slots = 1000;
   EXPECT_FALSE(EvidenceCapture::create(cfg, TriggerSet{}).ok());
 }
 
-// Flows beyond the history rings share them: each flow keeps its own trigger state (its
-// triggers fire as if alone), and a flow whose ring another flow took over slices on
-// without history (counted), never with the other flow's packets.
-TEST(EvidenceMemory, SharedHistoryRingsKeepTriggersPerFlow) {
-  CaptureConfig cfg = small_config(3, 1);
-  cfg.flow_slots = 64;
-  cfg.history_slots = 1;  // every flow shares one history ring
+// One log holds every flow's history: a flow's slice gets its own last packets, never
+// another flow's, however the flows interleave; each flow keeps its own trigger state.
+TEST(EvidenceHistory, InterleavedFlowsEachGetTheirOwnHistory) {
+  CaptureConfig cfg = small_config(2, 0);
   auto c = EvidenceCapture::create(cfg, rst_triggers()).value();
   PacketFactory f;
   std::vector<const Pkt*> a, b;
-  // Flows 1 and 2 (different flow slots) alternate; both build a dup-ACK run of 3.
+  // Flows 1 and 2 alternate; both build a dup-ACK run of 3 (fires on their third packet).
   for (int i = 0; i < 3; ++i) {
     const Pkt& pa = f.tcp(40001, true, 1000 + i);
     c->observe(pa.ref, pa.view, ref(pa, 1), dupack(static_cast<uint16_t>(i + 1)));
@@ -421,18 +422,61 @@ TEST(EvidenceMemory, SharedHistoryRingsKeepTriggersPerFlow) {
   const auto rs = drain(*c);
   EXPECT_EQ(c->counters().triggers[1], 2u) << "both flows' dup-ACK runs fired";  // kTrigDupAckRun
   EXPECT_EQ(c->counters().slices, 2u);
-  EXPECT_EQ(c->counters().slots_taken, 0u);
-  EXPECT_GE(c->counters().history_taken, 3u);
-  // Flow 1 triggers while flow 2's packet holds the ring: flow 1 slices without history.
-  // Flow 2 triggers next and still holds the ring: its own last packet is its history.
-  EXPECT_EQ(c->counters().history_lost, 1u);
-  EXPECT_EQ(frames_of(rs), (std::vector<uint64_t>{a[2]->ref.frame, b[1]->ref.frame, b[2]->ref.frame}));
+  EXPECT_EQ(c->counters().history_cut, 0u);
+  EXPECT_EQ(frames_of(rs), (std::vector<uint64_t>{a[0]->ref.frame, a[1]->ref.frame, a[2]->ref.frame, b[0]->ref.frame,
+                                                   b[1]->ref.frame, b[2]->ref.frame}));
   std::map<uint64_t, uint32_t> flow_of_slice;
   for (const Rec& r : rs) {
     if (r.h.kind == RecordKind::kSliceBegin) flow_of_slice[r.h.slice] = r.h.flow_id;
     if (r.h.kind == RecordKind::kPacket) {
-      const bool from_b = r.h.frame == b[1]->ref.frame || r.h.frame == b[2]->ref.frame;
+      const bool from_b = std::any_of(b.begin(), b.end(), [&](const Pkt* p) { return p->ref.frame == r.h.frame; });
       EXPECT_EQ(flow_of_slice[r.h.slice], from_b ? 2u : 1u) << "frame " << r.h.frame << " in the other flow's slice";
+    }
+  }
+  // The bytes come back from the log unchanged.
+  for (const Rec& r : rs) {
+    if (r.h.kind == RecordKind::kPacket && r.h.frame == a[0]->ref.frame) {
+      EXPECT_EQ(r.data, a[0]->bytes);
+    }
+  }
+}
+
+// The log keeps the latest packets of all flows: when other traffic has lapped it since a
+// flow's packets were stored, the flow's slice begins with what is left (counted), and never
+// with bytes that now belong to other packets.
+TEST(EvidenceHistory, ALappedLogCutsTheHistoryAndCountsIt) {
+  CaptureConfig cfg = small_config(4, 0);
+  cfg.trim = {TrimMode::kBytes, 64};
+  cfg.history_bytes = 64 * (48 + 64);  // the smallest log: 64 entries of 64 bytes, rounded up
+  uint64_t bytes = 1;
+  while (bytes < cfg.history_bytes) bytes <<= 1;
+  cfg.history_bytes = bytes;  // 8 KiB: 73 entries of 112 bytes
+  auto c = EvidenceCapture::create(cfg, rst_triggers()).value();
+  PacketFactory f;
+  std::vector<const Pkt*> a;
+  for (int i = 0; i < 3; ++i) {  // flow 1 stores 3 packets
+    const Pkt& p = f.tcp(40001, true, 1000 + i);
+    c->observe(p.ref, p.view, ref(p, 1), none());
+    a.push_back(&p);
+  }
+  // Entries take 48 + 64 = 112 bytes: 73 fit in the 8 KiB log (16 bytes at its end stay
+  // unused). Flow 1 holds entries 0-2; flow 2's next 70 fill the log, its 71st and 72nd go
+  // to the start of the next lap, over flow 1's first two entries; flow 1's third survives.
+  ASSERT_EQ(bytes, 8192u);
+  for (uint64_t i = 0; i < 72; ++i) {
+    const Pkt& p = f.tcp(40002, true, 5000 + static_cast<uint32_t>(i));
+    c->observe(p.ref, p.view, ref(p, 2), none());
+  }
+  const Pkt& trig = f.tcp(40001, true, 1003, 0, test::wire::kRst | test::wire::kAck);
+  c->observe(trig.ref, trig.view, ref(trig, 1), none());
+  const auto rs = drain(*c);
+  EXPECT_EQ(c->counters().slices, 1u);
+  EXPECT_EQ(c->counters().history_cut, 1u);
+  EXPECT_EQ(c->counters().history_cut_packets, 2u);
+  EXPECT_EQ(frames_of(rs), (std::vector<uint64_t>{a[2]->ref.frame, trig.ref.frame}));
+  for (const Rec& r : rs) {
+    if (r.h.kind == RecordKind::kPacket && r.h.frame == a[2]->ref.frame) {  // trimmed to 64 bytes
+      EXPECT_EQ(r.data, std::vector<uint8_t>(a[2]->bytes.begin(), a[2]->bytes.begin() + 64));
     }
   }
 }
