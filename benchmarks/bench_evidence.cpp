@@ -19,9 +19,9 @@
 //                        the default global budget (20000 packets/s) refuses most slices
 //               emit     lossy + a dup_ack_run:2 trigger, budgets off: a slice opens on every
 //                        flow every cycle and nearly every packet goes to the ring (upper bound)
-//     flows     concurrent connections picked at random per packet; the history slab has
-//               min(32768, table capacity rounded up) slots, as `seqwatch analyze` sizes it,
-//               so 100k flows share slots (takeovers counted: slots_taken)
+//     flows     concurrent connections picked at random per packet; flow slots as
+//               `seqwatch analyze` sizes them (the table capacity rounded up), one 64 MiB
+//               history log
 //   BM_Writer/<pcap|pcapng>/<headers|full>   RotatingWriter::write per record: trimmed to
 //                                       the headers (as evidence stores them) or whole frames
 //                                       (IMIX sizes); pcapng records carry the sink's comment
@@ -81,14 +81,17 @@ using sb::kStartNs;
 
 // ---- configuration as `seqwatch analyze --evidence DIR` builds it ---------------------------
 
-// evidence_setup(): slots = table capacity rounded up to a power of two, 1024 .. 32768;
+// evidence_setup(): slots = table capacity rounded up to a power of two (at least 1024);
+// a 64 MiB history log (SEQWATCH_BENCH_HISTORY_MB overrides it, for comparisons);
 // history_packets 16; trim headers (snap 256); post_packets 64; per_flow_budget 4 MiB over
 // (snap + 16) bytes a packet; global budget: the capture default (20000 packets per second).
 ev::CaptureConfig app_capture(uint32_t table_capacity) {
   ev::CaptureConfig c;
   uint32_t slots = 1024;
-  while (slots < table_capacity && slots < (1u << 15)) slots <<= 1;
+  while (slots < table_capacity && slots < (1u << 30)) slots <<= 1;
   c.flow_slots = slots;
+  const char* mb = std::getenv("SEQWATCH_BENCH_HISTORY_MB");
+  c.history_bytes = uint64_t{mb != nullptr ? static_cast<uint64_t>(std::strtoull(mb, nullptr, 10)) : 64} << 20;
   c.pre_packets = 16;
   c.post_packets = 64;
   c.trim = {ev::TrimMode::kHeaders, 256};

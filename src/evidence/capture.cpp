@@ -23,11 +23,11 @@ constexpr uint64_t entry_bytes(uint32_t n) noexcept { return sizeof(EvidenceCapt
 
 uint32_t ring_snap(const CaptureConfig& c) { return std::max(c.trim.snap, c.sample.trim.snap); }
 
-// Zeroed bytes for the history slab, touched lazily: an anonymous private mapping (the
-// kernel's zero pages, faulted in on first write) with transparent huge pages advised (a
-// packet lands on a random flow's slot: 2 MiB pages spare a TLB miss on each). The start
-// is aligned to 2 MiB, as the flow table's (src/flow/flow_table.cpp), so every 2 MiB of
-// the slab can be one huge page. Falls back to a zero-filled heap block.
+// Zeroed bytes for the flow slots and the history log, touched lazily: an anonymous private
+// mapping (the kernel's zero pages, faulted in on first write) with transparent huge pages
+// advised (a packet lands on a random flow's slot: 2 MiB pages spare a TLB miss on each).
+// The start is aligned to 2 MiB, as the flow table's (src/flow/flow_table.cpp), so every
+// 2 MiB can be one huge page. Falls back to a zero-filled heap block.
 constexpr size_t kHugePage = size_t{2} << 20;
 
 uint8_t* slab_alloc(size_t bytes, void*& map, size_t& map_len) noexcept {
