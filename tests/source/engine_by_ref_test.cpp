@@ -86,24 +86,33 @@ class PoisoningSource final : public PacketSource {
   bool retain_ = false;
 };
 
+// Runs `src` through `workers` workers behind the software rehash stage (small rings, so
+// the reader waits on the workers often); returns the engine for its counters.
+std::unique_ptr<Engine> run_rehash(PacketSource& src, unsigned workers) {
+  EngineConfig cfg;
+  cfg.workers = workers;
+  cfg.software_rehash = true;
+  cfg.lossless = true;
+  cfg.rehash_ring_bytes = 1u << 16;  // 2048 frames by reference
+  cfg.tcp.table.capacity = 4096;
+  auto e = Engine::create(cfg, {&src});
+  EXPECT_TRUE(e.ok()) << e.error().message;
+  if (!e.ok()) return nullptr;
+  std::atomic<bool> stop{false};
+  EngineSinks sinks;
+  e.value()->run(stop, sinks);
+  return std::move(e.value());
+}
+
 TEST(EngineByReference, FramesAreDroppedOnlyAfterEveryWorkerReleasedThem) {
   constexpr uint32_t kFrames = 400000;
   for (unsigned workers : {2u, 3u}) {
     SCOPED_TRACE(workers);
     PoisoningSource src(kFrames);
-    EngineConfig cfg;
-    cfg.workers = workers;
-    cfg.software_rehash = true;
-    cfg.lossless = true;
-    cfg.rehash_ring_bytes = 1u << 16;  // 2048 frames by reference: the reader waits on the workers often
-    cfg.tcp.table.capacity = 4096;
-    auto e = Engine::create(cfg, {&src});
-    ASSERT_TRUE(e.ok()) << e.error().message;
-    std::atomic<bool> stop{false};
-    EngineSinks sinks;
-    e.value()->run(stop, sinks);
-    const WorkerState s = e.value()->merged_state();
-    EXPECT_EQ(e.value()->rehash().packets, kFrames);
+    const auto e = run_rehash(src, workers);
+    ASSERT_NE(e, nullptr);
+    const WorkerState s = e->merged_state();
+    EXPECT_EQ(e->rehash().packets, kFrames);
     EXPECT_EQ(s.decode.packets, kFrames);
     EXPECT_EQ(s.decode.errors(), 0u);
     EXPECT_EQ(s.tcp.segments, kFrames) << "a worker read a frame after the source dropped it";
@@ -131,17 +140,9 @@ TEST(EngineByReference, ACopyingRingNeverNeedsTheSourceFrames) {
   };
   PoisoningSource inner(kFrames);
   NoRetain src(inner);
-  EngineConfig cfg;
-  cfg.workers = 2;
-  cfg.software_rehash = true;
-  cfg.rehash_ring_bytes = 1u << 16;
-  cfg.tcp.table.capacity = 4096;
-  auto e = Engine::create(cfg, {&src});
-  ASSERT_TRUE(e.ok()) << e.error().message;
-  std::atomic<bool> stop{false};
-  EngineSinks sinks;
-  e.value()->run(stop, sinks);
-  EXPECT_EQ(e.value()->merged_state().tcp.segments, kFrames);
+  const auto e = run_rehash(src, 2);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->merged_state().tcp.segments, kFrames);
   EXPECT_EQ(inner.frames_dropped(), kFrames);  // every burst poisoned once copied
 }
 

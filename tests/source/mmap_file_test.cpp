@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "support/resident.hpp"
 #include "source/mmap_file.hpp"
 #include "source/pcap_file.hpp"
 
@@ -212,21 +213,7 @@ TEST_F(MmapFileTest, DataPointsIntoTheMapping) {
   EXPECT_TRUE(m.value()->done());
 }
 
-// Resident KiB of the mapping that holds `addr`, from /proc/self/smaps (what maxrss counts).
-uint64_t resident_kib(const void* addr) {
-  std::ifstream in("/proc/self/smaps");
-  const auto a = reinterpret_cast<uintptr_t>(addr);
-  bool inside = false;
-  for (std::string line; std::getline(in, line);) {
-    uintptr_t lo = 0, hi = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) {  // a mapping's header line
-      inside = a >= lo && a < hi;
-      continue;
-    }
-    if (inside && line.rfind("Rss:", 0) == 0) return std::stoull(line.substr(4));
-  }
-  return ~0ull;
-}
+using test::resident_kib;
 
 // A capture of `mib` MiB: 1400-byte frames whose bytes depend on their number.
 std::string large_capture(const TempDir& tmp, unsigned mib, uint32_t& frames) {

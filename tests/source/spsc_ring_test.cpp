@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "support/resident.hpp"
 #include "util/spsc_ring.hpp"
 
 namespace seqwatch {
@@ -55,21 +56,7 @@ TEST(SpscRing, InOrderAcrossWrapAroundsAndAFullRingRefuses) {
   EXPECT_EQ(ring.free_slots(), 64u);
 }
 
-// Resident KiB of the mapping that holds `addr` (/proc/self/smaps).
-uint64_t resident_kib(const void* addr) {
-  std::ifstream in("/proc/self/smaps");
-  const auto a = reinterpret_cast<uintptr_t>(addr);
-  bool inside = false;
-  for (std::string line; std::getline(in, line);) {
-    uintptr_t lo = 0, hi = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) {
-      inside = a >= lo && a < hi;
-      continue;
-    }
-    if (inside && line.rfind("Rss:", 0) == 0) return std::stoull(line.substr(4));
-  }
-  return ~0ull;
-}
+using test::resident_kib;
 
 TEST(SpscRing, SlotsCostMemoryOnlyOnceWritten) {
   SpscRing<Rec> ring(1u << 20);  // 64 MiB of slots
