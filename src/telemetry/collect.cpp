@@ -77,6 +77,8 @@ Snapshot collect(const runtime::Engine& engine, const std::vector<const runtime:
     w.events_dropped = tc.events_dropped;
     w.records_dropped = tc.records_dropped;
     w.samples_dropped = st.samples_dropped;
+    w.payload_events_dropped = st.payload_events_dropped;
+    w.filtered = st.filtered;
     if (i < rh.per_worker.size()) w.rehash_packets = rh.per_worker[i];
     s.workers.push_back(w);
 

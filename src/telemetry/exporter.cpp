@@ -120,7 +120,11 @@ std::string render_prometheus(const Snapshot& s) {
     w.sample(wl(x.worker) + ",ring=\"events\"", x.events_dropped);
     w.sample(wl(x.worker) + ",ring=\"records\"", x.records_dropped);
     w.sample(wl(x.worker) + ",ring=\"samples\"", x.samples_dropped);
+    w.sample(wl(x.worker) + ",ring=\"payload_events\"", x.payload_events_dropped);
   }
+  w.family("seqwatch_worker_capture_filter_dropped_total", "counter",
+           "Packets the capture filter (BPF) kept out of the analysis.");
+  for (const auto& x : s.workers) w.sample(wl(x.worker), x.filtered);
   if (s.rehash) {
     w.family("seqwatch_rehash_packets_total", "counter", "Frames the software rehash stage handed each worker.");
     for (const auto& x : s.workers) w.sample(wl(x.worker), x.rehash_packets);

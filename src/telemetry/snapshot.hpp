@@ -54,6 +54,8 @@ struct WorkerStats {
   uint64_t events_dropped = 0;   // event ring full
   uint64_t records_dropped = 0;  // flow-record ring full
   uint64_t samples_dropped = 0;  // imbalance sample ring full
+  uint64_t payload_events_dropped = 0;  // payload-match events lost on a full event ring
+  uint64_t filtered = 0;         // packets the capture filter (BPF) kept out of the analysis
   uint64_t rehash_packets = 0;   // frames the rehash stage handed this worker
   // Over the last imbalance window (filled by Monitor, not by the collector).
   double busy_ratio = 0;         // busy / (busy + idle) cycles
@@ -122,8 +124,9 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PortStats, port, device, port_id
                                                 ipackets, ibytes, imissed, ierrors, rx_nombuf)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WorkerStats, worker, packets, bursts, idle_polls, busy_tsc, idle_tsc,
                                                 tcp_segments, flows, flow_capacity, evictions, events,
-                                                events_dropped, records_dropped, samples_dropped, rehash_packets,
-                                                busy_ratio, cycles_per_packet, pps)
+                                                events_dropped, records_dropped, samples_dropped,
+                                                payload_events_dropped, filtered, rehash_packets, busy_ratio,
+                                                cycles_per_packet, pps)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ImbalanceFigures, port, queues, packets, cv, max_mean,
                                                 busiest_queue, judged)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Diagnosis, samples, tunneled_share, tunnel_kind, outer_flows,

@@ -285,6 +285,8 @@ TEST(Snapshot, JsonRoundTrip) {
 
 TEST(Prometheus, ExpositionFormat) {
   Snapshot s = make_snapshot(5, {10, 20, 30, 40}, {1, 2, 3, 4}, 9);
+  s.workers.at(1).filtered = 11;
+  s.workers.at(0).payload_events_dropped = 3;
   s.ports[0].port = "sp\"an";  // escaped in label values
   for (auto& q : s.queues) q.port = s.ports[0].port;
   const std::string text = render_prometheus(s);
@@ -293,6 +295,10 @@ TEST(Prometheus, ExpositionFormat) {
   EXPECT_NE(text.find("# TYPE seqwatch_worker_busy_ratio gauge\n"), std::string::npos);
   EXPECT_NE(text.find("seqwatch_port_rx_missed_total{port=\"sp\\\"an\"} 9\n"), std::string::npos);
   EXPECT_NE(text.find("seqwatch_tcp_retransmissions_total 2\n"), std::string::npos);
+  // Packets kept out by the capture filter and payload events lost are exported, per worker.
+  EXPECT_NE(text.find("# TYPE seqwatch_worker_capture_filter_dropped_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("seqwatch_worker_capture_filter_dropped_total{worker=\"1\"} 11\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("seqwatch_worker_ring_dropped_total{worker=\"0\",ring=\"payload_events\"} 3\n"), std::string::npos);
   // Every line: a comment, or name{labels} value.
   const std::regex sample(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? \S+$)");
   std::istringstream in(text);
