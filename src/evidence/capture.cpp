@@ -57,7 +57,8 @@ uint64_t mix(uint64_t h) noexcept {
 }
 }  // namespace
 
-uint32_t trimmed_length(const decode::PacketView& v, uint32_t caplen, const TrimConfig& t) noexcept {
+// The hot path's copy, inlined into observe() and store(); trimmed_length() is its public name.
+[[gnu::always_inline]] inline uint32_t trim_len(const decode::PacketView& v, uint32_t caplen, const TrimConfig& t) noexcept {
   uint32_t n = std::min(caplen, t.snap);
   if (t.mode != TrimMode::kHeaders) return n;
   uint32_t end = n;
@@ -69,6 +70,10 @@ uint32_t trimmed_length(const decode::PacketView& v, uint32_t caplen, const Trim
     end = v.inner_ip().l4_off;
   }
   return std::min(n, end);
+}
+
+uint32_t trimmed_length(const decode::PacketView& v, uint32_t caplen, const TrimConfig& t) noexcept {
+  return trim_len(v, caplen, t);
 }
 
 size_t EvidenceCapture::memory_for(const CaptureConfig& c) noexcept {
@@ -128,7 +133,7 @@ Result<std::unique_ptr<EvidenceCapture>> EvidenceCapture::create(const CaptureCo
   return e;
 }
 
-EvidenceCapture::FlowSlot& EvidenceCapture::slot_of(FlowRef f) noexcept {
+[[gnu::always_inline]] inline EvidenceCapture::FlowSlot& EvidenceCapture::slot_of(FlowRef f) noexcept {
   FlowSlot& s = slots_[f.slot & slot_mask_];
   if (s.flow_id != f.id) {
     if (s.flow_id != 0) {
@@ -210,10 +215,10 @@ static EvidenceCapture::HistEntry entry_of(const PacketRef& p, uint32_t caplen, 
   return h;
 }
 
-void EvidenceCapture::store(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, uint8_t dir,
+[[gnu::always_inline]] inline void EvidenceCapture::store(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, uint8_t dir,
                             uint32_t verdicts) noexcept {
   if (cfg_.pre_packets == 0) return;
-  const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
+  const uint32_t n = trim_len(v, p.caplen, cfg_.trim);
   const uint64_t need = entry_bytes(n);
   uint64_t pos = log_head_;
   if ((pos & log_mask_) + need > log_mask_ + 1) pos = (pos | log_mask_) + 1;  // no room before the end: next lap
@@ -297,7 +302,7 @@ bool EvidenceCapture::open_slice(FlowSlot& s, const PacketRef& p, const decode::
   s.count = 0;
   s.last = 0;
   if (p.data != nullptr) {
-    const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
+    const uint32_t n = trim_len(v, p.caplen, cfg_.trim);
     push_packet(s, Role::kTrigger, entry_of(p, n, f.dir, verdicts), p.data, fired);
     ++s.emitted;
   }
@@ -332,7 +337,7 @@ void EvidenceCapture::observe(const PacketRef& p, const decode::PacketView& v, F
       ++counters_.cut_global_budget;
       end_slice(s, EndReason::kGlobalBudget, p.ts_ns);
     } else {
-      const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
+      const uint32_t n = trim_len(v, p.caplen, cfg_.trim);
       push_packet(s, fired ? Role::kTrigger : Role::kPost, entry_of(p, n, f.dir, sv.bits), p.data, fired);
       ++s.emitted;
       if (fired) {
