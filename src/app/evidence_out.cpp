@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
 namespace seqwatch::app {
 
@@ -100,6 +101,8 @@ uint32_t EvidenceOutput::drain(evidence::RecordRing& ring) {
 
 nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
   uint64_t slices = 0, emitted = 0, ring_full = 0, refused = 0, memory = 0, samples = 0, hist_cut = 0, hist_cut_pkts = 0;
+  uint64_t cut_budget = 0, slots_taken = 0, merged = 0, no_flow = 0;
+  std::array<uint64_t, evidence::kTriggerBits> fired{};
   for (unsigned w = 0; w < engine.workers(); ++w) {
     const auto* cap = engine.evidence(w);
     if (cap == nullptr) continue;
@@ -111,8 +114,16 @@ nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
     samples += c.samples;
     hist_cut += c.history_cut;
     hist_cut_pkts += c.history_cut_packets;
+    cut_budget += c.cut_flow_budget + c.cut_global_budget;
+    slots_taken += c.slots_taken;
+    merged += c.triggers_merged;
+    no_flow += c.samples_no_flow;
+    for (unsigned b = 0; b < evidence::kTriggerBits; ++b) fired[b] += c.triggers[b];
     memory += cap->memory_bytes();
   }
+  nlohmann::json triggers = nlohmann::json::object();  // fired, per kind (before budgets)
+  for (unsigned b = 0; b < evidence::kTriggerBits; ++b)
+    if (fired[b] != 0) triggers[std::string(evidence::trigger_name(b))] = fired[b];
   const auto& w = sink_->evidence_writer().counters();
   const auto& k = sink_->counters();
   return {{"dir", dir_},           {"slices", slices},
@@ -123,7 +134,10 @@ nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
           {"packets_lost", w.packets_lost}, {"over_budget", over_budget_},
           {"index", sink_->index_path()}, {"index_lines", k.index_lines},
           {"memory_bytes", memory},
-          {"slices_history_cut", hist_cut}, {"history_packets_cut", hist_cut_pkts}};
+          {"slices_history_cut", hist_cut}, {"history_packets_cut", hist_cut_pkts},
+          {"triggers", triggers},          {"triggers_merged", merged},
+          {"slices_cut_by_budget", cut_budget}, {"flow_slots_taken", slots_taken},
+          {"samples_without_flow", no_flow}};
 }
 
 std::string EvidenceOutput::describe() const {

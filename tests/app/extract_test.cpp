@@ -191,6 +191,14 @@ TEST(Extract, CaptureFilterRunsNativelyWhereTheEalRunsWithTheSameVerdicts) {
   EXPECT_EQ(sum["dpdk"]["bpf_filters"][0]["runs_as"], "jit") << sum["dpdk"]["bpf_filters"].dump();
   EXPECT_EQ(sum["file"]["bpf_filters"][0]["runs_as"], "interpreter");
   EXPECT_EQ(sum["dpdk"]["tcp"], sum["file"]["tcp"]);
+  // Every slice was opened by a counted trigger; the summary names the kinds that fired.
+  const auto& ev = sum["file"]["evidence"];
+  ASSERT_TRUE(ev["triggers"].is_object()) << ev.dump();
+  uint64_t fired = 0;
+  for (const auto& [kind, n] : ev["triggers"].items()) fired += n.get<uint64_t>();
+  EXPECT_GE(fired, ev["slices"].get<uint64_t>()) << ev.dump();
+  EXPECT_GT(ev["slices"].get<uint64_t>(), 0u) << ev.dump();
+  EXPECT_TRUE(ev.contains("slices_cut_by_budget") && ev.contains("flow_slots_taken")) << ev.dump();
   EXPECT_GT(sum["file"]["tcp"]["segments"].get<uint64_t>(), 0u);
   // The packets the filter kept out are counted, not lost silently.
   const uint64_t dropped = sum["file"]["bpf_filters"][0]["dropped"].get<uint64_t>();
