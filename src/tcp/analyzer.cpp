@@ -32,6 +32,126 @@ inline void sat_inc(T& v, uint32_t by = 1) noexcept {
   v = n > static_cast<T>(~T{0}) ? static_cast<T>(~T{0}) : static_cast<T>(n);
 }
 
+
+// The boundary grid of new data (for ACK-inside-a-segment), updated by a new data
+// segment (seglen 1..0xFFFF, not a SYN, seq at or past nextseq) before nextseq moves on.
+inline void extend_grid(HalfState& fwd, uint32_t seq, uint32_t seglen) noexcept {
+  const uint16_t len16 = static_cast<uint16_t>(seglen);
+  const bool contiguous = fwd.run_len != 0 && seq == fwd.nextseq && !(fwd.lastseg & kLastRunTail);
+  if (contiguous && len16 == fwd.run_len) {
+    // The run goes on. Keep run_start within 2^30 of it: the grid is computed modulo
+    // 2^32, which is not a multiple of run_len, and the serial test against run_start
+    // flips after 2^31 (docs/tcp-analysis.md, "Sequence space"). The new anchor is on the
+    // grid and below every ACK the flight test accepts.
+    if (seq - fwd.run_start >= (1u << 30)) fwd.run_start = seq - kFlightSegments * fwd.run_len;
+  } else if (contiguous && len16 < fwd.run_len) {
+    fwd.lastseg |= kLastRunTail;  // a short last segment: the grid still holds below it
+  } else {
+    fwd.run_start = seq;
+    fwd.run_len = len16;
+    fwd.lastseg &= static_cast<uint8_t>(~kLastRunTail);
+  }
+}
+
+// ACK inside a segment (a middlebox acknowledging part of a segment), for an ACK that is
+// not on a SYN or RST: a peer ACK below the peer's nextseq, within kFlightSegments
+// segments, off the boundary grid of the peer's latest run of equally sized segments.
+inline void ack_in_segment(const HalfState& rev, TcpCold& cold, uint32_t ack, uint32_t& bits,
+                           SegmentVerdict& out) noexcept {
+  if (rev.run_len != 0 && seq_gt(ack, rev.run_start) && seq_lt(ack, rev.nextseq) &&
+      rev.nextseq - ack <= kFlightSegments * rev.run_len) {
+    const uint32_t into = (ack - rev.run_start) % rev.run_len;
+    if (into != 0) {
+      bits |= kAckInSegment;
+      out.midack_offset = static_cast<uint16_t>(into);
+      sat_inc(cold.midack_count);
+      cold.midack_last_off = out.midack_offset;
+    }
+  }
+}
+
+// RTT: an ACK at or past the peer's timed segment ends its measurement (one timed segment
+// per direction, never across a retransmission: Karn).
+inline void rtt_sample(HalfState& rev, TcpCold& cold, uint32_t ack, uint32_t now) noexcept {
+  if (rev.rtt_end != 0 && seq_ge(ack, rev.rtt_end)) {
+    const uint32_t sample = now - rev.rtt_time_us;
+    if (cold.rtt_samples == 0 || sample < cold.rtt_min_us) cold.rtt_min_us = sample;
+    if (sample > cold.rtt_max_us) cold.rtt_max_us = sample;
+    cold.rtt_sum_us += sample;
+    ++cold.rtt_samples;
+    rev.rtt_end = 0;
+  }
+}
+
+// A6, window_full: a data segment that fills the peer's advertised window exactly (the
+// only comparison that scales the window; the caller checked rev.wscale is known).
+inline bool fills_window(const HalfState& rev, uint32_t rev_win, uint32_t seq, uint32_t seglen) noexcept {
+  const int shift = (rev.flags & kFirstAck) || rev.wscale == kWscaleNone ? 0 : rev.wscale;
+  return seq + seglen == rev.lastack + static_cast<uint32_t>(rev_win << shift);
+}
+
+// The common segment, handled without the full rule walk: an ACK (no SYN, FIN or RST) of
+// a flow whose both directions have sent, at this side's nextseq, with no zero window on
+// either side, that is neither a duplicate ACK nor a window update (a pure ACK moves the
+// ACK field), ACKs nothing unseen, repeats nothing the peer acknowledged, carries no SACK
+// blocks or window-scale option, and arrives while no first-RTT, handshake or timestamp
+// check is pending. For such a segment only window_full and ack_in_segment can fire;
+// fast_segment() tests them and makes every state change analyze_segment_rules() would
+// make, in the same order. This test reads, never writes. tests/analysis/fast_path_test.cpp
+// holds the two paths to identical verdicts and identical flow state, packet by packet,
+// over the corpus and generated traces.
+inline bool fast_eligible(const flow::FlowEntry& f, int d, const decode::TcpInfo& t) noexcept {
+  const HalfState& fwd = f.half[d];
+  const HalfState& rev = f.half[1 - d];
+  const TcpCold& cold = f.cold;
+  const uint32_t seq = t.seq, ack = t.ack, seglen = t.payload_len;
+  constexpr uint8_t kSent = kBaseSet | kWindowSet;
+  if ((t.flags & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) != kTcpAck) return false;
+  if (seq != fwd.nextseq || seq == 0) return false;
+  if ((fwd.flags & (kSent | kFirstAck)) != kSent || (rev.flags & kSent) != kSent) return false;
+  if (t.window == 0 || fwd.window == 0 || rev.window == 0) return false;
+  if (seglen == 0 ? ack == fwd.lastack : seglen > 0xFFFF || (rev.lastack != 0 && seq_le(seq + seglen, rev.lastack)))
+    return false;
+  if (rev.maxseqtobeacked != 0 && seq_gt(ack, rev.maxseqtobeacked)) return false;
+  if (rev.retx_tsval != 0 || (t.opts & decode::kOptWscale) || ((t.opts & decode::kOptSack) && t.sack_count != 0))
+    return false;
+  return !((cold.flags & kColdMruSyn) && cold.first_rtt_us == 0) && cold.stage != Stage::kSynReceived;
+}
+
+// fast_eligible() said yes: every change analyze_segment_rules() would make, in its order.
+inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, uint32_t now,
+                         uint32_t frame, SegmentVerdict& out) noexcept {
+  HalfState& fwd = f.half[d];
+  HalfState& rev = f.half[1 - d];
+  TcpCold& cold = f.cold;
+  const uint32_t seq = t.seq, ack = t.ack, seglen = t.payload_len;
+  uint32_t bits = 0;
+  if (seglen > 0 && rev.wscale != kWscaleUnknown && fills_window(rev, rev.window, seq, seglen)) bits |= kWindowFull;
+  if (ack != fwd.lastack) {
+    fwd.lastnondupack = frame;
+    fwd.dupacknum = 0;
+  }
+  if (seglen > 0) {
+    extend_grid(fwd, seq, seglen);
+    fwd.nextseq = seq + seglen;
+    fwd.nextseq_time_us = now;
+  }
+  if (seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked == 0) fwd.maxseqtobeacked = fwd.nextseq;
+  fwd.window = t.window;
+  fwd.lastack = ack;
+  fwd.lastack_time_us = now;
+  fwd.lastseg &= kLastRunTail;
+  ack_in_segment(rev, cold, ack, bits, out);
+  rtt_sample(rev, cold, ack, now);
+  if (seglen > 0 && fwd.rtt_end == 0) {
+    fwd.rtt_end = seq + seglen;
+    fwd.rtt_time_us = now;
+  }
+  HalfCounters& cnt = f.count[d];
+  ++cnt.segments;
+  cnt.data_bytes += seglen;
+  out.bits |= bits;
+}
 }  // namespace
 
 void start_flow(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns) noexcept {
@@ -41,8 +161,24 @@ void start_flow(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uin
   f.cold.initiator = static_cast<uint8_t>(synack ? 1 - static_cast<int>(dir) : static_cast<int>(dir));
 }
 
+bool analyze_segment_fast(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame,
+                          SegmentVerdict& out) noexcept {
+  if (!fast_eligible(f, static_cast<int>(dir), t)) return false;
+  fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame, out);
+  return true;
+}
+
 Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame,
                        SegmentVerdict& out) noexcept {
+  if (!fast_eligible(f, static_cast<int>(dir), t)) return analyze_segment_rules(f, dir, t, ts_ns, frame, out);
+  fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame, out);
+  return Action::kNone;
+}
+
+// Out of line: inlined into analyze_segment, its register saves would be paid by the
+// short path too.
+[[gnu::noinline]] Action analyze_segment_rules(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t,
+                                               uint64_t ts_ns, uint32_t frame, SegmentVerdict& out) noexcept {
   const int d = static_cast<int>(dir), r = 1 - d;
   HalfState& fwd = f.half[d];
   HalfState& rev = f.half[r];
@@ -103,10 +239,8 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
   if (seglen <= 1 && seq == fwd.nextseq - 1 && no_sfr) bits |= kKeepAlive;  // A4
   if (seglen == 0 && win != 0 && win != fwd_win && seq == fwd.nextseq && ack == fwd.lastack && no_sfr)
     bits |= kWindowUpdate;  // A5
-  if (seglen > 0 && rev.wscale != kWscaleUnknown && no_sfr) {  // A6: the only scaled comparison
-    const int shift = (rev.flags & kFirstAck) || rev.wscale == kWscaleNone ? 0 : rev.wscale;
-    if (seq + seglen == rev.lastack + static_cast<uint32_t>(rev_win << shift)) bits |= kWindowFull;
-  }
+  if (seglen > 0 && rev.wscale != kWscaleUnknown && no_sfr && fills_window(rev, rev_win, seq, seglen))  // A6
+    bits |= kWindowFull;
   if (same && win != 0 && (rev.lastseg & kLastKeepAlive)) {  // A7
     bits |= kKeepAliveAck;
     goto finished_fwd;
@@ -161,21 +295,7 @@ done:
   if (seglen > 0xFFFF && !syn) {
     fwd.run_len = 0;  // a super-segment (GRO/BIG TCP) longer than run_len can hold: no grid
   } else if (seglen > 0 && !syn && (fwd.nextseq == 0 || seq_ge(seq, fwd.nextseq))) {
-    const uint16_t len16 = static_cast<uint16_t>(seglen);
-    const bool contiguous = fwd.run_len != 0 && seq == fwd.nextseq && !(fwd.lastseg & kLastRunTail);
-    if (contiguous && len16 == fwd.run_len) {
-      // The run goes on. Keep run_start within 2^30 of it: the grid is computed modulo
-      // 2^32, which is not a multiple of run_len, and the serial test against run_start
-      // flips after 2^31 (docs/tcp-analysis.md, "Sequence space"). The new anchor is on the
-      // grid and below every ACK the flight test accepts.
-      if (seq - fwd.run_start >= (1u << 30)) fwd.run_start = seq - kFlightSegments * fwd.run_len;
-    } else if (contiguous && len16 < fwd.run_len) {
-      fwd.lastseg |= kLastRunTail;  // a short last segment: the grid still holds below it
-    } else {
-      fwd.run_start = seq;
-      fwd.run_len = len16;
-      fwd.lastseg &= static_cast<uint8_t>(~kLastRunTail);
-    }
+    extend_grid(fwd, seq, seglen);
   }
   // Spurious retransmissions confirmed by the receiver (seqwatch's own, after the verdicts
   // above and before this side's lastack moves on; docs/tcp-analysis.md, "D-SACK and
@@ -252,19 +372,8 @@ done:
     }
   }
 
-  // ACK inside a segment (a middlebox acknowledging part of a segment): a peer ACK below
-  // the peer's nextseq, within kFlightSegments segments, off the boundary grid of the
-  // peer's latest run of equally sized segments.
-  if (has_ack && !syn && !rst && rev.run_len != 0 && seq_gt(ack, rev.run_start) && seq_lt(ack, rev.nextseq) &&
-      rev.nextseq - ack <= kFlightSegments * rev.run_len) {
-    const uint32_t into = (ack - rev.run_start) % rev.run_len;
-    if (into != 0) {
-      bits |= kAckInSegment;
-      out.midack_offset = static_cast<uint16_t>(into);
-      sat_inc(cold.midack_count);
-      cold.midack_last_off = out.midack_offset;
-    }
-  }
+  // ACK inside a segment.
+  if (has_ack && !syn && !rst) ack_in_segment(rev, cold, ack, bits, out);
 
   // Where a re-sent segment was lost, relative to the sensor: filling a gap the sensor
   // recorded means the original never passed here (upstream, or dropped by the sensor);
@@ -289,14 +398,7 @@ done:
   }
 
   // RTT: one timed segment per direction, never across a retransmission (Karn).
-  if (has_ack && rev.rtt_end != 0 && seq_ge(ack, rev.rtt_end)) {
-    const uint32_t sample = now - rev.rtt_time_us;
-    if (cold.rtt_samples == 0 || sample < cold.rtt_min_us) cold.rtt_min_us = sample;
-    if (sample > cold.rtt_max_us) cold.rtt_max_us = sample;
-    cold.rtt_sum_us += sample;
-    ++cold.rtt_samples;
-    rev.rtt_end = 0;
-  }
+  if (has_ack) rtt_sample(rev, cold, ack, now);
   if (bits & (kRetransmission | kOutOfOrder)) {
     fwd.rtt_end = 0;
   } else if (seglen > 0 && fwd.rtt_end == 0) {

@@ -35,8 +35,20 @@ enum class Action : uint8_t {
 void start_flow(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns) noexcept;
 
 // Analyses one segment sent in direction `dir`. `frame` is the packet's 1-based position
-// in its input (used for duplicate-ACK references).
+// in its input (used for duplicate-ACK references). The common segment (in order, no
+// SYN/FIN/RST, no zero window, no duplicate ACK, nothing pending: analyzer.cpp,
+// fast_segment) takes a short path; every other one walks all the rules.
 Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame,
                        SegmentVerdict& out) noexcept;
+
+// The short path alone: true when it handled the segment; false, with nothing changed,
+// when the segment needs the full rule walk. For tests.
+bool analyze_segment_fast(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame,
+                          SegmentVerdict& out) noexcept;
+
+// The full rule walk alone, for every segment: the reference the short path is tested
+// against (same verdicts, same flow state after every segment).
+Action analyze_segment_rules(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns,
+                             uint32_t frame, SegmentVerdict& out) noexcept;
 
 }  // namespace seqwatch::tcp
