@@ -94,8 +94,8 @@ inline bool fills_window(const HalfState& rev, uint32_t rev_win, uint32_t seq, u
 // a flow whose both directions have sent, at this side's nextseq, with no zero window on
 // either side, that is neither a duplicate ACK nor a window update (a pure ACK moves the
 // ACK field), ACKs nothing unseen, repeats nothing the peer acknowledged, carries no SACK
-// blocks or window-scale option, and arrives while no first-RTT, handshake or timestamp
-// check is pending. For such a segment only window_full and ack_in_segment can fire;
+// blocks or window-scale option, and arrives while no timestamp check is pending (the
+// first ACK after a handshake qualifies). For such a segment only window_full and ack_in_segment can fire;
 // fast_segment() tests them and makes every state change analyze_segment_rules() would
 // make, in the same order. This test reads, never writes. tests/analysis/fast_path_test.cpp
 // holds the two paths to identical verdicts and identical flow state, packet by packet,
@@ -103,19 +103,18 @@ inline bool fills_window(const HalfState& rev, uint32_t rev_win, uint32_t seq, u
 inline bool fast_eligible(const flow::FlowEntry& f, int d, const decode::TcpInfo& t) noexcept {
   const HalfState& fwd = f.half[d];
   const HalfState& rev = f.half[1 - d];
-  const TcpCold& cold = f.cold;
   const uint32_t seq = t.seq, ack = t.ack, seglen = t.payload_len;
   constexpr uint8_t kSent = kBaseSet | kWindowSet;
   if ((t.flags & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) != kTcpAck) return false;
   if (seq != fwd.nextseq || seq == 0) return false;
-  if ((fwd.flags & (kSent | kFirstAck)) != kSent || (rev.flags & kSent) != kSent) return false;
+  if ((fwd.flags & kSent) != kSent || (rev.flags & kSent) != kSent) return false;
   if (t.window == 0 || fwd.window == 0 || rev.window == 0) return false;
   if (seglen == 0 ? ack == fwd.lastack : seglen > 0xFFFF || (rev.lastack != 0 && seq_le(seq + seglen, rev.lastack)))
     return false;
   if (rev.maxseqtobeacked != 0 && seq_gt(ack, rev.maxseqtobeacked)) return false;
   if (rev.retx_tsval != 0 || (t.opts & decode::kOptWscale) || ((t.opts & decode::kOptSack) && t.sack_count != 0))
     return false;
-  return !((cold.flags & kColdMruSyn) && cold.first_rtt_us == 0) && cold.stage != Stage::kSynReceived;
+  return true;
 }
 
 // fast_eligible() said yes: every change analyze_segment_rules() would make, in its order.
@@ -141,6 +140,14 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   fwd.lastack = ack;
   fwd.lastack_time_us = now;
   fwd.lastseg &= kLastRunTail;
+  // After a SYN: the first RTT (the out-of-order threshold), this side's window now
+  // scaled, and the initiator's ACK completes the handshake.
+  if ((cold.flags & kColdMruSyn) && cold.first_rtt_us == 0) cold.first_rtt_us = now - cold.syn_time_us;
+  fwd.flags &= static_cast<uint8_t>(~kFirstAck);
+  if (cold.stage == Stage::kSynReceived && d == cold.initiator) {
+    cold.stage = Stage::kEstablished;
+    cold.hs_rtt_ack_us = now - cold.synack_time_us;
+  }
   ack_in_segment(rev, cold, ack, bits, out);
   rtt_sample(rev, cold, ack, now);
   if (seglen > 0 && fwd.rtt_end == 0) {

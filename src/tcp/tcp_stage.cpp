@@ -71,18 +71,23 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
   // evict, which only makes a prefetch useless, never wrong.
   const unsigned lead = m < kEntryAhead ? m : kEntryAhead;
   for (unsigned j = 0; j < lead; ++j) table_->prefetch_entry(hashes_[todo[j]]);
+  decode::TcpInfo cut;  // a segment shortened to its wire length (below)
   for (unsigned j = 0; j < m; ++j) {
     if (j + kEntryAhead < m) table_->prefetch_entry(hashes_[todo[j + kEntryAhead]]);
     const uint16_t i = todo[j];
     // A frame shorter on the wire than its IP length says carries only what was on the
     // wire: the segment is what Wireshark calls the reported length (zeek reassembly.pcap).
-    decode::TcpInfo t = views[i].tcp;
+    // (Copied only then: TcpInfo with its SACK blocks is ~70 bytes.)
+    const decode::TcpInfo* tp = &views[i].tcp;
     const decode::IpLayer& outer = views[i].ip[0];
     const uint64_t ip_end = uint64_t{outer.l4_off} + outer.l4_len;
-    if (pkts[i].wirelen != 0 && ip_end > pkts[i].wirelen) {
+    if (pkts[i].wirelen != 0 && ip_end > pkts[i].wirelen) [[unlikely]] {
       const uint64_t short_by = ip_end - pkts[i].wirelen;
-      t.payload_len = t.payload_len > short_by ? static_cast<uint32_t>(t.payload_len - short_by) : 0;
+      cut = *tp;
+      cut.payload_len = cut.payload_len > short_by ? static_cast<uint32_t>(cut.payload_len - short_by) : 0;
+      tp = &cut;
     }
+    const decode::TcpInfo& t = *tp;
     const uint64_t ts = pkts[i].ts_ns;
     const uint32_t frame = static_cast<uint32_t>(pkts[i].frame);
     bool created = false;
