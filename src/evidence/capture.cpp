@@ -315,6 +315,15 @@ void EvidenceCapture::observe(const PacketRef& p, const decode::PacketView& v, F
                               const tcp::SegmentVerdict& sv, uint32_t extra) noexcept {
   ++counters_.packets;
   FlowSlot& s = slot_of(f);
+  if (s.slice == 0 && triggers_.quiet(s.trig, sv.bits, v.tcp.flags, f.dir, extra)) [[likely]] {
+    store(s, p, v, f.dir, sv.bits);  // the common case: no trigger can fire, no slice open
+    return;
+  }
+  observe_triggers(s, p, v, f, sv, extra);
+}
+
+void EvidenceCapture::observe_triggers(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, FlowRef f,
+                                       const tcp::SegmentVerdict& sv, uint32_t extra) noexcept {
   SegmentInput in;
   in.verdict = sv;
   in.ts_ns = p.ts_ns;

@@ -188,6 +188,10 @@ class EvidenceCapture {
   bool push_packet(const FlowSlot& s, Role role, const HistEntry& h, const uint8_t* data, uint32_t triggers) noexcept;
   void end_slice(FlowSlot& s, EndReason why, uint64_t ts_ns) noexcept;
   void store(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, uint8_t dir, uint32_t verdicts) noexcept;
+  // observe() beyond its common case: triggers evaluated, slices opened, extended, cut.
+  // Out of line, so the common case saves no registers for it.
+  [[gnu::noinline]] void observe_triggers(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, FlowRef f,
+                                          const tcp::SegmentVerdict& sv, uint32_t extra) noexcept;
 
   CaptureConfig cfg_;
   TriggerSet triggers_;

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "decode/packet_view.hpp"
 #include "tcp/verdict.hpp"
 #include "util/result.hpp"
 
@@ -92,6 +93,17 @@ class TriggerSet {
   bool syn_unanswered_at_end() const noexcept { return syn_at_end_; }
   uint32_t enabled() const noexcept { return enabled_; }
   bool any() const noexcept { return enabled_ != 0; }
+  // True when evaluate() would return 0 and change nothing: no verdict, flag or worker bit
+  // that a trigger looks at, and no zero-window episode open in this direction. The
+  // worker's common case (evidence/capture.cpp, observe) skips evaluate() on it.
+  bool quiet(const FlowTriggerState& st, uint32_t verdicts, uint8_t tcp_flags, uint8_t dir,
+             uint32_t extra) const noexcept {
+    constexpr uint32_t kLooked = tcp::kRetransmission | tcp::kDuplicateAck | tcp::kAckInSegment |
+                                 tcp::kSynRetransmission | tcp::kZeroWindow;
+    const unsigned d = dir & 1u;
+    return (verdicts & kLooked) == 0 && (extra & (kTrigPayload | kTrigBpf)) == 0 && !(tcp_flags & decode::kTcpRst) &&
+           (st.zw_start_ns[d] | st.zw_fired[d]) == 0;
+  }
 
  private:
   uint32_t enabled_ = 0;          // TriggerKind bits configured
