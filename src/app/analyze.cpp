@@ -153,7 +153,7 @@ int analyze(const AnalyzeOptions& opts) {
     if (!setup) return fail(setup.error().message);
     ec.evidence = setup.value();
     ec.capture_filter = evc.capture_filter;
-    ec.bpf_jit = runtime::eal_ready();  // native BPF where the EAL runs (rte_bpf_convert needs it)
+    set_bpf_jit(ec, evc);
     auto out = EvidenceOutput::create(evidence_sink_config(evc, opts.evidence_dir, in.link_type()),
                                       evc.global_budget_bytes);
     if (!out) return fail("evidence: " + out.error().message);

@@ -5,7 +5,15 @@
 #include <algorithm>
 #include <array>
 
+#include "runtime/eal.hpp"
+
 namespace seqwatch::app {
+
+void set_bpf_jit(runtime::EngineConfig& ec, const config::EvidenceConfig& ev) {
+  ec.bpf_jit = ev.bpf_jit && runtime::eal_ready();  // rte_bpf_convert allocates with rte_malloc
+  if (!ev.bpf_jit) ec.bpf_jit_off = "turned off by evidence.bpf_jit: false";
+  else if (!ec.bpf_jit) ec.bpf_jit_off = "no DPDK EAL in this process (offline reader)";
+}
 
 Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, uint32_t flow_capacity) {
   runtime::EvidenceSetup s;

@@ -20,6 +20,10 @@ namespace seqwatch::app {
 // worker: a slot holds K trimmed packets, see docs/evidence.md).
 Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, uint32_t flow_capacity);
 
+// BPF filters as native code: where the EAL runs and `evidence.bpf_jit` allows it; otherwise
+// the reason, reported with each filter in the summary (`bpf_filters[].why`).
+void set_bpf_jit(runtime::EngineConfig& ec, const config::EvidenceConfig& ev);
+
 // The files: pcap or pcapng in `dir`, rotated by size / time, with the index.
 evidence::SinkConfig evidence_sink_config(const config::EvidenceConfig& ev, const std::string& dir,
                                           decode::LinkType link);

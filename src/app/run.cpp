@@ -332,7 +332,7 @@ int run_pipeline(const RunOptions& o) {
   ec.tcp.record_ring = cfg.tcp.record_ring;
   ec.payload_events = matcher != nullptr;
   ec.capture_filter = cfg.evidence.capture_filter;
-  ec.bpf_jit = runtime::eal_ready();  // native BPF where the EAL runs (rte_bpf_convert needs it)
+  set_bpf_jit(ec, cfg.evidence);
   auto ev_setup = evidence_setup(cfg.evidence, cfg.flow_table.capacity);
   if (!ev_setup) return fail(ev_setup.error().message);
   ec.evidence = ev_setup.value();

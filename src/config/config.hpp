@@ -164,6 +164,7 @@ struct EvidenceConfig {
       Trigger::of(TriggerType::kSynUnanswered)};
   SamplingConfig sampling{};
   std::string capture_filter;             // BPF: packets not matching are dropped before analysis
+  bool bpf_jit = true;                    // BPF filters as native code (rte_bpf JIT) where the EAL runs
   bool operator==(const EvidenceConfig&) const = default;
 };
 

@@ -138,6 +138,7 @@ template <class V> void visit(V& v, EvidenceConfig& c) {
   v.list("triggers", c.triggers);
   v.section("sampling", c.sampling);
   v.field("capture_filter", c.capture_filter);
+  v.field("bpf_jit", c.bpf_jit);
 }
 
 template <class V> void visit(V& v, PrometheusConfig& c) {

@@ -133,6 +133,8 @@ void Engine::prepare_filter(evidence::BpfFilter& f, const char* role) {
     if (!r) info.why = r.error().message;
     else if (!r.value()) info.why = "DPDK has no BPF JIT for this machine";
     else info.runs_as = "jit";
+  } else {
+    info.why = cfg_.bpf_jit_off;
   }
   filter_info_.push_back(std::move(info));
 }

@@ -56,6 +56,7 @@ struct EngineConfig {
   bool payload_events = false;          // payload-rule matches become events (type payload_match)
   std::string capture_filter;           // BPF: packets not matching are dropped before analysis
   bool bpf_jit = false;                 // BPF filters to native code (rte_bpf; needs the EAL)
+  std::string bpf_jit_off;              // with bpf_jit false: why (reported with each filter)
   EvidenceSetup evidence;
 };
 
@@ -81,7 +82,7 @@ struct FilterInfo {
   std::string role;        // "capture_filter" or "trigger"
   std::string expression;
   std::string runs_as;     // "jit" (rte_bpf native code) or "interpreter" (libpcap's bpf_filter)
-  std::string why;         // for the interpreter when the JIT was asked for: the reason
+  std::string why;         // for the interpreter: why (no EAL, turned off, or the JIT refused it)
 };
 
 class Engine {

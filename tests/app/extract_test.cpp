@@ -178,10 +178,13 @@ TEST(Extract, BadTriggersAndFiltersAreRejectedWithTheReason) {
 TEST(Extract, CaptureFilterRunsNativelyWhereTheEalRunsWithTheSameVerdicts) {
   const std::string expr = "tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0 or tcp[13] & 0x08 = 0";
   std::map<std::string, nlohmann::json> sum;
-  for (const std::string src : {"dpdk", "file"}) {
+  // "dpdk-off": the EAL runs, but evidence.bpf_jit: false keeps libpcap's interpreter.
+  for (const std::string src : {"dpdk", "file", "dpdk-off"}) {
     const std::string dir = fresh("filter-" + src), json = seqwatch::test::scratch_dir() + "filter-" + src + ".json";
-    const CmdResult r = run(exe() + " analyze " + demo_pcap() + " --source " + src + " --memory-mb 128 --evidence " + dir +
-                            " --set 'evidence.capture_filter=" + expr + "' --json " + json);
+    const std::string source = src == "file" ? "file" : "dpdk";
+    const std::string off = src == "dpdk-off" ? " --set evidence.bpf_jit=false" : "";
+    const CmdResult r = run(exe() + " analyze " + demo_pcap() + " --source " + source + " --memory-mb 128 --evidence " +
+                            dir + " --set 'evidence.capture_filter=" + expr + "' --json " + json + off);
     ASSERT_EQ(r.rc, 0) << r.out;
     std::ifstream in(json);
     sum[src] = nlohmann::json::parse(in);
@@ -190,7 +193,13 @@ TEST(Extract, CaptureFilterRunsNativelyWhereTheEalRunsWithTheSameVerdicts) {
   }
   EXPECT_EQ(sum["dpdk"]["bpf_filters"][0]["runs_as"], "jit") << sum["dpdk"]["bpf_filters"].dump();
   EXPECT_EQ(sum["file"]["bpf_filters"][0]["runs_as"], "interpreter");
+  EXPECT_NE(sum["file"]["bpf_filters"][0]["why"].get<std::string>().find("EAL"), std::string::npos)
+      << sum["file"]["bpf_filters"].dump();
+  EXPECT_EQ(sum["dpdk-off"]["bpf_filters"][0]["runs_as"], "interpreter");
+  EXPECT_NE(sum["dpdk-off"]["bpf_filters"][0]["why"].get<std::string>().find("evidence.bpf_jit"), std::string::npos)
+      << sum["dpdk-off"]["bpf_filters"].dump();
   EXPECT_EQ(sum["dpdk"]["tcp"], sum["file"]["tcp"]);
+  EXPECT_EQ(sum["dpdk-off"]["tcp"], sum["file"]["tcp"]);
   // Every slice was opened by a counted trigger; the summary names the kinds that fired.
   const auto& ev = sum["file"]["evidence"];
   ASSERT_TRUE(ev["triggers"].is_object()) << ev.dump();
