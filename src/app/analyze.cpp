@@ -123,6 +123,7 @@ int analyze(const AnalyzeOptions& opts) {
     file.value().reset();
   } else if (mapped) {
     src = std::move(mapped);
+    file.value().reset();  // the libpcap reader only checked the file: its buffers go now
   } else {
     src = std::move(file.value());
   }
@@ -180,7 +181,7 @@ int analyze(const AnalyzeOptions& opts) {
   std::FILE* report_out = (events_file == stdout || flows_file == stdout) ? stderr : stdout;
   event::JsonLinesWriter events(events_file ? events_file : stdout);
   event::JsonLinesWriter flows(flows_file ? flows_file : stdout);
-  RetransReport report;
+  RetransReport report(std::max<size_t>(RetransReport::kDefaultKeepFlows, opts.top));  // every row --top asks for
   runtime::EngineSinks sinks;
   sinks.on_event = [&](const event::SegmentEvent& e) {
     if (events_file) events.write(e);

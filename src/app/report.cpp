@@ -11,6 +11,26 @@
 
 namespace seqwatch::app {
 
+RetransReport::RetransReport(size_t keep_flows, size_t max_endpoints)
+    : keep_flows_(keep_flows != 0 ? keep_flows : 1), max_endpoints_(max_endpoints != 0 ? max_endpoints : 1) {}
+
+RetransReport::Agg* RetransReport::endpoint(EndpointMap& m, bool& saturated, const Endpoint& e) {
+  if (auto it = m.find(e); it != m.end()) return &it->second;
+  if (m.size() >= max_endpoints_ && !saturated) {
+    // Make room: endpoints with no retransmission so far are the least telling (they never
+    // make a top list unless they retransmit later: their rate then covers later flows only).
+    const size_t before = m.size();
+    std::erase_if(m, [](const auto& kv) { return kv.second.retx_segs == 0; });
+    limits_.endpoints_pruned += before - m.size();
+    saturated = m.size() > max_endpoints_ - max_endpoints_ / 4;  // freed under a quarter: stop pruning
+  }
+  if (m.size() >= max_endpoints_) {
+    ++limits_.endpoints_untracked;
+    return nullptr;
+  }
+  return &m[e];
+}
+
 void RetransReport::fold(Agg& a, const event::FlowRecord& r, int dir) {
   // dir: -1 = both directions, else one direction index
   for (int d = 0; d < 2; ++d) {
@@ -64,6 +84,12 @@ void RetransReport::add(const event::FlowRecord& r) {
       ++split_across_workers_;  // the other direction, analysed by another worker
       one_sided_.erase(it);
     } else {
+      if (one_sided_.size() >= max_endpoints_) {
+        // Bounded: the oldest halves are not known apart, so all are forgotten (counted); a
+        // connection whose halves straddle this point counts as one-sided, not split.
+        limits_.one_sided_forgotten += one_sided_.size();
+        one_sided_.clear();
+      }
       one_sided_[k] = SideOf{r.key.context, r.worker};
     }
   }
@@ -76,12 +102,14 @@ void RetransReport::add(const event::FlowRecord& r) {
 
   ++total_.flows;
   fold(total_, r, -1);
-  Agg& s = servers_[service];
-  ++s.flows;
-  fold(s, r, -1);
-  Agg& c = clients_[client];
-  ++c.flows;
-  fold(c, r, -1);
+  if (Agg* s = endpoint(servers_, servers_full_, service)) {
+    ++s->flows;
+    fold(*s, r, -1);
+  }
+  if (Agg* c = endpoint(clients_, clients_full_, client)) {
+    ++c->flows;
+    fold(*c, r, -1);
+  }
   const uint64_t syn_extra = (r.cold.syn_count > 1 ? r.cold.syn_count - 1u : 0u) +
                              (r.cold.synack_count > 1 ? r.cold.synack_count - 1u : 0u);
   total_.syn_attempts_extra += syn_extra;
@@ -105,7 +133,18 @@ void RetransReport::add(const event::FlowRecord& r) {
     f.dup_acks = uint64_t{r.count[0].dup_acks} + r.count[1].dup_acks;
     f.midack = r.cold.midack_count;
     f.syn_extra = syn_extra;
-    flows_.push_back(f);
+    // Keep the keep_flows_ best-ranked lines: a heap whose front is the worst kept.
+    if (flows_.size() < keep_flows_) {
+      flows_.push_back(f);
+      std::push_heap(flows_.begin(), flows_.end(), ranks_before);
+    } else {
+      ++limits_.flow_lines_dropped;
+      if (ranks_before(f, flows_.front())) {
+        std::pop_heap(flows_.begin(), flows_.end(), ranks_before);
+        flows_.back() = f;
+        std::push_heap(flows_.begin(), flows_.end(), ranks_before);
+      }
+    }
   }
 }
 
@@ -178,9 +217,7 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   }
   j["top_clients"] = clients;
   auto sorted = flows_;
-  std::sort(sorted.begin(), sorted.end(), [](const FlowLine& a, const FlowLine& b) {
-    return a.retx_segs != b.retx_segs ? a.retx_segs > b.retx_segs : a.flow_id < b.flow_id;
-  });
+  std::sort(sorted.begin(), sorted.end(), ranks_before);
   if (sorted.size() > top_n) sorted.resize(top_n);
   json flows = json::array();
   for (const auto& f : sorted) {
@@ -191,6 +228,12 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
                      {"tail_loss_probes", f.tail_probes}, {"dup_acks", f.dup_acks}, {"syn_retransmissions", f.syn_extra}, {"ack_in_segment", f.midack}});
   }
   j["top_flows"] = flows;
+  j["report_limits"] = {{"flow_lines_kept", keep_flows_},
+                        {"flow_lines_dropped", limits_.flow_lines_dropped},
+                        {"endpoints_kept", max_endpoints_},
+                        {"endpoints_pruned", limits_.endpoints_pruned},
+                        {"endpoints_untracked", limits_.endpoints_untracked},
+                        {"one_sided_forgotten", limits_.one_sided_forgotten}};
   return j;
 }
 
@@ -211,6 +254,11 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
                     "one-sided flows): the RX queues are not filled by a symmetric hash; use rss: symmetric or "
                     "rehash: software\n",
                split_across_workers_);
+  if (limits_.endpoints_pruned != 0 || limits_.endpoints_untracked != 0 || limits_.one_sided_forgotten != 0)
+    fmt::print(out, "  REPORT LIMITS  {} service/client entries without retransmissions pruned, {} flow records with "
+                    "no room for their service or client (at most {} each), {} one-sided flows forgotten: the "
+                    "totals cover every flow, the per-endpoint rows may not\n",
+               limits_.endpoints_pruned, limits_.endpoints_untracked, max_endpoints_, limits_.one_sided_forgotten);
   if (!j["verdicts"].empty()) {
     std::string v;
     for (auto& [k, n] : j["verdicts"].items()) v += fmt::format("{}{} {}", v.empty() ? "" : ", ", k, n.get<uint64_t>());

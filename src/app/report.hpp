@@ -1,5 +1,12 @@
 // The retransmission report: aggregates flow records (control path) into totals, the
 // flows and the server:port services with the most retransmissions, and the clients.
+//
+// Bounded for a sensor that runs for weeks (docs/events.md, "report_limits"): it keeps the
+// `keep_flows` flows with the most retransmissions (not every flow that had one), at most
+// `max_endpoints` services and as many clients (endpoints without retransmissions are
+// pruned first, then new ones go untracked), and at most `max_endpoints` one-sided flows
+// waiting for their other half. Every entry dropped that way is counted and reported; the
+// totals always cover every flow.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +22,9 @@ namespace seqwatch::app {
 
 class RetransReport {
  public:
+  static constexpr size_t kDefaultKeepFlows = 4096;
+  static constexpr size_t kDefaultMaxEndpoints = size_t{1} << 18;
+  explicit RetransReport(size_t keep_flows = kDefaultKeepFlows, size_t max_endpoints = kDefaultMaxEndpoints);
   void add(const event::FlowRecord& r);
   void add_verdicts(const std::array<uint64_t, tcp::kVerdictBits>& counts);
   nlohmann::json to_json(size_t top_n) const;
@@ -46,6 +56,20 @@ class RetransReport {
     std::string state;
   };
   static void fold(Agg& a, const event::FlowRecord& r, int dir);
+  // Ranks flow lines: more retransmissions first, then the lower flow id.
+  static bool ranks_before(const FlowLine& x, const FlowLine& y) noexcept {
+    return x.retx_segs != y.retx_segs ? x.retx_segs > y.retx_segs : x.flow_id < y.flow_id;
+  }
+  using EndpointMap = std::unordered_map<Endpoint, Agg, EndpointHash>;
+  // The endpoint's aggregate, created if there is room (see the class comment); nullptr
+  // when the endpoint goes untracked.
+  Agg* endpoint(EndpointMap& m, bool& saturated, const Endpoint& e);
+  struct Limits {
+    uint64_t flow_lines_dropped = 0;    // flows with retransmissions that did not make the kept top
+    uint64_t endpoints_pruned = 0;      // services/clients without retransmissions removed for room
+    uint64_t endpoints_untracked = 0;   // flow records whose service or client found no room
+    uint64_t one_sided_forgotten = 0;   // one-sided flows no longer waiting for their other half
+  };
   // One-sided flows (segments in one direction only), by their 4-tuple without VLAN or
   // tunnel context and the side that sent: a connection whose two directions carry
   // different contexts (each direction on its own VLAN: an asymmetric SPAN / tap) shows up
@@ -70,9 +94,14 @@ class RetransReport {
   uint64_t split_across_workers_ = 0;
   uint64_t one_sided_flows_ = 0;
   Agg total_;
-  std::unordered_map<Endpoint, Agg, EndpointHash> servers_;  // ip:port of the side that did not initiate
-  std::unordered_map<Endpoint, Agg, EndpointHash> clients_;  // initiator IP
-  std::vector<FlowLine> flows_;         // flows with retransmissions or handshake trouble
+  EndpointMap servers_;  // ip:port of the side that did not initiate
+  EndpointMap clients_;  // initiator IP
+  std::vector<FlowLine> flows_;         // flows with retransmissions or handshake trouble: a heap, worst first
+  size_t keep_flows_;
+  size_t max_endpoints_;
+  bool servers_full_ = false;           // pruning no longer frees room: new services go untracked
+  bool clients_full_ = false;
+  Limits limits_;
   std::array<uint64_t, tcp::kVerdictBits> verdicts_{};
 };
 

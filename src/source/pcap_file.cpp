@@ -94,7 +94,7 @@ Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& 
   const int snap = pcap_snapshot(s->pcap_);
   s->snaplen_ = snap > 0 ? static_cast<uint32_t>(snap) : kMaxFrame;
   s->slot_size_ = kMaxFrame;
-  s->slots_.resize(static_cast<size_t>(s->slot_size_) * kBurstSize);
+  s->slots_.reset(new uint8_t[static_cast<size_t>(s->slot_size_) * kBurstSize]);
   return s;
 }
 
@@ -116,7 +116,7 @@ uint16_t PcapFileSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
       break;
     }
     const uint32_t caplen = h->caplen < slot_size_ ? h->caplen : slot_size_;
-    uint8_t* slot = slots_.data() + static_cast<size_t>(n) * slot_size_;
+    uint8_t* slot = slots_.get() + static_cast<size_t>(n) * slot_size_;
     std::memcpy(slot, data, caplen);
     out[n].data = slot;
     out[n].caplen = caplen;

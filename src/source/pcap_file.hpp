@@ -59,7 +59,9 @@ class PcapFileSource final : public PacketSource {
   uint32_t snaplen_ = 0;
   uint32_t slot_size_ = 0;
   uint64_t frames_read_ = 0;
-  std::vector<uint8_t> slots_;  // kBurstSize frames, copied out of libpcap's buffer
+  // kBurstSize frames, copied out of libpcap's buffer. Not zero-filled: 32 x 256 KiB slots,
+  // of which a frame writes (and makes resident) only its own bytes.
+  std::unique_ptr<uint8_t[]> slots_;
   std::string read_error_;
 };
 

@@ -1,0 +1,90 @@
+// The retransmission report stays bounded on a sensor that runs for weeks: it keeps the
+// flows with the most retransmissions (the same top rows an unbounded list would give),
+// prunes services and clients without retransmissions before it stops tracking new ones,
+// forgets one-sided flows when their table is full, and counts every one of these; the
+// totals always cover every flow.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "app/report.hpp"
+
+namespace seqwatch::app {
+namespace {
+
+// A flow from client 10.0.<c> to server 10.1.<s>:80 with `retx` retransmitted segments.
+event::FlowRecord flow(uint32_t id, uint32_t client, uint32_t server, uint32_t retx, bool one_sided = false) {
+  event::FlowRecord r{};
+  r.flow_id = id;
+  r.key.family = 4;
+  r.key.proto = 6;
+  const uint8_t a[4] = {10, 0, static_cast<uint8_t>(client >> 8), static_cast<uint8_t>(client)};
+  const uint8_t b[4] = {10, 1, static_cast<uint8_t>(server >> 8), static_cast<uint8_t>(server)};
+  std::memcpy(r.key.addr_a.data(), a, 4);
+  std::memcpy(r.key.addr_b.data(), b, 4);
+  r.key.port_a = 40000;
+  r.key.port_b = 80;
+  r.cold.initiator = 0;
+  r.count[0].segments = 100;
+  r.count[0].retx_segs = retx;
+  r.count[1].segments = one_sided ? 0 : 50;
+  return r;
+}
+
+TEST(Report, KeepsTheSameTopFlowsAsAnUnboundedList) {
+  RetransReport small(8), big(100000);
+  // 500 flows, retransmissions in a scrambled order, many ties.
+  for (uint32_t i = 1; i <= 500; ++i) {
+    const uint32_t retx = (i * 7919u) % 37;
+    small.add(flow(i, i % 50, i % 20, retx));
+    big.add(flow(i, i % 50, i % 20, retx));
+  }
+  const auto js = small.to_json(8), jb = big.to_json(8);
+  EXPECT_EQ(js["top_flows"], jb["top_flows"]);
+  ASSERT_EQ(js["top_flows"].size(), 8u);
+  EXPECT_GE(js["top_flows"][0]["retx_segments"].get<uint64_t>(), js["top_flows"][7]["retx_segments"].get<uint64_t>());
+  uint64_t with_retx = 0;
+  for (uint32_t i = 1; i <= 500; ++i) with_retx += ((i * 7919u) % 37) != 0;
+  EXPECT_EQ(js["report_limits"]["flow_lines_dropped"].get<uint64_t>(), with_retx - 8);
+  EXPECT_EQ(jb["report_limits"]["flow_lines_dropped"].get<uint64_t>(), 0u);
+  // Totals and services are not touched by the flow-line bound.
+  EXPECT_EQ(js["flows"], jb["flows"]);
+  EXPECT_EQ(js["retx_segments"], jb["retx_segments"]);
+  EXPECT_EQ(js["top_services"], jb["top_services"]);
+}
+
+TEST(Report, PrunesEndpointsWithoutRetransmissionsFirst) {
+  RetransReport r(100, 16);
+  // Client 1 retransmits; then 40 quiet clients arrive (more than 16 entries).
+  r.add(flow(1, 1, 1, 5));
+  for (uint32_t c = 100; c < 140; ++c) r.add(flow(c, c, 1, 0));
+  r.add(flow(200, 1, 1, 3));  // client 1 again: still tracked, its rows add up
+  const auto j = r.to_json(10);
+  ASSERT_EQ(j["top_clients"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["top_clients"][0]["client"], "10.0.0.1");
+  EXPECT_EQ(j["top_clients"][0]["flows"].get<uint64_t>(), 2u);
+  EXPECT_EQ(j["top_clients"][0]["retx_segments"].get<uint64_t>(), 8u);
+  EXPECT_GT(j["report_limits"]["endpoints_pruned"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["report_limits"]["endpoints_untracked"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["flows"].get<uint64_t>(), 42u);  // totals: every flow
+}
+
+TEST(Report, StopsTrackingNewEndpointsWhenAllRetransmitAndCountsThem) {
+  RetransReport r(100, 16);
+  for (uint32_t c = 1; c <= 40; ++c) r.add(flow(c, c, 1, 1));  // every client retransmits
+  const auto j = r.to_json(100);
+  EXPECT_EQ(j["top_clients"].size(), 16u);
+  EXPECT_EQ(j["report_limits"]["endpoints_untracked"].get<uint64_t>(), 24u);
+  EXPECT_EQ(j["retx_segments"].get<uint64_t>(), 40u);  // totals: every flow
+}
+
+TEST(Report, ForgetsOneSidedFlowsWhenTheirTableIsFull) {
+  RetransReport r(100, 16);
+  for (uint32_t c = 1; c <= 40; ++c) r.add(flow(c, c, 1, 0, true));
+  const auto j = r.to_json(10);
+  EXPECT_EQ(j["one_sided_flows"].get<uint64_t>(), 40u);
+  EXPECT_EQ(j["report_limits"]["one_sided_forgotten"].get<uint64_t>(), 32u);  // two full tables of 16
+}
+
+}  // namespace
+}  // namespace seqwatch::app
