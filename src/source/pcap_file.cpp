@@ -94,7 +94,7 @@ Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& 
   const int snap = pcap_snapshot(s->pcap_);
   s->snaplen_ = snap > 0 ? static_cast<uint32_t>(snap) : kMaxFrame;
   s->slot_size_ = kMaxFrame;
-  s->slots_.reset(new uint8_t[static_cast<size_t>(s->slot_size_) * kBurstSize]);
+  s->slots_ = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(s->slot_size_) * kBurstSize);
   return s;
 }
 
