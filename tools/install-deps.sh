@@ -9,7 +9,7 @@ PACKAGES=(
   # the six design dependencies
   libdpdk-dev libhyperscan-dev libpcap-dev libjemalloc-dev libgtest-dev libbenchmark-dev
   # control-path libraries
-  libcli11-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev zlib1g-dev libcpp-httplib-dev
+  libcli11-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev zlib1g-dev libcpp-httplib-dev libabsl-dev
   # reference peers and kernel-truth tooling used by tests and the demo
   tshark tcptrace iperf3 iproute2 tcpdump
   # observability tests: a real Prometheus, dpdk-telemetry.py, top in tmux, the report in Chromium

@@ -14,21 +14,28 @@ namespace seqwatch::app {
 RetransReport::RetransReport(size_t keep_flows, size_t max_endpoints)
     : keep_flows_(keep_flows != 0 ? keep_flows : 1), max_endpoints_(max_endpoints != 0 ? max_endpoints : 1) {}
 
-RetransReport::Agg* RetransReport::endpoint(EndpointMap& m, bool& saturated, const Endpoint& e) {
-  if (auto it = m.find(e); it != m.end()) return &it->second;
-  if (m.size() >= max_endpoints_ && !saturated) {
-    // Make room: endpoints with no retransmission so far are the least telling (they never
-    // make a top list unless they retransmit later: their rate then covers later flows only).
-    const size_t before = m.size();
-    std::erase_if(m, [](const auto& kv) { return kv.second.retx_segs == 0; });
-    limits_.endpoints_pruned += before - m.size();
-    saturated = m.size() > max_endpoints_ - max_endpoints_ / 4;  // freed under a quarter: stop pruning
+void RetransReport::add_to(Endpoints& m, const Endpoint& e, const event::FlowRecord& r) {
+  auto it = m.agg.find(e);
+  if (it == m.agg.end()) {
+    if (m.agg.size() >= max_endpoints_ && !m.full) {
+      // Make room: endpoints with no retransmission so far are the least telling (they never
+      // make a top list unless they retransmit later: their rate then covers later flows only).
+      const size_t before = m.agg.size();
+      absl::erase_if(m.agg, [](const auto& kv) { return kv.second.retx_segs == 0; });
+      limits_.endpoints_pruned += before - m.agg.size();
+      m.full = m.agg.size() > max_endpoints_ - max_endpoints_ / 4;  // freed under a quarter: stop pruning
+    }
+    if (m.agg.size() >= max_endpoints_) {
+      ++limits_.endpoints_untracked;
+      return;
+    }
+    it = m.agg.emplace(e, Agg{}).first;
   }
-  if (m.size() >= max_endpoints_) {
-    ++limits_.endpoints_untracked;
-    return nullptr;
-  }
-  return &m[e];
+  Agg& a = it->second;
+  const bool had_retx = a.retx_segs != 0;
+  ++a.flows;
+  fold(a, r, -1);
+  if (!had_retx && a.retx_segs != 0) m.retransmitting.push_back(e);
 }
 
 void RetransReport::fold(Agg& a, const event::FlowRecord& r, int dir) {
@@ -46,27 +53,11 @@ void RetransReport::fold(Agg& a, const event::FlowRecord& r, int dir) {
   if (dir < 0) a.tail_probes += r.cold.tail_probes;  // counted per flow, both directions
 }
 
-size_t RetransReport::EndpointHash::operator()(const Endpoint& e) const noexcept {
-  uint64_t h = e.family * 0x9E3779B97F4A7C15ull ^ e.port;
-  for (size_t i = 0; i < e.addr.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, e.addr.data() + i, 8);
-    h = (h ^ w) * 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-  }
-  return static_cast<size_t>(h);
-}
-
 std::string RetransReport::format(const Endpoint& e, bool with_port) {
   char buf[INET6_ADDRSTRLEN];
   inet_ntop(e.family == 4 ? AF_INET : AF_INET6, e.addr.data(), buf, sizeof buf);
   if (!with_port) return buf;
   return e.family == 6 ? fmt::format("[{}]:{}", buf, e.port) : fmt::format("{}:{}", buf, e.port);
-}
-
-size_t RetransReport::SidedHash::operator()(const Sided& k) const noexcept {
-  Endpoint a{k.a, k.port_a, k.family}, b{k.b, k.port_b, static_cast<uint8_t>(k.family + 16 * k.sender_b)};
-  return EndpointHash{}(a) * 31 + EndpointHash{}(b);
 }
 
 void RetransReport::add(const event::FlowRecord& r) {
@@ -102,14 +93,8 @@ void RetransReport::add(const event::FlowRecord& r) {
 
   ++total_.flows;
   fold(total_, r, -1);
-  if (Agg* s = endpoint(servers_, servers_full_, service)) {
-    ++s->flows;
-    fold(*s, r, -1);
-  }
-  if (Agg* c = endpoint(clients_, clients_full_, client)) {
-    ++c->flows;
-    fold(*c, r, -1);
-  }
+  add_to(servers_, service, r);
+  add_to(clients_, client, r);
   const uint64_t syn_extra = (r.cold.syn_count > 1 ? r.cold.syn_count - 1u : 0u) +
                              (r.cold.synack_count > 1 ? r.cold.synack_count - 1u : 0u);
   total_.syn_attempts_extra += syn_extra;
@@ -164,11 +149,14 @@ uint64_t ack_clocked(const A& a) {
 double rate(uint64_t retx, uint64_t segs) { return segs ? static_cast<double>(retx) / static_cast<double>(segs) : 0.0; }
 
 // The n entries with the most retransmissions (ties: by formatted key, so output is stable).
-template <class M, class F>
-std::vector<std::pair<std::string, const typename M::mapped_type*>> top_of(const M& m, size_t n, F&& name) {
+// `keys`: the entries of `m` with retransmissions (every other entry has none).
+template <class M, class K, class F>
+std::vector<std::pair<std::string, const typename M::mapped_type*>> top_of(const M& m, const K& keys, size_t n,
+                                                                           F&& name) {
   std::vector<std::pair<const typename M::key_type*, const typename M::mapped_type*>> v;
-  for (const auto& [k, a] : m)
-    if (a.retx_segs != 0) v.emplace_back(&k, &a);
+  v.reserve(keys.size());
+  for (const auto& k : keys)
+    if (const auto it = m.find(k); it != m.end()) v.emplace_back(&it->first, &it->second);
   const size_t keep = std::min(n, v.size());
   // Rank by count first; names are formatted only for the candidates that can make the list.
   std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) { return x.second->retx_segs > y.second->retx_segs; });
@@ -203,14 +191,14 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
     if (verdicts_[b] != 0) verdicts[std::string(tcp::verdict_name(b))] = verdicts_[b];
   j["verdicts"] = verdicts;
   json servers = json::array();
-  for (const auto& [k, a] : top_of(servers_, top_n, [](const Endpoint& e) { return format(e, true); })) {
+  for (const auto& [k, a] : top_of(servers_.agg, servers_.retransmitting, top_n, [](const Endpoint& e) { return format(e, true); })) {
     json s = agg(*a);
     s["service"] = k;
     servers.push_back(s);
   }
   j["top_services"] = servers;
   json clients = json::array();
-  for (const auto& [k, a] : top_of(clients_, top_n, [](const Endpoint& e) { return format(e, false); })) {
+  for (const auto& [k, a] : top_of(clients_.agg, clients_.retransmitting, top_n, [](const Endpoint& e) { return format(e, false); })) {
     json s = agg(*a);
     s["client"] = k;
     clients.push_back(s);
