@@ -32,7 +32,6 @@ inline void sat_inc(T& v, uint32_t by = 1) noexcept {
   v = n > static_cast<T>(~T{0}) ? static_cast<T>(~T{0}) : static_cast<T>(n);
 }
 
-
 // The boundary grid of new data (for ACK-inside-a-segment), updated by a new data
 // segment (seglen 1..0xFFFF, not a SYN, seq at or past nextseq) before nextseq moves on.
 inline void extend_grid(HalfState& fwd, uint32_t seq, uint32_t seglen) noexcept {
@@ -83,6 +82,21 @@ inline void rtt_sample(HalfState& rev, TcpCold& cold, uint32_t ack, uint32_t now
   }
 }
 
+// P5-P6 for a non-SYN ACK: the first RTT after a SYN (the out-of-order threshold), and
+// this side's window is scaled from now on.
+inline void first_ack(HalfState& fwd, TcpCold& cold, uint32_t now) noexcept {
+  if ((cold.flags & kColdMruSyn) && cold.first_rtt_us == 0) cold.first_rtt_us = now - cold.syn_time_us;
+  fwd.flags &= static_cast<uint8_t>(~kFirstAck);
+}
+
+// A non-SYN ACK from the initiator after the SYN/ACK completes the handshake.
+inline void handshake_ack(TcpCold& cold, int d, uint32_t now) noexcept {
+  if (cold.stage == Stage::kSynReceived && d == cold.initiator) {
+    cold.stage = Stage::kEstablished;
+    cold.hs_rtt_ack_us = now - cold.synack_time_us;
+  }
+}
+
 // A6, window_full: a data segment that fills the peer's advertised window exactly (the
 // only comparison that scales the window; the caller checked rev.wscale is known).
 inline bool fills_window(const HalfState& rev, uint32_t rev_win, uint32_t seq, uint32_t seglen) noexcept {
@@ -95,9 +109,10 @@ inline bool fills_window(const HalfState& rev, uint32_t rev_win, uint32_t seq, u
 // either side, that is neither a duplicate ACK nor a window update (a pure ACK moves the
 // ACK field), ACKs nothing unseen, repeats nothing the peer acknowledged, carries no SACK
 // blocks or window-scale option, and arrives while no timestamp check is pending (the
-// first ACK after a handshake qualifies). For such a segment only window_full and ack_in_segment can fire;
-// fast_segment() tests them and makes every state change analyze_segment_rules() would
-// make, in the same order. This test reads, never writes. tests/analysis/fast_path_test.cpp
+// first ACK after a handshake qualifies). For such a segment only window_full and
+// ack_in_segment can fire; fast_segment() tests them and makes every state change
+// analyze_segment_rules() would make, in the same order. This test reads, never writes.
+// tests/analysis/fast_path_test.cpp
 // holds the two paths to identical verdicts and identical flow state, packet by packet,
 // over the corpus and generated traces.
 inline bool fast_eligible(const flow::FlowEntry& f, int d, const decode::TcpInfo& t) noexcept {
@@ -140,14 +155,8 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   fwd.lastack = ack;
   fwd.lastack_time_us = now;
   fwd.lastseg &= kLastRunTail;
-  // After a SYN: the first RTT (the out-of-order threshold), this side's window now
-  // scaled, and the initiator's ACK completes the handshake.
-  if ((cold.flags & kColdMruSyn) && cold.first_rtt_us == 0) cold.first_rtt_us = now - cold.syn_time_us;
-  fwd.flags &= static_cast<uint8_t>(~kFirstAck);
-  if (cold.stage == Stage::kSynReceived && d == cold.initiator) {
-    cold.stage = Stage::kEstablished;
-    cold.hs_rtt_ack_us = now - cold.synack_time_us;
-  }
+  first_ack(fwd, cold, now);
+  handshake_ack(cold, d, now);
   ack_in_segment(rev, cold, ack, bits, out);
   rtt_sample(rev, cold, ack, now);
   if (seglen > 0 && fwd.rtt_end == 0) {
@@ -359,8 +368,7 @@ done:
     }
     fwd.flags |= kFirstAck;
   } else if (has_ack) {
-    if ((cold.flags & kColdMruSyn) && cold.first_rtt_us == 0) cold.first_rtt_us = now - cold.syn_time_us;
-    fwd.flags &= static_cast<uint8_t>(~kFirstAck);
+    first_ack(fwd, cold, now);
   }
   if (t.opts & decode::kOptWscale) fwd.wscale = static_cast<int8_t>(t.wscale > kMaxWscale ? kMaxWscale : t.wscale);
   if (syn) {
@@ -484,10 +492,7 @@ done:
     }
     if (cold.stage == Stage::kNone || cold.stage == Stage::kSynSent) cold.stage = Stage::kSynReceived;
   } else if (has_ack) {
-    if (cold.stage == Stage::kSynReceived && d == cold.initiator) {
-      cold.stage = Stage::kEstablished;
-      cold.hs_rtt_ack_us = now - cold.synack_time_us;
-    }
+    handshake_ack(cold, d, now);
   }
   if (fin && !bad) {
     fwd.flags |= kFinSeen;
