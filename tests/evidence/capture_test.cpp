@@ -225,6 +225,27 @@ TEST(EvidenceTrim, HeadersModeKeepsOriginalLength) {
   EXPECT_EQ(ds[2].h.caplen, 54u);  // shorter than the snap: whole frame
 }
 
+// History entries are written with 16-byte non-temporal stores and a shuffled last chunk:
+// every trim length from 1 to 80 bytes (every tail size, frames shorter and longer than 16)
+// comes back byte for byte, and the bytes after it are not part of the record.
+TEST(EvidenceTrim, EveryLengthComesBackExactlyFromTheHistory) {
+  PacketFactory f;
+  const Pkt& p1 = f.tcp(40001, true, 1000, 1400);
+  const Pkt& p2 = f.tcp(40001, true, 1001, 0, test::wire::kRst);
+  for (uint32_t snap = 1; snap <= 80; ++snap) {
+    CaptureConfig cfg = small_config(4, 0);
+    cfg.trim = {TrimMode::kBytes, snap};
+    auto c = EvidenceCapture::create(cfg, rst_triggers()).value();
+    c->observe(p1.ref, p1.view, ref(p1, 1), none());  // into the history
+    c->observe(p2.ref, p2.view, ref(p2, 1), none());  // the trigger
+    const auto rs = drain(*c);
+    ASSERT_EQ(rs.size(), 4u) << snap;
+    EXPECT_EQ(rs[1].h.caplen, snap);
+    EXPECT_EQ(rs[1].data, std::vector<uint8_t>(p1.bytes.begin(), p1.bytes.begin() + snap)) << snap;
+    EXPECT_EQ(rs[1].h.wirelen, p1.bytes.size());
+  }
+}
+
 TEST(EvidenceTrigger, RetransmissionStormWithinWindow) {
   TriggerConfig tc;
   tc.retx_storm_count = 3;
