@@ -1,7 +1,7 @@
 // The retransmission report: aggregates flow records (control path) into totals, the
 // flows and the server:port services with the most retransmissions, and the clients.
 //
-// Bounded for a sensor that runs for weeks (docs/events.md, "report_limits"): it keeps the
+// Bounded for a sensor that runs for weeks (docs/events.md, "Report limits"): it keeps the
 // `keep_flows` flows with the most retransmissions (not every flow that had one), at most
 // `max_endpoints` services and as many clients (endpoints without retransmissions are
 // pruned first, then new ones go untracked), and at most `max_endpoints` one-sided flows
