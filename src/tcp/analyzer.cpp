@@ -168,6 +168,51 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   cnt.data_bytes += seglen;
   out.bits |= bits;
 }
+
+// A connection's first segment, a SYN (no ACK, FIN or RST) on a flow nothing has been
+// seen of: the rules reduce to setting up this side (ISN, nextseq, options, SYN time),
+// counting the attempt and the stage; no verdict can fire except window_scaling_missing,
+// which needs the peer's SYN and so cannot either. Same state changes as
+// analyze_segment_rules() (tests/analysis/fast_path_test.cpp holds them equal).
+inline bool first_syn_eligible(const flow::FlowEntry& f, const decode::TcpInfo& t) noexcept {
+  return (t.flags & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) == kTcpSyn && (f.half[0].flags | f.half[1].flags) == 0 &&
+         f.cold.syn_count == 0 && f.cold.stage == Stage::kNone;
+}
+
+inline void first_syn(flow::FlowEntry& f, int d, const decode::TcpInfo& t, uint32_t now, uint32_t frame) noexcept {
+  HalfState& fwd = f.half[d];
+  HalfState& rev = f.half[1 - d];
+  TcpCold& cold = f.cold;
+  const uint32_t seq = t.seq, seglen = t.payload_len;
+  fwd.base_seq = seq;
+  fwd.flags = kBaseSet | kSynSeen | kWindowSet | kFirstAck;
+  if (t.ack != 0) fwd.lastnondupack = frame;  // the ACK field moved from "unset"
+  fwd.nextseq = seq + seglen + 1;
+  fwd.nextseq_time_us = now;
+  fwd.maxseqtobeacked = fwd.nextseq;
+  fwd.window = t.window;
+  fwd.lastack = t.ack;
+  fwd.lastack_time_us = now;
+  cold.syn_time_us = now;
+  cold.flags |= kColdMruSyn;
+  if (t.opts & decode::kOptWscale) fwd.wscale = static_cast<int8_t>(t.wscale > kMaxWscale ? kMaxWscale : t.wscale);
+  if (fwd.wscale == kWscaleUnknown) {
+    fwd.wscale = kWscaleNone;
+    rev.wscale = kWscaleNone;
+  }
+  if (t.opts & decode::kOptSackPerm) fwd.flags |= kSackPerm;
+  if (t.opts & decode::kOptTimestamp) fwd.flags |= kTimestamps;
+  if (t.opts & decode::kOptMss) cold.mss[d] = t.mss;
+  if (seglen > 0) {
+    fwd.rtt_end = seq + seglen;
+    fwd.rtt_time_us = now;
+  }
+  HalfCounters& cnt = f.count[d];
+  ++cnt.segments;
+  cnt.data_bytes += seglen;
+  cold.syn_count = 1;
+  cold.stage = Stage::kSynSent;
+}
 }  // namespace
 
 void start_flow(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns) noexcept {
@@ -179,16 +224,28 @@ void start_flow(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uin
 
 bool analyze_segment_fast(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame,
                           SegmentVerdict& out) noexcept {
-  if (!fast_eligible(f, static_cast<int>(dir), t)) return false;
-  fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame, out);
-  return true;
+  if (fast_eligible(f, static_cast<int>(dir), t)) {
+    fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame, out);
+    return true;
+  }
+  if (first_syn_eligible(f, t)) {
+    first_syn(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame);
+    return true;
+  }
+  return false;
 }
 
 Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame,
                        SegmentVerdict& out) noexcept {
-  if (!fast_eligible(f, static_cast<int>(dir), t)) return analyze_segment_rules(f, dir, t, ts_ns, frame, out);
-  fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame, out);
-  return Action::kNone;
+  if (fast_eligible(f, static_cast<int>(dir), t)) {
+    fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame, out);
+    return Action::kNone;
+  }
+  if (first_syn_eligible(f, t)) {
+    first_syn(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame);
+    return Action::kNone;
+  }
+  return analyze_segment_rules(f, dir, t, ts_ns, frame, out);
 }
 
 // Out of line: inlined into analyze_segment, its register saves would be paid by the
