@@ -37,7 +37,8 @@ void start_flow(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uin
 // Analyses one segment sent in direction `dir`. `frame` is the packet's 1-based position
 // in its input (used for duplicate-ACK references). The common segment (in order, no
 // SYN/FIN/RST, no zero window, no duplicate ACK, nothing pending: analyzer.cpp,
-// fast_segment) takes a short path; every other one walks all the rules.
+// fast_segment) and a fresh flow's first SYN (first_syn) take short paths; every other
+// one walks all the rules.
 Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame,
                        SegmentVerdict& out) noexcept;
 
