@@ -47,7 +47,26 @@ class Twins {
     if (!flow::make_key(v, key, dir)) return;
     decode::TcpInfo t = v.tcp;
     mutate(t);
-    std::string k(reinterpret_cast<const char*>(&key), sizeof key);
+    feed_flow(std::string(reinterpret_cast<const char*>(&key), sizeof key), dir, t, ts_ns, frame);
+  }
+
+  // A segment given as header fields, of the one flow `feed_fields` keeps.
+  void feed_fields(flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame) {
+    feed_flow("fields", dir, t, ts_ns, frame);
+  }
+
+  uint64_t segments = 0;
+  uint64_t fast = 0;       // segments a short path took
+  uint64_t mismatches = 0;
+  std::string first_mismatch;
+
+ private:
+  struct Pair {
+    FlowEntry both{};
+    FlowEntry rules{};
+  };
+
+  void feed_flow(const std::string& k, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame) {
     auto& slot = flows_[k];
     if (!slot) {
       slot = std::make_unique<Pair>();
@@ -57,29 +76,6 @@ class Twins {
     ++segments;
     segment(*slot, dir, t, ts_ns, frame);
   }
-
-  // A segment given as header fields, of the one flow `feed_fields` keeps.
-  void feed_fields(flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame) {
-    auto& slot = flows_["fields"];
-    if (!slot) {
-      slot = std::make_unique<Pair>();
-      tcp::start_flow(slot->both, dir, t, ts_ns);
-      tcp::start_flow(slot->rules, dir, t, ts_ns);
-    }
-    ++segments;
-    segment(*slot, dir, t, ts_ns, frame);
-  }
-
-  uint64_t segments = 0;
-  uint64_t fast = 0;       // segments the short path took
-  uint64_t mismatches = 0;
-  std::string first_mismatch;
-
- private:
-  struct Pair {
-    FlowEntry both{};
-    FlowEntry rules{};
-  };
 
   void segment(Pair& p, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame) {
     tcp::SegmentVerdict va{}, vb{};
