@@ -6,8 +6,10 @@
 #   sw-demo-cli            sw-demo-rtr                       sw-demo-srv
 #   swd-cli0 10.199.1.2 -- swd-rtr0 10.199.1.1
 #                          swd-rtr1 10.199.2.1 [tbf] -- swd-srv0 10.199.2.2
+#   (-6: fd00:199:1::2, fd00:199:1::1, fd00:199:2::1, fd00:199:2::2)
 #
-# The router forwards, and a tbf qdisc on its server-facing egress is the bottleneck: its
+# The router forwards, and a tbf qdisc on its server-facing egress (client-facing with -R,
+# where the server sends) is the bottleneck: its
 # queue is kept short so that iperf3's parallel streams overflow it and the client's kernel
 # has to retransmit. tcpdump on the client's veth records both directions (headers only,
 # snaplen 128); nstat in the client namespace records the kernel's own TcpOutSegs and
@@ -23,21 +25,29 @@
 # stats go to DIR, and the kernel's counters are printed beside seqwatch's.
 #
 # Usage: tools/capture-demo.sh [-o OUT | -L DIR] [-t SECONDS] [-P STREAMS] [-r RATE]
+#                              [-b BURST] [-l LATENCY] [-m MTU] [-s SYSCTL=VALUE]... [-R] [-6]
 #   -o OUT      capture path (default: data/demo.pcap in the repository)
 #   -L DIR      live: run seqwatch on the client's veth, outputs in DIR
 #   -t SECONDS  iperf3 duration (default 4)
-#   -P STREAMS  parallel iperf3 streams, 2-4 (default 3)
+#   -P STREAMS  parallel iperf3 streams, 1-16 (default 3)
 #   -r RATE     tbf bottleneck rate (default 20mbit)
+#   -b BURST    tbf bucket size (default 16kb)
+#   -l LATENCY  tbf queue latency bound (default 12ms)
+#   -m MTU      MTU of every veth (default: the kernel's 1500)
+#   -s K=V      a TCP sysctl set in the client and server namespaces before the run, e.g.
+#               net.ipv4.tcp_sack=0, net.ipv4.tcp_timestamps=0, net.ipv4.tcp_window_scaling=0,
+#               net.ipv4.tcp_congestion_control=reno (repeatable; recorded in OUT.nstat)
+#   -R          reverse: the server sends, the client only acknowledges (iperf3 -R)
+#   -6          IPv6 between the namespaces (fd00:199:1::2 -> fd00:199:2::2) instead of IPv4
 set -euo pipefail
 
 readonly NS_CLI=sw-demo-cli NS_RTR=sw-demo-rtr NS_SRV=sw-demo-srv
 readonly IF_CLI=swd-cli0 IF_RTR_CLI=swd-rtr0 IF_RTR_SRV=swd-rtr1 IF_SRV=swd-srv0
-readonly ADDR_CLI=10.199.1.2 ADDR_RTR_CLI=10.199.1.1 ADDR_RTR_SRV=10.199.2.1 ADDR_SRV=10.199.2.2
 readonly SNAPLEN=128  # Ethernet + IP + TCP with options fit; payload is cut
 # tbf: a 16 kB bucket lets a short burst through at line rate; a 12 ms latency bound
 # (~30 kB queued at 20 Mbit/s) is far below the streams' combined window, so the
 # queue overflows in slow start and again each time the windows regrow.
-readonly TBF_BURST=16kb TBF_LATENCY=12ms
+tbf_burst=16kb tbf_latency=12ms
 readonly IPERF_PORT=5201
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,22 +56,43 @@ seconds=4
 streams=3
 rate=20mbit
 live=""
+mtu=""
+sysctls=()
+reverse=""
+family=4
 
 die() { echo "capture-demo: $*" >&2; exit 1; }
 
-while getopts "o:L:t:P:r:h" opt; do
+while getopts "o:L:t:P:r:b:l:m:s:R6h" opt; do
   case "$opt" in
     o) out=$OPTARG ;;
     L) live=$OPTARG ;;
     t) seconds=$OPTARG ;;
     P) streams=$OPTARG ;;
     r) rate=$OPTARG ;;
+    b) tbf_burst=$OPTARG ;;
+    l) tbf_latency=$OPTARG ;;
+    m) mtu=$OPTARG ;;
+    s) sysctls+=("$OPTARG") ;;
+    R) reverse=-R ;;
+    6) family=6 ;;
     h) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option; see -h" ;;
   esac
 done
 [[ $seconds =~ ^[0-9]+$ && $seconds -ge 1 && $seconds -le 30 ]] || die "-t wants 1..30 seconds, got '$seconds'"
-[[ $streams =~ ^[2-4]$ ]] || die "-P wants 2..4 streams, got '$streams'"
+[[ $streams =~ ^[0-9]+$ && $streams -ge 1 && $streams -le 16 ]] || die "-P wants 1..16 streams, got '$streams'"
+[[ -z $mtu || ( $mtu =~ ^[0-9]+$ && $mtu -ge 1280 && $mtu -le 65535 ) ]] || die "-m wants an MTU of 1280..65535, got '$mtu'"
+for kv in "${sysctls[@]}"; do
+  [[ $kv =~ ^net\.(ipv4|ipv6|core)\.[a-z0-9_.]+=[A-Za-z0-9_\ ]+$ ]] || die "-s wants net.ipv4.KEY=VALUE (or net.ipv6 / net.core), got '$kv'"
+done
+if [[ $family == 6 ]]; then
+  readonly ADDR_CLI=fd00:199:1::2 ADDR_RTR_CLI=fd00:199:1::1 ADDR_RTR_SRV=fd00:199:2::1 ADDR_SRV=fd00:199:2::2
+  readonly NET_CLI=fd00:199:1::/64 NET_SRV=fd00:199:2::/64 PLEN=64 IP="ip -6" TSHARK_IP=ipv6
+else
+  readonly ADDR_CLI=10.199.1.2 ADDR_RTR_CLI=10.199.1.1 ADDR_RTR_SRV=10.199.2.1 ADDR_SRV=10.199.2.2
+  readonly NET_CLI=10.199.1.0/24 NET_SRV=10.199.2.0/24 PLEN=24 IP="ip -4" TSHARK_IP=ip
+fi
 [[ $EUID -eq 0 ]] || die "must run as root (creates network namespaces); try: sudo $0"
 seqwatch=${SEQWATCH_BIN:-$repo_root/build/src/seqwatch}  # the binary -L runs
 [[ -z $live || -x $seqwatch ]] || die "-L needs a built seqwatch at $seqwatch (tools/build.sh build)"
@@ -120,17 +151,27 @@ setup_if() {
   local ns=$1 ifname=$2 addr=$3
   in_ns "$ns" ip link set "$ifname" gso_max_segs 1 2>/dev/null \
     || echo "capture-demo: note: cannot set gso_max_segs on $ifname; capture may hold GSO aggregates" >&2
-  in_ns "$ns" ip addr add "$addr/24" dev "$ifname"
+  [[ -z $mtu ]] || in_ns "$ns" ip link set "$ifname" mtu "$mtu"
+  # nodad: an IPv6 address is usable at once, not after duplicate address detection.
+  in_ns "$ns" $IP addr add "$addr/$PLEN" dev "$ifname" $([[ $family == 6 ]] && echo nodad)
   in_ns "$ns" ip link set "$ifname" up
 }
 setup_if "$NS_CLI" "$IF_CLI" "$ADDR_CLI"
 setup_if "$NS_RTR" "$IF_RTR_CLI" "$ADDR_RTR_CLI"
 setup_if "$NS_RTR" "$IF_RTR_SRV" "$ADDR_RTR_SRV"
 setup_if "$NS_SRV" "$IF_SRV" "$ADDR_SRV"
-in_ns "$NS_CLI" ip route add 10.199.2.0/24 via "$ADDR_RTR_CLI"
-in_ns "$NS_SRV" ip route add 10.199.1.0/24 via "$ADDR_RTR_SRV"
-in_ns "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1
-in_ns "$NS_RTR" tc qdisc add dev "$IF_RTR_SRV" root tbf rate "$rate" burst "$TBF_BURST" latency "$TBF_LATENCY"
+in_ns "$NS_CLI" $IP route add "$NET_SRV" via "$ADDR_RTR_CLI"
+in_ns "$NS_SRV" $IP route add "$NET_CLI" via "$ADDR_RTR_SRV"
+in_ns "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+# The bottleneck sits on the data's way: toward the server, or toward the client with -R.
+bottleneck_if=$IF_RTR_SRV
+[[ -z $reverse ]] || bottleneck_if=$IF_RTR_CLI
+in_ns "$NS_RTR" tc qdisc add dev "$bottleneck_if" root tbf rate "$rate" burst "$tbf_burst" latency "$tbf_latency"
+for kv in "${sysctls[@]}"; do
+  for ns in "$NS_CLI" "$NS_SRV"; do
+    in_ns "$ns" sysctl -qw "$kv" || die "cannot set sysctl $kv in $ns"
+  done
+done
 
 # --- traffic and capture ----------------------------------------------------------
 # Background processes are started with `ip netns exec` itself (not the in_ns function):
@@ -177,11 +218,16 @@ for _ in $(seq 50); do
 done
 # Besides the segment counters: the D-SACKs the client received (TcpExtTCPDSACKRecv: first
 # block below the ACK; TcpExtTCPDSACKOfoRecv: inside the second block), and for reading only
-# its tail-loss probes (all, and those that recovered a loss), timeouts and spurious timeouts.
-NSTAT_KEYS="TcpOutSegs TcpRetransSegs TcpExtTCPDSACKRecv TcpExtTCPDSACKOfoRecv TcpExtTCPLossProbes TcpExtTCPLossProbeRecovery TcpExtTCPTimeouts TcpExtTCPSpuriousRTOs"
-nstat_read() { in_ns "$NS_CLI" nstat -asz $NSTAT_KEYS | awk '/^Tcp/ {print $1, $2}'; }
+# its tail-loss probes (all, and those that recovered a loss), timeouts, spurious timeouts, and re-sends the kernel skipped because the
+# original was still in a host queue (TcpExtTCPSpuriousRtxHostQueues: e.g. a SYN waiting for
+# neighbour discovery; a timeout counted then never reaches the wire).
+NSTAT_KEYS="TcpOutSegs TcpRetransSegs TcpExtTCPDSACKRecv TcpExtTCPDSACKOfoRecv TcpExtTCPLossProbes TcpExtTCPLossProbeRecovery TcpExtTCPTimeouts TcpExtTCPSpuriousRTOs TcpExtTCPSpuriousRtxHostQueues"
+nstat_read() {
+  in_ns "$NS_CLI" nstat -asz $NSTAT_KEYS | awk '/^Tcp/ {print $1, $2}'
+  in_ns "$NS_SRV" nstat -asz $NSTAT_KEYS | awk '/^Tcp/ {print "server." $1, $2}'
+}
 nstat_read >"$work/nstat.before"
-in_ns "$NS_CLI" iperf3 -c "$ADDR_SRV" -p "$IPERF_PORT" -t "$seconds" -P "$streams" \
+in_ns "$NS_CLI" iperf3 -c "$ADDR_SRV" -p "$IPERF_PORT" -t "$seconds" -P "$streams" $reverse \
   >"$work/iperf3-client.log" 2>&1 || die "iperf3 client failed: $(tail -5 "$work/iperf3-client.log")"
 # The connections end after iperf3 does (FINs, their ACKs, a late retransmission): wait
 # for the client to fall silent, read its counters, then give the capture a moment to
@@ -233,11 +279,13 @@ mkdir -p "$(dirname "$out")"
   echo "# Kernel TCP counters of the sending client namespace $NS_CLI, read with"
   echo "# 'ip netns exec $NS_CLI nstat -asz $NSTAT_KEYS' before and after the"
   echo "# iperf3 run (the namespace is fresh, so 'before' is its whole history)."
-  echo "# run: iperf3 -c $ADDR_SRV -t $seconds -P $streams; bottleneck tbf rate $rate burst $TBF_BURST latency $TBF_LATENCY"
+  echo "# run: iperf3 -c $ADDR_SRV -t $seconds -P $streams $reverse; bottleneck tbf rate $rate burst $tbf_burst latency $tbf_latency on $bottleneck_if${mtu:+; mtu $mtu}"
+  [[ ${#sysctls[@]} -eq 0 ]] || echo "# sysctls in client and server: ${sysctls[*]}"
   echo "# iperf3 sender-reported retransmits (TCP_INFO): $iperf_retr"
   echo "# tcpdump: $(grep -E 'captured|dropped by kernel' "$work/tcpdump.log" | paste -sd, - | sed 's/,/, /')"
   echo "# counter before after delta"
-  for k in $NSTAT_KEYS; do
+  # Client lines first (the ground truth), then the server's (server.KEY), for reading.
+  for k in $NSTAT_KEYS $(printf 'server.%s ' $NSTAT_KEYS); do
     b=$(value "$work/nstat.before" "$k"); a=$(value "$work/nstat.after" "$k")
     echo "$k ${b:-0} ${a:-0} $(( ${a:-0} - ${b:-0} ))"
   done
@@ -251,10 +299,13 @@ if command -v tshark >/dev/null; then
   retrans=$(tshark -r "$out" -Y tcp.analysis.retransmission 2>/dev/null | wc -l)
   packets=$(tshark -r "$out" 2>/dev/null | wc -l)
   echo "capture-demo: $packets packets, $retrans flagged tcp.analysis.retransmission by tshark"
-  [[ $retrans -gt 0 ]] || die "the capture holds no retransmission; lower -r or raise -P and re-run"
+  if [[ $retrans -eq 0 ]]; then
+    [[ -n $reverse ]] || die "the capture holds no retransmission; lower -r or raise -P and re-run"
+    echo "capture-demo: note: the capture holds no retransmission"
+  fi
   # Linux counts TcpOutSegs for new segments only (__tcp_transmit_skb), TcpRetransSegs for
   # the rest, so together they are every segment the client put on its veth.
-  sent=$(tshark -r "$out" -Y "ip.src == $ADDR_CLI && tcp" 2>/dev/null | wc -l)
+  sent=$(tshark -r "$out" -Y "$TSHARK_IP.src == $ADDR_CLI && tcp" 2>/dev/null | wc -l)
   out_segs=$(awk '$1 == "TcpOutSegs" {print $4}' "$out.nstat")
   retr_segs=$(awk '$1 == "TcpRetransSegs" {print $4}' "$out.nstat")
   echo "capture-demo: client sent $sent segments in the capture; nstat OutSegs + RetransSegs = $((out_segs + retr_segs))"

@@ -58,7 +58,7 @@ const char* stage_name(tcp::Stage s) {
   return "unknown";
 }
 
-std::string half_json(const tcp::HalfState& h, const tcp::HalfCounters& c) {
+std::string half_json(const tcp::HalfState& h, const tcp::HalfCounters& c, uint8_t max_dup_run) {
   const double rate = c.segments ? static_cast<double>(c.retx_segs) / c.segments : 0.0;
   return fmt::format(
       "{{\"segments\":{},\"data_bytes\":{},\"retx_segments\":{},\"retx_bytes\":{},\"fast_retx\":{},"
@@ -66,7 +66,7 @@ std::string half_json(const tcp::HalfState& h, const tcp::HalfCounters& c) {
       "\"max_dup_ack_run\":{},\"lost_segments\":{},\"zero_window_ms\":{},\"wscale\":{},"
       "\"fin\":{},\"rst\":{}}}",
       c.segments, c.data_bytes, c.retx_segs, c.retx_bytes, c.fast_retx, c.spurious_retx, c.rto_retx,
-      rate, c.dup_acks, h.max_dup_run, c.lost_segments, h.zw_total_ms, h.wscale,
+      rate, c.dup_acks, max_dup_run, c.lost_segments, h.zw_total_ms, static_cast<int>(h.wscale),
       (h.flags & tcp::kFinSeen) != 0, (h.flags & tcp::kRstSeen) != 0);
 }
 
@@ -132,7 +132,7 @@ void JsonLinesWriter::write(const FlowRecord& r) {
       kSchemaVersion, r.flow_id, r.worker, reason_name(r.reason), format_address(r.key, client_b),
       client_b ? r.key.port_b : r.key.port_a, format_address(r.key, !client_b), client_b ? r.key.port_a : r.key.port_b,
       context_json(r.key), c.first_ts_ns / 1000000000ull, c.first_ts_ns % 1000000000ull, r.last_ts_ns / 1000000000ull,
-      r.last_ts_ns % 1000000000ull, stage_name(c.stage), rst, half_json(r.half[ci], r.count[ci]), half_json(r.half[si], r.count[si]), c.syn_count,
+      r.last_ts_ns % 1000000000ull, stage_name(c.stage), rst, half_json(r.half[ci], r.count[ci], r.max_dup_run[ci]), half_json(r.half[si], r.count[si], r.max_dup_run[si]), c.syn_count,
       c.synack_count, c.hs_rtt_syn_us, c.hs_rtt_ack_us, c.mss[client_b ? 1 : 0], c.mss[client_b ? 0 : 1],
       c.rtt_min_us, rtt_avg, c.rtt_max_us, c.rtt_samples, c.midack_count, c.midack_last_off, c.dsacks,
       c.tail_probes);

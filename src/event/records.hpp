@@ -42,6 +42,7 @@ struct FlowRecord {
   uint32_t flow_id = 0;
   uint8_t worker = 0;
   flow::RemoveReason reason = flow::RemoveReason::kFlush;
+  uint8_t max_dup_run[2] = {0, 0};  // FlowEntry::max_dup_run
   tcp::HalfState half[2];
   tcp::HalfCounters count[2];
   tcp::TcpCold cold;

@@ -22,7 +22,8 @@ struct alignas(64) FlowEntry {
   uint64_t last_ts_ns = 0;   // packet time of the latest packet
   uint32_t id = 0;           // per-worker flow number (1-based)
   uint8_t status = 0;        // FlowStatus bits
-  uint8_t reserved[3] = {0, 0, 0};
+  uint8_t max_dup_run[2] = {0, 0};  // per direction (index = flow::Dir): longest duplicate-ACK run, saturating at 255
+  uint8_t retx_last = 0;     // bit d: direction d's latest segment was a retransmission (it is in loss recovery)
   // lines 1-2: per-direction tracking (index = flow::Dir)
   tcp::HalfState half[2];
   // line 3: per-direction counters

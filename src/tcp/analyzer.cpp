@@ -144,6 +144,7 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   if (ack != fwd.lastack) {
     fwd.lastnondupack = frame;
     fwd.dupacknum = 0;
+    if (seq_gt(ack, fwd.lastack) || fwd.lastack == 0) fwd.ack_adv = ack_clock(now);
   }
   if (seglen > 0) {
     extend_grid(fwd, seq, seglen);
@@ -166,6 +167,7 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   HalfCounters& cnt = f.count[d];
   ++cnt.segments;
   cnt.data_bytes += seglen;
+  f.retx_last &= static_cast<uint8_t>(~(1u << d));
   out.bits |= bits;
 }
 
@@ -413,6 +415,7 @@ done:
   if ((fwd.flags & kWindowSet) && fwd.window == 0) fwd.zw_total_ms += (now - fwd.lastack_time_us) / 1000;
   fwd.window = t.window;
   fwd.flags |= kWindowSet;
+  if (has_ack && (seq_gt(ack, fwd.lastack) || fwd.lastack == 0)) fwd.ack_adv = ack_clock(now);
   fwd.lastack = ack;
   fwd.lastack_time_us = now;
   fwd.lastseg = static_cast<uint8_t>((fwd.lastseg & kLastRunTail) | ((bits & kKeepAlive) ? kLastKeepAlive : 0) |
@@ -491,11 +494,16 @@ done:
     if (bits & kSpuriousRetransmission) sat_inc(cnt.spurious_retx);
     if (!(bits & (kFastRetransmission | kSpuriousRetransmission))) {
       // Neither fast nor spurious: sent by a timer (a timeout, or a tail-loss probe) or
-      // clocked out by an ACK (loss recovery after partial ACKs, the slow-start re-sends after
-      // a timeout, paced a millisecond or two apart). A timer fires only after silence:
-      // - a timeout: nothing heard from the peer for the minimum RTO (Linux, macOS: 200 ms;
-      //   Windows 300 ms) or one RTT, whichever is longer, and no new data sent for one RTT
-      //   (a copy of a segment just sent, after a long pause of the peer, is no timeout);
+      // clocked out by an ACK (loss recovery after partial ACKs or SACKs, the slow-start
+      // re-sends after a timeout, paced a millisecond or two apart). A timer fires only
+      // after silence:
+      // - a timeout: the oldest segment the peer has not acknowledged, re-sent when the
+      //   peer's ACK has not moved for the minimum RTO (Linux, macOS: 200 ms; Windows
+      //   300 ms) or one RTT, whichever is longer (duplicate ACKs do not restart the timer),
+      //   not right after a segment of the peer (within half an RTT or kClockedUs: such a
+      //   re-send is clocked by that segment, e.g. a SACK that marks it lost), with no new data sent for one RTT (a copy of a segment just sent,
+      //   after a long pause of the peer, is no timeout); or, before the peer was heard
+      //   (a SYN), no new data for one RTT;
       // - a tail-loss probe (RFC 8985 section 7): the last segment sent, re-sent with no
       //   duplicate ACKs, after a probe timeout (Linux: 2 x SRTT + 2 ticks, at least ~8 ms
       //   at HZ=250) with neither side sending, sooner than any timeout.
@@ -512,19 +520,24 @@ done:
       const uint32_t rto_quiet = rtt > kMinRtoUs ? rtt : kMinRtoUs;
       const uint32_t since_tail = now - fwd.nextseq_time_us;
       const bool tail = seglen > 0 && seq + seglen + (fin ? 1u : 0u) == fwd.nextseq;
-      if (tail && rev.dupacknum == 0 && since_tail < kMinRtoUs && since_tail >= probe_quiet &&
+      const bool recovering = f.retx_last & (1u << d);  // no probe during recovery (RFC 8985 7.2: open state only)
+      if (tail && !recovering && rev.dupacknum == 0 && since_tail < kMinRtoUs && since_tail >= probe_quiet &&
           now - prev_sent_us >= probe_quiet && (!peer_seen || since_peer >= probe_quiet)) {
         bits |= kTailLossProbe;
         sat_inc(cold.tail_probes);
-      } else if ((!peer_seen || since_peer >= rto_quiet) && since_tail >= probe_quiet) {
+      } else if (since_tail >= probe_quiet &&
+                 (!peer_seen || (since_ack_advance(rev, now, since_peer) >= rto_quiet &&
+                                 since_peer >= (rtt / 2 > kClockedUs ? rtt / 2 : kClockedUs) &&
+                                 (rev.lastack == 0 || seq == rev.lastack)))) {
         sat_inc(cnt.rto_retx);
       }
     }
   }
+  f.retx_last = static_cast<uint8_t>((f.retx_last & ~(1u << d)) | (counts_as_retx ? 1u << d : 0u));
   if (bits & kLostSegment) sat_inc(cnt.lost_segments);
   if (bits & kDuplicateAck) {
     ++cnt.dup_acks;
-    if (fwd.dupacknum > fwd.max_dup_run) fwd.max_dup_run = static_cast<uint8_t>(fwd.dupacknum > 255 ? 255 : fwd.dupacknum);
+    if (fwd.dupacknum > f.max_dup_run[d]) f.max_dup_run[d] = static_cast<uint8_t>(fwd.dupacknum > 255 ? 255 : fwd.dupacknum);
   }
 
   // Handshake and connection stage (not from impossible flags: a SYN+FIN+RST is neither

@@ -17,13 +17,18 @@ namespace seqwatch::tcp {
 // Thresholds Wireshark uses (and seqwatch keeps, for comparable verdicts).
 inline constexpr uint32_t kFastRetxWindowUs = 20000;  // fast retransmission: within 20 ms of the last dup ACK
 inline constexpr uint32_t kOooDefaultUs = 3000;       // out-of-order threshold before the first RTT is known
-// Timer-driven retransmissions (analyzer.cpp, "Counters"): a timeout follows at least this
-// much silence from the peer (Linux's and macOS's minimum RTO), and a tail-loss probe
-// comes sooner than this after the segment it re-sends.
+// Timer-driven retransmissions (analyzer.cpp, "Counters"): a timeout comes at least this
+// long after the peer's ACK last advanced (Linux's and macOS's minimum RTO), and a tail-loss
+// probe comes sooner than this after the segment it re-sends.
 inline constexpr uint32_t kMinRtoUs = 200000;
 // A tail-loss probe follows at least this much silence from both sides (Linux's probe
 // timeout is 2 x SRTT + 2 ticks: 8 ms at HZ=250).
 inline constexpr uint32_t kProbeFloorUs = 5000;
+// A re-send this soon after a segment of the peer (or half an RTT, if longer) is taken as
+// clocked by that segment, not by a timer: a sender answers an ACK at once, but pacing and
+// RACK's reordering window (a quarter of the minimum RTT, RFC 8985) can hold the re-send
+// back by a few milliseconds.
+inline constexpr uint32_t kClockedUs = 10000;
 
 // What the caller must do after analyze_segment().
 enum class Action : uint8_t {

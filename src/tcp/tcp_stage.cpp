@@ -34,6 +34,8 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   r.flow_id = e.id;
   r.worker = cfg_.worker;
   r.reason = why;
+  r.max_dup_run[0] = e.max_dup_run[0];
+  r.max_dup_run[1] = e.max_dup_run[1];
   r.half[0] = e.half[0];
   r.half[1] = e.half[1];
   r.count[0] = e.count[0];

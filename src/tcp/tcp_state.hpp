@@ -51,10 +51,14 @@ struct HalfState {
   uint32_t lastnondupack = 0;    // frame of the last segment that was not a duplicate ACK
   uint16_t window = 0;           // raw window field of the latest segment (valid with kWindowSet)
   uint16_t dupacknum = 0;        // current duplicate-ACK run (saturating below kDupAckStalled)
-  int8_t wscale = kWscaleUnknown;
-  uint8_t lastseg = 0;           // LastSeg bits
+  int8_t wscale : 5 = kWscaleUnknown;  // shift 0..14, or kWscaleUnknown / kWscaleNone
+  uint8_t lastseg : 3 = 0;       // LastSeg bits
   uint8_t flags = 0;             // HalfFlag bits
-  uint8_t max_dup_run = 0;       // longest duplicate-ACK run (saturating at 255)
+  // Packet time this side's ACK last moved forward (ack_clock(): 1.024 ms units, low 16
+  // bits, so it wraps every 67 s; since_ack_advance() unwraps it): a sender's
+  // retransmission timer restarts when its peer's ACK advances, and a timeout comes a
+  // minimum RTO after that, however many duplicate ACKs arrived in between.
+  uint16_t ack_adv = 0;
   // The latest run of contiguous equally sized new data segments (its first seq and the
   // common length; a shorter last segment may end it): segment boundaries lie on the grid
   // run_start + k * run_len, so a peer ACK below nextseq that is off the grid lands
@@ -80,6 +84,21 @@ struct HalfState {
 };
 static_assert(sizeof(HalfState) == 64, "one cache line per direction");
 
+// The clock of HalfState::ack_adv: packet time in 1.024 ms units, low 16 bits.
+inline uint16_t ack_clock(uint32_t now_us) noexcept { return static_cast<uint16_t>(now_us >> 10); }
+
+// Microseconds since this side's ACK last advanced, given the time since its latest segment
+// (never more: the advance came with one of its segments). ack_adv holds 67 s of clock;
+// whole wraps are added back until the result is at least since_segment_us (exact while
+// this side sent only duplicate ACKs for under 67 s). A side that never acknowledged
+// anything: the time since its latest segment.
+inline uint64_t since_ack_advance(const HalfState& h, uint32_t now_us, uint32_t since_segment_us) noexcept {
+  if (h.lastack == 0) return since_segment_us;
+  uint64_t d = static_cast<uint64_t>(static_cast<uint16_t>(ack_clock(now_us) - h.ack_adv)) << 10;
+  while (d + 1024 < since_segment_us) d += uint64_t{1} << 26;
+  return d;
+}
+
 // Per-direction counters for the flow record. `segments` counts every segment sent (pure
 // ACKs, SYN and FIN included, retransmissions included), as a sender's kernel counts
 // TcpOutSegs + TcpRetransSegs; retransmission rate = retx_segs / segments.
@@ -92,7 +111,7 @@ struct HalfCounters {
   uint16_t spurious_retx = 0;    // saturating
   uint32_t dup_acks = 0;
   uint16_t lost_segments = 0;    // gaps: "previous segment not captured" (saturating)
-  uint16_t rto_retx = 0;         // retransmissions with no duplicate ACKs before them (saturating)
+  uint16_t rto_retx = 0;         // timeout retransmissions (docs/tcp-analysis.md section 14; saturating)
 };
 static_assert(sizeof(HalfCounters) == 32);
 

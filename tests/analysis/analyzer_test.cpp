@@ -48,6 +48,47 @@ TEST(Analyzer, TimeoutRetransmission) {
   EXPECT_EQ(cnt.fast_retx, 0u);
 }
 
+// A timeout while duplicate ACKs keep arriving: the retransmission timer restarts only
+// when the peer's ACK advances (Linux, RFC 6298), so the head segment re-sent 300 ms after
+// the last advance is a timeout although the peer's latest duplicate ACK came 80 ms before.
+// Kernel truth: without SACK most timeouts look like this (tests/kernel/kernel_truth.sh).
+TEST(Analyzer, TimeoutWhileDuplicateAcksArrive) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A | P, 100, 502, 20000});
+  c.send({false, S1, C1 + 100, A, 0, 509, 30000});  // RTT 10 ms; the ACK advances
+  for (uint32_t i = 1; i <= 3; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 40000 + 100 * i});  // first lost
+  c.send({false, S1, C1 + 100, A, 0, 509, 150000});  // duplicate ACKs (too few, too old for a fast retransmission)
+  c.send({false, S1, C1 + 100, A, 0, 509, 250000});
+  const uint32_t v = c.send({true, C1 + 100, S1, A | P, 100, 502, 330000});
+  EXPECT_EQ(v & (kRetransmission | kFastRetransmission | kTailLossProbe), kRetransmission);
+  c.finish();
+  const auto& cnt = c.records()[0].count[0];
+  EXPECT_EQ(cnt.retx_segs, 1u);
+  EXPECT_EQ(cnt.rto_retx, 1u);
+}
+
+// Not timeouts although the ACK stalled for 300 ms: the head re-sent 1 ms after a
+// duplicate ACK carrying a SACK block (clocked by it: RACK marks the head lost), and a
+// segment above the head (a timeout re-sends the oldest unacknowledged one).
+TEST(Analyzer, ClockedOrNonHeadResendIsNoTimeout) {
+  for (const bool head : {true, false}) {
+    Conversation c;
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, A | P, 100, 502, 20000});
+    c.send({false, S1, C1 + 100, A, 0, 509, 30000});
+    for (uint32_t i = 1; i <= 3; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 40000 + 100 * i});
+    Seg dup{false, S1, C1 + 100, A, 0, 509, head ? 329000u : 150000u};
+    dup.sack = {{C1 + 300, C1 + 400}};
+    c.send(dup);
+    const uint32_t v = c.send({true, head ? C1 + 100 : C1 + 200, S1, A | P, 100, 502, 330000});
+    EXPECT_EQ(v & kRetransmission, kRetransmission) << "head " << head;
+    c.finish();
+    EXPECT_EQ(c.records()[0].count[0].retx_segs, 1u) << "head " << head;
+    EXPECT_EQ(c.records()[0].count[0].rto_retx, 0u) << "head " << head;
+  }
+}
+
 // A tail-loss probe (RFC 8985): the last segment of a flight re-sent after ~2 RTTs without
 // an ACK, long before any RTO; not a timeout retransmission.
 TEST(Analyzer, TailLossProbe) {
@@ -112,6 +153,23 @@ TEST(Analyzer, TailLossProbeNeedsTheTailAndProbeTiming) {
   }
 }
 
+// No tail-loss probe during loss recovery (RFC 8985 section 7.2: the probe timer runs only
+// in the open state): after a partial ACK the sender re-sends the next hole and then the
+// tail, paced 15 ms apart; the tail's re-send has every timing a probe has, but the segment
+// before it was a retransmission.
+TEST(Analyzer, NoTailLossProbeDuringRecovery) {
+  Conversation c;
+  c.handshake(CI, SI);
+  for (uint32_t i = 0; i < 3; ++i) c.send({true, C1 + 1000 * i, S1, A | P, 1000, 502, 20000 + i * 100});
+  c.send({false, S1, C1 + 1000, A, 0, 509, 30000});  // RTT 10 ms, partial ACK
+  EXPECT_EQ(c.send({true, C1 + 1000, S1, A | P, 1000, 502, 45000}) & kRetransmission, kRetransmission);
+  const uint32_t v = c.send({true, C1 + 2000, S1, A | P, 1000, 502, 60000});
+  EXPECT_EQ(v & (kRetransmission | kTailLossProbe), kRetransmission);
+  c.finish();
+  EXPECT_EQ(c.records()[0].cold.tail_probes, 0u);
+  EXPECT_EQ(c.records()[0].count[0].retx_segs, 2u);
+}
+
 // A copy of a segment on the wire after the peer was quiet for a long time is a
 // retransmission (as tshark says) but no timeout: nothing waited for a timer.
 TEST(Analyzer, CopyAfterALongPauseIsNoTimeout) {
@@ -142,7 +200,7 @@ TEST(Analyzer, DuplicateAcksAndFastRetransmission) {
   EXPECT_EQ(c.send({true, C1 + 1000, S1, A, 1000, 502, 31000}), kRetransmission | kFastRetransmission | kLossDownstream);
   c.finish();
   EXPECT_EQ(c.records()[0].count[1].dup_acks, 3u);
-  EXPECT_EQ(c.records()[0].half[1].max_dup_run, 3u);
+  EXPECT_EQ(c.records()[0].max_dup_run[1], 3u);
   EXPECT_EQ(c.records()[0].count[0].fast_retx, 1u);
 }
 

@@ -5,10 +5,13 @@
 # the client kernel sent (TcpOutSegs + TcpRetransSegs) and exactly TcpRetransSegs
 # retransmissions, and as many ACKs carrying a D-SACK as the client kernel received
 # (TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv), as many timeout retransmissions (rto_retx) as
-# the client kernel counted timeouts (TcpExtTCPTimeouts), and no more tail-loss probes from the client
+# the client kernel counted timeouts (TcpExtTCPTimeouts; fewer only as explained below), and no more tail-loss probes from the client
 # than the client kernel sent (TcpExtTCPLossProbes, which also counts probes carrying new data,
 # invisible as probes on the wire). Several bottleneck settings, so losses differ from run to run.
 # Usage: kernel_truth.sh SEQWATCH_BINARY   (needs root: network namespaces)
+# KERNEL_TRUTH_RUNS="cfg;cfg;..." replaces the capture runs' settings (capture-demo.sh
+# options, e.g. "-t 3 -P 8 -r 50mbit;-6 -s net.ipv4.tcp_sack=0"), KERNEL_TRUTH_LIVE="..."
+# the live runs' ("none" for no live run); KERNEL_TRUTH_KEEP=DIR keeps every capture there.
 set -euo pipefail
 seqwatch=$1
 src=${SEQWATCH_SOURCE_DIR:?}
@@ -20,7 +23,17 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 failures=0
-for cfg in "-t 2 -P 2 -r 10mbit" "-t 3 -P 4 -r 30mbit" "-t 2 -P 3 -r 5mbit"; do
+# Runs: IPv4 at three bottlenecks; IPv6; no SACK (losses recovered by duplicate ACKs and
+# timeouts alone: most timeouts come while duplicate ACKs still arrive); the server sending
+# (the client only acknowledges).
+default_runs="-t 2 -P 2 -r 10mbit;-t 3 -P 4 -r 30mbit;-t 2 -P 3 -r 5mbit;-6 -t 2 -P 3 -r 10mbit;-s net.ipv4.tcp_sack=0 -t 2 -P 3 -r 10mbit;-R -t 2 -P 2 -r 10mbit"
+IFS=';' read -r -a runs <<<"${KERNEL_TRUTH_RUNS:-$default_runs}"
+IFS=';' read -r -a live_runs <<<"${KERNEL_TRUTH_LIVE:--t 2 -P 2 -r 10mbit;-t 2 -P 3 -r 5mbit}"
+[ "${live_runs[0]}" != none ] || live_runs=()
+# The client's address in the flow records and events (capture-demo.sh's namespaces).
+client_addr() { case " $1 " in *" -6 "*) echo fd00:199:1::2 ;; *) echo 10.199.1.2 ;; esac; }
+for cfg in "${runs[@]}"; do
+  client=$(client_addr "$cfg")
   echo "=== bottleneck run: capture-demo.sh $cfg"
   # The capture must itself be complete before it can judge seqwatch: tcpdump must drop
   # nothing (capture-demo.sh checks) and hold every segment the kernel sent, counted
@@ -41,28 +54,34 @@ for cfg in "-t 2 -P 2 -r 10mbit" "-t 3 -P 4 -r 30mbit" "-t 2 -P 3 -r 5mbit"; do
     echo "FAIL: no complete capture in 3 attempts"
     exit 1
   fi
+  if [ -n "${KERNEL_TRUTH_KEEP:-}" ]; then  # keep the captures (for tshark / tcptrace side by side)
+    mkdir -p "$KERNEL_TRUTH_KEEP"
+    name=$(echo "$cfg" | tr -c 'A-Za-z0-9.=_-' _)
+    cp "$tmp/cap.pcap" "$KERNEL_TRUTH_KEEP/$name.pcap" && cp "$tmp/cap.pcap.nstat" "$KERNEL_TRUTH_KEEP/$name.pcap.nstat"
+  fi
   out=$(awk '$1 == "TcpOutSegs" {print $4}' "$tmp/cap.pcap.nstat")
   retrans=$(awk '$1 == "TcpRetransSegs" {print $4}' "$tmp/cap.pcap.nstat")
   dsack_k=$(awk '$1 == "TcpExtTCPDSACKRecv" || $1 == "TcpExtTCPDSACKOfoRecv" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
   probes_k=$(awk '$1 == "TcpExtTCPLossProbes" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
   timeouts_k=$(awk '$1 == "TcpExtTCPTimeouts" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
   "$seqwatch" analyze "$tmp/cap.pcap" --flows "$tmp/flows.jsonl" --events "$tmp/events.jsonl" >"$tmp/report.txt"
-  read -r segs retx dsack probes rto < <(python3 - "$tmp/flows.jsonl" "$tmp/events.jsonl" <<'PY'
+  read -r segs retx dsack probes rto < <(python3 - "$tmp/flows.jsonl" "$tmp/events.jsonl" "$client" <<'PY'
 import json, sys
 segs = retx = dsack = probes = rto = 0
+client = sys.argv[3]
 for line in open(sys.argv[2]):
     e = json.loads(line)
-    if e["dst"] == "10.199.1.2" and "dsack" in e["verdicts"]:  # D-SACKs the client received
+    if e["dst"] == client and "dsack" in e["verdicts"]:  # D-SACKs the client received
         dsack += 1
-    if e["src"] == "10.199.1.2" and "tail_loss_probe" in e["verdicts"]:  # probes the client sent
+    if e["src"] == client and "tail_loss_probe" in e["verdicts"]:  # probes the client sent
         probes += 1
 for line in open(sys.argv[1]):
     f = json.loads(line)
-    if f["client"] == "10.199.1.2":      # the namespace client: every flow it opened
+    if f["client"] == client:      # the namespace client: every flow it opened
         segs += f["c2s"]["segments"]
         retx += f["c2s"]["retx_segments"]
         rto += f["c2s"]["rto_retx"]
-    elif f["server"] == "10.199.1.2":
+    elif f["server"] == client:
         segs += f["s2c"]["segments"]
         retx += f["s2c"]["retx_segments"]
         rto += f["s2c"]["rto_retx"]
@@ -72,10 +91,22 @@ PY
   echo "kernel: TcpOutSegs $out + TcpRetransSegs $retrans = $((out + retrans)) segments; seqwatch: $segs segments, $retx retransmissions"
   echo "kernel: TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv = $dsack_k D-SACKs received; seqwatch: $dsack ACKs to the client carry a D-SACK"
   echo "kernel: TcpExtTCPTimeouts = $timeouts_k retransmission timeouts; seqwatch: $rto timeout retransmissions (rto_retx) from the client"
+  # Timeouts are told from the wire by their timing (docs/tcp-analysis.md, "Fast, timeout,
+  # probe, recovery"), and two kinds of kernel timeout cannot be seen there, so seqwatch may
+  # count fewer, never more: (1) the kernel counts the timeout when its timer fires, then skips
+  # the re-send while the original is still in a host queue (TcpExtTCPSpuriousRtxHostQueues:
+  # in IPv6 runs the first SYN waits ~1 s for neighbour discovery); (2) a timeout that fires
+  # within kClockedUs (10 ms) of a duplicate ACK looks like a re-send clocked by that ACK
+  # (seen about once per hundred timeouts in runs without SACK). Allowed: the host-queue
+  # skips plus one in ten (at least one).
+  hostq_k=$(awk '$1 == "TcpExtTCPSpuriousRtxHostQueues" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
+  rto_min=$((timeouts_k - hostq_k - (timeouts_k + 9) / 10))
+  [ "$rto_min" -ge 0 ] || rto_min=0
+  [ "$rto" -eq "$timeouts_k" ] || echo "note: $((timeouts_k - rto)) kernel timeout(s) not seen as such on the wire ($hostq_k re-send(s) skipped in a host queue); accepted down to $rto_min"
   echo "kernel: TcpExtTCPLossProbes = $probes_k probes sent (new data or the last segment); seqwatch: $probes tail_loss_probe re-sends from the client"
-  grep -E "^TcpExt(TCPSpuriousRTOs|TCPLossProbeRecovery) " "$tmp/cap.pcap.nstat" | awk '{print "kernel (for reading): " $1 " " $4}'
+  grep -E "^TcpExt(TCPSpuriousRTOs|TCPLossProbeRecovery|TCPSpuriousRtxHostQueues) " "$tmp/cap.pcap.nstat" | awk '{print "kernel (for reading): " $1 " " $4}'
   if [ "$segs" -ne $((out + retrans)) ] || [ "$retx" -ne "$retrans" ] || [ "$dsack" -ne "$dsack_k" ] ||
-     [ "$rto" -ne "$timeouts_k" ] || [ "$probes" -gt "$probes_k" ]; then
+     [ "$rto" -gt "$timeouts_k" ] || [ "$rto" -lt "$rto_min" ] || [ "$probes" -gt "$probes_k" ]; then
     echo "FAIL: seqwatch disagrees with the client kernel"
     cat "$tmp/report.txt"
     failures=$((failures + 1))
@@ -84,7 +115,7 @@ done
 
 # Live: the same check with seqwatch itself on the client's veth (DPDK net_af_packet,
 # `seqwatch run --pipeline pipelines/demo.yaml`), no capture file in between.
-for cfg in "-t 2 -P 2 -r 10mbit" "-t 2 -P 3 -r 5mbit"; do
+for cfg in "${live_runs[@]}"; do
   echo "=== live run: capture-demo.sh -L $cfg"
   rm -rf "$tmp/live"
   if ! SEQWATCH_BIN=$(readlink -f "$seqwatch") bash "$src/tools/capture-demo.sh" -L "$tmp/live" $cfg >"$tmp/live.log" 2>&1; then
@@ -102,5 +133,5 @@ for cfg in "-t 2 -P 2 -r 10mbit" "-t 2 -P 3 -r 5mbit"; do
     failures=$((failures + 1))
   fi
 done
-[ "$failures" -eq 0 ] && echo "kernel truth: all runs agree exactly"
+[ "$failures" -eq 0 ] && echo "kernel truth: all runs agree (segments, retransmissions and D-SACKs exactly)"
 exit "$failures"
