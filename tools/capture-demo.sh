@@ -229,10 +229,19 @@ nstat_read() {
 nstat_read >"$work/nstat.before"
 in_ns "$NS_CLI" iperf3 -c "$ADDR_SRV" -p "$IPERF_PORT" -t "$seconds" -P "$streams" $reverse \
   >"$work/iperf3-client.log" 2>&1 || die "iperf3 client failed: $(tail -5 "$work/iperf3-client.log")"
-# The connections end after iperf3 does (FINs, their ACKs, a late retransmission): wait
-# for the client to fall silent, read its counters, then give the capture a moment to
-# take in the last packets before stopping it.
+# The connections end after iperf3 does (FINs, their ACKs, late retransmissions backing
+# off): wait for the client to fall silent (its segment counters unchanged for a second,
+# at most 10 s), read its counters, then give the capture a moment to take in the last
+# packets before stopping it.
+sent_now() { in_ns "$NS_CLI" nstat -asz TcpOutSegs TcpRetransSegs | awk '/^Tcp/ {n += $2} END {print n + 0}'; }
 sleep 1
+prev=$(sent_now)
+for _ in $(seq 10); do
+  sleep 1
+  cur=$(sent_now)
+  [[ $cur == "$prev" ]] && break
+  prev=$cur
+done
 nstat_read >"$work/nstat.after"
 sleep 0.3
 
