@@ -307,9 +307,16 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
   if (win == 0 && no_sfr) bits |= kZeroWindow;  // A2
   if (fwd.nextseq != 0 && seq_gt(seq, fwd.nextseq) && !rst) {  // A3
     bits |= kLostSegment;
-    const uint32_t missing = seq - fwd.nextseq;
-    fwd.gap_start = fwd.nextseq;
-    fwd.gap_len = static_cast<uint16_t>(missing > 0xFFFF ? 0xFFFF : missing);
+    if (fwd.gap_len != 0 && seq - fwd.gap_start <= 0xFFFF) {
+      // An older gap is still open (several holes in one window, as a sensor after a
+      // lossy link sees them): one range from its start over the new one, so that the
+      // older hole's filler still counts as lost upstream.
+      fwd.gap_len = static_cast<uint16_t>(seq - fwd.gap_start);
+    } else {
+      const uint32_t missing = seq - fwd.nextseq;
+      fwd.gap_start = fwd.nextseq;
+      fwd.gap_len = static_cast<uint16_t>(missing > 0xFFFF ? 0xFFFF : missing);
+    }
   }
   if (seglen <= 1 && seq == fwd.nextseq - 1 && no_sfr) bits |= kKeepAlive;  // A4
   if (seglen == 0 && win != 0 && win != fwd_win && seq == fwd.nextseq && ack == fwd.lastack && no_sfr)

@@ -65,9 +65,10 @@ struct HalfState {
   // inside a segment. run_len 0 = no data yet.
   uint32_t run_start = 0;
   uint16_t run_len = 0;
-  // The latest gap ("previous segment not captured"): bytes the sensor never saw. A later
-  // segment filling it was lost upstream of the sensor (or by the sensor); one re-sending
-  // bytes seen before was lost downstream. gap_len 0 = no open gap.
+  // The open gaps ("previous segment not captured"): bytes the sensor never saw, one range
+  // from the oldest unfilled hole over every later one (at most 64 KiB). A later segment
+  // filling it was lost upstream of the sensor (or by the sensor); one re-sending bytes
+  // seen before was lost downstream. gap_len 0 = no open gap.
   uint16_t gap_len = 0;
   uint32_t gap_start = 0;
   // One RTT measurement in flight (Karn: never timed across a retransmission): the

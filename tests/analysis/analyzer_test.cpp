@@ -222,6 +222,22 @@ TEST(Analyzer, GapThenOutOfOrderFill) {
   EXPECT_EQ(c.records()[0].count[0].retx_segs, 0u);  // reordering is possible: not counted
 }
 
+// Two holes in one window (a sensor after a lossy link: the sender's segments 2 and 4 never
+// passed it): the filler of the older hole was lost upstream too, not just the latest one's.
+// A kernel run with the bottleneck before the sensor had 65 of 137 such fillers called
+// downstream while only the latest hole was remembered.
+TEST(Analyzer, FillersOfEveryOpenHoleAreUpstream) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A, 100, 502, 20000});
+  EXPECT_EQ(c.send({true, C1 + 200, S1, A, 100, 502, 20100}), kLostSegment);  // C1+100 missing
+  EXPECT_EQ(c.send({true, C1 + 400, S1, A, 100, 502, 20200}), kLostSegment);  // C1+300 missing
+  EXPECT_EQ(c.send({true, C1 + 100, S1, A, 100, 502, 60000}) & (kLossUpstream | kLossDownstream), kLossUpstream);
+  EXPECT_EQ(c.send({true, C1 + 300, S1, A, 100, 502, 60100}) & (kLossUpstream | kLossDownstream), kLossUpstream);
+  // A segment that did pass the sensor, re-sent: lost downstream.
+  EXPECT_EQ(c.send({true, C1, S1, A, 100, 502, 60200}) & (kLossUpstream | kLossDownstream), kLossDownstream);
+}
+
 TEST(Analyzer, QuickResendOfSeenBytesIsOutOfOrderForTsharkButCountsAsRetransmission) {
   // At a sender's capture point a quick re-send looks "out of order" to Wireshark 4.0's
   // timing rule; its bytes passed the sensor, so the flow counters (and kernel truth)
