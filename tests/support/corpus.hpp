@@ -31,6 +31,10 @@ struct Corpus {
   std::string dir;
   bool present = false;
   bool filtered = false;    // SEQWATCH_CORPUS_FILTER narrowed the run to some files
+  // The directory is the project's shared corpus (SOURCES.md and TSHARK_COUNTS.md at its
+  // root), not some other folder of captures: checks tied to its contents (file count,
+  // allow-list use) apply only then.
+  bool shared = false;
   std::vector<CorpusFile> files;  // sorted by relative path
   size_t not_captures = 0;  // files whose magic number is neither pcap nor pcapng (nor gzip of them)
 };
@@ -53,6 +57,8 @@ inline const Corpus& corpus() {
     std::error_code ec;
     c.present = !c.dir.empty() && fs::is_directory(c.dir, ec);
     if (!c.present) return c;
+    c.shared = fs::is_regular_file(fs::path(c.dir) / "SOURCES.md", ec) &&
+               fs::is_regular_file(fs::path(c.dir) / "TSHARK_COUNTS.md", ec);
     const std::string filter = env_or("SEQWATCH_CORPUS_FILTER", "");
     c.filtered = !filter.empty();
     for (auto it = fs::recursive_directory_iterator(c.dir, ec); it != fs::recursive_directory_iterator();
