@@ -508,9 +508,9 @@ done:
       //   peer's ACK has not moved for the minimum RTO (Linux, macOS: 200 ms; Windows
       //   300 ms) or one RTT, whichever is longer (duplicate ACKs do not restart the timer),
       //   not right after a segment of the peer (within half an RTT or kClockedUs: such a
-      //   re-send is clocked by that segment, e.g. a SACK that marks it lost), with no new data sent for one RTT (a copy of a segment just sent,
-      //   after a long pause of the peer, is no timeout); or, before the peer was heard
-      //   (a SYN), no new data for one RTT;
+      //   re-send is clocked by that segment, e.g. a SACK that marks it lost), with no new
+      //   data sent for one RTT (a copy of a segment just sent, after a long pause of the
+      //   peer, is no timeout); or, before the peer was heard (a SYN), no new data for one RTT;
       // - a tail-loss probe (RFC 8985 section 7): the last segment sent, re-sent with no
       //   duplicate ACKs, after a probe timeout (Linux: 2 x SRTT + 2 ticks, at least ~8 ms
       //   at HZ=250) with neither side sending, sooner than any timeout.
@@ -532,11 +532,11 @@ done:
           now - prev_sent_us >= probe_quiet && (!peer_seen || since_peer >= probe_quiet)) {
         bits |= kTailLossProbe;
         sat_inc(cold.tail_probes);
-      } else if (since_tail >= probe_quiet &&
-                 (!peer_seen || (since_ack_advance(rev, now, since_peer) >= rto_quiet &&
-                                 since_peer >= (rtt / 2 > kClockedUs ? rtt / 2 : kClockedUs) &&
-                                 (rev.lastack == 0 || seq == rev.lastack)))) {
-        sat_inc(cnt.rto_retx);
+      } else if (since_tail >= probe_quiet) {
+        const uint32_t clocked = rtt / 2 > kClockedUs ? rtt / 2 : kClockedUs;
+        const bool head = rev.lastack == 0 || seq == rev.lastack;  // the oldest unacknowledged segment
+        if (!peer_seen || (head && since_peer >= clocked && since_ack_advance(rev, now, since_peer) >= rto_quiet))
+          sat_inc(cnt.rto_retx);
       }
     }
   }
