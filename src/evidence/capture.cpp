@@ -1,7 +1,5 @@
 #include "evidence/capture.hpp"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -22,28 +20,6 @@ bool pow2(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 constexpr uint64_t entry_bytes(uint32_t n) noexcept { return sizeof(EvidenceCapture::HistEntry) + (uint64_t{n} + 15) / 16 * 16; }
 
 uint32_t ring_snap(const CaptureConfig& c) { return std::max(c.trim.snap, c.sample.trim.snap); }
-
-// Zeroed bytes for the flow slots and the history log, touched lazily: an anonymous private
-// mapping (the kernel's zero pages, faulted in on first write) with transparent huge pages
-// advised (a packet lands on a random flow's slot: 2 MiB pages spare a TLB miss on each).
-// The start is aligned to 2 MiB, as the flow table's (src/flow/flow_table.cpp), so every
-// 2 MiB can be one huge page. Falls back to a zero-filled heap block.
-constexpr size_t kHugePage = size_t{2} << 20;
-
-uint8_t* slab_alloc(size_t bytes, void*& map, size_t& map_len) noexcept {
-  const size_t len = bytes + kHugePage;
-  void* m = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (m != MAP_FAILED) {
-    const uintptr_t start = (reinterpret_cast<uintptr_t>(m) + kHugePage - 1) & ~(kHugePage - 1);
-    (void)::madvise(reinterpret_cast<void*>(start), bytes, MADV_HUGEPAGE);  // advice: without THP, 4 KiB pages
-    map = m;
-    map_len = len;
-    return reinterpret_cast<uint8_t*>(start);
-  }
-  map = nullptr;
-  map_len = 0;
-  return static_cast<uint8_t*>(std::calloc(bytes, 1));
-}
 
 // Flow sampling decides on a remix of the symmetric flow hash, so the choice does not
 // correlate with the bits the flow table or RSS used to place the flow.
@@ -84,11 +60,6 @@ size_t EvidenceCapture::memory_for(const CaptureConfig& c) noexcept {
 
 size_t EvidenceCapture::memory_bytes() const noexcept { return memory_for(cfg_); }
 
-void SlabFree::operator()(uint8_t* p) const noexcept {
-  if (map != nullptr) ::munmap(map, len);
-  else std::free(p);
-}
-
 EvidenceCapture::EvidenceCapture(const CaptureConfig& cfg, const TriggerSet& triggers)
     : cfg_(cfg), triggers_(triggers), ring_(cfg.ring, record_stride(ring_snap(cfg))) {}
 
@@ -108,20 +79,12 @@ Result<std::unique_ptr<EvidenceCapture>> EvidenceCapture::create(const CaptureCo
     return Error{"evidence sample flow_fraction " + std::to_string(c.sample.flow_fraction) + " must be in [0, 1]"};
   std::unique_ptr<EvidenceCapture> e(new EvidenceCapture(c, triggers));
   e->slot_mask_ = c.flow_slots - 1;
-  {
-    void* map = nullptr;
-    size_t map_len = 0;
-    uint8_t* m = slab_alloc(size_t{c.flow_slots} * sizeof(FlowSlot), map, map_len);
-    if (m == nullptr) return Error{"evidence: cannot allocate " + std::to_string(c.flow_slots) + " flow slots"};
-    e->slots_mem_ = std::unique_ptr<uint8_t[], SlabFree>(m, SlabFree{map, map_len});
-    e->slots_ = reinterpret_cast<FlowSlot*>(m);
-  }
+  e->slots_mem_ = util::map_lazy_array<uint8_t>(size_t{c.flow_slots} * sizeof(FlowSlot), true);
+  if (!e->slots_mem_) return Error{"evidence: cannot allocate " + std::to_string(c.flow_slots) + " flow slots"};
+  e->slots_ = reinterpret_cast<FlowSlot*>(e->slots_mem_.get());
   if (c.pre_packets != 0) {
-    void* map = nullptr;
-    size_t map_len = 0;
-    uint8_t* h = slab_alloc(c.history_bytes, map, map_len);
-    if (h == nullptr) return Error{"evidence: cannot allocate a history log of " + std::to_string(c.history_bytes) + " bytes"};
-    e->log_ = std::unique_ptr<uint8_t[], SlabFree>(h, SlabFree{map, map_len});
+    e->log_ = util::map_lazy_array<uint8_t>(c.history_bytes, true);
+    if (!e->log_) return Error{"evidence: cannot allocate a history log of " + std::to_string(c.history_bytes) + " bytes"};
     e->log_mask_ = c.history_bytes - 1;
     e->walk_ = std::make_unique<uint64_t[]>(c.pre_packets);
   }

@@ -32,6 +32,7 @@
 #include "evidence/trigger.hpp"
 #include "source/packet_source.hpp"
 #include "tcp/verdict.hpp"
+#include "util/lazy_mapping.hpp"
 #include "util/result.hpp"
 
 namespace seqwatch::evidence {
@@ -103,17 +104,6 @@ struct FlowRef {
 
 // Bytes of a frame kept under `t` (never more than caplen).
 uint32_t trimmed_length(const decode::PacketView& v, uint32_t caplen, const TrimConfig& t) noexcept;
-
-// The flow slots' and the history log's memory: an anonymous mapping (zero pages, faulted in
-// on first write, huge pages advised) instead of a zero-filled heap array: a worker touches
-// only the slots of the flows it sees and the part of the log it has written; zero-filling
-// up front cost ~0.1 s of system time and 150 MB of RSS per worker even on a 10k-packet
-// capture (docs/performance.md, "Evidence and BPF filter"). Releases with munmap.
-struct SlabFree {
-  void* map = nullptr;  // the mapping (it may start before the slab); nullptr = heap memory
-  size_t len = 0;
-  void operator()(uint8_t* p) const noexcept;
-};
 
 class EvidenceCapture {
  public:
@@ -200,9 +190,14 @@ class EvidenceCapture {
   // flows, touched only where flows are): all-zero bytes are FlowSlot's default state
   // (FlowSlot is an aggregate, so the mapping holds its objects; tests check FlowSlot{} is
   // all zeros).
-  std::unique_ptr<uint8_t[], SlabFree> slots_mem_;
+  // The flow slots' and the history log's memory: lazily zeroed mappings
+  // (util/lazy_mapping.hpp) instead of zero-filled heap arrays: a worker touches only the
+  // slots of the flows it sees and the part of the log it has written; zero-filling up front
+  // cost ~0.1 s of system time and 150 MB of RSS per worker even on a 10k-packet capture
+  // (docs/performance.md, "Evidence and BPF filter").
+  util::LazyArray<uint8_t> slots_mem_;
   FlowSlot* slots_ = nullptr;
-  std::unique_ptr<uint8_t[], SlabFree> log_;  // the history log (see SlabFree)
+  util::LazyArray<uint8_t> log_;  // the history log
   uint64_t log_mask_ = 0;
   uint64_t log_head_ = 0;                     // position of the next entry (grows forever)
   std::unique_ptr<uint64_t[]> walk_;          // K positions: a slice's history, newest first

@@ -35,6 +35,7 @@
 #include <emmintrin.h>
 
 #include "flow/flow_entry.hpp"
+#include "util/lazy_mapping.hpp"
 #include "util/result.hpp"
 
 namespace seqwatch::flow {
@@ -61,16 +62,6 @@ struct FlowTableCounters {
   uint64_t expired_closed = 0;
   uint64_t flushed = 0;
   uint64_t in_use = 0;
-};
-
-// mmap'd (or, as a fallback, malloc'd) table memory; `map` = the mapping to unmap.
-struct Mapping {
-  void* map = nullptr;
-  size_t len = 0;
-};
-struct FreeMapped {
-  Mapping m;
-  void operator()(void* p) const noexcept;
 };
 
 class FlowTable {
@@ -173,17 +164,16 @@ class FlowTable {
   void set_settled(uint32_t i) noexcept { settled_[i >> 6] |= uint64_t{1} << (i & 63); }
   void clear_settled(uint32_t i) noexcept { settled_[i >> 6] &= ~(uint64_t{1} << (i & 63)); }
 
-  static void* alloc_lazy(size_t bytes, bool zeroed, Mapping& m) noexcept;
 
   FlowTableConfig cfg_;
   uint32_t capacity_ = 0;
   uint32_t mask_ = 0;
   uint32_t flush_cursor_ = 0;  // next bucket flush() visits
   // Zero pages from mmap (buckets start empty), untouched until used.
-  std::unique_ptr<Bucket[], FreeMapped> buckets_;
+  util::LazyArray<Bucket> buckets_;
   // Raw, 64-byte aligned, untouched until used: a 4M-flow table costs no page faults
   // (or start-up time) for flows that never arrive. Entries are constructed on insert.
-  std::unique_ptr<FlowEntry[], FreeMapped> entries_;
+  util::LazyArray<FlowEntry> entries_;
   std::unique_ptr<uint32_t[]> free_;  // stack of free entry indexes
   // FIFO of inserted entry indexes (ring of capacity_), oldest first: eviction candidates
   // while they are still one-way. Stale indexes (freed, two-way) are skipped when popped.

@@ -1,0 +1,64 @@
+// Big per-worker tables (the flow table's buckets and entries, the evidence capture's flow
+// slots and history log) live in lazily zeroed anonymous memory: a private mapping whose
+// pages the kernel faults in (zeroed) on first write, so unused capacity costs address
+// space only. The start is aligned to 2 MiB and transparent huge pages are advised: a packet
+// lands on a random flow's line, and 2 MiB pages spare a TLB miss on each. Without THP
+// (never, or an old kernel) the pages stay 4 KiB. If the mapping fails, an aligned heap block
+// stands in (zero-filled when asked).
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include <sys/mman.h>
+
+namespace seqwatch::util {
+
+// What to release: the mapping (map, len), or, when map is null, the heap block itself.
+struct LazyMapping {
+  void* map = nullptr;
+  size_t len = 0;
+};
+
+struct FreeLazy {
+  LazyMapping m;
+  void operator()(void* p) const noexcept {
+    if (m.map != nullptr) ::munmap(m.map, m.len);
+    else std::free(p);
+  }
+};
+
+template <class T>
+using LazyArray = std::unique_ptr<T[], FreeLazy>;
+
+inline constexpr size_t kHugePage = size_t{2} << 20;  // x86-64 transparent huge page
+
+// `bytes` of 64-byte aligned memory, zero on first touch (a mapping), or a heap block that is
+// zero-filled when `zero_fallback` is set; nullptr when neither can be had.
+inline void* map_lazy(size_t bytes, bool zero_fallback, LazyMapping& m) noexcept {
+  bytes = (bytes + 63) & ~size_t{63};
+  const size_t len = bytes + kHugePage;  // room to align the start to a huge page
+  void* map = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (map != MAP_FAILED) {
+    const uintptr_t start = (reinterpret_cast<uintptr_t>(map) + kHugePage - 1) & ~(kHugePage - 1);
+    (void)::madvise(reinterpret_cast<void*>(start), bytes, MADV_HUGEPAGE);  // advice only
+    m = LazyMapping{map, len};
+    return reinterpret_cast<void*>(start);
+  }
+  m = LazyMapping{};
+  void* p = std::aligned_alloc(64, bytes);
+  if (p != nullptr && zero_fallback) std::memset(p, 0, bytes);
+  return p;
+}
+
+// `count` elements of T (trivially constructible: the memory is used as it is).
+template <class T>
+LazyArray<T> map_lazy_array(size_t count, bool zero_fallback) noexcept {
+  LazyMapping m;
+  void* p = map_lazy(count * sizeof(T), zero_fallback, m);
+  return LazyArray<T>(static_cast<T*>(p), FreeLazy{m});
+}
+
+}  // namespace seqwatch::util
