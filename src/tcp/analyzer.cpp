@@ -422,7 +422,8 @@ done:
   if ((fwd.flags & kWindowSet) && fwd.window == 0) fwd.zw_total_ms += (now - fwd.lastack_time_us) / 1000;
   fwd.window = t.window;
   fwd.flags |= kWindowSet;
-  if (has_ack && (seq_gt(ack, fwd.lastack) || fwd.lastack == 0)) fwd.ack_adv = ack_clock(now);
+  // The ACK moved forward (or off "unset"): the same test as fast_segment()'s.
+  if (has_ack && ack != fwd.lastack && (seq_gt(ack, fwd.lastack) || fwd.lastack == 0)) fwd.ack_adv = ack_clock(now);
   fwd.lastack = ack;
   fwd.lastack_time_us = now;
   fwd.lastseg = static_cast<uint8_t>((fwd.lastseg & kLastRunTail) | ((bits & kKeepAlive) ? kLastKeepAlive : 0) |

@@ -110,14 +110,15 @@ class Twins {
   std::unordered_map<std::string, std::unique_ptr<Pair>> flows_;
 };
 
-// Perturbs about one segment in `one_in`: sequence or ACK number moved back or forward,
-// window closed, flags changed, payload cut: states the clean traces never reach.
+// Perturbs about one segment in `one_in`: sequence or ACK number moved back or forward, ACK
+// number 0 (the "unset" value of the state), window closed, flags changed, payload cut:
+// states the clean traces never reach.
 struct Perturb {
   std::mt19937_64 rng;
   uint32_t one_in;
   void operator()(decode::TcpInfo& t) {
     if (one_in == 0 || rng() % one_in != 0) return;
-    switch (rng() % 8) {
+    switch (rng() % 9) {
       case 0: t.seq -= static_cast<uint32_t>(rng() % 3000); break;
       case 1: t.seq += static_cast<uint32_t>(rng() % 3000); break;
       case 2: t.ack -= static_cast<uint32_t>(rng() % 3000); break;
@@ -125,6 +126,7 @@ struct Perturb {
       case 4: t.window = 0; break;
       case 5: t.flags ^= static_cast<uint8_t>(1u << (rng() % 5)); break;
       case 6: t.payload_len = t.payload_len > 1 ? static_cast<uint32_t>(rng() % t.payload_len) : 1; break;
+      case 7: t.ack = 0; break;
       default: t.window = static_cast<uint16_t>(rng()); break;
     }
   }
