@@ -64,7 +64,7 @@ for n in "${ns[@]}"; do
   replay_port "$shm/q$n-" "$n" "$run_packets"
   out="$results/run-w$n"; rm -rf "$out"
   timeout $((duration + 120)) "$SW" run --pipeline "$root/pipelines/line-rate-bench.yaml" \
-    --set "ports.0.devargs=$dev" --set ports.0.rx_queues="$n" --set ports.0.mbufs="$mbufs" \
+    --set ports.0.replay= --set ports.0.rss=off --set "ports.0.devargs=$dev" --set ports.0.rx_queues="$n" --set ports.0.mbufs="$mbufs" \
     --set workers.count="$n" --set eal.lcores="0-$n" --set eal.memory_mb="$mem" \
     --set flow_table.capacity=262144 "${eal_extra[@]}" \
     --out "$out" --duration "$duration" >"$results/run-w$n.txt" 2>&1

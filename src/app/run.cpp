@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -31,6 +32,7 @@
 #include "match/payload_matcher.hpp"
 #include "runtime/dpdk_source.hpp"
 #include "runtime/eal.hpp"
+#include "runtime/replay_port.hpp"
 #include "runtime/engine.hpp"
 #include "telemetry/collect.hpp"
 
@@ -61,13 +63,6 @@ std::string utc_stamp() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
   return buf;
-}
-
-// The ethdev name of a configured port: the vdev name before the first comma, or the
-// PCI address.
-std::string ethdev_name(const config::PortConfig& p) {
-  if (!p.pci.empty()) return p.pci;
-  return p.devargs.substr(0, p.devargs.find(','));
 }
 
 // "key=value" of a vdev's devargs ("" when absent).
@@ -223,25 +218,47 @@ int run_pipeline(const RunOptions& o) {
       eal.no_pci = false;
       eal.extra.push_back("-a");
       eal.extra.push_back(p.pci);
-    } else {
+    } else if (!p.devargs.empty()) {
       eal.vdevs.push_back(p.devargs);
     }
   }
   if (auto ok = runtime::eal_init(eal); !ok) return fail(ok.error().message);
+
+  // Replay ports: the file is loaded and its net_ring ethdev created now, so the checks
+  // below see the port like any other.
+  std::map<std::string, std::unique_ptr<runtime::ReplayPort>> replays;  // by port name
+  for (const auto& p : cfg.ports) {
+    if (p.replay.empty()) continue;
+    runtime::ReplayConfig rc;
+    rc.name = p.name;
+    rc.file = p.replay;
+    rc.queues = static_cast<uint16_t>(config::effective_rx_queues(cfg, p));
+    rc.ring_size = p.rx_descriptors;
+    rc.rate_pps = p.replay_rate_pps;
+    rc.shift_seq = p.replay_shift_seq;
+    rc.passes = p.replay_passes;
+    rc.key_vlans = cfg.flow_table.key_vlans;
+    auto r = runtime::ReplayPort::create(rc);
+    if (!r) {
+      runtime::eal_cleanup();
+      return fail("ports: " + r.error().message);
+    }
+    replays[p.name] = std::move(r.value());
+  }
 
   // What the machine has, checked against the configuration.
   config::Environment env;
   env.lcore_count = std::thread::hardware_concurrency();
   for (const auto& p : cfg.ports) {
     config::PortCapabilities cap;
-    cap.id = ethdev_name(p);
+    cap.id = config::port_device(p);
     uint16_t id;
     if (rte_eth_dev_get_port_by_name(cap.id.c_str(), &id) != 0) continue;  // validate_against names it
     rte_eth_dev_info info{};
     if (rte_eth_dev_info_get(id, &info) == 0) {
       cap.max_rx_queues = info.max_rx_queues;
       cap.max_rx_descriptors = info.rx_desc_lim.nb_max;
-      cap.rss = info.flow_type_rss_offloads != 0;
+      cap.rss = info.flow_type_rss_offloads != 0 || !p.replay.empty();  // a replay's feeder spreads by the flow hash
       cap.hw_timestamps = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) || cap.id.rfind("net_pcap", 0) == 0;
     }
     env.ports.push_back(cap);
@@ -251,6 +268,7 @@ int run_pipeline(const RunOptions& o) {
     env.rule_ids_known = true;
   }
   if (auto ok = config::validate_against(cfg, env, &origins); !ok) {
+    replays.clear();
     runtime::eal_cleanup();
     std::fprintf(stderr, "seqwatch: configuration does not fit this machine:\n%s\n", ok.error().message.c_str());
     return 2;
@@ -271,7 +289,7 @@ int run_pipeline(const RunOptions& o) {
   bool software_rehash = false, lossless = true;
   for (const auto& p : cfg.ports) {
     runtime::PortConfig pc;
-    pc.name = ethdev_name(p);
+    pc.name = config::port_device(p);
     pc.rx_queues = static_cast<uint16_t>(config::effective_rx_queues(cfg, p));
     pc.rss = p.rss == config::Rss::kSymmetric;
     pc.promiscuous = p.promiscuous;
@@ -282,7 +300,14 @@ int run_pipeline(const RunOptions& o) {
                     : p.timestamps == config::Timestamps::kTsc ? runtime::PortConfig::Timestamps::kTsc
                                                                : runtime::PortConfig::Timestamps::kAuto;
     bool finite = false;
-    if (pc.name.rfind("net_pcap", 0) == 0) {
+    if (const auto r = replays.find(p.name); r != replays.end()) {
+      pc.rss = false;        // the feeder already spread the frames over the rings
+      pc.mbufs = 1023;       // the ring PMD never allocates from the port's own pool
+      pc.wire_lengths = false;
+      pc.link = r->second->link_type();
+      pc.expected_frames = p.replay_passes * r->second->frames();
+      finite = p.replay_passes != 0;  // rate 0: nothing is dropped, every frame arrives
+    } else if (pc.name.rfind("net_pcap", 0) == 0) {
       pc.timestamp_unit_ns = 1000;  // net_pcap stamps microseconds
       pc.wire_lengths = false;
       // One RX queue per rx_pcap= file, in order (a multi-queue replay: each file is what
@@ -314,6 +339,17 @@ int run_pipeline(const RunOptions& o) {
     if (!finite) lossless = false;  // a live port never waits for a worker
     auto qs = runtime::DpdkPortSource::open_queues(pc);
     if (!qs) return fail(qs.error().message);
+    if (const auto r = replays.find(p.name); r != replays.end())
+      qs.value()[0]->set_rss_note(fmt::format("replay of {} ({} frames, {}) spread over {} queue{} by the symmetric flow "
+                                              "hash; {}", p.replay, r->second->frames(),
+                                              p.replay_shift_seq ? fmt::format("sequence numbers shifted per pass on {} "
+                                                                               "connections", r->second->shifted_flows())
+                                                                 : "sequence numbers as in the file",
+                                              pc.rx_queues, pc.rx_queues == 1 ? "" : "s",
+                                              p.replay_rate_pps > 0 ? fmt::format("paced at {:.0f} frames/s, a full "
+                                                                                  "queue is a drop (imissed)",
+                                                                                  p.replay_rate_pps)
+                                                                    : "as fast as the workers take frames (no loss)"));
     for (auto& q : qs.value()) queues.push_back(std::move(q));
   }
   std::vector<PacketSource*> inputs;
@@ -387,7 +423,19 @@ int run_pipeline(const RunOptions& o) {
     if (flows.w) flows.w->write(r);
   };
   const auto t0 = std::chrono::steady_clock::now();
+  // Replay feeders start once every worker polls, so no frame is lost to a worker that
+  // has not started yet.
+  bool replaying = replays.empty();
   sinks.on_tick = [&] {
+    if (!replaying) {
+      bool polling = true;
+      for (unsigned i = 0; i < engine.workers(); ++i)
+        polling &= engine.worker(i).state().idle_polls + engine.worker(i).state().bursts != 0;
+      if (polling) {
+        for (auto& [name, r] : replays) r->start(g_stop);
+        replaying = true;
+      }
+    }
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - t0).count();
     if (o.duration_s > 0 && elapsed >= o.duration_s) g_stop.store(true);
@@ -414,6 +462,7 @@ int run_pipeline(const RunOptions& o) {
   };
   live.begin();
   engine.run(g_stop, sinks);
+  for (auto& [name, r] : replays) r->stop();
   // The last counters are judged too: a replay can end before the first stats interval.
   for (const auto& l : live.finish(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                                    [&] { return report.to_json(10); })) {
@@ -432,6 +481,14 @@ int run_pipeline(const RunOptions& o) {
                      {"ierrors", ps.ierrors}, {"rx_nombuf", ps.rx_nombuf}});
   }
   j["ports"] = ports;
+  if (!replays.empty()) {
+    nlohmann::json rj = nlohmann::json::array();
+    for (const auto& [name, r] : replays)
+      rj.push_back({{"port", name}, {"ethdev", r->ethdev()}, {"frames", r->frames()}, {"frames_skipped", r->skipped()},
+                    {"shifted_connections", r->shifted_flows()}, {"passes", r->passes()}, {"sent", r->sent()},
+                    {"dropped", r->dropped()}, {"left_in_queues", r->in_rings()}});
+    j["replay"] = rj;
+  }
   if (evidence_out) {
     evidence_out->close();
     j["evidence"] = evidence_out->summary(engine);
@@ -460,6 +517,7 @@ int run_pipeline(const RunOptions& o) {
   fmt::print(report_out, "  outputs        {}\n", dir.string());
   queues.clear();
   engine_r.value().reset();
+  replays.clear();  // after the ethdevs that use their rings are closed
   runtime::eal_cleanup();
   return ok ? 0 : fail("some output could not be written completely (disk full?)");
 }

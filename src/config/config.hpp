@@ -50,7 +50,7 @@ enum class Timestamps : uint8_t { kAuto, kHw, kTsc };
 struct PortConfig {
   std::string name = "span0";   // label used in stats, metrics and file names
   std::string devargs;          // a vdev: "net_af_packet0,iface=veth0", "net_pcap0,rx_pcap=F"
-  std::string pci;              // or a PCI NIC: "0000:3b:00.0" (exactly one of the two)
+  std::string pci;              // or a PCI NIC: "0000:3b:00.0"
   uint32_t rx_queues = 0;       // 0 = one per worker
   uint32_t rx_descriptors = 4096;  // per queue, power of two
   uint32_t mbufs = 0;           // mempool size; 0 = derived (see docs/configuration.md)
@@ -58,6 +58,13 @@ struct PortConfig {
   Rss rss = Rss::kSymmetric;    // symmetric Toeplitz key: both directions on one queue
   Rehash rehash = Rehash::kNone;  // software: spread by the inner 5-tuple (tunnel-aware)
   Timestamps timestamps = Timestamps::kAuto;  // auto: hw where offered, TSC otherwise
+  // Or seqwatch's own in-memory replay port (runtime/replay_port.hpp): this capture file,
+  // loaded once and fed in a loop into a net_ring ethdev by a feeder thread. Exactly one
+  // of devargs, pci and replay.
+  std::string replay;
+  double replay_rate_pps = 0;   // 0 = as fast as the workers take frames (no loss); else paced, full queue = imissed
+  bool replay_shift_seq = true; // each pass shifts TCP sequence/ACK/SACK numbers: loops read as flows going on
+  uint64_t replay_passes = 0;   // 0 = loop until stopped; N = N passes over the file, then the port is done
   bool operator==(const PortConfig&) const = default;
 };
 
@@ -266,6 +273,9 @@ Result<std::vector<uint32_t>> parse_lcore_list(std::string_view list);
 // Helpers for the runtime: effective queue count and mempool size of a port.
 uint32_t effective_rx_queues(const Config& cfg, const PortConfig& port);
 uint32_t effective_mbufs(const Config& cfg, const PortConfig& port);
+// The DPDK ethdev name of a port: the PCI address, the vdev name (devargs before the first
+// comma), or "net_ring_NAME" for a replay port.
+std::string port_device(const PortConfig& port);
 
 // Names of enum values as they appear in YAML.
 std::string_view to_string(LogLevel v);

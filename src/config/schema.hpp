@@ -59,6 +59,10 @@ template <class V> void visit(V& v, PortConfig& c) {
   v.field("name", c.name, Custom<std::string>{check_port_name});
   v.field("devargs", c.devargs, Custom<std::string>{check_devargs});
   v.field("pci", c.pci, Custom<std::string>{check_pci});
+  v.field("replay", c.replay);
+  v.field("replay_rate_pps", c.replay_rate_pps, RealRange{0, 1e9, false});
+  v.field("replay_shift_seq", c.replay_shift_seq);
+  v.field("replay_passes", c.replay_passes, IntRange{0, 1000000000});
   v.field("rx_queues", c.rx_queues, IntRange{0, kMaxQueues});
   v.field("rx_descriptors", c.rx_descriptors, IntRange{64, kMaxDescriptors}, Pow2{});
   v.field("mbufs", c.mbufs, IntRange{0, 1u << 28});

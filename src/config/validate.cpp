@@ -26,12 +26,15 @@ struct Report {
 
 std::string port_path(size_t i, std::string_view key) { return fmt::format("ports[{}].{}", i, key); }
 
-std::string device_id(const PortConfig& p) {
-  if (!p.pci.empty()) return p.pci;
-  return p.devargs.substr(0, p.devargs.find(','));
-}
+std::string device_id(const PortConfig& p) { return port_device(p); }
 
 }  // namespace
+
+std::string port_device(const PortConfig& p) {
+  if (!p.pci.empty()) return p.pci;
+  if (!p.replay.empty()) return "net_ring_" + p.name;  // rte_eth_from_rings names it so
+  return p.devargs.substr(0, p.devargs.find(','));
+}
 
 uint32_t effective_rx_queues(const Config& cfg, const PortConfig& port) {
   if (port.rx_queues) return port.rx_queues;
@@ -115,6 +118,17 @@ void check_relations(const Config& cfg, const Origins& origins, std::vector<std:
     }
     if (!p.pci.empty() && !p.devargs.empty())
       report(port_path(i, "devargs"), fmt::format("both pci ({}) and devargs are set; a port is either a NIC or a vdev", p.pci));
+    if (!p.replay.empty() && (!p.pci.empty() || !p.devargs.empty()))
+      report(port_path(i, "replay"), fmt::format("replay ({}) and {} are both set; a port is a NIC, a vdev or a replay, "
+                                                 "one of them", p.replay, p.pci.empty() ? "devargs" : "pci"));
+    if (p.replay.empty() && p.replay_rate_pps != 0)
+      report(port_path(i, "replay_rate_pps"), "applies only to a replay port (set replay: FILE, or remove the key)");
+    if (p.replay.empty() && p.replay_passes != 0)
+      report(port_path(i, "replay_passes"), "applies only to a replay port (set replay: FILE, or remove the key)");
+    if (p.replay_passes != 0 && p.replay_rate_pps != 0)
+      report(port_path(i, "replay_passes"),
+             fmt::format("{} passes with replay_rate_pps {}: a paced replay drops frames when a queue is full, so its end "
+                         "is not a frame count; use replay_rate_pps 0 or --duration", p.replay_passes, p.replay_rate_pps));
     const uint32_t q = effective_rx_queues(cfg, p);
     total_queues += q;
     any_rehash |= p.rehash == Rehash::kSoftware;
@@ -191,9 +205,9 @@ Result<bool> validate_against(const Config& cfg, const Environment& env, const O
   const std::string probed_list = probed.empty() ? "none" : detail::join(probed, ", ");
   for (size_t i = 0; i < cfg.ports.size(); ++i) {
     const PortConfig& p = cfg.ports[i];
-    if (p.pci.empty() && p.devargs.empty()) {
-      report(port_path(i, "pci"), fmt::format("port '{}' has no device: set pci (a NIC, e.g. 0000:3b:00.0) or devargs "
-                                              "(a vdev, e.g. net_af_packet0,iface=eth1)", p.name));
+    if (p.pci.empty() && p.devargs.empty() && p.replay.empty()) {
+      report(port_path(i, "pci"), fmt::format("port '{}' has no device: set pci (a NIC, e.g. 0000:3b:00.0), devargs "
+                                              "(a vdev, e.g. net_af_packet0,iface=eth1) or replay (a capture file)", p.name));
       continue;
     }
     const std::string id = device_id(p);

@@ -104,4 +104,11 @@ uint64_t address_pair_hash(const decode::PacketView& v, unsigned layer) noexcept
   return ((a ^ b) + 1) * 0x9E3779B97F4A7C15ull;  // xor: symmetric in (src, dst)
 }
 
+uint64_t spread_hash(const decode::PacketView& v, bool use_vlans) noexcept {
+  FlowKey key;
+  Dir dir;
+  if (v.status == decode::DecodeStatus::kOk && make_key(v, key, dir, use_vlans)) return hash_key(key);
+  return v.ip_count != 0 ? address_pair_hash(v, v.ip_count - 1u) : 0;
+}
+
 }  // namespace seqwatch::flow

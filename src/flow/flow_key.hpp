@@ -61,4 +61,14 @@ uint64_t hash_key(const FlowKey& key) noexcept;
 // view has no such layer or its addresses were not captured.
 uint64_t address_pair_hash(const decode::PacketView& v, unsigned layer) noexcept;
 
+// The symmetric hash packets are spread over workers by (the software rehash stage, the
+// replay port's queues): the flow key's hash, or without ports (fragments, ICMP, errors
+// above IP) the innermost address pair; 0 without an IP layer.
+uint64_t spread_hash(const decode::PacketView& v, bool use_vlans) noexcept;
+
+// The index in [0, n) a spread hash lands on. The flow table indexes buckets with the low
+// bits and signatures with the high 32; bits 32..63 scaled to n keep the choice
+// independent of both.
+inline uint32_t spread_index(uint64_t h, uint32_t n) noexcept { return static_cast<uint32_t>(((h >> 32) * n) >> 32); }
+
 }  // namespace seqwatch::flow

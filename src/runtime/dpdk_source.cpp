@@ -1,4 +1,5 @@
 #include "runtime/dpdk_source.hpp"
+#include "runtime/replay_port.hpp"
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -191,7 +192,7 @@ PortStats DpdkPortSource::port_stats() const {
   if (rte_eth_stats_get(port_, &st) == 0) {
     p.ipackets = st.ipackets;
     p.ibytes = st.ibytes;
-    p.imissed = st.imissed;
+    p.imissed = st.imissed + ReplayPort::missed(port_);
     p.ierrors = st.ierrors;
     p.rx_nombuf = st.rx_nombuf;
   }

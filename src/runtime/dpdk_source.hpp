@@ -80,6 +80,7 @@ class DpdkPortSource final : public PacketSource {
   uint64_t received() const noexcept { return received_; }
   uint16_t queue() const noexcept { return queue_; }
   const PortHandle& port() const noexcept { return *handle_; }
+  void set_rss_note(std::string note) { handle_->rss_note = std::move(note); }
 
  private:
   DpdkPortSource() = default;

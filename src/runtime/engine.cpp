@@ -140,19 +140,7 @@ void Engine::prepare_filter(evidence::BpfFilter& f, const char* role) {
 }
 
 uint32_t Engine::pick_worker(const decode::PacketView& v) const noexcept {
-  const uint32_t n = static_cast<uint32_t>(workers_.size());
-  flow::FlowKey key;
-  flow::Dir dir;
-  uint64_t h = 0;
-  if (v.status == decode::DecodeStatus::kOk && flow::make_key(v, key, dir, cfg_.tcp.key_vlans)) {
-    h = flow::hash_key(key);
-  } else {
-    // No ports (fragments, ICMP, errors above IP): the innermost address pair, symmetric.
-    h = v.ip_count != 0 ? flow::address_pair_hash(v, v.ip_count - 1u) : 0;
-  }
-  // The flow table indexes buckets with the low bits and signatures with the high 32;
-  // bits 32..63 mixed down keep the worker choice independent of both.
-  return static_cast<uint32_t>(((h >> 32) * n) >> 32);
+  return flow::spread_index(flow::spread_hash(v, cfg_.tcp.key_vlans), static_cast<uint32_t>(workers_.size()));
 }
 
 void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {

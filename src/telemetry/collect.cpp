@@ -8,6 +8,7 @@
 #include <map>
 
 #include "decode/packet_view.hpp"
+#include "runtime/replay_port.hpp"
 #include "tcp/verdict.hpp"
 #include "telemetry/dpdk_telemetry.hpp"
 
@@ -36,7 +37,7 @@ Snapshot collect(const runtime::Engine& engine, const std::vector<const runtime:
     p.software_rehash = s.rehash;
     p.ipackets = st.ipackets;
     p.ibytes = st.ibytes;
-    p.imissed = st.imissed;
+    p.imissed = st.imissed + runtime::ReplayPort::missed(id);  // a replay port's full queues
     p.ierrors = st.ierrors;
     p.rx_nombuf = st.rx_nombuf;
     s.ports.push_back(p);

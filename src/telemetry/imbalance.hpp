@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "flow/flow_key.hpp"
 #include "telemetry/snapshot.hpp"
 
 namespace seqwatch::telemetry {
@@ -42,9 +43,7 @@ double coefficient_of_variation(const std::vector<double>& v);
 double max_over_mean(const std::vector<double>& v);
 // The queue (worker) a hash lands on among n, exactly as the software rehash stage picks
 // a worker (runtime::Engine::pick_worker): bits 32..63 scaled to n.
-inline unsigned hash_to_queue(uint64_t h, unsigned n) noexcept {
-  return static_cast<unsigned>(((h >> 32) * n) >> 32);
-}
+inline unsigned hash_to_queue(uint64_t h, unsigned n) noexcept { return flow::spread_index(h, n); }
 
 // Computes Diagnosis from samples: tunnel share, outer/inner flow counts (all and the
 // fewest carrying 95%), the CV the inner and outer hashes would give over `queues`, and

@@ -268,8 +268,12 @@ TEST_F(ConfigTest, SizesAndSinksAndTrim) {
 TEST_F(ConfigTest, RenderingRoundTripsEveryValue) {
   Config c;
   c.eal = {"0-8", 2048, true, "sw2", LogLevel::kDebug, {"--vdev", "net_null0"}};
-  c.ports = {PortConfig{"a", "net_null0", "", 2, 512, 100000, false, Rss::kOff, Rehash::kSoftware, Timestamps::kTsc},
-             PortConfig{"b", "", "0000:3b:00.1", 0, 8192, 0, true, Rss::kSymmetric, Rehash::kNone, Timestamps::kHw}};
+  c.ports = {PortConfig{"a", "net_null0", "", 2, 512, 100000, false, Rss::kOff, Rehash::kSoftware, Timestamps::kTsc, "", 0, true, 0},
+             PortConfig{"b", "", "0000:3b:00.1", 0, 8192, 0, true, Rss::kSymmetric, Rehash::kNone, Timestamps::kHw, "", 0, true, 0},
+             PortConfig{"c", "", "", 4, 1024, 0, true, Rss::kSymmetric, Rehash::kNone, Timestamps::kTsc, "/tmp/t.pcap",
+                        0, false, 7},
+             PortConfig{"d", "", "", 1, 256, 0, true, Rss::kOff, Rehash::kNone, Timestamps::kAuto, "/tmp/u.pcap", 2.5e6,
+                        true, 0}};
   c.workers = {4, "1-4", 64};
   c.flow_table = {4096, 0.25, 0.125, false, Eviction::kRefuse};
   c.tcp = {1024, 256};
@@ -522,8 +526,8 @@ TEST_F(ConfigTest, ValidateAgainstNeedsADevicePerPort) {
   auto v = validate_against(Config{}, env);
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.error().message,
-            "(default): ports[0].pci: port 'span0' has no device: set pci (a NIC, e.g. 0000:3b:00.0) or devargs (a vdev, "
-            "e.g. net_af_packet0,iface=eth1)");
+            "(default): ports[0].pci: port 'span0' has no device: set pci (a NIC, e.g. 0000:3b:00.0), devargs (a vdev, "
+            "e.g. net_af_packet0,iface=eth1) or replay (a capture file)");
   Config c;
   c.ports[0].devargs = "net_af_packet0,iface=eth0";
   c.ports[0].rss = Rss::kSymmetric;
