@@ -259,7 +259,8 @@ int run_pipeline(const RunOptions& o) {
       cap.max_rx_queues = info.max_rx_queues;
       cap.max_rx_descriptors = info.rx_desc_lim.nb_max;
       cap.rss = info.flow_type_rss_offloads != 0 || !p.replay.empty();  // a replay's feeder spreads by the flow hash
-      cap.hw_timestamps = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) || cap.id.rfind("net_pcap", 0) == 0;
+      cap.hw_timestamps = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) || cap.id.rfind("net_pcap", 0) == 0 ||
+                          !p.replay.empty();  // the feeder stamps each frame's capture time
     }
     env.ports.push_back(cap);
   }
@@ -304,6 +305,7 @@ int run_pipeline(const RunOptions& o) {
       pc.rss = false;        // the feeder already spread the frames over the rings
       pc.mbufs = 1023;       // the ring PMD never allocates from the port's own pool
       pc.wire_lengths = false;
+      pc.timestamp_unit_ns = 1;  // the feeder stamps capture times in ns
       pc.link = r->second->link_type();
       pc.expected_frames = p.replay_passes * r->second->frames();
       finite = p.replay_passes != 0;  // rate 0: nothing is dropped, every frame arrives
@@ -364,6 +366,7 @@ int run_pipeline(const RunOptions& o) {
   ec.tcp.table.idle_timeout_ns = static_cast<uint64_t>(cfg.flow_table.idle_timeout_s * 1e9);
   ec.tcp.table.closed_linger_ns = static_cast<uint64_t>(cfg.flow_table.closed_linger_s * 1e9);
   ec.tcp.key_vlans = cfg.flow_table.key_vlans;
+  ec.tcp.table.prefault = cfg.flow_table.prefault;
   ec.tcp.event_ring = cfg.tcp.event_ring;
   ec.tcp.record_ring = cfg.tcp.record_ring;
   ec.payload_events = matcher != nullptr;

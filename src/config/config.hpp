@@ -89,6 +89,7 @@ struct FlowTableConfig {
   double closed_linger_s = 60;    // after FIN/FIN or RST: kept this long for late packets
   bool key_vlans = true;          // VLAN ids in the flow key
   Eviction eviction = Eviction::kLru;  // what a full table does with a new flow
+  bool prefault = true;           // fault in the whole table at start: no page fault on a worker's first packets
   bool operator==(const FlowTableConfig&) const = default;
 };
 

@@ -85,6 +85,7 @@ template <class V> void visit(V& v, FlowTableConfig& c) {
   v.field("closed_linger_s", c.closed_linger_s, RealRange{0, kDay_s, true});
   v.field("key_vlans", c.key_vlans);
   v.field("eviction", c.eviction);
+  v.field("prefault", c.prefault);
 }
 
 template <class V> void visit(V& v, TcpConfig& c) {

@@ -4,21 +4,6 @@
 
 namespace seqwatch::flow {
 
-namespace {
-
-uint32_t crc_bytes(uint32_t crc, const uint8_t* p, size_t n) noexcept {
-  for (; n >= 8; n -= 8, p += 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    crc = static_cast<uint32_t>(_mm_crc32_u64(crc, w));
-  }
-  for (; n != 0; --n, ++p) crc = _mm_crc32_u8(crc, *p);
-  return crc;
-}
-
-
-}  // namespace
-
 bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlans) noexcept {
   if (v.ip_count == 0) return false;
   uint16_t sport, dport;
@@ -84,10 +69,20 @@ bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlan
 }
 
 uint64_t hash_key(const FlowKey& key) noexcept {
-  const auto* p = reinterpret_cast<const uint8_t*>(&key);
-  const uint32_t lo = crc_bytes(0x9E3779B9u, p, sizeof key);
-  const uint32_t hi = crc_bytes(0x85EBCA6Bu, p, sizeof key);
-  return (static_cast<uint64_t>(hi) << 32) | lo;
+  // Two CRC32C lanes. CRC is affine in its start value: two lanes over the same words
+  // differing only in the seed differ by a constant (hi == lo ^ C), i.e. 32 bits of hash,
+  // not 64. The high lane therefore reads the six words in reverse order, a different
+  // linear map of the key: the signature (high 32 bits) then tells apart keys that share
+  // a bucket (low bits), and 64-bit collisions are as rare as 64 bits make them.
+  uint64_t w[sizeof key / 8];
+  static_assert(sizeof key % 8 == 0);
+  std::memcpy(w, &key, sizeof key);
+  uint64_t lo = 0x9E3779B9u, hi = 0x85EBCA6Bu;
+  for (size_t i = 0; i < sizeof key / 8; ++i) {
+    lo = _mm_crc32_u64(lo, w[i]);
+    hi = _mm_crc32_u64(hi, w[sizeof key / 8 - 1 - i]);
+  }
+  return (hi << 32) | static_cast<uint32_t>(lo);
 }
 
 uint64_t address_pair_hash(const decode::PacketView& v, unsigned layer) noexcept {

@@ -33,6 +33,12 @@ Result<std::unique_ptr<FlowTable>> FlowTable::create(const FlowTableConfig& cfg)
     return Error{"cannot allocate a flow table of " + std::to_string(cfg.capacity) + " flows (" +
                  std::to_string(t->memory_bytes() >> 20) + " MiB): lower flow_table.capacity"};
   std::memset(t->settled_.get(), 0xFF, (cfg.capacity + 63) / 64 * 8);  // all free
+  if (cfg.prefault) {
+    util::prefault(t->buckets_.get(), sizeof(Bucket) * buckets);
+    util::prefault(t->entries_.get(), sizeof(FlowEntry) * cfg.capacity);
+    util::prefault(t->free_.get(), sizeof(uint32_t) * cfg.capacity);
+    util::prefault(t->young_.get(), sizeof(uint32_t) * cfg.capacity);
+  }
   return t;
 }
 

@@ -51,6 +51,10 @@ struct FlowTableConfig {
   // and stride n, ids stay unique across workers.
   uint32_t id_base = 0;
   uint32_t id_stride = 1;
+  // Fault in every page of the table at creation (the live appliance): no page fault, and
+  // no transparent-huge-page compaction stall, on a worker's first packets. Off: memory
+  // follows use (offline analysis).
+  bool prefault = false;
 };
 
 struct FlowTableCounters {

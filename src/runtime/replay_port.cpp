@@ -8,6 +8,7 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_pause.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
@@ -91,7 +92,7 @@ Result<std::unique_ptr<ReplayPort>> ReplayPort::create(const ReplayConfig& cfg) 
 
   // The frames, back to back.
   char err[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* pc = pcap_open_offline(cfg.file.c_str(), err);
+  pcap_t* pc = pcap_open_offline_with_tstamp_precision(cfg.file.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
   if (pc == nullptr) return Error{where + err};
   if (!decode::link_type_from_pcap(static_cast<uint32_t>(pcap_datalink(pc)), r->link_)) {
     const int dlt = pcap_datalink(pc);
@@ -99,6 +100,7 @@ Result<std::unique_ptr<ReplayPort>> ReplayPort::create(const ReplayConfig& cfg) 
     return Error{where + "link type " + std::to_string(dlt) + " is not one the decoder knows"};
   }
   std::vector<std::pair<uint64_t, uint32_t>> at;  // offset, length
+  std::vector<uint64_t> ts;                       // capture times, ns
   std::error_code size_err;
   const auto file_bytes = std::filesystem::file_size(cfg.file, size_err);
   if (!size_err) r->bytes_.reserve(file_bytes);  // frame bytes are fewer than the file's
@@ -111,6 +113,7 @@ Result<std::unique_ptr<ReplayPort>> ReplayPort::create(const ReplayConfig& cfg) 
       continue;
     }
     at.emplace_back(r->bytes_.size(), h->caplen);
+    ts.push_back(static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(h->ts.tv_usec));
     r->bytes_.insert(r->bytes_.end(), d, d + h->caplen);
   }
   if (rc == -1) {
@@ -155,6 +158,7 @@ Result<std::unique_ptr<ReplayPort>> ReplayPort::create(const ReplayConfig& cfg) 
     Frame& f = r->frames_[i];
     f = Frame{};
     f.data = r->bytes_.data() + at[i].first;
+    f.ts0 = ts[i];
     f.queue = static_cast<uint16_t>(flow::spread_index(flow::spread_hash(in.v, cfg.key_vlans), cfg.queues));
     if (!cfg.shift_seq || !in.tcp) continue;
     const auto& s = spans[in.key];
@@ -186,6 +190,13 @@ Result<std::unique_ptr<ReplayPort>> ReplayPort::create(const ReplayConfig& cfg) 
     }
   }
 
+  // Each pass starts one mean frame gap after the previous pass's last frame.
+  const auto [tmin, tmax] = std::minmax_element(ts.begin(), ts.end());
+  const uint64_t dur = *tmax - *tmin;
+  r->period_ns_ = dur + std::max<uint64_t>(1000, dur / at.size());
+  uint64_t ts_flag = 0;
+  if (rte_mbuf_dyn_rx_timestamp_register(&r->ts_field_, &ts_flag) != 0) r->ts_field_ = -1;
+
   // Mbufs over the frame bytes (no data room of their own), the rings, the ethdev.
   const unsigned serial = g_serial++;
   const std::string pool_name = "rp" + std::to_string(serial);
@@ -207,6 +218,10 @@ Result<std::unique_ptr<ReplayPort>> ReplayPort::create(const ReplayConfig& cfg) 
     m->data_len = static_cast<uint16_t>(at[i].second);
     m->pkt_len = at[i].second;
     m->nb_segs = 1;
+    if (r->ts_field_ >= 0) {
+      m->ol_flags |= ts_flag;
+      *RTE_MBUF_DYNFIELD(m, r->ts_field_, uint64_t*) = ts[i];
+    }
     r->frames_[i].m = m;
   }
   for (uint16_t q = 0; q < cfg.queues; ++q) {
@@ -262,6 +277,7 @@ void ReplayPort::stop() {
 }
 
 void ReplayPort::rewrite(const Frame& f, uint64_t pass) noexcept {
+  if (ts_field_ >= 0) *RTE_MBUF_DYNFIELD(f.m, ts_field_, uint64_t*) = f.ts0 + pass * period_ns_;
   if (f.tcp_off == 0) return;
   const uint32_t k = static_cast<uint32_t>(pass);  // sequence arithmetic is modulo 2^32
   uint8_t* tcp = f.data + f.tcp_off;

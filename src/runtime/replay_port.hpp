@@ -11,6 +11,10 @@
 //    With rate_pps 0 the feeder waits for room instead: no loss, the workers' maximum rate.
 //  - queues: frames are spread over the RX queues by the symmetric flow hash (what the
 //    software rehash stage uses), standing in for a NIC's symmetric RSS.
+//  - timestamps: every frame carries its capture time in the RX timestamp field (as a NIC
+//    with hardware timestamps), pass k shifted by k x the file's duration (plus one mean
+//    frame gap), so the analysis sees the file's timing on every pass whatever the replay
+//    speed; a port with `timestamps: tsc` ignores them and stamps the receive time.
 //
 // Each frame has one mbuf (an external buffer pointing into one block of frame bytes), so
 // memory is the file's frame bytes plus ~200 bytes of EAL memory per frame. The feeder
@@ -77,6 +81,7 @@ class ReplayPort {
     uint8_t* data;            // the frame's bytes (the mbuf's external buffer)
     uint32_t seq0, ack0;      // as in the file
     uint32_t dseq, dack;      // added per pass: this direction's span, the peer's span
+    uint64_t ts0;             // capture time in the file, ns
     uint32_t sack_first;      // index of the first SACK edge in edges_
     uint16_t tcp_off;         // 0 = nothing to shift (not TCP, or shifting off)
     uint8_t sack_n;           // SACK edges (2 per block)
@@ -104,6 +109,8 @@ class ReplayPort {
   std::vector<rte_ring*> rings_;
   rte_mempool* pool_ = nullptr;
   void* shinfo_ = nullptr;      // rte_mbuf_ext_shared_info shared by all frames
+  int ts_field_ = -1;           // the mbuf RX timestamp dynfield
+  uint64_t period_ns_ = 0;      // how much later each pass's times are
   uint64_t skipped_ = 0;
   uint64_t flows_ = 0;
   std::vector<std::vector<rte_mbuf*>> pending_;  // per queue, the burst being built
