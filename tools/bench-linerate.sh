@@ -65,24 +65,21 @@ run() {
 
 # measure DIR: "mpps_total mpps_per_worker_list cycles busy flows imissed_steady imissed_all ring_drops"
 measure() {
-  python3 - "$1" "$warmup" <<'EOF'
-import json, statistics, sys
+  python3 - "$1" "$warmup" "$root/tools" <<'EOF'
+import sys
 d, warm = sys.argv[1], float(sys.argv[2])
+sys.path.insert(0, sys.argv[3])
+from stats_window import stats_lines, window
 try:
-    lines = [json.loads(l) for l in open(d + "/stats.jsonl") if l.strip()]
+    lines = stats_lines(d + "/stats.jsonl")
 except OSError:
     print("nan - nan nan 0 -1 -1 -1"); sys.exit()
-lines = [l for l in lines if l.get("type") == "stats"]
 a = next((l for l in lines if l["elapsed_s"] >= warm), None)
 b = lines[-1] if lines else None
 if a is None or b is None or b["elapsed_s"] - a["elapsed_s"] < 1:
     print("nan - nan nan 0 -1 -1 -1"); sys.exit()
-dt = b["elapsed_s"] - a["elapsed_s"]
-wa = {w["worker"]: w for w in a["workers"]}
-per = [(w["packets"] - wa[w["worker"]]["packets"]) / dt / 1e6 for w in b["workers"]]
-cyc = statistics.median(w["cycles_per_packet"] for w in b["workers"])
-busy = statistics.median(w["busy_ratio"] for w in b["workers"]) * 100
-flows = statistics.median(max(w["flows"] for l in lines for w in l["workers"] if w["worker"] == k) for k in wa)
+w = window(lines, a, b)
+per, cyc, busy, flows = w["per_worker"], w["cycles"], w["busy"], w["flows"]
 im_all = sum(p["imissed"] for p in b["ports"])
 im_steady = im_all - sum(p["imissed"] for p in a["ports"])
 ring = sum(w["events_dropped"] + w["records_dropped"] for w in b["workers"])

@@ -72,9 +72,11 @@ for n in "${ns[@]}"; do
   rm -f "$shm"/q"$n"-*.pcap
 done
 
-python3 - "$results" "$workers" "$run_packets" <<'EOF' | tee "$results/run-scaling.md"
-import json, os, statistics, sys
+python3 - "$results" "$workers" "$run_packets" "$root/tools" <<'EOF' | tee "$results/run-scaling.md"
+import json, os, sys
 res, workers, frames = sys.argv[1], [int(x) for x in sys.argv[2].split(',')], int(sys.argv[3])
+sys.path.insert(0, sys.argv[4])
+from stats_window import window
 print(f"`seqwatch run --pipeline pipelines/line-rate-bench.yaml`, net_pcap infinite_rx, N queues x N workers, "
       f"{frames} IMIX frames (imix-100k, 100k flows in all) split by symmetric 5-tuple over the N queues; "
       "rates from the workers' packet counters between the first stats line and the last.\n")
@@ -90,12 +92,8 @@ for n in workers:
     if len(lines) < 3:
         print(f"| {n} | too few stats lines ({len(lines)}) | | | | | | | |"); continue
     a, b = lines[1], lines[-1]
-    dt = b['time'] - a['time']
-    wa = {w['worker']: w for w in a['workers']}
-    per = [(w['packets'] - wa[w['worker']]['packets']) / dt / 1e6 for w in b['workers']]
-    cpp = statistics.median(w['cycles_per_packet'] for w in b['workers'])
-    busy = statistics.median(w['busy_ratio'] for w in b['workers']) * 100
-    flows = statistics.median(max(w['flows'] for l in lines for w in l['workers'] if w['worker'] == k) for k in wa)
+    w = window(lines, a, b, clock='time')
+    per, cpp, busy, flows = w['per_worker'], w['cycles'], w['busy'], w['flows']
     im = sum(pt['imissed'] for pt in b['ports']); nb = sum(pt['rx_nombuf'] for pt in b['ports'])
     ev = sum(w['events_dropped'] + w['records_dropped'] for w in b['workers'])
     print(f"| {n} | {flows:.0f} | {sum(per):.2f} | {' / '.join(f'{x:.2f}' for x in per)} | {cpp:.0f} | {busy:.0f} | {im} | {nb} | {ev} |")
