@@ -3,15 +3,18 @@
 # on a machine with enough cores, two ways:
 #   1. offline: `seqwatch analyze FILE -w N` on a 2M-frame IMIX trace in tmpfs (tools/bench.sh):
 #      one reader thread decodes and spreads frames over N workers (software rehash);
-#   2. live runtime: `seqwatch run --pipeline pipelines/line-rate-bench.yaml` on a net_pcap port
-#      with N RX queues (the trace split per queue by tools/pcap-split.py, symmetric 5-tuple, as
-#      RSS would), infinite_rx=1 (each queue loops its file from memory), N workers, for
-#      --duration seconds; Mpps per worker from the workers' own counters in stats.jsonl,
-#      after a warm-up second.
+#   2. live runtime: `seqwatch run --pipeline pipelines/line-rate-bench.yaml` with N RX queues
+#      and N workers for --duration seconds; Mpps per worker from the workers' own counters in
+#      stats.jsonl, after a warm-up second. --port replay (default): seqwatch's replay port
+#      (the trace looped from memory through net_ring, spread over the queues by the symmetric
+#      flow hash, TCP sequence numbers shifted per pass); --port pcap: a net_pcap port with
+#      one file per queue (split by tools/pcap-split.py), infinite_rx=1, where every segment
+#      after the first pass repeats sequence numbers (the runs of 2026-11-30).
 # Results: a Markdown table per part on stdout and under RESULTS (default /tmp/seqwatch-scaling).
 #
 # Usage: tools/bench-scaling.sh [--workers 1,2,4,8] [--build DIR] [--results DIR]
 #                               [--packets N] [--run-packets N] [--duration S] [--reps N]
+#                               [--port replay|pcap]
 # --build DIR: a build folder (DIR/src/seqwatch, DIR/src/gen/seqwatch-gen). A machine without
 # the project's dependencies can run a bundle made by tools/pack-bundle.sh: pass it as --build;
 # its lib/ goes on LD_LIBRARY_PATH, its pmds/ is handed to the EAL (-d) and its bin/time is
@@ -20,7 +23,7 @@ set -uo pipefail
 export LC_ALL=C
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build"; results=/tmp/seqwatch-scaling; workers=1,2,4,8; packets=2000000; run_packets=1000000
-duration=8; reps=3
+duration=8; reps=3; port=replay
 while [ $# -gt 0 ]; do
   case "$1" in
     --workers) workers=$2; shift 2 ;;
@@ -30,6 +33,7 @@ while [ $# -gt 0 ]; do
     --run-packets) run_packets=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
+    --port) port=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-scaling: unknown option $1" >&2; exit 2 ;;
   esac
@@ -60,11 +64,17 @@ log "part 2: run line-rate-bench, $run_packets frames split over N queues, ${dur
 "$GEN" --preset imix-100k --packets "$run_packets" --seed 1 --usec -q -o "$shm/lrb.pcap" || exit 1
 IFS=, read -r -a ns <<<"$workers"
 for n in "${ns[@]}"; do
-  python3 "$root/tools/pcap-split.py" "$shm/lrb.pcap" "$n" "$shm/q$n-" >"$results/run-w$n.split.txt" || exit 1
-  replay_port "$shm/q$n-" "$n" "$run_packets"
+  if [ "$port" = pcap ]; then
+    python3 "$root/tools/pcap-split.py" "$shm/lrb.pcap" "$n" "$shm/q$n-" >"$results/run-w$n.split.txt" || exit 1
+    replay_port "$shm/q$n-" "$n" "$run_packets"
+    port_sets=(--set ports.0.replay= --set ports.0.rss=off --set "ports.0.devargs=$dev" --set ports.0.mbufs="$mbufs")
+  else
+    mem=$(( 512 + run_packets / 4000 ))  # ~200 bytes of mbuf header per frame, plus the rest
+    port_sets=(--set "ports.0.replay=$shm/lrb.pcap" --set ports.0.rss=symmetric)
+  fi
   out="$results/run-w$n"; rm -rf "$out"
-  timeout $((duration + 120)) "$SW" run --pipeline "$root/pipelines/line-rate-bench.yaml" \
-    --set ports.0.replay= --set ports.0.rss=off --set "ports.0.devargs=$dev" --set ports.0.rx_queues="$n" --set ports.0.mbufs="$mbufs" \
+  timeout $((duration + 180)) "$SW" run --pipeline "$root/pipelines/line-rate-bench.yaml" \
+    "${port_sets[@]}" --set ports.0.rx_queues="$n" \
     --set workers.count="$n" --set eal.lcores="0-$n" --set eal.memory_mb="$mem" \
     --set flow_table.capacity=262144 "${eal_extra[@]}" \
     --out "$out" --duration "$duration" >"$results/run-w$n.txt" 2>&1
@@ -72,12 +82,14 @@ for n in "${ns[@]}"; do
   rm -f "$shm"/q"$n"-*.pcap
 done
 
-python3 - "$results" "$workers" "$run_packets" "$root/tools" <<'EOF' | tee "$results/run-scaling.md"
+python3 - "$results" "$workers" "$run_packets" "$root/tools" "$port" <<'EOF' | tee "$results/run-scaling.md"
 import json, os, sys
 res, workers, frames = sys.argv[1], [int(x) for x in sys.argv[2].split(',')], int(sys.argv[3])
 sys.path.insert(0, sys.argv[4])
+port_name = ("net_pcap infinite_rx (one file per queue)" if sys.argv[5] == "pcap"
+             else "replay port (net_ring, sequence numbers shifted per pass)")
 from stats_window import window
-print(f"`seqwatch run --pipeline pipelines/line-rate-bench.yaml`, net_pcap infinite_rx, N queues x N workers, "
+print(f"`seqwatch run --pipeline pipelines/line-rate-bench.yaml`, {port_name}, N queues x N workers, "
       f"{frames} IMIX frames (imix-100k, 100k flows in all) split by symmetric 5-tuple over the N queues; "
       "rates from the workers' packet counters between the first stats line and the last.\n")
 print("| workers | flows per worker | Mpps total | Mpps per worker (each) | cycles/pkt (busy) | busy % | imissed | rx_nombuf | events dropped |")

@@ -2,7 +2,7 @@
 # Packs a built seqwatch into a self-contained folder that runs on an x86-64 Linux machine
 # WITHOUT the project's dependencies installed (a benchmark box, a lent machine with more
 # cores): the two executables, every shared library they and the DPDK drivers need except
-# glibc's own, the DPDK vdev drivers (net_pcap, net_ring, net_null, mempool ring) as EAL
+# glibc's own, the DPDK vdev drivers (net_pcap, net_null, mempool ring; net_ring is linked) as EAL
 # plugins, and GNU time for tools/bench.sh.
 #
 # Usage: tools/pack-bundle.sh [BUILD_DIR] [BUNDLE_DIR]     (defaults: build, .devbundle)
@@ -18,7 +18,9 @@ pmds=$(pkg-config --variable=pmdsdir libdpdk 2>/dev/null || true)
 [ -n "$pmds" ] || pmds=$(ls -d /usr/lib/x86_64-linux-gnu/dpdk/pmds-* | head -1)
 # The EAL's -d DIR loads files named *.so; bus_vdev is not listed: the drivers link it, and a
 # second copy loaded as a plugin would register the vdev bus twice (probe fails).
-for d in net_pcap net_ring net_null mempool_ring; do cp -L "$pmds/librte_$d.so" "$B/pmds/librte_$d.so"; done
+# net_ring is not among them: seqwatch links it (the replay port's rte_eth_from_rings), so ldd
+# puts it in lib/; a second copy loaded as a plugin would register the driver twice.
+for d in net_pcap net_null mempool_ring; do cp -L "$pmds/librte_$d.so" "$B/pmds/librte_$d.so"; done
 cp /usr/bin/time "$B/bin/time"
 for f in "$B/src/seqwatch" "$B/src/gen/seqwatch-gen" "$B"/pmds/*.so "$B/bin/time"; do
   ldd "$f" | awk '$3 ~ /^\// {print $3}'
