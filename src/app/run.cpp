@@ -307,8 +307,10 @@ int run_pipeline(const RunOptions& o) {
       pc.wire_lengths = false;
       pc.timestamp_unit_ns = 1;  // the feeder stamps capture times in ns
       pc.link = r->second->link_type();
-      pc.expected_frames = p.replay_passes * r->second->frames();
-      finite = p.replay_passes != 0;  // rate 0: nothing is dropped, every frame arrives
+      if (p.replay_passes != 0) {  // rate 0: nothing is dropped, every frame arrives
+        for (uint64_t n : r->second->queue_frames()) pc.queue_frames.push_back(n * p.replay_passes);
+        finite = true;
+      }
     } else if (pc.name.rfind("net_pcap", 0) == 0) {
       pc.timestamp_unit_ns = 1000;  // net_pcap stamps microseconds
       pc.wire_lengths = false;

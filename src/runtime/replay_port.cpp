@@ -32,6 +32,17 @@ constexpr size_t kChunk = 32;        // frames per pass step: one burst per queu
 constexpr size_t kPrefetchAhead = 8;
 constexpr uint32_t kMaxFrame = 65535;  // an mbuf's buf_len is 16 bits
 
+// A wait of the feeder (queue full, frame still held, paced gap): spin a little, then hand
+// the CPU to whatever else may run there (on a small machine, the control thread that
+// drains the workers' rings shares the feeder's CPU).
+struct Backoff {
+  unsigned spins = 0;
+  void wait() noexcept {
+    if (++spins < 64) rte_pause();
+    else std::this_thread::yield();
+  }
+};
+
 // Replay ports alive in this process, for ReplayPort::missed() (control path only).
 std::mutex g_ports_mu;
 std::vector<std::pair<uint16_t, const ReplayPort*>> g_ports;
@@ -260,6 +271,12 @@ uint64_t ReplayPort::missed(uint16_t port_id) noexcept {
   return 0;
 }
 
+std::vector<uint64_t> ReplayPort::queue_frames() const {
+  std::vector<uint64_t> n(cfg_.queues, 0);
+  for (const Frame& f : frames_) ++n[f.queue];
+  return n;
+}
+
 uint64_t ReplayPort::in_rings() const noexcept {
   uint64_t n = 0;
   for (const rte_ring* ring : rings_) n += rte_ring_count(ring);
@@ -294,6 +311,7 @@ bool ReplayPort::flush(uint16_t q, const std::atomic<bool>& stop) noexcept {
   const unsigned n = static_cast<unsigned>(v.size());
   unsigned done = 0;
   bool ok = true;
+  Backoff backoff;
   for (;;) {
     done += rte_ring_enqueue_burst(rings_[q], reinterpret_cast<void* const*>(v.data() + done), n - done, nullptr);
     if (done == n) break;
@@ -303,7 +321,7 @@ bool ReplayPort::flush(uint16_t q, const std::atomic<bool>& stop) noexcept {
       else ok = false;
       break;
     }
-    rte_pause();
+    backoff.wait();
   }
   sent_.store(sent_.load(std::memory_order_relaxed) + done, std::memory_order_relaxed);
   v.clear();
@@ -331,8 +349,9 @@ void ReplayPort::feed(const std::atomic<bool>& stop) noexcept {
       const size_t end = std::min(n, i + kChunk);
       if (paced) {
         uint64_t now = rte_get_tsc_cycles();
+        Backoff backoff;
         while (static_cast<double>(now) < next) {
-          rte_pause();
+          backoff.wait();
           now = rte_get_tsc_cycles();
         }
         if (static_cast<double>(now) > next + static_cast<double>(max_lag)) next = static_cast<double>(now);
@@ -347,9 +366,10 @@ void ReplayPort::feed(const std::atomic<bool>& stop) noexcept {
         const Frame& f = frames_[j];
         // A worker still holds this frame's previous pass (its queue is that deep):
         // paced, the frame is lost as on a NIC whose ring is full; else wait for it.
+        Backoff backoff;
         while (rte_mbuf_refcnt_read(f.m) != 1) {
           if (paced || stopping()) break;
-          rte_pause();
+          backoff.wait();
         }
         if (rte_mbuf_refcnt_read(f.m) != 1) {
           if (!paced) return abandon();

@@ -61,6 +61,7 @@ class ReplayPort {
   uint64_t frames() const noexcept { return frames_.size(); }
   uint64_t skipped() const noexcept { return skipped_; }    // frames the file had but could not be loaded (caplen > 65535)
   uint64_t shifted_flows() const noexcept { return flows_; } // TCP connections whose numbers move per pass
+  std::vector<uint64_t> queue_frames() const;                // frames of one pass per queue
 
   // Starts the feeder; it runs until `stop` is set or stop() is called.
   void start(const std::atomic<bool>& stop);

@@ -165,6 +165,7 @@ TEST(Replay, TwoQueuesKeepBothDirectionsOfAConnectionOnOneWorker) {
   for (const auto& w : last.at("workers")) EXPECT_GT(w.at("packets").get<uint64_t>(), 0u) << w.dump();
   EXPECT_EQ(u(j, "retransmissions", "split_across_workers"), 0u);
   EXPECT_EQ(u(j, "retransmissions", "retx_segments"), 0u);
+  EXPECT_EQ(j.at("not_delivered").get<uint64_t>(), 0u);  // each queue knew its own frame count
 }
 
 TEST(Replay, PacedFasterThanTheWorkerCountsFullQueuesAsImissed) {
