@@ -15,14 +15,15 @@
 #                           [--descriptors D] [--out FILE]
 #
 # Defaults: build, 1000000 frames of imix-100k (~114k concurrent connections), 1 worker,
-# 10 s runs, 3 s warm-up, load 0.8, 3 repetitions (medians), 4096 descriptors per queue
-# (the replay ring size: how long a worker may stall before frames are dropped). With more workers than this
+# 10 s runs, 3 s warm-up, load 0.8, 3 repetitions (medians), the pipeline's 32768
+# descriptors per queue (the replay ring size: how long a worker may stall before frames
+# are dropped). With more workers than this
 # machine has CPUs besides the main lcore, workers.share_cpus is set and the figures are
 # not per-core. The feeder thread is not pinned: on a 2-CPU machine it shares the main
 # lcore's CPU with the control thread.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=build packets=1000000 preset=imix-100k workers=1 duration=10 warmup=3 load=0.8 reps=3 desc=4096 out=""
+build=build packets=1000000 preset=imix-100k workers=1 duration=10 warmup=3 load=0.8 reps=3 desc=32768 out=""
 while [ $# -gt 0 ]; do
   case $1 in
     --build) build=$2; shift 2 ;;
