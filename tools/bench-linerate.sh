@@ -4,14 +4,15 @@
 # on the replay port (ports[].replay: the trace looped from memory through net_ring, TCP
 # sequence numbers shifted per pass), for each worker count:
 #   1. the maximum: replay_rate_pps 0 (the feeder waits for room, nothing is lost);
-#   2. the drop check: the same trace paced at LOAD (default 0.8) x the measured maximum,
-#      where a frame that finds its queue full is dropped and counted as imissed.
+#   2. the drop check: the same trace paced at LOAD (default 0.8; a list such as
+#      0.7,0.8,0.9,0.95 finds where the first drops appear) x the measured maximum, where a
+#      frame that finds its queue full is dropped and counted as imissed.
 # Rates come from the workers' packet counters in the stats lines (one per second), from
 # the first line after WARMUP seconds to the last, so the flow table's first-touch page
 # faults at start are left out of the rate (drops during the warm-up are reported apart).
 #
 #   tools/bench-linerate.sh [--build DIR] [--packets N] [--preset P] [--workers 1,2]
-#                           [--duration S] [--warmup S] [--load F] [--reps R]
+#                           [--duration S] [--warmup S] [--load F[,F...]] [--reps R]
 #                           [--descriptors D] [--out FILE]
 #
 # Defaults: build, 1000000 frames of imix-100k (~114k concurrent connections), 1 worker,
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
     --reps) reps=$2; shift 2 ;;
     --descriptors) desc=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n 2,24p "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-linerate: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -107,14 +108,23 @@ median() { python3 -c "import statistics,sys; v=[float(x) for x in sys.argv[1:] 
     done
     mx=$(median "${maxes[@]}")
     read -r _ per cyc busy flows _ _ _ <<<"$last"
-    rate=$(python3 -c "print(int(float('$mx') * 1e6 * float('$load')))" 2>/dev/null || echo 0)
-    delivered=() steady=() warmd=() rings=()
-    for r in $(seq 1 "$reps"); do
-      log "-w $n: paced at $rate frames/s, rep $r"
-      run "$n" "$rate" "$shm/pace-w$n-r$r"
-      read -r d _ _ _ _ s a g <<<"$(measure "$shm/pace-w$n-r$r")"
-      delivered+=("$d"); steady+=("$s"); warmd+=("$((a - s))"); rings+=("$g")
+    IFS=, read -r -a loads <<<"$load"
+    first=1
+    for l in "${loads[@]}"; do
+      rate=$(python3 -c "print(int(float('$mx') * 1e6 * float('$l')))" 2>/dev/null || echo 0)
+      delivered=() steady=() warmd=() rings=()
+      for r in $(seq 1 "$reps"); do
+        log "-w $n: paced at $rate frames/s ($l of the maximum), rep $r"
+        run "$n" "$rate" "$shm/pace-w$n-r$r"
+        read -r d _ _ _ _ s a g <<<"$(measure "$shm/pace-w$n-r$r")"
+        delivered+=("$d"); steady+=("$s"); warmd+=("$((a - s))"); rings+=("$g")
+      done
+      if [ $first = 1 ]; then
+        echo "| $n | $mx (${maxes[*]}) | $per | $cyc | $busy | $flows | $rate ($l) | $(median "${delivered[@]}") | ${steady[*]} | ${warmd[*]} | ${rings[*]} |"
+      else
+        echo "| | | | | | | $rate ($l) | $(median "${delivered[@]}") | ${steady[*]} | ${warmd[*]} | ${rings[*]} |"
+      fi
+      first=0
     done
-    echo "| $n | $mx (${maxes[*]}) | $per | $cyc | $busy | $flows | $rate | $(median "${delivered[@]}") | ${steady[*]} | ${warmd[*]} | ${rings[*]} |"
   done
 } | tee ${out:+"$out"}
