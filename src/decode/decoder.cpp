@@ -18,13 +18,14 @@ SEQWATCH_DECODE_HOT Next upper(Cursor& c) noexcept {
   PacketView& v = c.v;
   const IpLayer& l = v.ip[v.ip_count - 1];
   if (l.proto == 6) return tcp(c, l);  // most packets, ahead of the jump table below
-  const bool first_fragment_only = l.flags & kIpFragment;  // offset 0, more to come
+  // A first fragment (offset 0, more to come; later fragments never get here): a tunnel
+  // in it is followed, and the packet it carries is cut at the fragment's end.
+  const bool first_fragment = l.flags & kIpFragment;
   switch (l.proto) {
     case 6:
       return tcp(c, l);
     case 17: {
       if (!udp(c, l)) return Next::kDone;
-      if (first_fragment_only) return Next::kDone;  // the tunnel payload is incomplete
       return udp_tunnel(c, v.udp.sport, v.udp.dport);
     }
     case 1:
@@ -39,12 +40,12 @@ SEQWATCH_DECODE_HOT Next upper(Cursor& c) noexcept {
     case 41:
       v.l4 = L4Type::kOther;
       v.l4_off = c.off;
-      if (first_fragment_only) return Next::kDone;
+      if (first_fragment) fragment_payload(c, kNoBound);
       return ip_in_ip(c, l.version, l.proto == 4 ? 4 : 6);
     case 47:
       v.l4 = L4Type::kOther;
       v.l4_off = c.off;
-      if (first_fragment_only) return Next::kDone;
+      if (first_fragment) fragment_payload(c, kNoBound);
       return gre(c, TunnelType::kGre);
     default:
       v.l4 = L4Type::kOther;

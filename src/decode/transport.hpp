@@ -145,6 +145,16 @@ SEQWATCH_DECODE_HOT Next tcp(Cursor& c, const IpLayer& l) noexcept {
   return Next::kDone;
 }
 
+// The payload of a first IP fragment (offset 0, more to come) is the start of a longer
+// packet: a tunnel header in it is followed (as Wireshark does without reassembly), and
+// the packet it carries ends where the fragment's bytes end, cut short as by a snaplen
+// (flagged truncated, lengths taken from its headers), not malformed. `end`: where the
+// enclosing length field (UDP) says the whole datagram ends; kNoBound when none does.
+inline void fragment_payload(Cursor& c, uint64_t end) noexcept {
+  c.cap_end = c.limit;
+  c.bound = end;
+}
+
 // Returns true when the UDP header was valid and the payload may be a tunnel.
 inline bool udp(Cursor& c, const IpLayer& l) noexcept {
   PacketView& v = c.v;
@@ -160,12 +170,16 @@ inline bool udp(Cursor& c, const IpLayer& l) noexcept {
   v.udp.length = load_be16(h + 4);
   uint32_t len = v.udp.length;
   if (len == 0 && l.version == 6) len = l.l4_len;  // RFC 2675 jumbogram
-  if (len < kUdpHdr || len > l.l4_len) {
+  // A first fragment holds the start of a longer datagram: its UDP length counts the bytes
+  // of the later fragments too.
+  const bool fragment = l.flags & kIpFragment;
+  if (len < kUdpHdr || (len > l.l4_len && !fragment)) {
     c.fail(DecodeStatus::kBadUdpLength);
     return false;
   }
   c.off += kUdpHdr;
-  c.enclose(uint64_t{v.l4_off} + len);  // a tunnel inside ends with the UDP datagram
+  if (fragment) fragment_payload(c, uint64_t{v.l4_off} + len);
+  else c.enclose(uint64_t{v.l4_off} + len);  // a tunnel inside ends with the UDP datagram
   return true;
 }
 

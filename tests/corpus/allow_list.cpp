@@ -28,21 +28,32 @@ bool icmp_error_quote(const FrameContext& ctx, const Disagreement& d) {
 // and flags the frame truncated; tshark counts the bytes present. In the corpus (zeek's
 // reassembly.pcap) the receiver's ACKs cover the IP header's length: seqwatch's is the
 // sequence-space truth.
+//
+// The same holds for a packet carried by a tunnel inside a first IP fragment (offset 0,
+// more fragments to come; a VXLAN datagram larger than the underlay MTU): the fragment
+// ends before the carried packet does. seqwatch follows the tunnel and keeps the carried
+// IP header's length; tshark counts the bytes the fragment holds (IPv4) or leaves the
+// TCP length out (IPv6: "payload length exceeds framing length").
 bool ip_longer_than_frame(const FrameContext& ctx, const Disagreement& d) {
   if (d.field != Field::kTcpLen) return false;
-  if (!(ctx.sw.flags & decode::kFlagTruncated) || ctx.ts.frame_len != ctx.ts.cap_len) return false;
   const size_t i = static_cast<size_t>(d.layer);
   if (d.layer < 0 || i >= ctx.sw.ip.size() || i >= ctx.ts.ip.size()) return false;
+  if (!(ctx.sw.flags & decode::kFlagTruncated)) return false;
   const auto& sw = ctx.sw.ip[i].tcp;
   const auto& ts = ctx.ts.ip[i].tcp;
-  return sw && ts && sw->len && ts->len && *sw->len > *ts->len;
+  if (!sw || !sw->len || !ts) return false;
+  bool in_fragment = false;  // an outer layer is a first fragment of a longer packet
+  for (size_t k = 0; k < i; ++k) in_fragment |= ctx.sw.ip[k].fragment;
+  if (in_fragment) return !ts->len || *sw->len > *ts->len;
+  return ctx.ts.frame_len == ctx.ts.cap_len && ts->len && *sw->len > *ts->len;
 }
 
 const std::vector<AllowRule> kRules = {
     {"icmp-error-quote", "tshark decodes the packet quoted in an ICMP error as further layers; seqwatch stops at ICMP",
      icmp_error_quote},
     {"ip-longer-than-frame",
-     "IP length exceeds an uncut frame: seqwatch keeps the IP header's segment length, tshark counts captured bytes",
+     "IP length exceeds an uncut frame, or the first fragment carrying it: seqwatch keeps the IP header's segment "
+     "length, tshark counts the bytes present",
      ip_longer_than_frame},
 };
 

@@ -54,6 +54,7 @@ struct IpModel {
   std::optional<uint64_t> tunnel_key;  // GRE key, VNI, TEID, ERSPAN session, PPTP call id
   bool tunnel_key_known = true;        // tshark: false when its key cannot be attributed
   bool quoted = false;                 // tshark only: a header quoted inside an ICMP error
+  bool fragment = false;               // seqwatch only (allow-list context): this layer is an IP fragment
 };
 
 struct FrameModel {

@@ -73,6 +73,7 @@ FrameModel model_of(const PacketView& v, uint32_t number) {
     const IpLayer& l = v.ip[i];
     IpModel im;
     im.version = l.version;
+    im.fragment = (l.flags & decode::kIpFragment) != 0;
     im.src = addr_of(v.src_addr(l), l.version);
     im.dst = addr_of(v.dst_addr(l), l.version);
     const bool innermost = i + 1 == v.ip_count;

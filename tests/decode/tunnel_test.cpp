@@ -583,6 +583,65 @@ TEST(Nesting, InnerLongerThanUdpDatagramIsClipped) {
   EXPECT_EQ(d.v.tcp.payload_len, 0u);  // the 20 payload bytes lie outside the datagram
 }
 
+// A tunnel datagram larger than the underlay's MTU is fragmented by the sender (a VXLAN
+// device with a 1500-byte inner MTU on a 1500-byte underlay): the first fragment carries
+// the UDP header, whose length counts every fragment, and the start of the carried
+// packet. The tunnel is followed (as Wireshark does without reassembly); the carried
+// packet is cut where the fragment ends: truncated, its lengths from its own headers, not
+// malformed. (Found on a kernel capture, tools/tunnel-captures.sh: the UDP length was
+// reported as bad_udp_length and the carried TCP segments were never analysed.)
+TEST(Nesting, TunnelInFirstFragmentIsFollowedAndCarriedPacketCut) {
+  // VXLAN: outer IPv4 first fragment, 1448 bytes of TCP payload claimed, 100 present.
+  for (const bool inner6 : {false, true}) {
+    FrameBuilder b;
+    b.eth().ipv4({.mf = true}).udp({.sport = 51253, .dport = wire::kPortVxlan, .length = 8 + 8 + 14 + 1500}).vxlan(100)
+        .eth();
+    if (inner6) b.ipv6({.payload_len = 1460}).tcp(kInnerTcp).payload(100);  // 40 + 20 + 1440 = 1500
+    else b.ipv4({.df = true, .total_len = 1500}).tcp(kInnerTcp).payload(100);
+    const Decoded d = decode_eth(b);
+    ASSERT_EQ(d.status, DecodeStatus::kOk) << (inner6 ? "inner IPv6" : "inner IPv4");
+    ASSERT_EQ(d.v.ip_count, 2);
+    EXPECT_EQ(d.v.tunnel_count, 1);
+    EXPECT_EQ(d.v.tunnel[0].type, TunnelType::kVxlan);
+    EXPECT_EQ(d.v.tunnel[0].key, 100u);
+    EXPECT_TRUE(d.v.ip[0].flags & decode::kIpFragment);
+    EXPECT_TRUE(d.v.flags & decode::kFlagTruncated);
+    EXPECT_FALSE(d.v.flags & decode::kFlagFragment) << "the innermost packet is whole";
+    EXPECT_FALSE(d.v.flags & decode::kFlagIpLenClipped);
+    ASSERT_EQ(d.v.l4, L4Type::kTcp);
+    EXPECT_EQ(d.v.tcp.seq, kInnerTcp.seq);
+    EXPECT_EQ(d.v.tcp.payload_len, 1440u + (inner6 ? 0u : 20u)) << "from the carried IP header";
+  }
+  // GRE and IPIP in a first fragment: no enclosing length; the carried packet is cut too.
+  for (const bool gre : {false, true}) {
+    FrameBuilder b;
+    b.eth().ipv4({.mf = true});
+    if (gre) b.gre();
+    b.ipv4({.total_len = 1400}).tcp(kInnerTcp).payload(64);
+    const Decoded d = decode_eth(b);
+    ASSERT_EQ(d.status, DecodeStatus::kOk) << (gre ? "GRE" : "IPIP");
+    ASSERT_EQ(d.v.ip_count, 2);
+    EXPECT_TRUE(d.v.flags & decode::kFlagTruncated);
+    ASSERT_EQ(d.v.l4, L4Type::kTcp);
+    EXPECT_EQ(d.v.tcp.payload_len, 1400u - 40u);
+  }
+}
+
+// A plain UDP datagram in a first fragment: its length field counts the later fragments;
+// that is no error.
+TEST(Nesting, UdpLengthBeyondAFirstFragmentIsNoError) {
+  FrameBuilder b;
+  b.eth().ipv4({.mf = true}).udp({.sport = 5000, .dport = 53, .length = 3008}).payload(200);
+  const Decoded d = decode_eth(b);
+  ASSERT_EQ(d.status, DecodeStatus::kOk);
+  EXPECT_EQ(d.v.l4, L4Type::kUdp);
+  EXPECT_TRUE(d.v.flags & decode::kFlagFragment);
+  // Not a fragment: the same length is malformed.
+  FrameBuilder w;
+  w.eth().ipv4().udp({.sport = 5000, .dport = 53, .length = 3008}).payload(200);
+  EXPECT_EQ(decode_eth(w).status, DecodeStatus::kBadUdpLength);
+}
+
 TEST(Nesting, OuterPaddingNotParsedAsInnerPayload) {
   FrameBuilder b;
   b.eth().ipv4(kOuter4).gre().ipv4().tcp(kInnerTcp).payload(17).trailer(8);
