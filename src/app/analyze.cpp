@@ -67,8 +67,11 @@ int analyze(const AnalyzeOptions& opts) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
+  // libpcap checks the file first (and reads it for --source file / dpdk); a pcapng file
+  // with interfaces of different link types, which libpcap refuses, goes on to the mmap
+  // reader, which reads it.
   auto file = PcapFileSource::open(opts.file);
-  if (!file) return fail(file.error().message);
+  if (!file && (opts.source == "file" || opts.source == "dpdk")) return fail(file.error().message);
 
   std::unique_ptr<PayloadMatcher> matcher;
   if (!opts.rules.empty()) {
@@ -92,6 +95,8 @@ int analyze(const AnalyzeOptions& opts) {
       source = "mmap";
     } else if (source == "mmap") {
       return fail("--source mmap: " + m.error().message);
+    } else if (!file) {
+      return fail(file.error().message);  // neither reader takes it: libpcap's reason
     } else {
       source = "file";
     }
@@ -123,7 +128,7 @@ int analyze(const AnalyzeOptions& opts) {
     file.value().reset();
   } else if (mapped) {
     src = std::move(mapped);
-    file.value().reset();  // the libpcap reader only checked the file: its buffers go now
+    if (file) file.value().reset();  // the libpcap reader only checked the file: its buffers go now
   } else {
     src = std::move(file.value());
   }

@@ -145,14 +145,21 @@ nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
           {"slices_history_cut", hist_cut}, {"history_packets_cut", hist_cut_pkts},
           {"triggers", triggers},          {"triggers_merged", merged},
           {"slices_cut_by_budget", cut_budget}, {"flow_slots_taken", slots_taken},
-          {"samples_without_flow", no_flow}};
+          {"samples_without_flow", no_flow},
+          // Records of frames of another link type than the files' (a pcapng input with
+          // interfaces of several link types): not written.
+          {"packets_other_link", k.link_mismatch}};
 }
 
 std::string EvidenceOutput::describe() const {
   const auto& w = sink_->evidence_writer().counters();
-  return fmt::format("{} packets in {} file(s) under {} (index {}){}{}", w.packets, w.files_completed, dir_,
+  const auto& k = sink_->counters();
+  return fmt::format("{} packets in {} file(s) under {} (index {}){}{}{}", w.packets, w.files_completed, dir_,
                      sink_->index_path(), w.files_failed ? fmt::format(", {} file(s) FAILED", w.files_failed) : "",
-                     over_budget_ ? fmt::format(", {} records over the budget", over_budget_) : "");
+                     over_budget_ ? fmt::format(", {} records over the budget", over_budget_) : "",
+                     k.link_mismatch ? fmt::format(", {} records of another link type than the files' NOT written",
+                                                   k.link_mismatch)
+                                     : "");
 }
 
 }  // namespace seqwatch::app

@@ -61,7 +61,7 @@ size_t EvidenceCapture::memory_for(const CaptureConfig& c) noexcept {
 size_t EvidenceCapture::memory_bytes() const noexcept { return memory_for(cfg_); }
 
 EvidenceCapture::EvidenceCapture(const CaptureConfig& cfg, const TriggerSet& triggers)
-    : cfg_(cfg), triggers_(triggers), ring_(cfg.ring, record_stride(ring_snap(cfg))) {}
+    : cfg_(cfg), triggers_(triggers), link_(static_cast<uint16_t>(cfg.link)), ring_(cfg.ring, record_stride(ring_snap(cfg))) {}
 
 Result<std::unique_ptr<EvidenceCapture>> EvidenceCapture::create(const CaptureConfig& c, const TriggerSet& triggers) {
   if (!pow2(c.flow_slots)) return Error{"evidence flow_slots " + std::to_string(c.flow_slots) + " is not a power of two"};
@@ -137,7 +137,7 @@ bool EvidenceCapture::push_packet(const FlowSlot& s, Role role, const HistEntry&
   r->flow_id = s.flow_id;
   r->verdicts = h.verdicts;
   r->triggers = triggers;
-  r->link = static_cast<uint16_t>(cfg_.link);
+  r->link = h.link;
   r->kind = RecordKind::kPacket;
   r->role = role;
   r->worker = cfg_.worker;
@@ -155,7 +155,7 @@ void EvidenceCapture::end_slice(FlowSlot& s, EndReason why, uint64_t ts_ns) noex
     r->ts_ns = ts_ns;
     r->slice = s.slice;
     r->flow_id = s.flow_id;
-    r->link = static_cast<uint16_t>(cfg_.link);
+    r->link = link_;
     r->kind = RecordKind::kSliceEnd;
     r->worker = cfg_.worker;
     r->end_reason = why;
@@ -167,8 +167,10 @@ void EvidenceCapture::end_slice(FlowSlot& s, EndReason why, uint64_t ts_ns) noex
   s.post_left = 0;
 }
 
-static EvidenceCapture::HistEntry entry_of(const PacketRef& p, uint32_t caplen, uint8_t dir, uint32_t verdicts) {
+static EvidenceCapture::HistEntry entry_of(const PacketRef& p, uint32_t caplen, uint8_t dir, uint32_t verdicts,
+                                           uint16_t link) {
   EvidenceCapture::HistEntry h{};
+  h.link = link;
   h.ts_ns = p.ts_ns;
   h.frame = p.frame;
   h.wirelen = p.wirelen != 0 ? p.wirelen : p.caplen;
@@ -186,7 +188,7 @@ static EvidenceCapture::HistEntry entry_of(const PacketRef& p, uint32_t caplen, 
   uint64_t pos = log_head_;
   if ((pos & log_mask_) + need > log_mask_ + 1) pos = (pos | log_mask_) + 1;  // no room before the end: next lap
   HistEntry* h = entry_at(pos);
-  *h = entry_of(p, n, dir, verdicts);
+  *h = entry_of(p, n, dir, verdicts, link_);
   h->prev = s.last;
   h->flow_id = s.flow_id;
   std::memcpy(reinterpret_cast<uint8_t*>(h) + sizeof(HistEntry), p.data, n);
@@ -248,7 +250,7 @@ bool EvidenceCapture::open_slice(FlowSlot& s, const PacketRef& p, const decode::
   r->flow_id = s.flow_id;
   r->verdicts = verdicts;
   r->triggers = fired;
-  r->link = static_cast<uint16_t>(cfg_.link);
+  r->link = link_;
   r->kind = RecordKind::kSliceBegin;
   r->worker = cfg_.worker;
   r->dir = f.dir;
@@ -266,7 +268,7 @@ bool EvidenceCapture::open_slice(FlowSlot& s, const PacketRef& p, const decode::
   s.last = 0;
   if (p.data != nullptr) {
     const uint32_t n = trim_len(v, p.caplen, cfg_.trim);
-    push_packet(s, Role::kTrigger, entry_of(p, n, f.dir, verdicts), p.data, fired);
+    push_packet(s, Role::kTrigger, entry_of(p, n, f.dir, verdicts, link_), p.data, fired);
     ++s.emitted;
   }
   s.post_left = cfg_.post_packets;
@@ -310,7 +312,7 @@ void EvidenceCapture::observe_triggers(FlowSlot& s, const PacketRef& p, const de
       end_slice(s, EndReason::kGlobalBudget, p.ts_ns);
     } else {
       const uint32_t n = trim_len(v, p.caplen, cfg_.trim);
-      push_packet(s, fired ? Role::kTrigger : Role::kPost, entry_of(p, n, f.dir, sv.bits), p.data, fired);
+      push_packet(s, fired ? Role::kTrigger : Role::kPost, entry_of(p, n, f.dir, sv.bits, link_), p.data, fired);
       ++s.emitted;
       if (fired) {
         ++counters_.triggers_merged;
@@ -373,7 +375,7 @@ void EvidenceCapture::sample(const PacketRef& p, const decode::PacketView& v, ui
   r->frame = p.frame;
   r->wirelen = p.wirelen != 0 ? p.wirelen : p.caplen;
   r->caplen = n;
-  r->link = static_cast<uint16_t>(cfg_.link);
+  r->link = link_;
   r->kind = RecordKind::kSample;
   r->worker = cfg_.worker;
   std::memcpy(slot + sizeof(RecordHeader), p.data, n);

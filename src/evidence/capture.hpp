@@ -117,7 +117,9 @@ class EvidenceCapture {
     uint32_t verdicts;
     uint32_t flow_id;
     uint8_t dir;
-    uint8_t reserved[7];
+    uint8_t reserved;
+    uint16_t link;      // decode::LinkType of the frame
+    uint8_t reserved2[4];
   };
   static_assert(sizeof(HistEntry) == 48);
 
@@ -155,6 +157,11 @@ class EvidenceCapture {
   void sample(const PacketRef& p, const decode::PacketView& v, uint64_t flow_hash, bool has_hash) noexcept;
   bool sampling() const noexcept { return sample_every_ != 0 || flow_on_; }
 
+  // The link type of the frames observed from now on (CaptureConfig::link at start): a
+  // source whose bursts change link type (a pcapng file with mixed interfaces) sets it per
+  // burst. Every record carries its frame's link type; history entries keep their own.
+  void set_link(decode::LinkType link) noexcept { link_ = static_cast<uint16_t>(link); }
+
   RecordRing& ring() noexcept { return ring_; }
   const CaptureCounters& counters() const noexcept { return counters_; }
   const TriggerSet& triggers() const noexcept { return triggers_; }
@@ -185,6 +192,7 @@ class EvidenceCapture {
 
   CaptureConfig cfg_;
   TriggerSet triggers_;
+  uint16_t link_ = 0;  // of the current frames (set_link)
   uint32_t slot_mask_ = 0;
   // Flow slots live in a lazily zeroed mapping too (one per flow-table entry: 192 MB at 1M
   // flows, touched only where flows are): all-zero bytes are FlowSlot's default state

@@ -46,10 +46,20 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
       return Error{"inputs have different link types (" + inputs[0]->describe() + ", " + in->describe() +
                    "); run them separately"};
   }
+  const bool rehash = cfg.software_rehash || inputs.size() != cfg.workers;
+  for (PacketSource* in : inputs) {
+    if (!in->mixed_link_types()) continue;
+    // The rehash rings and BPF programs assume one link type.
+    if (rehash || inputs.size() > 1)
+      return Error{in->describe() + " holds interfaces of different link types: it runs on one worker of its own "
+                   "(-w 1, no software rehash)"};
+    if (!cfg.capture_filter.empty() || (cfg.evidence.enabled && !cfg.evidence.trigger_bpf.empty()))
+      return Error{in->describe() + " holds interfaces of different link types: a BPF filter is compiled for one "
+                   "link type; split the file by interface (tshark -Y frame.interface_id==N) to filter it"};
+  }
   std::unique_ptr<Engine> e(new Engine());
   e->cfg_ = cfg;
   e->inputs_ = std::move(inputs);
-  const bool rehash = cfg.software_rehash || e->inputs_.size() != cfg.workers;
   if (rehash) {
     e->rehash_.per_worker.assign(cfg.workers, 0);
     // Frames a source can keep until the workers are done with them (mapped capture

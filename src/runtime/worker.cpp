@@ -10,7 +10,7 @@
 namespace seqwatch::runtime {
 
 Worker::Worker(PacketSource& source, const PayloadMatcher* matcher, tcp::TcpStage* tcp)
-    : source_(source), matcher_(matcher), tcp_(tcp), link_(source.link_type()) {
+    : source_(source), matcher_(matcher), tcp_(tcp), link_(source.link_type()), mixed_links_(source.mixed_link_types()) {
   if (matcher_ != nullptr) {
     auto s = matcher_->make_scratch();
     if (s) scratch_ = std::move(s.value());
@@ -52,6 +52,10 @@ bool Worker::poll() noexcept {
     return true;
   }
   ++state_.bursts;
+  if (mixed_links_) [[unlikely]] {  // a pcapng file with interfaces of several link types
+    link_ = source_.link_type();
+    if (x_.evidence != nullptr) x_.evidence->set_link(link_);
+  }
   process_burst(pkts_.data(), n);
   source_.release();
   state_.busy_tsc += __rdtsc() - t0;

@@ -110,7 +110,8 @@ class Worker {
   const PayloadMatcher* matcher_;
   tcp::TcpStage* tcp_;
   std::unique_ptr<PayloadMatcher::Scratch> scratch_;
-  decode::LinkType link_;
+  decode::LinkType link_;    // of the current burst
+  bool mixed_links_ = false;  // the source's bursts may change link type (read again per burst)
   WorkerState state_;
   std::array<decode::FrameRef, kBurstSize> frames_{};
   std::array<decode::PacketView, kBurstSize> views_{};

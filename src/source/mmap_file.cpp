@@ -143,6 +143,7 @@ Result<bool> MmapFileSource::setup_pcap() {
     return Error{"'" + path_ + "' is byte-swapped with link type " + num(linktype) +
                  ", whose pseudo-header libpcap must rewrite (use the libpcap source)"};
   snaplen_ = (snap == 0 || snap > kMaxSnap) ? kMaxSnap : snap;
+  burst_link_ = link_;
   pos_ = kPcapFileHeader;
   return true;
 }
@@ -290,29 +291,26 @@ MmapFileSource::Step MmapFileSource::pcapng_block(uint64_t off, uint64_t& len, P
       const uint32_t lt = rd16(d, swap_);
       const uint32_t snap = rd32(d + 4, swap_);
       const uint32_t eff_snap = (snap == 0 || snap > kMaxSnap) ? kMaxSnap : snap;
-      if (!seen_link_) {
-        decode::LinkType link;
-        if (!decode::link_type_from_pcap(lt, link)) {
-          why = "link type " + num(lt) + ", which seqwatch does not decode";
-          unsupported = true;
-          return Step::kDamaged;
-        }
-        if (swap_ && needs_swap_fixup(lt)) {
-          why = "byte-swapped link type " + num(lt) + ", whose pseudo-header libpcap must rewrite";
-          unsupported = true;
-          return Step::kDamaged;
-        }
-        seen_link_ = true;
-        link_ = link;
-        raw_link_ = lt;
-        snaplen_ = eff_snap;
-      } else if (lt != raw_link_ || eff_snap != snaplen_) {
-        why = "interfaces with different link types or snapshot lengths (" + num(raw_link_) + "/" + num(snaplen_) +
-              " and " + num(lt) + "/" + num(eff_snap) + ")";
+      Interface itf;
+      if (!decode::link_type_from_pcap(lt, itf.link)) {
+        why = "link type " + num(lt) + ", which seqwatch does not decode";
         unsupported = true;
         return Step::kDamaged;
       }
-      Interface itf;
+      if (swap_ && needs_swap_fixup(lt)) {
+        why = "byte-swapped link type " + num(lt) + ", whose pseudo-header libpcap must rewrite";
+        unsupported = true;
+        return Step::kDamaged;
+      }
+      itf.snaplen = eff_snap;
+      if (!seen_link_) {  // the file's first interface: what link_type() starts with
+        seen_link_ = true;
+        link_ = burst_link_ = itf.link;
+        raw_link_ = lt;
+        snaplen_ = eff_snap;
+      } else if (lt != raw_link_) {
+        mixed_ = true;
+      }
       bool saw_resol = false;
       uint64_t o = 8;
       while (o + 4 <= body) {
@@ -389,7 +387,8 @@ MmapFileSource::Step MmapFileSource::pcapng_block(uint64_t off, uint64_t& len, P
         else frac = frac * 1000000000ull / itf.units_per_s;
       }
       p.data = d + 20;
-      p.caplen = caplen < snaplen_ ? caplen : snaplen_;
+      p.caplen = caplen < itf.snaplen ? caplen : itf.snaplen;
+      packet_link_ = itf.link;
       p.wirelen = rd32(d + 16, swap_);
       p.ts_ns = sec * 1000000000ull + frac;
       p.frame = ++frames_read_;
@@ -406,7 +405,8 @@ MmapFileSource::Step MmapFileSource::pcapng_block(uint64_t off, uint64_t& len, P
       }
       const uint32_t wire = rd32(d, swap_);
       uint64_t caplen = wire < body - 4 ? wire : body - 4;
-      if (caplen > snaplen_) caplen = snaplen_;
+      if (caplen > ifaces_[0].snaplen) caplen = ifaces_[0].snaplen;  // a simple packet block is interface 0's
+      packet_link_ = ifaces_[0].link;
       p.data = d + 4;
       p.caplen = static_cast<uint32_t>(caplen);
       p.wirelen = wire;
@@ -436,8 +436,16 @@ uint16_t MmapFileSource::read_pcapng(PacketRef* out, uint16_t max) noexcept {
       stop(why);
       break;
     }
+    if (st == Step::kPacket) {
+      if (n == 0) {
+        burst_link_ = packet_link_;
+      } else if (packet_link_ != burst_link_) {  // another link type: the next burst starts here
+        --frames_read_;
+        break;
+      }
+      ++n;
+    }
     pos_ += len;
-    if (st == Step::kPacket) ++n;
   }
   return n;
 }
@@ -472,7 +480,8 @@ uint16_t MmapFileSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
 
 std::string MmapFileSource::describe() const {
   const char* f = format_ == CaptureFormat::kPcapng ? "pcapng" : format_ == CaptureFormat::kPcapNsec ? "pcap-ns" : "pcap";
-  return path_ + " (" + f + ", " + std::string(decode::link_type_name(link_)) + ", mmap)";
+  return path_ + " (" + f + ", " + (mixed_ ? "interfaces of several link types, the first " : "") +
+         std::string(decode::link_type_name(link_)) + ", mmap)";
 }
 
 }  // namespace seqwatch

@@ -3,13 +3,15 @@
 // (libpcap's reader copies every frame and runs at ~3 Mpps; see docs/performance.md).
 //
 // Handles uncompressed classic pcap (either byte order, micro- or nanosecond magic) and
-// pcapng (SHB, IDB, EPB, SPB and the obsolete PB; other blocks are skipped) whose
-// interfaces share one link type and snapshot length. Everything else is refused by
-// can_open()/open() with a reason, so the caller falls back to PcapFileSource (libpcap):
-// gzip, pcap variants (Kuznetzov/Navtel magic, version other than 2.x), link types the
-// decoder does not know, interfaces with different link types or snaplens, sections with
-// different byte orders, pcapng versions other than 1.0/1.2, unusual if_tsresol values,
-// blocks over 16 MiB.
+// pcapng (SHB, IDB, EPB, SPB and the obsolete PB; other blocks are skipped). A pcapng file
+// may hold interfaces of different link types (`dumpcap -i any -i eth0`, mergecap of an
+// Ethernet and a Linux-cooked capture), which libpcap refuses to read: each burst then
+// holds frames of one link type only, and link_type() names the latest burst's
+// (mixed_link_types() says so); each interface's snapshot length applies to its frames.
+// Everything else is refused by can_open()/open() with a reason, so the caller falls back
+// to PcapFileSource (libpcap): gzip, pcap variants (Kuznetzov/Navtel magic, version other
+// than 2.x), link types the decoder does not know, sections with different byte orders,
+// pcapng versions other than 1.0/1.2, unusual if_tsresol values, blocks over 16 MiB.
 //
 // Damage is not refused but reported: every record length is checked against the bytes
 // left in the file (and, for pcapng, against its block) before anything is read. Reading
@@ -44,7 +46,10 @@ class MmapFileSource final : public PacketSource {
 
   uint16_t rx_burst(PacketRef* out, uint16_t max) noexcept override;
   bool done() const noexcept override { return done_; }
-  decode::LinkType link_type() const noexcept override { return link_; }
+  // The link type of the latest burst's frames (before the first burst: the first
+  // interface's); with one link type in the file, always that one.
+  decode::LinkType link_type() const noexcept override { return burst_link_; }
+  bool mixed_link_types() const noexcept override { return mixed_; }
   std::string describe() const override;
   // Damaged records that stopped the reading (0 or 1).
   uint64_t dropped() const noexcept override { return damaged_; }
@@ -63,8 +68,8 @@ class MmapFileSource final : public PacketSource {
   void drop_before(uint64_t mark) noexcept override;
 
   CaptureFormat format() const noexcept { return format_; }
-  uint32_t snaplen() const noexcept { return snaplen_; }
-  uint32_t raw_link_type() const noexcept { return raw_link_; }
+  uint32_t snaplen() const noexcept { return snaplen_; }  // the first interface's (pcapng)
+  uint32_t raw_link_type() const noexcept { return raw_link_; }  // the first interface's (pcapng)
   uint64_t file_size() const noexcept { return size_; }
   // Set when reading stopped on a damaged record rather than at the end of the file.
   const std::string& read_error() const noexcept { return read_error_; }
@@ -73,6 +78,8 @@ class MmapFileSource final : public PacketSource {
   struct Interface {
     uint64_t units_per_s = 1000000;  // if_tsresol
     int64_t offset_s = 0;            // if_tsoffset
+    decode::LinkType link = decode::LinkType::kEthernet;
+    uint32_t snaplen = 0;            // effective, as snaplen_
   };
   enum class Step : uint8_t { kPacket, kSkip, kDamaged };
 
@@ -97,7 +104,10 @@ class MmapFileSource final : public PacketSource {
   uint64_t populated_ = 0;  // page-aligned end of the part faulted in ahead of pos_
   uint64_t dropped_ = 0;    // page-aligned end of the part given back behind pos_
   bool retain_ = false;
-  decode::LinkType link_ = decode::LinkType::kEthernet;
+  decode::LinkType link_ = decode::LinkType::kEthernet;  // the first interface's
+  decode::LinkType burst_link_ = decode::LinkType::kEthernet;
+  decode::LinkType packet_link_ = decode::LinkType::kEthernet;  // pcapng_block's latest packet's
+  bool mixed_ = false;
   uint32_t raw_link_ = 0;
   CaptureFormat format_ = CaptureFormat::kPcap;
   bool swap_ = false;

@@ -34,7 +34,12 @@ class PacketSource {
   // Gives back the last burst's buffers (DPDK mbufs); a no-op for file sources.
   virtual void release() noexcept {}
   virtual bool done() const noexcept = 0;
+  // The link type of the frames of the latest burst. Every burst holds frames of one link
+  // type; only a source whose mixed_link_types() is true (a pcapng file with interfaces of
+  // different link types) ever changes it between bursts, so a consumer reads it again
+  // after each rx_burst() of such a source.
   virtual decode::LinkType link_type() const noexcept = 0;
+  virtual bool mixed_link_types() const noexcept { return false; }
   virtual std::string describe() const = 0;
   // Frames that could not be read into the burst (oversized, read errors): counted.
   virtual uint64_t dropped() const noexcept { return 0; }

@@ -245,6 +245,63 @@ TEST(Cli, ConnectionsSplitAcrossVlansAreDetectedAndCounted) {
   EXPECT_EQ(mongo["retransmissions"]["split_connections"], 0);
 }
 
+// A pcapng file whose interfaces have different link types (what `dumpcap -i any -i eth0`
+// or mergecap of an Ethernet and a raw-IP capture writes; libpcap stops reading at the
+// second interface): data/demo.pcap with half of its connections moved, Ethernet header
+// stripped, to a raw-IP interface. Same frames in the same order, so exactly the events
+// and flow records of the Ethernet-only original.
+TEST(Cli, PcapngWithInterfacesOfDifferentLinkTypesGivesTheSameEvents) {
+  const std::string demo = src_dir() + "/data/demo.pcap";
+  const std::string mixed = seqwatch::test::scratch_dir() + "mixed-links.pcapng";
+  {
+    char err[PCAP_ERRBUF_SIZE] = {};
+    pcap_t* p = pcap_open_offline_with_tstamp_precision(demo.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+    ASSERT_NE(p, nullptr) << err;
+    ASSERT_EQ(pcap_datalink(p), DLT_EN10MB);
+    std::vector<uint8_t> out;
+    auto u16 = [&](uint16_t v) { out.insert(out.end(), {uint8_t(v), uint8_t(v >> 8)}); };
+    auto u32 = [&](uint32_t v) { u16(uint16_t(v)); u16(uint16_t(v >> 16)); };
+    u32(0x0A0D0D0A); u32(28); u32(0x1A2B3C4D); u16(1); u16(0); u32(0xFFFFFFFF); u32(0xFFFFFFFF); u32(28);
+    for (const uint16_t link : {uint16_t{1}, uint16_t{101}}) {  // Ethernet, raw IP; both in nanoseconds
+      u32(1); u32(32); u16(link); u16(0); u32(0);
+      u16(9); u16(1); out.insert(out.end(), {9, 0, 0, 0}); u16(0); u16(0);
+      u32(32);
+    }
+    pcap_pkthdr* h = nullptr;
+    const u_char* d = nullptr;
+    unsigned raw_frames = 0;
+    while (pcap_next_ex(p, &h, &d) == 1) {
+      // One interface per connection: by the parity of the sum of its ports.
+      const bool ipv4_tcp = h->caplen >= 14 + 20 + 4 && d[12] == 0x08 && d[13] == 0x00 && d[23] == 6;
+      const uint32_t ports = ipv4_tcp ? (d[34] << 8 | d[35]) + (d[36] << 8 | d[37]) : 0;
+      const bool raw = ipv4_tcp && (ports & 1);
+      raw_frames += raw;
+      const uint32_t skip = raw ? 14 : 0;
+      const uint32_t cap = h->caplen - skip, wire = h->len - skip;
+      const uint32_t len = 32 + ((cap + 3) & ~3u);
+      const uint64_t ts = uint64_t(h->ts.tv_sec) * 1000000000ull + uint64_t(h->ts.tv_usec);  // ns precision
+      u32(6); u32(len); u32(raw ? 1 : 0); u32(uint32_t(ts >> 32)); u32(uint32_t(ts)); u32(cap); u32(wire);
+      out.insert(out.end(), d + skip, d + h->caplen);
+      out.resize(out.size() + ((4 - cap % 4) % 4), 0);
+      u32(len);
+    }
+    pcap_close(p);
+    ASSERT_GT(raw_frames, 1000u) << "both interfaces must carry connections";
+    std::ofstream(mixed, std::ios::binary).write(reinterpret_cast<const char*>(out.data()), std::streamsize(out.size()));
+  }
+  std::string log_demo, log_mixed;
+  const auto want = outputs_of(demo, 1, log_demo);
+  const auto got = outputs_of(mixed, 1, log_mixed);
+  EXPECT_GT(want.size(), 100u);
+  EXPECT_EQ(got, want);
+  EXPECT_NE(log_mixed.find("interfaces of several link types"), std::string::npos) << log_mixed;
+  // Several workers (the rehash rings carry one link type) and BPF filters (compiled for
+  // one) are refused with the reason.
+  const CmdResult w2 = run(exe() + " analyze '" + mixed + "' -w 2");
+  EXPECT_NE(w2.rc, 0);
+  EXPECT_NE(w2.out.find("holds interfaces of different link types: it runs on one worker"), std::string::npos) << w2.out;
+}
+
 TEST(Cli, GzipCaptureIsReadByFileSourceAndRefusedByDpdkWithAReason) {
   const auto plain = write_pcap("gz.pcap", {tcp_frame(0x02, "", 1, 0, false), tcp_frame(0x12, "", 9, 2, true)});
   ASSERT_EQ(run("gzip -kf '" + plain + "'").rc, 0);
