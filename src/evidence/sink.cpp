@@ -132,21 +132,17 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
     }
     case RecordKind::kSample: {
       if (!sample_) return;
-      if (r.link != static_cast<uint16_t>(sample_->config().link)) {
-        ++counters_.link_mismatch;
-        return;
-      }
-      PacketOut o{r.ts_ns, data, r.caplen, r.wirelen, {}};
+      uint32_t link = PacketOut::kWriterLink;
+      if (!link_fits(*sample_, r.link, link)) return;
+      PacketOut o{r.ts_ns, data, r.caplen, r.wirelen, {}, link};
       if (sample_->write(o)) ++counters_.samples;
       return;
     }
     case RecordKind::kPacket:
       break;
   }
-  if (r.link != static_cast<uint16_t>(evidence_->config().link)) {
-    ++counters_.link_mismatch;
-    return;
-  }
+  uint32_t link = PacketOut::kWriterLink;
+  if (!link_fits(*evidence_, r.link, link)) return;
   auto it = slices_.find(r.slice);
   if (it == slices_.end()) {
     ++counters_.orphans;
@@ -154,7 +150,7 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
   }
   Slice& s = it->second;
   comment_ = comment_for(r, s.triggers);
-  PacketOut o{r.ts_ns, data, r.caplen, r.wirelen, comment_};
+  PacketOut o{r.ts_ns, data, r.caplen, r.wirelen, comment_, link};
   FilePos pos;
   if (!evidence_->write(o, &pos)) return;
   ++counters_.packets;
@@ -237,6 +233,16 @@ void EvidenceSink::write_index_line(const Entry& e, const std::string& file) {
     return;
   }
   ++counters_.index_lines;
+}
+
+bool EvidenceSink::link_fits(const RotatingWriter& w, uint16_t record_link, uint32_t& link) {
+  if (record_link == static_cast<uint16_t>(w.config().link)) return true;
+  if (w.config().format == FileFormat::kPcapng) {  // a pcapng file takes another interface
+    link = record_link;
+    return true;
+  }
+  ++counters_.link_mismatch;  // a pcap file has one link type
+  return false;
 }
 
 void EvidenceSink::file_done(const RotatingWriter::FileDone& d) {

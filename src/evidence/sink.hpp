@@ -33,7 +33,7 @@ struct SinkCounters {
   uint64_t slices = 0;               // kSliceBegin seen
   uint64_t packets = 0;              // evidence packets written
   uint64_t orphans = 0;              // packets of a slice whose begin was never seen
-  uint64_t link_mismatch = 0;        // record's link type differs from the writer's
+  uint64_t link_mismatch = 0;        // record's link type differs from the pcap writer's (not written)
   uint64_t samples = 0;
   uint64_t index_lines = 0;
   uint64_t index_lines_lost = 0;     // their file failed, or the index could not be written
@@ -90,6 +90,9 @@ class EvidenceSink {
   explicit EvidenceSink(const SinkConfig& cfg);
   void on_record(const RecordHeader& r, const uint8_t* data);
   void file_done(const RotatingWriter::FileDone& d);
+  // Whether a record of `record_link` can go to `w`: its own link type, or any in a pcapng
+  // file (`link` set: the writer adds an interface); a pcap file counts link_mismatch.
+  bool link_fits(const RotatingWriter& w, uint16_t record_link, uint32_t& link);
   void write_index_line(const Entry& e, const std::string& file);
   void report(const std::string& msg);
 

@@ -177,19 +177,39 @@ bool RotatingWriter::write_header() {
   put_option(b, kShbUserAppl, kAppl.data(), kAppl.size());
   put_option(b, kOptEnd, nullptr, 0);
   seal(b);
-  const size_t shb = b.size();
+  file_bytes_ = b.size();
+  if (std::fwrite(b.data(), 1, b.size(), file_) != b.size()) return false;
+  ifaces_.clear();
+  return write_idb(static_cast<uint16_t>(cfg_.link));
+}
+
+bool RotatingWriter::write_idb(uint16_t link) {
+  std::vector<uint8_t>& b = block_;
+  b.clear();
   put32(b, kIdb);
   put32(b, 0);
-  put16(b, static_cast<uint16_t>(cfg_.link));  // pcapng carries LINKTYPE_* values
+  put16(b, link);  // pcapng carries LINKTYPE_* values
   put16(b, 0);
   put32(b, cfg_.snaplen);
   put_option(b, kIfTsresol, &kTsresolNs, 1);
   put_option(b, kOptEnd, nullptr, 0);
-  const uint32_t total = static_cast<uint32_t>(b.size() - shb + 4);
-  std::memcpy(&b[shb + 4], &total, 4);
+  const uint32_t total = static_cast<uint32_t>(b.size() + 4);
+  std::memcpy(&b[4], &total, 4);
   put32(b, total);
-  file_bytes_ = b.size();
-  return std::fwrite(b.data(), 1, b.size(), file_) == b.size();
+  if (std::fwrite(b.data(), 1, b.size(), file_) != b.size()) return false;
+  file_bytes_ += b.size();
+  ifaces_.push_back(link);
+  return true;
+}
+
+int RotatingWriter::interface_of(uint32_t link) {
+  if (link == PacketOut::kWriterLink || link == ifaces_[0]) return 0;
+  for (size_t i = 1; i < ifaces_.size(); ++i)
+    if (ifaces_[i] == link) return static_cast<int>(i);
+  const uint64_t before = file_bytes_;
+  if (!write_idb(static_cast<uint16_t>(link))) return -1;
+  counters_.bytes += file_bytes_ - before;  // a block in the middle of the file, as the records
+  return static_cast<int>(ifaces_.size() - 1);
 }
 
 uint64_t RotatingWriter::record_size(const PacketOut& p) const noexcept {
@@ -198,7 +218,7 @@ uint64_t RotatingWriter::record_size(const PacketOut& p) const noexcept {
   return kEpbFixed + pad4(p.caplen) + (c ? 4 + pad4(c) + 4 : 0);
 }
 
-bool RotatingWriter::write_record(const PacketOut& p) {
+bool RotatingWriter::write_record(const PacketOut& p, uint32_t iface) {
   if (cfg_.format == FileFormat::kPcap) {
     struct pcap_pkthdr h {};
     h.ts.tv_sec = static_cast<time_t>(p.ts_ns / kNsPerSec);
@@ -212,7 +232,7 @@ bool RotatingWriter::write_record(const PacketOut& p) {
   b.clear();
   put32(b, kEpb);
   put32(b, 0);
-  put32(b, 0);  // interface 0
+  put32(b, iface);
   put32(b, static_cast<uint32_t>(p.ts_ns >> 32));
   put32(b, static_cast<uint32_t>(p.ts_ns));
   put32(b, p.caplen);
@@ -245,8 +265,18 @@ bool RotatingWriter::write(const PacketOut& p, FilePos* where) {
       return false;
     }
   }
+  uint32_t iface = 0;
+  if (cfg_.format == FileFormat::kPcapng && p.link != PacketOut::kWriterLink) {
+    const int i = interface_of(p.link);
+    if (i < 0) {
+      ++counters_.packets_lost;
+      fail("write failed", errno ? errno : EIO);
+      return false;
+    }
+    iface = static_cast<uint32_t>(i);
+  }
   const uint64_t off = file_bytes_;
-  if (!write_record(p)) {
+  if (!write_record(p, iface)) {
     ++counters_.packets_lost;
     fail("write failed", errno ? errno : EIO);
     return false;

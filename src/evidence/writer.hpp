@@ -63,6 +63,11 @@ struct PacketOut {
   uint32_t caplen = 0;
   uint32_t wirelen = 0;
   std::string_view comment;       // pcapng only; empty = no comment
+  // pcapng only: the frame's link type when it differs from WriterConfig::link (an input
+  // with interfaces of several link types); the file gets an interface of that type
+  // before its first such packet. kWriterLink = the writer's own.
+  static constexpr uint32_t kWriterLink = 0xFFFFFFFF;
+  uint32_t link = kWriterLink;
 };
 
 // Where a packet landed.
@@ -109,7 +114,12 @@ class RotatingWriter {
   void finish_file();
   void fail(const std::string& what, int err);
   bool write_header();
-  bool write_record(const PacketOut& p);
+  // Appends an interface description block of `link` to the current pcapng file.
+  bool write_idb(uint16_t link);
+  // pcapng: the interface id of `link` in the current file, writing its IDB first if it
+  // has none yet (-1: the write failed).
+  int interface_of(uint32_t link);
+  bool write_record(const PacketOut& p, uint32_t iface);
   uint64_t record_size(const PacketOut& p) const noexcept;
 
   WriterConfig cfg_;
@@ -119,6 +129,7 @@ class RotatingWriter {
   pcap_dumper_t* dumper_ = nullptr;
   std::unique_ptr<char[]> buffer_;
   std::vector<uint8_t> block_;    // pcapng block scratch, reused
+  std::vector<uint16_t> ifaces_;  // pcapng: link type of each interface of the current file
   std::string name_;              // current file name (final, without .partial)
   std::string partial_;           // full path of the partial file
   uint64_t seq_ = 0;

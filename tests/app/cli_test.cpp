@@ -295,6 +295,13 @@ TEST(Cli, PcapngWithInterfacesOfDifferentLinkTypesGivesTheSameEvents) {
   EXPECT_GT(want.size(), 100u);
   EXPECT_EQ(got, want);
   EXPECT_NE(log_mixed.find("interfaces of several link types"), std::string::npos) << log_mixed;
+  // Evidence keeps both link types: the pcapng evidence file gets an interface per link type.
+  const std::string evdir = seqwatch::test::scratch_dir() + "mixed-evidence";
+  const auto j = analyze_json(mixed, "auto", "--evidence " + evdir);
+  ASSERT_TRUE(j.contains("evidence")) << j.dump();
+  EXPECT_GT(j["evidence"]["packets_written"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["evidence"]["packets_other_link"], 0);
+  EXPECT_EQ(j["evidence"]["packets_written"], j["evidence"]["packets"]);
   // Several workers (the rehash rings carry one link type) and BPF filters (compiled for
   // one) are refused with the reason.
   const CmdResult w2 = run(exe() + " analyze '" + mixed + "' -w 2");

@@ -184,6 +184,53 @@ TEST(EvidenceWriter, PcapngCommentsOriginalLengthsAndIndex) {
   }
 }
 
+// An input with interfaces of several link types (a pcapng file of `dumpcap -i any -i eth0`):
+// evidence records keep their frame's link type. A pcapng file takes an interface per link
+// type (an IDB before the first packet of each), a pcap file has one link type: the others
+// are counted (link_mismatch), not written.
+TEST(EvidenceWriter, RecordsOfAnotherLinkTypeGetTheirOwnInterfaceInPcapng) {
+  if (!have_tshark()) GTEST_SKIP() << "tshark not installed";
+  for (const FileFormat fmt : {FileFormat::kPcapng, FileFormat::kPcap}) {
+    TempDir d;
+    auto sink = EvidenceSink::create(sink_config(d.path(), fmt)).value();
+    Traffic tr;
+    const uint64_t t0 = 1'700'000'000'000'000'000ull;
+    for (uint32_t fl = 1; fl <= 2; ++fl) {  // flow 1 on Ethernet, flow 2 on raw IP
+      const bool raw = fl == 2;
+      tr.cap->set_link(raw ? decode::LinkType::kRaw : decode::LinkType::kEthernet);
+      for (int i = 0; i < 8; ++i) {
+        const bool rst = i == 4;
+        const Pkt& p = tr.f.tcp(static_cast<uint16_t>(20000 + fl), i % 2 == 0, t0 + fl * 1'000'000 + i * 1000,
+                                rst ? 0 : 100, rst ? (test::wire::kRst | test::wire::kAck) : test::wire::kAck);
+        PacketRef ref = p.ref;
+        if (raw) {  // the same packet without its Ethernet header
+          ref.data += 14;
+          ref.caplen -= 14;
+          ref.wirelen -= 14;
+        }
+        tr.cap->observe(ref, p.view, FlowRef{fl, fl, static_cast<uint8_t>(p.dir), &p.key}, tcp::SegmentVerdict{});
+        sink->drain(tr.cap->ring());
+      }
+    }
+    sink->close();
+    const bool ng = fmt == FileFormat::kPcapng;
+    const auto files = files_in(d.path(), ng ? ".pcapng" : ".pcap");
+    ASSERT_EQ(files.size(), 1u);
+    const auto out = lines(tshark_ok(files[0], "-T fields -E separator=/t -e frame.interface_id -e frame.encap_type "
+                                               "-e ip.src -e tcp.srcport -e tcp.dstport"));
+    if (ng) {
+      ASSERT_EQ(out.size(), 12u);  // 6 per flow (K = 3 before the RST, the RST, M = 2 after)
+      EXPECT_EQ(out[0], "0\t1\t10.0.0.2\t80\t20001");
+      EXPECT_EQ(out[6], "1\t7\t10.0.0.2\t80\t20002") << "raw IP, decoded from its own interface";
+      EXPECT_EQ(sink->counters().link_mismatch, 0u);
+    } else {
+      ASSERT_EQ(out.size(), 6u) << "flow 1 only";
+      EXPECT_EQ(out[0], "\t1\t10.0.0.2\t80\t20001");  // pcap: no interface ids
+      EXPECT_EQ(sink->counters().link_mismatch, 6u);
+    }
+  }
+}
+
 TEST(EvidenceWriter, PcapNanosecondsAndRotation) {
   if (!have_tshark()) GTEST_SKIP() << "tshark not installed";
   TempDir d;
