@@ -55,6 +55,17 @@ void store_be32(uint8_t* p, uint32_t v) noexcept {
   std::memcpy(p, &be, 4);
 }
 
+void store_be16(uint8_t* p, uint16_t v) noexcept {
+  const uint16_t be = rte_cpu_to_be_16(v);
+  std::memcpy(p, &be, 2);
+}
+
+uint16_t load_be16(const uint8_t* p) noexcept {
+  uint16_t be;
+  std::memcpy(&be, p, 2);
+  return rte_be_to_cpu_16(be);
+}
+
 uint32_t load_be32(const uint8_t* p) noexcept {
   uint32_t be;
   std::memcpy(&be, p, 4);
@@ -180,6 +191,7 @@ Result<std::unique_ptr<ReplayPort>> ReplayPort::create(const ReplayConfig& cfg) 
     f.dseq = s[dir].span();
     f.dack = s[1 - dir].span();
     f.ack_set = (in.v.tcp.flags & decode::kTcpAck) != 0;
+    f.csum0 = load_be16(f.data + f.tcp_off + 16);
     // SACK edges are in the peer's sequence space, as the ACK field is.
     f.sack_first = static_cast<uint32_t>(r->edges_.size());
     const uint8_t* opt = f.data + f.tcp_off + 20;
@@ -298,10 +310,20 @@ void ReplayPort::rewrite(const Frame& f, uint64_t pass) noexcept {
   if (f.tcp_off == 0) return;
   const uint32_t k = static_cast<uint32_t>(pass);  // sequence arithmetic is modulo 2^32
   uint8_t* tcp = f.data + f.tcp_off;
-  store_be32(tcp + 4, f.seq0 + k * f.dseq);
-  if (f.ack_set) store_be32(tcp + 8, f.ack0 + k * f.dack);
+  // The TCP checksum follows every rewritten word (RFC 1624 incremental update from the
+  // file's values): a frame whose checksum was right stays right (an evidence pcap cut from
+  // a replay passes tshark's checksum check), one that was wrong (offloaded) stays as wrong.
+  uint32_t sum = static_cast<uint16_t>(~f.csum0);
+  auto put = [&sum](uint8_t* at, uint32_t old_v, uint32_t new_v) {
+    store_be32(at, new_v);
+    sum += static_cast<uint16_t>(~(old_v >> 16)) + static_cast<uint16_t>(~old_v) + (new_v >> 16) + (new_v & 0xFFFF);
+  };
+  put(tcp + 4, f.seq0, f.seq0 + k * f.dseq);
+  if (f.ack_set) put(tcp + 8, f.ack0, f.ack0 + k * f.dack);
   for (uint32_t e = f.sack_first; e < f.sack_first + f.sack_n; ++e)
-    store_be32(f.data + edges_[e].off, edges_[e].v0 + k * f.dack);
+    put(f.data + edges_[e].off, edges_[e].v0, edges_[e].v0 + k * f.dack);
+  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  store_be16(tcp + 16, static_cast<uint16_t>(~sum));
 }
 
 // Delivers queue q's pending burst. Paced: what does not fit is dropped (imissed). Else it

@@ -88,6 +88,7 @@ class ReplayPort {
     uint8_t sack_n;           // SACK edges (2 per block)
     uint8_t ack_set;          // the ACK flag is set: the ACK field is shifted
     uint16_t queue;
+    uint16_t csum0;           // the TCP checksum as in the file (updated per pass, RFC 1624)
   };
   struct Edge {
     uint32_t off;             // byte offset of the edge in the frame
