@@ -32,6 +32,7 @@
 #include "decode/decoder.hpp"
 #include "seqwatch_frames.hpp"
 #include "source/pcap_file.hpp"
+#include "support/capture_reader.hpp"
 #include "support/corpus.hpp"
 #include "tshark_frames.hpp"
 
@@ -71,11 +72,11 @@ void compare_file(const CorpusFile& f, FileResult& r) {
   r.ts_frames = r.tshark.frames.size();
   if (!r.tshark.error.empty()) r.error = "tshark: " + r.tshark.error;
 
-  auto src = PcapFileSource::open(f.path);
-  if (!src) {
-    r.error = src.error().message;
+  const test::CaptureReader src = test::open_capture(f.path);
+  if (src.source() == nullptr) {
+    r.error = src.error;
   } else {
-    PcapFileSource& s = *src.value();
+    PacketSource& s = *src.source();
     PacketRef burst[kBurstSize];
     decode::PacketView view;
     for (;;) {
@@ -102,7 +103,7 @@ void compare_file(const CorpusFile& f, FileResult& r) {
         r.frames.push_back(std::move(fd));
       }
     }
-    r.read_error = s.read_error();
+    r.read_error = src.read_error();
   }
   r.tshark.frames.clear();
   r.tshark.frames.shrink_to_fit();

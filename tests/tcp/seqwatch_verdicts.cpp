@@ -3,19 +3,19 @@
 #include <array>
 
 #include "decode/decoder.hpp"
-#include "source/pcap_file.hpp"
+#include "support/capture_reader.hpp"
 #include "tcp/tcp_stage.hpp"
 
 namespace seqwatch::tcpdiff {
 
 SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans) {
   SeqwatchRun run;
-  auto src = PcapFileSource::open(capture_path);
-  if (!src) {
-    run.error = src.error().message;
+  const test::CaptureReader src = test::open_capture(capture_path);
+  if (src.source() == nullptr) {
+    run.error = src.error;
     return run;
   }
-  PcapFileSource& s = *src.value();
+  PacketSource& s = *src.source();
 
   // Flow-table capacity well above the corpus's largest file (1,994 flows in synscan);
   // the event ring holds far more than one burst's events and is drained after each burst.
@@ -69,7 +69,7 @@ SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans) {
   }
   while (!tcp.flush()) drain();
   drain();
-  run.read_error = s.read_error();
+  run.read_error = src.read_error();
 
   const tcp::TcpStageCounters& c = tcp.counters();
   run.tcp_segments = c.segments;
