@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -164,13 +165,9 @@ TEST(Replay, ShiftedFramesKeepValidTcpChecksums) {
     const CmdResult t = run("tshark -n -r '" + f + "' -o tcp.check_checksum:TRUE -Y tcp -T fields -e tcp.checksum.status",
                             false);
     ASSERT_EQ(t.rc, 0) << t.out;
-    size_t pos = 0;
-    while (pos < t.out.size()) {
-      const size_t e = t.out.find('\n', pos);
-      const std::string l = t.out.substr(pos, (e == std::string::npos ? t.out.size() : e) - pos);
-      if (!l.empty()) (l == "1" ? good : other) += 1;  // 1 = good
-      pos = e == std::string::npos ? t.out.size() : e + 1;
-    }
+    std::istringstream lines(t.out);
+    for (std::string l; std::getline(lines, l);)
+      if (!l.empty()) (l == "1" ? good : other) += 1;  // tcp.checksum.status 1 = good
   }
   EXPECT_EQ(good, 3u * 3000u) << "every TCP frame of three passes";
   EXPECT_EQ(other, 0u);
