@@ -146,8 +146,8 @@ nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
           {"triggers", triggers},          {"triggers_merged", merged},
           {"slices_cut_by_budget", cut_budget}, {"flow_slots_taken", slots_taken},
           {"samples_without_flow", no_flow},
-          // Records of frames of another link type than the files' (a pcapng input with
-          // interfaces of several link types): not written.
+          // Records of frames of another link type than the pcap files' (an input with
+          // interfaces of several link types; pcapng files take them): not written.
           {"packets_other_link", k.link_mismatch}};
 }
 
