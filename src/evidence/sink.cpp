@@ -264,6 +264,14 @@ void EvidenceSink::tick(uint64_t now_ns) {
 void EvidenceSink::close() {
   if (evidence_) evidence_->close();
   if (sample_) sample_->close();
+  if (index_ == nullptr && counters_.index_lines == 0 && counters_.index_errors == 0) {
+    // No slice was written: the index the summary names still exists, empty (a run or an
+    // extract that found nothing says so to a script reading it).
+    std::error_code ec;
+    std::filesystem::create_directories(cfg_.evidence.dir, ec);
+    index_ = std::fopen(index_path().c_str(), "a");
+    if (index_ == nullptr) ++counters_.index_errors;
+  }
   if (index_) {
     std::fclose(index_);
     index_ = nullptr;

@@ -231,6 +231,18 @@ TEST(EvidenceWriter, RecordsOfAnotherLinkTypeGetTheirOwnInterfaceInPcapng) {
   }
 }
 
+// Nothing triggered: no evidence file, but the index the summary names exists, empty.
+TEST(EvidenceWriter, EmptyIndexWhenNoSliceWasWritten) {
+  TempDir d;
+  const fs::path dir = d.path() / "evidence";
+  auto sink = EvidenceSink::create(sink_config(dir, FileFormat::kPcapng)).value();
+  sink->close();
+  EXPECT_TRUE(files_in(dir, ".pcapng").empty());
+  ASSERT_TRUE(fs::exists(sink->index_path()));
+  EXPECT_EQ(fs::file_size(sink->index_path()), 0u);
+  EXPECT_EQ(sink->counters().index_errors, 0u);
+}
+
 TEST(EvidenceWriter, PcapNanosecondsAndRotation) {
   if (!have_tshark()) GTEST_SKIP() << "tshark not installed";
   TempDir d;
