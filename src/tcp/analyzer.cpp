@@ -307,15 +307,14 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
   if (win == 0 && no_sfr) bits |= kZeroWindow;  // A2
   if (fwd.nextseq != 0 && seq_gt(seq, fwd.nextseq) && !rst) {  // A3
     bits |= kLostSegment;
-    if (fwd.gap_len != 0 && seq - fwd.gap_start <= 0xFFFF) {
+    if (fwd.gap_len != 0 && seq - fwd.gap_start <= kGapMax) {
       // An older gap is still open (several holes in one window, as a sensor after a
       // lossy link sees them): one range from its start over the new one, so that the
       // older hole's filler still counts as lost upstream.
-      fwd.gap_len = static_cast<uint16_t>(seq - fwd.gap_start);
+      fwd.gap_len = gap_code(fwd.gap_start, seq);
     } else {
-      const uint32_t missing = seq - fwd.nextseq;
       fwd.gap_start = fwd.nextseq;
-      fwd.gap_len = static_cast<uint16_t>(missing > 0xFFFF ? 0xFFFF : missing);
+      fwd.gap_len = gap_code(fwd.nextseq, seq);
     }
   }
   if (seglen <= 1 && seq == fwd.nextseq - 1 && no_sfr) bits |= kKeepAlive;  // A4
@@ -465,14 +464,21 @@ done:
   // out-of-order re-sends of seen bytes are retransmissions (at a sender's capture point
   // every one of them is: docs/tcp-analysis.md, kernel truth).
   bool counts_as_retx = bits & kRetransmission;
+  // Wireshark's keep-alive rule (A4) looks at seq = nextseq - 1 only. A one-byte segment
+  // there whose byte the peer has NOT acknowledged is the last one-byte message re-sent (a
+  // tail-loss probe or timeout: an application's one-byte messages, e.g. iperf3's control
+  // channel), which the sender's kernel counts in TcpRetransSegs; a keep-alive re-sends a
+  // byte already acknowledged (seq = SND.UNA - 1). The verdict stays Wireshark's.
+  if ((bits & kKeepAlive) && seglen == 1 && rev.lastack != 0 && seq_ge(seq, rev.lastack)) counts_as_retx = true;
   if (bits & (kRetransmission | kOutOfOrder)) {
-    const bool fills_gap = fwd.gap_len != 0 && seq_ge(seq, fwd.gap_start) && seq_lt(seq, fwd.gap_start + fwd.gap_len);
+    const uint32_t gap = fwd.gap_len != 0 ? gap_bytes(fwd.gap_start, fwd.gap_len) : 0;
+    const bool fills_gap = gap != 0 && seq_ge(seq, fwd.gap_start) && seq_lt(seq, fwd.gap_start + gap);
     if (fills_gap) {
       bits |= kLossUpstream;
       if (seq == fwd.gap_start) {
-        const uint32_t used = seglen < fwd.gap_len ? seglen : fwd.gap_len;
-        fwd.gap_start += used;
-        fwd.gap_len = static_cast<uint16_t>(fwd.gap_len - used);
+        const uint32_t end = fwd.gap_start + gap;
+        fwd.gap_start += seglen < gap ? seglen : gap;
+        fwd.gap_len = gap_code(fwd.gap_start, end);
       }
     } else {
       if (seglen > 0 || syn || fin) counts_as_retx = true;

@@ -66,9 +66,10 @@ struct HalfState {
   uint32_t run_start = 0;
   uint16_t run_len = 0;
   // The open gaps ("previous segment not captured"): bytes the sensor never saw, one range
-  // from the oldest unfilled hole over every later one (at most 64 KiB). A later segment
-  // filling it was lost upstream of the sensor (or by the sensor); one re-sending bytes
-  // seen before was lost downstream. gap_len 0 = no open gap.
+  // from the oldest unfilled hole over every later one (up to kGapMax: holes spread over a
+  // large window stay in one range). A later segment filling it was lost upstream of the
+  // sensor (or by the sensor); one re-sending bytes seen before was lost downstream.
+  // gap_len holds the range coded by gap_code() (read it with gap_bytes()); 0 = no open gap.
   uint16_t gap_len = 0;
   uint32_t gap_start = 0;
   // One RTT measurement in flight (Karn: never timed across a retransmission): the
@@ -84,6 +85,26 @@ struct HalfState {
   uint32_t zw_total_ms = 0;
 };
 static_assert(sizeof(HalfState) == 64, "one cache line per direction");
+
+// HalfState::gap_len, the open gap range [gap_start, end): below 32 KiB its exact length;
+// longer, the top bit set and the END in 256-byte units, absolute in sequence space (its
+// low 15 bits), rounded down. An absolute end does not drift as fills move gap_start on;
+// rounding down only leaves out the last < 256 bytes of the newest hole, where no re-sent
+// segment of a full-sized hole starts. The range spans at most kGapMax.
+inline constexpr uint32_t kGapMax = (uint32_t{0x7FFF} << 8) - 256;  // ~8 MiB
+inline uint32_t gap_bytes(uint32_t start, uint16_t g) noexcept {
+  if (!(g & 0x8000)) return g;
+  const uint32_t su = start >> 8;
+  const uint32_t end = (su + ((g - su) & 0x7FFFu)) << 8;
+  const uint32_t len = end - start;
+  return len <= kGapMax + 256 ? len : 0;  // an end at or before the start: nothing left
+}
+inline uint16_t gap_code(uint32_t start, uint32_t end) noexcept {
+  uint32_t len = end - start;
+  if (len < 0x8000) return static_cast<uint16_t>(len);
+  if (len > kGapMax) end = start + kGapMax;
+  return static_cast<uint16_t>(0x8000 | ((end >> 8) & 0x7FFF));
+}
 
 // The clock of HalfState::ack_adv: packet time in 1.024 ms units, low 16 bits.
 inline uint16_t ack_clock(uint32_t now_us) noexcept { return static_cast<uint16_t>(now_us >> 10); }

@@ -238,6 +238,35 @@ TEST(Analyzer, FillersOfEveryOpenHoleAreUpstream) {
   EXPECT_EQ(c.send({true, C1, S1, A, 100, 502, 60200}) & (kLossUpstream | kLossDownstream), kLossDownstream);
 }
 
+// The same with the holes spread over more than 64 KiB (a large window, 1448-byte segments,
+// every 20th lost before the sensor, as a tbf bottleneck in front of a capture point gives):
+// every hole's filler is upstream, however far the newest hole lies from the oldest, and
+// the range's end does not drift as fills move its start (one hole's filler at a time, the
+// oldest first, as SACK recovery sends them); a seen segment right after the newest hole,
+// re-sent, is downstream.
+TEST(Analyzer, FillersOfHolesSpreadOverAWideWindowAreUpstream) {
+  Conversation c;
+  c.handshake(CI, SI);
+  constexpr uint32_t kSeg = 1448;
+  constexpr int kSegments = 400;  // 579 KB of sequence space
+  std::vector<uint32_t> holes;
+  uint32_t t = 20000;
+  for (int i = 0; i < kSegments; ++i) {
+    if (i % 20 == 7) {
+      holes.push_back(C1 + i * kSeg);
+      continue;
+    }
+    c.send({true, C1 + i * kSeg, S1, A, kSeg, 502, t += 10});
+  }
+  ASSERT_EQ(holes.size(), 20u);
+  for (const uint32_t h : holes)
+    EXPECT_EQ(c.send({true, h, S1, A, kSeg, 502, t += 10000}) & (kLossUpstream | kLossDownstream), kLossUpstream)
+        << "hole at +" << h - C1;
+  const uint32_t after_last = holes.back() + kSeg;
+  EXPECT_EQ(c.send({true, after_last, S1, A, kSeg, 502, t += 10000}) & (kLossUpstream | kLossDownstream),
+            kLossDownstream);
+}
+
 TEST(Analyzer, QuickResendOfSeenBytesIsOutOfOrderForTsharkButCountsAsRetransmission) {
   // At a sender's capture point a quick re-send looks "out of order" to Wireshark 4.0's
   // timing rule; its bytes passed the sensor, so the flow counters (and kernel truth)
@@ -277,6 +306,24 @@ TEST(Analyzer, KeepAliveAndItsAck) {
   c.send({false, S1, C1 + 100, A, 0, 509, 30000});
   EXPECT_EQ(c.send({true, C1 + 99, S1, A, 0, 502, 60000000}), kKeepAlive);
   EXPECT_EQ(c.send({false, S1, C1 + 100, A, 0, 509, 60010000}), kKeepAliveAck);
+}
+
+// A one-byte message re-sent before the peer acknowledged it has Wireshark's keep-alive
+// shape (seq = nextseq - 1, one byte) but is a retransmission (the sender's kernel counts it:
+// data/demo.pcap frame 32, iperf3's control channel; tcptrace counts it too). A keep-alive
+// proper re-sends a byte already acknowledged and is no retransmission.
+TEST(Analyzer, OneByteResendBeforeItsAckCountsAsRetransmission) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A | P, 1, 502, 20000});
+  // Not acknowledged yet, re-sent after 40 ms of silence: a tail-loss probe.
+  EXPECT_EQ(c.send({true, C1, S1, A | P, 1, 502, 60000}), kKeepAlive | kTailLossProbe);
+  c.send({false, S1, C1 + 1, A, 0, 509, 70000});
+  EXPECT_EQ(c.send({true, C1, S1, A, 1, 502, 80000000}), kKeepAlive);  // acknowledged: a keep-alive
+  c.finish();
+  const auto& cnt = c.records()[0].count[0];
+  EXPECT_EQ(cnt.retx_segs, 1u);
+  EXPECT_EQ(cnt.segments, 2u + 3u);  // SYN, ACK of the handshake + three data segments
 }
 
 TEST(Analyzer, WindowFull) {
