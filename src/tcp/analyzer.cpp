@@ -276,8 +276,22 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
     fwd.nextseq = fwd.maxseqtobeacked;
   }
   if (syn && has_ack && (fwd.flags & kBaseSet) && seq != fwd.base_seq) {
-    fwd.base_seq = seq;  // a SYN/ACK with a new ISN: flagged, same connection, state kept
+    fwd.base_seq = seq;  // a SYN/ACK with a new ISN: flagged, same connection
     bits |= kReusedPorts;
+    // A side that has sent no data yet (only a stray ACK or RST: a middlebox answering the
+    // SYN, an earlier SYN/ACK of another responder) starts its sequence space afresh at the
+    // new ISN: its data is new, not re-sent (Wireshark 4.0 keeps the old space and calls
+    // every later segment a retransmission; docs/tcp-analysis.md). With data sent, the
+    // state is kept, as Wireshark does.
+    if (cnt.data_bytes == 0) {
+      fwd.nextseq = 0;
+      fwd.maxseqtobeacked = 0;
+      fwd.gap_len = 0;
+      fwd.run_len = 0;
+      fwd.rtt_end = 0;
+      fwd.retx_tsval = 0;
+      fwd.lastseg = 0;
+    }
   }
   // Impossible flags: SYN with FIN or RST, FIN without ACK (FIN/Xmas scans), or none of
   // SYN/FIN/RST/ACK (null scans). Wireshark's analysis runs on them unchanged; seqwatch's

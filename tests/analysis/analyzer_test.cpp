@@ -402,6 +402,41 @@ TEST(Analyzer, NewSynOnClosedFourTupleIsReusedPorts) {
   EXPECT_EQ(c.stage().counters().restarts, 1u);
 }
 
+// A middlebox answers the SYN with a bare ACK from the server's address (its sequence number
+// unrelated to the server's), the client retransmits the SYN, and the real SYN/ACK comes
+// with the server's own ISN (suricata-verify tls-subjectaltname, nDPI
+// tls_multiple_synack_different_seq). The server sent no data in the old sequence space:
+// its data after the SYN/ACK is new, not re-sent (Wireshark 4.0 calls every segment of it a
+// retransmission; tcptrace and the server's kernel do not).
+TEST(Analyzer, SynAckWithANewIsnAfterAStrayAckStartsTheSequenceAfresh) {
+  Conversation c;
+  constexpr uint32_t kStray = 0x74000000;  // far from SI: compares as after it
+  c.send({true, CI, 0, S, 0, 64240, 0});
+  c.send({false, kStray, C1, A, 0, 502, 1000});
+  c.send({true, CI, 0, S, 0, 64240, 3000000});  // SYN retransmission: same ISN, same connection
+  EXPECT_TRUE(c.send({false, SI, C1, S | A, 0, 65160, 3001000}) & kReusedPorts);
+  c.send({true, C1, S1, A, 0, 502, 3002000});
+  c.send({true, C1, S1, A | P, 200, 502, 3003000});
+  for (uint32_t i = 0; i < 3; ++i)
+    EXPECT_EQ(c.send({false, S1 + 1000 * i, C1 + 200, A, 1000, 509, 3004000 + 100 * i}) &
+                  (kRetransmission | kOutOfOrder | kLostSegment),
+              0u);
+  c.finish();
+  ASSERT_EQ(c.records().size(), 1u);
+  EXPECT_EQ(c.records()[0].count[1].retx_segs, 0u);
+  EXPECT_EQ(c.records()[0].count[1].data_bytes, 3000u);
+}
+
+// Once a side has sent data, a SYN/ACK with another ISN keeps its sequence state (as
+// Wireshark does): a re-send of that data is still a retransmission.
+TEST(Analyzer, SynAckWithANewIsnAfterDataKeepsTheSequenceState) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({false, S1, C1, A | P, 100, 509, 20000});
+  EXPECT_TRUE(c.send({false, 0x74000000, C1, S | A, 0, 509, 30000}) & kReusedPorts);
+  EXPECT_TRUE(c.send({false, S1, C1, A | P, 100, 509, 400000}) & kRetransmission);
+}
+
 TEST(Analyzer, ImpossibleFlagsAreCountedNotFatal) {
   Conversation c;
   c.handshake(CI, SI);

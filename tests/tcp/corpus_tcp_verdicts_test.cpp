@@ -67,6 +67,38 @@ const std::vector<AllowEntry>& allow_list() {
        "both sides of a router); the server answers on VLAN 300 only. tshark merges both copies into one "
        "conversation and flags each second copy a retransmission or duplicate ACK; seqwatch keeps VLANs in "
        "the flow key, so the VLAN 50 copies form their own one-sided flow and nothing was resent"},
+      // SYN/ACKs with a new ISN from a side that had sent no data (docs/tcp-analysis.md,
+      // "A SYN/ACK with a new ISN"): seqwatch starts that side's sequence space afresh at the
+      // new ISN; tshark 4.0 keeps the old space, so it calls the new SYN/ACK a lost segment or
+      // a retransmission, the peer's ACK of it an ACK of an unseen segment, and all the side's
+      // later data retransmissions (tcptrace and the server's kernel: none re-sent).
+      {"suricata-verify/tests/tls/tls-subjectaltname/input.pcap",
+       {},
+       {"retransmission", "lost_segment", "ack_lost_segment"},
+       "a middlebox answers each SYN with a bare ACK from the server's address (another sequence space); the "
+       "client resets it and retransmits the SYN; the real SYN/ACK carries the server's ISN. tshark keeps the "
+       "stray ACK's space and flags the SYN/ACK lost_segment or retransmission, the client's ACK "
+       "ack_lost_segment and all the server's data retransmission; seqwatch restarts the server's space "
+       "at its ISN (the server had sent no data) and sees none of that"},
+      {"nDPI/tests/cfgs/default/pcap/tls_multiple_synack_different_seq.pcapng",
+       {},
+       {"retransmission"},
+       "three SYN/ACKs with different ISNs before any server data; tshark keeps the first one's space and "
+       "calls the later SYN/ACKs and every data segment of the server retransmissions; seqwatch restarts "
+       "the server's space at each new ISN, so the data that follows the last one is new"},
+      {"suricata-verify/tests/bug-3286-02-linux-evasion/with_evasion_linux.pcap",
+       {5, 6},
+       {"lost_segment", "ack_lost_segment"},
+       "a SYN/ACK with a new ISN after the server's first one (evasion test): tshark keeps the old space and "
+       "calls it lost_segment and the client's ACK of it ack_lost_segment; seqwatch restarts the space"},
+      {"suricata-verify/tests/tcp-fastopen-10-syn-data-ignore/input.pcap",
+       {},
+       {"retransmission", "lost_segment", "ack_lost_segment"},
+       "two responders answer the same SYN with SYN/ACKs of two ISNs, alternating; the data follows the "
+       "second ISN. tshark keeps the first space (later SYN/ACKs retransmissions, the client's data an ACK "
+       "of an unseen segment); seqwatch follows the latest SYN/ACK, so the first space's last SYN/ACK "
+       "(frame 22) leaves it there and the server's first data looks like a gap (frames 24, 26): neither "
+       "tool can know which responder is real before data flows"},
   };
   return list;
 }
