@@ -302,6 +302,13 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
   if (!(fwd.flags & kBaseSet)) {
     fwd.base_seq = syn ? seq : seq - 1;
     fwd.flags |= kBaseSet;
+  } else if (!(fwd.flags & (kWindowSet | kSynSeen)) && !syn && seq_gt(seq, fwd.base_seq + 1)) {
+    // This side's first segment, its base taken from the peer's ACK (the flow was picked up
+    // mid-stream): the bytes between that ACK and this segment were sent before the sensor
+    // saw the flow. Re-based here, base_seq + 1 is the first byte the sensor saw sent (for
+    // the loss location below; only SYN handling reads the base otherwise, and no SYN of
+    // this side can carry a sequence number inside data already flowing).
+    fwd.base_seq = seq - 1;
   }
   if (has_ack && !(rev.flags & kBaseSet)) {
     rev.base_seq = ack - 1;
@@ -487,7 +494,16 @@ done:
   if (bits & (kRetransmission | kOutOfOrder)) {
     const uint32_t gap = fwd.gap_len != 0 ? gap_bytes(fwd.gap_start, fwd.gap_len) : 0;
     const bool fills_gap = gap != 0 && seq_ge(seq, fwd.gap_start) && seq_lt(seq, fwd.gap_start + gap);
-    if (fills_gap) {
+    // A flow picked up mid-stream (no SYN of this side): a segment starting before the first
+    // byte the sensor saw this side send re-sends bytes sent before the capture. Whether
+    // they passed the sensor is unknown: no loss location, and a gap fill's rule applies
+    // (counted when tshark calls it a retransmission, not when out-of-order). Only while
+    // the sequence cannot have wrapped past the base (under 2 GiB sent).
+    const bool before_first = !(fwd.flags & kSynSeen) && seq_le(seq, fwd.base_seq) &&
+                              fwd.base_seq - seq < kGapMax && cnt.data_bytes < (uint64_t{1} << 31);
+    if (before_first) {
+      // neither upstream nor downstream
+    } else if (fills_gap) {
       bits |= kLossUpstream;
       if (seq == fwd.gap_start) {
         const uint32_t end = fwd.gap_start + gap;

@@ -402,6 +402,42 @@ TEST(Analyzer, NewSynOnClosedFourTupleIsReusedPorts) {
   EXPECT_EQ(c.stage().counters().restarts, 1u);
 }
 
+// A capture that starts mid-stream: the receiver's ACK is seen first, the sender's first
+// segment 3,000 bytes past it (in flight before the capture). Three duplicate ACKs, then
+// the fast retransmission of the byte the receiver is missing: a retransmission (counted),
+// but the sensor never saw the original and cannot know whether it passed here before the
+// capture started: no loss location (packets/tcp_dupack.pcapng has this shape).
+TEST(Analyzer, MidStreamResendFromBeforeTheCaptureHasNoLossLocation) {
+  Conversation c;
+  constexpr uint32_t X = 70000;  // the receiver's ACK: the first byte it is missing
+  c.send({true, C1, X, A, 0, 502, 0});
+  for (uint32_t i = 0; i < 3; ++i) c.send({false, X + 3000 + 1000 * i, C1, A, 1000, 509, 1000 + 100 * i});
+  for (uint32_t i = 0; i < 3; ++i) c.send({true, C1, X, A, 0, 502, 2000 + 100 * i});
+  const uint32_t v = c.send({false, X, C1, A, 1000, 509, 3000});
+  EXPECT_TRUE(v & kRetransmission);
+  EXPECT_EQ(v & (kLossUpstream | kLossDownstream), 0u);
+  // A re-send of a segment the sensor did see keeps its location: downstream.
+  const uint32_t w = c.send({false, X + 3000, C1, A, 1000, 509, 400000});
+  EXPECT_TRUE(w & kRetransmission);
+  EXPECT_TRUE(w & kLossDownstream);
+  c.finish();
+  EXPECT_EQ(c.records()[0].count[1].retx_segs, 2u);
+}
+
+// The sender's own segment seen first (no SYN, no ACK from the receiver yet), then one that
+// starts before it: reordering at the capture's start or a re-send of a byte sent before
+// it - either way out of order to tshark, not a retransmission the sensor can vouch for.
+TEST(Analyzer, MidStreamSegmentBeforeTheFirstSeenIsNotCountedAsRetransmission) {
+  Conversation c;
+  constexpr uint32_t S = 90000;
+  c.send({false, S, C1, A, 1000, 509, 0});
+  const uint32_t v = c.send({false, S - 1000, C1, A, 1000, 509, 100});
+  EXPECT_TRUE(v & kOutOfOrder);
+  EXPECT_EQ(v & (kLossUpstream | kLossDownstream), 0u);
+  c.finish();
+  EXPECT_EQ(c.records()[0].count[1].retx_segs, 0u);
+}
+
 // A middlebox answers the SYN with a bare ACK from the server's address (its sequence number
 // unrelated to the server's), the client retransmits the SYN, and the real SYN/ACK comes
 // with the server's own ISN (suricata-verify tls-subjectaltname, nDPI
