@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -32,6 +33,7 @@ constexpr uint32_t kPcapFileHeader = 24;
 constexpr uint32_t kPcapRecordHeader = 16;
 constexpr uint32_t kEpbFixed = 32;  // type, len, iface, ts hi/lo, caplen, origlen, trailing len
 constexpr uint32_t kMaxComment = 65000;  // option length is 16 bits
+constexpr uint32_t kIdbSize = 32;  // IDB as write_idb() writes it: fixed part, if_tsresol, opt_endofopt
 
 constexpr uint32_t pad4(uint32_t n) { return (n + 3u) & ~3u; }
 
@@ -196,6 +198,7 @@ bool RotatingWriter::write_idb(uint16_t link) {
   const uint32_t total = static_cast<uint32_t>(b.size() + 4);
   std::memcpy(&b[4], &total, 4);
   put32(b, total);
+  assert(b.size() == kIdbSize);
   if (std::fwrite(b.data(), 1, b.size(), file_) != b.size()) return false;
   file_bytes_ += b.size();
   ifaces_.push_back(link);
@@ -210,6 +213,13 @@ int RotatingWriter::interface_of(uint32_t link) {
   if (!write_idb(static_cast<uint16_t>(link))) return -1;
   counters_.bytes += file_bytes_ - before;  // a block in the middle of the file, as the records
   return static_cast<int>(ifaces_.size() - 1);
+}
+
+uint64_t RotatingWriter::idb_needed(const PacketOut& p) const noexcept {
+  if (cfg_.format != FileFormat::kPcapng || p.link == PacketOut::kWriterLink) return 0;
+  for (const uint16_t l : ifaces_)
+    if (l == p.link) return 0;
+  return kIdbSize;
 }
 
 uint64_t RotatingWriter::record_size(const PacketOut& p) const noexcept {
@@ -250,7 +260,7 @@ bool RotatingWriter::write(const PacketOut& p, FilePos* where) {
   const bool have = file_ != nullptr;
   if (have) {
     const bool by_size = cfg_.rotate.max_bytes != 0 && file_packets_ != 0 &&
-                         file_bytes_ + record_size(p) > cfg_.rotate.max_bytes;
+                         file_bytes_ + record_size(p) + idb_needed(p) > cfg_.rotate.max_bytes;
     const bool by_time = cfg_.rotate.max_seconds != 0 && p.ts_ns >= file_start_ns_ &&
                          p.ts_ns - file_start_ns_ >= cfg_.rotate.max_seconds * kNsPerSec;
     if (by_size || by_time) finish_file();

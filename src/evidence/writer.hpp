@@ -121,6 +121,9 @@ class RotatingWriter {
   int interface_of(uint32_t link);
   bool write_record(const PacketOut& p, uint32_t iface);
   uint64_t record_size(const PacketOut& p) const noexcept;
+  // pcapng: the bytes of the interface block `p` needs before it in the current file (0
+  // when its link type has one), so that rotation by size counts it.
+  uint64_t idb_needed(const PacketOut& p) const noexcept;
 
   WriterConfig cfg_;
   WriterCounters counters_;

@@ -231,6 +231,45 @@ TEST(EvidenceWriter, RecordsOfAnotherLinkTypeGetTheirOwnInterfaceInPcapng) {
   }
 }
 
+// Rotation by size counts the interface block a record of a new link type needs: a pcapng
+// file never grows past max_bytes, whatever the record sizes and wherever in a file the
+// second link type first appears (records of 60..259 bytes, every 37th one raw IP: at most
+// one per file, at every position in turn).
+TEST(EvidenceWriter, PcapngRotationBySizeCountsTheInterfaceBlocks) {
+  TempDir d;
+  WriterConfig cfg;
+  cfg.dir = d.path().string();
+  cfg.format = FileFormat::kPcapng;
+  cfg.rotate.max_bytes = 4096;
+  cfg.fsync_on_close = false;
+  auto w = RotatingWriter::create(cfg).value();
+  std::vector<uint8_t> data(300, 0x45);
+  uint64_t ts = 1'700'000'000'000'000'000ull, written = 0;
+  for (uint32_t caplen = 60; caplen < 260; ++caplen) {
+    for (int i = 0; i < 80; ++i) {
+      PacketOut p;
+      p.ts_ns = ts += 1000;
+      p.data = data.data();
+      p.caplen = p.wirelen = caplen;
+      if (written % 37 == 36) p.link = static_cast<uint32_t>(decode::LinkType::kRaw);
+      ASSERT_TRUE(w->write(p));
+      ++written;
+    }
+  }
+  w->close();
+  const auto files = files_in(d.path(), ".pcapng");
+  ASSERT_GT(files.size(), 100u);
+  for (const auto& f : files) EXPECT_LE(fs::file_size(f), 4096u) << f;
+  EXPECT_EQ(w->counters().packets, written);
+  EXPECT_EQ(w->counters().packets_lost, 0u);
+  // Every file stays readable, its raw-IP records on their own interface.
+  if (have_tshark()) {
+    const auto out = lines(tshark_ok(files[files.size() / 2], "-T fields -e frame.interface_id -e frame.encap_type"));
+    ASSERT_FALSE(out.empty());
+    for (const auto& l : out) EXPECT_TRUE(l == "0\t1" || l == "1\t7") << l;
+  }
+}
+
 // Nothing triggered: no evidence file, but the index the summary names exists, empty.
 TEST(EvidenceWriter, EmptyIndexWhenNoSliceWasWritten) {
   TempDir d;
