@@ -252,6 +252,17 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
 
 // Out of line: inlined into analyze_segment, its register saves would be paid by the
 // short path too.
+// Forgets everything a side's sequence numbers were measured against (nextseq, the highest
+// ACKable sequence, the open gap, the segment grid, the RTT timer, the Eifel check), as if
+// the side had not sent yet; its window, options and counters stay.
+inline void restart_sequence_space(HalfState& h) noexcept {
+  h.nextseq = h.maxseqtobeacked = 0;
+  h.gap_len = 0;
+  h.run_len = 0;
+  h.rtt_end = h.retx_tsval = 0;
+  h.lastseg = 0;
+}
+
 [[gnu::noinline]] Action analyze_segment_rules(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t,
                                                uint64_t ts_ns, uint32_t frame, SegmentVerdict& out) noexcept {
   const int d = static_cast<int>(dir), r = 1 - d;
@@ -283,15 +294,7 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
     // new ISN: its data is new, not re-sent (Wireshark 4.0 keeps the old space and calls
     // every later segment a retransmission; docs/tcp-analysis.md). With data sent, the
     // state is kept, as Wireshark does.
-    if (cnt.data_bytes == 0) {
-      fwd.nextseq = 0;
-      fwd.maxseqtobeacked = 0;
-      fwd.gap_len = 0;
-      fwd.run_len = 0;
-      fwd.rtt_end = 0;
-      fwd.retx_tsval = 0;
-      fwd.lastseg = 0;
-    }
+    if (cnt.data_bytes == 0) restart_sequence_space(fwd);
   }
   // Impossible flags: SYN with FIN or RST, FIN without ACK (FIN/Xmas scans), or none of
   // SYN/FIN/RST/ACK (null scans). Wireshark's analysis runs on them unchanged; seqwatch's
