@@ -54,6 +54,8 @@ for cfg in "${runs[@]}"; do
     echo "FAIL: no complete capture in 3 attempts"
     exit 1
   fi
+  mkdir -p "$tmp/caps"
+  cp "$tmp/cap.pcap" "$tmp/caps/run$(ls "$tmp/caps" | wc -l).pcap"  # for tcptrace, below
   if [ -n "${KERNEL_TRUTH_KEEP:-}" ]; then  # keep the captures (for tshark / tcptrace side by side)
     mkdir -p "$KERNEL_TRUTH_KEEP"
     name=$(echo "$cfg" | tr -c 'A-Za-z0-9.=_-' _)
@@ -113,6 +115,23 @@ PY
   fi
 done
 
+# tcptrace, the second opinion, on the same captures: per direction of every connection,
+# packets, data bytes and retransmitted packets and bytes agree with the flow records
+# (tests/tcp/tcptrace_flows_test.cpp's rules, docs/tcp-analysis.md section 15; with these
+# few directions its 99.9% threshold means every one).
+tt_test="${SEQWATCH_BUILD_DIR:-}/tests/tcp/tcptrace_flows_test"
+if [ "${#runs[@]}" -gt 0 ] && [ -x "$tt_test" ] && command -v tcptrace >/dev/null; then
+  echo "=== tcptrace side by side on the ${#runs[@]} captures"
+  if SEQWATCH_CORPUS_DIR="$tmp/caps" SEQWATCH_REPORT_DIR="$tmp" "$tt_test" --gtest_filter='*CorpusAgrees' \
+       >"$tmp/tcptrace.log" 2>&1; then
+    grep -E '^\[tcptrace\] [a-z_]+:' "$tmp/tcptrace.log"
+  else
+    cat "$tmp/tcptrace.log" "$tmp/corpus-tcptrace-flows-report.txt" 2>/dev/null
+    echo "FAIL: seqwatch's flow records disagree with tcptrace"
+    failures=$((failures + 1))
+  fi
+fi
+
 # Live: the same check with seqwatch itself on the client's veth (DPDK net_af_packet,
 # `seqwatch run --pipeline pipelines/demo.yaml`), no capture file in between.
 for cfg in "${live_runs[@]}"; do
@@ -133,5 +152,5 @@ for cfg in "${live_runs[@]}"; do
     failures=$((failures + 1))
   fi
 done
-[ "$failures" -eq 0 ] && echo "kernel truth: all runs agree (segments, retransmissions and D-SACKs exactly)"
+[ "$failures" -eq 0 ] && echo "kernel truth: all runs agree (segments, retransmissions and D-SACKs exactly; tcptrace too)"
 exit "$failures"

@@ -26,7 +26,9 @@
 // IPv6, mid-segment ACKs) and data/demo.pcap (real kernel TCP) must agree on every
 // counter. Over the shared corpus every counter must agree on at least kThreshold of the
 // directions; the reviewed allow-list names the files whose disagreements have a known
-// cause. The full list goes to corpus-tcptrace-flows-report.txt in SEQWATCH_BUILD_DIR.
+// cause. The full list goes to corpus-tcptrace-flows-report.txt in SEQWATCH_REPORT_DIR
+// (default SEQWATCH_BUILD_DIR). Any folder of captures works as the corpus
+// (SEQWATCH_CORPUS_DIR); tests/kernel/kernel_truth.sh runs it on its kernel captures.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
@@ -346,7 +348,8 @@ TEST(TcptraceFlows, CorpusAgrees) {
     ++files;
     compare(f.rel, t, s, allowed(f.rel) != nullptr ? allowed_part : all);
   }
-  const std::string report_path = env_or("SEQWATCH_BUILD_DIR", ".") + "/corpus-tcptrace-flows-report.txt";
+  const std::string report_path =
+      env_or("SEQWATCH_REPORT_DIR", env_or("SEQWATCH_BUILD_DIR", ".")) + "/corpus-tcptrace-flows-report.txt";
   std::ofstream rep(report_path);
   rep << "seqwatch flow counters vs tcptrace -l, " << files << " captures\n\n";
   for (int k = 0; k < kCounters; ++k)
