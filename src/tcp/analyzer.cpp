@@ -250,8 +250,6 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
   return analyze_segment_rules(f, dir, t, ts_ns, frame, out);
 }
 
-// Out of line: inlined into analyze_segment, its register saves would be paid by the
-// short path too.
 // Forgets everything a side's sequence numbers were measured against (nextseq, the highest
 // ACKable sequence, the open gap, the segment grid, the RTT timer, the Eifel check), as if
 // the side had not sent yet; its window, options and counters stay.
@@ -263,6 +261,8 @@ inline void restart_sequence_space(HalfState& h) noexcept {
   h.lastseg = 0;
 }
 
+// Out of line: inlined into analyze_segment, its register saves would be paid by the
+// short path too.
 [[gnu::noinline]] Action analyze_segment_rules(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t,
                                                uint64_t ts_ns, uint32_t frame, SegmentVerdict& out) noexcept {
   const int d = static_cast<int>(dir), r = 1 - d;
