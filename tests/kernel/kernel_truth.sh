@@ -116,7 +116,7 @@ PY
 done
 
 # tcptrace, the second opinion, on the same captures: per direction of every connection,
-# packets, data bytes and retransmitted packets and bytes agree with the flow records
+# packets, data bytes, retransmitted packets and bytes and D-SACKs agree with seqwatch
 # (tests/tcp/tcptrace_flows_test.cpp's rules, docs/tcp-analysis.md section 15; with these
 # few directions its 99.9% threshold means every one).
 tt_test="${SEQWATCH_BUILD_DIR:-}/tests/tcp/tcptrace_flows_test"

@@ -2,8 +2,9 @@
 // (tshark is the first, per packet: corpus_tcp_verdicts_test.cpp).
 //
 // tcptrace reports per connection and direction: total packets, data bytes, retransmitted
-// data packets and bytes (`tcptrace -l -n --csv`). seqwatch's flow records (`seqwatch
-// analyze FILE --flows`) carry the same four counters. Both sides are summed per direction
+// data packets and bytes, and ACKs carrying a D-SACK (`tcptrace -l -n --csv`). seqwatch's
+// flow records (`seqwatch analyze FILE --flows`) carry the first four per direction; the
+// D-SACKs a direction sent are counted from its segment events (`--events`). Both sides are summed per direction
 // of a 4-tuple (sender address:port -> receiver address:port), so where the two tools cut
 // connections differently (tcptrace starts a new one after a RST; seqwatch keeps a SYN
 // retransmission with the same ISN in the connection; seqwatch keeps VLANs apart) the sums
@@ -18,7 +19,7 @@
 //   - a retransmission that fills a hole the sensor never saw (`loss_upstream`) is "out of
 //     order" to tcptrace (it saw the bytes once); the sender did re-send it.
 // So for retransmitted packets tcptrace must lie in [seqwatch - synfin - upstream,
-// seqwatch + keepalives + synfin]; total packets and data bytes must be equal; retransmitted
+// seqwatch + keepalives + synfin]; total packets, data bytes and D-SACKs must be equal; retransmitted
 // bytes at most seqwatch's + keepalives + synfin (tcptrace counts only the bytes of a
 // segment it saw before, seqwatch the whole re-sent segment).
 //
@@ -56,10 +57,12 @@ using json = nlohmann::json;
 
 constexpr double kThreshold = 0.999;
 
-enum Counter { kPackets, kDataBytes, kRetxPkts, kRetxBytes, kCounters };
+enum Counter { kPackets, kDataBytes, kRetxPkts, kRetxBytes, kDsackPkts, kCounters };
 constexpr const char* kTcptraceField[kCounters] = {"total_packets", "actual_data_bytes", "rexmt_data_pkts",
-                                                   "rexmt_data_bytes"};
-constexpr const char* kSeqwatchField[kCounters] = {"segments", "data_bytes", "retx_segments", "retx_bytes"};
+                                                   "rexmt_data_bytes", "dsack_pkts_sent"};
+// D-SACKs: ACKs a direction sends that carry one, from the segment events (the flow record
+// holds both directions' sum).
+constexpr const char* kSeqwatchField[kCounters] = {"segments", "data_bytes", "retx_segments", "retx_bytes", nullptr};
 
 // One direction of a 4-tuple: "sender -> receiver" with normalised addresses.
 using DirKey = std::string;
@@ -163,6 +166,7 @@ Seqwatch run_seqwatch(const std::string& path) {
     SeqwatchDir& c2s = s.dirs[dir_key(c, cp, sv, sp)];
     SeqwatchDir& s2c = s.dirs[dir_key(sv, sp, c, cp)];
     for (int k = 0; k < kCounters; ++k) {
+      if (kSeqwatchField[k] == nullptr) continue;
       c2s.v[k] += j["c2s"][kSeqwatchField[k]].get<uint64_t>();
       s2c.v[k] += j["s2c"][kSeqwatchField[k]].get<uint64_t>();
     }
@@ -176,6 +180,7 @@ Seqwatch run_seqwatch(const std::string& path) {
     const json& v = e["verdicts"];
     const uint64_t len = e["len"];
     const std::string flags = e["flags"];
+    if (has(v, "dsack")) ++d.v[kDsackPkts];
     if (has(v, "keep_alive") && len == 1) ++d.keep_alives;
     const bool resent = has(v, "retransmission") || has(v, "out_of_order") || has(v, "syn_retransmission") ||
                         has(v, "synack_retransmission");
@@ -272,6 +277,10 @@ const std::vector<AllowEntry>& allow_list() {
        "a two-byte segment starting at the last byte of the one before (one byte again, one new): Wireshark's "
        "rule (a segment of more than one byte at nextseq - 1 advances) calls it no retransmission, and "
        "seqwatch follows; tcptrace counts any overlap"},
+      {"suricata-verify/tests/tcp-empty-sack/tcp-opt.pcap",
+       "a first SACK block straddling the ACK number (left edge below, right edge above, frame 29): the "
+       "Linux sender counts it as a D-SACK (only the left edge is compared) and so does seqwatch "
+       "(kernel truth checks it); tcptrace and tshark 4.0 do not"},
   };
   return list;
 }
