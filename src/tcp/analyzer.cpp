@@ -495,7 +495,7 @@ done:
   // byte already acknowledged (seq = SND.UNA - 1). The verdict stays Wireshark's.
   if ((bits & kKeepAlive) && seglen == 1 && rev.lastack != 0 && seq_ge(seq, rev.lastack)) counts_as_retx = true;
   if (bits & (kRetransmission | kOutOfOrder)) {
-    const uint32_t gap = fwd.gap_len != 0 ? gap_bytes(fwd.gap_start, fwd.gap_len) : 0;
+    const uint32_t gap = gap_bytes(fwd.gap_start, fwd.gap_len);  // 0: no open gap
     const bool fills_gap = gap != 0 && seq_ge(seq, fwd.gap_start) && seq_lt(seq, fwd.gap_start + gap);
     // A flow picked up mid-stream (no SYN of this side): a segment starting before the first
     // byte the sensor saw this side send re-sends bytes sent before the capture. Whether
@@ -504,16 +504,14 @@ done:
     // the sequence cannot have wrapped past the base (under 2 GiB sent).
     const bool before_first = !(fwd.flags & kSynSeen) && seq_le(seq, fwd.base_seq) &&
                               fwd.base_seq - seq < kGapMax && cnt.data_bytes < (uint64_t{1} << 31);
-    if (before_first) {
-      // neither upstream nor downstream
-    } else if (fills_gap) {
+    if (!before_first && fills_gap) {
       bits |= kLossUpstream;
       if (seq == fwd.gap_start) {
         const uint32_t end = fwd.gap_start + gap;
         fwd.gap_start += seglen < gap ? seglen : gap;
         fwd.gap_len = gap_code(fwd.gap_start, end);
       }
-    } else {
+    } else if (!before_first) {  // bytes that passed the sensor
       if (seglen > 0 || syn || fin) counts_as_retx = true;
       if (!(bits & kSpuriousRetransmission)) bits |= kLossDownstream;  // spurious: nothing was lost
     }
