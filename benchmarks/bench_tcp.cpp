@@ -120,6 +120,9 @@ struct Fixture {
     const uint64_t rss0 = rss_bytes();
     tcp::TcpStageConfig cfg;
     cfg.table.capacity = flows < 16 ? 16 : flows;
+    // SEQWATCH_BENCH_COPY_WINDOW_US=0 times the stage without the exact-copy check
+    // (docs/tcp-analysis.md section 16); unset: the product's default.
+    if (const char* w = std::getenv("SEQWATCH_BENCH_COPY_WINDOW_US")) cfg.copy_window_us = static_cast<uint32_t>(std::atoi(w));
     auto st = tcp::TcpStage::create(cfg);
     if (!st) {
       err = st.error().message;

@@ -108,6 +108,8 @@ nlohmann::json engine_summary(const runtime::Engine& engine, const PayloadMatche
   j["outputs"] = {{"events", tcnt.events}, {"events_dropped", tcnt.events_dropped}, {"flow_records", tcnt.records},
                   {"flow_records_dropped", tcnt.records_dropped}, {"payload_events", st.payload_events},
                   {"payload_events_dropped", st.payload_events_dropped}, {"backpressure_waits", st.backpressure}};
+  // Exact copies (SPAN duplication): left out of every flow counter above.
+  j["duplicate_packets"] = tcnt.copies;
   j["not_delivered"] = engine.input_dropped();
   if (!engine.filters().empty()) {
     nlohmann::json filters = nlohmann::json::array();
@@ -139,6 +141,13 @@ void print_engine_report(std::FILE* out, const std::string& title, const runtime
     }
   }
   report.print(out, top_n);
+  if (const uint64_t copies = j["duplicate_packets"].get<uint64_t>(); copies != 0) {
+    const uint64_t all = copies + engine.merged_tcp().segments;
+    fmt::print(out, "  COPIES         {} TCP segments ({:.3f}%) were exact copies of a segment seen just before (same "
+                    "IP ID, seq, ack, window, checksum): SPAN/mirror duplication or a duplicating network; verdict "
+                    "duplicate_packet, left out of the counts above\n",
+               copies, 100.0 * static_cast<double>(copies) / static_cast<double>(all));
+  }
   const auto& ft = j["flow_table"];
   fmt::print(out, "  flow table     {} flows created, {} evicted (table full), {} idle-expired, {} reused ports\n",
              ft["inserts"].get<uint64_t>(), ft["evicted"].get<uint64_t>(), ft["expired_idle"].get<uint64_t>(),

@@ -97,6 +97,7 @@ struct FlowTableConfig {
 struct TcpConfig {
   uint32_t event_ring = 1u << 16;   // per worker, segment events to the control thread
   uint32_t record_ring = 1u << 14;  // per worker, flow records to the control thread
+  double copy_window_ms = 10;       // exact copies of a segment this soon after it: duplicate_packet, not analysed (0 = off)
   bool operator==(const TcpConfig&) const = default;
 };
 

@@ -322,6 +322,7 @@ tcp::TcpStageCounters Engine::merged_tcp() const {
     m.records += c.records;
     m.records_dropped += c.records_dropped;
     m.restarts += c.restarts;
+    m.copies += c.copies;
     for (size_t b = 0; b < m.verdicts.size(); ++b) m.verdicts[b] += c.verdicts[b];
   }
   return m;

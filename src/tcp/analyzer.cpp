@@ -661,6 +661,7 @@ std::string_view verdict_name(unsigned bit) noexcept {
     case kDsack: return "dsack";
     case kSpuriousByTimestamp: return "spurious_by_timestamp";
     case kTailLossProbe: return "tail_loss_probe";
+    case kDuplicatePacket: return "duplicate_packet";
     default: return "unknown";
   }
 }

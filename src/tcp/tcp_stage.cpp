@@ -1,6 +1,9 @@
 #include "tcp/tcp_stage.hpp"
 
+#include <algorithm>
 #include <bit>
+
+#include "decode/bytes.hpp"
 
 namespace seqwatch::tcp {
 
@@ -10,6 +13,12 @@ namespace {
 // DRAM miss plus a page walk (~150-250 ns) without flooding the core's ~24 outstanding
 // L1 misses (5 lines per entry).
 constexpr unsigned kEntryAhead = 4;
+
+// Without an IPv4 identification (IPv6, or IPv4 with ID 0) a copy is told from a real
+// re-send by the fields that repeat in both; it is taken for a copy only this soon after
+// the original and only if the peer sent nothing in between (a re-send answers the
+// peer: duplicate ACKs, SACKs, a partial ACK).
+constexpr uint32_t kWeakCopyWindowUs = 1000;
 }  // namespace
 
 TcpStage::TcpStage(const TcpStageConfig& cfg)
@@ -21,8 +30,10 @@ Result<std::unique_ptr<TcpStage>> TcpStage::create(const TcpStageConfig& cfg) {
   if (!pow2(cfg.record_ring)) return Error{"record_ring " + std::to_string(cfg.record_ring) + " is not a power of two"};
   auto table = flow::FlowTable::create(cfg.table);
   if (!table) return table.error();
+  if (!pow2(cfg.copy_slots)) return Error{"copy_slots " + std::to_string(cfg.copy_slots) + " is not a power of two"};
   std::unique_ptr<TcpStage> s(new TcpStage(cfg));
   s->table_ = std::move(table.value());
+  if (cfg.copy_window_us != 0) s->copy_slots_ = std::make_unique<CopySlot[]>(cfg.copy_slots);
   return s;
 }
 
@@ -43,6 +54,46 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   r.cold = e.cold;
   if (records_.push(r)) ++counters_.records;
   else ++counters_.records_dropped;
+}
+
+// The segment's fingerprint: its flow (the symmetric hash, VLAN and tunnel context
+// included), direction, and every header field a sender changes when it sends a segment
+// again (IPv4 identification, TCP checksum, TSval) or that the peer's progress changes
+// (ACK, window). A mirror's copy has them all equal; the TTL and the link layer may
+// differ (a routed hop between the two mirrored ports), so they are left out.
+bool TcpStage::is_copy(const decode::PacketView& v, const decode::TcpInfo& t, uint64_t hash, flow::Dir dir,
+                       const flow::FlowEntry& f, uint64_t ts_ns) noexcept {
+  const decode::IpLayer& ip = v.inner_ip();
+  const uint16_t ip_id = ip.version == 4 ? load_be16(v.frame + ip.off + 4) : 0;
+  const uint16_t csum = load_be16(v.frame + v.l4_off + 16);
+  const uint64_t w1 = (uint64_t{t.seq} << 32) | t.ack;
+  const uint64_t w2 = (uint64_t{t.payload_len} << 32) | (uint32_t{t.window} << 16) | (uint32_t{t.flags} << 8) |
+                      static_cast<uint32_t>(dir);
+  const uint64_t w3 = (uint64_t{ip_id} << 48) | (uint64_t{csum} << 32) | t.tsval;
+  // Three products summed, then MurmurHash3's 64-bit finaliser: every input bit reaches
+  // the slot index (a product alone carries a bit only upwards).
+  uint64_t x = (hash ^ w1) * 0x9E3779B97F4A7C15ull + w2 * 0xC2B2AE3D27D4EB4Full + w3 * 0x165667B19E3779F9ull;
+  x ^= x >> 33;
+  x *= 0xFF51AFD7ED558CCDull;
+  x ^= x >> 33;
+  x *= 0xC4CEB9FE1A85EC53ull;
+  x ^= x >> 33;
+  CopySlot& s = copy_slots_[x & (cfg_.copy_slots - 1)];
+  const uint32_t check = static_cast<uint32_t>(x >> 32) | 1u;
+  const uint32_t now_us = static_cast<uint32_t>(ts_ns / 1000);
+  if (s.check == check) {
+    const uint32_t age = now_us - s.time_us;
+    if (ip_id != 0) {
+      if (age <= cfg_.copy_window_us) return true;
+    } else {
+      const HalfState& peer = f.half[1 - static_cast<int>(dir)];
+      const bool peer_silent = !(peer.flags & kWindowSet) || static_cast<int32_t>(peer.lastack_time_us - s.time_us) < 0;
+      if (age <= std::min(cfg_.copy_window_us, kWeakCopyWindowUs) && peer_silent) return true;
+    }
+  }
+  s.check = check;
+  s.time_us = now_us;
+  return false;
 }
 
 void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* pkts, uint16_t n) noexcept {
@@ -97,7 +148,11 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
     if (created) start_flow(*f, dirs_[i], t, ts);
     if (ts > f->last_ts_ns) f->last_ts_ns = ts;
     SegmentVerdict verdict;
-    if (analyze_segment(*f, dirs_[i], t, ts, frame, verdict) == Action::kRestart) {
+    if (copy_slots_ && is_copy(views[i], t, hashes_[i], dirs_[i], *f, ts) && !created) [[unlikely]] {
+      // A copy of a segment already analysed: reported, not analysed again.
+      verdict.bits = kDuplicatePacket;
+      ++counters_.copies;
+    } else if (analyze_segment(*f, dirs_[i], t, ts, frame, verdict) == Action::kRestart) {
       // Reused ports: the old connection ends here; the SYN opens a new flow.
       table_->remove(f, flow::RemoveReason::kClosed, on_remove);
       f = table_->find_or_insert(keys_[i], hashes_[i], ts, created, on_remove);
@@ -111,7 +166,7 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
     // table has to evict (SYN floods do not push established flows out).
     if (!(f->status & flow::kFlowTwoWay) && (f->half[1 - static_cast<int>(dirs_[i])].flags & kWindowSet))
       table_->mark_two_way(f);
-    ++counters_.segments;
+    counters_.segments += verdict.bits != kDuplicatePacket;
     SegmentResult& res = results_[i];
     res.analysed = 1;
     res.dir = static_cast<uint8_t>(dirs_[i]);

@@ -24,6 +24,13 @@ struct TcpStageConfig {
   uint32_t record_ring = 1u << 14;  // power of two
   uint8_t worker = 0;
   bool key_vlans = true;  // VLAN ids in the flow key (off for asymmetrically tagged SPAN ports)
+  // Exact copies (docs/tcp-analysis.md section 16): a segment identical to one of its flow
+  // and direction seen at most this long before (same sequence and ACK numbers, flags,
+  // window, length, TCP checksum, TSval and IPv4 identification) is a copy made by the
+  // mirror/SPAN or the network, not a segment the sender sent again: it gets the verdict
+  // duplicate_packet and is not analysed. 0 = off (every copy is analysed, as tshark does).
+  uint32_t copy_window_us = 10000;
+  uint32_t copy_slots = 1u << 14;  // fingerprints of recent segments per worker, a power of two
 };
 
 struct alignas(64) TcpStageCounters {
@@ -34,6 +41,7 @@ struct alignas(64) TcpStageCounters {
   uint64_t records = 0;
   uint64_t records_dropped = 0; // record ring full
   uint64_t restarts = 0;        // reused ports: a flow ended and a new one began on its 4-tuple
+  uint64_t copies = 0;          // exact copies of a recent segment (duplicate_packet): not analysed
   std::array<uint64_t, kVerdictBits> verdicts{};
 };
 
@@ -78,12 +86,22 @@ class TcpStage {
  private:
   explicit TcpStage(const TcpStageConfig& cfg);
   void emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noexcept;
+  bool is_copy(const decode::PacketView& v, const decode::TcpInfo& t, uint64_t hash, flow::Dir dir,
+               const flow::FlowEntry& f, uint64_t ts_ns) noexcept;
+
+  // One fingerprint of a recent segment: 32 check bits (never 0) and when it was seen (µs,
+  // low 32 bits). Direct-mapped: a newer segment overwrites an older one in its slot.
+  struct CopySlot {
+    uint32_t check = 0;
+    uint32_t time_us = 0;
+  };
 
   TcpStageConfig cfg_;
   std::unique_ptr<flow::FlowTable> table_;
   SpscRing<event::SegmentEvent> events_;
   SpscRing<event::FlowRecord> records_;
   TcpStageCounters counters_;
+  std::unique_ptr<CopySlot[]> copy_slots_;
   // Burst scratch: keys, directions and hashes of the burst's TCP segments.
   std::array<flow::FlowKey, kBurstSize> keys_{};
   std::array<uint64_t, kBurstSize> hashes_{};

@@ -37,9 +37,10 @@ enum Verdict : uint32_t {
   kDsack = 1u << 25,                  // ACK carrying a D-SACK (RFC 2883): the peer got a segment twice
   kSpuriousByTimestamp = 1u << 26,    // ACK echoing the original's TSval: the retransmission was unnecessary (RFC 3522)
   kTailLossProbe = 1u << 27,          // re-send of the last segment sent, no dup ACKs, sooner than any RTO (RFC 8985 TLP)
+  kDuplicatePacket = 1u << 28,        // exact copy of a recent segment (SPAN/mirror or network duplicate): not analysed
 };
 
-inline constexpr unsigned kVerdictBits = 28;
+inline constexpr unsigned kVerdictBits = 29;
 
 // Wireshark's field name for Wireshark verdicts, seqwatch's own name otherwise.
 std::string_view verdict_name(unsigned bit) noexcept;

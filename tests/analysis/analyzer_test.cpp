@@ -574,5 +574,91 @@ TEST(Analyzer, TimestampEchoOfTheRetransmissionIsARealLoss) {
   EXPECT_EQ(n.send({false, S1, C1 + 1000, A, 0, 509, 300100}) & kSpuriousByTimestamp, 0u);
 }
 
+
+// ---- exact copies (TcpStage::is_copy, docs/tcp-analysis.md section 16) --------------------
+
+constexpr uint8_t AP = A | P;
+
+// A data segment, then the same bytes again from a SPAN copy (same IPv4 ID): the copy is
+// duplicate_packet, not a retransmission; the flow's counters hold one segment.
+TEST(StageCopies, CopyWithTheSameIpIdIsNotARetransmission) {
+  Conversation c;
+  c.handshake(CI, SI);
+  EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 0, 0, 777}), 0u);
+  EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 29000, -1, 0, {}, 0, 0, 777}), kDuplicatePacket);  // 9 ms later
+  EXPECT_EQ(c.send({false, S1, C1 + 100, A, 0, 509, 30000, -1, 0, {}, 0, 0, 4242}), 0u);
+  EXPECT_EQ(c.send({false, S1, C1 + 100, A, 0, 509, 30001, -1, 0, {}, 0, 0, 4242}), kDuplicatePacket);  // no dup ACK
+  EXPECT_EQ(c.stage().counters().copies, 2u);
+  c.finish();
+  const auto& r = c.records()[0];
+  EXPECT_EQ(r.count[0].retx_segs, 0u);
+  EXPECT_EQ(r.count[0].segments, 3u);  // SYN, ACK, data: the copy is not one of them
+  EXPECT_EQ(r.count[1].dup_acks, 0u);
+}
+
+// What is not a copy: a new IPv4 ID (the sender sent it again), the same bytes after the
+// window, another ACK or window, and every copy when the window is 0.
+TEST(StageCopies, ResendsAndLateOrChangedSegmentsAreAnalysed) {
+  {
+    Conversation c;
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, AP, 100, 502, 20000});  // per-packet IP IDs: a real re-send
+    EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 20050}) & (kRetransmission | kDuplicatePacket), kRetransmission);
+  }
+  {
+    Conversation c;
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 0, 0, 777});
+    EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 30001, -1, 0, {}, 0, 0, 777}) & (kRetransmission | kDuplicatePacket),
+              kRetransmission);  // 10.001 ms: past the window
+  }
+  {
+    Conversation c;
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 0, 0, 777});
+    EXPECT_EQ(c.send({true, C1, S1, AP, 100, 503, 20010, -1, 0, {}, 0, 0, 777}) & (kRetransmission | kDuplicatePacket),
+              kRetransmission);  // another window field
+  }
+  {
+    Conversation c(0x0A000001, 0x0A000002, 40000, 80, 0, /*copy_window_us=*/0);
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 0, 0, 777});
+    EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 20001, -1, 0, {}, 0, 0, 777}) & (kRetransmission | kDuplicatePacket),
+              kRetransmission);
+    EXPECT_EQ(c.stage().counters().copies, 0u);
+  }
+}
+
+// Without an IPv4 identification (ID 0, as for IPv6): a copy only within 1 ms and only if
+// the peer sent nothing since the original (a real re-send that fast answers the peer).
+TEST(StageCopies, WithoutAnIpIdTheRuleIsStricter) {
+  {
+    Conversation c;
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 0, 0, 0});
+    EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 20900, -1, 0, {}, 0, 0, 0}), kDuplicatePacket);
+  }
+  {
+    Conversation c;
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 0, 0, 0});
+    EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 21100, -1, 0, {}, 0, 0, 0}) & (kRetransmission | kDuplicatePacket),
+              kRetransmission);  // 1.1 ms
+  }
+  // The peer sent a segment (a duplicate ACK) after the original: analysed as without the
+  // copy check, whatever the analysis then says.
+  uint32_t bits[2];
+  for (const uint32_t window : {10000u, 0u}) {
+    Conversation c(0x0A000001, 0x0A000002, 40000, 80, 0, window);
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 0, 0, 0});
+    c.send({true, C1 + 100, S1, AP, 100, 502, 20010, -1, 0, {}, 0, 0, 0});
+    c.send({false, S1, C1, A, 0, 509, 20100});
+    bits[window == 0] = c.send({true, C1, S1, AP, 100, 502, 20200, -1, 0, {}, 0, 0, 0});
+    EXPECT_EQ(c.stage().counters().copies, 0u);
+  }
+  EXPECT_EQ(bits[0], bits[1]);
+}
+
 }  // namespace
 }  // namespace seqwatch::testing

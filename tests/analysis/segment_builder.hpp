@@ -27,15 +27,17 @@ struct Seg {
   uint16_t mss = 0;
   std::vector<decode::SackBlock> sack;
   uint32_t tsval = 0, tsecr = 0;  // timestamps option when either is non-zero
+  int32_t ip_id = -1;  // IPv4 identification; -1 = a per-packet counter, as a sending stack sets it
 };
 
 class Conversation {
  public:
   explicit Conversation(uint32_t client_ip = 0x0A000001, uint32_t server_ip = 0x0A000002, uint16_t cport = 40000,
-                        uint16_t sport = 80, uint16_t vlan = 0)
+                        uint16_t sport = 80, uint16_t vlan = 0, uint32_t copy_window_us = 10000)
       : cip_(client_ip), sip_(server_ip), cport_(cport), sport_(sport), vlan_(vlan) {
     tcp::TcpStageConfig cfg;
     cfg.table.capacity = 1024;
+    cfg.copy_window_us = copy_window_us;
     stage_ = std::move(tcp::TcpStage::create(cfg).value());
   }
 
@@ -50,6 +52,9 @@ class Conversation {
       f[12 + i] = static_cast<uint8_t>(src >> (24 - 8 * i));
       f[16 + i] = static_cast<uint8_t>(dst >> (24 - 8 * i));
     }
+    const uint16_t id = s.ip_id >= 0 ? static_cast<uint16_t>(s.ip_id) : static_cast<uint16_t>(frame_);
+    f[4] = static_cast<uint8_t>(id >> 8);
+    f[5] = static_cast<uint8_t>(id);
     decode::PacketView v;
     v.frame = f;
     v.caplen = 40;
@@ -61,6 +66,7 @@ class Conversation {
       v.vlan[0] = vlan_;
     }
     v.l4 = decode::L4Type::kTcp;
+    v.l4_off = 20;  // bytes 20..39: the TCP header (zeros; the stage reads its checksum)
     decode::TcpInfo& t = v.tcp;
     t.sport = s.from_client ? cport : sport_;
     t.dport = s.from_client ? sport_ : cport;

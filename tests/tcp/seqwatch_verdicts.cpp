@@ -8,7 +8,7 @@
 
 namespace seqwatch::tcpdiff {
 
-SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans) {
+SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans, uint32_t copy_window_us) {
   SeqwatchRun run;
   const test::CaptureReader src = test::open_capture(capture_path);
   if (src.source() == nullptr) {
@@ -23,6 +23,7 @@ SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans) {
   cfg.table.capacity = 1u << 16;
   cfg.event_ring = 1u << 16;
   cfg.key_vlans = key_vlans;
+  cfg.copy_window_us = copy_window_us;
   auto stage = tcp::TcpStage::create(cfg);
   if (!stage) {
     run.error = "TcpStage::create: " + stage.error().message;

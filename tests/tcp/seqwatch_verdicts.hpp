@@ -33,7 +33,10 @@ struct SeqwatchRun {
   std::string read_error;             // reading stopped early on a damaged file
 };
 
-// key_vlans=false runs the file as `seqwatch analyze --ignore-vlans` does.
-SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans = true);
+// key_vlans=false runs the file as `seqwatch analyze --ignore-vlans` does. copy_window_us
+// is the stage's exact-copy window (TcpStageConfig::copy_window_us): 0, the default here,
+// analyses copies as tshark 4.0 does (it has no copy detection), so the verdicts compare
+// like for like; the product's default (10 ms) is checked by corpus_copies_test.
+SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans = true, uint32_t copy_window_us = 0);
 
 }  // namespace seqwatch::tcpdiff

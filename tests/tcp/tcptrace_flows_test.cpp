@@ -150,7 +150,9 @@ Seqwatch run_seqwatch(const std::string& path) {
   const std::string base = scratch_dir() + "tcptrace-" + std::to_string(++n);
   std::string cmd = "'";
   cmd.append(exe()).append("' analyze '").append(path).append("' --flows '").append(base);
-  cmd.append(".flows' --events '").append(base).append(".events' >/dev/null");
+  // --copy-window-ms 0: exact copies (SPAN duplicates) analysed as tcptrace counts them,
+  // packets and retransmissions (corpus_copies_test checks the copy detection itself).
+  cmd.append(".flows' --events '").append(base).append(".events' --copy-window-ms 0 >/dev/null");
   const CmdResult r = run(cmd);
   if (r.rc != 0) {
     s.error = "seqwatch analyze exit status " + std::to_string(r.rc) + ": " + r.out;

@@ -1,0 +1,339 @@
+// Exact copies (verdict duplicate_packet, docs/tcp-analysis.md section 16) on real traffic.
+//
+// 1. Kernel TCP (data/demo.pcap: 401 real retransmissions, loss at a tbf bottleneck): no
+//    segment is a copy, and every verdict is the same with copy detection on and off.
+// 2. The same capture as a SPAN port with doubled traffic sees it (every frame twice; the
+//    copy right behind its original, or up to 3 frames and 500 us later): the originals get
+//    exactly the verdicts of the clean capture, every copy of a frame with an IPv4
+//    identification is found, and the retransmission count stays the kernel's.
+// 3. The shared corpus, frame by frame, against an oracle built from tshark's header fields
+//    (IP ID, sequence and ACK numbers, flags, window, length, checksum, TSval, VLANs, time):
+//    seqwatch calls a frame a copy exactly when the rule says it is one.
+#include <gtest/gtest.h>
+#include <pcap/pcap.h>
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "seqwatch_verdicts.hpp"
+#include "support/command.hpp"
+#include "support/corpus.hpp"
+#include "support/tshark.hpp"
+#include "tcp/verdict.hpp"
+
+namespace seqwatch::tcpdiff {
+namespace {
+
+constexpr uint32_t kWindowUs = 10000;     // the product's default (tcp.copy_window_ms: 10)
+constexpr uint32_t kWeakWindowUs = 1000;  // without an IPv4 identification (tcp_stage.cpp)
+
+std::string demo_path() { return test::src_dir() + "/data/demo.pcap"; }
+
+uint64_t count_bit(const SeqwatchRun& r, uint32_t bit) {
+  uint64_t n = 0;
+  for (const SeqwatchFrame& f : r.frames) n += (f.bits & bit) != 0;
+  return n;
+}
+
+struct Frame {
+  pcap_pkthdr hdr;
+  std::vector<u_char> data;
+};
+
+std::vector<Frame> read_frames(const std::string& path, int& linktype) {
+  char err[PCAP_ERRBUF_SIZE];
+  pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+  std::vector<Frame> out;
+  if (p == nullptr) return out;
+  linktype = pcap_datalink(p);
+  pcap_pkthdr* h;
+  const u_char* d;
+  while (pcap_next_ex(p, &h, &d) == 1) out.push_back(Frame{*h, std::vector<u_char>(d, d + h->caplen)});
+  pcap_close(p);
+  return out;
+}
+
+uint64_t ns_of(const pcap_pkthdr& h) { return uint64_t(h.ts.tv_sec) * 1000000000ull + uint64_t(h.ts.tv_usec); }
+void set_ns(pcap_pkthdr& h, uint64_t ns) {
+  h.ts.tv_sec = static_cast<time_t>(ns / 1000000000ull);
+  h.ts.tv_usec = static_cast<suseconds_t>(ns % 1000000000ull);
+}
+
+// Writes `frames` with every frame twice, as a SPAN port mirroring two ports of the path
+// delivers them: the copy (1 us after its original at the earliest) goes out after at
+// most `lag` later frames and no later than `max_lag_ns` after the original; times never
+// go backwards. origin[k] = index in `frames` of output frame k; copy[k] = it is the copy.
+bool write_doubled(const std::vector<Frame>& frames, int linktype, const std::string& out, unsigned lag,
+                   uint64_t max_lag_ns, std::vector<size_t>& origin, std::vector<bool>& copy) {
+  pcap_t* dead = pcap_open_dead_with_tstamp_precision(linktype, 262144, PCAP_TSTAMP_PRECISION_NANO);
+  pcap_dumper_t* d = pcap_dump_open(dead, out.c_str());
+  if (d == nullptr) {
+    pcap_close(dead);
+    return false;
+  }
+  uint64_t last = 0;
+  auto emit = [&](size_t i, bool is_copy) {
+    pcap_pkthdr h = frames[i].hdr;
+    uint64_t t = ns_of(h) + (is_copy ? 1000 : 0);
+    if (t < last) t = last;
+    last = t;
+    set_ns(h, t);
+    pcap_dump(reinterpret_cast<u_char*>(d), &h, frames[i].data.data());
+    origin.push_back(i);
+    copy.push_back(is_copy);
+  };
+  std::vector<size_t> pending;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    while (!pending.empty() &&
+           (pending.size() > lag || ns_of(frames[i].hdr) - ns_of(frames[pending.front()].hdr) > max_lag_ns)) {
+      emit(pending.front(), true);
+      pending.erase(pending.begin());
+    }
+    emit(i, false);
+    pending.push_back(i);
+  }
+  for (size_t i : pending) emit(i, true);
+  pcap_dump_close(d);
+  pcap_close(dead);
+  return true;
+}
+
+// IPv4 identification of an Ethernet frame carrying IPv4 directly (data/demo.pcap), else 0.
+uint16_t ipv4_id(const Frame& f) {
+  if (f.data.size() < 20 || f.data[12] != 0x08 || f.data[13] != 0x00) return 0;
+  return static_cast<uint16_t>(f.data[18] << 8 | f.data[19]);
+}
+
+TEST(Copies, KernelTrafficHasNoCopiesAndTheSameVerdicts) {
+  const SeqwatchRun off = run_seqwatch(demo_path(), true, 0);
+  const SeqwatchRun on = run_seqwatch(demo_path(), true, kWindowUs);
+  ASSERT_TRUE(off.error.empty()) << off.error;
+  ASSERT_TRUE(on.error.empty()) << on.error;
+  ASSERT_EQ(off.frames.size(), on.frames.size());
+  EXPECT_GT(count_bit(off, tcp::kRetransmission), 300u) << "data/demo.pcap holds the kernel's retransmissions";
+  EXPECT_EQ(count_bit(on, tcp::kDuplicatePacket), 0u) << "a real retransmission taken for a copy";
+  for (size_t k = 0; k < on.frames.size(); ++k)
+    EXPECT_EQ(on.frames[k].bits, off.frames[k].bits) << "frame " << k + 1;
+  EXPECT_EQ(on.tcp_segments, off.tcp_segments);
+}
+
+void check_doubled(unsigned lag, uint64_t max_lag_ns) {
+  int linktype = 0;
+  const std::vector<Frame> frames = read_frames(demo_path(), linktype);
+  ASSERT_GT(frames.size(), 10000u);
+  const std::string out = test::scratch_dir() + "doubled-" + std::to_string(lag) + ".pcap";
+  std::vector<size_t> origin;
+  std::vector<bool> copy;
+  ASSERT_TRUE(write_doubled(frames, linktype, out, lag, max_lag_ns, origin, copy));
+  const SeqwatchRun clean = run_seqwatch(demo_path(), true, kWindowUs);
+  const SeqwatchRun doubled = run_seqwatch(out, true, kWindowUs);
+  ASSERT_TRUE(clean.error.empty()) << clean.error;
+  ASSERT_TRUE(doubled.error.empty()) << doubled.error;
+  ASSERT_EQ(doubled.frames.size(), 2 * clean.frames.size());
+
+  uint64_t copies = 0, found = 0, strong = 0, strong_found = 0, false_copies = 0, orig_differ = 0;
+  for (size_t k = 0; k < doubled.frames.size(); ++k) {
+    const SeqwatchFrame& s = doubled.frames[k];
+    const SeqwatchFrame& c = clean.frames[origin[k]];
+    const bool said_copy = (s.bits & tcp::kDuplicatePacket) != 0;
+    if (!copy[k]) {
+      false_copies += said_copy;
+      // An original whose earlier copies were all recognised sees the clean capture's state.
+      orig_differ += s.bits != c.bits;
+      continue;
+    }
+    if (!c.tcp) continue;
+    ++copies;
+    found += said_copy;
+    if (ipv4_id(frames[origin[k]]) != 0) {
+      ++strong;
+      strong_found += said_copy;
+    }
+  }
+  std::cout << "lag " << lag << ": " << copies << " TCP copies, " << found << " recognised (" << strong_found << " of "
+            << strong << " with an IPv4 ID); originals with other verdicts than in the clean capture: " << orig_differ
+            << "\n";
+  EXPECT_EQ(false_copies, 0u) << "an original frame called a copy";
+  EXPECT_EQ(strong_found, strong) << "a copy with an IPv4 identification was missed";
+  EXPECT_GT(strong, 10000u);
+  // Data retransmissions (SYN/ACKs aside: the server's carry IP ID 0 and the client answers
+  // within the lag) stay the kernel's.
+  auto data_retx = [](const SeqwatchRun& r) {
+    return count_bit(r, tcp::kRetransmission) - count_bit(r, tcp::kSynAckRetransmission) -
+           count_bit(r, tcp::kSynRetransmission);
+  };
+  EXPECT_EQ(data_retx(doubled), data_retx(clean));
+  if (lag == 0) {
+    EXPECT_EQ(found, copies) << "copies right behind their original: every one is recognised";
+    EXPECT_EQ(orig_differ, 0u);
+  }
+}
+
+TEST(Copies, DoubledSpanTrafficAdjacentCopies) { check_doubled(0, 0); }
+TEST(Copies, DoubledSpanTrafficCopiesUpToThreeFramesLate) { check_doubled(3, 500000); }
+
+// ---- corpus, against an oracle from tshark's fields -------------------------------------
+
+struct FieldFrame {
+  uint64_t number = 0;
+  bool usable = false;  // one TCP header, not quoted in ICMP, not an IP fragment
+  int64_t time_us = 0;
+  std::string flow;     // VLANs + both endpoints, canonical order
+  bool forward = false; // sender is the flow's first endpoint
+  uint16_t ip_id = 0;   // innermost IPv4's identification, 0 for IPv6
+  std::string fingerprint;
+};
+
+struct FieldRun {
+  std::string error;
+  std::vector<FieldFrame> frames;
+  int exit_status = 0;
+  std::string stderr_text;
+};
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == sep) {
+      out.emplace_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+std::string last_of(const std::string& s) {
+  const size_t p = s.rfind(',');
+  return p == std::string::npos ? s : s.substr(p + 1);
+}
+
+constexpr const char* kFields[] = {
+    "frame.number", "frame.time_epoch", "frame.protocols", "vlan.id", "ip.id", "ip.src", "ip.dst", "ipv6.src",
+    "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "tcp.window_size_value",
+    "tcp.len", "tcp.checksum", "tcp.options.timestamp.tsval", "ip.flags.mf", "ip.frag_offset"};
+constexpr size_t kCols = std::size(kFields);
+
+std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
+  const auto c = split(line, '\t');
+  if (c.size() != kCols) {
+    why = "expected " + std::to_string(kCols) + " columns, got " + std::to_string(c.size());
+    return std::nullopt;
+  }
+  FieldFrame f;
+  f.number = std::strtoull(c[0].c_str(), nullptr, 10);
+  const std::string& protos = c[2];
+  const size_t tcp_at = protos.find(":tcp");
+  const bool one_tcp = tcp_at != std::string::npos && protos.find(":tcp", tcp_at + 1) == std::string::npos &&
+                       protos.find("icmp") == std::string::npos && split(c[11], ',').size() == 1;
+  bool fragment = false;
+  for (const std::string& v : split(c[18], ',')) fragment |= v == "1" || v == "True";
+  for (const std::string& v : split(c[19], ',')) fragment |= !v.empty() && v != "0";
+  if (!one_tcp || fragment) return f;
+  // Innermost IP layer: the last "ip" / "ipv6" before ":tcp".
+  std::string inner;
+  for (const std::string& p : split(protos.substr(0, tcp_at), ':'))
+    if (p == "ip" || p == "ipv6") inner = p;
+  if (inner.empty()) return f;
+  const bool inner_v6 = inner == "ipv6";
+  const std::string src = (inner_v6 ? last_of(c[7]) : last_of(c[5])) + "/" + c[9];
+  const std::string dst = (inner_v6 ? last_of(c[8]) : last_of(c[6])) + "/" + c[10];
+  f.ip_id = inner_v6 ? 0 : static_cast<uint16_t>(std::strtoul(last_of(c[4]).c_str(), nullptr, 0));
+  f.forward = src < dst;
+  f.flow = c[3] + "|" + (f.forward ? src + "|" + dst : dst + "|" + src);
+  // frame.time_epoch: seconds "." nanoseconds
+  const auto t = split(c[1], '.');
+  f.time_us = std::strtoll(t[0].c_str(), nullptr, 10) * 1000000;
+  if (t.size() > 1) f.time_us += std::strtoll((t[1] + "000000").substr(0, 6).c_str(), nullptr, 10);
+  f.fingerprint = f.flow + "|" + (f.forward ? "a" : "b") + "|" + std::to_string(f.ip_id);
+  for (size_t k = 11; k <= 17; ++k) f.fingerprint += "|" + c[k];
+  f.usable = true;
+  return f;
+}
+
+// The rule of tcp_stage.cpp (is_copy), written from the fields: a frame is a copy when an
+// earlier analysed frame has the same fingerprint, at most kWindowUs before it with an
+// IPv4 identification; without one, at most kWeakWindowUs before and the peer sent no
+// analysed segment since that frame. A copy is not analysed and leaves the state alone.
+std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRun& sw) {
+  std::vector<bool> out(frames.size(), false);
+  std::map<std::string, int64_t> seen;                      // fingerprint -> time of its analysed frame
+  std::map<std::string, std::array<int64_t, 2>> last_sent;  // flow -> latest analysed segment per side
+  for (size_t k = 0; k < frames.size() && k < sw.frames.size(); ++k) {
+    const FieldFrame& f = frames[k];
+    if (!f.usable || !sw.frames[k].tcp) continue;
+    auto [side, created] = last_sent.try_emplace(f.flow, std::array<int64_t, 2>{INT64_MIN, INT64_MIN});
+    auto it = seen.find(f.fingerprint);
+    bool is_copy = false;
+    if (!created && it != seen.end()) {
+      const int64_t age = f.time_us - it->second;
+      if (f.ip_id != 0) {
+        is_copy = age >= 0 && age <= kWindowUs;
+      } else {
+        const int64_t peer = side->second[f.forward ? 1 : 0];
+        is_copy = age >= 0 && age <= kWeakWindowUs && peer < it->second;
+      }
+    }
+    out[k] = is_copy;
+    if (is_copy) continue;
+    seen[f.fingerprint] = f.time_us;
+    side->second[f.forward ? 0 : 1] = f.time_us;
+  }
+  return out;
+}
+
+TEST(Copies, CorpusAgreesWithTheRuleFromTsharkFields) {
+  const auto& c = test::corpus();
+  if (!c.present) GTEST_FAIL() << "corpus not found (SEQWATCH_CORPUS_DIR=" << c.dir << ")";
+  const auto version = test::tshark_version();
+  ASSERT_TRUE(version.has_value()) << "tshark is needed: tools/install-deps.sh";
+  std::cout << "reference: " << *version << "\n";
+  std::string cmd_fields;
+  for (const char* f : kFields) cmd_fields += std::string(" -e ") + f;
+
+  std::mutex mu;
+  uint64_t agree_copies = 0, files_with_copies = 0, frames = 0;
+  std::vector<std::string> failures;
+  test::for_each_corpus_file(c.files, [&](size_t i) {
+    const auto& file = c.files[i];
+    const SeqwatchRun s = run_seqwatch(file.path, true, kWindowUs);
+    if (!s.error.empty() || s.tcp_segments == 0) return;  // unreadable / no TCP: other tests' business
+    const FieldRun t = test::run_tshark_fields<FieldRun>(
+        "tshark -n -r " + test::shell_quote(file.path) +
+            " -o tcp.analyze_sequence_numbers:FALSE -T fields -E occurrence=a" + cmd_fields,
+        parse);
+    if (!t.error.empty()) return;
+    const std::vector<bool> want = oracle(t.frames, s);
+    std::lock_guard lock(mu);
+    uint64_t here = 0;
+    for (size_t k = 0; k < want.size(); ++k) {
+      if (!t.frames[k].usable) continue;  // fields not per header: not judged
+      ++frames;
+      const bool got = (s.frames[k].bits & tcp::kDuplicatePacket) != 0;
+      if (got == want[k]) {
+        here += got;
+        continue;
+      }
+      std::ostringstream os;
+      os << file.rel << " frame " << k + 1 << ": seqwatch " << (got ? "copy" : "not a copy") << ", rule "
+         << (want[k] ? "copy" : "not a copy") << " (" << t.frames[k].fingerprint << ")";
+      failures.push_back(os.str());
+    }
+    agree_copies += here;
+    files_with_copies += here != 0;
+  });
+  std::cout << "copies both agree on: " << agree_copies << " in " << files_with_copies << " files; frames judged: "
+            << frames << "\n";
+  if (c.shared && !c.filtered) {
+    EXPECT_GT(agree_copies, 500u) << "the shared corpus holds SPAN-duplicated captures";
+  }
+  for (const auto& f : failures) ADD_FAILURE() << f;
+}
+
+}  // namespace
+}  // namespace seqwatch::tcpdiff
