@@ -150,6 +150,7 @@ SEQWATCH_DECODE_HOT Fast eth_ip(const uint8_t* f, uint32_t caplen, PacketView& v
   v.l4_off = l.l4_off;
   TcpInfo& t = v.tcp;
   tcp_fixed(th, t);
+  t.ip_id = et == kEthIpv4 ? load_be16(h + 4) : 0;
   t.payload_len = l.l4_len - hdr_len;
   if (hdr_len > kTcpHdr) tcp_options(th + kTcpHdr, hdr_len - kTcpHdr, hdr_len - kTcpHdr, t, v);
   return Fast::kDone;

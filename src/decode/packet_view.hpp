@@ -174,6 +174,8 @@ struct TcpInfo {
   uint16_t window = 0;       // raw, unscaled
   uint16_t mss = 0;
   uint16_t urgent = 0;
+  uint16_t checksum = 0;     // TCP checksum field (not verified: offloaded captures hold partial sums)
+  uint16_t ip_id = 0;        // identification of the IPv4 header carrying the segment; 0 for IPv6
   uint8_t hdr_len = 0;       // bytes, 20..60
   uint8_t flags = 0;         // TcpFlag bits
   uint8_t ae = 0;            // AccECN / former NS bit (byte 12, bit 0)

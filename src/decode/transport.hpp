@@ -115,6 +115,7 @@ SEQWATCH_DECODE_HOT void tcp_fixed(const uint8_t* h, TcpInfo& t) noexcept {
   t.window = load_be16(h + 14);
   t.mss = 0;
   t.urgent = load_be16(h + 18);
+  t.checksum = load_be16(h + 16);
   t.hdr_len = static_cast<uint8_t>((h[12] >> 4) * 4u);
   t.flags = h[13];
   t.ae = h[12] & 0x01;
@@ -131,6 +132,7 @@ SEQWATCH_DECODE_HOT Next tcp(Cursor& c, const IpLayer& l) noexcept {
   const uint8_t* h = c.at();
   TcpInfo& t = v.tcp;
   tcp_fixed(h, t);
+  t.ip_id = l.version == 4 ? load_be16(c.p + l.off + 4) : 0;
   v.l4 = L4Type::kTcp;
   v.l4_off = c.off;
   if (t.hdr_len < kTcpHdr || t.hdr_len > l.l4_len) return c.fail(DecodeStatus::kBadTcpHeaderLength);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 
-#include "decode/bytes.hpp"
 
 namespace seqwatch::tcp {
 
@@ -61,11 +60,9 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
 // again (IPv4 identification, TCP checksum, TSval) or that the peer's progress changes
 // (ACK, window). A mirror's copy has them all equal; the TTL and the link layer may
 // differ (a routed hop between the two mirrored ports), so they are left out.
-bool TcpStage::is_copy(const decode::PacketView& v, const decode::TcpInfo& t, uint64_t hash, flow::Dir dir,
+bool TcpStage::is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir,
                        const flow::FlowEntry& f, uint64_t ts_ns) noexcept {
-  const decode::IpLayer& ip = v.inner_ip();
-  const uint16_t ip_id = ip.version == 4 ? load_be16(v.frame + ip.off + 4) : 0;
-  const uint16_t csum = load_be16(v.frame + v.l4_off + 16);
+  const uint16_t ip_id = t.ip_id, csum = t.checksum;
   const uint64_t w1 = (uint64_t{t.seq} << 32) | t.ack;
   const uint64_t w2 = (uint64_t{t.payload_len} << 32) | (uint32_t{t.window} << 16) | (uint32_t{t.flags} << 8) |
                       static_cast<uint32_t>(dir);
@@ -148,7 +145,7 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
     if (created) start_flow(*f, dirs_[i], t, ts);
     if (ts > f->last_ts_ns) f->last_ts_ns = ts;
     SegmentVerdict verdict;
-    if (copy_slots_ && is_copy(views[i], t, hashes_[i], dirs_[i], *f, ts) && !created) [[unlikely]] {
+    if (copy_slots_ && is_copy(t, hashes_[i], dirs_[i], *f, ts) && !created) [[unlikely]] {
       // A copy of a segment already analysed: reported, not analysed again.
       verdict.bits = kDuplicatePacket;
       ++counters_.copies;

@@ -86,7 +86,7 @@ class TcpStage {
  private:
   explicit TcpStage(const TcpStageConfig& cfg);
   void emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noexcept;
-  bool is_copy(const decode::PacketView& v, const decode::TcpInfo& t, uint64_t hash, flow::Dir dir,
+  bool is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir,
                const flow::FlowEntry& f, uint64_t ts_ns) noexcept;
 
   // One fingerprint of a recent segment: 32 check bits (never 0) and when it was seen (µs,

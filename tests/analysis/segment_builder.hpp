@@ -76,6 +76,7 @@ class Conversation {
     t.payload_len = s.len;
     t.window = s.window;
     t.hdr_len = 20;
+    t.ip_id = id;  // as the decoder reads it from f[4..5]
     if (s.wscale >= 0) {
       t.opts |= decode::kOptWscale;
       t.wscale = static_cast<uint8_t>(s.wscale);

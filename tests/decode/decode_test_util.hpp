@@ -136,7 +136,8 @@ inline std::string view_difference(const PacketView& a, const PacketView& b) {
     const auto& y = b.tcp;
     if (x.seq != y.seq || x.ack != y.ack || x.payload_len != y.payload_len || x.sport != y.sport ||
         x.dport != y.dport || x.window != y.window || x.hdr_len != y.hdr_len || x.flags != y.flags || x.ae != y.ae ||
-        x.opts != y.opts || x.sack_count != y.sack_count)
+        x.opts != y.opts || x.sack_count != y.sack_count || x.urgent != y.urgent || x.checksum != y.checksum ||
+        x.ip_id != y.ip_id)
       return "tcp";
     if ((x.opts & decode::kOptMss) && x.mss != y.mss) return "tcp.mss";
     if ((x.opts & decode::kOptWscale) && x.wscale != y.wscale) return "tcp.wscale";

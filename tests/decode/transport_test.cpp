@@ -31,6 +31,9 @@ TEST(Tcp, FixedHeaderFields) {
   EXPECT_EQ(t.flags, wire::kAck | wire::kPsh | wire::kUrg);
   EXPECT_EQ(t.window, 0xFFFF);
   EXPECT_EQ(t.urgent, 0x0102);
+  EXPECT_EQ(t.checksum, (d.buf[kTcpOff + 16] << 8) | d.buf[kTcpOff + 17]);
+  EXPECT_EQ(t.ip_id, (d.buf[kTcpOff - 20 + 4] << 8) | d.buf[kTcpOff - 20 + 5]);  // the IPv4 header before it
+  EXPECT_NE(t.ip_id, 0);
   EXPECT_EQ(t.hdr_len, 20);
   EXPECT_EQ(t.payload_len, 321u);
   EXPECT_EQ(t.ae, 0);
