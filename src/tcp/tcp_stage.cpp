@@ -1,7 +1,11 @@
 #include "tcp/tcp_stage.hpp"
 
+#include <nmmintrin.h>
+
 #include <algorithm>
 #include <bit>
+#include <cstddef>
+#include <cstring>
 
 
 namespace seqwatch::tcp {
@@ -60,23 +64,30 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
 // again (IPv4 identification, TCP checksum, TSval) or that the peer's progress changes
 // (ACK, window). A mirror's copy has them all equal; the TTL and the link layer may
 // differ (a routed hop between the two mirrored ports), so they are left out.
-bool TcpStage::is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir,
-                       const flow::FlowEntry& f, uint64_t ts_ns) noexcept {
-  const uint16_t ip_id = t.ip_id, csum = t.checksum;
-  const uint64_t w1 = (uint64_t{t.seq} << 32) | t.ack;
-  const uint64_t w2 = (uint64_t{t.payload_len} << 32) | (uint32_t{t.window} << 16) | (uint32_t{t.flags} << 8) |
-                      static_cast<uint32_t>(dir);
-  const uint64_t w3 = (uint64_t{ip_id} << 48) | (uint64_t{csum} << 32) | t.tsval;
-  // Three products summed, then MurmurHash3's 64-bit finaliser: every input bit reaches
-  // the slot index (a product alone carries a bit only upwards).
-  uint64_t x = (hash ^ w1) * 0x9E3779B97F4A7C15ull + w2 * 0xC2B2AE3D27D4EB4Full + w3 * 0x165667B19E3779F9ull;
-  x ^= x >> 33;
-  x *= 0xFF51AFD7ED558CCDull;
-  x ^= x >> 33;
-  x *= 0xC4CEB9FE1A85EC53ull;
-  x ^= x >> 33;
-  CopySlot& s = copy_slots_[x & (cfg_.copy_slots - 1)];
-  const uint32_t check = static_cast<uint32_t>(x >> 32) | 1u;
+[[gnu::always_inline]] inline bool TcpStage::is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir,
+                                                    const flow::FlowEntry& f, uint64_t ts_ns) noexcept {
+  // The fields, read as they lie in TcpInfo (layout checked below): seq and ACK; payload
+  // length and TSval; window, MSS, urgent pointer and checksum; IPv4 ID, header length and
+  // flags. CRC32C over them (one instruction per word): every input bit reaches every bit
+  // of the result, and two different fingerprints share it with probability 2^-32. The low
+  // bits pick the slot, the whole value (never 0) is the check.
+  static_assert(offsetof(decode::TcpInfo, ack) == offsetof(decode::TcpInfo, seq) + 4 &&
+                offsetof(decode::TcpInfo, tsval) == offsetof(decode::TcpInfo, payload_len) + 4 &&
+                offsetof(decode::TcpInfo, checksum) == offsetof(decode::TcpInfo, window) + 6 &&
+                offsetof(decode::TcpInfo, flags) == offsetof(decode::TcpInfo, ip_id) + 3);
+  uint64_t w1, w2, w3;
+  uint32_t w4;
+  std::memcpy(&w1, &t.seq, 8);
+  std::memcpy(&w2, &t.payload_len, 8);
+  std::memcpy(&w3, &t.window, 8);
+  std::memcpy(&w4, &t.ip_id, 4);
+  uint64_t c = _mm_crc32_u64(0, hash ^ static_cast<uint64_t>(dir) ^ w1);
+  c = _mm_crc32_u64(c, w2);
+  c = _mm_crc32_u64(c, w3);
+  c = _mm_crc32_u32(static_cast<uint32_t>(c), w4);
+  const uint16_t ip_id = t.ip_id;
+  CopySlot& s = copy_slots_[c & (cfg_.copy_slots - 1)];
+  const uint32_t check = static_cast<uint32_t>(c) | 1u;
   const uint32_t now_us = static_cast<uint32_t>(ts_ns / 1000);
   if (s.check == check) {
     const uint32_t age = now_us - s.time_us;
