@@ -19,15 +19,23 @@
 # the root namespace. Run as root. Safe to re-run: leftovers of an earlier run are removed
 # first, and everything created is removed on exit, on failure or on a signal.
 #
+# With -S the capture is taken as a SPAN session covering both router ports delivers it:
+# tcpdump in the router's namespace on `-i any` records every forwarded packet twice, as it
+# enters (from the client's or the server's side) and as it leaves (TTL one lower, other
+# MAC addresses, the same IP ID and TCP bytes), later by its time in the tbf queue; a packet
+# the bottleneck drops, only once. seqwatch must count the client's segments and
+# retransmissions exactly as from a plain capture (docs/tcp-analysis.md section 16).
+#
 # With -L DIR the client's veth is watched LIVE by seqwatch instead of tcpdump:
 # `seqwatch run --pipeline pipelines/demo.yaml` on net_af_packet (the veth stands in for a
 # SPAN port), stopped with SIGINT when iperf3 ends; its report, events, flow records and
 # stats go to DIR, and the kernel's counters are printed beside seqwatch's.
 #
-# Usage: tools/capture-demo.sh [-o OUT | -L DIR] [-t SECONDS] [-P STREAMS] [-r RATE]
+# Usage: tools/capture-demo.sh [-o OUT | -L DIR] [-S] [-t SECONDS] [-P STREAMS] [-r RATE]
 #                              [-b BURST] [-l LATENCY] [-m MTU] [-s SYSCTL=VALUE]... [-R] [-6]
 #   -o OUT      capture path (default: data/demo.pcap in the repository)
 #   -L DIR      live: run seqwatch on the client's veth, outputs in DIR
+#   -S          SPAN-style capture on both router ports (every forwarded packet twice)
 #   -t SECONDS  iperf3 duration (default 4)
 #   -P STREAMS  parallel iperf3 streams, 1-16 (default 3)
 #   -r RATE     tbf bottleneck rate (default 20mbit)
@@ -60,10 +68,11 @@ mtu=""
 sysctls=()
 reverse=""
 family=4
+span=""
 
 die() { echo "capture-demo: $*" >&2; exit 1; }
 
-while getopts "o:L:t:P:r:b:l:m:s:R6h" opt; do
+while getopts "o:L:t:P:r:b:l:m:s:R6Sh" opt; do
   case "$opt" in
     o) out=$OPTARG ;;
     L) live=$OPTARG ;;
@@ -76,6 +85,7 @@ while getopts "o:L:t:P:r:b:l:m:s:R6h" opt; do
     s) sysctls+=("$OPTARG") ;;
     R) reverse=-R ;;
     6) family=6 ;;
+    S) span=1 ;;
     h) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option; see -h" ;;
   esac
@@ -93,6 +103,7 @@ else
   readonly ADDR_CLI=10.199.1.2 ADDR_RTR_CLI=10.199.1.1 ADDR_RTR_SRV=10.199.2.1 ADDR_SRV=10.199.2.2
   readonly NET_CLI=10.199.1.0/24 NET_SRV=10.199.2.0/24 PLEN=24 IP="ip -4" TSHARK_IP=ip
 fi
+[[ -z $span || -z $live ]] || die "-S and -L exclude each other"
 [[ $EUID -eq 0 ]] || die "must run as root (creates network namespaces); try: sudo $0"
 seqwatch=${SEQWATCH_BIN:-$repo_root/build/src/seqwatch}  # the binary -L runs
 [[ -z $live || -x $seqwatch ]] || die "-L needs a built seqwatch at $seqwatch (tools/build.sh build)"
@@ -201,7 +212,9 @@ else
   # does not make the kernel drop packets before tcpdump reads them. --immediate-mode:
   # hand every packet over at once; otherwise the packets of the TPACKET_V3 ring block
   # not yet retired when tcpdump is stopped never reach the file (~100 segments per run).
-  ip netns exec "$NS_CLI" tcpdump -i "$IF_CLI" -s "$SNAPLEN" -B 16384 -U --immediate-mode -Z root \
+  cap_ns=$NS_CLI cap_if=$IF_CLI
+  [[ -z $span ]] || cap_ns=$NS_RTR cap_if=any  # -S: both router ports (Linux cooked capture)
+  ip netns exec "$cap_ns" tcpdump -i "$cap_if" -s "$SNAPLEN" -B 16384 -U --immediate-mode -Z root \
     -w "$work/capture.pcap" \
     >"$work/tcpdump.log" 2>&1 &
   tcpdump_pid=$!
@@ -289,6 +302,7 @@ mkdir -p "$(dirname "$out")"
   echo "# 'ip netns exec $NS_CLI nstat -asz $NSTAT_KEYS' before and after the"
   echo "# iperf3 run (the namespace is fresh, so 'before' is its whole history)."
   echo "# run: iperf3 -c $ADDR_SRV -t $seconds -P $streams $reverse; bottleneck tbf rate $rate burst $tbf_burst latency $tbf_latency on $bottleneck_if${mtu:+; mtu $mtu}"
+  [[ -z $span ]] || echo "# capture: SPAN-style, tcpdump -i any in $NS_RTR (every forwarded packet as it enters and as it leaves)"
   [[ ${#sysctls[@]} -eq 0 ]] || echo "# sysctls in client and server: ${sysctls[*]}"
   echo "# iperf3 sender-reported retransmits (TCP_INFO): $iperf_retr"
   echo "# tcpdump: $(grep -E 'captured|dropped by kernel' "$work/tcpdump.log" | paste -sd, - | sed 's/,/, /')"
@@ -314,7 +328,10 @@ if command -v tshark >/dev/null; then
   fi
   # Linux counts TcpOutSegs for new segments only (__tcp_transmit_skb), TcpRetransSegs for
   # the rest, so together they are every segment the client put on its veth.
-  sent=$(tshark -r "$out" -Y "$TSHARK_IP.src == $ADDR_CLI && tcp" 2>/dev/null | wc -l)
+  # -S: each client segment as it entered the router (not the outgoing copy, pkttype 4).
+  only_in=""
+  [[ -z $span ]] || only_in=" && sll.pkttype != 4"
+  sent=$(tshark -r "$out" -Y "$TSHARK_IP.src == $ADDR_CLI && tcp$only_in" 2>/dev/null | wc -l)
   out_segs=$(awk '$1 == "TcpOutSegs" {print $4}' "$out.nstat")
   retr_segs=$(awk '$1 == "TcpRetransSegs" {print $4}' "$out.nstat")
   echo "capture-demo: client sent $sent segments in the capture; nstat OutSegs + RetransSegs = $((out_segs + retr_segs))"

@@ -17,7 +17,7 @@ struct AnalyzeOptions {
   double idle_timeout_s = 3600.0;
   size_t top = 10;
   bool ignore_vlans = false;
-  double copy_window_ms = 10;   // exact copies within this window: duplicate_packet, not analysed (0 = off)
+  double copy_window_ms = 100;  // exact copies within this window: duplicate_packet, not analysed (0 = off)
   unsigned memory_mb = 512;
   unsigned workers = 1;         // > 1: software rehash over this many workers
   // Evidence (analyze --evidence DIR, and `extract`): the evidence.* section of a

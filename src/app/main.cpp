@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
                     "leave VLAN ids out of the flow key (SPAN ports that tag only one direction)");
   analyze->add_option("--copy-window-ms", a.copy_window_ms,
                       "a segment identical to one seen this many ms before (SPAN/network copy) gets the verdict "
-                      "duplicate_packet and is not analysed; 0 = analyse copies like tshark (default 10)")
+                      "duplicate_packet and is not analysed; 0 = analyse copies like tshark (default 100)")
       ->check(CLI::Range(0.0, 1000.0));
   analyze->add_option("-w,--workers", a.workers,
                       "worker threads; more than 1 spreads flows over workers by the inner 5-tuple (software rehash)")

@@ -372,6 +372,7 @@ int run_pipeline(const RunOptions& o) {
   ec.tcp.event_ring = cfg.tcp.event_ring;
   ec.tcp.record_ring = cfg.tcp.record_ring;
   ec.tcp.copy_window_us = static_cast<uint32_t>(cfg.tcp.copy_window_ms * 1000);
+  ec.tcp.copy_slots = cfg.tcp.copy_slots;
   ec.payload_events = matcher != nullptr;
   ec.capture_filter = cfg.evidence.capture_filter;
   set_bpf_jit(ec, cfg.evidence);

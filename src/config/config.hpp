@@ -97,7 +97,8 @@ struct FlowTableConfig {
 struct TcpConfig {
   uint32_t event_ring = 1u << 16;   // per worker, segment events to the control thread
   uint32_t record_ring = 1u << 14;  // per worker, flow records to the control thread
-  double copy_window_ms = 10;       // exact copies of a segment this soon after it: duplicate_packet, not analysed (0 = off)
+  double copy_window_ms = 100;      // exact copies of a segment this soon after it: duplicate_packet, not analysed (0 = off)
+  uint32_t copy_slots = 1u << 16;   // per worker, fingerprints of recent segments for the copy check
   bool operator==(const TcpConfig&) const = default;
 };
 

@@ -92,6 +92,7 @@ template <class V> void visit(V& v, TcpConfig& c) {
   v.field("event_ring", c.event_ring, IntRange{64, 1u << 24}, Pow2{});
   v.field("record_ring", c.record_ring, IntRange{64, 1u << 24}, Pow2{});
   v.field("copy_window_ms", c.copy_window_ms, RealRange{0, 1000, false});
+  v.field("copy_slots", c.copy_slots, IntRange{1024, 1u << 24}, Pow2{});
 }
 
 template <class V> void visit(V& v, OutputsConfig& c) {

@@ -1,6 +1,6 @@
 #include "tcp/tcp_stage.hpp"
 
-#include <nmmintrin.h>
+#include <nmmintrin.h>  // SSE4.2: crc32; SSE4.1 / SSSE3 for the bucket compare and shift
 
 #include <algorithm>
 #include <bit>
@@ -17,10 +17,14 @@ namespace {
 // L1 misses (5 lines per entry).
 constexpr unsigned kEntryAhead = 4;
 
-// Without an IPv4 identification (IPv6, or IPv4 with ID 0) a copy is told from a real
-// re-send by the fields that repeat in both; it is taken for a copy only this soon after
-// the original and only if the peer sent nothing in between (a re-send answers the
-// peer: duplicate ACKs, SACKs, a partial ACK).
+// What tells a copy from a real re-send (docs/tcp-analysis.md section 16): an IPv4
+// identification (a sender numbers every packet it sends, re-sends included), or a TSval
+// equal to the original's at least kTsTickUs later (a timestamp clock ticks at least every
+// 10 ms: RFC 7323 allows 1 ms to 1 s, every current stack uses 1 ms). Without either
+// (IPv6 or IPv4 ID 0, without timestamps or sooner than a tick) a segment is taken for a
+// copy only within kWeakCopyWindowUs of the original and only if the peer sent nothing in
+// between (a re-send that fast answers the peer: duplicate ACKs, SACKs, a partial ACK).
+constexpr uint32_t kTsTickUs = 10000;
 constexpr uint32_t kWeakCopyWindowUs = 1000;
 }  // namespace
 
@@ -33,10 +37,15 @@ Result<std::unique_ptr<TcpStage>> TcpStage::create(const TcpStageConfig& cfg) {
   if (!pow2(cfg.record_ring)) return Error{"record_ring " + std::to_string(cfg.record_ring) + " is not a power of two"};
   auto table = flow::FlowTable::create(cfg.table);
   if (!table) return table.error();
-  if (!pow2(cfg.copy_slots)) return Error{"copy_slots " + std::to_string(cfg.copy_slots) + " is not a power of two"};
+  if (!pow2(cfg.copy_slots) || cfg.copy_slots < kCopyWays || cfg.copy_slots > (1u << 24))
+    return Error{"copy_slots " + std::to_string(cfg.copy_slots) + " is not a power of two from 4 to 2^24"};
+  if (cfg.copy_window_us > 1000000) return Error{"copy_window_us " + std::to_string(cfg.copy_window_us) + " exceeds 1 s"};
   std::unique_ptr<TcpStage> s(new TcpStage(cfg));
   s->table_ = std::move(table.value());
-  if (cfg.copy_window_us != 0) s->copy_slots_ = std::make_unique<CopySlot[]>(cfg.copy_slots);
+  if (cfg.copy_window_us != 0) {
+    s->copy_buckets_ = std::make_unique<CopyBucket[]>(cfg.copy_slots / kCopyWays);
+    s->copy_mask_ = cfg.copy_slots / kCopyWays - 1;
+  }
   return s;
 }
 
@@ -68,9 +77,11 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
                                                     const flow::FlowEntry& f, uint64_t ts_ns) noexcept {
   // The fields, read as they lie in TcpInfo (layout checked below): seq and ACK; payload
   // length and TSval; window, MSS, urgent pointer and checksum; IPv4 ID, header length and
-  // flags. CRC32C over them (one instruction per word): every input bit reaches every bit
-  // of the result, and two different fingerprints share it with probability 2^-32. The low
-  // bits pick the slot, the whole value (never 0) is the check.
+  // flags. Two CRC32C lanes over them (one instruction per word), the second reading the
+  // words in reverse order (CRC is affine in its start value, so a second seed alone
+  // would only add a constant): the first picks the bucket, the second and 8 more bits of
+  // the first (above any bucket index) are the 40-bit check. A different segment in the
+  // window passes for the same one with probability 4 x 2^-40 per segment.
   static_assert(offsetof(decode::TcpInfo, ack) == offsetof(decode::TcpInfo, seq) + 4 &&
                 offsetof(decode::TcpInfo, tsval) == offsetof(decode::TcpInfo, payload_len) + 4 &&
                 offsetof(decode::TcpInfo, checksum) == offsetof(decode::TcpInfo, window) + 6 &&
@@ -81,26 +92,47 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   std::memcpy(&w2, &t.payload_len, 8);
   std::memcpy(&w3, &t.window, 8);
   std::memcpy(&w4, &t.ip_id, 4);
-  uint64_t c = _mm_crc32_u64(0, hash ^ static_cast<uint64_t>(dir) ^ w1);
-  c = _mm_crc32_u64(c, w2);
-  c = _mm_crc32_u64(c, w3);
-  c = _mm_crc32_u32(static_cast<uint32_t>(c), w4);
-  const uint16_t ip_id = t.ip_id;
-  CopySlot& s = copy_slots_[c & (cfg_.copy_slots - 1)];
-  const uint32_t check = static_cast<uint32_t>(c) | 1u;
+  w1 ^= hash ^ static_cast<uint64_t>(dir);
+  uint64_t a = _mm_crc32_u64(0, w1);
+  uint64_t b = _mm_crc32_u64(0, w4);
+  a = _mm_crc32_u64(a, w2);
+  b = _mm_crc32_u64(b, w3);
+  a = _mm_crc32_u64(a, w3);
+  b = _mm_crc32_u64(b, w2);
+  a = _mm_crc32_u32(static_cast<uint32_t>(a), w4);
+  b = _mm_crc32_u64(b, w1);
+  uint64_t* bucket = copy_buckets_[a & copy_mask_].e;
+  const uint64_t check = (b << 8 | (a >> 24)) | 1u;  // 40 bits, never 0
   const uint32_t now_us = static_cast<uint32_t>(ts_ns / 1000);
-  if (s.check == check) {
-    const uint32_t age = now_us - s.time_us;
-    if (ip_id != 0) {
-      if (age <= cfg_.copy_window_us) return true;
+  const uint32_t now = now_us & kCopyTimeMask;
+  // The four entries' checks against this one, two at a time (SSE4.1).
+  const __m128i lo = _mm_load_si128(reinterpret_cast<const __m128i*>(bucket));      // e0 e1
+  const __m128i hi = _mm_load_si128(reinterpret_cast<const __m128i*>(bucket + 2));  // e2 e3
+  const __m128i want = _mm_set1_epi64x(static_cast<long long>(check));
+  const __m128i eq = _mm_or_si128(_mm_cmpeq_epi64(_mm_srli_epi64(lo, kCopyTimeBits), want),
+                                  _mm_cmpeq_epi64(_mm_srli_epi64(hi, kCopyTimeBits), want));
+  if (!_mm_testz_si128(eq, eq)) [[unlikely]] {
+    unsigned k = 0;
+    while ((bucket[k] >> kCopyTimeBits) != check) ++k;
+    const uint32_t age = (now - static_cast<uint32_t>(bucket[k])) & kCopyTimeMask;
+    bool copy;
+    if (t.ip_id != 0 || ((t.opts & decode::kOptTimestamp) && age >= kTsTickUs)) {
+      copy = age <= cfg_.copy_window_us;
     } else {
+      // No identity evidence: within kWeakCopyWindowUs, and the peer silent since the original.
       const HalfState& peer = f.half[1 - static_cast<int>(dir)];
-      const bool peer_silent = !(peer.flags & kWindowSet) || static_cast<int32_t>(peer.lastack_time_us - s.time_us) < 0;
-      if (age <= std::min(cfg_.copy_window_us, kWeakCopyWindowUs) && peer_silent) return true;
+      const uint32_t peer_age = (now - peer.lastack_time_us) & kCopyTimeMask;
+      const bool peer_silent = !(peer.flags & kWindowSet) || peer_age > age;
+      copy = age <= std::min(cfg_.copy_window_us, kWeakCopyWindowUs) && peer_silent;
     }
+    if (copy) return true;
+    bucket[k] = check << kCopyTimeBits | now;  // analysed again: the original from now on
+    return false;
   }
-  s.check = check;
-  s.time_us = now_us;
+  // The bucket is kept newest first: the new fingerprint goes in front, the oldest drops out.
+  const __m128i fresh = _mm_cvtsi64_si128(static_cast<long long>(check << kCopyTimeBits | now));
+  _mm_store_si128(reinterpret_cast<__m128i*>(bucket), _mm_unpacklo_epi64(fresh, lo));            // new e0
+  _mm_store_si128(reinterpret_cast<__m128i*>(bucket + 2), _mm_alignr_epi8(hi, lo, 8));          // e1 e2
   return false;
 }
 
@@ -156,7 +188,7 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
     if (created) start_flow(*f, dirs_[i], t, ts);
     if (ts > f->last_ts_ns) f->last_ts_ns = ts;
     SegmentVerdict verdict;
-    if (copy_slots_ && is_copy(t, hashes_[i], dirs_[i], *f, ts) && !created) [[unlikely]] {
+    if (copy_buckets_ && is_copy(t, hashes_[i], dirs_[i], *f, ts) && !created) [[unlikely]] {
       // A copy of a segment already analysed: reported, not analysed again.
       verdict.bits = kDuplicatePacket;
       ++counters_.copies;

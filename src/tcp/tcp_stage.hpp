@@ -29,8 +29,11 @@ struct TcpStageConfig {
   // window, length, TCP checksum, TSval and IPv4 identification) is a copy made by the
   // mirror/SPAN or the network, not a segment the sender sent again: it gets the verdict
   // duplicate_packet and is not analysed. 0 = off (every copy is analysed, as tshark does).
-  uint32_t copy_window_us = 10000;
-  uint32_t copy_slots = 1u << 14;  // fingerprints of recent segments per worker, a power of two
+  uint32_t copy_window_us = 100000;
+  // Fingerprints of recent segments per worker (8 bytes each), a power of two: a copy
+  // arriving more than about this many of the worker's segments after its original may be
+  // missed (analysed as before).
+  uint32_t copy_slots = 1u << 16;
 };
 
 struct alignas(64) TcpStageCounters {
@@ -89,11 +92,14 @@ class TcpStage {
   bool is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir,
                const flow::FlowEntry& f, uint64_t ts_ns) noexcept;
 
-  // One fingerprint of a recent segment: 32 check bits (never 0) and when it was seen (µs,
-  // low 32 bits). Direct-mapped: a newer segment overwrites an older one in its slot.
-  struct CopySlot {
-    uint32_t check = 0;
-    uint32_t time_us = 0;
+  // Fingerprints of recent segments, 4-way set-associative: each entry holds a 40-bit
+  // check over the fields and the time it was seen (µs, low 24 bits: 16.7 s, far above the
+  // longest window); 0 = empty. Newest first: a new fingerprint pushes the oldest out.
+  static constexpr unsigned kCopyWays = 4;  // is_copy() reads and shifts the four by hand
+  static constexpr unsigned kCopyTimeBits = 24;
+  static constexpr uint32_t kCopyTimeMask = (1u << kCopyTimeBits) - 1;
+  struct alignas(32) CopyBucket {
+    uint64_t e[kCopyWays] = {};
   };
 
   TcpStageConfig cfg_;
@@ -101,7 +107,8 @@ class TcpStage {
   SpscRing<event::SegmentEvent> events_;
   SpscRing<event::FlowRecord> records_;
   TcpStageCounters counters_;
-  std::unique_ptr<CopySlot[]> copy_slots_;
+  std::unique_ptr<CopyBucket[]> copy_buckets_;
+  uint32_t copy_mask_ = 0;
   // Burst scratch: keys, directions and hashes of the burst's TCP segments.
   std::array<flow::FlowKey, kBurstSize> keys_{};
   std::array<uint64_t, kBurstSize> hashes_{};

@@ -588,7 +588,8 @@ TEST(StageCopies, CopyWithTheSameIpIdIsNotARetransmission) {
   EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 29000, -1, 0, {}, 0, 0, 777}), kDuplicatePacket);  // 9 ms later
   EXPECT_EQ(c.send({false, S1, C1 + 100, A, 0, 509, 30000, -1, 0, {}, 0, 0, 4242}), 0u);
   EXPECT_EQ(c.send({false, S1, C1 + 100, A, 0, 509, 30001, -1, 0, {}, 0, 0, 4242}), kDuplicatePacket);  // no dup ACK
-  EXPECT_EQ(c.stage().counters().copies, 2u);
+  EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 119000, -1, 0, {}, 0, 0, 777}), kDuplicatePacket);  // 99 ms after it
+  EXPECT_EQ(c.stage().counters().copies, 3u);
   c.finish();
   const auto& r = c.records()[0];
   EXPECT_EQ(r.count[0].retx_segs, 0u);
@@ -609,8 +610,8 @@ TEST(StageCopies, ResendsAndLateOrChangedSegmentsAreAnalysed) {
     Conversation c;
     c.handshake(CI, SI);
     c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 0, 0, 777});
-    EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 30001, -1, 0, {}, 0, 0, 777}) & (kRetransmission | kDuplicatePacket),
-              kRetransmission);  // 10.001 ms: past the window
+    EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 120001, -1, 0, {}, 0, 0, 777}) & (kRetransmission | kDuplicatePacket),
+              kRetransmission);  // 100.001 ms: past the window (the default, 100 ms)
   }
   {
     Conversation c;
@@ -658,6 +659,32 @@ TEST(StageCopies, WithoutAnIpIdTheRuleIsStricter) {
     EXPECT_EQ(c.stage().counters().copies, 0u);
   }
   EXPECT_EQ(bits[0], bits[1]);
+}
+
+// IPv4 ID 0 (or IPv6) with timestamps: an equal TSval 10 ms or more after the original is
+// a copy whatever the peer did (a re-send that late carries a newer TSval); sooner, the
+// strict rule applies. Without timestamps, only the strict rule.
+TEST(StageCopies, AnEqualTsvalLaterThanATickIsACopy) {
+  for (const bool ts : {true, false}) {
+    Conversation c;
+    c.handshake(CI, SI);
+    const uint32_t tsval = ts ? 5000 : 0, tsecr = ts ? 7000 : 0;
+    c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, tsval, tsecr, 0});
+    c.send({true, C1 + 100, S1, AP, 100, 502, 20100, -1, 0, {}, tsval, tsecr, 0});
+    c.send({false, S1, C1 + 100, A, 0, 509, 25000});  // the peer acknowledges the first
+    const uint32_t v = c.send({true, C1 + 100, S1, AP, 100, 502, 35000, -1, 0, {}, tsval, tsecr, 0});  // 14.9 ms
+    if (ts) {
+      EXPECT_EQ(v, kDuplicatePacket);
+    } else {
+      EXPECT_EQ(v & (kRetransmission | kDuplicatePacket), kRetransmission);
+    }
+  }
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 5000, 7000, 0});
+  c.send({false, S1, C1, A, 0, 509, 21000});
+  EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 25000, -1, 0, {}, 5000, 7000, 0}) & (kRetransmission | kDuplicatePacket),
+            kRetransmission);  // 5 ms, under a tick, the peer active
 }
 
 }  // namespace

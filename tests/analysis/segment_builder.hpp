@@ -33,7 +33,7 @@ struct Seg {
 class Conversation {
  public:
   explicit Conversation(uint32_t client_ip = 0x0A000001, uint32_t server_ip = 0x0A000002, uint16_t cport = 40000,
-                        uint16_t sport = 80, uint16_t vlan = 0, uint32_t copy_window_us = 10000)
+                        uint16_t sport = 80, uint16_t vlan = 0, uint32_t copy_window_us = tcp::TcpStageConfig{}.copy_window_us)
       : cip_(client_ip), sip_(server_ip), cport_(cport), sport_(sport), vlan_(vlan) {
     tcp::TcpStageConfig cfg;
     cfg.table.capacity = 1024;

@@ -25,8 +25,9 @@ trap 'rm -rf "$tmp"' EXIT
 failures=0
 # Runs: IPv4 at three bottlenecks; IPv6; no SACK (losses recovered by duplicate ACKs and
 # timeouts alone: most timeouts come while duplicate ACKs still arrive); the server sending
-# (the client only acknowledges).
-default_runs="-t 2 -P 2 -r 10mbit;-t 3 -P 4 -r 30mbit;-t 2 -P 3 -r 5mbit;-6 -t 2 -P 3 -r 10mbit;-s net.ipv4.tcp_sack=0 -t 2 -P 3 -r 10mbit;-R -t 2 -P 2 -r 10mbit"
+# (the client only acknowledges); a SPAN-style capture on both router ports (-S: every
+# forwarded packet twice, the outgoing copy up to ~30 ms behind, its time in the tbf queue).
+default_runs="-t 2 -P 2 -r 10mbit;-t 3 -P 4 -r 30mbit;-t 2 -P 3 -r 5mbit;-6 -t 2 -P 3 -r 10mbit;-s net.ipv4.tcp_sack=0 -t 2 -P 3 -r 10mbit;-R -t 2 -P 2 -r 10mbit;-S -t 2 -P 2 -r 10mbit"
 IFS=';' read -r -a runs <<<"${KERNEL_TRUTH_RUNS:-$default_runs}"
 IFS=';' read -r -a live_runs <<<"${KERNEL_TRUTH_LIVE:--t 2 -P 2 -r 10mbit;-t 2 -P 3 -r 5mbit}"
 [ "${live_runs[0]}" != none ] || live_runs=()
@@ -54,8 +55,12 @@ for cfg in "${runs[@]}"; do
     echo "FAIL: no complete capture in 3 attempts"
     exit 1
   fi
+  span=0
+  case " $cfg " in *" -S "*) span=1 ;; esac
   mkdir -p "$tmp/caps"
-  cp "$tmp/cap.pcap" "$tmp/caps/run$(ls "$tmp/caps" | wc -l).pcap"  # for tcptrace, below
+  # For tcptrace, below (not the SPAN-style capture: Linux cooked capture v2, which tcptrace
+  # 6.6.7 cannot read).
+  [ "$span" -eq 1 ] || cp "$tmp/cap.pcap" "$tmp/caps/run$(ls "$tmp/caps" | wc -l).pcap"
   if [ -n "${KERNEL_TRUTH_KEEP:-}" ]; then  # keep the captures (for tshark / tcptrace side by side)
     mkdir -p "$KERNEL_TRUTH_KEEP"
     name=$(echo "$cfg" | tr -c 'A-Za-z0-9.=_-' _)
@@ -67,9 +72,9 @@ for cfg in "${runs[@]}"; do
   probes_k=$(awk '$1 == "TcpExtTCPLossProbes" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
   timeouts_k=$(awk '$1 == "TcpExtTCPTimeouts" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
   "$seqwatch" analyze "$tmp/cap.pcap" --flows "$tmp/flows.jsonl" --events "$tmp/events.jsonl" >"$tmp/report.txt"
-  read -r segs retx dsack probes rto < <(python3 - "$tmp/flows.jsonl" "$tmp/events.jsonl" "$client" <<'PY'
+  read -r segs retx dsack probes rto upstream copies < <(python3 - "$tmp/flows.jsonl" "$tmp/events.jsonl" "$client" <<'PY'
 import json, sys
-segs = retx = dsack = probes = rto = 0
+segs = retx = dsack = probes = rto = upstream = copies = 0
 client = sys.argv[3]
 for line in open(sys.argv[2]):
     e = json.loads(line)
@@ -77,6 +82,10 @@ for line in open(sys.argv[2]):
         dsack += 1
     if e["src"] == client and "tail_loss_probe" in e["verdicts"]:  # probes the client sent
         probes += 1
+    if e["src"] == client and "retransmission" in e["verdicts"] and "loss_upstream" in e["verdicts"]:
+        upstream += 1  # fills a gap the sensor saw in the client's segments
+    if e["src"] == client and "duplicate_packet" in e["verdicts"]:
+        copies += 1
 for line in open(sys.argv[1]):
     f = json.loads(line)
     if f["client"] == client:      # the namespace client: every flow it opened
@@ -87,9 +96,18 @@ for line in open(sys.argv[1]):
         segs += f["s2c"]["segments"]
         retx += f["s2c"]["retx_segments"]
         rto += f["s2c"]["rto_retx"]
-print(segs, retx, dsack, probes, rto)
+print(segs, retx, dsack, probes, rto, upstream, copies)
 PY
 )
+  if [ "$span" -eq 1 ]; then
+    # The router's ingress is upstream of every drop (the tbf queue is on its egress), so a
+    # gap in the client's segments there is reordering on the veth between client and
+    # router (seen in such runs: two segments swapped 0.1 ms apart), not loss; filling it
+    # is a retransmission by Wireshark's rule (the first RTT, the handshake's, is shorter
+    # than the swap), not by the kernel's. Those are set apart; every other re-send counts.
+    echo "SPAN-style capture: $copies client segments recognised as copies (duplicate_packet); $upstream retransmissions fill a gap the router's ingress saw (reordering before the router)"
+    retx=$((retx - upstream))
+  fi
   echo "kernel: TcpOutSegs $out + TcpRetransSegs $retrans = $((out + retrans)) segments; seqwatch: $segs segments, $retx retransmissions"
   echo "kernel: TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv = $dsack_k D-SACKs received; seqwatch: $dsack ACKs to the client carry a D-SACK"
   echo "kernel: TcpExtTCPTimeouts = $timeouts_k retransmission timeouts; seqwatch: $rto timeout retransmissions (rto_retx) from the client"
@@ -120,8 +138,9 @@ done
 # (tests/tcp/tcptrace_flows_test.cpp's rules, docs/tcp-analysis.md section 15; with these
 # few directions its 99.9% threshold means every one).
 tt_test="${SEQWATCH_BUILD_DIR:-}/tests/tcp/tcptrace_flows_test"
-if [ "${#runs[@]}" -gt 0 ] && [ -x "$tt_test" ] && command -v tcptrace >/dev/null; then
-  echo "=== tcptrace side by side on the ${#runs[@]} captures"
+ncaps=$(ls "$tmp/caps" 2>/dev/null | wc -l)
+if [ "$ncaps" -gt 0 ] && [ -x "$tt_test" ] && command -v tcptrace >/dev/null; then
+  echo "=== tcptrace side by side on the $ncaps captures"
   if SEQWATCH_CORPUS_DIR="$tmp/caps" SEQWATCH_REPORT_DIR="$tmp" "$tt_test" --gtest_filter='*CorpusAgrees' \
        >"$tmp/tcptrace.log" 2>&1; then
     grep -E '^\[tcptrace\] [a-z_]+:' "$tmp/tcptrace.log"

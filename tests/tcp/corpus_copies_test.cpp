@@ -29,8 +29,9 @@
 namespace seqwatch::tcpdiff {
 namespace {
 
-constexpr uint32_t kWindowUs = 10000;     // the product's default (tcp.copy_window_ms: 10)
-constexpr uint32_t kWeakWindowUs = 1000;  // without an IPv4 identification (tcp_stage.cpp)
+constexpr uint32_t kWindowUs = 100000;    // the product's default (tcp.copy_window_ms: 100)
+constexpr uint32_t kWeakWindowUs = 1000;  // without identity evidence (tcp_stage.cpp)
+constexpr uint32_t kTsTickUs = 10000;     // an equal TSval this much later is identity evidence
 
 std::string demo_path() { return test::src_dir() + "/data/demo.pcap"; }
 
@@ -186,6 +187,7 @@ struct FieldFrame {
   std::string flow;     // VLANs + both endpoints, canonical order
   bool forward = false; // sender is the flow's first endpoint
   uint16_t ip_id = 0;   // innermost IPv4's identification, 0 for IPv6
+  bool timestamps = false;  // TCP timestamps option present
   std::string fingerprint;
 };
 
@@ -250,6 +252,7 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
   const auto t = split(c[1], '.');
   f.time_us = std::strtoll(t[0].c_str(), nullptr, 10) * 1000000;
   if (t.size() > 1) f.time_us += std::strtoll((t[1] + "000000").substr(0, 6).c_str(), nullptr, 10);
+  f.timestamps = !c[17].empty();
   f.fingerprint = f.flow + "|" + (f.forward ? "a" : "b") + "|" + std::to_string(f.ip_id);
   for (size_t k = 11; k <= 17; ++k) f.fingerprint += "|" + c[k];
   f.usable = true;
@@ -258,8 +261,9 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
 
 // The rule of tcp_stage.cpp (is_copy), written from the fields: a frame is a copy when an
 // earlier analysed frame has the same fingerprint, at most kWindowUs before it with an
-// IPv4 identification; without one, at most kWeakWindowUs before and the peer sent no
-// analysed segment since that frame. A copy is not analysed and leaves the state alone.
+// IPv4 identification or (timestamps option) at least kTsTickUs after it; otherwise at most
+// kWeakWindowUs before and the peer sent no analysed segment since that frame. A copy is
+// not analysed and leaves the state alone.
 std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRun& sw) {
   std::vector<bool> out(frames.size(), false);
   std::map<std::string, int64_t> seen;                      // fingerprint -> time of its analysed frame
@@ -272,7 +276,7 @@ std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRu
     bool is_copy = false;
     if (!created && it != seen.end()) {
       const int64_t age = f.time_us - it->second;
-      if (f.ip_id != 0) {
+      if (f.ip_id != 0 || (f.timestamps && age >= kTsTickUs)) {
         is_copy = age >= 0 && age <= kWindowUs;
       } else {
         const int64_t peer = side->second[f.forward ? 1 : 0];
