@@ -46,17 +46,7 @@ constexpr uint64_t kTcpFlagsCompared = 0x1FF;
 // A SACK option holds at most 4 blocks in 40 option bytes (decode::kMaxSackBlocks).
 constexpr size_t kMaxSackCompared = 4;
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    const size_t pos = s.find(sep, start);
-    out.push_back(s.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
-    if (pos == std::string::npos) break;
-    start = pos + 1;
-  }
-  return out;
-}
+using test::split;  // tests/support/tshark.hpp
 
 // The k-th occurrence of a field, or nullopt when the frame has fewer.
 std::optional<std::string> nth(const std::vector<std::string>& values, size_t k) {

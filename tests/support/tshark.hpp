@@ -13,8 +13,32 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace seqwatch::test {
+
+// A `tshark -T fields` column split at `sep` (tab between columns, ',' between the
+// occurrences of one field with -E occurrence=a); empty fields stay, as empty strings.
+inline std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == sep) {
+      out.emplace_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+// What run_tshark_fields returns: the parsed frames, in order, and how tshark ended.
+template <class Frame>
+struct FieldsRun {
+  std::string error;
+  std::vector<Frame> frames;
+  int exit_status = 0;
+  std::string stderr_text;
+};
 
 // The first line of `tshark --version`, or nullopt when tshark cannot be run.
 inline std::optional<std::string> tshark_version() {
@@ -61,7 +85,7 @@ inline std::string drop_root_notice(std::string text) {
 
 // Runs a `tshark -T fields` command whose output has one line per frame: parse(line, why)
 // returns the frame (or nullopt with the reason), frames must come numbered 1, 2, ...
-// Run has: error, frames, exit_status, stderr_text. stderr goes through a temporary file.
+// Run has: error, frames, exit_status, stderr_text (FieldsRun). stderr goes through a temporary file.
 template <class Run, class Parse>
 Run run_tshark_fields(const std::string& cmd, Parse&& parse) {
   Run run;

@@ -191,24 +191,8 @@ struct FieldFrame {
   std::string fingerprint;
 };
 
-struct FieldRun {
-  std::string error;
-  std::vector<FieldFrame> frames;
-  int exit_status = 0;
-  std::string stderr_text;
-};
-
-std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == sep) {
-      out.emplace_back(s.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return out;
-}
+using FieldRun = test::FieldsRun<FieldFrame>;
+using test::split;
 
 std::string last_of(const std::string& s) {
   const size_t p = s.rfind(',');

@@ -33,24 +33,8 @@ struct SackFrame {
   bool straddles = false;  // first SACK block: left < ack < right (raw sequence numbers)
 };
 
-struct SackRun {
-  std::string error;
-  std::vector<SackFrame> frames;
-  int exit_status = 0;
-  std::string stderr_text;
-};
-
-std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == sep) {
-      out.emplace_back(s.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return out;
-}
+using SackRun = test::FieldsRun<SackFrame>;
+using test::split;
 
 // Serial-number "a before b" (RFC 1982), as the kernel's before().
 bool before(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
