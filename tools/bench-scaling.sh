@@ -67,7 +67,12 @@ for n in "${ns[@]}"; do
   if [ "$port" = pcap ]; then
     python3 "$root/tools/pcap-split.py" "$shm/lrb.pcap" "$n" "$shm/q$n-" >"$results/run-w$n.split.txt" || exit 1
     replay_port "$shm/q$n-" "$n" "$run_packets"
-    port_sets=(--set ports.0.replay= --set ports.0.rss=off --set "ports.0.devargs=$dev" --set ports.0.mbufs="$mbufs")
+    # infinite_rx repeats every frame byte for byte (same IP ID, sequence numbers, times):
+    # with the copy check (docs/tcp-analysis.md section 16) every later pass would be exact
+    # copies, skipped unanalysed; the window at 0 analyses them as retransmissions, as the
+    # figures in docs/performance.md taken with this port were.
+    port_sets=(--set ports.0.replay= --set ports.0.rss=off --set "ports.0.devargs=$dev" --set ports.0.mbufs="$mbufs"
+               --set tcp.copy_window_ms=0)
   else
     mem=$(( 512 + run_packets / 4000 ))  # ~200 bytes of mbuf header per frame, plus the rest
     port_sets=(--set "ports.0.replay=$shm/lrb.pcap" --set ports.0.rss=symmetric)
