@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstring>
 
-
 namespace seqwatch::tcp {
 
 namespace {
