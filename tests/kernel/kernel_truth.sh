@@ -130,6 +130,11 @@ PY
     echo "FAIL: seqwatch disagrees with the client kernel"
     cat "$tmp/report.txt"
     failures=$((failures + 1))
+    # Keep the evidence: the capture and its counters, beside the build's test logs.
+    if [ -n "${SEQWATCH_BUILD_DIR:-}" ] && [ -d "$SEQWATCH_BUILD_DIR" ]; then
+      kept="$SEQWATCH_BUILD_DIR/kernel-truth-fail-$(date +%s)-$failures.pcap"
+      cp "$tmp/cap.pcap" "$kept" && cp "$tmp/cap.pcap.nstat" "$kept.nstat" && echo "capture kept: $kept"
+    fi
   fi
 done
 
