@@ -118,11 +118,13 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
     if (t.ip_id != 0 || ((t.opts & decode::kOptTimestamp) && age >= kTsTickUs)) {
       copy = age <= cfg_.copy_window_us;
     } else {
-      // No identity evidence: within kWeakCopyWindowUs, and the peer silent since the original.
+      // No identity evidence: within kWeakCopyWindowUs, and the peer silent since the
+      // original. Never a RST: a closed port answers every segment still in flight with the
+      // same RST (ID 0, seq = their common ACK), sent by no socket, so no counter tells them apart.
       const HalfState& peer = f.half[1 - static_cast<int>(dir)];
       const uint32_t peer_age = (now - peer.lastack_time_us) & kCopyTimeMask;
       const bool peer_silent = !(peer.flags & kWindowSet) || peer_age > age;
-      copy = age <= std::min(cfg_.copy_window_us, kWeakCopyWindowUs) && peer_silent;
+      copy = !(t.flags & decode::kTcpRst) && age <= std::min(cfg_.copy_window_us, kWeakCopyWindowUs) && peer_silent;
     }
     if (copy) return true;
     bucket[k] = check << kCopyTimeBits | now;  // analysed again: the original from now on

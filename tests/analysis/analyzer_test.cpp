@@ -659,6 +659,16 @@ TEST(StageCopies, WithoutAnIpIdTheRuleIsStricter) {
     EXPECT_EQ(c.stage().counters().copies, 0u);
   }
   EXPECT_EQ(bits[0], bits[1]);
+  // Identical RSTs without an IP ID (a closed port answering each segment in flight) are
+  // never copies; with an IP ID they are.
+  for (const int32_t id : {0, 99}) {
+    Conversation c;
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, AP, 100, 502, 20000});
+    c.send({false, S1, 0, R, 0, 0, 20300, -1, 0, {}, 0, 0, id});
+    const uint32_t v = c.send({false, S1, 0, R, 0, 0, 20700, -1, 0, {}, 0, 0, id});
+    EXPECT_EQ((v & kDuplicatePacket) != 0, id != 0) << "IP ID " << id;
+  }
 }
 
 // IPv4 ID 0 (or IPv6) with timestamps: an equal TSval 10 ms or more after the original is

@@ -188,6 +188,7 @@ struct FieldFrame {
   bool forward = false; // sender is the flow's first endpoint
   uint16_t ip_id = 0;   // innermost IPv4's identification, 0 for IPv6
   bool timestamps = false;  // TCP timestamps option present
+  bool rst = false;         // RST flag
   std::string fingerprint;
 };
 
@@ -237,6 +238,7 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
   f.time_us = std::strtoll(t[0].c_str(), nullptr, 10) * 1000000;
   if (t.size() > 1) f.time_us += std::strtoll((t[1] + "000000").substr(0, 6).c_str(), nullptr, 10);
   f.timestamps = !c[17].empty();
+  f.rst = (std::strtoul(c[13].c_str(), nullptr, 0) & 0x04) != 0;
   f.fingerprint = f.flow + "|" + (f.forward ? "a" : "b") + "|" + std::to_string(f.ip_id);
   for (size_t k = 11; k <= 17; ++k) f.fingerprint += "|" + c[k];
   f.usable = true;
@@ -246,8 +248,8 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
 // The rule of tcp_stage.cpp (is_copy), written from the fields: a frame is a copy when an
 // earlier analysed frame has the same fingerprint, at most kWindowUs before it with an
 // IPv4 identification or (timestamps option) at least kTsTickUs after it; otherwise at most
-// kWeakWindowUs before and the peer sent no analysed segment since that frame. A copy is
-// not analysed and leaves the state alone.
+// kWeakWindowUs before, not a RST, and the peer sent no analysed segment since that frame. A
+// copy is not analysed and leaves the state alone.
 std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRun& sw) {
   std::vector<bool> out(frames.size(), false);
   std::map<std::string, int64_t> seen;                      // fingerprint -> time of its analysed frame
@@ -264,7 +266,7 @@ std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRu
         is_copy = age >= 0 && age <= kWindowUs;
       } else {
         const int64_t peer = side->second[f.forward ? 1 : 0];
-        is_copy = age >= 0 && age <= kWeakWindowUs && peer < it->second;
+        is_copy = !f.rst && age >= 0 && age <= kWeakWindowUs && peer < it->second;
       }
     }
     out[k] = is_copy;
