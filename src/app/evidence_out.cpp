@@ -21,8 +21,8 @@ Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, 
   if (!ev.enabled) return s;
   evidence::CaptureConfig& c = s.capture;
   // Trigger and slice state for every flow the table can hold (192 bytes each); the packet
-  // history in one log per worker: kHistoryLog bytes hold the latest ~600k trimmed packets
-  // (112 bytes each for Ethernet/IPv4/TCP with timestamps). A flow's history older than that
+  // history in one log per worker: kHistoryLog bytes hold the latest ~600k-700k trimmed packets
+  // (96-112 bytes each for Ethernet/IPv4/TCP). A flow's history older than that
   // is gone when its trigger fires (counted: history_cut) (docs/evidence.md, "History").
   constexpr uint64_t kHistoryLog = uint64_t{64} << 20;
   uint32_t slots = 1024;

@@ -10,14 +10,11 @@ namespace seqwatch::evidence {
 
 namespace {
 constexpr uint32_t kMaxSnap = 65535;
-constexpr uint32_t kUdpHeader = 8;
-constexpr uint32_t kMinTcpHeader = 20;
 constexpr uint64_t kNsPerMs = 1000000;
+constexpr uint64_t kMaxHistoryBytes = uint64_t{1} << 36;  // HistEntry::prev counts 16-byte units in 32 bits
 
 bool pow2(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
-// Bytes a history entry of `n` trimmed bytes takes in the log.
-constexpr uint64_t entry_bytes(uint32_t n) noexcept { return sizeof(EvidenceCapture::HistEntry) + (uint64_t{n} + 15) / 16 * 16; }
 
 uint32_t ring_snap(const CaptureConfig& c) { return std::max(c.trim.snap, c.sample.trim.snap); }
 
@@ -33,24 +30,6 @@ uint64_t mix(uint64_t h) noexcept {
 }
 }  // namespace
 
-// The hot path's copy, inlined into observe() and store(); trimmed_length() is its public name.
-[[gnu::always_inline]] inline uint32_t trim_len(const decode::PacketView& v, uint32_t caplen, const TrimConfig& t) noexcept {
-  uint32_t n = std::min(caplen, t.snap);
-  if (t.mode != TrimMode::kHeaders) return n;
-  uint32_t end = n;
-  if (v.is_tcp()) {
-    end = v.l4_off + (v.tcp.hdr_len >= kMinTcpHeader ? v.tcp.hdr_len : kMinTcpHeader);
-  } else if (v.l4 == decode::L4Type::kUdp) {
-    end = v.l4_off + kUdpHeader;
-  } else if (v.is_ip()) {
-    end = v.inner_ip().l4_off;
-  }
-  return std::min(n, end);
-}
-
-uint32_t trimmed_length(const decode::PacketView& v, uint32_t caplen, const TrimConfig& t) noexcept {
-  return trim_len(v, caplen, t);
-}
 
 size_t EvidenceCapture::memory_for(const CaptureConfig& c) noexcept {
   const size_t log = c.pre_packets != 0 ? c.history_bytes : 0;
@@ -72,9 +51,11 @@ Result<std::unique_ptr<EvidenceCapture>> EvidenceCapture::create(const CaptureCo
   if (c.ring < uint32_t{c.pre_packets} + 3)
     return Error{"evidence ring " + std::to_string(c.ring) + " cannot hold one slice start (K + 3 records)"};
   if (c.pre_packets != 0 &&
-      (c.history_bytes == 0 || (c.history_bytes & (c.history_bytes - 1)) != 0 || c.history_bytes < 64 * entry_bytes(c.trim.snap)))
+      (c.history_bytes == 0 || (c.history_bytes & (c.history_bytes - 1)) != 0 || c.history_bytes < 64 * entry_bytes(c.trim.snap) ||
+       c.history_bytes > kMaxHistoryBytes))
     return Error{"evidence history_bytes " + std::to_string(c.history_bytes) +
-                 " must be a power of two holding at least 64 packets of " + std::to_string(c.trim.snap) + " bytes"};
+                 " must be a power of two holding at least 64 packets of " + std::to_string(c.trim.snap) +
+                 " bytes, at most " + std::to_string(kMaxHistoryBytes) + " bytes"};
   if (!(c.sample.flow_fraction >= 0.0 && c.sample.flow_fraction <= 1.0))
     return Error{"evidence sample flow_fraction " + std::to_string(c.sample.flow_fraction) + " must be in [0, 1]"};
   std::unique_ptr<EvidenceCapture> e(new EvidenceCapture(c, triggers));
@@ -142,7 +123,7 @@ bool EvidenceCapture::push_packet(const FlowSlot& s, Role role, const HistEntry&
   r->role = role;
   r->worker = cfg_.worker;
   r->dir = h.dir;
-  std::memcpy(slot + sizeof(RecordHeader), data, h.caplen);
+  copy_trimmed(slot + sizeof(RecordHeader), data, h.caplen);
   ring_.publish();
   ++counters_.emitted;
   return true;
@@ -170,33 +151,17 @@ void EvidenceCapture::end_slice(FlowSlot& s, EndReason why, uint64_t ts_ns) noex
 static EvidenceCapture::HistEntry entry_of(const PacketRef& p, uint32_t caplen, uint8_t dir, uint32_t verdicts,
                                            uint16_t link) {
   EvidenceCapture::HistEntry h{};
-  h.link = link;
   h.ts_ns = p.ts_ns;
   h.frame = p.frame;
+  h.prev = 0;
   h.wirelen = p.wirelen != 0 ? p.wirelen : p.caplen;
-  h.caplen = caplen;
   h.verdicts = verdicts;
-  h.dir = dir;
+  h.caplen = caplen & 0xffffu;
+  h.link = link & 0x7fffu;
+  h.dir = dir & 1u;
   return h;
 }
 
-[[gnu::always_inline]] inline void EvidenceCapture::store(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, uint8_t dir,
-                            uint32_t verdicts) noexcept {
-  if (cfg_.pre_packets == 0) return;
-  const uint32_t n = trim_len(v, p.caplen, cfg_.trim);
-  const uint64_t need = entry_bytes(n);
-  uint64_t pos = log_head_;
-  if ((pos & log_mask_) + need > log_mask_ + 1) pos = (pos | log_mask_) + 1;  // no room before the end: next lap
-  HistEntry* h = entry_at(pos);
-  *h = entry_of(p, n, dir, verdicts, link_);
-  h->prev = s.last;
-  h->flow_id = s.flow_id;
-  std::memcpy(reinterpret_cast<uint8_t*>(h) + sizeof(HistEntry), p.data, n);
-  log_head_ = pos + need;
-  s.last = pos + 1;
-  if (s.count < cfg_.pre_packets) ++s.count;
-  ++counters_.stored;
-}
 
 uint32_t EvidenceCapture::walk_history(const FlowSlot& s) noexcept {
   uint32_t m = 0;
@@ -207,9 +172,8 @@ uint32_t EvidenceCapture::walk_history(const FlowSlot& s) noexcept {
     // position one log size after its start.
     if (log_head_ - pos > log_mask_ + 1) break;
     const HistEntry* h = entry_at(pos);
-    if (h->flow_id != s.flow_id) break;  // defensive: a chain never leaves its flow
     walk_[m++] = pos;
-    cur = h->prev;
+    cur = h->prev != 0 ? cur - uint64_t{h->prev} * 16 : 0;  // (a chain never leaves its flow: slot resets cut it)
   }
   return m;
 }
@@ -267,7 +231,7 @@ bool EvidenceCapture::open_slice(FlowSlot& s, const PacketRef& p, const decode::
   s.count = 0;
   s.last = 0;
   if (p.data != nullptr) {
-    const uint32_t n = trim_len(v, p.caplen, cfg_.trim);
+    const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
     push_packet(s, Role::kTrigger, entry_of(p, n, f.dir, verdicts, link_), p.data, fired);
     ++s.emitted;
   }
@@ -276,12 +240,11 @@ bool EvidenceCapture::open_slice(FlowSlot& s, const PacketRef& p, const decode::
   return true;
 }
 
-void EvidenceCapture::observe(const PacketRef& p, const decode::PacketView& v, FlowRef f,
-                              const tcp::SegmentVerdict& sv, uint32_t extra) noexcept {
-  ++counters_.packets;
-  FlowSlot& s = slot_of(f);
-  if (s.slice == 0 && triggers_.quiet(s.trig, sv.bits, v.tcp.flags, f.dir, extra)) [[likely]] {
-    store(s, p, v, f.dir, sv.bits);  // the common case: no trigger can fire, no slice open
+void EvidenceCapture::observe_slow(const PacketRef& p, const decode::PacketView& v, FlowRef f,
+                                   const tcp::SegmentVerdict& sv, uint32_t extra) noexcept {
+  FlowSlot& s = slot_of(f);  // a flow new to its slot takes it over
+  if (s.slice == 0 && triggers_.quiet(s.trig, sv.bits, v.tcp.flags, f.dir, extra)) {
+    store(s, p, v, f.dir, sv.bits);
     return;
   }
   observe_triggers(s, p, v, f, sv, extra);
@@ -311,7 +274,7 @@ void EvidenceCapture::observe_triggers(FlowSlot& s, const PacketRef& p, const de
       ++counters_.cut_global_budget;
       end_slice(s, EndReason::kGlobalBudget, p.ts_ns);
     } else {
-      const uint32_t n = trim_len(v, p.caplen, cfg_.trim);
+      const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
       push_packet(s, fired ? Role::kTrigger : Role::kPost, entry_of(p, n, f.dir, sv.bits, link_), p.data, fired);
       ++s.emitted;
       if (fired) {
@@ -378,7 +341,7 @@ void EvidenceCapture::sample(const PacketRef& p, const decode::PacketView& v, ui
   r->link = link_;
   r->kind = RecordKind::kSample;
   r->worker = cfg_.worker;
-  std::memcpy(slot + sizeof(RecordHeader), p.data, n);
+  copy_trimmed(slot + sizeof(RecordHeader), p.data, n);
   ring_.publish();
   ++counters_.samples;
 }

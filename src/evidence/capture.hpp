@@ -22,9 +22,14 @@
 // counted. See docs/evidence.md.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "decode/packet_view.hpp"
 #include "evidence/record.hpp"
@@ -62,7 +67,7 @@ struct SampleConfig {
 
 struct CaptureConfig {
   uint32_t flow_slots = 1u << 15;  // per-flow trigger/slice state, power of two (size it like the flow table)
-  uint64_t history_bytes = 8u << 20;  // the history log, power of two; holds the latest packets of all flows
+  uint64_t history_bytes = 8u << 20;  // the history log, power of two (<= 2^36); holds the latest packets of all flows
   uint16_t pre_packets = 8;        // K: history per flow
   uint16_t post_packets = 16;      // M: packets after the trigger packet
   TrimConfig trim;
@@ -103,25 +108,61 @@ struct FlowRef {
 };
 
 // Bytes of a frame kept under `t` (never more than caplen).
-uint32_t trimmed_length(const decode::PacketView& v, uint32_t caplen, const TrimConfig& t) noexcept;
+[[gnu::always_inline]] inline uint32_t trimmed_length(const decode::PacketView& v, uint32_t caplen,
+                                                      const TrimConfig& t) noexcept {
+  constexpr uint32_t kUdpHeader = 8;
+  constexpr uint32_t kMinTcpHeader = 20;
+  uint32_t n = std::min(caplen, t.snap);
+  if (t.mode != TrimMode::kHeaders) return n;
+  uint32_t end = n;
+  if (v.is_tcp()) {
+    end = v.l4_off + std::max<uint32_t>(v.tcp.hdr_len, kMinTcpHeader);
+  } else if (v.l4 == decode::L4Type::kUdp) {
+    end = v.l4_off + kUdpHeader;
+  } else if (v.is_ip()) {
+    end = v.inner_ip().l4_off;
+  }
+  return std::min(n, end);
+}
+
+// The evidence copy of a frame's first n bytes (history entries, ring records): 16-byte
+// moves, the last one ending exactly at n (it may overlap the one before; nothing is read
+// or written past n), so trimmed headers (54-130 bytes) cost 4-9 vector moves instead of a
+// libc call. Short or long copies: memcpy.
+[[gnu::always_inline]] inline void copy_trimmed(uint8_t* dst, const uint8_t* src, uint32_t n) noexcept {
+#if defined(__SSE2__)
+  constexpr uint32_t kInlineMax = 256;
+  if (n >= 32 && n <= kInlineMax) [[likely]] {
+    auto move16 = [](uint8_t* d, const uint8_t* s) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_loadu_si128(reinterpret_cast<const __m128i*>(s)));
+    };
+    move16(dst, src);
+    move16(dst + 16, src + 16);
+    for (uint32_t i = 32; i + 16 < n; i += 16) move16(dst + i, src + i);
+    move16(dst + n - 16, src + n - 16);
+    return;
+  }
+#endif
+  std::memcpy(dst, src, n);
+}
 
 class EvidenceCapture {
  public:
-  // A history log entry's header; the trimmed bytes follow, the entry rounded up to 16.
+  // A history log entry's header (32 bytes, written field by field on every stored
+  // packet); the trimmed bytes follow, the entry rounded up to 16 bytes.
   struct HistEntry {
     uint64_t ts_ns;
     uint64_t frame;
-    uint64_t prev;      // log position + 1 of the same flow's previous entry; 0 = none
+    uint32_t prev;        // 16-byte units back to the same flow's previous entry; 0 = none
     uint32_t wirelen;
-    uint32_t caplen;
     uint32_t verdicts;
-    uint32_t flow_id;
-    uint8_t dir;
-    uint8_t reserved;
-    uint16_t link;      // decode::LinkType of the frame
-    uint8_t reserved2[4];
+    uint32_t caplen : 16; // trimmed bytes (snap <= 65535)
+    uint32_t link : 15;   // decode::LinkType of the frame (pcap link-type numbers < 32768)
+    uint32_t dir : 1;
   };
-  static_assert(sizeof(HistEntry) == 48);
+  static_assert(sizeof(HistEntry) == 32);
+  // Bytes an entry of `n` trimmed bytes takes in the log.
+  static constexpr uint64_t entry_bytes(uint32_t n) noexcept { return sizeof(HistEntry) + (uint64_t{n} + 15) / 16 * 16; }
 
   struct alignas(64) FlowSlot {
     uint32_t flow_id = 0;   // owner; 0 = free
@@ -147,8 +188,19 @@ class EvidenceCapture {
 
   // One segment of flow `f` (after the TCP analysis gave it `sv`). `extra` carries
   // kTrigPayload / kTrigBpf computed by the worker (TriggerSet::payload_rule / bpf).
-  void observe(const PacketRef& p, const decode::PacketView& v, FlowRef f, const tcp::SegmentVerdict& sv,
-               uint32_t extra = 0) noexcept;
+  // Inline: the common case (the flow owns its slot, no slice open, no trigger can fire on
+  // the packet: TriggerSet::quiet) appends the packet to the history log and returns;
+  // everything else goes out of line (observe_slow).
+  [[gnu::always_inline]] void observe(const PacketRef& p, const decode::PacketView& v, FlowRef f,
+                                      const tcp::SegmentVerdict& sv, uint32_t extra = 0) noexcept {
+    ++counters_.packets;
+    FlowSlot& s = slots_[f.slot & slot_mask_];
+    if (s.flow_id == f.id && s.slice == 0 && triggers_.quiet(s.trig, sv.bits, v.tcp.flags, f.dir, extra)) [[likely]] {
+      store(s, p, v, f.dir, sv.bits);
+      return;
+    }
+    observe_slow(p, v, f, sv, extra);
+  }
   // The flow ended (flow record emitted): closes its open slice; with syn_unanswered
   // (handshake never answered) and that trigger on, its history is emitted as a slice.
   void flow_end(FlowRef f, bool syn_unanswered) noexcept;
@@ -184,9 +236,36 @@ class EvidenceCapture {
                   uint32_t fired) noexcept;
   bool push_packet(const FlowSlot& s, Role role, const HistEntry& h, const uint8_t* data, uint32_t triggers) noexcept;
   void end_slice(FlowSlot& s, EndReason why, uint64_t ts_ns) noexcept;
-  void store(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, uint8_t dir, uint32_t verdicts) noexcept;
-  // observe() beyond its common case: triggers evaluated, slices opened, extended, cut.
-  // Out of line, so the common case saves no registers for it.
+  // Appends the packet, trimmed, to the log, linked to the flow's previous entry.
+  [[gnu::always_inline]] void store(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, uint8_t dir,
+                                    uint32_t verdicts) noexcept {
+    if (cfg_.pre_packets == 0) return;
+    const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
+    const uint64_t need = entry_bytes(n);
+    uint64_t pos = log_head_;
+    if ((pos & log_mask_) + need > log_mask_ + 1) pos = (pos | log_mask_) + 1;  // no room before the end: next lap
+    HistEntry* h = entry_at(pos);
+    // Written in place, field by field (every byte of the header is set). The link to the
+    // flow's previous entry is a distance; one a whole log back is gone anyway (0: none).
+    const uint64_t back = pos + 1 - s.last;
+    h->ts_ns = p.ts_ns;
+    h->frame = p.frame;
+    h->prev = s.last != 0 && back <= log_mask_ ? static_cast<uint32_t>(back >> 4) : 0;
+    h->wirelen = p.wirelen != 0 ? p.wirelen : p.caplen;
+    h->verdicts = verdicts;
+    h->caplen = n & 0xffffu;
+    h->link = link_ & 0x7fffu;
+    h->dir = dir & 1u;
+    copy_trimmed(reinterpret_cast<uint8_t*>(h) + sizeof(HistEntry), p.data, n);
+    log_head_ = pos + need;
+    s.last = pos + 1;
+    if (s.count < cfg_.pre_packets) ++s.count;
+    ++counters_.stored;
+  }
+  // observe() beyond its common case: a flow new to its slot, triggers evaluated, slices
+  // opened, extended, cut. Out of line, so the inlined common case saves no registers for it.
+  [[gnu::noinline]] void observe_slow(const PacketRef& p, const decode::PacketView& v, FlowRef f,
+                                      const tcp::SegmentVerdict& sv, uint32_t extra) noexcept;
   [[gnu::noinline]] void observe_triggers(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, FlowRef f,
                                           const tcp::SegmentVerdict& sv, uint32_t extra) noexcept;
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <map>
 #include <set>
 
@@ -246,6 +248,31 @@ TEST(EvidenceTrim, EveryLengthComesBackExactlyFromTheHistory) {
   }
 }
 
+// Whole frames (snap above every length) from buffers that end exactly where the frame ends:
+// the history's vector copy (16-byte moves, the last ending at the length) reads nothing past
+// the frame (the ASan build checks) and every length comes back byte for byte, across the
+// inline lengths (32-256) and the memcpy ones on either side.
+TEST(EvidenceTrim, WholeFramesFromExactBuffersComeBackExactly) {
+  PacketFactory f;
+  const Pkt& trig = f.tcp(40001, true, 5000, 0, test::wire::kRst);
+  for (uint32_t payload = 0; payload <= 300; ++payload) {
+    const Pkt& p = f.tcp(40001, true, 1000, payload);
+    CaptureConfig cfg = small_config(4, 0);
+    cfg.trim = {TrimMode::kBytes, 65535};
+    auto c = EvidenceCapture::create(cfg, rst_triggers()).value();
+    std::unique_ptr<uint8_t[]> exact(new uint8_t[p.bytes.size()]);
+    std::memcpy(exact.get(), p.bytes.data(), p.bytes.size());
+    PacketRef r = p.ref;
+    r.data = exact.get();
+    c->observe(r, p.view, ref(p, 1), none());
+    c->observe(trig.ref, trig.view, ref(trig, 1), none());
+    const auto rs = drain(*c);
+    ASSERT_EQ(rs.size(), 4u) << payload;
+    EXPECT_EQ(rs[1].h.caplen, p.bytes.size());
+    EXPECT_EQ(rs[1].data, p.bytes) << payload;
+  }
+}
+
 TEST(EvidenceTrigger, RetransmissionStormWithinWindow) {
   TriggerConfig tc;
   tc.retx_storm_count = 3;
@@ -468,10 +495,11 @@ TEST(EvidenceHistory, InterleavedFlowsEachGetTheirOwnHistory) {
 TEST(EvidenceHistory, ALappedLogCutsTheHistoryAndCountsIt) {
   CaptureConfig cfg = small_config(4, 0);
   cfg.trim = {TrimMode::kBytes, 64};
-  cfg.history_bytes = 64 * (48 + 64);  // the smallest log: 64 entries of 64 bytes, rounded up
+  const uint64_t entry = sizeof(EvidenceCapture::HistEntry) + 64;  // header + 64 trimmed bytes (a multiple of 16)
   uint64_t bytes = 1;
-  while (bytes < cfg.history_bytes) bytes <<= 1;
-  cfg.history_bytes = bytes;  // 8 KiB: 73 entries of 112 bytes
+  while (bytes < 64 * entry) bytes <<= 1;  // the smallest log: 64 entries, rounded up to a power of two
+  cfg.history_bytes = bytes;
+  const uint64_t per_lap = bytes / entry;  // 32-byte header: 85 entries of 96 bytes in 8 KiB
   auto c = EvidenceCapture::create(cfg, rst_triggers()).value();
   PacketFactory f;
   std::vector<const Pkt*> a;
@@ -480,11 +508,11 @@ TEST(EvidenceHistory, ALappedLogCutsTheHistoryAndCountsIt) {
     c->observe(p.ref, p.view, ref(p, 1), none());
     a.push_back(&p);
   }
-  // Entries take 48 + 64 = 112 bytes: 73 fit in the 8 KiB log (16 bytes at its end stay
-  // unused). Flow 1 holds entries 0-2; flow 2's next 70 fill the log, its 71st and 72nd go
-  // to the start of the next lap, over flow 1's first two entries; flow 1's third survives.
-  ASSERT_EQ(bytes, 8192u);
-  for (uint64_t i = 0; i < 72; ++i) {
+  // Flow 1 holds entries 0-2; flow 2's next per_lap - 3 fill the log (the bytes at its end
+  // that hold no whole entry stay unused), its next two go to the start of the next lap, over
+  // flow 1's first two entries; flow 1's third survives.
+  ASSERT_GT(per_lap, 64u);
+  for (uint64_t i = 0; i < per_lap - 1; ++i) {
     const Pkt& p = f.tcp(40002, true, 5000 + static_cast<uint32_t>(i));
     c->observe(p.ref, p.view, ref(p, 2), none());
   }
