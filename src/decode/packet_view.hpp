@@ -175,7 +175,7 @@ struct TcpInfo {
   uint16_t mss = 0;
   uint16_t urgent = 0;
   uint16_t checksum = 0;     // TCP checksum field (not verified: offloaded captures hold partial sums)
-  uint16_t ip_id = 0;        // identification of the IPv4 header carrying the segment; 0 for IPv6
+  uint16_t ip_id = 0;        // IPv4 identification: the carrying header's, or for IPv6 in an IPv4 tunnel the tunnel's; 0 if none
   uint8_t hdr_len = 0;       // bytes, 20..60
   uint8_t flags = 0;         // TcpFlag bits
   uint8_t ae = 0;            // AccECN / former NS bit (byte 12, bit 0)

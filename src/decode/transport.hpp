@@ -124,6 +124,16 @@ SEQWATCH_DECODE_HOT void tcp_fixed(const uint8_t* h, TcpInfo& t) noexcept {
   t.sack_count = 0;
 }
 
+// The IPv4 identification that tells one transmission from another (the copy check,
+// docs/tcp-analysis.md section 16): the carrying header's; for IPv6 inside an IPv4 tunnel
+// the innermost IPv4 header's (every encapsulated packet gets its own); 0 when there is none.
+inline uint16_t identity_ip_id(const Cursor& c, const IpLayer& l) noexcept {
+  if (l.version == 4) return load_be16(c.p + l.off + 4);
+  for (unsigned i = c.v.ip_count; i-- > 0;)
+    if (c.v.ip[i].version == 4) return load_be16(c.p + c.v.ip[i].off + 4);
+  return 0;
+}
+
 // `l` is the IP layer carrying the segment; its l4_len is the segment length per the
 // IP header, which gives the payload length even when the capture was cut.
 SEQWATCH_DECODE_HOT Next tcp(Cursor& c, const IpLayer& l) noexcept {
@@ -132,7 +142,7 @@ SEQWATCH_DECODE_HOT Next tcp(Cursor& c, const IpLayer& l) noexcept {
   const uint8_t* h = c.at();
   TcpInfo& t = v.tcp;
   tcp_fixed(h, t);
-  t.ip_id = l.version == 4 ? load_be16(c.p + l.off + 4) : 0;
+  t.ip_id = identity_ip_id(c, l);
   v.l4 = L4Type::kTcp;
   v.l4_off = c.off;
   if (t.hdr_len < kTcpHdr || t.hdr_len > l.l4_len) return c.fail(DecodeStatus::kBadTcpHeaderLength);

@@ -123,7 +123,8 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
       // same RST (ID 0, seq = their common ACK), sent by no socket, so no counter tells them apart.
       const HalfState& peer = f.half[1 - static_cast<int>(dir)];
       const uint32_t peer_age = (now - peer.lastack_time_us) & kCopyTimeMask;
-      const bool peer_silent = !(peer.flags & kWindowSet) || peer_age > age;
+      // (Same microsecond: the order is unknown; taken as silent.)
+      const bool peer_silent = !(peer.flags & kWindowSet) || peer_age >= age;
       copy = !(t.flags & decode::kTcpRst) && age <= std::min(cfg_.copy_window_us, kWeakCopyWindowUs) && peer_silent;
     }
     if (copy) return true;

@@ -659,6 +659,15 @@ TEST(StageCopies, WithoutAnIpIdTheRuleIsStricter) {
     EXPECT_EQ(c.stage().counters().copies, 0u);
   }
   EXPECT_EQ(bits[0], bits[1]);
+  // The peer's segment in the same microsecond as the original (a busy link, microsecond
+  // timestamps): which came first is unknown, and the peer is taken as silent since.
+  {
+    Conversation c;
+    c.handshake(CI, SI);
+    c.send({false, S1, C1, A, 0, 509, 20000});
+    c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 0, 0, 0});
+    EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 20001, -1, 0, {}, 0, 0, 0}), kDuplicatePacket);
+  }
   // Identical RSTs without an IP ID (a closed port answering each segment in flight) are
   // never copies; with an IP ID they are.
   for (const int32_t id : {0, 99}) {

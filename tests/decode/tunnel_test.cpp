@@ -79,21 +79,30 @@ Decoded decode_eth(const FrameBuilder& b) { return decode_frame(b.build(), LinkT
 TEST(Gre, PlainIpv4Payload) {
   size_t gre = 0, inner = 0;
   FrameBuilder b;
-  b.eth().ipv4(kOuter4).at(gre).gre().at(inner).ipv4().tcp(kInnerTcp).payload(17);
+  Ipv4Spec outer = kOuter4;
+  outer.id = 0x0BAD;  // the inner header keeps the builder's 0x1234
+  b.eth().ipv4(outer).at(gre).gre().at(inner).ipv4().tcp(kInnerTcp).payload(17);
   const Decoded d = decode_eth(b);
   expect_tunnel(d, {TunnelType::kGre, static_cast<uint32_t>(gre), static_cast<uint32_t>(inner)});
   EXPECT_EQ(inner, kAfterOuter4 + 4);
   EXPECT_EQ(d.v.ip[0].proto, wire::kProtoGre);
   EXPECT_FALSE(d.v.tunnel[0].has_key);
   EXPECT_FALSE(d.v.tunnel[0].has_seq);
+  // The copy check's identity: the IPv4 header carrying the segment (the inner one).
+  EXPECT_EQ(d.v.tcp.ip_id, 0x1234);
 }
 
 TEST(Gre, PlainIpv6Payload) {
   size_t inner = 0;
   FrameBuilder b;
-  b.eth().ipv4(kOuter4).gre().at(inner).ipv6().tcp(kInnerTcp).payload(17);
-  expect_tunnel(decode_eth(b), {.type = TunnelType::kGre, .tunnel_off = kAfterOuter4,
-                                .inner_off = static_cast<uint32_t>(inner), .inner_version = 6});
+  Ipv4Spec outer = kOuter4;
+  outer.id = 0x0BAD;
+  b.eth().ipv4(outer).gre().at(inner).ipv6().tcp(kInnerTcp).payload(17);
+  const Decoded d = decode_eth(b);
+  expect_tunnel(d, {.type = TunnelType::kGre, .tunnel_off = kAfterOuter4,
+                    .inner_off = static_cast<uint32_t>(inner), .inner_version = 6});
+  // IPv6 carries no identification: the IPv4 tunnel packet's stands for it.
+  EXPECT_EQ(d.v.tcp.ip_id, 0x0BAD);
 }
 
 TEST(Gre, OverIpv6) {
