@@ -73,6 +73,8 @@ std::string validate(const GenConfig& c) {
   if (c.encap.vni > 0xFFFFFF - c.encap.outer_pairs) return "--vni + --outer-pairs must fit in 24 bits";
   if (c.exchanges < 1) return "--exchanges must be >= 1";
   if (c.snaplen < 64) return "--snaplen must be >= 64";
+  if (!prob(c.span_copies)) return "--span-copies must be in [0, 1]";
+  if (!(c.span_lag_us >= 0 && c.span_lag_us <= 1e6)) return "--span-lag-us must be in [0, 1000000]";
   return {};
 }
 

@@ -66,6 +66,11 @@ struct GenConfig {
   uint32_t snaplen = 262144;      // captured bytes per frame (wire length is kept)
   double start_time_s = 1704067200;  // 2024-01-01T00:00:00Z
   uint32_t per_flow_truth_max = 2000;  // per-flow truth kept for the first N flows
+  // A SPAN session covering two ports of the packets' path (ingress and egress of a router):
+  // this share of the frames is captured a second time span_lag_us later, the outermost
+  // TTL / hop limit one lower (IPv4 header checksum updated), every other byte the same.
+  double span_copies = 0;
+  double span_lag_us = 30;
 };
 
 // Named presets (docs/trace-generator.md). Returns false for an unknown name.

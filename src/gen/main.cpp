@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
   opt("--snaplen", v.snaplen, "captured bytes per frame");
   opt("--per-flow-truth", v.per_flow_truth_max, "flows with per-flow truth");
   opt("--start-time", v.start_time_s, "first timestamp, Unix seconds");
+  opt("--span-copies", v.span_copies, "share of frames captured twice, as by a SPAN of two ports (router in and out)");
+  opt("--span-lag-us", v.span_lag_us, "the second capture's lag behind the first, microseconds");
   app.add_option("--vlan", v.encap.vlans, "802.1Q tag(s); two = QinQ (outer first)");
   CLI::Option* encap_opt = app.add_option("--encap", encap, "none | vlan | qinq | gre | gre-key | ipip | vxlan")
                                ->check(CLI::IsMember({"none", "vlan", "qinq", "gre", "gre-key", "ipip", "vxlan"}));

@@ -137,9 +137,80 @@ void TraceGenerator::schedule(uint32_t slot) {
   heap_.emplace(f.t_ns + f.head().delay_ns, slot);
 }
 
+// One router hop on a captured frame: the outermost IP header's TTL / hop limit one lower
+// (IPv4: header checksum updated incrementally, RFC 1624). Ethernet with 0-2 VLAN tags.
+static void decrement_outer_ttl(uint8_t* f, uint32_t len) {
+  if (len < 14) return;
+  uint32_t off = 14;
+  uint16_t et = static_cast<uint16_t>(f[12] << 8 | f[13]);
+  while ((et == 0x8100 || et == 0x88A8) && off + 4 <= len) {
+    et = static_cast<uint16_t>(f[off + 2] << 8 | f[off + 3]);
+    off += 4;
+  }
+  if (et == 0x0800 && off + 20 <= len && f[off + 8] > 1) {
+    uint8_t* ip = f + off;
+    const uint16_t old_word = static_cast<uint16_t>(ip[8] << 8 | ip[9]);
+    --ip[8];
+    const uint16_t new_word = static_cast<uint16_t>(ip[8] << 8 | ip[9]);
+    uint32_t sum = static_cast<uint16_t>(~(ip[10] << 8 | ip[11])) + static_cast<uint16_t>(~old_word) + new_word;
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    const uint16_t c = static_cast<uint16_t>(~sum);
+    ip[10] = static_cast<uint8_t>(c >> 8);
+    ip[11] = static_cast<uint8_t>(c);
+  } else if (et == 0x86DD && off + 40 <= len && f[off + 7] > 1) {
+    --f[off + 7];
+  }
+}
+
+void TraceGenerator::queue_span_copy(const Frame& f) {
+  if (span_count_ == span_ring_.size()) {  // full: grow, oldest first
+    std::vector<SpanCopy> grown(std::max<size_t>(16, span_ring_.size() * 2));
+    for (size_t i = 0; i < span_count_; ++i) grown[i] = std::move(span_ring_[(span_head_ + i) % span_ring_.size()]);
+    span_ring_ = std::move(grown);
+    span_head_ = 0;
+  }
+  SpanCopy& c = span_ring_[(span_head_ + span_count_++) % span_ring_.size()];
+  c.t_ns = f.ts_ns + static_cast<uint64_t>(cfg_.span_lag_us * 1000);
+  c.flow_id = f.flow_id;
+  c.caplen = f.caplen;
+  c.wirelen = f.wirelen;
+  c.bytes.assign(f.data, f.data + f.caplen);
+  decrement_outer_ttl(c.bytes.data(), c.caplen);
+}
+
+bool TraceGenerator::emit_span_copy(Frame& out) {
+  const SpanCopy& c = span_ring_[span_head_];
+  span_head_ = (span_head_ + 1) % span_ring_.size();
+  --span_count_;
+  out.data = c.bytes.data();  // the slot is reused only after a later next()
+  out.caplen = c.caplen;
+  out.wirelen = c.wirelen;
+  out.ts_ns = c.t_ns;
+  out.flow_id = c.flow_id;
+  out.tags = kTagSpanCopy;
+  ++emitted_;
+  ++truth_.total.frames;
+  ++truth_.total.span_copies;
+  if (FlowTruth* ft = flow_truth(c.flow_id)) {
+    ++ft->c.frames;
+    ++ft->c.span_copies;
+  }
+  truth_.last_ts = static_cast<double>(c.t_ns) / kNsPerSec;
+  return true;
+}
+
 bool TraceGenerator::next(Frame& out) {
-  if (heap_.empty()) return false;
   if (cfg_.packets && emitted_ >= cfg_.packets) return false;
+  if (span_count_ != 0) {  // a second capture due before the next original goes first
+    const uint64_t due = span_ring_[span_head_].t_ns;
+    const bool original_first = !heap_.empty() && heap_.top().first < due && !(end_ns_ && heap_.top().first > end_ns_);
+    if (!original_first) {
+      if (!(end_ns_ && due > end_ns_)) return emit_span_copy(out);
+      span_count_ = 0;  // past the trace's end (so are those behind it)
+    }
+  }
+  if (heap_.empty()) return false;
   const auto [t_ns, slot] = heap_.top();
   if (end_ns_ && t_ns > end_ns_) return false;
   heap_.pop();
@@ -216,6 +287,13 @@ bool TraceGenerator::next(Frame& out) {
   const double ts = static_cast<double>(t_ns) / kNsPerSec;
   if (first) truth_.first_ts = ts;
   truth_.last_ts = ts;
+  // Which frames the SPAN captures twice: a hash of the seed and the frame's index among
+  // the originals (the originals are the same bytes with or without --span-copies).
+  if (cfg_.span_copies > 0 &&
+      static_cast<double>(mix64(cfg_.seed ^ 0x5BA9C0DEull ^ (originals_ * 0x9E3779B97F4A7C15ull)) >> 11) * 0x1.0p-53 <
+          cfg_.span_copies)
+    queue_span_copy(out);
+  ++originals_;
 
   if (f.qlen == 0) planner_.plan(f);
   if (f.qlen == 0) {

@@ -2,6 +2,8 @@
 // packets (flow_model.hpp); a min-heap of (next packet time, slot) interleaves them.
 // A closed flow is replaced at once by a new one in the same slot, so concurrency stays
 // at N. Frames are encoded into one reusable buffer: nothing is allocated per packet.
+// With --span-copies a share of the frames is emitted a second time, later, as a SPAN
+// session covering a router's two ports captures it (TTL one lower, the rest the same).
 //
 //   TraceGenerator g(cfg);
 //   Frame fr;
@@ -43,6 +45,19 @@ class TraceGenerator {
   void start_flow(uint32_t slot, uint64_t t_ns);
   void schedule(uint32_t slot);
   FlowTruth* flow_truth(uint64_t id);
+  // --span-copies: the second capture of `f`, due span_lag_us later; emitted in time order.
+  void queue_span_copy(const Frame& f);
+  bool emit_span_copy(Frame& out);
+
+  // Second captures waiting for their time: a FIFO (one lag for all) in reused slots.
+  struct SpanCopy {
+    uint64_t t_ns = 0, flow_id = 0;
+    uint32_t caplen = 0, wirelen = 0;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<SpanCopy> span_ring_;
+  size_t span_head_ = 0, span_count_ = 0;
+  uint64_t originals_ = 0;  // frames from the flows (not second captures)
 
   GenConfig cfg_;
   FlowPlanner planner_;

@@ -67,6 +67,7 @@ void Counters::add(const Counters& o) {
   window_updates += o.window_updates;
   dup_acks += o.dup_acks;
   for (int i = 0; i < 4; ++i) frame_size_hist[i] += o.frame_size_hist[i];
+  span_copies += o.span_copies;
 }
 
 nlohmann::json to_json(const Counters& c) {
@@ -94,6 +95,7 @@ nlohmann::json to_json(const Counters& c) {
                       {"probe_acks", c.zero_window_probe_acks},
                       {"window_updates", c.window_updates}};
   j["dup_acks"] = c.dup_acks;
+  j["span_copies"] = c.span_copies;
   j["frame_size_hist"] = {{"lt128", c.frame_size_hist[0]},
                           {"lt512", c.frame_size_hist[1]},
                           {"lt1024", c.frame_size_hist[2]},

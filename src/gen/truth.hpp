@@ -32,6 +32,7 @@ enum Tag : uint32_t {
   kTagRefusedSyn = 1u << 15,    // RST/ACK answering a SYN
   kTagDataSegment = 1u << 16,   // carries payload (new or retransmitted)
   kTagRetxMidseg = 1u << 17,    // the retransmission is re-cut at a mid-segment ACK
+  kTagSpanCopy = 1u << 18,      // the SPAN session's second capture of the frame before it (--span-copies)
 };
 
 struct Counters {
@@ -62,6 +63,7 @@ struct Counters {
   uint64_t window_updates = 0;
   uint64_t dup_acks = 0;
   std::array<uint64_t, 4> frame_size_hist{};  // wire bytes: <128, <512, <1024, >=1024
+  uint64_t span_copies = 0;  // second captures of a frame (--span-copies): counted here and in frames only
 
   // Wireshark 4.0 equivalents (docs/trace-generator.md):
   uint64_t ws_retransmission() const { return fast_retx + rto_retx + dup_segments + syn_retries; }

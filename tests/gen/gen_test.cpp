@@ -134,6 +134,75 @@ TEST(GenWire, Ipv4AndTcpChecksumsVerify) {
   EXPECT_EQ(checked, 500);
 }
 
+// --span-copies: the originals are the clean trace's frames, unchanged; each second capture
+// comes span_lag_us after its original, with the outermost TTL / hop limit one lower and a
+// valid IPv4 header checksum, every other byte the same; the truth counts them.
+TEST(GenSpan, SecondCapturesFollowTheirOriginalsOneHopLower) {
+  struct Rec {
+    std::vector<uint8_t> bytes;
+    uint64_t ts;
+    bool copy;
+  };
+  auto run = [](const GenConfig& c, Truth& truth) {
+    std::vector<Rec> out;
+    TraceGenerator g(c);
+    Frame f;
+    while (g.next(f)) out.push_back(Rec{{f.data, f.data + f.caplen}, f.ts_ns, (f.tags & kTagSpanCopy) != 0});
+    truth = g.truth();
+    return out;
+  };
+  for (const double v6 : {0.0, 1.0}) {
+    GenConfig clean_cfg = small(4000);
+    clean_cfg.ipv6_share = v6;
+    clean_cfg.encap.vlans = {300};
+    GenConfig span_cfg = clean_cfg;
+    span_cfg.span_copies = 0.4;
+    span_cfg.span_lag_us = 25;
+    Truth t_clean, t_span;
+    const std::vector<Rec> clean = run(clean_cfg, t_clean);
+    const std::vector<Rec> span = run(span_cfg, t_span);
+    ASSERT_EQ(span.size(), 4000u);
+    std::multimap<uint64_t, size_t> originals;  // time -> index in `span`
+    size_t k = 0, copies = 0;
+    for (size_t i = 0; i < span.size(); ++i) {
+      const Rec& r = span[i];
+      if (!r.copy) {
+        ASSERT_LT(k, clean.size());
+        EXPECT_EQ(r.bytes, clean[k].bytes) << "original " << k;
+        EXPECT_EQ(r.ts, clean[k].ts) << "original " << k;
+        ++k;
+        originals.emplace(r.ts, i);
+        continue;
+      }
+      ++copies;
+      const size_t ip = 14 + 4;  // Ethernet + one VLAN tag
+      bool matched = false;
+      auto [lo, hi] = originals.equal_range(r.ts - 25000);
+      for (auto it = lo; it != hi && !matched; ++it) {
+        std::vector<uint8_t> want = span[it->second].bytes;
+        if (want.size() != r.bytes.size()) continue;
+        if (v6 == 0.0) {
+          --want[ip + 8];                                   // TTL
+          want[ip + 10] = r.bytes[ip + 10];                 // header checksum: verified below
+          want[ip + 11] = r.bytes[ip + 11];
+        } else {
+          --want[ip + 7];  // hop limit
+        }
+        matched = want == r.bytes;
+      }
+      EXPECT_TRUE(matched) << "second capture " << i << " has no original 25 us before it";
+      if (v6 == 0.0) {
+        EXPECT_EQ(inet_checksum(r.bytes.data() + ip, 20), 0) << "IPv4 header checksum of " << i;
+      }
+    }
+    EXPECT_EQ(t_span.total.span_copies, copies);
+    EXPECT_EQ(t_span.total.frames, 4000u);
+    EXPECT_EQ(t_clean.total.span_copies, 0u);
+    EXPECT_GT(copies, 4000u * 0.4 * 0.5 / 1.4);  // ~0.4 / 1.4 of the frames
+    EXPECT_LT(copies, 4000u * 0.4 * 1.5 / 1.4);
+  }
+}
+
 TEST(GenModel, SynOnlyFlowsAreSingleSynsFromDistinctSources) {
   GenConfig c = small(3000);
   c.syn_only = true;

@@ -308,6 +308,43 @@ INSTANTIATE_TEST_SUITE_P(
                       GenCase{"no_timestamps", "--no-timestamps --ipv6-share 0.5"}),
     [](const ::testing::TestParamInfo<GenCase>& i) { return std::string(i.param.name); });
 
+// seqwatch-gen's own SPAN model (--span-copies: a router's two ports, the second capture
+// 30 us later with the TTL one lower): over IPv4 every second capture is a copy, and every
+// original keeps the verdicts of the trace without them (same seed and duration).
+TEST(Copies, GeneratorSpanCopiesOverIpv4) {
+  const std::string gen = std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen";
+  const std::string clean_path = test::scratch_dir() + "gen-span-clean.pcap";
+  const std::string span_path = test::scratch_dir() + "gen-span.pcap";
+  const std::string common = " --preset lossy --flows 300 --packets 0 --duration 0.03 -q -o ";
+  ASSERT_EQ(test::run(gen + common + "'" + clean_path + "'").rc, 0);
+  ASSERT_EQ(test::run(gen + common + "'" + span_path + "' --span-copies 0.5").rc, 0);
+  int linktype = 0;
+  const std::vector<Frame> frames = read_frames(span_path, linktype);
+  const SeqwatchRun clean = run_seqwatch(clean_path, true, kWindowUs);
+  const SeqwatchRun span = run_seqwatch(span_path, true, kWindowUs);
+  ASSERT_TRUE(clean.error.empty()) << clean.error;
+  ASSERT_TRUE(span.error.empty()) << span.error;
+  ASSERT_EQ(span.frames.size(), frames.size());
+  size_t k = 0;
+  uint64_t copies = 0, found = 0, differ = 0;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const uint8_t ttl = frames[i].data.size() > 22 ? frames[i].data[22] : 0;
+    if (ttl == 63 || ttl == 57) {  // the generator's TTLs are 64 (client) and 58 (server)
+      ++copies;
+      found += (span.frames[i].bits & tcp::kDuplicatePacket) != 0;
+      continue;
+    }
+    ASSERT_LT(k, clean.frames.size());
+    differ += span.frames[i].bits != clean.frames[k++].bits;
+  }
+  std::cout << "seqwatch-gen --span-copies 0.5: " << copies << " second captures, " << found << " found; "
+            << differ << " originals with other verdicts\n";
+  EXPECT_EQ(k, clean.frames.size());
+  EXPECT_GT(copies, 1000u);
+  EXPECT_EQ(found, copies);
+  EXPECT_EQ(differ, 0u);
+}
+
 // ---- corpus, against an oracle from tshark's fields -------------------------------------
 
 struct FieldFrame {
