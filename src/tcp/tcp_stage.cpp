@@ -23,6 +23,9 @@ constexpr unsigned kEntryAhead = 4;
 // (IPv6 or IPv4 ID 0, without timestamps or sooner than a tick) a segment is taken for a
 // copy only within kWeakCopyWindowUs of the original and only if the peer sent nothing in
 // between (a re-send that fast answers the peer: duplicate ACKs, SACKs, a partial ACK).
+// Also evidence, at any age: an equal TSval while the sender's latest analysed segment
+// carried another one (TcpCold::tsval_low): its clock has moved on since the original, and
+// anything it sends now carries a newer TSval, so equal bytes are a copy.
 constexpr uint32_t kTsTickUs = 10000;
 constexpr uint32_t kWeakCopyWindowUs = 1000;
 }  // namespace
@@ -115,7 +118,8 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
     while ((bucket[k] >> kCopyTimeBits) != check) ++k;
     const uint32_t age = (now - static_cast<uint32_t>(bucket[k])) & kCopyTimeMask;
     bool copy;
-    if (t.ip_id != 0 || ((t.opts & decode::kOptTimestamp) && age >= kTsTickUs)) {
+    const bool ts = (t.opts & decode::kOptTimestamp) != 0;
+    if (t.ip_id != 0 || (ts && (age >= kTsTickUs || f.cold.tsval_low_of(static_cast<unsigned>(dir)) != (t.tsval & 7u)))) {
       copy = age <= cfg_.copy_window_us;
     } else {
       // No identity evidence: within kWeakCopyWindowUs, and the peer silent since the
@@ -194,15 +198,18 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
       // A copy of a segment already analysed: reported, not analysed again.
       verdict.bits = kDuplicatePacket;
       ++counters_.copies;
-    } else if (analyze_segment(*f, dirs_[i], t, ts, frame, verdict) == Action::kRestart) {
-      // Reused ports: the old connection ends here; the SYN opens a new flow.
-      table_->remove(f, flow::RemoveReason::kClosed, on_remove);
-      f = table_->find_or_insert(keys_[i], hashes_[i], ts, created, on_remove);
-      start_flow(*f, dirs_[i], t, ts);
-      verdict = SegmentVerdict{};
-      verdict.bits = kReusedPorts;
-      analyze_segment(*f, dirs_[i], t, ts, frame, verdict);
-      ++counters_.restarts;
+    } else {
+      if (analyze_segment(*f, dirs_[i], t, ts, frame, verdict) == Action::kRestart) [[unlikely]] {
+        // Reused ports: the old connection ends here; the SYN opens a new flow.
+        table_->remove(f, flow::RemoveReason::kClosed, on_remove);
+        f = table_->find_or_insert(keys_[i], hashes_[i], ts, created, on_remove);
+        start_flow(*f, dirs_[i], t, ts);
+        verdict = SegmentVerdict{};
+        verdict.bits = kReusedPorts;
+        analyze_segment(*f, dirs_[i], t, ts, frame, verdict);
+        ++counters_.restarts;
+      }
+      if (t.opts & decode::kOptTimestamp) f->cold.note_tsval(static_cast<unsigned>(dirs_[i]), t.tsval);  // is_copy()
     }
     // Both directions have sent: the flow ranks behind one-way (half-open) flows when the
     // table has to evict (SYN floods do not push established flows out).

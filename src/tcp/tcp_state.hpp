@@ -166,9 +166,21 @@ struct TcpCold {
   uint8_t syn_count = 0;         // SYNs seen (attempts), saturating
   uint8_t synack_count = 0;
   Stage stage = Stage::kNone;
-  uint8_t initiator = 0;         // Dir of the first SYN (or of the first packet)
+  uint8_t initiator : 1 = 0;     // Dir of the first SYN (or of the first packet)
+  // Low 3 bits of the TSval of each direction's latest analysed segment with the timestamps
+  // option (3 bits per flow::Dir): when they differ from a fingerprint-equal segment's, the
+  // sender's clock has moved on since the original, so those bytes cannot be a re-send (the
+  // copy check, docs/tcp-analysis.md section 16).
+  uint8_t tsval_low_a : 3 = 0;  // flow::Dir::kAtoB
+  uint8_t tsval_low_b : 3 = 0;  // flow::Dir::kBtoA
   uint8_t tail_probes = 0;       // tail-loss probes, either direction (saturating at 255)
   uint8_t flags = 0;             // ColdFlag bits
+
+  uint32_t tsval_low_of(unsigned dir) const noexcept { return dir != 0 ? tsval_low_b : tsval_low_a; }
+  void note_tsval(unsigned dir, uint32_t tsval) noexcept {
+    if (dir != 0) tsval_low_b = tsval & 7u;
+    else tsval_low_a = tsval & 7u;
+  }
 
   // Dir that sent the first RST, 0xFF = none.
   uint8_t rst_from() const noexcept { return (flags & kColdRst) ? ((flags & kColdRstFromB) ? 1 : 0) : 0xFF; }

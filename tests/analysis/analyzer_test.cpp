@@ -706,5 +706,24 @@ TEST(StageCopies, AnEqualTsvalLaterThanATickIsACopy) {
             kRetransmission);  // 5 ms, under a tick, the peer active
 }
 
+// Sooner than a tick, with the peer active: the sender's own later segment with another
+// TSval proves its clock moved on since the original, so the same bytes again are a copy
+// (a re-send now would carry the newer TSval); while its TSvals stay equal, they are not.
+TEST(StageCopies, TheSendersClockMovedOnSinceTheOriginal) {
+  for (const uint32_t later_tsval : {5002u, 5000u}) {
+    Conversation c;
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 5000, 7000, 0});
+    c.send({true, C1 + 100, S1, AP, 100, 502, 20400, -1, 0, {}, later_tsval, 7000, 0});
+    c.send({false, S1, C1 + 100, A, 0, 509, 20600, -1, 0, {}, 7001, 5000, 0});  // the peer speaks
+    const uint32_t v = c.send({true, C1, S1, AP, 100, 502, 21500, -1, 0, {}, 5000, 7000, 0});  // 1.5 ms
+    if (later_tsval != 5000) {
+      EXPECT_EQ(v, kDuplicatePacket);
+    } else {
+      EXPECT_EQ(v & (kRetransmission | kDuplicatePacket), kRetransmission);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace seqwatch::testing

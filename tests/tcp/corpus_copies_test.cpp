@@ -355,6 +355,7 @@ struct FieldFrame {
   bool forward = false; // sender is the flow's first endpoint
   uint16_t ip_id = 0;   // innermost IPv4 header's identification (IPv6 in IPv4: the tunnel's), else 0
   bool timestamps = false;  // TCP timestamps option present
+  uint32_t tsval = 0;       // with it
   bool rst = false;         // RST flag
   std::string fingerprint;
 };
@@ -406,6 +407,7 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
   f.time_us = std::strtoll(t[0].c_str(), nullptr, 10) * 1000000;
   if (t.size() > 1) f.time_us += std::strtoll((t[1] + "000000").substr(0, 6).c_str(), nullptr, 10);
   f.timestamps = !c[17].empty();
+  f.tsval = static_cast<uint32_t>(std::strtoul(c[17].c_str(), nullptr, 10));
   f.rst = (std::strtoul(c[13].c_str(), nullptr, 0) & 0x04) != 0;
   f.fingerprint = f.flow + "|" + (f.forward ? "a" : "b") + "|" + std::to_string(f.ip_id);
   for (size_t k = 11; k <= 17; ++k) f.fingerprint += "|" + c[k];
@@ -415,7 +417,8 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
 
 // The rule of tcp_stage.cpp (is_copy), written from the fields: a frame is a copy when an
 // earlier analysed frame has the same fingerprint, at most kWindowUs before it with an
-// IPv4 identification or (timestamps option) at least kTsTickUs after it; otherwise at most
+// IPv4 identification or (timestamps option) at least kTsTickUs after it or while the low 3
+// bits of the sender's latest analysed TSval differ from its own (the clock moved on); otherwise at most
 // kWeakWindowUs before, not a RST, and the peer sent no analysed segment since that frame (in
 // a later microsecond: within the same one the order is unknown and taken as silent). A
 // copy is not analysed and leaves the state alone.
@@ -423,6 +426,7 @@ std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRu
   std::vector<bool> out(frames.size(), false);
   std::map<std::string, int64_t> seen;                      // fingerprint -> time of its analysed frame
   std::map<std::string, std::array<int64_t, 2>> last_sent;  // flow -> latest analysed segment per side
+  std::map<std::string, std::array<uint32_t, 2>> last_tsval;  // flow -> latest analysed TSval per side
   for (size_t k = 0; k < frames.size() && k < sw.frames.size(); ++k) {
     const FieldFrame& f = frames[k];
     if (!f.usable || !sw.frames[k].tcp) continue;
@@ -431,7 +435,8 @@ std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRu
     bool is_copy = false;
     if (!created && it != seen.end()) {
       const int64_t age = f.time_us - it->second;
-      if (f.ip_id != 0 || (f.timestamps && age >= kTsTickUs)) {
+      const uint32_t sender_tsval = last_tsval[f.flow][f.forward ? 0 : 1];
+      if (f.ip_id != 0 || (f.timestamps && (age >= kTsTickUs || (sender_tsval & 7) != (f.tsval & 7)))) {
         is_copy = age >= 0 && age <= kWindowUs;
       } else {
         const int64_t peer = side->second[f.forward ? 1 : 0];
@@ -442,6 +447,7 @@ std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRu
     if (is_copy) continue;
     seen[f.fingerprint] = f.time_us;
     side->second[f.forward ? 0 : 1] = f.time_us;
+    if (f.timestamps) last_tsval[f.flow][f.forward ? 0 : 1] = f.tsval;
   }
   return out;
 }
