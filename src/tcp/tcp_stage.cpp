@@ -209,7 +209,8 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
         analyze_segment(*f, dirs_[i], t, ts, frame, verdict);
         ++counters_.restarts;
       }
-      if (t.opts & decode::kOptTimestamp) f->cold.note_tsval(static_cast<unsigned>(dirs_[i]), t.tsval);  // is_copy()
+      // Read only by is_copy(): kept only while the copy check is on.
+      if (copy_buckets_ && (t.opts & decode::kOptTimestamp)) f->cold.note_tsval(static_cast<unsigned>(dirs_[i]), t.tsval);
     }
     // Both directions have sent: the flow ranks behind one-way (half-open) flows when the
     // table has to evict (SYN floods do not push established flows out).
