@@ -23,11 +23,24 @@ constexpr unsigned kEntryAhead = 4;
 // (IPv6 or IPv4 ID 0, without timestamps or sooner than a tick) a segment is taken for a
 // copy only within kWeakCopyWindowUs of the original and only if the peer sent nothing in
 // between (a re-send that fast answers the peer: duplicate ACKs, SACKs, a partial ACK).
-// Also evidence, at any age: an equal TSval while the sender's latest analysed segment
-// carried another one (TcpCold::tsval_low): its clock has moved on since the original, and
-// anything it sends now carries a newer TSval, so equal bytes are a copy.
+// Also evidence, at any age, even past the window: an equal TSval while the sender's latest
+// analysed segment carried another one (TcpCold::tsval_low): its clock has moved on since
+// the original, and anything it sends now carries a newer TSval, so equal bytes are a copy.
+// And, at any age within the window: a TTL parity other than the original's (the sum of
+// the frame's IP TTLs / hop limits, odd or even). A sender's re-send leaves on the path
+// its original took, with the same TTLs; a frame one routed hop further on is the same
+// transmission seen a second time (a SPAN session with ports on both sides of a router).
 constexpr uint32_t kTsTickUs = 10000;
 constexpr uint32_t kWeakCopyWindowUs = 1000;
+
+// The parity of the sum of a frame's outermost and innermost TTL / hop limit (one header
+// counted once): a routed hop lowers one of them by one (a tunnel's outer header, or the
+// packet inside a mirror's encapsulation). Headers between them are left out (two lines
+// fewer per segment; tunnels in tunnels are rare).
+inline unsigned ttl_parity(const decode::PacketView& v) noexcept {
+  const unsigned inner = v.ip_count > 1 ? v.inner_ip().ttl : 0u;
+  return (v.ip[0].ttl + inner) & 1u;
+}
 }  // namespace
 
 TcpStage::TcpStage(const TcpStageConfig& cfg)
@@ -74,26 +87,34 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
 // included), direction, and every header field a sender changes when it sends a segment
 // again (IPv4 identification, TCP checksum, TSval) or that the peer's progress changes
 // (ACK, window). A mirror's copy has them all equal; the TTL and the link layer may
-// differ (a routed hop between the two mirrored ports), so they are left out.
+// differ (a routed hop between the two mirrored ports), so they are left out of it; the
+// TTLs' parity is kept beside it as evidence (`ttl_parity`, 0 or 1).
 [[gnu::always_inline]] inline bool TcpStage::is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir,
-                                                    const flow::FlowEntry& f, uint64_t ts_ns) noexcept {
+                                                    unsigned ttl_parity, const flow::FlowEntry& f,
+                                                    uint64_t ts_ns) noexcept {
   // The fields, read as they lie in TcpInfo (layout checked below): seq and ACK; payload
   // length and TSval; window, MSS, urgent pointer and checksum; IPv4 ID, header length and
-  // flags. Two CRC32C lanes over them (one instruction per word), the second reading the
+  // flags, with the first SACK block (the newest, RFC 2018) folded in: it tells apart the
+  // duplicate ACKs of one receiver, which the TCP checksum may not (a capture taken before
+  // checksum offload holds only the pseudo-header's sum, equal for equal lengths; seen in
+  // IPv6 kernel runs). Two CRC32C lanes over them (one instruction per word), the second reading the
   // words in reverse order (CRC is affine in its start value, so a second seed alone
   // would only add a constant): the first picks the bucket, the second and 8 more bits of
-  // the first (above any bucket index) are the 40-bit check. A different segment in the
-  // window passes for the same one with probability 4 x 2^-40 per segment.
+  // the first (above any bucket index) are the 39-bit check. A different segment in the
+  // window passes for the same one with probability 4 x 2^-39 per segment.
   static_assert(offsetof(decode::TcpInfo, ack) == offsetof(decode::TcpInfo, seq) + 4 &&
                 offsetof(decode::TcpInfo, tsval) == offsetof(decode::TcpInfo, payload_len) + 4 &&
                 offsetof(decode::TcpInfo, checksum) == offsetof(decode::TcpInfo, window) + 6 &&
-                offsetof(decode::TcpInfo, flags) == offsetof(decode::TcpInfo, ip_id) + 3);
-  uint64_t w1, w2, w3;
-  uint32_t w4;
+                offsetof(decode::TcpInfo, flags) == offsetof(decode::TcpInfo, ip_id) + 3 &&
+                sizeof(decode::SackBlock) == 8);
+  uint64_t w1, w2, w3, sack0;
+  uint32_t id_word;
   std::memcpy(&w1, &t.seq, 8);
   std::memcpy(&w2, &t.payload_len, 8);
   std::memcpy(&w3, &t.window, 8);
-  std::memcpy(&w4, &t.ip_id, 4);
+  std::memcpy(&id_word, &t.ip_id, 4);
+  std::memcpy(&sack0, &t.sack[0], 8);  // valid only when sack_count says so
+  const uint64_t w4 = id_word ^ (t.sack_count != 0 ? sack0 : 0);
   w1 ^= hash ^ static_cast<uint64_t>(dir);
   uint64_t a = _mm_crc32_u64(0, w1);
   uint64_t b = _mm_crc32_u64(0, w4);
@@ -101,25 +122,32 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   b = _mm_crc32_u64(b, w3);
   a = _mm_crc32_u64(a, w3);
   b = _mm_crc32_u64(b, w2);
-  a = _mm_crc32_u32(static_cast<uint32_t>(a), w4);
+  a = _mm_crc32_u64(a, w4);
   b = _mm_crc32_u64(b, w1);
   uint64_t* bucket = copy_buckets_[a & copy_mask_].e;
-  const uint64_t check = (b << 8 | (a >> 24)) | 1u;  // 40 bits, never 0
+  const uint64_t check = (b << 7 | (a >> 25)) | 1u;  // 39 bits, never 0
   const uint32_t now_us = static_cast<uint32_t>(ts_ns / 1000);
   const uint32_t now = now_us & kCopyTimeMask;
+  const uint64_t entry = check << kCopyCheckShift | uint64_t{ttl_parity} << kCopyTtlBit | now;
   // The four entries' checks against this one, two at a time (SSE4.1).
   const __m128i lo = _mm_load_si128(reinterpret_cast<const __m128i*>(bucket));      // e0 e1
   const __m128i hi = _mm_load_si128(reinterpret_cast<const __m128i*>(bucket + 2));  // e2 e3
   const __m128i want = _mm_set1_epi64x(static_cast<long long>(check));
-  const __m128i eq = _mm_or_si128(_mm_cmpeq_epi64(_mm_srli_epi64(lo, kCopyTimeBits), want),
-                                  _mm_cmpeq_epi64(_mm_srli_epi64(hi, kCopyTimeBits), want));
+  const __m128i eq = _mm_or_si128(_mm_cmpeq_epi64(_mm_srli_epi64(lo, kCopyCheckShift), want),
+                                  _mm_cmpeq_epi64(_mm_srli_epi64(hi, kCopyCheckShift), want));
   if (!_mm_testz_si128(eq, eq)) [[unlikely]] {
     unsigned k = 0;
-    while ((bucket[k] >> kCopyTimeBits) != check) ++k;
+    while ((bucket[k] >> kCopyCheckShift) != check) ++k;
     const uint32_t age = (now - static_cast<uint32_t>(bucket[k])) & kCopyTimeMask;
+    const bool other_hop = ((bucket[k] >> kCopyTtlBit) & 1) != ttl_parity;
     bool copy;
     const bool ts = (t.opts & decode::kOptTimestamp) != 0;
-    if (t.ip_id != 0 || (ts && (age >= kTsTickUs || f.cold.tsval_low_of(static_cast<unsigned>(dir)) != (t.tsval & 7u)))) {
+    if (ts && f.cold.tsval_low_of(static_cast<unsigned>(dir)) != (t.tsval & 7u)) {
+      // The sender's clock moved on since the original: whatever it sends now carries a
+      // newer TSval, so this is the original seen again, however late (a router holding it
+      // for neighbour resolution, a deep queue): no window, no age (which wraps) needed.
+      copy = true;
+    } else if (t.ip_id != 0 || other_hop || (ts && age >= kTsTickUs)) {
       copy = age <= cfg_.copy_window_us;
     } else {
       // No identity evidence: within kWeakCopyWindowUs, and the peer silent since the
@@ -132,11 +160,11 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
       copy = !(t.flags & decode::kTcpRst) && age <= std::min(cfg_.copy_window_us, kWeakCopyWindowUs) && peer_silent;
     }
     if (copy) return true;
-    bucket[k] = check << kCopyTimeBits | now;  // analysed again: the original from now on
+    bucket[k] = entry;  // analysed again: the original from now on
     return false;
   }
   // The bucket is kept newest first: the new fingerprint goes in front, the oldest drops out.
-  const __m128i fresh = _mm_cvtsi64_si128(static_cast<long long>(check << kCopyTimeBits | now));
+  const __m128i fresh = _mm_cvtsi64_si128(static_cast<long long>(entry));
   _mm_store_si128(reinterpret_cast<__m128i*>(bucket), _mm_unpacklo_epi64(fresh, lo));            // new e0
   _mm_store_si128(reinterpret_cast<__m128i*>(bucket + 2), _mm_alignr_epi8(hi, lo, 8));          // e1 e2
   return false;
@@ -194,7 +222,7 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
     if (created) start_flow(*f, dirs_[i], t, ts);
     if (ts > f->last_ts_ns) f->last_ts_ns = ts;
     SegmentVerdict verdict;
-    if (copy_buckets_ && is_copy(t, hashes_[i], dirs_[i], *f, ts) && !created) [[unlikely]] {
+    if (copy_buckets_ && is_copy(t, hashes_[i], dirs_[i], ttl_parity(views[i]), *f, ts) && !created) [[unlikely]] {
       // A copy of a segment already analysed: reported, not analysed again.
       verdict.bits = kDuplicatePacket;
       ++counters_.copies;

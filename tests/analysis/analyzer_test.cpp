@@ -723,6 +723,83 @@ TEST(StageCopies, TheSendersClockMovedOnSinceTheOriginal) {
       EXPECT_EQ(v & (kRetransmission | kDuplicatePacket), kRetransmission);
     }
   }
+  // That needs no window: a router holding the first SYN a second for neighbour
+  // resolution forwards it after the sender's re-send (newer TSval) went through.
+  Conversation c;
+  EXPECT_EQ(c.send({true, CI, 0, S, 0, 64800, 0, 7, 1460, {}, 5000, 0, 0}), 0u);
+  EXPECT_NE(c.send({true, CI, 0, S, 0, 64800, 1024000, 7, 1460, {}, 6025, 0, 0}) & kSynRetransmission, 0u);
+  EXPECT_EQ(c.send({true, CI, 0, S, 0, 64800, 1024020, 7, 1460, {}, 5000, 0, 0, 63}), kDuplicatePacket);  // the held one
+  EXPECT_EQ(c.send({true, CI, 0, S, 0, 64800, 1024025, 7, 1460, {}, 6025, 0, 0, 63}), kDuplicatePacket);  // the re-send's copy
+  // Past the window, an equal IPv4 ID alone is not enough (IDs come round).
+  Conversation d;
+  d.handshake(CI, SI);
+  d.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 5000, 7000, 777});
+  d.send({true, C1 + 100, S1, AP, 100, 502, 20400, -1, 0, {}, 5000, 7000});
+  EXPECT_EQ(d.send({true, C1, S1, AP, 100, 502, 400000, -1, 0, {}, 5000, 7000, 777}) & (kRetransmission | kDuplicatePacket),
+            kRetransmission);
+}
+
+// Two duplicate ACKs of one receiver without an IP ID, the peer silent between them, that
+// differ only in their SACK blocks (their TCP checksums may be equal: captured before
+// checksum offload, the field holds only the pseudo-header's sum): both are analysed. The
+// same ACK again, SACK block and all, is a copy.
+TEST(StageCopies, DuplicateAcksWithAnotherSackBlockAreNotCopies) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, AP, 100, 502, 20000});
+  c.send({true, C1 + 100, S1, AP, 100, 502, 20010});
+  c.send({true, C1 + 200, S1, AP, 100, 502, 20020});
+  c.send({false, S1, C1, A, 0, 509, 20100, -1, 0, {{C1 + 100, C1 + 200}}, 0, 0, 0});
+  EXPECT_EQ(c.send({false, S1, C1, A, 0, 509, 20200, -1, 0, {{C1 + 100, C1 + 300}}, 0, 0, 0}), kDuplicateAck);
+  EXPECT_EQ(c.send({false, S1, C1, A, 0, 509, 20210, -1, 0, {{C1 + 100, C1 + 300}}, 0, 0, 0}), kDuplicatePacket);
+  EXPECT_EQ(c.stage().counters().copies, 1u);
+}
+
+// A SPAN session with ports on both sides of a router sees each packet twice, the second
+// time with the TTL one lower. Without any other identity evidence (IPv4 ID 0, no
+// timestamps, the peer active, even a RST), a TTL of the other parity than the original's
+// makes the same bytes a copy within the window; the same TTL leaves the stricter rule.
+TEST(StageCopies, OneRoutedHopFurtherOnIsTheSameTransmission) {
+  for (const uint8_t ttl : {uint8_t{63}, uint8_t{64}, uint8_t{62}}) {
+    Conversation c;
+    c.handshake(CI, SI);
+    Seg data{true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 0, 0, 0};
+    c.send(data);
+    c.send({false, S1, C1, A, 0, 509, 20100, -1, 0, {}, 0, 0, 0});  // the peer speaks in between
+    data.t_us = 22000;  // 2 ms: past the 1 ms of the strict rule
+    data.ttl = ttl;
+    const uint32_t v = c.send(data);
+    Seg rst{false, S1, 0, R, 0, 0, 30000, -1, 0, {}, 0, 0, 0};
+    c.send(rst);
+    rst.t_us = 30030;
+    rst.ttl = ttl;
+    const uint32_t r = c.send(rst);
+    if (ttl == 63) {
+      EXPECT_EQ(v, kDuplicatePacket);
+      EXPECT_EQ(r, kDuplicatePacket);
+      EXPECT_EQ(c.stage().counters().copies, 2u);
+    } else {  // same parity: as without the TTL (62: two hops, not told apart)
+      EXPECT_EQ(v & (kRetransmission | kDuplicatePacket), kRetransmission) << int{ttl};
+      EXPECT_EQ(r & kDuplicatePacket, 0u) << int{ttl};
+      EXPECT_EQ(c.stage().counters().copies, 0u);
+    }
+  }
+  // Past the window, the other parity is a re-send as any other.
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 0, 0, 0});
+  EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 120001, -1, 0, {}, 0, 0, 0, 63}) & (kRetransmission | kDuplicatePacket),
+            kRetransmission);
+  // A copy leaves the original's TTL in place: the sender's own re-send later (TTL 64) is
+  // analysed, and its copy one hop on (TTL 63) is again a copy.
+  Conversation d;
+  d.handshake(CI, SI);
+  d.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 0, 0, 0});
+  EXPECT_EQ(d.send({true, C1, S1, AP, 100, 502, 20030, -1, 0, {}, 0, 0, 0, 63}), kDuplicatePacket);
+  d.send({false, S1, C1, A, 0, 509, 20100, -1, 0, {}, 0, 0, 0});
+  EXPECT_EQ(d.send({true, C1, S1, AP, 100, 502, 60000, -1, 0, {}, 0, 0, 0}) & (kRetransmission | kDuplicatePacket),
+            kRetransmission);
+  EXPECT_EQ(d.send({true, C1, S1, AP, 100, 502, 60030, -1, 0, {}, 0, 0, 0, 63}), kDuplicatePacket);
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ struct Seg {
   std::vector<decode::SackBlock> sack;
   uint32_t tsval = 0, tsecr = 0;  // timestamps option when either is non-zero
   int32_t ip_id = -1;  // IPv4 identification; -1 = a per-packet counter, as a sending stack sets it
+  uint8_t ttl = 64;    // IPv4 TTL (63: the same packet one routed hop further on)
 };
 
 class Conversation {
@@ -55,12 +56,14 @@ class Conversation {
     const uint16_t id = s.ip_id >= 0 ? static_cast<uint16_t>(s.ip_id) : static_cast<uint16_t>(frame_);
     f[4] = static_cast<uint8_t>(id >> 8);
     f[5] = static_cast<uint8_t>(id);
+    f[8] = s.ttl;
     decode::PacketView v;
     v.frame = f;
     v.caplen = 40;
     v.ip_count = 1;
     v.ip[0].version = 4;
     v.ip[0].proto = 6;
+    v.ip[0].ttl = s.ttl;
     if (vlan_ != 0) {
       v.vlan_count = 1;
       v.vlan[0] = vlan_;

@@ -309,41 +309,59 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<GenCase>& i) { return std::string(i.param.name); });
 
 // seqwatch-gen's own SPAN model (--span-copies: a router's two ports, the second capture
-// 30 us later with the TTL one lower): over IPv4 every second capture is a copy, and every
-// original keeps the verdicts of the trace without them (same seed and duration).
-TEST(Copies, GeneratorSpanCopiesOverIpv4) {
+// 30 us later with the outer TTL / hop limit one lower): every second capture is a copy,
+// over IPv6 and through tunnels too (the TTL parity is the identity evidence there), and
+// every original keeps the verdicts of the trace without them (same seed and duration:
+// the originals are its frames, byte for byte and in order).
+class GeneratedSpan : public ::testing::TestWithParam<GenCase> {};
+
+TEST_P(GeneratedSpan, EverySecondCaptureIsACopyOriginalsKeepTheirVerdicts) {
+  const GenCase& gc = GetParam();
   const std::string gen = std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen";
-  const std::string clean_path = test::scratch_dir() + "gen-span-clean.pcap";
-  const std::string span_path = test::scratch_dir() + "gen-span.pcap";
-  const std::string common = " --preset lossy --flows 300 --packets 0 --duration 0.03 -q -o ";
+  const std::string clean_path = test::scratch_dir() + "gen-span-" + gc.name + "-clean.pcap";
+  const std::string span_path = test::scratch_dir() + "gen-span-" + gc.name + ".pcap";
+  const std::string common = std::string(" --preset lossy --flows 300 --packets 0 --duration 0.03 -q ") + gc.args + " -o ";
+  // 1.5 ms behind: past the 1 ms of the rule for segments without identity evidence
   ASSERT_EQ(test::run(gen + common + "'" + clean_path + "'").rc, 0);
-  ASSERT_EQ(test::run(gen + common + "'" + span_path + "' --span-copies 0.5").rc, 0);
+  ASSERT_EQ(test::run(gen + common + "'" + span_path + "' --span-copies 0.5 --span-lag-us 1500").rc, 0);
   int linktype = 0;
   const std::vector<Frame> frames = read_frames(span_path, linktype);
+  const std::vector<Frame> originals = read_frames(clean_path, linktype);
   const SeqwatchRun clean = run_seqwatch(clean_path, true, kWindowUs);
   const SeqwatchRun span = run_seqwatch(span_path, true, kWindowUs);
   ASSERT_TRUE(clean.error.empty()) << clean.error;
   ASSERT_TRUE(span.error.empty()) << span.error;
   ASSERT_EQ(span.frames.size(), frames.size());
+  ASSERT_EQ(clean.frames.size(), originals.size());
   size_t k = 0;
-  uint64_t copies = 0, found = 0, differ = 0;
+  uint64_t copies = 0, found = 0, differ = 0, clean_copies = 0;
   for (size_t i = 0; i < frames.size(); ++i) {
-    const uint8_t ttl = frames[i].data.size() > 22 ? frames[i].data[22] : 0;
-    if (ttl == 63 || ttl == 57) {  // the generator's TTLs are 64 (client) and 58 (server)
-      ++copies;
-      found += (span.frames[i].bits & tcp::kDuplicatePacket) != 0;
+    if (k < originals.size() && frames[i].data == originals[k].data && ns_of(frames[i].hdr) == ns_of(originals[k].hdr)) {
+      differ += span.frames[i].bits != clean.frames[k].bits;
+      clean_copies += (clean.frames[k].bits & tcp::kDuplicatePacket) != 0;
+      ++k;
       continue;
     }
-    ASSERT_LT(k, clean.frames.size());
-    differ += span.frames[i].bits != clean.frames[k++].bits;
+    ++copies;
+    found += (span.frames[i].bits & tcp::kDuplicatePacket) != 0;
   }
-  std::cout << "seqwatch-gen --span-copies 0.5: " << copies << " second captures, " << found << " found; "
-            << differ << " originals with other verdicts\n";
-  EXPECT_EQ(k, clean.frames.size());
+  std::cout << gc.name << ": seqwatch-gen --span-copies 0.5: " << copies << " second captures, " << found
+            << " found; " << differ << " originals with other verdicts (" << clean_copies
+            << " network duplicates copies already)\n";
+  EXPECT_EQ(k, originals.size());
   EXPECT_GT(copies, 1000u);
   EXPECT_EQ(found, copies);
   EXPECT_EQ(differ, 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Encapsulations, GeneratedSpan,
+    ::testing::Values(GenCase{"ipv4", ""}, GenCase{"ipv6", "--ipv6-share 1"},
+                      GenCase{"ipv6_no_timestamps", "--ipv6-share 1 --no-timestamps"},
+                      GenCase{"vlan", "--encap vlan --vlan 100 --ipv6-share 0.5"},
+                      GenCase{"gre", "--encap gre-key --outer-pairs 4 --ipv6-share 0.5"},
+                      GenCase{"vxlan", "--encap vxlan --outer-pairs 4 --outer-ipv6-share 0.5 --ipv6-share 0.5"}),
+    [](const ::testing::TestParamInfo<GenCase>& i) { return std::string(i.param.name); });
 
 // ---- corpus, against an oracle from tshark's fields -------------------------------------
 
@@ -357,6 +375,7 @@ struct FieldFrame {
   bool timestamps = false;  // TCP timestamps option present
   uint32_t tsval = 0;       // with it
   bool rst = false;         // RST flag
+  unsigned ttl_parity = 0;  // parity of the sum of every IP header's TTL / hop limit
   std::string fingerprint;
 };
 
@@ -371,7 +390,8 @@ std::string last_of(const std::string& s) {
 constexpr const char* kFields[] = {
     "frame.number", "frame.time_epoch", "frame.protocols", "vlan.id", "ip.id", "ip.src", "ip.dst", "ipv6.src",
     "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "tcp.window_size_value",
-    "tcp.len", "tcp.checksum", "tcp.options.timestamp.tsval", "ip.flags.mf", "ip.frag_offset"};
+    "tcp.len", "tcp.checksum", "tcp.options.timestamp.tsval", "ip.flags.mf", "ip.frag_offset", "ip.ttl", "ipv6.hlim",
+    "tcp.options.sack_le", "tcp.options.sack_re"};
 constexpr size_t kCols = std::size(kFields);
 
 std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
@@ -409,22 +429,28 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
   f.timestamps = !c[17].empty();
   f.tsval = static_cast<uint32_t>(std::strtoul(c[17].c_str(), nullptr, 10));
   f.rst = (std::strtoul(c[13].c_str(), nullptr, 0) & 0x04) != 0;
+  for (size_t k = 20; k <= 21; ++k)
+    for (const std::string& v : split(c[k], ',')) f.ttl_parity += static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 10));
+  f.ttl_parity &= 1;
   f.fingerprint = f.flow + "|" + (f.forward ? "a" : "b") + "|" + std::to_string(f.ip_id);
   for (size_t k = 11; k <= 17; ++k) f.fingerprint += "|" + c[k];
+  // The first SACK block (the newest); tshark's edges are relative, which equality within a flow allows.
+  f.fingerprint += "|" + split(c[22], ',')[0] + "|" + split(c[23], ',')[0];
   f.usable = true;
   return f;
 }
 
 // The rule of tcp_stage.cpp (is_copy), written from the fields: a frame is a copy when an
 // earlier analysed frame has the same fingerprint, at most kWindowUs before it with an
-// IPv4 identification or (timestamps option) at least kTsTickUs after it or while the low 3
-// bits of the sender's latest analysed TSval differ from its own (the clock moved on); otherwise at most
+// IPv4 identification, with a TTL sum of the other parity than that frame's (one routed
+// hop further on), or (timestamps option) at least kTsTickUs after it; at any age while the
+// low 3 bits of the sender's latest analysed TSval differ from its own (the clock moved on); otherwise at most
 // kWeakWindowUs before, not a RST, and the peer sent no analysed segment since that frame (in
 // a later microsecond: within the same one the order is unknown and taken as silent). A
 // copy is not analysed and leaves the state alone.
 std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRun& sw) {
   std::vector<bool> out(frames.size(), false);
-  std::map<std::string, int64_t> seen;                      // fingerprint -> time of its analysed frame
+  std::map<std::string, std::pair<int64_t, unsigned>> seen;  // fingerprint -> time, TTL parity of its analysed frame
   std::map<std::string, std::array<int64_t, 2>> last_sent;  // flow -> latest analysed segment per side
   std::map<std::string, std::array<uint32_t, 2>> last_tsval;  // flow -> latest analysed TSval per side
   for (size_t k = 0; k < frames.size() && k < sw.frames.size(); ++k) {
@@ -434,18 +460,20 @@ std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRu
     auto it = seen.find(f.fingerprint);
     bool is_copy = false;
     if (!created && it != seen.end()) {
-      const int64_t age = f.time_us - it->second;
+      const int64_t age = f.time_us - it->second.first;
       const uint32_t sender_tsval = last_tsval[f.flow][f.forward ? 0 : 1];
-      if (f.ip_id != 0 || (f.timestamps && (age >= kTsTickUs || (sender_tsval & 7) != (f.tsval & 7)))) {
+      if (f.timestamps && (sender_tsval & 7) != (f.tsval & 7)) {
+        is_copy = true;  // the sender's clock moved on: at any age
+      } else if (f.ip_id != 0 || f.ttl_parity != it->second.second || (f.timestamps && age >= kTsTickUs)) {
         is_copy = age >= 0 && age <= kWindowUs;
       } else {
         const int64_t peer = side->second[f.forward ? 1 : 0];
-        is_copy = !f.rst && age >= 0 && age <= kWeakWindowUs && peer <= it->second;  // same microsecond: silent
+        is_copy = !f.rst && age >= 0 && age <= kWeakWindowUs && peer <= it->second.first;  // same microsecond: silent
       }
     }
     out[k] = is_copy;
     if (is_copy) continue;
-    seen[f.fingerprint] = f.time_us;
+    seen[f.fingerprint] = {f.time_us, f.ttl_parity};
     side->second[f.forward ? 0 : 1] = f.time_us;
     if (f.timestamps) last_tsval[f.flow][f.forward ? 0 : 1] = f.tsval;
   }
