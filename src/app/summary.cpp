@@ -143,9 +143,9 @@ void print_engine_report(std::FILE* out, const std::string& title, const runtime
   report.print(out, top_n);
   if (const uint64_t copies = j["duplicate_packets"].get<uint64_t>(); copies != 0) {
     const uint64_t all = copies + engine.merged_tcp().segments;
-    fmt::print(out, "  COPIES         {} TCP segments ({:.3f}%) were exact copies of a segment seen just before (same "
-                    "IP ID, seq, ack, window, checksum): SPAN/mirror duplication or a duplicating network; verdict "
-                    "duplicate_packet, left out of the counts above\n",
+    fmt::print(out, "  COPIES         {} TCP segments ({:.3f}%) were copies of a segment seen before (same seq, ack, "
+                    "window, checksum, SACK, TSval, IP ID; the same transmission by IP ID, TTL or TSval): SPAN/mirror "
+                    "duplication or a duplicating network; verdict duplicate_packet, left out of the counts above\n",
                copies, 100.0 * static_cast<double>(copies) / static_cast<double>(all));
   }
   const auto& ft = j["flow_table"];
