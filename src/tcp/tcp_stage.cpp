@@ -27,7 +27,7 @@ constexpr unsigned kEntryAhead = 4;
 // analysed segment carried another one (TcpCold::tsval_low): its clock has moved on since
 // the original, and anything it sends now carries a newer TSval, so equal bytes are a copy.
 // And, at any age within the window: a TTL parity other than the original's (the sum of
-// the frame's IP TTLs / hop limits, odd or even). A sender's re-send leaves on the path
+// the frame's outermost and innermost TTL / hop limit, odd or even: ttl_parity below). A sender's re-send leaves on the path
 // its original took, with the same TTLs; a frame one routed hop further on is the same
 // transmission seen a second time (a SPAN session with ports on both sides of a router).
 constexpr uint32_t kTsTickUs = 10000;
@@ -99,7 +99,7 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   // checksum offload holds only the pseudo-header's sum, equal for equal lengths; seen in
   // IPv6 kernel runs). Two CRC32C lanes over them (one instruction per word), the second reading the
   // words in reverse order (CRC is affine in its start value, so a second seed alone
-  // would only add a constant): the first picks the bucket, the second and 8 more bits of
+  // would only add a constant): the first picks the bucket, the second and 7 more bits of
   // the first (above any bucket index) are the 39-bit check. A different segment in the
   // window passes for the same one with probability 4 x 2^-39 per segment.
   static_assert(offsetof(decode::TcpInfo, ack) == offsetof(decode::TcpInfo, seq) + 4 &&
