@@ -309,7 +309,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<GenCase>& i) { return std::string(i.param.name); });
 
 // seqwatch-gen's own SPAN model (--span-copies: a router's two ports, the second capture
-// 30 us later with the outer TTL / hop limit one lower): every second capture is a copy,
+// later, here 1.5 ms, with the outer TTL / hop limit one lower): every second capture is a copy,
 // over IPv6 and through tunnels too (the TTL parity is the identity evidence there), and
 // every original keeps the verdicts of the trace without them (same seed and duration:
 // the originals are its frames, byte for byte and in order).
@@ -375,7 +375,7 @@ struct FieldFrame {
   bool timestamps = false;  // TCP timestamps option present
   uint32_t tsval = 0;       // with it
   bool rst = false;         // RST flag
-  unsigned ttl_parity = 0;  // parity of the sum of every IP header's TTL / hop limit
+  unsigned ttl_parity = 0;  // parity of the outermost + innermost IP header's TTL / hop limit (one header: its own)
   std::string fingerprint;
 };
 
@@ -429,9 +429,18 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
   f.timestamps = !c[17].empty();
   f.tsval = static_cast<uint32_t>(std::strtoul(c[17].c_str(), nullptr, 10));
   f.rst = (std::strtoul(c[13].c_str(), nullptr, 0) & 0x04) != 0;
-  for (size_t k = 20; k <= 21; ++k)
-    for (const std::string& v : split(c[k], ',')) f.ttl_parity += static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 10));
-  f.ttl_parity &= 1;
+  {
+    // The IP layers in frame order (frame.protocols), each taking the next value of its
+    // family's field (ip.ttl lists the IPv4 headers, ipv6.hlim the IPv6 ones, outermost first).
+    const auto v4 = split(c[20], ','), v6 = split(c[21], ',');
+    std::vector<unsigned> ttls;
+    size_t n4 = 0, n6 = 0;
+    for (const std::string& p : split(protos.substr(0, tcp_at), ':')) {
+      if (p == "ip" && n4 < v4.size()) ttls.push_back(static_cast<unsigned>(std::strtoul(v4[n4++].c_str(), nullptr, 10)));
+      if (p == "ipv6" && n6 < v6.size()) ttls.push_back(static_cast<unsigned>(std::strtoul(v6[n6++].c_str(), nullptr, 10)));
+    }
+    if (!ttls.empty()) f.ttl_parity = (ttls.front() + (ttls.size() > 1 ? ttls.back() : 0u)) & 1u;
+  }
   f.fingerprint = f.flow + "|" + (f.forward ? "a" : "b") + "|" + std::to_string(f.ip_id);
   for (size_t k = 11; k <= 17; ++k) f.fingerprint += "|" + c[k];
   // The first SACK block (the newest); tshark's edges are relative, which equality within a flow allows.
