@@ -221,6 +221,8 @@ struct GenCase {
   const char* args;  // seqwatch-gen options on top of the lossy preset
 };
 
+std::string gen_case_name(const ::testing::TestParamInfo<GenCase>& i) { return i.param.name; }
+
 class GeneratedCopies : public ::testing::TestWithParam<GenCase> {};
 
 TEST_P(GeneratedCopies, FoundThroughTheEncapsulationOriginalsKeepTheirVerdicts) {
@@ -306,7 +308,7 @@ INSTANTIATE_TEST_SUITE_P(
                       GenCase{"ipip", "--encap ipip --outer-pairs 2"},
                       GenCase{"vxlan", "--encap vxlan --outer-pairs 4 --outer-ipv6-share 0.5 --ipv6-share 0.3"},
                       GenCase{"no_timestamps", "--no-timestamps --ipv6-share 0.5"}),
-    [](const ::testing::TestParamInfo<GenCase>& i) { return std::string(i.param.name); });
+    gen_case_name);
 
 // seqwatch-gen's own SPAN model (--span-copies: a router's two ports, the second capture
 // later, here 1.5 ms, with the outer TTL / hop limit one lower): every second capture is a copy,
@@ -361,7 +363,7 @@ INSTANTIATE_TEST_SUITE_P(
                       GenCase{"vlan", "--encap vlan --vlan 100 --ipv6-share 0.5"},
                       GenCase{"gre", "--encap gre-key --outer-pairs 4 --ipv6-share 0.5"},
                       GenCase{"vxlan", "--encap vxlan --outer-pairs 4 --outer-ipv6-share 0.5 --ipv6-share 0.5"}),
-    [](const ::testing::TestParamInfo<GenCase>& i) { return std::string(i.param.name); });
+    gen_case_name);
 
 // ---- corpus, against an oracle from tshark's fields -------------------------------------
 
