@@ -4,7 +4,9 @@
 # seqwatch must count, for the client's side of every flow, exactly as many segments as
 # the client kernel sent (TcpOutSegs + TcpRetransSegs) and exactly TcpRetransSegs
 # retransmissions, and as many ACKs carrying a D-SACK as the client kernel received
-# (TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv), as many timeout retransmissions (rto_retx) as
+# (TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv; those arriving after the client's socket is gone,
+# in TIME_WAIT or closed, are counted by no socket and set apart: score_capture.py), as many
+# timeout retransmissions (rto_retx) as
 # the client kernel counted timeouts (TcpExtTCPTimeouts; fewer only as explained below), and no more tail-loss probes from the client
 # than the client kernel sent (TcpExtTCPLossProbes, which also counts probes carrying new data,
 # invisible as probes on the wire). Several bottleneck settings, so losses differ from run to run.
@@ -72,33 +74,12 @@ for cfg in "${runs[@]}"; do
   probes_k=$(awk '$1 == "TcpExtTCPLossProbes" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
   timeouts_k=$(awk '$1 == "TcpExtTCPTimeouts" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
   "$seqwatch" analyze "$tmp/cap.pcap" --flows "$tmp/flows.jsonl" --events "$tmp/events.jsonl" >"$tmp/report.txt"
-  read -r segs retx dsack probes rto upstream copies < <(python3 - "$tmp/flows.jsonl" "$tmp/events.jsonl" "$client" <<'PY'
-import json, sys
-segs = retx = dsack = probes = rto = upstream = copies = 0
-client = sys.argv[3]
-for line in open(sys.argv[2]):
-    e = json.loads(line)
-    if e["dst"] == client and "dsack" in e["verdicts"]:  # D-SACKs the client received
-        dsack += 1
-    if e["src"] == client and "tail_loss_probe" in e["verdicts"]:  # probes the client sent
-        probes += 1
-    if e["src"] == client and "retransmission" in e["verdicts"] and "loss_upstream" in e["verdicts"]:
-        upstream += 1  # fills a gap the sensor saw in the client's segments
-    if e["src"] == client and "duplicate_packet" in e["verdicts"]:
-        copies += 1
-for line in open(sys.argv[1]):
-    f = json.loads(line)
-    if f["client"] == client:      # the namespace client: every flow it opened
-        segs += f["c2s"]["segments"]
-        retx += f["c2s"]["retx_segments"]
-        rto += f["c2s"]["rto_retx"]
-    elif f["server"] == client:
-        segs += f["s2c"]["segments"]
-        retx += f["s2c"]["retx_segments"]
-        rto += f["s2c"]["rto_retx"]
-print(segs, retx, dsack, probes, rto, upstream, copies)
-PY
-)
+  # The capture's TCP headers, for the client socket's end (score_capture.py: D-SACKs that
+  # arrive after it are counted by no socket).
+  tshark -r "$tmp/cap.pcap" -Y "tcp && !icmp && !icmpv6" -E occurrence=l -T fields -e frame.number -e ip.src -e ipv6.src \
+    -e tcp.srcport -e tcp.dstport -e tcp.flags -e tcp.seq_raw -e tcp.ack_raw -e tcp.len >"$tmp/tcp.tsv" 2>/dev/null
+  read -r segs retx dsack probes rto upstream copies late_dsack < <(python3 "$src/tests/kernel/score_capture.py" \
+    "$tmp/flows.jsonl" "$tmp/events.jsonl" "$client" "$tmp/tcp.tsv")
   if [ "$span" -eq 1 ]; then
     # The router's ingress is upstream of every drop (the tbf queue is on its egress), so a
     # gap in the client's segments there is reordering on the veth between client and
@@ -110,6 +91,7 @@ PY
   fi
   echo "kernel: TcpOutSegs $out + TcpRetransSegs $retrans = $((out + retrans)) segments; seqwatch: $segs segments, $retx retransmissions"
   echo "kernel: TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv = $dsack_k D-SACKs received; seqwatch: $dsack ACKs to the client carry a D-SACK"
+  [ "$late_dsack" -eq 0 ] || echo "note: $late_dsack more D-SACK(s) reached the client after its socket was gone (both FINs and the ACK of its own, or a RST): counted by no socket, set apart"
   echo "kernel: TcpExtTCPTimeouts = $timeouts_k retransmission timeouts; seqwatch: $rto timeout retransmissions (rto_retx) from the client"
   # Timeouts are told from the wire by their timing (docs/tcp-analysis.md, "Fast, timeout,
   # probe, recovery"), and two kinds of kernel timeout cannot be seen there, so seqwatch may

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""What seqwatch said about the kernel-truth client, to set beside the client kernel's counters.
+
+Usage: score_capture.py FLOWS.jsonl EVENTS.jsonl CLIENT_ADDR TCP_FIELDS.tsv
+TCP_FIELDS.tsv: tshark -T fields over the capture's TCP frames: frame.number, ip.src,
+ipv6.src, tcp.srcport, tcp.dstport, tcp.flags, tcp.seq_raw, tcp.ack_raw, tcp.len (innermost
+occurrence of each).
+
+Prints one line: segments retransmissions dsacks probes rto upstream copies late_dsacks.
+
+D-SACKs: the client kernel counts those its socket processes (TcpExtTCPDSACKRecv +
+TcpExtTCPDSACKOfoRecv). Once both FINs are exchanged and the client's FIN is acknowledged,
+or a RST passed, the client's socket is gone (TIME_WAIT or closed): an ACK with a D-SACK
+arriving after that is answered by the time-wait socket or a RST, and counted nowhere. Such
+D-SACKs (seqwatch reports them: they are on the wire) are set apart as late_dsacks.
+"""
+import json
+import sys
+
+FIN, RST, ACK = 0x01, 0x04, 0x10
+
+
+def socket_gone_after(tsv, client):
+    """(client port, server port) -> frame number after which the client's socket is gone."""
+    gone = {}
+    state = {}  # key -> [client FIN end seq or None, client FIN acknowledged, server FIN seen]
+    for line in open(tsv):
+        c = line.rstrip("\n").split("\t")
+        if len(c) < 9 or not c[0]:
+            continue
+        num = int(c[0])
+        src = c[1] or c[2]
+        sport, dport = int(c[3]), int(c[4])
+        flags, seq, ack, ln = int(c[5], 0), int(c[6]), int(c[7]), int(c[8] or 0)
+        from_client = src == client
+        key = (sport, dport) if from_client else (dport, sport)
+        if key in gone:
+            continue
+        st = state.setdefault(key, [None, False, False])
+        if flags & RST:
+            gone[key] = num
+            continue
+        if from_client:
+            if flags & FIN:
+                st[0] = (seq + ln + 1) % 2**32
+            continue
+        if flags & FIN:
+            st[2] = True
+        if st[0] is not None and flags & ACK and (ack - st[0]) % 2**32 < 2**31:
+            st[1] = True
+        if st[1] and st[2]:
+            gone[key] = num
+    return gone
+
+
+def main():
+    flows, events, client, tsv = sys.argv[1:5]
+    gone = socket_gone_after(tsv, client)
+    segs = retx = dsack = probes = rto = upstream = copies = late = 0
+    for line in open(events):
+        e = json.loads(line)
+        if e["dst"] == client and "dsack" in e["verdicts"]:  # D-SACKs the client received
+            after = gone.get((e["dport"], e["sport"]))
+            if after is not None and e["frame"] > after:
+                late += 1
+            else:
+                dsack += 1
+        if e["src"] == client and "tail_loss_probe" in e["verdicts"]:  # probes the client sent
+            probes += 1
+        if e["src"] == client and "retransmission" in e["verdicts"] and "loss_upstream" in e["verdicts"]:
+            upstream += 1  # fills a gap the sensor saw in the client's segments
+        if e["src"] == client and "duplicate_packet" in e["verdicts"]:
+            copies += 1
+    for line in open(flows):
+        f = json.loads(line)
+        if f["client"] == client:  # the namespace client: every flow it opened
+            segs += f["c2s"]["segments"]
+            retx += f["c2s"]["retx_segments"]
+            rto += f["c2s"]["rto_retx"]
+        elif f["server"] == client:
+            segs += f["s2c"]["segments"]
+            retx += f["s2c"]["retx_segments"]
+            rto += f["s2c"]["rto_retx"]
+    print(segs, retx, dsack, probes, rto, upstream, copies, late)
+
+
+if __name__ == "__main__":
+    main()
