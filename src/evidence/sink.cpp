@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -36,6 +37,12 @@ std::string iso_time(uint64_t ts_ns) {
 
 std::string slice_name(uint64_t id) { return fmt::format("{}-{}", id >> 56, id & ((1ull << 56) - 1)); }
 
+void append_decimal(std::string& out, uint64_t v) {
+  char buf[24];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  out.append(buf, end);
+}
+
 std::string_view role_name(Role r) {
   switch (r) {
     case Role::kPre: return "pre";
@@ -46,22 +53,46 @@ std::string_view role_name(Role r) {
 }
 }  // namespace
 
-std::string EvidenceSink::comment_for(const RecordHeader& r, uint32_t slice_triggers) {
-  std::string c = "seqwatch: ";
+void EvidenceSink::append_comment_head(std::string& c, uint32_t verdicts, uint32_t triggers) {
+  using namespace std::string_view_literals;
+  c += "seqwatch: "sv;
   bool any = false;
   for (unsigned b = 0; b < tcp::kVerdictBits; ++b) {
-    if (!(r.verdicts >> b & 1u)) continue;
+    if (!(verdicts >> b & 1u)) continue;
     if (any) c += ',';
     c += tcp::verdict_name(b);
     any = true;
   }
-  if (!any) c += "no verdict";
-  c += "; trigger=";
-  c += trigger_names(r.triggers ? r.triggers : slice_triggers);
-  c += "; slice=";
-  c += slice_name(r.slice);
+  if (!any) c += "no verdict"sv;
+  c += "; trigger="sv;
+  any = false;
+  for (unsigned b = 0; b < kTriggerBits; ++b) {
+    if (!(triggers >> b & 1u)) continue;
+    if (any) c += ',';
+    c += trigger_name(b);
+    any = true;
+  }
+  if (!any) c += "none"sv;
+}
+
+void EvidenceSink::append_comment_tail(std::string& c, uint64_t slice, Role role) {
+  using namespace std::string_view_literals;
+  c += "; slice="sv;
+  append_decimal(c, slice >> 56);
+  c += '-';
+  append_decimal(c, slice & ((1ull << 56) - 1));
   c += ' ';
-  c += role_name(r.role);
+  c += role_name(role);
+}
+
+void EvidenceSink::append_comment(std::string& c, const RecordHeader& r, uint32_t slice_triggers) {
+  append_comment_head(c, r.verdicts, r.triggers ? r.triggers : slice_triggers);
+  append_comment_tail(c, r.slice, r.role);
+}
+
+std::string EvidenceSink::comment_for(const RecordHeader& r, uint32_t slice_triggers) {
+  std::string c;
+  append_comment(c, r, slice_triggers);
   return c;
 }
 
@@ -88,6 +119,7 @@ Result<std::unique_ptr<EvidenceSink>> EvidenceSink::create(const SinkConfig& cfg
   auto ev = RotatingWriter::create(cfg.evidence);
   if (!ev) return ev.error();
   s->evidence_ = std::move(ev.value());
+  s->comments_ = s->evidence_->config().format == FileFormat::kPcapng;
   if (cfg.sample_enabled) {
     WriterConfig sc = cfg.sample;
     if (sc.dir.empty()) sc.dir = cfg.evidence.dir;
@@ -111,7 +143,10 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
   switch (r.kind) {
     case RecordKind::kSliceBegin: {
       ++counters_.slices;
-      if (slices_.size() >= cfg_.max_open_slices) slices_.erase(slices_.begin());  // oldest id: its end was lost
+      if (slices_.size() >= cfg_.max_open_slices) {  // oldest id: its end was lost
+        if (slices_.begin()->first == last_slice_id_) last_slice_ = nullptr;
+        slices_.erase(slices_.begin());
+      }
       Slice s;
       std::memcpy(&s.key, data, sizeof s.key);
       s.trigger_frame = r.frame;
@@ -127,6 +162,7 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
       if (it == slices_.end()) return;
       auto p = pending_.find(it->second.file_seq);
       if (p != pending_.end() && it->second.entry < p->second.size()) p->second[it->second.entry].complete = true;
+      if (it->first == last_slice_id_) last_slice_ = nullptr;
       slices_.erase(it);
       return;
     }
@@ -143,18 +179,43 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
   }
   uint32_t link = PacketOut::kWriterLink;
   if (!link_fits(*evidence_, r.link, link)) return;
-  auto it = slices_.find(r.slice);
-  if (it == slices_.end()) {
-    ++counters_.orphans;
-    return;
+  // A slice's packets come one after another: the slice and the file's index entries of
+  // the previous packet are looked up again only when they change (std::map nodes stay
+  // where they are until erased; the erasing paths forget the cached pointers).
+  if (last_slice_ == nullptr || last_slice_id_ != r.slice) {
+    auto it = slices_.find(r.slice);
+    if (it == slices_.end()) {
+      ++counters_.orphans;
+      return;
+    }
+    last_slice_ = &it->second;
+    last_slice_id_ = r.slice;
   }
-  Slice& s = it->second;
-  comment_ = comment_for(r, s.triggers);
+  Slice& s = *last_slice_;
+  comment_.clear();
+  if (comments_) {  // pcap files have no comments
+    // The verdict and trigger names repeat from packet to packet (mostly "no verdict" and
+    // the slice's trigger): built again only when they change.
+    const uint32_t triggers = r.triggers ? r.triggers : s.triggers;
+    if (!head_valid_ || head_verdicts_ != r.verdicts || head_triggers_ != triggers) {
+      comment_head_.clear();
+      append_comment_head(comment_head_, r.verdicts, triggers);
+      head_verdicts_ = r.verdicts;
+      head_triggers_ = triggers;
+      head_valid_ = true;
+    }
+    comment_ = comment_head_;
+    append_comment_tail(comment_, r.slice, r.role);
+  }
   PacketOut o{r.ts_ns, data, r.caplen, r.wirelen, comment_, link};
   FilePos pos;
   if (!evidence_->write(o, &pos)) return;
   ++counters_.packets;
-  std::vector<Entry>& entries = pending_[pos.file_seq];
+  if (file_entries_ == nullptr || file_entries_seq_ != pos.file_seq) {
+    file_entries_ = &pending_[pos.file_seq];
+    file_entries_seq_ = pos.file_seq;
+  }
+  std::vector<Entry>& entries = *file_entries_;
   if (s.file_seq != pos.file_seq || s.entry >= entries.size()) {
     Entry e;
     e.meta = s;
@@ -175,7 +236,7 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
   if (r.verdicts != 0 || r.triggers != 0) e.event_frames.push_back(r.frame);
 }
 
-void EvidenceSink::write_index_line(const Entry& e, const std::string& file) {
+void EvidenceSink::append_index_line(std::string& out, const Entry& e, const std::string& file) {
   const Slice& m = e.meta;
   nlohmann::json j;
   j["file"] = file;
@@ -203,13 +264,20 @@ void EvidenceSink::write_index_line(const Entry& e, const std::string& file) {
   j["last_time"] = iso_time(e.last_ts);
   j["continued"] = e.continued;
   j["complete"] = e.complete;
-  const std::string line = j.dump() + "\n";
+  out += j.dump();
+  out += '\n';
+}
 
+void EvidenceSink::write_index_lines(const std::vector<Entry>& entries, const std::string& file) {
+  if (entries.empty()) return;
+  std::string lines;
+  for (const Entry& e : entries) append_index_line(lines, e, file);
+  const uint64_t n = entries.size();
   if (index_ == nullptr) {
     index_ = std::fopen(index_path().c_str(), "a");
     if (index_ == nullptr) {
       ++counters_.index_errors;
-      ++counters_.index_lines_lost;
+      counters_.index_lines_lost += n;
       if (!index_reported_) report(fmt::format("evidence index {}: cannot open: {}; index lines are counted as lost",
                                                 index_path(), std::strerror(errno)));
       index_reported_ = true;
@@ -218,12 +286,12 @@ void EvidenceSink::write_index_line(const Entry& e, const std::string& file) {
     index_reported_ = false;
   }
   const long good = std::ftell(index_);
-  // One line, flushed whole; a line the disk could not take is cut off again (ftruncate),
-  // so the index holds only complete lines.
-  if (std::fwrite(line.data(), 1, line.size(), index_) != line.size() || std::fflush(index_) != 0) {
+  // The file's lines in one write, flushed whole; lines the disk could not take are cut off
+  // again (ftruncate) and counted as lost, so the index holds only complete lines.
+  if (std::fwrite(lines.data(), 1, lines.size(), index_) != lines.size() || std::fflush(index_) != 0) {
     const int err = errno;
     ++counters_.index_errors;
-    ++counters_.index_lines_lost;
+    counters_.index_lines_lost += n;
     if (!index_reported_) report(fmt::format("evidence index {}: write failed: {}; index lines are counted as lost",
                                              index_path(), std::strerror(err)));
     index_reported_ = true;
@@ -232,7 +300,7 @@ void EvidenceSink::write_index_line(const Entry& e, const std::string& file) {
     if (good >= 0) ::truncate(index_path().c_str(), good);
     return;
   }
-  ++counters_.index_lines;
+  counters_.index_lines += n;
 }
 
 bool EvidenceSink::link_fits(const RotatingWriter& w, uint16_t record_link, uint32_t& link) {
@@ -248,8 +316,9 @@ bool EvidenceSink::link_fits(const RotatingWriter& w, uint16_t record_link, uint
 void EvidenceSink::file_done(const RotatingWriter::FileDone& d) {
   auto it = pending_.find(d.file_seq);
   if (it == pending_.end()) return;
+  if (d.file_seq == file_entries_seq_) file_entries_ = nullptr;
   if (d.ok) {
-    for (const Entry& e : it->second) write_index_line(e, d.name);
+    write_index_lines(it->second, d.name);
   } else {
     counters_.index_lines_lost += it->second.size();
   }

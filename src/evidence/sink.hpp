@@ -63,6 +63,11 @@ class EvidenceSink {
   // The pcapng comment for an evidence packet:
   // "seqwatch: retransmission,fast_retransmission; trigger=dup_ack_run; slice=0-17 post".
   static std::string comment_for(const RecordHeader& r, uint32_t slice_triggers);
+  // The same, appended to `out` (the sink reuses one buffer: no allocation per packet):
+  // the head names the verdicts and triggers, the tail the slice and the packet's role.
+  static void append_comment(std::string& out, const RecordHeader& r, uint32_t slice_triggers);
+  static void append_comment_head(std::string& out, uint32_t verdicts, uint32_t triggers);
+  static void append_comment_tail(std::string& out, uint64_t slice, Role role);
 
  private:
   struct Slice {
@@ -93,7 +98,10 @@ class EvidenceSink {
   // Whether a record of `record_link` can go to `w`: its own link type, or any in a pcapng
   // file (`link` set: the writer adds an interface); a pcap file counts link_mismatch.
   bool link_fits(const RotatingWriter& w, uint16_t record_link, uint32_t& link);
-  void write_index_line(const Entry& e, const std::string& file);
+  // One JSON line for entry `e` of `file`, appended to `out`.
+  static void append_index_line(std::string& out, const Entry& e, const std::string& file);
+  // A completed file's index lines, written and flushed together.
+  void write_index_lines(const std::vector<Entry>& entries, const std::string& file);
   void report(const std::string& msg);
 
   SinkConfig cfg_;
@@ -106,6 +114,14 @@ class EvidenceSink {
   std::function<void(const std::string&)> on_error_;
   SinkCounters counters_;
   std::string comment_;               // scratch
+  std::string comment_head_;          // append_comment_head(head_verdicts_, head_triggers_)
+  uint32_t head_verdicts_ = 0, head_triggers_ = 0;
+  bool head_valid_ = false;
+  bool comments_ = false;             // the evidence files are pcapng (they carry comments)
+  Slice* last_slice_ = nullptr;       // slices_[last_slice_id_], or nullptr
+  uint64_t last_slice_id_ = 0;
+  std::vector<Entry>* file_entries_ = nullptr;  // pending_[file_entries_seq_], or nullptr
+  uint64_t file_entries_seq_ = 0;
 };
 
 }  // namespace seqwatch::evidence
