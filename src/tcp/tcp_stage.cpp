@@ -26,12 +26,18 @@ constexpr unsigned kEntryAhead = 4;
 // Also evidence, at any age, even past the window: an equal TSval while the sender's latest
 // analysed segment carried another one (TcpCold::tsval_low): its clock has moved on since
 // the original, and anything it sends now carries a newer TSval, so equal bytes are a copy.
-// And, at any age within the window: a TTL parity other than the original's (the sum of
-// the frame's outermost and innermost TTL / hop limit, odd or even: ttl_parity below). A sender's re-send leaves on the path
-// its original took, with the same TTLs; a frame one routed hop further on is the same
-// transmission seen a second time (a SPAN session with ports on both sides of a router).
+// And, within kHopCopyWindowUs: a TTL parity other than the original's (the sum of the
+// frame's outermost and innermost TTL / hop limit, odd or even: ttl_parity below). A
+// sender's re-send leaves on the path its original took, with the same TTLs; a frame one
+// routed hop further on is the same transmission seen a second time (a SPAN session with
+// ports on both sides of a router), and comes within the mirror's lag (microseconds to a
+// few ms). Not for the whole window: a route change at the loss (one hop more or fewer)
+// gives a real re-send the other parity too; it comes a loss detection later (Linux: a
+// tail-loss probe >= 10 ms, a timeout >= 200 ms), so only a re-send within 10 ms on a
+// changed path can be taken for a copy.
 constexpr uint32_t kTsTickUs = 10000;
 constexpr uint32_t kWeakCopyWindowUs = 1000;
+constexpr uint32_t kHopCopyWindowUs = 10000;
 
 // The parity of the sum of a frame's outermost and innermost TTL / hop limit (one header
 // counted once): a routed hop lowers one of them by one (a tunnel's outer header, or the
@@ -100,8 +106,9 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   // IPv6 kernel runs). Two CRC32C lanes over them (one instruction per word), the second reading the
   // words in reverse order (CRC is affine in its start value, so a second seed alone
   // would only add a constant): the first picks the bucket, the second and 7 more bits of
-  // the first (above any bucket index) are the 39-bit check. A different segment in the
-  // window passes for the same one with probability 4 x 2^-39 per segment.
+  // the first (above any bucket index) are the 39-bit check. A different segment still in
+  // the bucket passes for the same one with probability 4 x 2^-39 per segment (then the
+  // evidence below decides, as for a true match: the "clock moved on" evidence at any age).
   static_assert(offsetof(decode::TcpInfo, ack) == offsetof(decode::TcpInfo, seq) + 4 &&
                 offsetof(decode::TcpInfo, tsval) == offsetof(decode::TcpInfo, payload_len) + 4 &&
                 offsetof(decode::TcpInfo, checksum) == offsetof(decode::TcpInfo, window) + 6 &&
@@ -147,7 +154,9 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
       // newer TSval, so this is the original seen again, however late (a router holding it
       // for neighbour resolution, a deep queue): no window, no age (which wraps) needed.
       copy = true;
-    } else if (t.ip_id != 0 || other_hop || (ts && age >= kTsTickUs)) {
+    } else if (t.ip_id != 0 || (ts && age >= kTsTickUs)) {
+      copy = age <= cfg_.copy_window_us;
+    } else if (other_hop && age <= kHopCopyWindowUs) {
       copy = age <= cfg_.copy_window_us;
     } else {
       // No identity evidence: within kWeakCopyWindowUs, and the peer silent since the

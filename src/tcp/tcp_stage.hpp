@@ -29,6 +29,8 @@ struct TcpStageConfig {
   // window, length, TCP checksum, TSval and IPv4 identification) is a copy made by the
   // mirror/SPAN or the network, not a segment the sender sent again: it gets the verdict
   // duplicate_packet and is not analysed. 0 = off (every copy is analysed, as tshark does).
+  // (Identity evidence decides within the window; an equal TSval the sender has moved on
+  // from makes a copy at any age, past the window too.)
   uint32_t copy_window_us = 100000;
   // Fingerprints of recent segments per worker (8 bytes each), a power of two: a copy
   // arriving more than about this many of the worker's segments after its original may be

@@ -39,6 +39,7 @@ namespace {
 constexpr uint32_t kWindowUs = 100000;    // the product's default (tcp.copy_window_ms: 100)
 constexpr uint32_t kWeakWindowUs = 1000;  // without identity evidence (tcp_stage.cpp)
 constexpr uint32_t kTsTickUs = 10000;     // an equal TSval this much later is identity evidence
+constexpr uint32_t kHopWindowUs = 10000;  // a TTL parity other than the original's is evidence this long
 
 std::string demo_path() { return test::src_dir() + "/data/demo.pcap"; }
 
@@ -453,8 +454,9 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
 
 // The rule of tcp_stage.cpp (is_copy), written from the fields: a frame is a copy when an
 // earlier analysed frame has the same fingerprint, at most kWindowUs before it with an
-// IPv4 identification, with a TTL sum of the other parity than that frame's (one routed
-// hop further on), or (timestamps option) at least kTsTickUs after it; at any age while the
+// IPv4 identification, or (timestamps option) at least kTsTickUs after it; at most
+// kHopWindowUs before with a TTL sum of the other parity than that frame's (one routed hop
+// further on); at any age while the
 // low 3 bits of the sender's latest analysed TSval differ from its own (the clock moved on); otherwise at most
 // kWeakWindowUs before, not a RST, and the peer sent no analysed segment since that frame (in
 // a later microsecond: within the same one the order is unknown and taken as silent). A
@@ -475,8 +477,10 @@ std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRu
       const uint32_t sender_tsval = last_tsval[f.flow][f.forward ? 0 : 1];
       if (f.timestamps && (sender_tsval & 7) != (f.tsval & 7)) {
         is_copy = true;  // the sender's clock moved on: at any age
-      } else if (f.ip_id != 0 || f.ttl_parity != it->second.second || (f.timestamps && age >= kTsTickUs)) {
+      } else if (f.ip_id != 0 || (f.timestamps && age >= kTsTickUs)) {
         is_copy = age >= 0 && age <= kWindowUs;
+      } else if (f.ttl_parity != it->second.second && age <= kHopWindowUs) {
+        is_copy = age >= 0;
       } else {
         const int64_t peer = side->second[f.forward ? 1 : 0];
         is_copy = !f.rst && age >= 0 && age <= kWeakWindowUs && peer <= it->second.first;  // same microsecond: silent
