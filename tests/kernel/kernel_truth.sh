@@ -91,7 +91,7 @@ for cfg in "${runs[@]}"; do
   fi
   echo "kernel: TcpOutSegs $out + TcpRetransSegs $retrans = $((out + retrans)) segments; seqwatch: $segs segments, $retx retransmissions"
   echo "kernel: TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv = $dsack_k D-SACKs received; seqwatch: $dsack ACKs to the client carry a D-SACK"
-  [ "$late_dsack" -eq 0 ] || echo "note: $late_dsack more D-SACK(s) reached the client after its socket was gone (both FINs and the ACK of its own, or a RST): counted by no socket, set apart"
+  [ "$late_dsack" -eq 0 ] || echo "note: $late_dsack more D-SACK(s) reached the client after its socket was gone (it acknowledged the server's FIN and the server its own, or a RST): counted by no socket, set apart"
   echo "kernel: TcpExtTCPTimeouts = $timeouts_k retransmission timeouts; seqwatch: $rto timeout retransmissions (rto_retx) from the client"
   # Timeouts are told from the wire by their timing (docs/tcp-analysis.md, "Fast, timeout,
   # probe, recovery"), and two kinds of kernel timeout cannot be seen there, so seqwatch may

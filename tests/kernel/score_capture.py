@@ -9,21 +9,29 @@ occurrence of each).
 Prints one line: segments retransmissions dsacks probes rto upstream copies late_dsacks.
 
 D-SACKs: the client kernel counts those its socket processes (TcpExtTCPDSACKRecv +
-TcpExtTCPDSACKOfoRecv). Once both FINs are exchanged and the client's FIN is acknowledged,
-or a RST passed, the client's socket is gone (TIME_WAIT or closed): an ACK with a D-SACK
-arriving after that is answered by the time-wait socket or a RST, and counted nowhere. Such
-D-SACKs (seqwatch reports them: they are on the wire) are set apart as late_dsacks.
+TcpExtTCPDSACKOfoRecv). Once the client has acknowledged the server's FIN (its own ACK covers
+it: the FIN reached the socket, not only the capture point) and the server has acknowledged
+the client's FIN, or a RST passed, the client's socket is gone (TIME_WAIT or closed): an ACK
+with a D-SACK arriving after that is answered by the time-wait socket or a RST, and counted
+nowhere. Such D-SACKs (seqwatch reports them: they are on the wire) are set apart as
+late_dsacks. A new SYN from the client on the same ports opens a new connection: its
+D-SACKs count again.
 """
 import json
 import sys
 
-FIN, RST, ACK = 0x01, 0x04, 0x10
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 
 
-def socket_gone_after(tsv, client):
-    """(client port, server port) -> frame number after which the client's socket is gone."""
-    gone = {}
-    state = {}  # key -> [client FIN end seq or None, client FIN acknowledged, server FIN seen]
+def after(a, b):
+    """Sequence number a is at or after b (mod 2^32)."""
+    return (a - b) % 2**32 < 2**31
+
+
+def socket_gone_spans(tsv, client):
+    """(client port, server port) -> [(first frame, last frame or None)] while the client's socket is gone."""
+    spans = {}
+    state = {}  # key -> {client FIN end, server FIN end, client FIN acked, server FIN acked}
     for line in open(tsv):
         c = line.rstrip("\n").split("\t")
         if len(c) < 9 or not c[0]:
@@ -34,34 +42,43 @@ def socket_gone_after(tsv, client):
         flags, seq, ack, ln = int(c[5], 0), int(c[6]), int(c[7]), int(c[8] or 0)
         from_client = src == client
         key = (sport, dport) if from_client else (dport, sport)
-        if key in gone:
+        key_spans = spans.setdefault(key, [])
+        gone = bool(key_spans) and key_spans[-1][1] is None
+        if from_client and flags & SYN and not flags & ACK:  # a new connection on these ports
+            if gone:
+                key_spans[-1] = (key_spans[-1][0], num)
+            state.pop(key, None)
             continue
-        st = state.setdefault(key, [None, False, False])
+        if gone:
+            continue
+        st = state.setdefault(key, {"cfin": None, "sfin": None, "cfin_acked": False, "sfin_acked": False})
         if flags & RST:
-            gone[key] = num
+            key_spans.append((num, None))
+            state.pop(key, None)
             continue
-        if from_client:
-            if flags & FIN:
-                st[0] = (seq + ln + 1) % 2**32
-            continue
+        mine, theirs = ("cfin", "sfin") if from_client else ("sfin", "cfin")
         if flags & FIN:
-            st[2] = True
-        if st[0] is not None and flags & ACK and (ack - st[0]) % 2**32 < 2**31:
-            st[1] = True
-        if st[1] and st[2]:
-            gone[key] = num
-    return gone
+            st[mine] = (seq + ln + 1) % 2**32
+        if st[theirs] is not None and flags & ACK and after(ack, st[theirs]):
+            st[theirs + "_acked"] = True
+        if st["cfin_acked"] and st["sfin_acked"]:
+            key_spans.append((num, None))
+            state.pop(key, None)
+    return spans
+
+
+def in_spans(spans, frame):
+    return any(first < frame and (last is None or frame < last) for first, last in spans)
 
 
 def main():
     flows, events, client, tsv = sys.argv[1:5]
-    gone = socket_gone_after(tsv, client)
+    gone = socket_gone_spans(tsv, client)
     segs = retx = dsack = probes = rto = upstream = copies = late = 0
     for line in open(events):
         e = json.loads(line)
         if e["dst"] == client and "dsack" in e["verdicts"]:  # D-SACKs the client received
-            after = gone.get((e["dport"], e["sport"]))
-            if after is not None and e["frame"] > after:
+            if in_spans(gone.get((e["dport"], e["sport"]), []), e["frame"]):
                 late += 1
             else:
                 dsack += 1
