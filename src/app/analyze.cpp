@@ -203,7 +203,7 @@ int analyze(const AnalyzeOptions& opts) {
   if (evidence_out) {
     evidence_out->close();
     j["evidence"] = evidence_out->summary(engine);
-    fmt::print(report_out, "  evidence       {}\n", evidence_out->describe());
+    fmt::print(report_out, "  evidence       {}\n", evidence_out->describe(engine));
   }
   if (port) {
     const auto ps = port->port_stats();

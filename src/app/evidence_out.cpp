@@ -151,11 +151,21 @@ nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
           {"packets_other_link", k.link_mismatch}};
 }
 
-std::string EvidenceOutput::describe() const {
+std::string EvidenceOutput::describe(const runtime::Engine& engine) const {
   const auto& w = sink_->evidence_writer().counters();
   const auto& k = sink_->counters();
-  return fmt::format("{} packets in {} file(s) under {} (index {}){}{}{}", w.packets, w.files_completed, dir_,
+  uint64_t ring_lost = 0, budget_refused = 0;
+  for (unsigned i = 0; i < engine.workers(); ++i) {
+    const auto* cap = engine.evidence(i);
+    if (cap == nullptr) continue;
+    const auto& c = cap->counters();
+    ring_lost += c.ring_full + c.samples_ring_full + c.refused_ring;
+    budget_refused += c.refused_flow_budget + c.refused_global_budget;
+  }
+  return fmt::format("{} packets in {} file(s) under {} (index {}){}{}{}{}{}", w.packets, w.files_completed, dir_,
                      sink_->index_path(), w.files_failed ? fmt::format(", {} file(s) FAILED", w.files_failed) : "",
+                     budget_refused ? fmt::format(", {} trigger(s) refused by the slice budgets", budget_refused) : "",
+                     ring_lost ? fmt::format(", {} record(s) or trigger(s) LOST: evidence ring full", ring_lost) : "",
                      over_budget_ ? fmt::format(", {} records over the budget", over_budget_) : "",
                      k.link_mismatch ? fmt::format(", {} records of another link type than the files' NOT written",
                                                    k.link_mismatch)

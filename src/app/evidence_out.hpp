@@ -36,7 +36,8 @@ class EvidenceOutput {
   void tick(uint64_t now_ns) { sink_->tick(now_ns); }
   void close() { sink_->close(); }
   nlohmann::json summary(const runtime::Engine& engine) const;
-  std::string describe() const;
+  // One line for the summary: packets, files, and every loss or refusal (never silent).
+  std::string describe(const runtime::Engine& engine) const;
 
  private:
   std::unique_ptr<evidence::EvidenceSink> sink_;

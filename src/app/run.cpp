@@ -520,7 +520,7 @@ int run_pipeline(const RunOptions& o) {
     f.close();
     ok &= static_cast<bool>(f);
   }
-  if (evidence_out) fmt::print(report_out, "  evidence       {}\n", evidence_out->describe());
+  if (evidence_out) fmt::print(report_out, "  evidence       {}\n", evidence_out->describe(engine));
   fmt::print(report_out, "  outputs        {}\n", dir.string());
   queues.clear();
   engine_r.value().reset();

@@ -33,7 +33,15 @@ bool Worker::poll() noexcept {
     constexpr uint32_t kRecordRoom = 4 * kBurstSize + 32;
     const uint32_t event_room = std::min(kEventRoom, tcp_->events().capacity() / 2);
     const uint32_t record_room = std::min(kRecordRoom, tcp_->records().capacity() / 2);
-    if (tcp_->events().free_slots() < event_room || tcp_->records().free_slots() < record_room) {
+    bool short_of_room = tcp_->events().free_slots() < event_room || tcp_->records().free_slots() < record_room;
+    if (x_.evidence != nullptr) {
+      // Evidence: a trigger per packet, each opening a slice (begin, K history packets, the
+      // trigger packet, an end) plus a sample record.
+      evidence::RecordRing& ring = x_.evidence->ring();
+      const uint32_t want = std::min<uint32_t>(kBurstSize * (x_.evidence->config().pre_packets + 4u), ring.capacity() / 2);
+      short_of_room |= ring.free_slots(want) < want;
+    }
+    if (short_of_room) {
       ++state_.backpressure;
       std::this_thread::yield();
       state_.idle_tsc += __rdtsc() - t0;
