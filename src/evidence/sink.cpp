@@ -35,12 +35,23 @@ std::string iso_time(uint64_t ts_ns) {
   return fmt::format("{}.{:09}Z", buf, ts_ns % kNsPerSec);
 }
 
-std::string slice_name(uint64_t id) { return fmt::format("{}-{}", id >> 56, id & ((1ull << 56) - 1)); }
-
 void append_decimal(std::string& out, uint64_t v) {
   char buf[24];
   const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
   out.append(buf, end);
+}
+
+// "W-N": the worker (top byte of the id) and its slice number.
+void append_slice_name(std::string& out, uint64_t id) {
+  append_decimal(out, id >> 56);
+  out += '-';
+  append_decimal(out, id & ((1ull << 56) - 1));
+}
+
+std::string slice_name(uint64_t id) {
+  std::string s;
+  append_slice_name(s, id);
+  return s;
 }
 
 std::string_view role_name(Role r) {
@@ -65,22 +76,13 @@ void EvidenceSink::append_comment_head(std::string& c, uint32_t verdicts, uint32
   }
   if (!any) c += "no verdict"sv;
   c += "; trigger="sv;
-  any = false;
-  for (unsigned b = 0; b < kTriggerBits; ++b) {
-    if (!(triggers >> b & 1u)) continue;
-    if (any) c += ',';
-    c += trigger_name(b);
-    any = true;
-  }
-  if (!any) c += "none"sv;
+  append_trigger_names(c, triggers);
 }
 
 void EvidenceSink::append_comment_tail(std::string& c, uint64_t slice, Role role) {
   using namespace std::string_view_literals;
   c += "; slice="sv;
-  append_decimal(c, slice >> 56);
-  c += '-';
-  append_decimal(c, slice & ((1ull << 56) - 1));
+  append_slice_name(c, slice);
   c += ' ';
   c += role_name(role);
 }

@@ -16,14 +16,21 @@ constexpr uint64_t kNsPerMs = 1000000;
 
 std::string_view trigger_name(unsigned bit) noexcept { return bit < kTriggerBits ? kNames[bit] : "unknown"; }
 
-std::string trigger_names(uint32_t bits) {
-  std::string out;
+void append_trigger_names(std::string& out, uint32_t bits) {
+  bool any = false;
   for (unsigned b = 0; b < kTriggerBits; ++b) {
     if (!(bits >> b & 1u)) continue;
-    if (!out.empty()) out += ',';
+    if (any) out += ',';
     out += kNames[b];
+    any = true;
   }
-  return out.empty() ? "none" : out;
+  if (!any) out += "none";
+}
+
+std::string trigger_names(uint32_t bits) {
+  std::string out;
+  append_trigger_names(out, bits);
+  return out;
 }
 
 Result<TriggerSet> TriggerSet::compile(const TriggerConfig& c) {

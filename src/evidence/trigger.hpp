@@ -36,6 +36,8 @@ inline constexpr unsigned kTriggerBits = 8;
 std::string_view trigger_name(unsigned bit) noexcept;
 // "dup_ack_run,rst" for a bit set; "none" for 0.
 std::string trigger_names(uint32_t bits);
+// The same, appended to `out`.
+void append_trigger_names(std::string& out, uint32_t bits);
 
 // Longest retransmission storm tracked exactly (timestamps kept per flow).
 inline constexpr uint32_t kMaxStormCount = 16;
