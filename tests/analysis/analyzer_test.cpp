@@ -739,6 +739,42 @@ TEST(StageCopies, TheSendersClockMovedOnSinceTheOriginal) {
             kRetransmission);
 }
 
+// A router holding the first SYNs for neighbour resolution forwards them together, seconds
+// late. The copy of the second has a TSval whose low 3 bits equal the third's (the "moved
+// on" evidence cannot see it) and comes 2 s after its original, past the window: a SYN with
+// an equal nonzero TSval is a copy at any age (a re-sent SYN carries a newer TSval). Not so
+// without timestamps, with TSval 0 (a sender without a clock), or for a data segment.
+TEST(StageCopies, AHeldSynWithAnEqualTsvalIsACopyAtAnyAge) {
+  Conversation c;
+  EXPECT_EQ(c.send({true, CI, 0, S, 0, 64800, 0, 7, 1460, {}, 5000, 0, 0}), 0u);
+  EXPECT_NE(c.send({true, CI, 0, S, 0, 64800, 1024000, 7, 1460, {}, 6025, 0, 0}) & kSynRetransmission, 0u);
+  EXPECT_NE(c.send({true, CI, 0, S, 0, 64800, 3072000, 7, 1460, {}, 8073, 0, 0}) & kSynRetransmission, 0u);
+  EXPECT_EQ(c.send({true, CI, 0, S, 0, 64800, 3072020, 7, 1460, {}, 5000, 0, 0, 63}), kDuplicatePacket);
+  EXPECT_EQ(c.send({true, CI, 0, S, 0, 64800, 3072025, 7, 1460, {}, 6025, 0, 0, 63}), kDuplicatePacket);  // 2.05 s
+  EXPECT_EQ(c.send({true, CI, 0, S, 0, 64800, 3072030, 7, 1460, {}, 8073, 0, 0, 63}), kDuplicatePacket);
+  EXPECT_EQ(c.stage().counters().copies, 3u);
+  for (const uint32_t tsval : {0u, 5000u}) {
+    const bool ts = tsval != 0;
+    Conversation d;
+    d.send({true, CI, 0, S, 0, 64800, 0, 7, 1460, {}, tsval, 0, 0});
+    // Without timestamps (or TSval 0) the same SYN 1 s later is the sender's re-send.
+    const uint32_t v = d.send({true, CI, 0, S, 0, 64800, 1000000, 7, 1460, {}, ts ? 6000u : 0u, 0, 0});
+    EXPECT_NE(v & kSynRetransmission, 0u) << tsval;
+    if (!ts) {
+      const uint32_t w = d.send({true, CI, 0, S, 0, 64800, 3000000, 7, 1460, {}, 0, 0, 0});
+      EXPECT_NE(w & kSynRetransmission, 0u);
+      EXPECT_EQ(d.stage().counters().copies, 0u);
+    }
+  }
+  // A data segment with an equal TSval past the window (and the sender's clock not seen to
+  // move) stays a retransmission: the any-age rule is for SYNs only.
+  Conversation e;
+  e.handshake(CI, SI);
+  e.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 5000, 7000, 0});
+  EXPECT_EQ(e.send({true, C1, S1, AP, 100, 502, 320000, -1, 0, {}, 5000, 7000, 0}) & (kRetransmission | kDuplicatePacket),
+            kRetransmission);
+}
+
 // Two duplicate ACKs of one receiver without an IP ID, the peer silent between them, that
 // differ only in their SACK blocks (their TCP checksums may be equal: captured before
 // checksum offload, the field holds only the pseudo-header's sum): both are analysed. The

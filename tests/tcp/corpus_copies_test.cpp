@@ -378,6 +378,7 @@ struct FieldFrame {
   bool timestamps = false;  // TCP timestamps option present
   uint32_t tsval = 0;       // with it
   bool rst = false;         // RST flag
+  bool syn = false;         // SYN flag
   unsigned ttl_parity = 0;  // parity of the outermost + innermost IP header's TTL / hop limit (one header: its own)
   std::string fingerprint;
 };
@@ -432,6 +433,7 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
   f.timestamps = !c[17].empty();
   f.tsval = static_cast<uint32_t>(std::strtoul(c[17].c_str(), nullptr, 10));
   f.rst = (std::strtoul(c[13].c_str(), nullptr, 0) & 0x04) != 0;
+  f.syn = (std::strtoul(c[13].c_str(), nullptr, 0) & 0x02) != 0;
   {
     // The IP layers in frame order (frame.protocols), each taking the next value of its
     // family's field (ip.ttl lists the IPv4 headers, ipv6.hlim the IPv6 ones, outermost first).
@@ -454,7 +456,8 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
 
 // The rule of tcp_stage.cpp (is_copy), written from the fields: a frame is a copy when an
 // earlier analysed frame has the same fingerprint, at most kWindowUs before it with an
-// IPv4 identification, or (timestamps option) at least kTsTickUs after it; at most
+// IPv4 identification, or (timestamps option) at least kTsTickUs after it (a SYN with a
+// nonzero TSval that late: at any age); at most
 // kHopWindowUs before with a TTL sum of the other parity than that frame's (one routed hop
 // further on); at any age while the
 // low 3 bits of the sender's latest analysed TSval differ from its own (the clock moved on); otherwise at most
@@ -478,7 +481,8 @@ std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRu
       if (f.timestamps && (sender_tsval & 7) != (f.tsval & 7)) {
         is_copy = true;  // the sender's clock moved on: at any age
       } else if (f.ip_id != 0 || (f.timestamps && age >= kTsTickUs)) {
-        is_copy = age >= 0 && age <= kWindowUs;
+        // A SYN with an equal nonzero TSval at least a tick later: at any age.
+        is_copy = age >= 0 && (age <= kWindowUs || (f.syn && f.timestamps && f.tsval != 0 && age >= kTsTickUs));
       } else if (f.ttl_parity != it->second.second && age <= kHopWindowUs) {
         is_copy = age >= 0;
       } else {
