@@ -20,19 +20,43 @@ namespace seqwatch::evidence {
 namespace {
 constexpr uint64_t kNsPerSec = 1000000000ull;
 
-std::string addr_text(const std::array<uint8_t, 16>& a, uint8_t family) {
+void append_decimal(std::string& out, uint64_t v);
+
+// The address as inet_ntop writes it; IPv4 by hand (inet_ntop's sprintf is most of an index
+// line's cost).
+void append_addr(std::string& out, const std::array<uint8_t, 16>& a, uint8_t family) {
+  if (family != 6) {
+    for (int i = 0; i < 4; ++i) {
+      if (i) out += '.';
+      append_decimal(out, a[i]);
+    }
+    return;
+  }
   char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(family == 6 ? AF_INET6 : AF_INET, a.data(), buf, sizeof buf);
-  return buf;
+  inet_ntop(AF_INET6, a.data(), buf, sizeof buf);
+  out += buf;
 }
 
-std::string iso_time(uint64_t ts_ns) {
-  const time_t t = static_cast<time_t>(ts_ns / kNsPerSec);
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:09}Z", buf, ts_ns % kNsPerSec);
+// "2024-01-01T00:00:00.000066018Z". The date and time of day change once a second at most
+// between the index lines of a file: gmtime_r and strftime run again only then.
+void append_iso_time(std::string& out, uint64_t ts_ns) {
+  thread_local uint64_t cached_sec = UINT64_MAX;
+  thread_local char cached[24];
+  const uint64_t sec = ts_ns / kNsPerSec;
+  if (sec != cached_sec) {
+    const time_t t = static_cast<time_t>(sec);
+    struct tm tm {};
+    gmtime_r(&t, &tm);
+    if (std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm) == 0) cached[0] = 0;
+    cached_sec = sec;
+  }
+  out += cached;
+  out += '.';
+  char ns[10];
+  uint64_t v = ts_ns % kNsPerSec;
+  for (int i = 8; i >= 0; --i, v /= 10) ns[i] = static_cast<char>('0' + v % 10);
+  ns[9] = 'Z';
+  out.append(ns, 10);
 }
 
 void append_decimal(std::string& out, uint64_t v) {
@@ -46,12 +70,6 @@ void append_slice_name(std::string& out, uint64_t id) {
   append_decimal(out, id >> 56);
   out += '-';
   append_decimal(out, id & ((1ull << 56) - 1));
-}
-
-std::string slice_name(uint64_t id) {
-  std::string s;
-  append_slice_name(s, id);
-  return s;
 }
 
 std::string_view role_name(Role r) {
@@ -156,6 +174,13 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
       s.triggers = r.triggers;
       s.flow_id = r.flow_id;
       s.worker = r.worker;
+      if (comments_) {
+        std::string tail;
+        append_comment_tail(tail, r.slice, Role::kNone);
+        tail.resize(tail.size() - role_name(Role::kNone).size());  // "; slice=W-N "
+        s.tail_len = static_cast<uint8_t>(std::min(tail.size(), sizeof s.tail));
+        std::memcpy(s.tail, tail.data(), s.tail_len);
+      }
       slices_[r.slice] = s;
       return;
     }
@@ -163,7 +188,8 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
       auto it = slices_.find(r.slice);
       if (it == slices_.end()) return;
       auto p = pending_.find(it->second.file_seq);
-      if (p != pending_.end() && it->second.entry < p->second.size()) p->second[it->second.entry].complete = true;
+      if (p != pending_.end() && it->second.entry < p->second.entries.size())
+        p->second.entries[it->second.entry].complete = true;
       if (it->first == last_slice_id_) last_slice_ = nullptr;
       slices_.erase(it);
       return;
@@ -194,30 +220,41 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
     last_slice_id_ = r.slice;
   }
   Slice& s = *last_slice_;
-  comment_.clear();
   if (comments_) {  // pcap files have no comments
-    // The verdict and trigger names repeat from packet to packet (mostly "no verdict" and
-    // the slice's trigger): built again only when they change.
+    // The comment repeats from packet to packet (mostly "no verdict", the slice's trigger,
+    // its slice and role): built again only when one of them changes, its verdict and
+    // trigger names only when those change.
     const uint32_t triggers = r.triggers ? r.triggers : s.triggers;
-    if (!head_valid_ || head_verdicts_ != r.verdicts || head_triggers_ != triggers) {
+    const bool head_same = head_valid_ && head_verdicts_ == r.verdicts && head_triggers_ == triggers;
+    if (!head_same) {
       comment_head_.clear();
       append_comment_head(comment_head_, r.verdicts, triggers);
       head_verdicts_ = r.verdicts;
       head_triggers_ = triggers;
       head_valid_ = true;
     }
-    comment_ = comment_head_;
-    append_comment_tail(comment_, r.slice, r.role);
+    if (!head_same || comment_slice_ != r.slice || comment_role_ != r.role || comment_.empty()) {
+      comment_ = comment_head_;  // + append_comment_tail(comment_, r.slice, r.role), kept in the slice
+      comment_.append(s.tail, s.tail_len);
+      comment_ += role_name(r.role);
+      comment_slice_ = r.slice;
+      comment_role_ = r.role;
+    }
   }
   PacketOut o{r.ts_ns, data, r.caplen, r.wirelen, comment_, link};
   FilePos pos;
   if (!evidence_->write(o, &pos)) return;
   ++counters_.packets;
   if (file_entries_ == nullptr || file_entries_seq_ != pos.file_seq) {
-    file_entries_ = &pending_[pos.file_seq];
+    auto [it, fresh] = pending_.try_emplace(pos.file_seq);
+    if (fresh && !spare_.empty()) {
+      it->second = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    file_entries_ = &it->second;
     file_entries_seq_ = pos.file_seq;
   }
-  std::vector<Entry>& entries = *file_entries_;
+  std::vector<Entry>& entries = file_entries_->entries;
   if (s.file_seq != pos.file_seq || s.entry >= entries.size()) {
     Entry e;
     e.meta = s;
@@ -234,46 +271,123 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
   Entry& e = entries[s.entry];
   e.last_ts = r.ts_ns;
   e.file_last = pos.frame;
-  e.frames.push_back(r.frame);
-  if (r.verdicts != 0 || r.triggers != 0) e.event_frames.push_back(r.frame);
+  const uint32_t event = r.verdicts != 0 || r.triggers != 0;
+  ++e.packets;
+  e.events += event;
+  file_entries_->frames.push_back(FrameRef{r.frame, static_cast<uint32_t>(s.entry), event});
 }
 
-void EvidenceSink::append_index_line(std::string& out, const Entry& e, const std::string& file) {
+void EvidenceSink::append_index_line(std::string& out, const Entry& e, const std::string& file_json,
+                                     const uint64_t* frames, const uint64_t* event_frames) {
+  // Written by hand, byte for byte what nlohmann::json's dump() made of the same object until
+  // 2026-12-02 (keys in std::map order, no spaces): a file's worth of lines through
+  // nlohmann::json cost more than writing the file's packets. `file_json` is the file name
+  // as a JSON string (escaped once per file); every other string here is plain ASCII.
+  using namespace std::string_view_literals;
   const Slice& m = e.meta;
-  nlohmann::json j;
-  j["file"] = file;
-  j["offset"] = e.offset;
-  j["slice"] = slice_name(e.slice);
-  j["worker"] = m.worker;
-  j["flow_id"] = m.flow_id;
-  j["flow"] = {{"family", m.key.family}, {"proto", m.key.proto},
-               {"a", addr_text(m.key.addr_a, m.key.family)}, {"a_port", m.key.port_a},
-               {"b", addr_text(m.key.addr_b, m.key.family)}, {"b_port", m.key.port_b},
-               {"context", m.key.context}};
-  nlohmann::json trig = nlohmann::json::array();
-  for (unsigned b = 0; b < kTriggerBits; ++b)
-    if (m.triggers >> b & 1u) trig.push_back(std::string(trigger_name(b)));
-  j["trigger"] = trig;
-  j["trigger_frame"] = m.trigger_frame;
-  j["trigger_ts_ns"] = m.trigger_ts;
-  j["packets"] = e.frames.size();
-  j["frames"] = e.frames;
-  j["event_frames"] = e.event_frames;
-  j["file_frames"] = {e.file_first, e.file_last};
-  j["first_ts_ns"] = e.first_ts;
-  j["last_ts_ns"] = e.last_ts;
-  j["first_time"] = iso_time(e.first_ts);
-  j["last_time"] = iso_time(e.last_ts);
-  j["continued"] = e.continued;
-  j["complete"] = e.complete;
-  out += j.dump();
-  out += '\n';
+  auto num = [&out](uint64_t v) { append_decimal(out, v); };
+  auto list = [&out](const uint64_t* v, size_t n) {
+    out += '[';
+    for (size_t i = 0; i < n; ++i) {
+      if (i) out += ',';
+      append_decimal(out, v[i]);
+    }
+    out += ']';
+  };
+  auto text = [&out](std::string_view v) {
+    out += '"';
+    out += v;
+    out += '"';
+  };
+  out += "{\"complete\":"sv;
+  out += e.complete ? "true"sv : "false"sv;
+  out += ",\"continued\":"sv;
+  out += e.continued ? "true"sv : "false"sv;
+  out += ",\"event_frames\":"sv;
+  list(event_frames, e.events);
+  out += ",\"file\":"sv;
+  out += file_json;
+  out += ",\"file_frames\":["sv;
+  num(e.file_first);
+  out += ',';
+  num(e.file_last);
+  out += "],\"first_time\":"sv;
+  out += '"';
+  append_iso_time(out, e.first_ts);
+  out += '"';
+  out += ",\"first_ts_ns\":"sv;
+  num(e.first_ts);
+  out += ",\"flow\":{\"a\":"sv;
+  out += '"';
+  append_addr(out, m.key.addr_a, m.key.family);
+  out += '"';
+  out += ",\"a_port\":"sv;
+  num(m.key.port_a);
+  out += ",\"b\":"sv;
+  out += '"';
+  append_addr(out, m.key.addr_b, m.key.family);
+  out += '"';
+  out += ",\"b_port\":"sv;
+  num(m.key.port_b);
+  out += ",\"context\":"sv;
+  num(m.key.context);
+  out += ",\"family\":"sv;
+  num(m.key.family);
+  out += ",\"proto\":"sv;
+  num(m.key.proto);
+  out += "},\"flow_id\":"sv;
+  num(m.flow_id);
+  out += ",\"frames\":"sv;
+  list(frames, e.packets);
+  out += ",\"last_time\":"sv;
+  out += '"';
+  append_iso_time(out, e.last_ts);
+  out += '"';
+  out += ",\"last_ts_ns\":"sv;
+  num(e.last_ts);
+  out += ",\"offset\":"sv;
+  num(e.offset);
+  out += ",\"packets\":"sv;
+  num(e.packets);
+  out += ",\"slice\":\""sv;
+  append_slice_name(out, e.slice);
+  out += "\",\"trigger\":["sv;
+  bool any = false;
+  for (unsigned b = 0; b < kTriggerBits; ++b) {
+    if (!(m.triggers >> b & 1u)) continue;
+    if (any) out += ',';
+    text(trigger_name(b));
+    any = true;
+  }
+  out += "],\"trigger_frame\":"sv;
+  num(m.trigger_frame);
+  out += ",\"trigger_ts_ns\":"sv;
+  num(m.trigger_ts);
+  out += ",\"worker\":"sv;
+  num(m.worker);
+  out += "}\n"sv;
 }
 
-void EvidenceSink::write_index_lines(const std::vector<Entry>& entries, const std::string& file) {
+void EvidenceSink::write_index_lines(const FileEntries& f, const std::string& file) {
+  const std::vector<Entry>& entries = f.entries;
   if (entries.empty()) return;
+  // The file's frames grouped by entry, in order (a counting sort on the entry): entry k's
+  // frames, then its event frames, from first[k].
+  std::vector<size_t> first(entries.size() + 1, 0);
+  for (size_t k = 0; k < entries.size(); ++k) first[k + 1] = first[k] + entries[k].packets + entries[k].events;
+  by_entry_.resize(first.back());
+  std::vector<size_t> next_frame(first.begin(), first.end() - 1), next_event(entries.size());
+  for (size_t k = 0; k < entries.size(); ++k) next_event[k] = first[k] + entries[k].packets;
+  for (const FrameRef& r : f.frames) {
+    by_entry_[next_frame[r.entry]++] = r.frame;
+    if (r.event) by_entry_[next_event[r.entry]++] = r.frame;
+  }
+  const std::string file_json = nlohmann::json(file).dump();
   std::string lines;
-  for (const Entry& e : entries) append_index_line(lines, e, file);
+  for (size_t k = 0; k < entries.size(); ++k) {
+    const uint64_t* frames = by_entry_.data() + first[k];
+    append_index_line(lines, entries[k], file_json, frames, frames + entries[k].packets);
+  }
   const uint64_t n = entries.size();
   if (index_ == nullptr) {
     index_ = std::fopen(index_path().c_str(), "a");
@@ -319,11 +433,15 @@ void EvidenceSink::file_done(const RotatingWriter::FileDone& d) {
   auto it = pending_.find(d.file_seq);
   if (it == pending_.end()) return;
   if (d.file_seq == file_entries_seq_) file_entries_ = nullptr;
+  FileEntries& f = it->second;
   if (d.ok) {
-    write_index_lines(it->second, d.name);
+    write_index_lines(f, d.name);
   } else {
-    counters_.index_lines_lost += it->second.size();
+    counters_.index_lines_lost += f.entries.size();
   }
+  f.entries.clear();
+  f.frames.clear();
+  if (spare_.size() < 2) spare_.push_back(std::move(f));
   pending_.erase(it);
 }
 

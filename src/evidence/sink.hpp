@@ -80,6 +80,8 @@ class EvidenceSink {
     bool ended = false;
     uint64_t file_seq = 0;     // file of the open index entry
     size_t entry = 0;          // its position in pending_[file_seq]
+    uint8_t tail_len = 0;      // "; slice=W-N " (the comment's tail but the role), made once
+    char tail[31];
   };
   struct Entry {
     Slice meta;                // the slice's flow and trigger (copied: the slice may end first)
@@ -88,8 +90,21 @@ class EvidenceSink {
     uint64_t offset = 0;
     uint64_t first_ts = 0, last_ts = 0;
     uint64_t file_first = 0, file_last = 0;
-    std::vector<uint64_t> frames, event_frames;
+    uint32_t packets = 0, events = 0;  // its frames in FileEntries::frames
     bool continued = false, complete = false;
+  };
+  // A packet's frame number, for the index line of its entry.
+  struct FrameRef {
+    uint64_t frame;
+    uint32_t entry;  // position in FileEntries::entries
+    uint32_t event;  // the packet has verdicts or triggers (event_frames)
+  };
+  // The index entries of a file not yet completed, and the frames of all of them in one
+  // list (written order): one growing array per file instead of two per entry. A completed
+  // file's lists go back to spare_ with their capacity, for the next file.
+  struct FileEntries {
+    std::vector<Entry> entries;
+    std::vector<FrameRef> frames;
   };
 
   explicit EvidenceSink(const SinkConfig& cfg);
@@ -98,10 +113,11 @@ class EvidenceSink {
   // Whether a record of `record_link` can go to `w`: its own link type, or any in a pcapng
   // file (`link` set: the writer adds an interface); a pcap file counts link_mismatch.
   bool link_fits(const RotatingWriter& w, uint16_t record_link, uint32_t& link);
-  // One JSON line for entry `e` of `file`, appended to `out`.
-  static void append_index_line(std::string& out, const Entry& e, const std::string& file);
+  // One JSON line for entry `e` of the file named by `file_json` (a JSON string), appended to `out`.
+  static void append_index_line(std::string& out, const Entry& e, const std::string& file_json,
+                                const uint64_t* frames, const uint64_t* event_frames);
   // A completed file's index lines, written and flushed together.
-  void write_index_lines(const std::vector<Entry>& entries, const std::string& file);
+  void write_index_lines(const FileEntries& f, const std::string& file);
   void report(const std::string& msg);
 
   SinkConfig cfg_;
@@ -110,17 +126,21 @@ class EvidenceSink {
   FILE* index_ = nullptr;
   bool index_reported_ = false;
   std::map<uint64_t, Slice> slices_;  // by slice id (the worker is in its top byte)
-  std::map<uint64_t, std::vector<Entry>> pending_;  // by file: entries of files not yet done
+  std::map<uint64_t, FileEntries> pending_;  // by file: entries of files not yet done
+  std::vector<FileEntries> spare_;           // emptied lists of completed files (capacity kept)
+  std::vector<uint64_t> by_entry_;           // write_index_lines' scratch: frames grouped by entry
   std::function<void(const std::string&)> on_error_;
   SinkCounters counters_;
-  std::string comment_;               // scratch
+  std::string comment_;               // the latest packet's (pcapng): comment_head_ + tail
+  uint64_t comment_slice_ = 0;        // the tail's slice and role
+  Role comment_role_ = Role::kNone;
   std::string comment_head_;          // append_comment_head(head_verdicts_, head_triggers_)
   uint32_t head_verdicts_ = 0, head_triggers_ = 0;
   bool head_valid_ = false;
   bool comments_ = false;             // the evidence files are pcapng (they carry comments)
   Slice* last_slice_ = nullptr;       // slices_[last_slice_id_], or nullptr
   uint64_t last_slice_id_ = 0;
-  std::vector<Entry>* file_entries_ = nullptr;  // pending_[file_entries_seq_], or nullptr
+  FileEntries* file_entries_ = nullptr;  // pending_[file_entries_seq_], or nullptr
   uint64_t file_entries_seq_ = 0;
 };
 

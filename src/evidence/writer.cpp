@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pcap/pcap.h>
 #include <sys/stat.h>
+#include <stdio_ext.h>
 #include <unistd.h>
 
 #include <cassert>
@@ -152,6 +153,9 @@ bool RotatingWriter::open_file(uint64_t ts_ns) {
   }
   if (!buffer_) buffer_ = std::make_unique<char[]>(cfg_.buffer_bytes);
   std::setvbuf(file_, buffer_.get(), _IOFBF, cfg_.buffer_bytes);
+  // One thread (the control thread) writes a file: stdio's per-call lock is not needed
+  // (libpcap's pcap_dump makes two fwrite calls per record).
+  __fsetlocking(file_, FSETLOCKING_BYCALLER);
   if (!write_header()) {
     fail("cannot write the file header", errno ? errno : EIO);
     return false;
