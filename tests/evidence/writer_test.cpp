@@ -270,6 +270,36 @@ TEST(EvidenceWriter, PcapngRotationBySizeCountsTheInterfaceBlocks) {
   }
 }
 
+// The index lines are written by hand (sink.cpp): each must be exactly what a JSON library
+// renders from the same object (nlohmann's dump: sorted keys, no spaces, escaped strings),
+// even for a file name that needs escaping, and carry the packets' times in ISO form.
+TEST(EvidenceWriter, IndexLinesAreWhatAJsonLibraryRenders) {
+  TempDir d;
+  SinkConfig sc = sink_config(d.path(), FileFormat::kPcap);
+  sc.evidence.prefix = "ev\"id\\ence";
+  auto sink = EvidenceSink::create(sc).value();
+  Traffic tr;
+  tr.flows(*sink, 3);
+  sink->close();
+  std::ifstream in(sink->index_path());
+  std::string l;
+  size_t n = 0;
+  while (std::getline(in, l)) {
+    const auto j = nlohmann::json::parse(l);
+    EXPECT_EQ(j.dump(), l);
+    EXPECT_EQ(j["file"].get<std::string>().substr(0, 11), "ev\"id\\ence-");
+    EXPECT_EQ(j["flow"]["a"], "10.0.0.1");
+    EXPECT_EQ(j["flow"]["b"], "10.0.0.2");
+    EXPECT_EQ(j["slice"], "0-" + std::to_string(n + 1));
+    // Flow n+1's first kept packet (the second it sent; K = 3 before the RST, the fifth):
+    // t0 + (n+1) ms + 1 us, t0 = 2023-11-14T22:13:20 UTC.
+    EXPECT_EQ(j["first_time"], "2023-11-14T22:13:20.00" + std::to_string(n + 1) + "001000Z");
+    EXPECT_EQ(j["first_ts_ns"], 1'700'000'000'000'000'000ull + (n + 1) * 1'000'000 + 1000);
+    ++n;
+  }
+  EXPECT_EQ(n, 3u);
+}
+
 // Nothing triggered: no evidence file, but the index the summary names exists, empty.
 TEST(EvidenceWriter, EmptyIndexWhenNoSliceWasWritten) {
   TempDir d;
