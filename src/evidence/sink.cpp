@@ -285,8 +285,17 @@ void EvidenceSink::append_index_line(std::string& out, const Entry& e, const std
   // as a JSON string (escaped once per file); every other string here is plain ASCII.
   using namespace std::string_view_literals;
   const Slice& m = e.meta;
-  auto num = [&out](uint64_t v) { append_decimal(out, v); };
-  auto list = [&out](const uint64_t* v, size_t n) {
+  // Each helper writes its key (with the separator before it) and the value.
+  auto num = [&out](std::string_view key, uint64_t v) {
+    out += key;
+    append_decimal(out, v);
+  };
+  auto flag = [&out](std::string_view key, bool v) {
+    out += key;
+    out += v ? "true"sv : "false"sv;
+  };
+  auto list = [&out](std::string_view key, const uint64_t* v, size_t n) {
+    out += key;
     out += '[';
     for (size_t i = 0; i < n; ++i) {
       if (i) out += ',';
@@ -294,77 +303,55 @@ void EvidenceSink::append_index_line(std::string& out, const Entry& e, const std
     }
     out += ']';
   };
-  auto text = [&out](std::string_view v) {
+  auto time = [&out](std::string_view key, uint64_t ts_ns) {
+    out += key;
     out += '"';
-    out += v;
+    append_iso_time(out, ts_ns);
     out += '"';
   };
-  out += "{\"complete\":"sv;
-  out += e.complete ? "true"sv : "false"sv;
-  out += ",\"continued\":"sv;
-  out += e.continued ? "true"sv : "false"sv;
-  out += ",\"event_frames\":"sv;
-  list(event_frames, e.events);
+  auto addr = [&out, &m](std::string_view key, const std::array<uint8_t, 16>& a) {
+    out += key;
+    out += '"';
+    append_addr(out, a, m.key.family);
+    out += '"';
+  };
+  flag("{\"complete\":"sv, e.complete);
+  flag(",\"continued\":"sv, e.continued);
+  list(",\"event_frames\":"sv, event_frames, e.events);
   out += ",\"file\":"sv;
   out += file_json;
-  out += ",\"file_frames\":["sv;
-  num(e.file_first);
-  out += ',';
-  num(e.file_last);
-  out += "],\"first_time\":"sv;
-  out += '"';
-  append_iso_time(out, e.first_ts);
-  out += '"';
-  out += ",\"first_ts_ns\":"sv;
-  num(e.first_ts);
-  out += ",\"flow\":{\"a\":"sv;
-  out += '"';
-  append_addr(out, m.key.addr_a, m.key.family);
-  out += '"';
-  out += ",\"a_port\":"sv;
-  num(m.key.port_a);
-  out += ",\"b\":"sv;
-  out += '"';
-  append_addr(out, m.key.addr_b, m.key.family);
-  out += '"';
-  out += ",\"b_port\":"sv;
-  num(m.key.port_b);
-  out += ",\"context\":"sv;
-  num(m.key.context);
-  out += ",\"family\":"sv;
-  num(m.key.family);
-  out += ",\"proto\":"sv;
-  num(m.key.proto);
-  out += "},\"flow_id\":"sv;
-  num(m.flow_id);
-  out += ",\"frames\":"sv;
-  list(frames, e.packets);
-  out += ",\"last_time\":"sv;
-  out += '"';
-  append_iso_time(out, e.last_ts);
-  out += '"';
-  out += ",\"last_ts_ns\":"sv;
-  num(e.last_ts);
-  out += ",\"offset\":"sv;
-  num(e.offset);
-  out += ",\"packets\":"sv;
-  num(e.packets);
+  const uint64_t file_frames[2] = {e.file_first, e.file_last};
+  list(",\"file_frames\":"sv, file_frames, 2);
+  time(",\"first_time\":"sv, e.first_ts);
+  num(",\"first_ts_ns\":"sv, e.first_ts);
+  addr(",\"flow\":{\"a\":"sv, m.key.addr_a);
+  num(",\"a_port\":"sv, m.key.port_a);
+  addr(",\"b\":"sv, m.key.addr_b);
+  num(",\"b_port\":"sv, m.key.port_b);
+  num(",\"context\":"sv, m.key.context);
+  num(",\"family\":"sv, m.key.family);
+  num(",\"proto\":"sv, m.key.proto);
+  num("},\"flow_id\":"sv, m.flow_id);
+  list(",\"frames\":"sv, frames, e.packets);
+  time(",\"last_time\":"sv, e.last_ts);
+  num(",\"last_ts_ns\":"sv, e.last_ts);
+  num(",\"offset\":"sv, e.offset);
+  num(",\"packets\":"sv, e.packets);
   out += ",\"slice\":\""sv;
   append_slice_name(out, e.slice);
   out += "\",\"trigger\":["sv;
   bool any = false;
   for (unsigned b = 0; b < kTriggerBits; ++b) {
     if (!(m.triggers >> b & 1u)) continue;
-    if (any) out += ',';
-    text(trigger_name(b));
+    out += any ? ",\""sv : "\""sv;
+    out += trigger_name(b);
+    out += '"';
     any = true;
   }
-  out += "],\"trigger_frame\":"sv;
-  num(m.trigger_frame);
-  out += ",\"trigger_ts_ns\":"sv;
-  num(m.trigger_ts);
-  out += ",\"worker\":"sv;
-  num(m.worker);
+  out += ']';
+  num(",\"trigger_frame\":"sv, m.trigger_frame);
+  num(",\"trigger_ts_ns\":"sv, m.trigger_ts);
+  num(",\"worker\":"sv, m.worker);
   out += "}\n"sv;
 }
 
