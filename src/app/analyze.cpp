@@ -159,6 +159,11 @@ int analyze(const AnalyzeOptions& opts) {
     auto setup = evidence_setup(evc, ec.tcp.table.capacity);
     if (!setup) return fail(setup.error().message);
     ec.evidence = setup.value();
+    if (opts.evidence_unbudgeted) {
+      ec.evidence.capture.budget.global_packets = 0;
+      ec.evidence.capture.budget.flow_packets = 0;
+      ec.evidence.capture.budget.flow_slices = 0;
+    }
     ec.capture_filter = evc.capture_filter;
     set_bpf_jit(ec, evc);
     auto out = EvidenceOutput::create(evidence_sink_config(evc, opts.evidence_dir, in.link_type()),
@@ -303,8 +308,10 @@ int extract(const ExtractOptions& x) {
   if (!x.trim.empty()) a.sets.push_back("evidence.trim=" + x.trim);
   if (!x.format.empty()) a.sets.push_back("evidence.format=" + x.format);
   if (x.sample_one_in != 0) a.sets.push_back("evidence.sampling.one_in_n=" + std::to_string(x.sample_one_in));
-  // Offline extraction writes everything the triggers ask for.
+  // Offline extraction writes everything the triggers ask for: no budget of the run's bytes,
+  // of a worker's evidence packets per second (packet time) or of a flow's.
   a.sets.push_back("evidence.global_budget_bytes=1024TiB");
+  a.evidence_unbudgeted = true;
   return analyze(a);
 }
 

@@ -25,6 +25,9 @@ struct AnalyzeOptions {
   std::string evidence_dir;     // "" = no evidence
   std::string config;           // optional configuration file (its evidence section is used)
   std::vector<std::string> sets;  // --set key.path=value overrides
+  // `extract`: no per-worker rate budget and no per-flow budget on the slices (everything
+  // the triggers ask for; the appliance's budgets protect a live control thread and disk).
+  bool evidence_unbudgeted = false;
 };
 
 // `extract`: trimmed evidence slices from a capture; the flags become evidence.* settings.

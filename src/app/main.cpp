@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   analyze->add_option("--set", a.sets, "override one key, e.g. --set evidence.post_packets=32 (repeatable)");
 
   seqwatch::app::ExtractOptions x;
-  auto* extract = cli.add_subcommand("extract", "Write trimmed evidence slices from a capture (the appliance's evidence path)");
+  auto* extract = cli.add_subcommand("extract", "Write trimmed evidence slices from a capture (the appliance's evidence path, without its budgets: every slice the triggers ask for)");
   extract->add_option("file", x.file, "capture file")->required()->check(CLI::ExistingFile);
   extract->add_option("-o,--out", x.out_dir, "output folder")->required();
   extract->add_option("--trigger", x.triggers,

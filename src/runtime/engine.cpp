@@ -237,7 +237,8 @@ void Engine::worker_loop(unsigned i, const std::atomic<bool>& stop) noexcept {
   static const std::atomic<bool> never{false};
   workers_[i]->run(rehashing() ? never : stop);
   tcp::TcpStage& st = *stages_[i];
-  while (!st.flush()) std::this_thread::yield();  // the control thread drains the records
+  // The control thread drains the flow records and the evidence the flow ends write.
+  while (!st.flush(workers_[i]->flow_end_room())) std::this_thread::yield();
   finished_[i].store(true, std::memory_order_release);
 }
 

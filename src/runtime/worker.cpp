@@ -109,6 +109,15 @@ void Worker::set_extras(const WorkerExtras& x) noexcept {
   if (tcp_ != nullptr && x_.evidence != nullptr) tcp_->set_flow_end_hook(&Worker::on_flow_end, this);
 }
 
+uint32_t Worker::flow_end_room() noexcept {
+  if (x_.evidence == nullptr) return UINT32_MAX;
+  evidence::RecordRing& ring = x_.evidence->ring();
+  const uint32_t per_flow = x_.evidence->config().pre_packets + 4u;
+  const uint32_t free = ring.free_slots(ring.capacity());
+  // An empty ring always takes one flow end (a ring smaller than one slice cannot stall).
+  return free == ring.capacity() ? std::max(1u, free / per_flow) : free / per_flow;
+}
+
 void Worker::on_flow_end(void* ctx, const flow::FlowEntry& e, uint32_t slot, flow::RemoveReason) noexcept {
   auto* w = static_cast<Worker*>(ctx);
   const bool unanswered = e.cold.stage == tcp::Stage::kSynSent;

@@ -98,6 +98,10 @@ class Worker {
     worker_id_ = worker_id;
   }
   const PayloadMatcher::Scratch* scratch() const noexcept { return scratch_.get(); }
+  // How many flows may end now (end of input, shutdown: TcpStage::flush) without
+  // overflowing the evidence ring: each flow end may close a slice or fire a trigger (begin,
+  // K history packets, the trigger packet, an end). UINT32_MAX without evidence.
+  uint32_t flow_end_room() noexcept;
 
  private:
   void process_burst(const PacketRef* pkts, uint16_t n) noexcept;

@@ -292,8 +292,8 @@ void TcpStage::sweep(uint64_t now_ns) noexcept {
   table_->sweep(now_ns, [this](const flow::FlowEntry& e, flow::RemoveReason why) { emit_record(e, why); });
 }
 
-bool TcpStage::flush() noexcept {
-  const uint32_t room = records_.free_slots();
+bool TcpStage::flush(uint32_t max) noexcept {
+  const uint32_t room = std::min(records_.free_slots(), max);
   return table_->flush([this](const flow::FlowEntry& e, flow::RemoveReason why) { emit_record(e, why); }, room);
 }
 

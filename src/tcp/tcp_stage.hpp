@@ -73,9 +73,10 @@ class TcpStage {
   // Ages flows by packet time (call once per burst, and on idle polls with wall time).
   void sweep(uint64_t now_ns) noexcept;
   // Ends flows (end of input, shutdown): each gets a flow record. Ends only as many as
-  // the record ring has room for; returns true once every flow has ended. Call again
-  // after draining the ring: `while (!stage.flush()) drain();`.
-  bool flush() noexcept;
+  // the record ring has room for, and at most `max` (the room of other rings the flow-end
+  // hook writes to); returns true once every flow has ended. Call again after draining the
+  // rings: `while (!stage.flush()) drain();`.
+  bool flush(uint32_t max = UINT32_MAX) noexcept;
 
   SpscRing<event::SegmentEvent>& events() noexcept { return events_; }
   SpscRing<event::FlowRecord>& records() noexcept { return records_; }
