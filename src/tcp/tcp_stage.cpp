@@ -26,8 +26,8 @@ constexpr unsigned kEntryAhead = 4;
 // Also evidence, at any age, even past the window: an equal TSval while the sender's latest
 // analysed segment carried another one (TcpCold::tsval_low): its clock has moved on since
 // the original, and anything it sends now carries a newer TSval, so equal bytes are a copy.
-// For a SYN, an equal nonzero TSval at least kTsTickUs later is evidence at any age too
-// (its re-send comes a timeout later with a newer TSval).
+// For a SYN, an equal nonzero TSval at least kTsTickUs later with the other TTL parity is
+// evidence at any age too (its re-send comes a timeout later with a newer TSval).
 // And, within kHopCopyWindowUs: a TTL parity other than the original's (the sum of the
 // frame's outermost and innermost TTL / hop limit, odd or even: ttl_parity below). A
 // sender's re-send leaves on the path its original took, with the same TTLs; a frame one
@@ -158,10 +158,13 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
       copy = true;
     } else if (t.ip_id != 0 || (ts && age >= kTsTickUs)) {
       // A SYN (or SYN/ACK) is re-sent a timeout later (>= 1 s) with a newer TSval, so an
-      // equal nonzero TSval on one is its copy at any age: a router that holds SYNs for
-      // neighbour resolution forwards them together, seconds late, and the "moved on"
-      // evidence above misses one in 8 (3 bits).
-      copy = age <= cfg_.copy_window_us || (ts && t.tsval != 0 && age >= kTsTickUs && (t.flags & decode::kTcpSyn));
+      // equal nonzero TSval on one seen one routed hop further on (the other TTL parity) is
+      // its copy at any age: a router that holds SYNs for neighbour resolution forwards them
+      // together, seconds late, and the "moved on" evidence above misses one in 8 (3 bits).
+      // (Both pieces of evidence: a tool re-sending a prebuilt SYN keeps its TSval, but not
+      // its path.)
+      copy = age <= cfg_.copy_window_us ||
+             (ts && t.tsval != 0 && age >= kTsTickUs && other_hop && (t.flags & decode::kTcpSyn));
     } else if (other_hop && age <= kHopCopyWindowUs) {
       copy = age <= cfg_.copy_window_us;
     } else {

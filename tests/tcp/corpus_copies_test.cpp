@@ -457,7 +457,7 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
 // The rule of tcp_stage.cpp (is_copy), written from the fields: a frame is a copy when an
 // earlier analysed frame has the same fingerprint, at most kWindowUs before it with an
 // IPv4 identification, or (timestamps option) at least kTsTickUs after it (a SYN with a
-// nonzero TSval that late: at any age); at most
+// nonzero TSval that late and the other TTL parity: at any age); at most
 // kHopWindowUs before with a TTL sum of the other parity than that frame's (one routed hop
 // further on); at any age while the
 // low 3 bits of the sender's latest analysed TSval differ from its own (the clock moved on); otherwise at most
@@ -481,8 +481,10 @@ std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRu
       if (f.timestamps && (sender_tsval & 7) != (f.tsval & 7)) {
         is_copy = true;  // the sender's clock moved on: at any age
       } else if (f.ip_id != 0 || (f.timestamps && age >= kTsTickUs)) {
-        // A SYN with an equal nonzero TSval at least a tick later: at any age.
-        is_copy = age >= 0 && (age <= kWindowUs || (f.syn && f.timestamps && f.tsval != 0 && age >= kTsTickUs));
+        // A SYN with an equal nonzero TSval at least a tick later and the other TTL parity:
+        // at any age (seqwatch's age wraps at 2^24 us, 16.8 s: a copy that late is not in the corpus).
+        is_copy = age >= 0 && (age <= kWindowUs || (f.syn && f.timestamps && f.tsval != 0 && age >= kTsTickUs &&
+                                                    f.ttl_parity != it->second.second));
       } else if (f.ttl_parity != it->second.second && age <= kHopWindowUs) {
         is_copy = age >= 0;
       } else {
