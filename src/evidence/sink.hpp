@@ -81,7 +81,7 @@ class EvidenceSink {
     uint64_t file_seq = 0;     // file of the open index entry
     size_t entry = 0;          // its position in pending_[file_seq]
     uint8_t tail_len = 0;      // "; slice=W-N " (the comment's tail but the role), made once
-    char tail[31];
+    char tail[31] = {};        // the longest: "; slice=255-72057594037927935 " (30)
   };
   struct Entry {
     Slice meta;                // the slice's flow and trigger (copied: the slice may end first)

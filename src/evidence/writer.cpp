@@ -154,7 +154,8 @@ bool RotatingWriter::open_file(uint64_t ts_ns) {
   if (!buffer_) buffer_ = std::make_unique<char[]>(cfg_.buffer_bytes);
   std::setvbuf(file_, buffer_.get(), _IOFBF, cfg_.buffer_bytes);
   // One thread (the control thread) writes a file: stdio's per-call lock is not needed
-  // (libpcap's pcap_dump makes two fwrite calls per record).
+  // (libpcap's pcap_dump makes two fwrite calls per record). Nothing else touches these
+  // streams (no fflush(NULL) or exit() from another thread while a file is open).
   __fsetlocking(file_, FSETLOCKING_BYCALLER);
   if (!write_header()) {
     fail("cannot write the file header", errno ? errno : EIO);

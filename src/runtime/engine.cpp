@@ -259,7 +259,10 @@ void Engine::run(const std::atomic<bool>& stop, EngineSinks& sinks) {
       });
     }
     for (auto& cap : captures_) {
+      // Without a consumer the records are dropped here: a worker waiting for room in the
+      // ring (lossless input, flows ending) must not wait for ever.
       if (sinks.on_evidence) n += sinks.on_evidence(cap->ring());
+      else n += cap->ring().drain([](const evidence::RecordHeader&, const uint8_t*) {});
     }
     for (auto& ring : samples_) {
       n += ring->drain([&](const FlowSample& fs) {
