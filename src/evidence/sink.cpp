@@ -80,6 +80,15 @@ std::string_view role_name(Role r) {
     default: return "none";
   }
 }
+
+// "; slice=W-N ": the part of the tail a slice's packets share.
+void append_slice_part(std::string& c, uint64_t slice) {
+  using namespace std::string_view_literals;
+  c += "; slice="sv;
+  append_slice_name(c, slice);
+  c += ' ';
+}
+
 }  // namespace
 
 void EvidenceSink::append_comment_head(std::string& c, uint32_t verdicts, uint32_t triggers) {
@@ -98,10 +107,7 @@ void EvidenceSink::append_comment_head(std::string& c, uint32_t verdicts, uint32
 }
 
 void EvidenceSink::append_comment_tail(std::string& c, uint64_t slice, Role role) {
-  using namespace std::string_view_literals;
-  c += "; slice="sv;
-  append_slice_name(c, slice);
-  c += ' ';
+  append_slice_part(c, slice);
   c += role_name(role);
 }
 
@@ -176,8 +182,7 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
       s.worker = r.worker;
       if (comments_) {
         std::string tail;
-        append_comment_tail(tail, r.slice, Role::kNone);
-        tail.resize(tail.size() - role_name(Role::kNone).size());  // "; slice=W-N "
+        append_slice_part(tail, r.slice);
         s.tail_len = static_cast<uint8_t>(std::min(tail.size(), sizeof s.tail));
         std::memcpy(s.tail, tail.data(), s.tail_len);
       }
@@ -234,7 +239,7 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
       head_valid_ = true;
     }
     if (!head_same || comment_slice_ != r.slice || comment_role_ != r.role || comment_.empty()) {
-      comment_ = comment_head_;  // + append_comment_tail(comment_, r.slice, r.role), kept in the slice
+      comment_ = comment_head_;  // + append_comment_tail(comment_, r.slice, r.role), its slice part kept in the slice
       comment_.append(s.tail, s.tail_len);
       comment_ += role_name(r.role);
       comment_slice_ = r.slice;
