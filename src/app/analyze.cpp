@@ -166,7 +166,8 @@ int analyze(const AnalyzeOptions& opts) {
     }
     ec.capture_filter = evc.capture_filter;
     set_bpf_jit(ec, evc);
-    auto out = EvidenceOutput::create(evidence_sink_config(evc, opts.evidence_dir, in.link_type()),
+    const size_t open_slices = size_t{ec.evidence.capture.flow_slots} * ec.workers;
+    auto out = EvidenceOutput::create(evidence_sink_config(evc, opts.evidence_dir, in.link_type(), open_slices),
                                       evc.global_budget_bytes);
     if (!out) return fail("evidence: " + out.error().message);
     evidence_out = std::move(out.value());

@@ -72,8 +72,9 @@ Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, 
 }
 
 evidence::SinkConfig evidence_sink_config(const config::EvidenceConfig& ev, const std::string& dir,
-                                          decode::LinkType link) {
+                                          decode::LinkType link, size_t open_slices) {
   evidence::SinkConfig sc;
+  sc.max_open_slices = std::max<size_t>(open_slices, 1);
   sc.evidence.dir = dir;
   sc.evidence.prefix = "evidence";
   sc.evidence.format = ev.format == config::EvidenceFormat::kPcap ? evidence::FileFormat::kPcap
@@ -148,7 +149,10 @@ nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
           {"samples_without_flow", no_flow},
           // Records of frames of another link type than the pcap files' (an input with
           // interfaces of several link types; pcapng files take them): not written.
-          {"packets_other_link", k.link_mismatch}};
+          {"packets_other_link", k.link_mismatch},
+          // Packets of a slice the sink no longer held (more slices open than it keeps, or
+          // a begin record lost): not written.
+          {"packets_orphaned", k.orphans}, {"slices_dropped", k.slices_dropped}};
 }
 
 std::string EvidenceOutput::describe(const runtime::Engine& engine) const {
@@ -162,14 +166,18 @@ std::string EvidenceOutput::describe(const runtime::Engine& engine) const {
     ring_lost += c.ring_full + c.samples_ring_full + c.refused_ring;
     budget_refused += c.refused_flow_budget + c.refused_global_budget;
   }
-  return fmt::format("{} packets in {} file(s) under {} (index {}){}{}{}{}{}", w.packets, w.files_completed, dir_,
+  return fmt::format("{} packets in {} file(s) under {} (index {}){}{}{}{}{}{}", w.packets, w.files_completed, dir_,
                      sink_->index_path(), w.files_failed ? fmt::format(", {} file(s) FAILED", w.files_failed) : "",
                      budget_refused ? fmt::format(", {} trigger(s) refused by the slice budgets", budget_refused) : "",
                      ring_lost ? fmt::format(", {} record(s) or trigger(s) LOST: evidence ring full", ring_lost) : "",
                      over_budget_ ? fmt::format(", {} records over the budget", over_budget_) : "",
                      k.link_mismatch ? fmt::format(", {} records of another link type than the files' NOT written",
                                                    k.link_mismatch)
-                                     : "");
+                                     : "",
+                     k.orphans ? fmt::format(", {} packets NOT written: their slice was no longer open in the sink "
+                                             "({} slices dropped)",
+                                             k.orphans, k.slices_dropped)
+                               : "");
 }
 
 }  // namespace seqwatch::app

@@ -172,6 +172,7 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
       if (slices_.size() >= cfg_.max_open_slices) {  // oldest id: its end was lost
         if (slices_.begin()->first == last_slice_id_) last_slice_ = nullptr;
         slices_.erase(slices_.begin());
+        ++counters_.slices_dropped;
       }
       Slice s;
       std::memcpy(&s.key, data, sizeof s.key);

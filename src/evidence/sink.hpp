@@ -25,14 +25,18 @@ struct SinkConfig {
   bool sample_enabled = false;
   WriterConfig sample;                 // set its prefix (e.g. "sample"); dir defaults to evidence.dir
   std::string index_name = "evidence-index.jsonl";  // in evidence.dir
-  size_t max_open_slices = 1u << 16;   // slices whose end record never came are dropped beyond this
+  // Slices kept open at once; beyond it the oldest is dropped (its end record was lost) and
+  // its later packets are counted as orphans. The app sets it to every flow slot of every
+  // worker, the most that can legitimately be open.
+  size_t max_open_slices = 1u << 16;
 };
 
 struct SinkCounters {
   uint64_t records = 0;
   uint64_t slices = 0;               // kSliceBegin seen
   uint64_t packets = 0;              // evidence packets written
-  uint64_t orphans = 0;              // packets of a slice whose begin was never seen
+  uint64_t orphans = 0;              // packets of a slice whose begin was never seen (or dropped): not written
+  uint64_t slices_dropped = 0;       // open slices dropped beyond max_open_slices
   uint64_t link_mismatch = 0;        // record's link type differs from the pcap writer's (not written)
   uint64_t samples = 0;
   uint64_t index_lines = 0;

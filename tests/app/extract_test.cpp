@@ -217,6 +217,27 @@ TEST(Extract, AnExportIsNotHeldToTheAppliancesBudgets) {
   EXPECT_EQ(packets, tcp_frames);
 }
 
+// Every flow of a 100k-flow trace triggers and stays in its post phase to the end: ~100,000
+// slices open at once in the control thread's sink, more than its old fixed limit (65,536),
+// beyond which the oldest were dropped and their later packets went unwritten and unreported
+// (30,635 of 400,000 here). The sink now keeps as many as the workers' flow slots can hold
+// open, and the summary names any packet it could not place.
+TEST(Extract, MoreOpenSlicesThanTheOldSinkLimitLoseNothing) {
+  const std::string gen = std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen";
+  const std::string pcap = seqwatch::test::scratch_dir() + "extract-open-slices.pcap";
+  ASSERT_EQ(run(gen + " --preset imix-100k --packets 400000 --seed 9 -o " + pcap).rc, 0);
+  const std::string out = fresh("open-slices");
+  const CmdResult r = run(exe() + " extract " + pcap + " -o " + out + " --bpf tcp --post 65535");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(r.out.find("NOT written"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("LOST"), std::string::npos) << r.out;
+  std::ifstream idx(out + "/evidence-index.jsonl");
+  uint64_t packets = 0, lines = 0;
+  for (std::string l; std::getline(idx, l); ++lines) packets += nlohmann::json::parse(l)["packets"].get<uint64_t>();
+  EXPECT_GT(lines, 65536u);
+  EXPECT_EQ(packets, 400000u);
+}
+
 TEST(Extract, BadTriggersAndFiltersAreRejectedWithTheReason) {
   const CmdResult a = run(exe() + " extract " + demo_pcap() + " -o " + fresh("bad1") + " --trigger storms");
   EXPECT_NE(a.rc, 0);

@@ -300,6 +300,32 @@ TEST(EvidenceWriter, IndexLinesAreWhatAJsonLibraryRenders) {
   EXPECT_EQ(n, 3u);
 }
 
+// More slices open than the sink keeps (max_open_slices): the oldest is dropped, counted,
+// and its later packets are counted as orphans, not written under another slice.
+TEST(EvidenceWriter, SlicesBeyondTheOpenLimitAreDroppedAndCounted) {
+  TempDir d;
+  SinkConfig sc = sink_config(d.path(), FileFormat::kPcap);
+  sc.max_open_slices = 1;
+  auto sink = EvidenceSink::create(sc).value();
+  Traffic tr;  // K = 3 before the RST, M = 2 after
+  const uint64_t t0 = 1'700'000'000'000'000'000ull;
+  auto packet = [&](uint32_t fl, int i) {
+    const bool rst = i == 4;
+    const Pkt& p = tr.f.tcp(static_cast<uint16_t>(20000 + fl), i % 2 == 0, t0 + fl * 1'000'000 + i * 1000,
+                            rst ? 0 : 100, rst ? (test::wire::kRst | test::wire::kAck) : test::wire::kAck);
+    tr.cap->observe(p.ref, p.view, FlowRef{fl, fl, static_cast<uint8_t>(p.dir), &p.key}, tcp::SegmentVerdict{});
+    sink->drain(tr.cap->ring());
+  };
+  for (int i = 0; i <= 4; ++i) packet(1, i);  // flow 1's slice opens: 3 history + the RST
+  for (int i = 0; i <= 4; ++i) packet(2, i);  // flow 2's opens too: flow 1's is dropped
+  for (int i = 5; i <= 6; ++i) packet(1, i);  // flow 1's post packets: orphans
+  for (int i = 5; i <= 6; ++i) packet(2, i);
+  sink->close();
+  EXPECT_EQ(sink->counters().slices_dropped, 1u);
+  EXPECT_EQ(sink->counters().orphans, 2u);
+  EXPECT_EQ(sink->counters().packets, 4u + 4u + 2u);
+}
+
 // Nothing triggered: no evidence file, but the index the summary names exists, empty.
 TEST(EvidenceWriter, EmptyIndexWhenNoSliceWasWritten) {
   TempDir d;
