@@ -157,14 +157,32 @@ TEST(Extract, FlowTriggerWritesTheWholeConnection) {
   EXPECT_LE(std::stoul(caps.out), 64u);  // trimmed to 64 bytes
 }
 
+// A seqwatch-gen trace in the scratch folder.
+std::string generated(const std::string& name, const std::string& options) {
+  const std::string gen = std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen";
+  const std::string pcap = seqwatch::test::scratch_dir() + name + ".pcap";
+  const CmdResult g = run(gen + " " + options + " -o " + pcap);
+  EXPECT_EQ(g.rc, 0) << g.out;
+  return pcap;
+}
+
+// The packets and lines of an export's index.
+struct IndexTotals {
+  uint64_t packets = 0, lines = 0;
+};
+IndexTotals index_totals(const std::string& out) {
+  IndexTotals t;
+  std::ifstream idx(out + "/evidence-index.jsonl");
+  for (std::string l; std::getline(idx, l); ++t.lines) t.packets += nlohmann::json::parse(l)["packets"].get<uint64_t>();
+  return t;
+}
+
 // An offline export is lossless and deterministic: when triggers fire on every packet the
 // worker outruns the control thread that writes the evidence, and waits for room in the
 // evidence ring instead of losing records (before 2026-12-02 one run in two lost some: a
 // different file each time). Three runs, byte-identical files and index, nothing lost.
 TEST(Extract, EveryRunWritesTheSameEvidenceAndLosesNone) {
-  const std::string gen = std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen";
-  const std::string pcap = seqwatch::test::scratch_dir() + "extract-flood.pcap";
-  ASSERT_EQ(run(gen + " --preset imix-100k --packets 100000 --seed 3 --usec -o " + pcap).rc, 0);
+  const std::string pcap = generated("extract-flood", "--preset imix-100k --packets 100000 --seed 3 --usec");
   auto slurp = [](const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -196,17 +214,13 @@ TEST(Extract, EveryRunWritesTheSameEvidenceAndLosesNone) {
 // ask for. A trigger on every TCP packet of a 0.36 s trace: far more than the rate budget's
 // 20,000 a second, none refused, nothing lost.
 TEST(Extract, AnExportIsNotHeldToTheAppliancesBudgets) {
-  const std::string gen = std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen";
-  const std::string pcap = seqwatch::test::scratch_dir() + "extract-budget.pcap";
-  ASSERT_EQ(run(gen + " --preset lossy --packets 200000 --seed 5 -o " + pcap).rc, 0);
+  const std::string pcap = generated("extract-budget", "--preset lossy --packets 200000 --seed 5");
   const std::string out = fresh("unbudgeted");
   const CmdResult r = run(exe() + " extract " + pcap + " -o " + out + " --bpf tcp --pre 0 --post 1");
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_EQ(r.out.find("refused"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("LOST"), std::string::npos) << r.out;
-  std::ifstream idx(out + "/evidence-index.jsonl");
-  uint64_t packets = 0;
-  for (std::string l; std::getline(idx, l);) packets += nlohmann::json::parse(l)["packets"].get<uint64_t>();
+  const uint64_t packets = index_totals(out).packets;
   // Every TCP packet is written once (each a trigger; its slice takes the next packet too,
   // which triggers again: the slices merge), far more than the rate budget lets through in
   // the trace's 0.36 s (at most two intervals of 20,000).
@@ -223,19 +237,15 @@ TEST(Extract, AnExportIsNotHeldToTheAppliancesBudgets) {
 // (30,635 of 400,000 here). The sink now keeps as many as the workers' flow slots can hold
 // open, and the summary names any packet it could not place.
 TEST(Extract, MoreOpenSlicesThanTheOldSinkLimitLoseNothing) {
-  const std::string gen = std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen";
-  const std::string pcap = seqwatch::test::scratch_dir() + "extract-open-slices.pcap";
-  ASSERT_EQ(run(gen + " --preset imix-100k --packets 400000 --seed 9 -o " + pcap).rc, 0);
+  const std::string pcap = generated("extract-open-slices", "--preset imix-100k --packets 400000 --seed 9");
   const std::string out = fresh("open-slices");
   const CmdResult r = run(exe() + " extract " + pcap + " -o " + out + " --bpf tcp --post 65535");
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_EQ(r.out.find("NOT written"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("LOST"), std::string::npos) << r.out;
-  std::ifstream idx(out + "/evidence-index.jsonl");
-  uint64_t packets = 0, lines = 0;
-  for (std::string l; std::getline(idx, l); ++lines) packets += nlohmann::json::parse(l)["packets"].get<uint64_t>();
-  EXPECT_GT(lines, 65536u);
-  EXPECT_EQ(packets, 400000u);
+  const IndexTotals t = index_totals(out);
+  EXPECT_GT(t.lines, 65536u);
+  EXPECT_EQ(t.packets, 400000u);
 }
 
 TEST(Extract, BadTriggersAndFiltersAreRejectedWithTheReason) {
