@@ -166,8 +166,7 @@ int analyze(const AnalyzeOptions& opts) {
     }
     ec.capture_filter = evc.capture_filter;
     set_bpf_jit(ec, evc);
-    const size_t open_slices = size_t{ec.evidence.capture.flow_slots} * ec.workers;
-    auto out = EvidenceOutput::create(evidence_sink_config(evc, opts.evidence_dir, in.link_type(), open_slices),
+    auto out = EvidenceOutput::create(evidence_sink_config(evc, opts.evidence_dir, in.link_type(), ec.evidence, ec.workers),
                                       evc.global_budget_bytes);
     if (!out) return fail("evidence: " + out.error().message);
     evidence_out = std::move(out.value());

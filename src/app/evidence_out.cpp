@@ -72,9 +72,10 @@ Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, 
 }
 
 evidence::SinkConfig evidence_sink_config(const config::EvidenceConfig& ev, const std::string& dir,
-                                          decode::LinkType link, size_t open_slices) {
+                                          decode::LinkType link, const runtime::EvidenceSetup& setup,
+                                          unsigned workers) {
   evidence::SinkConfig sc;
-  sc.max_open_slices = std::max<size_t>(open_slices, 1);
+  sc.max_open_slices = std::max<size_t>(size_t{setup.capture.flow_slots} * workers, 1);
   sc.evidence.dir = dir;
   sc.evidence.prefix = "evidence";
   sc.evidence.format = ev.format == config::EvidenceFormat::kPcap ? evidence::FileFormat::kPcap

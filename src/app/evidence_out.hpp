@@ -25,10 +25,11 @@ Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, 
 void set_bpf_jit(runtime::EngineConfig& ec, const config::EvidenceConfig& ev);
 
 // The files: pcap or pcapng in `dir`, rotated by size / time, with the index.
-// `open_slices`: how many slices can be open at once (every flow slot of every worker:
-// capture.flow_slots x workers); the sink keeps that many.
+// The sink keeps as many open slices as can be open at once: every flow slot of each of
+// the `workers` workers (setup.capture.flow_slots each).
 evidence::SinkConfig evidence_sink_config(const config::EvidenceConfig& ev, const std::string& dir,
-                                          decode::LinkType link, size_t open_slices);
+                                          decode::LinkType link, const runtime::EvidenceSetup& setup,
+                                          unsigned workers);
 
 class EvidenceOutput {
  public:

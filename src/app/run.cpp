@@ -404,9 +404,8 @@ int run_pipeline(const RunOptions& o) {
 
   std::unique_ptr<EvidenceOutput> evidence_out;
   if (cfg.evidence.enabled) {
-    const size_t open_slices = size_t{ec.evidence.capture.flow_slots} * engine.workers();
     auto ev = EvidenceOutput::create(evidence_sink_config(cfg.evidence, in_dir(cfg.evidence.dir), inputs[0]->link_type(),
-                                                          open_slices),
+                                                          ec.evidence, engine.workers()),
                                      cfg.evidence.global_budget_bytes);
     if (!ev) return fail("evidence: " + ev.error().message);
     evidence_out = std::move(ev.value());
