@@ -218,9 +218,13 @@ SEQWATCH_DECODE_HOT Next ipv6(Cursor& c) noexcept {
     }
     if (nh == kNhFragment) {
       const uint16_t fo = load_be16(e + 2);
-      l->flags |= kIpFragment;
-      if ((fo & 0xFFF8) == 0) l->flags |= kIpFirstFragment;
-      else fragment_rest = true;
+      // Offset 0 without "more fragments" is an atomic fragment (RFC 6946: a translator
+      // or a host told to add the header): the whole packet, processed as if unfragmented.
+      if ((fo & 0xFFF9) != 0) {
+        l->flags |= kIpFragment;
+        if ((fo & 0xFFF8) == 0) l->flags |= kIpFirstFragment;
+        else fragment_rest = true;
+      }
     }
     l->flags |= kIpHasOptions;
     nh = e[0];

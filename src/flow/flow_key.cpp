@@ -50,10 +50,22 @@ bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlan
   key.proto = ip.proto;
   uint64_t ctx = 0;
   if (use_vlans) {
-    if (v.vlan_count != 0) ctx |= static_cast<uint64_t>(v.vlan[0]) | (static_cast<uint64_t>(v.vlan[v.vlan_count - 1]) << 12);
+    if (v.vlan_count != 0) [[unlikely]] {
+      // VLAN id 0 is no VLAN: an 802.1Q tag that carries only a priority (802.1p; IP
+      // phones, Windows QoS, often on one direction only). Such tags are left out, so a
+      // priority-tagged direction stays with its untagged peer.
+      uint64_t first = 0, last = 0;
+      bool tagged = false;
+      for (unsigned i = 0; i < v.vlan_count; ++i) {
+        if (v.vlan[i] == 0) continue;
+        if (!tagged) first = v.vlan[i];
+        last = v.vlan[i];
+        tagged = true;
+      }
+      // Bit 63 tells "untagged" from a stack whose ids are all 0 beyond the first and last.
+      ctx |= first | (last << 12) | (static_cast<uint64_t>(tagged) << 63);
+    }
     ctx |= static_cast<uint64_t>(v.inner_vlan) << 24;
-    // Tell "no VLAN" from "VLAN 0" (priority-tagged frames).
-    ctx |= static_cast<uint64_t>(v.vlan_count != 0) << 63;
   }
   // Keyed tunnels (VXLAN/Geneve VNI, GRE key, ERSPAN session) name an address space:
   // their identity is part of the key. Keyless ones (IP-in-IP, plain GRE, Teredo) do not:

@@ -226,6 +226,20 @@ TEST(Ipv6, FirstFragmentStillParsesTcp) {
   EXPECT_EQ(d.v.tcp.payload_len, 100u);
 }
 
+// An atomic fragment (offset 0, no more fragments: RFC 6946) is a whole packet: analysed as
+// if the header were not there, as tshark does.
+TEST(Ipv6, AtomicFragmentIsAWholePacket) {
+  const Bytes f = FrameBuilder().eth().ipv6().ipv6_frag(0, false).tcp(kTcp).payload(100).build();
+  const Decoded d = decode_frame(f, LinkType::kEthernet);
+  ASSERT_EQ(d.status, DecodeStatus::kOk);
+  EXPECT_FALSE(d.v.flags & decode::kFlagFragment);
+  EXPECT_FALSE(d.v.ip[0].flags & decode::kIpFragment);
+  EXPECT_TRUE(d.v.ip[0].flags & decode::kIpHasOptions);
+  ASSERT_EQ(d.v.l4, L4Type::kTcp);
+  EXPECT_EQ(d.v.tcp.seq, kTcp.seq);
+  EXPECT_EQ(d.v.tcp.payload_len, 100u);
+}
+
 TEST(Ipv6, LaterFragmentHasNoL4) {
   for (const bool more : {true, false}) {
     const Bytes f = FrameBuilder().eth().ipv6().ipv6_frag(13, more, 1, wire::kProtoTcp).payload(40).build();

@@ -83,10 +83,14 @@ TEST(FlowKey, VlansKeepOverlappingFlowsApart) {
   const FlowKey untagged = key_of(Pkt(0x0A000001, 0x0A000002, 1, 2));
   const FlowKey v42 = key_of(Pkt(0x0A000001, 0x0A000002, 1, 2, {42}));
   const FlowKey qinq = key_of(Pkt(0x0A000001, 0x0A000002, 1, 2, {10, 20}));
-  const FlowKey v0 = key_of(Pkt(0x0A000001, 0x0A000002, 1, 2, {0}));  // priority-tagged
-  std::set<uint64_t> contexts = {untagged.context, v42.context, qinq.context, v0.context};
-  EXPECT_EQ(contexts.size(), 4u);
+  std::set<uint64_t> contexts = {untagged.context, v42.context, qinq.context};
+  EXPECT_EQ(contexts.size(), 3u);
   EXPECT_FALSE(untagged == v42);
+  // VLAN id 0 is a priority tag, not a VLAN (802.1Q): the same flow as untagged, and a
+  // priority tag under or over a real VLAN does not make another flow.
+  EXPECT_EQ(key_of(Pkt(0x0A000001, 0x0A000002, 1, 2, {0})), untagged);
+  EXPECT_EQ(key_of(Pkt(0x0A000001, 0x0A000002, 1, 2, {42, 0})), v42);
+  EXPECT_EQ(key_of(Pkt(0x0A000001, 0x0A000002, 1, 2, {0, 42})), v42);
 }
 
 TEST(FlowKey, VlansCanBeLeftOutForAsymmetricallyTaggedSpanPorts) {
