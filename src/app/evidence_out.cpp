@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 
 #include "runtime/eal.hpp"
 
@@ -14,6 +15,25 @@ void set_bpf_jit(runtime::EngineConfig& ec, const config::EvidenceConfig& ev) {
   if (!ev.bpf_jit) ec.bpf_jit_off = "turned off by evidence.bpf_jit: false";
   else if (!ec.bpf_jit) ec.bpf_jit_off = "no DPDK EAL in this process (offline reader)";
 }
+
+namespace {
+
+// The capture's trigger kind of a configured trigger type.
+uint32_t trigger_bit(config::TriggerType t) {
+  switch (t) {
+    case config::TriggerType::kRetransmissionStorm: return evidence::kTrigRetxStorm;
+    case config::TriggerType::kDupAckRun: return evidence::kTrigDupAckRun;
+    case config::TriggerType::kAckInsideSegment: return evidence::kTrigAckInSegment;
+    case config::TriggerType::kZeroWindow: return evidence::kTrigZeroWindow;
+    case config::TriggerType::kRst: return evidence::kTrigRst;
+    case config::TriggerType::kSynUnanswered: return evidence::kTrigSynUnanswered;
+    case config::TriggerType::kPayload: return evidence::kTrigPayload;
+    case config::TriggerType::kBpf: return evidence::kTrigBpf;
+  }
+  return 0;
+}
+
+}  // namespace
 
 Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, uint32_t flow_capacity) {
   runtime::EvidenceSetup s;
@@ -30,7 +50,7 @@ Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, 
   c.flow_slots = slots;
   c.history_bytes = kHistoryLog;
   c.pre_packets = static_cast<uint16_t>(std::min<uint32_t>(ev.history_packets, 1024));
-  c.post_packets = static_cast<uint16_t>(std::min<uint32_t>(ev.post_packets, 65535));
+  c.post_packets = static_cast<uint16_t>(ev.post_packets);  // 0 .. 65535 (the configuration's range)
   if (ev.trim.headers) {
     c.trim = {evidence::TrimMode::kHeaders, 256};  // Ethernet + tunnels + IPv6 + TCP with options
   } else {
@@ -46,12 +66,18 @@ Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, 
   c.sample.trim = c.trim;
   evidence::TriggerConfig& t = s.triggers;
   for (const config::Trigger& tr : ev.triggers) {
+    if (tr.post_packets) {  // this kind's slices get their own M (several of one kind: the largest)
+      const unsigned bit = static_cast<unsigned>(std::countr_zero(trigger_bit(tr.type)));
+      const uint16_t m = static_cast<uint16_t>(*tr.post_packets);
+      c.post_by_trigger[bit] = (c.post_override >> bit & 1u) ? std::max(c.post_by_trigger[bit], m) : m;
+      c.post_override |= 1u << bit;
+    }
     switch (tr.type) {
       case config::TriggerType::kRetransmissionStorm:
         t.retx_storm_count = tr.count;
         t.retx_storm_window_ms = tr.window_ms;
         break;
-      case config::TriggerType::kDupAckRun: t.dup_ack_run = static_cast<uint16_t>(std::min<uint32_t>(tr.min, 65535)); break;
+      case config::TriggerType::kDupAckRun: t.dup_ack_run = static_cast<uint16_t>(tr.min); break;  // 1 .. 65535
       case config::TriggerType::kAckInsideSegment: t.ack_in_segment = true; break;
       case config::TriggerType::kZeroWindow: t.zero_window_ms = tr.min_ms; break;
       case config::TriggerType::kRst: t.rst = true; break;
@@ -103,8 +129,13 @@ Result<std::unique_ptr<EvidenceOutput>> EvidenceOutput::create(const evidence::S
 
 uint32_t EvidenceOutput::drain(evidence::RecordRing& ring) {
   if (budget_ != 0 && sink_->evidence_writer().counters().bytes >= budget_) {
-    // The run's evidence budget is spent: records are consumed and counted, not written.
-    return ring.drain([this](const evidence::RecordHeader&, const uint8_t*) { ++over_budget_; });
+    // The run's evidence budget is spent: packets are consumed and counted, not written;
+    // slice ends still reach the sink, so the slices it holds open are completed (their
+    // index lines written), and new slices are not opened.
+    return ring.drain([this](const evidence::RecordHeader& r, const uint8_t* data) {
+      if (r.kind == evidence::RecordKind::kPacket || r.kind == evidence::RecordKind::kSample) ++over_budget_;
+      else if (r.kind == evidence::RecordKind::kSliceEnd) sink_->on_record(r, data);
+    });
   }
   return sink_->drain(ring);
 }
@@ -143,6 +174,10 @@ nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
           {"packets_written", w.packets}, {"bytes_written", w.bytes},
           {"packets_lost", w.packets_lost}, {"over_budget", over_budget_},
           {"index", sink_->index_path()}, {"index_lines", k.index_lines},
+          {"index_lines_lost", k.index_lines_lost}, {"index_errors", k.index_errors},
+          {"samples_written", sample_counters().packets}, {"sample_files", sample_counters().files_completed},
+          {"sample_files_failed", sample_counters().files_failed},
+          {"samples_lost", sample_counters().packets_lost},
           {"memory_bytes", memory},
           {"slices_history_cut", hist_cut}, {"history_packets_cut", hist_cut_pkts},
           {"triggers", triggers},          {"triggers_merged", merged},
@@ -156,6 +191,18 @@ nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
           {"packets_orphaned", k.orphans}, {"slices_dropped", k.slices_dropped}};
 }
 
+const evidence::WriterCounters& EvidenceOutput::sample_counters() const {
+  static const evidence::WriterCounters none{};
+  return sink_->sample_writer() ? sink_->sample_writer()->counters() : none;
+}
+
+bool EvidenceOutput::complete() const {
+  const auto& w = sink_->evidence_writer().counters();
+  const auto& sc = sample_counters();
+  return w.files_failed == 0 && w.packets_lost == 0 && sink_->counters().index_lines_lost == 0 &&
+         sink_->counters().index_errors == 0 && sc.files_failed == 0 && sc.packets_lost == 0;
+}
+
 std::string EvidenceOutput::describe(const runtime::Engine& engine) const {
   const auto& w = sink_->evidence_writer().counters();
   const auto& k = sink_->counters();
@@ -167,8 +214,15 @@ std::string EvidenceOutput::describe(const runtime::Engine& engine) const {
     ring_lost += c.ring_full + c.samples_ring_full + c.refused_ring;
     budget_refused += c.refused_flow_budget + c.refused_global_budget;
   }
+  const auto& sc = sample_counters();
+  std::string failed;
+  if (w.files_failed || w.packets_lost)
+    failed += fmt::format(", {} file(s) FAILED ({} packets lost)", w.files_failed, w.packets_lost);
+  if (k.index_lines_lost) failed += fmt::format(", {} index line(s) LOST", k.index_lines_lost);
+  if (sc.files_failed || sc.packets_lost)
+    failed += fmt::format(", {} sample file(s) FAILED ({} samples lost)", sc.files_failed, sc.packets_lost);
   return fmt::format("{} packets in {} file(s) under {} (index {}){}{}{}{}{}{}", w.packets, w.files_completed, dir_,
-                     sink_->index_path(), w.files_failed ? fmt::format(", {} file(s) FAILED", w.files_failed) : "",
+                     sink_->index_path(), failed,
                      budget_refused ? fmt::format(", {} trigger(s) refused by the slice budgets", budget_refused) : "",
                      ring_lost ? fmt::format(", {} record(s) or trigger(s) LOST: evidence ring full", ring_lost) : "",
                      over_budget_ ? fmt::format(", {} records over the budget", over_budget_) : "",

@@ -41,8 +41,12 @@ class EvidenceOutput {
   nlohmann::json summary(const runtime::Engine& engine) const;
   // One line for the summary: packets, files, and every loss or refusal (never silent).
   std::string describe(const runtime::Engine& engine) const;
+  // Everything handed to the files was written: no failed evidence or sample file, no
+  // lost index line (the exit status of analyze, extract and run says so).
+  bool complete() const;
 
  private:
+  const evidence::WriterCounters& sample_counters() const;
   std::unique_ptr<evidence::EvidenceSink> sink_;
   uint64_t budget_ = 0;
   uint64_t over_budget_ = 0;

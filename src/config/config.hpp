@@ -81,7 +81,9 @@ struct WorkersConfig {
 };
 
 // ---- flow_table ----------------------------------------------------------------------
-enum class Eviction : uint8_t { kLru, kRefuse };
+// The one policy the flow table has: a full probe window evicts its least recently active
+// flow (counted, its record written). (A "refuse" policy was once listed and never built.)
+enum class Eviction : uint8_t { kLru };
 
 struct FlowTableConfig {
   uint32_t capacity = 1u << 20;   // flows per worker (both directions in one entry)
@@ -146,7 +148,7 @@ struct Trigger {
   uint32_t min_ms = 0;       // zero_window: advertised zero window for at least this long
   uint32_t rule = 0;         // payload: rule id in rules.file
   std::string expr;          // bpf: tcpdump filter expression
-  std::optional<Trim> trim;  // overrides evidence.trim for slices this trigger starts
+  std::optional<Trim> trim;  // not supported (rejected: every slice keeps evidence.trim); kept to name the key
   std::optional<uint32_t> post_packets;  // overrides evidence.post_packets
   static Trigger of(TriggerType t);       // the type with its default parameters
   bool operator==(const Trigger&) const = default;

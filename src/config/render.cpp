@@ -94,6 +94,11 @@ std::string check_trim(const Trim& t) {
 }
 
 std::string check_opt_trim(const std::optional<Trim>& t) { return t ? check_trim(*t) : std::string{}; }
+std::string check_trigger_trim(const std::optional<Trim>& t) {
+  if (!t) return {};
+  return "a trim per trigger is not supported: a flow's history is stored trimmed before any trigger fires, so "
+         "every slice keeps evidence.trim; set that instead";
+}
 
 }  // namespace schema
 

@@ -38,9 +38,11 @@ std::string check_devargs(const std::string& s);
 std::string check_sink(const Sink& s);
 std::string check_trim(const Trim& t);
 std::string check_opt_trim(const std::optional<Trim>& t);
+std::string check_trigger_trim(const std::optional<Trim>& t);
 
 constexpr uint64_t kDay_s = 86400;
-constexpr uint32_t kMaxBurst = 512;          // DPDK PMDs take at most this many per call
+constexpr uint32_t kMaxBurst = 32;           // the workers' burst arrays (runtime kBurstSize)
+constexpr uint32_t kMaxWorkers = 128;        // the engine's limit (runtime::Engine::create)
 constexpr uint32_t kMaxQueues = 1024;        // RTE_MAX_QUEUES_PER_PORT
 constexpr uint32_t kMaxDescriptors = 32768;  // the largest rx ring any PMD offers
 constexpr uint32_t kMaxSnap = 65535;         // pcap snaplen for trimmed copies
@@ -73,7 +75,7 @@ template <class V> void visit(V& v, PortConfig& c) {
 }
 
 template <class V> void visit(V& v, WorkersConfig& c) {
-  v.field("count", c.count, IntRange{1, 1024});
+  v.field("count", c.count, IntRange{1, kMaxWorkers});
   v.field("lcores", c.lcores, Custom<std::string>{check_lcore_list_or_empty});
   v.field("burst", c.burst, IntRange{1, kMaxBurst});
   v.field("share_cpus", c.share_cpus);
@@ -114,7 +116,7 @@ template <class V> void visit(V& v, Trigger& c) {
       v.field("count", c.count, IntRange{2, 16});
       v.field("window_ms", c.window_ms, IntRange{1, 3600000});
       break;
-    case TriggerType::kDupAckRun: v.field("min", c.min, IntRange{1, 1000000}); break;
+    case TriggerType::kDupAckRun: v.field("min", c.min, IntRange{1, 65535}); break;
     case TriggerType::kZeroWindow: v.field("min_ms", c.min_ms, IntRange{0, 3600000}); break;
     case TriggerType::kPayload: v.field("rule", c.rule, IntRange{1, UINT32_MAX}); break;
     case TriggerType::kBpf: v.field("expr", c.expr, Custom<std::string>{check_not_empty}); break;
@@ -122,8 +124,8 @@ template <class V> void visit(V& v, Trigger& c) {
     case TriggerType::kRst:
     case TriggerType::kSynUnanswered: break;
   }
-  v.field("trim", c.trim, Custom<std::optional<Trim>>{check_opt_trim});
-  v.field("post_packets", c.post_packets, IntRange{0, 1000000});
+  v.field("trim", c.trim, Custom<std::optional<Trim>>{check_trigger_trim});
+  v.field("post_packets", c.post_packets, IntRange{0, 65535});
 }
 
 template <class V> void visit(V& v, SamplingConfig& c) {
@@ -136,7 +138,7 @@ template <class V> void visit(V& v, EvidenceConfig& c) {
   v.field("dir", c.dir, Custom<std::string>{check_not_empty});
   v.field("history_packets", c.history_packets, IntRange{0, 1024});
   v.field("trim", c.trim, Custom<Trim>{check_trim});
-  v.field("post_packets", c.post_packets, IntRange{0, 1000000});
+  v.field("post_packets", c.post_packets, IntRange{0, 65535});
   v.field("per_flow_budget", c.per_flow_budget, Size{}, IntRange{1, 1ull << 50});
   v.field("global_budget_bytes", c.global_budget_bytes, Size{}, IntRange{1, 1ull << 50});
   v.field("format", c.format);
@@ -197,7 +199,7 @@ SEQWATCH_ENUM_NAMES(LogLevel, {"emergency", LogLevel::kEmergency}, {"alert", Log
 SEQWATCH_ENUM_NAMES(Rss, {"symmetric", Rss::kSymmetric}, {"off", Rss::kOff})
 SEQWATCH_ENUM_NAMES(Rehash, {"none", Rehash::kNone}, {"software", Rehash::kSoftware})
 SEQWATCH_ENUM_NAMES(Timestamps, {"auto", Timestamps::kAuto}, {"hw", Timestamps::kHw}, {"tsc", Timestamps::kTsc})
-SEQWATCH_ENUM_NAMES(Eviction, {"lru", Eviction::kLru}, {"refuse", Eviction::kRefuse})
+SEQWATCH_ENUM_NAMES(Eviction, {"lru", Eviction::kLru})
 SEQWATCH_ENUM_NAMES(EvidenceFormat, {"pcap", EvidenceFormat::kPcap}, {"pcapng", EvidenceFormat::kPcapng})
 SEQWATCH_ENUM_NAMES(TriggerType, {"retransmission_storm", TriggerType::kRetransmissionStorm},
                     {"dup_ack_run", TriggerType::kDupAckRun}, {"ack_inside_segment", TriggerType::kAckInsideSegment},

@@ -235,7 +235,7 @@ bool EvidenceCapture::open_slice(FlowSlot& s, const PacketRef& p, const decode::
     push_packet(s, Role::kTrigger, entry_of(p, n, f.dir, verdicts, link_), p.data, fired);
     ++s.emitted;
   }
-  s.post_left = cfg_.post_packets;
+  s.post_left = post_for(fired);
   if (s.post_left == 0) end_slice(s, EndReason::kPostDone, p.ts_ns);
   return true;
 }
@@ -279,7 +279,7 @@ void EvidenceCapture::observe_triggers(FlowSlot& s, const PacketRef& p, const de
       ++s.emitted;
       if (fired) {
         ++counters_.triggers_merged;
-        s.post_left = cfg_.post_packets;
+        s.post_left = post_for(fired);
       } else {
         --s.post_left;
       }

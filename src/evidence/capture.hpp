@@ -70,6 +70,10 @@ struct CaptureConfig {
   uint64_t history_bytes = 8u << 20;  // the history log, power of two (<= 2^36); holds the latest packets of all flows
   uint16_t pre_packets = 8;        // K: history per flow
   uint16_t post_packets = 16;      // M: packets after the trigger packet
+  // M for slices a trigger kind starts (evidence.triggers[].post_packets), where
+  // post_override has its bit; a packet firing several kinds gets the largest M.
+  uint32_t post_override = 0;
+  std::array<uint16_t, kTriggerBits> post_by_trigger{};
   TrimConfig trim;
   BudgetConfig budget;
   SampleConfig sample;
@@ -236,6 +240,14 @@ class EvidenceCapture {
                   uint32_t fired) noexcept;
   bool push_packet(const FlowSlot& s, Role role, const HistEntry& h, const uint8_t* data, uint32_t triggers) noexcept;
   void end_slice(FlowSlot& s, EndReason why, uint64_t ts_ns) noexcept;
+  // M for a slice started (or extended) by the trigger kinds `fired`.
+  uint32_t post_for(uint32_t fired) const noexcept {
+    if ((fired & cfg_.post_override) == 0) return cfg_.post_packets;
+    uint32_t m = (fired & ~cfg_.post_override) ? cfg_.post_packets : 0;
+    for (unsigned b = 0; b < kTriggerBits; ++b)
+      if ((fired & cfg_.post_override) >> b & 1u) m = std::max<uint32_t>(m, cfg_.post_by_trigger[b]);
+    return m;
+  }
   // Appends the packet, trimmed, to the log, linked to the flow's previous entry.
   [[gnu::always_inline]] void store(FlowSlot& s, const PacketRef& p, const decode::PacketView& v, uint8_t dir,
                                     uint32_t verdicts) noexcept {

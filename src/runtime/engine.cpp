@@ -109,6 +109,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
     e->stages_.push_back(std::move(stage.value()));
     PacketSource& src = rehash ? static_cast<PacketSource&>(*e->ring_sources_[i]) : *e->inputs_[i];
     e->workers_.push_back(std::make_unique<Worker>(src, cfg.matcher, e->stages_.back().get()));
+    e->workers_.back()->set_burst(cfg.burst);
     WorkerExtras x;
     x.capture_filter = e->capture_filter_.get();
     x.payload_events = cfg.payload_events;
@@ -166,7 +167,7 @@ void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {
     uint32_t got = 0;
     for (size_t k = 0; k < inputs_.size(); ++k) {
       PacketSource& in = *inputs_[(next + k) % inputs_.size()];
-      const uint16_t n = in.rx_burst(pkts.data(), kBurstSize);
+      const uint16_t n = in.rx_burst(pkts.data(), std::clamp<uint16_t>(cfg_.burst, 1, kBurstSize));
       if (n == 0) {
         in.release();
         all_done &= in.done();

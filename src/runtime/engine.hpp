@@ -45,6 +45,7 @@ struct EvidenceSetup {
 
 struct EngineConfig {
   unsigned workers = 1;
+  uint16_t burst = kBurstSize;          // packets per receive call, 1 .. kBurstSize (workers.burst)
   tcp::TcpStageConfig tcp;              // per worker (flow-table capacity is per worker)
   const PayloadMatcher* matcher = nullptr;
   bool software_rehash = false;         // forced on when inputs != workers

@@ -48,7 +48,7 @@ bool Worker::poll() noexcept {
       return true;
     }
   }
-  const uint16_t n = source_.rx_burst(pkts_.data(), kBurstSize);
+  const uint16_t n = source_.rx_burst(pkts_.data(), burst_);
   if (n == 0) {
     source_.release();
     state_.idle_tsc += __rdtsc() - t0;
@@ -137,7 +137,7 @@ void Worker::payload_event(uint16_t i, const PacketRef& p, const PayloadMatcher:
   e.payload_len = t.payload_len;
   e.window = t.window;
   e.dir = r.dir;
-  e.worker = worker_id_;
+  e.worker = tcp_->worker();  // as the segment events of the same worker
   e.tcp_flags = t.flags;
   e.kind = event::kPayloadMatch;
   e.rule_id = matcher_->rules()[m.rule].id;

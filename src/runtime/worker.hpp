@@ -92,6 +92,8 @@ class Worker {
 
   const WorkerState& state() const noexcept { return state_; }
   void set_extras(const WorkerExtras& x) noexcept;
+  // Packets per receive call (workers.burst), 1 .. kBurstSize.
+  void set_burst(uint16_t n) noexcept { burst_ = std::clamp<uint16_t>(n, 1, kBurstSize); }
   // Hands one packet in kSampleEvery to `ring` (the control thread's imbalance view).
   void set_sample_ring(SpscRing<FlowSample>* ring, uint8_t worker_id) noexcept {
     samples_ = ring;
@@ -125,6 +127,7 @@ class Worker {
   SpscRing<FlowSample>* samples_ = nullptr;
   uint32_t sample_countdown_ = kSampleEvery;
   uint8_t worker_id_ = 0;
+  uint16_t burst_ = kBurstSize;
 };
 
 }  // namespace seqwatch::runtime

@@ -80,6 +80,7 @@ class TcpStage {
 
   SpscRing<event::SegmentEvent>& events() noexcept { return events_; }
   SpscRing<event::FlowRecord>& records() noexcept { return records_; }
+  uint8_t worker() const noexcept { return cfg_.worker; }
   const TcpStageCounters& counters() const noexcept { return counters_; }
   const flow::FlowTable& table() const noexcept { return *table_; }
   const SegmentResult& result(uint16_t i) const noexcept { return results_[i]; }

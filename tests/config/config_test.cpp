@@ -191,13 +191,13 @@ TEST_F(ConfigTest, PipelinesSayWhatTheyPromise) {
 // ---- layering and overrides -------------------------------------------------------------
 
 TEST_F(ConfigTest, LaterFilesOverrideEarlierKeyByKey) {
-  const auto a = file("a.yaml", "workers: {count: 1, burst: 64}\nflow_table: {capacity: 4096}\neal: {lcores: '0-3'}\n");
+  const auto a = file("a.yaml", "workers: {count: 1, burst: 16}\nflow_table: {capacity: 4096}\neal: {lcores: '0-3'}\n");
   const auto b = file("b.yaml", "workers:\n  count: 3\n");
   Origins org;
   auto r = load_config({a, b}, {}, &org);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r.value().workers.count, 3u);
-  EXPECT_EQ(r.value().workers.burst, 64u);  // kept from a.yaml
+  EXPECT_EQ(r.value().workers.burst, 16u);  // kept from a.yaml
   EXPECT_EQ(r.value().flow_table.capacity, 4096u);
   EXPECT_EQ(r.value().tcp.event_ring, TcpConfig{}.event_ring);
   EXPECT_EQ(org["workers.count"], b + ":2:10");
@@ -226,12 +226,12 @@ TEST_F(ConfigTest, ListsAreReplacedWholeOrPatchedByIndex) {
 
 TEST_F(ConfigTest, OverridesApplyLast) {
   const auto a = file("a.yaml", "workers: {count: 1}\n");
-  auto r = load_config({a}, {"workers.burst=64", "ports.0.devargs=net_pcap0,rx_pcap=/tmp/x.pcap,infinite_rx=1",
+  auto r = load_config({a}, {"workers.burst=16", "ports.0.devargs=net_pcap0,rx_pcap=/tmp/x.pcap,infinite_rx=1",
                              "ports[0].rss=off", "evidence.triggers=[{type: rst}, {type: bpf, expr: 'tcp port 80'}]",
                              "evidence.rotate_bytes=64MiB", "eal.extra_args=[-a, 0000:3b:00.0]", "outputs.events=false"});
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Config& c = r.value();
-  EXPECT_EQ(c.workers.burst, 64u);
+  EXPECT_EQ(c.workers.burst, 16u);
   EXPECT_EQ(c.ports[0].devargs, "net_pcap0,rx_pcap=/tmp/x.pcap,infinite_rx=1");
   EXPECT_EQ(c.ports[0].rss, Rss::kOff);
   ASSERT_EQ(c.evidence.triggers.size(), 2u);
@@ -274,13 +274,12 @@ TEST_F(ConfigTest, RenderingRoundTripsEveryValue) {
                         0, false, 7},
              PortConfig{"d", "", "", 1, 256, 0, true, Rss::kOff, Rehash::kNone, Timestamps::kAuto, "/tmp/u.pcap", 2.5e6,
                         true, 0}};
-  c.workers = {4, "1-4", 64};
-  c.flow_table = {4096, 0.25, 0.125, false, Eviction::kRefuse, false};
+  c.workers = {4, "1-4", 16};
+  c.flow_table = {4096, 0.25, 0.125, false, Eviction::kLru, false};
   c.tcp = {1024, 256};
   c.outputs = {"/tmp/o", false, {false, "e"}, {true, "-"}, {true, "s.json"}, 0.5, 123456, 0};
   Trigger payload = Trigger::of(TriggerType::kPayload);
   payload.rule = 1001;
-  payload.trim = Trim{false, 200};
   payload.post_packets = 5;
   Trigger bpf = Trigger::of(TriggerType::kBpf);
   bpf.expr = "tcp[tcpflags] & tcp-rst != 0";
@@ -337,13 +336,33 @@ TEST_F(ConfigTest, PowersOfTwo) {
             where(2, 15) + ": tcp.event_ring: 100000 is not a power of two (nearest: 65536 or 131072)");
 }
 
+// Values the runtime could not honour are refused, not clamped or ignored: more workers
+// than the engine runs, a burst larger than the workers' arrays, a count that its 16-bit
+// field would cut, a trim per trigger (the history is stored trimmed before any trigger),
+// an eviction policy the flow table does not have.
+TEST_F(ConfigTest, ValuesTheRuntimeCannotHonourAreRefused) {
+  EXPECT_EQ(error_of("workers:\n  count: 129\n"), where(2, 10) + ": workers.count: 129 is out of range: allowed 1 .. 128");
+  EXPECT_EQ(error_of("workers:\n  burst: 33\n"), where(2, 10) + ": workers.burst: 33 is out of range: allowed 1 .. 32");
+  EXPECT_EQ(error_of("evidence:\n  post_packets: 70000\n"),
+            where(2, 17) + ": evidence.post_packets: 70000 is out of range: allowed 0 .. 65535");
+  EXPECT_EQ(error_of("evidence:\n  triggers:\n    - {type: dup_ack_run, min: 100000}\n"),
+            where(3, 32) + ": evidence.triggers[0].min: 100000 is out of range: allowed 1 .. 65535");
+  EXPECT_EQ(error_of("evidence:\n  triggers:\n    - {type: rst, trim: 64}\n"),
+            where(3, 25) + ": evidence.triggers[0].trim: a trim per trigger is not supported: a flow's history is stored "
+                           "trimmed before any trigger fires, so every slice keeps evidence.trim; set that instead");
+  EXPECT_EQ(error_of("flow_table:\n  eviction: refuse\n"),
+            where(2, 13) + ": flow_table.eviction: 'refuse' is not one of: lru");
+  // Per-trigger post_packets is honoured (EvidenceSlice.APerTriggerPostCountAppliesToItsSlices).
+  EXPECT_EQ(error_of("evidence:\n  triggers:\n    - {type: rst, post_packets: 8}\n"), "");
+}
+
 TEST_F(ConfigTest, RangesZeroWorkersAndTimeouts) {
-  EXPECT_EQ(error_of("workers:\n  count: 0\n"), where(2, 10) + ": workers.count: 0 is out of range: allowed 1 .. 1024");
+  EXPECT_EQ(error_of("workers:\n  count: 0\n"), where(2, 10) + ": workers.count: 0 is out of range: allowed 1 .. 128");
   EXPECT_EQ(error_of("flow_table:\n  idle_timeout_s: 0\n"),
             where(2, 19) + ": flow_table.idle_timeout_s: 0 is out of range: must be > 0 and <= 86400");
   EXPECT_EQ(error_of("flow_table:\n  closed_linger_s: -1\n"),
             where(2, 20) + ": flow_table.closed_linger_s: -1 is out of range: must be > 0 and <= 86400");
-  EXPECT_EQ(error_of("workers:\n  burst: 1024\n"), where(2, 10) + ": workers.burst: 1024 is out of range: allowed 1 .. 512");
+  EXPECT_EQ(error_of("workers:\n  burst: 1024\n"), where(2, 10) + ": workers.burst: 1024 is out of range: allowed 1 .. 32");
   EXPECT_EQ(error_of("telemetry:\n  prometheus: {port: 0}\n"),
             where(2, 22) + ": telemetry.prometheus.port: 0 is out of range: allowed 1 .. 65535");
   EXPECT_EQ(error_of("evidence:\n  sampling: {flow_hash_fraction: 1.5}\n"),
@@ -363,8 +382,6 @@ TEST_F(ConfigTest, UnknownEnumValuesListTheAllowedOnes) {
 TEST_F(ConfigTest, TrimLengths) {
   EXPECT_EQ(error_of("evidence:\n  trim: 5\n"), where(2, 9) + ": evidence.trim: trim 5 is out of range: 'headers' or 14 .. 65535 bytes");
   EXPECT_EQ(error_of("evidence:\n  trim: all\n"), where(2, 9) + ": evidence.trim: expected 'headers' or a byte count, got 'all'");
-  EXPECT_EQ(error_of("evidence:\n  triggers:\n    - {type: rst, trim: 70000}\n"),
-            where(3, 25) + ": evidence.triggers[0].trim: trim 70000 is out of range: 'headers' or 14 .. 65535 bytes");
 }
 
 TEST_F(ConfigTest, Budgets) {
@@ -452,8 +469,8 @@ TEST_F(ConfigTest, DuplicateKeysAndSyntaxErrors) {
 
 TEST_F(ConfigTest, AllProblemsAreReportedTogether) {
   const std::string e = error_of("workers:\n  count: 0\n  burst: 0\nflow_table:\n  capcity: 1\n");
-  EXPECT_EQ(e, where(2, 10) + ": workers.count: 0 is out of range: allowed 1 .. 1024\n" + where(3, 10) +
-                   ": workers.burst: 0 is out of range: allowed 1 .. 512\n" + where(5, 3) +
+  EXPECT_EQ(e, where(2, 10) + ": workers.count: 0 is out of range: allowed 1 .. 128\n" + where(3, 10) +
+                   ": workers.burst: 0 is out of range: allowed 1 .. 32\n" + where(5, 3) +
                    ": flow_table.capcity: unknown key; did you mean 'capacity'?");
 }
 

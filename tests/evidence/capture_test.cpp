@@ -134,6 +134,32 @@ TEST(EvidenceSlice, TriggerInsideSliceExtendsIt) {
   EXPECT_EQ(c->counters().triggers_merged, 1u);
 }
 
+// evidence.triggers[].post_packets: a RST's slice gets its own M (1), a dup-ACK run's the
+// evidence-wide one (4); a packet firing both gets the larger.
+TEST(EvidenceSlice, APerTriggerPostCountAppliesToItsSlices) {
+  CaptureConfig cfg = small_config(1, 4);
+  cfg.post_override = kTrigRst;
+  cfg.post_by_trigger[4] = 1;  // kTrigRst's bit
+  auto c = EvidenceCapture::create(cfg, rst_triggers()).value();
+  PacketFactory f;
+  auto run = [&](uint16_t port, int trigger_at, bool rst, bool dup) {
+    for (int i = 0; i < 8; ++i) {
+      const bool fire = i == trigger_at;
+      const Pkt& p = f.tcp(port, true, 1000 + i, 0, fire && rst ? (test::wire::kRst | test::wire::kAck) : test::wire::kAck);
+      c->observe(p.ref, p.view, ref(p, port), fire && dup ? dupack(3) : none());
+    }
+    std::vector<Role> roles;
+    for (const Rec& r : drain(*c))
+      if (r.h.kind == RecordKind::kPacket) roles.push_back(r.h.role);
+    return roles;
+  };
+  EXPECT_EQ(run(40001, 2, true, false), (std::vector<Role>{Role::kPre, Role::kTrigger, Role::kPost}));
+  EXPECT_EQ(run(40002, 2, false, true),
+            (std::vector<Role>{Role::kPre, Role::kTrigger, Role::kPost, Role::kPost, Role::kPost, Role::kPost}));
+  EXPECT_EQ(run(40003, 2, true, true),
+            (std::vector<Role>{Role::kPre, Role::kTrigger, Role::kPost, Role::kPost, Role::kPost, Role::kPost}));
+}
+
 TEST(EvidenceBudget, PerFlowSlicesAndPackets) {
   CaptureConfig cfg = small_config(2, 1);
   cfg.budget.flow_slices = 1;
