@@ -10,6 +10,7 @@
 #include <rte_version.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cerrno>
 #include <cstdio>
@@ -42,8 +43,7 @@ namespace {
 std::atomic<bool> g_stop{false};
 
 void on_signal(int) {
-  if (g_stop.load()) _exit(130);  // second signal: the user insists
-  g_stop.store(true);
+  if (g_stop.exchange(true)) _exit(130);  // second signal: the user insists
 }
 
 int fail(const std::string& msg) {
@@ -66,6 +66,7 @@ Result<uint64_t> count_frames(const std::string& path) {
 int analyze(const AnalyzeOptions& opts) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);  // JSON lines piped to a consumer that goes away: a counted write error
 
   // libpcap checks the file first (and reads it for --source file / dpdk); a pcapng file
   // with interfaces of different link types, which libpcap refuses, goes on to the mmap
@@ -176,30 +177,37 @@ int analyze(const AnalyzeOptions& opts) {
   if (!engine_r) return fail(engine_r.error().message);
   runtime::Engine& engine = *engine_r.value();
 
-  std::FILE* events_file = nullptr;
-  std::FILE* flows_file = nullptr;
-  if (!opts.events_out.empty()) {
-    auto f = open_output(opts.events_out);
-    if (!f) return fail(f.error().message);
-    events_file = f.value();
-  }
-  if (!opts.flows_out.empty()) {
-    auto f = open_output(opts.flows_out);
-    if (!f) return fail(f.error().message);
-    flows_file = f.value();
-  }
+  if (auto dup = same_output({{"--events", opts.events_out}, {"--flows", opts.flows_out}, {"--json", opts.json_out}});
+      !dup.empty())
+    return fail(dup);
+  event::LineFile events_file, flows_file;
+  const event::LineFileOptions lopts;  // one file each: no rotation offline
+  if (!opts.events_out.empty() && !events_file.open(opts.events_out, false, lopts, 0))
+    return fail("--events: " + events_file.take_error());
+  if (!opts.flows_out.empty() && !flows_file.open(opts.flows_out, false, lopts, 0))
+    return fail("--flows: " + flows_file.take_error());
   // The human report goes to stderr when stdout carries JSON lines.
-  std::FILE* report_out = (events_file == stdout || flows_file == stdout) ? stderr : stdout;
-  event::JsonLinesWriter events(events_file ? events_file : stdout);
-  event::JsonLinesWriter flows(flows_file ? flows_file : stdout);
+  std::FILE* report_out = (events_file.is_stdout() || flows_file.is_stdout() || opts.json_out == "-") ? stderr : stdout;
+  event::JsonLinesWriter events(events_file);
+  event::JsonLinesWriter flows(flows_file);
   RetransReport report(std::max<size_t>(RetransReport::kDefaultKeepFlows, opts.top));  // every row --top asks for
   runtime::EngineSinks sinks;
   sinks.on_event = [&](const event::SegmentEvent& e) {
-    if (events_file) events.write(e);
+    if (!opts.events_out.empty()) events.write(e);
   };
   sinks.on_record = [&](const event::FlowRecord& r) {
     report.add(r);
-    if (flows_file) flows.write(r);
+    if (!opts.flows_out.empty()) flows.write(r);
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  sinks.on_tick = [&] {  // failed writes are retried (a disk that was full for a moment)
+    const auto ns = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    for (event::LineFile* f : {&events_file, &flows_file}) {
+      f->tick(ns);
+      if (const std::string e = f->take_error(); !e.empty())
+        std::fprintf(stderr, "seqwatch: %s; lines are kept and retried, and counted if lost\n", e.c_str());
+    }
   };
   if (evidence_out) sinks.on_evidence = [&](evidence::RecordRing& r) { return evidence_out->drain(r); };
   engine.run(g_stop, sinks);
@@ -216,22 +224,24 @@ int analyze(const AnalyzeOptions& opts) {
                ps.imissed, ps.ierrors, ps.rx_nombuf);
   }
   if (g_stop.load()) fmt::print(report_out, "  (stopped by signal before the end of the input)\n");
-  bool write_failed = false;
-  for (auto* w : {&events, &flows}) {
-    w->flush();
-    write_failed |= !w->ok();
+  bool complete = true;
+  nlohmann::json files = nlohmann::json::object();
+  for (auto [name, f] : {std::pair{"events", &events_file}, std::pair{"flows", &flows_file}}) {
+    if (f->path().empty()) continue;
+    complete &= f->close();
+    if (const std::string e = f->take_error(); !e.empty()) std::fprintf(stderr, "seqwatch: %s\n", e.c_str());
+    files[name] = line_file_json(*f);
+    if (f->counters().lost != 0)
+      fmt::print(report_out, "  {:<14} {} line(s) LOST on '{}'\n", name, f->counters().lost, f->path());
   }
-  if (events_file && events_file != stdout) write_failed |= std::fclose(events_file) != 0;
-  if (flows_file && flows_file != stdout) write_failed |= std::fclose(flows_file) != 0;
-  int rc = write_failed ? fail("writing events or flow records failed (disk full?)") : 0;
+  if (!files.empty()) j["output_files"] = files;
+  if (evidence_out) complete &= evidence_out->complete();
+  int rc = complete ? 0 : fail("some output could not be written completely (disk full?): see the lines above");
   if (!opts.json_out.empty()) {
     nlohmann::json out = j;
     out["input"] = opts.file;
     out["source"] = what;
-    std::ofstream f(opts.json_out);
-    f << out.dump(2) << "\n";
-    f.close();
-    if (!f) rc = fail("cannot write summary to '" + opts.json_out + "'");
+    if (!write_summary(opts.json_out, out)) rc = 1;
   }
   port.reset();
   src.reset();

@@ -42,11 +42,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::atomic<bool> g_stop{false};
+std::atomic<bool> g_stop{false};      // stop: a signal or --duration
+std::atomic<int> g_signals{0};        // SIGINT/SIGTERM received
 std::atomic<bool> g_reopen{false};
 
 void on_stop(int) {
-  if (g_stop.load()) _exit(130);  // second signal: the user insists
+  if (g_signals.fetch_add(1) != 0) _exit(130);  // second signal: the user insists
   g_stop.store(true);
 }
 void on_hup(int) { g_reopen.store(true); }
@@ -108,36 +109,25 @@ uint64_t count_pcap_frames(const std::string& path, std::string& err) {
   return n;
 }
 
-// One JSON-lines sink of the run folder that can be re-opened (SIGHUP) and reports a
-// write failure once.
-struct LineSink {
-  std::string path;
-  std::FILE* f = nullptr;
-  std::unique_ptr<event::JsonLinesWriter> w;
-  bool reported = false;
-  bool open(bool append) {
-    f = path == "-" ? stdout : std::fopen(path.c_str(), append ? "a" : "w");
-    if (f == nullptr) return false;
-    w = std::make_unique<event::JsonLinesWriter>(f);
-    return true;
+// The JSON-lines files of the run folder (events, flow records, stats lines): rotated by
+// size and age (outputs.rotate_bytes / rotate_seconds), re-opened on SIGHUP, each failure
+// reported on stderr when it happens and counted in the summary (event::LineFile).
+struct LineOutputs {
+  event::LineFile events, flows, stats;
+  std::vector<std::pair<const char*, event::LineFile*>> all() {
+    return {{"events", &events}, {"flow records", &flows}, {"stats lines", &stats}};
   }
-  bool close() {
-    if (w == nullptr) return true;
-    w->flush();
-    bool ok = w->ok();
-    if (f != stdout) ok &= std::fclose(f) == 0;
-    w.reset();
-    f = nullptr;
-    return ok;
-  }
-  void check(const char* what) {
-    if (w && !w->ok() && !reported) {
-      reported = true;
-      std::fprintf(stderr, "seqwatch: writing %s to '%s' failed (disk full?); counting and going on\n", what,
-                   path.c_str());
-    }
+  void report_errors() {
+    for (auto& [what, f] : all())
+      if (const std::string e = f->take_error(); !e.empty())
+        std::fprintf(stderr, "seqwatch: %s: %s; lines are kept and retried, and counted if lost\n", what, e.c_str());
   }
 };
+
+uint64_t steady_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
 
 }  // namespace
 
@@ -160,6 +150,7 @@ int run_pipeline(const RunOptions& o) {
   std::signal(SIGINT, on_stop);
   std::signal(SIGTERM, on_stop);
   std::signal(SIGHUP, on_hup);
+  std::signal(SIGPIPE, SIG_IGN);  // a consumer of "-" going away is a write error, counted, not death
 
   // Run folder.
   fs::path dir = o.out_dir.empty() ? fs::path(cfg.outputs.dir) : fs::path(o.out_dir);
@@ -361,6 +352,7 @@ int run_pipeline(const RunOptions& o) {
 
   runtime::EngineConfig ec;
   ec.workers = cfg.workers.count;
+  ec.burst = static_cast<uint16_t>(cfg.workers.burst);
   ec.matcher = matcher.get();
   ec.software_rehash = software_rehash;
   ec.lossless = lossless;
@@ -387,13 +379,28 @@ int run_pipeline(const RunOptions& o) {
   runtime::Engine& engine = *engine_r.value();
 
   // Outputs.
-  LineSink events, flows, stats;
-  if (cfg.outputs.events.enabled) events.path = in_dir(cfg.outputs.events.path);
-  if (cfg.outputs.flows.enabled) flows.path = in_dir(cfg.outputs.flows.path);
-  if (cfg.telemetry.stats_file.enabled) stats.path = in_dir(cfg.telemetry.stats_file.path);
-  for (LineSink* s : {&events, &flows, &stats})
-    if (!s->path.empty() && !s->open(false)) return fail("cannot write '" + s->path + "': " + std::strerror(errno));
-  std::FILE* report_out = (events.f == stdout || flows.f == stdout) ? stderr : stdout;
+  LineOutputs out;
+  event::LineFileOptions lopts;
+  lopts.rotate_bytes = cfg.outputs.rotate_bytes;
+  lopts.rotate_ns = static_cast<uint64_t>(cfg.outputs.rotate_seconds) * 1000000000ull;
+  const std::string summary_path = cfg.outputs.summary.enabled ? in_dir(cfg.outputs.summary.path) : "";
+  {
+    const std::vector<std::pair<std::string, std::string>> paths = {
+        {"outputs.events", cfg.outputs.events.enabled ? in_dir(cfg.outputs.events.path) : ""},
+        {"outputs.flows", cfg.outputs.flows.enabled ? in_dir(cfg.outputs.flows.path) : ""},
+        {"telemetry.stats_file", cfg.telemetry.stats_file.enabled ? in_dir(cfg.telemetry.stats_file.path) : ""},
+        {"outputs.summary", summary_path}};
+    if (auto dup = same_output(paths); !dup.empty()) return fail(dup);
+    event::LineFile* files[] = {&out.events, &out.flows, &out.stats};
+    for (size_t i = 0; i < 3; ++i)
+      if (!paths[i].second.empty() && !files[i]->open(paths[i].second, false, lopts, steady_ns()))
+        return fail(paths[i].first + ": " + files[i]->take_error());
+  }
+  std::FILE* report_out = (out.events.is_stdout() || out.flows.is_stdout() || out.stats.is_stdout() ||
+                           summary_path == "-")
+                              ? stderr
+                              : stdout;
+  event::JsonLinesWriter events(out.events), flows(out.flows);
 
   fmt::print(report_out, "seqwatch run: {} port(s), {} queue(s), {} worker(s){}; outputs in {}\n", cfg.ports.size(),
              queues.size(), engine.workers(), engine.rehashing() ? " behind the software rehash stage" : "",
@@ -424,11 +431,11 @@ int run_pipeline(const RunOptions& o) {
   sinks.on_sample = [&](const runtime::FlowSample& s) { live.add_sample(s); };
   if (evidence_out) sinks.on_evidence = [&](evidence::RecordRing& r) { return evidence_out->drain(r); };
   sinks.on_event = [&](const event::SegmentEvent& e) {
-    if (events.w) events.w->write(e);
+    if (!out.events.path().empty()) events.write(e);
   };
   sinks.on_record = [&](const event::FlowRecord& r) {
     report.add(r);
-    if (flows.w) flows.w->write(r);
+    if (!out.flows.path().empty()) flows.write(r);
   };
   const auto t0 = std::chrono::steady_clock::now();
   // Replay feeders start once every worker polls, so no frame is lost to a worker that
@@ -447,37 +454,26 @@ int run_pipeline(const RunOptions& o) {
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - t0).count();
     if (o.duration_s > 0 && elapsed >= o.duration_s) g_stop.store(true);
-    if (g_reopen.exchange(false)) {  // log rotation: the old files were renamed away
-      for (LineSink* s : {&events, &flows, &stats}) {
-        if (s->w == nullptr || s->f == stdout) continue;
-        s->close();
-        s->reported = false;
-        if (!s->open(true)) std::fprintf(stderr, "seqwatch: cannot re-open '%s'\n", s->path.c_str());
-      }
-    }
+    const uint64_t now_ns = steady_ns();
+    if (g_reopen.exchange(false))  // log rotation: the old files were renamed away
+      for (auto& [what, f] : out.all()) f->reopen(now_ns);
     if (evidence_out) {
       timespec wall{};
       clock_gettime(CLOCK_REALTIME, &wall);
       evidence_out->tick(static_cast<uint64_t>(wall.tv_sec) * 1000000000ull + static_cast<uint64_t>(wall.tv_nsec));
     }
-    events.check("events");
-    flows.check("flow records");
-    for (const auto& l : live.tick(elapsed, [&] { return report.to_json(10); })) {
-      if (stats.w == nullptr) continue;
-      std::fprintf(stats.f, "%s\n", l.c_str());
-      std::fflush(stats.f);
-    }
+    for (const auto& l : live.tick(elapsed, [&] { return report.to_json(10); }))
+      if (!out.stats.path().empty()) out.stats.write(l);
+    for (auto& [what, f] : out.all()) f->tick(now_ns);
+    out.report_errors();
   };
   live.begin();
   engine.run(g_stop, sinks);
   for (auto& [name, r] : replays) r->stop();
   // The last counters are judged too: a replay can end before the first stats interval.
   for (const auto& l : live.finish(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                                   [&] { return report.to_json(10); })) {
-    if (stats.w == nullptr) continue;
-    std::fprintf(stats.f, "%s\n", l.c_str());
-    std::fflush(stats.f);
-  }
+                                   [&] { return report.to_json(10); }))
+    if (!out.stats.path().empty()) out.stats.write(l);
 
   // Final report.
   auto j = engine_summary(engine, matcher.get(), report, 10);
@@ -501,7 +497,7 @@ int run_pipeline(const RunOptions& o) {
     evidence_out->close();
     j["evidence"] = evidence_out->summary(engine);
   }
-  j["stopped_by_signal"] = g_stop.load() && o.duration_s <= 0;
+  j["stopped_by_signal"] = g_signals.load() != 0;
   j["imbalance_events"] = live.events();
 
   std::string what = fmt::format("seqwatch run: {} port(s), {} queue(s){}", cfg.ports.size(), queues.size(),
@@ -513,21 +509,29 @@ int run_pipeline(const RunOptions& o) {
                p["ierrors"].get<uint64_t>(), p["rx_nombuf"].get<uint64_t>());
 
   bool ok = true;
-  for (LineSink* s : {&events, &flows, &stats}) ok &= s->close();
-  if (cfg.outputs.summary.enabled) {
-    const std::string sp = in_dir(cfg.outputs.summary.path);
-    std::ofstream f(sp);
-    f << j.dump(2) << "\n";
-    f.close();
-    ok &= static_cast<bool>(f);
+  nlohmann::json line_files = nlohmann::json::object();
+  for (auto& [what, f] : out.all()) {
+    if (f->path().empty()) continue;
+    ok &= f->close();
+    const auto& c = f->counters();
+    line_files[f == &out.events ? "events" : f == &out.flows ? "flows" : "stats"] = line_file_json(*f);
+    if (c.lost != 0 || c.write_errors != 0)
+      fmt::print(report_out, "  {:<14} {} line(s) LOST, {} write error(s) on '{}'\n", what, c.lost, c.write_errors,
+                 f->path());
   }
-  if (evidence_out) fmt::print(report_out, "  evidence       {}\n", evidence_out->describe(engine));
+  out.report_errors();
+  j["output_files"] = line_files;
+  if (!summary_path.empty()) ok &= write_summary(summary_path, j);
+  if (evidence_out) {
+    fmt::print(report_out, "  evidence       {}\n", evidence_out->describe(engine));
+    ok &= evidence_out->complete();
+  }
   fmt::print(report_out, "  outputs        {}\n", dir.string());
   queues.clear();
   engine_r.value().reset();
   replays.clear();  // after the ethdevs that use their rings are closed
   runtime::eal_cleanup();
-  return ok ? 0 : fail("some output could not be written completely (disk full?)");
+  return ok ? 0 : fail("some output could not be written completely (disk full?): see the lines above and the summary");
 }
 
 }  // namespace seqwatch::app

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "decode/decoder.hpp"
 
@@ -39,12 +40,40 @@ nlohmann::json summary_json(const runtime::WorkerState& st, const PayloadMatcher
   };
 }
 
-// Opens an output for JSON lines: "-" is stdout.
-Result<std::FILE*> open_output(const std::string& path) {
-  if (path == "-") return stdout;
+std::string same_output(const std::vector<std::pair<std::string, std::string>>& setting_and_path) {
+  for (size_t i = 0; i < setting_and_path.size(); ++i) {
+    const auto& [a, pa] = setting_and_path[i];
+    if (pa.empty() || pa == "-") continue;
+    for (size_t k = i + 1; k < setting_and_path.size(); ++k) {
+      const auto& [b, pb] = setting_and_path[k];
+      if (pb.empty() || pb == "-") continue;
+      std::error_code ea, eb;
+      const auto ca = std::filesystem::weakly_canonical(pa, ea), cb = std::filesystem::weakly_canonical(pb, eb);
+      if (ea || eb ? pa == pb : ca == cb)
+        return a + " and " + b + " name the same file '" + pa + "': each would overwrite the other; give them different paths";
+    }
+  }
+  return "";
+}
+
+nlohmann::json line_file_json(const event::LineFile& f) {
+  const auto& c = f.counters();
+  return {{"path", f.path()}, {"lines", c.lines}, {"lines_lost", c.lost}, {"write_errors", c.write_errors},
+          {"rotations", c.rotations}, {"reopens", c.reopens}};
+}
+
+bool write_summary(const std::string& path, const nlohmann::json& j) {
+  const std::string text = j.dump(2) + "\n";
+  if (path == "-") return std::fwrite(text.data(), 1, text.size(), stdout) == text.size() && std::fflush(stdout) == 0;
   std::FILE* f = std::fopen(path.c_str(), "w");
-  if (f == nullptr) return Error{"cannot write '" + path + "': " + std::strerror(errno)};
-  return f;
+  if (f == nullptr) {
+    std::fprintf(stderr, "seqwatch: cannot write the summary to '%s': %s\n", path.c_str(), std::strerror(errno));
+    return false;
+  }
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok &= std::fclose(f) == 0;
+  if (!ok) std::fprintf(stderr, "seqwatch: writing the summary to '%s' failed (disk full?)\n", path.c_str());
+  return ok;
 }
 
 void print_summary(std::FILE* out, const std::string& what, const runtime::WorkerState& st, const nlohmann::json& j,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "app/report.hpp"
+#include "event/line_file.hpp"
 #include "match/payload_matcher.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/worker.hpp"
@@ -17,8 +18,14 @@ namespace seqwatch::app {
 // The decode / TCP shape / payload-rule part of a run's summary.
 nlohmann::json summary_json(const runtime::WorkerState& st, const PayloadMatcher* matcher,
                             const std::vector<uint64_t>& rule_hits);
-// Opens an output for JSON lines: "-" is stdout.
-Result<std::FILE*> open_output(const std::string& path);
+// Two outputs named the same file would overwrite each other: the message naming both
+// settings, or "" when every path is distinct ("" paths are outputs turned off; "-" is
+// standard output, which two outputs may share as whole lines).
+std::string same_output(const std::vector<std::pair<std::string, std::string>>& setting_and_path);
+// A JSON-lines file's counters for the summary (lines written and lost, errors, rotations).
+nlohmann::json line_file_json(const event::LineFile& f);
+// The summary as indented JSON to `path` ("-" = standard output); false when it failed.
+bool write_summary(const std::string& path, const nlohmann::json& j);
 // The human summary (first part of the report).
 void print_summary(std::FILE* out, const std::string& what, const runtime::WorkerState& st, const nlohmann::json& j,
                    uint64_t dropped);

@@ -79,15 +79,6 @@ std::string format_address(const flow::FlowKey& key, bool endpoint_b) {
   return buf;
 }
 
-void JsonLinesWriter::emit(const std::string& line) {
-  if (std::fwrite(line.data(), 1, line.size(), out_) != line.size()) failed_ = true;
-  else ++written_;
-}
-
-void JsonLinesWriter::flush() {
-  if (std::fflush(out_) != 0) failed_ = true;
-}
-
 void JsonLinesWriter::write(const SegmentEvent& e) {
   const bool from_b = e.dir == static_cast<uint8_t>(flow::Dir::kBtoA);
   std::string verdicts;
@@ -111,7 +102,7 @@ void JsonLinesWriter::write(const SegmentEvent& e) {
     line += fmt::format(",\"attempt\":{}", e.verdict.attempt);
   if (e.kind == kPayloadMatch) line += fmt::format(",\"rule\":{},\"match_end\":{}", e.rule_id, e.match_end);
   line += "}\n";
-  emit(line);
+  out_.write(line);
 }
 
 void JsonLinesWriter::write(const FlowRecord& r) {
@@ -136,7 +127,7 @@ void JsonLinesWriter::write(const FlowRecord& r) {
       c.synack_count, c.hs_rtt_syn_us, c.hs_rtt_ack_us, c.mss[client_b ? 1 : 0], c.mss[client_b ? 0 : 1],
       c.rtt_min_us, rtt_avg, c.rtt_max_us, c.rtt_samples, c.midack_count, c.midack_last_off, c.dsacks,
       c.tail_probes);
-  emit(line);
+  out_.write(line);
 }
 
 }  // namespace seqwatch::event

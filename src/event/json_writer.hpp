@@ -4,26 +4,22 @@
 #include <cstdio>
 #include <string>
 
+#include "event/line_file.hpp"
 #include "event/records.hpp"
 
 namespace seqwatch::event {
 
 std::string format_address(const flow::FlowKey& key, bool endpoint_b);
 
+// Formats events and flow records as JSON lines (docs/events.md) into a LineFile.
 class JsonLinesWriter {
  public:
-  explicit JsonLinesWriter(std::FILE* out) : out_(out) {}
+  explicit JsonLinesWriter(LineFile& out) : out_(out) {}
   void write(const SegmentEvent& e);
   void write(const FlowRecord& r);
-  bool ok() const noexcept { return !failed_; }
-  uint64_t written() const noexcept { return written_; }
-  void flush();
 
  private:
-  void emit(const std::string& line);
-  std::FILE* out_;
-  bool failed_ = false;
-  uint64_t written_ = 0;
+  LineFile& out_;
 };
 
 }  // namespace seqwatch::event

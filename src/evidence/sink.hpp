@@ -51,8 +51,10 @@ class EvidenceSink {
 
   // Consumes up to `max` records of one worker's ring.
   uint32_t drain(RecordRing& ring, uint32_t max = UINT32_MAX);
-  // Rotation by time when no packets arrive (wall or packet clock, as the writers use).
-  void tick(uint64_t now_ns);
+  // One record, as drain hands it on (the app's budget check passes slice ends alone).
+  void on_record(const RecordHeader& r, const uint8_t* data);
+  // Rotation by age when no packets arrive: `wall_ns` is the wall clock (RotatingWriter::tick).
+  void tick(uint64_t wall_ns);
   // Completes every file and the index (shutdown, SIGTERM).
   void close();
 
@@ -112,7 +114,6 @@ class EvidenceSink {
   };
 
   explicit EvidenceSink(const SinkConfig& cfg);
-  void on_record(const RecordHeader& r, const uint8_t* data);
   void file_done(const RotatingWriter::FileDone& d);
   // Whether a record of `record_link` can go to `w`: its own link type, or any in a pcapng
   // file (`link` set: the writer adds an interface); a pcap file counts link_mismatch.

@@ -120,10 +120,12 @@ void RotatingWriter::fail(const std::string& what, int err) {
   if (!partial_.empty()) ::unlink(partial_.c_str());
   counters_.packets -= file_packets_;
   counters_.packets_lost += file_packets_;
+  counters_.bytes -= std::min(counters_.bytes, file_bytes_);  // the bytes of a discarded file were not written
   ++counters_.files_failed;
   failed_ = true;
-  const uint64_t wait = cfg_.rotate.max_seconds ? cfg_.rotate.max_seconds * kNsPerSec : cfg_.rotate.retry_ms * kNsPerMs;
-  retry_at_ns_ = file_start_ns_ + (wait ? wait : 1);
+  // A new file is tried retry_ms of packet time after the newest packet (a disk that was
+  // full for a moment loses about that much, not a whole rotation period).
+  retry_at_ns_ = std::max(file_start_ns_, newest_ts_ns_) + std::max<uint64_t>(cfg_.rotate.retry_ms * kNsPerMs, 1);
   if (on_file_done) on_file_done(FileDone{seq_, name_, false, file_packets_});
   file_packets_ = 0;
 }
@@ -139,7 +141,10 @@ bool RotatingWriter::open_file(uint64_t ts_ns) {
   for (;;) {
     ++seq_;
     name_ = fmt::format("{}-{}-{:06}.{}", cfg_.prefix, utc_stamp(ts_ns), seq_, ext);
-    if (!std::filesystem::exists(std::filesystem::path(cfg_.dir) / name_, ec)) break;
+    // Neither the name nor its partial file of an earlier, interrupted run may exist.
+    if (!std::filesystem::exists(std::filesystem::path(cfg_.dir) / name_, ec) &&
+        !std::filesystem::exists(std::filesystem::path(cfg_.dir) / (name_ + ".partial"), ec))
+      break;
   }
   partial_ = (std::filesystem::path(cfg_.dir) / (name_ + ".partial")).string();
   ++counters_.files_opened;
@@ -284,6 +289,7 @@ bool RotatingWriter::write_record(const PacketOut& p, uint32_t iface) {
 }
 
 bool RotatingWriter::write(const PacketOut& p, FilePos* where) {
+  if (p.ts_ns > newest_ts_ns_) newest_ts_ns_ = p.ts_ns;
   const bool have = file_ != nullptr;
   if (have) {
     const bool by_size = cfg_.rotate.max_bytes != 0 && file_packets_ != 0 &&
@@ -349,10 +355,17 @@ void RotatingWriter::finish_file() {
   file_packets_ = 0;
 }
 
-void RotatingWriter::tick(uint64_t now_ns) {
-  if (file_ != nullptr && cfg_.rotate.max_seconds != 0 && now_ns >= file_start_ns_ &&
-      now_ns - file_start_ns_ >= cfg_.rotate.max_seconds * kNsPerSec)
-    finish_file();
+void RotatingWriter::tick(uint64_t wall_ns) {
+  // The files' clock is packet time, which need not be the wall clock's (a replayed
+  // capture, a NIC clock that is not the epoch): the wall clock only says how much time
+  // has passed since the newest packet was seen.
+  if (newest_ts_ns_ != anchor_ts_ns_ || anchor_wall_ns_ == 0) {
+    anchor_ts_ns_ = newest_ts_ns_;
+    anchor_wall_ns_ = wall_ns;
+  }
+  if (file_ == nullptr || cfg_.rotate.max_seconds == 0 || newest_ts_ns_ == 0 || wall_ns < anchor_wall_ns_) return;
+  const uint64_t now_ns = anchor_ts_ns_ + (wall_ns - anchor_wall_ns_);
+  if (now_ns >= file_start_ns_ && now_ns - file_start_ns_ >= cfg_.rotate.max_seconds * kNsPerSec) finish_file();
 }
 
 void RotatingWriter::close() { finish_file(); }

@@ -97,8 +97,10 @@ class RotatingWriter {
   bool write(const PacketOut& p, FilePos* where = nullptr);
   // Completes the current file (flush, fsync, rename). Safe to call twice.
   void close();
-  // Closes the current file when its time is up by `now_ns` (idle periods).
-  void tick(uint64_t now_ns);
+  // Closes the current file when its time is up (idle periods). `wall_ns` is the wall
+  // clock: the files keep packet time, and the wall clock only measures the time since
+  // the newest packet.
+  void tick(uint64_t wall_ns);
 
   std::function<void(const FileDone&)> on_file_done;
   std::function<void(const std::string&)> on_error;  // one message per failed file
@@ -142,6 +144,9 @@ class RotatingWriter {
   bool failed_ = false;
   bool reported_ = false;         // the current file's error was reported
   uint64_t retry_at_ns_ = 0;
+  uint64_t newest_ts_ns_ = 0;     // newest packet time written
+  uint64_t anchor_ts_ns_ = 0;     // tick: newest_ts_ns_ when the wall clock read anchor_wall_ns_
+  uint64_t anchor_wall_ns_ = 0;
 };
 
 }  // namespace seqwatch::evidence

@@ -133,9 +133,14 @@ Result<std::vector<std::unique_ptr<DpdkPortSource>>> DpdkPortSource::open_queues
 
 DpdkPortSource::~DpdkPortSource() { release(); }
 
+// The packet clock now: the newest burst's packet time plus the time since it arrived. A
+// port's own timestamps (a replayed capture, a NIC clock that is not the epoch) need not be
+// wall time, and flows age by packet time (docs/architecture.md); TSC-stamped packets carry
+// wall time, so for them this is the wall clock.
 uint64_t DpdkPortSource::now_ns() const noexcept {
   if (cfg_.expected_frames != 0) return 0;  // a recorded input: packet time only
-  return wall0_ns_ + static_cast<uint64_t>(static_cast<double>(rte_get_tsc_cycles() - tsc0_) * ns_per_tsc_);
+  if (last_burst_tsc_ == 0) return 0;       // no packet yet: nothing to age
+  return last_burst_ts_ns_ + static_cast<uint64_t>(static_cast<double>(rte_get_tsc_cycles() - last_burst_tsc_) * ns_per_tsc_);
 }
 
 uint16_t DpdkPortSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
@@ -174,6 +179,10 @@ uint16_t DpdkPortSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
                   ? *RTE_MBUF_DYNFIELD(m, ts_offset_, uint64_t*) * cfg_.timestamp_unit_ns
                   : tsc_ns;
     ++k;
+  }
+  if (k != 0) {
+    last_burst_ts_ns_ = out[k - 1].ts_ns;
+    last_burst_tsc_ = now;
   }
   burst_n_ = n;
   received_ += n;

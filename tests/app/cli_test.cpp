@@ -340,6 +340,12 @@ TEST(Cli, BadInputsGetClearErrors) {
   r = run(exe() + " analyze '" + cap + "' --source nic");
   EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.out.find("--source"), std::string::npos) << r.out;
+
+  // Two outputs in one file would overwrite each other.
+  const std::string same = seqwatch::test::scratch_dir() + "same.jsonl";
+  r = run(exe() + " analyze '" + cap + "' --events '" + same + "' --flows '" + same + "'");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.out.find("--events and --flows name the same file"), std::string::npos) << r.out;
 }
 
 }  // namespace

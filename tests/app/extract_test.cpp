@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include "support/command.hpp"
+#include <sys/mount.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -246,6 +248,38 @@ TEST(Extract, MoreOpenSlicesThanTheOldSinkLimitLoseNothing) {
   const IndexTotals t = index_totals(out);
   EXPECT_GT(t.lines, 65536u);
   EXPECT_EQ(t.packets, 400000u);
+}
+
+// A file left half-written by an interrupted export (NAME.partial) is neither reused nor
+// in the way: the export picks the next name and writes everything.
+TEST(Extract, APartialFileOfAnInterruptedRunIsNotInTheWay) {
+  const std::string a = fresh("partial-a"), b = fresh("partial-b");
+  const std::string args = " --trigger dup_ack_run:3 --pre 2 --post 4";
+  ASSERT_EQ(run(exe() + " extract " + demo_pcap() + " -o " + a + args).rc, 0);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(a))
+    if (e.path().extension() == ".pcapng") names.push_back(e.path().filename().string());
+  ASSERT_EQ(names.size(), 1u);
+  fs::create_directories(b);
+  std::ofstream(b + "/" + names[0] + ".partial") << "left by a run that was killed";
+  const CmdResult r = run(exe() + " extract " + demo_pcap() + " -o " + b + args);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(index_totals(b).packets, index_totals(a).packets);
+  EXPECT_EQ(r.out.find("FAILED"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(b + "/" + names[0] + ".partial"));  // not ours to delete
+}
+
+// Evidence that could not be written makes the export fail (exit status 1), not only a
+// line in its report.
+TEST(Extract, AnUnwritableDirectoryFailsTheExport) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a read-only tmpfs (CI runs as root)";
+  const std::string ro = fresh("readonly");
+  fs::create_directories(ro);
+  ASSERT_EQ(mount("tmpfs", ro.c_str(), "tmpfs", MS_RDONLY, "size=64k"), 0);
+  const CmdResult r = run(exe() + " extract " + demo_pcap() + " -o " + ro + " --trigger dup_ack_run:3");
+  umount(ro.c_str());
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("FAILED"), std::string::npos) << r.out;
 }
 
 TEST(Extract, BadTriggersAndFiltersAreRejectedWithTheReason) {

@@ -79,6 +79,57 @@ TEST(Run, PipelineOnNetPcapPortMatchesAnalyze) {
   EXPECT_EQ(c.rc, 0) << c.out;
 }
 
+// A port whose packets carry their own, old times (the replay port paces data/demo.pcap,
+// recorded on 2026-11-23, with the capture's timestamps) keeps its packet clock: a quiet
+// moment ages flows and rotates evidence files by packet time plus the time since the
+// newest packet, not by the wall clock (until 2026-12-02: every flow of the replay ended
+// "idle" within a second, and the evidence file rotated at every tick of the control thread).
+TEST(Run, APacedReplayOfAnOldCaptureKeepsItsPacketClock) {
+  const std::string out = fresh_dir("paced");
+  const CmdResult r = run(seqwatch_run(out, "--duration 3 --set ports.0.devargs= --set ports.0.replay=data/demo.pcap "
+                                            "--set ports.0.replay_rate_pps=3000 --set telemetry.prometheus.enabled=false"));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  size_t evidence_files = 0;
+  for (const auto& e : fs::directory_iterator(out + "/evidence"))
+    evidence_files += e.path().extension() == ".pcapng";
+  EXPECT_EQ(evidence_files, 1u);  // 3 s of a 4 s capture, rotation after 3600 s
+  std::ifstream fl(out + "/flows.jsonl");
+  size_t flows = 0;
+  for (std::string line; std::getline(fl, line); ++flows)
+    EXPECT_NE(nlohmann::json::parse(line)["end"], "idle") << line;  // idle_timeout_s 30; 4 s of capture
+  EXPECT_GE(flows, 1u);
+  std::ifstream s(out + "/summary.json");
+  EXPECT_EQ(nlohmann::json::parse(s)["flow_table"]["expired_idle"], 0);
+}
+
+// outputs.rotate_bytes: the events go to events.jsonl.1, .2, ... and events.jsonl, each
+// under the limit, whole lines only, together exactly the events of an unrotated run.
+TEST(Run, RotatedEventFilesHoldEveryEventOnce) {
+  const std::string plain = fresh_dir("unrotated"), rotated = fresh_dir("rotated");
+  const std::string port = "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap";
+  ASSERT_EQ(run(seqwatch_run(plain, port)).rc, 0);
+  const CmdResult r = run(seqwatch_run(rotated, port + " --set outputs.rotate_bytes=64KiB"));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  std::vector<std::string> all;
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(rotated)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("events.jsonl", 0) != 0) continue;
+    ++files;
+    EXPECT_LE(fs::file_size(e.path()), 64u << 10) << name;
+    const auto v = json_lines(e.path().string());
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  std::sort(all.begin(), all.end());
+  EXPECT_GT(files, 3u);
+  EXPECT_EQ(all, json_lines(plain + "/events.jsonl"));
+  std::ifstream s(rotated + "/summary.json");
+  const auto j = nlohmann::json::parse(s)["output_files"]["events"];
+  EXPECT_EQ(j["rotations"].get<size_t>() + 1, files);
+  EXPECT_EQ(j["lines"].get<size_t>(), all.size());
+  EXPECT_EQ(j["lines_lost"], 0);
+}
+
 // The software rehash stage in the live runtime (FrameRing hand-off to the worker) gives
 // the same events as the port feeding the worker directly. (More workers than this
 // 2-CPU machine's lcores are refused by `run`, tested below; `analyze -w N` covers N
