@@ -58,6 +58,15 @@ std::vector<std::string> json_lines(const std::string& path) {
   return v;
 }
 
+// data/demo.pcap on a net_pcap port, into `plain` as configured (must succeed) and into
+// `variant` with `extra` settings; returns the second run.
+CmdResult demo_twice(const std::string& plain, const std::string& variant, const std::string& extra) {
+  const std::string port = "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap";
+  const CmdResult a = run(seqwatch_run(plain, port));
+  EXPECT_EQ(a.rc, 0) << a.out;
+  return run(seqwatch_run(variant, port + " " + extra));
+}
+
 TEST(Run, PipelineOnNetPcapPortMatchesAnalyze) {
   const std::string out = fresh_dir("pcap");
   const CmdResult r = run(seqwatch_run(out, "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap"));
@@ -106,9 +115,7 @@ TEST(Run, APacedReplayOfAnOldCaptureKeepsItsPacketClock) {
 // under the limit, whole lines only, together exactly the events of an unrotated run.
 TEST(Run, RotatedEventFilesHoldEveryEventOnce) {
   const std::string plain = fresh_dir("unrotated"), rotated = fresh_dir("rotated");
-  const std::string port = "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap";
-  ASSERT_EQ(run(seqwatch_run(plain, port)).rc, 0);
-  const CmdResult r = run(seqwatch_run(rotated, port + " --set outputs.rotate_bytes=64KiB"));
+  const CmdResult r = demo_twice(plain, rotated, "--set outputs.rotate_bytes=64KiB");
   ASSERT_EQ(r.rc, 0) << r.out;
   std::vector<std::string> all;
   size_t files = 0;
@@ -136,9 +143,7 @@ TEST(Run, RotatedEventFilesHoldEveryEventOnce) {
 // workers behind the same stage, tests/app/cli_test.cpp.)
 TEST(Run, SoftwareRehashStageGivesTheSameEvents) {
   const std::string direct = fresh_dir("direct"), rehashed = fresh_dir("rehashed");
-  const std::string port = "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap";
-  ASSERT_EQ(run(seqwatch_run(direct, port)).rc, 0);
-  const CmdResult r = run(seqwatch_run(rehashed, port + " --set ports.0.rehash=software"));
+  const CmdResult r = demo_twice(direct, rehashed, "--set ports.0.rehash=software");
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("software rehash"), std::string::npos) << r.out;
   EXPECT_EQ(json_lines(direct + "/events.jsonl"), json_lines(rehashed + "/events.jsonl"));
