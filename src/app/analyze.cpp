@@ -212,18 +212,12 @@ int analyze(const AnalyzeOptions& opts) {
   if (evidence_out) sinks.on_evidence = [&](evidence::RecordRing& r) { return evidence_out->drain(r); };
   engine.run(g_stop, sinks);
   auto j = engine_summary(engine, matcher.get(), report, opts.top);
-  print_engine_report(report_out, "seqwatch analyze: " + what, engine, report, j, opts.top);
+  // Every output is completed before the human report is printed: a reader of standard
+  // output that went away (SIGPIPE is ignored: the write fails) costs the report, not the files.
   if (evidence_out) {
     evidence_out->close();
     j["evidence"] = evidence_out->summary(engine);
-    fmt::print(report_out, "  evidence       {}\n", evidence_out->describe(engine));
   }
-  if (port) {
-    const auto ps = port->port_stats();
-    fmt::print(report_out, "  port stats     ipackets {}, imissed {}, ierrors {}, rx_nombuf {}\n", ps.ipackets,
-               ps.imissed, ps.ierrors, ps.rx_nombuf);
-  }
-  if (g_stop.load()) fmt::print(report_out, "  (stopped by signal before the end of the input)\n");
   bool complete = true;
   nlohmann::json files = nlohmann::json::object();
   for (auto [name, f] : {std::pair{"events", &events_file}, std::pair{"flows", &flows_file}}) {
@@ -231,18 +225,31 @@ int analyze(const AnalyzeOptions& opts) {
     complete &= f->close();
     if (const std::string e = f->take_error(); !e.empty()) std::fprintf(stderr, "seqwatch: %s\n", e.c_str());
     files[name] = line_file_json(*f);
-    if (f->counters().lost != 0)
-      fmt::print(report_out, "  {:<14} {} line(s) LOST on '{}'\n", name, f->counters().lost, f->path());
   }
   if (!files.empty()) j["output_files"] = files;
   if (evidence_out) complete &= evidence_out->complete();
-  int rc = complete ? 0 : fail("some output could not be written completely (disk full?): see the lines above");
+  bool summary_ok = true;
   if (!opts.json_out.empty()) {
     nlohmann::json out = j;
     out["input"] = opts.file;
     out["source"] = what;
-    if (!write_summary(opts.json_out, out)) rc = 1;
+    summary_ok = write_summary(opts.json_out, out);
   }
+  const bool printed = print_or_fail([&] {
+    print_engine_report(report_out, "seqwatch analyze: " + what, engine, report, j, opts.top);
+    if (evidence_out) fmt::print(report_out, "  evidence       {}\n", evidence_out->describe(engine));
+    if (port) {
+      const auto ps = port->port_stats();
+      fmt::print(report_out, "  port stats     ipackets {}, imissed {}, ierrors {}, rx_nombuf {}\n", ps.ipackets,
+                 ps.imissed, ps.ierrors, ps.rx_nombuf);
+    }
+    if (g_stop.load()) fmt::print(report_out, "  (stopped by signal before the end of the input)\n");
+    for (auto [name, f] : {std::pair{"events", &events_file}, std::pair{"flows", &flows_file}})
+      if (f->counters().lost != 0)
+        fmt::print(report_out, "  {:<14} {} line(s) LOST on '{}'\n", name, f->counters().lost, f->path());
+  });
+  int rc = complete ? 0 : fail("some output could not be written completely (disk full?): see the lines above");
+  if (!summary_ok || !printed) rc = 1;
   port.reset();
   src.reset();
   runtime::eal_cleanup();

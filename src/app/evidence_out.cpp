@@ -65,13 +65,19 @@ Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, 
   c.sample.flow_fraction = ev.sampling.flow_hash_fraction;
   c.sample.trim = c.trim;
   evidence::TriggerConfig& t = s.triggers;
+  // post_packets per trigger works per kind (the capture knows which kinds fired, not
+  // which payload rule or BPF trigger): a kind's M is the largest of its triggers', the
+  // evidence-wide M standing in for a trigger of the kind that sets none.
   for (const config::Trigger& tr : ev.triggers) {
-    if (tr.post_packets) {  // this kind's slices get their own M (several of one kind: the largest)
-      const unsigned bit = static_cast<unsigned>(std::countr_zero(trigger_bit(tr.type)));
-      const uint16_t m = static_cast<uint16_t>(*tr.post_packets);
-      c.post_by_trigger[bit] = (c.post_override >> bit & 1u) ? std::max(c.post_by_trigger[bit], m) : m;
-      c.post_override |= 1u << bit;
-    }
+    const unsigned bit = static_cast<unsigned>(std::countr_zero(trigger_bit(tr.type)));
+    const uint16_t m = static_cast<uint16_t>(tr.post_packets ? *tr.post_packets : ev.post_packets);
+    const bool any = std::any_of(ev.triggers.begin(), ev.triggers.end(),
+                                 [&](const config::Trigger& o) { return o.type == tr.type && o.post_packets; });
+    if (!any) continue;
+    c.post_by_trigger[bit] = (c.post_override >> bit & 1u) ? std::max(c.post_by_trigger[bit], m) : m;
+    c.post_override |= 1u << bit;
+  }
+  for (const config::Trigger& tr : ev.triggers) {
     switch (tr.type) {
       case config::TriggerType::kRetransmissionStorm:
         t.retx_storm_count = tr.count;
@@ -133,8 +139,18 @@ uint32_t EvidenceOutput::drain(evidence::RecordRing& ring) {
     // slice ends still reach the sink, so the slices it holds open are completed (their
     // index lines written), and new slices are not opened.
     return ring.drain([this](const evidence::RecordHeader& r, const uint8_t* data) {
-      if (r.kind == evidence::RecordKind::kPacket || r.kind == evidence::RecordKind::kSample) ++over_budget_;
-      else if (r.kind == evidence::RecordKind::kSliceEnd) sink_->on_record(r, data);
+      switch (r.kind) {
+        case evidence::RecordKind::kPacket:
+          ++over_budget_;
+          budget_cut_.insert(r.slice);
+          break;
+        case evidence::RecordKind::kSample: ++over_budget_; break;
+        case evidence::RecordKind::kSliceBegin: ++over_budget_slices_; break;
+        case evidence::RecordKind::kSliceEnd:  // complete only if none of its packets was refused
+          if (budget_cut_.erase(r.slice) != 0) sink_->cut_slice(r.slice);
+          else sink_->on_record(r, data);
+          break;
+      }
     });
   }
   return sink_->drain(ring);
@@ -172,7 +188,7 @@ nlohmann::json EvidenceOutput::summary(const runtime::Engine& engine) const {
           {"triggers_refused", refused},  {"ring_full", ring_full},
           {"files", w.files_completed},  {"files_failed", w.files_failed},
           {"packets_written", w.packets}, {"bytes_written", w.bytes},
-          {"packets_lost", w.packets_lost}, {"over_budget", over_budget_},
+          {"packets_lost", w.packets_lost}, {"over_budget", over_budget_}, {"slices_over_budget", over_budget_slices_},
           {"index", sink_->index_path()}, {"index_lines", k.index_lines},
           {"index_lines_lost", k.index_lines_lost}, {"index_errors", k.index_errors},
           {"samples_written", sample_counters().packets}, {"sample_files", sample_counters().files_completed},
@@ -225,7 +241,10 @@ std::string EvidenceOutput::describe(const runtime::Engine& engine) const {
                      sink_->index_path(), failed,
                      budget_refused ? fmt::format(", {} trigger(s) refused by the slice budgets", budget_refused) : "",
                      ring_lost ? fmt::format(", {} record(s) or trigger(s) LOST: evidence ring full", ring_lost) : "",
-                     over_budget_ ? fmt::format(", {} records over the budget", over_budget_) : "",
+                     over_budget_ || over_budget_slices_
+                         ? fmt::format(", {} packets and {} slices over evidence.global_budget_bytes NOT written",
+                                       over_budget_, over_budget_slices_)
+                         : "",
                      k.link_mismatch ? fmt::format(", {} records of another link type than the files' NOT written",
                                                    k.link_mismatch)
                                      : "",

@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unordered_set>
 
 #include "config/config.hpp"
 #include "evidence/sink.hpp"
@@ -49,7 +50,9 @@ class EvidenceOutput {
   const evidence::WriterCounters& sample_counters() const;
   std::unique_ptr<evidence::EvidenceSink> sink_;
   uint64_t budget_ = 0;
-  uint64_t over_budget_ = 0;
+  uint64_t over_budget_ = 0;         // packets refused once the byte budget was spent
+  uint64_t over_budget_slices_ = 0;  // slices not opened then
+  std::unordered_set<uint64_t> budget_cut_;  // open slices that lost packets to it (complete: false)
   std::string dir_;
 };
 

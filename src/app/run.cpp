@@ -500,33 +500,37 @@ int run_pipeline(const RunOptions& o) {
   j["stopped_by_signal"] = g_signals.load() != 0;
   j["imbalance_events"] = live.events();
 
-  std::string what = fmt::format("seqwatch run: {} port(s), {} queue(s){}", cfg.ports.size(), queues.size(),
-                                 j["stopped_by_signal"].get<bool>() ? ", stopped by signal" : "");
-  print_engine_report(report_out, what, engine, report, j, 10);
-  for (const auto& p : j["ports"])
-    fmt::print(report_out, "  port stats     {}: ipackets {}, imissed {}, ierrors {}, rx_nombuf {}\n",
-               p["port"].get<std::string>(), p["ipackets"].get<uint64_t>(), p["imissed"].get<uint64_t>(),
-               p["ierrors"].get<uint64_t>(), p["rx_nombuf"].get<uint64_t>());
-
+  // Every output is completed before the human report is printed (a reader of standard
+  // output that went away costs the report, not the files).
   bool ok = true;
   nlohmann::json line_files = nlohmann::json::object();
   for (auto& [what, f] : out.all()) {
     if (f->path().empty()) continue;
     ok &= f->close();
-    const auto& c = f->counters();
     line_files[f == &out.events ? "events" : f == &out.flows ? "flows" : "stats"] = line_file_json(*f);
-    if (c.lost != 0 || c.write_errors != 0)
-      fmt::print(report_out, "  {:<14} {} line(s) LOST, {} write error(s) on '{}'\n", what, c.lost, c.write_errors,
-                 f->path());
   }
   out.report_errors();
   j["output_files"] = line_files;
+  if (evidence_out) ok &= evidence_out->complete();
   if (!summary_path.empty()) ok &= write_summary(summary_path, j);
-  if (evidence_out) {
-    fmt::print(report_out, "  evidence       {}\n", evidence_out->describe(engine));
-    ok &= evidence_out->complete();
-  }
-  fmt::print(report_out, "  outputs        {}\n", dir.string());
+
+  ok &= print_or_fail([&] {
+    const std::string title = fmt::format("seqwatch run: {} port(s), {} queue(s){}", cfg.ports.size(), queues.size(),
+                                          j["stopped_by_signal"].get<bool>() ? ", stopped by signal" : "");
+    print_engine_report(report_out, title, engine, report, j, 10);
+    for (const auto& p : j["ports"])
+      fmt::print(report_out, "  port stats     {}: ipackets {}, imissed {}, ierrors {}, rx_nombuf {}\n",
+                 p["port"].get<std::string>(), p["ipackets"].get<uint64_t>(), p["imissed"].get<uint64_t>(),
+                 p["ierrors"].get<uint64_t>(), p["rx_nombuf"].get<uint64_t>());
+    for (auto& [what, f] : out.all()) {
+      const auto& c = f->counters();
+      if (c.lost != 0 || c.write_errors != 0)
+        fmt::print(report_out, "  {:<14} {} line(s) LOST, {} write error(s) on '{}'\n", what, c.lost, c.write_errors,
+                   f->path());
+    }
+    if (evidence_out) fmt::print(report_out, "  evidence       {}\n", evidence_out->describe(engine));
+    fmt::print(report_out, "  outputs        {}\n", dir.string());
+  });
   queues.clear();
   engine_r.value().reset();
   replays.clear();  // after the ethdevs that use their rings are closed

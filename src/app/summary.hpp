@@ -26,6 +26,18 @@ std::string same_output(const std::vector<std::pair<std::string, std::string>>& 
 nlohmann::json line_file_json(const event::LineFile& f);
 // The summary as indented JSON to `path` ("-" = standard output); false when it failed.
 bool write_summary(const std::string& path, const nlohmann::json& j);
+// Runs `print` (the human report); false when writing it failed (fmt throws on a write
+// error, e.g. standard output piped to a reader that has gone: SIGPIPE is ignored).
+template <class F>
+bool print_or_fail(F&& print) {
+  try {
+    print();
+    return true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "seqwatch: the report could not be written: %s\n", e.what());
+    return false;
+  }
+}
 // The human summary (first part of the report).
 void print_summary(std::FILE* out, const std::string& what, const runtime::WorkerState& st, const nlohmann::json& j,
                    uint64_t dropped);

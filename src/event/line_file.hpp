@@ -9,7 +9,8 @@
 // and/or age: the full file is renamed PATH.N (the next free N from 1) and a new PATH begun,
 // so `tail -F PATH` follows it. SIGHUP's convention (the file was renamed away by logrotate)
 // is `reopen()`: a failed open is retried on every `tick` and counted, never given up.
-// "-" is standard output: never truncated, rotated or re-opened.
+// "-" is standard output: never truncated, rotated or re-opened; neither is a path that is
+// not a regular file (/dev/null, a FIFO) rotated or cut back, nor a symbolic link rotated.
 #pragma once
 
 #include <cstdint>
@@ -65,7 +66,7 @@ class LineFile {
   bool write_out();  // the buffer to the file; false when it failed (buffer kept)
   bool open_fd(bool append, uint64_t now_ns);
   void close_fd();
-  void rotate(uint64_t now_ns);
+  bool rotate(uint64_t now_ns);
   void failed(const std::string& what, int err, uint64_t now_ns);
 
   std::string path_;
@@ -79,6 +80,13 @@ class LineFile {
   uint64_t retry_at_ = 0;      // while failing: next attempt (0 = not failing)
   bool need_open_ = false;     // the file must be (re-)opened before the next write
   bool closed_ = false;
+  bool regular_ = false;       // a regular file: a failed write can be cut back
+  bool rotatable_ = false;     // a regular file reached by its own name (not a symbolic link)
+  bool troubled_ = false;      // failing since the last successful write (reported once)
+  bool close_failed_ = false;
+  bool rotate_troubled_ = false;  // the latest rotation failed (reported once)
+  uint64_t next_n_ = 1;        // rotation: the next PATH.N to try
+  uint64_t rotate_retry_at_ = 0;  // a failed rotation is tried again then
   std::string error_;
   LineFileCounters c_;
 };

@@ -279,7 +279,7 @@ void EvidenceCapture::observe_triggers(FlowSlot& s, const PacketRef& p, const de
       ++s.emitted;
       if (fired) {
         ++counters_.triggers_merged;
-        s.post_left = post_for(fired);
+        s.post_left = std::max<uint32_t>(s.post_left, post_for(fired));  // a trigger extends, never shortens
       } else {
         --s.post_left;
       }

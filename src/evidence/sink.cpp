@@ -164,6 +164,13 @@ uint32_t EvidenceSink::drain(RecordRing& ring, uint32_t max) {
   return ring.drain([this](const RecordHeader& r, const uint8_t* data) { on_record(r, data); }, max);
 }
 
+void EvidenceSink::cut_slice(uint64_t slice) {
+  auto it = slices_.find(slice);
+  if (it == slices_.end()) return;
+  if (it->first == last_slice_id_) last_slice_ = nullptr;
+  slices_.erase(it);
+}
+
 void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
   ++counters_.records;
   switch (r.kind) {

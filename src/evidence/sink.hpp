@@ -53,6 +53,9 @@ class EvidenceSink {
   uint32_t drain(RecordRing& ring, uint32_t max = UINT32_MAX);
   // One record, as drain hands it on (the app's budget check passes slice ends alone).
   void on_record(const RecordHeader& r, const uint8_t* data);
+  // Forgets an open slice whose later packets were not handed on (the run's byte budget):
+  // its index entries stay `complete: false`.
+  void cut_slice(uint64_t slice);
   // Rotation by age when no packets arrive: `wall_ns` is the wall clock (RotatingWriter::tick).
   void tick(uint64_t wall_ns);
   // Completes every file and the index (shutdown, SIGTERM).

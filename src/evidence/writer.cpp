@@ -105,8 +105,9 @@ void RotatingWriter::fail(const std::string& what, int err) {
   ++counters_.errors;
   if (!reported_ && on_error) {
     on_error(fmt::format("evidence file {}/{}: {}: {}; the file is discarded (no partial file is kept), its "
-                         "packets are counted as lost, capture goes on and a new file is tried at the next rotation",
-                         cfg_.dir, name_, what, std::strerror(err)));
+                         "packets are counted as lost, capture goes on and a new file is tried {} ms (packet time) "
+                         "later; further failures are counted, not reported, until a file is completed",
+                         cfg_.dir, name_, what, std::strerror(err), cfg_.rotate.retry_ms));
   }
   reported_ = true;
   if (dumper_) {
@@ -120,7 +121,7 @@ void RotatingWriter::fail(const std::string& what, int err) {
   if (!partial_.empty()) ::unlink(partial_.c_str());
   counters_.packets -= file_packets_;
   counters_.packets_lost += file_packets_;
-  counters_.bytes -= std::min(counters_.bytes, file_bytes_);  // the bytes of a discarded file were not written
+  counters_.bytes = bytes_at_open_;  // the bytes of a discarded file were not written
   ++counters_.files_failed;
   failed_ = true;
   // A new file is tried retry_ms of packet time after the newest packet (a disk that was
@@ -132,7 +133,7 @@ void RotatingWriter::fail(const std::string& what, int err) {
 
 bool RotatingWriter::open_file(uint64_t ts_ns) {
   failed_ = false;
-  reported_ = false;
+  bytes_at_open_ = counters_.bytes;
   file_start_ns_ = ts_ns;
   file_bytes_ = 0;
   file_packets_ = 0;
@@ -351,6 +352,7 @@ void RotatingWriter::finish_file() {
   if (std::rename(partial_.c_str(), final_path.c_str()) != 0) return fail("rename failed", errno);
   partial_.clear();
   ++counters_.files_completed;
+  reported_ = false;  // the trouble is over: the next failure is reported again
   if (on_file_done) on_file_done(FileDone{seq_, name_, true, file_packets_});
   file_packets_ = 0;
 }

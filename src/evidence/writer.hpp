@@ -142,7 +142,8 @@ class RotatingWriter {
   uint64_t file_bytes_ = 0;
   uint64_t file_packets_ = 0;
   bool failed_ = false;
-  bool reported_ = false;         // the current file's error was reported
+  bool reported_ = false;         // a failure was reported since the last completed file
+  uint64_t bytes_at_open_ = 0;    // counters_.bytes when the current file was opened
   uint64_t retry_at_ns_ = 0;
   uint64_t newest_ts_ns_ = 0;     // newest packet time written
   uint64_t anchor_ts_ns_ = 0;     // tick: newest_ts_ns_ when the wall clock read anchor_wall_ns_

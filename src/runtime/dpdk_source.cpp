@@ -139,8 +139,11 @@ DpdkPortSource::~DpdkPortSource() { release(); }
 // wall time, so for them this is the wall clock.
 uint64_t DpdkPortSource::now_ns() const noexcept {
   if (cfg_.expected_frames != 0) return 0;  // a recorded input: packet time only
-  if (last_burst_tsc_ == 0) return 0;       // no packet yet: nothing to age
-  return last_burst_ts_ns_ + static_cast<uint64_t>(static_cast<double>(rte_get_tsc_cycles() - last_burst_tsc_) * ns_per_tsc_);
+  const uint64_t tsc = last_burst_tsc_.load(std::memory_order_relaxed);
+  if (tsc == 0) return 0;  // no packet yet: nothing to age
+  const uint64_t now = rte_get_tsc_cycles();
+  return last_burst_ts_ns_.load(std::memory_order_relaxed) +
+         (now > tsc ? static_cast<uint64_t>(static_cast<double>(now - tsc) * ns_per_tsc_) : 0);
 }
 
 uint16_t DpdkPortSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
@@ -181,8 +184,8 @@ uint16_t DpdkPortSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
     ++k;
   }
   if (k != 0) {
-    last_burst_ts_ns_ = out[k - 1].ts_ns;
-    last_burst_tsc_ = now;
+    last_burst_ts_ns_.store(out[k - 1].ts_ns, std::memory_order_relaxed);
+    last_burst_tsc_.store(now, std::memory_order_relaxed);
   }
   burst_n_ = n;
   received_ += n;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -91,8 +92,10 @@ class DpdkPortSource final : public PacketSource {
   bool done_ = false;
   int ts_offset_ = -1;            // rx timestamp dynfield, when the port provides one
   uint64_t ts_flag_ = 0;          // ol_flags bit saying the dynfield is valid
-  uint64_t last_burst_ts_ns_ = 0;  // packet time of the newest burst's last packet (now_ns)
-  uint64_t last_burst_tsc_ = 0;     // TSC when that burst arrived
+  // Packet time of the newest burst's last packet and the TSC when it arrived (now_ns;
+  // read by the workers behind the rehash stage too: relaxed atomics, plain moves on x86).
+  std::atomic<uint64_t> last_burst_ts_ns_{0};
+  std::atomic<uint64_t> last_burst_tsc_{0};
   uint64_t wall0_ns_ = 0;         // wall clock at open, for TSC-derived timestamps
   uint64_t tsc0_ = 0;
   double ns_per_tsc_ = 0;

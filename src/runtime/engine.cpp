@@ -75,7 +75,8 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
     for (unsigned i = 0; i < cfg.workers; ++i) {
       e->rings_.push_back(std::make_unique<FrameRing>(cfg.rehash_ring_bytes, by_ref));
       e->ring_sources_.push_back(std::make_unique<FrameRingSource>(
-          *e->rings_.back(), e->inputs_[0]->link_type(), "rehash ring " + std::to_string(i)));
+          *e->rings_.back(), e->inputs_[0]->link_type(), "rehash ring " + std::to_string(i),
+          std::vector<const PacketSource*>(e->inputs_.begin(), e->inputs_.end())));
     }
   }
   const decode::LinkType link = e->inputs_[0]->link_type();

@@ -11,10 +11,13 @@
 // pointer, and the stage lets the source drop frames once every ring has consumed() them.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "source/packet_source.hpp"
 
@@ -136,8 +139,16 @@ inline uint16_t FrameRing::pop_burst(PacketRef* out, uint16_t max) noexcept {
 // A worker's view of its FrameRing: the same PacketSource interface a port queue has.
 class FrameRingSource final : public PacketSource {
  public:
-  FrameRingSource(FrameRing& ring, decode::LinkType link, std::string what)
-      : ring_(ring), link_(link), what_(std::move(what)) {}
+  FrameRingSource(FrameRing& ring, decode::LinkType link, std::string what,
+                  std::vector<const PacketSource*> clocks = {})
+      : ring_(ring), link_(link), what_(std::move(what)), clocks_(std::move(clocks)) {}
+  // The packet clock of the ports behind the rehash stage (the latest of them), so a
+  // quiet live port ages the flows of the workers behind the stage too.
+  uint64_t now_ns() const noexcept override {
+    uint64_t now = 0;
+    for (const PacketSource* c : clocks_) now = std::max(now, c->now_ns());
+    return now;
+  }
   uint16_t rx_burst(PacketRef* out, uint16_t max) noexcept override { return ring_.pop_burst(out, max); }
   void release() noexcept override { ring_.release(); }
   bool done() const noexcept override { return ring_.finished(); }
@@ -148,6 +159,7 @@ class FrameRingSource final : public PacketSource {
   FrameRing& ring_;
   decode::LinkType link_;
   std::string what_;
+  std::vector<const PacketSource*> clocks_;
 };
 
 }  // namespace seqwatch::runtime

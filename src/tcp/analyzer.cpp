@@ -519,7 +519,7 @@ done:
 
   // RTT: one timed segment per direction, never across a retransmission (Karn).
   if (has_ack) rtt_sample(rev, cold, ack, now);
-  if (bits & (kRetransmission | kOutOfOrder)) {
+  if ((bits & (kRetransmission | kOutOfOrder)) || counts_as_retx) {  // a re-sent keep-alive byte too
     fwd.rtt_end = 0;
   } else if (seglen > 0 && fwd.rtt_end == 0) {
     fwd.rtt_end = seq + seglen;
@@ -566,7 +566,16 @@ done:
       const uint32_t since_tail = now - fwd.nextseq_time_us;
       const bool tail = seglen > 0 && seq + seglen + (fin ? 1u : 0u) == fwd.nextseq;
       const bool recovering = f.retx_last & (1u << d);  // no probe during recovery (RFC 8985 7.2: open state only)
-      if (tail && !recovering && rev.dupacknum == 0 && since_tail < kMinRtoUs && since_tail >= probe_quiet &&
+      // A lone segment (head and tail at once): Linux's probe timeout is 2 x SRTT + rto_min,
+      // capped at the RTO, so its probe comes at or just past 200 ms (only with SACK:
+      // tcp_is_sack), measured from the later of its sending and the ACK advance that left
+      // it alone (both timers restart there). Found in a kernel run: the 1-byte last message
+      // of iperf3's control connection lost, its probe 204.5 ms later read as a timeout.
+      const bool lone = tail && peer_seen && seq == rev.lastack && (fwd.flags & kSackPerm) && (rev.flags & kSackPerm);
+      const uint64_t since_lone = lone ? std::min<uint64_t>(since_tail, since_ack_advance(rev, now, since_peer)) : 0;
+      const bool lone_probe =
+          lone && since_lone >= kMinRtoUs && since_lone < kMinRtoUs + 2 * uint64_t{rtt} + 2 * kClockedUs;
+      if (tail && !recovering && rev.dupacknum == 0 && (since_tail < kMinRtoUs || lone_probe) && since_tail >= probe_quiet &&
           now - prev_sent_us >= probe_quiet && (!peer_seen || since_peer >= probe_quiet)) {
         bits |= kTailLossProbe;
         sat_inc(cold.tail_probes);

@@ -3,6 +3,8 @@
 // a failed re-open (SIGHUP) is retried rather than given up.
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -172,6 +174,89 @@ TEST(LineFile, FullDiskLeavesWholeLinesAndCountsWhatItLoses) {
   EXPECT_EQ(c.lines + c.lost, 1100u);
   for (size_t k = 1; k < v.size(); ++k) ASSERT_LT(v[k - 1], v[k]);  // in order; the gap is the lost lines
   EXPECT_EQ(v.back(), 1099);
+}
+
+// A rename that fails (here: the file is a bind mount, EBUSY) must not stop the writing:
+// the file grows past the limit, the failure is counted and reported once, nothing is lost.
+TEST(LineFile, AFailedRotationKeepsWritingToTheSameFile) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to bind-mount a file (CI runs as root)";
+  const std::string d = scratch("busy"), p = d + "/events.jsonl", real = d + "/real";
+  std::ofstream(real).close();
+  std::ofstream(p).close();
+  ASSERT_EQ(mount(real.c_str(), p.c_str(), nullptr, MS_BIND, nullptr), 0);
+  LineFileOptions o;
+  o.rotate_bytes = 500;
+  o.flush_bytes = 1;
+  o.retry_ns = 10;
+  LineFile f;
+  ASSERT_TRUE(f.open(p, false, o, 0));
+  for (int i = 0; i < 50; ++i) {
+    f.write(line(i));
+    f.tick(i * 100);  // past the retry each time: the rename is tried again, and fails again
+  }
+  EXPECT_TRUE(f.close());
+  umount(p.c_str());
+  EXPECT_EQ(f.counters().rotations, 0u);
+  EXPECT_GT(f.counters().write_errors, 1u);
+  EXPECT_EQ(f.counters().lost, 0u);
+  const std::string e = f.take_error();
+  EXPECT_NE(e.find("to rotate it"), std::string::npos) << e;
+  EXPECT_EQ(e.find("to rotate it"), e.rfind("to rotate it")) << "reported more than once: " << e;
+  const auto v = numbers(real);
+  ASSERT_EQ(v.size(), 50u);
+  EXPECT_FALSE(fs::exists(p + ".1"));
+}
+
+// /dev/null (here a copy of the device node) and a symbolic link are written as they are:
+// never renamed away, never replaced by a regular file.
+TEST(LineFile, DevicesAndLinksAreNeverRotated) {
+  const std::string d = scratch("special"), target = d + "/target", link = d + "/link.jsonl", dev = d + "/null";
+  fs::create_symlink(target, link);
+  LineFileOptions o;
+  o.rotate_bytes = 300;
+  o.rotate_ns = 10;
+  o.flush_bytes = 1;
+  LineFile l;
+  ASSERT_TRUE(l.open(link, false, o, 0));
+  for (int i = 0; i < 20; ++i) l.write(line(i));
+  l.tick(100);
+  EXPECT_TRUE(l.close());
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(numbers(target).size(), 20u);
+  EXPECT_EQ(l.counters().rotations, 0u);
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to make a device node";
+  ASSERT_EQ(mknod(dev.c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  LineFile n;
+  ASSERT_TRUE(n.open(dev, false, o, 0));
+  for (int i = 0; i < 20; ++i) n.write(line(i));
+  n.tick(100);
+  EXPECT_TRUE(n.close());
+  EXPECT_EQ(n.counters().lines, 20u);
+  EXPECT_EQ(n.counters().rotations, 0u);
+  struct stat st{};
+  ASSERT_EQ(stat(dev.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_FALSE(fs::exists(dev + ".1"));
+}
+
+// A line longer than rotate_bytes gets a file of its own; a line after close() is counted.
+TEST(LineFile, ALineLongerThanTheLimitAndALineAfterClose) {
+  const std::string d = scratch("long"), p = d + "/flows.jsonl";
+  LineFileOptions o;
+  o.rotate_bytes = 200;
+  LineFile f;
+  ASSERT_TRUE(f.open(p, false, o, 0));
+  f.write(line(0, 100));
+  f.write(line(1, 500));
+  f.write(line(2, 100));
+  EXPECT_TRUE(f.close());
+  EXPECT_EQ(numbers(p + ".1"), std::vector<int>{0});
+  EXPECT_EQ(numbers(p + ".2"), std::vector<int>{1});
+  EXPECT_EQ(numbers(p), std::vector<int>{2});
+  f.write(line(3));
+  EXPECT_EQ(f.counters().lost, 1u);
+  EXPECT_FALSE(f.close());
+  EXPECT_EQ(numbers(p), std::vector<int>{2});
 }
 
 }  // namespace

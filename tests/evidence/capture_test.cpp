@@ -142,10 +142,11 @@ TEST(EvidenceSlice, APerTriggerPostCountAppliesToItsSlices) {
   cfg.post_by_trigger[4] = 1;  // kTrigRst's bit
   auto c = EvidenceCapture::create(cfg, rst_triggers()).value();
   PacketFactory f;
-  auto run = [&](uint16_t port, int trigger_at, bool rst, bool dup) {
+  auto run = [&](uint16_t port, int trigger_at, bool rst, bool dup, int rst_at = -1) {
     for (int i = 0; i < 8; ++i) {
       const bool fire = i == trigger_at;
-      const Pkt& p = f.tcp(port, true, 1000 + i, 0, fire && rst ? (test::wire::kRst | test::wire::kAck) : test::wire::kAck);
+      const bool r = (fire && rst) || i == rst_at;
+      const Pkt& p = f.tcp(port, true, 1000 + i, 0, r ? (test::wire::kRst | test::wire::kAck) : test::wire::kAck);
       c->observe(p.ref, p.view, ref(p, port), fire && dup ? dupack(3) : none());
     }
     std::vector<Role> roles;
@@ -158,6 +159,9 @@ TEST(EvidenceSlice, APerTriggerPostCountAppliesToItsSlices) {
             (std::vector<Role>{Role::kPre, Role::kTrigger, Role::kPost, Role::kPost, Role::kPost, Role::kPost}));
   EXPECT_EQ(run(40003, 2, true, true),
             (std::vector<Role>{Role::kPre, Role::kTrigger, Role::kPost, Role::kPost, Role::kPost, Role::kPost}));
+  // A RST inside the dup-ACK run's slice extends it by its own M at most, never shortens it.
+  EXPECT_EQ(run(40004, 1, false, true, 2), (std::vector<Role>{Role::kPre, Role::kTrigger, Role::kTrigger, Role::kPost,
+                                                             Role::kPost, Role::kPost, Role::kPost}));
 }
 
 TEST(EvidenceBudget, PerFlowSlicesAndPackets) {
