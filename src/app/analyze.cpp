@@ -51,13 +51,16 @@ int fail(const std::string& msg) {
   return 1;
 }
 
-// Counts the frames of a capture (the net_pcap vdev gives no end-of-file signal).
-Result<uint64_t> count_frames(const std::string& path) {
+// Counts the frames of a capture (the net_pcap vdev gives no end-of-file signal); a
+// damaged file stops libpcap, and net_pcap (libpcap inside) with it, at the same record:
+// `read_error` says why.
+Result<uint64_t> count_frames(const std::string& path, std::string& read_error) {
   auto src = PcapFileSource::open(path);
   if (!src) return src.error();
   uint64_t n = 0;
   std::array<PacketRef, kBurstSize> b;
   while (uint16_t k = src.value()->rx_burst(b.data(), kBurstSize)) n += k;
+  read_error = src.value()->read_error();
   return n;
 }
 
@@ -107,9 +110,17 @@ int analyze(const AnalyzeOptions& opts) {
 
   std::unique_ptr<PacketSource> src;
   std::unique_ptr<runtime::DpdkPortSource> port;
+  std::string dpdk_read_error;  // net_pcap reads through libpcap: where libpcap stopped
+  uint64_t dpdk_frames = 0;
   if (source == "dpdk") {
-    auto frames = count_frames(opts.file);
+    auto frames = count_frames(opts.file, dpdk_read_error);
     if (!frames) return fail(frames.error().message);
+    dpdk_frames = frames.value();
+    // No frame at all (an empty capture, or one damaged before its first frame): the port
+    // would wait for a first frame forever; libpcap reads the same nothing and says why.
+    if (dpdk_frames == 0) source = "file";
+  }
+  if (source == "dpdk") {
     runtime::EalOptions eal;
     eal.memory_mb = opts.memory_mb;
     const std::string abs = std::filesystem::absolute(opts.file).string();
@@ -120,7 +131,7 @@ int analyze(const AnalyzeOptions& opts) {
     runtime::PortConfig pc;
     pc.name = "net_pcap0";
     pc.link = file.value()->link_type();
-    pc.expected_frames = frames.value();
+    pc.expected_frames = dpdk_frames;
     pc.timestamp_unit_ns = 1000;  // net_pcap stores microseconds
     pc.wire_lengths = false;      // and drops the original length of cut frames
     auto p = runtime::DpdkPortSource::open(pc);
@@ -212,6 +223,10 @@ int analyze(const AnalyzeOptions& opts) {
   if (evidence_out) sinks.on_evidence = [&](evidence::RecordRing& r) { return evidence_out->drain(r); };
   engine.run(g_stop, sinks);
   auto j = engine_summary(engine, matcher.get(), report, opts.top);
+  // A damaged or cut-short file: what was read is analysed and written, and the run says
+  // that the rest of the file was not (exit status 1, as tshark's 2).
+  const std::string read_error = port ? dpdk_read_error : in.read_error();
+  if (!read_error.empty()) j["read_error"] = read_error;
   // Every output is completed before the human report is printed: a reader of standard
   // output that went away (SIGPIPE is ignored: the write fails) costs the report, not the files.
   if (evidence_out) {
@@ -244,11 +259,16 @@ int analyze(const AnalyzeOptions& opts) {
                  ps.imissed, ps.ierrors, ps.rx_nombuf);
     }
     if (g_stop.load()) fmt::print(report_out, "  (stopped by signal before the end of the input)\n");
+    if (!read_error.empty())
+      fmt::print(report_out, "  READ ERROR     the file was read only up to a damaged record: {}\n", read_error);
     for (auto [name, f] : {std::pair{"events", &events_file}, std::pair{"flows", &flows_file}})
       if (f->counters().lost != 0)
         fmt::print(report_out, "  {:<14} {} line(s) LOST on '{}'\n", name, f->counters().lost, f->path());
   });
   int rc = complete ? 0 : fail("some output could not be written completely (disk full?): see the lines above");
+  if (!read_error.empty())
+    rc = fail("'" + opts.file + "': reading stopped before the end of the file (" + read_error +
+              "); the frames before it were analysed");
   if (!summary_ok || !printed) rc = 1;
   port.reset();
   src.reset();

@@ -72,7 +72,7 @@ class MmapFileSource final : public PacketSource {
   uint32_t raw_link_type() const noexcept { return raw_link_; }  // the first interface's (pcapng)
   uint64_t file_size() const noexcept { return size_; }
   // Set when reading stopped on a damaged record rather than at the end of the file.
-  const std::string& read_error() const noexcept { return read_error_; }
+  const std::string& read_error() const noexcept override { return read_error_; }
 
  private:
   struct Interface {

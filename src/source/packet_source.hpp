@@ -43,6 +43,12 @@ class PacketSource {
   virtual std::string describe() const = 0;
   // Frames that could not be read into the burst (oversized, read errors): counted.
   virtual uint64_t dropped() const noexcept { return 0; }
+  // A recorded input whose reading stopped before its end (a damaged or cut-short file):
+  // why, in words; empty when it was read to the end (or is not a file).
+  virtual const std::string& read_error() const noexcept {
+    static const std::string none;
+    return none;
+  }
   // Wall-clock time for live sources (idle workers age their flows with it); 0 for
   // recorded inputs, whose flows age by packet time only.
   virtual uint64_t now_ns() const noexcept { return 0; }

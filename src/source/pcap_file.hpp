@@ -44,7 +44,7 @@ class PcapFileSource final : public PacketSource {
   uint32_t snaplen() const noexcept { return snaplen_; }
   uint32_t raw_link_type() const noexcept { return raw_link_; }
   // Set when reading stopped on a damaged file rather than at its end.
-  const std::string& read_error() const noexcept { return read_error_; }
+  const std::string& read_error() const noexcept override { return read_error_; }
 
  private:
   PcapFileSource() = default;

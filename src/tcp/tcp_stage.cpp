@@ -28,26 +28,27 @@ constexpr unsigned kEntryAhead = 4;
 // the original, and anything it sends now carries a newer TSval, so equal bytes are a copy.
 // For a SYN, an equal nonzero TSval at least kTsTickUs later with the other TTL parity is
 // evidence at any age too (its re-send comes a timeout later with a newer TSval).
-// And, within kHopCopyWindowUs: a TTL parity other than the original's (the sum of the
-// frame's outermost and innermost TTL / hop limit, odd or even: ttl_parity below). A
+// And, within the window: a TTL parity other than the original's (the sum of the
+// frame's outermost and innermost TTL / hop limit, odd or even: ttl_low below). A
 // sender's re-send leaves on the path its original took, with the same TTLs; a frame one
 // routed hop further on is the same transmission seen a second time (a SPAN session with
-// ports on both sides of a router), and comes within the mirror's lag (microseconds to a
-// few ms). Not for the whole window: a route change at the loss (one hop more or fewer)
-// gives a real re-send the other parity too; it comes a loss detection later (Linux: a
-// tail-loss probe >= 10 ms, a timeout >= 200 ms), so only a re-send within 10 ms on a
-// changed path can be taken for a copy.
+// ports on both sides of a router), up to the router's queueing delay later (30 ms in the
+// kernel runs' tbf queue: IPv6 without timestamps has no other evidence). Only a re-send
+// on a path that changed length by an odd number of hops at that very loss, or one that
+// the first capture point missed, can be taken for a copy (an earlier version trusted
+// it for 10 ms only). And once a transmission's copy one hop further on was seen, the same
+// bytes with the original's very TTLs are a second transmission.
 constexpr uint32_t kTsTickUs = 10000;
 constexpr uint32_t kWeakCopyWindowUs = 1000;
-constexpr uint32_t kHopCopyWindowUs = 10000;
 
-// The parity of the sum of a frame's outermost and innermost TTL / hop limit (one header
-// counted once): a routed hop lowers one of them by one (a tunnel's outer header, or the
-// packet inside a mirror's encapsulation). Headers between them are left out (two lines
-// fewer per segment; tunnels in tunnels are rare).
-inline unsigned ttl_parity(const decode::PacketView& v) noexcept {
+// The low 2 bits of the sum of a frame's outermost and innermost TTL / hop limit (one
+// header counted once): a routed hop lowers one of them by one (a tunnel's outer header, or
+// the packet inside a mirror's encapsulation), so one hop further on has the other parity
+// and two hops further on the same parity but not the same 2 bits. Headers between them
+// are left out (two lines fewer per segment; tunnels in tunnels are rare).
+inline unsigned ttl_low(const decode::PacketView& v) noexcept {
   const unsigned inner = v.ip_count > 1 ? v.inner_ip().ttl : 0u;
-  return (v.ip[0].ttl + inner) & 1u;
+  return (v.ip[0].ttl + inner) & 3u;
 }
 }  // namespace
 
@@ -96,9 +97,9 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
 // again (IPv4 identification, TCP checksum, TSval) or that the peer's progress changes
 // (ACK, window). A mirror's copy has them all equal; the TTL and the link layer may
 // differ (a routed hop between the two mirrored ports), so they are left out of it; the
-// TTLs' parity is kept beside it as evidence (`ttl_parity`, 0 or 1).
+// low 2 bits of the TTL sum are kept beside it as evidence (`ttl_low`, 0..3).
 [[gnu::always_inline]] inline bool TcpStage::is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir,
-                                                    unsigned ttl_parity, const flow::FlowEntry& f,
+                                                    unsigned ttl_low, const flow::FlowEntry& f,
                                                     uint64_t ts_ns) noexcept {
   // The fields, read as they lie in TcpInfo (layout checked below): seq and ACK; payload
   // length and TSval; window, MSS, urgent pointer and checksum; IPv4 ID, header length and
@@ -107,9 +108,9 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   // checksum offload holds only the pseudo-header's sum, equal for equal lengths; seen in
   // IPv6 kernel runs). Two CRC32C lanes over them (one instruction per word), the second reading the
   // words in reverse order (CRC is affine in its start value, so a second seed alone
-  // would only add a constant): the first picks the bucket, the second and 7 more bits of
-  // the first (above any bucket index) are the 39-bit check. A different segment still in
-  // the bucket passes for the same one with probability 4 x 2^-39 per segment (then the
+  // would only add a constant): the first picks the bucket, the second and 5 more bits of
+  // the first (above any bucket index) are the 37-bit check. A different segment still in
+  // the bucket passes for the same one with probability 4 x 2^-37 per segment (then the
   // evidence below decides, as for a true match: the "clock moved on" evidence at any age).
   static_assert(offsetof(decode::TcpInfo, ack) == offsetof(decode::TcpInfo, seq) + 4 &&
                 offsetof(decode::TcpInfo, tsval) == offsetof(decode::TcpInfo, payload_len) + 4 &&
@@ -134,10 +135,10 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   a = _mm_crc32_u64(a, w4);
   b = _mm_crc32_u64(b, w1);
   uint64_t* bucket = copy_buckets_[a & copy_mask_].e;
-  const uint64_t check = (b << 7 | (a >> 25)) | 1u;  // 39 bits, never 0
+  const uint64_t check = (b << 5 | (a >> 27)) | 1u;  // 37 bits, never 0
   const uint32_t now_us = static_cast<uint32_t>(ts_ns / 1000);
   const uint32_t now = now_us & kCopyTimeMask;
-  const uint64_t entry = check << kCopyCheckShift | uint64_t{ttl_parity} << kCopyTtlBit | now;
+  const uint64_t entry = check << kCopyCheckShift | uint64_t{ttl_low} << kCopyTtlBit | now;
   // The four entries' checks against this one, two at a time (SSE4.1).
   const __m128i lo = _mm_load_si128(reinterpret_cast<const __m128i*>(bucket));      // e0 e1
   const __m128i hi = _mm_load_si128(reinterpret_cast<const __m128i*>(bucket + 2));  // e2 e3
@@ -148,7 +149,8 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
     unsigned k = 0;
     while ((bucket[k] >> kCopyCheckShift) != check) ++k;
     const uint32_t age = (now - static_cast<uint32_t>(bucket[k])) & kCopyTimeMask;
-    const bool other_hop = ((bucket[k] >> kCopyTtlBit) & 1) != ttl_parity;
+    const unsigned seen_ttl = (bucket[k] >> kCopyTtlBit) & 3u;
+    const bool other_hop = ((seen_ttl ^ ttl_low) & 1u) != 0;
     bool copy;
     const bool ts = (t.opts & decode::kOptTimestamp) != 0;
     if (ts && f.cold.tsval_low_of(static_cast<unsigned>(dir)) != (t.tsval & 7u)) {
@@ -165,8 +167,15 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
       // its path.)
       copy = age <= cfg_.copy_window_us ||
              (ts && t.tsval != 0 && age >= kTsTickUs && other_hop && (t.flags & decode::kTcpSyn));
-    } else if (other_hop && age <= kHopCopyWindowUs) {
+    } else if (other_hop) {
       copy = age <= cfg_.copy_window_us;
+    } else if (((bucket[k] >> kCopyPairBit) & 1) && seen_ttl == ttl_low) {
+      // Its copy one routed hop further on was seen: both capture points have shown that
+      // transmission, so the same bytes again with the original's very TTLs (modulo 4: not
+      // two hops on, a third capture point) are the sender's own second transmission (two
+      // equal ACKs for two equal SYN/ACKs, sent within a millisecond, without IPv4 ID or a
+      // newer TSval; seen in IPv6 SPAN kernel runs).
+      copy = false;
     } else {
       // No identity evidence: within kWeakCopyWindowUs, and the peer silent since the
       // original. Never a RST: a closed port answers every segment still in flight with the
@@ -177,7 +186,10 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
       const bool peer_silent = !(peer.flags & kWindowSet) || peer_age >= age;
       copy = !(t.flags & decode::kTcpRst) && age <= std::min(cfg_.copy_window_us, kWeakCopyWindowUs) && peer_silent;
     }
-    if (copy) return true;
+    if (copy) {
+      if (other_hop) bucket[k] |= uint64_t{1} << kCopyPairBit;
+      return true;
+    }
     bucket[k] = entry;  // analysed again: the original from now on
     return false;
   }
@@ -240,7 +252,7 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
     if (created) start_flow(*f, dirs_[i], t, ts);
     if (ts > f->last_ts_ns) f->last_ts_ns = ts;
     SegmentVerdict verdict;
-    if (copy_buckets_ && is_copy(t, hashes_[i], dirs_[i], ttl_parity(views[i]), *f, ts) && !created) [[unlikely]] {
+    if (copy_buckets_ && is_copy(t, hashes_[i], dirs_[i], ttl_low(views[i]), *f, ts) && !created) [[unlikely]] {
       // A copy of a segment already analysed: reported, not analysed again.
       verdict.bits = kDuplicatePacket;
       ++counters_.copies;

@@ -93,16 +93,18 @@ class TcpStage {
  private:
   explicit TcpStage(const TcpStageConfig& cfg);
   void emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noexcept;
-  bool is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir, unsigned ttl_parity,
+  bool is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir, unsigned ttl_low,
                const flow::FlowEntry& f, uint64_t ts_ns) noexcept;
 
-  // Fingerprints of recent segments, 4-way set-associative: each entry holds a 39-bit
-  // check over the fields (bits 25-63), the parity of the TTLs it was seen with (bit 24)
-  // and the time it was seen (µs, low 24 bits: 16.7 s, far above the longest window, 1 s);
+  // Fingerprints of recent segments, 4-way set-associative: each entry holds a 37-bit
+  // check over the fields (bits 27-63), whether its copy one routed hop further on was
+  // seen (bit 26), the low 2 bits of the TTL sum it was seen with (bits 24-25) and the
+  // time it was seen (µs, low 24 bits: 16.7 s, far above the longest window, 1 s);
   // 0 = empty. Newest first: a new fingerprint pushes the oldest out.
   static constexpr unsigned kCopyWays = 4;  // is_copy() reads and shifts the four by hand
   static constexpr unsigned kCopyTtlBit = 24;
-  static constexpr unsigned kCopyCheckShift = kCopyTtlBit + 1;
+  static constexpr unsigned kCopyPairBit = 26;
+  static constexpr unsigned kCopyCheckShift = kCopyPairBit + 1;
   static constexpr uint32_t kCopyTimeMask = (1u << kCopyTtlBit) - 1;
   struct alignas(32) CopyBucket {
     uint64_t e[kCopyWays] = {};

@@ -349,3 +349,46 @@ TEST(Cli, BadInputsGetClearErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+// A capture cut short (tcpdump killed mid-write, a copy that ran out of disk) or damaged
+// mid-file: every reader analyses the frames before the damage, writes their events, and
+// says that the rest was not read (exit status 1, the reason in the summary), as tshark
+// does; nothing is lost silently. A file with no readable frame at all does not make the
+// DPDK port wait for one forever.
+TEST(Cli, ACutShortCaptureIsAnalysedUpToTheCutAndReported) {
+  std::vector<std::vector<uint8_t>> frames = {tcp_frame(0x02, "", 1, 0, false), tcp_frame(0x12, "", 9, 2, true),
+                                              tcp_frame(0x10, "", 2, 10, false),
+                                              tcp_frame(0x18, std::string(200, 'x'), 2, 10, false)};
+  const auto whole = write_pcap("whole.pcap", frames);
+  std::ifstream in(whole, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string cut = seqwatch::test::scratch_dir() + "cut.pcap";
+  std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() - 100);  // the last frame's payload cut
+  for (const std::string source : {"auto", "file", "dpdk"}) {
+    const std::string out = seqwatch::test::scratch_dir() + "cut-" + source + ".json";
+    const std::string events = seqwatch::test::scratch_dir() + "cut-" + source + ".jsonl";
+    const CmdResult r = run(exe() + " analyze '" + cut + "' --source " + source + " --json " + out + " --events " + events);
+    EXPECT_EQ(r.rc, 1) << source << ": " << r.out;
+    EXPECT_NE(r.out.find("reading stopped before the end of the file"), std::string::npos) << source << ": " << r.out;
+    EXPECT_NE(r.out.find("READ ERROR"), std::string::npos) << source << ": " << r.out;
+    std::ifstream js(out);
+    const auto j = nlohmann::json::parse(js);
+    EXPECT_EQ(j["packets"], 3) << source;
+    EXPECT_TRUE(j.contains("read_error") && !j["read_error"].get<std::string>().empty()) << source;
+    const CmdResult whole_r = run(exe() + " analyze '" + whole + "' --source " + source);
+    EXPECT_EQ(whole_r.rc, 0) << source << ": " << whole_r.out;
+    EXPECT_EQ(whole_r.out.find("READ ERROR"), std::string::npos) << source;
+  }
+  // Nothing readable after the file header: reported, and no wait for a first frame.
+  const std::string header_only = seqwatch::test::scratch_dir() + "header-only.pcap";
+  std::ofstream(header_only, std::ios::binary) << bytes.substr(0, 24 + 16 + 10);  // a record header, 10 bytes of frame
+  for (const std::string source : {"auto", "dpdk"}) {
+    const CmdResult r = run("timeout 60 " + exe() + " analyze '" + header_only + "' --source " + source);
+    EXPECT_EQ(r.rc, 1) << source << ": " << r.out;
+    EXPECT_NE(r.out.find("reading stopped before the end of the file"), std::string::npos) << source << ": " << r.out;
+  }
+}
+
+}  // namespace

@@ -39,7 +39,6 @@ namespace {
 constexpr uint32_t kWindowUs = 100000;    // the product's default (tcp.copy_window_ms: 100)
 constexpr uint32_t kWeakWindowUs = 1000;  // without identity evidence (tcp_stage.cpp)
 constexpr uint32_t kTsTickUs = 10000;     // an equal TSval this much later is identity evidence
-constexpr uint32_t kHopWindowUs = 10000;  // a TTL parity other than the original's is evidence this long
 
 std::string demo_path() { return test::src_dir() + "/data/demo.pcap"; }
 
@@ -379,7 +378,7 @@ struct FieldFrame {
   uint32_t tsval = 0;       // with it
   bool rst = false;         // RST flag
   bool syn = false;         // SYN flag
-  unsigned ttl_parity = 0;  // parity of the outermost + innermost IP header's TTL / hop limit (one header: its own)
+  unsigned ttl_low = 0;  // low 2 bits of the outermost + innermost IP header's TTL / hop limit (one header: its own)
   std::string fingerprint;
 };
 
@@ -444,7 +443,7 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
       if (p == "ip" && n4 < v4.size()) ttls.push_back(static_cast<unsigned>(std::strtoul(v4[n4++].c_str(), nullptr, 10)));
       if (p == "ipv6" && n6 < v6.size()) ttls.push_back(static_cast<unsigned>(std::strtoul(v6[n6++].c_str(), nullptr, 10)));
     }
-    if (!ttls.empty()) f.ttl_parity = (ttls.front() + (ttls.size() > 1 ? ttls.back() : 0u)) & 1u;
+    if (!ttls.empty()) f.ttl_low = (ttls.front() + (ttls.size() > 1 ? ttls.back() : 0u)) & 3u;
   }
   f.fingerprint = f.flow + "|" + (f.forward ? "a" : "b") + "|" + std::to_string(f.ip_id);
   for (size_t k = 11; k <= 17; ++k) f.fingerprint += "|" + c[k];
@@ -458,15 +457,21 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
 // earlier analysed frame has the same fingerprint, at most kWindowUs before it with an
 // IPv4 identification, or (timestamps option) at least kTsTickUs after it (a SYN with a
 // nonzero TSval that late and the other TTL parity: at any age); at most
-// kHopWindowUs before with a TTL sum of the other parity than that frame's (one routed hop
-// further on); at any age while the
+// kWindowUs before with a TTL sum of the other parity than that frame's (one routed hop
+// further on); never when that frame's copy one hop further on was seen and this one has its
+// very TTL sum (modulo 4: a second transmission at the same point); at any age while the
 // low 3 bits of the sender's latest analysed TSval differ from its own (the clock moved on); otherwise at most
 // kWeakWindowUs before, not a RST, and the peer sent no analysed segment since that frame (in
 // a later microsecond: within the same one the order is unknown and taken as silent). A
 // copy is not analysed and leaves the state alone.
 std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRun& sw) {
   std::vector<bool> out(frames.size(), false);
-  std::map<std::string, std::pair<int64_t, unsigned>> seen;  // fingerprint -> time, TTL parity of its analysed frame
+  struct Seen {
+    int64_t time_us;
+    unsigned ttl_low;  // of its analysed frame
+    bool paired;       // its copy one routed hop further on was seen
+  };
+  std::map<std::string, Seen> seen;  // fingerprint -> its analysed frame
   std::map<std::string, std::array<int64_t, 2>> last_sent;  // flow -> latest analysed segment per side
   std::map<std::string, std::array<uint32_t, 2>> last_tsval;  // flow -> latest analysed TSval per side
   for (size_t k = 0; k < frames.size() && k < sw.frames.size(); ++k) {
@@ -476,7 +481,8 @@ std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRu
     auto it = seen.find(f.fingerprint);
     bool is_copy = false;
     if (!created && it != seen.end()) {
-      const int64_t age = f.time_us - it->second.first;
+      const int64_t age = f.time_us - it->second.time_us;
+      const bool other_hop = ((f.ttl_low ^ it->second.ttl_low) & 1u) != 0;
       const uint32_t sender_tsval = last_tsval[f.flow][f.forward ? 0 : 1];
       if (f.timestamps && (sender_tsval & 7) != (f.tsval & 7)) {
         is_copy = true;  // the sender's clock moved on: at any age
@@ -484,17 +490,22 @@ std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRu
         // A SYN with an equal nonzero TSval at least a tick later and the other TTL parity:
         // at any age (seqwatch's age wraps at 2^24 us, 16.8 s: a copy that late is not in the corpus).
         is_copy = age >= 0 && (age <= kWindowUs || (f.syn && f.timestamps && f.tsval != 0 && age >= kTsTickUs &&
-                                                    f.ttl_parity != it->second.second));
-      } else if (f.ttl_parity != it->second.second && age <= kHopWindowUs) {
-        is_copy = age >= 0;
+                                                    other_hop));
+      } else if (other_hop) {
+        is_copy = age >= 0 && age <= kWindowUs;
+      } else if (it->second.paired && f.ttl_low == it->second.ttl_low) {
+        is_copy = false;
       } else {
         const int64_t peer = side->second[f.forward ? 1 : 0];
-        is_copy = !f.rst && age >= 0 && age <= kWeakWindowUs && peer <= it->second.first;  // same microsecond: silent
+        is_copy = !f.rst && age >= 0 && age <= kWeakWindowUs && peer <= it->second.time_us;  // same microsecond: silent
       }
     }
     out[k] = is_copy;
-    if (is_copy) continue;
-    seen[f.fingerprint] = {f.time_us, f.ttl_parity};
+    if (is_copy) {
+      if (((f.ttl_low ^ it->second.ttl_low) & 1u) != 0) it->second.paired = true;
+      continue;
+    }
+    seen[f.fingerprint] = {f.time_us, f.ttl_low, false};
     side->second[f.forward ? 0 : 1] = f.time_us;
     if (f.timestamps) last_tsval[f.flow][f.forward ? 0 : 1] = f.tsval;
   }
