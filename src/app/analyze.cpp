@@ -46,6 +46,16 @@ void on_signal(int) {
   if (g_stop.exchange(true)) _exit(130);  // second signal: the user insists
 }
 
+// A YAML double-quoted scalar.
+std::string yaml_quote(const std::string& v) {
+  std::string q = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
+  }
+  return q + "\"";
+}
+
 int fail(const std::string& msg) {
   std::fprintf(stderr, "seqwatch: error: %s\n", msg.c_str());
   return 1;
@@ -76,6 +86,8 @@ int analyze(const AnalyzeOptions& opts) {
   // reader, which reads it.
   auto file = PcapFileSource::open(opts.file);
   if (!file && (opts.source == "file" || opts.source == "dpdk")) return fail(file.error().message);
+  if (!opts.json_out.empty())
+    if (const std::string why = summary_path_problem(opts.json_out); !why.empty()) return fail("--json: " + why);
 
   std::unique_ptr<PayloadMatcher> matcher;
   if (!opts.rules.empty()) {
@@ -156,12 +168,32 @@ int analyze(const AnalyzeOptions& opts) {
   ec.tcp.table.idle_timeout_ns = static_cast<uint64_t>(opts.idle_timeout_s * 1e9);
   ec.tcp.key_vlans = !opts.ignore_vlans;
   ec.tcp.copy_window_us = static_cast<uint32_t>(opts.copy_window_ms * 1000);
+  // --config and --set carry the evidence settings here (the analysis has options of its
+  // own): anything else would be accepted and not honoured, so it is refused.
+  if ((!opts.config.empty() || !opts.sets.empty()) && opts.evidence_dir.empty()) {
+    std::fprintf(stderr, "seqwatch: error: --config and --set give analyze its evidence settings (evidence.*, "
+                         "rules.file); add --evidence DIR, or use analyze's own options for the analysis\n");
+    return 2;
+  }
+  for (const std::string& set : opts.sets) {
+    const std::string key = set.substr(0, set.find('='));
+    if (key != "evidence" && key.rfind("evidence.", 0) != 0 && key != "rules.file" && key != "rules") {
+      std::fprintf(stderr,
+                   "seqwatch: error: --set %s: analyze takes evidence.* and rules.file from --set; the analysis "
+                   "has options of its own (--copy-window-ms, --flow-capacity, --idle-timeout, --ignore-vlans, "
+                   "--rules; seqwatch analyze --help)\n",
+                   key.c_str());
+      return 2;
+    }
+  }
   std::unique_ptr<EvidenceOutput> evidence_out;
   if (!opts.evidence_dir.empty()) {
     std::vector<std::string> files;
     if (!opts.config.empty()) files.push_back(opts.config);
     std::vector<std::string> sets = opts.sets;
     sets.insert(sets.begin(), "evidence.enabled=true");
+    // --rules is the rules file payload triggers name (a --set rules.file after it wins).
+    if (!opts.rules.empty()) sets.insert(sets.begin() + 1, "rules.file=" + yaml_quote(opts.rules));
     auto cfg = config::load_config(files, sets);
     if (!cfg) {
       std::fprintf(stderr, "seqwatch: evidence settings rejected:\n%s\n", cfg.error().message.c_str());
@@ -227,6 +259,7 @@ int analyze(const AnalyzeOptions& opts) {
   // that the rest of the file was not (exit status 1, as tshark's 2).
   const std::string read_error = port ? dpdk_read_error : in.read_error();
   if (!read_error.empty()) j["read_error"] = read_error;
+  j["stopped_by_signal"] = g_stop.load();  // the input was not read to its end (as run's summary says it)
   // Every output is completed before the human report is printed: a reader of standard
   // output that went away (SIGPIPE is ignored: the write fails) costs the report, not the files.
   if (evidence_out) {
@@ -278,16 +311,6 @@ int analyze(const AnalyzeOptions& opts) {
 
 namespace {
 
-// A YAML double-quoted scalar.
-std::string yaml_quote(const std::string& v) {
-  std::string q = "\"";
-  for (char c : v) {
-    if (c == '"' || c == '\\') q += '\\';
-    q += c;
-  }
-  return q + "\"";
-}
-
 // "10.0.0.1:40000-10.0.0.2:80" (IPv6 in brackets) -> a BPF expression for both directions.
 Result<std::string> flow_filter(const std::string& spec) {
   auto endpoint = [](const std::string& e, std::string& host, std::string& port) {
@@ -315,6 +338,7 @@ int extract(const ExtractOptions& x) {
   a.evidence_dir = x.out_dir;
   a.ignore_vlans = x.ignore_vlans;
   a.workers = x.workers;
+  a.rules = x.rules;
   std::string triggers;
   auto add = [&](const std::string& t) { triggers += (triggers.empty() ? "" : ", ") + t; };
   for (const std::string& t : x.triggers) {

@@ -45,6 +45,7 @@ struct ExtractOptions {
   uint32_t sample_one_in = 0;
   bool ignore_vlans = false;
   unsigned workers = 1;
+  std::string rules;                  // payload rules file (payload:RULE_ID triggers name its ids)
 };
 
 struct RunOptions {

@@ -37,8 +37,12 @@ int main(int argc, char** argv) {
   analyze->add_option("--memory-mb", a.memory_mb, "DPDK memory (MiB) for the dpdk source")->check(CLI::Range(64u, 65536u));
 
   analyze->add_option("--evidence", a.evidence_dir, "write evidence slices (pcapng + index) into this folder");
-  analyze->add_option("--config", a.config, "configuration file whose evidence section applies")->check(CLI::ExistingFile);
-  analyze->add_option("--set", a.sets, "override one key, e.g. --set evidence.post_packets=32 (repeatable)");
+  analyze->add_option("--config", a.config,
+                      "configuration file whose evidence section and rules.file apply (with --evidence; the "
+                      "analysis takes the options above)")
+      ->check(CLI::ExistingFile);
+  analyze->add_option("--set", a.sets,
+                      "override one evidence key, e.g. --set evidence.post_packets=32 (with --evidence; repeatable)");
 
   seqwatch::app::ExtractOptions x;
   auto* extract = cli.add_subcommand("extract", "Write trimmed evidence slices from a capture (the appliance's evidence path, without its budgets: every slice the triggers ask for)");
@@ -57,6 +61,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"pcap", "pcapng"}));
   extract->add_option("--sample", x.sample_one_in, "also write 1 packet in N to a sample file");
   extract->add_flag("--ignore-vlans", x.ignore_vlans, "leave VLAN ids out of the flow key");
+  extract->add_option("--rules", x.rules, "Hyperscan payload rules file (config/rules/*.rules) for payload:RULE_ID")
+      ->check(CLI::ExistingFile);
   extract->add_option("-w,--workers", x.workers, "worker threads")->check(CLI::Range(1u, 128u));
 
   seqwatch::app::RunOptions r;

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <unistd.h>
 
 #include "decode/decoder.hpp"
 
@@ -60,6 +61,16 @@ nlohmann::json line_file_json(const event::LineFile& f) {
   const auto& c = f.counters();
   return {{"path", f.path()}, {"lines", c.lines}, {"lines_lost", c.lost}, {"write_errors", c.write_errors},
           {"rotations", c.rotations}, {"reopens", c.reopens}};
+}
+
+std::string summary_path_problem(const std::string& path) {
+  if (path == "-") return {};
+  const std::filesystem::path p(path);
+  const std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return fmt::format("'{}' is not a folder that exists", dir.string());
+  if (::access(dir.c_str(), W_OK) != 0) return fmt::format("cannot write into '{}': {}", dir.string(), std::strerror(errno));
+  return {};
 }
 
 bool write_summary(const std::string& path, const nlohmann::json& j) {

@@ -26,6 +26,9 @@ std::string same_output(const std::vector<std::pair<std::string, std::string>>& 
 nlohmann::json line_file_json(const event::LineFile& f);
 // The summary as indented JSON to `path` ("-" = standard output); false when it failed.
 bool write_summary(const std::string& path, const nlohmann::json& j);
+// Why the summary could not be written to `path` at the end of the run (its folder missing
+// or not writable), checked at the start so a long run does not end in that error; "" = fine.
+std::string summary_path_problem(const std::string& path);
 // Runs `print` (the human report); false when writing it failed (fmt throws on a write
 // error, e.g. standard output piped to a reader that has gone: SIGPIPE is ignored).
 template <class F>

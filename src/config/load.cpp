@@ -533,8 +533,11 @@ class Loader {
         if (k == key) owners.emplace_back(name);
     }
     if (owners.empty()) return {};
+    std::vector<std::string> takes;
+    for (const auto& k : detail::keys_of(*t))
+      if (k != "trim") takes.emplace_back(k);  // refused on every trigger (check_trigger_trim)
     return fmt::format("it is not a parameter of trigger type '{}' (it belongs to: {}; '{}' takes: {})", enum_name(t->type),
-                       join(owners, ", "), enum_name(t->type), join(detail::keys_of(*t), ", "));
+                       join(owners, ", "), enum_name(t->type), join(takes, ", "));
   }
 
   Ctx& ctx_;
@@ -596,8 +599,10 @@ void apply_override(const std::string& arg, Config& cfg, std::vector<std::string
     return;
   }
   YAML::Node node;
+  const std::string value = arg.substr(eq + 1);
   try {
-    node = YAML::Load(arg.substr(eq + 1));
+    // A bare "-" (standard output for an output file) is a string here; in YAML it opens a list.
+    node = value == "-" ? YAML::Node(value) : YAML::Load(value);
   } catch (const YAML::Exception& e) {
     errors.push_back(fmt::format("{}: {}: the value is not valid YAML: {}", ctx.src.name, path, e.what()));
     return;

@@ -47,6 +47,25 @@ SEQWATCH_DECODE_HOT Next upper(Cursor& c) noexcept {
       v.l4_off = c.off;
       if (first_fragment) fragment_payload(c, kNoBound);
       return gre(c, TunnelType::kGre);
+    case 51: {
+      // IPv4 Authentication Header (RFC 4302): skipped to the protocol it protects, as
+      // IPv6's is with its extension headers (tshark analyses the TCP inside). Not in a
+      // fragment (its protected header may lie in the next one), not AH in AH.
+      v.l4 = L4Type::kOther;
+      v.l4_off = c.off;
+      if (l.version != 4 || first_fragment) return Next::kDone;
+      if (!c.have(2)) return c.fail(DecodeStatus::kTruncatedIp);
+      const uint32_t len = (c.at()[1] + 2u) * 4u;
+      if (len > l.l4_len) return c.fail(DecodeStatus::kBadIpTotalLength);
+      if (!c.have(len)) return c.fail(DecodeStatus::kTruncatedIp);
+      IpLayer& m = v.ip[v.ip_count - 1];
+      m.proto = c.at()[0];
+      c.off += len;
+      m.l4_off = c.off;
+      m.l4_len -= len;
+      if (m.proto == 51) return Next::kDone;
+      return upper(c);
+    }
     default:
       v.l4 = L4Type::kOther;
       v.l4_off = c.off;

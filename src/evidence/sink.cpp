@@ -362,7 +362,9 @@ void EvidenceSink::append_index_line(std::string& out, const Entry& e, const std
     any = true;
   }
   out += ']';
-  num(",\"trigger_frame\":"sv, m.trigger_frame);
+  // A slice triggered by a flow's end (syn_unanswered) has no trigger packet: null.
+  if (m.trigger_frame != 0) num(",\"trigger_frame\":"sv, m.trigger_frame);
+  else out += ",\"trigger_frame\":null"sv;
   num(",\"trigger_ts_ns\":"sv, m.trigger_ts);
   num(",\"worker\":"sv, m.worker);
   out += "}\n"sv;

@@ -79,9 +79,9 @@ Result<TriggerSet> TriggerSet::compile(const TriggerConfig& c) {
   return t;
 }
 
-bool TriggerSet::payload_rule(uint32_t id) const noexcept {
+bool TriggerSet::payload_rule(uint32_t id, bool trigger_action) const noexcept {
   if (!(enabled_ & kTrigPayload)) return false;
-  if (payload_any_) return true;
+  if (payload_any_ && trigger_action) return true;
   return std::binary_search(payload_ids_.begin(), payload_ids_.begin() + payload_count_, id);
 }
 

@@ -89,7 +89,9 @@ class TriggerSet {
   // TriggerKind bits that fire on this segment (updates the flow's state). No allocation.
   uint32_t evaluate(FlowTriggerState& st, const SegmentInput& in) const noexcept;
   // Does a payload match of rule `id` count as a trigger? (worker side: sets kTrigPayload)
-  bool payload_rule(uint32_t id) const noexcept;
+  // A rule named by a trigger fires it whatever its action in the rules file; payload_any
+  // takes the rules whose action is `trigger` (`trigger_action`).
+  bool payload_rule(uint32_t id, bool trigger_action) const noexcept;
   // kTrigBpf when a BPF filter in `hits` (bit i = filter i matched) is a trigger.
   uint32_t bpf(uint32_t hits) const noexcept { return (hits & bpf_mask_) ? uint32_t{kTrigBpf} : 0u; }
   bool syn_unanswered_at_end() const noexcept { return syn_at_end_; }

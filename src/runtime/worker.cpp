@@ -118,9 +118,16 @@ uint32_t Worker::flow_end_room() noexcept {
   return free == ring.capacity() ? std::max(1u, free / per_flow) : free / per_flow;
 }
 
-void Worker::on_flow_end(void* ctx, const flow::FlowEntry& e, uint32_t slot, flow::RemoveReason) noexcept {
+void Worker::on_flow_end(void* ctx, const flow::FlowEntry& e, uint32_t slot, flow::RemoveReason why) noexcept {
   auto* w = static_cast<Worker*>(ctx);
-  const bool unanswered = e.cold.stage == tcp::Stage::kSynSent;
+  // A SYN still waiting when the input ends (end of file, SIGINT) was unanswered only if it
+  // waited at least an initial RTO (1 s, RFC 6298) before the worker's newest packet, or was
+  // re-sent (its sender timed out): a SYN sent just before the end had no time to be answered
+  // (until 2026-12-02 every such SYN opened a one-packet syn_unanswered slice).
+  constexpr uint64_t kInitialRtoNs = 1000000000ull;
+  const bool unanswered =
+      e.cold.stage == tcp::Stage::kSynSent &&
+      (why != flow::RemoveReason::kFlush || e.cold.syn_count >= 2 || w->state_.last_ts_ns >= e.last_ts_ns + kInitialRtoNs);
   w->x_.evidence->flow_end(evidence::FlowRef{slot, e.id, 0, &e.key}, unanswered);
 }
 
@@ -161,8 +168,11 @@ uint32_t Worker::scan_payload(uint16_t i, const PacketRef& p) noexcept {
   for (unsigned k = 0; k < scratch_->match_count(); ++k) {
     const auto& m = scratch_->match(k);
     if (x_.payload_events && analysed) payload_event(i, p, m);
-    if (x_.evidence != nullptr && matcher_->rules()[m.rule].action == RuleAction::kTrigger &&
-        x_.evidence->triggers().payload_rule(matcher_->rules()[m.rule].id))
+    // A rule that a trigger names fires it whatever its action in the rules file (until
+    // 2026-12-02 only `trigger` rules did: a trigger naming a `count` rule, as every
+    // shipped rule is, never fired and said nothing).
+    const PayloadRule& rule = matcher_->rules()[m.rule];
+    if (x_.evidence != nullptr && x_.evidence->triggers().payload_rule(rule.id, rule.action == RuleAction::kTrigger))
       trig = evidence::kTrigPayload;
   }
   return trig;

@@ -43,6 +43,9 @@ constexpr uint32_t kBlockIdb = 1;
 constexpr uint32_t kBlockPb = 2;  // obsolete Packet Block
 constexpr uint32_t kBlockSpb = 3;
 constexpr uint32_t kBlockEpb = 6;
+constexpr uint32_t kBlockJournal = 9;                // systemd journal export block
+constexpr uint32_t kBlockCustom = 0x00000BAD;        // custom block, copyable
+constexpr uint32_t kBlockCustomNoCopy = 0x40000BAD;  // custom block, not to be copied
 constexpr uint16_t kOptEnd = 0;
 constexpr uint16_t kOptIfTsresol = 9;
 constexpr uint16_t kOptIfTsoffset = 14;
@@ -414,8 +417,15 @@ MmapFileSource::Step MmapFileSource::pcapng_block(uint64_t off, uint64_t& len, P
       p.frame = ++frames_read_;
       return Step::kPacket;
     }
+    case kBlockJournal:
+    case kBlockCustom:
+    case kBlockCustomNoCopy:
+      // Not packets, but records with a frame number of their own in tshark (4.0 lists
+      // them as frames): counted, so every later packet's `frame` stays tshark's.
+      ++frames_read_;
+      return Step::kSkip;
     default:
-      return Step::kSkip;  // statistics, name resolution, custom blocks: not needed
+      return Step::kSkip;  // statistics, name resolution, decryption secrets: not needed
   }
 }
 

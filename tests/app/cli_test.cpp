@@ -74,7 +74,7 @@ nlohmann::json analyze_json(const std::string& file, const std::string& source, 
   const std::string out = seqwatch::test::scratch_dir() + "summary-" + source + ".json";
   fs::remove(out);
   const CmdResult r = run(exe() + " analyze '" + file + "' --source " + source + " --json " + out + " " + extra);
-  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(seqwatch::test::analyze_succeeded(r)) << r.out;
   std::ifstream in(out);
   if (!in) return {};
   nlohmann::json j = nlohmann::json::parse(in);
@@ -164,7 +164,7 @@ std::vector<std::string> outputs_of(const std::string& file, unsigned workers, s
   const std::string ev = seqwatch::test::scratch_dir() + "w-events.jsonl", fl = seqwatch::test::scratch_dir() + "w-flows.jsonl";
   const CmdResult r = run(exe() + " analyze '" + file + "' -w " + std::to_string(workers) + " --events " + ev +
                           " --flows " + fl);
-  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(seqwatch::test::analyze_succeeded(r)) << r.out;
   log = r.out;
   std::vector<std::string> lines;
   for (const std::string& path : {ev, fl}) {
@@ -346,6 +346,12 @@ TEST(Cli, BadInputsGetClearErrors) {
   r = run(exe() + " analyze '" + cap + "' --events '" + same + "' --flows '" + same + "'");
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.out.find("--events and --flows name the same file"), std::string::npos) << r.out;
+
+  // A summary that could not be written at the end is refused at the start.
+  r = run(exe() + " analyze '" + cap + "' --json /nonexistent-dir/s.json");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.out.find("--json: '/nonexistent-dir' is not a folder that exists"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("packets"), std::string::npos) << r.out;  // before reading anything
 }
 
 }  // namespace
@@ -389,6 +395,79 @@ TEST(Cli, ACutShortCaptureIsAnalysedUpToTheCutAndReported) {
     EXPECT_EQ(r.rc, 1) << source << ": " << r.out;
     EXPECT_NE(r.out.find("reading stopped before the end of the file"), std::string::npos) << source << ": " << r.out;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// A payload trigger names a rule of the rules file and fires on its matches whatever the
+// rule's action (every shipped rule is `count`; until 2026-12-02 such a trigger was accepted
+// and never fired). extract takes the rules file with --rules (its payload:RULE_ID could not
+// work before). analyze refuses --set keys it would not honour, and --config / --set
+// without --evidence, instead of ignoring them.
+TEST(Cli, PayloadTriggersFireOnTheRuleTheyNameAndUnusedSettingsAreRefused) {
+  const std::string get = "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n";
+  const auto cap = write_pcap("http.pcap", {tcp_frame(0x02, "", 1, 0, false), tcp_frame(0x12, "", 9, 2, true),
+                                            tcp_frame(0x10, "", 2, 10, false), tcp_frame(0x18, get, 2, 10, false),
+                                            tcp_frame(0x10, "", 10, 2 + static_cast<uint32_t>(get.size()), true)});
+  const std::string rules = seqwatch::test::scratch_dir() + "count.rules";
+  std::ofstream(rules) << "7 count /^GET \\S+ HTTP\\/1\\.[01]\\r\\n/1\n8 count /^SSH-2\\.0-/1\n";
+  for (const std::string rule : {"7", "8"}) {
+    const std::string out = seqwatch::test::scratch_dir() + "payload-extract-" + rule;
+    std::filesystem::remove_all(out);
+    const CmdResult r = run(exe() + " extract '" + cap + "' -o '" + out + "' --rules '" + rules +
+                            "' --trigger payload:" + rule + " --pre 8");
+    ASSERT_EQ(r.rc, 0) << r.out;
+    uint64_t packets = 0;
+    std::ifstream idx(out + "/evidence-index.jsonl");
+    for (std::string l; std::getline(idx, l);) packets += nlohmann::json::parse(l)["packets"].get<uint64_t>();
+    EXPECT_EQ(packets, rule == "7" ? 5u : 0u) << r.out;  // the history (4), the trigger's post packet (1)
+  }
+  // analyze --rules feeds the payload trigger too.
+  const std::string out = seqwatch::test::scratch_dir() + "payload-analyze";
+  std::filesystem::remove_all(out);
+  CmdResult r = run(exe() + " analyze '" + cap + "' --rules '" + rules + "' --evidence '" + out +
+                    "' --set 'evidence.triggers=[{type: payload, rule: 7}]'");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(out + "/evidence-index.jsonl")) << r.out;
+
+  r = run(exe() + " analyze '" + cap + "' --set tcp.copy_window_ms=0");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("add --evidence DIR"), std::string::npos) << r.out;
+  r = run(exe() + " analyze '" + cap + "' --evidence '" + out + "2' --set flow_table.capacity=16");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("--set flow_table.capacity: analyze takes evidence.* and rules.file"), std::string::npos)
+      << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+// syn_unanswered at the end of the input: a SYN that waited at least an initial RTO (1 s)
+// before the input's newest packet, or was re-sent, was unanswered; one sent just before
+// the end had no time to be answered and opens no slice. The slice has no trigger packet:
+// its index line says trigger_frame null.
+TEST(Cli, ASynCutOffByTheEndOfTheInputIsNotUnanswered) {
+  auto syn_from = [](uint8_t port_low) {
+    auto f = tcp_frame(0x02, "", 1, 0, false);
+    f[14 + 20 + 1] = port_low;  // client port 0x9C00 + port_low
+    return f;
+  };
+  // 1 s apart (write_pcap): the first SYN waits 1 s, the second is the last frame.
+  const auto cap = write_pcap("syn-end.pcap", {syn_from(0x40), syn_from(0x41)});
+  const std::string out = seqwatch::test::scratch_dir() + "syn-end";
+  std::filesystem::remove_all(out);
+  const CmdResult r = run(exe() + " extract '" + cap + "' -o '" + out + "' --trigger syn_unanswered");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  std::vector<nlohmann::json> lines;
+  std::ifstream idx(out + "/evidence-index.jsonl");
+  for (std::string l; std::getline(idx, l);) lines.push_back(nlohmann::json::parse(l));
+  ASSERT_EQ(lines.size(), 1u) << r.out;
+  EXPECT_EQ(lines[0]["trigger"], nlohmann::json::array({"syn_unanswered"}));
+  EXPECT_TRUE(lines[0]["trigger_frame"].is_null()) << lines[0].dump();
+  EXPECT_EQ(lines[0]["frames"], nlohmann::json::array({1}));
 }
 
 }  // namespace

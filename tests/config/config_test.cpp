@@ -433,7 +433,7 @@ TEST_F(ConfigTest, TriggerShapes) {
                           "dup_ack_run, ack_inside_segment, zero_window, rst, syn_unanswered, payload, bpf)");
   EXPECT_EQ(error_of("evidence:\n  triggers:\n    - {type: rst, count: 5}\n"),
             where(3, 19) + ": evidence.triggers[0].count: unknown key; it is not a parameter of trigger type 'rst' (it "
-                           "belongs to: retransmission_storm; 'rst' takes: type, trim, post_packets)");
+                           "belongs to: retransmission_storm; 'rst' takes: type, post_packets)");
   EXPECT_EQ(error_of("evidence:\n  triggers:\n    - {type: bpf}\n"),
             where(3, 7) + ": evidence.triggers[0].expr: a bpf trigger needs expr, a tcpdump filter expression (e.g. "
                           "'tcp[tcpflags] & tcp-rst != 0')");

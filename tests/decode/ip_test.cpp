@@ -158,6 +158,24 @@ TEST(Ipv4, UnknownProtocolIsOther) {
 
 // ---- IPv6 ----------------------------------------------------------------------------
 
+// IPv4 with an Authentication Header (RFC 4302): the TCP segment it protects is decoded,
+// as tshark does and as IPv6's AH is walked with its extension headers (until 2026-12-02
+// such packets were "other IP" and their flows went unanalysed).
+TEST(Ipv4, AuthenticationHeaderThenTcp) {
+  const Bytes f = FrameBuilder().eth().ipv4().ipv6_ah(0x1000, 7).tcp(kTcp).payload(100).build();
+  const Decoded d = decode_frame(f, LinkType::kEthernet);
+  ASSERT_EQ(d.status, DecodeStatus::kOk);
+  ASSERT_EQ(d.v.l4, L4Type::kTcp);
+  EXPECT_EQ(d.v.ip[0].proto, 6);
+  EXPECT_EQ(d.v.ip[0].l4_off, kEth + 20 + 24);
+  EXPECT_EQ(d.v.tcp.seq, kTcp.seq);
+  EXPECT_EQ(d.v.tcp.payload_len, 100u);
+  // An AH longer than the IPv4 payload is an error, not a read past it.
+  Bytes bad = f;
+  bad[kEth + 20 + 1] = 200;
+  EXPECT_EQ(decode_frame(bad, LinkType::kEthernet).status, DecodeStatus::kBadIpTotalLength);
+}
+
 TEST(Ipv6, BasicFields) {
   const Bytes f = FrameBuilder().eth().ipv6({.hop_limit = 3, .flow_label = 0xABCDE}).tcp(kTcp).payload(11).build();
   const Decoded d = decode_frame(f, LinkType::kEthernet);

@@ -374,8 +374,9 @@ TEST(EvidenceTrigger, SimpleTriggersAndConfigErrors) {
   in.verdict = {};
   in.tcp_flags = 0x04;  // RST trigger off
   EXPECT_EQ(t.evaluate(st, in), 0u);
-  EXPECT_TRUE(t.payload_rule(3));
-  EXPECT_FALSE(t.payload_rule(4));
+  EXPECT_TRUE(t.payload_rule(3, false));  // named: whatever its action
+  EXPECT_TRUE(t.payload_rule(3, true));
+  EXPECT_FALSE(t.payload_rule(4, true));
   EXPECT_EQ(t.bpf(0b01), 0u);
   in.extra = t.bpf(0b10);
   EXPECT_EQ(t.evaluate(st, in), uint32_t{kTrigBpf});

@@ -355,6 +355,30 @@ TEST_F(MmapFileTest, PcapngInterfacesWithTheirOwnResolution) {
   }
 }
 
+// Custom blocks (copyable and not) and systemd journal export blocks are records with a
+// frame number of their own in tshark: the packets after them keep tshark's numbers (a
+// segment event's `frame` lines up with tshark's). libpcap skips them without a trace, so
+// `--source file` / `dpdk` number packets only (docs/events.md).
+TEST_F(MmapFileTest, PcapngCustomAndJournalBlocksTakeAFrameNumber) {
+  Bytes b(false);
+  ng_shb(b);
+  ng_idb(b, 1, 0);
+  ng_epb(b, 0, 5, frame(60, 1));                   // frame 1
+  b.u32(0x00000BAD).u32(20).u32(32473).u32(0).u32(20);  // custom block, PEN 32473: frame 2
+  ng_epb(b, 0, 6, frame(60, 2));                   // frame 3
+  b.u32(0x40000BAD).u32(16).u32(32473).u32(16);    // frame 4
+  b.u32(9).u32(16).u32(0).u32(16);                 // journal export: frame 5
+  b.u32(5).u32(16).u32(0).u32(16);                 // interface statistics: no frame
+  ng_epb(b, 0, 7, frame(60, 3));                   // frame 6
+  auto m = MmapFileSource::open(tmp.write("custom.pcapng", b.bytes()));
+  ASSERT_TRUE(m) << m.error().message;
+  std::vector<uint64_t> frames;
+  PacketRef p{};
+  while (m.value()->rx_burst(&p, 1) == 1) frames.push_back(p.frame);
+  EXPECT_EQ(frames, (std::vector<uint64_t>{1, 3, 6}));
+  EXPECT_EQ(m.value()->read_error(), "");
+}
+
 TEST_F(MmapFileTest, PcapngSecondSectionResetsInterfaces) {
   Bytes b(false);
   ng_shb(b);
