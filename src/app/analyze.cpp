@@ -88,6 +88,24 @@ int analyze(const AnalyzeOptions& opts) {
   if (!file && (opts.source == "file" || opts.source == "dpdk")) return fail(file.error().message);
   if (!opts.json_out.empty())
     if (const std::string why = summary_path_problem(opts.json_out); !why.empty()) return fail("--json: " + why);
+  // --config and --set carry the evidence settings here (the analysis has options of its
+  // own): anything else would be accepted and not honoured, so it is refused.
+  if ((!opts.config.empty() || !opts.sets.empty()) && opts.evidence_dir.empty()) {
+    std::fprintf(stderr, "seqwatch: error: --config and --set give analyze its evidence settings (evidence.*, "
+                         "rules.file); add --evidence DIR, or use analyze's own options for the analysis\n");
+    return 2;
+  }
+  for (const std::string& set : opts.sets) {
+    const std::string key = set.substr(0, set.find('='));
+    if (key != "evidence" && key.rfind("evidence.", 0) != 0 && key != "rules.file" && key != "rules") {
+      std::fprintf(stderr,
+                   "seqwatch: error: --set %s: analyze takes evidence.* and rules.file from --set; the analysis "
+                   "has options of its own (--copy-window-ms, --flow-capacity, --idle-timeout, --ignore-vlans, "
+                   "--rules; seqwatch analyze --help)\n",
+                   key.c_str());
+      return 2;
+    }
+  }
 
   std::unique_ptr<PayloadMatcher> matcher;
   if (!opts.rules.empty()) {
@@ -168,24 +186,6 @@ int analyze(const AnalyzeOptions& opts) {
   ec.tcp.table.idle_timeout_ns = static_cast<uint64_t>(opts.idle_timeout_s * 1e9);
   ec.tcp.key_vlans = !opts.ignore_vlans;
   ec.tcp.copy_window_us = static_cast<uint32_t>(opts.copy_window_ms * 1000);
-  // --config and --set carry the evidence settings here (the analysis has options of its
-  // own): anything else would be accepted and not honoured, so it is refused.
-  if ((!opts.config.empty() || !opts.sets.empty()) && opts.evidence_dir.empty()) {
-    std::fprintf(stderr, "seqwatch: error: --config and --set give analyze its evidence settings (evidence.*, "
-                         "rules.file); add --evidence DIR, or use analyze's own options for the analysis\n");
-    return 2;
-  }
-  for (const std::string& set : opts.sets) {
-    const std::string key = set.substr(0, set.find('='));
-    if (key != "evidence" && key.rfind("evidence.", 0) != 0 && key != "rules.file" && key != "rules") {
-      std::fprintf(stderr,
-                   "seqwatch: error: --set %s: analyze takes evidence.* and rules.file from --set; the analysis "
-                   "has options of its own (--copy-window-ms, --flow-capacity, --idle-timeout, --ignore-vlans, "
-                   "--rules; seqwatch analyze --help)\n",
-                   key.c_str());
-      return 2;
-    }
-  }
   std::unique_ptr<EvidenceOutput> evidence_out;
   if (!opts.evidence_dir.empty()) {
     std::vector<std::string> files;
@@ -198,6 +198,17 @@ int analyze(const AnalyzeOptions& opts) {
     if (!cfg) {
       std::fprintf(stderr, "seqwatch: evidence settings rejected:\n%s\n", cfg.error().message.c_str());
       return 2;
+    }
+    // rules.file (from --config or --set) is the rules file matched, as in a pipeline; with
+    // --rules too, both must name the same file (the trigger's rule ids are checked against it).
+    if (const std::string& rf = cfg.value().rules.file; !rf.empty() && rf != opts.rules) {
+      if (!opts.rules.empty()) return fail("--rules '" + opts.rules + "' and rules.file '" + rf + "' name different files");
+      auto rules = load_rules(rf);
+      if (!rules) return fail(rules.error().message);
+      auto m = PayloadMatcher::compile(std::move(rules.value()));
+      if (!m) return fail(m.error().message);
+      matcher = std::move(m.value());
+      ec.matcher = matcher.get();
     }
     const config::EvidenceConfig& evc = cfg.value().evidence;
     auto setup = evidence_setup(evc, ec.tcp.table.capacity);
@@ -257,7 +268,9 @@ int analyze(const AnalyzeOptions& opts) {
   auto j = engine_summary(engine, matcher.get(), report, opts.top);
   // A damaged or cut-short file: what was read is analysed and written, and the run says
   // that the rest of the file was not (exit status 1, as tshark's 2).
-  const std::string read_error = port ? dpdk_read_error : in.read_error();
+  // (net_pcap: libpcap's error when the frames were counted; it applies once the port got
+  // that far, not after a signal stopped the run before the damage.)
+  const std::string read_error = port ? (g_stop.load() ? std::string() : dpdk_read_error) : in.read_error();
   if (!read_error.empty()) j["read_error"] = read_error;
   j["stopped_by_signal"] = g_stop.load();  // the input was not read to its end (as run's summary says it)
   // Every output is completed before the human report is printed: a reader of standard

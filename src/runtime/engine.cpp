@@ -111,6 +111,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
     PacketSource& src = rehash ? static_cast<PacketSource&>(*e->ring_sources_[i]) : *e->inputs_[i];
     e->workers_.push_back(std::make_unique<Worker>(src, cfg.matcher, e->stages_.back().get()));
     e->workers_.back()->set_burst(cfg.burst);
+    if (rehash) e->workers_.back()->set_input_end(&e->input_end_ns_);
     WorkerExtras x;
     x.capture_filter = e->capture_filter_.get();
     x.payload_events = cfg.payload_events;
@@ -163,6 +164,7 @@ void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {
   std::array<decode::PacketView, kBurstSize> views;
   const decode::LinkType link = inputs_[0]->link_type();
   size_t next = 0;
+  uint64_t input_end = 0;  // newest packet time read, for the workers' flushes (set_input_end)
   while (!stop.load(std::memory_order_relaxed)) {
     bool all_done = true;
     uint32_t got = 0;
@@ -176,6 +178,7 @@ void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {
       }
       all_done = false;
       got += n;
+      if (pkts[n - 1].ts_ns > input_end) input_end = pkts[n - 1].ts_ns;
       for (uint16_t i = 0; i < n; ++i) frames[i] = decode::FrameRef{pkts[i].data, pkts[i].caplen};
       decode::decode_burst(frames.data(), n, link, views.data(), rehash_.decode);
       for (uint16_t i = 0; i < n; ++i) {
@@ -207,6 +210,7 @@ void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {
     if (all_done) break;
     if (got == 0) std::this_thread::yield();
   }
+  input_end_ns_.store(input_end, std::memory_order_relaxed);  // the rings' close below publishes it
   for (auto& r : rings_) r->close();
 }
 

@@ -135,6 +135,7 @@ class Engine {
   std::vector<std::unique_ptr<tcp::TcpStage>> stages_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<std::atomic<bool>[]> finished_;
+  std::atomic<uint64_t> input_end_ns_{0};  // rehash stage: newest packet time read (Worker::set_input_end)
   std::vector<std::unique_ptr<SpscRing<FlowSample>>> samples_;
   std::vector<std::unique_ptr<evidence::EvidenceCapture>> captures_;
   std::unique_ptr<evidence::BpfFilter> capture_filter_;

@@ -94,6 +94,9 @@ class Worker {
   void set_extras(const WorkerExtras& x) noexcept;
   // Packets per receive call (workers.burst), 1 .. kBurstSize.
   void set_burst(uint16_t n) noexcept { burst_ = std::clamp<uint16_t>(n, 1, kBurstSize); }
+  // Behind the rehash stage: the newest packet time of the whole input, which the stage
+  // sets before it closes the rings (the end of the input for every worker's flushed flows).
+  void set_input_end(const std::atomic<uint64_t>* end_ns) noexcept { input_end_ns_ = end_ns; }
   // Hands one packet in kSampleEvery to `ring` (the control thread's imbalance view).
   void set_sample_ring(SpscRing<FlowSample>* ring, uint8_t worker_id) noexcept {
     samples_ = ring;
@@ -113,6 +116,7 @@ class Worker {
   static void on_flow_end(void* ctx, const flow::FlowEntry& e, uint32_t slot, flow::RemoveReason why) noexcept;
 
   PacketSource& source_;
+  const std::atomic<uint64_t>* input_end_ns_ = nullptr;  // set_input_end()
   const PayloadMatcher* matcher_;
   tcp::TcpStage* tcp_;
   std::unique_ptr<PayloadMatcher::Scratch> scratch_;

@@ -421,8 +421,9 @@ MmapFileSource::Step MmapFileSource::pcapng_block(uint64_t off, uint64_t& len, P
     case kBlockCustom:
     case kBlockCustomNoCopy:
       // Not packets, but records with a frame number of their own in tshark (4.0 lists
-      // them as frames): counted, so every later packet's `frame` stays tshark's.
-      ++frames_read_;
+      // them as frames): counted, so every later packet's `frame` stays tshark's. (A custom
+      // block without its 4-byte enterprise number is refused there, and not counted here.)
+      if (type == kBlockJournal || body >= 4) ++frames_read_;
       return Step::kSkip;
     default:
       return Step::kSkip;  // statistics, name resolution, decryption secrets: not needed

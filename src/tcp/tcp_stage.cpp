@@ -135,7 +135,8 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   a = _mm_crc32_u64(a, w4);
   b = _mm_crc32_u64(b, w1);
   uint64_t* bucket = copy_buckets_[a & copy_mask_].e;
-  const uint64_t check = (b << 5 | (a >> 27)) | 1u;  // 37 bits, never 0
+  uint64_t check = b << 5 | (a >> 27);  // 37 bits
+  check |= uint64_t{check == 0};       // never 0 (0 = an empty entry)
   const uint32_t now_us = static_cast<uint32_t>(ts_ns / 1000);
   const uint32_t now = now_us & kCopyTimeMask;
   const uint64_t entry = check << kCopyCheckShift | uint64_t{ttl_low} << kCopyTtlBit | now;

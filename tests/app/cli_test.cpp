@@ -424,13 +424,25 @@ TEST(Cli, PayloadTriggersFireOnTheRuleTheyNameAndUnusedSettingsAreRefused) {
     for (std::string l; std::getline(idx, l);) packets += nlohmann::json::parse(l)["packets"].get<uint64_t>();
     EXPECT_EQ(packets, rule == "7" ? 5u : 0u) << r.out;  // the history (4), the trigger's post packet (1)
   }
-  // analyze --rules feeds the payload trigger too.
+  // analyze: --rules, or rules.file from --set, is the rules file matched and named.
+  auto slice_packets = [](const std::string& dir) {
+    uint64_t n = 0;
+    std::ifstream idx(dir + "/evidence-index.jsonl");
+    for (std::string l; std::getline(idx, l);) n += nlohmann::json::parse(l)["packets"].get<uint64_t>();
+    return n;
+  };
   const std::string out = seqwatch::test::scratch_dir() + "payload-analyze";
-  std::filesystem::remove_all(out);
+  for (const std::string& how : {"--rules '" + rules + "'", "--set rules.file='" + rules + "'"}) {
+    std::filesystem::remove_all(out);
+    const CmdResult a = run(exe() + " analyze '" + cap + "' " + how + " --evidence '" + out +
+                            "' --set 'evidence.triggers=[{type: payload, rule: 7}]' --set evidence.history_packets=8");
+    EXPECT_EQ(a.rc, 0) << a.out;
+    EXPECT_EQ(slice_packets(out), 5u) << how << "\n" << a.out;
+  }
   CmdResult r = run(exe() + " analyze '" + cap + "' --rules '" + rules + "' --evidence '" + out +
-                    "' --set 'evidence.triggers=[{type: payload, rule: 7}]'");
-  EXPECT_EQ(r.rc, 0) << r.out;
-  EXPECT_TRUE(std::filesystem::exists(out + "/evidence-index.jsonl")) << r.out;
+                    "' --set rules.file=/dev/null --set 'evidence.triggers=[{type: payload, rule: 7}]'");
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("name different files"), std::string::npos) << r.out;
 
   r = run(exe() + " analyze '" + cap + "' --set tcp.copy_window_ms=0");
   EXPECT_EQ(r.rc, 2) << r.out;
@@ -468,6 +480,28 @@ TEST(Cli, ASynCutOffByTheEndOfTheInputIsNotUnanswered) {
   EXPECT_EQ(lines[0]["trigger"], nlohmann::json::array({"syn_unanswered"}));
   EXPECT_TRUE(lines[0]["trigger_frame"].is_null()) << lines[0].dump();
   EXPECT_EQ(lines[0]["frames"], nlohmann::json::array({1}));
+
+  // The end is the input's newest packet, whatever worker read it: 8 lone SYNs 0-7 s, an ACK
+  // of another connection at 8 s, a SYN at 9 s (the last frame). With 4 workers most SYNs
+  // are the last packet their worker saw; they still waited at least 2 s before the end.
+  std::vector<std::vector<uint8_t>> frames;
+  for (uint8_t k = 0; k < 8; ++k) frames.push_back(syn_from(static_cast<uint8_t>(0x40 + k)));
+  auto ack = tcp_frame(0x10, "", 2, 10, false);
+  ack[14 + 20 + 1] = 0x50;
+  frames.push_back(ack);
+  frames.push_back(syn_from(0x48));
+  const auto many = write_pcap("syn-end-many.pcap", frames);
+  for (const char* workers : {"1", "4"}) {
+    const std::string dir = out + "-w" + workers;
+    std::filesystem::remove_all(dir);
+    const CmdResult w = run(exe() + " extract '" + many + "' -o '" + dir + "' --trigger syn_unanswered -w " + workers);
+    ASSERT_EQ(w.rc, 0) << w.out;
+    std::ifstream in(dir + "/evidence-index.jsonl");
+    size_t slices = 0;
+    for (std::string l; std::getline(in, l); ++slices)
+      EXPECT_LT(nlohmann::json::parse(l)["frames"][0].get<int>(), 9) << l;  // never the last SYN (frame 10)
+    EXPECT_EQ(slices, 8u) << workers << " worker(s)";
+  }
 }
 
 }  // namespace
