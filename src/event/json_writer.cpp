@@ -117,7 +117,7 @@ void JsonLinesWriter::write(const FlowRecord& r) {
       "\"server\":\"{}\",\"sport\":{}{},\"first_ts\":{}.{:09},\"last_ts\":{}.{:09},\"state\":\"{}\",\"rst_from\":{},"
       "\"c2s\":{},\"s2c\":{},"
       "\"handshake\":{{\"syn_attempts\":{},\"synack_attempts\":{},\"rtt_syn_synack_us\":{},\"rtt_synack_ack_us\":{},"
-      "\"mss\":[{},{}]}},"
+      "\"mss\":[{},{}],\"simultaneous_open\":{}}},"
       "\"rtt_us\":{{\"min\":{},\"avg\":{:.1f},\"max\":{},\"samples\":{}}},"
       "\"ack_in_segment\":{{\"count\":{},\"last_offset\":{}}},\"dsacks\":{},\"tail_loss_probes\":{}}}\n",
       kSchemaVersion, r.flow_id, r.worker, reason_name(r.reason), format_address(r.key, client_b),
@@ -125,7 +125,7 @@ void JsonLinesWriter::write(const FlowRecord& r) {
       context_json(r.key), c.first_ts_ns / 1000000000ull, c.first_ts_ns % 1000000000ull, r.last_ts_ns / 1000000000ull,
       r.last_ts_ns % 1000000000ull, stage_name(c.stage), rst, half_json(r.half[ci], r.count[ci], r.max_dup_run[ci]), half_json(r.half[si], r.count[si], r.max_dup_run[si]), c.syn_count,
       c.synack_count, c.hs_rtt_syn_us, c.hs_rtt_ack_us, c.mss[client_b ? 1 : 0], c.mss[client_b ? 0 : 1],
-      c.rtt_min_us, rtt_avg, c.rtt_max_us, c.rtt_samples, c.midack_count, c.midack_last_off, c.dsacks,
+      c.simultaneous_open(), c.rtt_min_us, rtt_avg, c.rtt_max_us, c.rtt_samples, c.midack_count, c.midack_last_off, c.dsacks,
       c.tail_probes);
   out_.write(line);
 }

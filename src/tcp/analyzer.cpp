@@ -93,7 +93,8 @@ inline void first_ack(HalfState& fwd, TcpCold& cold, uint32_t now) noexcept {
 inline void handshake_ack(TcpCold& cold, int d, uint32_t now) noexcept {
   if (cold.stage == Stage::kSynReceived && d == cold.initiator) {
     cold.stage = Stage::kEstablished;
-    cold.hs_rtt_ack_us = now - cold.synack_time_us;
+    // A simultaneous open has no SYN/ACK -> ACK round trip of one side to measure.
+    if (!cold.simultaneous_open()) cold.hs_rtt_ack_us = now - cold.synack_time_us;
   }
 }
 
@@ -564,7 +565,7 @@ done:
       const uint32_t probe_quiet = rtt > kProbeFloorUs ? rtt : kProbeFloorUs;
       const uint32_t rto_quiet = rtt > kMinRtoUs ? rtt : kMinRtoUs;
       const uint32_t since_tail = now - fwd.nextseq_time_us;
-      const bool tail = seglen > 0 && seq + seglen + (fin ? 1u : 0u) == fwd.nextseq;
+      const bool tail = (seglen > 0 || fin) && seq + seglen + (fin ? 1u : 0u) == fwd.nextseq;  // a bare FIN too
       const bool recovering = f.retx_last & (1u << d);  // no probe during recovery (RFC 8985 7.2: open state only)
       // A lone segment (head and tail at once): Linux's probe timeout is 2 x SRTT + rto_min,
       // capped at the RTO, so its probe comes at or just past 200 ms (only with SACK:
@@ -599,18 +600,34 @@ done:
   if (bad) {
     // nothing
   } else if (syn && !has_ack) {
-    sat_inc(cold.syn_count);
-    if (cold.syn_count > 1) {
+    // The other side's own SYN after the initiator's: a simultaneous open (RFC 9293 3.5),
+    // each side's attempts counted apart (its first SYN is no retransmission of the other's).
+    unsigned attempt;
+    if (d == cold.initiator || cold.syn_count == 0) {
+      sat_inc(cold.syn_count);
+      attempt = cold.syn_count;
+    } else {
+      attempt = cold.count_peer_syn();
+    }
+    if (attempt > 1) {
       bits |= kSynRetransmission;
-      out.attempt = cold.syn_count;
+      out.attempt = attempt;
     }
     if (cold.stage == Stage::kNone) cold.stage = Stage::kSynSent;
   } else if (syn) {
-    sat_inc(cold.synack_count);
-    if (cold.synack_count > 1) {
-      bits |= kSynAckRetransmission;
-      out.attempt = cold.synack_count;
+    // A SYN/ACK from the initiator: its answer to the other side's SYN in a simultaneous open.
+    const bool own = d == cold.initiator && cold.simultaneous_open();
+    unsigned attempt;
+    if (own) {
+      attempt = cold.count_initiator_synack();
     } else {
+      sat_inc(cold.synack_count);
+      attempt = cold.synack_count;
+    }
+    if (attempt > 1) {
+      bits |= kSynAckRetransmission;
+      out.attempt = attempt;
+    } else if (!own && !cold.simultaneous_open()) {
       if (cold.syn_count != 0) cold.hs_rtt_syn_us = now - cold.syn_time_us;
       cold.synack_time_us = now;
     }

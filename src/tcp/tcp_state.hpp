@@ -142,6 +142,8 @@ enum ColdFlag : uint8_t {
   kColdMruSyn = 1u << 0,    // syn_time_us valid
   kColdRst = 1u << 1,       // a RST was seen; kColdRstFromB says who sent the first
   kColdRstFromB = 1u << 2,
+  // Bits 3-5: SYNs of a simultaneous open's second side (saturating at 7); bits 6-7: SYN/ACKs
+  // of the initiator (saturating at 3). TcpCold::count_peer_syn(), count_initiator_synack().
 };
 
 // Connection stage (TcpCold::stage).
@@ -180,6 +182,23 @@ struct TcpCold {
   void note_tsval(unsigned dir, uint32_t tsval) noexcept {
     if (dir != 0) tsval_low_b = tsval & 7u;
     else tsval_low_a = tsval & 7u;
+  }
+
+  // Simultaneous open (RFC 9293 section 3.5): both sides send a SYN, then both a SYN/ACK. The
+  // initiator's SYNs count in syn_count, the other side's SYN/ACKs in synack_count; these
+  // count the other two kinds, so each side's own repeats are its retransmissions.
+  unsigned peer_syns() const noexcept { return (flags >> 3) & 7u; }
+  unsigned initiator_synacks() const noexcept { return flags >> 6; }
+  bool simultaneous_open() const noexcept { return peer_syns() != 0; }
+  unsigned count_peer_syn() noexcept {
+    const unsigned n = peer_syns() + (peer_syns() < 7 ? 1u : 0u);
+    flags = static_cast<uint8_t>((flags & ~(7u << 3)) | n << 3);
+    return n;
+  }
+  unsigned count_initiator_synack() noexcept {
+    const unsigned n = initiator_synacks() + (initiator_synacks() < 3 ? 1u : 0u);
+    flags = static_cast<uint8_t>((flags & ~(3u << 6)) | n << 6);
+    return n;
   }
 
   // Dir that sent the first RST, 0xFF = none.

@@ -105,6 +105,24 @@ TEST(Analyzer, TailLossProbe) {
   EXPECT_EQ(r.cold.tail_probes, 1u);
 }
 
+// A probe that re-sends a bare FIN, the last thing sent (kernel run: a server's FIN
+// re-sent 10 ms after the original, long before any timeout): the tail ends after the
+// FIN's sequence number, as for data.
+TEST(Analyzer, TailLossProbeOfABareFin) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A | P, 100, 502, 20000});
+  c.send({false, S1, C1 + 100, A, 0, 509, 30000});  // RTT 10 ms
+  c.send({true, C1 + 100, S1, F | A, 0, 502, 31000});
+  const uint32_t v = c.send({true, C1 + 100, S1, F | A, 0, 502, 52000});
+  EXPECT_EQ(v & (kRetransmission | kTailLossProbe), kRetransmission | kTailLossProbe);
+  c.finish();
+  const auto& r = c.records()[0];
+  EXPECT_EQ(r.count[0].retx_segs, 1u);
+  EXPECT_EQ(r.count[0].rto_retx, 0u);
+  EXPECT_EQ(r.cold.tail_probes, 1u);
+}
+
 // Re-sends that are not probes: of a segment below the tail, of the tail sooner than one
 // RTT after it was sent (a copy on the wire), of the tail right after a partial ACK (loss
 // recovery clocked by ACKs, as Linux does after a burst of drops), and of the tail 200 ms or
@@ -372,6 +390,47 @@ TEST(Analyzer, SynRetransmissionsCountAttempts) {
   EXPECT_EQ(c.event(2).verdict.attempt, 2u);
   EXPECT_EQ(c.send({true, CI, 0, S, 0, 64240, 3000000, 7, 1460}), kRetransmission | kSynRetransmission | kLossDownstream);
   EXPECT_EQ(c.event(3).verdict.attempt, 3u);
+}
+
+// Simultaneous open (RFC 9293 3.5, kernel run): both sides send a SYN, then both a SYN/ACK
+// with their own ISN. Each side's first SYN and first SYN/ACK is no attempt of the other's;
+// only a side's own repeats are syn_retransmission / synack_retransmission, with that side's
+// attempt number. No handshake RTT: no SYN -> SYN/ACK round trip of one side is on the wire.
+TEST(Analyzer, SimultaneousOpenCountsEachSidesOwnAttempts) {
+  Conversation c;
+  c.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
+  EXPECT_EQ(c.send({false, SI, 0, S, 0, 64240, 200000, 7, 1460}) & (kSynRetransmission | kSynAckRetransmission), 0u);
+  EXPECT_EQ(c.send({true, CI, SI + 1, S | A, 0, 64240, 200020, 7, 1460}) & (kSynRetransmission | kSynAckRetransmission),
+            0u);
+  EXPECT_EQ(c.send({false, SI, CI + 1, S | A, 0, 64240, 384000, 7, 1460}) & (kSynRetransmission | kSynAckRetransmission),
+            0u);
+  // The second side re-sends its SYN/ACK, then the first side its: each the second attempt.
+  EXPECT_NE(c.send({false, SI, CI + 1, S | A, 0, 64240, 1384000, 7, 1460}) & kSynAckRetransmission, 0u);
+  EXPECT_EQ(c.event(5).verdict.attempt, 2u);
+  EXPECT_NE(c.send({true, CI, SI + 1, S | A, 0, 64240, 1390000, 7, 1460}) & kSynAckRetransmission, 0u);
+  EXPECT_EQ(c.event(6).verdict.attempt, 2u);
+  EXPECT_EQ(c.send({true, C1, S1, A, 0, 502, 1390100}) & (kSynRetransmission | kSynAckRetransmission), 0u);
+  c.finish();
+  ASSERT_EQ(c.records().size(), 1u);
+  const auto& r = c.records()[0];
+  EXPECT_EQ(r.cold.syn_count, 1u);
+  EXPECT_EQ(r.cold.synack_count, 2u);  // the second side's two SYN/ACKs
+  EXPECT_TRUE(r.cold.simultaneous_open());
+  EXPECT_EQ(r.cold.hs_rtt_syn_us, 0u);
+  EXPECT_EQ(r.cold.hs_rtt_ack_us, 0u);
+  EXPECT_EQ(r.cold.stage, Stage::kEstablished);
+}
+
+// The second side's own SYN, re-sent, is its second attempt.
+TEST(Analyzer, SimultaneousOpenSecondSidesSynRetransmission) {
+  Conversation c;
+  c.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
+  c.send({false, SI, 0, S, 0, 64240, 100000, 7, 1460});
+  EXPECT_NE(c.send({false, SI, 0, S, 0, 64240, 1100000, 7, 1460}) & kSynRetransmission, 0u);
+  EXPECT_EQ(c.event(3).verdict.attempt, 2u);
+  c.finish();
+  EXPECT_EQ(c.records()[0].cold.syn_count, 1u);
+  EXPECT_EQ(c.records()[0].cold.peer_syns(), 2u);
 }
 
 TEST(Analyzer, RstAnsweringSynIsRefused) {
