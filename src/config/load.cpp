@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -299,6 +300,13 @@ std::string check_one(const T& v, const C& c) {
                            format_real(c.lo), format_real(c.hi));
     }
     return {};
+  } else if constexpr (std::is_same_v<C, Resolution>) {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (v != 0 && v < c.smallest)
+        return fmt::format("{} would round to 0 ({}): the smallest allowed value is {}", format_real(v), c.why,
+                           format_real(c.smallest));
+    }
+    return {};
   } else if constexpr (std::is_same_v<C, Custom<T>>) {
     return c.check(v);
   } else {
@@ -409,10 +417,18 @@ class Loader {
       return;
     }
     if (n.IsMap() && all_index_keys(n)) {
+      std::vector<std::pair<uint64_t, YAML::Mark>> seen;  // 0 and 00 are the same element
       for (const auto& kv : n) {
         const YAML::Node k = kv.first;
         const uint64_t idx = std::stoull(k.Scalar());
         const std::string ipath = fmt::format("{}[{}]", path, idx);
+        const auto first = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == idx; });
+        if (first != seen.end()) {
+          ctx_.error(k.Mark(), ipath,
+                     fmt::format("index {} given twice (first at {}); remove one", k.Scalar(), ctx_.where(first->second)));
+          continue;
+        }
+        seen.emplace_back(idx, k.Mark());
         if (idx >= v.size()) {
           ctx_.error(k.Mark(), ipath,
                      fmt::format("no such element: {} has {} entr{} (indices from 0); give a whole list to replace it",
@@ -559,10 +575,28 @@ void apply_document(const YAML::Node& root, Ctx& ctx, Config& cfg) {
   l.finish();
 }
 
+// A configuration is one YAML document: a second one (after '---', or after a '...' end
+// marker) would be read by nobody, so it is refused rather than ignored. Returns the
+// document, or sets `second` to where the second one starts.
+YAML::Node single_document(const std::string& text, std::optional<YAML::Mark>& second) {
+  std::vector<YAML::Node> docs = YAML::LoadAll(text);
+  if (docs.size() > 1) second = docs[1].Mark();
+  return docs.empty() ? YAML::Node() : docs.front();
+}
+
+constexpr std::string_view kSecondDocument =
+    "a second YAML document starts here; a configuration is one document (remove the '---' or '...' and what "
+    "follows it, or merge the documents)";
+
 void apply_text(std::string_view text, Ctx& ctx, Config& cfg) {
   YAML::Node root;
   try {
-    root = YAML::Load(std::string(text));
+    std::optional<YAML::Mark> second;
+    root = single_document(std::string(text), second);
+    if (second) {
+      ctx.errors.push_back(fmt::format("{}: {}", ctx.where(*second), kSecondDocument));
+      return;
+    }
   } catch (const YAML::ParserException& e) {
     ctx.errors.push_back(fmt::format("{}: YAML syntax error: {}", ctx.where(e.mark), e.msg));
     return;
@@ -602,7 +636,17 @@ void apply_override(const std::string& arg, Config& cfg, std::vector<std::string
   const std::string value = arg.substr(eq + 1);
   try {
     // A bare "-" (standard output for an output file) is a string here; in YAML it opens a list.
-    node = value == "-" ? YAML::Node(value) : YAML::Load(value);
+    if (value == "-") {
+      node = YAML::Node(value);
+    } else {
+      std::optional<YAML::Mark> second;
+      node = single_document(value, second);
+      if (second) {
+        errors.push_back(fmt::format("{}: {}: the value holds {}", ctx.src.name, path,
+                                     "a second YAML document ('---' or '...' inside it); give one value"));
+        return;
+      }
+    }
   } catch (const YAML::Exception& e) {
     errors.push_back(fmt::format("{}: {}: the value is not valid YAML: {}", ctx.src.name, path, e.what()));
     return;

@@ -9,7 +9,7 @@
 //   v.field(key, member, checks...)   scalars, enums, strings, Sink, Trim, optionals, lists of strings
 //   v.section(key, struct_member)     a nested map
 //   v.list(key, vector_of_structs)    a list of maps
-// Checks (loader only; the others ignore them): IntRange, Pow2, RealRange, Size, and
+// Checks (loader only; the others ignore them): IntRange, Pow2, RealRange, Resolution, Size, and
 // Custom (a function returning "" or the reason).
 #pragma once
 
@@ -24,6 +24,9 @@ namespace seqwatch::config::schema {
 struct IntRange { uint64_t lo, hi; };
 struct Pow2 {};                      // a power of two
 struct RealRange { double lo, hi; bool lo_open; };  // lo_open: value must be > lo
+// The smallest non-zero value the runtime can hold: a value that is not 0 but below it would
+// round to 0 in the internal unit (seconds kept as nanoseconds, ...); `why` says the unit.
+struct Resolution { double smallest; std::string_view why; };
 struct Size {};                      // byte count; accepts suffixes KiB, MiB, GiB, TiB (K, M, G, T)
 template <class T>
 struct Custom { std::string (*check)(const T&); };
@@ -41,6 +44,9 @@ std::string check_opt_trim(const std::optional<Trim>& t);
 std::string check_trigger_trim(const std::optional<Trim>& t);
 
 constexpr uint64_t kDay_s = 86400;
+// Flow-table times run in nanoseconds, the copy window in microseconds.
+constexpr Resolution kNanoseconds{1e-9, "seconds are kept in whole nanoseconds"};
+constexpr Resolution kMicrosecondsOfMs{1e-3, "0 turns it off; other values are kept in whole microseconds"};
 constexpr uint32_t kMaxBurst = 32;           // the workers' burst arrays (runtime kBurstSize)
 constexpr uint32_t kMaxWorkers = 128;        // the engine's limit (runtime::Engine::create)
 constexpr uint32_t kMaxQueues = 1024;        // RTE_MAX_QUEUES_PER_PORT
@@ -83,8 +89,8 @@ template <class V> void visit(V& v, WorkersConfig& c) {
 
 template <class V> void visit(V& v, FlowTableConfig& c) {
   v.field("capacity", c.capacity, IntRange{16, 1u << 28});
-  v.field("idle_timeout_s", c.idle_timeout_s, RealRange{0, kDay_s, true});
-  v.field("closed_linger_s", c.closed_linger_s, RealRange{0, kDay_s, true});
+  v.field("idle_timeout_s", c.idle_timeout_s, RealRange{0, kDay_s, true}, kNanoseconds);
+  v.field("closed_linger_s", c.closed_linger_s, RealRange{0, kDay_s, true}, kNanoseconds);
   v.field("key_vlans", c.key_vlans);
   v.field("eviction", c.eviction);
   v.field("prefault", c.prefault);
@@ -93,7 +99,7 @@ template <class V> void visit(V& v, FlowTableConfig& c) {
 template <class V> void visit(V& v, TcpConfig& c) {
   v.field("event_ring", c.event_ring, IntRange{64, 1u << 24}, Pow2{});
   v.field("record_ring", c.record_ring, IntRange{64, 1u << 24}, Pow2{});
-  v.field("copy_window_ms", c.copy_window_ms, RealRange{0, 1000, false});
+  v.field("copy_window_ms", c.copy_window_ms, RealRange{0, 1000, false}, kMicrosecondsOfMs);
   v.field("copy_slots", c.copy_slots, IntRange{1024, 1u << 24}, Pow2{});
 }
 

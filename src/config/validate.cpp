@@ -7,6 +7,7 @@
 
 #include "config/config.hpp"
 #include "config/internal.hpp"
+#include "config/schema.hpp"
 
 namespace seqwatch::config {
 
@@ -171,6 +172,17 @@ void check_relations(const Config& cfg, const Origins& origins, std::vector<std:
     else if (t.type == TriggerType::kPayload && cfg.rules.file.empty())
       report(fmt::format("evidence.triggers[{}].rule", i),
              fmt::format("a payload trigger needs rules.file, the rules file that defines rule {}", t.rule));
+    // The capture keeps one setting per trigger type (a dup_ack_run minimum, a storm count and
+    // window, ...): a second trigger of the type would silently replace the first. payload
+    // and bpf triggers are lists (one rule id or expression each) and may repeat.
+    if (t.type != TriggerType::kPayload && t.type != TriggerType::kBpf) {
+      for (size_t j = 0; j < i; ++j) {
+        if (ev.triggers[j].type != t.type) continue;
+        report(tpath, fmt::format("a second {} trigger (the first is evidence.triggers[{}]); one trigger per type: "
+                                  "remove one", schema::enum_name(t.type), j));
+        break;
+      }
+    }
   }
 
   // Imbalance is judged on whole stats periods.
@@ -181,6 +193,19 @@ void check_relations(const Config& cfg, const Origins& origins, std::vector<std:
 }
 
 }  // namespace detail
+
+Result<bool> validate_rule_ids(const Config& cfg, const std::vector<uint32_t>& rule_ids, const Origins* origins) {
+  const Origins none;
+  std::vector<std::string> errors;
+  Report report{origins ? *origins : none, errors};
+  for (size_t i = 0; i < cfg.evidence.triggers.size(); ++i) {
+    const Trigger& t = cfg.evidence.triggers[i];
+    if (t.type == TriggerType::kPayload && std::find(rule_ids.begin(), rule_ids.end(), t.rule) == rule_ids.end())
+      report(fmt::format("evidence.triggers[{}].rule", i), fmt::format("rule {} is not defined in {}", t.rule, cfg.rules.file));
+  }
+  if (!errors.empty()) return Error{detail::join(errors, "\n")};
+  return true;
+}
 
 Result<bool> validate_against(const Config& cfg, const Environment& env, const Origins* origins) {
   const Origins none;
@@ -248,15 +273,8 @@ Result<bool> validate_against(const Config& cfg, const Environment& env, const O
         report(fmt::format("evidence.triggers[{}].expr", i), fmt::format("'{}' does not compile: {}", t.expr, why));
     }
   }
-  if (env.rule_ids_known) {
-    for (size_t i = 0; i < cfg.evidence.triggers.size(); ++i) {
-      const Trigger& t = cfg.evidence.triggers[i];
-      if (t.type == TriggerType::kPayload &&
-          std::find(env.rule_ids.begin(), env.rule_ids.end(), t.rule) == env.rule_ids.end())
-        report(fmt::format("evidence.triggers[{}].rule", i),
-               fmt::format("rule {} is not defined in {}", t.rule, cfg.rules.file));
-    }
-  }
+  if (env.rule_ids_known)
+    if (auto ok = validate_rule_ids(cfg, env.rule_ids, origins); !ok) errors.push_back(ok.error().message);
 
   if (!errors.empty()) return Error{detail::join(errors, "\n")};
   return true;

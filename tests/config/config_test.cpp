@@ -467,6 +467,56 @@ TEST_F(ConfigTest, DuplicateKeysAndSyntaxErrors) {
   EXPECT_EQ(r.error().message, (dir_ / "missing.yaml").string() + ": cannot read the file: No such file or directory");
 }
 
+// The capture keeps one setting per trigger type: a second trigger of a type would have
+// replaced the first without a word (review 5, R8).
+TEST_F(ConfigTest, OneTriggerPerType) {
+  EXPECT_EQ(error_of("evidence:\n  triggers:\n    - {type: dup_ack_run, min: 3}\n    - {type: rst}\n"
+                     "    - {type: dup_ack_run, min: 200}\n"),
+            where(5, 7) + ": evidence.triggers[2]: a second dup_ack_run trigger (the first is evidence.triggers[0]); "
+                          "one trigger per type: remove one");
+  EXPECT_NE(error_of("evidence:\n  triggers:\n    - {type: rst}\n    - {type: rst}\n")
+                .find("evidence.triggers[1]: a second rst trigger"),
+            std::string::npos);
+  // payload and bpf triggers are lists of rules and expressions.
+  EXPECT_EQ(error_of("rules: {file: x.rules}\nevidence:\n  triggers:\n    - {type: payload, rule: 1}\n"
+                     "    - {type: payload, rule: 2}\n    - {type: bpf, expr: tcp}\n    - {type: bpf, expr: udp}\n"),
+            "");
+}
+
+// Only the first YAML document was read; a second one was ignored, valid or not (R7).
+TEST_F(ConfigTest, ASecondYamlDocumentIsRefused) {
+  EXPECT_EQ(error_of("workers:\n  count: 1\n---\nworkers: {count: 1000}\nbogus: 1\n"),
+            where(4, 1) + ": a second YAML document starts here; a configuration is one document (remove the '---' or "
+                          "'...' and what follows it, or merge the documents)");
+  EXPECT_NE(error_of("workers:\n  count: 1\n...\ngarbage: [\n"), "");
+  EXPECT_EQ(error_of("---\nworkers:\n  count: 1\n...\n"), "");  // one document, with its markers
+  auto r = load_config({}, {"workers.count=1\n---\n5"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "--set workers.count=1\n---\n5: workers.count: the value holds a second YAML document "
+                               "('---' or '...' inside it); give one value");
+}
+
+// A list patch naming one element twice: the last one won, silently (R13).
+TEST_F(ConfigTest, AListPatchNamingAnElementTwiceIsRefused) {
+  EXPECT_EQ(error_of("ports: {0: {rx_descriptors: 128}, 0: {rx_descriptors: 256}}\n"),
+            where(1, 35) + ": ports[0]: index 0 given twice (first at " + where(1, 9) + "); remove one");
+  EXPECT_NE(error_of("ports: {0: {rx_descriptors: 128}, 00: {rx_descriptors: 256}}\n").find("ports[0]: index 00 given twice"),
+            std::string::npos);
+}
+
+// A duration above 0 but below the runtime's unit ran as 0 (every packet a new flow) (R14).
+TEST_F(ConfigTest, DurationsThatRoundToZeroAreRefused) {
+  EXPECT_EQ(error_of("flow_table:\n  idle_timeout_s: 1e-300\n"),
+            where(2, 19) + ": flow_table.idle_timeout_s: 1e-300 would round to 0 (seconds are kept in whole "
+                           "nanoseconds): the smallest allowed value is 1e-09");
+  EXPECT_NE(error_of("flow_table:\n  closed_linger_s: 0.0000000004\n").find("flow_table.closed_linger_s: 4e-10 would round to 0"),
+            std::string::npos);
+  EXPECT_NE(error_of("tcp:\n  copy_window_ms: 0.0001\n").find("tcp.copy_window_ms: 0.0001 would round to 0 (0 turns it off"),
+            std::string::npos);
+  EXPECT_EQ(error_of("flow_table:\n  idle_timeout_s: 1e-9\n  closed_linger_s: 0.000001\ntcp:\n  copy_window_ms: 0\n"), "");
+  EXPECT_EQ(error_of("tcp:\n  copy_window_ms: 0.001\n"), "");
+}
+
 TEST_F(ConfigTest, AllProblemsAreReportedTogether) {
   const std::string e = error_of("workers:\n  count: 0\n  burst: 0\nflow_table:\n  capcity: 1\n");
   EXPECT_EQ(e, where(2, 10) + ": workers.count: 0 is out of range: allowed 1 .. 128\n" + where(3, 10) +
