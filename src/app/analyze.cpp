@@ -107,6 +107,13 @@ int analyze(const AnalyzeOptions& opts) {
     }
   }
 
+  // The evidence folder is refused now, not after the capture was read (each slice lost).
+  if (!opts.evidence_dir.empty())
+    if (const std::string why = folder_problem(opts.evidence_dir); !why.empty()) {
+      std::fprintf(stderr, "seqwatch: error: %s: %s\n", opts.evidence_unbudgeted ? "-o" : "--evidence", why.c_str());
+      return 2;
+    }
+
   std::unique_ptr<PayloadMatcher> matcher;
   if (!opts.rules.empty()) {
     auto rules = load_rules(opts.rules);
@@ -194,7 +201,8 @@ int analyze(const AnalyzeOptions& opts) {
     sets.insert(sets.begin(), "evidence.enabled=true");
     // --rules is the rules file payload triggers name (a --set rules.file after it wins).
     if (!opts.rules.empty()) sets.insert(sets.begin() + 1, "rules.file=" + yaml_quote(opts.rules));
-    auto cfg = config::load_config(files, sets);
+    config::Origins origins;
+    auto cfg = config::load_config(files, sets, &origins);
     if (!cfg) {
       std::fprintf(stderr, "seqwatch: evidence settings rejected:\n%s\n", cfg.error().message.c_str());
       return 2;
@@ -209,6 +217,14 @@ int analyze(const AnalyzeOptions& opts) {
       if (!m) return fail(m.error().message);
       matcher = std::move(m.value());
       ec.matcher = matcher.get();
+    }
+    // Payload triggers name rules of the file matched, as run checks them.
+    std::vector<uint32_t> rule_ids;
+    if (matcher)
+      for (const auto& r : matcher->rules()) rule_ids.push_back(r.id);
+    if (auto ok = config::validate_rule_ids(cfg.value(), rule_ids, &origins); !ok) {
+      std::fprintf(stderr, "seqwatch: evidence settings rejected:\n%s\n", ok.error().message.c_str());
+      return 2;
     }
     const config::EvidenceConfig& evc = cfg.value().evidence;
     auto setup = evidence_setup(evc, ec.tcp.table.capacity);

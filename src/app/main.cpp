@@ -1,10 +1,64 @@
 // seqwatch command line. The packet path starts in runtime/worker.cpp (Worker::run).
 #include <CLI/CLI.hpp>
 
+#include <cmath>
+#include <cstdio>
+#include <string>
+
 #include "app/commands.hpp"
 #include "telemetry/html_report.hpp"
 #include "telemetry/top.hpp"
 
+namespace {
+
+// CLI11's Range lets NaN through (every comparison with NaN is false) and reads "-1" into an
+// unsigned option as 2^64-1; these checks come before it.
+const CLI::Validator kFinite(
+    [](std::string& s) -> std::string {
+      try {
+        size_t used = 0;
+        const double v = std::stod(s, &used);
+        if (used != s.size()) return "'" + s + "' is not a number";
+        if (!std::isfinite(v)) return "'" + s + "' is not a finite number";
+      } catch (const std::exception&) {
+        return "'" + s + "' is not a number";
+      }
+      return {};
+    },
+    "FINITE", "finite");
+const CLI::Validator kNotNegative(
+    [](std::string& s) -> std::string {
+      const size_t first = s.find_first_not_of(" \t");
+      if (first != std::string::npos && s[first] == '-') return "'" + s + "' is negative";
+      return {};
+    },
+    "", "not negative");
+// A copy window is kept in whole microseconds: a value between 0 and 1 us would be 0 (off).
+const CLI::Validator kCopyWindow(
+    [](std::string& s) -> std::string {
+      const double v = std::stod(s);  // kFinite ran first
+      if (v != 0 && v < 0.001) return s + " ms would round to 0 (it is kept in whole microseconds): use 0 (off) or at least 0.001";
+      return {};
+    },
+    "", "copy window");
+
+// The subcommand named on the command line, if it is not one of `cli`'s ("" when it is, or
+// when none is named): CLI11 takes an unknown word for a stray argument and would answer
+// `seqwatch NAME --help` with the main help and exit status 0.
+std::string unknown_subcommand(CLI::App& cli, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.empty() || arg[0] == '-') continue;
+    for (const CLI::App* sub : cli.get_subcommands([](CLI::App*) { return true; }))
+      if (sub->check_name(arg)) return {};
+    return arg;
+  }
+  return {};
+}
+
+}  // namespace
+
+// Exit status: 0 done (and --help), 2 a usage or configuration error, 1 a failure while running.
 int main(int argc, char** argv) {
   CLI::App cli{"seqwatch: kernel-bypass TCP sequence analysis sensor"};
   cli.require_subcommand(1);
@@ -21,20 +75,21 @@ int main(int argc, char** argv) {
   analyze->add_option("--json", a.json_out, "also write the summary as JSON to this path");
   analyze->add_option("--events", a.events_out, "write segment events (JSON lines) to this file, - for stdout");
   analyze->add_option("--flows", a.flows_out, "write flow records (JSON lines) to this file, - for stdout");
-  analyze->add_option("--flow-capacity", a.flow_capacity, "flow table capacity (flows, all workers together)")->check(CLI::Range(16u, 1u << 28));
+  analyze->add_option("--flow-capacity", a.flow_capacity, "flow table capacity (flows, all workers together)")->check(kNotNegative)->check(CLI::Range(16u, 1u << 28));
   analyze->add_option("--idle-timeout", a.idle_timeout_s, "seconds of silence (packet time) before a flow expires")
-      ->check(CLI::Range(0.001, 86400.0));
-  analyze->add_option("--top", a.top, "rows in the top flows / services tables");
+      ->check(kFinite)->check(CLI::Range(0.001, 86400.0));
+  analyze->add_option("--top", a.top, "rows in the top flows / services tables")
+      ->check(kNotNegative)->check(CLI::Range(size_t{0}, size_t{1000000}));
   analyze->add_flag("--ignore-vlans", a.ignore_vlans,
                     "leave VLAN ids out of the flow key (SPAN ports that tag only one direction)");
   analyze->add_option("--copy-window-ms", a.copy_window_ms,
                       "a segment identical to one seen this many ms before (SPAN/network copy) gets the verdict "
                       "duplicate_packet and is not analysed; 0 = analyse copies like tshark (default 100)")
-      ->check(CLI::Range(0.0, 1000.0));
+      ->check(kFinite)->check(CLI::Range(0.0, 1000.0))->check(kCopyWindow);
   analyze->add_option("-w,--workers", a.workers,
                       "worker threads; more than 1 spreads flows over workers by the inner 5-tuple (software rehash)")
-      ->check(CLI::Range(1u, 128u));
-  analyze->add_option("--memory-mb", a.memory_mb, "DPDK memory (MiB) for the dpdk source")->check(CLI::Range(64u, 65536u));
+      ->check(kNotNegative)->check(CLI::Range(1u, 128u));
+  analyze->add_option("--memory-mb", a.memory_mb, "DPDK memory (MiB) for the dpdk source")->check(kNotNegative)->check(CLI::Range(64u, 65536u));
 
   analyze->add_option("--evidence", a.evidence_dir, "write evidence slices (pcapng + index) into this folder");
   analyze->add_option("--config", a.config,
@@ -59,11 +114,12 @@ int main(int argc, char** argv) {
   extract->add_option("--trim", x.trim, "stored length: headers (up to the TCP header) or a byte count");
   extract->add_option("--format", x.format, "pcapng (packet comments name the verdicts) or pcap")
       ->check(CLI::IsMember({"pcap", "pcapng"}));
-  extract->add_option("--sample", x.sample_one_in, "also write 1 packet in N to a sample file");
+  extract->add_option("--sample", x.sample_one_in, "also write 1 packet in N to a sample file")
+      ->check(kNotNegative)->check(CLI::Range(uint32_t{0}, UINT32_MAX));
   extract->add_flag("--ignore-vlans", x.ignore_vlans, "leave VLAN ids out of the flow key");
   extract->add_option("--rules", x.rules, "Hyperscan payload rules file (config/rules/*.rules) for payload:RULE_ID")
       ->check(CLI::ExistingFile);
-  extract->add_option("-w,--workers", x.workers, "worker threads")->check(CLI::Range(1u, 128u));
+  extract->add_option("-w,--workers", x.workers, "worker threads")->check(kNotNegative)->check(CLI::Range(1u, 128u));
 
   seqwatch::app::RunOptions r;
   auto* run = cli.add_subcommand("run", "Run the appliance on DPDK ports as a pipeline describes (live capture)");
@@ -74,7 +130,7 @@ int main(int argc, char** argv) {
   run->add_option("--set", r.sets, "override one key: --set ports.0.devargs=net_pcap0,rx_pcap=F (repeatable)");
   run->add_option("--out", r.out_dir, "write outputs into this folder (instead of outputs.dir/<start time>)");
   run->add_option("--duration", r.duration_s, "stop after this many seconds (default: run until SIGINT/SIGTERM)")
-      ->check(CLI::Range(0.0, 31536000.0));
+      ->check(kFinite)->check(CLI::Range(0.0, 31536000.0));
 
   seqwatch::app::RunOptions c;
   c.show_config = true;
@@ -93,7 +149,20 @@ int main(int argc, char** argv) {
 
   auto* version = cli.add_subcommand("version", "Print versions of seqwatch and its libraries");
 
-  CLI11_PARSE(cli, argc, argv);
+  if (const std::string name = unknown_subcommand(cli, argc, argv); !name.empty()) {
+    std::string names;
+    for (const CLI::App* sub : cli.get_subcommands([](CLI::App*) { return true; }))
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    std::fprintf(stderr, "seqwatch: error: '%s' is not a seqwatch command (commands: %s; seqwatch --help)\n",
+                 name.c_str(), names.c_str());
+    return 2;
+  }
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints and exits 0; every usage error exits 2 (CLI11's own codes are 100 and up).
+    return cli.exit(e) == 0 ? 0 : 2;
+  }
   if (analyze->parsed()) return seqwatch::app::analyze(a);
   if (run->parsed()) return seqwatch::app::run_pipeline(r);
   if (extract->parsed()) return seqwatch::app::extract(x);

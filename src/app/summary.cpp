@@ -73,6 +73,24 @@ std::string summary_path_problem(const std::string& path) {
   return {};
 }
 
+std::string folder_problem(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  std::error_code ec;
+  if (fs::exists(p, ec)) {
+    if (!fs::is_directory(p, ec)) return fmt::format("'{}' exists and is not a folder", path);
+    if (::access(p.c_str(), W_OK | X_OK) != 0) return fmt::format("cannot write into '{}': {}", path, std::strerror(errno));
+    return {};
+  }
+  // Created and removed again: the system's own reason is the one reported.
+  fs::path top = p;  // the outermost folder the probe creates
+  while (top.has_parent_path() && top.parent_path() != top && !fs::exists(top.parent_path(), ec)) top = top.parent_path();
+  fs::create_directories(p, ec);
+  if (ec) return fmt::format("cannot create '{}': {}", path, ec.message());
+  fs::remove_all(top, ec);
+  return {};
+}
+
 bool write_summary(const std::string& path, const nlohmann::json& j) {
   const std::string text = j.dump(2) + "\n";
   if (path == "-") return std::fwrite(text.data(), 1, text.size(), stdout) == text.size() && std::fflush(stdout) == 0;

@@ -29,6 +29,10 @@ bool write_summary(const std::string& path, const nlohmann::json& j);
 // Why the summary could not be written to `path` at the end of the run (its folder missing
 // or not writable), checked at the start so a long run does not end in that error; "" = fine.
 std::string summary_path_problem(const std::string& path);
+// Why files could not be written into the folder `path` (an existing file, no permission,
+// a parent that cannot hold it), checked at the start; "" = fine. A folder that does not
+// exist is created and removed again to ask the system.
+std::string folder_problem(const std::string& path);
 // Runs `print` (the human report); false when writing it failed (fmt throws on a write
 // error, e.g. standard output piped to a reader that has gone: SIGPIPE is ignored).
 template <class F>

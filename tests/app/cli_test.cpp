@@ -354,6 +354,89 @@ TEST(Cli, BadInputsGetClearErrors) {
   EXPECT_EQ(r.out.find("packets"), std::string::npos) << r.out;  // before reading anything
 }
 
+// Usage errors exit 2, as configuration errors do (CLI11's own codes were 104..109); --help
+// exits 0; a word that is not a command is named, also with --help after it (review 5, R11).
+TEST(Cli, UsageErrorsExitTwoAndAnUnknownCommandIsNamed) {
+  const auto cap = write_pcap("usage.pcap", {tcp_frame(0x02, "", 1, 0, false)});
+  for (const std::string& args : {std::string(" analyze '") + cap + "' --bogus", std::string(" analyze"),
+                                  std::string(" analyze /nonexistent.pcap"), std::string(" extract '") + cap + "'",
+                                  std::string(" analyze '") + cap + "' -w 0", std::string(" run"), std::string("")}) {
+    const CmdResult r = run(exe() + args);
+    EXPECT_EQ(r.rc, 2) << args << "\n" << r.out;
+  }
+  CmdResult r = run(exe() + " bench --help");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("'bench' is not a seqwatch command (commands: analyze, extract, run, config, top, report, "
+                       "version; seqwatch --help)"),
+            std::string::npos)
+      << r.out;
+  r = run(exe() + " bench");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("'bench' is not a seqwatch command"), std::string::npos) << r.out;
+  for (const char* help : {" --help", " analyze --help", " run --help"}) {
+    r = run(exe() + help);
+    EXPECT_EQ(r.rc, 0) << help << "\n" << r.out;
+    EXPECT_NE(r.out.find("Usage:"), std::string::npos) << r.out;
+  }
+}
+
+// NaN passed CLI11's range checks (--duration nan ran forever) and -1 wrapped in unsigned
+// options; a copy window below 1 us was 0, off (R10, R14).
+TEST(Cli, NonFiniteNegativeAndRoundedToZeroOptionValuesAreRefused) {
+  const auto cap = write_pcap("values.pcap", {tcp_frame(0x02, "", 1, 0, false)});
+  const std::string analyze = exe() + " analyze '" + cap + "' --source file ";
+  struct Case {
+    std::string cmd, says;
+  };
+  const std::vector<Case> cases = {
+      {analyze + "--idle-timeout nan", "'nan' is not a finite number"},
+      {analyze + "--idle-timeout inf", "'inf' is not a finite number"},
+      {analyze + "--copy-window-ms nan", "'nan' is not a finite number"},
+      {analyze + "--copy-window-ms -1", "--copy-window-ms"},
+      {analyze + "--copy-window-ms 0.0001", "0.0001 ms would round to 0"},
+      {analyze + "--top -1", "'-1' is negative"},
+      {analyze + "--top 18446744073709551615", "--top"},
+      {analyze + "--flow-capacity -1", "'-1' is negative"},
+      {analyze + "-w -1", "'-1' is negative"},
+      {analyze + "--memory-mb -1", "'-1' is negative"},
+      {exe() + " extract '" + cap + "' -o " + seqwatch::test::scratch_dir() + "x-neg --trigger rst --sample -1",
+       "'-1' is negative"},
+      {exe() + " extract '" + cap + "' -o " + seqwatch::test::scratch_dir() + "x-neg --trigger rst -w -1",
+       "'-1' is negative"},
+      {"timeout 20 " + exe() + " run --pipeline " + src_dir() + "/pipelines/demo.yaml --duration nan",
+       "'nan' is not a finite number"},
+      {"timeout 20 " + exe() + " run --pipeline " + src_dir() + "/pipelines/demo.yaml --duration -1", "--duration"},
+  };
+  for (const Case& c : cases) {
+    const CmdResult r = run(c.cmd);
+    EXPECT_EQ(r.rc, 2) << c.cmd << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.says), std::string::npos) << c.cmd << "\n" << r.out;
+  }
+  EXPECT_EQ(run(analyze + "--copy-window-ms 0.001 --top 0 --idle-timeout 0.001").rc, 0);
+}
+
+// analyze --evidence checks payload triggers against the rules file, as run does (R9), and
+// refuses an evidence folder it cannot write into before reading the capture (R4).
+TEST(Cli, AnalyzeEvidenceRefusesUndefinedRulesAndUnusableFolders) {
+  const auto cap = write_pcap("evidence.pcap", {tcp_frame(0x02, "", 1, 0, false)});
+  const std::string rules = src_dir() + "/config/rules/default.rules";
+  const std::string ev = seqwatch::test::scratch_dir() + "analyze-ev";
+  CmdResult r = run(exe() + " analyze '" + cap + "' --source file --rules " + rules + " --evidence " + ev +
+                    " --set 'evidence.triggers=[{type: payload, rule: 9999}]'");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("evidence.triggers[0].rule: rule 9999 is not defined in " + rules), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(ev));
+
+  const std::string file = seqwatch::test::scratch_dir() + "a-file";
+  std::ofstream(file) << "x\n";
+  r = run(exe() + " analyze '" + cap + "' --source file --evidence " + file + " --set 'evidence.triggers=[{type: rst}]'");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("--evidence: '" + file + "' exists and is not a folder"), std::string::npos) << r.out;
+  r = run(exe() + " analyze '" + cap + "' --source file --evidence /proc/seqwatch-ev --set 'evidence.triggers=[{type: rst}]'");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("--evidence: cannot create '/proc/seqwatch-ev'"), std::string::npos) << r.out;
+}
+
 }  // namespace
 
 namespace {

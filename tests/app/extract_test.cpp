@@ -270,16 +270,52 @@ TEST(Extract, APartialFileOfAnInterruptedRunIsNotInTheWay) {
 }
 
 // Evidence that could not be written makes the export fail (exit status 1), not only a
-// line in its report.
+// line in its report; a folder that cannot be written at all is refused before the capture
+// is read (exit status 2).
 TEST(Extract, AnUnwritableDirectoryFailsTheExport) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a read-only tmpfs (CI runs as root)";
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs (CI runs as root)";
+  const std::string full = fresh("full");
+  fs::create_directories(full);
+  ASSERT_EQ(mount("tmpfs", full.c_str(), "tmpfs", 0, "size=8k"), 0);
+  const CmdResult f = run(exe() + " extract " + demo_pcap() + " -o " + full + " --trigger dup_ack_run:3");
+  umount(full.c_str());
+  EXPECT_EQ(f.rc, 1) << f.out;
+  EXPECT_NE(f.out.find("FAILED"), std::string::npos) << f.out;
+
   const std::string ro = fresh("readonly");
   fs::create_directories(ro);
   ASSERT_EQ(mount("tmpfs", ro.c_str(), "tmpfs", MS_RDONLY, "size=64k"), 0);
   const CmdResult r = run(exe() + " extract " + demo_pcap() + " -o " + ro + " --trigger dup_ack_run:3");
   umount(ro.c_str());
-  EXPECT_EQ(r.rc, 1) << r.out;
-  EXPECT_NE(r.out.find("FAILED"), std::string::npos) << r.out;
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("-o: cannot write into '" + ro + "': Read-only file system"), std::string::npos) << r.out;
+}
+
+// A second trigger of a type replaced the first (--trigger dup_ack_run:3 --trigger
+// dup_ack_run:200 gave no slice); a payload trigger naming no rule of --rules wrote
+// nothing; an output folder that is a file lost every slice (review 5, R8, R9, R4).
+TEST(Extract, RepeatedTriggerTypesUndefinedRulesAndUnusableFoldersAreRefused) {
+  const std::string out = fresh("twice");
+  CmdResult r = run(exe() + " extract " + demo_pcap() + " -o " + out + " --trigger dup_ack_run:3 --trigger dup_ack_run:200");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("evidence.triggers[1]: a second dup_ack_run trigger (the first is evidence.triggers[0]); one "
+                       "trigger per type"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(out));
+  r = run(exe() + " extract " + demo_pcap() + " -o " + out + " --trigger payload:9999 --rules " + src_dir() +
+          "/config/rules/default.rules");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("evidence.triggers[0].rule: rule 9999 is not defined in " + src_dir() + "/config/rules/default.rules"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(out));
+  const std::string file = fresh("a-file");
+  std::ofstream(file) << "x\n";
+  r = run(exe() + " extract " + demo_pcap() + " -o " + file + " --trigger dup_ack_run:3");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("-o: '" + file + "' exists and is not a folder"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("slices"), std::string::npos) << r.out;  // refused before reading the capture
 }
 
 TEST(Extract, BadTriggersAndFiltersAreRejectedWithTheReason) {
