@@ -9,23 +9,28 @@ namespace {
 bool g_initialised = false;
 }
 
-Result<bool> eal_init(const EalOptions& opts) {
-  if (g_initialised) return true;
+std::vector<std::string> eal_arguments(const EalOptions& opts) {
   // --no-shconf: no runtime files under /var/run/dpdk, so concurrent instances (tests,
   // replays beside a live sensor) never collide; secondary processes are not supported.
   std::vector<std::string> args = {"seqwatch", "-l", opts.lcores, "--no-shconf",
                                    "--log-level=" + std::to_string(opts.log_level)};
-  if (opts.no_huge) {
-    args.push_back("--no-huge");
-    args.push_back("-m");
-    args.push_back(std::to_string(opts.memory_mb));
-  }
+  if (opts.no_huge) args.push_back("--no-huge");
+  // -m: with --no-huge the anonymous memory DPDK maps; with hugepages the amount reserved
+  // from them at start (eal.memory_mb either way, as documented).
+  args.push_back("-m");
+  args.push_back(std::to_string(opts.memory_mb));
   if (opts.no_pci) args.push_back("--no-pci");
   for (const auto& v : opts.vdevs) {
     args.push_back("--vdev");
     args.push_back(v);
   }
   for (const auto& e : opts.extra) args.push_back(e);
+  return args;
+}
+
+Result<bool> eal_init(const EalOptions& opts) {
+  if (g_initialised) return true;
+  std::vector<std::string> args = eal_arguments(opts);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -1,0 +1,41 @@
+// The EAL argument list: eal.memory_mb becomes -m with and without hugepages (it was
+// passed only with --no-huge, so a hugepage run ignored the documented key).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "runtime/eal.hpp"
+
+namespace {
+
+using seqwatch::runtime::EalOptions;
+using seqwatch::runtime::eal_arguments;
+
+// The value after `flag`, "" when the flag is absent.
+std::string value_of(const std::vector<std::string>& args, const std::string& flag) {
+  const auto it = std::find(args.begin(), args.end(), flag);
+  return it == args.end() || it + 1 == args.end() ? std::string() : *(it + 1);
+}
+
+TEST(EalArguments, MemoryIsPassedWithHugepages) {
+  EalOptions o;
+  o.no_huge = false;
+  o.memory_mb = 4096;
+  const auto args = eal_arguments(o);
+  EXPECT_EQ(value_of(args, "-m"), "4096");
+  EXPECT_EQ(std::count(args.begin(), args.end(), "--no-huge"), 0);
+}
+
+TEST(EalArguments, MemoryIsPassedWithoutHugepages) {
+  EalOptions o;
+  o.no_huge = true;
+  o.memory_mb = 256;
+  const auto args = eal_arguments(o);
+  EXPECT_EQ(value_of(args, "-m"), "256");
+  EXPECT_EQ(std::count(args.begin(), args.end(), "--no-huge"), 1);
+  EXPECT_EQ(std::count(args.begin(), args.end(), "-m"), 1);
+}
+
+}  // namespace
