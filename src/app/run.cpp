@@ -152,18 +152,20 @@ int run_pipeline(const RunOptions& o) {
   std::signal(SIGHUP, on_hup);
   std::signal(SIGPIPE, SIG_IGN);  // a consumer of "-" going away is a write error, counted, not death
 
-  // Run folder.
+  // Run folder: named now, made once every start check has passed (below), so that a refused
+  // start leaves no folder and no config.yaml over an earlier run's.
   fs::path dir = o.out_dir.empty() ? fs::path(cfg.outputs.dir) : fs::path(o.out_dir);
   if (cfg.outputs.run_subdir && o.out_dir.empty()) dir /= utc_stamp();
-  std::error_code dir_err;
-  fs::create_directories(dir, dir_err);
-  if (dir_err) return fail("outputs.dir: cannot create '" + dir.string() + "': " + dir_err.message());
-  {
-    std::ofstream c(dir / "config.yaml");
-    c << "# effective configuration of this run\n" << config::render_yaml(cfg);
-    if (!c) return fail("cannot write '" + (dir / "config.yaml").string() + "'");
-  }
   auto in_dir = [&](const std::string& p) { return p == "-" || fs::path(p).is_absolute() ? p : (dir / p).string(); };
+  if (const std::string why = folder_problem(dir.string()); !why.empty())
+    return fail((o.out_dir.empty() ? "outputs.dir: " : "--out: ") + why);
+  // The evidence folder is made at the first slice: refused now rather than every slice lost.
+  if (cfg.evidence.enabled)
+    if (const std::string why = folder_problem(in_dir(cfg.evidence.dir)); !why.empty()) {
+      std::fprintf(stderr, "seqwatch: configuration does not fit this machine:\n%s: evidence.dir: %s\n",
+                   origins.count("evidence.dir") ? origins.at("evidence.dir").c_str() : "(default)", why.c_str());
+      return 2;
+    }
 
   // Payload rules.
   std::unique_ptr<PayloadMatcher> matcher;
@@ -378,6 +380,29 @@ int run_pipeline(const RunOptions& o) {
   if (!engine_r) return fail(engine_r.error().message);
   runtime::Engine& engine = *engine_r.value();
 
+  // The run folder and its config.yaml (under a temporary name until the start succeeded;
+  // a start refused from here on removes what it made).
+  fs::path made;  // the outermost folder this start creates ("" = the folder existed)
+  for (fs::path p = dir; !p.empty() && !fs::exists(p); p = p.parent_path()) {
+    made = p;
+    if (p == p.parent_path()) break;
+  }
+  std::error_code dir_err;
+  fs::create_directories(dir, dir_err);
+  if (dir_err) return fail("outputs.dir: cannot create '" + dir.string() + "': " + dir_err.message());
+  const fs::path config_new = dir / "config.yaml.starting";
+  auto abandon = [&](int rc) {
+    std::error_code ec;
+    fs::remove(config_new, ec);
+    if (!made.empty()) fs::remove_all(made, ec);
+    return rc;
+  };
+  {
+    std::ofstream c(config_new);
+    c << "# effective configuration of this run\n" << config::render_yaml(cfg);
+    if (!c) return abandon(fail("cannot write '" + config_new.string() + "'"));
+  }
+
   // Outputs.
   LineOutputs out;
   event::LineFileOptions lopts;
@@ -390,11 +415,11 @@ int run_pipeline(const RunOptions& o) {
         {"outputs.flows", cfg.outputs.flows.enabled ? in_dir(cfg.outputs.flows.path) : ""},
         {"telemetry.stats_file", cfg.telemetry.stats_file.enabled ? in_dir(cfg.telemetry.stats_file.path) : ""},
         {"outputs.summary", summary_path}};
-    if (auto dup = same_output(paths); !dup.empty()) return fail(dup);
+    if (auto dup = same_output(paths); !dup.empty()) return abandon(fail(dup));
     event::LineFile* files[] = {&out.events, &out.flows, &out.stats};
     for (size_t i = 0; i < 3; ++i)
       if (!paths[i].second.empty() && !files[i]->open(paths[i].second, false, lopts, steady_ns()))
-        return fail(paths[i].first + ": " + files[i]->take_error());
+        return abandon(fail(paths[i].first + ": " + files[i]->take_error()));
   }
   std::FILE* report_out = (out.events.is_stdout() || out.flows.is_stdout() || out.stats.is_stdout() ||
                            summary_path == "-")
@@ -414,8 +439,14 @@ int run_pipeline(const RunOptions& o) {
     auto ev = EvidenceOutput::create(evidence_sink_config(cfg.evidence, in_dir(cfg.evidence.dir), inputs[0]->link_type(),
                                                           ec.evidence, engine.workers()),
                                      cfg.evidence.global_budget_bytes);
-    if (!ev) return fail("evidence: " + ev.error().message);
+    if (!ev) return abandon(fail("evidence: " + ev.error().message));
     evidence_out = std::move(ev.value());
+  }
+  // Started: this run's settings replace an earlier run's config.yaml.
+  {
+    std::error_code ec;
+    fs::rename(config_new, dir / "config.yaml", ec);
+    if (ec) return abandon(fail("cannot write '" + (dir / "config.yaml").string() + "': " + ec.message()));
   }
 
   // Telemetry: Prometheus / JSON over HTTP, DPDK telemetry commands, stats and imbalance

@@ -208,6 +208,50 @@ TEST(Run, BadConfigurationNamesFileKeyAndReason) {
   EXPECT_NE(p.out.find("0000:ff:1f.7"), std::string::npos) << p.out;
 }
 
+// A refused start leaves nothing behind: no run folder, and an earlier run's config.yaml in
+// the same folder as it was (the folder and config.yaml were written before the checks that
+// need the machine; review 5, R1). An evidence folder that is a file is refused at the
+// start, not found out slice by slice (R4).
+TEST(Run, ARefusedStartLeavesNoFolderAndKeepsAnEarlierConfig) {
+  const std::string missing = "--set ports.0.devargs=net_pcap0,rx_pcap=data/no-such-file.pcap";
+  const std::string fresh = fresh_dir("refused");
+  CmdResult r = run(seqwatch_run(fresh, missing));
+  EXPECT_NE(r.rc, 0) << r.out;
+  EXPECT_FALSE(fs::exists(fresh)) << r.out;
+  const std::string stamped = fresh_dir("refused-stamped");
+  r = run("cd '" + src_dir() + "' && " + exe() + " run --pipeline pipelines/demo.yaml " + missing +
+          " --set outputs.dir=" + stamped + "/runs --set outputs.run_subdir=true");
+  EXPECT_NE(r.rc, 0) << r.out;
+  EXPECT_FALSE(fs::exists(stamped)) << r.out;
+
+  const std::string earlier = fresh_dir("earlier");
+  r = run(seqwatch_run(earlier, "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap"));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  std::ifstream before_in(earlier + "/config.yaml");
+  const std::string before((std::istreambuf_iterator<char>(before_in)), std::istreambuf_iterator<char>());
+  ASSERT_NE(before.find("burst: 32"), std::string::npos) << before;
+  for (const std::string& refused :
+       {missing + " --set workers.burst=7",
+        std::string("--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap --set workers.burst=7 "
+                    "--set rules.file=/nonexistent.rules")}) {
+    r = run(seqwatch_run(earlier, refused));
+    EXPECT_NE(r.rc, 0) << r.out;
+    std::ifstream after_in(earlier + "/config.yaml");
+    const std::string after((std::istreambuf_iterator<char>(after_in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(after, before) << refused;
+    EXPECT_FALSE(fs::exists(earlier + "/config.yaml.starting"));
+  }
+
+  const std::string evfile = fresh_dir("evidence-file");
+  fs::create_directories(evfile);
+  std::ofstream(evfile + "/ev") << "x\n";
+  r = run(seqwatch_run(evfile, "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap --set evidence.enabled=true "
+                               "--set evidence.dir=ev"));
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("evidence.dir: '" + evfile + "/ev' exists and is not a folder"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(evfile + "/config.yaml"));
+}
+
 // Starts `seqwatch run` in the background on an endless replay; returns its pid.
 pid_t start_endless(const std::string& out) {
   const pid_t pid = fork();
