@@ -576,12 +576,24 @@ void apply_document(const YAML::Node& root, Ctx& ctx, Config& cfg) {
 }
 
 // A configuration is one YAML document: a second one (after '---', or after a '...' end
-// marker) would be read by nobody, so it is refused rather than ignored. Returns the
-// document, or sets `second` to where the second one starts.
+// marker) would be read by nobody, so it is refused rather than ignored. Empty documents
+// (a file ending in a bare '---', as generators and concatenations leave them) hold nothing
+// to ignore and are passed over. Returns the document, or sets `second` to where the
+// second one with content starts.
 YAML::Node single_document(const std::string& text, std::optional<YAML::Mark>& second) {
   std::vector<YAML::Node> docs = YAML::LoadAll(text);
-  if (docs.size() > 1) second = docs[1].Mark();
-  return docs.empty() ? YAML::Node() : docs.front();
+  YAML::Node first;
+  bool have_first = false;
+  for (const YAML::Node& d : docs) {
+    if (!d || d.IsNull()) continue;
+    if (have_first) {
+      second = d.Mark();
+      break;
+    }
+    first = d;
+    have_first = true;
+  }
+  return first;
 }
 
 constexpr std::string_view kSecondDocument =

@@ -16,9 +16,14 @@ std::vector<std::string> eal_arguments(const EalOptions& opts) {
                                    "--log-level=" + std::to_string(opts.log_level)};
   if (opts.no_huge) args.push_back("--no-huge");
   // -m: with --no-huge the anonymous memory DPDK maps; with hugepages the amount reserved
-  // from them at start (eal.memory_mb either way, as documented).
-  args.push_back("-m");
-  args.push_back(std::to_string(opts.memory_mb));
+  // from them at start (eal.memory_mb either way, as documented), unless eal.extra_args
+  // reserves per NUMA socket (--socket-mem: the EAL refuses it beside -m).
+  bool socket_mem = false;
+  for (const auto& e : opts.extra) socket_mem |= e.rfind("--socket-mem", 0) == 0;
+  if (!socket_mem) {
+    args.push_back("-m");
+    args.push_back(std::to_string(opts.memory_mb));
+  }
   if (opts.no_pci) args.push_back("--no-pci");
   for (const auto& v : opts.vdevs) {
     args.push_back("--vdev");

@@ -602,6 +602,9 @@ done:
   } else if (syn && !has_ack) {
     // The other side's own SYN after the initiator's: a simultaneous open (RFC 9293 3.5),
     // each side's attempts counted apart (its first SYN is no retransmission of the other's).
+    // The first SYN of a handshake names the client, whoever spoke first (a RST, or a
+    // segment of the peer picked up mid-stream, may come before it).
+    if (cold.syn_count == 0 && cold.synack_count == 0) cold.initiator = static_cast<uint8_t>(d);
     unsigned attempt;
     if (d == cold.initiator || cold.syn_count == 0) {
       sat_inc(cold.syn_count);

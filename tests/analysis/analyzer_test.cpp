@@ -433,6 +433,22 @@ TEST(Analyzer, SimultaneousOpenSecondSidesSynRetransmission) {
   EXPECT_EQ(c.records()[0].cold.peer_syns(), 2u);
 }
 
+// The first SYN names the client even when the peer spoke first (a RST left over from an
+// earlier connection): the SYN's re-send is its second attempt, no simultaneous open.
+TEST(Analyzer, FirstSynAfterAPeerRstNamesTheClient) {
+  Conversation c;
+  c.send({false, SI, 0, R, 0, 0, 0});
+  c.send({true, CI, 0, S, 0, 64240, 100000, 7, 1460});
+  EXPECT_NE(c.send({true, CI, 0, S, 0, 64240, 1100000, 7, 1460}) & kSynRetransmission, 0u);
+  EXPECT_EQ(c.event(3).verdict.attempt, 2u);
+  c.finish();
+  ASSERT_EQ(c.records().size(), 1u);
+  const auto& r = c.records()[0];
+  EXPECT_EQ(r.cold.syn_count, 2u);
+  EXPECT_FALSE(r.cold.simultaneous_open());
+  EXPECT_EQ(r.cold.initiator, c.event(3).dir);  // the SYN's sender
+}
+
 TEST(Analyzer, RstAnsweringSynIsRefused) {
   Conversation c;
   c.send({true, CI, 0, S, 0, 64240, 0});

@@ -38,4 +38,18 @@ TEST(EalArguments, MemoryIsPassedWithoutHugepages) {
   EXPECT_EQ(std::count(args.begin(), args.end(), "-m"), 1);
 }
 
+// --socket-mem in eal.extra_args reserves per socket; the EAL refuses it beside -m.
+TEST(EalArguments, SocketMemInExtraArgsReplacesMemory) {
+  EalOptions o;
+  o.no_huge = false;
+  o.memory_mb = 4096;
+  o.extra = {"--socket-mem", "512,512"};
+  const auto args = eal_arguments(o);
+  EXPECT_EQ(std::count(args.begin(), args.end(), "-m"), 0);
+  EXPECT_EQ(value_of(args, "--socket-mem"), "512,512");
+  o.extra = {"--socket-mem=1024"};
+  const auto eq = eal_arguments(o);
+  EXPECT_EQ(std::count(eq.begin(), eq.end(), "-m"), 0);
+}
+
 }  // namespace

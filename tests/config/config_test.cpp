@@ -490,6 +490,8 @@ TEST_F(ConfigTest, ASecondYamlDocumentIsRefused) {
                           "'...' and what follows it, or merge the documents)");
   EXPECT_NE(error_of("workers:\n  count: 1\n...\ngarbage: [\n"), "");
   EXPECT_EQ(error_of("---\nworkers:\n  count: 1\n...\n"), "");  // one document, with its markers
+  EXPECT_EQ(error_of("workers:\n  count: 1\n---\n"), "");  // a trailing bare '---': an empty document, nothing ignored
+  EXPECT_EQ(error_of("workers:\n  count: 1\n---\n# nothing\n---\n"), "");
   auto r = load_config({}, {"workers.count=1\n---\n5"});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "--set workers.count=1\n---\n5: workers.count: the value holds a second YAML document "
