@@ -19,23 +19,17 @@ std::string value_of(const std::vector<std::string>& args, const std::string& fl
   return it == args.end() || it + 1 == args.end() ? std::string() : *(it + 1);
 }
 
-TEST(EalArguments, MemoryIsPassedWithHugepages) {
-  EalOptions o;
-  o.no_huge = false;
-  o.memory_mb = 4096;
-  const auto args = eal_arguments(o);
-  EXPECT_EQ(value_of(args, "-m"), "4096");
-  EXPECT_EQ(std::count(args.begin(), args.end(), "--no-huge"), 0);
-}
-
-TEST(EalArguments, MemoryIsPassedWithoutHugepages) {
-  EalOptions o;
-  o.no_huge = true;
-  o.memory_mb = 256;
-  const auto args = eal_arguments(o);
-  EXPECT_EQ(value_of(args, "-m"), "256");
-  EXPECT_EQ(std::count(args.begin(), args.end(), "--no-huge"), 1);
-  EXPECT_EQ(std::count(args.begin(), args.end(), "-m"), 1);
+TEST(EalArguments, MemoryIsPassedWithAndWithoutHugepages) {
+  for (const bool no_huge : {false, true}) {
+    SCOPED_TRACE(no_huge ? "--no-huge" : "hugepages");
+    EalOptions o;
+    o.no_huge = no_huge;
+    o.memory_mb = no_huge ? 256 : 4096;
+    const auto args = eal_arguments(o);
+    EXPECT_EQ(value_of(args, "-m"), no_huge ? "256" : "4096");
+    EXPECT_EQ(std::count(args.begin(), args.end(), "-m"), 1);
+    EXPECT_EQ(std::count(args.begin(), args.end(), "--no-huge"), no_huge ? 1 : 0);
+  }
 }
 
 // --socket-mem in eal.extra_args reserves per socket; the EAL refuses it beside -m.
