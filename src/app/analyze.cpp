@@ -26,6 +26,7 @@
 #include "app/report.hpp"
 #include "app/summary.hpp"
 #include "event/json_writer.hpp"
+#include "evidence/bpf_filter.hpp"
 #include "decode/decoder.hpp"
 #include "match/payload_matcher.hpp"
 #include "runtime/dpdk_source.hpp"
@@ -226,6 +227,14 @@ int analyze(const AnalyzeOptions& opts) {
       std::fprintf(stderr, "seqwatch: evidence settings rejected:\n%s\n", ok.error().message.c_str());
       return 2;
     }
+    // BPF filters compile for the capture's link type, before anything is written.
+    const decode::LinkType link = in.link_type();
+    auto bpf_ok = config::validate_bpf(
+        cfg.value(), [link](const std::string& expr) { return evidence::BpfFilter::problem(expr, link); }, &origins);
+    if (!bpf_ok) {
+      std::fprintf(stderr, "seqwatch: evidence settings rejected:\n%s\n", bpf_ok.error().message.c_str());
+      return 2;
+    }
     const config::EvidenceConfig& evc = cfg.value().evidence;
     auto setup = evidence_setup(evc, ec.tcp.table.capacity);
     if (!setup) return fail(setup.error().message);
@@ -370,18 +379,36 @@ int extract(const ExtractOptions& x) {
   a.rules = x.rules;
   std::string triggers;
   auto add = [&](const std::string& t) { triggers += (triggers.empty() ? "" : ", ") + t; };
+  // --trigger NAME[:ARG], checked here so that a mistake is reported in the words the user
+  // typed (the configuration would name the --set this builds).
+  auto usage = [](const std::string& t, const std::string& why) {
+    std::fprintf(stderr, "seqwatch: error: --trigger %s: %s\n", t.c_str(), why.c_str());
+    return 2;
+  };
+  auto whole = [](const std::string& v) { return !v.empty() && v.size() <= 9 && v.find_first_not_of("0123456789") == std::string::npos; };
   for (const std::string& t : x.triggers) {
     const size_t colon = t.find(':');
     const std::string name = t.substr(0, colon), arg = colon == std::string::npos ? "" : t.substr(colon + 1);
-    if (name == "dup_ack_run") add("{type: dup_ack_run, min: " + arg + "}");
-    else if (name == "zero_window") add("{type: zero_window, min_ms: " + arg + "}");
-    else if (name == "payload") add("{type: payload, rule: " + arg + "}");
-    else if (name == "retransmission_storm") {
+    const bool has_arg = colon != std::string::npos;
+    if (name == "rst" || name == "ack_inside_segment" || name == "syn_unanswered") {
+      if (has_arg) return usage(t, name + " takes no parameter");
+      add("{type: " + name + "}");
+    } else if (name == "dup_ack_run" || name == "zero_window" || name == "payload") {
+      const char* form = name == "dup_ack_run" ? "dup_ack_run:N" : name == "zero_window" ? "zero_window:MS" : "payload:RULE_ID";
+      if (!whole(arg)) return usage(t, std::string("expected ") + form + " (a whole number)");
+      const char* key = name == "dup_ack_run" ? "min" : name == "zero_window" ? "min_ms" : "rule";
+      add("{type: " + name + ", " + key + ": " + arg + "}");
+    } else if (name == "retransmission_storm") {
       const size_t slash = arg.find('/');
-      if (slash == std::string::npos) return fail("--trigger " + t + ": expected retransmission_storm:N/MS");
+      if (slash == std::string::npos || !whole(arg.substr(0, slash)) || !whole(arg.substr(slash + 1)))
+        return usage(t, "expected retransmission_storm:N/MS (whole numbers)");
       add("{type: retransmission_storm, count: " + arg.substr(0, slash) + ", window_ms: " + arg.substr(slash + 1) + "}");
+    } else if (name == "bpf") {
+      if (arg.empty()) return usage(t, "expected bpf:EXPRESSION (or --bpf EXPRESSION)");
+      add("{type: bpf, expr: " + yaml_quote(arg) + "}");
     } else {
-      add("{type: " + name + "}");  // the configuration names unknown types and the allowed ones
+      return usage(t, "unknown trigger; one of rst, ack_inside_segment, syn_unanswered, dup_ack_run:N, "
+                      "retransmission_storm:N/MS, zero_window:MS, payload:RULE_ID, bpf:EXPRESSION");
     }
   }
   for (const std::string& b : x.bpf) add("{type: bpf, expr: " + yaml_quote(b) + "}");

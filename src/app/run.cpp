@@ -27,6 +27,7 @@
 #include "app/evidence_out.hpp"
 #include "app/report.hpp"
 #include "app/summary.hpp"
+#include "evidence/bpf_filter.hpp"
 #include "config/config.hpp"
 #include "event/json_writer.hpp"
 #include "match/payload_matcher.hpp"
@@ -261,6 +262,12 @@ int run_pipeline(const RunOptions& o) {
     for (const auto& r : matcher->rules()) env.rule_ids.push_back(r.id);
     env.rule_ids_known = true;
   }
+  // BPF filters compile for the link type the workers will see (the first port's: Ethernet,
+  // or a replay file's own), so a bad one is named with its key and file now, not by the engine.
+  decode::LinkType filter_link = decode::LinkType::kEthernet;
+  if (!cfg.ports.empty())
+    if (const auto r = replays.find(cfg.ports[0].name); r != replays.end()) filter_link = r->second->link_type();
+  env.check_bpf = [filter_link](const std::string& expr) { return evidence::BpfFilter::problem(expr, filter_link); };
   if (auto ok = config::validate_against(cfg, env, &origins); !ok) {
     replays.clear();
     runtime::eal_cleanup();

@@ -268,6 +268,10 @@ Result<bool> validate_against(const Config& cfg, const Environment& env, const O
 // The part of validate_against that needs no machine: every payload trigger names a rule
 // id of `rule_ids` (the rules file's); analyze and extract, which start no port, check this.
 Result<bool> validate_rule_ids(const Config& cfg, const std::vector<uint32_t>& rule_ids, const Origins* origins = nullptr);
+// The part of validate_against that checks BPF expressions (capture filter, bpf triggers)
+// with `check` (Environment::check_bpf), for the link type the caller knows.
+Result<bool> validate_bpf(const Config& cfg, const std::function<std::string(const std::string&)>& check,
+                          const Origins* origins = nullptr);
 
 // The effective configuration as YAML, every key, in schema order (loads back to `cfg`).
 std::string render_yaml(const Config& cfg);

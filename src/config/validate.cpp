@@ -207,6 +207,24 @@ Result<bool> validate_rule_ids(const Config& cfg, const std::vector<uint32_t>& r
   return true;
 }
 
+Result<bool> validate_bpf(const Config& cfg, const std::function<std::string(const std::string&)>& check,
+                          const Origins* origins) {
+  const Origins none;
+  std::vector<std::string> errors;
+  Report report{origins ? *origins : none, errors};
+  if (!cfg.evidence.capture_filter.empty())
+    if (std::string why = check(cfg.evidence.capture_filter); !why.empty())
+      report("evidence.capture_filter", fmt::format("'{}' does not compile: {}", cfg.evidence.capture_filter, why));
+  for (size_t i = 0; i < cfg.evidence.triggers.size(); ++i) {
+    const Trigger& t = cfg.evidence.triggers[i];
+    if (t.type != TriggerType::kBpf) continue;
+    if (std::string why = check(t.expr); !why.empty())
+      report(fmt::format("evidence.triggers[{}].expr", i), fmt::format("'{}' does not compile: {}", t.expr, why));
+  }
+  if (!errors.empty()) return Error{detail::join(errors, "\n")};
+  return true;
+}
+
 Result<bool> validate_against(const Config& cfg, const Environment& env, const Origins* origins) {
   const Origins none;
   std::vector<std::string> errors;
@@ -262,17 +280,8 @@ Result<bool> validate_against(const Config& cfg, const Environment& env, const O
                                                      "TSC otherwise) or tsc", id));
   }
 
-  if (env.check_bpf) {
-    if (!cfg.evidence.capture_filter.empty())
-      if (std::string why = env.check_bpf(cfg.evidence.capture_filter); !why.empty())
-        report("evidence.capture_filter", fmt::format("'{}' does not compile: {}", cfg.evidence.capture_filter, why));
-    for (size_t i = 0; i < cfg.evidence.triggers.size(); ++i) {
-      const Trigger& t = cfg.evidence.triggers[i];
-      if (t.type != TriggerType::kBpf) continue;
-      if (std::string why = env.check_bpf(t.expr); !why.empty())
-        report(fmt::format("evidence.triggers[{}].expr", i), fmt::format("'{}' does not compile: {}", t.expr, why));
-    }
-  }
+  if (env.check_bpf)
+    if (auto ok = validate_bpf(cfg, env.check_bpf, origins); !ok) errors.push_back(ok.error().message);
   if (env.rule_ids_known)
     if (auto ok = validate_rule_ids(cfg, env.rule_ids, origins); !ok) errors.push_back(ok.error().message);
 

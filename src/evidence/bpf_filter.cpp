@@ -34,6 +34,15 @@ Result<BpfFilter> BpfFilter::compile(const std::string& expression, decode::Link
   return compile(expression, dlt, snaplen);
 }
 
+std::string BpfFilter::problem(const std::string& expression, decode::LinkType link) {
+  auto f = compile(expression, link);
+  if (f) return {};
+  const std::string& m = f.error().message;  // "BPF filter 'X' (link type L) does not compile: WHY"
+  constexpr std::string_view kAfter = "does not compile: ";
+  const size_t at = m.find(kAfter);
+  return at == std::string::npos ? m : m.substr(at + kAfter.size());
+}
+
 BpfFilter::BpfFilter(BpfFilter&&) noexcept = default;
 BpfFilter& BpfFilter::operator=(BpfFilter&& o) noexcept {
   if (this != &o) {

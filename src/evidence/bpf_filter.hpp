@@ -28,6 +28,10 @@ class BpfFilter {
   static Result<BpfFilter> compile(const std::string& expression, int dlt, uint32_t snaplen = 262144);
   // The same for a decoder link type (LinkType numbers are LINKTYPE_* values).
   static Result<BpfFilter> compile(const std::string& expression, decode::LinkType link, uint32_t snaplen = 262144);
+  // Why `expression` does not compile for `link` (libpcap's message and a hint, without the
+  // expression and link type an error of compile() starts with); "" when it compiles. For
+  // the configuration checks, which name the key and the expression themselves.
+  static std::string problem(const std::string& expression, decode::LinkType link);
 
   BpfFilter(BpfFilter&&) noexcept;
   BpfFilter& operator=(BpfFilter&&) noexcept;

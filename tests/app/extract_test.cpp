@@ -318,6 +318,43 @@ TEST(Extract, RepeatedTriggerTypesUndefinedRulesAndUnusableFoldersAreRefused) {
   EXPECT_EQ(r.out.find("slices"), std::string::npos) << r.out;  // refused before reading the capture
 }
 
+// --trigger is checked in the words the user typed: a parameter where none is taken (rst:5
+// dropped the 5), a number that is none, an unknown name; bpf:EXPR is --bpf EXPR. A BPF
+// expression that does not compile for the capture's link type is refused before anything
+// is written (exit 2).
+TEST(Extract, TriggerFlagsAreCheckedAsTyped) {
+  struct Case {
+    const char* trigger;
+    const char* message;
+  };
+  for (const Case& c : {Case{"rst:5", "--trigger rst:5: rst takes no parameter"},
+                        Case{"dup_ack_run:abc", "--trigger dup_ack_run:abc: expected dup_ack_run:N (a whole number)"},
+                        Case{"retransmission_storm:3", "expected retransmission_storm:N/MS"},
+                        Case{"zero_window:-1", "expected zero_window:MS"},
+                        Case{"bogus", "--trigger bogus: unknown trigger; one of rst,"}}) {
+    const std::string out = fresh("trig");
+    const CmdResult r = run(exe() + " extract " + demo_pcap() + " -o " + out + " --trigger '" + c.trigger + "'");
+    EXPECT_EQ(r.rc, 2) << c.trigger << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.message), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("--set"), std::string::npos) << r.out;  // no generated setting quoted
+    EXPECT_FALSE(fs::exists(out));
+  }
+  const std::string a = fresh("bpf-trigger"), b = fresh("bpf-flag");
+  const CmdResult t = run(exe() + " extract " + demo_pcap() + " -o " + a + " --trigger 'bpf:tcp[13] & 4 != 0'");
+  const CmdResult f = run(exe() + " extract " + demo_pcap() + " -o " + b + " --bpf 'tcp[13] & 4 != 0'");
+  ASSERT_EQ(t.rc, 0) << t.out;
+  ASSERT_EQ(f.rc, 0) << f.out;
+  std::ifstream ia(a + "/evidence-index.jsonl"), ib(b + "/evidence-index.jsonl");
+  const std::string xa((std::istreambuf_iterator<char>(ia)), {}), xb((std::istreambuf_iterator<char>(ib)), {});
+  EXPECT_FALSE(xa.empty());
+  EXPECT_EQ(xa.size(), xb.size());
+  const std::string bad = fresh("bpf-bad");
+  const CmdResult n = run(exe() + " extract " + demo_pcap() + " -o " + bad + " --bpf 'port 99999'");
+  EXPECT_EQ(n.rc, 2) << n.out;
+  EXPECT_NE(n.out.find("'port 99999' does not compile: illegal port number"), std::string::npos) << n.out;
+  EXPECT_FALSE(fs::exists(bad));
+}
+
 TEST(Extract, BadTriggersAndFiltersAreRejectedWithTheReason) {
   const CmdResult a = run(exe() + " extract " + demo_pcap() + " -o " + fresh("bad1") + " --trigger storms");
   EXPECT_NE(a.rc, 0);

@@ -208,6 +208,22 @@ TEST(Run, BadConfigurationNamesFileKeyAndReason) {
   EXPECT_NE(p.out.find("0000:ff:1f.7"), std::string::npos) << p.out;
 }
 
+// BPF expressions are checked with the configuration, for the port's link type: a bad one is
+// named with its key and where it was set, exit 2, before anything is written (the engine
+// found it after the start, exit 1, with no key; review 5, R2).
+TEST(Run, BadBpfExpressionsAreRefusedWithTheirKeys) {
+  const std::string out = fresh_dir("badbpf");
+  const CmdResult r = run(seqwatch_run(out, "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap "
+                                            "--set 'evidence.capture_filter=tcp and and' "
+                                            "--set 'evidence.triggers=[{type: bpf, expr: \"port 99999\"}]'"));
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("evidence.capture_filter: 'tcp and and' does not compile: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("evidence.triggers[0].expr: 'port 99999' does not compile: illegal port number"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(out)) << r.out;
+}
+
 // A refused start leaves nothing behind: no run folder, and an earlier run's config.yaml in
 // the same folder as it was (the folder and config.yaml were written before the checks that
 // need the machine; review 5, R1). An evidence folder that is a file is refused at the
