@@ -61,6 +61,11 @@ int fail(const std::string& msg) {
   std::fprintf(stderr, "seqwatch: error: %s\n", msg.c_str());
   return 1;
 }
+// An option whose value cannot be used: refused before anything is read (exit 2).
+int refuse(const std::string& msg) {
+  std::fprintf(stderr, "seqwatch: error: %s\n", msg.c_str());
+  return 2;
+}
 
 // Counts the frames of a capture (the net_pcap vdev gives no end-of-file signal); a
 // damaged file stops libpcap, and net_pcap (libpcap inside) with it, at the same record:
@@ -88,7 +93,7 @@ int analyze(const AnalyzeOptions& opts) {
   auto file = PcapFileSource::open(opts.file);
   if (!file && (opts.source == "file" || opts.source == "dpdk")) return fail(file.error().message);
   if (!opts.json_out.empty())
-    if (const std::string why = summary_path_problem(opts.json_out); !why.empty()) return fail("--json: " + why);
+    if (const std::string why = summary_path_problem(opts.json_out); !why.empty()) return refuse("--json: " + why);
   // --config and --set carry the evidence settings here (the analysis has options of its
   // own): anything else would be accepted and not honoured, so it is refused.
   if ((!opts.config.empty() || !opts.sets.empty()) && opts.evidence_dir.empty()) {
@@ -118,9 +123,9 @@ int analyze(const AnalyzeOptions& opts) {
   std::unique_ptr<PayloadMatcher> matcher;
   if (!opts.rules.empty()) {
     auto rules = load_rules(opts.rules);
-    if (!rules) return fail(rules.error().message);
+    if (!rules) return refuse("--rules: " + rules.error().message);
     auto m = PayloadMatcher::compile(std::move(rules.value()));
-    if (!m) return fail(m.error().message);
+    if (!m) return refuse("--rules: " + m.error().message);
     matcher = std::move(m.value());
   }
 
@@ -211,11 +216,13 @@ int analyze(const AnalyzeOptions& opts) {
     // rules.file (from --config or --set) is the rules file matched, as in a pipeline; with
     // --rules too, both must name the same file (the trigger's rule ids are checked against it).
     if (const std::string& rf = cfg.value().rules.file; !rf.empty() && rf != opts.rules) {
-      if (!opts.rules.empty()) return fail("--rules '" + opts.rules + "' and rules.file '" + rf + "' name different files");
+      if (!opts.rules.empty())
+        return refuse("--rules '" + opts.rules + "' and " +
+                      config::located(&origins, "rules.file", "'" + rf + "' name different files"));
       auto rules = load_rules(rf);
-      if (!rules) return fail(rules.error().message);
+      if (!rules) return refuse(config::located(&origins, "rules.file", rules.error().message));
       auto m = PayloadMatcher::compile(std::move(rules.value()));
-      if (!m) return fail(m.error().message);
+      if (!m) return refuse(config::located(&origins, "rules.file", m.error().message));
       matcher = std::move(m.value());
       ec.matcher = matcher.get();
     }
@@ -258,13 +265,13 @@ int analyze(const AnalyzeOptions& opts) {
 
   if (auto dup = same_output({{"--events", opts.events_out}, {"--flows", opts.flows_out}, {"--json", opts.json_out}});
       !dup.empty())
-    return fail(dup);
+    return refuse(dup);
   event::LineFile events_file, flows_file;
   const event::LineFileOptions lopts;  // one file each: no rotation offline
   if (!opts.events_out.empty() && !events_file.open(opts.events_out, false, lopts, 0))
-    return fail("--events: " + events_file.take_error());
+    return refuse("--events: " + events_file.take_error());
   if (!opts.flows_out.empty() && !flows_file.open(opts.flows_out, false, lopts, 0))
-    return fail("--flows: " + flows_file.take_error());
+    return refuse("--flows: " + flows_file.take_error());
   // The human report goes to stderr when stdout carries JSON lines.
   std::FILE* report_out = (events_file.is_stdout() || flows_file.is_stdout() || opts.json_out == "-") ? stderr : stdout;
   event::JsonLinesWriter events(events_file);

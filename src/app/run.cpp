@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 
 #include <atomic>
@@ -58,6 +59,13 @@ int fail(const std::string& msg) {
   return 1;
 }
 
+// A start refused because the configuration does not fit this machine (exit 2, as a
+// rejected key): `lines` are "FILE:LINE:COL: key: reason".
+int unfit(const std::string& lines) {
+  std::fprintf(stderr, "seqwatch: configuration does not fit this machine:\n%s\n", lines.c_str());
+  return 2;
+}
+
 std::string utc_stamp() {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -65,34 +73,6 @@ std::string utc_stamp() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
   return buf;
-}
-
-// "key=value" of a vdev's devargs ("" when absent).
-std::string devarg(const std::string& devargs, const std::string& key) {
-  size_t pos = 0;
-  while ((pos = devargs.find(',', pos)) != std::string::npos) {
-    ++pos;
-    if (devargs.compare(pos, key.size() + 1, key + "=") == 0) {
-      const size_t end = devargs.find(',', pos);
-      return devargs.substr(pos + key.size() + 1, end == std::string::npos ? std::string::npos : end - pos - key.size() - 1);
-    }
-  }
-  return "";
-}
-
-// Every value of a devargs key that may repeat (net_pcap: one rx_pcap= per RX queue).
-std::vector<std::string> devarg_all(const std::string& devargs, const std::string& key) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while ((pos = devargs.find(',', pos)) != std::string::npos) {
-    ++pos;
-    if (devargs.compare(pos, key.size() + 1, key + "=") == 0) {
-      const size_t end = devargs.find(',', pos);
-      out.push_back(devargs.substr(pos + key.size() + 1,
-                                   end == std::string::npos ? std::string::npos : end - pos - key.size() - 1));
-    }
-  }
-  return out;
 }
 
 uint64_t count_pcap_frames(const std::string& path, std::string& err) {
@@ -158,25 +138,43 @@ int run_pipeline(const RunOptions& o) {
   fs::path dir = o.out_dir.empty() ? fs::path(cfg.outputs.dir) : fs::path(o.out_dir);
   if (cfg.outputs.run_subdir && o.out_dir.empty()) dir /= utc_stamp();
   auto in_dir = [&](const std::string& p) { return p == "-" || fs::path(p).is_absolute() ? p : (dir / p).string(); };
-  if (const std::string why = folder_problem(dir.string()); !why.empty())
-    return fail((o.out_dir.empty() ? "outputs.dir: " : "--out: ") + why);
-  // The evidence folder is made at the first slice: refused now rather than every slice lost.
-  if (cfg.evidence.enabled)
-    if (const std::string why = folder_problem(in_dir(cfg.evidence.dir)); !why.empty()) {
-      std::fprintf(stderr, "seqwatch: configuration does not fit this machine:\n%s: evidence.dir: %s\n",
-                   origins.count("evidence.dir") ? origins.at("evidence.dir").c_str() : "(default)", why.c_str());
+  if (const std::string why = folder_problem(dir.string()); !why.empty()) {
+    if (!o.out_dir.empty()) {
+      std::fprintf(stderr, "seqwatch: error: --out: %s\n", why.c_str());
       return 2;
     }
-
-  // Payload rules.
-  std::unique_ptr<PayloadMatcher> matcher;
-  if (!cfg.rules.file.empty()) {
-    auto rules = load_rules(cfg.rules.file);
-    if (!rules) return fail("rules.file: " + rules.error().message);
-    auto m = PayloadMatcher::compile(std::move(rules.value()));
-    if (!m) return fail("rules.file: " + m.error().message);
-    matcher = std::move(m.value());
+    return unfit(config::located(&origins, "outputs.dir", why));
   }
+  // The evidence folder is made at the first slice: refused now rather than every slice lost.
+  if (cfg.evidence.enabled)
+    if (const std::string why = folder_problem(in_dir(cfg.evidence.dir)); !why.empty())
+      return unfit(config::located(&origins, "evidence.dir", why));
+
+  // What the configuration names outside itself, checked before the EAL starts: the rules
+  // file (compiled here, once), capture files, interfaces, hugepages.
+  std::unique_ptr<PayloadMatcher> matcher;
+  config::StartEnvironment start;
+  start.rules_file = [&matcher](const std::string& path) -> std::string {
+    auto rules = load_rules(path);
+    if (!rules) return rules.error().message;
+    auto m = PayloadMatcher::compile(std::move(rules.value()));
+    if (!m) return m.error().message;
+    matcher = std::move(m.value());
+    return {};
+  };
+  start.capture_file = [](const std::string& path) -> std::string {
+    char e[PCAP_ERRBUF_SIZE] = "";
+    pcap_t* p = pcap_open_offline(path.c_str(), e);
+    if (p == nullptr) return e;
+    pcap_close(p);
+    return {};
+  };
+  start.interface_exists = [](const std::string& name) { return ::if_nametoindex(name.c_str()) != 0; };
+  start.hugepages = [] {
+    const runtime::HugepageInfo h = runtime::hugepage_info();
+    return config::Hugepages{h.reserved_mb, h.free_mb, h.mounted};
+  };
+  if (auto ok = config::validate_before_start(cfg, start, &origins); !ok) return unfit(ok.error().message);
 
   // EAL.
   // Workers are threads registered with DPDK (rte_thread_register), pinned to the worker
@@ -216,7 +214,19 @@ int run_pipeline(const RunOptions& o) {
       eal.vdevs.push_back(p.devargs);
     }
   }
-  if (auto ok = runtime::eal_init(eal); !ok) return fail(ok.error().message);
+  if (auto ok = runtime::eal_init(eal); !ok) {
+    // The EAL says why in its own words above; a vdev driver DPDK does not have is named here.
+    std::vector<std::string> drivers;
+    for (size_t i = 0; i < cfg.ports.size(); ++i)
+      if (const std::string why = runtime::vdev_driver_problem(cfg.ports[i].devargs);
+          !cfg.ports[i].devargs.empty() && !why.empty())
+        drivers.push_back(config::located(&origins, fmt::format("ports[{}].devargs", i), why));
+    if (!drivers.empty()) return unfit(fmt::format("{}", fmt::join(drivers, "\n")));
+    std::string msg = ok.error().message;
+    if (!cfg.eal.extra_args.empty())
+      msg += "\n" + config::located(&origins, "eal.extra_args", "passed to the EAL as they are: check them too");
+    return fail(msg);
+  }
 
   // Replay ports: the file is loaded and its net_ring ethdev created now, so the checks
   // below see the port like any other.
@@ -235,7 +245,7 @@ int run_pipeline(const RunOptions& o) {
     auto r = runtime::ReplayPort::create(rc);
     if (!r) {
       runtime::eal_cleanup();
-      return fail("ports: " + r.error().message);
+      return fail(config::located(&origins, fmt::format("ports[{}].replay", &p - cfg.ports.data()), r.error().message));
     }
     replays[p.name] = std::move(r.value());
   }
@@ -271,8 +281,7 @@ int run_pipeline(const RunOptions& o) {
   if (auto ok = config::validate_against(cfg, env, &origins); !ok) {
     replays.clear();
     runtime::eal_cleanup();
-    std::fprintf(stderr, "seqwatch: configuration does not fit this machine:\n%s\n", ok.error().message.c_str());
-    return 2;
+    return unfit(ok.error().message);
   }
   if (!absent.empty()) {
     const std::set<int> used(cpus.begin(), cpus.end());
@@ -316,17 +325,19 @@ int run_pipeline(const RunOptions& o) {
       pc.wire_lengths = false;
       // One RX queue per rx_pcap= file, in order (a multi-queue replay: each file is what
       // the NIC would have put on that queue).
-      const std::vector<std::string> rx = devarg_all(p.devargs, "rx_pcap");
+      const std::vector<std::string> rx = config::devargs_values(p.devargs, "rx_pcap");
       std::vector<uint64_t> frames;
       uint64_t total = 0;
       for (const std::string& f : rx) {
         std::string err;
         frames.push_back(count_pcap_frames(f, err));
-        if (!err.empty()) return fail("ports: " + p.name + ": rx_pcap '" + f + "': " + err);
+        if (!err.empty())
+          return fail(config::located(&origins, fmt::format("ports[{}].devargs", &p - cfg.ports.data()),
+                                      "rx_pcap '" + f + "': " + err));
         total += frames.back();
       }
       if (!rx.empty()) {
-        if (devarg(p.devargs, "infinite_rx") == "1") {
+        if (const auto inf = config::devargs_values(p.devargs, "infinite_rx"); !inf.empty() && inf.back() == "1") {
           // net_pcap loads the whole file into mbufs once and loops over them.
           uint32_t need = static_cast<uint32_t>(total) + 2u * pc.rx_desc * pc.rx_queues + 1024u;
           uint32_t pool = 1023;
@@ -342,7 +353,7 @@ int run_pipeline(const RunOptions& o) {
     }
     if (!finite) lossless = false;  // a live port never waits for a worker
     auto qs = runtime::DpdkPortSource::open_queues(pc);
-    if (!qs) return fail(qs.error().message);
+    if (!qs) return fail(config::located(&origins, fmt::format("ports[{}]", &p - cfg.ports.data()), qs.error().message));
     if (const auto r = replays.find(p.name); r != replays.end())
       qs.value()[0]->set_rss_note(fmt::format("replay of {} ({} frames, {}) spread over {} queue{} by the symmetric flow "
                                               "hash; {}", p.replay, r->second->frames(),
@@ -422,11 +433,21 @@ int run_pipeline(const RunOptions& o) {
         {"outputs.flows", cfg.outputs.flows.enabled ? in_dir(cfg.outputs.flows.path) : ""},
         {"telemetry.stats_file", cfg.telemetry.stats_file.enabled ? in_dir(cfg.telemetry.stats_file.path) : ""},
         {"outputs.summary", summary_path}};
-    if (auto dup = same_output(paths); !dup.empty()) return abandon(fail(dup));
+    if (auto dup = same_output(paths); !dup.empty()) return abandon(unfit(dup));
+    // A file inside the run folder may name a subfolder of it ("logs/events.jsonl"): made
+    // here. The summary, written at the end, is checked now.
+    for (const auto& [key, path] : paths) {
+      if (path.empty() || path == "-") continue;
+      std::error_code ec;
+      if (path.rfind((dir / "").string(), 0) == 0) fs::create_directories(fs::path(path).parent_path(), ec);
+      if (key == "outputs.summary")
+        if (const std::string why = summary_path_problem(path); !why.empty())
+          return abandon(unfit(config::located(&origins, key, why)));
+    }
     event::LineFile* files[] = {&out.events, &out.flows, &out.stats};
     for (size_t i = 0; i < 3; ++i)
       if (!paths[i].second.empty() && !files[i]->open(paths[i].second, false, lopts, steady_ns()))
-        return abandon(fail(paths[i].first + ": " + files[i]->take_error()));
+        return abandon(unfit(config::located(&origins, paths[i].first, files[i]->take_error())));
   }
   std::FILE* report_out = (out.events.is_stdout() || out.flows.is_stdout() || out.stats.is_stdout() ||
                            summary_path == "-")

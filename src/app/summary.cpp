@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "decode/decoder.hpp"
@@ -68,8 +69,19 @@ std::string summary_path_problem(const std::string& path) {
   const std::filesystem::path p(path);
   const std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
   std::error_code ec;
+  if (std::filesystem::is_directory(p, ec)) return fmt::format("'{}' is a folder; name a file", path);
   if (!std::filesystem::is_directory(dir, ec)) return fmt::format("'{}' is not a folder that exists", dir.string());
   if (::access(dir.c_str(), W_OK) != 0) return fmt::format("cannot write into '{}': {}", dir.string(), std::strerror(errno));
+  // Root passes access() where the file system itself refuses (/proc, a read-only mount):
+  // the file is tried, and removed again when this made it.
+  if (std::filesystem::exists(p, ec)) {
+    if (::access(path.c_str(), W_OK) != 0) return fmt::format("cannot write '{}': {}", path, std::strerror(errno));
+    return {};
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return fmt::format("cannot create '{}': {}", path, std::strerror(errno));
+  ::close(fd);
+  ::unlink(path.c_str());
   return {};
 }
 

@@ -273,6 +273,33 @@ Result<bool> validate_rule_ids(const Config& cfg, const std::vector<uint32_t>& r
 Result<bool> validate_bpf(const Config& cfg, const std::function<std::string(const std::string&)>& check,
                           const Origins* origins = nullptr);
 
+// What the start checks learn before rte_eal_init about things the configuration names
+// outside itself: capture files, network interfaces, the rules file, hugepages. Each
+// callback left empty skips its check.
+struct Hugepages {
+  uint64_t reserved_mb = 0;  // all sizes (/sys/kernel/mm/hugepages/*/nr_hugepages x size)
+  uint64_t free_mb = 0;
+  bool mounted = false;      // a hugetlbfs mount exists (/proc/mounts)
+};
+struct StartEnvironment {
+  std::function<std::string(const std::string& path)> capture_file;  // "" when it opens as pcap/pcapng, else why not
+  std::function<bool(const std::string& name)> interface_exists;     // a network interface of this namespace
+  std::function<std::string(const std::string& path)> rules_file;    // "" when it loads and compiles, else why not
+  std::function<Hugepages()> hugepages;                              // asked only when eal.no_huge is false
+};
+
+// Checks made before the EAL starts: replay files and net_pcap rx_pcap= files open as
+// captures, net_af_packet/net_pcap interfaces exist, the rules file compiles, hugepages are
+// reserved, mounted and enough for eal.memory_mb. Errors in the form of load_config's.
+Result<bool> validate_before_start(const Config& cfg, const StartEnvironment& env, const Origins* origins = nullptr);
+
+// "FILE:LINE:COL: key: reason" for a problem the runtime found with one key (located by
+// where the key, or the nearest enclosing one, was set; "(default)" when it was not).
+std::string located(const Origins* origins, const std::string& key, const std::string& reason);
+
+// Every value of `key` in a vdev's devargs "name,k=v,k=v" (net_pcap repeats rx_pcap=).
+std::vector<std::string> devargs_values(const std::string& devargs, const std::string& key);
+
 // The effective configuration as YAML, every key, in schema order (loads back to `cfg`).
 std::string render_yaml(const Config& cfg);
 

@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "config/config.hpp"
 #include "config/internal.hpp"
@@ -80,6 +81,43 @@ std::string check_devargs(const std::string& s) {
   if (!word || !(name.starts_with("net_") || name.starts_with("eth_")))
     return fmt::format("'{}' does not start with a vdev name such as net_pcap0, net_af_packet0, net_ring0, net_tap0 or net_null0",
                        s);
+  // The arguments of the usual software ports (DPDK 22.11's), so that a misspelt one is
+  // named here rather than by a failed probe at start.
+  struct Vdev {
+    std::string_view prefix;
+    std::vector<std::string_view> keys;
+    std::vector<std::string_view> rx;  // one of these is needed to receive anything ({} = none)
+  };
+  static const Vdev vdevs[] = {
+      {"pcap", {"rx_pcap", "tx_pcap", "rx_iface", "rx_iface_in", "tx_iface", "iface", "phy_mac", "infinite_rx"},
+       {"rx_pcap", "rx_iface", "rx_iface_in", "iface"}},
+      {"af_packet", {"iface", "qpairs", "blocksz", "framesz", "framecnt", "qdisc_bypass"}, {"iface"}},
+      {"null", {"size", "copy", "no-rx"}, {}},
+      {"ring", {"nodeaction"}, {}},
+      {"tap", {"iface", "mac", "remote", "persist"}, {}},
+  };
+  const std::string_view driver = name.substr(4, name.find_last_not_of("0123456789") - 3);
+  for (const Vdev& v : vdevs) {
+    if (driver != v.prefix) continue;
+    std::vector<std::string> given;
+    for (size_t pos = s.find(','); pos != std::string::npos;) {
+      const size_t start = pos + 1;
+      pos = s.find(',', start);
+      const std::string item = s.substr(start, pos == std::string::npos ? pos : pos - start);
+      if (item.empty()) continue;
+      given.push_back(item.substr(0, item.find('=')));
+      if (std::find(v.keys.begin(), v.keys.end(), given.back()) == v.keys.end())
+        return fmt::format("'{}': {} has no argument '{}' (its arguments: {})", s, name, given.back(),
+                           fmt::join(v.keys, ", "));
+    }
+    if (!v.rx.empty() && std::none_of(given.begin(), given.end(), [&](const std::string& g) {
+          return std::find(v.rx.begin(), v.rx.end(), g) != v.rx.end();
+        }))
+      return fmt::format("'{}': {} receives nothing without {}=", s, name, fmt::join(v.rx, "=, "));
+  }
+  // net_pcap reads anything but "1" as a finite replay, silently.
+  for (const std::string& v : devargs_values(s, "infinite_rx"))
+    if (v != "0" && v != "1") return fmt::format("'{}': infinite_rx={} must be 0 or 1", s, v);
   return {};
 }
 

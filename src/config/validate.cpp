@@ -37,6 +37,24 @@ std::string port_device(const PortConfig& p) {
   return p.devargs.substr(0, p.devargs.find(','));
 }
 
+std::vector<std::string> devargs_values(const std::string& devargs, const std::string& key) {
+  std::vector<std::string> out;
+  size_t pos = devargs.find(',');
+  while (pos != std::string::npos) {
+    const size_t start = pos + 1;
+    pos = devargs.find(',', start);
+    const std::string_view item = std::string_view(devargs).substr(start, pos == std::string::npos ? pos : pos - start);
+    if (item.size() > key.size() && item.starts_with(key) && item[key.size()] == '=')
+      out.emplace_back(item.substr(key.size() + 1));
+  }
+  return out;
+}
+
+std::string located(const Origins* origins, const std::string& key, const std::string& reason) {
+  const Origins none;
+  return fmt::format("{}: {}: {}", detail::origin_of(origins ? *origins : none, key), key, reason);
+}
+
 uint32_t effective_rx_queues(const Config& cfg, const PortConfig& port) {
   if (port.rx_queues) return port.rx_queues;
   return port.rss == Rss::kOff ? 1 : cfg.workers.count;
@@ -225,6 +243,64 @@ Result<bool> validate_bpf(const Config& cfg, const std::function<std::string(con
   return true;
 }
 
+Result<bool> validate_before_start(const Config& cfg, const StartEnvironment& env, const Origins* origins) {
+  const Origins none;
+  std::vector<std::string> errors;
+  Report report{origins ? *origins : none, errors};
+
+  if (!cfg.rules.file.empty() && env.rules_file)
+    if (std::string why = env.rules_file(cfg.rules.file); !why.empty()) report("rules.file", why);
+
+  for (size_t i = 0; i < cfg.ports.size(); ++i) {
+    const PortConfig& p = cfg.ports[i];
+    if (!p.replay.empty() && env.capture_file)
+      if (std::string why = env.capture_file(p.replay); !why.empty())
+        report(port_path(i, "replay"), fmt::format("cannot replay '{}': {}", p.replay, why));
+    if (p.devargs.empty()) continue;
+    const std::string name = p.devargs.substr(0, p.devargs.find(','));
+    const bool pcap = name.starts_with("net_pcap") || name.starts_with("eth_pcap");
+    const bool af_packet = name.starts_with("net_af_packet") || name.starts_with("eth_af_packet");
+    if (pcap && env.capture_file)
+      for (const std::string& f : devargs_values(p.devargs, "rx_pcap"))
+        if (std::string why = env.capture_file(f); !why.empty())
+          report(port_path(i, "devargs"), fmt::format("{}: rx_pcap '{}' cannot be read: {}", name, f, why));
+    if (env.interface_exists) {
+      std::vector<std::string> ifaces;
+      if (af_packet) ifaces = devargs_values(p.devargs, "iface");
+      if (pcap)
+        for (const char* key : {"iface", "rx_iface", "rx_iface_in"})
+          for (std::string& v : devargs_values(p.devargs, key)) ifaces.push_back(std::move(v));
+      for (const std::string& f : ifaces)
+        if (!env.interface_exists(f))
+          report(port_path(i, "devargs"),
+                 fmt::format("{}: no network interface '{}' here (`ip link` lists them; an interface inside a network "
+                             "namespace needs seqwatch started in it: ip netns exec NS seqwatch ...)", name, f));
+    }
+  }
+
+  if (!cfg.eal.no_huge && env.hugepages) {
+    const Hugepages h = env.hugepages();
+    bool socket_mem = false;  // --socket-mem in extra_args replaces -m (eal_arguments)
+    for (const auto& e : cfg.eal.extra_args) socket_mem |= e.rfind("--socket-mem", 0) == 0;
+    if (h.reserved_mb == 0)
+      report("eal.no_huge", "no hugepages are reserved on this machine (/sys/kernel/mm/hugepages/*/nr_hugepages are 0): "
+                            "reserve some (e.g. echo 1024 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages "
+                            "for 2 GiB, or hugepages= on the kernel command line), or set eal.no_huge: true to run "
+                            "from ordinary memory");
+    else if (!h.mounted)
+      report("eal.no_huge", fmt::format("{} MiB of hugepages are reserved but no hugetlbfs is mounted (/proc/mounts): "
+                                        "mount one (mount -t hugetlbfs nodev /dev/hugepages), or set eal.no_huge: true",
+                                        h.reserved_mb));
+    else if (!socket_mem && h.free_mb < cfg.eal.memory_mb)
+      report("eal.memory_mb", fmt::format("{} MiB asked from hugepages, but only {} MiB of the {} MiB reserved are "
+                                          "free: reserve more hugepages, stop what holds them, or lower eal.memory_mb",
+                                          cfg.eal.memory_mb, h.free_mb, h.reserved_mb));
+  }
+
+  if (!errors.empty()) return Error{detail::join(errors, "\n")};
+  return true;
+}
+
 Result<bool> validate_against(const Config& cfg, const Environment& env, const Origins* origins) {
   const Origins none;
   std::vector<std::string> errors;
@@ -260,8 +336,9 @@ Result<bool> validate_against(const Config& cfg, const Environment& env, const O
         report(port_path(i, "pci"), fmt::format("no DPDK device at {} (probed: {}); bind the NIC to vfio-pci with "
                                                 "dpdk-devbind.py and check eal.extra_args for -a/-b filters", id, probed_list));
       else
-        report(port_path(i, "devargs"), fmt::format("the vdev {} was not created (probed: {}); is its driver installed "
-                                                    "(librte-net-*) and are its arguments right?", id, probed_list));
+        report(port_path(i, "devargs"), fmt::format("the vdev {} was not created (probed: {}): its driver refused "
+                                                    "its arguments, for the reason DPDK gives in its lines above",
+                                                    id, probed_list));
       continue;
     }
     const uint32_t q = effective_rx_queues(cfg, p);

@@ -61,11 +61,12 @@ Result<std::unique_ptr<EvidenceCapture>> EvidenceCapture::create(const CaptureCo
   std::unique_ptr<EvidenceCapture> e(new EvidenceCapture(c, triggers));
   e->slot_mask_ = c.flow_slots - 1;
   e->slots_mem_ = util::map_lazy_array<uint8_t>(size_t{c.flow_slots} * sizeof(FlowSlot), true);
-  if (!e->slots_mem_) return Error{"evidence: cannot allocate " + std::to_string(c.flow_slots) + " flow slots"};
+  if (!e->slots_mem_) return Error{"cannot allocate " + std::to_string(c.flow_slots) + " flow slots of " +
+                                     std::to_string(sizeof(FlowSlot)) + " bytes (one per flow of the table)"};
   e->slots_ = reinterpret_cast<FlowSlot*>(e->slots_mem_.get());
   if (c.pre_packets != 0) {
     e->log_ = util::map_lazy_array<uint8_t>(c.history_bytes, true);
-    if (!e->log_) return Error{"evidence: cannot allocate a history log of " + std::to_string(c.history_bytes) + " bytes"};
+    if (!e->log_) return Error{"cannot allocate a history log of " + std::to_string(c.history_bytes) + " bytes"};
     e->log_mask_ = c.history_bytes - 1;
     e->walk_ = std::make_unique<uint64_t[]>(c.pre_packets);
   }

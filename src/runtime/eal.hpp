@@ -1,6 +1,7 @@
 // DPDK Environment Abstraction Layer start-up and shutdown (control path).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,16 @@ Result<bool> eal_init(const EalOptions& opts);
 // The argument list eal_init passes to rte_eal_init (argv[0] first).
 std::vector<std::string> eal_arguments(const EalOptions& opts);
 void eal_cleanup();
+
+// Hugepages of this machine, all page sizes together, for the start checks.
+struct HugepageInfo {
+  uint64_t reserved_mb = 0, free_mb = 0;
+  bool mounted = false;  // a hugetlbfs mount exists
+};
+HugepageInfo hugepage_info();
+// Why the vdev of `devargs` ("net_bogus0,...") cannot be created by this DPDK: "" when its
+// driver's library is in DPDK's driver folder (or the folder cannot be read), else the reason.
+std::string vdev_driver_problem(const std::string& devargs);
 // True between a successful eal_init() and eal_cleanup().
 bool eal_ready() noexcept;
 

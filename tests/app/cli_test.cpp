@@ -334,8 +334,8 @@ TEST(Cli, BadInputsGetClearErrors) {
   std::ofstream(rules) << "5 count /ok/\n77 count /a(/\n";
   const auto cap = write_pcap("one.pcap", {tcp_frame(0x02, "", 1, 0, false)});
   r = run(exe() + " analyze '" + cap + "' --source file --rules '" + rules + "'");
-  EXPECT_EQ(r.rc, 1);
-  EXPECT_NE(r.out.find("bad.rules:2: rule 77 /a(/ rejected by Hyperscan"), std::string::npos) << r.out;
+  EXPECT_EQ(r.rc, 2);  // a usage error: nothing read
+  EXPECT_NE(r.out.find("--rules: " + rules + ":2: rule 77 /a(/ rejected by Hyperscan"), std::string::npos) << r.out;
 
   r = run(exe() + " analyze '" + cap + "' --source nic");
   EXPECT_NE(r.rc, 0);
@@ -344,12 +344,12 @@ TEST(Cli, BadInputsGetClearErrors) {
   // Two outputs in one file would overwrite each other.
   const std::string same = seqwatch::test::scratch_dir() + "same.jsonl";
   r = run(exe() + " analyze '" + cap + "' --events '" + same + "' --flows '" + same + "'");
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.out.find("--events and --flows name the same file"), std::string::npos) << r.out;
 
   // A summary that could not be written at the end is refused at the start.
   r = run(exe() + " analyze '" + cap + "' --json /nonexistent-dir/s.json");
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.out.find("--json: '/nonexistent-dir' is not a folder that exists"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("packets"), std::string::npos) << r.out;  // before reading anything
 }
@@ -524,7 +524,7 @@ TEST(Cli, PayloadTriggersFireOnTheRuleTheyNameAndUnusedSettingsAreRefused) {
   }
   CmdResult r = run(exe() + " analyze '" + cap + "' --rules '" + rules + "' --evidence '" + out +
                     "' --set rules.file=/dev/null --set 'evidence.triggers=[{type: payload, rule: 7}]'");
-  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_EQ(r.rc, 2) << r.out;
   EXPECT_NE(r.out.find("name different files"), std::string::npos) << r.out;
 
   r = run(exe() + " analyze '" + cap + "' --set tcp.copy_window_ms=0");

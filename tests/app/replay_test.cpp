@@ -228,7 +228,7 @@ TEST(Replay, KeysThatCannotWorkTogetherAreRejected) {
            "--set ports.0.replay_rate_pps=1000",
            "ports[0].replay_passes: 2 passes with replay_rate_pps 1000");
   rejected("--set ports.0.devargs= --set ports.0.replay=" + dir + "/missing.pcap",
-           "replay port 'replay0' (" + dir + "/missing.pcap): ");
+           "ports[0].replay: cannot replay '" + dir + "/missing.pcap': " + dir + "/missing.pcap: No such file");
 }
 
 }  // namespace

@@ -224,6 +224,70 @@ TEST(Run, BadBpfExpressionsAreRefusedWithTheirKeys) {
   EXPECT_FALSE(fs::exists(out)) << r.out;
 }
 
+// What the configuration names outside itself (capture files, interfaces, the DPDK driver,
+// the rules file, hugepages, output files) is checked before the EAL starts or before the
+// capture runs, named with its key and where it was set, exit 2 (review 5, R3-R5: DPDK's
+// raw lines and a guessed hint, exit 1, or a whole run and then a lost summary).
+TEST(Run, WhatTheConfigurationNamesOutsideItselfIsCheckedAtTheStart) {
+  const std::string out = fresh_dir("outside");
+  struct Case {
+    std::string set, expect;
+  };
+  const Case cases[] = {
+      {"--set ports.0.devargs=net_pcap0,rx_pcap=data/no-such-file.pcap",
+       "--set ports.0.devargs=net_pcap0,rx_pcap=data/no-such-file.pcap: ports[0].devargs: net_pcap0: rx_pcap "
+       "'data/no-such-file.pcap' cannot be read: "},
+      {"--set ports.0.devargs=net_pcap0,rx_pcap=config/seqwatch.yaml",
+       "ports[0].devargs: net_pcap0: rx_pcap 'config/seqwatch.yaml' cannot be read: unknown file format"},
+      {"--set ports.0.devargs= --set ports.0.replay=data/no-such-file.pcap",
+       "ports[0].replay: cannot replay 'data/no-such-file.pcap': "},
+      {"--set ports.0.devargs=net_af_packet0,iface=swnosuch0",
+       "ports[0].devargs: net_af_packet0: no network interface 'swnosuch0' here"},
+      {"--set ports.0.devargs=net_bogus0",
+       "--set ports.0.devargs=net_bogus0: ports[0].devargs: DPDK has no driver net_bogus (no librte_net_bogus.so in "},
+      {"--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap --set rules.file=/no-such.rules",
+       "--set rules.file=/no-such.rules: rules.file: "},
+      {"--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap --set outputs.summary=/",
+       "--set outputs.summary=/: outputs.summary: '/' is a folder; name a file"},
+      {"--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap --set outputs.summary=/proc/seqwatch-summary.json",
+       "outputs.summary: cannot create '/proc/seqwatch-summary.json': "},
+      {"--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap --set outputs.events=/proc/nosuch/e.jsonl",
+       "outputs.events: cannot open '/proc/nosuch/e.jsonl': "},
+  };
+  for (const Case& c : cases) {
+    const CmdResult r = run(seqwatch_run(out, c.set));
+    EXPECT_EQ(r.rc, 2) << c.set << "\n" << r.out;
+    EXPECT_NE(r.out.find("configuration does not fit this machine:\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.set << "\n" << r.out;
+    EXPECT_EQ(r.out.find("packets"), std::string::npos) << r.out;  // refused before any capture
+    EXPECT_FALSE(fs::exists(out)) << c.set;
+  }
+
+  // Hugepages: without eal.no_huge, a machine with none reserved is told how to get them.
+  uint64_t reserved = 0;
+  std::error_code ec;
+  for (const auto& d : fs::directory_iterator("/sys/kernel/mm/hugepages", ec)) {
+    uint64_t n = 0;
+    std::ifstream(d.path() / "nr_hugepages") >> n;
+    reserved += n;
+  }
+  const CmdResult h = run(seqwatch_run(out, "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap --set eal.no_huge=false"));
+  const bool told = h.out.find("--set eal.no_huge=false: eal.no_huge: no hugepages are reserved on this machine") !=
+                    std::string::npos;
+  EXPECT_EQ(told, reserved == 0) << "reserved hugepages: " << reserved << "\n" << h.out;
+  if (reserved == 0) {
+    EXPECT_EQ(h.rc, 2) << h.out;
+  }
+  fs::remove_all(out);
+
+  // An output file in a subfolder of the run folder: the subfolder is made.
+  const CmdResult sub = run(seqwatch_run(out, "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap "
+                                              "--set outputs.events=logs/events.jsonl --set outputs.summary=logs/s.json"));
+  EXPECT_EQ(sub.rc, 0) << sub.out;
+  EXPECT_GT(fs::file_size(out + "/logs/events.jsonl", ec), 0u) << sub.out;
+  EXPECT_TRUE(fs::exists(out + "/logs/s.json")) << sub.out;
+}
+
 // A refused start leaves nothing behind: no run folder, and an earlier run's config.yaml in
 // the same folder as it was (the folder and config.yaml were written before the checks that
 // need the machine; review 5, R1). An evidence folder that is a file is refused at the

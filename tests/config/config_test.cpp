@@ -425,6 +425,93 @@ TEST_F(ConfigTest, PortChecks) {
             where(2, 18) + ": workers.count: 2 workers but the ports give 1 RX queue and no port has rehash: software; 1 "
                            "worker would poll nothing: set rehash: software on a port, raise rx_queues, or lower workers.count");
   EXPECT_EQ(error_of("ports: []\n"), where(1, 8) + ": ports: no port: add one with pci (a NIC) or devargs (a vdev)");
+  // The arguments of the usual software ports are checked at load time (DPDK's probe failed
+  // at start with a raw line), and a net_pcap/af_packet port that can receive nothing refused.
+  EXPECT_EQ(error_of("ports:\n  - {devargs: 'net_pcap0,rx_pcap=x,bogus=1'}\n"),
+            where(2, 15) + ": ports[0].devargs: 'net_pcap0,rx_pcap=x,bogus=1': net_pcap0 has no argument 'bogus' (its "
+                           "arguments: rx_pcap, tx_pcap, rx_iface, rx_iface_in, tx_iface, iface, phy_mac, infinite_rx)");
+  EXPECT_EQ(error_of("ports:\n  - {devargs: 'net_pcap0,tx_pcap=x'}\n"),
+            where(2, 15) + ": ports[0].devargs: 'net_pcap0,tx_pcap=x': net_pcap0 receives nothing without rx_pcap=, "
+                           "rx_iface=, rx_iface_in=, iface=");
+  EXPECT_EQ(error_of("ports:\n  - {devargs: net_af_packet1}\n"),
+            where(2, 15) + ": ports[0].devargs: 'net_af_packet1': net_af_packet1 receives nothing without iface=");
+  EXPECT_EQ(error_of("ports:\n  - {devargs: 'net_null0,nosuch=1'}\n"),
+            where(2, 15) + ": ports[0].devargs: 'net_null0,nosuch=1': net_null0 has no argument 'nosuch' (its arguments: "
+                           "size, copy, no-rx)");
+  EXPECT_EQ(error_of("ports:\n  - {devargs: 'net_pcap0,rx_pcap=x,infinite_rx=yes'}\n"),
+            where(2, 15) + ": ports[0].devargs: 'net_pcap0,rx_pcap=x,infinite_rx=yes': infinite_rx=yes must be 0 or 1");
+  const auto fine = load_config_text("ports:\n  - {name: a, devargs: 'net_af_packet0,iface=eth1,qpairs=2,qdisc_bypass=1'}\n"
+                                     "  - {name: b, devargs: 'eth_pcap1,iface=eth2'}\n"
+                                     "  - {name: c, devargs: 'net_vhost0,iface=/tmp/s'}\nworkers: {count: 1}\n",
+                                     "t");
+  EXPECT_TRUE(fine.ok()) << fine.error().message;
+}
+
+// Checks made before the EAL starts, with what the runtime found (files, interfaces, the
+// rules file, hugepages) given as callbacks.
+TEST_F(ConfigTest, ValidateBeforeTheStart) {
+  const auto f = file("s.yaml",
+                      "eal: {lcores: '0-3', no_huge: false, memory_mb: 2048}\nworkers: {count: 3}\n"
+                      "ports:\n  - {name: a, devargs: 'net_pcap0,rx_pcap=gone.pcap,rx_pcap=ok.pcap', rss: off, "
+                      "rehash: software}\n"
+                      "  - {name: b, devargs: 'net_af_packet0,iface=nosuch0', rss: off}\n"
+                      "  - {name: c, replay: bad.pcap}\n"
+                      "  - {name: d, devargs: 'net_pcap1,rx_iface=eth0', rss: off}\n"
+                      "rules: {file: x.rules}\n");
+  Origins org;
+  auto r = load_config({f}, {}, &org);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  StartEnvironment env;
+  std::vector<std::string> asked;
+  env.capture_file = [&](const std::string& path) {
+    asked.push_back(path);
+    return path == "ok.pcap" ? std::string() : path + ": No such file or directory";
+  };
+  env.interface_exists = [](const std::string& name) { return name == "eth0"; };
+  env.rules_file = [](const std::string& path) { return path + ":3: rule 7 /(/ rejected by Hyperscan: Missing close paren"; };
+  env.hugepages = [] { return Hugepages{1024, 512, true}; };
+  auto v = validate_before_start(r.value(), env, &org);
+  ASSERT_FALSE(v.ok());
+  const std::string p = (dir_ / "s.yaml").string();
+  EXPECT_EQ(v.error().message,
+            p + ":8:15: rules.file: x.rules:3: rule 7 /(/ rejected by Hyperscan: Missing close paren\n" +
+            p + ":4:24: ports[0].devargs: net_pcap0: rx_pcap 'gone.pcap' cannot be read: gone.pcap: No such file or "
+                "directory\n" +
+            p + ":5:24: ports[1].devargs: net_af_packet0: no network interface 'nosuch0' here (`ip link` lists them; an "
+                "interface inside a network namespace needs seqwatch started in it: ip netns exec NS seqwatch ...)\n" +
+            p + ":6:23: ports[2].replay: cannot replay 'bad.pcap': bad.pcap: No such file or directory\n" +
+            p + ":1:49: eal.memory_mb: 2048 MiB asked from hugepages, but only 512 MiB of the 1024 MiB reserved are "
+                "free: reserve more hugepages, stop what holds them, or lower eal.memory_mb");
+  EXPECT_EQ(asked, (std::vector<std::string>{"gone.pcap", "ok.pcap", "bad.pcap"}));
+
+  // Hugepages: none reserved, or reserved and not mounted; eal.no_huge asks nothing.
+  Config c = r.value();
+  c.rules.file.clear();
+  c.ports.resize(1);
+  c.ports[0].devargs = "net_null0";
+  StartEnvironment h;
+  h.hugepages = [] { return Hugepages{0, 0, true}; };
+  auto none = validate_before_start(c, h, &org);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find(p + ":1:31: eal.no_huge: no hugepages are reserved on this machine"),
+            std::string::npos)
+      << none.error().message;
+  h.hugepages = [] { return Hugepages{4096, 4096, false}; };
+  auto unmounted = validate_before_start(c, h, &org);
+  ASSERT_FALSE(unmounted.ok());
+  EXPECT_NE(unmounted.error().message.find("eal.no_huge: 4096 MiB of hugepages are reserved but no hugetlbfs is mounted"),
+            std::string::npos)
+      << unmounted.error().message;
+  h.hugepages = [] { return Hugepages{4096, 4096, true}; };
+  EXPECT_TRUE(validate_before_start(c, h, &org).ok());
+  c.eal.no_huge = true;
+  h.hugepages = [] { return Hugepages{0, 0, false}; };
+  EXPECT_TRUE(validate_before_start(c, h, &org).ok());
+  // --socket-mem in extra_args takes the place of -m: only hugepages at all are asked for.
+  c.eal.no_huge = false;
+  c.eal.extra_args = {"--socket-mem=4096"};
+  h.hugepages = [] { return Hugepages{1024, 10, true}; };
+  EXPECT_TRUE(validate_before_start(c, h, &org).ok());
 }
 
 TEST_F(ConfigTest, TriggerShapes) {
@@ -551,7 +638,7 @@ TEST_F(ConfigTest, ValidateAgainstTheMachine) {
                       "eal: {lcores: '0-4'}\nworkers: {count: 4}\n"
                       "ports:\n  - {name: nic, pci: '0000:3b:00.0', timestamps: hw}\n"
                       "  - {name: vdev, devargs: 'net_af_packet0,iface=eth1', rss: off, rehash: software}\n"
-                      "  - {name: gone, devargs: net_pcap7, rss: off}\n"
+                      "  - {name: gone, devargs: 'net_pcap7,rx_pcap=x', rss: off}\n"
                       "evidence:\n  capture_filter: 'tcp and'\n  triggers:\n    - {type: payload, rule: 42}\n"
                       "rules: {file: r.rules}\n");
   Origins org;
@@ -573,8 +660,8 @@ TEST_F(ConfigTest, ValidateAgainstTheMachine) {
             p + ":4:5: ports[0].rx_descriptors: 4096 descriptors but 0000:3b:00.0 offers at most 2048 per queue\n" +
             p + ":4:50: ports[0].timestamps: 0000:3b:00.0 gives no hardware timestamps; use auto (hw where offered, TSC "
                 "otherwise) or tsc\n" +
-            p + ":6:27: ports[2].devargs: the vdev net_pcap7 was not created (probed: 0000:3b:00.0, net_af_packet0); is "
-                "its driver installed (librte-net-*) and are its arguments right?\n" +
+            p + ":6:27: ports[2].devargs: the vdev net_pcap7 was not created (probed: 0000:3b:00.0, net_af_packet0): its "
+                "driver refused its arguments, for the reason DPDK gives in its lines above\n" +
             p + ":8:19: evidence.capture_filter: 'tcp and' does not compile: syntax error\n" +
             p + ":10:29: evidence.triggers[0].rule: rule 42 is not defined in r.rules");
 
