@@ -61,6 +61,33 @@ int fail(const std::string& msg) {
   std::fprintf(stderr, "seqwatch: error: %s\n", msg.c_str());
   return 1;
 }
+// "--set SET: KEY...: reason" lines about an override extract built are said in the words
+// of its flag: "--trim 5: reason".
+std::string in_user_words(const std::string& msg, const std::vector<AnalyzeOptions::SetWords>& words) {
+  std::string out;
+  size_t start = 0;
+  while (start <= msg.size()) {
+    const size_t end = std::min(msg.find('\n', start), msg.size());
+    std::string line = msg.substr(start, end - start);
+    for (const auto& w : words) {
+      const std::string head = "--set " + w.set + ": " + w.key;
+      if (line.rfind(head, 0) != 0 || line.size() == head.size() || !std::strchr(":.[", line[head.size()])) continue;
+      if (const size_t reason = line.find(": ", head.size()); reason != std::string::npos) {
+        line = w.words + line.substr(reason);
+        for (const auto& other : words)  // "(the first is evidence.triggers[0])"
+          for (size_t at = line.find(other.key, w.words.size()); at != std::string::npos;
+               at = line.find(other.key, at + other.words.size()))
+            line.replace(at, other.key.size(), other.words);
+      }
+      break;
+    }
+    out += line;
+    if (end < msg.size()) out += '\n';
+    start = end + 1;
+  }
+  return out;
+}
+
 // An option whose value cannot be used: refused before anything is read (exit 2).
 int refuse(const std::string& msg) {
   std::fprintf(stderr, "seqwatch: error: %s\n", msg.c_str());
@@ -206,11 +233,16 @@ int analyze(const AnalyzeOptions& opts) {
     std::vector<std::string> sets = opts.sets;
     sets.insert(sets.begin(), "evidence.enabled=true");
     // --rules is the rules file payload triggers name (a --set rules.file after it wins).
-    if (!opts.rules.empty()) sets.insert(sets.begin() + 1, "rules.file=" + yaml_quote(opts.rules));
+    std::vector<AnalyzeOptions::SetWords> words = opts.set_words;
+    if (!opts.rules.empty()) {
+      sets.insert(sets.begin() + 1, "rules.file=" + yaml_quote(opts.rules));
+      words.push_back({sets[1], "rules.file", "--rules " + opts.rules});
+    }
     config::Origins origins;
     auto cfg = config::load_config(files, sets, &origins);
     if (!cfg) {
-      std::fprintf(stderr, "seqwatch: evidence settings rejected:\n%s\n", cfg.error().message.c_str());
+      std::fprintf(stderr, "seqwatch: evidence settings rejected:\n%s\n",
+                   in_user_words(cfg.error().message, words).c_str());
       return 2;
     }
     // rules.file (from --config or --set) is the rules file matched, as in a pipeline; with
@@ -231,7 +263,8 @@ int analyze(const AnalyzeOptions& opts) {
     if (matcher)
       for (const auto& r : matcher->rules()) rule_ids.push_back(r.id);
     if (auto ok = config::validate_rule_ids(cfg.value(), rule_ids, &origins); !ok) {
-      std::fprintf(stderr, "seqwatch: evidence settings rejected:\n%s\n", ok.error().message.c_str());
+      std::fprintf(stderr, "seqwatch: evidence settings rejected:\n%s\n",
+                   in_user_words(ok.error().message, words).c_str());
       return 2;
     }
     // BPF filters compile for the capture's link type, before anything is written.
@@ -239,7 +272,8 @@ int analyze(const AnalyzeOptions& opts) {
     auto bpf_ok = config::validate_bpf(
         cfg.value(), [link](const std::string& expr) { return evidence::BpfFilter::problem(expr, link); }, &origins);
     if (!bpf_ok) {
-      std::fprintf(stderr, "seqwatch: evidence settings rejected:\n%s\n", bpf_ok.error().message.c_str());
+      std::fprintf(stderr, "seqwatch: evidence settings rejected:\n%s\n",
+                   in_user_words(bpf_ok.error().message, words).c_str());
       return 2;
     }
     const config::EvidenceConfig& evc = cfg.value().evidence;
@@ -370,6 +404,8 @@ Result<std::string> flow_filter(const std::string& spec) {
   std::string ha, pa, hb, pb;
   if (dash == std::string::npos || !endpoint(spec.substr(0, dash), ha, pa) || !endpoint(spec.substr(dash + 1), hb, pb))
     return Error{"--flow '" + spec + "': expected ADDR:PORT-ADDR:PORT (IPv6 as [ADDR]:PORT)"};
+  for (const std::string& p : {pa, pb})
+    if (p.size() > 5 || std::stoul(p) > 65535) return Error{"--flow '" + spec + "': port " + p + " is not a port (0 .. 65535)"};
   return fmt::format("(src host {0} and src port {1} and dst host {2} and dst port {3}) or "
                      "(src host {2} and src port {3} and dst host {0} and dst port {1})",
                      ha, pa, hb, pb);
@@ -385,7 +421,12 @@ int extract(const ExtractOptions& x) {
   a.workers = x.workers;
   a.rules = x.rules;
   std::string triggers;
-  auto add = [&](const std::string& t) { triggers += (triggers.empty() ? "" : ", ") + t; };
+  std::vector<std::string> trigger_words;  // the flag each trigger came from
+  std::string flag;                        // the flag being read
+  auto add = [&](const std::string& t) {
+    triggers += (triggers.empty() ? "" : ", ") + t;
+    trigger_words.push_back(flag);
+  };
   // --trigger NAME[:ARG], checked here so that a mistake is reported in the words the user
   // typed (the configuration would name the --set this builds).
   auto usage = [](const std::string& t, const std::string& why) {
@@ -394,6 +435,7 @@ int extract(const ExtractOptions& x) {
   };
   auto whole = [](const std::string& v) { return !v.empty() && v.size() <= 9 && v.find_first_not_of("0123456789") == std::string::npos; };
   for (const std::string& t : x.triggers) {
+    flag = "--trigger " + t;
     const size_t colon = t.find(':');
     const std::string name = t.substr(0, colon), arg = colon == std::string::npos ? "" : t.substr(colon + 1);
     const bool has_arg = colon != std::string::npos;
@@ -418,20 +460,36 @@ int extract(const ExtractOptions& x) {
                       "retransmission_storm:N/MS, zero_window:MS, payload:RULE_ID, bpf:EXPRESSION");
     }
   }
-  for (const std::string& b : x.bpf) add("{type: bpf, expr: " + yaml_quote(b) + "}");
+  for (const std::string& b : x.bpf) {
+    flag = "--bpf " + b;
+    add("{type: bpf, expr: " + yaml_quote(b) + "}");
+  }
   for (const std::string& f : x.flows) {
     auto expr = flow_filter(f);
-    if (!expr) return fail(expr.error().message);
+    if (!expr) return refuse(expr.error().message);
+    flag = "--flow " + f;
     add("{type: bpf, expr: " + yaml_quote(expr.value()) + "}");
   }
-  if (triggers.empty()) return fail("extract: name at least one --trigger, --bpf or --flow");
+  if (triggers.empty()) return refuse("extract: name at least one --trigger, --bpf or --flow");
+  for (const std::string& t : x.triggers)
+    if (t.rfind("payload:", 0) == 0 && x.rules.empty())
+      return refuse("--trigger " + t + ": a payload trigger needs --rules FILE, the rules file that defines rule " +
+                    t.substr(8));
+  // Each override, with the flag it came from (messages name the flag).
+  auto set = [&](const std::string& key, const std::string& value, const std::string& words) {
+    a.sets.push_back(key + "=" + value);
+    a.set_words.push_back({a.sets.back(), key, words});
+  };
   a.sets.push_back("evidence.triggers=[" + triggers + "]");
-  if (!x.filter.empty()) a.sets.push_back("evidence.capture_filter=" + yaml_quote(x.filter));
-  if (x.pre >= 0) a.sets.push_back("evidence.history_packets=" + std::to_string(x.pre));
-  if (x.post >= 0) a.sets.push_back("evidence.post_packets=" + std::to_string(x.post));
-  if (!x.trim.empty()) a.sets.push_back("evidence.trim=" + x.trim);
-  if (!x.format.empty()) a.sets.push_back("evidence.format=" + x.format);
-  if (x.sample_one_in != 0) a.sets.push_back("evidence.sampling.one_in_n=" + std::to_string(x.sample_one_in));
+  for (size_t i = 0; i < trigger_words.size(); ++i)
+    a.set_words.push_back({a.sets.back(), fmt::format("evidence.triggers[{}]", i), trigger_words[i]});
+  if (!x.filter.empty()) set("evidence.capture_filter", yaml_quote(x.filter), "--filter " + x.filter);
+  if (x.pre >= 0) set("evidence.history_packets", std::to_string(x.pre), fmt::format("--pre {}", x.pre));
+  if (x.post >= 0) set("evidence.post_packets", std::to_string(x.post), fmt::format("--post {}", x.post));
+  if (!x.trim.empty()) set("evidence.trim", x.trim, "--trim " + x.trim);
+  if (!x.format.empty()) set("evidence.format", x.format, "--format " + x.format);
+  if (x.sample_one_in != 0)
+    set("evidence.sampling.one_in_n", std::to_string(x.sample_one_in), fmt::format("--sample {}", x.sample_one_in));
   // Offline extraction writes everything the triggers ask for: no budget of the run's bytes,
   // of a worker's evidence packets per second (packet time) or of a flow's.
   a.sets.push_back("evidence.global_budget_bytes=1024TiB");

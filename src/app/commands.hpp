@@ -28,6 +28,14 @@ struct AnalyzeOptions {
   // `extract`: no per-worker rate budget and no per-flow budget on the slices (everything
   // the triggers ask for; the appliance's budgets protect a live control thread and disk).
   bool evidence_unbudgeted = false;
+  // Overrides `extract` built from its flags: a message about one names the flag the user
+  // typed ("--trim 5: ...") instead of the generated --set.
+  struct SetWords {
+    std::string set;    // as in `sets`: "evidence.trim=5"
+    std::string key;    // the key path the messages name: "evidence.trim", "evidence.triggers[1]"
+    std::string words;  // "--trim 5"
+  };
+  std::vector<SetWords> set_words;
 };
 
 // `extract`: trimmed evidence slices from a capture; the flags become evidence.* settings.

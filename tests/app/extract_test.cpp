@@ -298,15 +298,15 @@ TEST(Extract, RepeatedTriggerTypesUndefinedRulesAndUnusableFoldersAreRefused) {
   const std::string out = fresh("twice");
   CmdResult r = run(exe() + " extract " + demo_pcap() + " -o " + out + " --trigger dup_ack_run:3 --trigger dup_ack_run:200");
   EXPECT_EQ(r.rc, 2) << r.out;
-  EXPECT_NE(r.out.find("evidence.triggers[1]: a second dup_ack_run trigger (the first is evidence.triggers[0]); one "
-                       "trigger per type"),
+  EXPECT_NE(r.out.find("--trigger dup_ack_run:200: a second dup_ack_run trigger (the first is --trigger dup_ack_run:3); "
+                       "one trigger per type"),
             std::string::npos)
       << r.out;
   EXPECT_FALSE(fs::exists(out));
   r = run(exe() + " extract " + demo_pcap() + " -o " + out + " --trigger payload:9999 --rules " + src_dir() +
           "/config/rules/default.rules");
   EXPECT_EQ(r.rc, 2) << r.out;
-  EXPECT_NE(r.out.find("evidence.triggers[0].rule: rule 9999 is not defined in " + src_dir() + "/config/rules/default.rules"),
+  EXPECT_NE(r.out.find("--trigger payload:9999: rule 9999 is not defined in " + src_dir() + "/config/rules/default.rules"),
             std::string::npos)
       << r.out;
   EXPECT_FALSE(fs::exists(out));
@@ -353,6 +353,32 @@ TEST(Extract, TriggerFlagsAreCheckedAsTyped) {
   EXPECT_EQ(n.rc, 2) << n.out;
   EXPECT_NE(n.out.find("'port 99999' does not compile: illegal port number"), std::string::npos) << n.out;
   EXPECT_FALSE(fs::exists(bad));
+}
+
+// A flag whose value the evidence settings refuse is named as the user typed it, not as the
+// --set extract builds from it (review 5, R12).
+TEST(Extract, RefusedFlagsAreNamedInTheUsersWords) {
+  struct Case {
+    std::string flags, message;
+  };
+  const std::string rules = src_dir() + "/config/rules/default.rules";
+  for (const Case& c :
+       {Case{"--trigger rst --trim 5", "--trim 5: trim 5 is out of range: 'headers' or 14 .. 65535 bytes"},
+        Case{"--trigger rst --filter 'tcp and and'", "--filter tcp and and: 'tcp and and' does not compile: "},
+        Case{"--trigger rst --bpf 'port 99999'", "--bpf port 99999: 'port 99999' does not compile: illegal port number"},
+        Case{"--trigger rst --flow 10.0.0.1:99999-10.0.0.2:80",
+             "--flow '10.0.0.1:99999-10.0.0.2:80': port 99999 is not a port (0 .. 65535)"},
+        Case{"--trigger payload:5", "--trigger payload:5: a payload trigger needs --rules FILE, the rules file that "
+                                    "defines rule 5"},
+        Case{"--trigger payload:9999 --rules " + rules, "--trigger payload:9999: rule 9999 is not defined in " + rules},
+        Case{"--flow garbage", "--flow 'garbage': expected ADDR:PORT-ADDR:PORT"}}) {
+    const std::string out = fresh("words");
+    const CmdResult r = run(exe() + " extract " + demo_pcap() + " -o " + out + " " + c.flags);
+    EXPECT_EQ(r.rc, 2) << c.flags << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.message), std::string::npos) << c.flags << "\n" << r.out;
+    EXPECT_EQ(r.out.find("--set"), std::string::npos) << r.out;  // no generated setting quoted
+    EXPECT_FALSE(fs::exists(out)) << c.flags;
+  }
 }
 
 TEST(Extract, BadTriggersAndFiltersAreRejectedWithTheReason) {
