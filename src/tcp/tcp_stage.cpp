@@ -108,9 +108,9 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   // checksum offload holds only the pseudo-header's sum, equal for equal lengths; seen in
   // IPv6 kernel runs). Two CRC32C lanes over them (one instruction per word), the second reading the
   // words in reverse order (CRC is affine in its start value, so a second seed alone
-  // would only add a constant): the first picks the bucket, the second and 5 more bits of
-  // the first (above any bucket index) are the 37-bit check. A different segment still in
-  // the bucket passes for the same one with probability 4 x 2^-37 per segment (then the
+  // would only add a constant): the first picks the bucket, the second and 4 more bits of
+  // the first (above any bucket index) are the 36-bit check. A different segment still in
+  // the bucket passes for the same one with probability 4 x 2^-36 per segment (then the
   // evidence below decides, as for a true match: the "clock moved on" evidence at any age).
   static_assert(offsetof(decode::TcpInfo, ack) == offsetof(decode::TcpInfo, seq) + 4 &&
                 offsetof(decode::TcpInfo, tsval) == offsetof(decode::TcpInfo, payload_len) + 4 &&
@@ -135,11 +135,14 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   a = _mm_crc32_u64(a, w4);
   b = _mm_crc32_u64(b, w1);
   uint64_t* bucket = copy_buckets_[a & copy_mask_].e;
-  uint64_t check = b << 5 | (a >> 27);  // 37 bits
+  uint64_t check = b << 4 | (a >> 28);  // 36 bits
   check |= uint64_t{check == 0};       // never 0 (0 = an empty entry)
   const uint32_t now_us = static_cast<uint32_t>(ts_ns / 1000);
   const uint32_t now = now_us & kCopyTimeMask;
-  const uint64_t entry = check << kCopyCheckShift | uint64_t{ttl_low} << kCopyTtlBit | now;
+  const HalfState& peer = f.half[1 - static_cast<int>(dir)];
+  const bool peer_now = (peer.flags & kWindowSet) && ((now_us - peer.lastack_time_us) & kCopyTimeMask) == 0;
+  const uint64_t entry =
+      check << kCopyCheckShift | uint64_t{peer_now} << kCopyPeerTieBit | uint64_t{ttl_low} << kCopyTtlBit | now;
   // The four entries' checks against this one, two at a time (SSE4.1).
   const __m128i lo = _mm_load_si128(reinterpret_cast<const __m128i*>(bucket));      // e0 e1
   const __m128i hi = _mm_load_si128(reinterpret_cast<const __m128i*>(bucket + 2));  // e2 e3
@@ -181,10 +184,14 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
       // No identity evidence: within kWeakCopyWindowUs, and the peer silent since the
       // original. Never a RST: a closed port answers every segment still in flight with the
       // same RST (ID 0, seq = their common ACK), sent by no socket, so no counter tells them apart.
-      const HalfState& peer = f.half[1 - static_cast<int>(dir)];
       const uint32_t peer_age = (now - peer.lastack_time_us) & kCopyTimeMask;
-      // (Same microsecond: the order is unknown; taken as silent.)
-      const bool peer_silent = !(peer.flags & kWindowSet) || peer_age >= age;
+      // The peer's latest segment in the original's microsecond: after the original unless
+      // the peer had already sent in that microsecond when the original was seen (then the
+      // order is unknown, and the peer is taken as silent). A receiver's duplicate ACKs
+      // without SACK or an IP ID, sent within a microsecond of the data that caused them,
+      // are otherwise the same bytes twice (seen in an IPv6 kernel run without SACK).
+      const bool tie_before = (bucket[k] >> kCopyPeerTieBit) & 1u;
+      const bool peer_silent = !(peer.flags & kWindowSet) || peer_age > age || (peer_age == age && tie_before);
       copy = !(t.flags & decode::kTcpRst) && age <= std::min(cfg_.copy_window_us, kWeakCopyWindowUs) && peer_silent;
     }
     if (copy) {

@@ -97,14 +97,17 @@ class TcpStage {
                const flow::FlowEntry& f, uint64_t ts_ns) noexcept;
 
   // Fingerprints of recent segments, 4-way set-associative: each entry holds a 37-bit
-  // check over the fields (bits 27-63), whether its copy one routed hop further on was
-  // seen (bit 26), the low 2 bits of the TTL sum it was seen with (bits 24-25) and the
-  // time it was seen (µs, low 24 bits: 16.7 s, far above the longest window, 1 s);
+  // check over the fields (bits 28-63), whether the peer had already sent a segment in the
+  // microsecond the segment was seen (bit 27: with microsecond timestamps, whether the
+  // peer's latest segment came before or after it), whether its copy one routed hop further
+  // on was seen (bit 26), the low 2 bits of the TTL sum it was seen with (bits 24-25) and
+  // the time it was seen (µs, low 24 bits: 16.7 s, far above the longest window, 1 s);
   // 0 = empty. Newest first: a new fingerprint pushes the oldest out.
   static constexpr unsigned kCopyWays = 4;  // is_copy() reads and shifts the four by hand
   static constexpr unsigned kCopyTtlBit = 24;
   static constexpr unsigned kCopyPairBit = 26;
-  static constexpr unsigned kCopyCheckShift = kCopyPairBit + 1;
+  static constexpr unsigned kCopyPeerTieBit = 27;
+  static constexpr unsigned kCopyCheckShift = kCopyPeerTieBit + 1;
   static constexpr uint32_t kCopyTimeMask = (1u << kCopyTtlBit) - 1;
   struct alignas(32) CopyBucket {
     uint64_t e[kCopyWays] = {};

@@ -743,6 +743,20 @@ TEST(StageCopies, WithoutAnIpIdTheRuleIsStricter) {
     c.send({true, C1, S1, AP, 100, 502, 20000, -1, 0, {}, 0, 0, 0});
     EXPECT_EQ(c.send({true, C1, S1, AP, 100, 502, 20001, -1, 0, {}, 0, 0, 0}), kDuplicatePacket);
   }
+  // The peer's segment in the original's microsecond but after it (the peer had sent nothing
+  // yet in that microsecond): not silent. A receiver without SACK answers each out-of-order
+  // segment at once with the same duplicate ACK (IPv6: no IP ID; the same TSval tick); seen
+  // as duplicate_packet in an IPv6 kernel run without SACK before.
+  {
+    Conversation c;
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, A, 0, 502, 20000, -1, 0, {}, 0, 0, 0});
+    c.send({false, S1 + 2000, C1, AP, 1000, 509, 20000, -1, 0, {}, 0, 0, 0});  // beyond a hole
+    EXPECT_EQ(c.send({true, C1, S1, A, 0, 502, 20001, -1, 0, {}, 0, 0, 0}) & kDuplicatePacket, 0u);
+    c.send({false, S1 + 3000, C1, AP, 1000, 509, 20001, -1, 0, {}, 0, 0, 0});
+    EXPECT_EQ(c.send({true, C1, S1, A, 0, 502, 20001, -1, 0, {}, 0, 0, 0}) & kDuplicatePacket, 0u);  // same µs
+    EXPECT_EQ(c.stage().counters().copies, 0u);
+  }
   // Identical RSTs without an IP ID (a closed port answering each segment in flight) are
   // never copies; with an IP ID they are.
   for (const int32_t id : {0, 99}) {
