@@ -78,6 +78,49 @@ namespace {
 using detail::join;
 using detail::suggest;
 
+// Control bytes, DEL and bytes that are not UTF-8 as \xHH (\t, \n, \r by their names; C1
+// controls as \u0080 .. \u009f); valid UTF-8 passes unchanged. Every error line goes through
+// it: a NUL in a value (printed with %s) cut the whole report short at that byte, and raw
+// control bytes reach the terminal. Line and paragraph separators and the bidirectional
+// overrides (U+2028, U+2029, U+202A .. U+202E, U+2066 .. U+2069) are escaped as \uXXXX too, as
+// they rearrange what a terminal shows. Backslashes are left as typed.
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  const auto byte = [&](size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0u; };
+  const auto cont = [&](size_t i, unsigned lo = 0x80, unsigned hi = 0xBF) { return byte(i) >= lo && byte(i) <= hi; };
+  for (size_t i = 0; i < s.size();) {
+    const unsigned c = byte(i);
+    size_t n = 0;  // length of a valid UTF-8 sequence starting here (0: escape the byte)
+    if (c >= 0x20 && c < 0x7F) n = 1;
+    else if (c >= 0xC2 && c <= 0xDF) n = cont(i + 1) ? 2 : 0;
+    else if (c == 0xE0) n = cont(i + 1, 0xA0) && cont(i + 2) ? 3 : 0;
+    else if (c == 0xED) n = cont(i + 1, 0x80, 0x9F) && cont(i + 2) ? 3 : 0;
+    else if (c >= 0xE1 && c <= 0xEF) n = cont(i + 1) && cont(i + 2) ? 3 : 0;
+    else if (c == 0xF0) n = cont(i + 1, 0x90) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    else if (c >= 0xF1 && c <= 0xF3) n = cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    else if (c == 0xF4) n = cont(i + 1, 0x80, 0x8F) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    const unsigned b1 = byte(i + 1), b2 = byte(i + 2);
+    if (n == 2 && c == 0xC2 && b1 <= 0x9F) {  // U+0080 .. U+009F: C1 controls
+      out += fmt::format("\\u{:04x}", b1);
+    } else if (n == 3 && c == 0xE2 && ((b1 == 0x80 && b2 >= 0xA8 && b2 <= 0xAE) || (b1 == 0x81 && b2 >= 0xA6 && b2 <= 0xA9))) {
+      out += fmt::format("\\u{:04x}", 0x2000u + ((b1 & 0x3Fu) << 6) + (b2 & 0x3Fu));
+    } else if (n > 0) {
+      out.append(s.substr(i, n));
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+    i += n > 0 ? n : 1;
+  }
+  return out;
+}
+
 constexpr size_t kMaxErrors = 50;  // enough to see the shape of a broken file
 
 struct Source {
@@ -416,12 +459,20 @@ class Loader {
       ctx_.set_origin(path, value_mark(*e));
       return;
     }
-    if (n.IsMap() && all_index_keys(n)) {
+    if (n.IsMap() && any_index_key(n)) {
       std::vector<std::pair<uint64_t, YAML::Mark>> seen;  // 0 and 00 are the same element
       for (const auto& kv : n) {
         const YAML::Node k = kv.first;
-        const uint64_t idx = std::stoull(k.Scalar());
-        const std::string ipath = fmt::format("{}[{}]", path, idx);
+        if (!k.IsScalar() || !is_index(k.Scalar())) {
+          const std::string key = k.IsScalar() ? k.Scalar() : describe(k);
+          ctx_.error(k.Mark(), child_path(path, key),
+                     fmt::format("'{}' is not a list index ({})", key, index_range(path, v.size())));
+          continue;
+        }
+        // Beyond uint64_t is beyond any list: reported as no such element, with the digits given.
+        uint64_t idx = UINT64_MAX;
+        (void)std::from_chars(k.Scalar().data(), k.Scalar().data() + k.Scalar().size(), idx);
+        const std::string ipath = idx == UINT64_MAX ? fmt::format("{}[{}]", path, k.Scalar()) : fmt::format("{}[{}]", path, idx);
         const auto first = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == idx; });
         if (first != seen.end()) {
           ctx_.error(k.Mark(), ipath,
@@ -484,16 +535,27 @@ class Loader {
     const YAML::Mark m = e.value.Mark();
     return m.is_null() ? e.key_mark : m;
   }
-  static bool all_index_keys(const YAML::Node& n) {
-    if (n.size() == 0) return false;
+  static bool is_index(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  }
+  // A map patches a list by index when one of its keys is meant as one: digits, with a sign
+  // too ("-1", "+1", as --set ports.-1.rss=off writes them), which are then refused by name
+  // rather than as "expected a list of maps, got a map".
+  static bool any_index_key(const YAML::Node& n) {
     for (const auto& kv : n) {
       const YAML::Node k = kv.first;
-      if (!k.IsScalar()) return false;
-      const std::string& s = k.Scalar();
-      if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return false;
+      if (!k.IsScalar()) continue;
+      std::string_view s = k.Scalar();
+      if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+      if (is_index(s)) return true;
     }
-    return true;
+    return false;
+  }
+  // The indices `path`, a list of `size` entries, has.
+  static std::string index_range(std::string_view path, size_t size) {
+    if (size == 0) return fmt::format("{} has no entries; give a whole list to set it", path);
+    if (size == 1) return fmt::format("{} has 1 entry: index 0", path);
+    return fmt::format("{} has {} entries: indices 0 .. {}", path, size, size - 1);
   }
   static std::string find_elsewhere(std::string_view key) {
     std::vector<std::string> hits;
@@ -619,6 +681,40 @@ void apply_text(std::string_view text, Ctx& ctx, Config& cfg) {
   apply_document(root, ctx, cfg);
 }
 
+// Splits a --set key path into its names and list indices: "ports.0.rss" and "ports[0].rss"
+// both give {ports, 0, rss}. Returns why `path` is not a key path ("" when it is): empty names
+// ("workers..count") and unbalanced or misplaced brackets ("ports[0]rss", "ports[0.rss") were
+// dropped or glued on silently. What an index is worth is the loader's to say.
+std::string split_key_path(const std::string& path, std::vector<std::string>& segs) {
+  const auto at = [&](size_t i) { return fmt::format("'{}' at character {}", path[i], i + 1); };
+  size_t i = 0;
+  for (;;) {
+    // A name (or a list index written after a dot) up to the next '.', '[' or ']'.
+    const size_t end = std::min(path.find_first_of(".[]", i), path.size());
+    if (end == i) {
+      if (i == path.size()) return "it ends with '.'; a name must follow it";
+      if (i == 0) return fmt::format("it starts with {}; it must start with a section name", at(0));
+      if (path[i] == '.') return fmt::format("{} leaves an empty name between two dots", at(i));
+      if (path[i] == '[') return fmt::format("{} follows a '.'; write NAME[INDEX] or NAME.INDEX", at(i));
+      return fmt::format("{} has no '[' before it", at(i));
+    }
+    segs.push_back(path.substr(i, end - i));
+    i = end;
+    // Any number of [INDEX] after the name.
+    while (i < path.size() && path[i] == '[') {
+      const size_t close = path.find_first_of("[]", i + 1);
+      if (close == std::string::npos || path[close] == '[') return fmt::format("{} is not closed by ']'", at(i));
+      if (close == i + 1) return fmt::format("'[]' at character {} holds no list index", i + 1);
+      segs.push_back(path.substr(i + 1, close - i - 1));
+      i = close + 1;
+    }
+    if (i == path.size()) return {};
+    if (path[i] == ']') return fmt::format("{} has no '[' before it", at(i));
+    if (path[i] != '.') return fmt::format("{} follows ']'; a '.', a '[' or the '=' must come next", at(i));
+    ++i;  // the '.'
+  }
+}
+
 // "ports.0.rss=off", "ports[0].rss=off" -> {ports: {0: {rss: off}}}
 void apply_override(const std::string& arg, Config& cfg, std::vector<std::string>& errors, Origins& origins) {
   Ctx ctx{Source{"--set " + arg, false}, errors, origins};
@@ -628,20 +724,10 @@ void apply_override(const std::string& arg, Config& cfg, std::vector<std::string
     return;
   }
   std::vector<std::string> segs;
-  std::string cur;
   const std::string path = arg.substr(0, eq);
-  for (size_t i = 0; i < path.size(); ++i) {
-    const char c = path[i];
-    if (c == '.' || c == '[' || c == ']') {
-      if (!cur.empty()) segs.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) segs.push_back(cur);
-  if (segs.empty()) {
-    errors.push_back(fmt::format("{}: empty key path", ctx.src.name));
+  if (std::string why = split_key_path(path, segs); !why.empty()) {
+    errors.push_back(fmt::format("{}: '{}' is not a key path: {} (e.g. workers.count=4, ports[0].rss=off)",
+                                 ctx.src.name, path, why));
     return;
   }
   YAML::Node node;
@@ -669,6 +755,17 @@ void apply_override(const std::string& arg, Config& cfg, std::vector<std::string
     node.reset(m);  // rebind; plain assignment would write through the old reference
   }
   apply_document(node, ctx, cfg);
+}
+
+// One line per problem, each printable (values are quoted as the user wrote them, and may
+// hold any byte).
+Error report(const std::vector<std::string>& errors) {
+  std::string out;
+  for (const auto& e : errors) {
+    if (!out.empty()) out += '\n';
+    out += printable(e);
+  }
+  return Error{std::move(out)};
 }
 
 }  // namespace
@@ -701,7 +798,7 @@ Result<Config> load_config_text(std::string_view yaml, std::string_view source, 
   Ctx ctx{Source{std::string(source), true}, errors, org};
   apply_text(yaml, ctx, cfg);
   if (errors.empty()) detail::check_relations(cfg, org, errors);
-  if (!errors.empty()) return Error{join(errors, "\n")};
+  if (!errors.empty()) return report(errors);
   return cfg;
 }
 
@@ -724,7 +821,7 @@ Result<Config> load_config(const std::vector<std::string>& files, const std::vec
   }
   for (const auto& o : overrides) apply_override(o, cfg, errors, org);
   if (errors.empty()) detail::check_relations(cfg, org, errors);
-  if (!errors.empty()) return Error{join(errors, "\n")};
+  if (!errors.empty()) return report(errors);
   return cfg;
 }
 

@@ -581,7 +581,8 @@ TEST_F(ConfigTest, ASecondYamlDocumentIsRefused) {
   EXPECT_EQ(error_of("workers:\n  count: 1\n---\n# nothing\n---\n"), "");
   auto r = load_config({}, {"workers.count=1\n---\n5"});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message, "--set workers.count=1\n---\n5: workers.count: the value holds a second YAML document "
+  // The newlines of the argument are shown escaped: one problem, one line.
+  EXPECT_EQ(r.error().message, "--set workers.count=1\\n---\\n5: workers.count: the value holds a second YAML document "
                                "('---' or '...' inside it); give one value");
 }
 
@@ -629,6 +630,104 @@ TEST_F(ConfigTest, OverrideErrors) {
   EXPECT_EQ(err({"workers.count=2"}),
             "--set workers.count=2: workers.count: 2 workers need 2 lcores besides the main lcore 0, but eal.lcores '0-1' "
             "leaves 1: add lcores to eal.lcores (e.g. 0-2) or lower workers.count");
+}
+
+// A NUL in a value ended the whole report where it was printed (with %s): every later line
+// was lost. Control bytes, DEL and bytes that are not UTF-8 are shown as \xHH (\t, \n, \r by
+// name), C1 controls and the bidirectional overrides as \uXXXX; other UTF-8 is kept (R15).
+TEST_F(ConfigTest, ControlBytesInValuesAreShownEscaped) {
+  const std::string name_rule = " is not a valid name: 1 to 32 letters, digits, '_', '-' or '.' (it appears in file "
+                                "names and metric labels)";
+  const std::string nul = error_of(std::string("ports:\n  - name: \"p") + '\0' + "0\"\nworkers:\n  count: 0\n");
+  EXPECT_EQ(nul, where(2, 11) + ": ports[0].name: 'p\\x000'" + name_rule + "\n" + where(4, 10) +
+                     ": workers.count: 0 is out of range: allowed 1 .. 128");
+  // Unquoted, as in the review's case: yaml-cpp reads the NUL (and turns the byte after it into
+  // a space); the line shows it escaped and the report goes on.
+  const std::string plain = error_of(std::string("ports:\n  - name: p") + '\0' + "0\nworkers:\n  count: 0\n");
+  EXPECT_EQ(plain.rfind(where(2, 11) + ": ports[0].name: 'p\\x00", 0), 0u) << plain;
+  EXPECT_NE(plain.find("\n" + where(4, 10) + ": workers.count: 0 is out of range: allowed 1 .. 128"), std::string::npos)
+      << plain;
+  EXPECT_EQ(error_of("ports:\n  - name: p\xff" "0\n"), where(2, 11) + ": ports[0].name: 'p\\xff0'" + name_rule);
+  EXPECT_EQ(error_of("eal:\n  file_prefix: \"a\\tb\\e[31mc\\x7f\"\n"),
+            where(2, 16) + ": eal.file_prefix: 'a\\tb\\x1b[31mc\\x7f'" + name_rule);
+  EXPECT_EQ(error_of("eal:\n  file_prefix: \"a\\u0085b\\u202ec\"\n"),
+            where(2, 16) + ": eal.file_prefix: 'a\\u0085b\\u202ec'" + name_rule);
+  EXPECT_EQ(error_of("eal:\n  file_prefix: p\u00e9\n"), where(2, 16) + ": eal.file_prefix: 'p\u00e9'" + name_rule);
+  // In keys and --set arguments too.
+  EXPECT_EQ(error_of(std::string("workers:\n  co") + '\x01' + "unt: 1\n"),
+            where(2, 3) + ": workers.co\\x01unt: unknown key; did you mean 'count'?");
+  auto r = load_config({}, {"eal.file_prefix=x\ty"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "--set eal.file_prefix=x\\ty: eal.file_prefix: 'x\\ty'" + name_rule);
+  for (const std::string& m : {nul, plain})
+    for (const char c : m) EXPECT_TRUE(c == '\n' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f)) << m;
+}
+
+// --set ports.-1.rss=off and ports.999999999999.rss=off read "ports: expected a list of maps, got
+// a map" (R15): a key meant as an index is judged as one.
+TEST_F(ConfigTest, ListIndicesThatAreNoIndicesAreNamed) {
+  auto err = [&](const std::vector<std::string>& sets, const std::vector<std::string>& files = {}) {
+    auto r = load_config(files, sets);
+    return r.ok() ? std::string{} : r.error().message;
+  };
+  EXPECT_EQ(err({"ports.-1.rss=off"}), "--set ports.-1.rss=off: ports.-1: '-1' is not a list index (ports has 1 entry: index 0)");
+  EXPECT_EQ(err({"ports[-1].rss=off"}), "--set ports[-1].rss=off: ports.-1: '-1' is not a list index (ports has 1 entry: index 0)");
+  EXPECT_EQ(err({"ports.+1.rss=off"}), "--set ports.+1.rss=off: ports.+1: '+1' is not a list index (ports has 1 entry: index 0)");
+  EXPECT_EQ(err({"ports.999999999999.rss=off"}),
+            "--set ports.999999999999.rss=off: ports[999999999999]: no such element: ports has 1 entry (indices from 0); "
+            "give a whole list to replace it");
+  EXPECT_EQ(err({"ports.99999999999999999999999.rss=off"}),
+            "--set ports.99999999999999999999999.rss=off: ports[99999999999999999999999]: no such element: ports has 1 "
+            "entry (indices from 0); give a whole list to replace it");
+  const auto two = file("two.yaml", "ports:\n  - {name: a, devargs: net_null0}\n  - {name: b, devargs: net_null1}\n");
+  EXPECT_EQ(err({"ports.-2.rss=off"}, {two}),
+            "--set ports.-2.rss=off: ports.-2: '-2' is not a list index (ports has 2 entries: indices 0 .. 1)");
+  const auto none = file("none.yaml", "ports: []\n");
+  EXPECT_EQ(err({"ports.-1.rss=off"}, {none}),
+            "--set ports.-1.rss=off: ports.-1: '-1' is not a list index (ports has no entries; give a whole list to set it)");
+  // In a file: each key that is not an index, once a key is meant as one.
+  EXPECT_EQ(error_of("ports: {-1: {rss: off}}\n"), where(1, 9) + ": ports.-1: '-1' is not a list index (ports has 1 entry: index 0)");
+  EXPECT_EQ(error_of("ports: {0: {rss: off}, name: x}\n"),
+            where(1, 24) + ": ports.name: 'name' is not a list index (ports has 1 entry: index 0)");
+  EXPECT_EQ(error_of("ports: {name: p0}\n"), where(1, 8) + ": ports: expected a list of maps, got a map");
+  EXPECT_EQ(error_of("ports: {000000000000: {rss: off}}\n"), "");  // index 0, however many digits
+}
+
+// Empty names and unbalanced brackets in a --set key path were skipped or glued on:
+// workers..count=1, ports[0]rss=off and ports[0.rss=off were accepted (R15).
+TEST_F(ConfigTest, MalformedSetKeyPathsAreRefused) {
+  auto err = [](const std::string& set) {
+    auto r = load_config({}, {set});
+    return r.ok() ? std::string{} : r.error().message;
+  };
+  const std::string eg = " (e.g. workers.count=4, ports[0].rss=off)";
+  EXPECT_EQ(err("workers..count=1"),
+            "--set workers..count=1: 'workers..count' is not a key path: '.' at character 9 leaves an empty name between "
+            "two dots" + eg);
+  EXPECT_EQ(err("ports[0]rss=off"),
+            "--set ports[0]rss=off: 'ports[0]rss' is not a key path: 'r' at character 9 follows ']'; a '.', a '[' or the "
+            "'=' must come next" + eg);
+  EXPECT_EQ(err("ports[0.rss=off"),
+            "--set ports[0.rss=off: 'ports[0.rss' is not a key path: '[' at character 6 is not closed by ']'" + eg);
+  EXPECT_EQ(err("ports[0[1]].rss=off"),
+            "--set ports[0[1]].rss=off: 'ports[0[1]].rss' is not a key path: '[' at character 6 is not closed by ']'" + eg);
+  EXPECT_EQ(err(".workers.count=1"),
+            "--set .workers.count=1: '.workers.count' is not a key path: it starts with '.' at character 1; it must start "
+            "with a section name" + eg);
+  EXPECT_EQ(err("[0].rss=off"),
+            "--set [0].rss=off: '[0].rss' is not a key path: it starts with '[' at character 1; it must start with a "
+            "section name" + eg);
+  EXPECT_EQ(err("workers.=1"), "--set workers.=1: 'workers.' is not a key path: it ends with '.'; a name must follow it" + eg);
+  EXPECT_EQ(err("ports[].rss=off"),
+            "--set ports[].rss=off: 'ports[].rss' is not a key path: '[]' at character 6 holds no list index" + eg);
+  EXPECT_EQ(err("ports]0.rss=off"), "--set ports]0.rss=off: 'ports]0.rss' is not a key path: ']' at character 6 has no '[' "
+                                    "before it" + eg);
+  EXPECT_EQ(err("ports.[0].rss=off"), "--set ports.[0].rss=off: 'ports.[0].rss' is not a key path: '[' at character 7 "
+                                      "follows a '.'; write NAME[INDEX] or NAME.INDEX" + eg);
+  // The well-formed spellings.
+  for (const std::string ok : {"ports.0.rss=off", "ports[0].rss=off", "evidence.triggers[0].type=rst",
+                               "evidence.triggers.0.type=rst", "workers.count=1"})
+    EXPECT_EQ(err(ok), "") << ok;
 }
 
 // ---- checks against the machine ----------------------------------------------------------
