@@ -4,6 +4,7 @@
 #include <hs/hs.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -52,6 +53,62 @@ TEST(PayloadRules, RejectsBadLinesWithLocation) {
     EXPECT_NE(rules.error().message.find(c.expect), std::string::npos) << rules.error().message;
   }
   EXPECT_FALSE(load_rules("/nonexistent/file.rules"));
+}
+
+// A folder given as the rules file read as a file holding no rules; rule id 0 was accepted,
+// though a payload trigger's rule is at least 1 and so never names it (review 5, R15).
+TEST(PayloadRules, AFolderAndRuleIdZeroAreRefusedWithTheReason) {
+  const std::string dir = ::testing::TempDir() + "/rules.d";
+  std::filesystem::create_directories(dir);
+  auto rules = load_rules(dir);
+  ASSERT_FALSE(rules);
+  EXPECT_EQ(rules.error().message,
+            "rules file '" + dir + "' is a directory; give the path of a rules file (e.g. config/rules/default.rules)");
+
+  auto path = write_rules("zero.rules", "# ids\n7 count /a/\n0 trigger /b/\n");
+  rules = load_rules(path);
+  ASSERT_FALSE(rules);
+  EXPECT_EQ(rules.error().message, path + ":3: rule id 0 is not allowed: rule ids start at 1 (a payload trigger's rule "
+                                          "is at least 1, so no trigger could name rule 0)");
+  path = write_rules("zeros.rules", "000 count /a/\n");
+  rules = load_rules(path);
+  ASSERT_FALSE(rules);
+  EXPECT_EQ(rules.error().message.rfind(path + ":1: rule id 0 is not allowed", 0), 0u) << rules.error().message;
+
+  path = write_rules("big.rules", "4294967296 count /a/\n");
+  rules = load_rules(path);
+  ASSERT_FALSE(rules);
+  EXPECT_EQ(rules.error().message, path + ":1: rule id 4294967296 is too large (at most 4294967295)");
+  path = write_rules("max.rules", "4294967295 count /a/\n1 count /b/\n");
+  rules = load_rules(path);
+  ASSERT_TRUE(rules) << rules.error().message;
+  EXPECT_EQ(rules.value()[0].id, 4294967295u);
+
+  rules = load_rules("/nonexistent/file.rules");
+  ASSERT_FALSE(rules);
+  EXPECT_EQ(rules.error().message, "cannot open rules file '/nonexistent/file.rules': No such file or directory");
+}
+
+// The file's text is quoted in messages: control bytes and bytes that are not UTF-8 are shown
+// as \xHH, so a NUL cannot cut the message short where it is printed.
+TEST(PayloadRules, ControlBytesInMessagesAreShownEscaped) {
+  auto path = write_rules("ctl.rules", std::string("1 co\x1bunt /a/\n"));
+  auto rules = load_rules(path);
+  ASSERT_FALSE(rules);
+  EXPECT_EQ(rules.error().message, path + ":1: rule 1: action 'co\\x1bunt' is not one of: count, trigger");
+  path = write_rules("nul.rules", std::string("1 count /a/") + '\0' + "\n");
+  rules = load_rules(path);
+  ASSERT_FALSE(rules);
+  EXPECT_EQ(rules.error().message, path + ":1: rule 1: unknown flag '\\x00' (known: i s m 1)");
+  path = write_rules("utf.rules", "x\xff count /a/\n");
+  rules = load_rules(path);
+  ASSERT_FALSE(rules);
+  EXPECT_EQ(rules.error().message, path + ":1: rule id 'x\\xff' is not an unsigned integer");
+
+  std::vector<PayloadRule> bad = {{3, RuleAction::kCount, std::string("a\x01(b"), 0, "f:1"}};
+  auto m = PayloadMatcher::compile(bad);
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().message.rfind("f:1: rule 3 /a\\x01(b/ rejected by Hyperscan: ", 0), 0u) << m.error().message;
 }
 
 TEST(PayloadMatcher, BadPatternNamesRuleAndHyperscanMessage) {
