@@ -1,8 +1,10 @@
 // seqwatch command line. The packet path starts in runtime/worker.cpp (Worker::run).
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "app/commands.hpp"
@@ -11,36 +13,65 @@
 
 namespace {
 
+// Reads a real-valued option as it will be kept, a double: "" or why it cannot be used.
+// std::stod threw out_of_range for denormals (1e-320) and for 1e400, which read "is not a
+// number"; CLI11 reads with strtold and narrows, so 1e400 would become inf and 1e-400 0.
+std::string read_real(const std::string& s, double& v) {
+  errno = 0;
+  char* end = nullptr;
+  v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size()) return "'" + s + "' is not a number";
+  if (std::isnan(v)) return "'" + s + "' is not a finite number";
+  if (std::isinf(v)) return "'" + s + (errno == ERANGE ? "' is too large to be held as a number" : "' is not a finite number");
+  if (errno == ERANGE && v == 0) return "'" + s + "' is too close to 0 to be held as a number (it would be read as 0)";
+  return {};
+}
+
 // CLI11's Range lets NaN through (every comparison with NaN is false) and reads "-1" into an
 // unsigned option as 2^64-1; these checks come before it.
 const CLI::Validator kFinite(
     [](std::string& s) -> std::string {
-      try {
-        size_t used = 0;
-        const double v = std::stod(s, &used);
-        if (used != s.size()) return "'" + s + "' is not a number";
-        if (!std::isfinite(v)) return "'" + s + "' is not a finite number";
-      } catch (const std::exception&) {
-        return "'" + s + "' is not a number";
-      }
-      return {};
+      double v = 0;
+      return read_real(s, v);
     },
     "FINITE", "finite");
 const CLI::Validator kNotNegative(
     [](std::string& s) -> std::string {
       const size_t first = s.find_first_not_of(" \t");
-      if (first != std::string::npos && s[first] == '-') return "'" + s + "' is negative";
-      return {};
+      if (first == std::string::npos || s[first] != '-') return {};
+      const std::string digits = s.substr(first + 1);
+      if (!digits.empty() && digits.find_first_not_of('0') == std::string::npos)
+        return "'" + s + "' has a minus sign; whole numbers here are written without one";  // -0 is not negative
+      return "'" + s + "' is negative";
     },
     "", "not negative");
 // A copy window is kept in whole microseconds: a value between 0 and 1 us would be 0 (off).
 const CLI::Validator kCopyWindow(
     [](std::string& s) -> std::string {
-      const double v = std::stod(s);  // kFinite ran first
+      double v = 0;
+      if (std::string why = read_real(s, v); !why.empty()) return why;
       if (v != 0 && v < 0.001) return s + " ms would round to 0 (it is kept in whole microseconds): use 0 (off) or at least 0.001";
       return {};
     },
     "", "copy window");
+// --duration: seconds to run, > 0 (leaving it out runs until a signal). The run's clock counts
+// whole nanoseconds, so below 1e-09 s the duration would round to 0, as the configuration's
+// durations (schema::kNanoseconds) do. -0 and 0 are refused: "stop after 0 seconds" ran until
+// SIGINT/SIGTERM, as if --duration had been left out.
+constexpr double kMaxDuration_s = 31536000.0;  // a year
+const CLI::Validator kDuration(
+    [](std::string& s) -> std::string {
+      double v = 0;
+      if (std::string why = read_real(s, v); !why.empty()) return why;
+      if (!(v > 0))
+        return "'" + s + "' is not > 0: give the seconds to run, or leave --duration out to run until SIGINT/SIGTERM";
+      if (v < 1e-9)
+        return s + " s would round to 0 (the run's clock counts whole nanoseconds): the smallest allowed value is 1e-09";
+      if (v > kMaxDuration_s)
+        return s + " s is more than a year (31536000 s): leave --duration out to run until SIGINT/SIGTERM";
+      return {};
+    },
+    "> 0 and <= 31536000", "duration");
 
 // The subcommand named on the command line, if it is not one of `cli`'s ("" when it is, or
 // when none is named): CLI11 takes an unknown word for a stray argument and would answer
@@ -130,7 +161,7 @@ int main(int argc, char** argv) {
   run->add_option("--set", r.sets, "override one key: --set ports.0.devargs=net_pcap0,rx_pcap=F (repeatable)");
   run->add_option("--out", r.out_dir, "write outputs into this folder (instead of outputs.dir/<start time>)");
   run->add_option("--duration", r.duration_s, "stop after this many seconds (default: run until SIGINT/SIGTERM)")
-      ->check(kFinite)->check(CLI::Range(0.0, 31536000.0));
+      ->check(kDuration);
 
   seqwatch::app::RunOptions c;
   c.show_config = true;

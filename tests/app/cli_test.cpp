@@ -415,6 +415,50 @@ TEST(Cli, NonFiniteNegativeAndRoundedToZeroOptionValuesAreRefused) {
   EXPECT_EQ(run(analyze + "--copy-window-ms 0.001 --top 0 --idle-timeout 0.001").rc, 0);
 }
 
+// Every real-valued option says what is wrong with its value: --duration 1e-320 read "is not a
+// number" (std::stod refused the denormal), as did 1e400; a duration of 0 or -0 ran until a
+// signal, as if --duration had been left out; -0 was "negative" for the counts (review 5).
+TEST(Cli, RealValuedOptionsSayWhyAValueIsRefused) {
+  const auto cap = write_pcap("reals.pcap", {tcp_frame(0x02, "", 1, 0, false)});
+  const std::string analyze = exe() + " analyze '" + cap + "' --source file ";
+  const std::string run_demo = "timeout 20 " + exe() + " run --pipeline " + src_dir() + "/pipelines/demo.yaml ";
+  const std::string not_positive =
+      " is not > 0: give the seconds to run, or leave --duration out to run until SIGINT/SIGTERM";
+  struct Case {
+    std::string cmd, says;
+  };
+  const std::vector<Case> cases = {
+      {run_demo + "--duration 1e-320",
+       "--duration: 1e-320 s would round to 0 (the run's clock counts whole nanoseconds): the smallest allowed value "
+       "is 1e-09"},
+      {run_demo + "--duration 0.0000000004",
+       "--duration: 0.0000000004 s would round to 0 (the run's clock counts whole nanoseconds): the smallest allowed "
+       "value is 1e-09"},
+      {run_demo + "--duration 1e-400", "--duration: '1e-400' is too close to 0 to be held as a number (it would be read as 0)"},
+      {run_demo + "--duration 1e400", "--duration: '1e400' is too large to be held as a number"},
+      {run_demo + "--duration -0", "--duration: '-0'" + not_positive},
+      {run_demo + "--duration -0.0", "--duration: '-0.0'" + not_positive},
+      {run_demo + "--duration 0", "--duration: '0'" + not_positive},
+      {run_demo + "--duration -1", "--duration: '-1'" + not_positive},
+      {run_demo + "--duration 31536001",
+       "--duration: 31536001 s is more than a year (31536000 s): leave --duration out to run until SIGINT/SIGTERM"},
+      {run_demo + "--duration 5s", "--duration: '5s' is not a number"},
+      {analyze + "--idle-timeout 1e-320", "--idle-timeout: Value 1e-320 not in range 0.001000 to 86400.000000"},
+      {analyze + "--idle-timeout 1e400", "--idle-timeout: '1e400' is too large to be held as a number"},
+      {analyze + "--copy-window-ms 1e-320",
+       "--copy-window-ms: 1e-320 ms would round to 0 (it is kept in whole microseconds): use 0 (off) or at least 0.001"},
+      {analyze + "--copy-window-ms 1e-400",
+       "--copy-window-ms: '1e-400' is too close to 0 to be held as a number (it would be read as 0)"},
+      {analyze + "--top -0", "--top: '-0' has a minus sign; whole numbers here are written without one"},
+      {analyze + "-w -00", "--workers: '-00' has a minus sign; whole numbers here are written without one"},
+  };
+  for (const Case& c : cases) {
+    const CmdResult r = run(c.cmd);
+    EXPECT_EQ(r.rc, 2) << c.cmd << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.says), std::string::npos) << c.cmd << "\n" << r.out;
+  }
+}
+
 // analyze --evidence checks payload triggers against the rules file, as run does (R9), and
 // refuses an evidence folder it cannot write into before reading the capture (R4).
 TEST(Cli, AnalyzeEvidenceRefusesUndefinedRulesAndUnusableFolders) {
