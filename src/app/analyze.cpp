@@ -120,7 +120,7 @@ int analyze(const AnalyzeOptions& opts) {
   auto file = PcapFileSource::open(opts.file);
   if (!file && (opts.source == "file" || opts.source == "dpdk")) return fail(file.error().message);
   if (!opts.json_out.empty())
-    if (const std::string why = summary_path_problem(opts.json_out); !why.empty()) return refuse("--json: " + why);
+    if (const std::string why = output_file_problem(opts.json_out); !why.empty()) return refuse("--json: " + why);
   // --config and --set carry the evidence settings here (the analysis has options of its
   // own): anything else would be accepted and not honoured, so it is refused.
   if ((!opts.config.empty() || !opts.sets.empty()) && opts.evidence_dir.empty()) {

@@ -435,14 +435,15 @@ int run_pipeline(const RunOptions& o) {
         {"outputs.summary", summary_path}};
     if (auto dup = same_output(paths); !dup.empty()) return abandon(unfit(dup));
     // A file inside the run folder may name a subfolder of it ("logs/events.jsonl"): made
-    // here. The summary, written at the end, is checked now.
+    // here. Every output (the summary is written at the end) is checked before any is opened:
+    // opening truncates, and a start refused at the second would have emptied an earlier
+    // run's first one in the same folder (--out, run_subdir: false).
     for (const auto& [key, path] : paths) {
       if (path.empty() || path == "-") continue;
       std::error_code ec;
       if (path.rfind((dir / "").string(), 0) == 0) fs::create_directories(fs::path(path).parent_path(), ec);
-      if (key == "outputs.summary")
-        if (const std::string why = summary_path_problem(path); !why.empty())
-          return abandon(unfit(config::located(&origins, key, why)));
+      if (const std::string why = output_file_problem(path); !why.empty())
+        return abandon(unfit(config::located(&origins, key, why)));
     }
     event::LineFile* files[] = {&out.events, &out.flows, &out.stats};
     for (size_t i = 0; i < 3; ++i)

@@ -64,7 +64,7 @@ nlohmann::json line_file_json(const event::LineFile& f) {
           {"rotations", c.rotations}, {"reopens", c.reopens}};
 }
 
-std::string summary_path_problem(const std::string& path) {
+std::string output_file_problem(const std::string& path) {
   if (path == "-") return {};
   const std::filesystem::path p(path);
   const std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");

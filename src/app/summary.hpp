@@ -26,9 +26,11 @@ std::string same_output(const std::vector<std::pair<std::string, std::string>>& 
 nlohmann::json line_file_json(const event::LineFile& f);
 // The summary as indented JSON to `path` ("-" = standard output); false when it failed.
 bool write_summary(const std::string& path, const nlohmann::json& j);
-// Why the summary could not be written to `path` at the end of the run (its folder missing
-// or not writable), checked at the start so a long run does not end in that error; "" = fine.
-std::string summary_path_problem(const std::string& path);
+// Why a file could not be written at `path` (a folder, its folder missing or not writable,
+// a file system that refuses it), found without changing an existing file: checked at the
+// start for every output, so that a long run does not end in that error (the summary) and a
+// refused start empties no earlier run's file; "" = fine.
+std::string output_file_problem(const std::string& path);
 // Why files could not be written into the folder `path` (an existing file, no permission,
 // a parent that cannot hold it), checked at the start; "" = fine. A folder that does not
 // exist is created and removed again to ask the system.

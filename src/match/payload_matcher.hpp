@@ -3,7 +3,7 @@
 //
 // Rules file format (config/rules/*.rules), one rule per line, '#' starts a comment:
 //   <id> <action> /<regex>/<flags>
-//   id      unsigned integer, unique in the file
+//   id      unsigned integer from 1 (a payload trigger names rule >= 1), unique in the file
 //   action  count | trigger     (trigger: evidence capture, see docs/events.md once it exists)
 //   flags   any of: i (caseless), s (dot matches newline), m (multi-line), 1 (report once
 //           per payload: HS_FLAG_SINGLEMATCH)

@@ -252,7 +252,7 @@ TEST(Run, WhatTheConfigurationNamesOutsideItselfIsCheckedAtTheStart) {
       {"--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap --set outputs.summary=/proc/seqwatch-summary.json",
        "outputs.summary: cannot create '/proc/seqwatch-summary.json': "},
       {"--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap --set outputs.events=/proc/nosuch/e.jsonl",
-       "outputs.events: cannot open '/proc/nosuch/e.jsonl': "},
+       "outputs.events: '/proc/nosuch' is not a folder that exists"},
   };
   for (const Case& c : cases) {
     const CmdResult r = run(seqwatch_run(out, c.set));
@@ -286,6 +286,16 @@ TEST(Run, WhatTheConfigurationNamesOutsideItselfIsCheckedAtTheStart) {
   EXPECT_EQ(sub.rc, 0) << sub.out;
   EXPECT_GT(fs::file_size(out + "/logs/events.jsonl", ec), 0u) << sub.out;
   EXPECT_TRUE(fs::exists(out + "/logs/s.json")) << sub.out;
+
+  // A start refused at its outputs leaves an earlier run's files in the same folder as they
+  // were: every output is checked before the first is opened (opening truncates).
+  const auto before = fs::file_size(out + "/logs/events.jsonl", ec);
+  const CmdResult again = run(seqwatch_run(out, "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap "
+                                                "--set outputs.events=logs/events.jsonl "
+                                                "--set outputs.flows=/proc/nosuch/flows.jsonl"));
+  EXPECT_EQ(again.rc, 2) << again.out;
+  EXPECT_NE(again.out.find("outputs.flows: '/proc/nosuch' is not a folder that exists"), std::string::npos) << again.out;
+  EXPECT_EQ(fs::file_size(out + "/logs/events.jsonl", ec), before) << again.out;
 }
 
 // A refused start leaves nothing behind: no run folder, and an earlier run's config.yaml in
