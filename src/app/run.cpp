@@ -400,19 +400,24 @@ int run_pipeline(const RunOptions& o) {
 
   // The run folder and its config.yaml (under a temporary name until the start succeeded;
   // a start refused from here on removes what it made).
-  fs::path made;  // the outermost folder this start creates ("" = the folder existed)
+  // What this start creates, taken back if it is refused from here on: its own files, then
+  // the folders it made, innermost first, each only while empty (what another process put
+  // there meanwhile stays).
+  std::vector<fs::path> made;  // folders, innermost first
   for (fs::path p = dir; !p.empty() && !fs::exists(p); p = p.parent_path()) {
-    made = p;
+    made.push_back(p);
     if (p == p.parent_path()) break;
   }
+  std::vector<fs::path> created;  // files
   std::error_code dir_err;
   fs::create_directories(dir, dir_err);
   if (dir_err) return fail("outputs.dir: cannot create '" + dir.string() + "': " + dir_err.message());
   const fs::path config_new = dir / "config.yaml.starting";
+  created.push_back(config_new);
   auto abandon = [&](int rc) {
     std::error_code ec;
-    fs::remove(config_new, ec);
-    if (!made.empty()) fs::remove_all(made, ec);
+    for (const fs::path& f : created) fs::remove(f, ec);
+    for (const fs::path& d : made) fs::remove(d, ec);  // fails, harmlessly, on a folder not empty
     return rc;
   };
   {
@@ -441,9 +446,15 @@ int run_pipeline(const RunOptions& o) {
     for (const auto& [key, path] : paths) {
       if (path.empty() || path == "-") continue;
       std::error_code ec;
-      if (path.rfind((dir / "").string(), 0) == 0) fs::create_directories(fs::path(path).parent_path(), ec);
+      if (path.rfind((dir / "").string(), 0) == 0) {
+        std::vector<fs::path> sub;
+        for (fs::path p = fs::path(path).parent_path(); p != dir && !fs::exists(p, ec); p = p.parent_path()) sub.push_back(p);
+        made.insert(made.begin(), sub.begin(), sub.end());
+        fs::create_directories(fs::path(path).parent_path(), ec);
+      }
       if (const std::string why = output_file_problem(path); !why.empty())
         return abandon(unfit(config::located(&origins, key, why)));
+      if (key != "outputs.summary" && !fs::exists(path, ec)) created.push_back(path);
     }
     event::LineFile* files[] = {&out.events, &out.flows, &out.stats};
     for (size_t i = 0; i < 3; ++i)
