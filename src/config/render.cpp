@@ -86,15 +86,17 @@ std::string check_devargs(const std::string& s) {
   struct Vdev {
     std::string_view prefix;
     std::vector<std::string_view> keys;
-    std::vector<std::string_view> rx;  // one of these is needed to receive anything ({} = none)
+    std::vector<std::string_view> rx;       // one of these is needed to receive anything ({} = none)
+    std::vector<std::string_view> numbers;  // keys whose value is a whole number
   };
   static const Vdev vdevs[] = {
       {"pcap", {"rx_pcap", "tx_pcap", "rx_iface", "rx_iface_in", "tx_iface", "iface", "phy_mac", "infinite_rx"},
-       {"rx_pcap", "rx_iface", "rx_iface_in", "iface"}},
-      {"af_packet", {"iface", "qpairs", "blocksz", "framesz", "framecnt", "qdisc_bypass"}, {"iface"}},
-      {"null", {"size", "copy", "no-rx"}, {}},
-      {"ring", {"nodeaction"}, {}},
-      {"tap", {"iface", "mac", "remote", "persist"}, {}},
+       {"rx_pcap", "rx_iface", "rx_iface_in", "iface"}, {"phy_mac"}},  // infinite_rx: 0 or 1, below
+      {"af_packet", {"iface", "qpairs", "blocksz", "framesz", "framecnt", "qdisc_bypass"}, {"iface"},
+       {"qpairs", "blocksz", "framesz", "framecnt", "qdisc_bypass"}},
+      {"null", {"size", "copy", "no-rx"}, {}, {"size", "copy", "no-rx"}},
+      {"ring", {"nodeaction"}, {}, {}},
+      {"tap", {"iface", "mac", "remote", "persist"}, {}, {}},
   };
   const std::string_view driver = name.substr(4, name.find_last_not_of("0123456789") - 3);
   for (const Vdev& v : vdevs) {
@@ -109,6 +111,12 @@ std::string check_devargs(const std::string& s) {
       if (std::find(v.keys.begin(), v.keys.end(), given.back()) == v.keys.end())
         return fmt::format("'{}': {} has no argument '{}' (its arguments: {})", s, name, given.back(),
                            fmt::join(v.keys, ", "));
+      // DPDK reads these with strtoul and takes what fails as 0 or as an error far from here
+      // (net_null0,size=abc: "RX queue 0 setup failed: Cannot allocate memory").
+      const std::string value = item.find('=') == std::string::npos ? "" : item.substr(item.find('=') + 1);
+      if (std::find(v.numbers.begin(), v.numbers.end(), given.back()) != v.numbers.end() &&
+          (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos))
+        return fmt::format("'{}': {}={} is not a whole number", s, given.back(), value);
     }
     if (!v.rx.empty() && std::none_of(given.begin(), given.end(), [&](const std::string& g) {
           return std::find(v.rx.begin(), v.rx.end(), g) != v.rx.end();

@@ -438,6 +438,10 @@ TEST_F(ConfigTest, PortChecks) {
   EXPECT_EQ(error_of("ports:\n  - {devargs: 'net_null0,nosuch=1'}\n"),
             where(2, 15) + ": ports[0].devargs: 'net_null0,nosuch=1': net_null0 has no argument 'nosuch' (its arguments: "
                            "size, copy, no-rx)");
+  EXPECT_EQ(error_of("ports:\n  - {devargs: 'net_null0,size=abc'}\n"),
+            where(2, 15) + ": ports[0].devargs: 'net_null0,size=abc': size=abc is not a whole number");
+  EXPECT_EQ(error_of("ports:\n  - {devargs: 'net_af_packet0,iface=eth0,qpairs='}\n"),
+            where(2, 15) + ": ports[0].devargs: 'net_af_packet0,iface=eth0,qpairs=': qpairs= is not a whole number");
   EXPECT_EQ(error_of("ports:\n  - {devargs: 'net_pcap0,rx_pcap=x,infinite_rx=yes'}\n"),
             where(2, 15) + ": ports[0].devargs: 'net_pcap0,rx_pcap=x,infinite_rx=yes': infinite_rx=yes must be 0 or 1");
   const auto fine = load_config_text("ports:\n  - {name: a, devargs: 'net_af_packet0,iface=eth1,qpairs=2,qdisc_bypass=1'}\n"
