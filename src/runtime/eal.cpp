@@ -53,6 +53,7 @@ Result<bool> eal_init(const EalOptions& opts) {
   const int rc = rte_eal_init(static_cast<int>(args.size()), argv.data());
   if (rc < 0) {
     const int err = rte_errno;
+    std::fflush(stdout);  // the EAL's usage text (stdout) before the reason (stderr), in a log file too
     std::string why = rte_strerror(err);
     std::string hint;
     if (err == EACCES)
