@@ -281,13 +281,17 @@ Result<bool> validate_before_start(const Config& cfg, const StartEnvironment& en
   if (!cfg.eal.no_huge && env.hugepages) {
     const Hugepages h = env.hugepages();
     bool socket_mem = false;  // --socket-mem in extra_args replaces -m (eal_arguments)
-    for (const auto& e : cfg.eal.extra_args) socket_mem |= e.rfind("--socket-mem", 0) == 0;
+    bool in_memory = false;   // --in-memory: DPDK may take hugepages through memfd, without a mount
+    for (const auto& e : cfg.eal.extra_args) {
+      socket_mem |= e.rfind("--socket-mem", 0) == 0;
+      in_memory |= e == "--in-memory";
+    }
     if (h.reserved_mb == 0)
       report("eal.no_huge", "no hugepages are reserved on this machine (/sys/kernel/mm/hugepages/*/nr_hugepages are 0): "
                             "reserve some (e.g. echo 1024 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages "
                             "for 2 GiB, or hugepages= on the kernel command line), or set eal.no_huge: true to run "
                             "from ordinary memory");
-    else if (!h.mounted)
+    else if (!h.mounted && !in_memory)
       report("eal.no_huge", fmt::format("{} MiB of hugepages are reserved but no hugetlbfs is mounted (/proc/mounts): "
                                         "mount one (mount -t hugetlbfs nodev /dev/hugepages), or set eal.no_huge: true",
                                         h.reserved_mb));

@@ -506,6 +506,9 @@ TEST_F(ConfigTest, ValidateBeforeTheStart) {
   EXPECT_NE(unmounted.error().message.find("eal.no_huge: 4096 MiB of hugepages are reserved but no hugetlbfs is mounted"),
             std::string::npos)
       << unmounted.error().message;
+  c.eal.extra_args = {"--in-memory"};  // hugepages through memfd: no mount needed
+  EXPECT_TRUE(validate_before_start(c, h, &org).ok());
+  c.eal.extra_args.clear();
   h.hugepages = [] { return Hugepages{4096, 4096, true}; };
   EXPECT_TRUE(validate_before_start(c, h, &org).ok());
   c.eal.no_huge = true;
