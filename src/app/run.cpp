@@ -165,7 +165,17 @@ int run_pipeline(const RunOptions& o) {
   start.capture_file = [](const std::string& path) -> std::string {
     char e[PCAP_ERRBUF_SIZE] = "";
     pcap_t* p = pcap_open_offline(path.c_str(), e);
-    if (p == nullptr) return e;
+    if (p == nullptr) {
+      unsigned char magic[2] = {};
+      if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+        const size_t got = std::fread(magic, 1, 2, f);
+        std::fclose(f);
+        if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+          return "gzip-compressed; DPDK ports read plain pcap or pcapng only: gunzip it first (seqwatch analyze "
+                 "reads it as it is)";
+      }
+      return e;
+    }
     pcap_close(p);
     return {};
   };

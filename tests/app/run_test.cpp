@@ -263,6 +263,18 @@ TEST(Run, WhatTheConfigurationNamesOutsideItselfIsCheckedAtTheStart) {
     EXPECT_FALSE(fs::exists(out)) << c.set;
   }
 
+  // A gzip-compressed capture, which net_pcap and the replay port cannot read, is named so.
+  const std::string gz = seqwatch::test::scratch_dir() + "run-demo.pcap.gz";
+  ASSERT_EQ(run("gzip -c '" + demo_pcap() + "' > '" + gz + "'").rc, 0);
+  for (const std::string& set : {"--set ports.0.devargs=net_pcap0,rx_pcap=" + gz,
+                                 "--set ports.0.devargs= --set ports.0.replay=" + gz}) {
+    const CmdResult r = run(seqwatch_run(out, set));
+    EXPECT_EQ(r.rc, 2) << r.out;
+    EXPECT_NE(r.out.find("gzip-compressed; DPDK ports read plain pcap or pcapng only: gunzip it first"),
+              std::string::npos)
+        << r.out;
+  }
+
   // Hugepages: without eal.no_huge, a machine with none reserved is told how to get them.
   uint64_t reserved = 0;
   std::error_code ec;
