@@ -297,7 +297,14 @@ Result<bool> validate_before_start(const Config& cfg, const StartEnvironment& en
 // where the key, or the nearest enclosing one, was set; "(default)" when it was not).
 std::string located(const Origins* origins, const std::string& key, const std::string& reason);
 
-// Every value of `key` in a vdev's devargs "name,k=v,k=v" (net_pcap repeats rx_pcap=).
+// The arguments of a vdev's devargs "name,k=v,k,...", after the name, in order (empty items
+// skipped; `k` alone has no value).
+struct DevArg {
+  std::string key, value;
+  bool has_value = false;
+};
+std::vector<DevArg> devargs_items(const std::string& devargs);
+// Every value of `key` in a vdev's devargs (net_pcap repeats rx_pcap=).
 std::vector<std::string> devargs_values(const std::string& devargs, const std::string& key);
 
 // The effective configuration as YAML, every key, in schema order (loads back to `cfg`).

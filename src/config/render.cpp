@@ -102,21 +102,15 @@ std::string check_devargs(const std::string& s) {
   for (const Vdev& v : vdevs) {
     if (driver != v.prefix) continue;
     std::vector<std::string> given;
-    for (size_t pos = s.find(','); pos != std::string::npos;) {
-      const size_t start = pos + 1;
-      pos = s.find(',', start);
-      const std::string item = s.substr(start, pos == std::string::npos ? pos : pos - start);
-      if (item.empty()) continue;
-      given.push_back(item.substr(0, item.find('=')));
-      if (std::find(v.keys.begin(), v.keys.end(), given.back()) == v.keys.end())
-        return fmt::format("'{}': {} has no argument '{}' (its arguments: {})", s, name, given.back(),
-                           fmt::join(v.keys, ", "));
+    for (const DevArg& a : devargs_items(s)) {
+      given.push_back(a.key);
+      if (std::find(v.keys.begin(), v.keys.end(), a.key) == v.keys.end())
+        return fmt::format("'{}': {} has no argument '{}' (its arguments: {})", s, name, a.key, fmt::join(v.keys, ", "));
       // DPDK reads these with strtoul and takes what fails as 0 or as an error far from here
       // (net_null0,size=abc: "RX queue 0 setup failed: Cannot allocate memory").
-      const std::string value = item.find('=') == std::string::npos ? "" : item.substr(item.find('=') + 1);
-      if (std::find(v.numbers.begin(), v.numbers.end(), given.back()) != v.numbers.end() &&
-          (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos))
-        return fmt::format("'{}': {}={} is not a whole number", s, given.back(), value);
+      if (std::find(v.numbers.begin(), v.numbers.end(), a.key) != v.numbers.end() &&
+          (a.value.empty() || a.value.size() > 9 || a.value.find_first_not_of("0123456789") != std::string::npos))
+        return fmt::format("'{}': {}={} is not a whole number", s, a.key, a.value);
     }
     if (!v.rx.empty() && std::none_of(given.begin(), given.end(), [&](const std::string& g) {
           return std::find(v.rx.begin(), v.rx.end(), g) != v.rx.end();

@@ -37,16 +37,23 @@ std::string port_device(const PortConfig& p) {
   return p.devargs.substr(0, p.devargs.find(','));
 }
 
-std::vector<std::string> devargs_values(const std::string& devargs, const std::string& key) {
-  std::vector<std::string> out;
-  size_t pos = devargs.find(',');
-  while (pos != std::string::npos) {
+std::vector<DevArg> devargs_items(const std::string& devargs) {
+  std::vector<DevArg> out;
+  for (size_t pos = devargs.find(','); pos != std::string::npos;) {
     const size_t start = pos + 1;
     pos = devargs.find(',', start);
-    const std::string_view item = std::string_view(devargs).substr(start, pos == std::string::npos ? pos : pos - start);
-    if (item.size() > key.size() && item.starts_with(key) && item[key.size()] == '=')
-      out.emplace_back(item.substr(key.size() + 1));
+    const std::string item = devargs.substr(start, pos == std::string::npos ? pos : pos - start);
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    out.push_back({item.substr(0, eq), eq == std::string::npos ? "" : item.substr(eq + 1), eq != std::string::npos});
   }
+  return out;
+}
+
+std::vector<std::string> devargs_values(const std::string& devargs, const std::string& key) {
+  std::vector<std::string> out;
+  for (DevArg& a : devargs_items(devargs))
+    if (a.has_value && a.key == key) out.push_back(std::move(a.value));
   return out;
 }
 
