@@ -182,7 +182,20 @@ inline bool first_syn_eligible(const flow::FlowEntry& f, const decode::TcpInfo& 
          f.cold.syn_count == 0 && f.cold.stage == Stage::kNone;
 }
 
-inline void first_syn(flow::FlowEntry& f, int d, const decode::TcpInfo& t, uint32_t now, uint32_t frame) noexcept {
+// P5 for a SYN without ACK: Wireshark's ts_mru_syn, the time the initial RTT is measured
+// from. A zero time means "none" there: a SYN stamped exactly at the epoch (hand-made
+// captures) gives no initial RTT and the out-of-order threshold stays 3 ms; matched.
+inline void note_syn_time(TcpCold& cold, uint32_t now, uint64_t ts_ns) noexcept {
+  cold.syn_time_us = now;
+  if (ts_ns != 0) {
+    cold.flags |= kColdMruSyn;
+  } else {
+    cold.flags &= static_cast<decltype(cold.flags)>(~kColdMruSyn);
+  }
+}
+
+inline void first_syn(flow::FlowEntry& f, int d, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame) noexcept {
+  const uint32_t now = static_cast<uint32_t>(ts_ns / 1000);
   HalfState& fwd = f.half[d];
   HalfState& rev = f.half[1 - d];
   TcpCold& cold = f.cold;
@@ -196,8 +209,7 @@ inline void first_syn(flow::FlowEntry& f, int d, const decode::TcpInfo& t, uint3
   fwd.window = t.window;
   fwd.lastack = t.ack;
   fwd.lastack_time_us = now;
-  cold.syn_time_us = now;
-  cold.flags |= kColdMruSyn;
+  note_syn_time(cold, now, ts_ns);
   if (t.opts & decode::kOptWscale) fwd.wscale = static_cast<int8_t>(t.wscale > kMaxWscale ? kMaxWscale : t.wscale);
   if (fwd.wscale == kWscaleUnknown) {
     fwd.wscale = kWscaleNone;
@@ -232,7 +244,7 @@ bool analyze_segment_fast(flow::FlowEntry& f, flow::Dir dir, const decode::TcpIn
     return true;
   }
   if (first_syn_eligible(f, t)) {
-    first_syn(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame);
+    first_syn(f, static_cast<int>(dir), t, ts_ns, frame);
     return true;
   }
   return false;
@@ -245,7 +257,7 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
     return Action::kNone;
   }
   if (first_syn_eligible(f, t)) {
-    first_syn(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame);
+    first_syn(f, static_cast<int>(dir), t, ts_ns, frame);
     return Action::kNone;
   }
   return analyze_segment_rules(f, dir, t, ts_ns, frame, out);
@@ -454,10 +466,7 @@ done:
                                      ((bits & kZeroWindowProbe) ? kLastZeroWindowProbe : 0));
   // P5-P9: first RTT (the out-of-order threshold) and window scaling.
   if (syn) {
-    if (!has_ack) {
-      cold.syn_time_us = now;
-      cold.flags |= kColdMruSyn;
-    }
+    if (!has_ack) note_syn_time(cold, now, ts_ns);
     fwd.flags |= kFirstAck;
   } else if (has_ack) {
     first_ack(fwd, cold, now);

@@ -285,6 +285,21 @@ TEST(Analyzer, FillersOfHolesSpreadOverAWideWindowAreUpstream) {
             kLossDownstream);
 }
 
+// The out-of-order threshold is the initial RTT (SYN -> first ACK, 10 ms here), 3 ms without
+// one. A SYN stamped exactly at the epoch gives none, as in tshark 4.0 (its zero time means
+// "no SYN seen"; Wireshark's own test captures start there): a hole filled 5 ms after it
+// opened is then a retransmission, not out of order.
+TEST(Analyzer, SynAtTheEpochGivesNoInitialRtt) {
+  for (const uint64_t t0 : {uint64_t{0}, uint64_t{1}}) {
+    Conversation c;
+    c.set_time_base_ns(0);
+    c.handshake(CI, SI, t0);
+    EXPECT_EQ(c.send({true, C1 + 100, S1, A, 100, 502, t0 + 30000}), kLostSegment);
+    const uint32_t v = c.send({true, C1, S1, A, 100, 502, t0 + 35000});
+    EXPECT_EQ(v & (kRetransmission | kOutOfOrder), t0 == 0 ? kRetransmission : kOutOfOrder) << "SYN at " << t0 << " us";
+  }
+}
+
 TEST(Analyzer, QuickResendOfSeenBytesIsOutOfOrderForTsharkButCountsAsRetransmission) {
   // At a sender's capture point a quick re-send looks "out of order" to Wireshark 4.0's
   // timing rule; its bytes passed the sensor, so the flow counters (and kernel truth)

@@ -95,7 +95,7 @@ class Conversation {
       t.tsval = s.tsval;
       t.tsecr = s.tsecr;
     }
-    PacketRef p{f, 40, 40, s.t_us * 1000 + 1700000000000000000ull, frame_};
+    PacketRef p{f, 40, 40, s.t_us * 1000 + time_base_ns_, frame_};
     stage_->process_burst(&v, &p, 1);
     uint32_t bits = 0;
     stage_->events().drain([&](const event::SegmentEvent& e) {
@@ -114,6 +114,8 @@ class Conversation {
   const std::vector<event::FlowRecord>& records() const { return records_; }
   tcp::TcpStage& stage() { return *stage_; }
   uint64_t frames() const { return frame_; }
+  // Packet times are t_us after this instant (default: a date in 2023; 0 = the epoch).
+  void set_time_base_ns(uint64_t ns) { time_base_ns_ = ns; }
 
   // The usual three-way handshake: client ISN ci, server ISN si, at times t, t+rtt, t+2rtt.
   void handshake(uint32_t ci, uint32_t si, uint64_t t = 0, uint64_t rtt_us = 10000, int8_t wscale = 7) {
@@ -134,6 +136,7 @@ class Conversation {
   std::map<uint64_t, event::SegmentEvent> events_;
   std::vector<event::FlowRecord> records_;
   uint64_t frame_ = 0;
+  uint64_t time_base_ns_ = 1700000000000000000ull;
 };
 
 }  // namespace seqwatch::testing
