@@ -47,6 +47,8 @@ inline constexpr uint16_t kEthErspan2 = 0x88BE; // ERSPAN type I/II
 inline constexpr uint16_t kEthErspan3 = 0x22EB; // ERSPAN type III
 inline constexpr uint16_t kEthPpp = 0x880B;     // PPP in enhanced GRE (PPTP)
 inline constexpr uint16_t kEthCmd = 0x8909;     // Cisco MetaData (TrustSec inline SGT tag)
+inline constexpr uint16_t kEthFabricPath = 0x8903;  // Cisco FabricPath (its core links)
+inline constexpr uint16_t kEthAvsp = 0xD28B;    // Arista vendor header (timestamps on tap/mirror ports)
 
 inline constexpr uint64_t kNoBound = ~uint64_t{0};
 

@@ -224,6 +224,13 @@ template <bool kFastPath>
       case LinkType::kNflog: first = detail::nflog(c); break;
       case LinkType::kNull: first = detail::loopback(c, false); break;
       case LinkType::kLoop: first = detail::loopback(c, true); break;
+      case LinkType::kPpp:
+      case LinkType::kPppSerial: first = detail::ppp_link(c); break;
+      case LinkType::kCHdlc: first = detail::chdlc(c); break;
+      case LinkType::kPppEther:
+        c.ethertype = detail::kEthPppoeSession;  // the PPPoE header comes first
+        first = Next::kEthertype;
+        break;
       default:
         v.status = DecodeStatus::kUnsupportedLinkType;
         return v.status;
@@ -305,6 +312,10 @@ bool link_type_from_pcap(uint32_t value, LinkType& out) noexcept {
   switch (value) {
     case 0: out = LinkType::kNull; return true;
     case 1: out = LinkType::kEthernet; return true;
+    case 9: out = LinkType::kPpp; return true;
+    case 50: out = LinkType::kPppSerial; return true;
+    case 51: out = LinkType::kPppEther; return true;
+    case 104: out = LinkType::kCHdlc; return true;
     case 12:   // DLT_RAW as libpcap reports LINKTYPE_RAW on most platforms
     case 14:   // DLT_RAW on OpenBSD
     case 101: out = LinkType::kRaw; return true;
@@ -322,6 +333,10 @@ std::string_view link_type_name(LinkType lt) noexcept {
   switch (lt) {
     case LinkType::kNull: return "null";
     case LinkType::kEthernet: return "ethernet";
+    case LinkType::kPpp: return "ppp";
+    case LinkType::kPppSerial: return "ppp-serial";
+    case LinkType::kPppEther: return "ppp-ether";
+    case LinkType::kCHdlc: return "c-hdlc";
     case LinkType::kRaw: return "raw";
     case LinkType::kLoop: return "loop";
     case LinkType::kLinuxSll: return "linux-sll";

@@ -1,5 +1,6 @@
-// Link layers: link-type headers (Ethernet, Linux SLL/SLL2, NFLOG, loopback, raw IP),
-// 802.1Q/802.1ad VLAN stacks, MPLS label stacks, PPPoE sessions and PPP.
+// Link layers: link-type headers (Ethernet, Linux SLL/SLL2, NFLOG, loopback, raw IP, PPP,
+// Cisco HDLC), 802.1Q/802.1ad VLAN stacks, Cisco MetaData, FabricPath and Arista headers,
+// MPLS label stacks, PPPoE sessions and PPP.
 // Internal to src/decode/; included only by decoder.cpp.
 #pragma once
 
@@ -19,6 +20,14 @@ inline constexpr uint32_t kMplsLabel = 4;
 inline constexpr uint32_t kPppoeHdr = 6;
 // Cisco MetaData after its ethertype: version, length, option, SGT, next ethertype.
 inline constexpr uint32_t kCmdHdr = 8;
+// Cisco FabricPath after its ethertype: FTag/TTL, then the classical frame's MAC addresses
+// and ethertype.
+inline constexpr uint32_t kFabricPathHdr = 16;
+// Arista vendor header after its ethertype: subtype, version, then (subtype 1) a timestamp
+// of 8 (versions 0x10, 0x110) or 6 bytes (0x20, 0x120), then the ethertype.
+inline constexpr uint16_t kAvspTimestamp = 1;
+inline constexpr uint32_t kAvspHdr = 4;
+inline constexpr uint32_t kCHdlcHdr = 4;  // address, control, ethertype
 
 SEQWATCH_DECODE_HOT Next ether(Cursor& c) noexcept {
   if (!c.have(kEtherHdr)) return c.fail(DecodeStatus::kTruncatedL2);
@@ -27,14 +36,31 @@ SEQWATCH_DECODE_HOT Next ether(Cursor& c) noexcept {
   return Next::kEthertype;
 }
 
+// Arista's vendor header (ethertype 0xD28B: switches that stamp mirrored frames with the
+// time they were seen, tap aggregation): its length, or 0 for a subtype or version
+// without a known layout (the frame is left as non-IP).
+inline uint32_t avsp_length(const uint8_t* h) noexcept {
+  if (load_be16(h) != kAvspTimestamp) return 0;
+  switch (load_be16(h + 2)) {
+    case 0x10:
+    case 0x110: return kAvspHdr + 8 + 2;
+    case 0x20:
+    case 0x120: return kAvspHdr + 6 + 2;
+    default: return 0;
+  }
+}
+
 // Dispatches on c.ethertype; VLAN tags are consumed here (outer ones into v.vlan[],
-// those of a tunnel's inner Ethernet frame into v.inner_vlan), and so is one Cisco
-// MetaData (CMD) header: TrustSec's inline security-group tag, 8 bytes ending with the
-// ethertype of what it tags (the layout Wireshark's packet-cisco-metadata.c reads).
+// those of a tunnel's inner Ethernet frame into v.inner_vlan), and so are, once each, a
+// Cisco MetaData (CMD) header (TrustSec's inline security-group tag, 8 bytes ending with
+// the ethertype of what it tags: the layout Wireshark's packet-cisco-metadata.c reads), a
+// Cisco FabricPath header (a frame captured on a FabricPath core link: the classical
+// Ethernet frame follows whole, its VLAN tags are the frame's own) and an Arista
+// timestamp header.
 SEQWATCH_DECODE_HOT Next ethertype(Cursor& c) noexcept {
   PacketView& v = c.v;
   unsigned inner_tags = 0;
-  bool cmd_seen = false;
+  bool cmd_seen = false, fabricpath_seen = false, avsp_seen = false;
   for (;;) {
     if (c.ethertype == kEthIpv4) {  // the common case, before the general dispatch below
       if (v.ip_count == 0) v.ethertype = kEthIpv4;
@@ -60,6 +86,26 @@ SEQWATCH_DECODE_HOT Next ethertype(Cursor& c) noexcept {
       cmd_seen = true;  // a second one is not defined by anyone: left undecoded below
       c.ethertype = load_be16(c.at() + 6);
       c.off += kCmdHdr;
+      continue;
+    }
+    if (et == kEthFabricPath && !fabricpath_seen && !c.inner_l2) {
+      if (!c.have(kFabricPathHdr)) return c.fail(DecodeStatus::kTruncatedL2);
+      fabricpath_seen = true;
+      c.ethertype = load_be16(c.at() + kFabricPathHdr - 2);
+      c.off += kFabricPathHdr;
+      continue;
+    }
+    if (et == kEthAvsp && !avsp_seen) {
+      if (!c.have(kAvspHdr)) return c.fail(DecodeStatus::kTruncatedL2);
+      const uint32_t len = avsp_length(c.at());
+      if (len == 0) {
+        if (v.ip_count == 0) v.ethertype = et;
+        return Next::kDone;
+      }
+      if (!c.have(len)) return c.fail(DecodeStatus::kTruncatedL2);
+      avsp_seen = true;
+      c.ethertype = load_be16(c.at() + len - 2);
+      c.off += len;
       continue;
     }
     switch (et) {
@@ -118,7 +164,25 @@ inline Next ppp(Cursor& c) noexcept {
   }
   if (proto == 0x0021) return Next::kIpv4;
   if (proto == 0x0057) return Next::kIpv6;
+  if (proto == 0x0281 || proto == 0x0283) return Next::kMpls;  // MPLS unicast / multicast
   return Next::kDone;
+}
+
+// Cisco HDLC (link type 104): address (0x0F unicast, 0x8F broadcast), control, ethertype.
+inline Next chdlc(Cursor& c) noexcept {
+  if (!c.have(kCHdlcHdr)) return c.fail(DecodeStatus::kTruncatedL2);
+  c.ethertype = load_be16(c.at() + 2);
+  c.off += kCHdlcHdr;
+  return Next::kEthertype;
+}
+
+// Link types 9 (PPP) and 50 (PPP_SERIAL): PPP, with or without address/control; routers
+// also write Cisco HDLC frames under them (address 0x0F / 0x8F: no PPP protocol in use
+// starts with either byte, compressed or not), as Wireshark reads them.
+inline Next ppp_link(Cursor& c) noexcept {
+  if (!c.have(1)) return c.fail(DecodeStatus::kTruncatedL2);
+  if (c.at()[0] == 0x0F || c.at()[0] == 0x8F) return chdlc(c);
+  return ppp(c);
 }
 
 inline Next linux_sll(Cursor& c) noexcept {

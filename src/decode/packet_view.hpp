@@ -21,7 +21,11 @@ namespace seqwatch::decode {
 enum class LinkType : uint16_t {
   kNull = 0,        // BSD loopback: 4-byte host-order address family
   kEthernet = 1,
+  kPpp = 9,         // PPP (address/control optional), or Cisco HDLC frames written under it
+  kPppSerial = 50,  // PPP in HDLC-like framing, or Cisco HDLC (routers' serial links)
+  kPppEther = 51,   // PPPoE session header, no Ethernet
   kRaw = 101,       // raw IPv4 or IPv6, version from the first nibble
+  kCHdlc = 104,     // Cisco HDLC: address, control, ethertype
   kLoop = 108,      // OpenBSD loopback: 4-byte network-order address family
   kLinuxSll = 113,  // Linux cooked capture v1
   kIpv4 = 228,

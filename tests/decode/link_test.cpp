@@ -253,6 +253,7 @@ TEST(LinkTypes, UnsupportedValueIsReported) {
 TEST(LinkTypes, PcapValuesMapToLinkTypes) {
   const std::pair<uint32_t, LinkType> known[] = {
       {0, LinkType::kNull},        {1, LinkType::kEthernet}, {12, LinkType::kRaw},   {14, LinkType::kRaw},
+      {9, LinkType::kPpp},         {50, LinkType::kPppSerial}, {51, LinkType::kPppEther}, {104, LinkType::kCHdlc},
       {101, LinkType::kRaw},       {108, LinkType::kLoop},   {113, LinkType::kLinuxSll},
       {228, LinkType::kIpv4},      {229, LinkType::kIpv6},   {239, LinkType::kNflog},
       {276, LinkType::kLinuxSll2},
@@ -354,6 +355,91 @@ TEST(CiscoMetadata, AfterVlanTag) {
 TEST(CiscoMetadata, CutHeaderIsTruncatedL2) {
   const Bytes f = FrameBuilder().eth().cmd(5).ipv4().tcp().build();
   EXPECT_EQ(decode_frame(f, LinkType::kEthernet, 14 + 7).status, DecodeStatus::kTruncatedL2);
+}
+
+// ---- Cisco FabricPath, Arista timestamp header ------------------------------------------
+
+TEST(FabricPath, ClassicalFrameInsideIsDecodedWithItsVlan) {
+  const Decoded d = decode_frame(FrameBuilder().eth().fabricpath().vlan(7).ipv4().tcp(kTcp).build(), LinkType::kEthernet);
+  expect_ipv4_tcp(d, 14 + 16 + 4, wire::kEthIpv4);
+  ASSERT_EQ(d.v.vlan_count, 1);
+  EXPECT_EQ(d.v.vlan[0], 7);
+}
+
+TEST(FabricPath, CutHeaderIsTruncatedL2) {
+  const Bytes f = FrameBuilder().eth().fabricpath().ipv4().tcp().build();
+  EXPECT_EQ(decode_frame(f, LinkType::kEthernet, 14 + 15).status, DecodeStatus::kTruncatedL2);
+}
+
+TEST(Arista, TimestampHeadersOfBothLengthsAreSkipped) {
+  for (const auto& [version, ts] : {std::pair<uint16_t, size_t>{0x10, 8}, {0x110, 8}, {0x20, 6}, {0x120, 6}}) {
+    const Decoded d = decode_frame(FrameBuilder().eth().avsp(version, ts).ipv4().tcp(kTcp).build(), LinkType::kEthernet);
+    expect_ipv4_tcp(d, static_cast<uint32_t>(14 + 4 + ts + 2), wire::kEthIpv4);
+  }
+  const Decoded d = decode_frame(FrameBuilder().eth().avsp(0x20, 6).vlan(100).mpls(1024).ipv6().tcp(kTcp).build(),
+                                 LinkType::kEthernet);
+  expect_ipv6_tcp(d, 14 + 12 + 4 + 4, wire::kEthMpls);
+  EXPECT_EQ(d.v.vlan[0], 100);
+  EXPECT_EQ(d.v.mpls_label, 1024u);
+}
+
+TEST(Arista, UnknownSubtypeOrVersionIsOkAndNotIp) {
+  for (const auto& [subtype, version] : {std::pair<uint16_t, uint16_t>{2, 0x10}, {1, 0x30}}) {
+    const Decoded d = decode_frame(FrameBuilder().eth().avsp(version, 8, subtype).ipv4().tcp().build(), LinkType::kEthernet);
+    EXPECT_EQ(d.status, DecodeStatus::kOk);
+    EXPECT_EQ(d.v.ip_count, 0);
+    EXPECT_EQ(d.v.ethertype, wire::kEthAvsp);
+  }
+}
+
+TEST(Arista, CutHeaderIsTruncatedL2) {
+  const Bytes f = FrameBuilder().eth().avsp(0x10, 8).ipv4().tcp().build();
+  for (size_t n : {14 + 3, 14 + 13}) EXPECT_EQ(decode_frame(f, LinkType::kEthernet, n).status, DecodeStatus::kTruncatedL2) << n;
+}
+
+// ---- PPP and Cisco HDLC link types (routers' serial / WAN captures) ------------------------
+
+TEST(PppLink, WithAndWithoutAddressControl) {
+  for (const LinkType lt : {LinkType::kPpp, LinkType::kPppSerial}) {
+    expect_ipv4_tcp(decode_frame(FrameBuilder().ppp().ipv4().tcp(kTcp).build(), lt), 4, 0);
+    expect_ipv6_tcp(decode_frame(FrameBuilder().ppp(false).ipv6().tcp(kTcp).build(), lt), 2, 0);
+    expect_ipv4_tcp(decode_frame(FrameBuilder().ppp(false, true).ipv4().tcp(kTcp).build(), lt), 1, 0);
+  }
+}
+
+TEST(PppLink, MplsUnderPpp) {
+  const Decoded d = decode_frame(FrameBuilder().ppp(true, false, 0x0281).mpls(16).ipv4().tcp(kTcp).build(), LinkType::kPpp);
+  expect_ipv4_tcp(d, 8, 0);
+  EXPECT_EQ(d.v.mpls_label, 16u);
+}
+
+TEST(PppLink, CiscoHdlcFramesUnderPppLinkTypes) {
+  for (const LinkType lt : {LinkType::kPpp, LinkType::kPppSerial, LinkType::kCHdlc}) {
+    for (const uint8_t address : {uint8_t{0x0F}, uint8_t{0x8F}}) {
+      expect_ipv4_tcp(decode_frame(FrameBuilder().chdlc(address).ipv4().tcp(kTcp).build(), lt), 4, wire::kEthIpv4);
+      expect_ipv6_tcp(decode_frame(FrameBuilder().chdlc(address).ipv6().tcp(kTcp).build(), lt), 4, wire::kEthIpv6);
+    }
+  }
+  const Decoded d = decode_frame(FrameBuilder().chdlc().mpls(77).ipv4().tcp(kTcp).build(), LinkType::kCHdlc);
+  expect_ipv4_tcp(d, 8, wire::kEthMpls);
+}
+
+TEST(PppLink, PppoeWithoutEthernet) {
+  expect_ipv4_tcp(decode_frame(FrameBuilder().pppoe().ipv4().tcp(kTcp).build(), LinkType::kPppEther), 8,
+                  wire::kEthPppoeSession);
+}
+
+TEST(PppLink, LcpIsOkAndNotIp) {
+  const Decoded d = decode_frame(FrameBuilder().ppp(true, false, 0xC021).payload(8).build(), LinkType::kPpp);
+  EXPECT_EQ(d.status, DecodeStatus::kOk);
+  EXPECT_EQ(d.v.ip_count, 0);
+}
+
+TEST(PppLink, CutHeadersAreTruncated) {
+  const Bytes h = FrameBuilder().chdlc().ipv4().tcp().build();
+  EXPECT_EQ(decode_frame(h, LinkType::kCHdlc, 3).status, DecodeStatus::kTruncatedL2);
+  EXPECT_EQ(decode_frame(h, LinkType::kPpp, 0).status, DecodeStatus::kTruncatedL2);
+  EXPECT_EQ(decode_frame(h, LinkType::kPpp, 3).status, DecodeStatus::kTruncatedL2);
 }
 
 // ---- MPLS ----------------------------------------------------------------------------

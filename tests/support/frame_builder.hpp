@@ -70,6 +70,8 @@ inline constexpr uint16_t kEthErspan2 = 0x88BE;  // ERSPAN type I and II
 inline constexpr uint16_t kEthErspan3 = 0x22EB;
 inline constexpr uint16_t kEthPpp = 0x880B;      // PPP in enhanced GRE
 inline constexpr uint16_t kEthCmd = 0x8909;      // Cisco MetaData (TrustSec SGT)
+inline constexpr uint16_t kEthFabricPath = 0x8903;  // Cisco FabricPath
+inline constexpr uint16_t kEthAvsp = 0xD28B;     // Arista vendor header
 inline constexpr uint16_t kPppIpv4 = 0x0021;
 inline constexpr uint16_t kPppIpv6 = 0x0057;
 inline constexpr uint16_t kPppLcp = 0xC021;
@@ -632,6 +634,34 @@ class FrameBuilder {
     u8(1);
     be16(0x0001);
     be16(sgt);
+    type_slot(Slot::kEthertype, kAuto);
+    return *this;
+  }
+  // Cisco FabricPath (after its ethertype 0x8903): FTag/TTL, then the classical frame's
+  // destination and source MAC and its ethertype.
+  FrameBuilder& fabricpath(uint16_t ftag_ttl = 0x4020) {
+    open({.ethertype = wire::kEthFabricPath});
+    be16(ftag_ttl);
+    put(kMacDst);
+    put(kMacSrc);
+    type_slot(Slot::kEthertype, kAuto);
+    return *this;
+  }
+  // Arista vendor header (after its ethertype 0xD28B): subtype, version, a timestamp of
+  // `ts_bytes` bytes, then the ethertype.
+  FrameBuilder& avsp(uint16_t version = 0x10, size_t ts_bytes = 8, uint16_t subtype = 1) {
+    open({.ethertype = wire::kEthAvsp});
+    be16(subtype);
+    be16(version);
+    b_.insert(b_.end(), ts_bytes, 0x5A);
+    type_slot(Slot::kEthertype, kAuto);
+    return *this;
+  }
+  // Cisco HDLC header (link type 104): address, control 0, ethertype.
+  FrameBuilder& chdlc(uint8_t address = 0x0F) {
+    open({});
+    u8(address);
+    u8(0);
     type_slot(Slot::kEthertype, kAuto);
     return *this;
   }
