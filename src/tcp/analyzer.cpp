@@ -266,6 +266,10 @@ Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo&
 // Forgets everything a side's sequence numbers were measured against (nextseq, the highest
 // ACKable sequence, the open gap, the segment grid, the RTT timer, the Eifel check), as if
 // the side had not sent yet; its window, options and counters stay.
+// A segment this far from where a side's latest ISN put it (either way) is in another
+// sequence space (an earlier SYN/ACK's).
+inline constexpr uint32_t kIsnSpaceApart = 65536;
+
 inline void restart_sequence_space(HalfState& h) noexcept {
   h.nextseq = h.maxseqtobeacked = 0;
   h.gap_len = 0;
@@ -308,6 +312,19 @@ inline void restart_sequence_space(HalfState& h) noexcept {
     // every later segment a retransmission; docs/tcp-analysis.md). With data sent, the
     // state is kept, as Wireshark does.
     if (cnt.data_bytes == 0) restart_sequence_space(fwd);
+  }
+  // The other way round: a side that answered with two ISNs and has sent no data yet, whose
+  // segment comes exactly where the peer's ACK points and not where the latest ISN put it.
+  // The peer acknowledged the space it accepted (a client that got a second SYN/ACK with
+  // another ISN answers it with a challenge ACK for the first, RFC 5961), and this side
+  // sends in that space: it starts afresh there, and its data is new (nDPI's KakaoTalk
+  // captures: a stray second SYN/ACK, then every data segment of the server read as a
+  // retransmission). A side that has sent no data has its nextseq one or two past its ISN
+  // (a FIN); a segment 64 KiB or more away from it, exactly at the peer's ACK, is in the other
+  // space (a FIN or RST re-sent at the peer's ACK is not: those are excluded).
+  if (no_sfr && cnt.data_bytes == 0 && (fwd.flags & kSynSeen) && fwd.nextseq != 0 && rev.lastack != 0 &&
+      seq == rev.lastack && seq - fwd.nextseq + kIsnSpaceApart > 2 * kIsnSpaceApart) {
+    restart_sequence_space(fwd);  // base_seq stays the latest ISN, as tshark's does (reused_ports)
   }
   // Impossible flags: SYN with FIN or RST, FIN without ACK (FIN/Xmas scans), or none of
   // SYN/FIN/RST/ACK (null scans). Wireshark's analysis runs on them unchanged; seqwatch's

@@ -553,6 +553,33 @@ TEST(Analyzer, SynAckWithANewIsnAfterAStrayAckStartsTheSequenceAfresh) {
   EXPECT_EQ(c.records()[0].count[1].data_bytes, 3000u);
 }
 
+// The other way round (nDPI's KakaoTalk captures): the server's first SYN/ACK is the real
+// one, a stray second with another ISN follows, the client answers it with a challenge ACK
+// for the first, and the server's data continues the first space: new data, not re-sent
+// (tshark 4.0 and seqwatch before 2026-12-03 read it all as retransmissions; tcptrace none).
+// A real re-send in that space is still one.
+TEST(Analyzer, DataWhereThePeersAckPointsAfterTwoSynAcksIsNew) {
+  Conversation c;
+  constexpr uint32_t kStray = SI + 0x05F00000;  // a later ISN: compares as after SI
+  c.send({true, CI, 0, S, 0, 64240, 0});
+  c.send({false, SI, C1, S | A, 0, 65160, 40000});
+  c.send({true, C1, S1, A, 0, 502, 47000});
+  c.send({true, C1, S1, A | P, 184, 502, 54000});
+  EXPECT_TRUE(c.send({false, kStray, C1, S | A, 0, 65160, 735000}) & kReusedPorts);
+  c.send({true, C1 + 184, S1, A, 0, 502, 737000});  // challenge ACK: still the first space
+  c.send({false, S1, C1 + 184, A, 0, 509, 790000});
+  for (uint32_t i = 0; i < 3; ++i)
+    EXPECT_EQ(c.send({false, S1 + 1280 * i, C1 + 184, A, 1280, 509, 3360000 + 3000 * i}) &
+                  (kRetransmission | kOutOfOrder | kLostSegment),
+              0u)
+        << i;
+  EXPECT_TRUE(c.send({false, S1 + 1280, C1 + 184, A, 1280, 509, 3900000}) & kRetransmission);
+  c.finish();
+  ASSERT_EQ(c.records().size(), 1u);
+  EXPECT_EQ(c.records()[0].count[1].retx_segs, 1u);
+  EXPECT_EQ(c.records()[0].count[1].data_bytes, 4u * 1280);
+}
+
 // Once a side has sent data, a SYN/ACK with another ISN keeps its sequence state (as
 // Wireshark does): a re-send of that data is still a retransmission.
 TEST(Analyzer, SynAckWithANewIsnAfterDataKeepsTheSequenceState) {

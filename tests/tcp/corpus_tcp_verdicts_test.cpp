@@ -97,8 +97,9 @@ const std::vector<AllowEntry>& allow_list() {
        "two responders answer the same SYN with SYN/ACKs of two ISNs, alternating; the data follows the "
        "second ISN. tshark keeps the first space (later SYN/ACKs retransmissions, the client's data an ACK "
        "of an unseen segment); seqwatch follows the latest SYN/ACK, so the first space's last SYN/ACK "
-       "(frame 22) leaves it there and the server's first data looks like a gap (frames 24, 26): neither "
-       "tool can know which responder is real before data flows"},
+       "(frame 22) leaves it there for one client segment (frame 23: ack_lost_segment), until the server "
+       "sends where the client's ACK points (frame 24) and seqwatch takes that space back: the server's "
+       "data is new"},
   };
   return list;
 }
