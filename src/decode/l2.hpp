@@ -168,13 +168,16 @@ inline Next ppp(Cursor& c) noexcept {
   return Next::kDone;
 }
 
-// Cisco HDLC (link type 104): address (0x0F unicast, 0x8F broadcast), control, ethertype.
-inline Next chdlc(Cursor& c) noexcept {
-  if (!c.have(kCHdlcHdr)) return c.fail(DecodeStatus::kTruncatedL2);
-  c.ethertype = load_be16(c.at() + 2);
-  c.off += kCHdlcHdr;
+// A link-type header of `len` bytes naming the next protocol by ethertype at `type_at`.
+inline Next ethertype_header(Cursor& c, uint32_t len, uint32_t type_at) noexcept {
+  if (!c.have(len)) return c.fail(DecodeStatus::kTruncatedL2);
+  c.ethertype = load_be16(c.at() + type_at);
+  c.off += len;
   return Next::kEthertype;
 }
+
+// Cisco HDLC (link type 104): address (0x0F unicast, 0x8F broadcast), control, ethertype.
+inline Next chdlc(Cursor& c) noexcept { return ethertype_header(c, kCHdlcHdr, 2); }
 
 // Link types 9 (PPP) and 50 (PPP_SERIAL): PPP, with or without address/control; routers
 // also write Cisco HDLC frames under them (address 0x0F / 0x8F: no PPP protocol in use
@@ -185,19 +188,9 @@ inline Next ppp_link(Cursor& c) noexcept {
   return ppp(c);
 }
 
-inline Next linux_sll(Cursor& c) noexcept {
-  if (!c.have(kSllHdr)) return c.fail(DecodeStatus::kTruncatedL2);
-  c.ethertype = load_be16(c.at() + 14);
-  c.off += kSllHdr;
-  return Next::kEthertype;
-}
+inline Next linux_sll(Cursor& c) noexcept { return ethertype_header(c, kSllHdr, 14); }
 
-inline Next linux_sll2(Cursor& c) noexcept {
-  if (!c.have(kSll2Hdr)) return c.fail(DecodeStatus::kTruncatedL2);
-  c.ethertype = load_be16(c.at());
-  c.off += kSll2Hdr;
-  return Next::kEthertype;
-}
+inline Next linux_sll2(Cursor& c) noexcept { return ethertype_header(c, kSll2Hdr, 0); }
 
 // NFLOG: a 4-byte header then TLVs whose length/type are in the capturing host's byte
 // order (little-endian on every platform that writes these files in practice), each
