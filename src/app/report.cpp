@@ -50,7 +50,7 @@ void RetransReport::fold(Agg& a, const event::FlowRecord& r, int dir) {
     a.rto += c.rto_retx;
     a.dup_acks += c.dup_acks;
   }
-  if (dir < 0) a.tail_probes += r.cold.tail_probes;  // counted per flow, both directions
+  if (dir < 0) a.tail_probes += r.totals.tail_probes;  // counted per flow, both directions
 }
 
 std::string RetransReport::format(const Endpoint& e, bool with_port) {
@@ -98,10 +98,10 @@ void RetransReport::add(const event::FlowRecord& r) {
   const uint64_t syn_extra = (r.cold.syn_count > 1 ? r.cold.syn_count - 1u : 0u) +
                              (r.cold.synack_count > 1 ? r.cold.synack_count - 1u : 0u);
   total_.syn_attempts_extra += syn_extra;
-  total_.midack += r.cold.midack_count;
+  total_.midack += r.totals.midack_count;
 
   const uint64_t retx = uint64_t{r.count[0].retx_segs} + r.count[1].retx_segs;
-  if (retx != 0 || syn_extra != 0 || r.cold.midack_count != 0) {
+  if (retx != 0 || syn_extra != 0 || r.totals.midack_count != 0) {
     FlowLine f{};
     f.flow_id = r.flow_id;
     f.worker = r.worker;
@@ -114,9 +114,9 @@ void RetransReport::add(const event::FlowRecord& r) {
     f.fast = uint64_t{r.count[0].fast_retx} + r.count[1].fast_retx;
     f.spurious = uint64_t{r.count[0].spurious_retx} + r.count[1].spurious_retx;
     f.rto = uint64_t{r.count[0].rto_retx} + r.count[1].rto_retx;
-    f.tail_probes = r.cold.tail_probes;
+    f.tail_probes = r.totals.tail_probes;
     f.dup_acks = uint64_t{r.count[0].dup_acks} + r.count[1].dup_acks;
-    f.midack = r.cold.midack_count;
+    f.midack = r.totals.midack_count;
     f.syn_extra = syn_extra;
     // Keep the keep_flows_ best-ranked lines: a heap whose front is the worst kept.
     if (flows_.size() < keep_flows_) {

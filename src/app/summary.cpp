@@ -170,11 +170,16 @@ nlohmann::json engine_summary(const runtime::Engine& engine, const PayloadMatche
     j["rehash"] = {{"packets", rh.packets}, {"per_worker", rh.per_worker}, {"dropped_full", rh.dropped_full},
                    {"dropped_oversize", rh.dropped_oversize}, {"waits", rh.waits}};
   }
-  uint64_t capacity = 0;
-  for (unsigned w = 0; w < engine.workers(); ++w) capacity += engine.stage(w).table().capacity();
+  uint64_t capacity = 0, carry_slots = 0;
+  for (unsigned w = 0; w < engine.workers(); ++w) {
+    capacity += engine.stage(w).table().capacity();
+    carry_slots += engine.stage(w).carry().slots();
+  }
   j["flow_table"] = {{"capacity", capacity}, {"workers", engine.workers()}, {"memory_bytes", engine.flow_memory_bytes()},
                      {"inserts", fcnt.inserts}, {"evicted", fcnt.evicted}, {"expired_idle", fcnt.expired_idle},
-                     {"expired_closed", fcnt.expired_closed}, {"reused_ports", tcnt.restarts}};
+                     {"expired_closed", fcnt.expired_closed}, {"reused_ports", tcnt.restarts},
+                     {"counter_carry", {{"slots", carry_slots}, {"carries", tcnt.carries},
+                                        {"saturated_flows", tcnt.saturated_flows}}}};
   j["outputs"] = {{"events", tcnt.events}, {"events_dropped", tcnt.events_dropped}, {"flow_records", tcnt.records},
                   {"flow_records_dropped", tcnt.records_dropped}, {"payload_events", st.payload_events},
                   {"payload_events_dropped", st.payload_events_dropped}, {"backpressure_waits", st.backpressure}};
@@ -222,6 +227,10 @@ void print_engine_report(std::FILE* out, const std::string& title, const runtime
   fmt::print(out, "  flow table     {} flows created, {} evicted (table full), {} idle-expired, {} reused ports\n",
              ft["inserts"].get<uint64_t>(), ft["evicted"].get<uint64_t>(), ft["expired_idle"].get<uint64_t>(),
              ft["reused_ports"].get<uint64_t>());
+  if (const uint64_t sat = ft["counter_carry"]["saturated_flows"].get<uint64_t>(); sat != 0)
+    fmt::print(out, "  SATURATED      {} flows outgrew their 16/32-bit counters and the counter carry table ({} slots) had no "
+                    "room: their flow records (counters_saturated) hold lower bounds\n",
+               sat, ft["counter_carry"]["slots"].get<uint64_t>());
   const auto& o = j["outputs"];
   const uint64_t ev_lost = o["events_dropped"].get<uint64_t>(), rec_lost = o["flow_records_dropped"].get<uint64_t>();
   const uint64_t pay_lost = o["payload_events_dropped"].get<uint64_t>();

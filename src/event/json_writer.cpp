@@ -58,7 +58,7 @@ const char* stage_name(tcp::Stage s) {
   return "unknown";
 }
 
-std::string half_json(const tcp::HalfState& h, const tcp::HalfCounters& c, uint8_t max_dup_run) {
+std::string half_json(const tcp::HalfState& h, const DirCounters& c, uint8_t max_dup_run) {
   const double rate = c.segments ? static_cast<double>(c.retx_segs) / c.segments : 0.0;
   return fmt::format(
       "{{\"segments\":{},\"data_bytes\":{},\"retx_segments\":{},\"retx_bytes\":{},\"fast_retx\":{},"
@@ -111,7 +111,8 @@ void JsonLinesWriter::write(const FlowRecord& r) {
   const int ci = client_b ? 1 : 0, si = client_b ? 0 : 1;
   std::string rst = "null";
   if (c.rst_from() != 0xFF) rst = (c.rst_from() == c.initiator) ? "\"client\"" : "\"server\"";
-  const double rtt_avg = c.rtt_samples ? static_cast<double>(c.rtt_sum_us) / c.rtt_samples : 0.0;
+  const FlowCounters& n = r.totals;
+  const double rtt_avg = n.rtt_samples ? static_cast<double>(n.rtt_sum_us) / static_cast<double>(n.rtt_samples) : 0.0;
   std::string line = fmt::format(
       "{{\"v\":{},\"type\":\"flow\",\"flow\":{},\"worker\":{},\"end\":\"{}\",\"client\":\"{}\",\"cport\":{},"
       "\"server\":\"{}\",\"sport\":{}{},\"first_ts\":{}.{:09},\"last_ts\":{}.{:09},\"state\":\"{}\",\"rst_from\":{},"
@@ -119,14 +120,14 @@ void JsonLinesWriter::write(const FlowRecord& r) {
       "\"handshake\":{{\"syn_attempts\":{},\"synack_attempts\":{},\"rtt_syn_synack_us\":{},\"rtt_synack_ack_us\":{},"
       "\"mss\":[{},{}],\"simultaneous_open\":{}}},"
       "\"rtt_us\":{{\"min\":{},\"avg\":{:.1f},\"max\":{},\"samples\":{}}},"
-      "\"ack_in_segment\":{{\"count\":{},\"last_offset\":{}}},\"dsacks\":{},\"tail_loss_probes\":{}}}\n",
+      "\"ack_in_segment\":{{\"count\":{},\"last_offset\":{}}},\"dsacks\":{},\"tail_loss_probes\":{},\"counters_saturated\":{}}}\n",
       kSchemaVersion, r.flow_id, r.worker, reason_name(r.reason), format_address(r.key, client_b),
       client_b ? r.key.port_b : r.key.port_a, format_address(r.key, !client_b), client_b ? r.key.port_a : r.key.port_b,
       context_json(r.key), c.first_ts_ns / 1000000000ull, c.first_ts_ns % 1000000000ull, r.last_ts_ns / 1000000000ull,
       r.last_ts_ns % 1000000000ull, stage_name(c.stage), rst, half_json(r.half[ci], r.count[ci], r.max_dup_run[ci]), half_json(r.half[si], r.count[si], r.max_dup_run[si]), c.syn_count,
       c.synack_count, c.hs_rtt_syn_us, c.hs_rtt_ack_us, c.mss[client_b ? 1 : 0], c.mss[client_b ? 0 : 1],
-      c.simultaneous_open(), c.rtt_min_us, rtt_avg, c.rtt_max_us, c.rtt_samples, c.midack_count, c.midack_last_off, c.dsacks,
-      c.tail_probes);
+      c.simultaneous_open(), c.rtt_min_us, rtt_avg, c.rtt_max_us, n.rtt_samples, n.midack_count, c.midack_last_off, n.dsacks,
+      n.tail_probes, r.saturated);
   out_.write(line);
 }
 

@@ -35,7 +35,70 @@ enum EventKind : uint8_t {
   kPayloadMatch = 1,     // a payload rule matched the segment
 };
 
+// One direction's counters in a flow record: 64-bit, whole flow (the entry's 16/32-bit
+// counters plus what the TCP stage carried out of them: tcp/counter_carry.hpp).
+struct DirCounters {
+  uint64_t segments = 0;
+  uint64_t retx_segs = 0;
+  uint64_t data_bytes = 0;
+  uint64_t retx_bytes = 0;
+  uint64_t fast_retx = 0;
+  uint64_t spurious_retx = 0;
+  uint64_t dup_acks = 0;
+  uint64_t lost_segments = 0;
+  uint64_t rto_retx = 0;
+
+  void add(const tcp::HalfCounters& c) noexcept {
+    segments += c.segments;
+    retx_segs += c.retx_segs;
+    data_bytes += c.data_bytes;
+    retx_bytes += c.retx_bytes;
+    fast_retx += c.fast_retx;
+    spurious_retx += c.spurious_retx;
+    dup_acks += c.dup_acks;
+    lost_segments += c.lost_segments;
+    rto_retx += c.rto_retx;
+  }
+  void add(const DirCounters& c) noexcept {
+    segments += c.segments;
+    retx_segs += c.retx_segs;
+    data_bytes += c.data_bytes;
+    retx_bytes += c.retx_bytes;
+    fast_retx += c.fast_retx;
+    spurious_retx += c.spurious_retx;
+    dup_acks += c.dup_acks;
+    lost_segments += c.lost_segments;
+    rto_retx += c.rto_retx;
+  }
+};
+
+// The flow's counters kept in TcpCold, whole flow, 64-bit (as DirCounters).
+struct FlowCounters {
+  uint64_t midack_count = 0;
+  uint64_t dsacks = 0;
+  uint64_t tail_probes = 0;
+  uint64_t rtt_samples = 0;
+  uint64_t rtt_sum_us = 0;
+
+  void add(const tcp::TcpCold& c) noexcept {
+    midack_count += c.midack_count;
+    dsacks += c.dsacks;
+    tail_probes += c.tail_probes;
+    rtt_samples += c.rtt_samples;
+    rtt_sum_us += c.rtt_sum_us;
+  }
+  void add(const FlowCounters& c) noexcept {
+    midack_count += c.midack_count;
+    dsacks += c.dsacks;
+    tail_probes += c.tail_probes;
+    rtt_samples += c.rtt_samples;
+    rtt_sum_us += c.rtt_sum_us;
+  }
+};
+
 // A flow that ended (closed, idle, evicted, or still open at the end of the input).
+// Counters come from `count` and `totals`: the same fields of `cold` hold only the part
+// the entry kept.
 struct FlowRecord {
   flow::FlowKey key;
   uint64_t last_ts_ns = 0;
@@ -44,7 +107,9 @@ struct FlowRecord {
   flow::RemoveReason reason = flow::RemoveReason::kFlush;
   uint8_t max_dup_run[2] = {0, 0};  // FlowEntry::max_dup_run
   tcp::HalfState half[2];
-  tcp::HalfCounters count[2];
+  DirCounters count[2];
+  FlowCounters totals;
+  bool saturated = false;  // some counter saturated (the carry table was full): lower bounds
   tcp::TcpCold cold;
 };
 

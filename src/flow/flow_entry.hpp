@@ -14,6 +14,10 @@ enum FlowStatus : uint8_t {
   kFlowClosed = 1u << 0,     // FIN both ways or RST: lingers closed_linger_ns, then expires
   kFlowTwoWay = 1u << 1,     // both directions have sent (set by the TCP stage): evicted last
   kFlowFree = 1u << 2,       // the entry is on the free list (set by FlowTable::unlink)
+  // Counter carry (tcp/counter_carry.hpp): the entry's counters are 16/32 bits wide.
+  kFlowCarryDue = 1u << 3,   // a counter passed half its range (set by the analyzer): carry it out
+  kFlowCarried = 1u << 4,    // the TCP stage's carry table holds part of this flow's counts
+  kFlowSaturated = 1u << 5,  // the carry table had no room: counters saturated, the record is a lower bound
 };
 
 struct alignas(64) FlowEntry {

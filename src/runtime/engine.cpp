@@ -333,6 +333,8 @@ tcp::TcpStageCounters Engine::merged_tcp() const {
     m.records_dropped += c.records_dropped;
     m.restarts += c.restarts;
     m.copies += c.copies;
+    m.carries += c.carries;
+    m.saturated_flows += c.saturated_flows;
     for (size_t b = 0; b < m.verdicts.size(); ++b) m.verdicts[b] += c.verdicts[b];
   }
   return m;

@@ -32,6 +32,19 @@ inline void sat_inc(T& v, uint32_t by = 1) noexcept {
   v = n > static_cast<T>(~T{0}) ? static_cast<T>(~T{0}) : static_cast<T>(n);
 }
 
+// The flow record's counters never wrap: they saturate, and once one passes half its range
+// the flow is marked (kFlowCarryDue) for the TCP stage to carry the counts into its 64-bit
+// side table right after this segment (tcp/counter_carry.hpp), which zeroes them here.
+template <class T>
+inline void count_up(uint8_t& status, T& v, uint32_t by = 1) noexcept {
+  sat_inc(v, by);
+  if (v >= static_cast<T>(T{1} << (sizeof(T) * 8 - 1))) status |= flow::kFlowCarryDue;
+}
+// Every segment: no saturation test (the stage holds an uncarried count below 2^32 - 2^16).
+inline void count_segment(uint8_t& status, HalfCounters& cnt) noexcept {
+  if (++cnt.segments >= (1u << 31)) [[unlikely]] status |= flow::kFlowCarryDue;
+}
+
 // The boundary grid of new data (for ACK-inside-a-segment), updated by a new data
 // segment (seglen 1..0xFFFF, not a SYN, seq at or past nextseq) before nextseq moves on.
 inline void extend_grid(HalfState& fwd, uint32_t seq, uint32_t seglen) noexcept {
@@ -55,7 +68,7 @@ inline void extend_grid(HalfState& fwd, uint32_t seq, uint32_t seglen) noexcept 
 // ACK inside a segment (a middlebox acknowledging part of a segment), for an ACK that is
 // not on a SYN or RST: a peer ACK below the peer's nextseq, within kFlightSegments
 // segments, off the boundary grid of the peer's latest run of equally sized segments.
-inline void ack_in_segment(const HalfState& rev, TcpCold& cold, uint32_t ack, uint32_t& bits,
+inline void ack_in_segment(const HalfState& rev, TcpCold& cold, uint8_t& status, uint32_t ack, uint32_t& bits,
                            SegmentVerdict& out) noexcept {
   if (rev.run_len != 0 && seq_gt(ack, rev.run_start) && seq_lt(ack, rev.nextseq) &&
       rev.nextseq - ack <= kFlightSegments * rev.run_len) {
@@ -63,7 +76,7 @@ inline void ack_in_segment(const HalfState& rev, TcpCold& cold, uint32_t ack, ui
     if (into != 0) {
       bits |= kAckInSegment;
       out.midack_offset = static_cast<uint16_t>(into);
-      sat_inc(cold.midack_count);
+      count_up(status, cold.midack_count);
       cold.midack_last_off = out.midack_offset;
     }
   }
@@ -71,13 +84,13 @@ inline void ack_in_segment(const HalfState& rev, TcpCold& cold, uint32_t ack, ui
 
 // RTT: an ACK at or past the peer's timed segment ends its measurement (one timed segment
 // per direction, never across a retransmission: Karn).
-inline void rtt_sample(HalfState& rev, TcpCold& cold, uint32_t ack, uint32_t now) noexcept {
+inline void rtt_sample(HalfState& rev, TcpCold& cold, uint8_t& status, uint32_t ack, uint32_t now) noexcept {
   if (rev.rtt_end != 0 && seq_ge(ack, rev.rtt_end)) {
     const uint32_t sample = now - rev.rtt_time_us;
     if (cold.rtt_samples == 0 || sample < cold.rtt_min_us) cold.rtt_min_us = sample;
     if (sample > cold.rtt_max_us) cold.rtt_max_us = sample;
     cold.rtt_sum_us += sample;
-    ++cold.rtt_samples;
+    count_up(status, cold.rtt_samples);
     rev.rtt_end = 0;
   }
 }
@@ -159,14 +172,14 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   fwd.lastseg &= kLastRunTail;
   first_ack(fwd, cold, now);
   handshake_ack(cold, d, now);
-  ack_in_segment(rev, cold, ack, bits, out);
-  rtt_sample(rev, cold, ack, now);
+  ack_in_segment(rev, cold, f.status, ack, bits, out);
+  rtt_sample(rev, cold, f.status, ack, now);
   if (seglen > 0 && fwd.rtt_end == 0) {
     fwd.rtt_end = seq + seglen;
     fwd.rtt_time_us = now;
   }
   HalfCounters& cnt = f.count[d];
-  ++cnt.segments;
+  count_segment(f.status, cnt);
   cnt.data_bytes += seglen;
   f.retx_last &= static_cast<uint8_t>(~(1u << d));
   out.bits |= bits;
@@ -223,7 +236,7 @@ inline void first_syn(flow::FlowEntry& f, int d, const decode::TcpInfo& t, uint6
     fwd.rtt_time_us = now;
   }
   HalfCounters& cnt = f.count[d];
-  ++cnt.segments;
+  count_segment(f.status, cnt);
   cnt.data_bytes += seglen;
   cold.syn_count = 1;
   cold.stage = Stage::kSynSent;
@@ -444,7 +457,7 @@ done:
       const bool inside = t.sack_count > 1 && !seq_gt(b0.right, t.sack[1].right) && !seq_lt(b0.left, t.sack[1].left);
       if (below || inside) {
         bits |= kDsack;
-        sat_inc(cold.dsacks);
+        count_up(f.status, cold.dsacks);
       }
     }
     // Eifel detection (RFC 3522): the first ACK that moves past the peer's pending
@@ -506,7 +519,7 @@ done:
   }
 
   // ACK inside a segment.
-  if (has_ack && !syn && !rst) ack_in_segment(rev, cold, ack, bits, out);
+  if (has_ack && !syn && !rst) ack_in_segment(rev, cold, f.status, ack, bits, out);
 
   // Where a re-sent segment was lost, relative to the sensor: filling a gap the sensor
   // recorded means the original never passed here (upstream, or dropped by the sensor);
@@ -545,7 +558,7 @@ done:
   }
 
   // RTT: one timed segment per direction, never across a retransmission (Karn).
-  if (has_ack) rtt_sample(rev, cold, ack, now);
+  if (has_ack) rtt_sample(rev, cold, f.status, ack, now);
   if ((bits & (kRetransmission | kOutOfOrder)) || counts_as_retx) {  // a re-sent keep-alive byte too
     fwd.rtt_end = 0;
   } else if (seglen > 0 && fwd.rtt_end == 0) {
@@ -555,15 +568,15 @@ done:
 
 
   // Counters.
-  ++cnt.segments;
+  count_segment(f.status, cnt);
   if (seglen > 0) {
     cnt.data_bytes += seglen;
   }
   if (counts_as_retx) {
-    ++cnt.retx_segs;
-    sat_inc(cnt.retx_bytes, seglen);
-    if (bits & kFastRetransmission) sat_inc(cnt.fast_retx);
-    if (bits & kSpuriousRetransmission) sat_inc(cnt.spurious_retx);
+    count_up(f.status, cnt.retx_segs);
+    count_up(f.status, cnt.retx_bytes, seglen);
+    if (bits & kFastRetransmission) count_up(f.status, cnt.fast_retx);
+    if (bits & kSpuriousRetransmission) count_up(f.status, cnt.spurious_retx);
     if (!(bits & (kFastRetransmission | kSpuriousRetransmission))) {
       // Neither fast nor spurious: sent by a timer (a timeout, or a tail-loss probe) or
       // clocked out by an ACK (loss recovery after partial ACKs or SACKs, the slow-start
@@ -605,19 +618,19 @@ done:
       if (tail && !recovering && rev.dupacknum == 0 && (since_tail < kMinRtoUs || lone_probe) && since_tail >= probe_quiet &&
           now - prev_sent_us >= probe_quiet && (!peer_seen || since_peer >= probe_quiet)) {
         bits |= kTailLossProbe;
-        sat_inc(cold.tail_probes);
+        count_up(f.status, cold.tail_probes);
       } else if (since_tail >= probe_quiet) {
         const uint32_t clocked = rtt / 2 > kClockedUs ? rtt / 2 : kClockedUs;
         const bool head = rev.lastack == 0 || seq == rev.lastack;  // the oldest unacknowledged segment
         if (!peer_seen || (head && since_peer >= clocked && since_ack_advance(rev, now, since_peer) >= rto_quiet))
-          sat_inc(cnt.rto_retx);
+          count_up(f.status, cnt.rto_retx);
       }
     }
   }
   f.retx_last = static_cast<uint8_t>((f.retx_last & ~(1u << d)) | (counts_as_retx ? 1u << d : 0u));
-  if (bits & kLostSegment) sat_inc(cnt.lost_segments);
+  if (bits & kLostSegment) count_up(f.status, cnt.lost_segments);
   if (bits & kDuplicateAck) {
-    ++cnt.dup_acks;
+    count_up(f.status, cnt.dup_acks);
     if (fwd.dupacknum > f.max_dup_run[d]) f.max_dup_run[d] = static_cast<uint8_t>(fwd.dupacknum > 255 ? 255 : fwd.dupacknum);
   }
 

@@ -66,6 +66,8 @@ Result<std::unique_ptr<TcpStage>> TcpStage::create(const TcpStageConfig& cfg) {
   if (cfg.copy_window_us > 1000000) return Error{"copy_window_us " + std::to_string(cfg.copy_window_us) + " exceeds 1 s"};
   std::unique_ptr<TcpStage> s(new TcpStage(cfg));
   s->table_ = std::move(table.value());
+  s->carry_ = std::make_unique<CounterCarry>(cfg.carry_slots != 0 ? cfg.carry_slots
+                                                                    : std::max<uint32_t>(256, cfg.table.capacity / 256));
   if (cfg.copy_window_us != 0) {
     s->copy_buckets_ = std::make_unique<CopyBucket[]>(cfg.copy_slots / kCopyWays);
     s->copy_mask_ = cfg.copy_slots / kCopyWays - 1;
@@ -73,8 +75,15 @@ Result<std::unique_ptr<TcpStage>> TcpStage::create(const TcpStageConfig& cfg) {
   return s;
 }
 
+void TcpStage::carry_counters(flow::FlowEntry& f) noexcept {
+  const bool was_saturated = f.status & flow::kFlowSaturated;
+  if (carry_->carry(f, table_->index_of(&f))) ++counters_.carries;
+  else if (!was_saturated) ++counters_.saturated_flows;
+}
+
 void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noexcept {
-  if (flow_end_ != nullptr) flow_end_(flow_end_ctx_, e, table_->index_of(&e), why);
+  const uint32_t slot = table_->index_of(&e);
+  if (flow_end_ != nullptr) flow_end_(flow_end_ctx_, e, slot, why);
   event::FlowRecord r;
   r.key = e.key;
   r.last_ts_ns = e.last_ts_ns;
@@ -85,8 +94,11 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   r.max_dup_run[1] = e.max_dup_run[1];
   r.half[0] = e.half[0];
   r.half[1] = e.half[1];
-  r.count[0] = e.count[0];
-  r.count[1] = e.count[1];
+  r.count[0].add(e.count[0]);
+  r.count[1].add(e.count[1]);
+  r.totals.add(e.cold);
+  if (e.status & flow::kFlowCarried) carry_->settle(slot, r);
+  r.saturated = e.status & flow::kFlowSaturated;
   r.cold = e.cold;
   if (records_.push(r)) ++counters_.records;
   else ++counters_.records_dropped;
@@ -275,6 +287,7 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
         analyze_segment(*f, dirs_[i], t, ts, frame, verdict);
         ++counters_.restarts;
       }
+      if (f->status & flow::kFlowCarryDue) [[unlikely]] carry_counters(*f);
       // Read only by is_copy(): kept only while the copy check is on.
       if (copy_buckets_ && (t.opts & decode::kOptTimestamp)) f->cold.note_tsval(static_cast<unsigned>(dirs_[i]), t.tsval);
     }

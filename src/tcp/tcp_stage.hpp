@@ -13,6 +13,7 @@
 #include "flow/flow_table.hpp"
 #include "source/packet_source.hpp"
 #include "tcp/analyzer.hpp"
+#include "tcp/counter_carry.hpp"
 #include "util/result.hpp"
 #include "util/spsc_ring.hpp"
 
@@ -36,6 +37,9 @@ struct TcpStageConfig {
   // arriving more than about this many of the worker's segments after its original may be
   // missed (analysed as before).
   uint32_t copy_slots = 1u << 16;
+  // Slots of the counter carry table (tcp/counter_carry.hpp): long flows whose 16/32-bit
+  // counters passed half their range; 0 = table capacity / 256, at least 256.
+  uint32_t carry_slots = 0;
 };
 
 struct alignas(64) TcpStageCounters {
@@ -47,6 +51,8 @@ struct alignas(64) TcpStageCounters {
   uint64_t records_dropped = 0; // record ring full
   uint64_t restarts = 0;        // reused ports: a flow ended and a new one began on its 4-tuple
   uint64_t copies = 0;          // exact copies of a recent segment (duplicate_packet): not analysed
+  uint64_t carries = 0;         // a long flow's counters moved into the carry table
+  uint64_t saturated_flows = 0; // flows whose counters saturated (carry table full): records are lower bounds
   std::array<uint64_t, kVerdictBits> verdicts{};
 };
 
@@ -83,6 +89,7 @@ class TcpStage {
   uint8_t worker() const noexcept { return cfg_.worker; }
   const TcpStageCounters& counters() const noexcept { return counters_; }
   const flow::FlowTable& table() const noexcept { return *table_; }
+  const CounterCarry& carry() const noexcept { return *carry_; }
   const SegmentResult& result(uint16_t i) const noexcept { return results_[i]; }
   const flow::FlowKey& key(uint16_t i) const noexcept { return keys_[i]; }  // with result(i).analysed
   void set_flow_end_hook(FlowEndHook hook, void* ctx) noexcept {
@@ -93,6 +100,7 @@ class TcpStage {
  private:
   explicit TcpStage(const TcpStageConfig& cfg);
   void emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noexcept;
+  [[gnu::noinline]] void carry_counters(flow::FlowEntry& f) noexcept;
   bool is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir, unsigned ttl_low,
                const flow::FlowEntry& f, uint64_t ts_ns) noexcept;
 
@@ -115,6 +123,7 @@ class TcpStage {
 
   TcpStageConfig cfg_;
   std::unique_ptr<flow::FlowTable> table_;
+  std::unique_ptr<CounterCarry> carry_;
   SpscRing<event::SegmentEvent> events_;
   SpscRing<event::FlowRecord> records_;
   TcpStageCounters counters_;

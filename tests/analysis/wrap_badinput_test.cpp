@@ -347,7 +347,7 @@ TEST(BadInput, GarbageOnOneFlowLeavesTheNeighbourIdentical) {
     HalfState a = alone.record.half[d], m = mixed.record.half[d];
     a.lastnondupack = m.lastnondupack = 0;  // a frame number
     EXPECT_EQ(std::memcmp(&a, &m, sizeof(HalfState)), 0) << d;
-    EXPECT_EQ(std::memcmp(&alone.record.count[d], &mixed.record.count[d], sizeof(HalfCounters)), 0) << d;
+    EXPECT_EQ(std::memcmp(&alone.record.count[d], &mixed.record.count[d], sizeof(event::DirCounters)), 0) << d;
   }
   EXPECT_EQ(alone.record.cold.stage, mixed.record.cold.stage);
   EXPECT_EQ(alone.record.cold.rtt_samples, mixed.record.cold.rtt_samples);
