@@ -15,6 +15,7 @@ struct AnalyzeOptions {
   std::string flows_out;        // flow records as JSON lines ("-" = stdout, "" = none)
   uint32_t flow_capacity = 1u << 20;
   double idle_timeout_s = 3600.0;
+  double active_timeout_s = 0.0;  // 0 = off
   size_t top = 10;
   bool ignore_vlans = false;
   double copy_window_ms = 100;  // exact copies within this window: duplicate_packet, not analysed (0 = off)

@@ -54,6 +54,15 @@ const CLI::Validator kCopyWindow(
       return {};
     },
     "", "copy window");
+// The active timeout is kept in whole nanoseconds: a value between 0 and 1 ns would be 0 (off).
+const CLI::Validator kActiveTimeout(
+    [](std::string& s) -> std::string {
+      double v = 0;
+      if (std::string why = read_real(s, v); !why.empty()) return why;
+      if (v != 0 && v < 1e-9) return s + " s would round to 0 (it is kept in whole nanoseconds): use 0 (off) or at least 1e-09";
+      return {};
+    },
+    "", "active timeout");
 // --duration: seconds to run, > 0 (leaving it out runs until a signal). The run's clock counts
 // whole nanoseconds, so below 1e-09 s the duration would round to 0, as the configuration's
 // durations (schema::kNanoseconds) do. -0 and 0 are refused: "stop after 0 seconds" ran until
@@ -109,6 +118,10 @@ int main(int argc, char** argv) {
   analyze->add_option("--flow-capacity", a.flow_capacity, "flow table capacity (flows, all workers together)")->check(kNotNegative)->check(CLI::Range(16u, 1u << 28));
   analyze->add_option("--idle-timeout", a.idle_timeout_s, "seconds of silence (packet time) before a flow expires")
       ->check(kFinite)->check(CLI::Range(0.001, 86400.0));
+  analyze->add_option("--active-timeout", a.active_timeout_s,
+                      "seconds (packet time): a flow that sends in a later period of this length gets an 'active' flow "
+                      "record first, its counts so far (NetFlow's active timeout); 0 = off (default)")
+      ->check(kFinite)->check(CLI::Range(0.0, 86400.0))->check(kActiveTimeout);
   analyze->add_option("--top", a.top, "rows in the top flows / services tables")
       ->check(kNotNegative)->check(CLI::Range(size_t{0}, size_t{1000000}));
   analyze->add_flag("--ignore-vlans", a.ignore_vlans,

@@ -61,6 +61,9 @@ std::string RetransReport::format(const Endpoint& e, bool with_port) {
 }
 
 void RetransReport::add(const event::FlowRecord& r) {
+  // An active-timeout record holds a flow's counts so far, and the flow goes on: its final
+  // record (cumulative too) is the one counted.
+  if (r.reason == flow::RemoveReason::kActive) return;
   if ((r.count[0].segments == 0) != (r.count[1].segments == 0)) {
     ++one_sided_flows_;
     Sided k{r.key.addr_a, r.key.addr_b, r.key.port_a, r.key.port_b, r.key.family,

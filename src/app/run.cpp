@@ -389,6 +389,7 @@ int run_pipeline(const RunOptions& o) {
   ec.tcp.table.capacity = cfg.flow_table.capacity;
   ec.tcp.table.idle_timeout_ns = static_cast<uint64_t>(cfg.flow_table.idle_timeout_s * 1e9);
   ec.tcp.table.closed_linger_ns = static_cast<uint64_t>(cfg.flow_table.closed_linger_s * 1e9);
+  ec.tcp.active_timeout_ns = static_cast<uint64_t>(cfg.flow_table.active_timeout_s * 1e9);
   ec.tcp.key_vlans = cfg.flow_table.key_vlans;
   ec.tcp.table.prefault = cfg.flow_table.prefault;
   ec.tcp.event_ring = cfg.tcp.event_ring;

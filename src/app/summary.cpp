@@ -181,7 +181,8 @@ nlohmann::json engine_summary(const runtime::Engine& engine, const PayloadMatche
                      {"counter_carry", {{"slots", carry_slots}, {"carries", tcnt.carries},
                                         {"saturated_flows", tcnt.saturated_flows}}}};
   j["outputs"] = {{"events", tcnt.events}, {"events_dropped", tcnt.events_dropped}, {"flow_records", tcnt.records},
-                  {"flow_records_dropped", tcnt.records_dropped}, {"payload_events", st.payload_events},
+                  {"flow_records_dropped", tcnt.records_dropped},
+                  {"active_flow_records", tcnt.active_records}, {"payload_events", st.payload_events},
                   {"payload_events_dropped", st.payload_events_dropped}, {"backpressure_waits", st.backpressure}};
   // Exact copies (SPAN duplication): left out of every flow counter above.
   j["duplicate_packets"] = tcnt.copies;
@@ -231,6 +232,9 @@ void print_engine_report(std::FILE* out, const std::string& title, const runtime
     fmt::print(out, "  SATURATED      {} flows outgrew their 16/32-bit counters and the counter carry table ({} slots) had no "
                     "room: their flow records (counters_saturated) hold lower bounds\n",
                sat, ft["counter_carry"]["slots"].get<uint64_t>());
+  if (const uint64_t act = j["outputs"]["active_flow_records"].get<uint64_t>(); act != 0)
+    fmt::print(out, "  active records {} (flows still open at an active-timeout period boundary: flow records with end "
+                    "\"active\", their counts so far)\n", act);
   const auto& o = j["outputs"];
   const uint64_t ev_lost = o["events_dropped"].get<uint64_t>(), rec_lost = o["flow_records_dropped"].get<uint64_t>();
   const uint64_t pay_lost = o["payload_events_dropped"].get<uint64_t>();

@@ -92,6 +92,7 @@ struct FlowTableConfig {
   bool key_vlans = true;          // VLAN ids in the flow key
   Eviction eviction = Eviction::kLru;  // what a full table does with a new flow
   bool prefault = true;           // fault in the whole table at start: no page fault on a worker's first packets
+  double active_timeout_s = 0;    // a flow sending in a later period of this length gets an `active` record first; 0 = off
   bool operator==(const FlowTableConfig&) const = default;
 };
 

@@ -94,6 +94,7 @@ template <class V> void visit(V& v, FlowTableConfig& c) {
   v.field("key_vlans", c.key_vlans);
   v.field("eviction", c.eviction);
   v.field("prefault", c.prefault);
+  v.field("active_timeout_s", c.active_timeout_s, RealRange{0, kDay_s, false}, kNanoseconds);
 }
 
 template <class V> void visit(V& v, TcpConfig& c) {

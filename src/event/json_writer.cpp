@@ -41,6 +41,7 @@ const char* reason_name(flow::RemoveReason r) {
     case flow::RemoveReason::kClosed: return "closed";
     case flow::RemoveReason::kEvicted: return "evicted";
     case flow::RemoveReason::kFlush: return "end_of_input";
+    case flow::RemoveReason::kActive: return "active";
   }
   return "unknown";
 }

@@ -48,18 +48,9 @@ struct DirCounters {
   uint64_t lost_segments = 0;
   uint64_t rto_retx = 0;
 
-  void add(const tcp::HalfCounters& c) noexcept {
-    segments += c.segments;
-    retx_segs += c.retx_segs;
-    data_bytes += c.data_bytes;
-    retx_bytes += c.retx_bytes;
-    fast_retx += c.fast_retx;
-    spurious_retx += c.spurious_retx;
-    dup_acks += c.dup_acks;
-    lost_segments += c.lost_segments;
-    rto_retx += c.rto_retx;
-  }
-  void add(const DirCounters& c) noexcept {
+  // Adds an entry's counters (tcp::HalfCounters) or another record's (DirCounters).
+  template <class Counters>
+  void add(const Counters& c) noexcept {
     segments += c.segments;
     retx_segs += c.retx_segs;
     data_bytes += c.data_bytes;
@@ -80,14 +71,9 @@ struct FlowCounters {
   uint64_t rtt_samples = 0;
   uint64_t rtt_sum_us = 0;
 
-  void add(const tcp::TcpCold& c) noexcept {
-    midack_count += c.midack_count;
-    dsacks += c.dsacks;
-    tail_probes += c.tail_probes;
-    rtt_samples += c.rtt_samples;
-    rtt_sum_us += c.rtt_sum_us;
-  }
-  void add(const FlowCounters& c) noexcept {
+  // Adds an entry's cold line (tcp::TcpCold) or another record's (FlowCounters).
+  template <class Counters>
+  void add(const Counters& c) noexcept {
     midack_count += c.midack_count;
     dsacks += c.dsacks;
     tail_probes += c.tail_probes;
@@ -96,7 +82,8 @@ struct FlowCounters {
   }
 };
 
-// A flow that ended (closed, idle, evicted, or still open at the end of the input).
+// A flow that ended (closed, idle, evicted, or still open at the end of the input), or
+// one that goes on (reason kActive: the active timeout's record of it so far).
 // Counters come from `count` and `totals`: the same fields of `cold` hold only the part
 // the entry kept.
 struct FlowRecord {

@@ -40,7 +40,9 @@
 
 namespace seqwatch::flow {
 
-enum class RemoveReason : uint8_t { kIdle, kClosed, kEvicted, kFlush };
+// Why a flow record was written. kActive is no removal: the TCP stage's active-timeout
+// record of a flow that goes on (TcpStageConfig::active_timeout_ns).
+enum class RemoveReason : uint8_t { kIdle, kClosed, kEvicted, kFlush, kActive };
 
 struct FlowTableConfig {
   uint32_t capacity = 1u << 20;                      // flows (both directions each)

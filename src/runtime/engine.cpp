@@ -334,6 +334,7 @@ tcp::TcpStageCounters Engine::merged_tcp() const {
     m.restarts += c.restarts;
     m.copies += c.copies;
     m.carries += c.carries;
+    m.active_records += c.active_records;
     m.saturated_flows += c.saturated_flows;
     for (size_t b = 0; b < m.verdicts.size(); ++b) m.verdicts[b] += c.verdicts[b];
   }

@@ -70,14 +70,24 @@ bool CounterCarry::carry(flow::FlowEntry& f, uint32_t slot) noexcept {
   return true;
 }
 
+void CounterCarry::add_carried(uint32_t slot, event::FlowRecord& r) noexcept {
+  if (const Slot* s = find(slot, false); s != nullptr) {
+    r.count[0].add(s->count[0]);
+    r.count[1].add(s->count[1]);
+    r.totals.add(s->totals);
+  }
+}
+
+void CounterCarry::release(uint32_t slot) noexcept {
+  if (Slot* s = find(slot, false); s != nullptr) {
+    s->key = 0;
+    --used_;
+  }
+}
+
 void CounterCarry::settle(uint32_t slot, event::FlowRecord& r) noexcept {
-  Slot* s = find(slot, false);
-  if (s == nullptr) return;
-  r.count[0].add(s->count[0]);
-  r.count[1].add(s->count[1]);
-  r.totals.add(s->totals);
-  s->key = 0;
-  --used_;
+  add_carried(slot, r);
+  release(slot);
 }
 
 }  // namespace seqwatch::tcp

@@ -66,6 +66,7 @@ Result<std::unique_ptr<TcpStage>> TcpStage::create(const TcpStageConfig& cfg) {
   if (cfg.copy_window_us > 1000000) return Error{"copy_window_us " + std::to_string(cfg.copy_window_us) + " exceeds 1 s"};
   std::unique_ptr<TcpStage> s(new TcpStage(cfg));
   s->table_ = std::move(table.value());
+  if (cfg.active_timeout_ns != 0) s->period_len_ = cfg.active_timeout_ns;
   s->carry_ = std::make_unique<CounterCarry>(cfg.carry_slots != 0 ? cfg.carry_slots
                                                                     : std::max<uint32_t>(256, cfg.table.capacity / 256));
   if (cfg.copy_window_us != 0) {
@@ -81,10 +82,8 @@ void TcpStage::carry_counters(flow::FlowEntry& f) noexcept {
   else if (!was_saturated) ++counters_.saturated_flows;
 }
 
-void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noexcept {
-  const uint32_t slot = table_->index_of(&e);
-  if (flow_end_ != nullptr) flow_end_(flow_end_ctx_, e, slot, why);
-  event::FlowRecord r;
+void TcpStage::fill_record(const flow::FlowEntry& e, uint32_t slot, flow::RemoveReason why,
+                           event::FlowRecord& r) const noexcept {
   r.key = e.key;
   r.last_ts_ns = e.last_ts_ns;
   r.flow_id = e.id;
@@ -97,10 +96,27 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   r.count[0].add(e.count[0]);
   r.count[1].add(e.count[1]);
   r.totals.add(e.cold);
-  if (e.status & flow::kFlowCarried) carry_->settle(slot, r);
+  if (e.status & flow::kFlowCarried) carry_->add_carried(slot, r);
   r.saturated = e.status & flow::kFlowSaturated;
   r.cold = e.cold;
+}
+
+void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noexcept {
+  const uint32_t slot = table_->index_of(&e);
+  if (flow_end_ != nullptr) flow_end_(flow_end_ctx_, e, slot, why);
+  event::FlowRecord r;
+  fill_record(e, slot, why, r);
+  if (e.status & flow::kFlowCarried) carry_->release(slot);
   if (records_.push(r)) ++counters_.records;
+  else ++counters_.records_dropped;
+}
+
+void TcpStage::new_period(uint64_t ts_ns) noexcept { period_start_ = ts_ns - ts_ns % period_len_; }
+
+void TcpStage::emit_active(const flow::FlowEntry& e) noexcept {
+  event::FlowRecord r;
+  fill_record(e, table_->index_of(&e), flow::RemoveReason::kActive, r);
+  if (records_.push(r)) ++counters_.active_records;
   else ++counters_.records_dropped;
 }
 
@@ -270,6 +286,9 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
     bool created = false;
     flow::FlowEntry* f = table_->find_or_insert(keys_[i], hashes_[i], ts, created, on_remove);
     if (created) start_flow(*f, dirs_[i], t, ts);
+    // Active timeout: the flow's previous packet lies in an earlier period (never when off).
+    if (ts - period_start_ >= period_len_) [[unlikely]] new_period(ts);
+    if (f->last_ts_ns < period_start_ && !created) [[unlikely]] emit_active(*f);
     if (ts > f->last_ts_ns) f->last_ts_ns = ts;
     SegmentVerdict verdict;
     if (copy_buckets_ && is_copy(t, hashes_[i], dirs_[i], ttl_low(views[i]), *f, ts) && !created) [[unlikely]] {

@@ -40,6 +40,11 @@ struct TcpStageConfig {
   // Slots of the counter carry table (tcp/counter_carry.hpp): long flows whose 16/32-bit
   // counters passed half their range; 0 = table capacity / 256, at least 256.
   uint32_t carry_slots = 0;
+  // Active timeout (NetFlow/IPFIX's): a flow that sends in a later period of this length
+  // (packet time, periods aligned to multiples of it since the epoch) than its previous
+  // packet gets an `active` record first: its counters so far, cumulative, the flow goes
+  // on. Long flows then show up while they last, not only when they end. 0 = off.
+  uint64_t active_timeout_ns = 0;
 };
 
 struct alignas(64) TcpStageCounters {
@@ -48,7 +53,8 @@ struct alignas(64) TcpStageCounters {
   uint64_t events = 0;
   uint64_t events_dropped = 0;  // event ring full
   uint64_t records = 0;
-  uint64_t records_dropped = 0; // record ring full
+  uint64_t records_dropped = 0; // record ring full (final and active records)
+  uint64_t active_records = 0;  // active-timeout records of flows that go on
   uint64_t restarts = 0;        // reused ports: a flow ended and a new one began on its 4-tuple
   uint64_t copies = 0;          // exact copies of a recent segment (duplicate_packet): not analysed
   uint64_t carries = 0;         // a long flow's counters moved into the carry table
@@ -100,6 +106,9 @@ class TcpStage {
  private:
   explicit TcpStage(const TcpStageConfig& cfg);
   void emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noexcept;
+  void fill_record(const flow::FlowEntry& e, uint32_t slot, flow::RemoveReason why, event::FlowRecord& r) const noexcept;
+  [[gnu::noinline]] void emit_active(const flow::FlowEntry& e) noexcept;
+  [[gnu::noinline]] void new_period(uint64_t ts_ns) noexcept;
   [[gnu::noinline]] void carry_counters(flow::FlowEntry& f) noexcept;
   bool is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir, unsigned ttl_low,
                const flow::FlowEntry& f, uint64_t ts_ns) noexcept;
@@ -124,6 +133,10 @@ class TcpStage {
   TcpStageConfig cfg_;
   std::unique_ptr<flow::FlowTable> table_;
   std::unique_ptr<CounterCarry> carry_;
+  // The active-timeout period of the latest packet: [period_start_, + period_len_); off:
+  // 0 and UINT64_MAX (no packet time leaves it, no flow's time lies before it).
+  uint64_t period_start_ = 0;
+  uint64_t period_len_ = UINT64_MAX;
   SpscRing<event::SegmentEvent> events_;
   SpscRing<event::FlowRecord> records_;
   TcpStageCounters counters_;

@@ -338,8 +338,14 @@ std::string render_html_report(const std::string& run_dir) {
     json flows = retrans.value("top_flows", json::array());
     if (flows.empty()) {  // no summary: the flow records themselves
       std::vector<json> recs = read_jsonl(dir / "flows.jsonl");
+      // A flow's records with the active timeout (end "active") are cumulative: its newest
+      // one holds all of it (the final one, or the last active one of a run cut short).
+      std::map<std::pair<int64_t, int64_t>, size_t> newest;  // (worker, flow) -> index in recs
+      for (size_t i = 0; i < recs.size(); ++i)
+        newest[{recs[i].value("worker", int64_t{0}), recs[i].value("flow", int64_t{0})}] = i;
       std::vector<std::pair<double, json>> top;
-      for (auto& r : recs) {
+      for (const auto& [id, i] : newest) {
+        const json& r = recs[i];
         const double rx = num(r.value("c2s", json::object()), "retx_segments") + num(r.value("s2c", json::object()), "retx_segments");
         const double sg = num(r.value("c2s", json::object()), "segments") + num(r.value("s2c", json::object()), "segments");
         if (rx > 0)

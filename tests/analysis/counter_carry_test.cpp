@@ -3,6 +3,8 @@
 // exact whole-flow counts.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "segment_builder.hpp"
 #include "tcp/counter_carry.hpp"
 
@@ -172,6 +174,76 @@ TEST(CounterCarry, StageCountsEveryDsackOfALongFlow) {
   EXPECT_EQ(r.count[0].data_bytes, 2000u);
   EXPECT_FALSE(r.saturated);
   EXPECT_EQ(c.stage().carry().in_use(), 0u);
+}
+
+}  // namespace
+}  // namespace seqwatch::testing
+
+namespace seqwatch::testing {
+namespace {
+
+using namespace seqwatch::tcp;
+
+// One connection over 25 s of packet time: data each second, each ACKed.
+void long_connection(Conversation& c) {
+  constexpr uint8_t A = decode::kTcpAck;
+  constexpr uint32_t CI = 1000, SI = 5000, C1 = CI + 1, S1 = SI + 1;
+  c.handshake(CI, SI);
+  for (uint32_t s = 1; s <= 25; ++s) {
+    const uint64_t t = uint64_t{s} * 1000000;
+    c.send({true, C1 + (s - 1) * 100, S1, A, 100, 502, t});
+    c.send({false, S1, C1 + s * 100, A, 0, 509, t + 5000});
+  }
+  // A second connection wholly inside the third period: no active record.
+  c.send_on(40001, {true, 7000, 0, decode::kTcpSyn, 0, 64240, 21000000, 7, 1460});
+  c.send_on(40001, {false, 9000, 7001, decode::kTcpSyn | A, 0, 65160, 21005000, 7, 1460});
+  c.send_on(40001, {true, 7001, 9001, A, 0, 502, 21010000});
+  c.finish();
+}
+
+// Active timeout 10 s (the conversation's time base is a multiple of it): the connection's
+// first packets at or past 10 s and 20 s each write an `active` record with its counts so
+// far, cumulative; its final record is the one it gets without an active timeout.
+TEST(ActiveTimeout, LongFlowGetsCumulativeRecordsAtEachNewPeriod) {
+  Conversation with, without;
+  with.set_active_timeout_ns(10'000'000'000ull);
+  long_connection(with);
+  long_connection(without);
+  ASSERT_EQ(without.records().size(), 2u);
+  ASSERT_EQ(with.records().size(), 4u);
+  EXPECT_EQ(with.stage().counters().active_records, 2u);
+  EXPECT_EQ(with.stage().counters().records, 2u);
+  EXPECT_EQ(without.stage().counters().active_records, 0u);
+
+  const event::FlowRecord& at10 = with.records()[0];
+  const event::FlowRecord& at20 = with.records()[1];
+  EXPECT_EQ(at10.reason, flow::RemoveReason::kActive);
+  EXPECT_EQ(at20.reason, flow::RemoveReason::kActive);
+  EXPECT_EQ(at10.flow_id, at20.flow_id);
+  const uint64_t base = 1700000000000000000ull;
+  EXPECT_EQ(at10.last_ts_ns, base + 9005000ull * 1000);   // the server's ACK of second 9
+  EXPECT_EQ(at20.last_ts_ns, base + 19005000ull * 1000);
+  // Client: SYN, handshake ACK, 9 (then 19) data segments; server: SYN/ACK + 9 (19) ACKs.
+  EXPECT_EQ(at10.count[0].segments, 11u);
+  EXPECT_EQ(at10.count[0].data_bytes, 900u);
+  EXPECT_EQ(at10.count[1].segments, 10u);
+  EXPECT_EQ(at20.count[0].segments, 21u);
+  EXPECT_EQ(at20.count[0].data_bytes, 1900u);
+  EXPECT_GE(at20.totals.rtt_samples, at10.totals.rtt_samples);
+
+  // The final records are those of the run without the timeout, byte for byte.
+  for (size_t i = 0; i < 2; ++i) {
+    const event::FlowRecord& a = with.records()[2 + i];
+    const event::FlowRecord& b = without.records()[i];
+    EXPECT_EQ(a.reason, b.reason);
+    EXPECT_EQ(a.flow_id, b.flow_id);
+    EXPECT_EQ(a.last_ts_ns, b.last_ts_ns);
+    EXPECT_EQ(std::memcmp(a.count, b.count, sizeof a.count), 0);
+    EXPECT_EQ(std::memcmp(&a.totals, &b.totals, sizeof a.totals), 0);
+    EXPECT_EQ(std::memcmp(&a.cold, &b.cold, sizeof a.cold), 0);
+    EXPECT_EQ(std::memcmp(a.half, b.half, sizeof a.half), 0);
+  }
+  EXPECT_EQ(with.records()[2].count[0].segments, 27u);
 }
 
 }  // namespace

@@ -36,10 +36,14 @@ class Conversation {
   explicit Conversation(uint32_t client_ip = 0x0A000001, uint32_t server_ip = 0x0A000002, uint16_t cport = 40000,
                         uint16_t sport = 80, uint16_t vlan = 0, uint32_t copy_window_us = tcp::TcpStageConfig{}.copy_window_us)
       : cip_(client_ip), sip_(server_ip), cport_(cport), sport_(sport), vlan_(vlan) {
-    tcp::TcpStageConfig cfg;
-    cfg.table.capacity = 1024;
-    cfg.copy_window_us = copy_window_us;
-    stage_ = std::move(tcp::TcpStage::create(cfg).value());
+    cfg_.table.capacity = 1024;
+    cfg_.copy_window_us = copy_window_us;
+    stage_ = std::move(tcp::TcpStage::create(cfg_).value());
+  }
+  // Rebuilds the stage with an active timeout (before the first segment).
+  void set_active_timeout_ns(uint64_t ns) {
+    cfg_.active_timeout_ns = ns;
+    stage_ = std::move(tcp::TcpStage::create(cfg_).value());
   }
 
   // Feeds one segment; returns its verdict bits (0 = none). Frame numbers count from 1.
@@ -131,6 +135,7 @@ class Conversation {
  private:
   uint32_t cip_, sip_;
   uint16_t cport_, sport_, vlan_;
+  tcp::TcpStageConfig cfg_;
   std::unique_ptr<tcp::TcpStage> stage_;
   std::vector<std::unique_ptr<uint8_t[]>> frames_;
   std::map<uint64_t, event::SegmentEvent> events_;

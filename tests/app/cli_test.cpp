@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -629,6 +630,74 @@ TEST(Cli, ASynCutOffByTheEndOfTheInputIsNotUnanswered) {
       EXPECT_LT(nlohmann::json::parse(l)["frames"][0].get<int>(), 9) << l;  // never the last SYN (frame 10)
     EXPECT_EQ(slices, 8u) << workers << " worker(s)";
   }
+}
+
+// Active timeout: the bundled demo (four connections over 4.2 s) with 0.5 s periods. Every
+// connection that spans a period boundary gets `active` records (cumulative: their counts
+// never go down), the final records and the retransmission report are those of a run
+// without the timeout, and 3 workers write the same records as 1.
+TEST(Cli, ActiveTimeoutRecordsAreCumulativeAndLeaveFinalRecordsAndReportAlone) {
+  const std::string demo = src_dir() + "/data/demo.pcap";
+  auto flows = [&](const std::string& extra, nlohmann::json& summary) {
+    const std::string fl = seqwatch::test::scratch_dir() + "active-flows.jsonl";
+    const std::string js = seqwatch::test::scratch_dir() + "active-summary.json";
+    const CmdResult r = run(exe() + " analyze '" + demo + "' --flows " + fl + " --json " + js + " " + extra);
+    EXPECT_TRUE(seqwatch::test::analyze_succeeded(r)) << r.out;
+    std::ifstream sj(js);
+    summary = nlohmann::json::parse(sj);
+    std::vector<nlohmann::json> lines;
+    std::ifstream in(fl);
+    for (std::string l; std::getline(in, l);) lines.push_back(nlohmann::json::parse(l));
+    return lines;
+  };
+  nlohmann::json s0, s1, s3;
+  const auto plain = flows("", s0);
+  const auto active = flows("--active-timeout 0.5", s1);
+  const auto active3 = flows("--active-timeout 0.5 -w 3", s3);
+  ASSERT_FALSE(plain.empty());
+
+  std::vector<std::string> finals, finals_plain;
+  std::map<std::string, std::vector<nlohmann::json>> by_flow;  // client port -> records, in order
+  size_t n_active = 0;
+  for (const auto& j : active) {
+    if (j["end"] == "active") {
+      ++n_active;
+    } else {
+      finals.push_back(j.dump());
+    }
+    by_flow[j["client"].get<std::string>() + ":" + std::to_string(j["cport"].get<int>())].push_back(j);
+  }
+  for (const auto& j : plain) {
+    EXPECT_NE(j["end"], "active");
+    finals_plain.push_back(j.dump());
+  }
+  EXPECT_EQ(finals, finals_plain);
+  EXPECT_GE(n_active, 8u);  // 4.2 s of data connections over 0.5 s periods
+  EXPECT_EQ(s1["outputs"]["active_flow_records"].get<size_t>(), n_active);
+  EXPECT_EQ(s0["outputs"]["active_flow_records"], 0);
+  EXPECT_EQ(s1["retransmissions"], s0["retransmissions"]);
+  for (const auto& [flow, recs] : by_flow) {
+    SCOPED_TRACE(flow);
+    for (size_t i = 1; i < recs.size(); ++i) {
+      for (const char* dir : {"c2s", "s2c"})
+        for (const char* k : {"segments", "data_bytes", "retx_segments", "dup_acks"})
+          EXPECT_GE(recs[i][dir][k].get<uint64_t>(), recs[i - 1][dir][k].get<uint64_t>()) << dir << "." << k;
+      EXPECT_GE(recs[i]["last_ts"].get<double>(), recs[i - 1]["last_ts"].get<double>());
+    }
+    EXPECT_NE(recs.back()["end"], "active");
+  }
+  // Any worker count: the same records (flow numbers and workers aside).
+  auto normalized = [](const std::vector<nlohmann::json>& v) {
+    std::vector<std::string> out;
+    for (nlohmann::json j : v) {
+      j.erase("flow");
+      j.erase("worker");
+      out.push_back(j.dump());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(normalized(active3), normalized(active));
 }
 
 }  // namespace

@@ -275,7 +275,7 @@ TEST_F(ConfigTest, RenderingRoundTripsEveryValue) {
              PortConfig{"d", "", "", 1, 256, 0, true, Rss::kOff, Rehash::kNone, Timestamps::kAuto, "/tmp/u.pcap", 2.5e6,
                         true, 0}};
   c.workers = {4, "1-4", 16};
-  c.flow_table = {4096, 0.25, 0.125, false, Eviction::kLru, false};
+  c.flow_table = {4096, 0.25, 0.125, false, Eviction::kLru, false, 30};
   c.tcp = {1024, 256};
   c.outputs = {"/tmp/o", false, {false, "e"}, {true, "-"}, {true, "s.json"}, 0.5, 123456, 0};
   Trigger payload = Trigger::of(TriggerType::kPayload);

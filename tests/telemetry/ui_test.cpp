@@ -134,6 +134,34 @@ fs::path make_run_folder() {
   return dir;
 }
 
+// Without a summary the top flows come from flows.jsonl, where a flow with the active timeout
+// has several cumulative records: only its newest counts, once.
+TEST(HtmlReport, FlowsFileWithActiveRecordsShowsEachFlowOnce) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "seqwatch-report-active";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  {
+    std::ofstream fl(dir / "flows.jsonl");
+    auto rec = [&](int flow, const char* end, int cport, int segs, int retx) {
+      fl << R"({"v":1,"type":"flow","flow":)" << flow << R"(,"worker":0,"end":")" << end
+         << R"(","client":"10.0.0.1","cport":)" << cport << R"(,"server":"10.1.0.1","sport":443,"c2s":{"segments":)"
+         << segs << R"(,"retx_segments":)" << retx << R"(},"s2c":{"segments":5,"retx_segments":0}})" << "\n";
+    };
+    rec(1, "active", 40000, 100, 3);
+    rec(2, "closed", 40001, 50, 2);
+    rec(1, "active", 40000, 200, 7);
+    rec(1, "closed", 40000, 300, 9);
+  }
+  ASSERT_EQ(html_report_main(dir.string(), ""), 0);
+  std::ifstream f(dir / "report.html");
+  const std::string text((std::istreambuf_iterator<char>(f)), {});
+  size_t n = 0;
+  for (size_t at = text.find("10.0.0.1:40000"); at != std::string::npos; at = text.find("10.0.0.1:40000", at + 1)) ++n;
+  EXPECT_EQ(n, 1u);
+  EXPECT_NE(text.find("10.0.0.1:40001"), std::string::npos);
+  EXPECT_NE(text.find("<td>305</td><td>9</td><td>2.95%</td>"), std::string::npos);  // the final record
+}
+
 TEST(HtmlReport, ChromiumRendersChartsWithoutConsoleErrors) {
   const fs::path dir = make_run_folder();
   ASSERT_EQ(html_report_main(dir.string(), ""), 0);
