@@ -111,7 +111,10 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   else ++counters_.records_dropped;
 }
 
-void TcpStage::new_period(uint64_t ts_ns) noexcept { period_start_ = ts_ns - ts_ns % period_len_; }
+void TcpStage::new_period(uint64_t ts_ns) noexcept {
+  if (cfg_.active_timeout_ns == 0) return;  // off: only a packet time of 2^64 - 1 ns comes here
+  period_start_ = ts_ns - ts_ns % period_len_;
+}
 
 void TcpStage::emit_active(const flow::FlowEntry& e) noexcept {
   event::FlowRecord r;
