@@ -60,10 +60,61 @@ std::string RetransReport::format(const Endpoint& e, bool with_port) {
   return e.family == 6 ? fmt::format("[{}]:{}", buf, e.port) : fmt::format("{}:{}", buf, e.port);
 }
 
+uint64_t RetransReport::syn_extra_of(const event::FlowRecord& r) noexcept {
+  return (r.cold.syn_count > 1 ? r.cold.syn_count - 1u : 0u) + (r.cold.synack_count > 1 ? r.cold.synack_count - 1u : 0u);
+}
+
+RetransReport::FlowLine RetransReport::line_of(const event::FlowRecord& r, uint64_t syn_extra) {
+  const bool client_b = r.cold.initiator == 1;
+  FlowLine f{};
+  f.flow_id = r.flow_id;
+  f.worker = r.worker;
+  f.client = Endpoint{client_b ? r.key.addr_b : r.key.addr_a, 0, r.key.family};
+  f.server = Endpoint{client_b ? r.key.addr_a : r.key.addr_b, 0, r.key.family};
+  f.cport = client_b ? r.key.port_b : r.key.port_a;
+  f.sport = client_b ? r.key.port_a : r.key.port_b;
+  f.segments = r.count[0].segments + r.count[1].segments;
+  f.retx_segs = r.count[0].retx_segs + r.count[1].retx_segs;
+  f.fast = r.count[0].fast_retx + r.count[1].fast_retx;
+  f.spurious = r.count[0].spurious_retx + r.count[1].spurious_retx;
+  f.rto = r.count[0].rto_retx + r.count[1].rto_retx;
+  f.tail_probes = r.totals.tail_probes;
+  f.dup_acks = r.count[0].dup_acks + r.count[1].dup_acks;
+  f.midack = r.totals.midack_count;
+  f.syn_extra = syn_extra;
+  return f;
+}
+
+void RetransReport::add_open(const event::FlowRecord& r) {
+  const uint64_t syn_extra = syn_extra_of(r);
+  if (r.count[0].retx_segs + r.count[1].retx_segs == 0 && syn_extra == 0 && r.totals.midack_count == 0) return;
+  FlowLine f = line_of(r, syn_extra);
+  f.open = true;
+  const uint64_t key = flow_key(r.worker, r.flow_id);
+  if (auto it = open_.find(key); it != open_.end()) {
+    it->second = f;
+    return;
+  }
+  if (open_.size() >= keep_flows_) {
+    // Full: the worst-ranked open line makes room, if the new one ranks better.
+    auto worst = open_.begin();
+    for (auto it = open_.begin(); it != open_.end(); ++it)
+      if (ranks_before(worst->second, it->second)) worst = it;
+    ++limits_.open_lines_dropped;
+    if (!ranks_before(f, worst->second)) return;
+    open_.erase(worst);
+  }
+  open_.emplace(key, f);
+}
+
 void RetransReport::add(const event::FlowRecord& r) {
-  // An active-timeout record holds a flow's counts so far, and the flow goes on: its final
-  // record (cumulative too) is the one counted.
-  if (r.reason == flow::RemoveReason::kActive) return;
+  // An active-timeout record holds a flow's counts so far, and the flow goes on: it counts
+  // only among the open flows' lines; the final record (cumulative too) counts everywhere.
+  if (r.reason == flow::RemoveReason::kActive) {
+    add_open(r);
+    return;
+  }
+  if (!open_.empty()) open_.erase(flow_key(r.worker, r.flow_id));
   if ((r.count[0].segments == 0) != (r.count[1].segments == 0)) {
     ++one_sided_flows_;
     Sided k{r.key.addr_a, r.key.addr_b, r.key.port_a, r.key.port_b, r.key.family,
@@ -89,7 +140,6 @@ void RetransReport::add(const event::FlowRecord& r) {
   }
 
   const bool client_b = r.cold.initiator == 1;
-  const uint16_t cport = client_b ? r.key.port_b : r.key.port_a;
   const uint16_t sport = client_b ? r.key.port_a : r.key.port_b;
   Endpoint client{client_b ? r.key.addr_b : r.key.addr_a, 0, r.key.family};
   Endpoint service{client_b ? r.key.addr_a : r.key.addr_b, sport, r.key.family};
@@ -98,29 +148,13 @@ void RetransReport::add(const event::FlowRecord& r) {
   fold(total_, r, -1);
   add_to(servers_, service, r);
   add_to(clients_, client, r);
-  const uint64_t syn_extra = (r.cold.syn_count > 1 ? r.cold.syn_count - 1u : 0u) +
-                             (r.cold.synack_count > 1 ? r.cold.synack_count - 1u : 0u);
+  const uint64_t syn_extra = syn_extra_of(r);
   total_.syn_attempts_extra += syn_extra;
   total_.midack += r.totals.midack_count;
 
   const uint64_t retx = uint64_t{r.count[0].retx_segs} + r.count[1].retx_segs;
   if (retx != 0 || syn_extra != 0 || r.totals.midack_count != 0) {
-    FlowLine f{};
-    f.flow_id = r.flow_id;
-    f.worker = r.worker;
-    f.client = client;
-    f.server = Endpoint{service.addr, 0, service.family};
-    f.cport = cport;
-    f.sport = sport;
-    f.segments = uint64_t{r.count[0].segments} + r.count[1].segments;
-    f.retx_segs = retx;
-    f.fast = uint64_t{r.count[0].fast_retx} + r.count[1].fast_retx;
-    f.spurious = uint64_t{r.count[0].spurious_retx} + r.count[1].spurious_retx;
-    f.rto = uint64_t{r.count[0].rto_retx} + r.count[1].rto_retx;
-    f.tail_probes = r.totals.tail_probes;
-    f.dup_acks = uint64_t{r.count[0].dup_acks} + r.count[1].dup_acks;
-    f.midack = r.totals.midack_count;
-    f.syn_extra = syn_extra;
+    const FlowLine f = line_of(r, syn_extra);
     // Keep the keep_flows_ best-ranked lines: a heap whose front is the worst kept.
     if (flows_.size() < keep_flows_) {
       flows_.push_back(f);
@@ -208,6 +242,7 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   }
   j["top_clients"] = clients;
   auto sorted = flows_;
+  for (const auto& [key, line] : open_) sorted.push_back(line);
   std::sort(sorted.begin(), sorted.end(), ranks_before);
   if (sorted.size() > top_n) sorted.resize(top_n);
   json flows = json::array();
@@ -216,7 +251,8 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
                      {"server", format(f.server, false)}, {"sport", f.sport}, {"segments", f.segments},
                      {"retx_segments", f.retx_segs}, {"retx_rate", rate(f.retx_segs, f.segments)},
                      {"fast_retx", f.fast}, {"spurious_retx", f.spurious}, {"rto_retx", f.rto},
-                     {"tail_loss_probes", f.tail_probes}, {"dup_acks", f.dup_acks}, {"syn_retransmissions", f.syn_extra}, {"ack_in_segment", f.midack}});
+                     {"tail_loss_probes", f.tail_probes}, {"dup_acks", f.dup_acks}, {"syn_retransmissions", f.syn_extra}, {"ack_in_segment", f.midack},
+                     {"open", f.open}});
   }
   j["top_flows"] = flows;
   j["report_limits"] = {{"flow_lines_kept", keep_flows_},
@@ -224,7 +260,9 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
                         {"endpoints_kept", max_endpoints_},
                         {"endpoints_pruned", limits_.endpoints_pruned},
                         {"endpoints_untracked", limits_.endpoints_untracked},
-                        {"one_sided_forgotten", limits_.one_sided_forgotten}};
+                        {"one_sided_forgotten", limits_.one_sided_forgotten},
+                        {"open_flow_lines", open_.size()},
+                        {"open_lines_dropped", limits_.open_lines_dropped}};
   return j;
 }
 
@@ -264,11 +302,12 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
   if (!j["top_flows"].empty()) {
     fmt::print(out, "  top flows by retransmissions (flow  client -> server  segments  retx  rate  fast/spur/rto/tlp):\n");
     for (const auto& f : j["top_flows"])
-      fmt::print(out, "    #{:<6} {}:{} -> {}:{}  {} {} {:.3f}%  {}/{}/{}/{}\n", f["flow"].get<uint32_t>(),
+      fmt::print(out, "    #{:<6} {}:{} -> {}:{}  {} {} {:.3f}%  {}/{}/{}/{}{}\n", f["flow"].get<uint32_t>(),
                  f["client"].get<std::string>(), f["cport"].get<uint16_t>(), f["server"].get<std::string>(),
                  f["sport"].get<uint16_t>(), f["segments"].get<uint64_t>(), f["retx_segments"].get<uint64_t>(),
                  100 * f["retx_rate"].get<double>(), f["fast_retx"].get<uint64_t>(), f["spurious_retx"].get<uint64_t>(),
-                 f["rto_retx"].get<uint64_t>(), f["tail_loss_probes"].get<uint64_t>());
+                 f["rto_retx"].get<uint64_t>(), f["tail_loss_probes"].get<uint64_t>(),
+                 f["open"].get<bool>() ? "  (open: counts so far)" : "");
   }
 }
 

@@ -7,6 +7,10 @@
 // pruned first, then new ones go untracked), and at most `max_endpoints` one-sided flows
 // waiting for their other half. Every entry dropped that way is counted and reported; the
 // totals always cover every flow.
+//
+// Active-timeout records (end "active": flows that go on, counts so far) count nowhere
+// but in the top flows: each open flow's latest such line (at most `keep_flows`, marked
+// open) until its final record replaces it. Totals, services and clients cover ended flows.
 #pragma once
 
 #include <cstdint>
@@ -54,8 +58,15 @@ class RetransReport {
     uint16_t cport, sport;
     uint64_t segments, retx_segs, fast, spurious, rto, tail_probes, dup_acks, midack, syn_extra;
     std::string state;
+    bool open = false;  // from an active-timeout record: the flow goes on
   };
   static void fold(Agg& a, const event::FlowRecord& r, int dir);
+  // The top-flows line of a record (client, server, ports, counters of both directions).
+  static FlowLine line_of(const event::FlowRecord& r, uint64_t syn_extra);
+  static uint64_t syn_extra_of(const event::FlowRecord& r) noexcept;
+  // An active-timeout record: the flow's line among the open flows (see the class comment).
+  void add_open(const event::FlowRecord& r);
+  static uint64_t flow_key(uint8_t worker, uint32_t flow_id) noexcept { return uint64_t{worker} << 32 | flow_id; }
   // Ranks flow lines: more retransmissions first, then the lower flow id.
   static bool ranks_before(const FlowLine& x, const FlowLine& y) noexcept {
     return x.retx_segs != y.retx_segs ? x.retx_segs > y.retx_segs : x.flow_id < y.flow_id;
@@ -78,6 +89,7 @@ class RetransReport {
     uint64_t endpoints_pruned = 0;      // services/clients without retransmissions removed for room
     uint64_t endpoints_untracked = 0;   // flow records whose service or client found no room
     uint64_t one_sided_forgotten = 0;   // one-sided flows no longer waiting for their other half
+    uint64_t open_lines_dropped = 0;    // open flows' lines pushed out by better-ranked ones (keep_flows kept)
   };
   // One-sided flows (segments in one direction only), by their 4-tuple without VLAN or
   // tunnel context and the side that sent: a connection whose two directions carry
@@ -106,6 +118,7 @@ class RetransReport {
   Endpoints servers_;  // ip:port of the side that did not initiate
   Endpoints clients_;  // initiator IP
   std::vector<FlowLine> flows_;         // flows with retransmissions or handshake trouble: a heap, worst first
+  absl::flat_hash_map<uint64_t, FlowLine> open_;  // flow_key -> latest line of an open flow (active records)
   size_t keep_flows_;
   size_t max_endpoints_;
   Limits limits_;

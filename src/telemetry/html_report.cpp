@@ -356,7 +356,7 @@ std::string render_html_report(const std::string& run_dir) {
       for (size_t i = 0; i < top.size() && i < 20; ++i) flows.push_back(top[i].second);
     }
     for (const auto& f : flows)
-      rows.push_back({esc(fmt::format("{}:{}", str(f, "client"), str(f, "cport"))),
+      rows.push_back({esc(fmt::format("{}:{}{}", str(f, "client"), str(f, "cport"), f.value("open", false) ? " (open)" : "")),
                       esc(fmt::format("{}:{}", str(f, "server"), str(f, "sport"))), si(num(f, "segments")),
                       si(num(f, "retx_segments")), fmt::format("{:.2f}%", 100 * num(f, "retx_rate")),
                       si(num(f, "fast_retx")), si(num(f, "rto_retx")), si(num(f, "tail_loss_probes")),

@@ -86,5 +86,48 @@ TEST(Report, ForgetsOneSidedFlowsWhenTheirTableIsFull) {
   EXPECT_EQ(j["report_limits"]["one_sided_forgotten"].get<uint64_t>(), 32u);  // two full tables of 16
 }
 
+// Active-timeout records (flows that go on) show in the top flows, marked open, with the
+// latest counts; totals and services wait for the final record, which replaces the line.
+TEST(Report, OpenFlowsShowInTheTopFlowsUntilTheirFinalRecord) {
+  RetransReport r(2);
+  r.add(flow(1, 1, 1, 4));
+  event::FlowRecord a = flow(7, 2, 1, 5);
+  a.reason = flow::RemoveReason::kActive;
+  r.add(a);
+  a.count[0].retx_segs = 9;  // the same flow, a period later
+  r.add(a);
+  auto j = r.to_json(10);
+  ASSERT_EQ(j["top_flows"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["top_flows"][0]["flow"], 7);
+  EXPECT_EQ(j["top_flows"][0]["retx_segments"], 9);
+  EXPECT_EQ(j["top_flows"][0]["open"], true);
+  EXPECT_EQ(j["top_flows"][1]["open"], false);
+  EXPECT_EQ(j["flows"], 1);  // totals: ended flows only
+  EXPECT_EQ(j["retx_segments"], 4);
+  EXPECT_EQ(j["report_limits"]["open_flow_lines"], 1);
+
+  event::FlowRecord fin = flow(7, 2, 1, 11);  // its final record
+  r.add(fin);
+  j = r.to_json(10);
+  ASSERT_EQ(j["top_flows"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["top_flows"][0]["retx_segments"], 11);
+  EXPECT_EQ(j["top_flows"][0]["open"], false);
+  EXPECT_EQ(j["flows"], 2);
+  EXPECT_EQ(j["retx_segments"], 15);
+  EXPECT_EQ(j["report_limits"]["open_flow_lines"], 0);
+
+  // Bounded: at most keep_flows (2) open lines, the best-ranked ones.
+  for (uint32_t id = 20; id < 25; ++id) {
+    event::FlowRecord o = flow(id, 3, 1, id);
+    o.reason = flow::RemoveReason::kActive;
+    r.add(o);
+  }
+  j = r.to_json(10);
+  EXPECT_EQ(j["report_limits"]["open_flow_lines"], 2);
+  EXPECT_EQ(j["report_limits"]["open_lines_dropped"], 3);
+  EXPECT_EQ(j["top_flows"][0]["flow"], 24);
+  EXPECT_EQ(j["top_flows"][1]["flow"], 23);
+}
+
 }  // namespace
 }  // namespace seqwatch::app
