@@ -88,6 +88,30 @@ TEST(Run, PipelineOnNetPcapPortMatchesAnalyze) {
   EXPECT_EQ(c.rc, 0) << c.out;
 }
 
+// flow_table.active_timeout_s reaches the workers of `seqwatch run`: the demo capture on a
+// net_pcap port (its own packet times) with 0.5 s periods writes the same active records as
+// `analyze --active-timeout 0.5`, and the final records of a run without it.
+TEST(Run, ActiveTimeoutWritesTheRecordsAnalyzeWrites) {
+  const std::string plain = fresh_dir("active-off"), out = fresh_dir("active");
+  const CmdResult r = demo_twice(plain, out, "--set flow_table.active_timeout_s=0.5");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const std::string fl = out + "/analyze-flows.jsonl";
+  const CmdResult a = run(exe() + " analyze " + demo_pcap() + " --active-timeout 0.5 --flows " + fl);
+  ASSERT_EQ(a.rc, 0) << a.out;
+  const auto lines = json_lines(out + "/flows.jsonl");
+  EXPECT_EQ(lines, json_lines(fl));
+  std::vector<std::string> finals;
+  size_t active = 0;
+  for (const auto& l : lines) {
+    if (l.find("\"end\":\"active\"") != std::string::npos) ++active;
+    else finals.push_back(l);
+  }
+  EXPECT_GE(active, 8u);
+  EXPECT_EQ(finals, json_lines(plain + "/flows.jsonl"));
+  std::ifstream s(out + "/summary.json");
+  EXPECT_EQ(nlohmann::json::parse(s)["outputs"]["active_flow_records"].get<size_t>(), active);
+}
+
 // A port whose packets carry their own, old times (the replay port paces data/demo.pcap,
 // recorded on 2026-11-23, with the capture's timestamps) keeps its packet clock: a quiet
 // moment ages flows and rotates evidence files by packet time plus the time since the
