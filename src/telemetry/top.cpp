@@ -138,10 +138,12 @@ std::string render_top(const Snapshot& s, const Snapshot* prev, const nlohmann::
   line(st.b(fmt::format("{:<46} {:>9} {:>7} {:>7} {:>5} {:>6}", "TOP RETRANSMITTING FLOWS", "segments", "retx", "rate",
                         "rto", "dupack")));
   const auto flows = s.retrans.is_object() ? s.retrans.value("top_flows", nlohmann::json::array()) : nlohmann::json::array();
-  if (flows.empty()) line(st.dim("(none yet: flows appear here once they end or are flushed)"));
+  if (flows.empty())
+    line(st.dim("(none yet: flows appear here once they end, or with flow_table.active_timeout_s while they last)"));
   for (const auto& f : flows) {
-    const std::string name = fmt::format("{}:{} -> {}:{}", f.value("client", ""), f.value("cport", 0),
-                                         f.value("server", ""), f.value("sport", 0));
+    // An open flow (from its latest active-timeout record) is marked with a '*'.
+    const std::string name = fmt::format("{}{}:{} -> {}:{}", f.value("open", false) ? "*" : "", f.value("client", ""),
+                                         f.value("cport", 0), f.value("server", ""), f.value("sport", 0));
     line(fmt::format("{:<46} {:>9} {:>7} {:>6.2f}% {:>5} {:>6}", name.substr(0, 46), si(f.value("segments", 0.0)),
                      si(f.value("retx_segments", 0.0)), 100 * f.value("retx_rate", 0.0), si(f.value("rto_retx", 0.0)),
                      si(f.value("dup_acks", 0.0))));
