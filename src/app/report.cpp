@@ -146,6 +146,7 @@ void RetransReport::add(const event::FlowRecord& r) {
 
   ++total_.flows;
   fold(total_, r, -1);
+  count_end(r);
   add_to(servers_, service, r);
   add_to(clients_, client, r);
   const uint64_t syn_extra = syn_extra_of(r);
@@ -167,6 +168,28 @@ void RetransReport::add(const event::FlowRecord& r) {
         std::push_heap(flows_.begin(), flows_.end(), ranks_before);
       }
     }
+  }
+}
+
+void RetransReport::count_end(const event::FlowRecord& r) {
+  const unsigned client = r.cold.initiator, server = 1 - client;
+  const uint8_t cf = r.half[client].flags, sf = r.half[server].flags;
+  if (const uint8_t by = r.cold.rst_from(); by != 0xFF) {
+    if (by == server && (cf & tcp::kSynSeen) && !(sf & tcp::kSynSeen)) ++ends_.refused;
+    else if (by == client) ++ends_.reset_by_client;
+    else ++ends_.reset_by_server;
+  } else if ((cf & tcp::kFinSeen) && (sf & tcp::kFinSeen)) {
+    ++ends_.closed;
+  } else if (cf & tcp::kFinSeen) {
+    ++ends_.half_closed_by_client;
+  } else if (sf & tcp::kFinSeen) {
+    ++ends_.half_closed_by_server;
+  } else if (r.cold.stage == tcp::Stage::kSynSent) {
+    ++ends_.syn_unanswered;
+  } else if (r.cold.stage == tcp::Stage::kSynReceived) {
+    ++ends_.handshake_incomplete;
+  } else {
+    ++ends_.open;
   }
 }
 
@@ -223,6 +246,15 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   j["split_connections"] = split_connections_;
   j["split_across_workers"] = split_across_workers_;
   j["ack_in_segment"] = total_.midack;
+  j["connection_ends"] = {{"closed", ends_.closed},
+                          {"reset_by_client", ends_.reset_by_client},
+                          {"reset_by_server", ends_.reset_by_server},
+                          {"refused", ends_.refused},
+                          {"half_closed_by_client", ends_.half_closed_by_client},
+                          {"half_closed_by_server", ends_.half_closed_by_server},
+                          {"syn_unanswered", ends_.syn_unanswered},
+                          {"handshake_incomplete", ends_.handshake_incomplete},
+                          {"open", ends_.open}};
   json verdicts = json::object();
   for (unsigned b = 0; b < tcp::kVerdictBits; ++b)
     if (verdicts_[b] != 0) verdicts[std::string(tcp::verdict_name(b))] = verdicts_[b];
@@ -274,6 +306,11 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
                   "dup ACKs {}, SYN retransmissions {}, ACKs inside a segment {}\n",
              total_.fast, total_.spurious, total_.rto, total_.tail_probes, ack_clocked(total_), total_.dup_acks,
              total_.syn_attempts_extra, total_.midack);
+  fmt::print(out, "  ends           {} closed (FIN both ways), reset {} by client / {} by server, {} refused (RST to SYN), "
+                  "half-closed {} by client / {} by server (the other side never closed), {} SYN unanswered, {} "
+                  "handshake incomplete, {} open (no FIN/RST: idle, evicted or end of input)\n",
+             ends_.closed, ends_.reset_by_client, ends_.reset_by_server, ends_.refused, ends_.half_closed_by_client,
+             ends_.half_closed_by_server, ends_.syn_unanswered, ends_.handshake_incomplete, ends_.open);
   if (split_connections_ != 0)
     fmt::print(out, "  SPLIT          {} connection(s) seen as two one-sided flows with different VLAN/tunnel context "
                     "(asymmetric tap?): analyse with --ignore-vlans / flow_table.key_vlans: false\n",

@@ -111,6 +111,18 @@ class RetransReport {
     uint8_t worker = 0;
   };
   absl::flat_hash_map<Sided, SideOf> one_sided_;  // -> context and worker of the flow
+  // How connections ended, from each flow's final record (docs/events.md, "Connection ends").
+  struct Ends {
+    uint64_t closed = 0;                 // FIN both ways, no RST
+    uint64_t reset_by_client = 0, reset_by_server = 0;  // a RST after the handshake (or midstream)
+    uint64_t refused = 0;                // the server answered the SYN with a RST
+    uint64_t half_closed_by_client = 0, half_closed_by_server = 0;  // one FIN, the other side never closed
+    uint64_t syn_unanswered = 0;         // SYN(s), nothing back
+    uint64_t handshake_incomplete = 0;   // SYN/ACK seen, no ACK of it, nothing after
+    uint64_t open = 0;                   // no FIN or RST: ended by idle timeout, eviction or end of input
+  };
+  void count_end(const event::FlowRecord& r);
+  Ends ends_;
   uint64_t split_connections_ = 0;
   uint64_t split_across_workers_ = 0;
   uint64_t one_sided_flows_ = 0;

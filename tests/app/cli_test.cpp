@@ -153,6 +153,10 @@ TEST(Cli, DpdkPortAndFileReaderAgreeOnEveryCorpusCapture) {
     }
     EXPECT_EQ(a["decode"], b["decode"]);
     EXPECT_EQ(a["tcp"], b["tcp"]);
+    // Every flow ended one way, and one only.
+    uint64_t ends = 0;
+    for (const auto& [k, n] : b["retransmissions"]["connection_ends"].items()) ends += n.get<uint64_t>();
+    EXPECT_EQ(ends, b["retransmissions"]["flows"].get<uint64_t>());
     ++compared;
   }
   EXPECT_GT(compared, 100u);

@@ -129,5 +129,43 @@ TEST(Report, OpenFlowsShowInTheTopFlowsUntilTheirFinalRecord) {
   EXPECT_EQ(j["top_flows"][1]["flow"], 23);
 }
 
+// How connections ended, from the final records: who reset, who closed only its side.
+TEST(Report, CountsHowConnectionsEnded) {
+  using namespace seqwatch::tcp;
+  RetransReport r;
+  auto rec = [&](uint32_t id, uint8_t client_flags, uint8_t server_flags, Stage stage, int rst_from = -1,
+                 bool client_is_b = false) {
+    event::FlowRecord f = flow(id, id, 1, 0);
+    f.cold.initiator = client_is_b ? 1 : 0;
+    const int c = client_is_b ? 1 : 0;
+    f.half[c].flags = client_flags;
+    f.half[1 - c].flags = server_flags;
+    f.cold.stage = stage;
+    if (rst_from >= 0) f.cold.set_rst_from(static_cast<uint8_t>(rst_from == 0 ? c : 1 - c));  // 0 client, 1 server
+    r.add(f);
+  };
+  rec(1, kSynSeen | kFinSeen, kSynSeen | kFinSeen, Stage::kClosed);
+  rec(2, kSynSeen | kFinSeen, kSynSeen | kFinSeen, Stage::kClosed, -1, true);
+  rec(3, kSynSeen | kRstSeen, kSynSeen, Stage::kReset, 0);
+  rec(4, kSynSeen, kSynSeen | kRstSeen, Stage::kReset, 1, true);
+  rec(5, kSynSeen, kRstSeen, Stage::kReset, 1);  // RST to the SYN
+  rec(6, kSynSeen, kSynSeen | kFinSeen, Stage::kClosing);
+  rec(7, kSynSeen | kFinSeen, kSynSeen, Stage::kClosing, -1, true);
+  rec(8, kSynSeen, 0, Stage::kSynSent);
+  rec(9, kSynSeen, kSynSeen, Stage::kSynReceived);
+  rec(10, 0, 0, Stage::kNone);
+  rec(11, kSynSeen, kSynSeen, Stage::kEstablished);
+  const auto j = r.to_json(10)["connection_ends"];
+  EXPECT_EQ(j["closed"], 2);
+  EXPECT_EQ(j["reset_by_client"], 1);
+  EXPECT_EQ(j["reset_by_server"], 1);
+  EXPECT_EQ(j["refused"], 1);
+  EXPECT_EQ(j["half_closed_by_server"], 1);
+  EXPECT_EQ(j["half_closed_by_client"], 1);
+  EXPECT_EQ(j["syn_unanswered"], 1);
+  EXPECT_EQ(j["handshake_incomplete"], 1);
+  EXPECT_EQ(j["open"], 2);
+}
+
 }  // namespace
 }  // namespace seqwatch::app
