@@ -306,7 +306,7 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
                   "dup ACKs {}, SYN retransmissions {}, ACKs inside a segment {}\n",
              total_.fast, total_.spurious, total_.rto, total_.tail_probes, ack_clocked(total_), total_.dup_acks,
              total_.syn_attempts_extra, total_.midack);
-  fmt::print(out, "  ends           {} closed (FIN both ways), reset {} by client / {} by server, {} refused (RST to SYN), "
+  fmt::print(out, "  ends           {} closed (FIN both ways), reset {} by client / {} by server, {} SYN answered by RST, "
                   "half-closed {} by client / {} by server (the other side never closed), {} SYN unanswered, {} "
                   "handshake incomplete, {} open (no FIN/RST: idle, evicted or end of input)\n",
              ends_.closed, ends_.reset_by_client, ends_.reset_by_server, ends_.refused, ends_.half_closed_by_client,
