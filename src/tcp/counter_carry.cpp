@@ -78,16 +78,14 @@ void CounterCarry::add_carried(uint32_t slot, event::FlowRecord& r) noexcept {
   }
 }
 
-void CounterCarry::release(uint32_t slot) noexcept {
+void CounterCarry::settle(uint32_t slot, event::FlowRecord& r) noexcept {
   if (Slot* s = find(slot, false); s != nullptr) {
+    r.count[0].add(s->count[0]);
+    r.count[1].add(s->count[1]);
+    r.totals.add(s->totals);
     s->key = 0;
     --used_;
   }
-}
-
-void CounterCarry::settle(uint32_t slot, event::FlowRecord& r) noexcept {
-  add_carried(slot, r);
-  release(slot);
 }
 
 }  // namespace seqwatch::tcp

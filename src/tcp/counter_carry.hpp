@@ -41,8 +41,6 @@ class CounterCarry {
   void settle(uint32_t slot, event::FlowRecord& r) noexcept;
   // Adds what was carried so far to a record (the slot stays: the flow may go on).
   void add_carried(uint32_t slot, event::FlowRecord& r) noexcept;
-  // Frees the slot of entry `slot` (its flow ended).
-  void release(uint32_t slot) noexcept;
 
   uint32_t slots() const noexcept { return mask_ + 1; }
   uint32_t in_use() const noexcept { return used_; }

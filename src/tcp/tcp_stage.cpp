@@ -82,8 +82,7 @@ void TcpStage::carry_counters(flow::FlowEntry& f) noexcept {
   else if (!was_saturated) ++counters_.saturated_flows;
 }
 
-void TcpStage::fill_record(const flow::FlowEntry& e, uint32_t slot, flow::RemoveReason why,
-                           event::FlowRecord& r) const noexcept {
+void TcpStage::fill_record(const flow::FlowEntry& e, flow::RemoveReason why, event::FlowRecord& r) const noexcept {
   r.key = e.key;
   r.last_ts_ns = e.last_ts_ns;
   r.flow_id = e.id;
@@ -96,7 +95,6 @@ void TcpStage::fill_record(const flow::FlowEntry& e, uint32_t slot, flow::Remove
   r.count[0].add(e.count[0]);
   r.count[1].add(e.count[1]);
   r.totals.add(e.cold);
-  if (e.status & flow::kFlowCarried) carry_->add_carried(slot, r);
   r.saturated = e.status & flow::kFlowSaturated;
   r.cold = e.cold;
 }
@@ -105,8 +103,8 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   const uint32_t slot = table_->index_of(&e);
   if (flow_end_ != nullptr) flow_end_(flow_end_ctx_, e, slot, why);
   event::FlowRecord r;
-  fill_record(e, slot, why, r);
-  if (e.status & flow::kFlowCarried) carry_->release(slot);
+  fill_record(e, why, r);
+  if (e.status & flow::kFlowCarried) carry_->settle(slot, r);  // adds the carried counts, frees the slot
   if (records_.push(r)) ++counters_.records;
   else ++counters_.records_dropped;
 }
@@ -118,7 +116,8 @@ void TcpStage::new_period(uint64_t ts_ns) noexcept {
 
 void TcpStage::emit_active(const flow::FlowEntry& e) noexcept {
   event::FlowRecord r;
-  fill_record(e, table_->index_of(&e), flow::RemoveReason::kActive, r);
+  fill_record(e, flow::RemoveReason::kActive, r);
+  if (e.status & flow::kFlowCarried) carry_->add_carried(table_->index_of(&e), r);
   if (records_.push(r)) ++counters_.active_records;
   else ++counters_.records_dropped;
 }

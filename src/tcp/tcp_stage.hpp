@@ -106,7 +106,8 @@ class TcpStage {
  private:
   explicit TcpStage(const TcpStageConfig& cfg);
   void emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noexcept;
-  void fill_record(const flow::FlowEntry& e, uint32_t slot, flow::RemoveReason why, event::FlowRecord& r) const noexcept;
+  // The record's fields from the entry (carried counts not included).
+  void fill_record(const flow::FlowEntry& e, flow::RemoveReason why, event::FlowRecord& r) const noexcept;
   [[gnu::noinline]] void emit_active(const flow::FlowEntry& e) noexcept;
   [[gnu::noinline]] void new_period(uint64_t ts_ns) noexcept;
   [[gnu::noinline]] void carry_counters(flow::FlowEntry& f) noexcept;
