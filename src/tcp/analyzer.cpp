@@ -111,6 +111,49 @@ inline void handshake_ack(TcpCold& cold, int d, uint32_t now) noexcept {
   }
 }
 
+// The flow's RTT for the timer rules ("Counters" in analyze_segment): the larger of its mean
+// measured RTT and half its largest (the mean lags behind a queue that builds up), else its
+// handshake RTT.
+inline uint32_t timer_rtt(const TcpCold& cold) noexcept {
+  uint32_t rtt = cold.hs_rtt_syn_us + cold.hs_rtt_ack_us;
+  if (cold.rtt_samples != 0) {
+    rtt = static_cast<uint32_t>(cold.rtt_sum_us / cold.rtt_samples);
+    if (cold.rtt_max_us / 2 > rtt) rtt = cold.rtt_max_us / 2;
+  }
+  return rtt;
+}
+
+// A sender answers a segment within this long (plus twice its side's share of the RTT, as
+// the sensor sees it): a re-send sooner than that after the peer's latest segment may be
+// clocked by it. Kernel runs: a sender beside the sensor answers in 2-5 µs; timeouts came
+// 0.5 to 17 ms after the latest duplicate ACK.
+inline constexpr uint32_t kRenoAnswerUs = 200;
+
+// A head re-send that Wireshark's rule calls a fast retransmission (two duplicate ACKs, the
+// last within 20 ms) but that a sender without SACK sent on its timer: both SYNs seen, SACK
+// not negotiated, the oldest unacknowledged segment re-sent while the peer's ACK has stalled
+// for the minimum RTO (or one RTT), not right after a segment of the peer. Such a sender
+// re-sends the head when the duplicate ACKs reach its threshold (3; Linux raises it to the
+// reordering it sees, up to 300, so the run's length does not decide) and then only when
+// the ACK moves (NewReno) or its timer fires; in the loss state after a timeout duplicate
+// ACKs trigger nothing. A re-send on the threshold answers a duplicate ACK at once; the
+// sender's side of the RTT, as the sensor sees it (the client's: SYN/ACK to ACK; the
+// server's: SYN to SYN/ACK), bounds how late that answer passes the sensor. Kernel runs
+// without SACK: docs/tcp-analysis.md section 14.
+inline bool reno_late_head_resend(const HalfState& fwd, const HalfState& rev, const TcpCold& cold, int d,
+                                  uint32_t seq, uint32_t now) noexcept {
+  const uint8_t both = fwd.flags & rev.flags;
+  if (!(both & kSynSeen) || (both & kSackPerm)) return false;
+  if (seq != rev.lastack) return false;
+  const uint32_t rtt = timer_rtt(cold);
+  uint32_t side = d == cold.initiator ? cold.hs_rtt_ack_us : cold.hs_rtt_syn_us;
+  if (side == 0) side = rtt;
+  const uint32_t since_peer = now - rev.lastack_time_us;
+  if (since_peer < kRenoAnswerUs + 2 * uint64_t{side}) return false;
+  const uint32_t rto_quiet = rtt > kMinRtoUs ? rtt : kMinRtoUs;
+  return since_ack_advance(rev, now, since_peer) >= rto_quiet;
+}
+
 // A6, window_full: a data segment that fills the peer's advertised window exactly (the
 // only comparison that scales the window; the caller checked rev.wscale is known).
 inline bool fills_window(const HalfState& rev, uint32_t rev_win, uint32_t seq, uint32_t seglen) noexcept {
@@ -575,8 +618,15 @@ done:
   if (counts_as_retx) {
     count_up(f.status, cnt.retx_segs);
     count_up(f.status, cnt.retx_bytes, seglen);
-    if (bits & kFastRetransmission) count_up(f.status, cnt.fast_retx);
     if (bits & kSpuriousRetransmission) count_up(f.status, cnt.spurious_retx);
+    if (bits & kFastRetransmission) {
+      // The verdict stays Wireshark's; the counters follow the sender.
+      if (reno_late_head_resend(fwd, rev, cold, d, seq, now)) {
+        count_up(f.status, cnt.rto_retx);
+      } else {
+        count_up(f.status, cnt.fast_retx);
+      }
+    }
     if (!(bits & (kFastRetransmission | kSpuriousRetransmission))) {
       // Neither fast nor spurious: sent by a timer (a timeout, or a tail-loss probe) or
       // clocked out by an ACK (loss recovery after partial ACKs or SACKs, the slow-start
@@ -592,13 +642,7 @@ done:
       // - a tail-loss probe (RFC 8985 section 7): the last segment sent, re-sent with no
       //   duplicate ACKs, after a probe timeout (Linux: 2 x SRTT + 2 ticks, at least ~8 ms
       //   at HZ=250) with neither side sending, sooner than any timeout.
-      // The RTT: the larger of the flow's mean measured RTT and half its largest (the mean
-      // lags behind a queue that builds up), else its handshake RTT.
-      uint32_t rtt = cold.hs_rtt_syn_us + cold.hs_rtt_ack_us;
-      if (cold.rtt_samples != 0) {
-        rtt = static_cast<uint32_t>(cold.rtt_sum_us / cold.rtt_samples);
-        if (cold.rtt_max_us / 2 > rtt) rtt = cold.rtt_max_us / 2;
-      }
+      const uint32_t rtt = timer_rtt(cold);
       const bool peer_seen = rev.flags & kWindowSet;
       const uint32_t since_peer = now - rev.lastack_time_us;
       const uint32_t probe_quiet = rtt > kProbeFloorUs ? rtt : kProbeFloorUs;

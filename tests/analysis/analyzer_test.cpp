@@ -89,6 +89,52 @@ TEST(Analyzer, ClockedOrNonHeadResendIsNoTimeout) {
   }
 }
 
+// Without SACK a sender re-sends the head when the duplicate ACKs reach its threshold and
+// then, while the ACK stays put, only on its timer. Kernel runs with net.ipv4.tcp_sack=0
+// showed such timeouts landing a few milliseconds after one of a long run of duplicate ACKs:
+// Wireshark's rule (and the verdict) says fast retransmission, the kernel's
+// TcpExtTCPTimeouts says timeout, and the flow counters follow the kernel. It stays a fast
+// retransmission with SACK negotiated (RACK re-sends on SACK evidence at any point of a
+// run), with the ACK stalled for less than the minimum RTO, and when it
+// answers a duplicate ACK at once (a threshold raised by reordering: kernel run, the 21st).
+TEST(Analyzer, HeadResentIntoALongDupAckRunWithoutSackIsATimeout) {
+  struct Case {
+    const char* what;
+    bool sack;
+    std::vector<uint64_t> dups;  // duplicate ACKs after the fast retransmit
+    uint64_t resend;
+    uint32_t fast, rto;
+  };
+  std::vector<uint64_t> run, run_to_200ms;
+  for (uint64_t t = 40000; t <= 220000; t += 20000) run.push_back(t);
+  for (uint64_t t = 40000; t <= 200000; t += 20000) run_to_200ms.push_back(t);
+  std::vector<uint64_t> run_answered = run;
+  run_answered.push_back(231990);
+  const Case cases[] = {
+      {"timer: 13 duplicate ACKs, 12 ms after the last, ACK stalled 202 ms", false, run, 232000, 1, 1},
+      {"SACK negotiated", true, run, 232000, 2, 0},
+      {"answers a duplicate ACK at once", false, run_answered, 232000, 2, 0},
+      {"timer after 5 duplicate ACKs", false, {120000, 220000}, 232000, 1, 1},
+      {"ACK stalled 185 ms", false, run_to_200ms, 215000, 2, 0},
+  };
+  for (const Case& k : cases) {
+    Conversation c;
+    c.handshake(CI, SI, 0, 10000, 7, k.sack);  // the client's side of the RTT: 5 ms
+    for (uint32_t i = 0; i < 10; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 20000 + 10 * i});
+    c.send({false, S1, C1 + 100, A, 0, 509, 30000});  // the ACK advances for the last time
+    for (uint64_t t : {31000, 32000, 33000}) c.send({false, S1, C1 + 100, A, 0, 509, t});
+    EXPECT_EQ(c.send({true, C1 + 100, S1, A | P, 100, 502, 33100}) & kFastRetransmission, kFastRetransmission);
+    for (uint64_t t : k.dups) c.send({false, S1, C1 + 100, A, 0, 509, t});
+    const uint32_t v = c.send({true, C1 + 100, S1, A | P, 100, 502, k.resend});
+    c.finish();
+    const auto& r = c.records()[0].count[0];
+    EXPECT_EQ(v & (kRetransmission | kFastRetransmission), kRetransmission | kFastRetransmission) << k.what;
+    EXPECT_EQ(r.retx_segs, 2u) << k.what;
+    EXPECT_EQ(r.fast_retx, k.fast) << k.what;
+    EXPECT_EQ(r.rto_retx, k.rto) << k.what;
+  }
+}
+
 // A tail-loss probe (RFC 8985): the last segment of a flight re-sent after ~2 RTTs without
 // an ACK, long before any RTO; not a timeout retransmission.
 TEST(Analyzer, TailLossProbe) {

@@ -29,6 +29,7 @@ struct Seg {
   uint32_t tsval = 0, tsecr = 0;  // timestamps option when either is non-zero
   int32_t ip_id = -1;  // IPv4 identification; -1 = a per-packet counter, as a sending stack sets it
   uint8_t ttl = 64;    // IPv4 TTL (63: the same packet one routed hop further on)
+  bool sack_perm = false;  // SACK-permitted option (a SYN's)
 };
 
 class Conversation {
@@ -94,6 +95,7 @@ class Conversation {
     }
     for (const auto& b : s.sack) t.sack[t.sack_count++] = b;
     if (t.sack_count) t.opts |= decode::kOptSack;
+    if (s.sack_perm) t.opts |= decode::kOptSackPerm;
     if (s.tsval != 0 || s.tsecr != 0) {
       t.opts |= decode::kOptTimestamp;
       t.tsval = s.tsval;
@@ -122,13 +124,18 @@ class Conversation {
   void set_time_base_ns(uint64_t ns) { time_base_ns_ = ns; }
 
   // The usual three-way handshake: client ISN ci, server ISN si, at times t, t+rtt, t+2rtt.
-  void handshake(uint32_t ci, uint32_t si, uint64_t t = 0, uint64_t rtt_us = 10000, int8_t wscale = 7) {
-    handshake_on(cport_, ci, si, t, rtt_us, wscale);
+  // With sack_perm both SYNs carry SACK-permitted (SACK negotiated).
+  void handshake(uint32_t ci, uint32_t si, uint64_t t = 0, uint64_t rtt_us = 10000, int8_t wscale = 7,
+                 bool sack_perm = false) {
+    handshake_on(cport_, ci, si, t, rtt_us, wscale, sack_perm);
   }
   void handshake_on(uint16_t cport, uint32_t ci, uint32_t si, uint64_t t = 0, uint64_t rtt_us = 10000,
-                    int8_t wscale = 7) {
-    send_on(cport, {true, ci, 0, decode::kTcpSyn, 0, 64240, t, wscale, 1460});
-    send_on(cport, {false, si, ci + 1, decode::kTcpSyn | decode::kTcpAck, 0, 65160, t + rtt_us / 2, wscale, 1460});
+                    int8_t wscale = 7, bool sack_perm = false) {
+    Seg syn{true, ci, 0, decode::kTcpSyn, 0, 64240, t, wscale, 1460};
+    Seg synack{false, si, ci + 1, decode::kTcpSyn | decode::kTcpAck, 0, 65160, t + rtt_us / 2, wscale, 1460};
+    syn.sack_perm = synack.sack_perm = sack_perm;
+    send_on(cport, syn);
+    send_on(cport, synack);
     send_on(cport, {true, ci + 1, si + 1, decode::kTcpAck, 0, 502, t + rtt_us});
   }
 

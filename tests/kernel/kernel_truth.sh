@@ -31,7 +31,7 @@ failures=0
 # forwarded packet twice, the outgoing copy up to ~30 ms behind, its time in the tbf queue),
 # and the same over IPv6 without timestamps (no IPv4 ID, no TSval: the TTL alone tells a
 # copy one routed hop on from a re-send).
-default_runs="-t 2 -P 2 -r 10mbit;-t 3 -P 4 -r 30mbit;-t 2 -P 3 -r 5mbit;-6 -t 2 -P 3 -r 10mbit;-s net.ipv4.tcp_sack=0 -t 2 -P 3 -r 10mbit;-R -t 2 -P 2 -r 10mbit;-S -t 2 -P 2 -r 10mbit;-S -6 -s net.ipv4.tcp_timestamps=0 -t 2 -P 3 -r 10mbit"
+default_runs="-t 2 -P 2 -r 10mbit;-t 3 -P 4 -r 30mbit;-t 2 -P 3 -r 5mbit;-6 -t 2 -P 3 -r 10mbit;-s net.ipv4.tcp_sack=0 -t 3 -P 6 -r 10mbit;-R -t 2 -P 2 -r 10mbit;-S -t 2 -P 2 -r 10mbit;-S -6 -s net.ipv4.tcp_timestamps=0 -t 2 -P 3 -r 10mbit"
 IFS=';' read -r -a runs <<<"${KERNEL_TRUTH_RUNS:-$default_runs}"
 IFS=';' read -r -a live_runs <<<"${KERNEL_TRUTH_LIVE:--t 2 -P 2 -r 10mbit;-t 2 -P 3 -r 5mbit}"
 [ "${live_runs[0]}" != none ] || live_runs=()
