@@ -14,7 +14,7 @@ namespace seqwatch::app {
 RetransReport::RetransReport(size_t keep_flows, size_t max_endpoints)
     : keep_flows_(keep_flows != 0 ? keep_flows : 1), max_endpoints_(max_endpoints != 0 ? max_endpoints : 1) {}
 
-void RetransReport::add_to(Endpoints& m, const Endpoint& e, const event::FlowRecord& r) {
+void RetransReport::add_to(Endpoints& m, const Endpoint& e, const Agg& d) {
   auto it = m.agg.find(e);
   if (it == m.agg.end()) {
     if (m.agg.size() >= max_endpoints_ && !m.full) {
@@ -30,12 +30,66 @@ void RetransReport::add_to(Endpoints& m, const Endpoint& e, const event::FlowRec
       return;
     }
     it = m.agg.emplace(e, Agg{}).first;
+    it->second.flows = d.flows == 0 ? 1 : 0;  // an open flow's later part, its entry pruned since: the flow counts here again
   }
   Agg& a = it->second;
   const bool had_retx = a.retx_segs != 0;
-  ++a.flows;
-  fold(a, r, -1);
+  add_agg(a, d);
   if (!had_retx && a.retx_segs != 0) m.retransmitting.push_back(e);
+}
+
+RetransReport::Agg RetransReport::agg_of(const event::FlowRecord& r) {
+  Agg a;
+  a.flows = 1;
+  fold(a, r, -1);
+  a.syn_attempts_extra = syn_extra_of(r);
+  a.midack = r.totals.midack_count;
+  return a;
+}
+
+void RetransReport::add_agg(Agg& a, const Agg& d) {
+  a.flows += d.flows;
+  a.segments += d.segments;
+  a.retx_segs += d.retx_segs;
+  a.fast += d.fast;
+  a.spurious += d.spurious;
+  a.rto += d.rto;
+  a.tail_probes += d.tail_probes;
+  a.dup_acks += d.dup_acks;
+  a.syn_attempts_extra += d.syn_attempts_extra;
+  a.refused += d.refused;
+  a.midack += d.midack;
+}
+
+RetransReport::Agg RetransReport::more_than(const Agg& now, const Agg& before) {
+  auto more = [](uint64_t n, uint64_t b) { return n > b ? n - b : 0; };
+  Agg d;
+  d.flows = more(now.flows, before.flows);
+  d.segments = more(now.segments, before.segments);
+  d.retx_segs = more(now.retx_segs, before.retx_segs);
+  d.fast = more(now.fast, before.fast);
+  d.spurious = more(now.spurious, before.spurious);
+  d.rto = more(now.rto, before.rto);
+  d.tail_probes = more(now.tail_probes, before.tail_probes);
+  d.dup_acks = more(now.dup_acks, before.dup_acks);
+  d.syn_attempts_extra = more(now.syn_attempts_extra, before.syn_attempts_extra);
+  d.refused = more(now.refused, before.refused);
+  d.midack = more(now.midack, before.midack);
+  return d;
+}
+
+std::pair<RetransReport::Endpoint, RetransReport::Endpoint> RetransReport::endpoints_of(const event::FlowRecord& r) {
+  const bool client_b = r.cold.initiator == 1;
+  const uint16_t sport = client_b ? r.key.port_a : r.key.port_b;
+  return {Endpoint{client_b ? r.key.addr_b : r.key.addr_a, 0, r.key.family},
+          Endpoint{client_b ? r.key.addr_a : r.key.addr_b, sport, r.key.family}};
+}
+
+void RetransReport::count_in(const event::FlowRecord& r, const Agg& d) {
+  const auto [client, service] = endpoints_of(r);
+  add_agg(total_, d);
+  add_to(servers_, service, d);
+  add_to(clients_, client, d);
 }
 
 void RetransReport::fold(Agg& a, const event::FlowRecord& r, int dir) {
@@ -108,13 +162,32 @@ void RetransReport::add_open(const event::FlowRecord& r) {
 }
 
 void RetransReport::add(const event::FlowRecord& r) {
-  // An active-timeout record holds a flow's counts so far, and the flow goes on: it counts
-  // only among the open flows' lines; the final record (cumulative too) counts everywhere.
+  // An active-timeout record holds a flow's counts so far, and the flow goes on: its line
+  // joins the open flows', and the totals, service and client take what it adds to the
+  // flow's previous record; the final record (cumulative too) adds the rest.
+  const uint64_t key = flow_key(r.worker, r.flow_id);
+  Agg counts = agg_of(r);
   if (r.reason == flow::RemoveReason::kActive) {
     add_open(r);
+    auto it = open_counted_.find(key);
+    if (it == open_counted_.end()) {
+      if (open_counted_.size() >= max_endpoints_) {
+        ++limits_.open_untracked;
+        return;
+      }
+      it = open_counted_.emplace(key, Agg{}).first;
+    }
+    count_in(r, more_than(counts, it->second));
+    it->second = counts;
     return;
   }
-  if (!open_.empty()) open_.erase(flow_key(r.worker, r.flow_id));
+  if (!open_.empty()) open_.erase(key);
+  if (!open_counted_.empty()) {
+    if (const auto it = open_counted_.find(key); it != open_counted_.end()) {
+      counts = more_than(counts, it->second);
+      open_counted_.erase(it);
+    }
+  }
   if ((r.count[0].segments == 0) != (r.count[1].segments == 0)) {
     ++one_sided_flows_;
     Sided k{r.key.addr_a, r.key.addr_b, r.key.port_a, r.key.port_b, r.key.family,
@@ -139,19 +212,9 @@ void RetransReport::add(const event::FlowRecord& r) {
     }
   }
 
-  const bool client_b = r.cold.initiator == 1;
-  const uint16_t sport = client_b ? r.key.port_a : r.key.port_b;
-  Endpoint client{client_b ? r.key.addr_b : r.key.addr_a, 0, r.key.family};
-  Endpoint service{client_b ? r.key.addr_a : r.key.addr_b, sport, r.key.family};
-
-  ++total_.flows;
-  fold(total_, r, -1);
+  count_in(r, counts);
   count_end(r);
-  add_to(servers_, service, r);
-  add_to(clients_, client, r);
   const uint64_t syn_extra = syn_extra_of(r);
-  total_.syn_attempts_extra += syn_extra;
-  total_.midack += r.totals.midack_count;
 
   const uint64_t retx = uint64_t{r.count[0].retx_segs} + r.count[1].retx_segs;
   if (retx != 0 || syn_extra != 0 || r.totals.midack_count != 0) {
@@ -254,7 +317,8 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
                           {"half_closed_by_server", ends_.half_closed_by_server},
                           {"syn_unanswered", ends_.syn_unanswered},
                           {"handshake_incomplete", ends_.handshake_incomplete},
-                          {"open", ends_.open}};
+                          {"open", ends_.open},
+                          {"ongoing", open_counted_.size()}};
   json verdicts = json::object();
   for (unsigned b = 0; b < tcp::kVerdictBits; ++b)
     if (verdicts_[b] != 0) verdicts[std::string(tcp::verdict_name(b))] = verdicts_[b];
@@ -294,7 +358,8 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
                         {"endpoints_untracked", limits_.endpoints_untracked},
                         {"one_sided_forgotten", limits_.one_sided_forgotten},
                         {"open_flow_lines", open_.size()},
-                        {"open_lines_dropped", limits_.open_lines_dropped}};
+                        {"open_lines_dropped", limits_.open_lines_dropped},
+                        {"open_flows_untracked", limits_.open_untracked}};
   return j;
 }
 
@@ -308,9 +373,12 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
              total_.syn_attempts_extra, total_.midack);
   fmt::print(out, "  ends           {} closed (FIN both ways), reset {} by client / {} by server, {} SYN answered by RST, "
                   "half-closed {} by client / {} by server (the other side never closed), {} SYN unanswered, {} "
-                  "handshake incomplete, {} open (no FIN/RST: idle, evicted or end of input)\n",
+                  "handshake incomplete, {} open (no FIN/RST: idle, evicted or end of input){}\n",
              ends_.closed, ends_.reset_by_client, ends_.reset_by_server, ends_.refused, ends_.half_closed_by_client,
-             ends_.half_closed_by_server, ends_.syn_unanswered, ends_.handshake_incomplete, ends_.open);
+             ends_.half_closed_by_server, ends_.syn_unanswered, ends_.handshake_incomplete, ends_.open,
+             open_counted_.empty() ? std::string()
+                                   : fmt::format(", {} still going (active-timeout records: counts so far)",
+                                                 open_counted_.size()));
   if (split_connections_ != 0)
     fmt::print(out, "  SPLIT          {} connection(s) seen as two one-sided flows with different VLAN/tunnel context "
                     "(asymmetric tap?): analyse with --ignore-vlans / flow_table.key_vlans: false\n",
@@ -325,6 +393,10 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
                     "no room for their service or client (at most {} each), {} one-sided flows forgotten: the "
                     "totals cover every flow, the per-endpoint rows may not\n",
                limits_.endpoints_pruned, limits_.endpoints_untracked, max_endpoints_, limits_.one_sided_forgotten);
+  if (limits_.open_untracked != 0)
+    fmt::print(out, "  REPORT LIMITS  {} active-timeout records of open flows beyond {} at a time not counted yet: "
+                    "those flows count in full at their final record\n",
+               limits_.open_untracked, max_endpoints_);
   if (!j["verdicts"].empty()) {
     std::string v;
     for (auto& [k, n] : j["verdicts"].items()) v += fmt::format("{}{} {}", v.empty() ? "" : ", ", k, n.get<uint64_t>());

@@ -8,9 +8,12 @@
 // waiting for their other half. Every entry dropped that way is counted and reported; the
 // totals always cover every flow.
 //
-// Active-timeout records (end "active": flows that go on, counts so far) count nowhere
-// but in the top flows: each open flow's latest such line (at most `keep_flows`, marked
-// open) until its final record replaces it. Totals, services and clients cover ended flows.
+// Active-timeout records (end "active": flows that go on, cumulative counts so far): each
+// open flow's latest such line ranks among the top flows (at most `keep_flows`, marked open)
+// until its final record replaces it, and the totals, services and clients take what each
+// record adds to the flow's previous one, so a connection that lasts for days counts there
+// long before it ends (at most `max_endpoints` open flows at a time: the active records of
+// any more are counted, and those flows count in full at their final record).
 #pragma once
 
 #include <cstdint>
@@ -61,6 +64,15 @@ class RetransReport {
     bool open = false;  // from an active-timeout record: the flow goes on
   };
   static void fold(Agg& a, const event::FlowRecord& r, int dir);
+  // A flow record's counts as an aggregate of one flow.
+  static Agg agg_of(const event::FlowRecord& r);
+  // a += d, and what `now` has more than `before` (counts are cumulative: never less).
+  static void add_agg(Agg& a, const Agg& d);
+  static Agg more_than(const Agg& now, const Agg& before);
+  // The flow's client (initiator address) and service (the other side's address:port).
+  static std::pair<Endpoint, Endpoint> endpoints_of(const event::FlowRecord& r);
+  // Adds `d` to the totals, the flow's service and its client.
+  void count_in(const event::FlowRecord& r, const Agg& d);
   // The top-flows line of a record (client, server, ports, counters of both directions).
   static FlowLine line_of(const event::FlowRecord& r, uint64_t syn_extra);
   static uint64_t syn_extra_of(const event::FlowRecord& r) noexcept;
@@ -81,15 +93,16 @@ class RetransReport {
     std::vector<Endpoint> retransmitting;
     bool full = false;  // pruning no longer frees room: new endpoints go untracked
   };
-  // Folds flow record `r` into endpoint `e`'s aggregate, created if there is room (see the
-  // class comment; counted when not).
-  void add_to(Endpoints& m, const Endpoint& e, const event::FlowRecord& r);
+  // Adds `d` to endpoint `e`'s aggregate, created if there is room (see the class comment;
+  // counted when not).
+  void add_to(Endpoints& m, const Endpoint& e, const Agg& d);
   struct Limits {
     uint64_t flow_lines_dropped = 0;    // flows with retransmissions that did not make the kept top
     uint64_t endpoints_pruned = 0;      // services/clients without retransmissions removed for room
     uint64_t endpoints_untracked = 0;   // flow records whose service or client found no room
     uint64_t one_sided_forgotten = 0;   // one-sided flows no longer waiting for their other half
     uint64_t open_lines_dropped = 0;    // open flows' lines pushed out by better-ranked ones (keep_flows kept)
+    uint64_t open_untracked = 0;        // active records of open flows beyond max_endpoints (counted at their end)
   };
   // One-sided flows (segments in one direction only), by their 4-tuple without VLAN or
   // tunnel context and the side that sent: a connection whose two directions carry
@@ -131,6 +144,7 @@ class RetransReport {
   Endpoints clients_;  // initiator IP
   std::vector<FlowLine> flows_;         // flows with retransmissions or handshake trouble: a heap, worst first
   absl::flat_hash_map<uint64_t, FlowLine> open_;  // flow_key -> latest line of an open flow (active records)
+  absl::flat_hash_map<uint64_t, Agg> open_counted_;  // flow_key -> what an open flow's active records counted so far
   size_t keep_flows_;
   size_t max_endpoints_;
   Limits limits_;

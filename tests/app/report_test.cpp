@@ -87,7 +87,9 @@ TEST(Report, ForgetsOneSidedFlowsWhenTheirTableIsFull) {
 }
 
 // Active-timeout records (flows that go on) show in the top flows, marked open, with the
-// latest counts; totals and services wait for the final record, which replaces the line.
+// latest counts, until the final record replaces the line; the totals, services and clients
+// take what each record adds to the flow's previous one, so they hold the open flow's
+// counts so far and, after its final record, exactly what they would without active records.
 TEST(Report, OpenFlowsShowInTheTopFlowsUntilTheirFinalRecord) {
   RetransReport r(2);
   r.add(flow(1, 1, 1, 4));
@@ -95,6 +97,7 @@ TEST(Report, OpenFlowsShowInTheTopFlowsUntilTheirFinalRecord) {
   a.reason = flow::RemoveReason::kActive;
   r.add(a);
   a.count[0].retx_segs = 9;  // the same flow, a period later
+  a.count[0].segments = 300;
   r.add(a);
   auto j = r.to_json(10);
   ASSERT_EQ(j["top_flows"].size(), 2u) << j.dump();
@@ -102,11 +105,21 @@ TEST(Report, OpenFlowsShowInTheTopFlowsUntilTheirFinalRecord) {
   EXPECT_EQ(j["top_flows"][0]["retx_segments"], 9);
   EXPECT_EQ(j["top_flows"][0]["open"], true);
   EXPECT_EQ(j["top_flows"][1]["open"], false);
-  EXPECT_EQ(j["flows"], 1);  // totals: ended flows only
-  EXPECT_EQ(j["retx_segments"], 4);
+  EXPECT_EQ(j["flows"], 2);  // the open flow counts once, with its counts so far
+  EXPECT_EQ(j["retx_segments"], 13);
+  EXPECT_EQ(j["segments"], 150 + 350);
+  ASSERT_EQ(j["top_services"].size(), 1u);
+  EXPECT_EQ(j["top_services"][0]["flows"], 2);
+  EXPECT_EQ(j["top_services"][0]["retx_segments"], 13);
+  ASSERT_EQ(j["top_clients"].size(), 2u);
+  EXPECT_EQ(j["top_clients"][0]["client"], "10.0.0.2");
+  EXPECT_EQ(j["top_clients"][0]["retx_segments"], 9);
+  EXPECT_EQ(j["connection_ends"]["ongoing"], 1);
+  EXPECT_EQ(j["connection_ends"]["open"], 1);  // flow 1's end
   EXPECT_EQ(j["report_limits"]["open_flow_lines"], 1);
 
   event::FlowRecord fin = flow(7, 2, 1, 11);  // its final record
+  fin.count[0].segments = 400;
   r.add(fin);
   j = r.to_json(10);
   ASSERT_EQ(j["top_flows"].size(), 2u) << j.dump();
@@ -114,7 +127,19 @@ TEST(Report, OpenFlowsShowInTheTopFlowsUntilTheirFinalRecord) {
   EXPECT_EQ(j["top_flows"][0]["open"], false);
   EXPECT_EQ(j["flows"], 2);
   EXPECT_EQ(j["retx_segments"], 15);
+  EXPECT_EQ(j["segments"], 150 + 450);
+  EXPECT_EQ(j["top_services"][0]["flows"], 2);
+  EXPECT_EQ(j["top_services"][0]["retx_segments"], 15);
+  EXPECT_EQ(j["connection_ends"]["ongoing"], 0);
+  EXPECT_EQ(j["connection_ends"]["open"], 2);
   EXPECT_EQ(j["report_limits"]["open_flow_lines"], 0);
+  // The same flows without active records: identical totals, services and clients.
+  RetransReport plain(2);
+  plain.add(flow(1, 1, 1, 4));
+  plain.add(fin);
+  const auto p = plain.to_json(10);
+  for (const char* k : {"flows", "segments", "retx_segments", "top_services", "top_clients", "connection_ends"})
+    EXPECT_EQ(j[k], p[k]) << k;
 
   // Bounded: at most keep_flows (2) open lines, the best-ranked ones.
   for (uint32_t id = 20; id < 25; ++id) {
@@ -127,6 +152,28 @@ TEST(Report, OpenFlowsShowInTheTopFlowsUntilTheirFinalRecord) {
   EXPECT_EQ(j["report_limits"]["open_lines_dropped"], 3);
   EXPECT_EQ(j["top_flows"][0]["flow"], 24);
   EXPECT_EQ(j["top_flows"][1]["flow"], 23);
+  EXPECT_EQ(j["connection_ends"]["ongoing"], 5);  // every open flow counts in the totals
+  EXPECT_EQ(j["flows"], 7);
+}
+
+// At most max_endpoints open flows are followed at a time: the active records of more are
+// counted and left out, and those flows count in full at their final record.
+TEST(Report, OpenFlowsBeyondTheBoundCountAtTheirEnd) {
+  RetransReport r(100, 4);
+  for (uint32_t id = 1; id <= 6; ++id) {
+    event::FlowRecord o = flow(id, id, 1, 2);
+    o.reason = flow::RemoveReason::kActive;
+    r.add(o);
+  }
+  auto j = r.to_json(10);
+  EXPECT_EQ(j["flows"], 4);
+  EXPECT_EQ(j["retx_segments"], 8);
+  EXPECT_EQ(j["report_limits"]["open_flows_untracked"], 2);
+  for (uint32_t id = 1; id <= 6; ++id) r.add(flow(id, id, 1, 3));
+  j = r.to_json(10);
+  EXPECT_EQ(j["flows"], 6);
+  EXPECT_EQ(j["retx_segments"], 18);
+  EXPECT_EQ(j["connection_ends"]["ongoing"], 0);
 }
 
 // How connections ended, from the final records: who reset, who closed only its side.
