@@ -27,7 +27,10 @@ struct alignas(64) FlowEntry {
   uint32_t id = 0;           // per-worker flow number (1-based)
   uint8_t status = 0;        // FlowStatus bits
   uint8_t max_dup_run[2] = {0, 0};  // per direction (index = flow::Dir): longest duplicate-ACK run, saturating at 255
-  uint8_t retx_last = 0;     // bit d: direction d's latest segment was a retransmission (it is in loss recovery)
+  // bit d: direction d's latest segment was a retransmission (it is in loss recovery);
+  // bit 2 + d: it was a duplicate ACK or carried SACK blocks (loss evidence that can clock a
+  // re-send from the other side: tcp::kRetxLastClocks)
+  uint8_t retx_last = 0;
   // lines 1-2: per-direction tracking (index = flow::Dir)
   tcp::HalfState half[2];
   // line 3: per-direction counters

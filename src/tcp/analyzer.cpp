@@ -123,6 +123,10 @@ inline uint32_t timer_rtt(const TcpCold& cold) noexcept {
   return rtt;
 }
 
+// FlowEntry::retx_last, bit 2 + d: direction d's latest segment was a duplicate ACK or
+// carried SACK blocks, loss evidence that can clock a re-send from the other side.
+inline constexpr uint8_t kRetxLastClocks = 4;
+
 // A sender answers a segment within this long (plus twice its side's share of the RTT, as
 // the sensor sees it): a re-send sooner than that after the peer's latest segment may be
 // clocked by it. Kernel runs: a sender beside the sensor answers in 2-5 µs; timeouts came
@@ -224,7 +228,7 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   HalfCounters& cnt = f.count[d];
   count_segment(f.status, cnt);
   cnt.data_bytes += seglen;
-  f.retx_last &= static_cast<uint8_t>(~(1u << d));
+  f.retx_last &= static_cast<uint8_t>(~((1u | kRetxLastClocks) << d));
   out.bits |= bits;
 }
 
@@ -664,14 +668,21 @@ done:
         bits |= kTailLossProbe;
         count_up(f.status, cold.tail_probes);
       } else if (since_tail >= probe_quiet) {
+        // Only loss evidence clocks a re-send: a duplicate ACK or SACK blocks (a FIN, a window
+        // update or data of the peer that acknowledge nothing new do not).
         const uint32_t clocked = rtt / 2 > kClockedUs ? rtt / 2 : kClockedUs;
         const bool head = rev.lastack == 0 || seq == rev.lastack;  // the oldest unacknowledged segment
-        if (!peer_seen || (head && since_peer >= clocked && since_ack_advance(rev, now, since_peer) >= rto_quiet))
+        const bool unclocked = since_peer >= clocked || !(f.retx_last & (kRetxLastClocks << (1 - d)));
+        if (!peer_seen || (head && unclocked && since_ack_advance(rev, now, since_peer) >= rto_quiet))
           count_up(f.status, cnt.rto_retx);
       }
     }
   }
-  f.retx_last = static_cast<uint8_t>((f.retx_last & ~(1u << d)) | (counts_as_retx ? 1u << d : 0u));
+  {
+    const bool clocks = (bits & kDuplicateAck) || (has_ack && (t.opts & decode::kOptSack) && t.sack_count != 0);
+    f.retx_last = static_cast<uint8_t>((f.retx_last & ~((1u | kRetxLastClocks) << d)) | (counts_as_retx ? 1u << d : 0u) |
+                                       (clocks ? kRetxLastClocks << d : 0u));
+  }
   if (bits & kLostSegment) count_up(f.status, cnt.lost_segments);
   if (bits & kDuplicateAck) {
     count_up(f.status, cnt.dup_acks);

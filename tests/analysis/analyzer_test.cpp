@@ -89,6 +89,28 @@ TEST(Analyzer, ClockedOrNonHeadResendIsNoTimeout) {
   }
 }
 
+// A re-send soon after a segment of the peer counts as clocked by it only when that segment
+// is loss evidence (a duplicate ACK, SACK blocks). Kernel run (SACK, 5 Mbit/s): the server's
+// FIN, acknowledging nothing new, 12 ms before the client's timer re-sent the head (RTT ~40
+// ms, so inside the half-RTT window) was taken as the clock and the timeout went uncounted.
+TEST(Analyzer, ResendRightAfterAPeerFinIsATimeout) {
+  for (const bool fin : {true, false}) {
+    Conversation c;
+    c.handshake(CI, SI, 0, 40000, 7, true);
+    c.send({true, C1, S1, A | P, 100, 502, 50000});
+    c.send({false, S1, C1 + 100, A, 0, 509, 90000});  // the ACK advances for the last time; RTT 40 ms
+    for (uint32_t i = 1; i <= 3; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 91000 + 100 * i});
+    Seg peer{false, S1, C1 + 100, fin ? static_cast<uint8_t>(A | F) : A, 0, 509, 320000};
+    if (!fin) peer.sack = {{C1 + 300, C1 + 400}};  // a duplicate ACK: the head is lost
+    c.send(peer);
+    if (fin) c.send({true, C1 + 400, S1 + 1, A, 0, 502, 320100});  // the client acknowledges the FIN
+    const uint32_t v = c.send({true, C1 + 100, S1 + (fin ? 1 : 0), A | P, 100, 502, 332000});
+    EXPECT_EQ(v & (kRetransmission | kFastRetransmission), kRetransmission) << "fin " << fin;
+    c.finish();
+    EXPECT_EQ(c.records()[0].count[0].rto_retx, fin ? 1u : 0u) << "fin " << fin;
+  }
+}
+
 // Without SACK a sender re-sends the head when the duplicate ACKs reach its threshold and
 // then, while the ACK stays put, only on its timer. Kernel runs with net.ipv4.tcp_sack=0
 // showed such timeouts landing a few milliseconds after one of a long run of duplicate ACKs:
