@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Checks seqwatch's view of the kernel-states scenarios (tests/kernel/states_peer.py) against
+what the client program saw and what the two kernels counted.
+
+Usage: score_states.py SUMMARY.json EVENTS.jsonl FLOWS.jsonl CLIENT_ADDR CLIENT_LOG NSTAT WSCALE
+NSTAT: "Name value" lines of the client's nstat, then "server.Name value" of the server's.
+WSCALE: 1 if both kernels offered window scaling, 0 if the server had it turned off.
+Prints one line per check ("ok ..." or "FAIL ..."); exits 1 if any check failed.
+"""
+import json
+import sys
+
+summary_path, events_path, flows_path, client, client_log, nstat_path, wscale = sys.argv[1:8]
+summary = json.load(open(summary_path))["retransmissions"]
+events = [json.loads(line) for line in open(events_path)]
+flows = [json.loads(line) for line in open(flows_path)]
+outcomes = open(client_log).read().split("\n")
+nstat = {}
+for line in open(nstat_path):
+    name, value = line.split()
+    nstat[name] = int(value)
+failed = 0
+
+
+def check(ok, what):
+    global failed
+    print(("ok   " if ok else "FAIL ") + what)
+    failed += not ok
+
+
+def verdict_count(name, src=None, port=None):
+    return sum(1 for e in events if name in e["verdicts"]
+               and (src is None or e["src"] == src)
+               and (port is None or port in (e["sport"], e["dport"])))
+
+
+refused = outcomes.count("refused 5003")
+check(refused == 3, f"client: {refused} of 3 connections to port 5003 refused")
+check(verdict_count("syn_refused", port=5003) == refused,
+      f"syn_refused verdicts on port 5003: {verdict_count('syn_refused', port=5003)}, refused connections {refused}")
+ends = summary["connection_ends"]
+check(ends["refused"] == refused, f"connection_ends.refused {ends['refused']}, refused connections {refused}")
+
+timed_out = outcomes.count("timeout 5004")
+check(timed_out == 1, f"client: the second connection to port 5004 timed out ({timed_out})")
+unanswered = [f for f in flows if f["sport"] == 5004 and f["handshake"]["synack_attempts"] == 0]
+check(ends["syn_unanswered"] == timed_out and len(unanswered) == timed_out,
+      f"connection_ends.syn_unanswered {ends['syn_unanswered']}, flow records without a SYN/ACK on "
+      f"port 5004 {len(unanswered)}, timed-out connections {timed_out}")
+if unanswered:
+    f = unanswered[0]
+    check(f["handshake"]["syn_attempts"] == f["c2s"]["segments"] and
+          f["c2s"]["retx_segments"] == f["c2s"]["segments"] - 1 and
+          verdict_count("syn_retransmission", src=client, port=f["cport"]) == f["c2s"]["segments"] - 1,
+          f"unanswered connection: {f['handshake']['syn_attempts']} SYN attempts, "
+          f"{f['c2s']['segments']} segments, {f['c2s']['retx_segments']} retransmitted")
+
+# Linux sends keep-alives and zero-window probes as a segment one byte below snd_una with no
+# data (tcp_xmit_probe_skb), counted in TcpExtTCPKeepAlive and TcpExtTCPWinProbe: both are
+# keep-alives by Wireshark's rule.
+probes_k = nstat["TcpExtTCPKeepAlive"] + nstat["TcpExtTCPWinProbe"]
+probes = verdict_count("keep_alive", src=client)
+check(probes == probes_k and nstat["TcpExtTCPKeepAlive"] > 0 and nstat["TcpExtTCPWinProbe"] > 0,
+      f"keep_alive verdicts on the client's segments {probes}; client kernel: TcpExtTCPKeepAlive "
+      f"{nstat['TcpExtTCPKeepAlive']} + TcpExtTCPWinProbe {nstat['TcpExtTCPWinProbe']} = {probes_k}")
+
+zw_flows = [f for f in flows if f["sport"] == 5001]
+zw_ms = sum(f["s2c"]["zero_window_ms"] for f in zw_flows)
+zw_verdicts = verdict_count("zero_window", port=5001)
+check(nstat["server.TcpExtTCPToZeroWindowAdv"] > 0 and zw_verdicts > 0 and zw_ms >= 1000,
+      f"port 5001: server kernel advertised a zero window {nstat['server.TcpExtTCPToZeroWindowAdv']} "
+      f"time(s); seqwatch: {zw_verdicts} zero_window verdicts, {zw_ms} ms at zero window "
+      f"(the server read nothing for 2.5 s)")
+
+answered = {f["flow"] for f in flows if f["handshake"]["synack_attempts"] > 0}
+missing = {e["flow"] for e in events if "window_scaling_missing" in e["verdicts"]}
+expected = set() if wscale == "1" else answered
+check(missing == expected,
+      f"window_scaling_missing on {len(missing)} flow(s), expected {len(expected)} "
+      f"({'both ends offer window scaling' if wscale == '1' else 'the server does not'})")
+sys.exit(1 if failed else 0)

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Both ends of the kernel-states scenarios (tests/kernel/kernel_states.sh): real Linux TCP
+made to show the connection states the analysis names, each on its own server port.
+
+Usage: states_peer.py server|client SERVER_ADDR
+
+  5001  zero window: the server's receive buffer is tiny (SO_RCVBUF 2048) and it reads
+        nothing for 2.5 s, then 1000 bytes every 0.3 s, then the rest; the client sends
+        120,000 bytes. The client kernel's zero-window probes (seq = snd_una - 1, no data)
+        are keep-alives by Wireshark's rule.
+  5002  keep-alive: the client sets SO_KEEPALIVE with a 1 s idle time and interval, sends
+        5 bytes and stays silent for 5 s.
+  5003  nobody listens: each of 3 SYNs is answered by a RST.
+  5004  SYN unanswered: the server listens with a backlog of 0 and never accepts; the
+        first connection fills the accept queue, so the kernel drops the second
+        connection's SYNs (and their retransmissions) until the client gives up after 4 s.
+
+The client prints one line per outcome: "refused 5003" for each RST-answered SYN,
+"timeout 5004" when the second connection to 5004 timed out.
+"""
+import socket
+import sys
+import threading
+import time
+
+ROLE, SRV = sys.argv[1], sys.argv[2]
+FAM = socket.AF_INET6 if ":" in SRV else socket.AF_INET
+
+
+def listener(port, backlog=1, rcvbuf=None):
+    s = socket.socket(FAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # inherited by the accepted socket
+    s.bind((SRV, port))
+    s.listen(backlog)
+    return s
+
+
+def zero_window_server(s):
+    c, _ = s.accept()
+    time.sleep(2.5)
+    for _ in range(10):
+        c.recv(1000)
+        time.sleep(0.3)
+    while c.recv(65536):
+        pass
+    c.close()
+
+
+def keepalive_server(s):
+    c, _ = s.accept()
+    c.recv(100)
+    time.sleep(6)
+    c.close()
+
+
+def full_queue_server(s):
+    time.sleep(8)  # never accepts; closing the listener resets the queued connection
+    s.close()
+
+
+def zero_window_client():
+    c = socket.create_connection((SRV, 5001))
+    c.sendall(b"x" * 120000)
+    c.close()
+
+
+def keepalive_client():
+    c = socket.socket(FAM)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+    c.connect((SRV, 5002))
+    c.send(b"hello")
+    time.sleep(5)
+    c.close()
+
+
+def refused_client():
+    for _ in range(3):
+        try:
+            socket.create_connection((SRV, 5003), timeout=2).close()
+            print("connected 5003", flush=True)
+        except ConnectionRefusedError:
+            print("refused 5003", flush=True)
+        time.sleep(0.2)
+
+
+def unanswered_client():
+    first = socket.create_connection((SRV, 5004), timeout=4)
+    time.sleep(0.2)
+    try:
+        socket.create_connection((SRV, 5004), timeout=4).close()
+        print("connected 5004", flush=True)
+    except (socket.timeout, TimeoutError):
+        print("timeout 5004", flush=True)
+    first.close()
+
+
+def run(targets):
+    threads = [threading.Thread(target=t, args=a) for t, a in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+if ROLE == "server":
+    run([(zero_window_server, (listener(5001, rcvbuf=2048),)),
+         (keepalive_server, (listener(5002),)),
+         (full_queue_server, (listener(5004, backlog=0),))])
+else:
+    run([(zero_window_client, ()), (keepalive_client, ()), (refused_client, ()), (unanswered_client, ())])
