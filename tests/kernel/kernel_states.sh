@@ -17,6 +17,7 @@ set -euo pipefail
 seqwatch=$1
 verdicts_test=$2
 src=${SEQWATCH_SOURCE_DIR:?}
+. "$src/tests/kernel/lib.sh"
 if [ "$(id -u)" -ne 0 ]; then
   echo "SKIP: creating network namespaces needs root"
   exit 77
@@ -111,10 +112,7 @@ run() {
     echo "FAIL: $name: seqwatch disagrees with the kernels or the client program"
     cat "$dir/report.txt"
     failures=$((failures + 1))
-    if [ -n "${SEQWATCH_BUILD_DIR:-}" ] && [ -d "$SEQWATCH_BUILD_DIR" ]; then
-      kept="$SEQWATCH_BUILD_DIR/kernel-states-fail-$(date +%s)-$name.pcap"
-      cp "$dir/cap.pcap" "$kept" && cp "$dir/nstat" "$kept.nstat" && echo "capture kept: $kept"
-    fi
+    keep_failed_capture "$dir/cap.pcap" "$dir/nstat" "kernel-states-fail-$name"
   fi
   cleanup
 }

@@ -17,6 +17,7 @@
 set -euo pipefail
 seqwatch=$1
 src=${SEQWATCH_SOURCE_DIR:?}
+. "$src/tests/kernel/lib.sh"
 if [ "$(id -u)" -ne 0 ]; then
   echo "SKIP: creating network namespaces needs root"
   exit 77
@@ -114,11 +115,7 @@ for cfg in "${runs[@]}"; do
     echo "FAIL: seqwatch disagrees with the client kernel"
     cat "$tmp/report.txt"
     failures=$((failures + 1))
-    # Keep the evidence: the capture and its counters, beside the build's test logs.
-    if [ -n "${SEQWATCH_BUILD_DIR:-}" ] && [ -d "$SEQWATCH_BUILD_DIR" ]; then
-      kept="$SEQWATCH_BUILD_DIR/kernel-truth-fail-$(date +%s)-$failures.pcap"
-      cp "$tmp/cap.pcap" "$kept" && cp "$tmp/cap.pcap.nstat" "$kept.nstat" && echo "capture kept: $kept"
-    fi
+    keep_failed_capture "$tmp/cap.pcap" "$tmp/cap.pcap.nstat" "kernel-truth-fail-$failures"
   fi
 done
 

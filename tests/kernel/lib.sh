@@ -1,0 +1,11 @@
+# Shared by the kernel tests (sourced).
+
+# keep_failed_capture PCAP NSTAT TAG: keeps a failing run's capture and its kernel counters
+# beside the build's test logs (SEQWATCH_BUILD_DIR), as TAG-<time>.pcap and .pcap.nstat.
+keep_failed_capture() {
+  local pcap=$1 nstat=$2 tag=$3 kept
+  if [ -n "${SEQWATCH_BUILD_DIR:-}" ] && [ -d "$SEQWATCH_BUILD_DIR" ]; then
+    kept="$SEQWATCH_BUILD_DIR/$tag-$(date +%s).pcap"
+    cp "$pcap" "$kept" && cp "$nstat" "$kept.nstat" && echo "capture kept: $kept"
+  fi
+}
