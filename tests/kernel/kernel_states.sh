@@ -18,10 +18,7 @@ seqwatch=$1
 verdicts_test=$2
 src=${SEQWATCH_SOURCE_DIR:?}
 . "$src/tests/kernel/lib.sh"
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: creating network namespaces needs root"
-  exit 77
-fi
+require_root
 for tool in ip tcpdump tshark nstat ss ping python3; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool not found (tools/install-deps.sh installs it)"; exit 1; }
 done

@@ -18,10 +18,7 @@ set -euo pipefail
 seqwatch=$1
 src=${SEQWATCH_SOURCE_DIR:?}
 . "$src/tests/kernel/lib.sh"
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: creating network namespaces needs root"
-  exit 77
-fi
+require_root
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

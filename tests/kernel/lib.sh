@@ -9,3 +9,11 @@ keep_failed_capture() {
     cp "$pcap" "$kept" && cp "$nstat" "$kept.nstat" && echo "capture kept: $kept"
   fi
 }
+
+# require_root: network namespaces need root; without it the test reports itself skipped (77).
+require_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "SKIP: creating network namespaces needs root"
+    exit 77
+  fi
+}
