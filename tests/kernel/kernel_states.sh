@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Kernel states: real Linux TCP in two network namespaces made to show the states the
 # analysis names (tests/kernel/states_peer.py: a zero window with the sender's window probes,
-# keep-alives, SYNs answered by RST, a SYN that never gets a SYN/ACK, a missing window scale),
+# keep-alives, SYNs answered by RST, a SYN that never gets a SYN/ACK, a reset by the client, a
+# missing window scale),
 # recorded on the client's veth. For each run seqwatch must
 #   * count the client's segments, retransmissions and timeouts as the client kernel did
 #     (TcpOutSegs + TcpRetransSegs, TcpRetransSegs, TcpExtTCPTimeouts);
 #   * give `keep_alive` to exactly the probes the client kernel sent (TcpExtTCPKeepAlive +
 #     TcpExtTCPWinProbe: Linux sends both one byte below snd_una with no data);
-#   * report the refused and the unanswered connections the client program saw, the server
+#   * report the refused, the unanswered and the reset connections the client program saw, the server
 #     kernel's zero window, and `window_scaling_missing` exactly when the server does not
 #     offer window scaling (tests/kernel/score_states.py);
 # and, per packet, every tcp.analysis flag must agree with tshark's on every capture
@@ -68,7 +69,7 @@ run() {
   ip netns exec "$NS_S" python3 "$src/tests/kernel/states_peer.py" server "$srv" >"$dir/server.log" 2>&1 &
   local server_pid=$!
   for _ in $(seq 50); do
-    [ "$(in_ns "$NS_S" ss -Hltn | grep -cE ':500[124] ')" -eq 3 ] && break
+    [ "$(in_ns "$NS_S" ss -Hltn | grep -cE ':500[1245] ')" -eq 4 ] && break
     sleep 0.1
   done
   in_ns "$NS_C" timeout 60 python3 "$src/tests/kernel/states_peer.py" client "$srv" >"$dir/client.log" 2>&1 ||

@@ -55,6 +55,16 @@ if unanswered:
           f"unanswered connection: {f['handshake']['syn_attempts']} SYN attempts, "
           f"{f['c2s']['segments']} segments, {f['c2s']['retx_segments']} retransmitted")
 
+resets = outcomes.count("reset 5005")
+reset_flows = [f for f in flows if f["sport"] == 5005]
+check(resets == 1 and len(reset_flows) == 1 and reset_flows[0]["state"] == "reset" and
+      reset_flows[0]["rst_from"] == "client" and reset_flows[0]["c2s"]["rst"] and
+      ends["reset_by_client"] == resets and verdict_count("rst_midstream", src=client, port=5005) == resets,
+      f"port 5005: client resets {resets}; flow records {len(reset_flows)} "
+      f"({', '.join(f['state'] + ' from ' + str(f['rst_from']) for f in reset_flows)}); "
+      f"connection_ends.reset_by_client {ends['reset_by_client']}; rst_midstream from the client "
+      f"{verdict_count('rst_midstream', src=client, port=5005)}")
+
 # Linux sends keep-alives and zero-window probes as a segment one byte below snd_una with no
 # data (tcp_xmit_probe_skb), counted in TcpExtTCPKeepAlive and TcpExtTCPWinProbe: both are
 # keep-alives by Wireshark's rule.

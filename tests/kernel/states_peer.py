@@ -11,14 +11,18 @@ Usage: states_peer.py server|client SERVER_ADDR
   5002  keep-alive: the client sets SO_KEEPALIVE with a 1 s idle time and interval, sends
         5 bytes and stays silent for 5 s.
   5003  nobody listens: each of 3 SYNs is answered by a RST.
+  5005  reset by the client: the client sends 1,000 bytes, then closes with SO_LINGER 0
+        (a RST instead of a FIN).
   5004  SYN unanswered: the server listens with a backlog of 0 and never accepts; the
         first connection fills the accept queue, so the kernel drops the second
         connection's SYNs (and their retransmissions) until the client gives up after 4 s.
 
 The client prints one line per outcome: "refused 5003" for each RST-answered SYN,
-"timeout 5004" when the second connection to 5004 timed out.
+"timeout 5004" when the second connection to 5004 timed out, "reset 5005" when it reset its
+connection to 5005.
 """
 import socket
+import struct
 import sys
 import threading
 import time
@@ -55,6 +59,16 @@ def keepalive_server(s):
     c.close()
 
 
+def reset_server(s):
+    c, _ = s.accept()
+    try:
+        while c.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+    c.close()
+
+
 def full_queue_server(s):
     time.sleep(8)  # never accepts; closing the listener resets the queued connection
     s.close()
@@ -87,6 +101,15 @@ def refused_client():
         time.sleep(0.2)
 
 
+def reset_client():
+    c = socket.create_connection((SRV, 5005))
+    c.sendall(b"y" * 1000)
+    time.sleep(0.2)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    print("reset 5005", flush=True)
+
+
 def unanswered_client():
     first = socket.create_connection((SRV, 5004), timeout=4)
     time.sleep(0.2)
@@ -109,6 +132,8 @@ def run(targets):
 if ROLE == "server":
     run([(zero_window_server, (listener(5001, rcvbuf=2048),)),
          (keepalive_server, (listener(5002),)),
+         (reset_server, (listener(5005),)),
          (full_queue_server, (listener(5004, backlog=0),))])
 else:
-    run([(zero_window_client, ()), (keepalive_client, ()), (refused_client, ()), (unanswered_client, ())])
+    run([(zero_window_client, ()), (keepalive_client, ()), (refused_client, ()), (reset_client, ()),
+         (unanswered_client, ())])
