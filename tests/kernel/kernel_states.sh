@@ -11,6 +11,8 @@
 #   * report the refused, the unanswered and the reset connections the client program saw, the server
 #     kernel's zero window, and `window_scaling_missing` exactly when the server does not
 #     offer window scaling (tests/kernel/score_states.py);
+#   * write exactly two evidence slices with the default triggers, the stalled receiver's and the
+#     unanswered SYN's (with all its SYNs), in files tshark reads without a complaint;
 # and, per packet, every tcp.analysis flag must agree with tshark's on every capture
 # (tests/tcp/corpus_tcp_verdicts_test over the captures).
 # Usage: kernel_states.sh SEQWATCH_BINARY CORPUS_TCP_VERDICTS_TEST   (needs root)
@@ -87,7 +89,7 @@ run() {
   cp "$dir/cap.pcap" "$tmp/caps/$name.pcap"
 
   "$seqwatch" analyze "$dir/cap.pcap" --json "$dir/summary.json" --events "$dir/events.jsonl" \
-    --flows "$dir/flows.jsonl" >"$dir/report.txt"
+    --flows "$dir/flows.jsonl" --evidence "$dir/evidence" >"$dir/report.txt"
   tshark -r "$dir/cap.pcap" -Y "tcp && !icmp && !icmpv6" -E occurrence=l -T fields -e frame.number -e ip.src -e ipv6.src \
     -e tcp.srcport -e tcp.dstport -e tcp.flags -e tcp.seq_raw -e tcp.ack_raw -e tcp.len >"$dir/tcp.tsv" 2>/dev/null
   local segs retx dsack probes rto upstream copies late
@@ -105,7 +107,12 @@ run() {
     ok=0
   fi
   python3 "$src/tests/kernel/score_states.py" "$dir/summary.json" "$dir/events.jsonl" "$dir/flows.jsonl" \
-    "$cli" "$dir/client.log" "$dir/nstat" "$wscale" || ok=0
+    "$cli" "$dir/client.log" "$dir/nstat" "$wscale" "$dir/evidence/evidence-index.jsonl" || ok=0
+  local f
+  for f in "$dir"/evidence/*.pcapng; do  # every evidence file reads cleanly
+    tshark -r "$f" -q >/dev/null 2>"$dir/tshark.err" && ! grep -v "Running as user" "$dir/tshark.err" | grep -q . ||
+      { echo "FAIL: tshark cannot read $f cleanly: $(cat "$dir/tshark.err")"; ok=0; }
+  done
   if [ "$ok" -ne 1 ]; then
     echo "FAIL: $name: seqwatch disagrees with the kernels or the client program"
     cat "$dir/report.txt"

@@ -2,15 +2,17 @@
 """Checks seqwatch's view of the kernel-states scenarios (tests/kernel/states_peer.py) against
 what the client program saw and what the two kernels counted.
 
-Usage: score_states.py SUMMARY.json EVENTS.jsonl FLOWS.jsonl CLIENT_ADDR CLIENT_LOG NSTAT WSCALE
+Usage: score_states.py SUMMARY.json EVENTS.jsonl FLOWS.jsonl CLIENT_ADDR CLIENT_LOG NSTAT WSCALE EVIDENCE_INDEX
 NSTAT: "Name value" lines of the client's nstat, then "server.Name value" of the server's.
 WSCALE: 1 if both kernels offered window scaling, 0 if the server had it turned off.
+EVIDENCE_INDEX: the evidence index of the same run with the default triggers (zero window of
+500 ms or more, SYN unanswered, retransmission storm).
 Prints one line per check ("ok ..." or "FAIL ..."); exits 1 if any check failed.
 """
 import json
 import sys
 
-summary_path, events_path, flows_path, client, client_log, nstat_path, wscale = sys.argv[1:8]
+summary_path, events_path, flows_path, client, client_log, nstat_path, wscale, index_path = sys.argv[1:9]
 summary = json.load(open(summary_path))["retransmissions"]
 events = [json.loads(line) for line in open(events_path)]
 flows = [json.loads(line) for line in open(flows_path)]
@@ -81,6 +83,21 @@ check(nstat["server.TcpExtTCPToZeroWindowAdv"] > 0 and zw_verdicts > 0 and zw_ms
       f"port 5001: server kernel advertised a zero window {nstat['server.TcpExtTCPToZeroWindowAdv']} "
       f"time(s); seqwatch: {zw_verdicts} zero_window verdicts, {zw_ms} ms at zero window "
       f"(the server read nothing for 2.5 s)")
+
+# Evidence: one slice for the stalled receiver, one for the unanswered SYN (all its SYNs), and
+# none for anything else (the SYN retransmissions are too few for a retransmission storm).
+slices = [json.loads(line) for line in open(index_path)]
+zw_slices = [x for x in slices if x["trigger"] == ["zero_window"]]
+zw_frames = {e["frame"] for e in events if "zero_window" in e["verdicts"] and e["sport"] == 5001}
+check(len(zw_slices) == 1 and zw_slices[0]["flow"]["b_port"] == 5001 and zw_slices[0]["complete"] and
+      zw_slices[0]["trigger_frame"] in zw_frames,
+      f"evidence: {len(zw_slices)} zero_window slice(s), expected 1 on port 5001 triggered by a zero_window segment")
+syn_slices = [x for x in slices if x["trigger"] == ["syn_unanswered"]]
+check(len(syn_slices) == 1 and unanswered and syn_slices[0]["flow"]["a_port"] == unanswered[0]["cport"] and
+      syn_slices[0]["packets"] == unanswered[0]["handshake"]["syn_attempts"],
+      f"evidence: {len(syn_slices)} syn_unanswered slice(s) "
+      f"({', '.join(str(x['packets']) + ' packets' for x in syn_slices)}), expected 1 with every SYN of the unanswered connection")
+check(len(slices) == 2, f"evidence: {len(slices)} slices in all, expected 2")
 
 answered = {f["flow"] for f in flows if f["handshake"]["synack_attempts"] > 0}
 missing = {e["flow"] for e in events if "window_scaling_missing" in e["verdicts"]}
