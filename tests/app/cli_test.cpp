@@ -215,7 +215,7 @@ TEST(Cli, WorkersThroughSoftwareRehashGiveTheSameEventsAsOneWorker) {
 // load-balancer trace: a duplicate-ACK storm per retransmission), the worker waits for
 // the control thread instead of dropping events.
 TEST(Cli, AnalyzeLosesNoEventsWhenTheyOutrunTheWriter) {
-  const std::string gen = std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen";
+  const std::string gen = seqwatch::test::gen_exe();
   const std::string pcap = seqwatch::test::scratch_dir() + "lb-storm.pcap", ev = seqwatch::test::scratch_dir() + "lb-storm.jsonl";
   ASSERT_EQ(run(gen + " --preset lb-midsegment --packets 300000 --seed 7 -o " + pcap).rc, 0);
   for (const char* workers : {"1", "2"}) {

@@ -29,7 +29,7 @@ using seqwatch::test::CmdResult;
 using seqwatch::test::exe;
 using seqwatch::test::run;
 using seqwatch::test::src_dir;
-std::string demo_pcap() { return std::string(std::getenv("SEQWATCH_SOURCE_DIR")) + "/data/demo.pcap"; }
+std::string demo_pcap() { return seqwatch::test::src_dir() + "/data/demo.pcap"; }
 
 std::vector<nlohmann::json> index_of(const std::string& dir) {
   std::vector<nlohmann::json> v;
@@ -161,7 +161,7 @@ TEST(Extract, FlowTriggerWritesTheWholeConnection) {
 
 // A seqwatch-gen trace in the scratch folder.
 std::string generated(const std::string& name, const std::string& options) {
-  const std::string gen = std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen";
+  const std::string gen = seqwatch::test::gen_exe();
   const std::string pcap = seqwatch::test::scratch_dir() + name + ".pcap";
   const CmdResult g = run(gen + " " + options + " -o " + pcap);
   EXPECT_EQ(g.rc, 0) << g.out;

@@ -36,11 +36,10 @@ namespace {
 namespace fs = std::filesystem;
 using seqwatch::test::CmdResult;
 using seqwatch::test::exe;
+using seqwatch::test::gen_exe;
 using seqwatch::test::run;
 namespace decode = seqwatch::decode;
 namespace flow = seqwatch::flow;
-
-std::string gen_exe() { return std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen"; }
 
 std::string fresh_dir(const std::string& name) {
   const std::string d = seqwatch::test::scratch_dir() + "mq-" + name;

@@ -31,10 +31,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using seqwatch::test::CmdResult;
 using seqwatch::test::exe;
+using seqwatch::test::gen_exe;
 using seqwatch::test::run;
 using seqwatch::test::src_dir;
-
-std::string gen_exe() { return std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen"; }
 
 std::string fresh_dir(const std::string& name) {
   const std::string d = seqwatch::test::scratch_dir() + "replay-" + name;

@@ -40,9 +40,22 @@ inline CmdResult run(const std::string& cmd, bool merge_stderr = true) {
   return r;
 }
 
-// The executable under test and the source tree (set by tests/meson.build).
-inline std::string exe() { return std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/seqwatch"; }
-inline std::string src_dir() { return std::getenv("SEQWATCH_SOURCE_DIR"); }
+// A folder the test takes from its environment (tests/meson.build sets them). A test binary
+// run by hand without it stops with the variable's name instead of crashing.
+inline std::string env_dir(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') {
+    std::fprintf(stderr, "test setup: %s is not set (meson test sets it; by hand: %s=DIR %s)\n", name, name,
+                 "TEST_BINARY");
+    std::exit(2);
+  }
+  return v;
+}
+
+// The executables under test and the source tree.
+inline std::string exe() { return env_dir("SEQWATCH_BUILD_DIR") + "/src/seqwatch"; }
+inline std::string gen_exe() { return env_dir("SEQWATCH_BUILD_DIR") + "/src/gen/seqwatch-gen"; }
+inline std::string src_dir() { return env_dir("SEQWATCH_SOURCE_DIR"); }
 
 // A scratch folder of this test process (several builds' suites may run at once).
 inline std::string scratch_dir() {

@@ -228,8 +228,8 @@ class GeneratedCopies : public ::testing::TestWithParam<GenCase> {};
 TEST_P(GeneratedCopies, FoundThroughTheEncapsulationOriginalsKeepTheirVerdicts) {
   const GenCase& gc = GetParam();
   const std::string clean_path = test::scratch_dir() + "gen-copies-" + gc.name + ".pcap";
-  const test::CmdResult g = test::run(std::string(std::getenv("SEQWATCH_BUILD_DIR")) +
-                                      "/src/gen/seqwatch-gen --preset lossy --flows 300 --packets 30000 -q " + gc.args +
+  const test::CmdResult g = test::run(test::gen_exe() +
+                                      " --preset lossy --flows 300 --packets 30000 -q " + gc.args +
                                       " -o '" + clean_path + "'");
   ASSERT_EQ(g.rc, 0) << g.out;
   int linktype = 0;
@@ -319,7 +319,7 @@ class GeneratedSpan : public ::testing::TestWithParam<GenCase> {};
 
 TEST_P(GeneratedSpan, EverySecondCaptureIsACopyOriginalsKeepTheirVerdicts) {
   const GenCase& gc = GetParam();
-  const std::string gen = std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen";
+  const std::string gen = test::gen_exe();
   const std::string clean_path = test::scratch_dir() + "gen-span-" + gc.name + "-clean.pcap";
   const std::string span_path = test::scratch_dir() + "gen-span-" + gc.name + ".pcap";
   const std::string common = std::string(" --preset lossy --flows 300 --packets 0 --duration 0.03 -q ") + gc.args + " -o ";

@@ -301,7 +301,7 @@ TEST(TcptraceFlows, TcptraceIsInstalled) {
 // must agree on every counter of every direction (within the three documented rules).
 TEST(TcptraceFlows, GeneratedTracesAgree) {
   ASSERT_TRUE(have_tcptrace());
-  const std::string gen = std::string(std::getenv("SEQWATCH_BUILD_DIR")) + "/src/gen/seqwatch-gen";
+  const std::string gen = test::gen_exe();
   const std::vector<std::pair<std::string, std::string>> traces = {
       {"clean", "--flows 200 --packets 20000 --ipv6-share 0.3"},
       {"loss-both-sides", "--flows 200 --packets 30000 --loss-downstream 0.01 --loss-upstream 0.01 --ipv6-share 0.3"},
