@@ -9,7 +9,7 @@
 //  * any write error (disk full, I/O error) or an open error (directory unwritable) puts
 //    the writer in a failed state for that file: the partial file is deleted, the error is
 //    reported once (on_error) and counted, the file's packets count as lost, and packets
-//    keep being counted (not written) until the next rotation point retries a new file.
+//    keep being counted (not written) until a new file is tried after retry_ms.
 #pragma once
 
 #include <cstdint>
