@@ -93,6 +93,7 @@ Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, 
         break;
       case config::TriggerType::kPayload: t.payload_rules.push_back(tr.rule); break;
       case config::TriggerType::kBpf:
+        static_assert(config::kMaxBpfTriggers == evidence::kMaxBpfTriggers);
         if (s.trigger_bpf.size() >= evidence::kMaxBpfTriggers)
           return Error{fmt::format("evidence.triggers: at most {} bpf triggers", evidence::kMaxBpfTriggers)};
         t.bpf_mask |= 1u << s.trigger_bpf.size();

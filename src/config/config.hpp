@@ -138,6 +138,8 @@ enum class EvidenceFormat : uint8_t { kPcap, kPcapng };
 enum class TriggerType : uint8_t {
   kRetransmissionStorm, kDupAckRun, kAckInsideSegment, kZeroWindow, kRst, kSynUnanswered, kPayload, kBpf
 };
+// bpf triggers a configuration may hold: the capture gives each a bit of a 32-bit mask.
+inline constexpr unsigned kMaxBpfTriggers = 32;
 
 // One trigger. Only the parameters of its type are accepted in YAML; the others keep the
 // type's defaults (Trigger::of(type)).

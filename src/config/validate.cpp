@@ -187,9 +187,13 @@ void check_relations(const Config& cfg, const Origins& origins, std::vector<std:
                                 "or set evidence.enabled: false");
   if (ev.enabled && ev.history_packets == 0 && ev.post_packets == 0)
     report("evidence.post_packets", "with history_packets 0 and post_packets 0 a slice holds no packet");
+  unsigned bpf_triggers = 0;
   for (size_t i = 0; i < ev.triggers.size(); ++i) {
     const Trigger& t = ev.triggers[i];
     const std::string tpath = fmt::format("evidence.triggers[{}]", i);
+    if (t.type == TriggerType::kBpf && ++bpf_triggers == kMaxBpfTriggers + 1)
+      report(tpath, fmt::format("a bpf trigger more than the {} a run can hold; join expressions with 'or'",
+                                kMaxBpfTriggers));
     if (t.type == TriggerType::kBpf && t.expr.empty())
       report(tpath + ".expr", "a bpf trigger needs expr, a tcpdump filter expression (e.g. 'tcp[tcpflags] & tcp-rst != 0')");
     if (t.type == TriggerType::kPayload && t.rule == 0)

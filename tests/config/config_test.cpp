@@ -575,6 +575,13 @@ TEST_F(ConfigTest, OneTriggerPerType) {
   EXPECT_EQ(error_of("rules: {file: x.rules}\nevidence:\n  triggers:\n    - {type: payload, rule: 1}\n"
                      "    - {type: payload, rule: 2}\n    - {type: bpf, expr: tcp}\n    - {type: bpf, expr: udp}\n"),
             "");
+  // ... up to the 32 bpf triggers the capture has bits for; the 33rd is refused at load time.
+  std::string bpf = "evidence:\n  triggers:\n";
+  for (int i = 0; i < 32; ++i) bpf += "    - {type: bpf, expr: 'tcp port " + std::to_string(1000 + i) + "'}\n";
+  EXPECT_EQ(error_of(bpf), "");
+  const std::string too_many = error_of(bpf + "    - {type: bpf, expr: 'tcp port 9'}\n");
+  EXPECT_NE(too_many.find("evidence.triggers[32]: a bpf trigger more than the 32 a run can hold"), std::string::npos)
+      << too_many;
 }
 
 // Only the first YAML document was read; a second one was ignored, valid or not (R7).
