@@ -4,7 +4,7 @@
 // endpoint first) plus a 64-bit context that keeps overlapping address spaces apart:
 // the outer VLAN stack (first and last tag), the VLAN of a tunnel's inner Ethernet frame,
 // and, for a keyed outermost tunnel, its type and 23 bits of its key (GRE key, VNI,
-// ERSPAN session, TEID); keyless tunnels add nothing (one address space). Wireshark
+// ERSPAN session); GTP-U (TEIDs differ per direction) and keyless tunnels add nothing (one address space). Wireshark
 // leaves VLANs out of its conversation key; seqwatch keeps them (docs/flow-table.md).
 #pragma once
 
