@@ -592,7 +592,8 @@ done:
     const bool before_first = !(fwd.flags & kSynSeen) && seq_le(seq, fwd.base_seq) &&
                               fwd.base_seq - seq < kGapMax && cnt.data_bytes < (uint64_t{1} << 31);
     if (!before_first && fills_gap) {
-      bits |= kLossUpstream;
+      // A spurious filler: the receiver got the original the sensor missed; nothing was lost.
+      if (!(bits & kSpuriousRetransmission)) bits |= kLossUpstream;
       if (seq == fwd.gap_start) {
         const uint32_t end = fwd.gap_start + gap;
         fwd.gap_start += seglen < gap ? seglen : gap;

@@ -114,7 +114,7 @@ class TcpStage {
   bool is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir, unsigned ttl_low,
                const flow::FlowEntry& f, uint64_t ts_ns) noexcept;
 
-  // Fingerprints of recent segments, 4-way set-associative: each entry holds a 37-bit
+  // Fingerprints of recent segments, 4-way set-associative: each entry holds a 36-bit
   // check over the fields (bits 28-63), whether the peer had already sent a segment in the
   // microsecond the segment was seen (bit 27: with microsecond timestamps, whether the
   // peer's latest segment came before or after it), whether its copy one routed hop further

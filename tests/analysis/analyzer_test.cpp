@@ -308,6 +308,19 @@ TEST(Analyzer, GapThenOutOfOrderFill) {
   EXPECT_EQ(c.records()[0].count[0].retx_segs, 0u);  // reordering is possible: not counted
 }
 
+// The sensor missed a segment the receiver got (the receiver's ACK passes the hole): its
+// re-send is spurious and fills the hole, yet nothing was lost anywhere, upstream included
+// (docs/tcp-analysis.md section 13: spurious retransmissions get no loss location).
+TEST(Analyzer, SpuriousFillerOfAHoleHasNoLossLocation) {
+  Conversation c;
+  c.handshake(CI, SI);
+  EXPECT_EQ(c.send({true, C1 + 100, S1, A, 100, 502, 20000}), kLostSegment);  // C1 missed
+  c.send({false, S1, C1 + 200, A, 0, 509, 30000});                              // both got there
+  const uint32_t bits = c.send({true, C1, S1, A, 100, 502, 500000});
+  EXPECT_TRUE(bits & kSpuriousRetransmission) << bits;
+  EXPECT_EQ(bits & (kLossUpstream | kLossDownstream), 0u) << bits;
+}
+
 // Two holes in one window (a sensor after a lossy link: the sender's segments 2 and 4 never
 // passed it): the filler of the older hole was lost upstream too, not just the latest one's.
 // A kernel run with the bottleneck before the sensor had 65 of 137 such fillers called
