@@ -4,9 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=$1; shift
+# meson's own output is shown only when it fails (its ERROR lines go to stdout).
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 if [ -f "$dir/build.ninja" ]; then
-  meson setup --reconfigure "$dir" "$@" >/dev/null
+  meson setup --reconfigure "$dir" "$@" >"$log" 2>&1 || { cat "$log"; exit 1; }
 else
-  meson setup "$dir" "$@" >/dev/null
+  meson setup "$dir" "$@" >"$log" 2>&1 || { cat "$log"; exit 1; }
 fi
 ninja -C "$dir" -j "$(nproc)"

@@ -7,11 +7,11 @@ PACKAGES=(
   # build
   build-essential meson ninja-build pkg-config
   # the six design dependencies
-  libdpdk-dev libhyperscan-dev libpcap-dev libjemalloc-dev libgtest-dev libbenchmark-dev
+  libdpdk-dev libhyperscan-dev libpcap-dev libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
   # control-path libraries
   libcli11-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev zlib1g-dev libcpp-httplib-dev libabsl-dev
   # reference peers and kernel-truth tooling used by tests and the demo
-  tshark tcptrace iperf3 iproute2 tcpdump iputils-ping
+  tshark tcptrace iperf3 iproute2 tcpdump iputils-ping procps
   # observability tests: a real Prometheus, dpdk-telemetry.py, top in tmux, the report in Chromium
   prometheus dpdk-dev tmux chromium
   # GNU time (/usr/bin/time: peak RSS) for tools/bench-peers.sh and tools/bench.sh

@@ -4,13 +4,15 @@
 # Exit status is non-zero when any build step or any test failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" -ne 0 ]; then exec sudo -E "$0" "$@"; fi
+if [ "$(id -u)" -ne 0 ]; then exec sudo -E bash "$PWD/tools/run-tests.sh" "$@"; fi
 
 status=0
 bash tools/install-deps.sh || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
 
 run_suite() {  # DIR TIMEOUT_MULTIPLIER MESON_OPTIONS...
   local dir=$1 mult=$2; shift 2
+  # A previous run's results must not be counted if this one fails before its tests.
+  rm -f "$dir"/meson-logs/testlog.junit.xml "$dir"/meson-logs/testlog.json
   echo "=== build $dir ($*)"
   if ! tools/build.sh "$dir" "$@"; then
     echo "build of $dir failed"
