@@ -268,18 +268,7 @@ if [[ -n $live ]]; then
   out_segs=$(( $(value "$work/nstat.after" TcpOutSegs) - $(value "$work/nstat.before" TcpOutSegs) ))
   retr_segs=$(( $(value "$work/nstat.after" TcpRetransSegs) - $(value "$work/nstat.before" TcpRetransSegs) ))
   # seqwatch's view of the client's segments, from its flow records.
-  read -r seen retx < <(python3 - "$live/flows.jsonl" "$ADDR_CLI" <<'PY'
-import json, sys
-seen = retx = 0
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    side = "c2s" if r["client"] == sys.argv[2] else "s2c" if r["server"] == sys.argv[2] else None
-    if side:
-        seen += r[side]["segments"]
-        retx += r[side]["retx_segments"]
-print(seen, retx)
-PY
-)
+  read -r seen retx < <(python3 "$repo_root/tools/host-segments.py" "$live/flows.jsonl" "$ADDR_CLI")
   echo
   echo "live demo: the client kernel (nstat) sent $((out_segs + retr_segs)) segments, $retr_segs of them retransmissions"
   echo "           seqwatch saw $seen client segments, $retx retransmitted (live, through net_af_packet)"

@@ -38,18 +38,7 @@ fi
   --set "ports.0.devargs=net_pcap0,rx_pcap=$input" --out out/demo
 if [ "$input" = data/demo.pcap ]; then
   # The client's segments as seqwatch saw them, beside the client kernel's counters.
-  read -r seen retx < <(python3 - out/demo/flows.jsonl 10.199.1.2 <<'PY'
-import json, sys
-seen = retx = 0
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    side = "c2s" if r["client"] == sys.argv[2] else "s2c" if r["server"] == sys.argv[2] else None
-    if side:
-        seen += r[side]["segments"]
-        retx += r[side]["retx_segments"]
-print(seen, retx)
-PY
-)
+  read -r seen retx < <(python3 tools/host-segments.py out/demo/flows.jsonl 10.199.1.2)
   out=$(awk '$1 == "TcpOutSegs" {print $4}' data/demo.pcap.nstat)
   retr=$(awk '$1 == "TcpRetransSegs" {print $4}' data/demo.pcap.nstat)
   echo
