@@ -29,6 +29,15 @@ import time
 
 ROLE, SRV = sys.argv[1], sys.argv[2]
 FAM = socket.AF_INET6 if ":" in SRV else socket.AF_INET
+_say_lock = threading.Lock()
+
+
+def say(line):
+    """One whole line per outcome: print() from several threads can interleave a line's text
+    with another's ("refused 5003reset 5005"), so each line is written at once, under a lock."""
+    with _say_lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def listener(port, backlog=1, rcvbuf=None):
@@ -95,9 +104,9 @@ def refused_client():
     for _ in range(3):
         try:
             socket.create_connection((SRV, 5003), timeout=2).close()
-            print("connected 5003", flush=True)
+            say("connected 5003")
         except ConnectionRefusedError:
-            print("refused 5003", flush=True)
+            say("refused 5003")
         time.sleep(0.2)
 
 
@@ -107,7 +116,7 @@ def reset_client():
     time.sleep(0.2)
     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     c.close()
-    print("reset 5005", flush=True)
+    say("reset 5005")
 
 
 def unanswered_client():
@@ -115,9 +124,9 @@ def unanswered_client():
     time.sleep(0.2)
     try:
         socket.create_connection((SRV, 5004), timeout=4).close()
-        print("connected 5004", flush=True)
+        say("connected 5004")
     except (socket.timeout, TimeoutError):
-        print("timeout 5004", flush=True)
+        say("timeout 5004")
     first.close()
 
 
