@@ -115,6 +115,7 @@ run() {
   done
   if [ "$ok" -ne 1 ]; then
     echo "FAIL: $name: seqwatch disagrees with the kernels or the client program"
+    echo "client program's outcomes:"; cat "$dir/client.log"
     cat "$dir/report.txt"
     failures=$((failures + 1))
     keep_failed_capture "$dir/cap.pcap" "$dir/nstat" "kernel-states-fail-$name"
