@@ -42,9 +42,11 @@ trap 'rm -rf "$shm"' EXIT
 python3 "$root/tools/pcap-split.py" "$shm/t.pcap" "$workers" "$shm/q" >/dev/null || exit 1
 rm -f "$shm/t.pcap"
 replay_port "$shm/q" "$workers" "$packets"
+# infinite_rx repeats the file byte for byte: copy_window_ms=0 analyses the later passes (as
+# retransmissions) instead of skipping them as SPAN copies (docs/tcp-analysis.md section 16).
 common=(--pipeline "$root/pipelines/line-rate-bench.yaml" --set ports.0.replay= --set ports.0.rss=off --set "ports.0.devargs=$dev" --set ports.0.rx_queues="$workers"
         --set ports.0.mbufs="$mbufs" --set workers.count="$workers" --set eal.lcores="0-$workers"
-        --set eal.memory_mb="$mem" "${share[@]}" "${eal_extra[@]}" --duration "$duration")
+        --set eal.memory_mb="$mem" --set tcp.copy_window_ms=0 "${share[@]}" "${eal_extra[@]}" --duration "$duration")
 on=(--set outputs.stats_interval_s=1 --set imbalance.window_s=1 --set imbalance.samples=true)
 off=(--set outputs.stats_interval_s=3600 --set imbalance.window_s=3600 --set telemetry.stats_file=false
      --set imbalance.samples=false)

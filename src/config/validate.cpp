@@ -159,7 +159,9 @@ void check_relations(const Config& cfg, const Origins& origins, std::vector<std:
     total_queues += q;
     any_rehash |= p.rehash == Rehash::kSoftware;
     const uint64_t need = uint64_t{q} * p.rx_descriptors + uint64_t{cfg.workers.count} * cfg.workers.burst;
-    if (p.mbufs != 0 && p.mbufs < need)
+    // A replay port ignores mbufs (its ring PMD never allocates from the port's pool: 1023,
+    // docs/configuration.md), so a small value there cannot run anything out.
+    if (p.mbufs != 0 && p.mbufs < need && p.replay.empty())
       report(port_path(i, "mbufs"),
              fmt::format("{} mbufs cannot fill {} RX queue{} of {} descriptors plus one burst per worker ({} needed): "
                          "the port would run out (rx_nombuf); use at least {} or 0 (derived: {})",

@@ -421,6 +421,8 @@ TEST_F(ConfigTest, PortChecks) {
   EXPECT_EQ(error_of("ports:\n  - {devargs: net_null0, mbufs: 100}\n"),
             where(2, 33) + ": ports[0].mbufs: 100 mbufs cannot fill 1 RX queue of 4096 descriptors plus one burst per worker "
                            "(4128 needed): the port would run out (rx_nombuf); use at least 4128 or 0 (derived: 16383)");
+  // A replay port ignores mbufs (its pool is never allocated from), so a small one is no error.
+  EXPECT_EQ(error_of("ports:\n  - {replay: t.pcap, mbufs: 100}\n"), "");
   EXPECT_EQ(error_of("eal: {lcores: '0-2'}\nworkers: {count: 2}\nports:\n  - {devargs: net_null0, rss: off}\n"),
             where(2, 18) + ": workers.count: 2 workers but the ports give 1 RX queue and no port has rehash: software; 1 "
                            "worker would poll nothing: set rehash: software on a port, raise rx_queues, or lower workers.count");
