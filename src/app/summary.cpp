@@ -186,6 +186,8 @@ nlohmann::json engine_summary(const runtime::Engine& engine, const PayloadMatche
                   {"payload_events_dropped", st.payload_events_dropped}, {"backpressure_waits", st.backpressure}};
   // Exact copies (SPAN duplication): left out of every flow counter above.
   j["duplicate_packets"] = tcnt.copies;
+  // Flows whose segments were TSO/GSO/GRO aggregates: their counts are captured frames.
+  j["super_segment_flows"] = tcnt.super_segment_flows;
   j["not_delivered"] = engine.input_dropped();
   if (!engine.filters().empty()) {
     nlohmann::json filters = nlohmann::json::array();
@@ -224,6 +226,13 @@ void print_engine_report(std::FILE* out, const std::string& title, const runtime
                     "duplication or a duplicating network; verdict duplicate_packet, left out of the counts above\n",
                copies, 100.0 * static_cast<double>(copies) / static_cast<double>(all));
   }
+  if (const uint64_t sup = j["super_segment_flows"].get<uint64_t>(); sup != 0)
+    fmt::print(out, "  SUPER-SEGMENTS {} flows carried segments longer than the receiver's MSS: TSO/GSO aggregates captured "
+                    "on the sending host, or GRO ones on the receiving host. Their segment counts and retransmission rates "
+                    "count captured frames, not wire segments (retransmitted bytes / data bytes is unaffected), and a "
+                    "receiver's per-MSS ACKs land inside such a frame (ack_in_segment). Capture on a SPAN port or with the "
+                    "offloads off (ethtool -K IFACE tso off gso off gro off) for wire segments\n",
+               sup);
   const auto& ft = j["flow_table"];
   fmt::print(out, "  flow table     {} flows created, {} evicted (table full), {} idle-expired, {} reused ports\n",
              ft["inserts"].get<uint64_t>(), ft["evicted"].get<uint64_t>(), ft["expired_idle"].get<uint64_t>(),

@@ -336,6 +336,7 @@ tcp::TcpStageCounters Engine::merged_tcp() const {
     m.carries += c.carries;
     m.active_records += c.active_records;
     m.saturated_flows += c.saturated_flows;
+    m.super_segment_flows += c.super_segment_flows;
     for (size_t b = 0; b < m.verdicts.size(); ++b) m.verdicts[b] += c.verdicts[b];
   }
   return m;

@@ -45,6 +45,13 @@ inline void count_segment(uint8_t& status, HalfCounters& cnt) noexcept {
   if (++cnt.segments >= (1u << 31)) [[unlikely]] status |= flow::kFlowCarryDue;
 }
 
+// A segment of `seglen` payload bytes from side d: longer than the MSS its receiver
+// advertised (when known), it is a TSO/GSO/GRO aggregate of several wire segments.
+inline void note_super_segment(TcpCold& cold, int d, uint32_t seglen) noexcept {
+  const uint32_t mss = cold.mss[1 - d];
+  if (seglen > mss && mss != 0) cold.super_segments = 1;
+}
+
 // The boundary grid of new data (for ACK-inside-a-segment), updated by a new data
 // segment (seglen 1..0xFFFF, not a SYN, seq at or past nextseq) before nextseq moves on.
 inline void extend_grid(HalfState& fwd, uint32_t seq, uint32_t seglen) noexcept {
@@ -228,6 +235,7 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   HalfCounters& cnt = f.count[d];
   count_segment(f.status, cnt);
   cnt.data_bytes += seglen;
+  note_super_segment(cold, d, seglen);
   f.retx_last &= static_cast<uint8_t>(~((1u | kRetxLastClocks) << d));
   out.bits |= bits;
 }
@@ -619,6 +627,7 @@ done:
   count_segment(f.status, cnt);
   if (seglen > 0) {
     cnt.data_bytes += seglen;
+    note_super_segment(cold, d, seglen);
   }
   if (counts_as_retx) {
     count_up(f.status, cnt.retx_segs);

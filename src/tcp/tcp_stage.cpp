@@ -107,6 +107,7 @@ void TcpStage::emit_record(const flow::FlowEntry& e, flow::RemoveReason why) noe
   if (e.status & flow::kFlowCarried) carry_->settle(slot, r);  // adds the carried counts, frees the slot
   if (records_.push(r)) ++counters_.records;
   else ++counters_.records_dropped;
+  if (e.cold.super_segments) ++counters_.super_segment_flows;
 }
 
 void TcpStage::new_period(uint64_t ts_ns) noexcept {

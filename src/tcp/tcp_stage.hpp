@@ -59,6 +59,7 @@ struct alignas(64) TcpStageCounters {
   uint64_t copies = 0;          // exact copies of a recent segment (duplicate_packet): not analysed
   uint64_t carries = 0;         // a long flow's counters moved into the carry table
   uint64_t saturated_flows = 0; // flows whose counters saturated (carry table full): records are lower bounds
+  uint64_t super_segment_flows = 0;  // ended flows that carried segments longer than the receiver's MSS (TSO/GSO/GRO)
   std::array<uint64_t, kVerdictBits> verdicts{};
 };
 

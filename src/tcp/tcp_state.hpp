@@ -175,6 +175,10 @@ struct TcpCold {
   // copy check, docs/tcp-analysis.md section 16).
   uint8_t tsval_low_a : 3 = 0;  // flow::Dir::kAtoB
   uint8_t tsval_low_b : 3 = 0;  // flow::Dir::kBtoA
+  // A segment with more payload than its receiver's advertised MSS was seen (either side):
+  // a TSO/GSO aggregate captured on the sending host, or a GRO one on the receiving host.
+  // The flow's segment counts are then captured frames, not wire segments.
+  uint8_t super_segments : 1 = 0;
   uint8_t tail_probes = 0;       // tail-loss probes, either direction (saturating at 255)
   uint8_t flags = 0;             // ColdFlag bits
 

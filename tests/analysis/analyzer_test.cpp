@@ -33,6 +33,38 @@ TEST(Analyzer, CleanHandshakeAndTransferHaveNoVerdicts) {
   EXPECT_GE(r.cold.rtt_samples, 1u);
 }
 
+// A capture taken on a host with TSO/GSO (sending) or GRO (receiving) holds aggregates
+// of several wire segments: a segment longer than the MSS its receiver advertised marks
+// the flow (super_segments: its counts are captured frames). A segment of exactly the MSS
+// does not, nor does any length when the receiver's MSS is unknown (no SYN seen).
+TEST(Analyzer, SegmentsLongerThanTheReceiversMssMarkTheFlow) {
+  Conversation c;
+  c.handshake(CI, SI);  // both sides advertise MSS 1460
+  EXPECT_EQ(c.send({true, C1, S1, A | P, 1460, 502, 20000}), 0u);
+  EXPECT_EQ(c.send({false, S1, C1 + 1460, A, 0, 509, 30000}), 0u);
+  c.finish();
+  ASSERT_EQ(c.records().size(), 1u);
+  EXPECT_EQ(c.records()[0].cold.super_segments, 0u);
+  EXPECT_EQ(c.stage().counters().super_segment_flows, 0u);
+
+  Conversation g(0x0A000001, 0x0A000002, 40001);
+  g.handshake(CI, SI);
+  EXPECT_EQ(g.send({false, S1, C1, A | P, 4344, 509, 20000}), 0u);  // three segments of 1448 in one frame
+  EXPECT_EQ(g.send({true, C1, S1 + 4344, A, 0, 502, 30000}), 0u);
+  g.finish();
+  ASSERT_EQ(g.records().size(), 1u);
+  EXPECT_EQ(g.records()[0].cold.super_segments, 1u);
+  EXPECT_EQ(g.records()[0].count[1].segments, 2u);  // frames: the SYN/ACK and the aggregate
+  EXPECT_EQ(g.stage().counters().super_segment_flows, 1u);
+
+  Conversation m(0x0A000001, 0x0A000002, 40002);  // picked up mid-stream: no MSS known
+  m.send({true, C1, S1, A | P, 8000, 502, 20000});
+  m.send({false, S1, C1 + 8000, A, 0, 509, 30000});
+  m.finish();
+  ASSERT_EQ(m.records().size(), 1u);
+  EXPECT_EQ(m.records()[0].cold.super_segments, 0u);
+}
+
 TEST(Analyzer, TimeoutRetransmission) {
   Conversation c;
   c.handshake(CI, SI);

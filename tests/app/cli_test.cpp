@@ -250,6 +250,34 @@ TEST(Cli, ConnectionsSplitAcrossVlansAreDetectedAndCounted) {
   EXPECT_EQ(mongo["retransmissions"]["split_connections"], 0);
 }
 
+// A capture taken on a host with segmentation offloads holds TSO/GSO/GRO aggregates: zeek's
+// smb3_multichannel.pcap (4 connections, frames of up to 16,108 payload bytes against MSS
+// 1460). Each flow record says so, the summary counts the flows and the report explains what
+// its per-segment counts mean there. data/demo.pcap (wire-sized segments) has none.
+TEST(Cli, SuperSegmentsFromOffloadsAreReported) {
+  const char* corpus = std::getenv("SEQWATCH_CORPUS_DIR");
+  const std::string f = std::string(corpus ? corpus : "") + "/zeek/testing/btest/Traces/smb/smb3_multichannel.pcap";
+  if (corpus == nullptr || !fs::exists(f)) GTEST_SKIP() << "corpus capture not found: " << f;
+  const std::string flows = seqwatch::test::scratch_dir() + "super-flows.jsonl";
+  const std::string json = seqwatch::test::scratch_dir() + "super-summary.json";
+  const CmdResult r = run(exe() + " analyze '" + f + "' --flows " + flows + " --json " + json);
+  ASSERT_TRUE(seqwatch::test::analyze_succeeded(r)) << r.out;
+  EXPECT_NE(r.out.find("SUPER-SEGMENTS 4 flows carried segments longer than the receiver's MSS"), std::string::npos) << r.out;
+  std::ifstream in(json);
+  EXPECT_EQ(nlohmann::json::parse(in)["super_segment_flows"], 4);
+  std::ifstream fl(flows);
+  unsigned records = 0, marked = 0;
+  for (std::string line; std::getline(fl, line);) {
+    const auto rec = nlohmann::json::parse(line);
+    ++records;
+    marked += rec["super_segments"].get<bool>();
+  }
+  EXPECT_EQ(records, 4u);
+  EXPECT_EQ(marked, 4u);
+  const auto demo = analyze_json(src_dir() + "/data/demo.pcap", "auto");
+  EXPECT_EQ(demo["super_segment_flows"], 0);
+}
+
 // A pcapng file whose interfaces have different link types (what `dumpcap -i any -i eth0`
 // or mergecap of an Ethernet and a raw-IP capture writes; libpcap stops reading at the
 // second interface): data/demo.pcap with half of its connections moved, Ethernet header
