@@ -361,6 +361,12 @@ int run_pipeline(const RunOptions& o) {
         }
       }
     }
+    if (pc.name.rfind("net_af_packet", 0) == 0) {
+      // The af_packet PMD's mbuf length is what its PACKET_MMAP frame held (framesz, 2048 by
+      // default), not the frame's: a jumbo frame or a GRO/GSO aggregate on the interface comes
+      // cut. As for a snaplen-cut file, the IP length then says how long the segment was.
+      pc.wire_lengths = false;
+    }
     if (!finite) lossless = false;  // a live port never waits for a worker
     auto qs = runtime::DpdkPortSource::open_queues(pc);
     if (!qs) return fail(config::located(&origins, fmt::format("ports[{}]", &p - cfg.ports.data()), qs.error().message));

@@ -31,7 +31,11 @@ failures=0
 # copy one routed hop on from a re-send).
 default_runs="-t 2 -P 2 -r 10mbit;-t 3 -P 4 -r 30mbit;-t 2 -P 3 -r 5mbit;-6 -t 2 -P 3 -r 10mbit;-s net.ipv4.tcp_sack=0 -t 3 -P 6 -r 10mbit;-R -t 2 -P 2 -r 10mbit;-S -t 2 -P 2 -r 10mbit;-S -6 -s net.ipv4.tcp_timestamps=0 -t 2 -P 3 -r 10mbit"
 IFS=';' read -r -a runs <<<"${KERNEL_TRUTH_RUNS:-$default_runs}"
-IFS=';' read -r -a live_runs <<<"${KERNEL_TRUTH_LIVE:--t 2 -P 2 -r 10mbit;-t 2 -P 3 -r 5mbit}"
+# Live runs: two bottlenecks, and MTU 9000: net_af_packet's PACKET_MMAP frames (2048 bytes)
+# cut jumbo frames, and the segment must still count at its IP length (until 2026-12-03 the
+# cut length was taken for the wire's: 846 "previous segment not captured", 163 of 169
+# retransmissions).
+IFS=';' read -r -a live_runs <<<"${KERNEL_TRUTH_LIVE:--t 2 -P 2 -r 10mbit;-t 2 -P 3 -r 5mbit;-t 2 -P 2 -m 9000 -r 30mbit}"
 [ "${live_runs[0]}" != none ] || live_runs=()
 # The client's address in the flow records and events (capture-demo.sh's namespaces).
 client_addr() { case " $1 " in *" -6 "*) echo fd00:199:1::2 ;; *) echo 10.199.1.2 ;; esac; }
