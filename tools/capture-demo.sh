@@ -113,7 +113,9 @@ done
 
 # One run at a time on a machine: the namespace names are fixed, and a second run's
 # clean-up would tear down the first one's topology (tests and the demo may overlap).
-exec 9>/run/lock/seqwatch-capture-demo.lock 2>/dev/null || exec 9>/tmp/seqwatch-capture-demo.lock
+# (The braces keep 2>/dev/null to this one exec: on the exec itself it would silence the
+# script's stderr, every error message below included, for the rest of the run.)
+{ exec 9>/run/lock/seqwatch-capture-demo.lock; } 2>/dev/null || exec 9>/tmp/seqwatch-capture-demo.lock
 flock -w 900 9 || die "another capture-demo run holds the lock for over 15 minutes"
 
 work=$(mktemp -d /tmp/sw-demo.XXXXXX)
