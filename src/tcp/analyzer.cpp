@@ -75,10 +75,13 @@ inline void extend_grid(HalfState& fwd, uint32_t seq, uint32_t seglen) noexcept 
 // ACK inside a segment (a middlebox acknowledging part of a segment), for an ACK that is
 // not on a SYN or RST: a peer ACK below the peer's nextseq, within kFlightSegments
 // segments, off the boundary grid of the peer's latest run of equally sized segments.
-inline void ack_in_segment(const HalfState& rev, TcpCold& cold, uint8_t& status, uint32_t ack, uint32_t& bits,
-                           SegmentVerdict& out) noexcept {
+// Not when those segments are longer than the MSS the ACK's sender advertised (`own_mss`,
+// 0 = unknown): TSO/GSO/GRO aggregates captured on a host, which the receiver got as
+// several wire segments and acknowledges per segment (the flow's super_segments).
+inline void ack_in_segment(const HalfState& rev, TcpCold& cold, uint8_t& status, uint32_t ack, uint32_t own_mss,
+                           uint32_t& bits, SegmentVerdict& out) noexcept {
   if (rev.run_len != 0 && seq_gt(ack, rev.run_start) && seq_lt(ack, rev.nextseq) &&
-      rev.nextseq - ack <= kFlightSegments * rev.run_len) {
+      rev.nextseq - ack <= kFlightSegments * rev.run_len && (own_mss == 0 || rev.run_len <= own_mss)) {
     const uint32_t into = (ack - rev.run_start) % rev.run_len;
     if (into != 0) {
       bits |= kAckInSegment;
@@ -226,7 +229,7 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   fwd.lastseg &= kLastRunTail;
   first_ack(fwd, cold, now);
   handshake_ack(cold, d, now);
-  ack_in_segment(rev, cold, f.status, ack, bits, out);
+  ack_in_segment(rev, cold, f.status, ack, cold.mss[d], bits, out);
   rtt_sample(rev, cold, f.status, ack, now);
   if (seglen > 0 && fwd.rtt_end == 0) {
     fwd.rtt_end = seq + seglen;
@@ -574,7 +577,7 @@ done:
   }
 
   // ACK inside a segment.
-  if (has_ack && !syn && !rst) ack_in_segment(rev, cold, f.status, ack, bits, out);
+  if (has_ack && !syn && !rst) ack_in_segment(rev, cold, f.status, ack, cold.mss[d], bits, out);
 
   // Where a re-sent segment was lost, relative to the sensor: filling a gap the sensor
   // recorded means the original never passed here (upstream, or dropped by the sensor);

@@ -35,7 +35,8 @@ TEST(Analyzer, CleanHandshakeAndTransferHaveNoVerdicts) {
 
 // A capture taken on a host with TSO/GSO (sending) or GRO (receiving) holds aggregates
 // of several wire segments: a segment longer than the MSS its receiver advertised marks
-// the flow (super_segments: its counts are captured frames). A segment of exactly the MSS
+// the flow (super_segments: its counts are captured frames), and the receiver's ACKs of the
+// wire segments inside it are no ACKs inside a segment. A segment of exactly the MSS
 // does not, nor does any length when the receiver's MSS is unknown (no SYN seen).
 TEST(Analyzer, SegmentsLongerThanTheReceiversMssMarkTheFlow) {
   Conversation c;
@@ -50,11 +51,14 @@ TEST(Analyzer, SegmentsLongerThanTheReceiversMssMarkTheFlow) {
   Conversation g(0x0A000001, 0x0A000002, 40001);
   g.handshake(CI, SI);
   EXPECT_EQ(g.send({false, S1, C1, A | P, 4344, 509, 20000}), 0u);  // three segments of 1448 in one frame
+  // The receiver acknowledges the wire segments it got: no ACK inside a segment.
+  EXPECT_EQ(g.send({true, C1, S1 + 2896, A, 0, 502, 29000}), 0u);
   EXPECT_EQ(g.send({true, C1, S1 + 4344, A, 0, 502, 30000}), 0u);
   g.finish();
   ASSERT_EQ(g.records().size(), 1u);
   EXPECT_EQ(g.records()[0].cold.super_segments, 1u);
   EXPECT_EQ(g.records()[0].count[1].segments, 2u);  // frames: the SYN/ACK and the aggregate
+  EXPECT_EQ(g.records()[0].cold.midack_count, 0u);
   EXPECT_EQ(g.stage().counters().super_segment_flows, 1u);
 
   Conversation m(0x0A000001, 0x0A000002, 40002);  // picked up mid-stream: no MSS known

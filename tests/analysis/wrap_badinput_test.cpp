@@ -118,7 +118,10 @@ TEST(SequenceSpace, JumpOfExactly2GiBIsALostSegmentAsInTshark) {
 // really lands inside a segment is still found after the wraps.
 TEST(SequenceSpace, AckInsideSegmentGridSurvivesLongRuns) {
   Conversation c;
-  c.handshake(CI, SI);
+  // Loopback's MSS (65483), so that 60,000-byte segments are wire segments, not aggregates.
+  c.send({true, CI, 0, S, 0, 64240, 0, 7, 65483});
+  c.send({false, SI, C1, S | A, 0, 65160, 5000, 7, 65483});
+  c.send({true, C1, S1, A, 0, 502, 10000});
   constexpr uint32_t kLen = 60000;
   const uint64_t segs = (5ull << 32) / 4 / kLen;  // 1.25 * 2^32 bytes
   uint32_t seq = C1;
