@@ -51,6 +51,8 @@ void RetransReport::add_agg(Agg& a, const Agg& d) {
   a.flows += d.flows;
   a.segments += d.segments;
   a.retx_segs += d.retx_segs;
+  a.data_bytes += d.data_bytes;
+  a.retx_bytes += d.retx_bytes;
   a.fast += d.fast;
   a.spurious += d.spurious;
   a.rto += d.rto;
@@ -67,6 +69,8 @@ RetransReport::Agg RetransReport::more_than(const Agg& now, const Agg& before) {
   d.flows = more(now.flows, before.flows);
   d.segments = more(now.segments, before.segments);
   d.retx_segs = more(now.retx_segs, before.retx_segs);
+  d.data_bytes = more(now.data_bytes, before.data_bytes);
+  d.retx_bytes = more(now.retx_bytes, before.retx_bytes);
   d.fast = more(now.fast, before.fast);
   d.spurious = more(now.spurious, before.spurious);
   d.rto = more(now.rto, before.rto);
@@ -99,6 +103,8 @@ void RetransReport::fold(Agg& a, const event::FlowRecord& r, int dir) {
     const auto& c = r.count[d];
     a.segments += c.segments;
     a.retx_segs += c.retx_segs;
+    a.data_bytes += c.data_bytes;
+    a.retx_bytes += c.retx_bytes;
     a.fast += c.fast_retx;
     a.spurious += c.spurious_retx;
     a.rto += c.rto_retx;
@@ -301,7 +307,8 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
     return json{{"flows", a.flows},       {"segments", a.segments}, {"retx_segments", a.retx_segs},
                 {"retx_rate", rate(a.retx_segs, a.segments)}, {"fast_retx", a.fast}, {"spurious_retx", a.spurious},
                 {"rto_retx", a.rto},      {"tail_loss_probes", a.tail_probes}, {"ack_clocked_recovery", ack_clocked(a)},
-                {"dup_acks", a.dup_acks}};
+                {"dup_acks", a.dup_acks}, {"data_bytes", a.data_bytes}, {"retx_bytes", a.retx_bytes},
+                {"retx_byte_rate", rate(a.retx_bytes, a.data_bytes)}};
   };
   json j = agg(total_);
   j["syn_retransmissions"] = total_.syn_attempts_extra;
@@ -365,8 +372,9 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
 
 void RetransReport::print(std::FILE* out, size_t top_n) const {
   const auto j = to_json(top_n);
-  fmt::print(out, "  TCP flows      {:>10}   segments {}, retransmitted {} ({:.3f}%)\n", total_.flows,
-             total_.segments, total_.retx_segs, 100.0 * rate(total_.retx_segs, total_.segments));
+  fmt::print(out, "  TCP flows      {:>10}   segments {}, retransmitted {} ({:.3f}%); payload bytes {}, retransmitted {} ({:.3f}%)\n",
+             total_.flows, total_.segments, total_.retx_segs, 100.0 * rate(total_.retx_segs, total_.segments),
+             total_.data_bytes, total_.retx_bytes, 100.0 * rate(total_.retx_bytes, total_.data_bytes));
   fmt::print(out, "                 fast {}, spurious {}, timeout-like {}, tail-loss probes {}, ACK-clocked recovery {}, "
                   "dup ACKs {}, SYN retransmissions {}, ACKs inside a segment {}\n",
              total_.fast, total_.spurious, total_.rto, total_.tail_probes, ack_clocked(total_), total_.dup_acks,

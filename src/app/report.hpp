@@ -41,6 +41,7 @@ class RetransReport {
   struct Agg {
     uint64_t flows = 0, segments = 0, retx_segs = 0, fast = 0, spurious = 0, rto = 0, tail_probes = 0, dup_acks = 0;
     uint64_t syn_attempts_extra = 0, refused = 0, midack = 0;
+    uint64_t data_bytes = 0, retx_bytes = 0;  // payload bytes sent and re-sent
   };
   // An endpoint in binary form (formatted only for the rows printed): a map keyed by
   // strings cost more than the whole analysis on a 100k-flow capture.

@@ -156,6 +156,32 @@ TEST(Report, OpenFlowsShowInTheTopFlowsUntilTheirFinalRecord) {
   EXPECT_EQ(j["flows"], 7);
 }
 
+// Payload bytes and retransmitted bytes add up like the segment counts (an open flow's
+// active record replaced by its final one), and give the byte rate, which TSO/GSO/GRO
+// aggregates in a capture do not skew.
+TEST(Report, CountsPayloadBytesAndRetransmittedBytes) {
+  RetransReport r(4);
+  event::FlowRecord a = flow(1, 1, 1, 2);
+  a.count[0].data_bytes = 100000;
+  a.count[0].retx_bytes = 2000;
+  a.count[1].data_bytes = 500;
+  r.add(a);
+  event::FlowRecord b = flow(2, 2, 1, 1);
+  b.reason = flow::RemoveReason::kActive;
+  b.count[0].data_bytes = 10000;
+  b.count[0].retx_bytes = 1000;
+  r.add(b);
+  b.reason = flow::RemoveReason::kClosed;  // its final record: more sent, the same re-sent
+  b.count[0].data_bytes = 49500;
+  r.add(b);
+  const auto j = r.to_json(10);
+  EXPECT_EQ(j["data_bytes"], 150000);
+  EXPECT_EQ(j["retx_bytes"], 3000);
+  EXPECT_DOUBLE_EQ(j["retx_byte_rate"].get<double>(), 0.02);
+  ASSERT_EQ(j["top_services"].size(), 1u);
+  EXPECT_EQ(j["top_services"][0]["retx_bytes"], 3000);
+}
+
 // At most max_endpoints open flows are followed at a time: the active records of more are
 // counted and left out, and those flows count in full at their final record.
 TEST(Report, OpenFlowsBeyondTheBoundCountAtTheirEnd) {
