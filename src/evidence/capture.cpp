@@ -149,13 +149,13 @@ void EvidenceCapture::end_slice(FlowSlot& s, EndReason why, uint64_t ts_ns) noex
   s.post_left = 0;
 }
 
-static EvidenceCapture::HistEntry entry_of(const PacketRef& p, uint32_t caplen, uint8_t dir, uint32_t verdicts,
-                                           uint16_t link) {
+static EvidenceCapture::HistEntry entry_of(const PacketRef& p, const decode::PacketView& v, uint32_t caplen,
+                                           uint8_t dir, uint32_t verdicts, uint16_t link) {
   EvidenceCapture::HistEntry h{};
   h.ts_ns = p.ts_ns;
   h.frame = p.frame;
   h.prev = 0;
-  h.wirelen = p.wirelen != 0 ? p.wirelen : p.caplen;
+  h.wirelen = wire_length(p, v);
   h.verdicts = verdicts;
   h.caplen = caplen & 0xffffu;
   h.link = link & 0x7fffu;
@@ -233,7 +233,7 @@ bool EvidenceCapture::open_slice(FlowSlot& s, const PacketRef& p, const decode::
   s.last = 0;
   if (p.data != nullptr) {
     const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
-    push_packet(s, Role::kTrigger, entry_of(p, n, f.dir, verdicts, link_), p.data, fired);
+    push_packet(s, Role::kTrigger, entry_of(p, v, n, f.dir, verdicts, link_), p.data, fired);
     ++s.emitted;
   }
   s.post_left = post_for(fired);
@@ -276,7 +276,7 @@ void EvidenceCapture::observe_triggers(FlowSlot& s, const PacketRef& p, const de
       end_slice(s, EndReason::kGlobalBudget, p.ts_ns);
     } else {
       const uint32_t n = trimmed_length(v, p.caplen, cfg_.trim);
-      push_packet(s, fired ? Role::kTrigger : Role::kPost, entry_of(p, n, f.dir, sv.bits, link_), p.data, fired);
+      push_packet(s, fired ? Role::kTrigger : Role::kPost, entry_of(p, v, n, f.dir, sv.bits, link_), p.data, fired);
       ++s.emitted;
       if (fired) {
         ++counters_.triggers_merged;
@@ -337,7 +337,7 @@ void EvidenceCapture::sample(const PacketRef& p, const decode::PacketView& v, ui
   *r = RecordHeader{};
   r->ts_ns = p.ts_ns;
   r->frame = p.frame;
-  r->wirelen = p.wirelen != 0 ? p.wirelen : p.caplen;
+  r->wirelen = wire_length(p, v);
   r->caplen = n;
   r->link = link_;
   r->kind = RecordKind::kSample;

@@ -129,6 +129,18 @@ struct FlowRef {
   return std::min(n, end);
 }
 
+// The frame's length on the wire for an evidence record (the pcap's original length). The
+// source's when it knows it; otherwise (a net_pcap replay of a snaplen-cut file, a
+// net_af_packet frame cut at its ring slot: PacketRef::wirelen 0) at least what the outer IP
+// header says, so that Wireshark reads the record as a cut frame, not as a short packet
+// whose IP length lies.
+[[gnu::always_inline]] inline uint32_t wire_length(const PacketRef& p, const decode::PacketView& v) noexcept {
+  if (p.wirelen != 0) return p.wirelen;
+  if (!v.is_ip()) return p.caplen;
+  const uint64_t end = uint64_t{v.ip[0].l4_off} + v.ip[0].l4_len;
+  return end > p.caplen && end <= UINT32_MAX ? static_cast<uint32_t>(end) : p.caplen;
+}
+
 // The evidence copy of a frame's first n bytes (history entries, ring records): 16-byte
 // moves, the last one ending exactly at n (it may overlap the one before; nothing is read
 // or written past n), so trimmed headers (54-130 bytes) cost 4-9 vector moves instead of a
@@ -263,7 +275,7 @@ class EvidenceCapture {
     h->ts_ns = p.ts_ns;
     h->frame = p.frame;
     h->prev = s.last != 0 && back <= log_mask_ ? static_cast<uint32_t>(back >> 4) : 0;
-    h->wirelen = p.wirelen != 0 ? p.wirelen : p.caplen;
+    h->wirelen = wire_length(p, v);
     h->verdicts = verdicts;
     h->caplen = n & 0xffffu;
     h->link = link_ & 0x7fffu;

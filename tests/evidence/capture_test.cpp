@@ -257,6 +257,36 @@ TEST(EvidenceTrim, HeadersModeKeepsOriginalLength) {
   EXPECT_EQ(ds[2].h.caplen, 54u);  // shorter than the snap: whole frame
 }
 
+// A frame whose source lost its wire length (a net_pcap replay of a snaplen-cut file, a
+// net_af_packet frame cut at its ring slot: wirelen 0) and whose bytes end before its IP
+// length says: its records carry the IP length as the original length, so Wireshark reads
+// them as cut frames (history, trigger and sample records alike). A whole frame keeps its
+// captured length.
+TEST(EvidenceTrim, CutFramesWithoutAWireLengthKeepTheirIpLength) {
+  CaptureConfig cfg = small_config(4, 0);
+  cfg.trim = {TrimMode::kHeaders, 128};
+  cfg.sample.every_n = 1;
+  auto c = EvidenceCapture::create(cfg, rst_triggers()).value();
+  PacketFactory f;
+  const Pkt& full = f.tcp(40001, true, 1000, 1400);
+  Pkt cut = full;                    // the same frame, only its first 200 bytes delivered
+  cut.ref.caplen = 200;
+  cut.ref.wirelen = 0;
+  decode::decode(cut.bytes.data(), cut.ref.caplen, decode::LinkType::kEthernet, cut.view);
+  c->observe(cut.ref, cut.view, ref(cut, 1), none());
+  c->sample(cut.ref, cut.view, cut.hash, true);
+  const Pkt& rst = f.tcp(40001, true, 1001, 0, test::wire::kRst);
+  Pkt whole = rst;
+  whole.ref.wirelen = 0;
+  c->observe(whole.ref, whole.view, ref(whole, 1), none());
+  const auto rs = drain(*c);
+  ASSERT_EQ(rs.size(), 5u);  // sample, slice begin, history (the cut frame), trigger, end
+  EXPECT_EQ(rs[0].h.wirelen, full.bytes.size());  // the sample: 14 + 20 + 20 + 1400
+  EXPECT_EQ(rs[0].h.caplen, 54u);
+  EXPECT_EQ(rs[2].h.wirelen, full.bytes.size());
+  EXPECT_EQ(rs[3].h.wirelen, whole.bytes.size());
+}
+
 // History entries are written with 16-byte non-temporal stores and a shuffled last chunk:
 // every trim length from 1 to 80 bytes (every tail size, frames shorter and longer than 16)
 // comes back byte for byte, and the bytes after it are not part of the record.
