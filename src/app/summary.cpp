@@ -229,8 +229,9 @@ void print_engine_report(std::FILE* out, const std::string& title, const runtime
   if (const uint64_t sup = j["super_segment_flows"].get<uint64_t>(); sup != 0)
     fmt::print(out, "  SUPER-SEGMENTS {} flows carried segments longer than the receiver's MSS: TSO/GSO aggregates captured "
                     "on the sending host, or GRO ones on the receiving host. Their segment counts and retransmission rates "
-                    "count captured frames, not wire segments (the payload-byte rate on the TCP flows line is not affected). Capture on a SPAN port or with the "
-                    "offloads off (ethtool -K IFACE tso off gso off gro off) for wire segments\n",
+                    "count captured frames, not wire segments (the payload-byte rate on the TCP flows line is not "
+                    "affected). Capture on a SPAN port or with the offloads off (ethtool -K IFACE tso off gso off gro "
+                    "off) for wire segments\n",
                sup);
   const auto& ft = j["flow_table"];
   fmt::print(out, "  flow table     {} flows created, {} evicted (table full), {} idle-expired, {} reused ports\n",
