@@ -366,6 +366,8 @@ int run_pipeline(const RunOptions& o) {
       // default), not the frame's: a jumbo frame or a GRO/GSO aggregate on the interface comes
       // cut. As for a snaplen-cut file, the IP length then says how long the segment was.
       pc.wire_lengths = false;
+      // A larger framesz= (whole jumbo frames) needs mbufs that hold one ring frame each.
+      if (const auto fs = config::devargs_values(p.devargs, "framesz"); !fs.empty()) pc.frame_bytes = std::stoul(fs.back());
     }
     if (!finite) lossless = false;  // a live port never waits for a worker
     auto qs = runtime::DpdkPortSource::open_queues(pc);

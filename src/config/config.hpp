@@ -140,6 +140,9 @@ enum class TriggerType : uint8_t {
 };
 // bpf triggers a configuration may hold: the capture gives each a bit of a 32-bit mask.
 inline constexpr unsigned kMaxBpfTriggers = 32;
+// The largest net_af_packet framesz= a port takes: each frame must fit one mbuf, whose data
+// room is 16-bit and starts after DPDK's 128-byte headroom.
+inline constexpr unsigned kMaxAfPacketFrame = 65535 - 128;
 
 // One trigger. Only the parameters of its type are accepted in YAML; the others keep the
 // type's defaults (Trigger::of(type)).

@@ -117,6 +117,12 @@ std::string check_devargs(const std::string& s) {
         }))
       return fmt::format("'{}': {} receives nothing without {}=", s, name, fmt::join(v.rx, "=, "));
   }
+  // An af_packet frame must fit one mbuf (the port's pool is sized for framesz: run.cpp), and
+  // an mbuf's data room is 16-bit.
+  if (driver == "af_packet")
+    for (const std::string& v : devargs_values(s, "framesz"))
+      if (std::stoul(v) > kMaxAfPacketFrame)
+        return fmt::format("'{}': framesz={} is over {}, the most one mbuf holds", s, v, kMaxAfPacketFrame);
   // net_pcap reads anything but "1" as a finite replay, silently.
   for (const std::string& v : devargs_values(s, "infinite_rx"))
     if (v != "0" && v != "1") return fmt::format("'{}': infinite_rx={} must be 0 or 1", s, v);

@@ -6,6 +6,7 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 
@@ -57,9 +58,12 @@ Result<std::vector<std::unique_ptr<DpdkPortSource>>> DpdkPortSource::open_queues
     return Error{p + std::to_string(cfg.rx_queues) + " RX queues requested, the device has " +
                  std::to_string(info.max_rx_queues) + " (use rehash: software to spread one queue over workers)"};
   const std::string pool_name = "mb_" + cfg.name;
-  h->pool = rte_pktmbuf_pool_create(pool_name.c_str(), cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, sock);
+  const uint32_t room = std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE, cfg.frame_bytes + RTE_PKTMBUF_HEADROOM);
+  if (room > UINT16_MAX) return Error{p + std::to_string(cfg.frame_bytes) + "-byte frames do not fit an mbuf"};
+  h->pool = rte_pktmbuf_pool_create(pool_name.c_str(), cfg.mbufs, 256, 0, static_cast<uint16_t>(room), sock);
   if (h->pool == nullptr)
-    return Error{p + "cannot create a pool of " + std::to_string(cfg.mbufs) + " mbufs (raise eal.memory_mb)"};
+    return Error{p + "cannot create a pool of " + std::to_string(cfg.mbufs) + " mbufs of " + std::to_string(room) +
+                 " bytes (raise eal.memory_mb, or lower ports[].mbufs)"};
   rte_eth_conf conf{};
   if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
   if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;

@@ -25,6 +25,9 @@ struct PortConfig {
   bool promiscuous = true;
   uint16_t rx_desc = 1024;      // power of two
   uint32_t mbufs = 8191;        // mempool size: 2^n - 1 is the mempool's sweet spot
+  // Bytes one mbuf must hold (net_af_packet's framesz: the PMD refuses a ring frame larger
+  // than an mbuf); 0 = DPDK's default data room (2048).
+  uint32_t frame_bytes = 0;
   decode::LinkType link = decode::LinkType::kEthernet;
   // For finite inputs (a pcap vdev without infinite_rx): how many frames the port will
   // deliver in total, so the source knows when it is done; 0 = unbounded (live port).

@@ -444,6 +444,11 @@ TEST_F(ConfigTest, PortChecks) {
             where(2, 15) + ": ports[0].devargs: 'net_null0,size=abc': size=abc is not a whole number");
   EXPECT_EQ(error_of("ports:\n  - {devargs: 'net_af_packet0,iface=eth0,qpairs='}\n"),
             where(2, 15) + ": ports[0].devargs: 'net_af_packet0,iface=eth0,qpairs=': qpairs= is not a whole number");
+  // framesz= sizes the port's mbufs (one ring frame each): up to an mbuf's 16-bit data room.
+  EXPECT_EQ(error_of("ports:\n  - {devargs: 'net_af_packet0,iface=eth0,framesz=65536,blocksz=65536'}\n"),
+            where(2, 15) + ": ports[0].devargs: 'net_af_packet0,iface=eth0,framesz=65536,blocksz=65536': framesz=65536 "
+                           "is over 65407, the most one mbuf holds");
+  EXPECT_EQ(error_of("ports:\n  - {devargs: 'net_af_packet0,iface=eth0,framesz=16384,blocksz=16384'}\n"), "");
   EXPECT_EQ(error_of("ports:\n  - {devargs: 'net_pcap0,rx_pcap=x,infinite_rx=yes'}\n"),
             where(2, 15) + ": ports[0].devargs: 'net_pcap0,rx_pcap=x,infinite_rx=yes': infinite_rx=yes must be 0 or 1");
   const auto fine = load_config_text("ports:\n  - {name: a, devargs: 'net_af_packet0,iface=eth1,qpairs=2,qdisc_bypass=1'}\n"
