@@ -32,7 +32,7 @@
 # stats go to DIR, and the kernel's counters are printed beside seqwatch's.
 #
 # Usage: tools/capture-demo.sh [-o OUT | -L DIR] [-S] [-t SECONDS] [-P STREAMS] [-r RATE]
-#                              [-b BURST] [-l LATENCY] [-m MTU] [-s SYSCTL=VALUE]... [-R] [-6]
+#                              [-b BURST] [-l LATENCY] [-m MTU] [-F BYTES] [-s SYSCTL=VALUE]... [-R] [-6]
 #   -o OUT      capture path (default: data/demo.pcap in the repository)
 #   -L DIR      live: run seqwatch on the client's veth, outputs in DIR
 #   -S          SPAN-style capture on both router ports (every forwarded packet twice)
@@ -42,6 +42,8 @@
 #   -b BURST    tbf bucket size (default 16kb)
 #   -l LATENCY  tbf queue latency bound (default 12ms)
 #   -m MTU      MTU of every veth (default: the kernel's 1500)
+#   -F BYTES    with -L: net_af_packet's framesz= and blocksz= (whole frames up to that size;
+#               default 2048: longer frames come cut, analysed at their IP length)
 #   -s K=V      a TCP sysctl set in the client and server namespaces before the run, e.g.
 #               net.ipv4.tcp_sack=0, net.ipv4.tcp_timestamps=0, net.ipv4.tcp_window_scaling=0,
 #               net.ipv4.tcp_congestion_control=reno (repeatable; recorded in OUT.nstat)
@@ -65,6 +67,7 @@ streams=3
 rate=20mbit
 live=""
 mtu=""
+framesz=""
 sysctls=()
 reverse=""
 family=4
@@ -72,7 +75,7 @@ span=""
 
 die() { echo "capture-demo: $*" >&2; exit 1; }
 
-while getopts "o:L:t:P:r:b:l:m:s:R6Sh" opt; do
+while getopts "o:L:t:P:r:b:l:m:F:s:R6Sh" opt; do
   case "$opt" in
     o) out=$OPTARG ;;
     L) live=$OPTARG ;;
@@ -82,6 +85,7 @@ while getopts "o:L:t:P:r:b:l:m:s:R6Sh" opt; do
     b) tbf_burst=$OPTARG ;;
     l) tbf_latency=$OPTARG ;;
     m) mtu=$OPTARG ;;
+    F) framesz=$OPTARG ;;
     s) sysctls+=("$OPTARG") ;;
     R) reverse=-R ;;
     6) family=6 ;;
@@ -104,6 +108,7 @@ else
   readonly NET_CLI=10.199.1.0/24 NET_SRV=10.199.2.0/24 PLEN=24 IP="ip -4" TSHARK_IP=ip
 fi
 [[ -z $span || -z $live ]] || die "-S and -L exclude each other"
+[[ -z $framesz || ( -n $live && $framesz =~ ^[0-9]+$ ) ]] || die "-F wants a frame size in bytes, with -L"
 [[ $EUID -eq 0 ]] || die "must run as root (creates network namespaces); try: sudo $0"
 seqwatch=${SEQWATCH_BIN:-$repo_root/build/src/seqwatch}  # the binary -L runs
 [[ -z $live || -x $seqwatch ]] || die "-L needs a built seqwatch at $seqwatch (tools/build.sh build)"
@@ -198,7 +203,7 @@ if [[ -n $live ]]; then
   mkdir -p "$live"
   live=$(cd "$live" && pwd)
   (cd "$repo_root" && exec ip netns exec "$NS_CLI" "$seqwatch" run --pipeline pipelines/demo.yaml \
-     --set "ports.0.devargs=net_af_packet0,iface=$IF_CLI,qpairs=1" --out "$live") >"$work/seqwatch.log" 2>&1 &
+     --set "ports.0.devargs=net_af_packet0,iface=$IF_CLI,qpairs=1${framesz:+,framesz=$framesz,blocksz=$framesz}" --out "$live") >"$work/seqwatch.log" 2>&1 &
   sensor_pid=$!
   pids+=("$sensor_pid")
   for _ in $(seq 100); do

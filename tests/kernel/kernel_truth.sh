@@ -34,8 +34,9 @@ IFS=';' read -r -a runs <<<"${KERNEL_TRUTH_RUNS:-$default_runs}"
 # Live runs: two bottlenecks, and MTU 9000: net_af_packet's PACKET_MMAP frames (2048 bytes)
 # cut jumbo frames, and the segment must still count at its IP length (until 2026-12-03 the
 # cut length was taken for the wire's: 846 "previous segment not captured", 163 of 169
-# retransmissions).
-IFS=';' read -r -a live_runs <<<"${KERNEL_TRUTH_LIVE:--t 2 -P 2 -r 10mbit;-t 2 -P 3 -r 5mbit;-t 2 -P 2 -m 9000 -r 30mbit}"
+# retransmissions); and MTU 9000 with framesz=16384 (-F), where the port's mbufs must be
+# sized to take the frames whole (no frame cut: the report's snaplen-cut count is 0).
+IFS=';' read -r -a live_runs <<<"${KERNEL_TRUTH_LIVE:--t 2 -P 2 -r 10mbit;-t 2 -P 3 -r 5mbit;-t 2 -P 2 -m 9000 -r 30mbit;-t 2 -P 2 -m 9000 -F 16384 -r 30mbit}"
 [ "${live_runs[0]}" != none ] || live_runs=()
 # The client's address in the flow records and events (capture-demo.sh's namespaces).
 client_addr() { case " $1 " in *" -6 "*) echo fd00:199:1::2 ;; *) echo 10.199.1.2 ;; esac; }
@@ -155,6 +156,13 @@ for cfg in "${live_runs[@]}"; do
   if [ -z "$ksegs" ] || [ "$ksegs" != "$ssegs" ] || [ "$kretx" != "$sretx" ]; then
     cat "$tmp/live.log"
     echo "FAIL: live seqwatch disagrees with the client kernel"
+    failures=$((failures + 1))
+  fi
+  cut=$(awk '/snaplen-cut/ {print $2; exit}' "$tmp/live.log" | tr -d ,)
+  echo "frames cut by the capture: ${cut:-?}"
+  if [[ " $cfg " == *" -F "* ]] && [ "$cut" != 0 ]; then
+    cat "$tmp/live.log"
+    echo "FAIL: with -F the af_packet port must deliver whole frames"
     failures=$((failures + 1))
   fi
 done
