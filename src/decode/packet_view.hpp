@@ -132,6 +132,9 @@ struct IpLayer {
   uint8_t proto = 0;     // upper-layer protocol (final IPv6 next header)
   uint8_t flags = 0;     // IpFlag bits
   uint8_t ttl = 0;       // TTL / hop limit
+
+  // Offset just past this IP packet as its header gives it (may lie past the captured bytes).
+  uint64_t end() const noexcept { return uint64_t{l4_off} + l4_len; }
 };
 
 struct TunnelLayer {

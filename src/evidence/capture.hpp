@@ -137,7 +137,7 @@ struct FlowRef {
 [[gnu::always_inline]] inline uint32_t wire_length(const PacketRef& p, const decode::PacketView& v) noexcept {
   if (p.wirelen != 0) return p.wirelen;
   if (!v.is_ip()) return p.caplen;
-  const uint64_t end = uint64_t{v.ip[0].l4_off} + v.ip[0].l4_len;
+  const uint64_t end = v.ip[0].end();
   return end > p.caplen && end <= UINT32_MAX ? static_cast<uint32_t>(end) : p.caplen;
 }
 

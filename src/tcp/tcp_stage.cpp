@@ -276,7 +276,7 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
     // (Copied only then: TcpInfo with its SACK blocks is ~70 bytes.)
     const decode::TcpInfo* tp = &views[i].tcp;
     const decode::IpLayer& outer = views[i].ip[0];
-    const uint64_t ip_end = uint64_t{outer.l4_off} + outer.l4_len;
+    const uint64_t ip_end = outer.end();
     if (pkts[i].wirelen != 0 && ip_end > pkts[i].wirelen) [[unlikely]] {
       const uint64_t short_by = ip_end - pkts[i].wirelen;
       cut = *tp;
