@@ -117,6 +117,10 @@ int analyze(const AnalyzeOptions& opts) {
   // libpcap checks the file first (and reads it for --source file / dpdk); a pcapng file
   // with interfaces of different link types, which libpcap refuses, goes on to the mmap
   // reader, which reads it.
+  if (auto why = output_is_input({{"--events", opts.events_out}, {"--flows", opts.flows_out}, {"--json", opts.json_out}},
+                                  {opts.file});
+      !why.empty())
+    return refuse(why);
   auto file = PcapFileSource::open(opts.file);
   if (!file && (opts.source == "file" || opts.source == "dpdk")) return fail(file.error().message);
   if (!opts.json_out.empty())

@@ -13,8 +13,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -22,6 +24,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app/commands.hpp"
@@ -75,7 +78,11 @@ std::string utc_stamp() {
   return buf;
 }
 
-uint64_t count_pcap_frames(const std::string& path, std::string& err) {
+// Counts the frames net_pcap will deliver from a capture file (it reads through libpcap
+// too). `err`: the file cannot be opened at all. `read_error`: libpcap stops before the end
+// (a record cut short, a damaged block, a pcapng interface of another link type): net_pcap
+// delivers the frames before it and then nothing, so the run must say so.
+uint64_t count_pcap_frames(const std::string& path, std::string& err, std::string& read_error) {
   char e[PCAP_ERRBUF_SIZE];
   pcap_t* p = pcap_open_offline(path.c_str(), e);
   if (p == nullptr) {
@@ -85,7 +92,9 @@ uint64_t count_pcap_frames(const std::string& path, std::string& err) {
   uint64_t n = 0;
   pcap_pkthdr* h;
   const u_char* d;
-  while (pcap_next_ex(p, &h, &d) == 1) ++n;
+  int rc;
+  while ((rc = pcap_next_ex(p, &h, &d)) == 1) ++n;
+  if (rc == -1) read_error = pcap_geterr(p);
   pcap_close(p);
   return n;
 }
@@ -306,6 +315,7 @@ int run_pipeline(const RunOptions& o) {
 
   // Ports and their queues.
   std::vector<std::unique_ptr<runtime::DpdkPortSource>> queues;
+  std::vector<std::string> read_errors;  // capture files net_pcap reads only in part
   bool software_rehash = false, lossless = true;
   for (const auto& p : cfg.ports) {
     runtime::PortConfig pc;
@@ -339,11 +349,20 @@ int run_pipeline(const RunOptions& o) {
       std::vector<uint64_t> frames;
       uint64_t total = 0;
       for (const std::string& f : rx) {
-        std::string err;
-        frames.push_back(count_pcap_frames(f, err));
+        std::string err, damaged;
+        frames.push_back(count_pcap_frames(f, err, damaged));
         if (!err.empty())
           return fail(config::located(&origins, fmt::format("ports[{}].devargs", &p - cfg.ports.data()),
                                       "rx_pcap '" + f + "': " + err));
+        if (!damaged.empty()) {
+          read_errors.push_back(fmt::format("rx_pcap '{}': net_pcap reads it only up to frame {}, where libpcap "
+                                            "stops: {}{}", f, frames.back(), damaged,
+                                            frames.back() == 0 ? " (seqwatch analyze reads pcapng files with "
+                                                                 "interfaces of different link types)" : ""));
+          std::fprintf(stderr, "seqwatch: warning: %s\n",
+                       config::located(&origins, fmt::format("ports[{}].devargs", &p - cfg.ports.data()),
+                                       read_errors.back()).c_str());
+        }
         total += frames.back();
       }
       if (!rx.empty()) {
@@ -423,14 +442,31 @@ int run_pipeline(const RunOptions& o) {
   // the folders it made, innermost first, each only while empty (what another process put
   // there meanwhile stays).
   std::vector<fs::path> made;  // folders, innermost first
-  for (fs::path p = dir; !p.empty() && !fs::exists(p); p = p.parent_path()) {
+  const bool own_folder = cfg.outputs.run_subdir && o.out_dir.empty();
+  for (fs::path p = own_folder ? dir.parent_path() : dir; !p.empty() && !fs::exists(p); p = p.parent_path()) {
     made.push_back(p);
     if (p == p.parent_path()) break;
   }
   std::vector<fs::path> created;  // files
   std::error_code dir_err;
-  fs::create_directories(dir, dir_err);
+  fs::create_directories(own_folder ? dir.parent_path() : dir, dir_err);
   if (dir_err) return fail("outputs.dir: cannot create '" + dir.string() + "': " + dir_err.message());
+  if (own_folder) {
+    // The run's own folder is claimed with mkdir, which only one process wins: two runs
+    // started in the same second (two sensors started together, a quick restart) get
+    // DIR/<stamp> and DIR/<stamp>-2, never one folder with each other's files.
+    const fs::path stamp = dir;
+    for (unsigned n = 1;; ++n) {
+      const fs::path c = n == 1 ? stamp : fs::path(stamp.string() + "-" + std::to_string(n));
+      if (::mkdir(c.c_str(), 0755) == 0) {
+        dir = c;
+        made.insert(made.begin(), c);
+        break;
+      }
+      if (errno != EEXIST || n == 1000)
+        return fail("outputs.dir: cannot create '" + c.string() + "': " + std::strerror(errno));
+    }
+  }
   const fs::path config_new = dir / "config.yaml.starting";
   created.push_back(config_new);
   auto abandon = [&](int rc) {
@@ -458,6 +494,16 @@ int run_pipeline(const RunOptions& o) {
         {"telemetry.stats_file", cfg.telemetry.stats_file.enabled ? in_dir(cfg.telemetry.stats_file.path) : ""},
         {"outputs.summary", summary_path}};
     if (auto dup = same_output(paths); !dup.empty()) return abandon(unfit(dup));
+    std::vector<std::string> capture_inputs;  // files the ports read: never an output
+    for (const auto& p : cfg.ports) {
+      if (!p.replay.empty()) capture_inputs.push_back(p.replay);
+      for (std::string& f : config::devargs_values(p.devargs, "rx_pcap")) capture_inputs.push_back(std::move(f));
+    }
+    std::vector<std::pair<std::string, std::string>> written = paths;
+    written.emplace_back("outputs.dir", (dir / "config.yaml").string());
+    for (const auto& [key, path] : written)
+      if (auto why = output_is_input({{key, path}}, capture_inputs); !why.empty())
+        return abandon(unfit(config::located(&origins, key, why.substr(key.size() + 2))));
     // A file inside the run folder may name a subfolder of it ("logs/events.jsonl"): made
     // here. Every output (the summary is written at the end) is checked before any is opened:
     // opening truncates, and a start refused at the second would have emptied an earlier
@@ -513,8 +559,11 @@ int run_pipeline(const RunOptions& o) {
   std::vector<const runtime::DpdkPortSource*> qptrs;
   for (auto& q : queues) qptrs.push_back(q.get());
   telemetry::LiveTelemetry live(cfg, engine, qptrs);
-  if (auto ok = live.start(); !ok)
-    std::fprintf(stderr, "seqwatch: warning: telemetry: %s; running without it\n", ok.error().message.c_str());
+  std::string telemetry_error;  // kept for the summary and the final report, not only stderr
+  if (auto ok = live.start(); !ok) {
+    telemetry_error = ok.error().message;
+    std::fprintf(stderr, "seqwatch: warning: telemetry: %s; running without it\n", telemetry_error.c_str());
+  }
 
   RetransReport report;
   runtime::EngineSinks sinks;
@@ -589,6 +638,8 @@ int run_pipeline(const RunOptions& o) {
   }
   j["stopped_by_signal"] = g_signals.load() != 0;
   j["imbalance_events"] = live.events();
+  if (!read_errors.empty()) j["read_errors"] = read_errors;
+  if (!telemetry_error.empty()) j["telemetry_error"] = telemetry_error;
 
   // Every output is completed before the human report is printed (a reader of standard
   // output that went away costs the report, not the files).
@@ -619,13 +670,19 @@ int run_pipeline(const RunOptions& o) {
                    f->path());
     }
     if (evidence_out) fmt::print(report_out, "  evidence       {}\n", evidence_out->describe(engine));
+    for (const std::string& e : read_errors) fmt::print(report_out, "  READ ERROR     {}\n", e);
+    if (!telemetry_error.empty()) fmt::print(report_out, "  TELEMETRY      not served: {}\n", telemetry_error);
     fmt::print(report_out, "  outputs        {}\n", dir.string());
   });
   queues.clear();
   engine_r.value().reset();
   replays.clear();  // after the ethdevs that use their rings are closed
   runtime::eal_cleanup();
-  return ok ? 0 : fail("some output could not be written completely (disk full?): see the lines above and the summary");
+  if (!ok) return fail("some output could not be written completely (disk full?): see the lines above and the summary");
+  // A damaged capture file was analysed only in part: not a clean run, as for analyze.
+  if (!read_errors.empty()) return fail("a capture file could only be read in part: see READ ERROR above and "
+                                        "read_errors in the summary");
+  return 0;
 }
 
 }  // namespace seqwatch::app

@@ -58,6 +58,27 @@ std::string same_output(const std::vector<std::pair<std::string, std::string>>& 
   return "";
 }
 
+std::string output_is_input(const std::vector<std::pair<std::string, std::string>>& setting_and_path,
+                            const std::vector<std::string>& inputs) {
+  namespace fs = std::filesystem;
+  for (const auto& [setting, out] : setting_and_path) {
+    if (out.empty() || out == "-") continue;
+    for (const std::string& in : inputs) {
+      std::error_code ec;
+      bool same = fs::exists(out, ec) && fs::exists(in, ec) && fs::equivalent(out, in, ec) && !ec;
+      if (!same) {
+        std::error_code eo, ei;
+        const auto co = fs::weakly_canonical(out, eo), ci = fs::weakly_canonical(in, ei);
+        same = eo || ei ? out == in : co == ci;
+      }
+      if (same)
+        return setting + ": '" + out + "' is the capture being read" + (out == in ? "" : " ('" + in + "')") +
+               ": writing it would destroy the input; give another path";
+    }
+  }
+  return "";
+}
+
 nlohmann::json line_file_json(const event::LineFile& f) {
   const auto& c = f.counters();
   return {{"path", f.path()}, {"lines", c.lines}, {"lines_lost", c.lost}, {"write_errors", c.write_errors},

@@ -22,6 +22,11 @@ nlohmann::json summary_json(const runtime::WorkerState& st, const PayloadMatcher
 // settings, or "" when every path is distinct ("" paths are outputs turned off; "-" is
 // standard output, which two outputs may share as whole lines).
 std::string same_output(const std::vector<std::pair<std::string, std::string>>& setting_and_path);
+// An output named the capture being read would truncate it before (or while) it is read:
+// the message naming the setting and the input, or "" when no output is an input (the same
+// file by path, by symbolic link or by hard link).
+std::string output_is_input(const std::vector<std::pair<std::string, std::string>>& setting_and_path,
+                            const std::vector<std::string>& inputs);
 // A JSON-lines file's counters for the summary (lines written and lost, errors, rotations).
 nlohmann::json line_file_json(const event::LineFile& f);
 // The summary as indented JSON to `path` ("-" = standard output); false when it failed.

@@ -560,6 +560,28 @@ TEST(Cli, ACutShortCaptureIsAnalysedUpToTheCutAndReported) {
   }
 }
 
+// An output path that names the capture being read (the same path, another spelling of it,
+// a hard link) is refused before anything is opened for writing: until 2026-12-03 `--json
+// x.pcap` replaced the capture with the summary and `--events x.pcap` truncated it while it
+// was mapped (a bus error).
+TEST(Cli, AnOutputNamingTheCaptureBeingReadIsRefused) {
+  const auto pcap = write_pcap("input.pcap", {tcp_frame(0x02, "", 1, 0, false), tcp_frame(0x12, "", 9, 2, true)});
+  const auto size = fs::file_size(pcap);
+  const std::string dir = seqwatch::test::scratch_dir();
+  const std::string link = dir + "input-link.pcap";
+  fs::remove(link);
+  fs::create_hard_link(pcap, link);
+  for (const std::string opt : {"--json", "--events", "--flows"})
+    for (const std::string& out : {pcap, dir + "./input.pcap", link}) {
+      const CmdResult r = run(exe() + " analyze '" + pcap + "' " + opt + " '" + out + "'");
+      EXPECT_EQ(r.rc, 2) << opt << " " << out << ": " << r.out;
+      EXPECT_NE(r.out.find(opt + ": '" + out + "' is the capture being read"), std::string::npos) << r.out;
+      EXPECT_EQ(fs::file_size(pcap), size) << opt << " " << out;
+    }
+  const CmdResult ok = run(exe() + " analyze '" + pcap + "' --json '" + dir + "input.json'");
+  EXPECT_EQ(ok.rc, 0) << ok.out;
+}
+
 }  // namespace
 
 namespace {

@@ -13,6 +13,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <fstream>
@@ -376,6 +377,95 @@ TEST(Run, ARefusedStartLeavesNoFolderAndKeepsAnEarlierConfig) {
   EXPECT_EQ(r.rc, 2) << r.out;
   EXPECT_NE(r.out.find("evidence.dir: '" + evfile + "/ev' exists and is not a folder"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(evfile + "/config.yaml"));
+}
+
+// A capture file that libpcap (and so net_pcap) reads only in part, cut mid-record: the run
+// says so at the start and in its report, the summary carries `read_errors`, the exit status
+// is 1, and the frames before the damage are analysed as `analyze` analyses them. Until
+// 2026-12-03 such a run ended with exit 0 and only `ierrors 1` in the port stats.
+TEST(Run, ACaptureReadOnlyInPartIsSaidSoAndFailsTheRun) {
+  const std::string dir = fresh_dir("damaged");
+  fs::create_directories(dir);
+  const std::string cut = dir + "/cut.pcap";
+  {
+    std::ifstream in(demo_pcap(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(cut, std::ios::binary) << bytes.substr(0, 100000);
+  }
+  const CmdResult a = run(exe() + " analyze '" + cut + "' --json '" + dir + "/analyze.json'");
+  EXPECT_EQ(a.rc, 1) << a.out;
+  std::ifstream aj(dir + "/analyze.json");
+  const auto want = nlohmann::json::parse(aj);
+  const CmdResult r = run(seqwatch_run(dir + "/run", "--set ports.0.devargs=net_pcap0,rx_pcap=" + cut));
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("warning: --set ports.0.devargs=net_pcap0,rx_pcap=" + cut + ": ports[0].devargs: rx_pcap '" +
+                       cut + "': net_pcap reads it only up to frame " + std::to_string(want["packets"].get<uint64_t>())),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("READ ERROR"), std::string::npos) << r.out;
+  std::ifstream sj(dir + "/run/summary.json");
+  const auto j = nlohmann::json::parse(sj);
+  EXPECT_EQ(j["packets"], want["packets"]);
+  EXPECT_EQ(j["tcp"]["segments"], want["tcp"]["segments"]);
+  ASSERT_TRUE(j.contains("read_errors")) << j.dump();
+  EXPECT_NE(j["read_errors"][0].get<std::string>().find("truncated"), std::string::npos) << j["read_errors"];
+  // The whole file: no such line, exit 0.
+  const CmdResult whole = run(seqwatch_run(dir + "/whole", "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap"));
+  EXPECT_EQ(whole.rc, 0) << whole.out;
+  EXPECT_EQ(whole.out.find("READ ERROR"), std::string::npos) << whole.out;
+}
+
+// An output path that names a capture a port reads is refused at the start (exit 2, the
+// setting named), the capture untouched: until 2026-12-03 `outputs.flows` naming the
+// net_pcap port's file overwrote it while it was being read.
+TEST(Run, AnOutputNamingACaptureBeingReadIsRefused) {
+  const std::string dir = fresh_dir("output-is-input");
+  fs::create_directories(dir);
+  const std::string copy = dir + "/in.pcap";
+  fs::copy_file(demo_pcap(), copy);
+  const auto size = fs::file_size(copy);
+  for (const std::string key : {"outputs.flows", "outputs.events", "telemetry.stats_file"}) {
+    const CmdResult r =
+        run(seqwatch_run(dir + "/run", "--set ports.0.devargs=net_pcap0,rx_pcap=" + copy + " --set " + key + "=" + copy));
+    EXPECT_EQ(r.rc, 2) << key << ": " << r.out;
+    EXPECT_NE(r.out.find(key + ": '" + copy + "' is the capture being read"), std::string::npos) << r.out;
+    EXPECT_EQ(fs::file_size(copy), size) << key;
+  }
+}
+
+// Runs writing into the same outputs.dir with run_subdir each get a folder of their own,
+// claimed with mkdir: a folder with the start second's stamp that exists already is left
+// alone and the run takes "<stamp>-2". Until 2026-12-03 two runs started in the same second
+// shared one folder and overwrote each other's files.
+TEST(Run, RunsStartedInTheSameSecondGetTheirOwnFolders) {
+  const std::string base = fresh_dir("same-second");
+  // Every stamp the run may take in the next seconds is taken already, a marker in each.
+  std::vector<std::string> stamps;
+  for (int s = 0; s < 20; ++s) {
+    const std::time_t t = std::time(nullptr) + s;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+    stamps.push_back(buf);
+    fs::create_directories(base + "/" + buf);
+    std::ofstream(base + "/" + buf + "/summary.json") << "earlier\n";
+  }
+  const CmdResult r = run("cd '" + src_dir() + "' && " + exe() + " run --pipeline pipelines/demo.yaml --set " +
+                          "ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap --set outputs.dir=" + base +
+                          " --set outputs.run_subdir=true");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto at = r.out.find("outputs in " + base + "/");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string folder = r.out.substr(at + 12 + base.size(), r.out.find('\n', at) - at - 12 - base.size());
+  EXPECT_TRUE(folder.size() > 2 && folder.substr(folder.size() - 2) == "-2") << folder;
+  EXPECT_NE(std::find(stamps.begin(), stamps.end(), folder.substr(0, folder.size() - 2)), stamps.end()) << folder;
+  EXPECT_TRUE(fs::exists(base + "/" + folder + "/summary.json"));
+  for (const std::string& s : stamps) {
+    std::ifstream in(base + "/" + s + "/summary.json");
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, "earlier") << s;
+  }
 }
 
 // Starts `seqwatch run` in the background on an endless replay; returns its pid.
