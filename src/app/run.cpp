@@ -620,8 +620,11 @@ int run_pipeline(const RunOptions& o) {
   for (const auto& q : queues) {
     if (q->queue() != 0) continue;
     const auto ps = q->port_stats();
+    uint64_t host_stamped = 0;  // over the port's queues
+    for (const auto& o : queues)
+      if (&o->port() == &q->port()) host_stamped += o->host_stamped();
     ports.push_back({{"port", q->describe()}, {"ipackets", ps.ipackets}, {"imissed", ps.imissed},
-                     {"ierrors", ps.ierrors}, {"rx_nombuf", ps.rx_nombuf}});
+                     {"ierrors", ps.ierrors}, {"rx_nombuf", ps.rx_nombuf}, {"host_stamped", host_stamped}});
   }
   j["ports"] = ports;
   if (!replays.empty()) {
@@ -663,6 +666,10 @@ int run_pipeline(const RunOptions& o) {
       fmt::print(report_out, "  port stats     {}: ipackets {}, imissed {}, ierrors {}, rx_nombuf {}\n",
                  p["port"].get<std::string>(), p["ipackets"].get<uint64_t>(), p["imissed"].get<uint64_t>(),
                  p["ierrors"].get<uint64_t>(), p["rx_nombuf"].get<uint64_t>());
+    for (const auto& p : j["ports"])
+      if (p["host_stamped"].get<uint64_t>() != 0)
+        fmt::print(report_out, "  timestamps     {}: {} frame(s) came without the device's timestamp and carry the "
+                               "host's clock\n", p["port"].get<std::string>(), p["host_stamped"].get<uint64_t>());
     for (auto& [what, f] : out.all()) {
       const auto& c = f->counters();
       if (c.lost != 0 || c.write_errors != 0)

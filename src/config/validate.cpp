@@ -273,6 +273,13 @@ Result<bool> validate_before_start(const Config& cfg, const StartEnvironment& en
     const std::string name = p.devargs.substr(0, p.devargs.find(','));
     const bool pcap = name.starts_with("net_pcap") || name.starts_with("eth_pcap");
     const bool af_packet = name.starts_with("net_af_packet") || name.starts_with("eth_af_packet");
+    // net_pcap stamps each frame with its capture time only when it reads the file as it
+    // goes; with infinite_rx=1 it loops its copy in memory and stamps nothing.
+    if (pcap && p.timestamps == Timestamps::kHw)
+      if (const auto inf = devargs_values(p.devargs, "infinite_rx"); !inf.empty() && inf.back() == "1")
+        report(port_path(i, "timestamps"), fmt::format("{} with infinite_rx=1 stamps no frame (it loops its copy of the "
+                                                       "file in memory): timestamps: hw cannot be honoured; use auto or "
+                                                       "tsc (the host's clock), or a replay port", name));
     if (pcap && env.capture_file)
       for (const std::string& f : devargs_values(p.devargs, "rx_pcap"))
         if (std::string why = env.capture_file(f); !why.empty())

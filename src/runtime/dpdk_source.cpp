@@ -182,9 +182,12 @@ uint16_t DpdkPortSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
     }
     r.wirelen = cfg_.wire_lengths ? m->pkt_len : 0;
     r.frame = received_ + i + 1;
-    r.ts_ns = (ts_offset_ >= 0 && (m->ol_flags & ts_flag_))
-                  ? *RTE_MBUF_DYNFIELD(m, ts_offset_, uint64_t*) * cfg_.timestamp_unit_ns
-                  : tsc_ns;
+    if (ts_offset_ >= 0 && (m->ol_flags & ts_flag_)) {
+      r.ts_ns = *RTE_MBUF_DYNFIELD(m, ts_offset_, uint64_t*) * cfg_.timestamp_unit_ns;
+    } else {
+      r.ts_ns = tsc_ns;
+      host_stamped_ += ts_offset_ >= 0;
+    }
     ++k;
   }
   if (k != 0) {

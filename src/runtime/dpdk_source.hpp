@@ -82,6 +82,9 @@ class DpdkPortSource final : public PacketSource {
   uint64_t now_ns() const noexcept override;
   PortStats port_stats() const;
   uint64_t received() const noexcept { return received_; }
+  // Frames stamped with the host's clock (TSC) although the port has a timestamp field: the
+  // device did not stamp them (net_pcap with infinite_rx=1 stamps none).
+  uint64_t host_stamped() const noexcept { return host_stamped_; }
   uint16_t queue() const noexcept { return queue_; }
   const PortHandle& port() const noexcept { return *handle_; }
   void set_rss_note(std::string note) { handle_->rss_note = std::move(note); }
@@ -95,6 +98,7 @@ class DpdkPortSource final : public PacketSource {
   bool done_ = false;
   int ts_offset_ = -1;            // rx timestamp dynfield, when the port provides one
   uint64_t ts_flag_ = 0;          // ol_flags bit saying the dynfield is valid
+  uint64_t host_stamped_ = 0;     // frames without the device's stamp although it has the field
   // Packet time of the newest burst's last packet and the TSC when it arrived (now_ns;
   // read by the workers behind the rehash stage too: relaxed atomics, plain moves on x86).
   std::atomic<uint64_t> last_burst_ts_ns_{0};

@@ -468,6 +468,33 @@ TEST(Run, RunsStartedInTheSameSecondGetTheirOwnFolders) {
   }
 }
 
+// net_pcap with infinite_rx=1 stamps no frame: `timestamps: hw` is refused at the start with
+// the key named, and under `auto` the frames that carry the host's clock instead of the
+// device's are counted (summary ports[].host_stamped, a report line). Until 2026-12-03 `hw`
+// fell back to the host's clock without a word.
+TEST(Run, FramesWithoutTheDevicesTimestampAreCountedAndHwIsRefusedWhereNoneCome) {
+  const std::string loop = "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap,infinite_rx=1";
+  const CmdResult hw = run(seqwatch_run(fresh_dir("loop-hw"), loop + " --set ports.0.timestamps=hw --duration 1"));
+  EXPECT_EQ(hw.rc, 2) << hw.out;
+  EXPECT_NE(hw.out.find("ports[0].timestamps: net_pcap0 with infinite_rx=1 stamps no frame"), std::string::npos)
+      << hw.out;
+  const std::string out = fresh_dir("loop-auto");
+  const CmdResult a = run(seqwatch_run(out, loop + " --set ports.0.timestamps=auto --duration 1"));
+  ASSERT_EQ(a.rc, 0) << a.out;
+  std::ifstream sj(out + "/summary.json");
+  const auto j = nlohmann::json::parse(sj);
+  EXPECT_GT(j["ports"][0]["host_stamped"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["ports"][0]["host_stamped"], j["ports"][0]["ipackets"]);
+  EXPECT_NE(a.out.find("came without the device's timestamp"), std::string::npos) << a.out;
+  // Read as it goes (no infinite_rx), every frame has the capture's own time.
+  const std::string plain = fresh_dir("plain-hw");
+  const CmdResult p = run(seqwatch_run(plain, "--set ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap "
+                                              "--set ports.0.timestamps=hw"));
+  ASSERT_EQ(p.rc, 0) << p.out;
+  std::ifstream pj(plain + "/summary.json");
+  EXPECT_EQ(nlohmann::json::parse(pj)["ports"][0]["host_stamped"], 0);
+}
+
 // Starts `seqwatch run` in the background on an endless replay; returns its pid.
 pid_t start_endless(const std::string& out) {
   const pid_t pid = fork();
