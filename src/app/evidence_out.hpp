@@ -39,6 +39,7 @@ class EvidenceOutput {
   uint32_t drain(evidence::RecordRing& ring);
   void tick(uint64_t now_ns) { sink_->tick(now_ns); }
   void close() { sink_->close(); }
+  void reopen_index() { sink_->reopen_index(); }  // SIGHUP: log rotation
   nlohmann::json summary(const runtime::Engine& engine) const;
   // One line for the summary: packets, files, and every loss or refusal (never silent).
   std::string describe(const runtime::Engine& engine) const;

@@ -594,8 +594,10 @@ int run_pipeline(const RunOptions& o) {
     const double elapsed = std::chrono::duration<double>(now - t0).count();
     if (o.duration_s > 0 && elapsed >= o.duration_s) g_stop.store(true);
     const uint64_t now_ns = steady_ns();
-    if (g_reopen.exchange(false))  // log rotation: the old files were renamed away
+    if (g_reopen.exchange(false)) {  // log rotation: the old files were renamed away
       for (auto& [what, f] : out.all()) f->reopen(now_ns);
+      if (evidence_out) evidence_out->reopen_index();
+    }
     if (evidence_out) {
       timespec wall{};
       clock_gettime(CLOCK_REALTIME, &wall);

@@ -419,6 +419,7 @@ void EvidenceSink::write_index_lines(const FileEntries& f, const std::string& fi
     return;
   }
   counters_.index_lines += n;
+  index_reopened_ = false;
 }
 
 bool EvidenceSink::link_fits(const RotatingWriter& w, uint16_t record_link, uint32_t& link) {
@@ -452,12 +453,20 @@ void EvidenceSink::tick(uint64_t now_ns) {
   if (sample_) sample_->tick(now_ns);
 }
 
+void EvidenceSink::reopen_index() {
+  if (index_ != nullptr) {
+    std::fclose(index_);  // every line was flushed when written
+    index_ = nullptr;
+  }
+  index_reopened_ = true;
+}
+
 void EvidenceSink::close() {
   if (evidence_) evidence_->close();
   if (sample_) sample_->close();
-  if (index_ == nullptr && counters_.index_lines == 0 && counters_.index_errors == 0) {
-    // No slice was written: the index the summary names still exists, empty (a run or an
-    // extract that found nothing says so to a script reading it).
+  if (index_ == nullptr && ((counters_.index_lines == 0 && counters_.index_errors == 0) || index_reopened_)) {
+    // No slice was written (since the last SIGHUP): the index the summary names still exists,
+    // empty (a run or an extract that found nothing says so to a script reading it).
     std::error_code ec;
     std::filesystem::create_directories(cfg_.evidence.dir, ec);
     index_ = std::fopen(index_path().c_str(), "a");

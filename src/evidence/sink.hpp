@@ -60,6 +60,10 @@ class EvidenceSink {
   void tick(uint64_t wall_ns);
   // Completes every file and the index (shutdown, SIGTERM).
   void close();
+  // Log rotation (SIGHUP): the index is closed and opened again by name at its next line, so
+  // an index renamed away (logrotate) is followed by a new one at index_path(). The evidence
+  // files themselves are rotated by their own size and age settings.
+  void reopen_index();
 
   // Reports each failure once (per file); default prints to stderr.
   void set_error_handler(std::function<void(const std::string&)> f);
@@ -133,6 +137,7 @@ class EvidenceSink {
   std::unique_ptr<RotatingWriter> sample_;
   FILE* index_ = nullptr;
   bool index_reported_ = false;
+  bool index_reopened_ = false;  // reopen_index() since the last line: close() makes the file
   std::map<uint64_t, Slice> slices_;  // by slice id (the worker is in its top byte)
   std::map<uint64_t, FileEntries> pending_;  // by file: entries of files not yet done
   std::vector<FileEntries> spare_;           // emptied lists of completed files (capacity kept)

@@ -496,7 +496,7 @@ TEST(Run, FramesWithoutTheDevicesTimestampAreCountedAndHwIsRefusedWhereNoneCome)
 }
 
 // Starts `seqwatch run` in the background on an endless replay; returns its pid.
-pid_t start_endless(const std::string& out) {
+pid_t start_endless(const std::string& out, const std::string& extra_set = "") {
   const pid_t pid = fork();
   if (pid == 0) {
     const std::string log = out + ".log";
@@ -507,7 +507,7 @@ pid_t start_endless(const std::string& out) {
     const std::string e = exe();
     execl(e.c_str(), e.c_str(), "run", "--pipeline", "pipelines/demo.yaml", "--out", out.c_str(), "--set",
           "ports.0.devargs=net_pcap0,rx_pcap=data/demo.pcap,infinite_rx=1", "--set", "outputs.stats_interval_s=0.2",
-          static_cast<char*>(nullptr));
+          "--set", extra_set.empty() ? "outputs.stats_interval_s=0.2" : extra_set.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   return pid;
@@ -535,7 +535,7 @@ int wait_exit(pid_t pid, double seconds) {
 
 TEST(Run, SigtermFlushesEveryOutputAndSighupReopens) {
   const std::string out = fresh_dir("signals");
-  const pid_t pid = start_endless(out);
+  const pid_t pid = start_endless(out, "evidence.rotate_bytes=1MiB");  // index lines as each file completes
   ASSERT_GT(pid, 0);
   const std::string events = out + "/events.jsonl";
   // Running: events are being written and stats lines appear.
@@ -543,10 +543,21 @@ TEST(Run, SigtermFlushesEveryOutputAndSighupReopens) {
   ASSERT_TRUE(wait_for([&] { return fs::exists(out + "/stats.jsonl") && fs::file_size(out + "/stats.jsonl") > 0; }, 30));
   // Log rotation: move the file away, SIGHUP, a new file appears and fills.
   fs::rename(events, events + ".1");
+  // The evidence index too (until 2026-12-03 it kept writing into the renamed file, and the
+  // summary named an index that did not exist).
+  const std::string index = out + "/evidence/evidence-index.jsonl";
+  const bool had_index = wait_for([&] { return fs::exists(index) && fs::file_size(index) > 0; }, 30);
+  EXPECT_TRUE(had_index) << "no evidence file completed";
+  if (had_index) fs::rename(index, index + ".1");
   kill(pid, SIGHUP);
   ASSERT_TRUE(wait_for([&] { return fs::exists(events) && fs::file_size(events) > 0; }, 30)) << "not re-opened";
+  const uintmax_t index_old = had_index ? fs::file_size(index + ".1") : 0;  // whole lines, flushed when written
   kill(pid, SIGTERM);
   EXPECT_EQ(wait_exit(pid, 60), 0);
+  EXPECT_TRUE(fs::exists(index)) << "the index named in the summary";  // the last file's lines, at least
+  if (had_index) {
+    EXPECT_EQ(fs::file_size(index + ".1"), index_old) << "lines went on into the renamed index";
+  }
   // Every file is complete: each line of every JSON-lines file parses, the summary exists.
   for (const std::string& f : {events + ".1", events, out + "/flows.jsonl", out + "/stats.jsonl"}) {
     SCOPED_TRACE(f);
