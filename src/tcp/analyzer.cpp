@@ -592,7 +592,14 @@ done:
   // channel), which the sender's kernel counts in TcpRetransSegs; a keep-alive re-sends a
   // byte already acknowledged (seq = SND.UNA - 1). The verdict stays Wireshark's.
   if ((bits & kKeepAlive) && seglen == 1 && rev.lastack != 0 && seq_ge(seq, rev.lastack)) counts_as_retx = true;
-  if (bits & (kRetransmission | kOutOfOrder)) {
+  // A simultaneous open's first SYN/ACK of a side re-uses the sequence number of that side's
+  // own SYN (Wireshark: a retransmission, and the verdict stays) but is its one answer to the
+  // other side's SYN: nothing was lost, and the sender does not count it as a re-send
+  // (Linux's tcp_send_synack transmits it, TcpRetransSegs stays). Its own repeats are.
+  const bool synack_answer = syn && has_ack && cold.simultaneous_open() &&
+                             (d == cold.initiator ? cold.initiator_synacks() == 0 : cold.synack_count == 0);
+  if (synack_answer) counts_as_retx = false;
+  if ((bits & (kRetransmission | kOutOfOrder)) && !synack_answer) {
     const uint32_t gap = gap_bytes(fwd.gap_start, fwd.gap_len);  // 0: no open gap
     const bool fills_gap = gap != 0 && seq_ge(seq, fwd.gap_start) && seq_lt(seq, fwd.gap_start + gap);
     // A flow picked up mid-stream (no SYN of this side): a segment starting before the first
@@ -724,6 +731,18 @@ done:
       out.attempt = attempt;
     }
     if (cold.stage == Stage::kNone) cold.stage = Stage::kSynSent;
+    // The client's SYN again after the connection was reset or closed: with the same ISN
+    // (another ISN is a new flow, reused_ports) it opens the connection again (a RST the
+    // client never got, forged or dropped past the sensor; a SYN re-sent after a refusal).
+    // The end state and who reset it are then the new attempt's, and the flow is open again
+    // (not left to expire on the closed flows' linger).
+    if ((cold.stage == Stage::kReset || cold.stage == Stage::kClosed) && d == cold.initiator) {
+      cold.stage = Stage::kSynSent;
+      cold.clear_rst();
+      fwd.flags &= static_cast<uint8_t>(~(kFinSeen | kRstSeen));
+      rev.flags &= static_cast<uint8_t>(~(kFinSeen | kRstSeen));
+      f.status &= static_cast<uint8_t>(~flow::kFlowClosed);
+    }
   } else if (syn) {
     // A SYN/ACK from the initiator: its answer to the other side's SYN in a simultaneous open.
     const bool own = d == cold.initiator && cold.simultaneous_open();

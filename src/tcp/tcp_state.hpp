@@ -208,6 +208,7 @@ struct TcpCold {
   // Dir that sent the first RST, 0xFF = none.
   uint8_t rst_from() const noexcept { return (flags & kColdRst) ? ((flags & kColdRstFromB) ? 1 : 0) : 0xFF; }
   void set_rst_from(uint8_t dir) noexcept { flags |= kColdRst | (dir != 0 ? kColdRstFromB : 0); }
+  void clear_rst() noexcept { flags &= static_cast<uint8_t>(~(kColdRst | kColdRstFromB)); }
 };
 static_assert(sizeof(TcpCold) <= 64);
 

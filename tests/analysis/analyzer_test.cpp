@@ -551,6 +551,16 @@ TEST(Analyzer, SimultaneousOpenCountsEachSidesOwnAttempts) {
   EXPECT_EQ(r.cold.hs_rtt_syn_us, 0u);
   EXPECT_EQ(r.cold.hs_rtt_ack_us, 0u);
   EXPECT_EQ(r.cold.stage, Stage::kEstablished);
+  // Each side's first SYN/ACK re-uses its SYN's sequence number: Wireshark's retransmission
+  // stays, but nothing was lost and the sender counts no re-send (Linux tcp_send_synack);
+  // the two repeats are re-sends (until 2026-12-03 all four were, each loss_downstream).
+  for (uint64_t frame : {3u, 4u}) {
+    EXPECT_NE(c.event(frame).verdict.bits & kRetransmission, 0u) << frame;
+    EXPECT_EQ(c.event(frame).verdict.bits & (kLossDownstream | kLossUpstream), 0u) << frame;
+  }
+  for (uint64_t frame : {5u, 6u}) EXPECT_NE(c.event(frame).verdict.bits & kLossDownstream, 0u) << frame;
+  EXPECT_EQ(r.count[0].retx_segs, 1u);
+  EXPECT_EQ(r.count[1].retx_segs, 1u);
 }
 
 // The second side's own SYN, re-sent, is its second attempt.
@@ -588,6 +598,50 @@ TEST(Analyzer, RstAnsweringSynIsRefused) {
   c.finish();
   EXPECT_EQ(c.records()[0].cold.stage, Stage::kReset);
   EXPECT_EQ(c.records()[0].cold.rst_from(), 1u);
+}
+
+// The client's SYN again, same ISN, after the server's RST refused the first: the connection
+// opens again in the same flow (tshark keeps it in one stream), and its end is the new
+// attempt's: closed by FIN both ways, not "reset by the server" (until 2026-12-03 the reset
+// stage stuck, and a later RST of the client was neither rst_midstream nor the client's).
+TEST(Analyzer, ASynAgainAfterARefusalOpensTheConnectionAgain) {
+  {
+    Conversation c;
+    c.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
+    EXPECT_TRUE(c.send({false, 0, CI + 1, R | A, 0, 0, 1000}) & kSynRefused);
+    c.handshake(CI, SI, 1000000);
+    c.send({true, C1, S1, A | P, 100, 502, 1020000});
+    c.send({false, S1, C1 + 100, A, 0, 502, 1030000});
+    c.send({true, C1 + 100, S1, F | A, 0, 502, 1040000});
+    c.send({false, S1, C1 + 101, F | A, 0, 502, 1050000});
+    c.send({true, C1 + 101, S1 + 1, A, 0, 502, 1060000});
+    c.finish();
+    ASSERT_EQ(c.records().size(), 1u);
+    EXPECT_EQ(c.records()[0].cold.stage, Stage::kClosed);
+    EXPECT_EQ(c.records()[0].cold.rst_from(), 0xFF);
+  }
+  {
+    Conversation c;  // re-opened, then reset by the client mid-stream
+    c.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
+    c.send({false, 0, CI + 1, R | A, 0, 0, 1000});
+    c.handshake(CI, SI, 1000000);
+    c.send({true, C1, S1, A | P, 100, 502, 1020000});
+    EXPECT_TRUE(c.send({true, C1 + 100, S1, R | A, 0, 0, 1030000}) & kRstMidstream);
+    c.finish();
+    EXPECT_EQ(c.records()[0].cold.stage, Stage::kReset);
+    EXPECT_EQ(c.records()[0].cold.rst_from(), c.event(7).dir);  // the client's RST (frame 7)
+    EXPECT_NE(c.event(7).dir, c.event(2).dir);
+  }
+  {
+    Conversation c;  // the re-sent SYN refused again: a second refusal
+    c.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
+    EXPECT_TRUE(c.send({false, 0, CI + 1, R | A, 0, 0, 1000}) & kSynRefused);
+    c.send({true, CI, 0, S, 0, 64240, 1000000, 7, 1460});
+    EXPECT_TRUE(c.send({false, 0, CI + 1, R | A, 0, 0, 1001000}) & kSynRefused);
+    c.finish();
+    EXPECT_EQ(c.records()[0].cold.stage, Stage::kReset);
+    EXPECT_EQ(c.records()[0].cold.rst_from(), c.event(4).dir);  // the server
+  }
 }
 
 TEST(Analyzer, RstMidstream) {
