@@ -44,7 +44,11 @@ namespace {
 std::atomic<bool> g_stop{false};
 
 void on_signal(int) {
-  if (g_stop.exchange(true)) _exit(130);  // second signal: the user insists
+  if (g_stop.exchange(true)) {  // second signal: the user insists
+    static const char msg[] = "\nseqwatch: second signal: exiting at once; outputs are left as they are (not completed)\n";
+    [[maybe_unused]] const ssize_t n = ::write(2, msg, sizeof msg - 1);  // async-signal-safe
+    _exit(130);
+  }
 }
 
 // A YAML double-quoted scalar.
@@ -121,8 +125,11 @@ int analyze(const AnalyzeOptions& opts) {
                                   {opts.file});
       !why.empty())
     return refuse(why);
+  // A capture that cannot be opened (missing, unreadable, not a capture, an unsupported link
+  // type) is refused like a missing one: exit 2, nothing read or written (as `run` refuses
+  // such an rx_pcap file).
   auto file = PcapFileSource::open(opts.file);
-  if (!file && (opts.source == "file" || opts.source == "dpdk")) return fail(file.error().message);
+  if (!file && (opts.source == "file" || opts.source == "dpdk")) return refuse(file.error().message);
   if (!opts.json_out.empty())
     if (const std::string why = output_file_problem(opts.json_out); !why.empty()) return refuse("--json: " + why);
   // --config and --set carry the evidence settings here (the analysis has options of its
@@ -172,13 +179,16 @@ int analyze(const AnalyzeOptions& opts) {
       mapped = std::move(m.value());
       source = "mmap";
     } else if (source == "mmap") {
-      return fail("--source mmap: " + m.error().message);
+      return refuse("--source mmap: " + m.error().message);
     } else if (!file) {
-      return fail(file.error().message);  // neither reader takes it: libpcap's reason
+      return refuse(file.error().message);  // neither reader takes it: libpcap's reason
     } else {
       source = "file";
     }
   }
+  if (source == "dpdk" && file.value()->stream())
+    return refuse("'" + opts.file + "' is a pipe or device, read once; DPDK's net_pcap opens its file again: use "
+                  "--source file (or auto)");
   if (source == "dpdk" && file.value()->gzip())
     return fail("'" + opts.file + "' is gzip-compressed; DPDK's net_pcap cannot read it: use --source file");
 

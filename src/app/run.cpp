@@ -52,7 +52,11 @@ std::atomic<int> g_signals{0};        // SIGINT/SIGTERM received
 std::atomic<bool> g_reopen{false};
 
 void on_stop(int) {
-  if (g_signals.fetch_add(1) != 0) _exit(130);  // second signal: the user insists
+  if (g_signals.fetch_add(1) != 0) {  // second signal: the user insists
+    static const char msg[] = "\nseqwatch: second signal: exiting at once; outputs are left as they are (not completed)\n";
+    [[maybe_unused]] const ssize_t n = ::write(2, msg, sizeof msg - 1);  // async-signal-safe
+    _exit(130);
+  }
   g_stop.store(true);
 }
 void on_hup(int) { g_reopen.store(true); }

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "config/config.hpp"
 #include "config/internal.hpp"
@@ -332,13 +333,20 @@ Result<bool> validate_against(const Config& cfg, const Environment& env, const O
 
   if (env.lcore_count > 0) {
     if (auto ids = parse_lcore_list(cfg.eal.lcores); ids.ok()) {
+      std::vector<uint32_t> missing;
       for (uint32_t id : ids.value()) {
         // workers.share_cpus: worker lcores beyond the machine run on its CPUs, shared (the
         // main lcore is the EAL's own and must exist).
         if (cfg.workers.share_cpus && id != ids.value().front()) continue;
-        if (id >= env.lcore_count)
-          report("eal.lcores", fmt::format("lcore {} does not exist: this machine has {} lcore{} (0-{})", id,
-                                           env.lcore_count, env.lcore_count == 1 ? "" : "s", env.lcore_count - 1));
+        if (id >= env.lcore_count) missing.push_back(id);
+      }
+      if (!missing.empty()) {  // one message, however many (eal.lcores 0-300 on a 2-CPU machine)
+        std::string which = missing.size() == 1 ? fmt::format("lcore {} does not", missing[0])
+                            : missing.size() <= 4 ? fmt::format("lcores {} do not", fmt::join(missing, ", "))
+                                                  : fmt::format("{} lcores ({}, {}, ..., {}) do not", missing.size(),
+                                                                missing[0], missing[1], missing.back());
+        report("eal.lcores", fmt::format("{} exist: this machine has {} lcore{} (0-{})", which, env.lcore_count,
+                                         env.lcore_count == 1 ? "" : "s", env.lcore_count - 1));
       }
     }
   }

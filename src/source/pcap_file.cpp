@@ -3,7 +3,10 @@
 #include <pcap/pcap.h>
 #include <zlib.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "decode/bytes.hpp"
@@ -26,6 +29,44 @@ ssize_t gz_read(void* cookie, char* buf, size_t size) {
 }
 int gz_close(void* cookie) { return gzclose(static_cast<gzFile>(cookie)) == Z_OK ? 0 : EOF; }
 
+// A stream (a pipe, /dev/stdin, a FIFO) can be read once: its first bytes, read to tell the
+// format, are handed to libpcap again ahead of the rest.
+struct StreamHead {
+  gzFile gz;
+  uint8_t head[4];
+  int len = 0;
+  int pos = 0;
+};
+ssize_t stream_read(void* cookie, char* buf, size_t size) {
+  auto* s = static_cast<StreamHead*>(cookie);
+  size_t k = 0;
+  while (s->pos < s->len && k < size) buf[k++] = static_cast<char>(s->head[s->pos++]);
+  if (k == size) return static_cast<ssize_t>(k);
+  const int n = gzread(s->gz, buf + k, static_cast<unsigned>(size - k));
+  if (n < 0) return k != 0 ? static_cast<ssize_t>(k) : -1;
+  return static_cast<ssize_t>(k) + n;
+}
+int stream_close(void* cookie) {
+  auto* s = static_cast<StreamHead*>(cookie);
+  const int rc = gzclose(s->gz);
+  delete s;
+  return rc == Z_OK ? 0 : EOF;
+}
+
+bool is_stream(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+Result<CaptureKind> kind_of(uint32_t m, bool gzip, const std::string& path) {
+  if (m == kMagicPcapUsec || m == __builtin_bswap32(kMagicPcapUsec)) return CaptureKind{CaptureFormat::kPcap, gzip};
+  if (m == kMagicPcapNsec || m == __builtin_bswap32(kMagicPcapNsec)) return CaptureKind{CaptureFormat::kPcapNsec, gzip};
+  if (m == kMagicPcapng) return CaptureKind{CaptureFormat::kPcapng, gzip};
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "%08x", m);
+  return Error{"'" + path + "' is neither pcap nor pcapng (magic number 0x" + hex + ")"};
+}
+
 Result<uint32_t> sniff_magic(const std::string& path, bool& gzip) {
   // gzopen reads plain files transparently, so one reader answers both questions.
   gzFile gz = gzopen(path.c_str(), "rb");
@@ -45,38 +86,58 @@ Result<CaptureKind> PcapFileSource::sniff(const std::string& path) {
   bool gzip = false;
   auto magic = sniff_magic(path, gzip);
   if (!magic) return magic.error();
-  const uint32_t m = magic.value();
-  if (m == kMagicPcapUsec || m == __builtin_bswap32(kMagicPcapUsec)) return CaptureKind{CaptureFormat::kPcap, gzip};
-  if (m == kMagicPcapNsec || m == __builtin_bswap32(kMagicPcapNsec)) return CaptureKind{CaptureFormat::kPcapNsec, gzip};
-  if (m == kMagicPcapng) return CaptureKind{CaptureFormat::kPcapng, gzip};
-  char hex[16];
-  std::snprintf(hex, sizeof hex, "%08x", m);
-  return Error{"'" + path + "' is neither pcap nor pcapng (magic number 0x" + hex + ")"};
+  return kind_of(magic.value(), gzip, path);
 }
 
 Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& path) {
-  auto kind = sniff(path);
-  if (!kind) return kind.error();
-  const CaptureFormat format = kind.value().format;
-  const bool gzip = kind.value().gzip;
-
   std::unique_ptr<PcapFileSource> s(new PcapFileSource());
   s->path_ = path;
-  s->format_ = format;
-  s->gzip_ = gzip;
   FILE* f = nullptr;
-  if (gzip) {
-    gzFile gz = gzopen(path.c_str(), "rb");
-    if (gz == nullptr) return Error{"cannot open capture file '" + path + "': " + std::strerror(errno)};
-    cookie_io_functions_t io{gz_read, nullptr, nullptr, gz_close};
-    f = fopencookie(gz, "rb", io);
+  if (is_stream(path)) {
+    // Opened once: `tcpdump -w - | seqwatch analyze /dev/stdin`, or a FIFO.
+    auto* head = new StreamHead{gzopen(path.c_str(), "rb"), {}, 0, 0};
+    if (head->gz == nullptr) {
+      delete head;
+      return Error{"cannot open capture stream '" + path + "': " + std::strerror(errno)};
+    }
+    head->len = gzread(head->gz, head->head, sizeof head->head);
+    if (head->len != 4) {
+      const int n = head->len < 0 ? 0 : head->len;
+      stream_close(head);
+      return Error{"'" + path + "' is too short to be a capture (" + std::to_string(n) + " bytes)"};
+    }
+    auto kind = kind_of(load_be32(head->head), gzdirect(head->gz) == 0, path);
+    if (!kind) {
+      stream_close(head);
+      return kind.error();
+    }
+    s->format_ = kind.value().format;
+    s->gzip_ = kind.value().gzip;
+    s->stream_ = true;
+    cookie_io_functions_t io{stream_read, nullptr, nullptr, stream_close};
+    f = fopencookie(head, "rb", io);
     if (f == nullptr) {
-      gzclose(gz);
-      return Error{"cannot stream gzip file '" + path + "'"};
+      stream_close(head);
+      return Error{"cannot stream '" + path + "'"};
     }
   } else {
-    f = std::fopen(path.c_str(), "rb");
-    if (f == nullptr) return Error{"cannot open capture file '" + path + "': " + std::strerror(errno)};
+    auto kind = sniff(path);
+    if (!kind) return kind.error();
+    s->format_ = kind.value().format;
+    s->gzip_ = kind.value().gzip;
+    if (s->gzip_) {
+      gzFile gz = gzopen(path.c_str(), "rb");
+      if (gz == nullptr) return Error{"cannot open capture file '" + path + "': " + std::strerror(errno)};
+      cookie_io_functions_t io{gz_read, nullptr, nullptr, gz_close};
+      f = fopencookie(gz, "rb", io);
+      if (f == nullptr) {
+        gzclose(gz);
+        return Error{"cannot stream gzip file '" + path + "'"};
+      }
+    } else {
+      f = std::fopen(path.c_str(), "rb");
+      if (f == nullptr) return Error{"cannot open capture file '" + path + "': " + std::strerror(errno)};
+    }
   }
   char errbuf[PCAP_ERRBUF_SIZE] = {0};
   s->pcap_ = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);

@@ -41,6 +41,8 @@ class PcapFileSource final : public PacketSource {
 
   CaptureFormat format() const noexcept { return format_; }
   bool gzip() const noexcept { return gzip_; }
+  // A pipe, FIFO or character device (/dev/stdin): read once, never opened again.
+  bool stream() const noexcept { return stream_; }
   uint32_t snaplen() const noexcept { return snaplen_; }
   uint32_t raw_link_type() const noexcept { return raw_link_; }
   // Set when reading stopped on a damaged file rather than at its end.
@@ -55,6 +57,7 @@ class PcapFileSource final : public PacketSource {
   uint32_t raw_link_ = 0;
   CaptureFormat format_ = CaptureFormat::kPcap;
   bool gzip_ = false;
+  bool stream_ = false;
   bool done_ = false;
   uint32_t snaplen_ = 0;
   uint32_t slot_size_ = 0;

@@ -358,12 +358,24 @@ TEST(Cli, GzipCaptureIsReadByFileSourceAndRefusedByDpdkWithAReason) {
 TEST(Cli, BadInputsGetClearErrors) {
   const std::string text = seqwatch::test::scratch_dir() + "not-a-capture.pcap";
   std::ofstream(text) << "hello, this is not a capture file\n";
+  // Refused like a missing file (exit 2: nothing read or written), whichever reader; until
+  // 2026-12-03 a file that was not a capture exited 1 and a missing one 2.
   CmdResult r = run(exe() + " analyze '" + text + "'");
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.out.find("is neither pcap nor pcapng (magic number 0x68656c6c)"), std::string::npos) << r.out;
+  for (const std::string source : {"file", "mmap", "dpdk"}) {
+    r = run(exe() + " analyze '" + text + "' --source " + source);
+    EXPECT_EQ(r.rc, 2) << source << ": " << r.out;
+  }
+  const std::string empty = seqwatch::test::scratch_dir() + "empty.pcap";
+  std::ofstream(empty).flush();
+  r = run(exe() + " analyze '" + empty + "'");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  r = run(exe() + " extract '" + text + "' -o '" + seqwatch::test::scratch_dir() + "extract-bad' --trigger rst");
+  EXPECT_EQ(r.rc, 2) << r.out;
 
   r = run(exe() + " analyze /nonexistent.pcap");
-  EXPECT_NE(r.rc, 0);
+  EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.out.find("nonexistent.pcap"), std::string::npos) << r.out;
 
   const std::string rules = seqwatch::test::scratch_dir() + "bad.rules";
@@ -558,6 +570,29 @@ TEST(Cli, ACutShortCaptureIsAnalysedUpToTheCutAndReported) {
     EXPECT_EQ(r.rc, 1) << source << ": " << r.out;
     EXPECT_NE(r.out.find("reading stopped before the end of the file"), std::string::npos) << source << ": " << r.out;
   }
+}
+
+// A capture on a pipe (`tcpdump -w - | seqwatch analyze /dev/stdin`), plain or gzip, is read
+// once from its start: until 2026-12-03 the format probe's read consumed its first 8 KiB and
+// libpcap, opening it again, reported "unknown file format". DPDK's net_pcap, which opens the
+// file again, is refused with the reason.
+TEST(Cli, ACaptureOnAPipeIsReadOnce) {
+  std::vector<std::vector<uint8_t>> frames;
+  for (int i = 0; i < 300; ++i) frames.push_back(tcp_frame(0x18, std::string(100, 'x'), 2 + 100 * i, 10, false));
+  const auto pcap = write_pcap("piped.pcap", frames);
+  const std::string dir = seqwatch::test::scratch_dir();
+  const auto want = analyze_json(pcap, "auto");
+  for (const std::string& feed : {"cat '" + pcap + "'", "gzip -c '" + pcap + "'"}) {
+    const CmdResult r = run(feed + " | " + exe() + " analyze /dev/stdin --json '" + dir + "piped.json'");
+    ASSERT_EQ(r.rc, 0) << feed << ": " << r.out;
+    std::ifstream in(dir + "piped.json");
+    const auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["packets"], 300) << feed;
+    EXPECT_EQ(j["tcp"], want["tcp"]) << feed;
+  }
+  const CmdResult d = run("cat '" + pcap + "' | " + exe() + " analyze /dev/stdin --source dpdk");
+  EXPECT_EQ(d.rc, 2) << d.out;
+  EXPECT_NE(d.out.find("is a pipe or device, read once"), std::string::npos) << d.out;
 }
 
 // An output path that names the capture being read (the same path, another spelling of it,

@@ -836,9 +836,17 @@ TEST_F(ConfigTest, WorkerLcoresBeyondTheMachineNeedShareCpus) {
   auto v = validate_against(r.value(), env, &org);
   ASSERT_FALSE(v.ok());
   const std::string p = (dir_ / "t.yaml").string();
-  EXPECT_EQ(v.error().message, p + ":1:15: eal.lcores: lcore 2 does not exist: this machine has 2 lcores (0-1)\n" + p +
-                                   ":1:15: eal.lcores: lcore 3 does not exist: this machine has 2 lcores (0-1)\n" + p +
-                                   ":1:15: eal.lcores: lcore 4 does not exist: this machine has 2 lcores (0-1)");
+  // One message for every missing lcore (until 2026-12-03 one line each: 299 for 0-300).
+  EXPECT_EQ(v.error().message, p + ":1:15: eal.lcores: lcores 2, 3, 4 do not exist: this machine has 2 lcores (0-1)");
+  Origins org_many;
+  auto many = load_config({file("many.yaml", "eal: {lcores: 0-300}\n")}, {}, &org_many);
+  ASSERT_TRUE(many.ok()) << many.error().message;
+  auto vm = validate_against(many.value(), env, &org_many);
+  ASSERT_FALSE(vm.ok());
+  EXPECT_NE(vm.error().message.find("eal.lcores: 299 lcores (2, 3, ..., 300) do not exist: this machine has 2 lcores"),
+            std::string::npos) << vm.error().message;
+  const std::string& m = vm.error().message;
+  EXPECT_EQ(m.find("eal.lcores", m.find("eal.lcores") + 1), std::string::npos) << m;  // one line for all
 
   // With the key (here from --set, as a YAML boolean): accepted.
   Origins org2;
