@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -242,6 +243,8 @@ int analyze(const AnalyzeOptions& opts) {
   ec.tcp.key_vlans = !opts.ignore_vlans;
   ec.tcp.copy_window_us = static_cast<uint32_t>(opts.copy_window_ms * 1000);
   std::unique_ptr<EvidenceOutput> evidence_out;
+  std::optional<evidence::SinkConfig> sink_cfg;  // made after the engine (which may refuse the settings)
+  uint64_t sink_budget = 0;
   if (!opts.evidence_dir.empty()) {
     std::vector<std::string> files;
     if (!opts.config.empty()) files.push_back(opts.config);
@@ -302,15 +305,20 @@ int analyze(const AnalyzeOptions& opts) {
     }
     ec.capture_filter = evc.capture_filter;
     set_bpf_jit(ec, evc);
-    auto out = EvidenceOutput::create(evidence_sink_config(evc, opts.evidence_dir, in.link_type(), ec.evidence, ec.workers),
-                                      evc.global_budget_bytes);
+    sink_cfg = evidence_sink_config(evc, opts.evidence_dir, in.link_type(), ec.evidence, ec.workers);
+    sink_budget = evc.global_budget_bytes;
+  }
+  ec.payload_events = matcher != nullptr;
+  // The engine refuses what it cannot do with these inputs and settings (a BPF filter on a
+  // pcapng file of several link types, ...): exit 2, before any output exists.
+  auto engine_r = runtime::Engine::create(ec, {&in});
+  if (!engine_r) return refuse(engine_r.error().message);
+  runtime::Engine& engine = *engine_r.value();
+  if (sink_cfg) {
+    auto out = EvidenceOutput::create(*sink_cfg, sink_budget);
     if (!out) return fail("evidence: " + out.error().message);
     evidence_out = std::move(out.value());
   }
-  ec.payload_events = matcher != nullptr;
-  auto engine_r = runtime::Engine::create(ec, {&in});
-  if (!engine_r) return fail(engine_r.error().message);
-  runtime::Engine& engine = *engine_r.value();
 
   if (auto dup = same_output({{"--events", opts.events_out}, {"--flows", opts.flows_out}, {"--json", opts.json_out}});
       !dup.empty())

@@ -55,7 +55,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, std::vec
                    "(-w 1, no software rehash)"};
     if (!cfg.capture_filter.empty() || (cfg.evidence.enabled && !cfg.evidence.trigger_bpf.empty()))
       return Error{in->describe() + " holds interfaces of different link types: a BPF filter is compiled for one "
-                   "link type; split the file by interface (tshark -Y frame.interface_id==N) to filter it"};
+                   "link type; split the file by interface (tshark -r FILE -Y frame.interface_id==N -w PART.pcapng) to filter it"};
   }
   std::unique_ptr<Engine> e(new Engine());
   e->cfg_ = cfg;

@@ -341,8 +341,16 @@ TEST(Cli, PcapngWithInterfacesOfDifferentLinkTypesGivesTheSameEvents) {
   // Several workers (the rehash rings carry one link type) and BPF filters (compiled for
   // one) are refused with the reason.
   const CmdResult w2 = run(exe() + " analyze '" + mixed + "' -w 2");
-  EXPECT_NE(w2.rc, 0);
+  EXPECT_EQ(w2.rc, 2);
   EXPECT_NE(w2.out.find("holds interfaces of different link types: it runs on one worker"), std::string::npos) << w2.out;
+  // A BPF filter: refused (exit 2) before any output exists (until 2026-12-03 exit 1, an
+  // empty evidence index left behind).
+  const std::string bpf_dir = seqwatch::test::scratch_dir() + "mixed-bpf";
+  fs::remove_all(bpf_dir);
+  const CmdResult bpf = run(exe() + " extract '" + mixed + "' -o '" + bpf_dir + "' --trigger rst --filter tcp");
+  EXPECT_EQ(bpf.rc, 2) << bpf.out;
+  EXPECT_NE(bpf.out.find("a BPF filter is compiled for one link type"), std::string::npos) << bpf.out;
+  EXPECT_FALSE(fs::exists(bpf_dir)) << bpf.out;
 }
 
 TEST(Cli, GzipCaptureIsReadByFileSourceAndRefusedByDpdkWithAReason) {
