@@ -559,7 +559,14 @@ done:
   } else if (has_ack) {
     first_ack(fwd, cold, now);
   }
-  if (t.opts & decode::kOptWscale) fwd.wscale = static_cast<int8_t>(t.wscale > kMaxWscale ? kMaxWscale : t.wscale);
+  if (t.opts & decode::kOptWscale) {
+    fwd.wscale = static_cast<int8_t>(t.wscale > kMaxWscale ? kMaxWscale : t.wscale);
+  } else if (syn && !has_ack && fwd.wscale >= 0) {
+    // A SYN re-sent without the option its first attempt had (FreeBSD and macOS drop options
+    // after repeated SYN timeouts): the handshake that takes effect is the latest SYN's, so an
+    // answer without the option is no window_scaling_missing (both sides unscaled either way).
+    fwd.wscale = kWscaleUnknown;
+  }
   if (syn) {
     if (fwd.wscale == kWscaleUnknown) {
       if (rev.wscale >= 0 && !bad) bits |= kWscaleMissing;

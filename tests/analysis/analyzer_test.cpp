@@ -793,6 +793,28 @@ TEST(Analyzer, WindowScalingMissingOnOneSide) {
   EXPECT_EQ(c.records()[0].half[1].wscale, kWscaleNone);
 }
 
+// A SYN re-sent without the window scale option of its first attempt, answered without it:
+// the handshake that took effect had no offer on either side, so no window_scaling_missing
+// (until 2026-12-03 the first attempt's offer was still counted); the same retry answered
+// without the option after a retry that kept it still is one.
+TEST(Analyzer, ASynRetryWithoutTheOptionIsTheOfferThatCounts) {
+  {
+    Conversation c;
+    c.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
+    c.send({true, CI, 0, S, 0, 64240, 1000000, -1, 1460});
+    EXPECT_EQ(c.send({false, SI, CI + 1, S | A, 0, 65160, 1005000, -1, 1460}) & kWscaleMissing, 0u);
+    c.finish();
+    EXPECT_EQ(c.records()[0].half[0].wscale, kWscaleNone);
+    EXPECT_EQ(c.records()[0].half[1].wscale, kWscaleNone);
+  }
+  {
+    Conversation c;
+    c.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
+    c.send({true, CI, 0, S, 0, 64240, 1000000, 7, 1460});
+    EXPECT_NE(c.send({false, SI, CI + 1, S | A, 0, 65160, 1005000, -1, 1460}) & kWscaleMissing, 0u);
+  }
+}
+
 // D-SACK (RFC 2883) as the Linux sender recognises it: the first SACK block below the
 // cumulative ACK, or inside the second block. An ordinary SACK block is not one.
 TEST(Analyzer, DsackBelowTheCumulativeAck) {
