@@ -22,15 +22,9 @@ constexpr uint32_t kMagicPcapUsec = 0xA1B2C3D4;
 constexpr uint32_t kMagicPcapNsec = 0xA1B23C4D;
 constexpr uint32_t kMagicPcapng = 0x0A0D0D0A;
 
-// fopencookie bridge so libpcap reads a gzip file through zlib.
-ssize_t gz_read(void* cookie, char* buf, size_t size) {
-  const int n = gzread(static_cast<gzFile>(cookie), buf, static_cast<unsigned>(size));
-  return n < 0 ? -1 : n;
-}
-int gz_close(void* cookie) { return gzclose(static_cast<gzFile>(cookie)) == Z_OK ? 0 : EOF; }
-
-// A stream (a pipe, /dev/stdin, a FIFO) can be read once: its first bytes, read to tell the
-// format, are handed to libpcap again ahead of the rest.
+// libpcap reads through zlib (fopencookie): a gzip file, or a stream (a pipe, /dev/stdin, a
+// FIFO, plain or gzip), which can be read once: its first bytes, read to tell the format, are
+// handed to libpcap again ahead of the rest (len 0 for a file).
 struct StreamHead {
   gzFile gz;
   uint8_t head[4];
@@ -51,6 +45,14 @@ int stream_close(void* cookie) {
   const int rc = gzclose(s->gz);
   delete s;
   return rc == Z_OK ? 0 : EOF;
+}
+
+// Hands `head` (owned) to a FILE for libpcap; nullptr on failure (head closed).
+FILE* stream_file(StreamHead* head) {
+  cookie_io_functions_t io{stream_read, nullptr, nullptr, stream_close};
+  FILE* f = fopencookie(head, "rb", io);
+  if (f == nullptr) stream_close(head);
+  return f;
 }
 
 bool is_stream(const std::string& path) {
@@ -114,12 +116,8 @@ Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& 
     s->format_ = kind.value().format;
     s->gzip_ = kind.value().gzip;
     s->stream_ = true;
-    cookie_io_functions_t io{stream_read, nullptr, nullptr, stream_close};
-    f = fopencookie(head, "rb", io);
-    if (f == nullptr) {
-      stream_close(head);
-      return Error{"cannot stream '" + path + "'"};
-    }
+    f = stream_file(head);
+    if (f == nullptr) return Error{"cannot stream '" + path + "'"};
   } else {
     auto kind = sniff(path);
     if (!kind) return kind.error();
@@ -128,12 +126,8 @@ Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& 
     if (s->gzip_) {
       gzFile gz = gzopen(path.c_str(), "rb");
       if (gz == nullptr) return Error{"cannot open capture file '" + path + "': " + std::strerror(errno)};
-      cookie_io_functions_t io{gz_read, nullptr, nullptr, gz_close};
-      f = fopencookie(gz, "rb", io);
-      if (f == nullptr) {
-        gzclose(gz);
-        return Error{"cannot stream gzip file '" + path + "'"};
-      }
+      f = stream_file(new StreamHead{gz, {}, 0, 0});
+      if (f == nullptr) return Error{"cannot stream gzip file '" + path + "'"};
     } else {
       f = std::fopen(path.c_str(), "rb");
       if (f == nullptr) return Error{"cannot open capture file '" + path + "': " + std::strerror(errno)};
