@@ -202,7 +202,7 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
       if (it == slices_.end()) return;
       auto p = pending_.find(it->second.file_seq);
       if (p != pending_.end() && it->second.entry < p->second.entries.size())
-        p->second.entries[it->second.entry].complete = true;
+        p->second.entries[it->second.entry].complete = !it->second.left_out;
       if (it->first == last_slice_id_) last_slice_ = nullptr;
       slices_.erase(it);
       return;
@@ -219,7 +219,11 @@ void EvidenceSink::on_record(const RecordHeader& r, const uint8_t* data) {
       break;
   }
   uint32_t link = PacketOut::kWriterLink;
-  if (!link_fits(*evidence_, r.link, link)) return;
+  if (!link_fits(*evidence_, r.link, link)) {
+    // Counted (link_mismatch); its slice is then not complete in the index.
+    if (auto it = slices_.find(r.slice); it != slices_.end()) it->second.left_out = true;
+    return;
+  }
   // A slice's packets come one after another: the slice and the file's index entries of
   // the previous packet are looked up again only when they change (std::map nodes stay
   // where they are until erased; the erasing paths forget the cached pointers).

@@ -91,6 +91,7 @@ class EvidenceSink {
     uint32_t flow_id = 0;
     uint8_t worker = 0;
     bool ended = false;
+    bool left_out = false;     // a packet of it could not be written (another link type in a pcap file)
     uint64_t file_seq = 0;     // file of the open index entry
     size_t entry = 0;          // its position in pending_[file_seq]
     uint8_t tail_len = 0;      // "; slice=W-N " (the comment's tail but the role), made once

@@ -231,6 +231,39 @@ TEST(EvidenceWriter, RecordsOfAnotherLinkTypeGetTheirOwnInterfaceInPcapng) {
   }
 }
 
+// A slice one of whose packets cannot go into the file (a pcap file has one link type; the
+// flow's trigger packet came on an interface of another) is not `complete` in the index
+// (until 2026-12-03 it was, its trigger packet silently missing); in pcapng it is whole.
+TEST(EvidenceWriter, ASliceWithAPacketLeftOutIsNotComplete) {
+  for (const FileFormat fmt : {FileFormat::kPcapng, FileFormat::kPcap}) {
+    TempDir d;
+    auto sink = EvidenceSink::create(sink_config(d.path(), fmt)).value();
+    Traffic tr;
+    const uint64_t t0 = 1'700'000'000'000'000'000ull;
+    for (int i = 0; i < 8; ++i) {
+      const bool rst = i == 4;  // the trigger, on the raw-IP interface
+      tr.cap->set_link(rst ? decode::LinkType::kRaw : decode::LinkType::kEthernet);
+      const Pkt& p = tr.f.tcp(20001, i % 2 == 0, t0 + i * 1000, rst ? 0 : 100,
+                              rst ? (test::wire::kRst | test::wire::kAck) : test::wire::kAck);
+      PacketRef ref = p.ref;
+      if (rst) {
+        ref.data += 14;
+        ref.caplen -= 14;
+        ref.wirelen -= 14;
+      }
+      tr.cap->observe(ref, p.view, FlowRef{1, 1, static_cast<uint8_t>(p.dir), &p.key}, tcp::SegmentVerdict{});
+      sink->drain(tr.cap->ring());
+    }
+    sink->close();
+    const bool ng = fmt == FileFormat::kPcapng;
+    const auto idx = read_index(sink->index_path());
+    ASSERT_EQ(idx.size(), 1u) << (ng ? "pcapng" : "pcap");
+    EXPECT_EQ(idx[0]["packets"], ng ? 6 : 5) << (ng ? "pcapng" : "pcap");
+    EXPECT_EQ(idx[0]["complete"], ng) << (ng ? "pcapng" : "pcap");
+    EXPECT_EQ(sink->counters().link_mismatch, ng ? 0u : 1u);
+  }
+}
+
 // Rotation by size counts the interface block a record of a new link type needs: a pcapng
 // file never grows past max_bytes, whatever the record sizes and wherever in a file the
 // second link type first appears (records of 60..259 bytes, every 37th one raw IP: at most
