@@ -237,7 +237,9 @@ void Worker::process_burst(const PacketRef* pkts, uint16_t n) noexcept {
     const tcp::SegmentResult& r = tcp_->result(i);
     if (!x_.trigger_filters.empty()) {
       uint32_t hits = 0;
-      const uint32_t wire = pkts[i].wirelen != 0 ? pkts[i].wirelen : pkts[i].caplen;
+      // BPF's `len`: the original length, or where the source lost it (a cut af_packet
+      // frame, a net_pcap replay) the outer IP header's, as evidence records carry it.
+      const uint32_t wire = evidence::wire_length(pkts[i], v);
       for (size_t f = 0; f < x_.trigger_filters.size(); ++f)
         hits |= x_.trigger_filters[f]->match(pkts[i].data, pkts[i].caplen, wire) ? (1u << f) : 0u;
       extra |= ev->triggers().bpf(hits);

@@ -603,6 +603,26 @@ TEST(Cli, ACaptureOnAPipeIsReadOnce) {
   EXPECT_NE(d.out.find("is a pipe or device, read once"), std::string::npos) << d.out;
 }
 
+// A BPF trigger's `len` is the frame's original length even where the source lost it:
+// data/demo.pcap is cut at 128 bytes, and through DPDK's net_pcap (which loses the original
+// length) `greater 1000` fires on the same frames as through the file reader (until
+// 2026-12-03 it saw the cut length there and fired on none).
+TEST(Cli, BpfTriggerLengthIsTheWireLengthThroughEverySource) {
+  std::map<std::string, uint64_t> slices;
+  for (const std::string source : {"auto", "dpdk"}) {
+    const std::string dir = seqwatch::test::scratch_dir() + "bpf-len-" + source;
+    fs::remove_all(dir);
+    const CmdResult r = run(exe() + " analyze '" + src_dir() + "/data/demo.pcap' --source " + source + " --evidence '" +
+                            dir + "' --set 'evidence.triggers=[{type: bpf, expr: \"greater 1000\", post_packets: 0}]' "
+                            "--set evidence.history_packets=0");
+    ASSERT_EQ(r.rc, 0) << source << ": " << r.out;
+    std::ifstream in(dir + "/evidence-index.jsonl");
+    for (std::string line; std::getline(in, line);) ++slices[source];
+  }
+  EXPECT_GT(slices["auto"], 1000u);
+  EXPECT_EQ(slices["dpdk"], slices["auto"]);
+}
+
 // An output path that names the capture being read (the same path, another spelling of it,
 // a hard link) is refused before anything is opened for writing: until 2026-12-03 `--json
 // x.pcap` replaced the capture with the summary and `--events x.pcap` truncated it while it
