@@ -277,10 +277,10 @@ void Monitor::evaluate(const Snapshot& s, const Snapshot& prev, std::vector<nloh
       } else if (d.tunneled_share >= 0.5 && d.predicted_inner_cv < std::min(cfg_.queue_cv_threshold, f.cv) / 2) {
         cause = "tunnel";
         msg = fmt::format("{}: {} of packets are {}-encapsulated; the NIC hashes the outer header; {} outer flow{} "
-                          "carry 95% of the traffic; inner flows would spread to CV {:.2f} — enable software rehash "
+                          "carr{} 95% of the traffic; inner flows would spread to CV {:.2f} — enable software rehash "
                           "on port {} (ports.{}.rehash=software)",
                           head, pct(d.tunneled_share), kind, d.outer_flows_95, d.outer_flows_95 == 1 ? "" : "s",
-                          d.predicted_inner_cv, f.port, port->config_index);
+                          d.outer_flows_95 == 1 ? "ies" : "y", d.predicted_inner_cv, f.port, port->config_index);
       } else if (d.elephant_share > cfg_.elephant_share) {
         const QueueStats* q = queue_of_worker(d.elephant_queue);
         cause = "elephant";
@@ -289,9 +289,10 @@ void Monitor::evaluate(const Snapshot& s, const Snapshot& prev, std::vector<nloh
                           head, pct(d.elephant_share), q != nullptr ? q->queue : d.elephant_queue);
       } else if (d.inner_flows_95 <= 2ull * f.queues) {
         cause = "few_flows";
-        msg = fmt::format("{}: only {} flow{} carry 95% of the traffic; no hash spreads so few flows evenly over {} "
+        msg = fmt::format("{}: only {} flow{} carr{} 95% of the traffic; no hash spreads so few flows evenly over {} "
                           "queues",
-                          head, d.inner_flows_95, d.inner_flows_95 == 1 ? "" : "s", f.queues);
+                          head, d.inner_flows_95, d.inner_flows_95 == 1 ? "" : "s", d.inner_flows_95 == 1 ? "ies" : "y",
+                          f.queues);
       } else {
         cause = "hash";
         msg = fmt::format("{}: {} flows carry 95% of the traffic, yet the NIC spreads them unevenly (the inner hash "
