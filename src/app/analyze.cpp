@@ -359,11 +359,10 @@ int analyze(const AnalyzeOptions& opts) {
   // that the rest of the file was not (exit status 1, as tshark's 2).
   // (net_pcap: libpcap's error when the frames were counted; it applies once the port got
   // that far, not after a signal stopped the run before the damage.)
-  std::string read_error = port ? (g_stop.load() ? std::string() : dpdk_read_error) : in.read_error();
   // libpcap (--source file / dpdk) stops at a pcapng interface of another link type: not
   // damage, a limit of libpcap that seqwatch's own reader does not have.
-  if (read_error.find("different from the type of the first interface") != std::string::npos)
-    read_error += " (a valid pcapng file with interfaces of several link types: --source auto reads it whole)";
+  const std::string read_error =
+      explain_libpcap_stop(port ? (g_stop.load() ? std::string() : dpdk_read_error) : in.read_error());
   if (!read_error.empty()) j["read_error"] = read_error;
   j["stopped_by_signal"] = g_stop.load();  // the input was not read to its end (as run's summary says it)
   // Every output is completed before the human report is printed: a reader of standard

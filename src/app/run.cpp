@@ -362,9 +362,7 @@ int run_pipeline(const RunOptions& o) {
                                       "rx_pcap '" + f + "': " + err));
         if (!damaged.empty()) {
           read_errors.push_back(fmt::format("rx_pcap '{}': net_pcap reads it only up to frame {}, where libpcap "
-                                            "stops: {}{}", f, frames.back(), damaged,
-                                            frames.back() == 0 ? " (seqwatch analyze reads pcapng files with "
-                                                                 "interfaces of different link types)" : ""));
+                                            "stops: {}", f, frames.back(), explain_libpcap_stop(damaged)));
           std::fprintf(stderr, "seqwatch: warning: %s\n",
                        config::located(&origins, fmt::format("ports[{}].devargs", &p - cfg.ports.data()),
                                        read_errors.back()).c_str());

@@ -58,6 +58,12 @@ std::string same_output(const std::vector<std::pair<std::string, std::string>>& 
   return "";
 }
 
+std::string explain_libpcap_stop(const std::string& err) {
+  if (err.find("different from the type of the first interface") == std::string::npos) return err;
+  return err + " (a valid pcapng file with interfaces of several link types: seqwatch analyze --source auto reads it "
+               "whole)";
+}
+
 std::string output_is_input(const std::vector<std::pair<std::string, std::string>>& setting_and_path,
                             const std::vector<std::string>& inputs) {
   namespace fs = std::filesystem;

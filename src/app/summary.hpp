@@ -22,6 +22,10 @@ nlohmann::json summary_json(const runtime::WorkerState& st, const PayloadMatcher
 // settings, or "" when every path is distinct ("" paths are outputs turned off; "-" is
 // standard output, which two outputs may share as whole lines).
 std::string same_output(const std::vector<std::pair<std::string, std::string>>& setting_and_path);
+// libpcap's error when it stops reading a capture, with a hint where the stop is libpcap's
+// limit rather than damage (a pcapng file with interfaces of several link types, which
+// seqwatch's own reader, `analyze --source auto`, reads whole).
+std::string explain_libpcap_stop(const std::string& err);
 // An output named the capture being read would truncate it before (or while) it is read:
 // the message naming the setting and the input, or "" when no output is an input (the same
 // file by path, by symbolic link or by hard link).
