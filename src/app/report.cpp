@@ -394,7 +394,7 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
   if (split_across_workers_ != 0)
     fmt::print(out, "  SPLIT          {} connection(s) had their two directions analysed by different workers (two "
                     "one-sided flows): the RX queues are not filled by a symmetric hash; use rss: symmetric or "
-                    "rehash: software (recorded per-queue files: merge them with mergecap and replay one file)\n",
+                    "rehash: software (recorded per-queue files: it merges them by packet time)\n",
                split_across_workers_);
   if (limits_.endpoints_pruned != 0 || limits_.endpoints_untracked != 0 || limits_.one_sided_forgotten != 0)
     fmt::print(out, "  REPORT LIMITS  {} service/client entries without retransmissions pruned, {} flow records with "

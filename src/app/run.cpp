@@ -321,6 +321,7 @@ int run_pipeline(const RunOptions& o) {
   std::vector<std::unique_ptr<runtime::DpdkPortSource>> queues;
   std::vector<std::string> read_errors;  // capture files net_pcap reads only in part
   size_t recorded_files = 0;             // rx_pcap files of net_pcap ports (a recorded queue each)
+  bool all_recorded = true;              // every queue is a file net_pcap reads on demand
   bool software_rehash = false, lossless = true;
   for (const auto& p : cfg.ports) {
     runtime::PortConfig pc;
@@ -393,6 +394,8 @@ int run_pipeline(const RunOptions& o) {
       if (const auto fs = config::devargs_values(p.devargs, "framesz"); !fs.empty()) pc.frame_bytes = std::stoul(fs.back());
     }
     if (!finite) lossless = false;  // a live port never waits for a worker
+    // A replay feeds its rings from a thread of its own (not read on demand): not merged.
+    if (!finite || replays.count(p.name) != 0) all_recorded = false;
     auto qs = runtime::DpdkPortSource::open_queues(pc);
     if (!qs) return fail(config::located(&origins, fmt::format("ports[{}]", &p - cfg.ports.data()), qs.error().message));
     if (const auto r = replays.find(p.name); r != replays.end())
@@ -410,16 +413,17 @@ int run_pipeline(const RunOptions& o) {
   }
   std::vector<PacketSource*> inputs;
   for (auto& q : queues) inputs.push_back(q.get());
-  // The rehash stage takes each queue's frames as they come, burst by burst: on live queues
-  // that is arrival order, but recorded queue files are read each as fast as it goes, so a
-  // connection whose two directions are in different files reaches its worker out of time
-  // order (false retransmissions). Not merged by time (yet): said, not hidden.
-  if (software_rehash && recorded_files > 1)
+  // The rehash stage merges queues that are all recorded files by packet time (as mergecap
+  // does). Alongside a live or replayed queue it takes each queue's frames as they come, so
+  // a connection whose two directions are in different files would reach its worker out of
+  // time order (false retransmissions): said, not hidden.
+  const bool merge_by_time = software_rehash && all_recorded && queues.size() > 1;
+  if (software_rehash && recorded_files > 1 && !merge_by_time)
     std::fprintf(stderr,
-                 "seqwatch: warning: rehash: software over %zu recorded queue files: the files are not merged by "
-                 "packet time, so a connection whose two directions are in different files is analysed out of order "
-                 "(false retransmissions); keep each connection in one file, or merge them (mergecap -w ALL.pcap "
-                 "FILES) and replay the one file\n",
+                 "seqwatch: warning: rehash: software over %zu recorded queue files alongside live or replayed "
+                 "queues: the files are not merged by packet time, so a connection whose two directions are in "
+                 "different files is analysed out of order (false retransmissions); run the files in a pipeline of "
+                 "their own, where they are merged\n",
                  recorded_files);
 
   runtime::EngineConfig ec;
@@ -427,6 +431,7 @@ int run_pipeline(const RunOptions& o) {
   ec.burst = static_cast<uint16_t>(cfg.workers.burst);
   ec.matcher = matcher.get();
   ec.software_rehash = software_rehash;
+  ec.merge_by_time = merge_by_time;
   ec.lossless = lossless;
   ec.tcp.table.capacity = cfg.flow_table.capacity;
   ec.tcp.table.idle_timeout_ns = static_cast<uint64_t>(cfg.flow_table.idle_timeout_s * 1e9);
@@ -548,7 +553,10 @@ int run_pipeline(const RunOptions& o) {
   event::JsonLinesWriter events(out.events), flows(out.flows);
 
   fmt::print(report_out, "seqwatch run: {} port(s), {} queue(s), {} worker(s){}; outputs in {}\n", cfg.ports.size(),
-             queues.size(), engine.workers(), engine.rehashing() ? " behind the software rehash stage" : "",
+             queues.size(), engine.workers(),
+             engine.merging()     ? " behind the software rehash stage (recorded queues merged by packet time)"
+             : engine.rehashing() ? " behind the software rehash stage"
+                                  : "",
              dir.string());
   for (const auto& q : queues)
     if (q->queue() == 0 && !q->port().rss_note.empty()) fmt::print(report_out, "  {}: {}\n", q->describe(), q->port().rss_note);

@@ -195,7 +195,8 @@ nlohmann::json engine_summary(const runtime::Engine& engine, const PayloadMatche
   if (engine.rehashing()) {
     const auto& rh = engine.rehash();
     j["rehash"] = {{"packets", rh.packets}, {"per_worker", rh.per_worker}, {"dropped_full", rh.dropped_full},
-                   {"dropped_oversize", rh.dropped_oversize}, {"waits", rh.waits}};
+                   {"dropped_oversize", rh.dropped_oversize}, {"waits", rh.waits},
+                   {"merged_by_time", engine.merging()}};
   }
   uint64_t capacity = 0, carry_slots = 0;
   for (unsigned w = 0; w < engine.workers(); ++w) {

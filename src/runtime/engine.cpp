@@ -156,62 +156,145 @@ uint32_t Engine::pick_worker(const decode::PacketView& v) const noexcept {
   return flow::spread_index(flow::spread_hash(v, cfg_.tcp.key_vlans), static_cast<uint32_t>(workers_.size()));
 }
 
+// Decodes a burst and pushes each frame to the ring of the worker its inner flow hash
+// picks. Offline (lossless) it waits for room; live, a full ring drops the frame (counted).
+void Engine::spread(const PacketRef* pkts, uint16_t n, const std::atomic<bool>& stop) noexcept {
+  for (uint16_t i = 0; i < n; ++i) rehash_frames_[i] = decode::FrameRef{pkts[i].data, pkts[i].caplen};
+  decode::decode_burst(rehash_frames_.data(), n, inputs_[0]->link_type(), rehash_views_.data(), rehash_.decode);
+  for (uint16_t i = 0; i < n; ++i) {
+    const uint32_t w = pick_worker(rehash_views_[i]);
+    FrameRing& ring = *rings_[w];
+    if (pkts[i].caplen > ring.max_frame()) {
+      ++rehash_.dropped_oversize;
+      continue;
+    }
+    bool pushed = ring.push(pkts[i]);
+    while (!pushed && cfg_.lossless && !stop.load(std::memory_order_relaxed)) {
+      ring.publish();  // let the worker see what it can take, then try again
+      ++rehash_.waits;
+      std::this_thread::yield();
+      pushed = ring.push(pkts[i]);
+    }
+    if (!pushed) {
+      ++rehash_.dropped_full;  // live: the worker is behind; counted, never waited for
+      continue;
+    }
+    ++rehash_.packets;
+    ++rehash_.per_worker[w];
+  }
+  for (auto& r : rings_) r->publish();
+}
+
 void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {
   pthread_setname_np(pthread_self(), "sw-rehash");  // as `top -H` and /proc/PID/task show it
   if (cfg_.thread_init) cfg_.thread_init();
-  std::array<PacketRef, kBurstSize> pkts;
-  std::array<decode::FrameRef, kBurstSize> frames;
-  std::array<decode::PacketView, kBurstSize> views;
-  const decode::LinkType link = inputs_[0]->link_type();
-  size_t next = 0;
-  uint64_t input_end = 0;  // newest packet time read, for the workers' flushes (set_input_end)
-  while (!stop.load(std::memory_order_relaxed)) {
-    bool all_done = true;
-    uint32_t got = 0;
-    for (size_t k = 0; k < inputs_.size(); ++k) {
-      PacketSource& in = *inputs_[(next + k) % inputs_.size()];
-      const uint16_t n = in.rx_burst(pkts.data(), std::clamp<uint16_t>(cfg_.burst, 1, kBurstSize));
-      if (n == 0) {
+  if (merging()) {
+    merge_loop(stop);
+  } else {
+    // Each input's bursts as they come, round robin (live queues: arrival order).
+    std::array<PacketRef, kBurstSize> pkts;
+    size_t next = 0;
+    uint64_t input_end = 0;  // newest packet time read, for the workers' flushes (set_input_end)
+    while (!stop.load(std::memory_order_relaxed)) {
+      bool all_done = true;
+      uint32_t got = 0;
+      for (size_t k = 0; k < inputs_.size(); ++k) {
+        PacketSource& in = *inputs_[(next + k) % inputs_.size()];
+        const uint16_t n = in.rx_burst(pkts.data(), std::clamp<uint16_t>(cfg_.burst, 1, kBurstSize));
+        if (n == 0) {
+          in.release();
+          all_done &= in.done();
+          continue;
+        }
+        all_done = false;
+        got += n;
+        if (pkts[n - 1].ts_ns > input_end) input_end = pkts[n - 1].ts_ns;
+        spread(pkts.data(), n, stop);
         in.release();
-        all_done &= in.done();
-        continue;
+        if (!holds_.empty()) let_go((next + k) % inputs_.size());
       }
-      all_done = false;
-      got += n;
-      if (pkts[n - 1].ts_ns > input_end) input_end = pkts[n - 1].ts_ns;
-      for (uint16_t i = 0; i < n; ++i) frames[i] = decode::FrameRef{pkts[i].data, pkts[i].caplen};
-      decode::decode_burst(frames.data(), n, link, views.data(), rehash_.decode);
-      for (uint16_t i = 0; i < n; ++i) {
-        const uint32_t w = pick_worker(views[i]);
-        FrameRing& ring = *rings_[w];
-        if (pkts[i].caplen > ring.max_frame()) {
-          ++rehash_.dropped_oversize;
-          continue;
-        }
-        bool pushed = ring.push(pkts[i]);
-        while (!pushed && cfg_.lossless && !stop.load(std::memory_order_relaxed)) {
-          ring.publish();  // let the worker see what it can take, then try again
-          ++rehash_.waits;
-          std::this_thread::yield();
-          pushed = ring.push(pkts[i]);
-        }
-        if (!pushed) {
-          ++rehash_.dropped_full;  // live: the worker is behind; counted, never waited for
-          continue;
-        }
-        ++rehash_.packets;
-        ++rehash_.per_worker[w];
-      }
-      for (auto& r : rings_) r->publish();
-      in.release();
-      if (!holds_.empty()) let_go((next + k) % inputs_.size());
+      ++next;
+      if (all_done) break;
+      if (got == 0) std::this_thread::yield();
     }
-    ++next;
-    if (all_done) break;
-    if (got == 0) std::this_thread::yield();
+    input_end_ns_.store(input_end, std::memory_order_relaxed);
   }
-  input_end_ns_.store(input_end, std::memory_order_relaxed);  // the rings' close below publishes it
-  for (auto& r : rings_) r->close();
+  for (auto& r : rings_) r->close();  // publishes input_end_ns_ too
+}
+
+// Recorded inputs merged by packet time, frame by frame, as mergecap merges files: each
+// input shows its next frame, the earliest goes first (on a tie the later input, as
+// mergecap's merge picks the last of equally early files). An input
+// that has nothing now but is not done is waited for, as its next frame may be the
+// earliest. Frames are numbered in the merged order (a frame's `frame` is its position in
+// `mergecap -w ALL FILES...` of the same files in the same order).
+void Engine::merge_loop(const std::atomic<bool>& stop) noexcept {
+  struct Head {
+    std::array<PacketRef, kBurstSize> pkts;
+    uint16_t pos = 0, n = 0;
+    bool ended = false;
+  };
+  std::vector<Head> heads(inputs_.size());  // once, before the first frame
+  std::array<PacketRef, kBurstSize> out;
+  uint16_t out_n = 0;
+  const uint16_t burst = std::clamp<uint16_t>(cfg_.burst, 1, kBurstSize);
+  uint64_t merged = 0, input_end = 0;
+  auto flush = [&] {
+    if (out_n != 0) spread(out.data(), out_n, stop);
+    out_n = 0;
+  };
+  while (!stop.load(std::memory_order_relaxed)) {
+    bool waiting = false;
+    for (size_t k = 0; k < heads.size(); ++k) {
+      Head& h = heads[k];
+      if (h.ended || h.pos < h.n) continue;
+      flush();  // `out` may point into the burst given back now
+      inputs_[k]->release();
+      if (!holds_.empty()) let_go(k);
+      h.pos = 0;
+      h.n = inputs_[k]->rx_burst(h.pkts.data(), burst);
+      if (h.n == 0) {
+        h.ended = inputs_[k]->done();
+        waiting |= !h.ended;
+      }
+    }
+    if (waiting) {
+      flush();
+      std::this_thread::yield();
+      continue;
+    }
+    // The earliest head, and the one that would go after it: frames of the earliest input
+    // go while they are before that one (on a tie, the higher input first).
+    size_t best = heads.size(), second = heads.size();
+    auto before = [&](size_t a, size_t b) {  // head of input a goes before head of input b
+      if (b == heads.size()) return true;
+      const uint64_t ta = heads[a].pkts[heads[a].pos].ts_ns, tb = heads[b].pkts[heads[b].pos].ts_ns;
+      return ta < tb || (ta == tb && a > b);
+    };
+    for (size_t k = 0; k < heads.size(); ++k) {
+      if (heads[k].pos == heads[k].n) continue;
+      if (before(k, best)) {
+        second = best;
+        best = k;
+      } else if (before(k, second)) {
+        second = k;
+      }
+    }
+    if (best == heads.size()) break;  // every input at its end
+    Head& h = heads[best];
+    const uint64_t limit = second == heads.size() ? UINT64_MAX : heads[second].pkts[heads[second].pos].ts_ns;
+    const bool tie_goes = second == heads.size() || best > second;
+    do {
+      PacketRef r = h.pkts[h.pos++];
+      r.frame = ++merged;
+      if (r.ts_ns > input_end) input_end = r.ts_ns;
+      out[out_n++] = r;
+      if (out_n == burst) flush();
+    } while (h.pos < h.n && (h.pkts[h.pos].ts_ns < limit || (h.pkts[h.pos].ts_ns == limit && tie_goes)));
+  }
+  flush();
+  for (size_t k = 0; k < heads.size(); ++k) inputs_[k]->release();
+  input_end_ns_.store(input_end, std::memory_order_relaxed);
 }
 
 void Engine::let_go(size_t input) noexcept {

@@ -12,6 +12,7 @@
 // the frame and counts it (rehash.dropped).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -50,6 +51,11 @@ struct EngineConfig {
   const PayloadMatcher* matcher = nullptr;
   bool software_rehash = false;         // forced on when inputs != workers
   bool lossless = true;                 // offline: wait for room; live: drop and count
+  // Several inputs that are recorded files read on demand (net_pcap rx_pcap= queues): the
+  // rehash stage merges them by packet time as mergecap does (the earliest next frame
+  // first, the higher input on a tie) and numbers the frames in that merged order, so a
+  // connection whose directions lie in different files is analysed in time order.
+  bool merge_by_time = false;
   size_t rehash_ring_bytes = 8u << 20;  // per worker
   std::vector<int> cpus;                // pin worker i to cpus[i % size]; empty = no pinning
   std::function<void()> thread_init;    // run first on every engine thread (DPDK: rte_thread_register)
@@ -99,6 +105,7 @@ class Engine {
   const Worker& worker(unsigned i) const { return *workers_[i]; }
   const tcp::TcpStage& stage(unsigned i) const { return *stages_[i]; }
   bool rehashing() const noexcept { return !rings_.empty(); }
+  bool merging() const noexcept { return rehashing() && cfg_.merge_by_time && inputs_.size() > 1; }
   const RehashCounters& rehash() const noexcept { return rehash_; }
   const evidence::EvidenceCapture* evidence(unsigned i) const {
     return i < captures_.size() ? captures_[i].get() : nullptr;
@@ -114,6 +121,8 @@ class Engine {
  private:
   Engine() = default;
   void rehash_loop(const std::atomic<bool>& stop) noexcept;
+  void merge_loop(const std::atomic<bool>& stop) noexcept;
+  void spread(const PacketRef* pkts, uint16_t n, const std::atomic<bool>& stop) noexcept;
   void worker_loop(unsigned i, const std::atomic<bool>& stop) noexcept;
   uint32_t pick_worker(const decode::PacketView& v) const noexcept;
   void let_go(size_t input) noexcept;
@@ -143,6 +152,9 @@ class Engine {
   std::vector<FilterInfo> filter_info_;
   void prepare_filter(evidence::BpfFilter& f, const char* role);
   RehashCounters rehash_;
+  // The rehash thread's decode scratch (spread()).
+  std::array<decode::FrameRef, kBurstSize> rehash_frames_{};
+  std::array<decode::PacketView, kBurstSize> rehash_views_{};
   std::vector<Hold> holds_;  // empty unless the rings carry frames by reference
 };
 

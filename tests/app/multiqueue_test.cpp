@@ -277,6 +277,35 @@ TEST(MultiQueue, SymmetricSplitOverTwoQueuesMatchesAnalyzeAndABadSplitIsReported
                          " connection(s) had their two directions analysed by different workers"),
               std::string::npos)
         << r.out;
+
+    // The same files behind the software rehash stage: it merges them by packet time, so
+    // every connection is whole again and analysed in time order. The reference nobody
+    // here wrote: `mergecap` of the two files, analysed by one worker; the frame numbers
+    // are positions in that merged file.
+    const std::string merged = bad + "/merged.pcap";
+    const CmdResult m = run("mergecap -F pcap -w '" + merged + "' '" + s.files[0] + "' '" + s.files[1] + "'");
+    ASSERT_EQ(m.rc, 0) << m.out;
+    const std::string mref = bad + "/mref";
+    fs::create_directories(mref);
+    const Reference mr = analyze(merged, mref);
+    const std::string sw = bad + "/software";
+    const CmdResult rs = seqwatch_run(write_pipeline(bad, s, 2, "software"), sw);
+    ASSERT_EQ(rs.rc, 0) << rs.out;
+    EXPECT_NE(rs.out.find("recorded queues merged by packet time"), std::string::npos) << rs.out;
+    EXPECT_EQ(rs.out.find("SPLIT"), std::string::npos) << rs.out;
+    const auto js = read_json(sw + "/summary.json");
+    ASSERT_FALSE(js.is_discarded());
+    EXPECT_EQ(js["rehash"]["merged_by_time"], true);
+    EXPECT_EQ(js["rehash"]["packets"], 20000);
+    EXPECT_EQ(js["retransmissions"]["split_across_workers"], 0);
+    EXPECT_EQ(js["retransmissions"]["one_sided_flows"], ref.summary["retransmissions"]["one_sided_flows"]);
+    EXPECT_EQ(js["retransmissions"]["retx_segments"], mr.summary["retransmissions"]["retx_segments"]);
+    const auto events = normalised(sw + "/events.jsonl");
+    const auto flows = normalised(sw + "/flows.jsonl");
+    EXPECT_EQ(events.size(), mr.events.size());
+    EXPECT_TRUE(events == mr.events) << "events differ from analyze -w 1 of the mergecap'd files";
+    EXPECT_EQ(flows.size(), mr.flows.size());
+    EXPECT_TRUE(flows == mr.flows) << "flow records differ from analyze -w 1 of the mergecap'd files";
   }
 }
 
@@ -359,10 +388,10 @@ TEST(MultiQueue, GreOverFourQueuesHashedOnTheOuterHeaderIsDiagnosedAndSoftwareRe
     ASSERT_EQ(r.rc, 0) << r.out;
     expect_share_warning(r.out, 4);
     EXPECT_NE(r.out.find("behind the software rehash stage"), std::string::npos) << r.out;
-    // Recorded queue files are not merged by packet time: said at the start (a connection
-    // split over two files would be analysed out of order; here each stays in one).
-    EXPECT_NE(r.out.find("rehash: software over 4 recorded queue files: the files are not merged by packet time"),
+    // Recorded queue files are merged by packet time: said at the start, no warning.
+    EXPECT_NE(r.out.find("behind the software rehash stage (recorded queues merged by packet time)"),
               std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("not merged"), std::string::npos) << r.out;
     const auto lines = read_lines(out + "/stats.jsonl");
     ASSERT_FALSE(lines.empty());
     const auto last = final_stats(lines);
