@@ -224,9 +224,8 @@ void Engine::rehash_loop(const std::atomic<bool>& stop) noexcept {
 
 // Recorded inputs merged by packet time, frame by frame, as mergecap merges files: each
 // input shows its next frame, the earliest goes first (on a tie the later input, as
-// mergecap's merge picks the last of equally early files). An input
-// that has nothing now but is not done is waited for, as its next frame may be the
-// earliest. Frames are numbered in the merged order (a frame's `frame` is its position in
+// mergecap's merge picks the last of equally early files). An input that has nothing now
+// but is not done is waited for, as its next frame may be the earliest. Frames are numbered in the merged order (a frame's `frame` is its position in
 // `mergecap -w ALL FILES...` of the same files in the same order).
 void Engine::merge_loop(const std::atomic<bool>& stop) noexcept {
   struct Head {
