@@ -45,6 +45,11 @@ inline void count_segment(uint8_t& status, HalfCounters& cnt) noexcept {
   if (++cnt.segments >= (1u << 31)) [[unlikely]] status |= flow::kFlowCarryDue;
 }
 
+// Every segment of a side: the time since its previous one (HalfCounters::pace_gap).
+inline void note_pace_gap(HalfCounters& cnt, uint32_t now, uint32_t prev_sent_us) noexcept {
+  cnt.pace_gap = pace_gap_code(now - prev_sent_us);
+}
+
 // A segment of `seglen` payload bytes from side d: longer than the MSS its receiver
 // advertised (when known), it is a TSO/GSO/GRO aggregate of several wire segments.
 inline void note_super_segment(TcpCold& cold, int d, uint32_t seglen) noexcept {
@@ -143,6 +148,27 @@ inline constexpr uint8_t kRetxLastClocks = 4;
 // 0.5 to 17 ms after the latest duplicate ACK.
 inline constexpr uint32_t kRenoAnswerUs = 200;
 
+// A sender that paces (Linux: internal pacing or fq, at 1.2-2 x cwnd / SRTT) holds even a
+// fast retransmission until its next pacing slot, one pacing interval after its previous
+// segment: the answer to a duplicate ACK can then come milliseconds after it (kernel run,
+// no SACK, 10 Mbit/s shared by 6 streams: two head re-sends 0.6 and 2 ms after the 38th and
+// 7th duplicate ACK, each exactly 5.43 / 19.06 ms after the sender's previous segment, as
+// every segment before them; its TcpExtTCPTimeouts did not count them). A timer fires
+// at no particular point of that rhythm. So a re-send is such a held answer when loss
+// evidence of the peer arrived after the sender's previous segment and the re-send keeps
+// the sender's latest interval (the gap before its previous segment) to within
+// kPaceSlotUs; intervals shorter than kRenoAnswerUs need no such test, and none as long as
+// the minimum RTO is a pacing interval.
+inline constexpr uint32_t kPaceSlotUs = 64;
+inline bool paced_answer(const HalfState& rev, bool peer_clocks, uint32_t now, uint32_t prev_sent_us,
+                         uint32_t prev_gap_us) noexcept {
+  const uint32_t gap = now - prev_sent_us;
+  if (!peer_clocks || now - rev.lastack_time_us >= gap) return false;
+  if (prev_gap_us < kRenoAnswerUs || prev_gap_us >= kMinRtoUs) return false;
+  const uint32_t diff = gap > prev_gap_us ? gap - prev_gap_us : prev_gap_us - gap;
+  return diff <= kPaceSlotUs;
+}
+
 // A head re-send that Wireshark's rule calls a fast retransmission (two duplicate ACKs, the
 // last within 20 ms) but that a sender without SACK sent on its timer: both SYNs seen, SACK
 // not negotiated, the oldest unacknowledged segment re-sent while the peer's ACK has stalled
@@ -210,6 +236,7 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   HalfState& rev = f.half[1 - d];
   TcpCold& cold = f.cold;
   const uint32_t seq = t.seq, ack = t.ack, seglen = t.payload_len;
+  const uint32_t prev_sent_us = fwd.lastack_time_us;
   uint32_t bits = 0;
   if (seglen > 0 && rev.wscale != kWscaleUnknown && fills_window(rev, rev.window, seq, seglen)) bits |= kWindowFull;
   if (ack != fwd.lastack) {
@@ -237,6 +264,7 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   }
   HalfCounters& cnt = f.count[d];
   count_segment(f.status, cnt);
+  note_pace_gap(cnt, now, prev_sent_us);
   cnt.data_bytes += seglen;
   note_super_segment(cold, d, seglen);
   f.retx_last &= static_cast<uint8_t>(~((1u | kRetxLastClocks) << d));
@@ -279,6 +307,7 @@ inline void first_syn(flow::FlowEntry& f, int d, const decode::TcpInfo& t, uint6
   fwd.maxseqtobeacked = fwd.nextseq;
   fwd.window = t.window;
   fwd.lastack = t.ack;
+  note_pace_gap(f.count[d], now, fwd.lastack_time_us);
   fwd.lastack_time_us = now;
   note_syn_time(cold, now, ts_ns);
   if (t.opts & decode::kOptWscale) fwd.wscale = static_cast<int8_t>(t.wscale > kMaxWscale ? kMaxWscale : t.wscale);
@@ -550,6 +579,8 @@ done:
   if (has_ack && ack != fwd.lastack && (seq_gt(ack, fwd.lastack) || fwd.lastack == 0)) fwd.ack_adv = ack_clock(now);
   fwd.lastack = ack;
   fwd.lastack_time_us = now;
+  const uint32_t prev_gap_us = uint32_t{cnt.pace_gap} * kPaceGapUnitUs;  // read by the counters below
+  note_pace_gap(cnt, now, prev_sent_us);
   fwd.lastseg = static_cast<uint8_t>((fwd.lastseg & kLastRunTail) | ((bits & kKeepAlive) ? kLastKeepAlive : 0) |
                                      ((bits & kZeroWindowProbe) ? kLastZeroWindowProbe : 0));
   // P5-P9: first RTT (the out-of-order threshold) and window scaling.
@@ -652,7 +683,9 @@ done:
     if (bits & kSpuriousRetransmission) count_up(f.status, cnt.spurious_retx);
     if (bits & kFastRetransmission) {
       // The verdict stays Wireshark's; the counters follow the sender.
-      if (reno_late_head_resend(fwd, rev, cold, d, seq, now)) {
+      const bool peer_clocks = f.retx_last & (kRetxLastClocks << r);
+      if (reno_late_head_resend(fwd, rev, cold, d, seq, now) &&
+          !paced_answer(rev, peer_clocks, now, prev_sent_us, prev_gap_us)) {
         count_up(f.status, cnt.rto_retx);
       } else {
         count_up(f.status, cnt.fast_retx);

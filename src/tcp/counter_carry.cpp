@@ -37,7 +37,6 @@ bool CounterCarry::carry(flow::FlowEntry& f, uint32_t slot) noexcept {
       hold(c.segments);
       hold(c.retx_segs);
       hold(c.retx_bytes);
-      hold(c.dup_acks);
     }
     hold(f.cold.rtt_samples);
     return false;
@@ -45,10 +44,12 @@ bool CounterCarry::carry(flow::FlowEntry& f, uint32_t slot) noexcept {
   f.status |= flow::kFlowCarried;
   for (int d = 0; d < 2; ++d) {
     const uint64_t bytes = f.count[d].data_bytes;
+    const uint16_t pace_gap = f.count[d].pace_gap;  // analysis state, not a count
     f.count[d].data_bytes = 0;
     s->count[d].add(f.count[d]);
     f.count[d] = tcp::HalfCounters{};
     f.count[d].data_bytes = bytes;
+    f.count[d].pace_gap = pace_gap;
   }
   TcpCold& c = f.cold;
   s->totals.midack_count += c.midack_count;

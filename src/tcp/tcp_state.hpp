@@ -131,11 +131,21 @@ struct HalfCounters {
   uint32_t retx_bytes = 0;       // saturating
   uint16_t fast_retx = 0;        // saturating
   uint16_t spurious_retx = 0;    // saturating
-  uint32_t dup_acks = 0;
+  uint16_t dup_acks = 0;         // saturating
+  // Not a counter: the time between this side's two latest segments, in kPaceGapUnitUs
+  // (saturating at 0xFFFF, ~524 ms), so a re-send in the sender's pacing slot can be told
+  // from one its timer sent (analyzer: paced_answer). The counter carry keeps it.
+  uint16_t pace_gap = 0;
   uint16_t lost_segments = 0;    // gaps: "previous segment not captured" (saturating)
   uint16_t rto_retx = 0;         // timeout retransmissions (docs/tcp-analysis.md section 14; saturating)
 };
 static_assert(sizeof(HalfCounters) == 32);
+
+// HalfCounters::pace_gap: its unit, and the time it codes (0xFFFF: that long or longer).
+inline constexpr uint32_t kPaceGapUnitUs = 8;
+inline uint16_t pace_gap_code(uint32_t gap_us) noexcept {
+  return static_cast<uint16_t>(gap_us / kPaceGapUnitUs < 0xFFFF ? gap_us / kPaceGapUnitUs : 0xFFFF);
+}
 
 // TcpCold::flags
 enum ColdFlag : uint8_t {

@@ -193,7 +193,52 @@ TEST(Analyzer, HeadResentIntoALongDupAckRunWithoutSackIsATimeout) {
   }
 }
 
-// A tail-loss probe (RFC 8985): the last segment of a flight re-sent after ~2 RTTs without
+// A sender that paces holds even a fast retransmission until its next pacing slot, so
+// without SACK the answer to a duplicate ACK can pass the sensor milliseconds after it
+// (kernel run, no SACK, 6 streams through 10 Mbit/s: head re-sends 0.6 and 2 ms after a
+// duplicate ACK, each exactly one pacing interval, 5.43 and 19.06 ms, after the sender's
+// previous segment; TcpExtTCPTimeouts did not count them). A re-send that keeps the sender's
+// rhythm with a duplicate ACK since its previous segment is that answer; off the rhythm, or
+// with no loss evidence since the previous segment, the timer sent it.
+TEST(Analyzer, HeadResentInThePacingSlotAnswersADuplicateAck) {
+  struct Case {
+    const char* what;
+    uint64_t dup_before;  // a duplicate ACK this long before the slot (0: none since the previous segment)
+    uint64_t past_slot;   // the re-send this long after the slot
+    uint32_t fast, rto;
+  };
+  const Case cases[] = {
+      {"in the slot, 0.6 ms after a duplicate ACK", 600, 0, 2, 0},
+      {"40 us past the slot", 600, 40, 2, 0},
+      {"1.4 ms past the slot: the timer", 600, 1400, 1, 1},
+      {"in the slot, no duplicate ACK since the previous segment", 0, 0, 1, 1},
+  };
+  for (const Case& k : cases) {
+    Conversation c;
+    c.handshake(CI, SI, 0, 20);  // the sensor beside the client: its answers pass at once
+    for (uint32_t i = 0; i < 10; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 20000 + 10 * i});
+    c.send({false, S1, C1 + 100, A, 0, 509, 30000});  // the ACK advances for the last time
+    for (uint64_t t : {31000, 32000, 33000}) c.send({false, S1, C1 + 100, A, 0, 509, t});
+    EXPECT_EQ(c.send({true, C1 + 100, S1, A | P, 100, 502, 33100}) & kFastRetransmission, kFastRetransmission);
+    // New data every 5 ms (the pacing interval), a duplicate ACK between each two.
+    uint32_t next = C1 + 1000;
+    uint64_t slot = 35000;
+    for (; slot < 240000; slot += 5000, next += 100) {
+      c.send({true, next, S1, A | P, 100, 502, slot});
+      if (slot + 5000 < 240000) c.send({false, S1, C1 + 100, A, 0, 509, slot + 2500});
+    }
+    if (k.dup_before != 0) c.send({false, S1, C1 + 100, A, 0, 509, slot - k.dup_before});
+    const uint32_t v = c.send({true, C1 + 100, S1, A | P, 100, 502, slot + k.past_slot});  // ACK stalled 210 ms
+    c.finish();
+    const auto& r = c.records()[0].count[0];
+    EXPECT_EQ(v & (kRetransmission | kFastRetransmission), kRetransmission | kFastRetransmission) << k.what;
+    EXPECT_EQ(r.retx_segs, 2u) << k.what;
+    EXPECT_EQ(r.fast_retx, k.fast) << k.what;
+    EXPECT_EQ(r.rto_retx, k.rto) << k.what;
+  }
+}
+
+
 // an ACK, long before any RTO; not a timeout retransmission.
 TEST(Analyzer, TailLossProbe) {
   Conversation c;

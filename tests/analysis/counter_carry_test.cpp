@@ -38,6 +38,7 @@ flow::FlowEntry long_flow() {
   e.count[0].rto_retx = 3;
   e.count[1].segments = 1'000'000;
   e.count[1].dup_acks = 600;
+  e.count[1].pace_gap = 625;  // 5 ms: analysis state, not a count
   e.count[1].lost_segments = 2;
   e.cold.rtt_samples = (1u << 31) + 7;
   e.cold.rtt_sum_us = uint64_t{(1u << 31) + 7} * 1234 + 999;
@@ -61,6 +62,7 @@ TEST(CounterCarry, MovesTheCountsOutAndTheRecordAddsThemBack) {
   EXPECT_EQ(e.count[0].fast_retx, 0u);
   EXPECT_EQ(e.count[1].dup_acks, 0u);
   EXPECT_EQ(e.count[0].data_bytes, before.count[0].data_bytes);
+  EXPECT_EQ(e.count[1].pace_gap, 625u);
   EXPECT_EQ(e.cold.dsacks, 0u);
   EXPECT_EQ(e.cold.tail_probes, 0u);
   EXPECT_EQ(e.cold.rtt_samples, 1u << 20);
@@ -124,12 +126,12 @@ TEST(CounterCarry, NoRoomSaturatesBelowTheLimitAndSaysSo) {
   flow::FlowEntry e;
   e.status = flow::kFlowCarryDue;
   e.count[0].segments = 0xFFFFFFF0u;
-  e.count[0].dup_acks = 0xFFFFFFF0u;
+  e.count[0].dup_acks = 0xFFFF;
   e.count[1].fast_retx = 0xFFFF;
   EXPECT_FALSE(carry.carry(e, 100));
   EXPECT_EQ(e.status, flow::kFlowSaturated);
   EXPECT_EQ(e.count[0].segments, CounterCarry::kHold32);
-  EXPECT_EQ(e.count[0].dup_acks, CounterCarry::kHold32);
+  EXPECT_EQ(e.count[0].dup_acks, 0xFFFFu);  // 16-bit counters saturate (count_up), none is lowered
   EXPECT_EQ(e.count[1].fast_retx, 0xFFFFu);
   const event::FlowRecord r = record_of(e, carry, 100);
   EXPECT_TRUE(r.saturated);
