@@ -70,7 +70,8 @@ for cfg in "${runs[@]}"; do
   [ "$span" -eq 1 ] || cp "$tmp/cap.pcap" "$tmp/caps/run$(ls "$tmp/caps" | wc -l).pcap"
   if [ -n "${KERNEL_TRUTH_KEEP:-}" ]; then  # keep the captures (for tshark / tcptrace side by side)
     mkdir -p "$KERNEL_TRUTH_KEEP"
-    name=$(echo "$cfg" | tr -c 'A-Za-z0-9.=_-' _)
+    kept=$((${kept:-0} + 1))  # numbered: a setting given twice keeps both captures
+    name=$kept$(echo "$cfg" | tr -c 'A-Za-z0-9.=_-' _)
     cp "$tmp/cap.pcap" "$KERNEL_TRUTH_KEEP/$name.pcap" && cp "$tmp/cap.pcap.nstat" "$KERNEL_TRUTH_KEEP/$name.pcap.nstat"
   fi
   out=$(awk '$1 == "TcpOutSegs" {print $4}' "$tmp/cap.pcap.nstat")
