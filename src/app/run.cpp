@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <pcap/pcap.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cerrno>
@@ -29,6 +30,7 @@
 
 #include "app/commands.hpp"
 #include "app/evidence_out.hpp"
+#include "app/queue_report.hpp"
 #include "app/report.hpp"
 #include "app/summary.hpp"
 #include "evidence/bpf_filter.hpp"
@@ -652,6 +654,20 @@ int run_pipeline(const RunOptions& o) {
                      {"ierrors", ps.ierrors}, {"rx_nombuf", ps.rx_nombuf}, {"host_stamped", host_stamped}});
   }
   j["ports"] = ports;
+  // Packets per RX queue over the whole run (the stats lines give them per window).
+  // Named as the configuration names the port: the k-th distinct device is cfg.ports[k] (as
+  // the telemetry snapshot names it).
+  nlohmann::json qj = nlohmann::json::array();
+  std::vector<uint16_t> port_ids;
+  for (size_t i = 0; i < queues.size(); ++i) {
+    const uint16_t id = queues[i]->port().id;
+    size_t k = std::find(port_ids.begin(), port_ids.end(), id) - port_ids.begin();
+    if (k == port_ids.size()) port_ids.push_back(id);
+    qj.push_back({{"port", k < cfg.ports.size() ? cfg.ports[k].name : queues[i]->describe()},
+                  {"queue", queues[i]->queue()}, {"packets", queues[i]->received()},
+                  {"worker", engine.rehashing() ? -1 : static_cast<int>(i)}});
+  }
+  j["queues"] = qj;
   if (!replays.empty()) {
     nlohmann::json rj = nlohmann::json::array();
     for (const auto& [name, r] : replays)
@@ -691,6 +707,7 @@ int run_pipeline(const RunOptions& o) {
       fmt::print(report_out, "  port stats     {}: ipackets {}, imissed {}, ierrors {}, rx_nombuf {}\n",
                  p["port"].get<std::string>(), p["ipackets"].get<uint64_t>(), p["imissed"].get<uint64_t>(),
                  p["ierrors"].get<uint64_t>(), p["rx_nombuf"].get<uint64_t>());
+    print_queue_report(report_out, j);
     for (const auto& p : j["ports"])
       if (p["host_stamped"].get<uint64_t>() != 0)
         fmt::print(report_out, "  timestamps     {}: {} frame(s) came without the device's timestamp and carry the "

@@ -179,7 +179,9 @@ void Monitor::derive(Snapshot& s, const Snapshot& base) const {
     f.cv = coefficient_of_variation(q);
     f.max_mean = max_over_mean(q);
     if (!q.empty()) f.busiest_queue = ids[static_cast<size_t>(std::max_element(q.begin(), q.end()) - q.begin())];
-    f.judged = q.size() > 1 && f.packets >= cfg_.min_packets;
+    // Behind the software rehash stage the queues bind no worker: their spread is shown,
+    // not judged (the workers' is, as core skew).
+    f.judged = q.size() > 1 && f.packets >= cfg_.min_packets && !p.software_rehash;
     s.imbalance.push_back(f);
   }
 
@@ -232,6 +234,27 @@ void Monitor::emit(const Snapshot& s, nlohmann::json ev, std::vector<nlohmann::j
   out.push_back(j);
   events_.push_back(j);
   if (events_.size() > kMaxEvents) events_.pop_front();
+}
+
+// Why a worker behind the software rehash stage gets more packets than the others: the
+// stage hashes the inner 5-tuple, so what is left is the flows themselves (one too large,
+// too few) or an uneven draw of flows of unequal size.
+std::pair<std::string, std::string> Monitor::rehash_skew_reason(const Diagnosis& d, unsigned worker,
+                                                                unsigned workers) const {
+  if (d.samples == 0)
+    return {"unknown", "no packet samples to say why (imbalance.samples is off, or the sample rings overflowed)"};
+  if (d.elephant_queue == static_cast<int>(worker) && d.elephant_share > cfg_.elephant_share)
+    return {"elephant", fmt::format("one inner flow carries {} of its packets, and no hash can split one flow (its "
+                                    "worker must keep up with it alone)",
+                                    pct(d.elephant_share))};
+  if (d.inner_flows_95 <= 2ull * workers)
+    return {"few_flows", fmt::format("only {} flow{} carr{} 95% of the traffic; no hash spreads so few flows evenly "
+                                     "over {} workers",
+                                     d.inner_flows_95, d.inner_flows_95 == 1 ? "" : "s",
+                                     d.inner_flows_95 == 1 ? "ies" : "y", workers)};
+  return {"flow_sizes", fmt::format("{} flows carry 95% of the traffic, of unequal sizes: by the inner hash they "
+                                    "spread to CV {:.2f} over {} workers",
+                                    d.inner_flows_95, d.predicted_inner_cv, workers)};
 }
 
 void Monitor::evaluate(const Snapshot& s, const Snapshot& prev, std::vector<nlohmann::json>& out) {
@@ -321,7 +344,16 @@ void Monitor::evaluate(const Snapshot& s, const Snapshot& prev, std::vector<nloh
       std::string why;
       if (static_cast<int>(w.worker) == s.worker_balance.busiest_queue && s.worker_balance.max_mean > 1.2) {
         ev["cause"] = "packets";
-        why = fmt::format("it receives {:.1f}x the mean packet rate (see the queue imbalance)", s.worker_balance.max_mean);
+        why = fmt::format("it receives {:.1f}x the mean packet rate", s.worker_balance.max_mean);
+        if (!s.rehash) {
+          why += " (see the queue imbalance)";
+        } else {
+          // The inner 5-tuple hash chose the workers: say why it could not spread the flows.
+          const auto [reason, text] = rehash_skew_reason(d, w.worker, static_cast<unsigned>(s.workers.size()));
+          ev["reason"] = reason;
+          ev["diagnosis"] = d;
+          why += ", with the software rehash spreading flows by their inner 5-tuple: " + text;
+        }
       } else {
         ev["cause"] = "cost";
         why = fmt::format("it spends {:.0f} cycles per packet against a mean of {:.0f}: its flows cost more (payload "

@@ -20,6 +20,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
@@ -100,6 +101,7 @@ class Monitor {
   const Snapshot& window_base(double now) const;
   void derive(Snapshot& s, const Snapshot& base) const;
   void evaluate(const Snapshot& s, const Snapshot& prev, std::vector<nlohmann::json>& out);
+  std::pair<std::string, std::string> rehash_skew_reason(const Diagnosis& d, unsigned worker, unsigned workers) const;
   void emit(const Snapshot& s, nlohmann::json ev, std::vector<nlohmann::json>& out);
 
   MonitorConfig cfg_;

@@ -325,6 +325,18 @@ std::vector<nlohmann::json> imbalance_events(const std::vector<nlohmann::json>& 
   return v;
 }
 
+// The report's per-queue part of a split: "q0 N (P%), q1 ..." (shares of the port's packets).
+std::string queue_line(const Split& s) {
+  std::string line;
+  for (size_t q = 0; q < s.frames.size(); ++q) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%sq%zu %zu (%.1f%%)", q == 0 ? "" : ", ", q, s.frames[q].size(),
+                  100.0 * static_cast<double>(s.frames[q].size()) / static_cast<double>(s.total));
+    line += buf;
+  }
+  return line;
+}
+
 TEST(MultiQueue, GreOverFourQueuesHashedOnTheOuterHeaderIsDiagnosedAndSoftwareRehashBalances) {
   const std::string dir = fresh_dir("gre");
   const std::string trace = generate(dir, "--preset gre-imbalance --packets 40000 --flows 4000");
@@ -379,6 +391,18 @@ TEST(MultiQueue, GreOverFourQueuesHashedOnTheOuterHeaderIsDiagnosedAndSoftwareRe
       in_summary |= e.value("kind", "") == "queue_imbalance" && e.value("cause", "") == "tunnel";
     EXPECT_TRUE(in_summary) << j["imbalance_events"].dump(1);
     EXPECT_EQ(j["packets"], 40000);
+    // The console report: the queues' whole-run counts (the summary's `queues`) and the
+    // raised condition with its cause, not only the files.
+    ASSERT_EQ(j["queues"].size(), 4u) << j["queues"].dump();
+    for (unsigned q = 0; q < 4; ++q) {
+      EXPECT_EQ(j["queues"][q]["queue"], q);
+      EXPECT_EQ(j["queues"][q]["packets"], s.frames[q].size()) << j["queues"].dump();
+      EXPECT_EQ(j["queues"][q]["worker"], static_cast<int>(q));
+    }
+    EXPECT_NE(r.out.find("  queues         mq0: " + queue_line(s) + "\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("  IMBALANCE      raised at "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(", still at the end: queues of port mq0 are imbalanced"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("enable software rehash on port mq0"), std::string::npos) << r.out;
   }
 
   // rehash: software: one stage reads the 4 queues and spreads by the inner 5-tuple.
@@ -402,7 +426,15 @@ TEST(MultiQueue, GreOverFourQueuesHashedOnTheOuterHeaderIsDiagnosedAndSoftwareRe
     EXPECT_EQ(wb["packets"], 40000);
     EXPECT_LT(wb["cv"].get<double>(), 0.1) << wb.dump();
     EXPECT_TRUE(imbalance_events(lines, "queue_imbalance").empty());  // queues do not bind workers here
+    // Their spread is still shown, not judged.
+    ASSERT_EQ(last["imbalance"].size(), 1u) << last.dump();
+    EXPECT_GT(last["imbalance"][0]["cv"].get<double>(), 0.5) << last.dump();
+    EXPECT_EQ(last["imbalance"][0]["judged"], false) << last.dump();
+    EXPECT_NE(r.out.find("  queues         mq0: " + queue_line(s) + "\n"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("IMBALANCE"), std::string::npos) << r.out;
     const auto j = read_json(out + "/summary.json");
+    ASSERT_EQ(j["queues"].size(), 4u) << j["queues"].dump();
+    for (const auto& q : j["queues"]) EXPECT_EQ(q["worker"], -1) << j["queues"].dump();
     ASSERT_FALSE(j.is_discarded());
     EXPECT_EQ(j["rehash"]["packets"], 40000);
     EXPECT_EQ(j["rehash"]["dropped_full"], 0);

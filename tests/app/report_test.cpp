@@ -5,8 +5,11 @@
 // totals always cover every flow.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
+#include <string>
 
+#include "app/queue_report.hpp"
 #include "app/report.hpp"
 
 namespace seqwatch::app {
@@ -238,6 +241,57 @@ TEST(Report, CountsHowConnectionsEnded) {
   EXPECT_EQ(j["syn_unanswered"], 1);
   EXPECT_EQ(j["handshake_incomplete"], 1);
   EXPECT_EQ(j["open"], 2);
+}
+
+// `run`'s queue report from its summary: packets per queue for a port with several (not for
+// one with one queue), a condition raised then cleared and one still raised (the latest
+// message of each), drops summed over the windows that saw them.
+TEST(QueueReport, QueuesConditionsAndDropsFromTheSummary) {
+  auto ev = [](double t, const char* kind, const char* state, const char* msg) {
+    nlohmann::json e{{"v", 1}, {"type", "imbalance"}, {"elapsed_s", t}, {"kind", kind}, {"message", msg}};
+    if (state[0] != 0) e["state"] = state;
+    if (std::string(kind) == "queue_imbalance") e["port"] = "span0";
+    return e;
+  };
+  nlohmann::json j;
+  j["queues"] = nlohmann::json::array({{{"port", "span0"}, {"queue", 0}, {"packets", 300}, {"worker", 0}},
+                                       {{"port", "span0"}, {"queue", 1}, {"packets", 100}, {"worker", 1}},
+                                       {{"port", "tap0"}, {"queue", 0}, {"packets", 50}, {"worker", 2}}});
+  nlohmann::json drop1 = ev(10, "drops", "", "drops on port span0 are imissed (40 packets)");
+  nlohmann::json drop2 = ev(20, "drops", "", "drops on port span0 are imissed (60 packets)");
+  for (auto* d : {&drop1, &drop2}) {
+    (*d)["cause"] = "imissed";
+    (*d)["port"] = "span0";
+  }
+  drop1["packets"] = 40;
+  drop2["packets"] = 60;
+  j["imbalance_events"] = nlohmann::json::array(
+      {ev(10, "queue_imbalance", "raised", "queues of port span0 are imbalanced: first"), drop1,
+       ev(20, "queue_imbalance", "cleared", ""), ev(30, "queue_imbalance", "raised", "queues of port span0 are imbalanced: again"),
+       ev(40, "queue_imbalance", "cleared", ""), ev(20, "core_skew", "raised", "core skew 2.00: worker 1 is busy 90%"),
+       drop2});
+  char* buf = nullptr;
+  size_t len = 0;
+  std::FILE* out = open_memstream(&buf, &len);
+  ASSERT_NE(out, nullptr);
+  print_queue_report(out, j);
+  std::fclose(out);
+  const std::string text(buf, len);
+  std::free(buf);
+  EXPECT_EQ(text,
+            "  queues         span0: q0 300 (75.0%), q1 100 (25.0%)\n"
+            "  IMBALANCE      raised at 30.0 s, cleared at 40.0 s: queues of port span0 are imbalanced: again\n"
+            "  CORE SKEW      raised at 20.0 s, still at the end: core skew 2.00: worker 1 is busy 90%\n"
+            "  DROPS          100 packets in 2 windows; latest: drops on port span0 are imissed (60 packets)\n");
+  // Nothing raised, one queue per port: nothing to say.
+  nlohmann::json quiet;
+  quiet["queues"] = nlohmann::json::array({{{"port", "tap0"}, {"queue", 0}, {"packets", 50}, {"worker", 0}}});
+  quiet["imbalance_events"] = nlohmann::json::array();
+  out = open_memstream(&buf, &len);
+  print_queue_report(out, quiet);
+  std::fclose(out);
+  EXPECT_EQ(len, 0u);
+  std::free(buf);
 }
 
 }  // namespace

@@ -212,6 +212,48 @@ TEST(Monitor, ElephantFlow) {
   EXPECT_NE(msg.find("one elephant flow carries 60% of queue 3"), std::string::npos) << msg;
 }
 
+// Behind the software rehash stage the queues bind no worker: their spread (here all on one
+// queue, a GRE tunnel) is shown but not judged, and a busy worker's core skew says why the
+// inner hash could not spread its packets (the queue imbalance it pointed to before is never
+// raised there): one inner flow too large, or too few flows.
+TEST(Monitor, CoreSkewBehindTheRehashNamesTheFlowsNotTheQueues) {
+  struct Case {
+    const char* what;
+    std::string reason, text;
+  };
+  for (const Case& k : {Case{"elephant", "elephant", "one inner flow carries 60% of its packets"},
+                        Case{"few flows", "few_flows", "only 3 flows carry 95% of the traffic"}}) {
+    Monitor m(test_config());
+    upd(m, make_snapshot(1, {0, 0, 0, 0}, {0, 0, 0, 0}, 0, true));
+    std::mt19937_64 rng(5);
+    if (k.reason == "elephant") {
+      for (int i = 0; i < 6000; ++i) m.add_sample({rng(), rng(), 100, static_cast<uint8_t>(i % 3), true});
+      for (int i = 0; i < 2000; ++i) m.add_sample({rng(), rng(), 100, 3, true});
+      for (int i = 0; i < 3000; ++i) m.add_sample({77, 7777, 1500, 3, true});
+    } else {
+      for (int i = 0; i < 4000; ++i) m.add_sample({77, 1001, 1500, 3, true});
+      for (int i = 0; i < 4000; ++i) m.add_sample({77, 1002, 1500, 3, true});
+      for (int i = 0; i < 1000; ++i) m.add_sample({77, 1003, 1500, 1, true});
+    }
+    Snapshot s1 = make_snapshot(11, {128000, 128000, 128000, 500000},
+                                {1'000'000'000, 1'000'000'000, 1'000'000'000, 2'500'000'000}, 0, true);
+    for (QueueStats& q : s1.queues) q.packets = q.queue == 0 ? 884000 : 0;
+    const auto lines = m.update(s1);
+    EXPECT_TRUE(of_kind(lines, "queue_imbalance").empty()) << k.what;
+    ASSERT_EQ(s1.imbalance.size(), 1u);
+    EXPECT_GT(s1.imbalance[0].cv, 1.0) << k.what;
+    EXPECT_FALSE(s1.imbalance[0].judged) << k.what;
+    const auto ev = of_kind(lines, "core_skew");
+    ASSERT_EQ(ev.size(), 1u) << nlohmann::json(lines).dump(1);
+    EXPECT_EQ(ev[0]["cause"], "packets") << k.what;
+    EXPECT_EQ(ev[0]["reason"], k.reason) << k.what;
+    EXPECT_EQ(ev[0]["worker"], 3) << k.what;
+    const std::string msg = ev[0]["message"];
+    EXPECT_NE(msg.find(k.text), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("queue imbalance"), std::string::npos) << msg;
+  }
+}
+
 TEST(Monitor, UpstreamLossWhileTheSensorDropsIsFlagged) {
   Monitor m(test_config());
   upd(m, make_snapshot(1, {0, 0, 0, 0}, {0, 0, 0, 0}));
