@@ -184,11 +184,23 @@ uint32_t Worker::scan_payload(uint16_t i, const PacketRef& p) noexcept {
   return trig;
 }
 
+uint32_t Worker::decoded_wire_length(const PacketRef& p) const noexcept {
+  decode::PacketView v;
+  decode::decode(p.data, p.caplen, link_, v);
+  return evidence::wire_length(p, v);
+}
+
 void Worker::process_burst(const PacketRef* pkts, uint16_t n) noexcept {
   if (x_.capture_filter != nullptr) {  // BPF capture filter: drop early, count it
+    // `len` (`greater`, `less`) is the frame's original length. A source that cannot tell it
+    // (net_pcap, net_af_packet, a replay port: wirelen 0) may hand over frames a snaplen or
+    // a PACKET_MMAP frame cut: their IP header says how long they were, as for the evidence
+    // (evidence::wire_length), read only for a filter that tests the length.
+    const bool reads_len = x_.capture_filter->reads_length();
     uint16_t k = 0;
     for (uint16_t i = 0; i < n; ++i) {
-      const uint32_t wire = pkts[i].wirelen != 0 ? pkts[i].wirelen : pkts[i].caplen;
+      uint32_t wire = pkts[i].wirelen;
+      if (wire == 0) wire = reads_len ? decoded_wire_length(pkts[i]) : pkts[i].caplen;
       if (x_.capture_filter->match(pkts[i].data, pkts[i].caplen, wire)) kept_[k++] = pkts[i];
     }
     state_.filtered += n - k;

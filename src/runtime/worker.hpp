@@ -110,6 +110,9 @@ class Worker {
 
  private:
   void process_burst(const PacketRef* pkts, uint16_t n) noexcept;
+  // The original length of a frame whose source did not give it (wirelen 0): from its IP
+  // header when a cut left it shorter (the capture filter's `len`).
+  uint32_t decoded_wire_length(const PacketRef& p) const noexcept;
   void sample(const PacketRef* pkts, uint16_t n) noexcept;
   void payload_event(uint16_t i, const PacketRef& p, const PayloadMatcher::Scratch::Match& m) noexcept;
   uint32_t scan_payload(uint16_t i, const PacketRef& p) noexcept;  // returns kTrigPayload or 0

@@ -623,6 +623,32 @@ TEST(Cli, BpfTriggerLengthIsTheWireLengthThroughEverySource) {
   EXPECT_EQ(slices["dpdk"], slices["auto"]);
 }
 
+// The capture filter's `len` too: through net_pcap `greater 1000` keeps the same frames of the
+// 128-byte-cut demo capture as through the file reader (until 2026-12-04 it saw the cut length
+// there and dropped every frame).
+TEST(Cli, CaptureFilterLengthIsTheWireLengthThroughEverySource) {
+  std::map<std::string, nlohmann::json> sum;
+  for (const std::string source : {"auto", "dpdk"}) {
+    const std::string dir = seqwatch::test::scratch_dir() + "filter-len-" + source;
+    fs::remove_all(dir);
+    const CmdResult r = run(exe() + " analyze '" + src_dir() + "/data/demo.pcap' --source " + source + " --evidence '" +
+                            dir + "' --set 'evidence.capture_filter=greater 1000' --json '" + dir + ".json'");
+    ASSERT_EQ(r.rc, 0) << source << ": " << r.out;
+    std::ifstream in(dir + ".json");
+    sum[source] = nlohmann::json::parse(in);
+  }
+  const auto dropped = [&](const std::string& source) {
+    for (const auto& f : sum[source]["bpf_filters"])
+      if (f.value("role", "") == "capture_filter") return f.value("dropped", uint64_t{0});
+    return ~uint64_t{0};
+  };
+  EXPECT_GT(sum["auto"]["packets"].get<uint64_t>(), 1000u);
+  EXPECT_GT(dropped("auto"), 1000u);
+  EXPECT_EQ(sum["dpdk"]["packets"], sum["auto"]["packets"]);
+  EXPECT_EQ(dropped("dpdk"), dropped("auto"));
+  EXPECT_EQ(sum["dpdk"]["tcp"], sum["auto"]["tcp"]);
+}
+
 // An output path that names the capture being read (the same path, another spelling of it,
 // a hard link) is refused before anything is opened for writing: until 2026-12-03 `--json
 // x.pcap` replaced the capture with the summary and `--events x.pcap` truncated it while it
