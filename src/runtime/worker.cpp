@@ -96,7 +96,7 @@ void Worker::sample(const PacketRef* pkts, uint16_t n) noexcept {
     }
     // Untunnelled, a NIC's RSS hashes the ports too: the outer flow is the flow.
     if (!s.tunneled && keyed) s.outer_hash = s.inner_hash;
-    s.wirelen = pkts[i].wirelen != 0 ? pkts[i].wirelen : pkts[i].caplen;
+    s.wirelen = evidence::wire_length(pkts[i], v);  // the IP length where the source lost the original
     s.worker = worker_id_;
     if (samples_->push(s)) ++state_.samples;
     else ++state_.samples_dropped;
