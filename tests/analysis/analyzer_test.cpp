@@ -147,6 +147,28 @@ TEST(Analyzer, ResendRightAfterAPeerFinIsATimeout) {
   }
 }
 
+// The start of the head re-send tests below: ten segments from the client, the server's ACK
+// moving past the first at 30 ms for the last time, three duplicate ACKs and the fast
+// retransmission they clock at once.
+void lose_the_head(Conversation& c) {
+  for (uint32_t i = 0; i < 10; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 20000 + 10 * i});
+  c.send({false, S1, C1 + 100, A, 0, 509, 30000});
+  for (uint64_t t : {31000, 32000, 33000}) c.send({false, S1, C1 + 100, A, 0, 509, t});
+  EXPECT_EQ(c.send({true, C1 + 100, S1, A | P, 100, 502, 33100}) & kFastRetransmission, kFastRetransmission);
+}
+
+// Their end: the head re-sent again at `at` (Wireshark: a fast retransmission), and the
+// flow's two retransmissions counted as `fast` fast ones and `rto` timeouts.
+void expect_head_resent(Conversation& c, uint64_t at, uint32_t fast, uint32_t rto, const char* what) {
+  const uint32_t v = c.send({true, C1 + 100, S1, A | P, 100, 502, at});
+  c.finish();
+  const auto& r = c.records()[0].count[0];
+  EXPECT_EQ(v & (kRetransmission | kFastRetransmission), kRetransmission | kFastRetransmission) << what;
+  EXPECT_EQ(r.retx_segs, 2u) << what;
+  EXPECT_EQ(r.fast_retx, fast) << what;
+  EXPECT_EQ(r.rto_retx, rto) << what;
+}
+
 // Without SACK a sender re-sends the head when the duplicate ACKs reach its threshold and
 // then, while the ACK stays put, only on its timer. Kernel runs with net.ipv4.tcp_sack=0
 // showed such timeouts landing a few milliseconds after one of a long run of duplicate ACKs:
@@ -178,18 +200,9 @@ TEST(Analyzer, HeadResentIntoALongDupAckRunWithoutSackIsATimeout) {
   for (const Case& k : cases) {
     Conversation c;
     c.handshake(CI, SI, 0, 10000, 7, k.sack);  // the client's side of the RTT: 5 ms
-    for (uint32_t i = 0; i < 10; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 20000 + 10 * i});
-    c.send({false, S1, C1 + 100, A, 0, 509, 30000});  // the ACK advances for the last time
-    for (uint64_t t : {31000, 32000, 33000}) c.send({false, S1, C1 + 100, A, 0, 509, t});
-    EXPECT_EQ(c.send({true, C1 + 100, S1, A | P, 100, 502, 33100}) & kFastRetransmission, kFastRetransmission);
+    lose_the_head(c);
     for (uint64_t t : k.dups) c.send({false, S1, C1 + 100, A, 0, 509, t});
-    const uint32_t v = c.send({true, C1 + 100, S1, A | P, 100, 502, k.resend});
-    c.finish();
-    const auto& r = c.records()[0].count[0];
-    EXPECT_EQ(v & (kRetransmission | kFastRetransmission), kRetransmission | kFastRetransmission) << k.what;
-    EXPECT_EQ(r.retx_segs, 2u) << k.what;
-    EXPECT_EQ(r.fast_retx, k.fast) << k.what;
-    EXPECT_EQ(r.rto_retx, k.rto) << k.what;
+    expect_head_resent(c, k.resend, k.fast, k.rto, k.what);
   }
 }
 
@@ -216,10 +229,7 @@ TEST(Analyzer, HeadResentInThePacingSlotAnswersADuplicateAck) {
   for (const Case& k : cases) {
     Conversation c;
     c.handshake(CI, SI, 0, 20);  // the sensor beside the client: its answers pass at once
-    for (uint32_t i = 0; i < 10; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 20000 + 10 * i});
-    c.send({false, S1, C1 + 100, A, 0, 509, 30000});  // the ACK advances for the last time
-    for (uint64_t t : {31000, 32000, 33000}) c.send({false, S1, C1 + 100, A, 0, 509, t});
-    EXPECT_EQ(c.send({true, C1 + 100, S1, A | P, 100, 502, 33100}) & kFastRetransmission, kFastRetransmission);
+    lose_the_head(c);
     // New data every 5 ms (the pacing interval), a duplicate ACK between each two.
     uint32_t next = C1 + 1000;
     uint64_t slot = 35000;
@@ -228,13 +238,7 @@ TEST(Analyzer, HeadResentInThePacingSlotAnswersADuplicateAck) {
       if (slot + 5000 < 240000) c.send({false, S1, C1 + 100, A, 0, 509, slot + 2500});
     }
     if (k.dup_before != 0) c.send({false, S1, C1 + 100, A, 0, 509, slot - k.dup_before});
-    const uint32_t v = c.send({true, C1 + 100, S1, A | P, 100, 502, slot + k.past_slot});  // ACK stalled 210 ms
-    c.finish();
-    const auto& r = c.records()[0].count[0];
-    EXPECT_EQ(v & (kRetransmission | kFastRetransmission), kRetransmission | kFastRetransmission) << k.what;
-    EXPECT_EQ(r.retx_segs, 2u) << k.what;
-    EXPECT_EQ(r.fast_retx, k.fast) << k.what;
-    EXPECT_EQ(r.rto_retx, k.rto) << k.what;
+    expect_head_resent(c, slot + k.past_slot, k.fast, k.rto, k.what);  // ACK stalled 210 ms
   }
 }
 
