@@ -336,6 +336,7 @@ int analyze(const AnalyzeOptions& opts) {
   RetransReport report(std::max<size_t>(RetransReport::kDefaultKeepFlows, opts.top));  // every row --top asks for
   runtime::EngineSinks sinks;
   sinks.on_event = [&](const event::SegmentEvent& e) {
+    report.add_event(e);
     if (!opts.events_out.empty()) events.write(e);
   };
   sinks.on_record = [&](const event::FlowRecord& r) {

@@ -167,12 +167,48 @@ void RetransReport::add_open(const event::FlowRecord& r) {
   open_.emplace(key, f);
 }
 
+void RetransReport::add_event(const event::SegmentEvent& e) {
+  constexpr uint32_t kAnyRetx = tcp::kRetransmission | tcp::kFastRetransmission | tcp::kSpuriousRetransmission;
+  if (e.kind == event::kSegmentVerdicts && (e.verdict.bits & kAnyRetx) != 0) timeline_.add_retx(e.ts_ns);
+}
+
+RetxWho RetransReport::who() const {
+  RetxWho w;
+  w.retx = total_.retx_segs;
+  w.services = servers_.agg.size();
+  w.clients = clients_.agg.size();
+  const Endpoint* top = nullptr;
+  for (const Endpoint& e : servers_.retransmitting) {
+    const auto it = servers_.agg.find(e);
+    if (it == servers_.agg.end() || it->second.retx_segs == 0) continue;
+    ++w.services_with_retx;
+    if (top == nullptr || it->second.retx_segs > w.top_service_retx) {
+      top = &e;
+      w.top_service_retx = it->second.retx_segs;
+    }
+  }
+  if (top != nullptr) w.top_service = format(*top, true);
+  top = nullptr;
+  for (const Endpoint& e : clients_.retransmitting) {
+    const auto it = clients_.agg.find(e);
+    if (it == clients_.agg.end() || it->second.retx_segs == 0) continue;
+    ++w.clients_with_retx;
+    if (top == nullptr || it->second.retx_segs > w.top_client_retx) {
+      top = &e;
+      w.top_client_retx = it->second.retx_segs;
+    }
+  }
+  if (top != nullptr) w.top_client = format(*top, false);
+  return w;
+}
+
 void RetransReport::add(const event::FlowRecord& r) {
   // An active-timeout record holds a flow's counts so far, and the flow goes on: its line
   // joins the open flows', and the totals, service and client take what it adds to the
   // flow's previous record; the final record (cumulative too) adds the rest.
   const uint64_t key = flow_key(r.worker, r.flow_id);
   Agg counts = agg_of(r);
+  timeline_.add_flow(r.cold.first_ts_ns, r.last_ts_ns);
   if (r.reason == flow::RemoveReason::kActive) {
     add_open(r);
     auto it = open_counted_.find(key);
@@ -358,6 +394,7 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
                      {"open", f.open}});
   }
   j["top_flows"] = flows;
+  j["shape"] = retx_shape(timeline_.series(), who());
   j["report_limits"] = {{"flow_lines_kept", keep_flows_},
                         {"flow_lines_dropped", limits_.flow_lines_dropped},
                         {"endpoints_kept", max_endpoints_},
@@ -410,6 +447,7 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
     for (auto& [k, n] : j["verdicts"].items()) v += fmt::format("{}{} {}", v.empty() ? "" : ", ", k, n.get<uint64_t>());
     fmt::print(out, "  verdicts       {}\n", v);
   }
+  if (total_.retx_segs != 0) fmt::print(out, "  shape          {}\n", j["shape"]["message"].get<std::string>());
   if (!j["top_services"].empty()) {
     fmt::print(out, "  top services by retransmissions (server:port  flows  segments  retx  rate):\n");
     for (const auto& s : j["top_services"])

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "app/shape.hpp"
 #include "event/records.hpp"
 
 namespace seqwatch::app {
@@ -33,6 +34,8 @@ class RetransReport {
   static constexpr size_t kDefaultMaxEndpoints = size_t{1} << 18;
   explicit RetransReport(size_t keep_flows = kDefaultKeepFlows, size_t max_endpoints = kDefaultMaxEndpoints);
   void add(const event::FlowRecord& r);
+  // A segment event: a retransmission's time joins the timeline of the report's `shape`.
+  void add_event(const event::SegmentEvent& e);
   void add_verdicts(const std::array<uint64_t, tcp::kVerdictBits>& counts);
   nlohmann::json to_json(size_t top_n) const;
   void print(std::FILE* out, size_t top_n) const;
@@ -146,6 +149,9 @@ class RetransReport {
   std::vector<FlowLine> flows_;         // flows with retransmissions or handshake trouble: a heap, worst first
   absl::flat_hash_map<uint64_t, FlowLine> open_;  // flow_key -> latest line of an open flow (active records)
   absl::flat_hash_map<uint64_t, Agg> open_counted_;  // flow_key -> what an open flow's active records counted so far
+  RetxTimeline timeline_;  // retransmissions and open flows over packet time (shape)
+  // Who shares the retransmissions, for the shape.
+  RetxWho who() const;
   size_t keep_flows_;
   size_t max_endpoints_;
   Limits limits_;

@@ -595,6 +595,7 @@ int run_pipeline(const RunOptions& o) {
   sinks.on_sample = [&](const runtime::FlowSample& s) { live.add_sample(s); };
   if (evidence_out) sinks.on_evidence = [&](evidence::RecordRing& r) { return evidence_out->drain(r); };
   sinks.on_event = [&](const event::SegmentEvent& e) {
+    report.add_event(e);
     if (!out.events.path().empty()) events.write(e);
   };
   sinks.on_record = [&](const event::FlowRecord& r) {

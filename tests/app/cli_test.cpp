@@ -211,6 +211,26 @@ TEST(Cli, WorkersThroughSoftwareRehashGiveTheSameEventsAsOneWorker) {
   EXPECT_EQ(j["rehash"]["dropped_full"], 0);
 }
 
+// The report's shape (docs/tcp-analysis.md, "Retransmission shape"): the trace generator's
+// uniform loss, 1% of segments over 30 s and ~100 services, is the failing device's shape
+// (steady, spread over many servers); one worker and two see the same shape (the timeline
+// counts every retransmission event, whichever worker found it), and the report prints it.
+TEST(Cli, SteadySpreadLossHasTheShapeOfAFailingLinkOrDevice) {
+  const std::string pcap = seqwatch::test::scratch_dir() + "steady-loss.pcap";
+  ASSERT_EQ(run(seqwatch::test::gen_exe() + " --rate 2000 --duration 30 --packets 0 --flows 200 --servers 50 "
+                "--loss-downstream 0.01 --seed 3 -o " + pcap).rc, 0);
+  const auto one = analyze_json(pcap, "auto");
+  const auto& shape = one["retransmissions"]["shape"];
+  EXPECT_EQ(shape["when"], "persistent") << shape.dump(1);
+  EXPECT_EQ(shape["who"], "spread");
+  EXPECT_EQ(shape["suspect"], "failing_link_or_device");
+  EXPECT_EQ(shape["retx_in_timeline"], one["retransmissions"]["retx_segments"]);
+  EXPECT_EQ(analyze_json(pcap, "auto", "-w 2")["retransmissions"]["shape"], shape);
+  const CmdResult r = run(exe() + " analyze '" + pcap + "'");
+  EXPECT_NE(r.out.find("  shape          spread over "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("a failing link or device on the shared path"), std::string::npos) << r.out;
+}
+
 // Offline analysis is lossless: with far more events than the event ring holds (the
 // load-balancer trace: a duplicate-ACK storm per retransmission), the worker waits for
 // the control thread instead of dropping events.

@@ -5,12 +5,14 @@
 // totals always cover every flow.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "app/queue_report.hpp"
 #include "app/report.hpp"
+#include "app/shape.hpp"
 
 namespace seqwatch::app {
 namespace {
@@ -292,6 +294,105 @@ TEST(QueueReport, QueuesConditionsAndDropsFromTheSummary) {
   std::fclose(out);
   EXPECT_EQ(len, 0u);
   std::free(buf);
+}
+
+// The shape of the retransmissions (the field notes' causes of loss): when, how often, who.
+constexpr uint64_t kSec = 1'000'000'000, kT0 = 1'700'000'000 * kSec;
+
+// A minute of traffic (one connection open throughout) and the given retransmission times.
+RetxTimeline minute_with(const std::vector<uint64_t>& retx_ns) {
+  RetxTimeline t;
+  t.add_flow(kT0, kT0 + 60 * kSec);
+  for (uint64_t ns : retx_ns) t.add_retx(kT0 + ns);
+  return t;
+}
+std::vector<uint64_t> every(uint64_t step_ns, uint64_t n) {
+  std::vector<uint64_t> v;
+  for (uint64_t i = 0; i < n; ++i) v.push_back(i * step_ns);
+  return v;
+}
+// Bursts of 30 retransmissions within 50 ms, every `period` s from 5 s on.
+std::vector<uint64_t> bursts(uint64_t period_s) {
+  std::vector<uint64_t> v;
+  for (uint64_t at = 5; at < 60; at += period_s)
+    for (uint64_t i = 0; i < 30; ++i) v.push_back(at * kSec + i * kSec / 600);
+  return v;
+}
+RetxWho who_of(uint64_t services, double top_service, uint64_t clients, double top_client, uint64_t retx = 1000) {
+  RetxWho w;
+  w.retx = retx;
+  w.services = w.services_with_retx = services;
+  w.top_service = "10.1.0.1:443";
+  w.top_service_retx = static_cast<uint64_t>(top_service * static_cast<double>(retx));
+  w.clients = w.clients_with_retx = clients;
+  w.top_client = "10.0.0.7";
+  w.top_client_retx = static_cast<uint64_t>(top_client * static_cast<double>(retx));
+  return w;
+}
+
+TEST(Shape, SteadyOnManyServersIsAFailingLinkOrDevice) {
+  const auto j = retx_shape(minute_with(every(kSec / 10, 600)).series(), who_of(20, 0.1, 30, 0.08));
+  EXPECT_EQ(j["when"], "persistent") << j.dump(1);
+  EXPECT_GE(j["coverage"].get<double>(), 0.95);
+  EXPECT_EQ(j["who"], "spread");
+  EXPECT_EQ(j["suspect"], "failing_link_or_device");
+  EXPECT_NE(j["message"].get<std::string>().find("a failing link or device on the shared path"), std::string::npos);
+}
+
+TEST(Shape, PeriodicBurstsOnManyServersAreCongestion) {
+  const auto j = retx_shape(minute_with(bursts(10)).series(), who_of(20, 0.1, 30, 0.08));
+  EXPECT_EQ(j["when"], "bursty") << j.dump(1);
+  EXPECT_EQ(j["bursts"], 6);
+  EXPECT_NEAR(j["period_s"].get<double>(), 10.0, 0.2);
+  EXPECT_EQ(j["suspect"], "congestion");
+  EXPECT_NE(j["message"].get<std::string>().find("in 6 bursts every ~10 s"), std::string::npos) << j["message"];
+  // Irregular bursts: no period.
+  std::vector<uint64_t> v;
+  for (uint64_t at : {3, 5, 17, 20, 41, 58})
+    for (uint64_t i = 0; i < 30; ++i) v.push_back(at * kSec + i * kSec / 600);
+  const auto k = retx_shape(minute_with(v).series(), who_of(20, 0.1, 30, 0.08));
+  EXPECT_EQ(k["suspect"], "congestion");
+  EXPECT_EQ(k["period_s"], 0.0) << k.dump(1);
+}
+
+TEST(Shape, OneHostOrOneServiceIsNamed) {
+  const auto steady = minute_with(every(kSec / 10, 600)).series();
+  const auto bursty = minute_with(bursts(10)).series();
+  EXPECT_EQ(retx_shape(steady, who_of(20, 0.1, 40, 0.9))["suspect"], "one_client");
+  EXPECT_EQ(retx_shape(steady, who_of(20, 0.85, 40, 0.1))["suspect"], "one_server");
+  EXPECT_EQ(retx_shape(bursty, who_of(20, 0.85, 40, 0.1))["suspect"], "one_service_overloaded");
+  const auto one = retx_shape(steady, who_of(1, 1.0, 40, 0.1));
+  EXPECT_EQ(one["who"], "one_service_only");
+  EXPECT_EQ(one["suspect"], "unclear");  // a capture of one service cannot tell the server from the path
+  EXPECT_NE(one["message"].get<std::string>().find("every connection goes to 10.1.0.1:443"), std::string::npos);
+}
+
+TEST(Shape, TooFewOrTooShortTellsNoCause) {
+  const auto few = retx_shape(minute_with(every(kSec, 10)).series(), who_of(20, 0.1, 30, 0.08, 10));
+  EXPECT_EQ(few["when"], "too_few");
+  EXPECT_EQ(few["suspect"], "none");
+  RetxTimeline t;  // half a second of traffic: 5 buckets
+  t.add_flow(kT0, kT0 + kSec / 2);
+  for (uint64_t i = 0; i < 40; ++i) t.add_retx(kT0 + i * kSec / 100);
+  const auto short_run = retx_shape(t.series(), who_of(20, 0.1, 30, 0.08));
+  EXPECT_EQ(short_run["when"], "too_short") << short_run.dump(1);
+  EXPECT_EQ(short_run["suspect"], "unclear");
+}
+
+// Weeks of packet time: the buckets widen, nothing is lost, the series stays short.
+TEST(Shape, TheTimelineWidensItsBucketsOverALongRun) {
+  RetxTimeline t;
+  const uint64_t week = 7 * 24 * 3600 * kSec;
+  t.add_flow(kT0, kT0 + week);
+  for (uint64_t i = 0; i < 1000; ++i) t.add_retx(kT0 + i * (week / 1000));
+  const auto s = t.series();
+  EXPECT_LE(s.retx.size(), RetxTimeline::kSeriesBuckets);
+  EXPECT_GE(s.bucket_s * static_cast<double>(s.retx.size()), 7 * 24 * 3600.0);
+  uint64_t sum = 0;
+  for (uint64_t n : s.retx) sum += n;
+  EXPECT_EQ(sum, 1000u);
+  EXPECT_TRUE(std::all_of(s.active.begin(), s.active.end(), [](bool a) { return a; }));
+  EXPECT_EQ(retx_shape(s, who_of(20, 0.1, 30, 0.08))["when"], "persistent");
 }
 
 }  // namespace

@@ -1,0 +1,234 @@
+#include "app/shape.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+namespace seqwatch::app {
+
+void RetxTimeline::fit(uint64_t bucket) {
+  auto lo = [](const auto& m, uint64_t b) { return m.empty() ? b : std::min(b, m.begin()->first); };
+  auto hi = [](const auto& m, uint64_t b) { return m.empty() ? b : std::max(b, std::prev(m.end())->first); };
+  while (std::max(hi(retx_, hi(open_, bucket)) - lo(retx_, lo(open_, bucket)), uint64_t{0}) >= kMaxBuckets) {
+    // Twice as wide: counts add up; an open-flow change keeps its bucket, rounded so that a
+    // flow still covers every new bucket it touched (an end rounds up).
+    width_ns_ *= 2;
+    bucket /= 2;
+    std::map<uint64_t, uint64_t> r;
+    for (const auto& [b, n] : retx_) r[b / 2] += n;
+    std::map<uint64_t, int64_t> o;
+    for (const auto& [b, n] : open_) o[n > 0 ? b / 2 : (b + 1) / 2] += n;
+    retx_ = std::move(r);
+    open_ = std::move(o);
+  }
+}
+
+void RetxTimeline::add_retx(uint64_t ts_ns) {
+  fit(ts_ns / width_ns_);
+  ++retx_[ts_ns / width_ns_];
+}
+
+void RetxTimeline::add_flow(uint64_t first_ns, uint64_t last_ns) {
+  if (last_ns < first_ns) last_ns = first_ns;
+  fit(first_ns / width_ns_);
+  fit(last_ns / width_ns_ + 1);
+  ++open_[first_ns / width_ns_];
+  --open_[last_ns / width_ns_ + 1];
+}
+
+RetxTimeline::Series RetxTimeline::series() const {
+  Series s;
+  s.bucket_s = static_cast<double>(width_ns_) / 1e9;
+  if (retx_.empty() && open_.empty()) return s;
+  uint64_t first = UINT64_MAX, last = 0;
+  for (const auto* m : {&retx_}) {
+    if (m->empty()) continue;
+    first = std::min(first, m->begin()->first);
+    last = std::max(last, std::prev(m->end())->first);
+  }
+  if (!open_.empty()) {
+    first = std::min(first, open_.begin()->first);
+    last = std::max(last, std::prev(open_.end())->first - 1);  // the last change ends a flow
+  }
+  if (last < first) last = first;
+  // At most kSeriesBuckets buckets of `merge` stored ones each.
+  const uint64_t span = last - first + 1;
+  uint64_t merge = 1;
+  while ((span + merge - 1) / merge > kSeriesBuckets) merge *= 2;
+  s.bucket_s *= static_cast<double>(merge);
+  const size_t n = static_cast<size_t>((span + merge - 1) / merge);
+  s.retx.assign(n, 0);
+  s.active.assign(n, false);
+  for (const auto& [b, c] : retx_) {
+    s.retx[(b - first) / merge] += c;
+    s.active[(b - first) / merge] = true;
+  }
+  int64_t open = 0;
+  auto it = open_.begin();
+  for (uint64_t i = 0; i < span; ++i) {
+    for (; it != open_.end() && it->first <= first + i; ++it) open += it->second;
+    if (open > 0) s.active[i / merge] = true;
+  }
+  return s;
+}
+
+namespace {
+
+constexpr uint64_t kMinRetx = 20;           // fewer: no shape to tell
+constexpr size_t kMinBuckets = 10;          // fewer buckets with traffic: too short to tell when
+constexpr double kPersistentCover = 0.5;    // retransmissions in at least this share of the buckets with traffic ...
+constexpr double kBurstyTopTenth = 0.5;     // ... unless the busiest tenth of them holds this share or more
+constexpr double kBurstOverMean = 3;        // a burst bucket: at least 3 x the mean (and 3 retransmissions)
+constexpr double kPeriodicCv = 0.25;        // bursts at least 3, their spacing this regular: periodic
+constexpr double kConcentrated = 0.8;       // one service / client with this share of the retransmissions ...
+constexpr uint64_t kMinPeers = 3;           // ... among at least this many in the capture
+constexpr double kSpread = 0.5;             // the top one has less than this share: spread
+
+std::string pct(double x) { return fmt::format("{:.0f}%", 100 * x); }
+
+}  // namespace
+
+nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
+  using nlohmann::json;
+  uint64_t total = 0;
+  std::vector<uint64_t> act;  // retransmissions of the buckets with traffic
+  std::vector<size_t> act_index;
+  for (size_t i = 0; i < s.retx.size(); ++i) {
+    total += s.retx[i];
+    if (s.active[i]) {
+      act.push_back(s.retx[i]);
+      act_index.push_back(i);
+    }
+  }
+  json j{{"bucket_s", s.bucket_s}, {"buckets", s.retx.size()}, {"buckets_with_traffic", act.size()},
+         {"retx_in_timeline", total}};
+  // When.
+  std::string when = "too_few";
+  double cover = 0, top_tenth = 0, period_s = 0;
+  uint64_t bursts = 0;
+  if (total >= kMinRetx && act.size() < kMinBuckets) {
+    when = "too_short";
+  } else if (total >= kMinRetx) {
+    const auto with = static_cast<double>(std::count_if(act.begin(), act.end(), [](uint64_t n) { return n != 0; }));
+    cover = with / static_cast<double>(act.size());
+    std::vector<uint64_t> sorted = act;
+    std::sort(sorted.begin(), sorted.end(), std::greater<>());
+    const size_t k = (sorted.size() + 9) / 10;
+    uint64_t top = 0;
+    for (size_t i = 0; i < k; ++i) top += sorted[i];
+    top_tenth = static_cast<double>(top) / static_cast<double>(total);
+    // Bursts: runs of consecutive burst buckets; their starts, for the period.
+    const double mean = static_cast<double>(total) / static_cast<double>(act.size());
+    const double burst_min = std::max(3.0, kBurstOverMean * mean);
+    std::vector<size_t> starts;
+    bool in_burst = false;
+    for (size_t i = 0; i < s.retx.size(); ++i) {
+      const bool b = static_cast<double>(s.retx[i]) >= burst_min;
+      if (b && !in_burst) starts.push_back(i);
+      in_burst = b;
+    }
+    bursts = starts.size();
+    if (starts.size() >= 3) {
+      std::vector<double> gaps;
+      for (size_t i = 1; i < starts.size(); ++i) gaps.push_back(static_cast<double>(starts[i] - starts[i - 1]));
+      double m = 0, v = 0;
+      for (double g : gaps) m += g / static_cast<double>(gaps.size());
+      for (double g : gaps) v += (g - m) * (g - m) / static_cast<double>(gaps.size());
+      if (m > 0 && std::sqrt(v) / m <= kPeriodicCv) period_s = m * s.bucket_s;
+    }
+    when = top_tenth >= kBurstyTopTenth ? "bursty" : cover >= kPersistentCover ? "persistent" : "intermittent";
+  }
+  j["when"] = when;
+  j["coverage"] = cover;
+  j["top_tenth_share"] = top_tenth;
+  j["bursts"] = bursts;
+  j["period_s"] = period_s;
+  // Who.
+  const double svc_share = who.retx != 0 ? static_cast<double>(who.top_service_retx) / static_cast<double>(who.retx) : 0;
+  const double cli_share = who.retx != 0 ? static_cast<double>(who.top_client_retx) / static_cast<double>(who.retx) : 0;
+  std::string whom = "unclear";
+  if (who.services == 1) whom = "one_service_only";
+  else if (who.clients == 1) whom = "one_client_only";
+  else if (who.clients >= kMinPeers && cli_share >= kConcentrated) whom = "one_client";
+  else if (who.services >= kMinPeers && svc_share >= kConcentrated) whom = "one_service";
+  else if (who.services_with_retx >= kMinPeers && svc_share < kSpread && (who.clients < kMinPeers || cli_share < kSpread))
+    whom = "spread";
+  j["who"] = whom;
+  j["services"] = who.services;
+  j["services_with_retx"] = who.services_with_retx;
+  j["top_service"] = who.top_service;
+  j["top_service_share"] = svc_share;
+  j["clients"] = who.clients;
+  j["clients_with_retx"] = who.clients_with_retx;
+  j["top_client"] = who.top_client;
+  j["top_client_share"] = cli_share;
+
+  // The cause that shape points to (the field notes' six).
+  const std::string in_time =
+      when == "persistent"   ? fmt::format("in {} of the {:g} s intervals with traffic, evenly", pct(cover), s.bucket_s)
+      : when == "bursty"     ? fmt::format("{} of them in the busiest tenth of the time{}{}", pct(top_tenth),
+                                           bursts > 1 ? fmt::format(", in {} bursts", bursts) : std::string(),
+                                           period_s > 0 ? fmt::format(" every ~{:.3g} s", period_s) : std::string())
+      : when == "intermittent" ? fmt::format("on and off (in {} of the {:g} s intervals with traffic)", pct(cover),
+                                             s.bucket_s)
+                               : std::string("over too short a time to tell when");
+  auto n_of = [](uint64_t n, const char* what) { return fmt::format("{} {}{}", n, what, n == 1 ? "" : "s"); };
+  std::string suspect = "unclear", msg;
+  if (when == "too_few") {
+    suspect = "none";
+    msg = fmt::format("{} retransmissions in the timeline: too few to show a shape", total);
+  } else if (whom == "one_client_only") {
+    msg = fmt::format("every connection comes from {}, its retransmissions with {}, {}: a capture of one client; "
+                      "spread over its services, the trouble is on its side (its NIC, host or access link) or on a "
+                      "path they all share",
+                      who.top_client, n_of(who.services_with_retx, "service"), in_time);
+  } else if (whom == "one_client") {
+    suspect = "one_client";
+    msg = fmt::format("client {} has {} of the retransmissions ({} clients in the capture), {}: one sick client (its NIC "
+                      "or host), not the path",
+                      who.top_client, pct(cli_share), who.clients, in_time);
+  } else if (whom == "one_service") {
+    suspect = when == "persistent" ? "one_server" : "one_service_overloaded";
+    msg = fmt::format("service {} has {} of the retransmissions ({} services in the capture), {}: {}", who.top_service,
+                      pct(svc_share), who.services, in_time,
+                      when == "persistent" ? "that server (its NIC or host) is failing"
+                                           : "that service, or its VIP / load balancer, is overloaded at those times");
+  } else if (whom == "one_service_only") {
+    suspect = "unclear";
+    msg = fmt::format("every connection goes to {}, {}: a capture of one service cannot tell that server from the path "
+                      "to it",
+                      who.top_service, in_time);
+  } else if (whom == "spread" && when == "too_short") {
+    msg = fmt::format("spread over {} and {} (the top service has {}), {}", n_of(who.services_with_retx, "service"),
+                      n_of(who.clients_with_retx, "client"), pct(svc_share), in_time);
+  } else if (whom == "spread") {
+    const std::string where = fmt::format("spread over {} and {} (the top service has {})",
+                                          n_of(who.services_with_retx, "service"), n_of(who.clients_with_retx, "client"),
+                                          pct(svc_share));
+    if (when == "persistent") {
+      suspect = "failing_link_or_device";
+      msg = fmt::format("{}, {}: a failing link or device on the shared path (e.g. an interface with CRC errors) hits "
+                        "every server behind it",
+                        where, in_time);
+    } else if (when == "bursty") {
+      suspect = "congestion";
+      msg = fmt::format("{}, {}: congestion bursts on a shared link{}", where, in_time,
+                        period_s > 0 ? " (periodic: a scheduled job, backups, a batch?)" : "");
+    } else {
+      msg = fmt::format("{}, {}: a shared link or device, neither steady enough for a failing one nor bursty enough for "
+                        "congestion",
+                        where, in_time);
+    }
+  } else {
+    msg = fmt::format("{} and {} with retransmissions (the top service has {}, the top client {}), {}",
+                      n_of(who.services_with_retx, "service"), n_of(who.clients_with_retx, "client"), pct(svc_share),
+                      pct(cli_share), in_time);
+  }
+  j["suspect"] = suspect;
+  j["message"] = msg;
+  return j;
+}
+
+}  // namespace seqwatch::app
