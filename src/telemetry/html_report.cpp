@@ -314,6 +314,9 @@ std::string render_html_report(const std::string& run_dir) {
 
   // Anomaly breakdown.
   h += "<h2>Anomaly breakdown</h2>\n";
+  if (const json shape = retrans.value("shape", json::object()); shape.contains("message"))
+    h += fmt::format("<p class=\"shape\"><b>Shape of the retransmissions</b> ({}): {}</p>\n",
+                     esc(shape.value("suspect", "")), esc(shape["message"].get<std::string>()));
   {
     std::vector<std::pair<std::string, double>> v;
     const json verdicts = retrans.value("verdicts", json::object());

@@ -119,7 +119,8 @@ fs::path make_run_folder() {
         {"rto_retx", 4000}, {"spurious_retx", 300}, {"syn_retransmissions", 12}, {"dup_acks", 30000},
         {"verdicts", {{"retransmission", 16000}, {"duplicate_ack", 30000}, {"lost_segment", 800}, {"zero_window", 5}}},
         {"top_services", {{{"service", "10.1.0.1:443"}, {"flows", 5}, {"segments", 15000}, {"retx_segments", 450}, {"retx_rate", 0.03}}}},
-        {"top_flows", flows}}}};
+        {"top_flows", flows},
+        {"shape", {{"suspect", "congestion"}, {"message", "spread over 5 services & 5 clients, in 3 bursts every ~5 s"}}}}}};
   std::ofstream(dir / "summary.json") << summary.dump(2);
   std::ofstream(dir / "flows.jsonl") << R"({"v":1,"type":"flow","flow":1,"client":"10.0.0.1","cport":40000,"server":"10.1.0.1","sport":443,"c2s":{"segments":10,"retx_segments":1},"s2c":{"segments":5,"retx_segments":0}})" << "\n";
   {
@@ -178,6 +179,9 @@ TEST(HtmlReport, ChromiumRendersChartsWithoutConsoleErrors) {
     EXPECT_NE(text.find(std::string("id=\"") + id + "\""), std::string::npos) << id;
   EXPECT_NE(text.find("<a href=\"evidence/evidence-00001.pcapng\">"), std::string::npos);
   EXPECT_NE(text.find("queue_imbalance"), std::string::npos);  // the Monitor raised one at t > 10
+  // The shape of the retransmissions, escaped.
+  EXPECT_NE(text.find("(congestion): spread over 5 services &amp; 5 clients, in 3 bursts every ~5 s</p>"),
+            std::string::npos);
 
   const char* chromium = have("chromium") ? "chromium" : have("chromium-browser") ? "chromium-browser" : nullptr;
   if (chromium == nullptr) GTEST_SKIP() << "chromium is not installed (apt-get install chromium)";
