@@ -8,68 +8,91 @@
 
 namespace seqwatch::app {
 
-void RetxTimeline::fit(uint64_t bucket) {
-  auto lo = [](const auto& m, uint64_t b) { return m.empty() ? b : std::min(b, m.begin()->first); };
-  auto hi = [](const auto& m, uint64_t b) { return m.empty() ? b : std::max(b, std::prev(m.end())->first); };
-  while (std::max(hi(retx_, hi(open_, bucket)) - lo(retx_, lo(open_, bucket)), uint64_t{0}) >= kMaxBuckets) {
-    // Twice as wide: counts add up; an open-flow change keeps its bucket, rounded so that a
-    // flow still covers every new bucket it touched (an end rounds up).
-    width_ns_ *= 2;
-    bucket /= 2;
-    std::map<uint64_t, uint64_t> r;
-    for (const auto& [b, n] : retx_) r[b / 2] += n;
-    std::map<uint64_t, int64_t> o;
-    for (const auto& [b, n] : open_) o[n > 0 ? b / 2 : (b + 1) / 2] += n;
-    retx_ = std::move(r);
-    open_ = std::move(o);
+void RetxTimeline::widen() {
+  // Twice as wide, aligned on absolute buckets: counts add up; an open-flow change keeps its
+  // bucket, rounded so that a flow still covers every new bucket it touched (an end, the
+  // bucket after a flow's last, rounds up).
+  const uint64_t nbase = base_ / 2;
+  const size_t n = static_cast<size_t>((base_ + retx_.size() + 1) / 2 - nbase + 1);
+  std::vector<uint64_t> r(n, 0);
+  std::vector<int64_t> o(n, 0);
+  for (size_t i = 0; i < retx_.size(); ++i) {
+    const uint64_t b = base_ + i;
+    r[b / 2 - nbase] += retx_[i];
+    o[(open_[i] > 0 ? b / 2 : (b + 1) / 2) - nbase] += open_[i];
+  }
+  width_ns_ *= 2;
+  base_ = nbase;
+  retx_ = std::move(r);
+  open_ = std::move(o);
+}
+
+size_t RetxTimeline::slot(uint64_t ts_ns) {
+  for (;;) {
+    const uint64_t b = ts_ns / width_ns_;
+    if (retx_.empty()) {
+      base_ = b;
+      retx_.assign(1, 0);
+      open_.assign(1, 0);
+      return 0;
+    }
+    const uint64_t lo = std::min(base_, b), hi = std::max(base_ + retx_.size() - 1, b);
+    if (hi - lo >= kMaxBuckets) {
+      widen();
+      continue;
+    }
+    if (b < base_) {  // before the first bucket (a flow record's start): extend to the left
+      const size_t more = static_cast<size_t>(base_ - b);
+      retx_.insert(retx_.begin(), more, 0);
+      open_.insert(open_.begin(), more, 0);
+      base_ = b;
+    } else if (b >= base_ + retx_.size()) {
+      retx_.resize(static_cast<size_t>(b - base_ + 1), 0);
+      open_.resize(retx_.size(), 0);
+    }
+    return static_cast<size_t>(b - base_);
   }
 }
 
-void RetxTimeline::add_retx(uint64_t ts_ns) {
-  fit(ts_ns / width_ns_);
-  ++retx_[ts_ns / width_ns_];
-}
+void RetxTimeline::add_retx(uint64_t ts_ns) { ++retx_[slot(ts_ns)]; }
 
 void RetxTimeline::add_flow(uint64_t first_ns, uint64_t last_ns) {
   if (last_ns < first_ns) last_ns = first_ns;
-  fit(first_ns / width_ns_);
-  fit(last_ns / width_ns_ + 1);
-  ++open_[first_ns / width_ns_];
-  --open_[last_ns / width_ns_ + 1];
+  // Room for both ends first, in the width they end up in (room for one may widen).
+  uint64_t w;
+  do {
+    w = width_ns_;
+    slot(first_ns);
+    slot(last_ns + w);
+  } while (w != width_ns_);
+  ++open_[slot(first_ns)];
+  --open_[slot(last_ns + width_ns_)];
 }
 
 RetxTimeline::Series RetxTimeline::series() const {
   Series s;
   s.bucket_s = static_cast<double>(width_ns_) / 1e9;
-  if (retx_.empty() && open_.empty()) return s;
-  uint64_t first = UINT64_MAX, last = 0;
-  for (const auto* m : {&retx_}) {
-    if (m->empty()) continue;
-    first = std::min(first, m->begin()->first);
-    last = std::max(last, std::prev(m->end())->first);
+  if (retx_.empty()) return s;
+  // Up to the last bucket with a retransmission or an open flow (the last change of open_
+  // ends a flow: the bucket before it).
+  size_t span = 0;
+  for (size_t i = 0; i < retx_.size(); ++i) {
+    if (retx_[i] != 0) span = std::max(span, i + 1);
+    if (open_[i] != 0) span = std::max(span, open_[i] > 0 ? i + 1 : i);
   }
-  if (!open_.empty()) {
-    first = std::min(first, open_.begin()->first);
-    last = std::max(last, std::prev(open_.end())->first - 1);  // the last change ends a flow
-  }
-  if (last < first) last = first;
+  span = std::max<size_t>(span, 1);
   // At most kSeriesBuckets buckets of `merge` stored ones each.
-  const uint64_t span = last - first + 1;
-  uint64_t merge = 1;
+  size_t merge = 1;
   while ((span + merge - 1) / merge > kSeriesBuckets) merge *= 2;
   s.bucket_s *= static_cast<double>(merge);
-  const size_t n = static_cast<size_t>((span + merge - 1) / merge);
+  const size_t n = (span + merge - 1) / merge;
   s.retx.assign(n, 0);
   s.active.assign(n, false);
-  for (const auto& [b, c] : retx_) {
-    s.retx[(b - first) / merge] += c;
-    s.active[(b - first) / merge] = true;
-  }
   int64_t open = 0;
-  auto it = open_.begin();
-  for (uint64_t i = 0; i < span; ++i) {
-    for (; it != open_.end() && it->first <= first + i; ++it) open += it->second;
-    if (open > 0) s.active[i / merge] = true;
+  for (size_t i = 0; i < span; ++i) {
+    open += open_[i];
+    s.retx[i / merge] += retx_[i];
+    if (retx_[i] != 0 || open > 0) s.active[i / merge] = true;
   }
   return s;
 }

@@ -9,7 +9,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -36,10 +35,14 @@ class RetxTimeline {
   Series series() const;
 
  private:
-  void fit(uint64_t bucket);  // widens the buckets until `bucket` fits the span
+  // Makes room for absolute bucket `b` (ts / width): extends the span or, past kMaxBuckets,
+  // widens the buckets; returns b's index into the vectors (in the width after that).
+  size_t slot(uint64_t ts_ns);
+  void widen();
   uint64_t width_ns_ = 100'000'000;
-  std::map<uint64_t, uint64_t> retx_;  // bucket -> retransmissions
-  std::map<uint64_t, int64_t> open_;   // bucket -> change in open flows (+1 at a flow's first, -1 after its last)
+  uint64_t base_ = 0;              // absolute bucket of index 0
+  std::vector<uint64_t> retx_;     // retransmissions per bucket
+  std::vector<int64_t> open_;      // change in open flows: +1 at a flow's first bucket, -1 after its last
 };
 
 // Who shares the retransmissions (from the report's services and clients).

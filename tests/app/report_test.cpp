@@ -379,6 +379,23 @@ TEST(Shape, TooFewOrTooShortTellsNoCause) {
   EXPECT_EQ(short_run["suspect"], "unclear");
 }
 
+// Flow records come when flows end, after the retransmissions they had: a flow that began
+// before the first retransmission extends the timeline back to its start.
+TEST(Shape, AFlowThatBeganEarlierExtendsTheTimelineBack) {
+  RetxTimeline t;
+  for (uint64_t i = 0; i < 30; ++i) t.add_retx(kT0 + 10 * kSec + i * kSec / 10);
+  t.add_flow(kT0, kT0 + 20 * kSec);
+  const auto s = t.series();
+  EXPECT_DOUBLE_EQ(s.bucket_s, 0.1);
+  ASSERT_EQ(s.retx.size(), 201u);  // 0 .. 20 s
+  EXPECT_EQ(s.retx[100], 1u);      // the first retransmission, 10 s in
+  EXPECT_EQ(s.retx[129], 1u);
+  EXPECT_TRUE(std::all_of(s.active.begin(), s.active.end(), [](bool a) { return a; }));
+  uint64_t sum = 0;
+  for (uint64_t n : s.retx) sum += n;
+  EXPECT_EQ(sum, 30u);
+}
+
 // Weeks of packet time: the buckets widen, nothing is lost, the series stays short.
 TEST(Shape, TheTimelineWidensItsBucketsOverALongRun) {
   RetxTimeline t;
