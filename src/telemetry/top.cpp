@@ -134,6 +134,14 @@ std::string render_top(const Snapshot& s, const Snapshot* prev, const nlohmann::
     line("");
   }
 
+  // The shape of the retransmissions so far (docs/tcp-analysis.md section 17).
+  if (s.retrans.is_object() && s.retrans.contains("shape") && s.retrans["shape"].value("suspect", "none") != "none") {
+    std::string msg = "SHAPE " + s.retrans["shape"].value("message", std::string());
+    if (msg.size() > width) msg = msg.substr(0, width - 3) + "...";
+    line(msg);
+    line("");
+  }
+
   // Top retransmitting flows.
   line(st.b(fmt::format("{:<46} {:>9} {:>7} {:>7} {:>5} {:>6}", "TOP RETRANSMITTING FLOWS", "segments", "retx", "rate",
                         "rto", "dupack")));

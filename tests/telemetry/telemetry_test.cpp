@@ -362,7 +362,8 @@ TEST(Top, RendersAKnownSnapshot) {
   b.workers[1].busy_ratio = 0.5;
   b.retrans = {{"top_flows", nlohmann::json::array({{{"client", "10.1.1.1"}, {"cport", 40000}, {"server", "10.2.2.2"},
                                                       {"sport", 443}, {"segments", 1000}, {"retx_segments", 50},
-                                                      {"retx_rate", 0.05}, {"rto_retx", 3}, {"dup_acks", 9}}})}};
+                                                      {"retx_rate", 0.05}, {"rto_retx", 3}, {"dup_acks", 9}}})},
+               {"shape", {{"suspect", "congestion"}, {"message", "spread over 9 services and 4 clients, in 3 bursts"}}}};
   const nlohmann::json events = nlohmann::json::array({{{"elapsed_s", 9.0}, {"message", "one elephant flow carries 60% of queue 3"}}});
   TopOptions o;
   o.width = 120;
@@ -374,6 +375,7 @@ TEST(Top, RendersAKnownSnapshot) {
   EXPECT_NE(screen.find("10.1.1.1:40000 -> 10.2.2.2:443"), std::string::npos) << screen;
   EXPECT_NE(screen.find("5.00%"), std::string::npos) << screen;
   EXPECT_NE(screen.find("one elephant flow carries 60% of queue 3"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("SHAPE spread over 9 services and 4 clients, in 3 bursts"), std::string::npos) << screen;
 }
 
 }  // namespace
