@@ -199,6 +199,15 @@ RetxWho RetransReport::who() const {
     }
   }
   if (top != nullptr) w.top_client = format(*top, false);
+  const FlowLine* f = nullptr;
+  for (const FlowLine& l : flows_)
+    if (f == nullptr || l.retx_segs > f->retx_segs) f = &l;
+  for (const auto& [key, l] : open_)
+    if (f == nullptr || l.retx_segs > f->retx_segs) f = &l;
+  if (f != nullptr) {
+    w.top_flow_retx = f->retx_segs;
+    w.top_flow = fmt::format("{}:{} -> {}:{}", format(f->client, false), f->cport, format(f->server, false), f->sport);
+  }
   return w;
 }
 

@@ -171,8 +171,10 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
   // Who.
   const double svc_share = who.retx != 0 ? static_cast<double>(who.top_service_retx) / static_cast<double>(who.retx) : 0;
   const double cli_share = who.retx != 0 ? static_cast<double>(who.top_client_retx) / static_cast<double>(who.retx) : 0;
+  const double flow_share = who.retx != 0 ? static_cast<double>(who.top_flow_retx) / static_cast<double>(who.retx) : 0;
   std::string whom = "unclear";
-  if (who.services == 1) whom = "one_service_only";
+  if (flow_share >= kConcentrated) whom = "one_flow";
+  else if (who.services == 1) whom = "one_service_only";
   else if (who.clients == 1) whom = "one_client_only";
   else if (who.clients >= kMinPeers && cli_share >= kConcentrated) whom = "one_client";
   else if (who.services >= kMinPeers && svc_share >= kConcentrated) whom = "one_service";
@@ -187,6 +189,8 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
   j["clients_with_retx"] = who.clients_with_retx;
   j["top_client"] = who.top_client;
   j["top_client_share"] = cli_share;
+  j["top_flow"] = who.top_flow;
+  j["top_flow_share"] = flow_share;
 
   // The cause that shape points to (the field notes' six).
   const std::string in_time =
@@ -202,6 +206,11 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
   if (when == "too_few") {
     suspect = "none";
     msg = fmt::format("{} retransmissions in the timeline: too few to show a shape", total);
+  } else if (whom == "one_flow") {
+    suspect = "one_flow";
+    msg = fmt::format("one connection, {}, has {} of the retransmissions, {}: its two hosts or its path (one "
+                      "connection cannot tell them apart)",
+                      who.top_flow, pct(flow_share), in_time);
   } else if (whom == "one_client_only") {
     msg = fmt::format("every connection comes from {}, its retransmissions with {}, {}: a capture of one client; "
                       "spread over its services, the trouble is on its side (its NIC, host or access link) or on a "

@@ -56,6 +56,8 @@ struct RetxWho {
   uint64_t clients_with_retx = 0;
   uint64_t top_client_retx = 0;
   std::string top_client;
+  uint64_t top_flow_retx = 0;          // the connection with the most
+  std::string top_flow;                // "client:port -> server:port"
 };
 
 // The shape and the cause it points to, as the report's `shape` object (docs/events.md).

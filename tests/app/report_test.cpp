@@ -361,6 +361,13 @@ TEST(Shape, OneHostOrOneServiceIsNamed) {
   EXPECT_EQ(retx_shape(steady, who_of(20, 0.1, 40, 0.9))["suspect"], "one_client");
   EXPECT_EQ(retx_shape(steady, who_of(20, 0.85, 40, 0.1))["suspect"], "one_server");
   EXPECT_EQ(retx_shape(bursty, who_of(20, 0.85, 40, 0.1))["suspect"], "one_service_overloaded");
+  RetxWho flow = who_of(20, 0.85, 40, 0.85);
+  flow.top_flow = "10.0.0.7:40000 -> 10.1.0.1:443";
+  flow.top_flow_retx = 900;
+  const auto single = retx_shape(steady, flow);
+  EXPECT_EQ(single["suspect"], "one_flow");
+  EXPECT_NE(single["message"].get<std::string>().find("one connection, 10.0.0.7:40000 -> 10.1.0.1:443, has 90%"),
+            std::string::npos) << single["message"];
   const auto one = retx_shape(steady, who_of(1, 1.0, 40, 0.1));
   EXPECT_EQ(one["who"], "one_service_only");
   EXPECT_EQ(one["suspect"], "unclear");  // a capture of one service cannot tell the server from the path
