@@ -173,41 +173,45 @@ void RetransReport::add_event(const event::SegmentEvent& e) {
 }
 
 RetxWho RetransReport::who() const {
+  // The top of each: most retransmissions, ties to the smallest name (the same whatever order
+  // the workers' records came in).
+  auto better = [](uint64_t n, const std::string& name, uint64_t top_n, const std::string& top_name) {
+    return n > top_n || (n == top_n && (top_name.empty() || name < top_name));
+  };
   RetxWho w;
   w.retx = total_.retx_segs;
   w.services = servers_.agg.size();
   w.clients = clients_.agg.size();
-  const Endpoint* top = nullptr;
   for (const Endpoint& e : servers_.retransmitting) {
     const auto it = servers_.agg.find(e);
     if (it == servers_.agg.end() || it->second.retx_segs == 0) continue;
     ++w.services_with_retx;
-    if (top == nullptr || it->second.retx_segs > w.top_service_retx) {
-      top = &e;
+    if (it->second.retx_segs < w.top_service_retx) continue;
+    if (std::string name = format(e, true); better(it->second.retx_segs, name, w.top_service_retx, w.top_service)) {
       w.top_service_retx = it->second.retx_segs;
+      w.top_service = std::move(name);
     }
   }
-  if (top != nullptr) w.top_service = format(*top, true);
-  top = nullptr;
   for (const Endpoint& e : clients_.retransmitting) {
     const auto it = clients_.agg.find(e);
     if (it == clients_.agg.end() || it->second.retx_segs == 0) continue;
     ++w.clients_with_retx;
-    if (top == nullptr || it->second.retx_segs > w.top_client_retx) {
-      top = &e;
+    if (it->second.retx_segs < w.top_client_retx) continue;
+    if (std::string name = format(e, false); better(it->second.retx_segs, name, w.top_client_retx, w.top_client)) {
       w.top_client_retx = it->second.retx_segs;
+      w.top_client = std::move(name);
     }
   }
-  if (top != nullptr) w.top_client = format(*top, false);
-  const FlowLine* f = nullptr;
-  for (const FlowLine& l : flows_)
-    if (f == nullptr || l.retx_segs > f->retx_segs) f = &l;
-  for (const auto& [key, l] : open_)
-    if (f == nullptr || l.retx_segs > f->retx_segs) f = &l;
-  if (f != nullptr) {
-    w.top_flow_retx = f->retx_segs;
-    w.top_flow = fmt::format("{}:{} -> {}:{}", format(f->client, false), f->cport, format(f->server, false), f->sport);
-  }
+  auto consider = [&](const FlowLine& l) {
+    if (l.retx_segs == 0 || l.retx_segs < w.top_flow_retx) return;
+    std::string name = fmt::format("{}:{} -> {}:{}", format(l.client, false), l.cport, format(l.server, false), l.sport);
+    if (better(l.retx_segs, name, w.top_flow_retx, w.top_flow)) {
+      w.top_flow_retx = l.retx_segs;
+      w.top_flow = std::move(name);
+    }
+  };
+  for (const FlowLine& l : flows_) consider(l);
+  for (const auto& [key, l] : open_) consider(l);
   return w;
 }
 

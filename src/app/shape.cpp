@@ -105,6 +105,7 @@ constexpr double kPersistentCover = 0.5;    // retransmissions in at least this 
 constexpr double kBurstyTopTenth = 0.5;     // ... unless the busiest tenth of them holds this share or more
 constexpr double kBurstOverMean = 3;        // a burst bucket: at least 3 x the mean (and 3 retransmissions)
 constexpr double kPeriodicCv = 0.25;        // bursts at least 3, their spacing this regular: periodic
+constexpr double kBurstCalmS = 1.0;         // burst runs closer than this are one burst
 constexpr double kConcentrated = 0.8;       // one service / client with this share of the retransmissions ...
 constexpr uint64_t kMinPeers = 3;           // ... among at least this many in the capture
 constexpr double kSpread = 0.5;             // the top one has less than this share: spread
@@ -145,12 +146,15 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
     // Bursts: runs of consecutive burst buckets; their starts, for the period.
     const double mean = static_cast<double>(total) / static_cast<double>(act.size());
     const double burst_min = std::max(3.0, kBurstOverMean * mean);
+    // Runs less than kBurstCalmS apart are one burst (a loss episode's re-sends spread over
+    // its RTOs, a second or so).
+    const auto calm = static_cast<size_t>(std::max(2.0, std::ceil(kBurstCalmS / s.bucket_s)));
     std::vector<size_t> starts;
-    bool in_burst = false;
+    size_t last_burst = 0;
     for (size_t i = 0; i < s.retx.size(); ++i) {
-      const bool b = static_cast<double>(s.retx[i]) >= burst_min;
-      if (b && !in_burst) starts.push_back(i);
-      in_burst = b;
+      if (static_cast<double>(s.retx[i]) < burst_min) continue;
+      if (starts.empty() || i - last_burst > calm) starts.push_back(i);
+      last_burst = i;
     }
     bursts = starts.size();
     if (starts.size() >= 3) {

@@ -274,10 +274,14 @@ void FlowPlanner::send_new(Flow& f) const {
   enum class Kind { kNone, kDown, kUp, kReorder, kDup, kMid, kZero } kind = Kind::kNone;
   if (clean(f) && len >= 2) {
     double u = f.rng.uniform();
+    // Losses in bursts: only inside the first loss_burst_len_s of each period.
+    const bool lossy = imp.loss_burst_period_s <= 0 ||
+                       std::fmod(static_cast<double>(f.t_ns) / 1e9 - cfg_.start_time_s, imp.loss_burst_period_s) <
+                           imp.loss_burst_len_s;
     struct Choice { double p; Kind k; bool ok; };
     const Choice choices[] = {
-        {imp.loss_downstream, Kind::kDown, true},
-        {imp.loss_upstream, Kind::kUp, after >= 2},
+        {lossy ? imp.loss_downstream : 0.0, Kind::kDown, true},
+        {lossy ? imp.loss_upstream : 0.0, Kind::kUp, after >= 2},
         {imp.reorder, Kind::kReorder, after >= 2},
         {imp.duplicate, Kind::kDup, true},
         {imp.midseg_ack, Kind::kMid, len >= 2 * kMidsegAckOffset},

@@ -65,6 +65,9 @@ std::string validate(const GenConfig& c) {
                    i.syn_unanswered, i.syn_rst, i.rst_close})
     if (!prob(p)) return "impairment probabilities must be in [0, 1]";
   if (per_seg > 1) return "per-segment impairment probabilities add up to more than 1";
+  if (!(i.loss_burst_period_s >= 0) || !(i.loss_burst_len_s >= 0) ||
+      (i.loss_burst_period_s > 0 && !(i.loss_burst_len_s > 0 && i.loss_burst_len_s <= i.loss_burst_period_s)))
+    return "--loss-burst-len must be in (0, --loss-burst-period] when --loss-burst-period is set";
   if (i.syn_unanswered + i.syn_rst > 1) return "--syn-unanswered + --syn-rst must be <= 1";
   if (c.encap.vlans.size() > 2) return "at most two --vlan tags (QinQ)";
   for (uint16_t v : c.encap.vlans)

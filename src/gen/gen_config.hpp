@@ -26,6 +26,10 @@ struct Impairments {
   double duplicate = 0;        // the segment appears twice in a row
   double midseg_ack = 0;       // receiver (a buggy load balancer) ACKs 512 bytes into it
   double zero_window = 0;      // receiver closes its window after this segment
+  // Loss in bursts (congestion's shape): with a period, the two loss probabilities apply only
+  // to segments sent in the first loss_burst_len_s of every loss_burst_period_s of trace time.
+  double loss_burst_period_s = 0;
+  double loss_burst_len_s = 0;
   // Per flow.
   double syn_unanswered = 0;   // SYN retransmitted with back-off, never answered
   double syn_rst = 0;          // SYN answered by RST/ACK (port closed)

@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
   opt("--servers", v.servers, "distinct server addresses");
   opt("--loss-downstream", v.imp.loss_downstream, "per segment: captured, then lost");
   opt("--loss-upstream", v.imp.loss_upstream, "per segment: lost before the sensor");
+  opt("--loss-burst-period", v.imp.loss_burst_period_s, "seconds: losses only in the first --loss-burst-len of each period");
+  opt("--loss-burst-len", v.imp.loss_burst_len_s, "seconds of each --loss-burst-period in which losses happen");
   opt("--reorder", v.imp.reorder, "per segment: swapped with the next");
   opt("--duplicate", v.imp.duplicate, "per segment: duplicated");
   opt("--midseg-ack", v.imp.midseg_ack, "per segment: receiver ACKs 512 bytes into it");

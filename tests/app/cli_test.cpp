@@ -231,6 +231,20 @@ TEST(Cli, SteadySpreadLossHasTheShapeOfAFailingLinkOrDevice) {
   EXPECT_NE(r.out.find("a failing link or device on the shared path"), std::string::npos) << r.out;
 }
 
+// Losses only in the first half second of every 10 s (the generator's --loss-burst-*), over
+// ~100 services: congestion's shape, bursty and periodic, the period found.
+TEST(Cli, PeriodicLossBurstsHaveTheShapeOfCongestion) {
+  const std::string pcap = seqwatch::test::scratch_dir() + "burst-loss.pcap";
+  ASSERT_EQ(run(seqwatch::test::gen_exe() + " --rate 2000 --duration 40 --packets 0 --flows 200 --servers 50 "
+                "--loss-downstream 0.2 --loss-burst-period 10 --loss-burst-len 0.5 --seed 5 -o " + pcap).rc, 0);
+  const auto shape = analyze_json(pcap, "auto")["retransmissions"]["shape"];
+  EXPECT_EQ(shape["when"], "bursty") << shape.dump(1);
+  EXPECT_EQ(shape["bursts"], 4);
+  EXPECT_NEAR(shape["period_s"].get<double>(), 10.0, 0.5);
+  EXPECT_EQ(shape["who"], "spread");
+  EXPECT_EQ(shape["suspect"], "congestion");
+}
+
 // Offline analysis is lossless: with far more events than the event ring holds (the
 // load-balancer trace: a duplicate-ACK storm per retransmission), the worker waits for
 // the control thread instead of dropping events.
