@@ -182,26 +182,21 @@ RetxWho RetransReport::who() const {
   w.retx = total_.retx_segs;
   w.services = servers_.agg.size();
   w.clients = clients_.agg.size();
-  for (const Endpoint& e : servers_.retransmitting) {
-    const auto it = servers_.agg.find(e);
-    if (it == servers_.agg.end() || it->second.retx_segs == 0) continue;
-    ++w.services_with_retx;
-    if (it->second.retx_segs < w.top_service_retx) continue;
-    if (std::string name = format(e, true); better(it->second.retx_segs, name, w.top_service_retx, w.top_service)) {
-      w.top_service_retx = it->second.retx_segs;
-      w.top_service = std::move(name);
+  // Those of `m` with retransmissions, and the top one.
+  auto scan = [&](const Endpoints& m, bool with_port, uint64_t& with_retx, uint64_t& top_n, std::string& top_name) {
+    for (const Endpoint& e : m.retransmitting) {
+      const auto it = m.agg.find(e);
+      if (it == m.agg.end() || it->second.retx_segs == 0) continue;
+      ++with_retx;
+      if (it->second.retx_segs < top_n) continue;
+      if (std::string name = format(e, with_port); better(it->second.retx_segs, name, top_n, top_name)) {
+        top_n = it->second.retx_segs;
+        top_name = std::move(name);
+      }
     }
-  }
-  for (const Endpoint& e : clients_.retransmitting) {
-    const auto it = clients_.agg.find(e);
-    if (it == clients_.agg.end() || it->second.retx_segs == 0) continue;
-    ++w.clients_with_retx;
-    if (it->second.retx_segs < w.top_client_retx) continue;
-    if (std::string name = format(e, false); better(it->second.retx_segs, name, w.top_client_retx, w.top_client)) {
-      w.top_client_retx = it->second.retx_segs;
-      w.top_client = std::move(name);
-    }
-  }
+  };
+  scan(servers_, true, w.services_with_retx, w.top_service_retx, w.top_service);
+  scan(clients_, false, w.clients_with_retx, w.top_client_retx, w.top_client);
   auto consider = [&](const FlowLine& l) {
     if (l.retx_segs == 0 || l.retx_segs < w.top_flow_retx) return;
     std::string name = fmt::format("{}:{} -> {}:{}", format(l.client, false), l.cport, format(l.server, false), l.sport);
