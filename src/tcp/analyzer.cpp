@@ -47,7 +47,7 @@ inline void count_segment(uint8_t& status, HalfCounters& cnt) noexcept {
 
 // Every segment of a side: the time since its previous one (HalfCounters::pace_gap).
 inline void note_pace_gap(HalfCounters& cnt, uint32_t now, uint32_t prev_sent_us) noexcept {
-  cnt.pace_gap = pace_gap_code(now - prev_sent_us);
+  cnt.pace_gap = static_cast<uint16_t>((cnt.pace_gap & kShortTimerSeen) | pace_gap_code(now - prev_sent_us));
 }
 
 // A segment of `seglen` payload bytes from side d: longer than the MSS its receiver
@@ -160,6 +160,14 @@ inline constexpr uint32_t kRenoAnswerUs = 200;
 // kPaceSlotUs; intervals shorter than kRenoAnswerUs need no such test, and none as long as
 // the minimum RTO is a pacing interval.
 inline constexpr uint32_t kPaceSlotUs = 64;
+
+// How long the peer's ACK must have stalled before a head re-send can be the sender's
+// timeout: the minimum RTO (or one RTT); or, once that sender's timer was seen firing
+// sooner (HalfCounters kShortTimerSeen), kShortRtoUs (or two RTTs).
+inline uint64_t timeout_quiet(uint32_t rtt, bool short_timer) noexcept {
+  if (short_timer) return std::max<uint64_t>(kShortRtoUs, 2 * uint64_t{rtt});
+  return std::max<uint64_t>(kMinRtoUs, rtt);
+}
 inline bool paced_answer(const HalfState& rev, bool peer_clocks, uint32_t now, uint32_t prev_sent_us,
                          uint32_t prev_gap_us) noexcept {
   const uint32_t gap = now - prev_sent_us;
@@ -181,7 +189,7 @@ inline bool paced_answer(const HalfState& rev, bool peer_clocks, uint32_t now, u
 // server's: SYN to SYN/ACK), bounds how late that answer passes the sensor. Kernel runs
 // without SACK: docs/tcp-analysis.md section 14.
 inline bool reno_late_head_resend(const HalfState& fwd, const HalfState& rev, const TcpCold& cold, int d,
-                                  uint32_t seq, uint32_t now) noexcept {
+                                  uint32_t seq, uint32_t now, bool short_timer) noexcept {
   const uint8_t both = fwd.flags & rev.flags;
   if (!(both & kSynSeen) || (both & kSackPerm)) return false;
   if (seq != rev.lastack) return false;
@@ -190,8 +198,7 @@ inline bool reno_late_head_resend(const HalfState& fwd, const HalfState& rev, co
   if (side == 0) side = rtt;
   const uint32_t since_peer = now - rev.lastack_time_us;
   if (since_peer < kRenoAnswerUs + 2 * uint64_t{side}) return false;
-  const uint32_t rto_quiet = rtt > kMinRtoUs ? rtt : kMinRtoUs;
-  return since_ack_advance(rev, now, since_peer) >= rto_quiet;
+  return since_ack_advance(rev, now, since_peer) >= timeout_quiet(rtt, short_timer);
 }
 
 // A6, window_full: a data segment that fills the peer's advertised window exactly (the
@@ -579,7 +586,7 @@ done:
   if (has_ack && ack != fwd.lastack && (seq_gt(ack, fwd.lastack) || fwd.lastack == 0)) fwd.ack_adv = ack_clock(now);
   fwd.lastack = ack;
   fwd.lastack_time_us = now;
-  const uint32_t prev_gap_us = uint32_t{cnt.pace_gap} * kPaceGapUnitUs;  // read by the counters below
+  const uint32_t prev_gap_us = pace_gap_us(cnt.pace_gap);  // read by the counters below
   note_pace_gap(cnt, now, prev_sent_us);
   fwd.lastseg = static_cast<uint8_t>((fwd.lastseg & kLastRunTail) | ((bits & kKeepAlive) ? kLastKeepAlive : 0) |
                                      ((bits & kZeroWindowProbe) ? kLastZeroWindowProbe : 0));
@@ -684,7 +691,7 @@ done:
     if (bits & kFastRetransmission) {
       // The verdict stays Wireshark's; the counters follow the sender.
       const bool peer_clocks = f.retx_last & (kRetxLastClocks << r);
-      if (reno_late_head_resend(fwd, rev, cold, d, seq, now) &&
+      if (reno_late_head_resend(fwd, rev, cold, d, seq, now, cnt.pace_gap & kShortTimerSeen) &&
           !paced_answer(rev, peer_clocks, now, prev_sent_us, prev_gap_us)) {
         count_up(f.status, cnt.rto_retx);
       } else {
@@ -710,7 +717,6 @@ done:
       const bool peer_seen = rev.flags & kWindowSet;
       const uint32_t since_peer = now - rev.lastack_time_us;
       const uint32_t probe_quiet = rtt > kProbeFloorUs ? rtt : kProbeFloorUs;
-      const uint32_t rto_quiet = rtt > kMinRtoUs ? rtt : kMinRtoUs;
       const uint32_t since_tail = now - fwd.nextseq_time_us;
       const bool tail = (seglen > 0 || fin) && seq + seglen + (fin ? 1u : 0u) == fwd.nextseq;  // a bare FIN too
       const bool recovering = f.retx_last & (1u << d);  // no probe during recovery (RFC 8985 7.2: open state only)
@@ -732,8 +738,24 @@ done:
         // update or data of the peer that acknowledge nothing new do not).
         const uint32_t clocked = rtt / 2 > kClockedUs ? rtt / 2 : kClockedUs;
         const bool head = rev.lastack == 0 || seq == rev.lastack;  // the oldest unacknowledged segment
-        const bool unclocked = since_peer >= clocked || !(f.retx_last & (kRetxLastClocks << (1 - d)));
-        if (!peer_seen || (head && unclocked && since_ack_advance(rev, now, since_peer) >= rto_quiet))
+        const bool peer_clocks = f.retx_last & (kRetxLastClocks << (1 - d));
+        const bool unclocked = since_peer >= clocked || !peer_clocks;
+        const uint64_t stalled = since_ack_advance(rev, now, since_peer);
+        // A timer shorter than the minimum RTO (a lowered rto_min, data-centre tuning) is
+        // recognised where nothing else can have sent the re-send: the peer sent no loss
+        // evidence since its ACK last moved (no duplicate ACK; its latest segment carries no
+        // SACK blocks), so only a timer re-sends the head. Once seen, the sender's shorter
+        // timer also applies without SACK, where duplicate ACKs keep arriving while it runs
+        // (with SACK, RACK's reordering timer re-sends on SACK evidence after such waits).
+        const bool no_evidence = rev.dupacknum == 0 && !peer_clocks;
+        bool short_timer = cnt.pace_gap & kShortTimerSeen;
+        if (head && peer_seen && no_evidence && stalled >= timeout_quiet(rtt, true) && stalled < timeout_quiet(rtt, false)) {
+          cnt.pace_gap |= kShortTimerSeen;
+          short_timer = true;
+        }
+        const bool no_sack = (fwd.flags & rev.flags & kSynSeen) && !(fwd.flags & rev.flags & kSackPerm);
+        if (!peer_seen || (head && unclocked && stalled >= timeout_quiet(rtt, short_timer && no_sack)) ||
+            (head && no_evidence && stalled >= timeout_quiet(rtt, short_timer)))
           count_up(f.status, cnt.rto_retx);
       }
     }

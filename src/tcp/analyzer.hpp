@@ -21,6 +21,9 @@ inline constexpr uint32_t kOooDefaultUs = 3000;       // out-of-order threshold 
 // long after the peer's ACK last advanced (Linux's and macOS's minimum RTO), and a tail-loss
 // probe comes sooner than this after the segment it re-sends.
 inline constexpr uint32_t kMinRtoUs = 200000;
+// ... or, for a sender whose timer fires sooner (a lowered rto_min), this long (or two RTTs):
+// analyzer.cpp, timeout_quiet().
+inline constexpr uint32_t kShortRtoUs = 20000;
 // A tail-loss probe follows at least this much silence from both sides (Linux's probe
 // timeout is 2 x SRTT + 2 ticks: 8 ms at HZ=250).
 inline constexpr uint32_t kProbeFloorUs = 5000;

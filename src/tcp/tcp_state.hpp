@@ -133,19 +133,25 @@ struct HalfCounters {
   uint16_t spurious_retx = 0;    // saturating
   uint16_t dup_acks = 0;         // saturating
   // Not a counter: the time between this side's two latest segments, in kPaceGapUnitUs
-  // (saturating at 0xFFFF, ~524 ms), so a re-send in the sender's pacing slot can be told
-  // from one its timer sent (analyzer: paced_answer). The counter carry keeps it.
+  // (low 15 bits, saturating at 0x7FFF, ~262 ms), so a re-send in the sender's pacing slot
+  // can be told from one its timer sent (analyzer: paced_answer); and its top bit,
+  // kShortTimerSeen: this side's retransmission timer was seen firing sooner than the
+  // 200 ms minimum RTO (a lowered rto_min). The counter carry keeps both.
   uint16_t pace_gap = 0;
   uint16_t lost_segments = 0;    // gaps: "previous segment not captured" (saturating)
   uint16_t rto_retx = 0;         // timeout retransmissions (docs/tcp-analysis.md section 14; saturating)
 };
 static_assert(sizeof(HalfCounters) == 32);
 
-// HalfCounters::pace_gap: its unit, and the time it codes (0xFFFF: that long or longer).
+// HalfCounters::pace_gap: its unit, the time it codes (0x7FFF: that long or longer) and
+// the flag in its top bit.
 inline constexpr uint32_t kPaceGapUnitUs = 8;
+inline constexpr uint16_t kPaceGapMax = 0x7FFF;
+inline constexpr uint16_t kShortTimerSeen = 0x8000;
 inline uint16_t pace_gap_code(uint32_t gap_us) noexcept {
-  return static_cast<uint16_t>(gap_us / kPaceGapUnitUs < 0xFFFF ? gap_us / kPaceGapUnitUs : 0xFFFF);
+  return static_cast<uint16_t>(gap_us / kPaceGapUnitUs < kPaceGapMax ? gap_us / kPaceGapUnitUs : kPaceGapMax);
 }
+inline uint32_t pace_gap_us(uint16_t pace_gap) noexcept { return static_cast<uint32_t>(pace_gap & kPaceGapMax) * kPaceGapUnitUs; }
 
 // TcpCold::flags
 enum ColdFlag : uint8_t {

@@ -243,6 +243,74 @@ TEST(Analyzer, HeadResentInThePacingSlotAnswersADuplicateAck) {
 }
 
 
+// A sender whose timer fires sooner than the 200 ms minimum RTO (Linux with a lowered
+// rto_min: kernel runs with net.ipv4.tcp_rto_min_us=20000 re-sent the head 38-39 ms after
+// the ACK last moved, the kernel counting 8 timeouts where the 200 ms floor saw 2). When the
+// peer sent no loss evidence since its ACK moved, nothing but a timer re-sends the head, and
+// from 20 ms (or two RTTs) on it counts. Not sooner, and not after a SACK: RACK's reordering
+// timer re-sends on that evidence, and with SACK the floor stays 200 ms.
+TEST(Analyzer, ShortTimerWithoutLossEvidenceIsATimeout) {
+  struct Case {
+    const char* what;
+    uint64_t resend;     // the head re-sent (the ACK last moved at 30 ms; RTT 10 ms)
+    uint64_t sack_dup;   // a duplicate ACK with a SACK block then (0: none)
+    uint32_t rto;
+  };
+  const Case cases[] = {
+      {"40 ms after the ACK moved, nothing from the peer", 70000, 0, 1},
+      {"18 ms after: sooner than any timer counted", 48000, 0, 0},
+      {"15 ms after a SACK (RACK's timer)", 70000, 55000, 0},
+  };
+  for (const Case& k : cases) {
+    Conversation c;
+    c.handshake(CI, SI, 0, 10000, 7, true);
+    c.send({true, C1, S1, A | P, 100, 502, 20000});
+    c.send({false, S1, C1 + 100, A, 0, 509, 30000});
+    for (uint32_t i = 1; i <= 3; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 31000 + 100 * i});  // first lost
+    if (k.sack_dup != 0) {
+      Seg dup{false, S1, C1 + 100, A, 0, 509, k.sack_dup};
+      dup.sack = {{C1 + 200, C1 + 400}};
+      c.send(dup);
+    }
+    const uint32_t v = c.send({true, C1 + 100, S1, A | P, 100, 502, k.resend});
+    EXPECT_EQ(v & (kRetransmission | kFastRetransmission | kTailLossProbe), kRetransmission) << k.what;
+    c.finish();
+    EXPECT_EQ(c.records()[0].count[0].rto_retx, k.rto) << k.what;
+  }
+}
+
+// Without SACK a short timer also fires while duplicate ACKs arrive (kernel run, rto_min 20
+// ms, no SACK: 63 timeouts, 5 seen with the 200 ms floor). Such a re-send is told from a
+// fast retransmission held in the sender's host or pacing slot (kernel run, default rto_min:
+// a head re-send 0.5 ms after a duplicate ACK, ACK stalled ~40 ms, no timeout) only by
+// knowing the sender's timer is short: once a timeout without loss evidence showed it, the
+// flow's later head re-sends count from 20 ms (or two RTTs) of ACK stall, not 200 ms.
+TEST(Analyzer, ShortTimerSeenOnceAppliesBetweenDuplicateAcksWithoutSack) {
+  for (const bool learned : {true, false}) {
+    Conversation c;
+    c.handshake(CI, SI);  // no SACK; RTT 10 ms
+    c.send({true, C1, S1, A | P, 100, 502, 20000});
+    c.send({false, S1, C1 + 100, A, 0, 509, 30000});
+    c.send({true, C1 + 100, S1, A | P, 100, 502, 31000});  // lost when `learned`
+    c.send({true, C1 + 200, S1, A | P, 100, 502, 31100});
+    if (learned) c.send({true, C1 + 100, S1, A | P, 100, 502, 70000});  // the timer, 40 ms on
+    c.send({false, S1, C1 + 300, A, 0, 509, 80000});
+    for (uint32_t i = 3; i < 9; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 81000 + 100 * (i - 3)});  // first lost
+    for (uint64_t t : {91000, 92000, 93000}) c.send({false, S1, C1 + 300, A, 0, 509, t});
+    EXPECT_EQ(c.send({true, C1 + 300, S1, A | P, 100, 502, 93100}) & kFastRetransmission, kFastRetransmission);
+    for (uint64_t t : {100000, 110000, 120000}) c.send({false, S1, C1 + 300, A, 0, 509, t});
+    // 15 ms after the last duplicate ACK, the ACK stalled 55 ms: Wireshark's fast retransmission.
+    const uint32_t v = c.send({true, C1 + 300, S1, A | P, 100, 502, 135000});
+    EXPECT_EQ(v & kFastRetransmission, kFastRetransmission) << "learned " << learned;
+    c.finish();
+    const auto& r = c.records()[0].count[0];
+    EXPECT_EQ(r.retx_segs, learned ? 3u : 2u) << "learned " << learned;
+    EXPECT_EQ(r.rto_retx, learned ? 2u : 0u) << "learned " << learned;
+    EXPECT_EQ(r.fast_retx, learned ? 1u : 2u) << "learned " << learned;
+  }
+}
+
+
 // an ACK, long before any RTO; not a timeout retransmission.
 TEST(Analyzer, TailLossProbe) {
   Conversation c;
