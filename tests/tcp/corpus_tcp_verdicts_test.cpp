@@ -91,6 +91,13 @@ const std::vector<AllowEntry>& allow_list() {
        {"lost_segment", "ack_lost_segment"},
        "a SYN/ACK with a new ISN after the server's first one (evasion test): tshark keeps the old space and "
        "calls it lost_segment and the client's ACK of it ack_lost_segment; seqwatch restarts the space"},
+      {"arkime/tests/pcap/tcp_handshake_synthetic.pcap",
+       {20},
+       {"lost_segment"},
+       "synthetic: after the client's SYN and the server's SYN/ACK, the client itself sends a SYN/ACK with "
+       "another ISN (424242) before any data; tshark keeps the client's old space (next sequence 5001) and "
+       "calls it lost_segment; seqwatch restarts the client's space at the new ISN (it had sent no data), "
+       "both flag reused_ports"},
       {"suricata-verify/tests/tcp-fastopen-10-syn-data-ignore/input.pcap",
        {},
        {"retransmission", "lost_segment", "ack_lost_segment"},
