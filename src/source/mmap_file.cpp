@@ -34,6 +34,10 @@ constexpr uint64_t kPopulateWindow = 8ull << 20;
 constexpr uint64_t kDropStretch = 4ull << 20;
 constexpr uint64_t kPage = 4096;
 
+// The read buffer: 1 MiB, refilled when less than a largest record (record header +
+// maximum snapshot) is left in it, so a burst's first record always fits whole.
+constexpr uint64_t kBufferBytes = 1ull << 20;
+
 constexpr uint64_t kPcapFileHeader = 24;
 constexpr uint64_t kPcapRecordHeader = 16;
 
@@ -91,7 +95,8 @@ Result<std::unique_ptr<MmapFileSource>> MmapFileSource::open(const std::string& 
 }
 
 MmapFileSource::~MmapFileSource() {
-  if (base_ != nullptr) munmap(const_cast<uint8_t*>(base_), size_);
+  if (base_ != nullptr) munmap(const_cast<uint8_t*>(base_), map_size_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 Result<bool> MmapFileSource::setup(const std::string& path) {
@@ -109,8 +114,13 @@ Result<bool> MmapFileSource::setup(const std::string& path) {
     return Error{"'" + path + "' is too short to be a capture file (" + num(size_) + " bytes)"};
   }
   void* m = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (m == MAP_FAILED) return Error{"cannot mmap '" + path + "': " + std::strerror(errno)};
+  if (m == MAP_FAILED) {
+    const int e = errno;
+    ::close(fd);
+    return Error{"cannot mmap '" + path + "': " + std::strerror(e)};
+  }
+  fd_ = fd;
+  map_size_ = size_;
   base_ = static_cast<const uint8_t*>(m);
   madvise(m, size_, MADV_SEQUENTIAL);
 
@@ -155,10 +165,17 @@ void MmapFileSource::stop(std::string why) noexcept {
   done_ = true;
   ++damaged_;
   read_error_ = std::move(why);
+  if (!read_failure_.empty()) read_error_ += " (reading the file failed there: " + read_failure_ + ")";
 }
 
 template <bool kSwap, bool kNsec>
 uint16_t MmapFileSource::read_pcap(PacketRef* out, uint16_t max) noexcept {
+  // The bytes at hand: the whole mapping, or the buffer's window of the file
+  // [buf_off_, win_end). A record that does not fit in the window ends the burst early;
+  // the next rx_burst() refills first.
+  const uint8_t* const win = buffered_ ? buf_.get() : base_;
+  const uint64_t win_off = buffered_ ? buf_off_ : 0;
+  const uint64_t win_end = buffered_ ? buf_off_ + buf_len_ : size_;
   uint16_t n = 0;
   uint64_t pos = pos_;
   while (n < max) {
@@ -170,7 +187,8 @@ uint16_t MmapFileSource::read_pcap(PacketRef* out, uint16_t max) noexcept {
       done_ = true;
       break;
     }
-    const uint8_t* h = base_ + pos;
+    if (win_end - pos < kPcapRecordHeader) break;
+    const uint8_t* h = win + (pos - win_off);
     const uint32_t caplen = rd32(h + 8, kSwap);
     if (caplen > kMaxSnap) {
       stop("damaged pcap file: frame " + num(frames_read_ + 1) + " at offset " + num(pos) + " claims " + num(caplen) +
@@ -182,6 +200,7 @@ uint16_t MmapFileSource::read_pcap(PacketRef* out, uint16_t max) noexcept {
            " captured bytes, the file holds " + num(left - kPcapRecordHeader));
       break;
     }
+    if (caplen > win_end - pos - kPcapRecordHeader) break;
     // libpcap's quirk, kept for identical output: native-order tv_sec/tv_usec are signed
     // 32-bit fields, byte-swapped ones come out of SWAPLONG unsigned.
     const int64_t sec = kSwap ? int64_t{rd32(h, kSwap)} : int64_t{static_cast<int32_t>(rd32(h, kSwap))};
@@ -477,9 +496,50 @@ void MmapFileSource::drop_before(uint64_t mark) noexcept {
   dropped_ = to;
 }
 
+void MmapFileSource::start() noexcept {
+  started_ = true;
+  if (!allow_buffer_ || retain_ || format_ == CaptureFormat::kPcapng || fd_ < 0) return;
+  buf_.reset(new (std::nothrow) uint8_t[kBufferBytes]);
+  if (!buf_) return;  // no memory for it: read mapped
+  buffered_ = true;
+  buf_off_ = pos_;
+  buf_len_ = 0;
+  posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
+void MmapFileSource::refill() noexcept {
+  const uint64_t keep = buf_off_ + buf_len_ - pos_;
+  if (keep != 0) std::memmove(buf_.get(), buf_.get() + (pos_ - buf_off_), keep);
+  buf_off_ = pos_;
+  buf_len_ = keep;
+  while (buf_len_ < kBufferBytes && buf_off_ + buf_len_ < size_) {
+    const uint64_t want = std::min<uint64_t>(kBufferBytes - buf_len_, size_ - buf_off_ - buf_len_);
+    const ssize_t got = ::pread(fd_, buf_.get() + buf_len_, want, static_cast<off_t>(buf_off_ + buf_len_));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      // The file shrank (or cannot be read on): it ends here; a record cut by that is
+      // reported as truncated, a read error as what it is.
+      if (got < 0) read_failure_ = std::strerror(errno);
+      size_ = buf_off_ + buf_len_;
+      break;
+    }
+    buf_len_ += static_cast<uint64_t>(got);
+  }
+}
+
 uint16_t MmapFileSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
   if (done_) return 0;
   if (max > kBurstSize) max = kBurstSize;
+  if (!started_) [[unlikely]] start();
+  if (buffered_) {
+    if (buf_off_ + buf_len_ - pos_ < kPcapRecordHeader + kMaxSnap && buf_off_ + buf_len_ < size_) refill();
+    if (!read_failure_.empty() && pos_ == size_) {
+      stop("cannot read '" + path_ + "' past offset " + num(pos_));
+      return 0;
+    }
+    return swap_ ? (format_ == CaptureFormat::kPcapNsec ? read_pcap<true, true>(out, max) : read_pcap<true, false>(out, max))
+                 : (format_ == CaptureFormat::kPcapNsec ? read_pcap<false, true>(out, max) : read_pcap<false, false>(out, max));
+  }
   if (pos_ + kPopulateWindow / 2 >= populated_) populate_ahead();
   switch (format_) {
     case CaptureFormat::kPcap: return swap_ ? read_pcap<true, false>(out, max) : read_pcap<false, false>(out, max);

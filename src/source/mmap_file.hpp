@@ -1,6 +1,16 @@
-// Zero-copy capture-file source: the file is mmap'ed (MADV_SEQUENTIAL) and every PacketRef
-// points into the mapping, so reading costs one record-header parse per packet and no copy
-// (libpcap's reader copies every frame and runs at ~3 Mpps; see docs/performance.md).
+// Capture-file source without a copy per frame: every PacketRef points into the file's
+// bytes, so reading costs one record-header parse per packet.
+//
+// Two ways to hold those bytes. Classic pcap read burst by burst (the default, whenever
+// frames need not outlive the burst: release() after each) goes through a 1 MiB buffer
+// filled with pread(): the same few pages for the whole file, hot in the TLB and the L2,
+// and no page-table work per 4 KiB of capture. The file is otherwise mmap'ed
+// (MADV_SEQUENTIAL): pcapng, and a reader asked to retain_frames() (a stage that passes
+// frames on by address), and set_buffered(false). Mapping costs a page-table entry, a TLB
+// miss and, under a shadow-paging hypervisor, a hypervisor fault per 4 KiB page touched: on
+// the 2026-12-04 VM reading a 451 MiB capture took 260-300 ms mapped and 70-90 ms through
+// the buffer (docs/performance.md, "Capture reading"). libpcap's reader copies every frame
+// and runs at ~3 Mpps.
 //
 // Handles uncompressed classic pcap (either byte order, micro- or nanosecond magic) and
 // pcapng (SHB, IDB, EPB, SPB and the obsolete PB; other blocks are skipped). A pcapng file
@@ -18,9 +28,10 @@
 // stops at the first damaged record (a truncated last record, a record longer than the
 // maximum snapshot, a block length that runs past the file, an unknown interface id); the
 // packets before it are delivered, the stop is counted in dropped() and described by
-// read_error(), as libpcap reports the same files. Frame bytes, caplen, wirelen, ts_ns and
-// frame numbers equal PcapFileSource's for every file both accept
-// (tests/source/mmap_file_test.cpp checks it on the whole corpus).
+// read_error(), as libpcap reports the same files. A file that shrinks while it is read
+// ends where the reads stop and is reported as truncated there. Frame bytes, caplen,
+// wirelen, ts_ns and frame numbers equal PcapFileSource's for every file both accept, read
+// either way (tests/source/mmap_file_test.cpp checks it on the whole corpus).
 #pragma once
 
 #include <cstdint>
@@ -58,12 +69,20 @@ class MmapFileSource final : public PacketSource {
   // so resident memory stays a few windows wide however large the file (the mapping
   // itself stays: a page touched again is read back from the page cache, unchanged).
   void release() noexcept override {
-    if (!retain_) drop_before(pos_);
+    if (!retain_ && !buffered_) drop_before(pos_);
   }
+  // Retaining frames needs the mapping: refused (false) once buffered reading has begun.
   bool retain_frames(bool on) noexcept override {
+    if (on && started_ && buffered_) return false;
     retain_ = on;
     return on;
   }
+  // Before the first burst: whether classic pcap may be read through the buffer (default
+  // true; it is not while frames are retained, nor for pcapng).
+  void set_buffered(bool on) noexcept {
+    if (!started_) allow_buffer_ = on;
+  }
+  bool buffered() const noexcept { return buffered_; }
   uint64_t read_mark() const noexcept override { return pos_; }
   void drop_before(uint64_t mark) noexcept override;
 
@@ -96,6 +115,9 @@ class MmapFileSource final : public PacketSource {
   uint16_t read_pcapng(PacketRef* out, uint16_t max) noexcept;
   void stop(std::string why) noexcept;
   void populate_ahead() noexcept;
+  void start() noexcept;  // the first rx_burst: mapped or buffered
+  // Buffered: moves the unread bytes to the buffer's start and fills the rest from the file.
+  void refill() noexcept;
 
   std::string path_;
   const uint8_t* base_ = nullptr;
@@ -104,6 +126,15 @@ class MmapFileSource final : public PacketSource {
   uint64_t populated_ = 0;  // page-aligned end of the part faulted in ahead of pos_
   uint64_t dropped_ = 0;    // page-aligned end of the part given back behind pos_
   bool retain_ = false;
+  bool started_ = false;
+  bool allow_buffer_ = true;
+  bool buffered_ = false;
+  int fd_ = -1;                  // kept open for buffered reading
+  std::unique_ptr<uint8_t[]> buf_;
+  uint64_t buf_off_ = 0;         // file offset of buf_[0]
+  uint64_t buf_len_ = 0;         // bytes of the file in buf_
+  uint64_t map_size_ = 0;        // the mapping's length (size_ may shrink: a file cut while read)
+  std::string read_failure_;     // a failed pread(): the file ends there, and the stop says why
   decode::LinkType link_ = decode::LinkType::kEthernet;  // the first interface's
   decode::LinkType burst_link_ = decode::LinkType::kEthernet;
   decode::LinkType packet_link_ = decode::LinkType::kEthernet;  // pcapng_block's latest packet's

@@ -234,6 +234,7 @@ TEST_F(MmapFileTest, ReadPagesLeaveTheProcess) {
   auto m = MmapFileSource::open(large_capture(tmp, 64, frames));
   ASSERT_TRUE(m.ok());
   MmapFileSource& src = *m.value();
+  src.set_buffered(false);  // read through the mapping (pcapng, retained frames)
   PacketRef r[kBurstSize];
   const uint8_t* first = nullptr;
   uint64_t read = 0, peak = 0;
@@ -249,6 +250,124 @@ TEST_F(MmapFileTest, ReadPagesLeaveTheProcess) {
   EXPECT_LE(peak, 24u * 1024) << "KiB resident of a 64 MiB file";
   EXPECT_LE(resident_kib(first), 24u * 1024);
   EXPECT_EQ(std::memcmp(first, frame(1400, 1).data(), 1400), 0);
+  EXPECT_FALSE(src.buffered());
+}
+
+// A capture of a little over 4 MiB whose records are of every size the buffer must cope
+// with: the smallest, Ethernet, jumbo, 64 KiB (GRO) and one of the maximum snapshot
+// (262,144 bytes) each refill away, so records straddle the buffer's end again and again.
+std::string mixed_capture(const TempDir& tmp, uint32_t& frames, size_t& cut_at) {
+  static const size_t sizes[] = {60, 1514, 9014, 65535, 333, 60, 60, 1514, 4000, 262144, 97};
+  Bytes b = pcap_header(false, true, 262144);
+  frames = 0;
+  cut_at = 0;
+  for (size_t i = 0; b.size() < (size_t{4} << 20) + 12345; ++i) {
+    ++frames;
+    const size_t n = sizes[i % (sizeof sizes / sizeof sizes[0])];
+    if (cut_at == 0 && b.size() > (size_t{2} << 20) + 1000 && n >= 9014) cut_at = b.size() + 16 + n / 2;
+    pcap_record(b, frames, frames * 7, frame(n, static_cast<uint8_t>(frames)));
+  }
+  return tmp.write("mixed.pcap", b.bytes());
+}
+
+// Buffered reading (the default for classic pcap): the same frames as libpcap's and as the
+// mapping's, whatever the record sizes and wherever the buffer's refills fall.
+TEST_F(MmapFileTest, BufferedAndMappedReadTheSameAsLibpcap) {
+  uint32_t frames = 0;
+  size_t cut_at = 0;
+  const std::string path = mixed_capture(tmp, frames, cut_at);
+  for (const bool buffered : {true, false}) {
+    Opened o = open_both(path);
+    ASSERT_TRUE(o.m && o.p);
+    o.m->set_buffered(buffered);
+    const Outcome r = compare(*o.m, *o.p);
+    EXPECT_EQ(r.first_diff, "") << (buffered ? "buffered" : "mapped");
+    EXPECT_EQ(r.frames, frames);
+    EXPECT_FALSE(r.mmap_error) << o.m->read_error();
+    EXPECT_EQ(o.m->buffered(), buffered);
+    EXPECT_TRUE(o.m->done());
+  }
+}
+
+// Full bursts: a burst ends early where the buffer ends, never empty before the end of the
+// file, and every frame's bytes are intact until the next call.
+TEST_F(MmapFileTest, BufferedBurstsEndAtTheBufferNeverEmptyBeforeTheEnd) {
+  uint32_t frames = 0;
+  size_t cut_at = 0;
+  auto m = MmapFileSource::open(mixed_capture(tmp, frames, cut_at));
+  ASSERT_TRUE(m.ok());
+  MmapFileSource& src = *m.value();
+  PacketRef r[kBurstSize];
+  uint64_t read = 0, empty = 0, short_bursts = 0;
+  while (!src.done()) {
+    const uint16_t n = src.rx_burst(r, kBurstSize);
+    if (n == 0) {
+      empty += !src.done();
+      continue;
+    }
+    short_bursts += n < kBurstSize;
+    for (uint16_t i = 0; i < n; ++i) {
+      ASSERT_EQ(r[i].frame, read + i + 1);
+      const std::vector<uint8_t> want = frame(r[i].caplen, static_cast<uint8_t>(r[i].frame));
+      ASSERT_EQ(std::memcmp(r[i].data, want.data(), r[i].caplen), 0) << "frame " << r[i].frame;
+    }
+    read += n;
+    src.release();
+  }
+  EXPECT_TRUE(src.buffered());
+  EXPECT_EQ(read, frames);
+  EXPECT_EQ(empty, 0u);
+  EXPECT_GE(short_bursts, 2u);  // the buffer's end cut bursts short
+  EXPECT_EQ(src.read_error(), "");
+}
+
+void expect_damaged_stop(const std::string& path, uint64_t good_frames);
+
+// A large file cut in the middle of a record past the first refills: the same frames and
+// the same stop as libpcap's, either way of reading.
+TEST_F(MmapFileTest, BufferedTruncatedLargeFileStopsWhereLibpcapDoes) {
+  uint32_t frames = 0;
+  size_t cut_at = 0;
+  const std::string path = mixed_capture(tmp, frames, cut_at);
+  ASSERT_GT(cut_at, 0u);
+  fs::resize_file(path, cut_at);
+  uint64_t good = 0;
+  {
+    auto p = PcapFileSource::open(path);
+    ASSERT_TRUE(p.ok());
+    PacketRef r{};
+    while (p.value()->rx_burst(&r, 1) == 1) ++good;
+  }
+  ASSERT_GT(good, 40u);
+  expect_damaged_stop(path, good);
+  auto m = MmapFileSource::open(path);
+  ASSERT_TRUE(m.ok());
+  m.value()->set_buffered(false);
+  PacketRef r[kBurstSize];
+  uint64_t read = 0;
+  while (const uint16_t n = m.value()->rx_burst(r, kBurstSize)) read += n;
+  EXPECT_EQ(read, good);
+  EXPECT_EQ(m.value()->dropped(), 1u);
+}
+
+// Retained frames need the mapping: asked for before reading, the file is read mapped;
+// once buffered reading has begun, retaining is refused (the caller copies frames).
+TEST_F(MmapFileTest, RetainingFramesReadsMappedOrIsRefused) {
+  uint32_t frames = 0;
+  size_t cut_at = 0;
+  const std::string path = mixed_capture(tmp, frames, cut_at);
+  PacketRef r[kBurstSize];
+  auto a = MmapFileSource::open(path);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(a.value()->retain_frames(true));
+  ASSERT_GT(a.value()->rx_burst(r, kBurstSize), 0);
+  EXPECT_FALSE(a.value()->buffered());
+  auto b = MmapFileSource::open(path);
+  ASSERT_TRUE(b.ok());
+  ASSERT_GT(b.value()->rx_burst(r, kBurstSize), 0);
+  EXPECT_TRUE(b.value()->buffered());
+  EXPECT_FALSE(b.value()->retain_frames(true));
+  EXPECT_FALSE(b.value()->retain_frames(false));  // "not retaining", as asked
 }
 
 // retain_frames(): frames stay (for a stage that passes them on by address) until
@@ -571,6 +690,16 @@ TEST(MmapFileCorpus, SameAsLibpcapOnEveryAcceptedCapture) {
     EXPECT_EQ(r.mmap_error, r.pcap_error) << path << ": mmap '" << m.value()->read_error() << "', libpcap '"
                                           << p.value()->read_error() << "'";
     EXPECT_TRUE(m.value()->done());
+    if (m.value()->buffered()) {  // classic pcap: read through the mapping as well
+      auto m2 = MmapFileSource::open(path);
+      auto p2 = PcapFileSource::open(path);
+      ASSERT_TRUE(m2.ok() && p2.ok()) << path;
+      m2.value()->set_buffered(false);
+      const Outcome r2 = compare(*m2.value(), *p2.value());
+      EXPECT_EQ(r2.first_diff, "") << path << " (mapped)";
+      EXPECT_EQ(r2.mmap_error, r2.pcap_error) << path << " (mapped)";
+      EXPECT_FALSE(m2.value()->buffered());
+    }
     ++compared;
     packets += r.frames;
     damaged += r.mmap_error;
