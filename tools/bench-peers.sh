@@ -246,8 +246,14 @@ for f in ['retransmission', 'fast_retransmission', 'duplicate_ack', 'lost_segmen
           'window_update', 'spurious_retransmission', 'zero_window']:
     s = v.get(f, 0); t = tw.get('tcp.analysis.' + f)
     ts = tsh if f == 'retransmission' else None
+    shown = str(s)
+    if f == 'retransmission' and v.get('duplicate_packet', 0):
+        # Exact copies (the generator's --duplicate: the network delivered a packet twice) are
+        # duplicate_packet in seqwatch, retransmissions in tshark (docs/tcp-analysis.md section 16).
+        s += v['duplicate_packet']
+        shown = f"{s} ({v['duplicate_packet']} of them duplicate_packet)"
     ok = all(x is None or x == s for x in (t, ts))
-    print(f"| {f} | {s} | {'' if ts is None else ts} | {'' if t is None else t} | {'yes' if ok else '**NO**'} |")
+    print(f"| {f} | {shown} | {'' if ts is None else ts} | {'' if t is None else t} | {'yes' if ok else '**NO**'} |")
 EOF
 
 if [ -n "$workers" ]; then

@@ -25,6 +25,7 @@
 
 #include "app/shape.hpp"
 #include "event/records.hpp"
+#include "util/lazy_mapping.hpp"
 
 namespace seqwatch::app {
 
@@ -89,7 +90,8 @@ class RetransReport {
   }
   // Flat (open addressing, no node per entry): a 100k-flow capture's ~230k lookups at the end
   // of input cost ~0.1 s with std::unordered_map's nodes.
-  using EndpointMap = absl::flat_hash_map<Endpoint, Agg>;
+  using EndpointMap = absl::flat_hash_map<Endpoint, Agg, absl::Hash<Endpoint>, std::equal_to<Endpoint>,
+                                          util::HugeAllocator<std::pair<const Endpoint, Agg>>>;
   // Services or clients: the aggregates, and the keys of those with retransmissions (the
   // only ones a top list can show: ranking them never walks the whole map).
   struct Endpoints {

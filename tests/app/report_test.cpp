@@ -36,6 +36,30 @@ event::FlowRecord flow(uint32_t id, uint32_t client, uint32_t server, uint32_t r
   return r;
 }
 
+// The endpoint tables' allocator: arrays of 1 MiB and more are mapped on a huge-page
+// boundary, smaller ones come from the heap, and a table that grows through both keeps
+// every entry.
+TEST(Report, EndpointTablesGrowIntoHugePageMappings) {
+  util::HugeAllocator<uint64_t> alloc;
+  uint64_t* big = alloc.allocate(3u << 17);  // 3 MiB
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(big) % util::kHugePage, 0u);
+  for (size_t i = 0; i < (3u << 17); i += 512) big[i] = i;
+  EXPECT_EQ(big[(3u << 17) - 512], (3u << 17) - 512);
+  alloc.deallocate(big, 3u << 17);
+  uint64_t* small = alloc.allocate(100);
+  ASSERT_NE(small, nullptr);
+  small[99] = 7;
+  alloc.deallocate(small, 100);
+
+  absl::flat_hash_map<uint64_t, uint64_t, absl::Hash<uint64_t>, std::equal_to<uint64_t>,
+                      util::HugeAllocator<std::pair<const uint64_t, uint64_t>>>
+      m;
+  for (uint64_t k = 0; k < 200000; ++k) m[k * 7919] = k;  // > 1 MiB of slots after a few growths
+  ASSERT_EQ(m.size(), 200000u);
+  for (uint64_t k = 0; k < 200000; k += 997) EXPECT_EQ(m.at(k * 7919), k);
+}
+
 TEST(Report, KeepsTheSameTopFlowsAsAnUnboundedList) {
   RetransReport small(8), big(100000);
   // 500 flows, retransmissions in a scrambled order, many ties.
