@@ -56,6 +56,7 @@ constexpr uint16_t kOptIfTsoffset = 14;
 // libpcap refuses blocks above MAX_BLOCKSIZE_FOR_SNAPLEN(262144): header + EPB fields +
 // snapshot + 128 KiB of options + trailer. Same limit, same verdict.
 constexpr uint64_t kMaxBlock = 8 + 20 + kMaxSnap + 131072 + 4;
+static_assert(kMaxBlock + kPcapRecordHeader < kBufferBytes, "a largest block or record must fit the read buffer");
 
 // Link types whose pseudo-header libpcap rewrites in byte-swapped files (NFLOG TLV lengths,
 // SLL/SLL2 CAN headers): a zero-copy reader cannot, so such files go to libpcap.
@@ -222,10 +223,16 @@ uint16_t MmapFileSource::read_pcap(PacketRef* out, uint16_t max) noexcept {
 Result<bool> MmapFileSource::setup_pcapng() {
   // Walk every block once: refuse what libpcap would treat differently, find where damage
   // (if any) stops the reading. Reading then repeats the same parse up to valid_end_.
+  // Through the read buffer when one can be had (the mapping's pages are then never
+  // touched), else through the mapping.
   uint64_t off = 0;
   PacketRef p{};
   bool saw_idb = false;
+  buf_.reset(new (std::nothrow) uint8_t[kBufferBytes]);
+  buffered_ = buf_ != nullptr;
+  buf_off_ = buf_len_ = 0;
   while (off < size_) {
+    if (buffered_ && !block_in_window(off)) refill_from(off);
     uint64_t len = 0;
     std::string why;
     bool unsupported = false;
@@ -243,17 +250,19 @@ Result<bool> MmapFileSource::setup_pcapng() {
   }
   if (!saw_idb) return Error{"'" + path_ + "' has no interface description block"};
   valid_end_ = off;
-  // Reading starts over from the first section header.
+  // Reading starts over from the first section header (start() chooses how).
   ifaces_.clear();
   pos_ = 0;
   frames_read_ = 0;
+  buffered_ = false;
+  buf_off_ = buf_len_ = 0;
   return true;
 }
 
 MmapFileSource::Step MmapFileSource::pcapng_block(uint64_t off, uint64_t& len, PacketRef& p, std::string& why,
                                                   bool& unsupported) noexcept {
   const uint64_t left = size_ - off;
-  const uint8_t* b = base_ + off;
+  const uint8_t* b = at(off);  // the caller made [off, off + min(kMaxBlock, left)) readable
   if (left < 12) {
     why = "truncated pcapng file: block at offset " + num(off) + " has " + num(left) + " bytes";
     return Step::kDamaged;
@@ -457,6 +466,10 @@ uint16_t MmapFileSource::read_pcapng(PacketRef* out, uint16_t max) noexcept {
       done_ = true;
       break;
     }
+    if (buffered_ && !block_in_window(pos_)) {
+      if (n != 0) break;  // the burst's frames point into the buffer: refill at the next call
+      refill_from(pos_);
+    }
     uint64_t len = 0;
     std::string why;
     bool unsupported = false;
@@ -498,8 +511,11 @@ void MmapFileSource::drop_before(uint64_t mark) noexcept {
 
 void MmapFileSource::start() noexcept {
   started_ = true;
-  if (!allow_buffer_ || retain_ || format_ == CaptureFormat::kPcapng || fd_ < 0) return;
-  buf_.reset(new (std::nothrow) uint8_t[kBufferBytes]);
+  if (!allow_buffer_ || retain_ || fd_ < 0) {
+    buf_.reset();  // pcapng's walk at open() may have used it
+    return;
+  }
+  if (!buf_) buf_.reset(new (std::nothrow) uint8_t[kBufferBytes]);
   if (!buf_) return;  // no memory for it: read mapped
   buffered_ = true;
   buf_off_ = pos_;
@@ -507,10 +523,16 @@ void MmapFileSource::start() noexcept {
   posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
-void MmapFileSource::refill() noexcept {
-  const uint64_t keep = buf_off_ + buf_len_ - pos_;
-  if (keep != 0) std::memmove(buf_.get(), buf_.get() + (pos_ - buf_off_), keep);
-  buf_off_ = pos_;
+bool MmapFileSource::block_in_window(uint64_t off) const noexcept {
+  const uint64_t want = std::min<uint64_t>(kMaxBlock, size_ - off);
+  return off >= buf_off_ && off + want <= buf_off_ + buf_len_;
+}
+
+void MmapFileSource::refill_from(uint64_t from) noexcept {
+  // Bytes of the window at and after `from` are kept (moved to the start), the rest read.
+  const uint64_t keep = from >= buf_off_ && from < buf_off_ + buf_len_ ? buf_off_ + buf_len_ - from : 0;
+  if (keep != 0) std::memmove(buf_.get(), buf_.get() + (from - buf_off_), keep);
+  buf_off_ = from;
   buf_len_ = keep;
   while (buf_len_ < kBufferBytes && buf_off_ + buf_len_ < size_) {
     const uint64_t want = std::min<uint64_t>(kBufferBytes - buf_len_, size_ - buf_off_ - buf_len_);
@@ -532,7 +554,8 @@ uint16_t MmapFileSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
   if (max > kBurstSize) max = kBurstSize;
   if (!started_) [[unlikely]] start();
   if (buffered_) {
-    if (buf_off_ + buf_len_ - pos_ < kPcapRecordHeader + kMaxSnap && buf_off_ + buf_len_ < size_) refill();
+    if (format_ == CaptureFormat::kPcapng) return read_pcapng(out, max);  // keeps its blocks in the window
+    if (buf_off_ + buf_len_ - pos_ < kPcapRecordHeader + kMaxSnap && buf_off_ + buf_len_ < size_) refill_from(pos_);
     if (!read_failure_.empty() && pos_ == size_) {
       stop("cannot read '" + path_ + "' past offset " + num(pos_));
       return 0;

@@ -1,12 +1,12 @@
 // Capture-file source without a copy per frame: every PacketRef points into the file's
 // bytes, so reading costs one record-header parse per packet.
 //
-// Two ways to hold those bytes. Classic pcap read burst by burst (the default, whenever
-// frames need not outlive the burst: release() after each) goes through a 1 MiB buffer
-// filled with pread(): the same few pages for the whole file, hot in the TLB and the L2,
-// and no page-table work per 4 KiB of capture. The file is otherwise mmap'ed
-// (MADV_SEQUENTIAL): pcapng, and a reader asked to retain_frames() (a stage that passes
-// frames on by address), and set_buffered(false). Mapping costs a page-table entry, a TLB
+// Two ways to hold those bytes. Read burst by burst (the default, whenever frames need not
+// outlive the burst: release() after each), the file goes through a 1 MiB buffer filled
+// with pread(): the same few pages for the whole file, hot in the TLB and the L2, and no
+// page-table work per 4 KiB of capture (pcapng's validating walk at open() too). The file is
+// otherwise mmap'ed (MADV_SEQUENTIAL): for a reader asked to retain_frames() (a stage that
+// passes frames on by address), and after set_buffered(false). Mapping costs a page-table entry, a TLB
 // miss and, under a shadow-paging hypervisor, a hypervisor fault per 4 KiB page touched: on
 // the 2026-12-04 VM reading a 451 MiB capture took 260-300 ms mapped and 70-90 ms through
 // the buffer (docs/performance.md, "Capture reading"). libpcap's reader copies every frame
@@ -77,8 +77,8 @@ class MmapFileSource final : public PacketSource {
     retain_ = on;
     return on;
   }
-  // Before the first burst: whether classic pcap may be read through the buffer (default
-  // true; it is not while frames are retained, nor for pcapng).
+  // Before the first burst: whether the file may be read through the buffer (default
+  // true; it is not while frames are retained).
   void set_buffered(bool on) noexcept {
     if (!started_) allow_buffer_ = on;
   }
@@ -116,8 +116,13 @@ class MmapFileSource final : public PacketSource {
   void stop(std::string why) noexcept;
   void populate_ahead() noexcept;
   void start() noexcept;  // the first rx_burst: mapped or buffered
-  // Buffered: moves the unread bytes to the buffer's start and fills the rest from the file.
-  void refill() noexcept;
+  // Buffered: moves the window's bytes from `from` on to the buffer's start and fills the
+  // rest from the file.
+  void refill_from(uint64_t from) noexcept;
+  // Buffered: whether a pcapng block at `off` (of any length up to kMaxBlock, or to the end
+  // of the file) lies in the window.
+  bool block_in_window(uint64_t off) const noexcept;
+  const uint8_t* at(uint64_t off) const noexcept { return buffered_ ? buf_.get() + (off - buf_off_) : base_ + off; }
 
   std::string path_;
   const uint8_t* base_ = nullptr;

@@ -289,6 +289,62 @@ TEST_F(MmapFileTest, BufferedAndMappedReadTheSameAsLibpcap) {
   }
 }
 
+void expect_damaged_stop(const std::string& path, uint64_t good_frames);
+
+// The same for pcapng: EPBs of every size (the largest a 262,144-byte frame), SPBs, and a
+// second interface with nanosecond timestamps; blocks straddle the buffer's end again and
+// again, and the validating walk at open() reads through the buffer as well.
+TEST_F(MmapFileTest, BufferedPcapngReadsTheSameAsLibpcap) {
+  static const size_t sizes[] = {60, 1514, 9014, 65535, 333, 60, 4000, 262144, 97};
+  Bytes b(false);
+  ng_shb(b);
+  ng_idb(b, 1, 262144);
+  ng_idb(b, 1, 262144, 9);
+  uint32_t frames = 0;
+  for (size_t i = 0; b.size() < (size_t{4} << 20) + 777; ++i) {
+    ++frames;
+    const size_t n = sizes[i % (sizeof sizes / sizeof sizes[0])];
+    ng_epb(b, static_cast<uint32_t>(i % 2), 1000000ull * frames + i, frame(n, static_cast<uint8_t>(frames)));
+  }
+  const std::string path = tmp.write("mixed.pcapng", b.bytes());
+  for (const bool buffered : {true, false}) {
+    Opened o = open_both(path);
+    ASSERT_TRUE(o.m && o.p);
+    o.m->set_buffered(buffered);
+    const Outcome r = compare(*o.m, *o.p);
+    EXPECT_EQ(r.first_diff, "") << (buffered ? "buffered" : "mapped");
+    EXPECT_EQ(r.frames, frames);
+    EXPECT_FALSE(r.mmap_error) << o.m->read_error();
+    EXPECT_EQ(o.m->buffered(), buffered);
+  }
+  // Full bursts, each frame checked before the next call; and the file cut in a block.
+  auto m = MmapFileSource::open(path);
+  ASSERT_TRUE(m.ok());
+  PacketRef r[kBurstSize];
+  uint64_t read = 0, empty = 0;
+  while (!m.value()->done()) {
+    const uint16_t n = m.value()->rx_burst(r, kBurstSize);
+    empty += n == 0 && !m.value()->done();
+    for (uint16_t i = 0; i < n; ++i) {
+      const std::vector<uint8_t> want = frame(r[i].caplen, static_cast<uint8_t>(r[i].frame));
+      ASSERT_EQ(std::memcmp(r[i].data, want.data(), r[i].caplen), 0) << "frame " << r[i].frame;
+    }
+    read += n;
+  }
+  EXPECT_EQ(read, frames);
+  EXPECT_EQ(empty, 0u);
+  fs::resize_file(path, (size_t{3} << 20) + 5000);
+  uint64_t good = 0;
+  {
+    auto p = PcapFileSource::open(path);
+    ASSERT_TRUE(p.ok());
+    PacketRef one{};
+    while (p.value()->rx_burst(&one, 1) == 1) ++good;
+  }
+  ASSERT_GT(good, 40u);
+  expect_damaged_stop(path, good);
+}
+
 // Full bursts: a burst ends early where the buffer ends, never empty before the end of the
 // file, and every frame's bytes are intact until the next call.
 TEST_F(MmapFileTest, BufferedBurstsEndAtTheBufferNeverEmptyBeforeTheEnd) {
@@ -320,8 +376,6 @@ TEST_F(MmapFileTest, BufferedBurstsEndAtTheBufferNeverEmptyBeforeTheEnd) {
   EXPECT_GE(short_bursts, 2u);  // the buffer's end cut bursts short
   EXPECT_EQ(src.read_error(), "");
 }
-
-void expect_damaged_stop(const std::string& path, uint64_t good_frames);
 
 // A large file cut in the middle of a record past the first refills: the same frames and
 // the same stop as libpcap's, either way of reading.
