@@ -5,8 +5,8 @@
 // outlive the burst: release() after each), the file goes through a 1 MiB buffer filled
 // with pread(): the same few pages for the whole file, hot in the TLB and the L2, and no
 // page-table work per 4 KiB of capture (pcapng's validating walk at open() too). The file is
-// otherwise mmap'ed (MADV_SEQUENTIAL): for a reader asked to retain_frames() (a stage that
-// passes frames on by address), and after set_buffered(false). Mapping costs a page-table entry, a TLB
+// otherwise mmap'ed (MADV_SEQUENTIAL), after set_buffered(false), and only then may frames
+// be retained (retain_frames(): a stage that passes frames on by address). Mapping costs a page-table entry, a TLB
 // miss and, under a shadow-paging hypervisor, a hypervisor fault per 4 KiB page touched: on
 // the 2026-12-04 VM reading a 451 MiB capture took 260-300 ms mapped and 70-90 ms through
 // the buffer (docs/performance.md, "Capture reading"). libpcap's reader copies every frame
@@ -71,14 +71,17 @@ class MmapFileSource final : public PacketSource {
   void release() noexcept override {
     if (!retain_ && !buffered_) drop_before(pos_);
   }
-  // Retaining frames needs the mapping: refused (false) once buffered reading has begun.
+  // Retaining frames needs the mapping, and the buffer is preferred: refused (false, the
+  // caller copies frames) unless set_buffered(false) came first. Copying out of the buffer
+  // beat passing frames of the mapping by address on the 2026-12-04 VM: `analyze -w 2` of
+  // the 1M-frame peers trace 1.16 -> 0.70 s (docs/performance.md, "Scaling over workers").
   bool retain_frames(bool on) noexcept override {
-    if (on && started_ && buffered_) return false;
+    if (on && (allow_buffer_ || (started_ && buffered_))) return false;
     retain_ = on;
     return on;
   }
   // Before the first burst: whether the file may be read through the buffer (default
-  // true; it is not while frames are retained).
+  // true); false reads it mapped, and frames may then be retained.
   void set_buffered(bool on) noexcept {
     if (!started_) allow_buffer_ = on;
   }

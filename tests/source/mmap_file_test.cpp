@@ -398,24 +398,26 @@ TEST_F(MmapFileTest, BufferedTruncatedLargeFileStopsWhereLibpcapDoes) {
   EXPECT_EQ(m.value()->dropped(), 1u);
 }
 
-// Retained frames need the mapping: asked for before reading, the file is read mapped;
-// once buffered reading has begun, retaining is refused (the caller copies frames).
-TEST_F(MmapFileTest, RetainingFramesReadsMappedOrIsRefused) {
+// Retained frames need the mapping, and the buffer is preferred: retaining is refused
+// (the caller copies frames) unless mapped reading was chosen before the first burst.
+TEST_F(MmapFileTest, RetainingFramesNeedsMappedReading) {
   uint32_t frames = 0;
   size_t cut_at = 0;
   const std::string path = mixed_capture(tmp, frames, cut_at);
   PacketRef r[kBurstSize];
   auto a = MmapFileSource::open(path);
   ASSERT_TRUE(a.ok());
-  ASSERT_TRUE(a.value()->retain_frames(true));
+  EXPECT_FALSE(a.value()->retain_frames(true));  // default: buffered, frames copied by the caller
   ASSERT_GT(a.value()->rx_burst(r, kBurstSize), 0);
-  EXPECT_FALSE(a.value()->buffered());
+  EXPECT_TRUE(a.value()->buffered());
+  EXPECT_FALSE(a.value()->retain_frames(true));
+  EXPECT_FALSE(a.value()->retain_frames(false));  // "not retaining", as asked
   auto b = MmapFileSource::open(path);
   ASSERT_TRUE(b.ok());
+  b.value()->set_buffered(false);
+  ASSERT_TRUE(b.value()->retain_frames(true));
   ASSERT_GT(b.value()->rx_burst(r, kBurstSize), 0);
-  EXPECT_TRUE(b.value()->buffered());
-  EXPECT_FALSE(b.value()->retain_frames(true));
-  EXPECT_FALSE(b.value()->retain_frames(false));  // "not retaining", as asked
+  EXPECT_FALSE(b.value()->buffered());
 }
 
 // retain_frames(): frames stay (for a stage that passes them on by address) until
@@ -426,6 +428,7 @@ TEST_F(MmapFileTest, RetainedFramesStayUntilDropped) {
   ASSERT_TRUE(m.ok());
   MmapFileSource& src = *m.value();
   EXPECT_EQ(src.read_mark(), 24u);  // after the file header
+  src.set_buffered(false);
   ASSERT_TRUE(src.retain_frames(true));
   PacketRef r[kBurstSize];
   const uint8_t* first = nullptr;
