@@ -36,17 +36,32 @@ using LazyArray = std::unique_ptr<T[], FreeLazy>;
 
 inline constexpr size_t kHugePage = size_t{2} << 20;  // x86-64 transparent huge page
 
+// Maps exactly [start, start + bytes) (bytes rounded up to 4 KiB) of anonymous memory, zero
+// on first touch, the start aligned to a huge page and huge pages advised; the slack mapped
+// to align the start goes back at once, so munmap(start, map_bytes(bytes)) releases it all.
+// nullptr when the mapping cannot be had. `noreserve`: no swap is reserved for it.
+inline size_t map_bytes(size_t bytes) noexcept { return (bytes + 4095) & ~size_t{4095}; }
+inline void* map_huge_aligned(size_t bytes, bool noreserve) noexcept {
+  const size_t len = map_bytes(bytes);
+  const int flags = MAP_PRIVATE | MAP_ANONYMOUS | (noreserve ? MAP_NORESERVE : 0);
+  void* map = ::mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (map == MAP_FAILED) return nullptr;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(map);
+  const uintptr_t start = (base + kHugePage - 1) & ~(kHugePage - 1);
+  if (start > base) ::munmap(map, start - base);
+  const uintptr_t end = base + len + kHugePage;
+  if (end > start + len) ::munmap(reinterpret_cast<void*>(start + len), end - (start + len));
+  (void)::madvise(reinterpret_cast<void*>(start), len, MADV_HUGEPAGE);  // advice only
+  return reinterpret_cast<void*>(start);
+}
+
 // `bytes` of 64-byte aligned memory, zero on first touch (a mapping), or a heap block that is
 // zero-filled when `zero_fallback` is set; nullptr when neither can be had.
 inline void* map_lazy(size_t bytes, bool zero_fallback, LazyMapping& m) noexcept {
   bytes = (bytes + 63) & ~size_t{63};
-  const size_t len = bytes + kHugePage;  // room to align the start to a huge page
-  void* map = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (map != MAP_FAILED) {
-    const uintptr_t start = (reinterpret_cast<uintptr_t>(map) + kHugePage - 1) & ~(kHugePage - 1);
-    (void)::madvise(reinterpret_cast<void*>(start), bytes, MADV_HUGEPAGE);  // advice only
-    m = LazyMapping{map, len};
-    return reinterpret_cast<void*>(start);
+  if (void* start = map_huge_aligned(bytes, true)) {
+    m = LazyMapping{start, map_bytes(bytes)};
+    return start;
   }
   m = LazyMapping{};
   void* p = std::aligned_alloc(64, bytes);
@@ -94,23 +109,15 @@ struct HugeAllocator {
   T* allocate(size_t n) {
     const size_t bytes = n * sizeof(T);
     if (bytes < kDirect) return std::allocator<T>{}.allocate(n);
-    const size_t len = (bytes + 4095) & ~size_t{4095};
-    void* map = ::mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (map == MAP_FAILED) throw std::bad_alloc();
-    // Keep exactly [start, start + len): the slack before and after goes back at once.
-    const uintptr_t base = reinterpret_cast<uintptr_t>(map);
-    const uintptr_t start = (base + kHugePage - 1) & ~(kHugePage - 1);
-    if (start > base) ::munmap(map, start - base);
-    const uintptr_t end = base + len + kHugePage;
-    if (end > start + len) ::munmap(reinterpret_cast<void*>(start + len), end - (start + len));
-    (void)::madvise(reinterpret_cast<void*>(start), len, MADV_HUGEPAGE);  // advice only
-    return reinterpret_cast<T*>(start);
+    void* p = map_huge_aligned(bytes, false);
+    if (p == nullptr) throw std::bad_alloc();
+    return static_cast<T*>(p);
   }
   // The size tells where a block came from, as at allocate().
   void deallocate(T* p, size_t n) noexcept {
     const size_t bytes = n * sizeof(T);
     if (bytes < kDirect) return std::allocator<T>{}.deallocate(p, n);
-    ::munmap(p, (bytes + 4095) & ~size_t{4095});
+    ::munmap(p, map_bytes(bytes));
   }
   friend bool operator==(const HugeAllocator&, const HugeAllocator&) noexcept { return true; }
   friend bool operator!=(const HugeAllocator&, const HugeAllocator&) noexcept { return false; }
