@@ -152,7 +152,10 @@ inline Next mpls(Cursor& c) noexcept {
 // PPP protocol field, with optional address/control bytes (FF 03) and protocol-field
 // compression (a one-byte protocol has its low bit set).
 inline Next ppp(Cursor& c) noexcept {
-  if (c.have(2) && c.at()[0] == 0xFF && c.at()[1] == 0x03) c.off += 2;
+  if (c.have(1) && c.at()[0] == 0xFF) {  // address and control fields, 0xFF 0x03
+    if (!c.have(2)) return c.fail(DecodeStatus::kTruncatedPppoe);  // not a 1-byte protocol 0xFF
+    if (c.at()[1] == 0x03) c.off += 2;
+  }
   if (!c.have(1)) return c.fail(DecodeStatus::kTruncatedPppoe);
   uint16_t proto = c.at()[0];
   if (proto & 1) {

@@ -228,6 +228,15 @@ struct PacketView {
   bool is_tcp() const noexcept { return l4 == L4Type::kTcp; }
   const IpLayer& inner_ip() const noexcept { return ip[ip_count - 1]; }
   const IpLayer& outer_ip() const noexcept { return ip[0]; }
+  // A tunnelled packet whose innermost IP header the capture does not hold: the decoding
+  // stopped in a tunnel header, or after a tunnel before the IP header it carries (a snaplen
+  // too short for the encapsulation, or damage there). Only its outer addresses can be
+  // hashed: inner_ip() is an outer layer.
+  bool tunnel_inner_missing() const noexcept {
+    if (status == DecodeStatus::kOk) return false;
+    return status == DecodeStatus::kTruncatedTunnel || status == DecodeStatus::kBadTunnel ||
+           (tunnel_count != 0 && ip_count <= tunnel_count);
+  }
   // Addresses of an IP layer: 4 or 16 bytes pointing into the frame.
   std::span<const uint8_t> src_addr(const IpLayer& l) const noexcept {
     return l.version == 4 ? std::span<const uint8_t>(frame + l.off + 12, 4)

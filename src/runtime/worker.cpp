@@ -82,7 +82,8 @@ void Worker::sample(const PacketRef* pkts, uint16_t n) noexcept {
     const decode::PacketView& v = views_[i];
     if (v.ip_count == 0) continue;
     FlowSample s{};
-    s.tunneled = v.tunnel_count != 0;
+    s.inner_cut = v.tunnel_inner_missing() ? 1 : 0;  // a tunnel cut before its inner IP header (snaplen)
+    s.tunneled = v.tunnel_count != 0 || s.inner_cut != 0;
     s.outer_hash = flow::address_pair_hash(v, 0);
     // The inner flow's hash: the TCP stage's when it analysed the packet, else computed.
     bool keyed = tcp_ != nullptr && tcp_->result(static_cast<uint16_t>(i)).analysed;

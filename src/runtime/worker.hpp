@@ -43,7 +43,8 @@ struct FlowSample {
   uint32_t wirelen;
   uint8_t worker;
   uint8_t tunneled;
-  uint16_t reserved;
+  uint8_t inner_cut;  // tunnelled, but the capture cut it before its inner IP header: no inner flow to see
+  uint8_t reserved;
 };
 inline constexpr uint32_t kSampleEvery = 64;
 

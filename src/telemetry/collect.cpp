@@ -128,7 +128,7 @@ Result<bool> LiveTelemetry::start() {
 uint16_t LiveTelemetry::http_port() const noexcept { return http_ ? http_->port() : 0; }
 
 void LiveTelemetry::add_sample(const runtime::FlowSample& s) {
-  monitor_.add_sample({s.outer_hash, s.inner_hash, s.wirelen, s.worker, s.tunneled != 0});
+  monitor_.add_sample({s.outer_hash, s.inner_hash, s.wirelen, s.worker, s.tunneled != 0, s.inner_cut != 0});
 }
 
 std::vector<std::string> LiveTelemetry::tick(double elapsed_s, const std::function<nlohmann::json()>& retrans) {

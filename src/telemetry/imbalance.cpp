@@ -68,32 +68,45 @@ Diagnosis diagnose(const std::vector<Sample>& samples, unsigned queues) {
   d.samples = samples.size();
   if (samples.empty()) return d;
   std::unordered_map<uint64_t, uint64_t> outer, inner;
-  std::map<unsigned, std::unordered_map<uint64_t, uint64_t>> per_worker;
-  uint64_t tunneled = 0;
+  // Per worker: its inner flows (tunnels cut before the inner header left out: their hash is
+  // an outer address pair, many flows, not one elephant) and how many samples it had, cut ones too.
+  struct WorkerSamples {
+    std::unordered_map<uint64_t, uint64_t> flows;
+    uint64_t total = 0, cut = 0;
+  };
+  std::map<unsigned, WorkerSamples> per_worker;
+  uint64_t tunneled = 0, cut = 0;
   for (const Sample& s : samples) {
     ++outer[s.outer_hash];
     ++inner[s.inner_hash];
-    ++per_worker[s.worker][s.inner_hash];
+    WorkerSamples& w = per_worker[s.worker];
+    ++w.total;
+    if (s.inner_cut) ++w.cut;
+    else ++w.flows[s.inner_hash];
     tunneled += s.tunneled ? 1 : 0;
+    cut += s.inner_cut ? 1 : 0;
   }
   d.tunneled_share = ratio(tunneled, samples.size());
+  d.inner_cut_share = ratio(cut, samples.size());
   d.outer_flows = outer.size();
   d.inner_flows = inner.size();
   d.outer_flows_95 = flows_carrying(outer, samples.size(), 0.95);
   d.inner_flows_95 = flows_carrying(inner, samples.size(), 0.95);
   d.predicted_inner_cv = spread_cv(inner, queues);
   d.predicted_outer_cv = spread_cv(outer, queues);
-  for (const auto& [w, flows] : per_worker) {
-    uint64_t total = 0, top = 0;
-    for (const auto& [h, n] : flows) {
-      total += n;
-      top = std::max(top, n);
-    }
-    if (total < kMinQueueSamples) continue;
-    const double share = ratio(top, total);
+  for (const auto& [w, ws] : per_worker) {
+    if (ws.total < kMinQueueSamples) continue;
+    uint64_t top = 0;
+    for (const auto& [h, n] : ws.flows) top = std::max(top, n);
+    const double share = ratio(top, ws.total);
     if (share > d.elephant_share) {
       d.elephant_share = share;
       d.elephant_queue = static_cast<int>(w);
+    }
+    const double cut_share = ratio(ws.cut, ws.total);
+    if (cut_share > d.inner_cut_queue_share) {
+      d.inner_cut_queue_share = cut_share;
+      d.inner_cut_queue = static_cast<int>(w);
     }
   }
   return d;
@@ -243,6 +256,13 @@ std::pair<std::string, std::string> Monitor::rehash_skew_reason(const Diagnosis&
                                                                 unsigned workers) const {
   if (d.samples == 0)
     return {"unknown", "no packet samples to say why (imbalance.samples is off, or the sample rings overflowed)"};
+  if (d.inner_cut_queue == static_cast<int>(worker) && d.inner_cut_queue_share > cfg_.elephant_share)
+    return {"tunnel_inner_cut",
+            fmt::format("{} of its packets are tunnelled and the capture cut them before their inner IP header "
+                        "(snaplen too short for the encapsulation): the rehash can hash only their outer addresses, "
+                        "so each tunnel's traffic lands on one worker; capture the inner IP and TCP headers (a "
+                        "snaplen of 256 bytes keeps them under any common encapsulation)",
+                        pct(d.inner_cut_queue_share))};
   if (d.elephant_queue == static_cast<int>(worker) && d.elephant_share > cfg_.elephant_share)
     return {"elephant", fmt::format("one inner flow carries {} of its packets, and no hash can split one flow (its "
                                     "worker must keep up with it alone)",
@@ -297,6 +317,13 @@ void Monitor::evaluate(const Snapshot& s, const Snapshot& prev, std::vector<nloh
         msg = fmt::format("{}: no packet samples to diagnose the cause from (imbalance.samples is off, or the "
                           "workers' sample rings overflowed)",
                           head);
+      } else if (d.inner_cut_share >= 0.5) {
+        cause = "tunnel_inner_cut";
+        msg = fmt::format("{}: {} of packets are {}-encapsulated and cut before their inner IP header (snaplen too "
+                          "short for the encapsulation): the outer header is all that any hash can see, so neither "
+                          "the NIC nor software rehash can spread them by inner flow; capture the inner IP and TCP "
+                          "headers (a snaplen of 256 bytes keeps them under any common encapsulation)",
+                          head, pct(d.inner_cut_share), kind);
       } else if (d.tunneled_share >= 0.5 && d.predicted_inner_cv < std::min(cfg_.queue_cv_threshold, f.cv) / 2) {
         cause = "tunnel";
         msg = fmt::format("{}: {} of packets are {}-encapsulated; the NIC hashes the outer header; {} outer flow{} "

@@ -36,6 +36,7 @@ struct Sample {
   uint32_t wirelen = 0;
   uint8_t worker = 0;
   bool tunneled = false;
+  bool inner_cut = false;  // tunnelled, cut before the inner IP header (inner_hash is then the outer pair's)
 };
 
 // Population coefficient of variation (0 for fewer than two values or a zero mean).

@@ -87,6 +87,12 @@ struct Diagnosis {
   double predicted_outer_cv = 0;   // CV of the outer hash over the same queues (sanity)
   double elephant_share = 0;       // largest single inner flow's share of its queue
   int elephant_queue = -1;
+  // Tunnelled packets the capture cut before their inner IP header (a snaplen too short
+  // for the encapsulation): only their outer addresses can be hashed, by the NIC or by the
+  // software rehash. Share of all samples, and the queue (worker) where their share is largest.
+  double inner_cut_share = 0;
+  double inner_cut_queue_share = 0;
+  int inner_cut_queue = -1;
 };
 
 struct Snapshot {
@@ -131,7 +137,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ImbalanceFigures, port, queues, 
                                                 busiest_queue, judged)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Diagnosis, samples, tunneled_share, tunnel_kind, outer_flows,
                                                 outer_flows_95, inner_flows, inner_flows_95, predicted_inner_cv,
-                                                predicted_outer_cv, elephant_share, elephant_queue)
+                                                predicted_outer_cv, elephant_share, elephant_queue, inner_cut_share,
+                                                inner_cut_queue_share, inner_cut_queue)
 
 nlohmann::json to_json(const Snapshot& s);
 Snapshot snapshot_from_json(const nlohmann::json& j);  // inverse of to_json (throws on bad input)

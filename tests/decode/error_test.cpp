@@ -254,6 +254,44 @@ bool is_truncation_status(DecodeStatus s) {
   }
 }
 
+// The imbalance diagnosis must know a tunnelled packet whose inner IP header the snaplen cut
+// (its "inner" hash would be the outer addresses', one flow per tunnel): for every catalogue
+// frame that carries IP through a tunnel, cut anywhere from the first tunnel header to the
+// end of the fixed part of the IP header that tunnel carries, the view says so; cut before
+// the tunnel, or past the innermost IP header, it does not. (A nested tunnel cut between
+// the two is not checked: an IP layer inside the first tunnel is there to hash.)
+TEST(Truncation, TunnelCutBeforeTheInnerIpHeaderIsKnown) {
+  unsigned frames = 0, missing = 0;
+  for (const CatalogFrame& cf : frame_catalog()) {
+    const Decoded full = decode_frame(cf.bytes, cf.link);
+    ASSERT_EQ(full.status, DecodeStatus::kOk) << cf.name;
+    EXPECT_FALSE(full.v.tunnel_inner_missing()) << cf.name;
+    if (full.v.tunnel_count == 0 || full.v.ip_count <= full.v.tunnel_count) continue;  // no IP inside a tunnel
+    // Teredo and AYIYA are told from plain UDP by the IPv6 header they carry: cut before it,
+    // the packet is plain UDP (the decoder's rule for them), nothing to miss.
+    const decode::TunnelType outer = full.v.tunnel[0].type;
+    if (outer == TunnelType::kTeredo || outer == TunnelType::kAyiya) continue;
+    ++frames;
+    const uint8_t first_inner = full.v.tunnel[0].outer_ip + 1;
+    const decode::IpLayer& carried = full.v.ip[first_inner];
+    const uint32_t tunnel_start = full.v.tunnel[0].off;
+    const uint32_t carried_fixed_end = carried.off + (carried.version == 4 ? 20 : 40);
+    const uint32_t innermost_l4 = full.v.ip[full.v.ip_count - 1].l4_off;
+    for (size_t cut = 0; cut < cf.bytes.size(); ++cut) {
+      const Decoded d = decode_frame(cf.bytes, cf.link, cut);
+      SCOPED_TRACE(cf.name + " cut at " + std::to_string(cut));
+      if (cut < tunnel_start || cut >= innermost_l4) {
+        EXPECT_FALSE(d.v.tunnel_inner_missing()) << decode::decode_status_name(d.status);
+      } else if (cut < carried_fixed_end) {
+        EXPECT_TRUE(d.v.tunnel_inner_missing()) << decode::decode_status_name(d.status);
+        ++missing;
+      }
+    }
+  }
+  EXPECT_GE(frames, 10u);  // GRE, ERSPAN, IP-in-IP, VXLAN, Geneve, GTP-U, PPTP, ...
+  EXPECT_GT(missing, 0u);
+}
+
 // A snaplen cut of a valid frame at any length is a truncation, never a malformed
 // packet, and whatever was decoded before the cut is what the whole frame decodes to.
 TEST(Truncation, EveryPrefixOfEveryCatalogueFrame) {

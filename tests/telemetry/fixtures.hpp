@@ -74,4 +74,16 @@ inline std::vector<Sample> gre_samples(size_t n, const std::vector<unsigned>& ou
   return v;
 }
 
+// The same traffic captured with a snaplen that cuts every packet before its inner IP
+// header: the worker can hash only the outer addresses, so its "inner" hash is the outer one.
+inline std::vector<Sample> cut_gre_samples(size_t n, const std::vector<unsigned>& outer_queue, size_t inner,
+                                           uint32_t seed = 7) {
+  std::vector<Sample> v = gre_samples(n, outer_queue, inner, seed);
+  for (Sample& s : v) {
+    s.inner_hash = s.outer_hash;
+    s.inner_cut = true;
+  }
+  return v;
+}
+
 }  // namespace seqwatch::telemetry::testing
