@@ -32,7 +32,8 @@ nlohmann::json summary_json(const runtime::WorkerState& st, const PayloadMatcher
       {"packets", d.packets},
       {"decode", {{"ok", d.status[0]}, {"errors", d.errors()}, {"error_types", errors}, {"non_ip", d.non_ip},
                   {"tcp", d.tcp}, {"udp", d.udp}, {"other_l4", d.other_l4}, {"truncated", d.truncated}, {"ip_len_clipped", d.ip_len_clipped},
-                  {"fragments", d.fragments}, {"tunneled", d.tunneled}, {"tunnels", tunnels}}},
+                  {"fragments", d.fragments}, {"tunneled", d.tunneled}, {"tunnels", tunnels},
+                  {"tunnel_inner_cut", d.tunnel_inner_cut}}},
       {"tcp", {{"segments", t.segments}, {"data_segments", t.data_segments}, {"payload_bytes", t.payload_bytes},
                {"syn", t.syn}, {"syn_ack", t.syn_ack}, {"fin", t.fin}, {"rst", t.rst}, {"with_sack", t.with_sack},
                {"with_timestamps", t.with_timestamps}, {"options_cut", t.options_cut}}},
@@ -164,6 +165,10 @@ void print_summary(std::FILE* out, const std::string& what, const runtime::Worke
     for (auto& [k, v] : j["decode"]["tunnels"].items()) list += fmt::format("{}{} {}", list.empty() ? "" : ", ", k, v.get<uint64_t>());
     fmt::print(out, " ({})", list);
   }
+  if (d.tunnel_inner_cut != 0)
+    fmt::print(out, "\n                 tunnelled and cut before the inner IP header {} (snaplen too short for the "
+                    "encapsulation: no inner flow to analyse or to spread by)",
+               d.tunnel_inner_cut);
   const auto& t = st.tcp;
   fmt::print(out, "\n  TCP segments   {:>10}   with payload {} ({} bytes)\n", t.segments, t.data_segments, t.payload_bytes);
   fmt::print(out, "                 SYN {}, SYN/ACK {}, FIN {}, RST {}; SACK blocks on {}, timestamps on {}\n", t.syn,
@@ -238,6 +243,11 @@ void print_engine_report(std::FILE* out, const std::string& title, const runtime
     for (uint64_t n : engine.rehash().per_worker) per += fmt::format("{}{}", per.empty() ? "" : " / ", n);
     fmt::print(out, "  workers        {} (software rehash on the inner 5-tuple: {} packets per worker)\n",
                engine.workers(), per);
+    const uint64_t cut = engine.merged_state().decode.tunnel_inner_cut;
+    if (cut != 0)
+      fmt::print(out, "                 {} tunnelled packets cut before their inner IP header were spread by their "
+                      "outer addresses only: each tunnel's went to one worker\n",
+                 cut);
   }
   if (j.contains("bpf_filters")) {
     for (const auto& f : j["bpf_filters"]) {

@@ -270,7 +270,10 @@ void count_view(const PacketView& v, DecodeCounters& c) noexcept {
     default: ++c.other_l4; break;
   }
   if (v.flags & (kFlagTruncated | kFlagIpLenClipped | kFlagFragment)) {
-    if (v.flags & kFlagTruncated) ++c.truncated;
+    if (v.flags & kFlagTruncated) {
+      ++c.truncated;
+      if (v.tunnel_inner_missing()) ++c.tunnel_inner_cut;
+    }
     if (v.flags & kFlagIpLenClipped) ++c.ip_len_clipped;
     if (v.flags & kFlagFragment) ++c.fragments;
   }
@@ -291,6 +294,7 @@ void DecodeCounters::add(const DecodeCounters& o) noexcept {
   ip_len_clipped += o.ip_len_clipped;
   fragments += o.fragments;
   tunneled += o.tunneled;
+  tunnel_inner_cut += o.tunnel_inner_cut;
   for (size_t i = 0; i < tunnels.size(); ++i) tunnels[i] += o.tunnels[i];
 }
 

@@ -36,6 +36,7 @@ struct alignas(64) DecodeCounters {
   uint64_t ip_len_clipped = 0;  // kFlagIpLenClipped: IP length longer than its carrier
   uint64_t fragments = 0;   // kFlagFragment
   uint64_t tunneled = 0;    // at least one tunnel layer
+  uint64_t tunnel_inner_cut = 0;  // truncated in a tunnel header or before the IP header a tunnel carries
   std::array<uint64_t, static_cast<size_t>(TunnelType::kCount)> tunnels{};  // by outermost type
 
   uint64_t errors() const noexcept {

@@ -284,6 +284,35 @@ TEST(Cli, ConnectionsSplitAcrossVlansAreDetectedAndCounted) {
   EXPECT_EQ(mongo["retransmissions"]["split_connections"], 0);
 }
 
+// A VXLAN capture cut to 64 bytes holds no inner IP header: every packet is counted as a
+// tunnel cut before its inner header, and with -w 2 the summary says the software rehash
+// could spread them by their outer addresses only. The whole capture has none.
+TEST(Cli, TunnelsCutBeforeTheirInnerHeaderAreCountedAndTheRehashSaysSo) {
+  // The same packets with a 64-byte snaplen: Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 +
+  // inner Ethernet 14 ends where the inner IP header starts.
+  const std::string whole = seqwatch::test::scratch_dir() + "vxlan-whole.pcap";
+  const std::string cut = seqwatch::test::scratch_dir() + "vxlan-cut64.pcap";
+  for (const auto& [file, snap] : {std::pair{whole, 65535}, std::pair{cut, 64}}) {
+    const CmdResult g = run(seqwatch::test::gen_exe() + " --preset gre-imbalance --encap vxlan --outer-pairs 4 "
+                            "--packets 20000 --seed 5 -q --snaplen " + std::to_string(snap) + " -o '" + file + "'");
+    ASSERT_EQ(g.rc, 0) << g.out;
+  }
+  const auto j_whole = analyze_json(whole, "auto", "-w 2");
+  EXPECT_EQ(j_whole["decode"]["tunneled"], 20000);
+  EXPECT_EQ(j_whole["decode"]["tunnel_inner_cut"], 0);
+  const auto j_cut = analyze_json(cut, "auto", "-w 2");
+  EXPECT_EQ(j_cut["decode"]["tunneled"], 20000);
+  EXPECT_EQ(j_cut["decode"]["truncated"], 20000);
+  EXPECT_EQ(j_cut["decode"]["tunnel_inner_cut"], 20000);
+  const CmdResult r = run(exe() + " analyze '" + cut + "' -w 2");
+  EXPECT_TRUE(seqwatch::test::analyze_succeeded(r)) << r.out;
+  EXPECT_NE(r.out.find("tunnelled and cut before the inner IP header 20000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("20000 tunnelled packets cut before their inner IP header were spread by their outer "
+                       "addresses only"),
+            std::string::npos)
+      << r.out;
+}
+
 // A capture taken on a host with segmentation offloads holds TSO/GSO/GRO aggregates: zeek's
 // smb3_multichannel.pcap (4 connections, frames of up to 16,108 payload bytes against MSS
 // 1460). Each flow record says so, the summary counts the flows and the report explains what

@@ -284,6 +284,10 @@ TEST(Truncation, TunnelCutBeforeTheInnerIpHeaderIsKnown) {
         EXPECT_FALSE(d.v.tunnel_inner_missing()) << decode::decode_status_name(d.status);
       } else if (cut < carried_fixed_end) {
         EXPECT_TRUE(d.v.tunnel_inner_missing()) << decode::decode_status_name(d.status);
+        decode::DecodeCounters c;
+        decode::count_view(d.v, c);
+        EXPECT_EQ(c.tunnel_inner_cut, 1u);
+        EXPECT_EQ(c.truncated, 1u);
         ++missing;
       }
     }
