@@ -109,6 +109,11 @@ constexpr double kBurstCalmS = 1.0;         // burst runs closer than this are o
 constexpr double kConcentrated = 0.8;       // one service / client with this share of the retransmissions ...
 constexpr uint64_t kMinPeers = 3;           // ... among at least this many in the capture
 constexpr double kSpread = 0.5;             // the top one has less than this share: spread
+// Sparse loss (fewer retransmissions than buckets with traffic) is judged by how its buckets
+// with retransmissions are spaced, not by coverage and the busiest tenth (below).
+constexpr size_t kMinSpaced = 10;           // fewer buckets with retransmissions: clustered
+constexpr double kSteadySpacing = 1.3;      // gap CV up to this x a steady loss's: persistent
+constexpr double kClusteredSpacing = 1.7;   // from this x on: bursty (between: intermittent)
 
 std::string pct(double x) { return fmt::format("{:.0f}%", 100 * x); }
 
@@ -130,8 +135,9 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
          {"retx_in_timeline", total}};
   // When.
   std::string when = "too_few";
-  double cover = 0, top_tenth = 0, period_s = 0;
+  double cover = 0, top_tenth = 0, period_s = 0, spacing = 0;
   uint64_t bursts = 0;
+  bool sparse = false;
   if (total >= kMinRetx && act.size() < kMinBuckets) {
     when = "too_short";
   } else if (total >= kMinRetx) {
@@ -165,13 +171,45 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
       for (double g : gaps) v += (g - m) * (g - m) / static_cast<double>(gaps.size());
       if (m > 0 && std::sqrt(v) / m <= kPeriodicCv) period_s = m * s.bucket_s;
     }
-    when = top_tenth >= kBurstyTopTenth ? "bursty" : cover >= kPersistentCover ? "persistent" : "intermittent";
+    // Sparse loss: on 100 ms buckets a steady loss of a few retransmissions a second covers
+    // few buckets and puts all of them in the "busiest tenth" (uniform 0.2% loss over 60 s,
+    // 158 retransmissions in 600 buckets, read as bursty congestion until 2026-12-04). There
+    // the buckets with retransmissions are what tells: a steady loss hits each bucket with
+    // traffic independently with the same chance p, so the gaps between hit buckets
+    // (counted in buckets with traffic) are geometric, their coefficient of variation
+    // sqrt(1 - p); a clustered loss has many short gaps and a few long ones. A recovery
+    // that re-sends several segments at once hits one bucket: counted once, as it should.
+    // `spacing` is the gaps' CV over sqrt(1 - p).
+    sparse = total < act.size();
+    if (sparse) {
+      std::vector<double> gaps;
+      size_t prev = 0;
+      bool seen = false;
+      for (size_t i = 0; i < act.size(); ++i) {
+        if (act[i] == 0) continue;
+        if (seen) gaps.push_back(static_cast<double>(i - prev));
+        prev = i;
+        seen = true;
+      }
+      if (gaps.size() + 1 >= kMinSpaced) {
+        double m = 0, v = 0;
+        for (double g : gaps) m += g / static_cast<double>(gaps.size());
+        for (double g : gaps) v += (g - m) * (g - m) / static_cast<double>(gaps.size());
+        spacing = std::sqrt(v) / m / std::sqrt(std::max(1 - cover, 0.01));
+      }
+      const bool clustered = gaps.size() + 1 < kMinSpaced || spacing >= kClusteredSpacing;
+      when = period_s > 0 || clustered ? "bursty" : spacing <= kSteadySpacing ? "persistent" : "intermittent";
+    } else {
+      when = top_tenth >= kBurstyTopTenth ? "bursty" : cover >= kPersistentCover ? "persistent" : "intermittent";
+    }
   }
   j["when"] = when;
   j["coverage"] = cover;
   j["top_tenth_share"] = top_tenth;
   j["bursts"] = bursts;
   j["period_s"] = period_s;
+  j["sparse"] = sparse;
+  j["spacing"] = spacing;
   // Who.
   const double svc_share = who.retx != 0 ? static_cast<double>(who.top_service_retx) / static_cast<double>(who.retx) : 0;
   const double cli_share = who.retx != 0 ? static_cast<double>(who.top_client_retx) / static_cast<double>(who.retx) : 0;
@@ -197,8 +235,17 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
   j["top_flow_share"] = flow_share;
 
   // The cause that shape points to (the field notes' six).
+  const double span_s = s.bucket_s * static_cast<double>(act.size());
   const std::string in_time =
-      when == "persistent"   ? fmt::format("in {} of the {:g} s intervals with traffic, evenly", pct(cover), s.bucket_s)
+      sparse && when == "persistent"
+          ? fmt::format("steadily at a low rate ({} in {:.0f} s with traffic, spaced like independent losses)", total,
+                        span_s)
+      : sparse && when == "bursty"
+          ? fmt::format("clustered in time{}{}", bursts > 1 ? fmt::format(", in {} bursts", bursts) : std::string(),
+                        period_s > 0 ? fmt::format(" every ~{:.3g} s", period_s) : std::string())
+      : sparse && when == "intermittent"
+          ? fmt::format("on and off ({} in {:.0f} s with traffic, neither steady nor clustered)", total, span_s)
+      : when == "persistent" ? fmt::format("in {} of the {:g} s intervals with traffic, evenly", pct(cover), s.bucket_s)
       : when == "bursty"     ? fmt::format("{} of them in the busiest tenth of the time{}{}", pct(top_tenth),
                                            bursts > 1 ? fmt::format(", in {} bursts", bursts) : std::string(),
                                            period_s > 0 ? fmt::format(" every ~{:.3g} s", period_s) : std::string())

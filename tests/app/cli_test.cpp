@@ -231,6 +231,29 @@ TEST(Cli, SteadySpreadLossHasTheShapeOfAFailingLinkOrDevice) {
   EXPECT_NE(r.out.find("a failing link or device on the shared path"), std::string::npos) << r.out;
 }
 
+// The same at a low loss rate (0.2%: ~160 retransmissions over 60 s, a few a second, most
+// 100 ms buckets without one) is still steady, not bursts: a failing link, not congestion.
+// And sparse losses that come only in short periods (2% in the first half second of every
+// 10 s, fewer retransmissions than the steady ones) are bursty.
+TEST(Cli, SparseLossIsJudgedByItsSpacingSteadyOrClustered) {
+  const std::string steady = seqwatch::test::scratch_dir() + "sparse-steady-loss.pcap";
+  ASSERT_EQ(run(seqwatch::test::gen_exe() + " --rate 2000 --duration 60 --packets 0 --flows 200 --servers 50 "
+                "--loss-downstream 0.002 --seed 2 -o " + steady).rc, 0);
+  const auto s = analyze_json(steady, "auto")["retransmissions"]["shape"];
+  EXPECT_EQ(s["sparse"], true) << s.dump(1);
+  EXPECT_EQ(s["when"], "persistent") << s.dump(1);
+  EXPECT_EQ(s["suspect"], "failing_link_or_device");
+  EXPECT_NE(s["message"].get<std::string>().find("steadily at a low rate"), std::string::npos) << s["message"];
+  const std::string bursts = seqwatch::test::scratch_dir() + "sparse-burst-loss.pcap";
+  ASSERT_EQ(run(seqwatch::test::gen_exe() + " --rate 2000 --duration 60 --packets 0 --flows 200 --servers 50 "
+                "--loss-downstream 0.02 --loss-burst-period 10 --loss-burst-len 0.5 --seed 5 -o " + bursts).rc, 0);
+  const auto b = analyze_json(bursts, "auto")["retransmissions"]["shape"];
+  EXPECT_EQ(b["sparse"], true) << b.dump(1);
+  EXPECT_LT(b["retx_in_timeline"].get<uint64_t>(), s["retx_in_timeline"].get<uint64_t>());
+  EXPECT_EQ(b["when"], "bursty") << b.dump(1);
+  EXPECT_EQ(b["suspect"], "congestion");
+}
+
 // Losses only in the first half second of every 10 s (the generator's --loss-burst-*), over
 // ~100 services: congestion's shape, bursty and periodic, the period found.
 TEST(Cli, PeriodicLossBurstsHaveTheShapeOfCongestion) {

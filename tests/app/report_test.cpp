@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <string>
 
 #include "app/queue_report.hpp"
@@ -377,6 +378,41 @@ TEST(Shape, PeriodicBurstsOnManyServersAreCongestion) {
   const auto k = retx_shape(minute_with(v).series(), who_of(20, 0.1, 30, 0.08));
   EXPECT_EQ(k["suspect"], "congestion");
   EXPECT_EQ(k["period_s"], 0.0) << k.dump(1);
+}
+
+// Sparse loss (fewer retransmissions than 100 ms buckets with traffic): steady at a low
+// rate, its hit buckets are spaced like independent losses, whether the losses come at
+// random times, at regular ones, or as recoveries of 3 re-sends within 5 ms; clustered,
+// it is bursty even when no bucket holds 3 (no burst by the dense rule).
+TEST(Shape, SparseLossIsSteadyOrClusteredByItsSpacing) {
+  const RetxWho spread = who_of(20, 0.1, 30, 0.08);
+  std::mt19937_64 rng(11);
+  std::vector<uint64_t> random, episodes;
+  for (int i = 0; i < 120; ++i) random.push_back(rng() % (60 * kSec));
+  for (int i = 0; i < 50; ++i) {
+    const uint64_t at = rng() % (59 * kSec);
+    for (uint64_t k = 0; k < 3; ++k) episodes.push_back(at + k * kSec / 500);
+  }
+  for (const auto& [what, times] : {std::pair{"random", random}, std::pair{"regular", every(kSec * 7 / 10, 85)},
+                                    std::pair{"episodes", episodes}}) {
+    const auto j = retx_shape(minute_with(times).series(), spread);
+    EXPECT_EQ(j["sparse"], true) << what;
+    EXPECT_EQ(j["when"], "persistent") << what << ": " << j.dump(1);
+    EXPECT_LE(j["spacing"].get<double>(), 1.3) << what;
+    EXPECT_EQ(j["suspect"], "failing_link_or_device") << what;
+    EXPECT_NE(j["message"].get<std::string>().find("steadily at a low rate"), std::string::npos) << j["message"];
+  }
+  // 8 clusters of 12 retransmissions spread over 1.2 s each (1 per 100 ms), at irregular times.
+  std::vector<uint64_t> clusters;
+  for (uint64_t at : {2, 9, 13, 24, 31, 40, 47, 55})
+    for (uint64_t i = 0; i < 12; ++i) clusters.push_back(at * kSec + i * kSec / 10);
+  const auto c = retx_shape(minute_with(clusters).series(), spread);
+  EXPECT_EQ(c["sparse"], true);
+  EXPECT_EQ(c["bursts"], 0) << c.dump(1);  // no bucket with 3: the dense rule sees no burst
+  EXPECT_GE(c["spacing"].get<double>(), 1.7) << c.dump(1);
+  EXPECT_EQ(c["when"], "bursty");
+  EXPECT_EQ(c["suspect"], "congestion");
+  EXPECT_NE(c["message"].get<std::string>().find("clustered in time"), std::string::npos) << c["message"];
 }
 
 TEST(Shape, OneHostOrOneServiceIsNamed) {
