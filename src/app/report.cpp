@@ -291,6 +291,18 @@ void RetransReport::count_end(const event::FlowRecord& r) {
     if (by == server && (cf & tcp::kSynSeen) && !(sf & tcp::kSynSeen)) ++ends_.refused;
     else if (by == client) ++ends_.reset_by_client;
     else ++ends_.reset_by_server;
+    const unsigned other = 1 - by;
+    if ((r.half[by].flags & tcp::kFinSeen) && !(r.half[other].flags & tcp::kFinSeen)) {
+      if (by == client) {
+        ++reset_after_fin_.by_client;
+      } else {
+        ++reset_after_fin_.by_server;
+        const Endpoint service = endpoints_of(r).second;
+        auto& per = reset_after_fin_.by_server_per_service;
+        if (auto it = per.find(service); it != per.end()) ++it->second;
+        else if (per.size() < max_endpoints_) per.emplace(service, 1);
+      }
+    }
   } else if ((cf & tcp::kFinSeen) && (sf & tcp::kFinSeen)) {
     ++ends_.closed;
   } else if (cf & tcp::kFinSeen) {
@@ -345,6 +357,14 @@ std::vector<std::pair<std::string, const typename M::mapped_type*>> top_of(const
 }
 }  // namespace
 
+std::vector<std::pair<std::string, uint64_t>> RetransReport::top_reset_after_fin(size_t n) const {
+  std::vector<std::pair<std::string, uint64_t>> v;
+  for (const auto& [e, count] : reset_after_fin_.by_server_per_service) v.emplace_back(format(e, true), count);
+  std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) { return x.second != y.second ? x.second > y.second : x.first < y.first; });
+  if (v.size() > n) v.resize(n);
+  return v;
+}
+
 nlohmann::json RetransReport::to_json(size_t top_n) const {
   using nlohmann::json;
   auto agg = [](const Agg& a) {
@@ -360,6 +380,11 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   j["split_connections"] = split_connections_;
   j["split_across_workers"] = split_across_workers_;
   j["ack_in_segment"] = total_.midack;
+  json raf_services = json::array();
+  for (const auto& [svc, n] : top_reset_after_fin(top_n)) raf_services.push_back({{"service", svc}, {"connections", n}});
+  j["reset_after_fin"] = {{"by_client", reset_after_fin_.by_client},
+                          {"by_server", reset_after_fin_.by_server},
+                          {"top_services", raf_services}};
   j["connection_ends"] = {{"closed", ends_.closed},
                           {"reset_by_client", ends_.reset_by_client},
                           {"reset_by_server", ends_.reset_by_server},
@@ -432,6 +457,18 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
              open_counted_.empty() ? std::string()
                                    : fmt::format(", {} still going (active-timeout records: counts so far)",
                                                  open_counted_.size()));
+  if (reset_after_fin_.by_server != 0) {
+    const auto top = top_reset_after_fin(1);
+    fmt::print(out, "  RESET AFTER FIN {} connection(s) reset by the server after its own FIN while the client still sent "
+                    "(most: {}, {}): a request crossed the server's idle close (keep-alive race); a proxy or load "
+                    "balancer in front answers 502 for each: keep the server's idle timeout longer than the client's\n",
+               reset_after_fin_.by_server, top.empty() ? std::string("?") : top[0].first,
+               top.empty() ? 0 : top[0].second);
+  }
+  if (reset_after_fin_.by_client != 0)
+    fmt::print(out, "  RESET AFTER FIN {} connection(s) reset by the client after its own FIN while the server still "
+                    "sent: the client closed before reading everything (data discarded)\n",
+               reset_after_fin_.by_client);
   if (split_connections_ != 0)
     fmt::print(out, "  SPLIT          {} connection(s) seen as two one-sided flows with different VLAN/tunnel context "
                     "(asymmetric tap?): analyse with --ignore-vlans / flow_table.key_vlans: false\n",

@@ -142,6 +142,17 @@ class RetransReport {
   };
   void count_end(const event::FlowRecord& r);
   Ends ends_;
+  // Resets from a side that had sent its FIN while the other had not closed (the verdict
+  // rst_after_fin): the other side sent on a connection already closed. By the server: the
+  // keep-alive race behind a proxy's 502s; per service, for the top ones (at most
+  // max_endpoints_ services; the totals count every flow).
+  struct ResetAfterFin {
+    uint64_t by_client = 0, by_server = 0;
+    absl::flat_hash_map<Endpoint, uint64_t, absl::Hash<Endpoint>> by_server_per_service;
+  };
+  ResetAfterFin reset_after_fin_;
+  // The n services with the most such resets, most first (ties: by name).
+  std::vector<std::pair<std::string, uint64_t>> top_reset_after_fin(size_t n) const;
   uint64_t split_connections_ = 0;
   uint64_t split_across_workers_ = 0;
   uint64_t one_sided_flows_ = 0;

@@ -839,6 +839,9 @@ done:
     if (cold.stage == Stage::kSynSent && (rev.flags & kSynSeen) && d != cold.initiator) bits |= kSynRefused;
     else if (cold.stage == Stage::kEstablished || cold.stage == Stage::kNone || cold.stage == Stage::kClosing)
       bits |= kRstMidstream;
+    // This side closed (its FIN) and now resets while the peer has not closed: the peer sent
+    // something the closed socket could not take, usually data that crossed the FIN.
+    if ((fwd.flags & kFinSeen) && !(rev.flags & (kFinSeen | kRstSeen))) bits |= kRstAfterFin;
     fwd.flags |= kRstSeen;
     if (cold.rst_from() == 0xFF) cold.set_rst_from(static_cast<uint8_t>(d));
     cold.stage = Stage::kReset;
@@ -879,6 +882,7 @@ std::string_view verdict_name(unsigned bit) noexcept {
     case kSpuriousByTimestamp: return "spurious_by_timestamp";
     case kTailLossProbe: return "tail_loss_probe";
     case kDuplicatePacket: return "duplicate_packet";
+    case kRstAfterFin: return "rst_after_fin";
     default: return "unknown";
   }
 }

@@ -38,9 +38,12 @@ enum Verdict : uint32_t {
   kSpuriousByTimestamp = 1u << 26,    // ACK echoing the original's TSval: the retransmission was unnecessary (RFC 3522)
   kTailLossProbe = 1u << 27,          // re-send of the last segment sent, no dup ACKs, sooner than any RTO (RFC 8985 TLP)
   kDuplicatePacket = 1u << 28,        // exact copy of a recent segment (SPAN/mirror or network duplicate): not analysed
+  kRstAfterFin = 1u << 29,            // RST from a side that had sent its FIN while the peer had not: the peer sent
+                                      // on a connection already closed (keep-alive race: a proxy's request meets the
+                                      // server's idle close, and the proxy answers 502)
 };
 
-inline constexpr unsigned kVerdictBits = 29;
+inline constexpr unsigned kVerdictBits = 30;
 
 // Wireshark's field name for Wireshark verdicts, seqwatch's own name otherwise.
 std::string_view verdict_name(unsigned bit) noexcept;

@@ -768,6 +768,51 @@ TEST(Analyzer, RstMidstream) {
   EXPECT_TRUE(c.send({false, S1, C1 + 100, R | A, 0, 0, 30000}) & kRstMidstream);
 }
 
+// The keep-alive race (the field notes' ALB 502 case): the server closes an idle
+// connection (FIN), the client's next request crosses it, the server's closed socket answers
+// with a RST. That RST is rst_after_fin; a RST without an own FIN, or after both FINs, is not.
+TEST(Analyzer, RstFromASideThatHadClosedIsRstAfterFin) {
+  {
+    Conversation c;
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, A | P, 100, 502, 20000});
+    c.send({false, S1, C1 + 100, A | P, 200, 502, 21000});
+    c.send({true, C1 + 100, S1 + 200, A, 0, 502, 22000});
+    c.send({false, S1 + 200, C1 + 100, F | A, 0, 502, 5000000});        // idle close by the server
+    c.send({true, C1 + 100, S1 + 200, A | P, 100, 502, 5000100});       // the next request, crossing it
+    const uint32_t v = c.send({false, S1 + 201, C1 + 100, R, 0, 0, 5000200});
+    EXPECT_TRUE(v & kRstAfterFin);
+    EXPECT_TRUE(v & kRstMidstream);
+    EXPECT_EQ(verdict_name(29), "rst_after_fin");
+    c.finish();
+    ASSERT_EQ(c.records().size(), 1u);
+    const auto& r = c.records()[0];
+    EXPECT_EQ(r.cold.rst_from(), c.event(9).dir);  // the server (frame 9, after the 3-frame handshake)
+    EXPECT_TRUE(r.half[r.cold.rst_from()].flags & kFinSeen);
+    EXPECT_FALSE(r.half[1 - r.cold.rst_from()].flags & kFinSeen);
+  }
+  {
+    Conversation c;  // reset without a FIN of its own
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, A | P, 100, 502, 20000});
+    EXPECT_FALSE(c.send({false, S1, C1 + 100, R | A, 0, 0, 30000}) & kRstAfterFin);
+  }
+  {
+    Conversation c;  // both closed, then a RST for a late segment
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, F | A, 0, 502, 20000});
+    c.send({false, S1, C1 + 1, F | A, 0, 509, 21000});
+    EXPECT_FALSE(c.send({true, C1 + 1, S1 + 1, R, 0, 0, 22000}) & kRstAfterFin);
+  }
+  {
+    Conversation c;  // the client closed and resets while the server still sends
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, F | A, 0, 502, 20000});
+    c.send({false, S1, C1 + 1, A | P, 500, 509, 21000});
+    EXPECT_TRUE(c.send({true, C1 + 1, S1 + 500, R, 0, 0, 22000}) & kRstAfterFin);
+  }
+}
+
 TEST(Analyzer, NewSynOnClosedFourTupleIsReusedPorts) {
   Conversation c;
   c.handshake(CI, SI);

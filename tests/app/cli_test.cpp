@@ -307,6 +307,37 @@ TEST(Cli, ConnectionsSplitAcrossVlansAreDetectedAndCounted) {
   EXPECT_EQ(mongo["retransmissions"]["split_connections"], 0);
 }
 
+// The field notes' ALB 502 case: the server closes an idle keep-alive connection (FIN), the
+// client's next request crosses the FIN, and the server's closed socket resets. The report
+// names it, with the service, and the RST carries the verdict.
+TEST(Cli, AResetAfterTheServersOwnFinIsNamedAsAKeepAliveRace) {
+  const auto file = write_pcap("keepalive-race.pcap", {
+      tcp_frame(0x02, "", 1000, 0, false),                          // SYN
+      tcp_frame(0x12, "", 5000, 1001, true),                        // SYN/ACK
+      tcp_frame(0x10, "", 1001, 5001, false),                       // ACK
+      tcp_frame(0x18, "GET / HTTP/1.1\r\n\r\n", 1001, 5001, false),
+      tcp_frame(0x18, "HTTP/1.1 200 OK\r\n\r\n", 5001, 1019, true),
+      tcp_frame(0x10, "", 1019, 5020, false),
+      tcp_frame(0x11, "", 5020, 1019, true),                        // FIN: the server's idle close
+      tcp_frame(0x18, "GET /2 HTTP/1.1\r\n\r\n", 1019, 5020, false),  // the next request crosses it
+      tcp_frame(0x04, "", 5021, 0, true),                           // RST from the closed socket
+  });
+  const auto j = analyze_json(file, "auto");
+  const auto& raf = j["retransmissions"]["reset_after_fin"];
+  EXPECT_EQ(raf["by_server"], 1) << raf.dump();
+  EXPECT_EQ(raf["by_client"], 0);
+  ASSERT_EQ(raf["top_services"].size(), 1u);
+  EXPECT_EQ(raf["top_services"][0]["service"], "10.0.0.2:80");
+  EXPECT_EQ(raf["top_services"][0]["connections"], 1);
+  EXPECT_EQ(j["retransmissions"]["verdicts"]["rst_after_fin"], 1);
+  EXPECT_EQ(j["retransmissions"]["connection_ends"]["reset_by_server"], 1);
+  const CmdResult r = run(exe() + " analyze '" + file + "'");
+  EXPECT_NE(r.out.find("RESET AFTER FIN 1 connection(s) reset by the server after its own FIN while the client still "
+                       "sent (most: 10.0.0.2:80, 1)"),
+            std::string::npos)
+      << r.out;
+}
+
 // A VXLAN capture cut to 64 bytes holds no inner IP header: every packet is counted as a
 // tunnel cut before its inner header, and with -w 2 the summary says the software rehash
 // could spread them by their outer addresses only. The whole capture has none.

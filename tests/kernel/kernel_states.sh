@@ -2,14 +2,15 @@
 # Kernel states: real Linux TCP in two network namespaces made to show the states the
 # analysis names (tests/kernel/states_peer.py: a zero window with the sender's window probes,
 # keep-alives, SYNs answered by RST, a SYN that never gets a SYN/ACK, a reset by the client, a
-# missing window scale),
+# request crossing the server's idle close (keep-alive race), a missing window scale),
 # recorded on the client's veth. For each run seqwatch must
 #   * count the client's segments, retransmissions and timeouts as the client kernel did
 #     (TcpOutSegs + TcpRetransSegs, TcpRetransSegs, TcpExtTCPTimeouts);
 #   * give `keep_alive` to exactly the probes the client kernel sent (TcpExtTCPKeepAlive +
 #     TcpExtTCPWinProbe: Linux sends both one byte below snd_una with no data);
 #   * report the refused, the unanswered and the reset connections the client program saw, the server
-#     kernel's zero window, and `window_scaling_missing` exactly when the server does not
+#     kernel's zero window, its RST for the request that crossed its idle close (the client
+#     program's send fails after it) as rst_after_fin on that service, and `window_scaling_missing` exactly when the server does not
 #     offer window scaling (tests/kernel/score_states.py);
 #   * write exactly two evidence slices with the default triggers, the stalled receiver's and the
 #     unanswered SYN's (with all its SYNs), in files tshark reads without a complaint;
@@ -71,7 +72,7 @@ run() {
   ip netns exec "$NS_S" python3 "$src/tests/kernel/states_peer.py" server "$srv" >"$dir/server.log" 2>&1 &
   local server_pid=$!
   for _ in $(seq 50); do
-    [ "$(in_ns "$NS_S" ss -Hltn | grep -cE ':500[1245] ')" -eq 4 ] && break
+    [ "$(in_ns "$NS_S" ss -Hltn | grep -cE ':500[12456] ')" -eq 5 ] && break
     sleep 0.1
   done
   in_ns "$NS_C" timeout 60 python3 "$src/tests/kernel/states_peer.py" client "$srv" >"$dir/client.log" 2>&1 ||

@@ -67,6 +67,19 @@ check(resets == 1 and len(reset_flows) == 1 and reset_flows[0]["state"] == "rese
       f"connection_ends.reset_by_client {ends['reset_by_client']}; rst_midstream from the client "
       f"{verdict_count('rst_midstream', src=client, port=5005)}")
 
+# The keep-alive race on 5006: the server kernel resets its closed socket when the client's
+# request arrives after its FIN (one data segment, one RST; the client's next send fails with
+# EPIPE); seqwatch marks that RST rst_after_fin, and the report names the service. Nothing
+# else ends that way here (the reset on 5005 comes without a FIN of the client's).
+races = outcomes.count("race 5006 reset")
+raf = summary["reset_after_fin"]
+check(races == 1 and verdict_count("rst_after_fin", port=5006) == 1 and verdict_count("rst_after_fin") == 1 and
+      raf["by_server"] == 1 and raf["by_client"] == 0 and
+      len(raf["top_services"]) == 1 and raf["top_services"][0]["service"].endswith(":5006"),
+      f"port 5006: requests reset after the server's FIN (client program) {races}; seqwatch: rst_after_fin "
+      f"verdicts {verdict_count('rst_after_fin', port=5006)} on 5006, {verdict_count('rst_after_fin')} in all; "
+      f"reset_after_fin {raf}")
+
 # Linux sends keep-alives and zero-window probes as a segment one byte below snd_una with no
 # data (tcp_xmit_probe_skb), counted in TcpExtTCPKeepAlive and TcpExtTCPWinProbe: both are
 # keep-alives by Wireshark's rule.

@@ -13,13 +13,18 @@ Usage: states_peer.py server|client SERVER_ADDR
   5003  nobody listens: each of 3 SYNs is answered by a RST.
   5005  reset by the client: the client sends 1,000 bytes, then closes with SO_LINGER 0
         (a RST instead of a FIN).
+  5006  keep-alive race (the field notes' ALB 502 case): the server answers one request, then
+        closes the idle connection after 0.3 s (FIN); the client, unaware, sends its next
+        request 0.6 s in, and the server kernel answers the closed socket's data with a RST
+        (the client's next send fails with EPIPE: what a proxy turns into a 502).
   5004  SYN unanswered: the server listens with a backlog of 0 and never accepts; the
         first connection fills the accept queue, so the kernel drops the second
         connection's SYNs (and their retransmissions) until the client gives up after 4 s.
 
 The client prints one line per outcome: "refused 5003" for each RST-answered SYN,
 "timeout 5004" when the second connection to 5004 timed out, "reset 5005" when it reset its
-connection to 5005.
+connection to 5005, "race 5006 reset" when its request on 5006 sent after the server's FIN
+was reset ("race 5006 not reset" otherwise).
 """
 import socket
 import struct
@@ -78,6 +83,15 @@ def reset_server(s):
     c.close()
 
 
+def race_server(s):
+    c, _ = s.accept()
+    c.recv(100)
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    time.sleep(0.3)
+    c.close()  # the idle close: FIN, and the socket is gone (data after it gets a RST)
+    time.sleep(1)
+
+
 def full_queue_server(s):
     time.sleep(8)  # never accepts; closing the listener resets the queued connection
     s.close()
@@ -119,6 +133,21 @@ def reset_client():
     say("reset 5005")
 
 
+def race_client():
+    c = socket.create_connection((SRV, 5006))
+    c.sendall(b"GET /1 HTTP/1.1\r\n\r\n")
+    c.recv(100)
+    time.sleep(0.6)  # the server's FIN arrives meanwhile; this program has not read it
+    c.sendall(b"GET /2 HTTP/1.1\r\n\r\n")
+    time.sleep(0.2)  # the RST is back by now; a send reports it (recv sees the FIN first)
+    try:
+        c.send(b"x")
+        say("race 5006 not reset")
+    except (BrokenPipeError, ConnectionResetError):
+        say("race 5006 reset")
+    c.close()
+
+
 def unanswered_client():
     first = socket.create_connection((SRV, 5004), timeout=4)
     time.sleep(0.2)
@@ -142,7 +171,8 @@ if ROLE == "server":
     run([(zero_window_server, (listener(5001, rcvbuf=2048),)),
          (keepalive_server, (listener(5002),)),
          (reset_server, (listener(5005),)),
+         (race_server, (listener(5006),)),
          (full_queue_server, (listener(5004, backlog=0),))])
 else:
     run([(zero_window_client, ()), (keepalive_client, ()), (refused_client, ()), (reset_client, ()),
-         (unanswered_client, ())])
+         (race_client, ()), (unanswered_client, ())])
