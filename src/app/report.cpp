@@ -291,8 +291,7 @@ void RetransReport::count_end(const event::FlowRecord& r) {
     if (by == server && (cf & tcp::kSynSeen) && !(sf & tcp::kSynSeen)) ++ends_.refused;
     else if (by == client) ++ends_.reset_by_client;
     else ++ends_.reset_by_server;
-    const unsigned other = 1 - by;
-    if ((r.half[by].flags & tcp::kFinSeen) && !(r.half[other].flags & tcp::kFinSeen)) {
+    if (r.rst_after_fin) {
       if (by == client) {
         ++reset_after_fin_.by_client;
       } else {

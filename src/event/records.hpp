@@ -97,6 +97,7 @@ struct FlowRecord {
   DirCounters count[2];
   FlowCounters totals;
   bool saturated = false;  // some counter saturated (the carry table was full): lower bounds
+  bool rst_after_fin = false;  // the first RST was rst_after_fin (the resetting side had closed first)
   tcp::TcpCold cold;
 };
 

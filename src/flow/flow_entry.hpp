@@ -18,6 +18,7 @@ enum FlowStatus : uint8_t {
   kFlowCarryDue = 1u << 3,   // a counter passed half its range (set by the analyzer): carry it out
   kFlowCarried = 1u << 4,    // the TCP stage's carry table holds part of this flow's counts
   kFlowSaturated = 1u << 5,  // the carry table had no room: counters saturated, the record is a lower bound
+  kFlowRstAfterFin = 1u << 6,  // the first RST was rst_after_fin (set by the analyzer): in the flow record
 };
 
 struct alignas(64) FlowEntry {

@@ -396,6 +396,7 @@ inline void restart_sequence_space(HalfState& h) noexcept {
   TcpCold& cold = f.cold;
   const uint32_t now = static_cast<uint32_t>(ts_ns / 1000);
   const uint32_t prev_sent_us = fwd.lastack_time_us;  // this side's previous segment (updated below)
+  const uint32_t prev_ack = fwd.lastack;              // this side's ACK before this segment (updated below)
   const uint8_t fl = t.flags;
   const bool syn = fl & kTcpSyn, fin = fl & kTcpFin, rst = fl & kTcpRst, has_ack = fl & kTcpAck;
   const bool no_sfr = !(fl & (kTcpSyn | kTcpFin | kTcpRst));
@@ -803,7 +804,7 @@ done:
       cold.clear_rst();
       fwd.flags &= static_cast<uint8_t>(~(kFinSeen | kRstSeen));
       rev.flags &= static_cast<uint8_t>(~(kFinSeen | kRstSeen));
-      f.status &= static_cast<uint8_t>(~flow::kFlowClosed);
+      f.status &= static_cast<uint8_t>(~(flow::kFlowClosed | flow::kFlowRstAfterFin));
     }
   } else if (syn) {
     // A SYN/ACK from the initiator: its answer to the other side's SYN in a simultaneous open.
@@ -839,11 +840,18 @@ done:
     if (cold.stage == Stage::kSynSent && (rev.flags & kSynSeen) && d != cold.initiator) bits |= kSynRefused;
     else if (cold.stage == Stage::kEstablished || cold.stage == Stage::kNone || cold.stage == Stage::kClosing)
       bits |= kRstMidstream;
-    // This side closed (its FIN) and now resets while the peer has not closed: the peer sent
-    // something the closed socket could not take, usually data that crossed the FIN.
-    if ((fwd.flags & kFinSeen) && !(rev.flags & (kFinSeen | kRstSeen))) bits |= kRstAfterFin;
+    // This side closed (its FIN) and now resets data the peer sent that it never
+    // acknowledged, while the peer has not closed: data that crossed the FIN (seen before or
+    // after it, depending on where the sensor sits). A RST after a FIN with everything
+    // acknowledged is an abortive close, not this.
+    if ((fwd.flags & kFinSeen) && !(rev.flags & (kFinSeen | kRstSeen)) && rev.nextseq != 0 &&
+        seq_gt(rev.nextseq, prev_ack))
+      bits |= kRstAfterFin;
     fwd.flags |= kRstSeen;
-    if (cold.rst_from() == 0xFF) cold.set_rst_from(static_cast<uint8_t>(d));
+    if (cold.rst_from() == 0xFF) {
+      cold.set_rst_from(static_cast<uint8_t>(d));
+      if (bits & kRstAfterFin) f.status |= flow::kFlowRstAfterFin;
+    }
     cold.stage = Stage::kReset;
     f.status |= flow::kFlowClosed;
   }

@@ -96,6 +96,7 @@ void TcpStage::fill_record(const flow::FlowEntry& e, flow::RemoveReason why, eve
   r.count[1].add(e.count[1]);
   r.totals.add(e.cold);
   r.saturated = e.status & flow::kFlowSaturated;
+  r.rst_after_fin = e.status & flow::kFlowRstAfterFin;
   r.cold = e.cold;
 }
 

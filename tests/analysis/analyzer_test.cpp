@@ -770,7 +770,9 @@ TEST(Analyzer, RstMidstream) {
 
 // The keep-alive race (the field notes' ALB 502 case): the server closes an idle
 // connection (FIN), the client's next request crosses it, the server's closed socket answers
-// with a RST. That RST is rst_after_fin; a RST without an own FIN, or after both FINs, is not.
+// with a RST. That RST is rst_after_fin (the request is seen after the FIN near the server,
+// before it near the client); a RST without an own FIN, after both FINs, or after a FIN with
+// everything the peer sent acknowledged (an abortive close), is not.
 TEST(Analyzer, RstFromASideThatHadClosedIsRstAfterFin) {
   {
     Conversation c;
@@ -788,8 +790,32 @@ TEST(Analyzer, RstFromASideThatHadClosedIsRstAfterFin) {
     ASSERT_EQ(c.records().size(), 1u);
     const auto& r = c.records()[0];
     EXPECT_EQ(r.cold.rst_from(), c.event(9).dir);  // the server (frame 9, after the 3-frame handshake)
-    EXPECT_TRUE(r.half[r.cold.rst_from()].flags & kFinSeen);
-    EXPECT_FALSE(r.half[1 - r.cold.rst_from()].flags & kFinSeen);
+    EXPECT_TRUE(r.rst_after_fin);
+  }
+  {
+    Conversation c;  // seen near the client: the request leaves before the FIN arrives
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, A | P, 100, 502, 20000});
+    c.send({false, S1, C1 + 100, A | P, 200, 502, 21000});
+    c.send({true, C1 + 100, S1 + 200, A, 0, 502, 22000});
+    c.send({true, C1 + 100, S1 + 200, A | P, 100, 502, 5000000});      // the next request
+    c.send({false, S1 + 200, C1 + 100, F | A, 0, 502, 5000100});       // the idle close, crossing it
+    EXPECT_TRUE(c.send({false, S1 + 201, 0, R, 0, 0, 5000200}) & kRstAfterFin);
+    c.finish();
+    EXPECT_TRUE(c.records()[0].rst_after_fin);
+  }
+  {
+    Conversation c;  // FIN, its ACK, then a RST: an abortive close, nothing of the client's refused
+    c.handshake(CI, SI);
+    c.send({true, C1, S1, A | P, 100, 502, 20000});
+    c.send({false, S1, C1 + 100, A | P, 200, 502, 21000});
+    c.send({false, S1 + 200, C1 + 100, F | A, 0, 502, 22000});
+    c.send({true, C1 + 100, S1 + 201, A, 0, 502, 23000});
+    const uint32_t v = c.send({false, S1 + 201, C1 + 100, R | A, 0, 0, 24000});
+    EXPECT_TRUE(v & kRstMidstream);
+    EXPECT_FALSE(v & kRstAfterFin);
+    c.finish();
+    EXPECT_FALSE(c.records()[0].rst_after_fin);
   }
   {
     Conversation c;  // reset without a FIN of its own
