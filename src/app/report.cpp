@@ -286,21 +286,15 @@ void RetransReport::add(const event::FlowRecord& r) {
 
 void RetransReport::count_end(const event::FlowRecord& r) {
   const unsigned client = r.cold.initiator, server = 1 - client;
+  if (r.synack_after_ack) synack_after_ack_.add(endpoints_of(r).second, max_endpoints_);
   const uint8_t cf = r.half[client].flags, sf = r.half[server].flags;
   if (const uint8_t by = r.cold.rst_from(); by != 0xFF) {
     if (by == server && (cf & tcp::kSynSeen) && !(sf & tcp::kSynSeen)) ++ends_.refused;
     else if (by == client) ++ends_.reset_by_client;
     else ++ends_.reset_by_server;
     if (r.rst_after_fin) {
-      if (by == client) {
-        ++reset_after_fin_.by_client;
-      } else {
-        ++reset_after_fin_.by_server;
-        const Endpoint service = endpoints_of(r).second;
-        auto& per = reset_after_fin_.by_server_per_service;
-        if (auto it = per.find(service); it != per.end()) ++it->second;
-        else if (per.size() < max_endpoints_) per.emplace(service, 1);
-      }
+      if (by == client) ++reset_after_fin_by_client_;
+      else reset_after_fin_by_server_.add(endpoints_of(r).second, max_endpoints_);
     }
   } else if ((cf & tcp::kFinSeen) && (sf & tcp::kFinSeen)) {
     ++ends_.closed;
@@ -356,12 +350,24 @@ std::vector<std::pair<std::string, const typename M::mapped_type*>> top_of(const
 }
 }  // namespace
 
-std::vector<std::pair<std::string, uint64_t>> RetransReport::top_reset_after_fin(size_t n) const {
+void RetransReport::ServiceTally::add(const Endpoint& service, size_t cap) {
+  ++total;
+  if (auto it = per_service.find(service); it != per_service.end()) ++it->second;
+  else if (per_service.size() < cap) per_service.emplace(service, 1);
+}
+
+std::vector<std::pair<std::string, uint64_t>> RetransReport::ServiceTally::top(size_t n) const {
   std::vector<std::pair<std::string, uint64_t>> v;
-  for (const auto& [e, count] : reset_after_fin_.by_server_per_service) v.emplace_back(format(e, true), count);
+  for (const auto& [e, count] : per_service) v.emplace_back(format(e, true), count);
   std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) { return x.second != y.second ? x.second > y.second : x.first < y.first; });
   if (v.size() > n) v.resize(n);
   return v;
+}
+
+nlohmann::json RetransReport::ServiceTally::top_json(size_t n) const {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& [svc, count] : top(n)) a.push_back({{"service", svc}, {"connections", count}});
+  return a;
 }
 
 nlohmann::json RetransReport::to_json(size_t top_n) const {
@@ -379,11 +385,10 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   j["split_connections"] = split_connections_;
   j["split_across_workers"] = split_across_workers_;
   j["ack_in_segment"] = total_.midack;
-  json raf_services = json::array();
-  for (const auto& [svc, n] : top_reset_after_fin(top_n)) raf_services.push_back({{"service", svc}, {"connections", n}});
-  j["reset_after_fin"] = {{"by_client", reset_after_fin_.by_client},
-                          {"by_server", reset_after_fin_.by_server},
-                          {"top_services", raf_services}};
+  j["reset_after_fin"] = {{"by_client", reset_after_fin_by_client_},
+                          {"by_server", reset_after_fin_by_server_.total},
+                          {"top_services", reset_after_fin_by_server_.top_json(top_n)}};
+  j["synack_after_ack"] = {{"connections", synack_after_ack_.total}, {"top_services", synack_after_ack_.top_json(top_n)}};
   j["connection_ends"] = {{"closed", ends_.closed},
                           {"reset_by_client", ends_.reset_by_client},
                           {"reset_by_server", ends_.reset_by_server},
@@ -456,18 +461,26 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
              open_counted_.empty() ? std::string()
                                    : fmt::format(", {} still going (active-timeout records: counts so far)",
                                                  open_counted_.size()));
-  if (reset_after_fin_.by_server != 0) {
-    const auto top = top_reset_after_fin(1);
-    fmt::print(out, "  RESET AFTER FIN {} connection(s) reset by the server after its own FIN while the client still sent "
-                    "(most: {}, {}): a request crossed the server's idle close (keep-alive race); a proxy or load "
-                    "balancer in front answers 502 for each: keep the server's idle timeout longer than the client's\n",
-               reset_after_fin_.by_server, top.empty() ? std::string("?") : top[0].first,
-               top.empty() ? 0 : top[0].second);
-  }
-  if (reset_after_fin_.by_client != 0)
+  // "(most: SERVICE, N)" of a tally, "" when no service was followed.
+  auto most = [](const ServiceTally& t) {
+    const auto top = t.top(1);
+    return top.empty() ? std::string() : fmt::format(" (most: {}, {})", top[0].first, top[0].second);
+  };
+  if (reset_after_fin_by_server_.total != 0)
+    fmt::print(out, "  RESET AFTER FIN {} connection(s) reset by the server after its own FIN while the client still "
+                    "sent{}: a request crossed the server's idle close (keep-alive race); a proxy or load balancer in "
+                    "front answers 502 for each: keep the server's idle timeout longer than the client's\n",
+               reset_after_fin_by_server_.total, most(reset_after_fin_by_server_));
+  if (reset_after_fin_by_client_ != 0)
     fmt::print(out, "  RESET AFTER FIN {} connection(s) reset by the client after its own FIN while the server still "
                     "sent: the client closed before reading everything (data discarded)\n",
-               reset_after_fin_.by_client);
+               reset_after_fin_by_client_);
+  if (synack_after_ack_.total != 0)
+    fmt::print(out, "  ACCEPT QUEUE?  {} connection(s) had the server's SYN/ACK again after the client's ACK of it "
+                    "passed here{}: the server did not take the ACK: its accept queue was full (netstat -s: \"times the "
+                    "listen queue of a socket overflowed\"; raise the listen backlog and net.core.somaxconn, accept "
+                    "faster), or the ACK was lost between here and the server\n",
+               synack_after_ack_.total, most(synack_after_ack_));
   if (split_connections_ != 0)
     fmt::print(out, "  SPLIT          {} connection(s) seen as two one-sided flows with different VLAN/tunnel context "
                     "(asymmetric tap?): analyse with --ignore-vlans / flow_table.key_vlans: false\n",

@@ -142,17 +142,23 @@ class RetransReport {
   };
   void count_end(const event::FlowRecord& r);
   Ends ends_;
-  // Resets from a side that had sent its FIN while the other had not closed (the verdict
-  // rst_after_fin): the other side sent on a connection already closed. By the server: the
-  // keep-alive race behind a proxy's 502s; per service, for the top ones (at most
-  // max_endpoints_ services; the totals count every flow).
-  struct ResetAfterFin {
-    uint64_t by_client = 0, by_server = 0;
-    absl::flat_hash_map<Endpoint, uint64_t, absl::Hash<Endpoint>> by_server_per_service;
+  // Connections of one kind counted in all and per service, for the services with the most
+  // (at most `cap` services followed; the total counts every connection).
+  struct ServiceTally {
+    uint64_t total = 0;
+    absl::flat_hash_map<Endpoint, uint64_t, absl::Hash<Endpoint>> per_service;
+    void add(const Endpoint& service, size_t cap);
+    // The n services with the most, most first (ties: by name).
+    std::vector<std::pair<std::string, uint64_t>> top(size_t n) const;
+    nlohmann::json top_json(size_t n) const;
   };
-  ResetAfterFin reset_after_fin_;
-  // The n services with the most such resets, most first (ties: by name).
-  std::vector<std::pair<std::string, uint64_t>> top_reset_after_fin(size_t n) const;
+  // Flow records with rst_after_fin (the resetting side had closed first and reset data of
+  // the other): by the server, the keep-alive race behind a proxy's 502s.
+  uint64_t reset_after_fin_by_client_ = 0;
+  ServiceTally reset_after_fin_by_server_;
+  // Flow records with synack_after_ack: the server did not take the handshake's ACK (its
+  // accept queue was full, or the ACK was lost past the sensor).
+  ServiceTally synack_after_ack_;
   uint64_t split_connections_ = 0;
   uint64_t split_across_workers_ = 0;
   uint64_t one_sided_flows_ = 0;

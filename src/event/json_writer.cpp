@@ -122,14 +122,14 @@ void JsonLinesWriter::write(const FlowRecord& r) {
       "\"mss\":[{},{}],\"simultaneous_open\":{}}},"
       "\"rtt_us\":{{\"min\":{},\"avg\":{:.1f},\"max\":{},\"samples\":{}}},"
       "\"ack_in_segment\":{{\"count\":{},\"last_offset\":{}}},\"dsacks\":{},\"tail_loss_probes\":{},\"counters_saturated\":{},"
-      "\"super_segments\":{},\"rst_after_fin\":{}}}\n",
+      "\"super_segments\":{},\"rst_after_fin\":{},\"synack_after_ack\":{}}}\n",
       kSchemaVersion, r.flow_id, r.worker, reason_name(r.reason), format_address(r.key, client_b),
       client_b ? r.key.port_b : r.key.port_a, format_address(r.key, !client_b), client_b ? r.key.port_a : r.key.port_b,
       context_json(r.key), c.first_ts_ns / 1000000000ull, c.first_ts_ns % 1000000000ull, r.last_ts_ns / 1000000000ull,
       r.last_ts_ns % 1000000000ull, stage_name(c.stage), rst, half_json(r.half[ci], r.count[ci], r.max_dup_run[ci]), half_json(r.half[si], r.count[si], r.max_dup_run[si]), c.syn_count,
       c.synack_count, c.hs_rtt_syn_us, c.hs_rtt_ack_us, c.mss[client_b ? 1 : 0], c.mss[client_b ? 0 : 1],
       c.simultaneous_open(), c.rtt_min_us, rtt_avg, c.rtt_max_us, n.rtt_samples, n.midack_count, c.midack_last_off, n.dsacks,
-      n.tail_probes, r.saturated, c.super_segments != 0, r.rst_after_fin);
+      n.tail_probes, r.saturated, c.super_segments != 0, r.rst_after_fin, r.synack_after_ack);
   out_.write(line);
 }
 

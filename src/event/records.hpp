@@ -98,6 +98,7 @@ struct FlowRecord {
   FlowCounters totals;
   bool saturated = false;  // some counter saturated (the carry table was full): lower bounds
   bool rst_after_fin = false;  // the first RST was rst_after_fin (the resetting side had closed first)
+  bool synack_after_ack = false;  // the server re-sent its SYN/ACK after the client's ACK of it (synack_after_ack)
   tcp::TcpCold cold;
 };
 

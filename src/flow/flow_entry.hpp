@@ -19,6 +19,7 @@ enum FlowStatus : uint8_t {
   kFlowCarried = 1u << 4,    // the TCP stage's carry table holds part of this flow's counts
   kFlowSaturated = 1u << 5,  // the carry table had no room: counters saturated, the record is a lower bound
   kFlowRstAfterFin = 1u << 6,  // the first RST was rst_after_fin (set by the analyzer): in the flow record
+  kFlowSynAckAfterAck = 1u << 7,  // a SYN/ACK came again after the handshake's ACK (analyzer): in the flow record
 };
 
 struct alignas(64) FlowEntry {

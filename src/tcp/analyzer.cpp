@@ -819,6 +819,14 @@ done:
     if (attempt > 1) {
       bits |= kSynAckRetransmission;
       out.attempt = attempt;
+      // The client's ACK of an earlier SYN/ACK passed here (the handshake is established)
+      // and the server sends its SYN/ACK again: the ACK never made a connection on the
+      // server: its accept queue was full (Linux drops the ACK and re-sends the SYN/ACK on
+      // its timer), or the ACK was lost between the sensor and the server.
+      if (!own && cold.stage == Stage::kEstablished && d != cold.initiator) {
+        bits |= kSynAckAfterAck;
+        f.status |= flow::kFlowSynAckAfterAck;
+      }
     } else if (!own && !cold.simultaneous_open()) {
       if (cold.syn_count != 0) cold.hs_rtt_syn_us = now - cold.syn_time_us;
       cold.synack_time_us = now;
@@ -891,6 +899,7 @@ std::string_view verdict_name(unsigned bit) noexcept {
     case kTailLossProbe: return "tail_loss_probe";
     case kDuplicatePacket: return "duplicate_packet";
     case kRstAfterFin: return "rst_after_fin";
+    case kSynAckAfterAck: return "synack_after_ack";
     default: return "unknown";
   }
 }

@@ -97,6 +97,7 @@ void TcpStage::fill_record(const flow::FlowEntry& e, flow::RemoveReason why, eve
   r.totals.add(e.cold);
   r.saturated = e.status & flow::kFlowSaturated;
   r.rst_after_fin = e.status & flow::kFlowRstAfterFin;
+  r.synack_after_ack = e.status & flow::kFlowSynAckAfterAck;
   r.cold = e.cold;
 }
 

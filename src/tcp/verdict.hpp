@@ -41,9 +41,11 @@ enum Verdict : uint32_t {
   kRstAfterFin = 1u << 29,            // RST from a side that had sent its FIN while the peer had not: the peer sent
                                       // on a connection already closed (keep-alive race: a proxy's request meets the
                                       // server's idle close, and the proxy answers 502)
+  kSynAckAfterAck = 1u << 30,         // SYN/ACK re-sent after the client's ACK of it passed the sensor: the server
+                                      // did not take the ACK (accept queue full: ListenOverflows; or lost past the sensor)
 };
 
-inline constexpr unsigned kVerdictBits = 30;
+inline constexpr unsigned kVerdictBits = 31;
 
 // Wireshark's field name for Wireshark verdicts, seqwatch's own name otherwise.
 std::string_view verdict_name(unsigned bit) noexcept;

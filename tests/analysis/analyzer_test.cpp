@@ -839,6 +839,35 @@ TEST(Analyzer, RstFromASideThatHadClosedIsRstAfterFin) {
   }
 }
 
+// The seeds' full accept queue: the client's ACK of the SYN/ACK passes the sensor, the
+// server's kernel drops it (no room to queue the connection) and re-sends its SYN/ACK on
+// its timer. That re-send is synack_after_ack (and a synack_retransmission); a SYN/ACK re-sent
+// before any ACK of it (the SYN/ACK or the ACK lost before the sensor saw it) is not.
+TEST(Analyzer, SynAckAgainAfterTheClientsAckIsSynAckAfterAck) {
+  {
+    Conversation c;
+    c.handshake(CI, SI);
+    const uint32_t v = c.send({false, SI, CI + 1, S | A, 0, 65160, 1005000, 7, 1460});  // 1 s later
+    EXPECT_TRUE(v & kSynAckRetransmission);
+    EXPECT_TRUE(v & kSynAckAfterAck);
+    EXPECT_EQ(verdict_name(30), "synack_after_ack");
+    c.send({true, C1, S1, A, 0, 502, 1005100});  // the client's ACK again
+    c.finish();
+    ASSERT_EQ(c.records().size(), 1u);
+    EXPECT_TRUE(c.records()[0].synack_after_ack);
+  }
+  {
+    Conversation c;  // no ACK of the first SYN/ACK seen: an ordinary SYN/ACK retransmission
+    c.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
+    c.send({false, SI, CI + 1, S | A, 0, 65160, 5000, 7, 1460});
+    const uint32_t v = c.send({false, SI, CI + 1, S | A, 0, 65160, 1005000, 7, 1460});
+    EXPECT_TRUE(v & kSynAckRetransmission);
+    EXPECT_FALSE(v & kSynAckAfterAck);
+    c.finish();
+    EXPECT_FALSE(c.records()[0].synack_after_ack);
+  }
+}
+
 TEST(Analyzer, NewSynOnClosedFourTupleIsReusedPorts) {
   Conversation c;
   c.handshake(CI, SI);

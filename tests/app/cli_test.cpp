@@ -338,6 +338,29 @@ TEST(Cli, AResetAfterTheServersOwnFinIsNamedAsAKeepAliveRace) {
       << r.out;
 }
 
+// The seeds' full accept queue: the server drops the handshake's ACK and re-sends its SYN/ACK.
+TEST(Cli, ASynAckAgainAfterTheHandshakesAckPointsAtTheAcceptQueue) {
+  const auto file = write_pcap("accept-queue.pcap", {
+      tcp_frame(0x02, "", 1000, 0, false),    // SYN
+      tcp_frame(0x12, "", 5000, 1001, true),  // SYN/ACK
+      tcp_frame(0x10, "", 1001, 5001, false), // ACK: dropped by the server's full accept queue
+      tcp_frame(0x12, "", 5000, 1001, true),  // SYN/ACK again (1 s later: one frame a second)
+      tcp_frame(0x10, "", 1001, 5001, false), // ACK again
+  });
+  const auto j = analyze_json(file, "auto");
+  const auto& saa = j["retransmissions"]["synack_after_ack"];
+  EXPECT_EQ(saa["connections"], 1) << saa.dump();
+  ASSERT_EQ(saa["top_services"].size(), 1u);
+  EXPECT_EQ(saa["top_services"][0]["service"], "10.0.0.2:80");
+  EXPECT_EQ(j["retransmissions"]["verdicts"]["synack_after_ack"], 1);
+  EXPECT_EQ(j["retransmissions"]["verdicts"]["synack_retransmission"], 1);
+  const CmdResult r = run(exe() + " analyze '" + file + "'");
+  EXPECT_NE(r.out.find("ACCEPT QUEUE?  1 connection(s) had the server's SYN/ACK again after the client's ACK of it "
+                       "passed here (most: 10.0.0.2:80, 1)"),
+            std::string::npos)
+      << r.out;
+}
+
 // A VXLAN capture cut to 64 bytes holds no inner IP header: every packet is counted as a
 // tunnel cut before its inner header, and with -w 2 the summary says the software rehash
 // could spread them by their outer addresses only. The whole capture has none.

@@ -2,7 +2,8 @@
 # Kernel states: real Linux TCP in two network namespaces made to show the states the
 # analysis names (tests/kernel/states_peer.py: a zero window with the sender's window probes,
 # keep-alives, SYNs answered by RST, a SYN that never gets a SYN/ACK, a reset by the client, a
-# request crossing the server's idle close (keep-alive race), a missing window scale),
+# request crossing the server's idle close (keep-alive race), a handshake ACK dropped by a full
+# accept queue, a missing window scale),
 # recorded on the client's veth. For each run seqwatch must
 #   * count the client's segments, retransmissions and timeouts as the client kernel did
 #     (TcpOutSegs + TcpRetransSegs, TcpRetransSegs, TcpExtTCPTimeouts);
@@ -10,7 +11,9 @@
 #     TcpExtTCPWinProbe: Linux sends both one byte below snd_una with no data);
 #   * report the refused, the unanswered and the reset connections the client program saw, the server
 #     kernel's zero window, its RST for the request that crossed its idle close (the client
-#     program's send fails after it) as rst_after_fin on that service, and `window_scaling_missing` exactly when the server does not
+#     program's send fails after it) as rst_after_fin on that service, the server kernel's
+#     SYN/ACK re-sends (TcpExtTCPSynRetrans, all after an ACK its full accept queue dropped) as
+#     synack_after_ack on that service, and `window_scaling_missing` exactly when the server does not
 #     offer window scaling (tests/kernel/score_states.py);
 #   * write exactly two evidence slices with the default triggers, the stalled receiver's and the
 #     unanswered SYN's (with all its SYNs), in files tshark reads without a complaint;
@@ -72,7 +75,7 @@ run() {
   ip netns exec "$NS_S" python3 "$src/tests/kernel/states_peer.py" server "$srv" >"$dir/server.log" 2>&1 &
   local server_pid=$!
   for _ in $(seq 50); do
-    [ "$(in_ns "$NS_S" ss -Hltn | grep -cE ':500[12456] ')" -eq 5 ] && break
+    [ "$(in_ns "$NS_S" ss -Hltn | grep -cE ':500[124567] ')" -eq 6 ] && break
     sleep 0.1
   done
   in_ns "$NS_C" timeout 60 python3 "$src/tests/kernel/states_peer.py" client "$srv" >"$dir/client.log" 2>&1 ||

@@ -80,6 +80,21 @@ check(races == 1 and verdict_count("rst_after_fin", port=5006) == 1 and verdict_
       f"verdicts {verdict_count('rst_after_fin', port=5006)} on 5006, {verdict_count('rst_after_fin')} in all; "
       f"reset_after_fin {raf}")
 
+# The full accept queue on 5007: the server kernel dropped the second connection's handshake
+# ACK (ListenOverflows) and re-sent its SYN/ACK (TcpExtTCPSynRetrans counts SYN/ACK re-sends;
+# no other scenario makes any); each re-send came after the client's ACK had passed the
+# capture point: synack_after_ack on every one, one connection in the summary.
+synack_rtx = nstat["server.TcpExtTCPSynRetrans"]
+saa = summary["synack_after_ack"]
+check(synack_rtx >= 1 and nstat["server.TcpExtListenOverflows"] >= 1 and
+      verdict_count("synack_after_ack", port=5007) == synack_rtx and verdict_count("synack_after_ack") == synack_rtx and
+      verdict_count("synack_retransmission") == synack_rtx and saa["connections"] == 1 and
+      len(saa["top_services"]) == 1 and saa["top_services"][0]["service"].endswith(":5007"),
+      f"port 5007: server kernel re-sent {synack_rtx} SYN/ACK(s), ListenOverflows "
+      f"{nstat['server.TcpExtListenOverflows']}; seqwatch: synack_after_ack {verdict_count('synack_after_ack', port=5007)} "
+      f"on 5007, {verdict_count('synack_after_ack')} in all, synack_retransmission {verdict_count('synack_retransmission')}; "
+      f"summary {saa}")
+
 # Linux sends keep-alives and zero-window probes as a segment one byte below snd_una with no
 # data (tcp_xmit_probe_skb), counted in TcpExtTCPKeepAlive and TcpExtTCPWinProbe: both are
 # keep-alives by Wireshark's rule.

@@ -17,6 +17,10 @@ Usage: states_peer.py server|client SERVER_ADDR
         closes the idle connection after 0.3 s (FIN); the client, unaware, sends its next
         request 0.6 s in, and the server kernel answers the closed socket's data with a RST
         (the client's next send fails with EPIPE: what a proxy turns into a 502).
+  5007  full accept queue: the server listens with a backlog of 0 and never accepts; the client
+        opens two connections at once with delayed handshake ACKs (TCP_QUICKACK 0), so both
+        SYNs get a SYN/ACK; the first ACK fills the accept queue, the kernel drops the second
+        (ListenOverflows) and re-sends that connection's SYN/ACK on its timer (TcpExtTCPSynRetrans).
   5004  SYN unanswered: the server listens with a backlog of 0 and never accepts; the
         first connection fills the accept queue, so the kernel drops the second
         connection's SYNs (and their retransmissions) until the client gives up after 4 s.
@@ -92,6 +96,11 @@ def race_server(s):
     time.sleep(1)
 
 
+def accept_queue_server(s):
+    time.sleep(4.5)  # never accepts
+    s.close()
+
+
 def full_queue_server(s):
     time.sleep(8)  # never accepts; closing the listener resets the queued connection
     s.close()
@@ -148,6 +157,19 @@ def race_client():
     c.close()
 
 
+def accept_queue_client():
+    socks = []
+    for _ in range(2):
+        c = socket.socket(FAM)
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)  # delay the handshake's ACK
+        c.setblocking(False)
+        c.connect_ex((SRV, 5007))
+        socks.append(c)
+    time.sleep(3.5)  # the server's SYN/ACK timer: 1 s, then 3 s
+    for c in socks:
+        c.close()
+
+
 def unanswered_client():
     first = socket.create_connection((SRV, 5004), timeout=4)
     time.sleep(0.2)
@@ -172,7 +194,8 @@ if ROLE == "server":
          (keepalive_server, (listener(5002),)),
          (reset_server, (listener(5005),)),
          (race_server, (listener(5006),)),
+         (accept_queue_server, (listener(5007, backlog=0),)),
          (full_queue_server, (listener(5004, backlog=0),))])
 else:
     run([(zero_window_client, ()), (keepalive_client, ()), (refused_client, ()), (reset_client, ()),
-         (race_client, ()), (unanswered_client, ())])
+         (race_client, ()), (accept_queue_client, ()), (unanswered_client, ())])
