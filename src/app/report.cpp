@@ -410,6 +410,25 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
     servers.push_back(s);
   }
   j["top_services"] = servers;
+  // Services by handshake re-sends (SYN and SYN/ACK retransmissions, as `syn_retransmissions`):
+  // concentrated on one service, its SYN or accept queue overflowed (Linux drops the SYN, or
+  // the handshake's ACK and re-sends the SYN/ACK); spread over many, handshakes were lost.
+  {
+    std::vector<std::pair<std::string, const Agg*>> v;
+    for (const Endpoint& e : servers_.retransmitting)
+      if (const auto it = servers_.agg.find(e); it != servers_.agg.end() && it->second.syn_attempts_extra != 0)
+        v.emplace_back(format(e, true), &it->second);
+    std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) {
+      return x.second->syn_attempts_extra != y.second->syn_attempts_extra
+                 ? x.second->syn_attempts_extra > y.second->syn_attempts_extra
+                 : x.first < y.first;
+    });
+    if (v.size() > top_n) v.resize(top_n);
+    json syn = json::array();
+    for (const auto& [name, a] : v)
+      syn.push_back({{"service", name}, {"flows", a->flows}, {"syn_retransmissions", a->syn_attempts_extra}});
+    j["top_services_by_syn_retransmissions"] = syn;
+  }
   json clients = json::array();
   for (const auto& [k, a] : top_of(clients_.agg, clients_.retransmitting, top_n, [](const Endpoint& e) { return format(e, false); })) {
     json s = agg(*a);
@@ -475,6 +494,17 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
     fmt::print(out, "  RESET AFTER FIN {} connection(s) reset by the client after its own FIN while the server still "
                     "sent: the client closed before reading everything (data discarded)\n",
                reset_after_fin_by_client_);
+  if (const auto& syn = j["top_services_by_syn_retransmissions"]; total_.syn_attempts_extra != 0 && !syn.empty()) {
+    const uint64_t top = syn[0]["syn_retransmissions"].get<uint64_t>();
+    fmt::print(out, "  HANDSHAKE      {} SYN and SYN/ACK retransmission(s), {} of them ({:.0f}%) on {} ({} flows){}\n",
+               total_.syn_attempts_extra, top, 100.0 * rate(top, total_.syn_attempts_extra),
+               syn[0]["service"].get<std::string>(), syn[0]["flows"].get<uint64_t>(),
+               syn.size() == 1 || 2 * top >= total_.syn_attempts_extra
+                   ? ": that server's handshakes failed: its SYN or accept queue was full (netstat -s \"SYNs to "
+                     "LISTEN sockets dropped\", ListenOverflows; raise the listen backlog, tcp_max_syn_backlog, "
+                     "net.core.somaxconn), or it is unreachable at times"
+                   : ": spread over services: SYNs or SYN/ACKs lost on the way");
+  }
   if (synack_after_ack_.total != 0)
     fmt::print(out, "  ACCEPT QUEUE?  {} connection(s) had the server's SYN/ACK again after the client's ACK of it "
                     "passed here{}: the server did not take the ACK: its accept queue was full (netstat -s: \"times the "

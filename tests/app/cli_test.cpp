@@ -338,6 +338,28 @@ TEST(Cli, AResetAfterTheServersOwnFinIsNamedAsAKeepAliveRace) {
       << r.out;
 }
 
+// SYNs re-sent to one service (its SYN queue dropped them) rank the services and name it.
+TEST(Cli, SynRetransmissionsAreRankedByService) {
+  const auto file = write_pcap("syn-resent.pcap", {
+      tcp_frame(0x02, "", 1000, 0, false),    // SYN
+      tcp_frame(0x02, "", 1000, 0, false),    // SYN again (1 s later)
+      tcp_frame(0x02, "", 1000, 0, false),    // and again
+      tcp_frame(0x12, "", 5000, 1001, true),  // SYN/ACK at last
+      tcp_frame(0x10, "", 1001, 5001, false),
+  });
+  const auto j = analyze_json(file, "auto");
+  const auto& syn = j["retransmissions"]["top_services_by_syn_retransmissions"];
+  ASSERT_EQ(syn.size(), 1u) << j["retransmissions"].dump();
+  EXPECT_EQ(syn[0]["service"], "10.0.0.2:80");
+  EXPECT_EQ(syn[0]["syn_retransmissions"], 2);
+  EXPECT_EQ(syn[0]["flows"], 1);
+  const CmdResult r = run(exe() + " analyze '" + file + "'");
+  EXPECT_NE(r.out.find("HANDSHAKE      2 SYN and SYN/ACK retransmission(s), 2 of them (100%) on 10.0.0.2:80 (1 flows): "
+                       "that server's handshakes failed"),
+            std::string::npos)
+      << r.out;
+}
+
 // The seeds' full accept queue: the server drops the handshake's ACK and re-sends its SYN/ACK.
 TEST(Cli, ASynAckAgainAfterTheHandshakesAckPointsAtTheAcceptQueue) {
   const auto file = write_pcap("accept-queue.pcap", {
@@ -354,7 +376,13 @@ TEST(Cli, ASynAckAgainAfterTheHandshakesAckPointsAtTheAcceptQueue) {
   EXPECT_EQ(saa["top_services"][0]["service"], "10.0.0.2:80");
   EXPECT_EQ(j["retransmissions"]["verdicts"]["synack_after_ack"], 1);
   EXPECT_EQ(j["retransmissions"]["verdicts"]["synack_retransmission"], 1);
+  // The re-sent SYN/ACK is a handshake re-send of that service too.
+  const auto& syn = j["retransmissions"]["top_services_by_syn_retransmissions"];
+  ASSERT_EQ(syn.size(), 1u);
+  EXPECT_EQ(syn[0]["syn_retransmissions"], 1);
   const CmdResult r = run(exe() + " analyze '" + file + "'");
+  EXPECT_NE(r.out.find("HANDSHAKE      1 SYN and SYN/ACK retransmission(s), 1 of them (100%) on 10.0.0.2:80"),
+            std::string::npos) << r.out;
   EXPECT_NE(r.out.find("ACCEPT QUEUE?  1 connection(s) had the server's SYN/ACK again after the client's ACK of it "
                        "passed here (most: 10.0.0.2:80, 1)"),
             std::string::npos)

@@ -57,14 +57,30 @@ if unanswered:
           f"unanswered connection: {f['handshake']['syn_attempts']} SYN attempts, "
           f"{f['c2s']['segments']} segments, {f['c2s']['retx_segments']} retransmitted")
 
+# Handshake re-sends here: the SYNs the full queue on 5004 dropped, and the SYN/ACKs re-sent
+# on 5007 after their ACK was dropped. The services ranked by them are those two, each with
+# its own verdicts' count.
+by_syn = {row["service"].rsplit(":", 1)[1]: row["syn_retransmissions"]
+          for row in summary["top_services_by_syn_retransmissions"]}
+syn_5004 = verdict_count("syn_retransmission", port=5004)
+synack_5007 = verdict_count("synack_retransmission", port=5007)
+check(syn_5004 > 0 and synack_5007 > 0 and by_syn == {"5004": syn_5004, "5007": synack_5007} and
+      summary["syn_retransmissions"] == verdict_count("syn_retransmission") + verdict_count("synack_retransmission"),
+      f"services by handshake re-sends {by_syn}; syn_retransmission on 5004 {syn_5004}, synack_retransmission on "
+      f"5007 {synack_5007}; summary syn_retransmissions {summary['syn_retransmissions']}")
+
 resets = outcomes.count("reset 5005")
 reset_flows = [f for f in flows if f["sport"] == 5005]
+# The accept-queue scenario (5007) closes its two connections with a RST too.
+other_client_resets = sum(1 for f in flows if f["sport"] == 5007 and f["rst_from"] == "client")
 check(resets == 1 and len(reset_flows) == 1 and reset_flows[0]["state"] == "reset" and
       reset_flows[0]["rst_from"] == "client" and reset_flows[0]["c2s"]["rst"] and
-      ends["reset_by_client"] == resets and verdict_count("rst_midstream", src=client, port=5005) == resets,
+      ends["reset_by_client"] == resets + other_client_resets and
+      verdict_count("rst_midstream", src=client, port=5005) == resets,
       f"port 5005: client resets {resets}; flow records {len(reset_flows)} "
       f"({', '.join(f['state'] + ' from ' + str(f['rst_from']) for f in reset_flows)}); "
-      f"connection_ends.reset_by_client {ends['reset_by_client']}; rst_midstream from the client "
+      f"connection_ends.reset_by_client {ends['reset_by_client']} (5007's: {other_client_resets}); "
+      f"rst_midstream from the client "
       f"{verdict_count('rst_midstream', src=client, port=5005)}")
 
 # The keep-alive race on 5006: the server kernel resets its closed socket when the client's

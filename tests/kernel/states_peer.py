@@ -18,9 +18,10 @@ Usage: states_peer.py server|client SERVER_ADDR
         request 0.6 s in, and the server kernel answers the closed socket's data with a RST
         (the client's next send fails with EPIPE: what a proxy turns into a 502).
   5007  full accept queue: the server listens with a backlog of 0 and never accepts; the client
-        opens two connections at once with delayed handshake ACKs (TCP_QUICKACK 0), so both
-        SYNs get a SYN/ACK; the first ACK fills the accept queue, the kernel drops the second
-        (ListenOverflows) and re-sends that connection's SYN/ACK on its timer (TcpExtTCPSynRetrans).
+        opens a connection whose handshake ACK waits (TCP_QUICKACK 0: up to 200 ms), and 5 ms
+        later a second one that ACKs at once and fills the accept queue; the first ACK finds
+        it full, the kernel drops it (ListenOverflows) and re-sends that connection's SYN/ACK
+        on its timer (TcpExtTCPSynRetrans). Both are closed with a RST (SO_LINGER 0).
   5004  SYN unanswered: the server listens with a backlog of 0 and never accepts; the
         first connection fills the accept queue, so the kernel drops the second
         connection's SYNs (and their retransmissions) until the client gives up after 4 s.
@@ -158,15 +159,17 @@ def race_client():
 
 
 def accept_queue_client():
-    socks = []
-    for _ in range(2):
-        c = socket.socket(FAM)
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)  # delay the handshake's ACK
-        c.setblocking(False)
-        c.connect_ex((SRV, 5007))
-        socks.append(c)
+    # The first connection's handshake ACK waits (TCP_QUICKACK 0: up to 200 ms); the second,
+    # opened 5 ms later, ACKs at once and fills the queue; the first ACK then finds it full.
+    first = socket.socket(FAM)
+    first.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
+    first.setblocking(False)
+    first.connect_ex((SRV, 5007))
+    time.sleep(0.005)
+    second = socket.create_connection((SRV, 5007))
     time.sleep(3.5)  # the server's SYN/ACK timer: 1 s, then 3 s
-    for c in socks:
+    for c in (first, second):  # a RST, not a FIN the server would never answer (its re-sends)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         c.close()
 
 
