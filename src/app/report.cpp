@@ -494,12 +494,16 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
     fmt::print(out, "  RESET AFTER FIN {} connection(s) reset by the client after its own FIN while the server still "
                     "sent: the client closed before reading everything (data discarded)\n",
                reset_after_fin_by_client_);
+  // Fewer handshake re-sends on the top service than this: one lost SYN looks the same.
+  constexpr uint64_t kFewHandshakeResends = 3;
   if (const auto& syn = j["top_services_by_syn_retransmissions"]; total_.syn_attempts_extra != 0 && !syn.empty()) {
     const uint64_t top = syn[0]["syn_retransmissions"].get<uint64_t>();
     fmt::print(out, "  HANDSHAKE      {} SYN and SYN/ACK retransmission(s), {} of them ({:.0f}%) on {} ({} flows){}\n",
                total_.syn_attempts_extra, top, 100.0 * rate(top, total_.syn_attempts_extra),
                syn[0]["service"].get<std::string>(), syn[0]["flows"].get<uint64_t>(),
-               syn.size() == 1 || 2 * top >= total_.syn_attempts_extra
+               top < kFewHandshakeResends
+                   ? ": too few to tell a full SYN or accept queue from a lost SYN or SYN/ACK"
+               : syn.size() == 1 || 2 * top >= total_.syn_attempts_extra
                    ? ": that server's handshakes failed: its SYN or accept queue was full (netstat -s \"SYNs to "
                      "LISTEN sockets dropped\", ListenOverflows; raise the listen backlog, tcp_max_syn_backlog, "
                      "net.core.somaxconn), or it is unreachable at times"

@@ -38,9 +38,10 @@ enum Verdict : uint32_t {
   kSpuriousByTimestamp = 1u << 26,    // ACK echoing the original's TSval: the retransmission was unnecessary (RFC 3522)
   kTailLossProbe = 1u << 27,          // re-send of the last segment sent, no dup ACKs, sooner than any RTO (RFC 8985 TLP)
   kDuplicatePacket = 1u << 28,        // exact copy of a recent segment (SPAN/mirror or network duplicate): not analysed
-  kRstAfterFin = 1u << 29,            // RST from a side that had sent its FIN while the peer had not: the peer sent
-                                      // on a connection already closed (keep-alive race: a proxy's request meets the
-                                      // server's idle close, and the proxy answers 502)
+  kRstAfterFin = 1u << 29,            // RST from a side that had sent its FIN, resetting data of the peer it never
+                                      // acknowledged while the peer had not closed: data sent on a connection already
+                                      // closed (keep-alive race: a proxy's request meets the server's idle close, and
+                                      // the proxy answers 502)
   kSynAckAfterAck = 1u << 30,         // SYN/ACK re-sent after the client's ACK of it passed the sensor: the server
                                       // did not take the ACK (accept queue full: ListenOverflows; or lost past the sensor)
 };
