@@ -461,6 +461,8 @@ int extract(const ExtractOptions& x) {
     return 2;
   };
   auto whole = [](const std::string& v) { return !v.empty() && v.size() <= 9 && v.find_first_not_of("0123456789") == std::string::npos; };
+  std::vector<std::string> verdicts;  // of every verdict:NAME,... (one trigger of the type)
+  std::string verdict_flag;
   for (const std::string& t : x.triggers) {
     flag = "--trigger " + t;
     const size_t colon = t.find(':');
@@ -482,10 +484,31 @@ int extract(const ExtractOptions& x) {
     } else if (name == "bpf") {
       if (arg.empty()) return usage(t, "expected bpf:EXPRESSION (or --bpf EXPRESSION)");
       add("{type: bpf, expr: " + yaml_quote(arg) + "}");
+    } else if (name == "verdict") {
+      if (arg.empty()) return usage(t, "expected verdict:NAME[,NAME...] (analysis verdicts, e.g. verdict:spurious_retransmission)");
+      for (size_t at = 0; at <= arg.size();) {
+        const size_t comma = std::min(arg.find(',', at), arg.size());
+        const std::string v = arg.substr(at, comma - at);
+        if (tcp::verdict_bit(v) < 0) {
+          std::string known;
+          for (std::string_view n : tcp::kVerdictNames)
+            if (!n.empty()) known += (known.empty() ? "" : ", ") + std::string(n);
+          return usage(t, "unknown verdict '" + v + "'; one of: " + known);
+        }
+        verdicts.push_back(v);
+        at = comma + 1;
+      }
+      if (verdict_flag.empty()) verdict_flag = flag;
     } else {
       return usage(t, "unknown trigger; one of rst, ack_inside_segment, syn_unanswered, dup_ack_run:N, "
-                      "retransmission_storm:N/MS, zero_window:MS, payload:RULE_ID, bpf:EXPRESSION");
+                      "retransmission_storm:N/MS, zero_window:MS, payload:RULE_ID, bpf:EXPRESSION, verdict:NAME[,NAME...]");
     }
+  }
+  if (!verdicts.empty()) {
+    flag = verdict_flag;
+    std::string list;
+    for (const std::string& v : verdicts) list += (list.empty() ? "" : ", ") + v;
+    add("{type: verdict, names: [" + list + "]}");
   }
   for (const std::string& b : x.bpf) {
     flag = "--bpf " + b;

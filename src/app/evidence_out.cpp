@@ -29,6 +29,7 @@ uint32_t trigger_bit(config::TriggerType t) {
     case config::TriggerType::kSynUnanswered: return evidence::kTrigSynUnanswered;
     case config::TriggerType::kPayload: return evidence::kTrigPayload;
     case config::TriggerType::kBpf: return evidence::kTrigBpf;
+    case config::TriggerType::kVerdict: return evidence::kTrigVerdict;
   }
   return 0;
 }
@@ -98,6 +99,13 @@ Result<runtime::EvidenceSetup> evidence_setup(const config::EvidenceConfig& ev, 
           return Error{fmt::format("evidence.triggers: at most {} bpf triggers", evidence::kMaxBpfTriggers)};
         t.bpf_mask |= 1u << s.trigger_bpf.size();
         s.trigger_bpf.push_back(tr.expr);
+        break;
+      case config::TriggerType::kVerdict:
+        for (const std::string& n : tr.names) {
+          const int bit = tcp::verdict_bit(n);
+          if (bit < 0) return Error{fmt::format("evidence.triggers: unknown verdict '{}'", n)};  // the loader refuses it first
+          t.verdict_mask |= 1u << bit;
+        }
         break;
     }
   }

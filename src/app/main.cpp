@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
   extract->add_option("-o,--out", x.out_dir, "output folder")->required();
   extract->add_option("--trigger", x.triggers,
                       "rst | ack_inside_segment | syn_unanswered | dup_ack_run:N | retransmission_storm:N/MS | "
-                      "zero_window:MS | payload:RULE_ID | bpf:EXPRESSION (repeatable)");
+                      "zero_window:MS | payload:RULE_ID | bpf:EXPRESSION | verdict:NAME[,NAME...] (repeatable)");
   extract->add_option("--bpf", x.bpf, "trigger on packets matching this tcpdump expression (repeatable)");
   extract->add_option("--flow", x.flows, "trigger on one connection: ADDR:PORT-ADDR:PORT (repeatable)");
   extract->add_option("--filter", x.filter, "capture filter: packets not matching are ignored entirely");

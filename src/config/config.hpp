@@ -136,7 +136,7 @@ struct Trim {
 
 enum class EvidenceFormat : uint8_t { kPcap, kPcapng };
 enum class TriggerType : uint8_t {
-  kRetransmissionStorm, kDupAckRun, kAckInsideSegment, kZeroWindow, kRst, kSynUnanswered, kPayload, kBpf
+  kRetransmissionStorm, kDupAckRun, kAckInsideSegment, kZeroWindow, kRst, kSynUnanswered, kPayload, kBpf, kVerdict
 };
 // bpf triggers a configuration may hold: the capture gives each a bit of a 32-bit mask.
 inline constexpr unsigned kMaxBpfTriggers = 32;
@@ -154,6 +154,7 @@ struct Trigger {
   uint32_t min_ms = 0;       // zero_window: advertised zero window for at least this long
   uint32_t rule = 0;         // payload: rule id in rules.file
   std::string expr;          // bpf: tcpdump filter expression
+  std::vector<std::string> names;  // verdict: analysis verdicts (docs/events.md), any of which fires it
   std::optional<Trim> trim;  // not supported (rejected: every slice keeps evidence.trim); kept to name the key
   std::optional<uint32_t> post_packets;  // overrides evidence.post_packets
   static Trigger of(TriggerType t);       // the type with its default parameters

@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "config/internal.hpp"
 #include "config/schema.hpp"
+#include "tcp/verdict.hpp"
 
 namespace seqwatch::config {
 
@@ -144,6 +145,20 @@ std::string check_trigger_trim(const std::optional<Trim>& t) {
   if (!t) return {};
   return "a trim per trigger is not supported: a flow's history is stored trimmed before any trigger fires, so "
          "every slice keeps evidence.trim; set that instead";
+}
+
+std::string check_verdict_names(const std::vector<std::string>& names) {
+  if (names.empty()) return "a verdict trigger needs at least one verdict name (e.g. [spurious_retransmission, rst_after_fin])";
+  std::vector<std::string> known;
+  for (std::string_view n : tcp::kVerdictNames)
+    if (!n.empty()) known.emplace_back(n);
+  for (const std::string& n : names) {
+    if (tcp::verdict_bit(n) >= 0) continue;
+    const std::string close = detail::suggest(n, known);
+    return fmt::format("unknown verdict '{}'{}; one of: {}", n, close.empty() ? "" : fmt::format(" (did you mean '{}'?)", close),
+                       detail::join(known, ", "));
+  }
+  return {};
 }
 
 }  // namespace schema

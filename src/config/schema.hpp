@@ -42,6 +42,7 @@ std::string check_sink(const Sink& s);
 std::string check_trim(const Trim& t);
 std::string check_opt_trim(const std::optional<Trim>& t);
 std::string check_trigger_trim(const std::optional<Trim>& t);
+std::string check_verdict_names(const std::vector<std::string>& names);
 
 constexpr uint64_t kDay_s = 86400;
 // Flow-table times run in nanoseconds, the copy window in microseconds.
@@ -127,6 +128,7 @@ template <class V> void visit(V& v, Trigger& c) {
     case TriggerType::kZeroWindow: v.field("min_ms", c.min_ms, IntRange{0, 3600000}); break;
     case TriggerType::kPayload: v.field("rule", c.rule, IntRange{1, UINT32_MAX}); break;
     case TriggerType::kBpf: v.field("expr", c.expr, Custom<std::string>{check_not_empty}); break;
+    case TriggerType::kVerdict: v.field("names", c.names, Custom<std::vector<std::string>>{check_verdict_names}); break;
     case TriggerType::kAckInsideSegment:
     case TriggerType::kRst:
     case TriggerType::kSynUnanswered: break;
@@ -212,7 +214,7 @@ SEQWATCH_ENUM_NAMES(TriggerType, {"retransmission_storm", TriggerType::kRetransm
                     {"dup_ack_run", TriggerType::kDupAckRun}, {"ack_inside_segment", TriggerType::kAckInsideSegment},
                     {"zero_window", TriggerType::kZeroWindow}, {"rst", TriggerType::kRst},
                     {"syn_unanswered", TriggerType::kSynUnanswered}, {"payload", TriggerType::kPayload},
-                    {"bpf", TriggerType::kBpf})
+                    {"bpf", TriggerType::kBpf}, {"verdict", TriggerType::kVerdict})
 #undef SEQWATCH_ENUM_NAMES
 
 template <class E>

@@ -9,7 +9,7 @@ namespace seqwatch::evidence {
 namespace {
 constexpr std::array<std::string_view, kTriggerBits> kNames = {
     "retransmission_storm", "dup_ack_run", "ack_in_segment", "zero_window",
-    "rst", "syn_unanswered", "payload", "bpf",
+    "rst", "syn_unanswered", "payload", "bpf", "verdict",
 };
 constexpr uint64_t kNsPerMs = 1000000;
 }  // namespace
@@ -76,6 +76,12 @@ Result<TriggerSet> TriggerSet::compile(const TriggerConfig& c) {
     t.enabled_ |= kTrigBpf;
     t.bpf_mask_ = c.bpf_mask;
   }
+  if (c.verdict_mask >> tcp::kVerdictBits != 0)
+    return Error{"trigger verdict: mask names a verdict bit beyond the " + std::to_string(tcp::kVerdictBits) + " defined"};
+  if (c.verdict_mask != 0) {
+    t.enabled_ |= kTrigVerdict;
+    t.verdict_mask_ = c.verdict_mask;
+  }
   return t;
 }
 
@@ -89,6 +95,7 @@ uint32_t TriggerSet::evaluate(FlowTriggerState& st, const SegmentInput& in) cons
   const uint32_t v = in.verdict.bits;
   uint32_t fired = in.extra & (kTrigPayload | kTrigBpf);
   if ((v & tcp::kAckInSegment)) fired |= kTrigAckInSegment;
+  if (v & verdict_mask_) fired |= kTrigVerdict;
   if (in.tcp_flags & decode::kTcpRst) fired |= kTrigRst;
   if ((v & tcp::kDuplicateAck) && in.verdict.dupack_num == dup_run_) fired |= kTrigDupAckRun;
   if ((v & tcp::kSynRetransmission) && syn_attempts_ != 0 && in.verdict.attempt == syn_attempts_)

@@ -30,8 +30,9 @@ enum TriggerKind : uint32_t {
   kTrigSynUnanswered = 1u << 5,  // SYN sent N times, or the flow ended with no SYN/ACK
   kTrigPayload = 1u << 6,        // a Hyperscan payload rule with the trigger action matched
   kTrigBpf = 1u << 7,            // a trigger BPF expression matched
+  kTrigVerdict = 1u << 8,        // a segment got one of the chosen analysis verdicts (tcp::Verdict bits)
 };
-inline constexpr unsigned kTriggerBits = 8;
+inline constexpr unsigned kTriggerBits = 9;
 
 std::string_view trigger_name(unsigned bit) noexcept;
 // "dup_ack_run,rst" for a bit set; "none" for 0.
@@ -59,6 +60,7 @@ struct TriggerConfig {
   bool payload_any = false;               // any rule whose action is `trigger`
   std::vector<uint32_t> payload_rules;    // or only these rule ids
   uint32_t bpf_mask = 0;                  // which trigger BPF filters count (bit i = filter i)
+  uint32_t verdict_mask = 0;              // fire on a segment with any of these tcp::Verdict bits
 };
 
 // Per-flow trigger state (part of the flow's history slot).
@@ -105,7 +107,7 @@ class TriggerSet {
     constexpr uint32_t kLooked = tcp::kRetransmission | tcp::kDuplicateAck | tcp::kAckInSegment |
                                  tcp::kSynRetransmission | tcp::kZeroWindow;
     const unsigned d = dir & 1u;
-    return (verdicts & kLooked) == 0 && (extra & (kTrigPayload | kTrigBpf)) == 0 && !(tcp_flags & decode::kTcpRst) &&
+    return (verdicts & (kLooked | verdict_mask_)) == 0 && (extra & (kTrigPayload | kTrigBpf)) == 0 && !(tcp_flags & decode::kTcpRst) &&
            (st.zw_start_ns[d] | st.zw_fired[d]) == 0;
   }
 
@@ -119,6 +121,7 @@ class TriggerSet {
   bool payload_any_ = false;
   uint64_t zw_ns_ = 0;
   uint32_t bpf_mask_ = 0;
+  uint32_t verdict_mask_ = 0;
   uint32_t payload_count_ = 0;
   std::array<uint32_t, kMaxPayloadRules> payload_ids_{};  // sorted
 };

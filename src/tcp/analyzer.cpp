@@ -868,40 +868,6 @@ done:
   return Action::kNone;
 }
 
-std::string_view verdict_name(unsigned bit) noexcept {
-  switch (1u << bit) {
-    case kRetransmission: return "retransmission";
-    case kFastRetransmission: return "fast_retransmission";
-    case kSpuriousRetransmission: return "spurious_retransmission";
-    case kOutOfOrder: return "out_of_order";
-    case kLostSegment: return "lost_segment";
-    case kAckLostSegment: return "ack_lost_segment";
-    case kDuplicateAck: return "duplicate_ack";
-    case kZeroWindow: return "zero_window";
-    case kZeroWindowProbe: return "zero_window_probe";
-    case kZeroWindowProbeAck: return "zero_window_probe_ack";
-    case kWindowFull: return "window_full";
-    case kWindowUpdate: return "window_update";
-    case kKeepAlive: return "keep_alive";
-    case kKeepAliveAck: return "keep_alive_ack";
-    case kReusedPorts: return "reused_ports";
-    case kAckInSegment: return "ack_in_segment";
-    case kSynRetransmission: return "syn_retransmission";
-    case kSynAckRetransmission: return "synack_retransmission";
-    case kSynRefused: return "syn_refused";
-    case kRstMidstream: return "rst_midstream";
-    case kBadFlags: return "bad_flags";
-    case kWscaleMissing: return "window_scaling_missing";
-    case kLossUpstream: return "loss_upstream";
-    case kLossDownstream: return "loss_downstream";
-    case kDsack: return "dsack";
-    case kSpuriousByTimestamp: return "spurious_by_timestamp";
-    case kTailLossProbe: return "tail_loss_probe";
-    case kDuplicatePacket: return "duplicate_packet";
-    case kRstAfterFin: return "rst_after_fin";
-    case kSynAckAfterAck: return "synack_after_ack";
-    default: return "unknown";
-  }
-}
+std::string_view verdict_name(unsigned bit) noexcept { return bit < kVerdictBits && !kVerdictNames[bit].empty() ? kVerdictNames[bit] : "unknown"; }
 
 }  // namespace seqwatch::tcp

@@ -2,6 +2,7 @@
 // same meaning and names; the second group is seqwatch's own.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <string_view>
 
@@ -48,7 +49,29 @@ enum Verdict : uint32_t {
 
 inline constexpr unsigned kVerdictBits = 31;
 
-// Wireshark's field name for Wireshark verdicts, seqwatch's own name otherwise.
+// Names by bit: Wireshark's field name for Wireshark verdicts, seqwatch's own name otherwise
+// (bit 15 is unused: empty). The event stream, the summary and evidence triggers use them.
+inline constexpr std::string_view kVerdictNames[kVerdictBits] = {
+    "retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order", "lost_segment",
+    "ack_lost_segment", "duplicate_ack", "zero_window", "zero_window_probe", "zero_window_probe_ack",
+    "window_full", "window_update", "keep_alive", "keep_alive_ack", "reused_ports", "",
+    "ack_in_segment", "syn_retransmission", "synack_retransmission", "syn_refused", "rst_midstream",
+    "bad_flags", "window_scaling_missing", "loss_upstream", "loss_downstream", "dsack",
+    "spurious_by_timestamp", "tail_loss_probe", "duplicate_packet", "rst_after_fin", "synack_after_ack"};
+
+// The Verdict bit of a name (kVerdictNames), or -1.
+constexpr int verdict_bit(std::string_view name) noexcept {
+  for (unsigned b = 0; b < kVerdictBits; ++b)
+    if (!name.empty() && kVerdictNames[b] == name) return static_cast<int>(b);
+  return -1;
+}
+static_assert(verdict_bit("reused_ports") == std::countr_zero(uint32_t{kReusedPorts}) &&
+              verdict_bit("ack_in_segment") == std::countr_zero(uint32_t{kAckInSegment}) &&
+              verdict_bit("dsack") == std::countr_zero(uint32_t{kDsack}) &&
+              verdict_bit("synack_after_ack") == std::countr_zero(uint32_t{kSynAckAfterAck}),
+              "kVerdictNames follows the Verdict bits");
+
+// kVerdictNames[bit], "unknown" for a bit without a name.
 std::string_view verdict_name(unsigned bit) noexcept;
 
 // Result of analysing one segment.

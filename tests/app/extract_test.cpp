@@ -17,6 +17,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -130,6 +131,45 @@ TEST(Extract, SlicesHoldHistoryTriggerAndFollowingPacketsOfTheConnection) {
   std::sort(lens.begin(), lens.end());
   std::sort(expected_lens.begin(), expected_lens.end());
   EXPECT_EQ(lens, expected_lens);  // the original lengths survive trimming
+}
+
+// A verdict trigger (any analysis verdict chosen by name) opens a slice exactly at the
+// segments the event stream gives those verdicts: every trigger packet carries one of them,
+// and every connection with such a segment gets its slice.
+TEST(Extract, VerdictTriggerOpensSlicesAtThoseVerdictsOnly) {
+  const std::string out = fresh("verdict");
+  const std::string events = seqwatch::test::scratch_dir() + "extract-verdict-events.jsonl";
+  const CmdResult a = run(exe() + " analyze " + demo_pcap() + " --events '" + events + "'");
+  ASSERT_EQ(a.rc, 0) << a.out;
+  std::map<uint64_t, uint64_t> flow_of;  // frame -> flow, of the segments with the chosen verdicts
+  std::ifstream in(events);
+  for (std::string line; std::getline(in, line);) {
+    const auto e = nlohmann::json::parse(line);
+    if (e.value("type", "") != "segment") continue;
+    for (const auto& v : e["verdicts"])
+      if (v == "fast_retransmission" || v == "dsack") flow_of[e["frame"].get<uint64_t>()] = e["flow"].get<uint64_t>();
+  }
+  ASSERT_FALSE(flow_of.empty()) << "the demo capture has fast retransmissions";
+  const CmdResult r = run(exe() + " extract " + demo_pcap() + " -o " + out +
+                          " --trigger verdict:fast_retransmission --trigger verdict:dsack --pre 2 --post 2");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto idx = index_of(out);
+  ASSERT_FALSE(idx.empty());
+  std::set<uint64_t> flows_sliced, flows_expected;
+  for (const auto& [frame, flow] : flow_of) flows_expected.insert(flow);
+  for (const auto& e : idx) {
+    SCOPED_TRACE(e.dump());
+    EXPECT_EQ(e["trigger"], nlohmann::json::array({"verdict"}));
+    const uint64_t trig = e["trigger_frame"].get<uint64_t>();
+    ASSERT_TRUE(flow_of.count(trig)) << "trigger frame " << trig << " carries neither verdict";
+    flows_sliced.insert(flow_of.at(trig));
+  }
+  EXPECT_EQ(flows_sliced, flows_expected);
+  // A name that is no verdict is refused, in the words typed.
+  const CmdResult bad = run(exe() + " extract " + demo_pcap() + " -o " + out + "-bad --trigger verdict:dsack,fast_retransmision");
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_NE(bad.out.find("--trigger verdict:dsack,fast_retransmision: unknown verdict 'fast_retransmision'"), std::string::npos)
+      << bad.out;
 }
 
 TEST(Extract, FlowTriggerWritesTheWholeConnection) {

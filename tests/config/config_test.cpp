@@ -114,7 +114,7 @@ TEST_F(ConfigTest, EveryKeyAppearsInDefaultsFile) {
   // Every trigger type is described in the comments.
   for (auto t : {TriggerType::kRetransmissionStorm, TriggerType::kDupAckRun, TriggerType::kAckInsideSegment,
                  TriggerType::kZeroWindow, TriggerType::kRst, TriggerType::kSynUnanswered, TriggerType::kPayload,
-                 TriggerType::kBpf})
+                 TriggerType::kBpf, TriggerType::kVerdict})
     EXPECT_NE(comments.find(std::string(to_string(t)) + ":"), std::string::npos) << to_string(t);
 }
 
@@ -375,7 +375,7 @@ TEST_F(ConfigTest, UnknownEnumValuesListTheAllowedOnes) {
   EXPECT_EQ(error_of("evidence:\n  format: erf\n"), where(2, 11) + ": evidence.format: 'erf' is not one of: pcap, pcapng");
   EXPECT_EQ(error_of("evidence:\n  triggers:\n    - type: retransmit_storm\n"),
             where(3, 13) + ": evidence.triggers[0].type: 'retransmit_storm' is not one of: retransmission_storm, dup_ack_run, "
-                           "ack_inside_segment, zero_window, rst, syn_unanswered, payload, bpf (did you mean "
+                           "ack_inside_segment, zero_window, rst, syn_unanswered, payload, bpf, verdict (did you mean "
                            "'retransmission_storm'?)");
 }
 
@@ -531,7 +531,7 @@ TEST_F(ConfigTest, ValidateBeforeTheStart) {
 TEST_F(ConfigTest, TriggerShapes) {
   EXPECT_EQ(error_of("evidence:\n  triggers:\n    - {count: 5}\n"),
             where(3, 7) + ": evidence.triggers[0].type: missing; a trigger needs a type (one of: retransmission_storm, "
-                          "dup_ack_run, ack_inside_segment, zero_window, rst, syn_unanswered, payload, bpf)");
+                          "dup_ack_run, ack_inside_segment, zero_window, rst, syn_unanswered, payload, bpf, verdict)");
   EXPECT_EQ(error_of("evidence:\n  triggers:\n    - {type: rst, count: 5}\n"),
             where(3, 19) + ": evidence.triggers[0].count: unknown key; it is not a parameter of trigger type 'rst' (it "
                            "belongs to: retransmission_storm; 'rst' takes: type, post_packets)");
@@ -910,4 +910,24 @@ TEST(ConfigHelpers, KeyPathsCoverEverySection) {
                         "evidence.sampling.one_in_n", "telemetry.prometheus.port", "imbalance.core_skew_threshold",
                         "rules.file"})
     EXPECT_NE(std::find(keys.begin(), keys.end(), k), keys.end()) << k;
+}
+
+// A verdict trigger takes the analysis verdicts by their event names; a misspelt or missing
+// name is refused with the key, the name and the closest one, not ignored.
+TEST_F(ConfigTest, VerdictTriggerNamesAreChecked) {
+  auto r = load_config({}, {"evidence.triggers=[{type: verdict, names: [spurious_retransmission, rst_after_fin]}]"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r.value().evidence.triggers.size(), 1u);
+  EXPECT_EQ(r.value().evidence.triggers[0].type, TriggerType::kVerdict);
+  EXPECT_EQ(r.value().evidence.triggers[0].names, (std::vector<std::string>{"spurious_retransmission", "rst_after_fin"}));
+  const std::string typo = error_of("evidence:\n  triggers:\n    - {type: verdict, names: [spurious_retransmision]}\n");
+  EXPECT_NE(typo.find("evidence.triggers[0].names: unknown verdict 'spurious_retransmision' (did you mean "
+                      "'spurious_retransmission'?); one of: retransmission, "),
+            std::string::npos) << typo;
+  const std::string empty = error_of("evidence:\n  triggers:\n    - {type: verdict, names: []}\n");
+  EXPECT_NE(empty.find("evidence.triggers[0].names: a verdict trigger needs at least one verdict name"), std::string::npos)
+      << empty;
+  // Names belong to the verdict type only.
+  const std::string misplaced = error_of("evidence:\n  triggers:\n    - {type: rst, names: [dsack]}\n");
+  EXPECT_NE(misplaced.find("it belongs to: verdict"), std::string::npos) << misplaced;
 }

@@ -420,6 +420,40 @@ TEST(EvidenceTrigger, SimpleTriggersAndConfigErrors) {
   EXPECT_EQ(trigger_names(kTrigRst | kTrigBpf), "rst,bpf");
 }
 
+// A verdict trigger fires on a segment carrying any of its verdicts, and only then; the
+// worker's quiet test must not skip such a segment.
+TEST(EvidenceTrigger, VerdictTriggerFiresOnItsVerdictsOnly) {
+  TriggerConfig tc;
+  tc.verdict_mask = tcp::kSpuriousRetransmission | tcp::kRstAfterFin;
+  const TriggerSet t = TriggerSet::compile(tc).value();
+  EXPECT_EQ(t.enabled(), uint32_t{kTrigVerdict});
+  FlowTriggerState st;
+  SegmentInput in;
+  in.verdict.bits = tcp::kOutOfOrder | tcp::kWindowUpdate;
+  EXPECT_TRUE(t.quiet(st, in.verdict.bits, 0x10, 0, 0));
+  EXPECT_EQ(t.evaluate(st, in), 0u);
+  in.verdict.bits = tcp::kRetransmission | tcp::kFastRetransmission;
+  EXPECT_EQ(t.evaluate(st, in), 0u);
+  in.verdict.bits = tcp::kRetransmission | tcp::kSpuriousRetransmission;
+  EXPECT_FALSE(t.quiet(st, in.verdict.bits, 0x10, 0, 0));
+  EXPECT_EQ(t.evaluate(st, in), uint32_t{kTrigVerdict});
+  in.verdict.bits = tcp::kRstAfterFin;
+  EXPECT_FALSE(t.quiet(st, in.verdict.bits, 0x14, 1, 0));
+  EXPECT_EQ(t.evaluate(st, in), uint32_t{kTrigVerdict});  // the rst trigger is off: only the verdict's
+  EXPECT_EQ(trigger_names(kTrigVerdict | kTrigRst), "rst,verdict");
+
+  TriggerConfig bad;
+  bad.verdict_mask = 1u << tcp::kVerdictBits;
+  ASSERT_FALSE(TriggerSet::compile(bad).ok());
+  EXPECT_EQ(tcp::verdict_bit("synack_after_ack"), 30);
+  EXPECT_EQ(tcp::verdict_bit("no_such_verdict"), -1);
+  EXPECT_EQ(tcp::verdict_bit(""), -1);  // bit 15 has no name
+  for (unsigned b = 0; b < tcp::kVerdictBits; ++b) {
+    if (tcp::kVerdictNames[b].empty()) continue;
+    EXPECT_EQ(tcp::verdict_bit(tcp::verdict_name(b)), static_cast<int>(b));
+  }
+}
+
 TEST(EvidenceTrigger, SynUnansweredAtFlowEnd) {
   TriggerConfig tc;
   tc.syn_unanswered_at_end = true;
