@@ -186,6 +186,10 @@ TEST_F(ConfigTest, PipelinesSayWhatTheyPromise) {
   EXPECT_TRUE(exp.evidence.trim.headers);
   EXPECT_TRUE(exp.ports[0].devargs.starts_with("net_pcap0,"));
   EXPECT_FALSE(exp.outputs.events.enabled);
+  const auto verdict = std::find_if(exp.evidence.triggers.begin(), exp.evidence.triggers.end(),
+                                    [](const Trigger& t) { return t.type == TriggerType::kVerdict; });
+  ASSERT_NE(verdict, exp.evidence.triggers.end());
+  EXPECT_NE(std::find(verdict->names.begin(), verdict->names.end(), "rst_after_fin"), verdict->names.end());
 }
 
 // ---- layering and overrides -------------------------------------------------------------
