@@ -15,6 +15,11 @@
 // runs only the files whose path contains the given substring. Any other folder of
 // captures works the same way (SEQWATCH_CORPUS_DIR=/my/captures build/tests/tcp/
 // corpus_tcp_verdicts_test): the checks tied to the shared corpus's contents are skipped.
+// SEQWATCH_CORPUS_CUT_SNAP=N gives seqwatch a copy of each file cut to N bytes per frame
+// (SYNs whole, no segment cut inside its fixed TCP header: cut_copy) while tshark keeps
+// reading the whole file: what seqwatch finds in a
+// snaplen-limited capture must be what tshark finds in the full one (tshark cannot be given
+// the cut copy: it drops a frame whose options are cut from its analysis).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -31,6 +36,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "decode/packet_view.hpp"
 #include "seqwatch_verdicts.hpp"
@@ -149,8 +156,17 @@ struct FileResult {
   uint64_t multi_event_frames = 0;           // seqwatch frames with more than one event
   std::map<uint32_t, std::string> context;   // frame -> both sides' verdicts, for disagreeing frames
   std::map<uint32_t, std::string> not_analysed;  // frame -> seqwatch decode status, tshark layers
+  // seqwatch on snaplen-cut copies (kCutSnaps) against tshark on the whole file: disagreements
+  // the allow-list does not take (each line names the snap), and copies that failed.
+  std::vector<std::string> cut_unexplained;
+  std::vector<std::string> cut_errors;
   double seconds = 0;
 };
+
+// Snaplens the cut-copy comparison uses (Ethernet + IPv4 + TCP end at 54): 58 falls inside the
+// NOP-NOP-timestamp option of most segments, 74 inside a SACK block (and ends the fixed TCP
+// header of IPv6). cut_copy keeps SYNs whole and every fixed TCP header.
+constexpr uint32_t kCutSnaps[] = {58, 74};
 
 std::string frame_context(const TsharkFrame& t, const SeqwatchFrame& s) {
   std::ostringstream os;
@@ -177,7 +193,18 @@ void run_file(const CorpusFile& f, FileResult& r) {
   r.tshark_stderr = ts.stderr_text;
   r.ts_frames = ts.frames.size();
   if (!ts.error.empty()) r.error = "tshark: " + ts.error;
-  r.sw = run_seqwatch(f.path, key_vlans_for(f.rel));
+  if (const char* snap = std::getenv("SEQWATCH_CORPUS_CUT_SNAP"); snap != nullptr && *snap != '\0') {
+    const std::string cut = (std::filesystem::temp_directory_path() /
+                             ("seqwatch-corpus-cut-" + std::to_string(::getpid()) + "-" +
+                              std::to_string(std::hash<std::string>{}(f.rel)) + ".pcap")).string();
+    if (std::string why = cut_copy(f.path, cut, static_cast<uint32_t>(std::stoul(snap)), true); !why.empty())
+      r.sw.error = "cut copy: " + why;
+    else
+      r.sw = run_seqwatch(cut, key_vlans_for(f.rel));
+    std::filesystem::remove(cut);
+  } else {
+    r.sw = run_seqwatch(f.path, key_vlans_for(f.rel));
+  }
   if (!r.sw.error.empty() && r.error.empty()) r.error = "seqwatch: " + r.sw.error;
   r.diff = compare_file(r.rel, ts.frames, r.sw.frames, allow_list());
   for (const SeqwatchFrame& s : r.sw.frames) r.multi_event_frames += s.events > 1;
@@ -192,6 +219,39 @@ void run_file(const CorpusFile& f, FileResult& r) {
     if (frame == 0 || frame > r.sw.frames.size()) continue;
     const auto status = static_cast<decode::DecodeStatus>(r.sw.frames[frame - 1].decode_status);
     r.not_analysed[frame] = std::string(decode::decode_status_name(status)) + "; tshark: " + ts.frames[frame - 1].protocols;
+  }
+  // The same file cut by a snaplen: a capture written with `tcpdump -s 64` or by a sensor that
+  // keeps headers only must give the verdicts of the whole file (docs/tcp-analysis.md, "Frames
+  // with TCP options cut by the snaplen"). tshark cannot judge the cut copy itself (it drops a
+  // frame whose options are cut from its analysis), so its view of the whole file is the
+  // reference. Not in SEQWATCH_CORPUS_CUT_SNAP mode (the main comparison is cut already).
+  const char* cut_mode = std::getenv("SEQWATCH_CORPUS_CUT_SNAP");
+  if (ts.error.empty() && r.sw.error.empty() && (cut_mode == nullptr || *cut_mode == '\0')) {
+    for (uint32_t snap : kCutSnaps) {
+      const std::string cut = (std::filesystem::temp_directory_path() /
+                               ("seqwatch-corpus-cut-" + std::to_string(::getpid()) + "-" +
+                                std::to_string(std::hash<std::string>{}(f.rel)) + ".pcap")).string();
+      const std::string why = cut_copy(f.path, cut, snap, true);
+      SeqwatchRun sw;
+      if (why.empty()) sw = run_seqwatch(cut, key_vlans_for(f.rel));
+      std::filesystem::remove(cut);
+      if (!why.empty() || !sw.error.empty() || sw.frames.size() != ts.frames.size()) {
+        r.cut_errors.push_back("cut at " + std::to_string(snap) + ": " +
+                               (!why.empty() ? why : !sw.error.empty() ? sw.error
+                                                                       : std::to_string(sw.frames.size()) + " frames read, tshark " +
+                                                                             std::to_string(ts.frames.size())));
+        continue;
+      }
+      const FileDiff cd = compare_file(r.rel, ts.frames, sw.frames, allow_list());
+      for (const Disagreement& d : cd.unexplained) {
+        std::ostringstream os;
+        os << r.rel << " cut at " << snap << " frame " << d.frame << " " << check_name(d.check) << ": ";
+        if (d.check < kFlagCount) os << "seqwatch(cut)=" << (d.seqwatch ? "yes" : "no") << " tshark(whole)=" << (d.tshark ? "yes" : "no");
+        else os << d.detail;
+        os << "  | " << frame_context(ts.frames[d.frame - 1], sw.frames[d.frame - 1]);
+        r.cut_unexplained.push_back(os.str());
+      }
+    }
   }
   r.sw_frames = r.sw.frames.size();
   r.sw.frames.clear();
@@ -423,6 +483,23 @@ TEST(CorpusTcpVerdicts, NoUnexplainedDisagreement) {
     for (const Disagreement& d : r.diff.unexplained) ADD_FAILURE() << "unexplained: " << disagreement_line(r, d);
   }
   EXPECT_EQ(run.unexplained, 0u) << "see " << run.report_path;
+}
+
+// Snaplen-cut copies of every file (options and payload cut, SYNs and fixed TCP headers
+// whole) give the verdicts tshark finds in the whole file, up to the same reviewed allow-list.
+TEST(CorpusTcpVerdicts, SnaplenCutCopiesAgreeWithTheWholeFile) {
+  if (!corpus().present) GTEST_SKIP() << kNoCorpus;
+  ASSERT_TRUE(tshark().has_value()) << kNoTshark;
+  if (const char* m = std::getenv("SEQWATCH_CORPUS_CUT_SNAP"); m != nullptr && *m != '\0')
+    GTEST_SKIP() << "SEQWATCH_CORPUS_CUT_SNAP: every comparison above is already of a cut copy";
+  size_t n = 0;
+  for (const FileResult& r : corpus_run().results) {
+    for (const std::string& e : r.cut_errors) ADD_FAILURE() << r.rel << ": " << e;
+    for (const std::string& line : r.cut_unexplained) {
+      if (++n <= 50) ADD_FAILURE() << "unexplained: " << line;
+    }
+  }
+  EXPECT_EQ(n, 0u) << "disagreements of cut copies with tshark on the whole files";
 }
 
 TEST(CorpusTcpVerdicts, AllowListIsCurrent) {

@@ -1,5 +1,10 @@
 #include "seqwatch_verdicts.hpp"
 
+#include <pcap/pcap.h>
+#include <zlib.h>
+
+#include <cstdio>
+
 #include <array>
 
 #include "decode/decoder.hpp"
@@ -83,6 +88,71 @@ SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans, uint32
   run.flows_expired_idle = t.expired_idle;
   run.flows_expired_closed = t.expired_closed;
   return run;
+}
+
+std::string cut_copy(const std::string& in_path, const std::string& out, uint32_t snap, bool keep_tcp_header) {
+  // libpcap reads no gzip: a compressed capture (seqwatch reads those) is inflated first.
+  std::string in = in_path;
+  struct Remove {
+    std::string path;
+    ~Remove() { if (!path.empty()) std::remove(path.c_str()); }
+  } inflated;
+  if (std::FILE* f = std::fopen(in_path.c_str(), "rb")) {
+    unsigned char magic[2] = {};
+    const bool gz = std::fread(magic, 1, 2, f) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    std::fclose(f);
+    if (gz) {
+      inflated.path = in = out + ".inflated";
+      gzFile z = gzopen(in_path.c_str(), "rb");
+      std::FILE* o = std::fopen(in.c_str(), "wb");
+      if (z == nullptr || o == nullptr) {
+        if (z != nullptr) gzclose(z);
+        if (o != nullptr) std::fclose(o);
+        return "inflate " + in_path + ": cannot open";
+      }
+      std::array<char, 1 << 16> buf{};
+      int n = 0;
+      while ((n = gzread(z, buf.data(), static_cast<unsigned>(buf.size()))) > 0) std::fwrite(buf.data(), 1, static_cast<size_t>(n), o);
+      gzclose(z);
+      std::fclose(o);
+    }
+  }
+  char err[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* p = pcap_open_offline_with_tstamp_precision(in.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+  if (p == nullptr) return std::string("open ") + in + ": " + err;
+  pcap_dumper_t* d = pcap_dump_open(p, out.c_str());
+  if (d == nullptr) {
+    std::string e = std::string("create ") + out + ": " + pcap_geterr(p);
+    pcap_close(p);
+    return e;
+  }
+  pcap_pkthdr* h = nullptr;
+  const u_char* data = nullptr;
+  int rc = 0;
+  const int dlt = pcap_datalink(p);
+  decode::LinkType link{};
+  if (!decode::link_type_from_pcap(static_cast<uint32_t>(dlt), link)) {
+    pcap_dump_close(d);
+    pcap_close(p);
+    return "link type " + std::to_string(dlt) + " of " + in + " not decoded";
+  }
+  decode::PacketView v;
+  while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
+    pcap_pkthdr cut = *h;
+    const bool tcp = decode::decode(data, h->caplen, link, v) == decode::DecodeStatus::kOk && v.is_tcp();
+    const bool syn = tcp && (v.tcp.flags & decode::kTcpSyn);
+    const uint32_t at = keep_tcp_header && tcp ? std::max(snap, v.l4_off + 20) : snap;
+    if (!syn) cut.caplen = std::min(h->caplen, at);
+    pcap_dump(reinterpret_cast<u_char*>(d), &cut, data);
+  }
+  // A damaged end (libpcap: "truncated dump file") ends the copy there, as it ends the
+  // readers' pass over the original.
+  std::string e = rc == PCAP_ERROR && std::string(pcap_geterr(p)).find("truncated") == std::string::npos
+                      ? std::string("read ") + in + ": " + pcap_geterr(p)
+                      : "";
+  pcap_dump_close(d);
+  pcap_close(p);
+  return e;
 }
 
 }  // namespace seqwatch::tcpdiff

@@ -39,4 +39,15 @@ struct SeqwatchRun {
 // like for like; the product's default (10 ms) is checked by corpus_copies_test.
 SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans = true, uint32_t copy_window_us = 0);
 
+// Copies `in` to `out` with every record's captured length cut to `snap` (the original
+// length kept), as `tcpdump -s snap` would have written it, except SYN segments: their
+// window-scale option is the one option the analysis cannot do without (a cut one is
+// lost to every analyser alike: the connection's windows are then read unscaled, and
+// window_full / zero-window findings change). keep_tcp_header: a TCP segment is never cut
+// before the end of its fixed TCP header (20 bytes from the innermost TCP header's start),
+// so that every segment stays analysable however deep its encapsulation. A file damaged at
+// its end (a truncated record) is copied up to the damage, as the readers take it. Returns
+// "" or the error.
+std::string cut_copy(const std::string& in, const std::string& out, uint32_t snap, bool keep_tcp_header = false);
+
 }  // namespace seqwatch::tcpdiff

@@ -34,45 +34,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Copies `in` to `out` with every record's captured length cut to `snap` (the original
-// length kept), as `tcpdump -s snap` would have written it, except SYN segments: their
-// window-scale option is the one option the analysis cannot do without (a cut one is
-// lost to every analyser alike: the connection's windows are then read unscaled, and
-// window_full / zero-window findings change). Returns "" or the error.
-std::string cut_copy(const std::string& in, const std::string& out, uint32_t snap) {
-  char err[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_open_offline_with_tstamp_precision(in.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
-  if (p == nullptr) return std::string("open ") + in + ": " + err;
-  pcap_dumper_t* d = pcap_dump_open(p, out.c_str());
-  if (d == nullptr) {
-    std::string e = std::string("create ") + out + ": " + pcap_geterr(p);
-    pcap_close(p);
-    return e;
-  }
-  pcap_pkthdr* h = nullptr;
-  const u_char* data = nullptr;
-  int rc = 0;
-  const int dlt = pcap_datalink(p);
-  decode::LinkType link{};
-  if (!decode::link_type_from_pcap(static_cast<uint32_t>(dlt), link)) {
-    pcap_dump_close(d);
-    pcap_close(p);
-    return "link type " + std::to_string(dlt) + " of " + in + " not decoded";
-  }
-  decode::PacketView v;
-  while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
-    pcap_pkthdr cut = *h;
-    const bool syn = decode::decode(data, h->caplen, link, v) == decode::DecodeStatus::kOk && v.is_tcp() &&
-                     (v.tcp.flags & decode::kTcpSyn);
-    if (!syn) cut.caplen = std::min(h->caplen, snap);
-    pcap_dump(reinterpret_cast<u_char*>(d), &cut, data);
-  }
-  std::string e = rc == PCAP_ERROR ? std::string("read ") + in + ": " + pcap_geterr(p) : "";
-  pcap_dump_close(d);
-  pcap_close(p);
-  return e;
-}
-
 std::vector<std::string> inputs() {
   std::vector<std::string> files;
   const char* src = std::getenv("SEQWATCH_SOURCE_DIR");
