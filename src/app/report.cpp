@@ -240,6 +240,12 @@ void RetransReport::add(const event::FlowRecord& r) {
   }
   if ((r.count[0].segments == 0) != (r.count[1].segments == 0)) {
     ++one_sided_flows_;
+    const event::DirCounters& sent = r.count[r.count[0].segments == 0 ? 1 : 0];
+    if (sent.data_bytes != 0) {
+      ++one_sided_data_flows_;
+      one_sided_retx_ += sent.retx_segs;
+      one_sided_rto_ += sent.rto_retx;
+    }
     Sided k{r.key.addr_a, r.key.addr_b, r.key.port_a, r.key.port_b, r.key.family,
             static_cast<uint8_t>(r.count[0].segments == 0)};
     Sided other = k;
@@ -302,7 +308,7 @@ void RetransReport::count_end(const event::FlowRecord& r) {
     ++ends_.half_closed_by_client;
   } else if (sf & tcp::kFinSeen) {
     ++ends_.half_closed_by_server;
-  } else if (r.cold.stage == tcp::Stage::kSynSent) {
+  } else if (r.cold.stage == tcp::Stage::kSynSent && !tcp::syn_answered_unseen(r.cold, r.count[r.cold.initiator].segments)) {
     ++ends_.syn_unanswered;
   } else if (r.cold.stage == tcp::Stage::kSynReceived) {
     ++ends_.handshake_incomplete;
@@ -382,6 +388,7 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   json j = agg(total_);
   j["syn_retransmissions"] = total_.syn_attempts_extra;
   j["one_sided_flows"] = one_sided_flows_;
+  j["one_sided_data"] = {{"flows", one_sided_data_flows_}, {"retx_segments", one_sided_retx_}, {"rto_retx", one_sided_rto_}};
   j["split_connections"] = split_connections_;
   j["split_across_workers"] = split_across_workers_;
   j["ack_in_segment"] = total_.midack;
@@ -515,6 +522,13 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
                     "listen queue of a socket overflowed\"; raise the listen backlog and net.core.somaxconn, accept "
                     "faster), or the ACK was lost between here and the server\n",
                synack_after_ack_.total, most(synack_after_ack_));
+  if (one_sided_data_flows_ != 0)
+    fmt::print(out, "  ONE-SIDED      {} connection(s) carried data in one direction only, the other never passed here "
+                    "(asymmetric routing, a SPAN session of one direction{}), {} of their segments re-sent: counted, "
+                    "but without the receiver's ACKs fast recovery cannot be told from a timeout (only re-sends after "
+                    "the sender fell silent for 200 ms count as timeouts: {})\n",
+               one_sided_data_flows_, split_connections_ + split_across_workers_ != 0 ? ", or a split below" : "",
+               one_sided_retx_, one_sided_rto_);
   if (split_connections_ != 0)
     fmt::print(out, "  SPLIT          {} connection(s) seen as two one-sided flows with different VLAN/tunnel context "
                     "(asymmetric tap?): analyse with --ignore-vlans / flow_table.key_vlans: false\n",

@@ -162,6 +162,12 @@ class RetransReport {
   uint64_t split_connections_ = 0;
   uint64_t split_across_workers_ = 0;
   uint64_t one_sided_flows_ = 0;
+  // One-sided flows that carried data (the receiver's direction never passed the sensor:
+  // asymmetric routing, a SPAN session of one direction), and their re-sent segments and
+  // timeouts: fast vs timeout cannot be told there without the receiver's ACKs.
+  uint64_t one_sided_data_flows_ = 0;
+  uint64_t one_sided_retx_ = 0;
+  uint64_t one_sided_rto_ = 0;
   Agg total_;
   Endpoints servers_;  // ip:port of the side that did not initiate
   Endpoints clients_;  // initiator IP

@@ -755,8 +755,14 @@ done:
           short_timer = true;
         }
         const bool no_sack = (fwd.flags & rev.flags & kSynSeen) && !(fwd.flags & rev.flags & kSackPerm);
-        if (!peer_seen || (head && unclocked && stalled >= timeout_quiet(rtt, short_timer && no_sack)) ||
-            (head && no_evidence && stalled >= timeout_quiet(rtt, short_timer)))
+        // The peer never heard (no segment of it yet): a SYN's re-sends are its timer's; so is
+        // a re-send after the sender fell silent for a minimum RTO (a dead peer, or a one-sided
+        // capture: asymmetric routing, a SPAN session of one direction, where its ACKs never
+        // pass the sensor). A re-send amid the sender's own traffic there is recovery clocked
+        // by ACKs the sensor cannot see: neither fast nor timeout (it stays in retx_segments).
+        const bool unheard_timer = !peer_seen && (syn || now - prev_sent_us >= kMinRtoUs);
+        if (unheard_timer || (peer_seen && head && unclocked && stalled >= timeout_quiet(rtt, short_timer && no_sack)) ||
+            (peer_seen && head && no_evidence && stalled >= timeout_quiet(rtt, short_timer)))
           count_up(f.status, cnt.rto_retx);
       }
     }

@@ -228,4 +228,12 @@ struct TcpCold {
 };
 static_assert(sizeof(TcpCold) <= 64);
 
+// Still waiting for a SYN/ACK (Stage::kSynSent) although the initiator sent more than its
+// SYNs (an ACK, data): the handshake was answered where the sensor did not see it, a
+// one-sided capture (asymmetric routing, a SPAN session of one direction). Such a flow is
+// no unanswered SYN. `initiator_segments`: every segment the initiator sent (SYNs included).
+inline bool syn_answered_unseen(const TcpCold& c, uint64_t initiator_segments) noexcept {
+  return c.stage == Stage::kSynSent && c.syn_count < 255 && initiator_segments > c.syn_count;
+}
+
 }  // namespace seqwatch::tcp

@@ -84,6 +84,43 @@ TEST(Analyzer, TimeoutRetransmission) {
   EXPECT_EQ(cnt.fast_retx, 0u);
 }
 
+// A one-sided capture (only the client's segments pass the sensor: asymmetric routing, a
+// SPAN session of one direction). A re-send amid the sender's own recent segments was let
+// out by ACKs the sensor cannot see: neither fast nor a timeout (it stays a plain
+// retransmission). A re-send after the sender fell silent for a minimum RTO is its timer's,
+// as is the SYN's re-send. The flow, waiting for a SYN/ACK it never saw while the client
+// acknowledged one and sent data, is no unanswered SYN. Kernel truth: tests/kernel/
+// kernel_truth.sh's one-sided check (683 timeouts counted where the kernel had 25, before).
+TEST(Analyzer, OneSidedCaptureCountsTimeoutsOnlyAfterSilence) {
+  Conversation c;
+  c.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
+  c.send({true, CI, 0, S, 0, 64240, 1000000, 7, 1460});  // the SYN again after 1 s: its timer
+  c.send({true, C1, S1, A, 0, 502, 1010000});            // the handshake's ACK: a SYN/ACK came, unseen
+  uint64_t t = 1020000;
+  for (uint32_t i = 0; i < 10; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, t += 100});
+  t += 30000;  // no new data for 30 ms (the window is full), then recovery, 1 ms apart
+  EXPECT_EQ(c.send({true, C1 + 200, S1, A | P, 100, 502, t}) & kRetransmission, kRetransmission);
+  EXPECT_EQ(c.send({true, C1 + 400, S1, A | P, 100, 502, t += 1000}) & kRetransmission, kRetransmission);
+  c.send({true, C1 + 1000, S1, A | P, 100, 502, t += 1000});  // new data
+  EXPECT_EQ(c.send({true, C1 + 600, S1, A | P, 100, 502, t += 300000}) & kRetransmission, kRetransmission);  // after 300 ms of silence
+  c.finish();
+  ASSERT_EQ(c.records().size(), 1u);
+  const auto& r = c.records()[0];
+  EXPECT_EQ(r.count[0].retx_segs, 4u);  // the SYN and three data segments
+  EXPECT_EQ(r.count[0].rto_retx, 2u);   // the SYN's and the one after the silence
+  EXPECT_EQ(r.count[0].fast_retx, 0u);
+  EXPECT_EQ(r.count[1].segments, 0u);
+  EXPECT_EQ(r.cold.stage, Stage::kSynSent);
+  EXPECT_TRUE(syn_answered_unseen(r.cold, r.count[0].segments));
+
+  Conversation u;  // SYNs alone: unanswered
+  u.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
+  u.send({true, CI, 0, S, 0, 64240, 1000000, 7, 1460});
+  u.finish();
+  ASSERT_EQ(u.records().size(), 1u);
+  EXPECT_FALSE(syn_answered_unseen(u.records()[0].cold, u.records()[0].count[0].segments));
+}
+
 // A timeout while duplicate ACKs keep arriving: the retransmission timer restarts only
 // when the peer's ACK advances (Linux, RFC 6298), so the head segment re-sent 300 ms after
 // the last advance is a timeout although the peer's latest duplicate ACK came 80 ms before.

@@ -1016,4 +1016,35 @@ TEST(Cli, ActiveTimeoutRecordsAreCumulativeAndLeaveFinalRecordsAndReportAlone) {
   EXPECT_EQ(normalized(active3), normalized(active));
 }
 
+// A capture holding one direction only (asymmetric routing, a SPAN session of one
+// direction): the client's SYN, its ACK of a SYN/ACK the sensor never saw, data and a
+// re-send. The report says the connection is one-sided and why fast and timeout cannot be
+// told apart, and does not call it an unanswered SYN; a capture of SYNs alone still does.
+TEST(Cli, OneSidedConnectionsAreNamedAndNoUnansweredSyns) {
+  const std::string data(100, 'x');
+  const auto one_sided = write_pcap("one-sided.pcap", {
+      tcp_frame(0x02, "", 1000, 0, false),             // SYN
+      tcp_frame(0x10, "", 1001, 5001, false),          // ACK of the unseen SYN/ACK
+      tcp_frame(0x18, data, 1001, 5001, false),
+      tcp_frame(0x18, data, 1101, 5001, false),
+      tcp_frame(0x18, data, 1001, 5001, false),        // re-sent
+  });
+  const CmdResult r = run(exe() + " analyze '" + one_sided + "'");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("ONE-SIDED      1 connection(s) carried data in one direction only"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(", 1 of their segments re-sent"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" 0 SYN unanswered"), std::string::npos) << r.out;
+  const auto j = analyze_json(one_sided, "file");
+  EXPECT_EQ(j["retransmissions"]["one_sided_data"]["flows"], 1);
+  EXPECT_EQ(j["retransmissions"]["one_sided_data"]["retx_segments"], 1);
+  EXPECT_EQ(j["retransmissions"]["connection_ends"]["syn_unanswered"], 0);
+  EXPECT_EQ(j["retransmissions"]["connection_ends"]["open"], 1);
+
+  const auto syns = write_pcap("syns-only.pcap", {tcp_frame(0x02, "", 1000, 0, false), tcp_frame(0x02, "", 1000, 0, false)});
+  const CmdResult s = run(exe() + " analyze '" + syns + "'");
+  ASSERT_EQ(s.rc, 0) << s.out;
+  EXPECT_EQ(s.out.find("ONE-SIDED"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find(" 1 SYN unanswered"), std::string::npos) << s.out;
+}
+
 }  // namespace

@@ -245,6 +245,11 @@ TEST(Report, CountsHowConnectionsEnded) {
     f.half[1 - c].flags = server_flags;
     f.cold.stage = stage;
     if (rst_from >= 0) f.cold.set_rst_from(static_cast<uint8_t>(rst_from == 0 ? c : 1 - c));  // 0 client, 1 server
+    if (stage == Stage::kSynSent) {  // the client sent its SYNs and nothing else
+      f.cold.syn_count = 2;
+      f.count[c].segments = 2;
+      f.count[1 - c].segments = 0;
+    }
     r.add(f);
   };
   rec(1, kSynSeen | kFinSeen, kSynSeen | kFinSeen, Stage::kClosed);
@@ -254,7 +259,7 @@ TEST(Report, CountsHowConnectionsEnded) {
   rec(5, kSynSeen, kRstSeen, Stage::kReset, 1);  // RST to the SYN
   rec(6, kSynSeen, kSynSeen | kFinSeen, Stage::kClosing);
   rec(7, kSynSeen | kFinSeen, kSynSeen, Stage::kClosing, -1, true);
-  rec(8, kSynSeen, 0, Stage::kSynSent);
+  rec(8, kSynSeen, 0, Stage::kSynSent);  // SYNs alone (set below): unanswered
   rec(9, kSynSeen, kSynSeen, Stage::kSynReceived);
   rec(10, 0, 0, Stage::kNone);
   rec(11, kSynSeen, kSynSeen, Stage::kEstablished);
@@ -268,6 +273,20 @@ TEST(Report, CountsHowConnectionsEnded) {
   EXPECT_EQ(j["syn_unanswered"], 1);
   EXPECT_EQ(j["handshake_incomplete"], 1);
   EXPECT_EQ(j["open"], 2);
+
+  // Waiting for a SYN/ACK, but the client sent more than its SYNs (it acknowledged a SYN/ACK
+  // the sensor never saw, and sent data): a one-sided capture, no unanswered SYN.
+  RetransReport one;
+  event::FlowRecord f = flow(1, 1, 1, 0, true);
+  f.half[0].flags = kSynSeen;
+  f.cold.stage = Stage::kSynSent;
+  f.cold.syn_count = 1;
+  f.count[0].data_bytes = 1000;
+  one.add(f);
+  const auto k = one.to_json(10);
+  EXPECT_EQ(k["connection_ends"]["syn_unanswered"], 0);
+  EXPECT_EQ(k["connection_ends"]["open"], 1);
+  EXPECT_EQ(k["one_sided_data"]["flows"], 1);
 }
 
 // `run`'s queue report from its summary: packets per queue for a port with several (not for

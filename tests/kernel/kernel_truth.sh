@@ -10,6 +10,7 @@
 # the client kernel counted timeouts (TcpExtTCPTimeouts; fewer only as explained below), and no more tail-loss probes from the client
 # than the client kernel sent (TcpExtTCPLossProbes, which also counts probes carrying new data,
 # invisible as probes on the wire). Several bottleneck settings, so losses differ from run to run.
+# Each non-SPAN run is checked again on the client's segments alone (a one-sided capture).
 # Usage: kernel_truth.sh SEQWATCH_BINARY   (needs root: network namespaces)
 # KERNEL_TRUTH_RUNS="cfg;cfg;..." replaces the capture runs' settings (capture-demo.sh
 # options, e.g. "-t 3 -P 8 -r 50mbit;-6 -s net.ipv4.tcp_sack=0"), KERNEL_TRUTH_LIVE="..."
@@ -137,6 +138,42 @@ for cfg in "${runs[@]}"; do
     cat "$tmp/report.txt"
     failures=$((failures + 1))
     keep_failed_capture "$tmp/cap.pcap" "$tmp/cap.pcap.nstat" "kernel-truth-fail-$failures"
+  fi
+  # The same run seen one-sided (asymmetric routing, a SPAN session of one direction): only
+  # the client's segments. Segments and retransmissions must still be the kernel's exactly;
+  # without the server's ACKs fast recovery cannot be told from a timeout, so seqwatch may
+  # count fewer timeouts, never more (docs/tcp-analysis.md section 14, "One-sided captures");
+  # no connection that carried data is an unanswered SYN, and the report says why. Copies
+  # are analysed (--copy-window-ms 0): two identical ACKs 4 us apart (an IPv6 client
+  # answering a re-sent SYN/ACK) are copies to the eye when the SYN/ACKs between them are not
+  # in the capture. Not for the SPAN-style runs (every segment twice).
+  if [ "$span" -eq 0 ]; then
+    case $client in *:*) src_field=ipv6.src ;; *) src_field=ip.src ;; esac
+    tshark -r "$tmp/cap.pcap" -Y "$src_field == $client" -w "$tmp/oneway.pcap" 2>"$tmp/tshark.err" ||
+      { cat "$tmp/tshark.err"; echo "FAIL: tshark could not write the one-sided copy"; exit 1; }
+    "$seqwatch" analyze "$tmp/oneway.pcap" --copy-window-ms 0 --flows "$tmp/oneway.jsonl" --json "$tmp/oneway.json" \
+      >"$tmp/oneway.txt"
+    read -r osegs oretx orto < <(python3 - "$tmp/oneway.jsonl" "$client" <<'PY'
+import json, sys
+segs = retx = rto = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("type") != "flow":
+        continue
+    d = r["c2s"] if r["client"] == sys.argv[2] else r["s2c"]
+    segs += d["segments"]; retx += d["retx_segments"]; rto += d["rto_retx"]
+print(segs, retx, rto)
+PY
+    )
+    unanswered=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["retransmissions"]["connection_ends"]["syn_unanswered"])' "$tmp/oneway.json")
+    echo "one-sided (client's segments only): seqwatch $osegs segments, $oretx retransmissions, $orto timeouts (kernel $timeouts_k), $unanswered SYN unanswered"
+    if [ "$osegs" -ne $((out + retrans)) ] || [ "$oretx" -ne "$retrans" ] || [ "$orto" -gt "$timeouts_k" ] ||
+       [ "$unanswered" -ne 0 ] || { [ "$oretx" -ne 0 ] && ! grep -q "ONE-SIDED" "$tmp/oneway.txt"; }; then
+      echo "FAIL: seqwatch on the one-sided capture disagrees with the client kernel"
+      cat "$tmp/oneway.txt"
+      failures=$((failures + 1))
+      keep_failed_capture "$tmp/oneway.pcap" "$tmp/cap.pcap.nstat" "kernel-truth-oneway-fail-$failures"
+    fi
   fi
 done
 
