@@ -308,7 +308,9 @@ void RetransReport::count_end(const event::FlowRecord& r) {
     ++ends_.half_closed_by_client;
   } else if (sf & tcp::kFinSeen) {
     ++ends_.half_closed_by_server;
-  } else if (r.cold.stage == tcp::Stage::kSynSent && !tcp::syn_answered_unseen(r.cold, r.count[r.cold.initiator].segments)) {
+  } else if (tcp::handshake_done_unseen(r.cold, r.count[r.cold.initiator].segments, r.count[1 - r.cold.initiator].segments)) {
+    ++ends_.open;  // a one-sided capture: the connection went on where the sensor does not see
+  } else if (r.cold.stage == tcp::Stage::kSynSent) {
     ++ends_.syn_unanswered;
   } else if (r.cold.stage == tcp::Stage::kSynReceived) {
     ++ends_.handshake_incomplete;

@@ -128,7 +128,7 @@ void Worker::on_flow_end(void* ctx, const flow::FlowEntry& e, uint32_t slot, flo
   // The end: the newest packet of the whole input (behind the rehash stage, whatever worker
   // read it: the same result with any worker count), or a live port's clock at the stop.
   constexpr uint64_t kInitialRtoNs = 1000000000ull;
-  bool unanswered = e.cold.stage == tcp::Stage::kSynSent && !tcp::syn_answered_unseen(e.cold, e.count[e.cold.initiator].segments);
+  bool unanswered = e.cold.stage == tcp::Stage::kSynSent && !tcp::handshake_done_unseen(e.cold, e.count[e.cold.initiator].segments, e.count[1 - e.cold.initiator].segments);
   if (unanswered && why == flow::RemoveReason::kFlush && e.cold.syn_count < 2) {
     uint64_t end = w->state_.last_ts_ns;
     if (w->input_end_ns_ != nullptr) end = std::max(end, w->input_end_ns_->load(std::memory_order_relaxed));

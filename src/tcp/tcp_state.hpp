@@ -228,12 +228,16 @@ struct TcpCold {
 };
 static_assert(sizeof(TcpCold) <= 64);
 
-// Still waiting for a SYN/ACK (Stage::kSynSent) although the initiator sent more than its
-// SYNs (an ACK, data): the handshake was answered where the sensor did not see it, a
-// one-sided capture (asymmetric routing, a SPAN session of one direction). Such a flow is
-// no unanswered SYN. `initiator_segments`: every segment the initiator sent (SYNs included).
-inline bool syn_answered_unseen(const TcpCold& c, uint64_t initiator_segments) noexcept {
-  return c.stage == Stage::kSynSent && c.syn_count < 255 && initiator_segments > c.syn_count;
+// The handshake still open (Stage::kSynSent or kSynReceived) although it was completed where
+// the sensor did not see it: the initiator sent more than its SYNs (it acknowledged a SYN/ACK,
+// sent data), or the responder more than its SYN/ACKs (data: only an established side sends
+// it). A one-sided capture (asymmetric routing, a SPAN session of one direction), or an ACK
+// the capture missed: no unanswered SYN, no incomplete handshake. Segment counts are the
+// whole flow's, SYNs and SYN/ACKs included.
+inline bool handshake_done_unseen(const TcpCold& c, uint64_t initiator_segments, uint64_t responder_segments) noexcept {
+  if (c.stage == Stage::kSynSent) return c.syn_count < 255 && initiator_segments > c.syn_count;
+  if (c.stage == Stage::kSynReceived) return c.synack_count < 255 && responder_segments > c.synack_count;
+  return false;
 }
 
 }  // namespace seqwatch::tcp

@@ -111,14 +111,14 @@ TEST(Analyzer, OneSidedCaptureCountsTimeoutsOnlyAfterSilence) {
   EXPECT_EQ(r.count[0].fast_retx, 0u);
   EXPECT_EQ(r.count[1].segments, 0u);
   EXPECT_EQ(r.cold.stage, Stage::kSynSent);
-  EXPECT_TRUE(syn_answered_unseen(r.cold, r.count[0].segments));
+  EXPECT_TRUE(handshake_done_unseen(r.cold, r.count[0].segments, r.count[1].segments));
 
   Conversation u;  // SYNs alone: unanswered
   u.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
   u.send({true, CI, 0, S, 0, 64240, 1000000, 7, 1460});
   u.finish();
   ASSERT_EQ(u.records().size(), 1u);
-  EXPECT_FALSE(syn_answered_unseen(u.records()[0].cold, u.records()[0].count[0].segments));
+  EXPECT_FALSE(handshake_done_unseen(u.records()[0].cold, u.records()[0].count[0].segments, 0));
 }
 
 // A timeout while duplicate ACKs keep arriving: the retransmission timer restarts only

@@ -249,6 +249,11 @@ TEST(Report, CountsHowConnectionsEnded) {
       f.cold.syn_count = 2;
       f.count[c].segments = 2;
       f.count[1 - c].segments = 0;
+    } else if (stage == Stage::kSynReceived) {  // a SYN and a SYN/ACK, nothing more
+      f.cold.syn_count = 1;
+      f.cold.synack_count = 1;
+      f.count[c].segments = 1;
+      f.count[1 - c].segments = 1;
     }
     r.add(f);
   };
@@ -287,6 +292,20 @@ TEST(Report, CountsHowConnectionsEnded) {
   EXPECT_EQ(k["connection_ends"]["syn_unanswered"], 0);
   EXPECT_EQ(k["connection_ends"]["open"], 1);
   EXPECT_EQ(k["one_sided_data"]["flows"], 1);
+
+  // Seen from the server's side alone: its SYN/ACK, then data: no incomplete handshake.
+  RetransReport srv;
+  event::FlowRecord g = flow(1, 1, 1, 0);
+  g.count[0].segments = 0;
+  g.count[1].data_bytes = 5000;
+  g.half[1].flags = kSynSeen;
+  g.cold.stage = Stage::kSynReceived;
+  g.cold.synack_count = 1;
+  srv.add(g);
+  const auto m = srv.to_json(10);
+  EXPECT_EQ(m["connection_ends"]["handshake_incomplete"], 0);
+  EXPECT_EQ(m["connection_ends"]["open"], 1);
+  EXPECT_EQ(m["one_sided_data"]["flows"], 1);
 }
 
 // `run`'s queue report from its summary: packets per queue for a port with several (not for
