@@ -241,10 +241,16 @@ void RetransReport::add(const event::FlowRecord& r) {
   if ((r.count[0].segments == 0) != (r.count[1].segments == 0)) {
     ++one_sided_flows_;
     const event::DirCounters& sent = r.count[r.count[0].segments == 0 ? 1 : 0];
+    const unsigned sender = r.count[0].segments == 0 ? 1 : 0;
+    const uint64_t handshake = sender == r.cold.initiator ? r.cold.syn_count : r.cold.synack_count;
     if (sent.data_bytes != 0) {
       ++one_sided_data_flows_;
       one_sided_retx_ += sent.retx_segs;
       one_sided_rto_ += sent.rto_retx;
+    } else if (sent.segments > handshake + (r.cold.rst_from() == sender ? 2u : 1u)) {
+      // Two ACKs or more, not SYNs or a reset alone (nor one stray ACK: a scanner's probe).
+      ++one_sided_ack_flows_;
+      one_sided_dup_acks_ += sent.dup_acks;
     }
     Sided k{r.key.addr_a, r.key.addr_b, r.key.port_a, r.key.port_b, r.key.family,
             static_cast<uint8_t>(r.count[0].segments == 0)};
@@ -391,6 +397,7 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   j["syn_retransmissions"] = total_.syn_attempts_extra;
   j["one_sided_flows"] = one_sided_flows_;
   j["one_sided_data"] = {{"flows", one_sided_data_flows_}, {"retx_segments", one_sided_retx_}, {"rto_retx", one_sided_rto_}};
+  j["one_sided_acks"] = {{"flows", one_sided_ack_flows_}, {"dup_acks", one_sided_dup_acks_}};
   j["split_connections"] = split_connections_;
   j["split_across_workers"] = split_across_workers_;
   j["ack_in_segment"] = total_.midack;
@@ -531,6 +538,13 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
                     "the sender fell silent for 200 ms count as timeouts: {})\n",
                one_sided_data_flows_, split_connections_ + split_across_workers_ != 0 ? ", or a split below" : "",
                one_sided_retx_, one_sided_rto_);
+  if (one_sided_ack_flows_ != 0)
+    fmt::print(out, "  ONE-SIDED      {} connection(s) seen only as one side's ACKs, the other direction never passed "
+                    "here: re-sends of its data cannot be counted (the retransmission rate above leaves them out){}\n",
+               one_sided_ack_flows_,
+               one_sided_dup_acks_ != 0 ? fmt::format("; their {} duplicate ACKs point to loss in that direction",
+                                                       one_sided_dup_acks_)
+                                        : std::string());
   if (split_connections_ != 0)
     fmt::print(out, "  SPLIT          {} connection(s) seen as two one-sided flows with different VLAN/tunnel context "
                     "(asymmetric tap?): analyse with --ignore-vlans / flow_table.key_vlans: false\n",

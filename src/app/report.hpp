@@ -168,6 +168,10 @@ class RetransReport {
   uint64_t one_sided_data_flows_ = 0;
   uint64_t one_sided_retx_ = 0;
   uint64_t one_sided_rto_ = 0;
+  // One-sided flows of pure ACKs (the receiver's side of a transfer whose data never passed
+  // the sensor): retransmissions cannot be counted there; their duplicate ACKs are the trace.
+  uint64_t one_sided_ack_flows_ = 0;
+  uint64_t one_sided_dup_acks_ = 0;
   Agg total_;
   Endpoints servers_;  // ip:port of the side that did not initiate
   Endpoints clients_;  // initiator IP

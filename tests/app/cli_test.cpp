@@ -1040,6 +1040,22 @@ TEST(Cli, OneSidedConnectionsAreNamedAndNoUnansweredSyns) {
   EXPECT_EQ(j["retransmissions"]["connection_ends"]["syn_unanswered"], 0);
   EXPECT_EQ(j["retransmissions"]["connection_ends"]["open"], 1);
 
+  // The receiver's side alone: its ACKs, duplicates among them; the data is not there.
+  const auto acks = write_pcap("acks-only.pcap", {
+      tcp_frame(0x12, "", 5000, 1001, true),   // SYN/ACK
+      tcp_frame(0x10, "", 5001, 1101, true),
+      tcp_frame(0x10, "", 5001, 1101, true),   // duplicate ACKs
+      tcp_frame(0x10, "", 5001, 1101, true),
+  });
+  const CmdResult k = run(exe() + " analyze '" + acks + "'");
+  ASSERT_EQ(k.rc, 0) << k.out;
+  EXPECT_NE(k.out.find("ONE-SIDED      1 connection(s) seen only as one side's ACKs, the other direction never passed here"),
+            std::string::npos) << k.out;
+  EXPECT_NE(k.out.find("their 2 duplicate ACKs point to loss in that direction"), std::string::npos) << k.out;
+  const auto ja = analyze_json(acks, "file");
+  EXPECT_EQ(ja["retransmissions"]["one_sided_acks"]["flows"], 1);
+  EXPECT_EQ(ja["retransmissions"]["one_sided_acks"]["dup_acks"], 2);
+
   const auto syns = write_pcap("syns-only.pcap", {tcp_frame(0x02, "", 1000, 0, false), tcp_frame(0x02, "", 1000, 0, false)});
   const CmdResult s = run(exe() + " analyze '" + syns + "'");
   ASSERT_EQ(s.rc, 0) << s.out;
