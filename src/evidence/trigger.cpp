@@ -108,7 +108,7 @@ uint32_t TriggerSet::evaluate(FlowTriggerState& st, const SegmentInput& in) cons
     if (st.storm_count < storm_n_) ++st.storm_count;
     if (st.storm_count == storm_n_) {
       const uint64_t oldest = st.storm_ts[st.storm_pos];  // the slot written storm_n_ ago
-      if (in.ts_ns - oldest <= storm_window_ns_) {
+      if (in.ts_ns <= oldest || in.ts_ns - oldest <= storm_window_ns_) {  // a step back in time: no time
         fired |= kTrigRetxStorm;
         st.storm_count = 0;  // the next storm needs N new retransmissions
       }
@@ -118,7 +118,7 @@ uint32_t TriggerSet::evaluate(FlowTriggerState& st, const SegmentInput& in) cons
     const unsigned d = in.dir & 1u;
     if (v & tcp::kZeroWindow) {
       if (st.zw_start_ns[d] == 0) st.zw_start_ns[d] = in.ts_ns ? in.ts_ns : 1;
-      if (!st.zw_fired[d] && in.ts_ns - st.zw_start_ns[d] >= zw_ns_) {
+      if (!st.zw_fired[d] && in.ts_ns >= st.zw_start_ns[d] && in.ts_ns - st.zw_start_ns[d] >= zw_ns_) {
         fired |= kTrigZeroWindow;
         st.zw_fired[d] = 1;
       }

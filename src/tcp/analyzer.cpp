@@ -236,8 +236,19 @@ inline bool fast_eligible(const flow::FlowEntry& f, int d, const decode::TcpInfo
   return true;
 }
 
+// The flow's clock (µs, low 32 bits): its newest packet time, which never runs backwards
+// (TcpStage keeps FlowEntry::last_ts_ns at the newest). Stored times stay the packets' own,
+// and Wireshark's time rules (out-of-order, the fast-retransmission window, the first RTT)
+// read them against the packet's time as tshark does; seqwatch's own time measures (RTT
+// samples, handshake times, zero-window time, pacing, the timer rules) read the clock, so a
+// capture whose time steps back (merged interfaces or queues, NIC and host stamps) never
+// makes a difference wrap to an hour of silence.
+inline uint32_t flow_clock_us(const flow::FlowEntry& f, uint64_t ts_ns) noexcept {
+  return static_cast<uint32_t>((ts_ns > f.last_ts_ns ? ts_ns : f.last_ts_ns) / 1000);
+}
+
 // fast_eligible() said yes: every change analyze_segment_rules() would make, in its order.
-inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, uint32_t now,
+inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, uint32_t now, uint32_t clock,
                          uint32_t frame, SegmentVerdict& out) noexcept {
   HalfState& fwd = f.half[d];
   HalfState& rev = f.half[1 - d];
@@ -262,16 +273,16 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   fwd.lastack_time_us = now;
   fwd.lastseg &= kLastRunTail;
   first_ack(fwd, cold, now);
-  handshake_ack(cold, d, now);
+  handshake_ack(cold, d, clock);
   ack_in_segment(rev, cold, f.status, ack, cold.mss[d], bits, out);
-  rtt_sample(rev, cold, f.status, ack, now);
+  rtt_sample(rev, cold, f.status, ack, clock);
   if (seglen > 0 && fwd.rtt_end == 0) {
     fwd.rtt_end = seq + seglen;
     fwd.rtt_time_us = now;
   }
   HalfCounters& cnt = f.count[d];
   count_segment(f.status, cnt);
-  note_pace_gap(cnt, now, prev_sent_us);
+  note_pace_gap(cnt, clock, prev_sent_us);
   cnt.data_bytes += seglen;
   note_super_segment(cold, d, seglen);
   f.retx_last &= static_cast<uint8_t>(~((1u | kRetxLastClocks) << d));
@@ -347,7 +358,7 @@ void start_flow(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uin
 bool analyze_segment_fast(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame,
                           SegmentVerdict& out) noexcept {
   if (fast_eligible(f, static_cast<int>(dir), t)) {
-    fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame, out);
+    fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), flow_clock_us(f, ts_ns), frame, out);
     return true;
   }
   if (first_syn_eligible(f, t)) {
@@ -360,7 +371,7 @@ bool analyze_segment_fast(flow::FlowEntry& f, flow::Dir dir, const decode::TcpIn
 Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame,
                        SegmentVerdict& out) noexcept {
   if (fast_eligible(f, static_cast<int>(dir), t)) {
-    fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame, out);
+    fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), flow_clock_us(f, ts_ns), frame, out);
     return Action::kNone;
   }
   if (first_syn_eligible(f, t)) {
@@ -395,6 +406,7 @@ inline void restart_sequence_space(HalfState& h) noexcept {
   HalfCounters& cnt = f.count[d];
   TcpCold& cold = f.cold;
   const uint32_t now = static_cast<uint32_t>(ts_ns / 1000);
+  const uint32_t clock = flow_clock_us(f, ts_ns);     // never behind any time stored before
   const uint32_t prev_sent_us = fwd.lastack_time_us;  // this side's previous segment (updated below)
   const uint32_t prev_ack = fwd.lastack;              // this side's ACK before this segment (updated below)
   const uint8_t fl = t.flags;
@@ -580,7 +592,7 @@ done:
     if (seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked == 0) fwd.maxseqtobeacked = fwd.nextseq;
   }
   // Zero-window time: the window stays 0 from this side's previous segment to this one.
-  if ((fwd.flags & kWindowSet) && fwd.window == 0) fwd.zw_total_ms += (now - fwd.lastack_time_us) / 1000;
+  if ((fwd.flags & kWindowSet) && fwd.window == 0) fwd.zw_total_ms += (clock - fwd.lastack_time_us) / 1000;
   fwd.window = t.window;
   fwd.flags |= kWindowSet;
   // The ACK moved forward (or off "unset"): the same test as fast_segment()'s.
@@ -588,7 +600,7 @@ done:
   fwd.lastack = ack;
   fwd.lastack_time_us = now;
   const uint32_t prev_gap_us = pace_gap_us(cnt.pace_gap);  // read by the counters below
-  note_pace_gap(cnt, now, prev_sent_us);
+  note_pace_gap(cnt, clock, prev_sent_us);
   fwd.lastseg = static_cast<uint8_t>((fwd.lastseg & kLastRunTail) | ((bits & kKeepAlive) ? kLastKeepAlive : 0) |
                                      ((bits & kZeroWindowProbe) ? kLastZeroWindowProbe : 0));
   // P5-P9: first RTT (the out-of-order threshold) and window scaling.
@@ -670,7 +682,7 @@ done:
   }
 
   // RTT: one timed segment per direction, never across a retransmission (Karn).
-  if (has_ack) rtt_sample(rev, cold, f.status, ack, now);
+  if (has_ack) rtt_sample(rev, cold, f.status, ack, clock);
   if ((bits & (kRetransmission | kOutOfOrder)) || counts_as_retx) {  // a re-sent keep-alive byte too
     fwd.rtt_end = 0;
   } else if (seglen > 0 && fwd.rtt_end == 0) {
@@ -692,8 +704,8 @@ done:
     if (bits & kFastRetransmission) {
       // The verdict stays Wireshark's; the counters follow the sender.
       const bool peer_clocks = f.retx_last & (kRetxLastClocks << r);
-      if (reno_late_head_resend(fwd, rev, cold, d, seq, now, cnt.pace_gap & kShortTimerSeen) &&
-          !paced_answer(rev, peer_clocks, now, prev_sent_us, prev_gap_us)) {
+      if (reno_late_head_resend(fwd, rev, cold, d, seq, clock, cnt.pace_gap & kShortTimerSeen) &&
+          !paced_answer(rev, peer_clocks, clock, prev_sent_us, prev_gap_us)) {
         count_up(f.status, cnt.rto_retx);
       } else {
         count_up(f.status, cnt.fast_retx);
@@ -716,9 +728,9 @@ done:
       //   at HZ=250) with neither side sending, sooner than any timeout.
       const uint32_t rtt = timer_rtt(cold);
       const bool peer_seen = rev.flags & kWindowSet;
-      const uint32_t since_peer = now - rev.lastack_time_us;
+      const uint32_t since_peer = clock - rev.lastack_time_us;
       const uint32_t probe_quiet = rtt > kProbeFloorUs ? rtt : kProbeFloorUs;
-      const uint32_t since_tail = now - fwd.nextseq_time_us;
+      const uint32_t since_tail = clock - fwd.nextseq_time_us;
       const bool tail = (seglen > 0 || fin) && seq + seglen + (fin ? 1u : 0u) == fwd.nextseq;  // a bare FIN too
       const bool recovering = f.retx_last & (1u << d);  // no probe during recovery (RFC 8985 7.2: open state only)
       // A lone segment (head and tail at once): Linux's probe timeout is 2 x SRTT + rto_min,
@@ -727,11 +739,11 @@ done:
       // it alone (both timers restart there). Found in a kernel run: the 1-byte last message
       // of iperf3's control connection lost, its probe 204.5 ms later read as a timeout.
       const bool lone = tail && peer_seen && seq == rev.lastack && (fwd.flags & kSackPerm) && (rev.flags & kSackPerm);
-      const uint64_t since_lone = lone ? std::min<uint64_t>(since_tail, since_ack_advance(rev, now, since_peer)) : 0;
+      const uint64_t since_lone = lone ? std::min<uint64_t>(since_tail, since_ack_advance(rev, clock, since_peer)) : 0;
       const bool lone_probe =
           lone && since_lone >= kMinRtoUs && since_lone < kMinRtoUs + 2 * uint64_t{rtt} + 2 * kClockedUs;
       if (tail && !recovering && rev.dupacknum == 0 && (since_tail < kMinRtoUs || lone_probe) && since_tail >= probe_quiet &&
-          now - prev_sent_us >= probe_quiet && (!peer_seen || since_peer >= probe_quiet)) {
+          clock - prev_sent_us >= probe_quiet && (!peer_seen || since_peer >= probe_quiet)) {
         bits |= kTailLossProbe;
         count_up(f.status, cold.tail_probes);
       } else if (since_tail >= probe_quiet) {
@@ -741,7 +753,7 @@ done:
         const bool head = rev.lastack == 0 || seq == rev.lastack;  // the oldest unacknowledged segment
         const bool peer_clocks = f.retx_last & (kRetxLastClocks << (1 - d));
         const bool unclocked = since_peer >= clocked || !peer_clocks;
-        const uint64_t stalled = since_ack_advance(rev, now, since_peer);
+        const uint64_t stalled = since_ack_advance(rev, clock, since_peer);
         // A timer shorter than the minimum RTO (a lowered rto_min, data-centre tuning) is
         // recognised where nothing else can have sent the re-send: the peer sent no loss
         // evidence since its ACK last moved (no duplicate ACK; its latest segment carries no
@@ -760,7 +772,7 @@ done:
         // capture: asymmetric routing, a SPAN session of one direction, where its ACKs never
         // pass the sensor). A re-send amid the sender's own traffic there is recovery clocked
         // by ACKs the sensor cannot see: neither fast nor timeout (it stays in retx_segments).
-        const bool unheard_timer = !peer_seen && (syn || now - prev_sent_us >= kMinRtoUs);
+        const bool unheard_timer = !peer_seen && (syn || clock - prev_sent_us >= kMinRtoUs);
         if (unheard_timer || (peer_seen && head && unclocked && stalled >= timeout_quiet(rtt, short_timer && no_sack)) ||
             (peer_seen && head && no_evidence && stalled >= timeout_quiet(rtt, short_timer)))
           count_up(f.status, cnt.rto_retx);
@@ -834,12 +846,12 @@ done:
         f.status |= flow::kFlowSynAckAfterAck;
       }
     } else if (!own && !cold.simultaneous_open()) {
-      if (cold.syn_count != 0) cold.hs_rtt_syn_us = now - cold.syn_time_us;
+      if (cold.syn_count != 0) cold.hs_rtt_syn_us = clock - cold.syn_time_us;
       cold.synack_time_us = now;
     }
     if (cold.stage == Stage::kNone || cold.stage == Stage::kSynSent) cold.stage = Stage::kSynReceived;
   } else if (has_ack) {
-    handshake_ack(cold, d, now);
+    handshake_ack(cold, d, clock);
   }
   if (fin && !bad) {
     fwd.flags |= kFinSeen;

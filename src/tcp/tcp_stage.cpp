@@ -296,7 +296,10 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
     if (f->last_ts_ns < period_start_ && !created) [[unlikely]] emit_active(*f);
     if (ts > f->last_ts_ns) f->last_ts_ns = ts;
     SegmentVerdict verdict;
-    if (copy_buckets_ && is_copy(t, hashes_[i], dirs_[i], ttl_low(views[i]), *f, ts) && !created) [[unlikely]] {
+    // The copy check reads the flow's clock, which never runs backwards (f->last_ts_ns, just
+    // updated): a copy stamped a little before its original (merged interfaces or queues)
+    // is still within the window.
+    if (copy_buckets_ && is_copy(t, hashes_[i], dirs_[i], ttl_low(views[i]), *f, f->last_ts_ns) && !created) [[unlikely]] {
       // A copy of a segment already analysed: reported, not analysed again.
       verdict.bits = kDuplicatePacket;
       ++counters_.copies;

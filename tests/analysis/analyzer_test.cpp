@@ -121,6 +121,38 @@ TEST(Analyzer, OneSidedCaptureCountsTimeoutsOnlyAfterSilence) {
   EXPECT_FALSE(handshake_done_unseen(u.records()[0].cold, u.records()[0].count[0].segments, 0));
 }
 
+// A capture whose time steps back (merged from two interfaces or queues, NIC and host
+// stamps): the segment stamped 3 ms before its predecessor is no timeout (the difference
+// would wrap to 71 minutes of silence), its ACK gives no 71-minute RTT, and the zero window
+// it ends lasted no 71 minutes. Kernel captures with every seventh packet moved up to 3 ms
+// back: timeouts 25 -> 55 before, 25 after (the kernel's: 25).
+TEST(Analyzer, TimeSteppingBackIsNoSilence) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A | P, 100, 502, 20000});
+  c.send({true, C1 + 100, S1, A | P, 100, 502, 21000});  // lost downstream
+  c.send({true, C1 + 200, S1, A | P, 100, 502, 22000});
+  c.send({false, S1, C1 + 100, A, 0, 509, 45000});       // the ACK advances
+  const uint32_t v = c.send({true, C1 + 100, S1, A | P, 100, 502, 42000});  // the head re-sent, stamped 3 ms back
+  EXPECT_EQ(v & kRetransmission, kRetransmission);
+  c.finish();
+  ASSERT_EQ(c.records().size(), 1u);
+  EXPECT_EQ(c.records()[0].count[0].retx_segs, 1u);
+  EXPECT_EQ(c.records()[0].count[0].rto_retx, 0u);
+
+  Conversation z;
+  z.handshake(CI, SI);
+  z.send({true, C1, S1, A | P, 100, 502, 20000});
+  z.send({false, S1, C1 + 100, A, 0, 0, 30000});         // zero window
+  z.send({false, S1, C1 + 100, A, 0, 509, 27000});       // it opens, stamped 3 ms back
+  z.send({true, C1 + 100, S1, A | P, 100, 502, 50000});  // timed for the RTT
+  z.send({false, S1, C1 + 200, A, 0, 509, 49000});       // its ACK, stamped 1 ms before it
+  z.finish();
+  ASSERT_EQ(z.records().size(), 1u);
+  EXPECT_LT(z.records()[0].half[1].zw_total_ms, 100u);
+  EXPECT_LT(z.records()[0].cold.rtt_max_us, 100000u);
+}
+
 // A timeout while duplicate ACKs keep arriving: the retransmission timer restarts only
 // when the peer's ACK advances (Linux, RFC 6298), so the head segment re-sent 300 ms after
 // the last advance is a timeout although the peer's latest duplicate ACK came 80 ms before.

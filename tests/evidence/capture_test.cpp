@@ -380,6 +380,12 @@ TEST(EvidenceTrigger, ZeroWindowLongerThanT) {
   EXPECT_EQ(seg(open, 1800), 0u);
   EXPECT_EQ(seg(zw, 1900), 0u);
   EXPECT_EQ(seg(zw, 2400), uint32_t{kTrigZeroWindow});
+  // Time stepping back (merged interfaces or queues) is no time: no episode of 584 years.
+  FlowTriggerState back;
+  zw.ts_ns = 1000 * 1000000ull;
+  EXPECT_EQ(t.evaluate(back, zw), 0u);
+  zw.ts_ns = 990 * 1000000ull;
+  EXPECT_EQ(t.evaluate(back, zw), 0u);
 }
 
 TEST(EvidenceTrigger, SimpleTriggersAndConfigErrors) {
