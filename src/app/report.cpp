@@ -217,6 +217,7 @@ void RetransReport::add(const event::FlowRecord& r) {
   const uint64_t key = flow_key(r.worker, r.flow_id);
   Agg counts = agg_of(r);
   timeline_.add_flow(r.cold.first_ts_ns, r.last_ts_ns);
+  newest_ts_ns_ = std::max(newest_ts_ns_, r.last_ts_ns);
   if (r.reason == flow::RemoveReason::kActive) {
     add_open(r);
     auto it = open_counted_.find(key);
@@ -296,6 +297,13 @@ void RetransReport::add(const event::FlowRecord& r) {
   }
 }
 
+std::array<RetransReport::ServiceTally, 2> RetransReport::lingering() const {
+  std::array<ServiceTally, 2> t = lingering_;
+  for (const HalfClosed& h : half_closed_)
+    if (newest_ts_ns_ >= h.last_ts_ns + kLingerNs) t[h.by_client].add(h.service, max_endpoints_);
+  return t;
+}
+
 void RetransReport::count_end(const event::FlowRecord& r) {
   const unsigned client = r.cold.initiator, server = 1 - client;
   if (r.synack_after_ack) synack_after_ack_.add(endpoints_of(r).second, max_endpoints_);
@@ -310,10 +318,23 @@ void RetransReport::count_end(const event::FlowRecord& r) {
     }
   } else if ((cf & tcp::kFinSeen) && (sf & tcp::kFinSeen)) {
     ++ends_.closed;
-  } else if (cf & tcp::kFinSeen) {
-    ++ends_.half_closed_by_client;
-  } else if (sf & tcp::kFinSeen) {
-    ++ends_.half_closed_by_server;
+  } else if ((cf ^ sf) & tcp::kFinSeen) {
+    const bool by_client = cf & tcp::kFinSeen;
+    ++(by_client ? ends_.half_closed_by_client : ends_.half_closed_by_server);
+    const HalfClosed h{r.last_ts_ns, endpoints_of(r).second, by_client};
+    if (newest_ts_ns_ >= h.last_ts_ns + kLingerNs) {
+      lingering_[by_client].add(h.service, max_endpoints_);
+    } else {
+      if (half_closed_.size() >= max_endpoints_) {  // tally what can be judged by now, keep the rest
+        std::erase_if(half_closed_, [&](const HalfClosed& p) {
+          if (newest_ts_ns_ < p.last_ts_ns + kLingerNs) return false;
+          lingering_[p.by_client].add(p.service, max_endpoints_);
+          return true;
+        });
+      }
+      if (half_closed_.size() < max_endpoints_) half_closed_.push_back(h);
+      else ++half_closed_untracked_;
+    }
   } else if (tcp::handshake_done_unseen(r.cold, r.count[r.cold.initiator].segments, r.count[1 - r.cold.initiator].segments)) {
     ++ends_.open;  // a one-sided capture: the connection went on where the sensor does not see
   } else if (r.cold.stage == tcp::Stage::kSynSent) {
@@ -405,6 +426,12 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
                           {"by_server", reset_after_fin_by_server_.total},
                           {"top_services", reset_after_fin_by_server_.top_json(top_n)}};
   j["synack_after_ack"] = {{"connections", synack_after_ack_.total}, {"top_services", synack_after_ack_.top_json(top_n)}};
+  const auto linger = lingering();
+  j["half_closed_lingering"] = {
+      {"silent_s", kLingerNs / 1'000'000'000ull},
+      {"by_client", {{"connections", linger[1].total}, {"top_services", linger[1].top_json(top_n)}}},
+      {"by_server", {{"connections", linger[0].total}, {"top_services", linger[0].top_json(top_n)}}},
+      {"not_judged", half_closed_untracked_}};
   j["connection_ends"] = {{"closed", ends_.closed},
                           {"reset_by_client", ends_.reset_by_client},
                           {"reset_by_server", ends_.reset_by_server},
@@ -506,6 +533,17 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
                     "sent{}: a request crossed the server's idle close (keep-alive race); a proxy or load balancer in "
                     "front answers 502 for each: keep the server's idle timeout longer than the client's\n",
                reset_after_fin_by_server_.total, most(reset_after_fin_by_server_));
+  const auto linger = lingering();
+  if (linger[1].total != 0)
+    fmt::print(out, "  CLOSE_WAIT?    {} connection(s) closed by the client (its FIN) that the server never closed, "
+                    "silent since for {} s or more{}: the server's application did not close them (CLOSE_WAIT piles "
+                    "up on the server: ss -tan state close-wait; a hung or leaking worker)\n",
+               linger[1].total, kLingerNs / 1'000'000'000ull, most(linger[1]));
+  if (linger[0].total != 0)
+    fmt::print(out, "  CLOSE_WAIT?    {} connection(s) closed by the server (its FIN) that the client never closed, "
+                    "silent since for {} s or more{}: the clients' applications did not close them (CLOSE_WAIT on the "
+                    "clients, FIN_WAIT2 on the server until its tcp_fin_timeout)\n",
+               linger[0].total, kLingerNs / 1'000'000'000ull, most(linger[0]));
   if (reset_after_fin_by_client_ != 0)
     fmt::print(out, "  RESET AFTER FIN {} connection(s) reset by the client after its own FIN while the server still "
                     "sent: the client closed before reading everything (data discarded)\n",

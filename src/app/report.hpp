@@ -159,6 +159,24 @@ class RetransReport {
   // Flow records with synack_after_ack: the server did not take the handshake's ACK (its
   // accept queue was full, or the ACK was lost past the sensor).
   ServiceTally synack_after_ack_;
+  // Half-closed connections left that way: one side's FIN, the other never closed, and the
+  // connection silent since for kLingerNs or more (idle-expired, or that long before the
+  // newest packet of any record): CLOSE_WAIT piling up on the side that never closed (its
+  // application did not call close). A record not yet that far behind the newest packet
+  // waits in half_closed_ (at most max_endpoints; full: the entries judgeable by then are
+  // tallied and dropped, then the record is counted not judged) until print / to_json.
+  static constexpr uint64_t kLingerNs = 60'000'000'000ull;  // Linux's FIN_WAIT2 timeout (tcp_fin_timeout)
+  struct HalfClosed {
+    uint64_t last_ts_ns = 0;
+    Endpoint service;
+    bool by_client = false;  // the client sent the FIN (the server never closed)
+  };
+  std::vector<HalfClosed> half_closed_;
+  uint64_t half_closed_untracked_ = 0;  // beyond max_endpoints: not judged (counted)
+  uint64_t newest_ts_ns_ = 0;           // newest packet time of any record
+  std::array<ServiceTally, 2> lingering_;  // [by_client]: judged lingering
+  // The lingering half-closed connections by who closed ([0] the server, [1] the client).
+  std::array<ServiceTally, 2> lingering() const;
   uint64_t split_connections_ = 0;
   uint64_t split_across_workers_ = 0;
   uint64_t one_sided_flows_ = 0;

@@ -1063,4 +1063,37 @@ TEST(Cli, OneSidedConnectionsAreNamedAndNoUnansweredSyns) {
   EXPECT_NE(s.out.find(" 1 SYN unanswered"), std::string::npos) << s.out;
 }
 
+// A connection the client closed (its FIN) that the server never closed, silent for the
+// next 60 s of the capture while another connection goes on: the server's application did
+// not close it (CLOSE_WAIT). One whose FIN came at the very end of the capture is not judged.
+TEST(Cli, HalfClosedConnectionsLeftOpenPointToCloseWait) {
+  std::vector<std::vector<uint8_t>> frames = {
+      tcp_frame(0x02, "", 1000, 0, false),      // SYN
+      tcp_frame(0x12, "", 5000, 1001, true),    // SYN/ACK
+      tcp_frame(0x10, "", 1001, 5001, false),   // ACK
+      tcp_frame(0x11, "", 1001, 5001, false),   // FIN from the client
+      tcp_frame(0x10, "", 5001, 1002, true),    // the server's ACK of it, and nothing more
+  };
+  for (uint32_t i = 0; i < 62; ++i) {  // another connection, one packet a second (frames are 1 s apart)
+    auto f = tcp_frame(0x10, "", 7000 + i, 9000, false);
+    f[34] = 0xA0;  // source port 40960 + ...
+    f[35] = 0x01;
+    frames.push_back(f);
+  }
+  frames.push_back(tcp_frame(0x02, "", 3000, 0, false));  // a third connection closed by the client at the end
+  frames.back()[35] = 0x02;
+  frames.push_back(tcp_frame(0x11, "", 3001, 5001, false));
+  frames.back()[35] = 0x02;
+  const auto file = write_pcap("close-wait.pcap", frames);
+  const CmdResult r = run(exe() + " analyze '" + file + "'");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("CLOSE_WAIT?    1 connection(s) closed by the client (its FIN) that the server never closed, "
+                       "silent since for 60 s or more (most: 10.0.0.2:80, 1)"),
+            std::string::npos) << r.out;
+  const auto j = analyze_json(file, "file");
+  EXPECT_EQ(j["retransmissions"]["half_closed_lingering"]["by_client"]["connections"], 1);
+  EXPECT_EQ(j["retransmissions"]["half_closed_lingering"]["by_server"]["connections"], 0);
+  EXPECT_EQ(j["retransmissions"]["connection_ends"]["half_closed_by_client"], 2);
+}
+
 }  // namespace

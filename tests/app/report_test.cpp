@@ -232,6 +232,36 @@ TEST(Report, OpenFlowsBeyondTheBoundCountAtTheirEnd) {
   EXPECT_EQ(j["connection_ends"]["ongoing"], 0);
 }
 
+// Half-closed connections silent for 60 s before the newest packet point to CLOSE_WAIT on
+// the side that never closed; those not yet that old wait (at most max_endpoints, the rest
+// counted not judged) until the report is printed.
+TEST(Report, HalfClosedConnectionsLeftOpenAreJudgedAgainstTheNewestPacket) {
+  using namespace seqwatch::tcp;
+  RetransReport r(100, 2);
+  auto half = [&](uint32_t id, uint64_t last_s, bool by_client) {
+    event::FlowRecord f = flow(id, id, 7, 0);
+    f.half[0].flags = kSynSeen | (by_client ? kFinSeen : 0);
+    f.half[1].flags = kSynSeen | (by_client ? 0 : kFinSeen);
+    f.cold.stage = Stage::kClosing;
+    f.last_ts_ns = last_s * 1'000'000'000ull;
+    r.add(f);
+  };
+  half(1, 0, false);
+  half(2, 1, false);
+  half(3, 2, false);  // no room left to wait: not judged
+  EXPECT_EQ(r.to_json(10)["half_closed_lingering"]["by_server"]["connections"], 0);
+  event::FlowRecord later = flow(9, 9, 8, 0);
+  later.last_ts_ns = 100'000'000'000ull;
+  r.add(later);
+  half(4, 10, false);  // 90 s before the newest packet already: judged at once
+  half(5, 95, true);   // 5 s: not yet
+  const auto j = r.to_json(10)["half_closed_lingering"];
+  EXPECT_EQ(j["by_server"]["connections"], 3);
+  EXPECT_EQ(j["by_server"]["top_services"][0]["connections"], 3);
+  EXPECT_EQ(j["by_client"]["connections"], 0);
+  EXPECT_EQ(j["not_judged"], 1);
+}
+
 // How connections ended, from the final records: who reset, who closed only its side.
 TEST(Report, CountsHowConnectionsEnded) {
   using namespace seqwatch::tcp;
