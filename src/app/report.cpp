@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "event/json_writer.hpp"
@@ -306,6 +307,16 @@ std::array<RetransReport::ServiceTally, 2> RetransReport::lingering() const {
 
 void RetransReport::count_end(const event::FlowRecord& r) {
   const unsigned client = r.cold.initiator, server = 1 - client;
+  for (const unsigned side : {client, server}) {
+    if (r.half[side].zw_total_ms == 0) continue;
+    zero_window_[side == server].add(endpoints_of(r).second, max_endpoints_);
+    zero_window_longest_ms_ = std::max<uint64_t>(zero_window_longest_ms_, r.half[side].zw_total_ms);
+  }
+  // Only where it can matter: a direction carried a window's worth (64 KiB) or more.
+  if ((r.half[0].flags & r.half[1].flags & tcp::kSynSeen) &&
+      (r.half[0].wscale == tcp::kWscaleNone || r.half[1].wscale == tcp::kWscaleNone) &&
+      std::max(r.count[0].data_bytes, r.count[1].data_bytes) >= 65536)
+    no_wscale_.add(endpoints_of(r).second, max_endpoints_);
   if (r.synack_after_ack) synack_after_ack_.add(endpoints_of(r).second, max_endpoints_);
   const uint8_t cf = r.half[client].flags, sf = r.half[server].flags;
   if (const uint8_t by = r.cold.rst_from(); by != 0xFF) {
@@ -426,6 +437,13 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
                           {"by_server", reset_after_fin_by_server_.total},
                           {"top_services", reset_after_fin_by_server_.top_json(top_n)}};
   j["synack_after_ack"] = {{"connections", synack_after_ack_.total}, {"top_services", synack_after_ack_.top_json(top_n)}};
+  j["receiver_limits"] = {
+      {"zero_window",
+       {{"by_client", {{"connections", zero_window_[0].total}, {"top_services", zero_window_[0].top_json(top_n)}}},
+        {"by_server", {{"connections", zero_window_[1].total}, {"top_services", zero_window_[1].top_json(top_n)}}},
+        {"longest_ms", zero_window_longest_ms_}}},
+      {"window_full_segments", verdicts_[std::countr_zero(uint32_t{tcp::kWindowFull})]},
+      {"no_window_scaling", {{"connections", no_wscale_.total}, {"top_services", no_wscale_.top_json(top_n)}}}};
   const auto linger = lingering();
   j["half_closed_lingering"] = {
       {"silent_s", kLingerNs / 1'000'000'000ull},
@@ -533,6 +551,24 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
                     "sent{}: a request crossed the server's idle close (keep-alive race); a proxy or load balancer in "
                     "front answers 502 for each: keep the server's idle timeout longer than the client's\n",
                reset_after_fin_by_server_.total, most(reset_after_fin_by_server_));
+  for (const unsigned server_side : {1u, 0u}) {
+    const ServiceTally& z = zero_window_[server_side];
+    if (z.total == 0) continue;
+    fmt::print(out, "  ZERO WINDOW    {} connection(s) where the {} advertised a zero window{}, one for {} ms in all "
+                    "(the longest, either side): its application stopped reading, so the {} waited; the receiver, "
+                    "not the network, held them back\n",
+               z.total, server_side ? "server" : "client", most(z), zero_window_longest_ms_,
+               server_side ? "client" : "server");
+  }
+  if (const uint64_t full = verdicts_[std::countr_zero(uint32_t{tcp::kWindowFull})]; full != 0)
+    fmt::print(out, "  WINDOW FULL    {} segment(s) filled the receiver's whole advertised window: those senders were "
+                    "held back by the receiver's window (its buffer or window scaling), not by loss\n",
+               full);
+  if (no_wscale_.total != 0)
+    fmt::print(out, "  NO WSCALE      {} connection(s) carried 64 KiB or more without window scaling (a SYN lacked "
+                    "the option){}: their window stays under 64 KiB, at most 64 KiB per round trip (5 Mbit/s at "
+                    "100 ms)\n",
+               no_wscale_.total, most(no_wscale_));
   const auto linger = lingering();
   if (linger[1].total != 0)
     fmt::print(out, "  CLOSE_WAIT?    {} connection(s) closed by the client (its FIN) that the server never closed, "

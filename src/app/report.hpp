@@ -172,6 +172,13 @@ class RetransReport {
     bool by_client = false;  // the client sent the FIN (the server never closed)
   };
   std::vector<HalfClosed> half_closed_;
+  // Receivers that held their connections back, from the final records: a side advertising a
+  // zero window (its application stopped reading), by that side ([0] the client, [1] the
+  // server) and service, with the longest episode total of a flow; and connections without
+  // window scaling (both SYNs seen, one lacked the option: the window stays under 64 KiB).
+  std::array<ServiceTally, 2> zero_window_;
+  uint64_t zero_window_longest_ms_ = 0;
+  ServiceTally no_wscale_;
   uint64_t half_closed_untracked_ = 0;  // beyond max_endpoints: not judged (counted)
   uint64_t newest_ts_ns_ = 0;           // newest packet time of any record
   std::array<ServiceTally, 2> lingering_;  // [by_client]: judged lingering

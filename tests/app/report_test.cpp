@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -260,6 +263,49 @@ TEST(Report, HalfClosedConnectionsLeftOpenAreJudgedAgainstTheNewestPacket) {
   EXPECT_EQ(j["by_server"]["top_services"][0]["connections"], 3);
   EXPECT_EQ(j["by_client"]["connections"], 0);
   EXPECT_EQ(j["not_judged"], 1);
+}
+
+// Receivers that held connections back: zero windows by the side that advertised them, with
+// the longest; connections without window scaling that carried a window's worth.
+TEST(Report, ReceiverLimitsNameTheSideAndService) {
+  using namespace seqwatch::tcp;
+  RetransReport r;
+  event::FlowRecord zw = flow(1, 1, 7, 0);
+  zw.half[1].zw_total_ms = 1500;  // the server's side (the client is the initiator, side 0)
+  r.add(zw);
+  event::FlowRecord zc = flow(2, 2, 7, 0);
+  zc.half[0].zw_total_ms = 20;
+  r.add(zc);
+  event::FlowRecord big = flow(3, 3, 8, 0);
+  big.half[0].flags = big.half[1].flags = kSynSeen;
+  big.half[0].wscale = big.half[1].wscale = kWscaleNone;
+  big.count[1].data_bytes = 1 << 20;
+  r.add(big);
+  event::FlowRecord small = big;
+  small.flow_id = 4;
+  small.count[1].data_bytes = 1000;  // too little for the cap to matter
+  r.add(small);
+  r.add_verdicts([] {
+    std::array<uint64_t, kVerdictBits> v{};
+    v[std::countr_zero(uint32_t{kWindowFull})] = 12;
+    return v;
+  }());
+  const auto j = r.to_json(10)["receiver_limits"];
+  EXPECT_EQ(j["zero_window"]["by_server"]["connections"], 1);
+  EXPECT_EQ(j["zero_window"]["by_client"]["connections"], 1);
+  EXPECT_EQ(j["zero_window"]["longest_ms"], 1500);
+  EXPECT_EQ(j["no_window_scaling"]["connections"], 1);
+  EXPECT_EQ(j["window_full_segments"], 12);
+  char* text = nullptr;
+  size_t len = 0;
+  std::FILE* out = open_memstream(&text, &len);
+  r.print(out, 10);
+  std::fclose(out);
+  const std::string printed(text, len);
+  std::free(text);
+  EXPECT_NE(printed.find("ZERO WINDOW    1 connection(s) where the server advertised a zero window"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("WINDOW FULL    12 segment(s)"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("NO WSCALE      1 connection(s) carried 64 KiB or more"), std::string::npos) << printed;
 }
 
 // How connections ended, from the final records: who reset, who closed only its side.
