@@ -198,6 +198,26 @@ RetxWho RetransReport::who() const {
   };
   scan(servers_, true, w.services_with_retx, w.top_service_retx, w.top_service);
   scan(clients_, false, w.clients_with_retx, w.top_client_retx, w.top_client);
+  // Server hosts: the services summed by address.
+  struct Host {
+    uint64_t retx = 0, services_with_retx = 0;
+  };
+  absl::flat_hash_map<Endpoint, Host, absl::Hash<Endpoint>> hosts;
+  for (const auto& [e, a] : servers_.agg) {
+    Host& h = hosts[Endpoint{e.addr, 0, e.family}];
+    h.retx += a.retx_segs;
+    h.services_with_retx += a.retx_segs != 0;
+  }
+  w.server_hosts = hosts.size();
+  for (const auto& [e, h] : hosts) {
+    if (h.retx == 0) continue;
+    ++w.server_hosts_with_retx;
+    if (std::string name = format(e, false); better(h.retx, name, w.top_server_retx, w.top_server)) {
+      w.top_server_retx = h.retx;
+      w.top_server = std::move(name);
+      w.top_server_services = h.services_with_retx;
+    }
+  }
   auto consider = [&](const FlowLine& l) {
     if (l.retx_segs == 0 || l.retx_segs < w.top_flow_retx) return;
     std::string name = fmt::format("{}:{} -> {}:{}", format(l.client, false), l.cport, format(l.server, false), l.sport);

@@ -214,13 +214,18 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
   const double svc_share = who.retx != 0 ? static_cast<double>(who.top_service_retx) / static_cast<double>(who.retx) : 0;
   const double cli_share = who.retx != 0 ? static_cast<double>(who.top_client_retx) / static_cast<double>(who.retx) : 0;
   const double flow_share = who.retx != 0 ? static_cast<double>(who.top_flow_retx) / static_cast<double>(who.retx) : 0;
+  const double host_share = who.retx != 0 ? static_cast<double>(who.top_server_retx) / static_cast<double>(who.retx) : 0;
   std::string whom = "unclear";
   if (flow_share >= kConcentrated) whom = "one_flow";
   else if (who.services == 1) whom = "one_service_only";
+  else if (who.server_hosts == 1) whom = "one_server_only";
   else if (who.clients == 1) whom = "one_client_only";
   else if (who.clients >= kMinPeers && cli_share >= kConcentrated) whom = "one_client";
   else if (who.services >= kMinPeers && svc_share >= kConcentrated) whom = "one_service";
-  else if (who.services_with_retx >= kMinPeers && svc_share < kSpread && (who.clients < kMinPeers || cli_share < kSpread))
+  // One server host offering several services: each service has a share, the host has them all.
+  else if (who.server_hosts >= kMinPeers && host_share >= kConcentrated) whom = "one_server";
+  else if (who.services_with_retx >= kMinPeers && svc_share < kSpread && host_share < kSpread &&
+           (who.clients < kMinPeers || cli_share < kSpread))
     whom = "spread";
   j["who"] = whom;
   j["services"] = who.services;
@@ -233,6 +238,10 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
   j["top_client_share"] = cli_share;
   j["top_flow"] = who.top_flow;
   j["top_flow_share"] = flow_share;
+  j["server_hosts"] = who.server_hosts;
+  j["server_hosts_with_retx"] = who.server_hosts_with_retx;
+  j["top_server"] = who.top_server;
+  j["top_server_share"] = host_share;
 
   // The cause that shape points to (the field notes' six).
   const double span_s = s.bucket_s * static_cast<double>(act.size());
@@ -278,6 +287,18 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
                       pct(svc_share), who.services, in_time,
                       when == "persistent" ? "that server (its NIC or host) is failing"
                                            : "that service, or its VIP / load balancer, is overloaded at those times");
+  } else if (whom == "one_server") {
+    suspect = when == "persistent" ? "one_server" : "one_server_overloaded";
+    msg = fmt::format("server {} has {} of the retransmissions, over {} of its services ({} servers in the capture), {}: "
+                      "{}",
+                      who.top_server, pct(host_share), who.top_server_services, who.server_hosts, in_time,
+                      when == "persistent" ? "that server (its NIC or host) is failing, whichever service"
+                                           : "that server is overloaded at those times, whichever service");
+  } else if (whom == "one_server_only") {
+    suspect = "unclear";
+    msg = fmt::format("every connection goes to server {} ({} services), {}: a capture of one server cannot tell it "
+                      "from the path to it",
+                      who.top_server.empty() ? std::string("(one host)") : who.top_server, who.services, in_time);
   } else if (whom == "one_service_only") {
     suspect = "unclear";
     msg = fmt::format("every connection goes to {}, {}: a capture of one service cannot tell that server from the path "

@@ -58,6 +58,13 @@ struct RetxWho {
   std::string top_client;
   uint64_t top_flow_retx = 0;          // the connection with the most
   std::string top_flow;                // "client:port -> server:port"
+  // Server hosts (the services' addresses, ports left out): one sick server that offers
+  // several services spreads its retransmissions over them, and is still one host.
+  uint64_t server_hosts = 0;
+  uint64_t server_hosts_with_retx = 0;
+  uint64_t top_server_retx = 0;
+  std::string top_server;              // address
+  uint64_t top_server_services = 0;    // services of that host with retransmissions
 };
 
 // The shape and the cause it points to, as the report's `shape` object (docs/events.md).

@@ -548,6 +548,35 @@ TEST(Shape, OneHostOrOneServiceIsNamed) {
   EXPECT_NE(one["message"].get<std::string>().find("every connection goes to 10.1.0.1:443"), std::string::npos);
 }
 
+// One sick server offering several services (ports): no service has most of the
+// retransmissions, the host has; until 2026-12-04 that read as "spread" (a failing link).
+// A capture of one server with several services cannot tell it from its path.
+TEST(Shape, OneServerWithSeveralServicesIsOneServer) {
+  const auto steady = minute_with(every(kSec / 10, 600)).series();
+  const auto bursty = minute_with(bursts(10)).series();
+  RetxWho w = who_of(16, 0.25, 4, 0.3);
+  w.server_hosts = 4;
+  w.server_hosts_with_retx = 1;
+  w.top_server = "10.1.0.3";
+  w.top_server_retx = 950;
+  w.top_server_services = 4;
+  const auto j = retx_shape(steady, w);
+  EXPECT_EQ(j["who"], "one_server") << j.dump(1);
+  EXPECT_EQ(j["suspect"], "one_server");
+  EXPECT_NE(j["message"].get<std::string>().find("server 10.1.0.3 has 95% of the retransmissions, over 4 of its services"),
+            std::string::npos) << j["message"];
+  EXPECT_EQ(retx_shape(bursty, w)["suspect"], "one_server_overloaded");
+  w.top_server_retx = 300;  // spread over the hosts too: the shared path
+  EXPECT_EQ(retx_shape(steady, w)["suspect"], "failing_link_or_device");
+  RetxWho only = who_of(4, 0.3, 10, 0.2);
+  only.server_hosts = 1;
+  only.top_server = "10.1.0.3";
+  only.top_server_retx = 1000;
+  const auto o = retx_shape(steady, only);
+  EXPECT_EQ(o["who"], "one_server_only");
+  EXPECT_EQ(o["suspect"], "unclear");
+}
+
 TEST(Shape, TooFewOrTooShortTellsNoCause) {
   const auto few = retx_shape(minute_with(every(kSec, 10)).series(), who_of(20, 0.1, 30, 0.08, 10));
   EXPECT_EQ(few["when"], "too_few");
