@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Kernel shapes: real Linux TCP from 4 client addresses to 4 server addresses (each server
+# offers 4 services: an iperf3 per client, ports 5301-5304), 16 paced connections, through a
+# router that drops chosen data segments. seqwatch's shape diagnosis (docs/tcp-analysis.md
+# section 17) must name the cause that was built:
+#   link    1 in 32 data segments of every connection lost on the router's server-facing port
+#           (a failing link or device on the shared path): persistent, spread,
+#           failing_link_or_device;
+#   server  the same, only on the way to one server address (a sick server, 4 services on it,
+#           none with most of the retransmissions alone): persistent, one_server, that host;
+#   client  the same, only from one client address (a sick client): one_client.
+# In every run seqwatch's retransmissions must match the segments the router dropped (each
+# dropped segment is sent again; within 3%, or 6: a spurious re-send or two). Senders are paced by the kernel
+# (iperf3 --fq-rate, SO_MAX_PACING_RATE), not by iperf3 -b, which sends in bursts every
+# half second and so makes any loss look bursty.
+# netem is not available on these kernels, nor tc actions: the drop is an htb class whose
+# leaf is a pfifo of 0 packets, chosen by a u32 match on the segment (IP length with bit 10
+# set: full-size data segments only; the IPv4 ID's low 5 bits zero: every 32nd packet a
+# socket sends, so each connection loses steadily and the 16 at their own phases; the TCP
+# checksum would not do: with offload it holds the constant pseudo-header sum). The capture
+# is taken on the client's veth, before the drop, so every re-send is seen as a
+# retransmission (downstream loss). Tail-loss probes are turned off on the clients
+# (tcp_early_retrans=0): paced senders probe after each burst (delayed ACKs), re-sends that
+# are no loss and would blur the shape that was built.
+# Usage: kernel_shapes.sh SEQWATCH_BINARY   (needs root: network namespaces)
+set -euo pipefail
+seqwatch=$1
+src=${SEQWATCH_SOURCE_DIR:?}
+. "$src/tests/kernel/lib.sh"
+require_root
+for tool in ip tc tcpdump iperf3 python3; do
+  command -v "$tool" >/dev/null || { echo "FAIL: $tool not found (tools/install-deps.sh installs it)"; exit 1; }
+done
+NS_C=seqwatch-sh-cli NS_R=seqwatch-sh-rtr NS_S=seqwatch-sh-srv
+tmp=$(mktemp -d)
+cleanup() {
+  for ns in "$NS_C" "$NS_R" "$NS_S"; do
+    if ip netns list | grep -qw "^$ns"; then
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+      ip netns del "$ns" 2>/dev/null || true
+    fi
+  done
+}
+trap 'cleanup; [ -n "${KERNEL_SHAPES_KEEP:-}" ] && cp "$tmp"/*.pcap "$KERNEL_SHAPES_KEEP"/; rm -rf "$tmp"' EXIT
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+SECONDS_RUN=${KERNEL_SHAPES_SECONDS:-8}
+failures=0
+# NAME MATCH_EXTRA EXPECTED_WHO EXPECTED_SUSPECT EXPECTED_TOP_SERVER
+run() {
+  local name=$1 extra=$2 want_who=$3 want_suspect=$4 want_server=$5
+  echo "=== $name"
+  cleanup
+  for ns in "$NS_C" "$NS_R" "$NS_S"; do ip netns add "$ns"; in_ns "$ns" ip link set lo up; done
+  ip link add sh-cli netns "$NS_C" type veth peer name sh-rc netns "$NS_R"
+  ip link add sh-rs netns "$NS_R" type veth peer name sh-srv netns "$NS_S"
+  for i in 2 3 4 5; do
+    in_ns "$NS_C" ip addr add "10.196.1.$i/24" dev sh-cli
+    in_ns "$NS_S" ip addr add "10.196.2.$i/24" dev sh-srv
+  done
+  in_ns "$NS_R" ip addr add 10.196.1.1/24 dev sh-rc
+  in_ns "$NS_R" ip addr add 10.196.2.1/24 dev sh-rs
+  # One MSS per skb on every veth: wire-sized segments in the capture and at the drop, not
+  # 64 kB GSO aggregates (as tools/capture-demo.sh).
+  in_ns "$NS_C" ip link set sh-cli gso_max_segs 1
+  in_ns "$NS_R" ip link set sh-rc gso_max_segs 1
+  in_ns "$NS_R" ip link set sh-rs gso_max_segs 1
+  in_ns "$NS_S" ip link set sh-srv gso_max_segs 1
+  in_ns "$NS_C" ip link set sh-cli up
+  in_ns "$NS_S" ip link set sh-srv up
+  in_ns "$NS_R" ip link set sh-rc up
+  in_ns "$NS_R" ip link set sh-rs up
+  in_ns "$NS_C" ip route add default via 10.196.1.1
+  in_ns "$NS_S" ip route add default via 10.196.2.1
+  in_ns "$NS_R" sysctl -qw net.ipv4.ip_forward=1
+  in_ns "$NS_C" sysctl -qw net.ipv4.tcp_early_retrans=0
+  # The drop: htb, default class 1:10 passes; class 1:20's leaf holds no packet.
+  in_ns "$NS_R" tc qdisc add dev sh-rs root handle 1: htb default 10 r2q 100000
+  in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:10 htb rate 10gbit
+  in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:20 htb rate 10gbit
+  in_ns "$NS_R" tc qdisc add dev sh-rs parent 1:20 handle 20: pfifo limit 0
+  # shellcheck disable=SC2086
+  in_ns "$NS_R" tc filter add dev sh-rs parent 1: protocol ip prio 1 u32 \
+    match u16 0x0400 0x0400 at 2 match u8 0x00 0x1f at 5 $extra flowid 1:20
+  for s in 2 3 4 5; do
+    for c in 2 3 4 5; do
+      in_ns "$NS_S" iperf3 -s -D -1 -B "10.196.2.$s" -p "530$((c - 1))" >/dev/null 2>&1
+    done
+  done
+  sleep 0.5
+  ip netns exec "$NS_C" tcpdump -i sh-cli -s 128 -U -w "$tmp/$name.pcap" tcp >/dev/null 2>&1 &
+  local dump=$!
+  sleep 1
+  local pids=()
+  for s in 2 3 4 5; do
+    for c in 2 3 4 5; do
+      ip netns exec "$NS_C" iperf3 -c "10.196.2.$s" -B "10.196.1.$c" -p "530$((c - 1))" -b 0 --fq-rate 2M -t "$SECONDS_RUN" \
+        >"$tmp/$name-$s-$c.log" 2>&1 &
+      pids+=($!)
+    done
+  done
+  local ok=1
+  for p in "${pids[@]}"; do wait "$p" || ok=0; done
+  sleep 1
+  kill -INT "$dump" 2>/dev/null || true
+  wait "$dump" 2>/dev/null || true
+  local dropped
+  dropped=$(in_ns "$NS_R" tc -s qdisc show dev sh-rs | awk '/^qdisc pfifo 20:/ {getline; for (i = 1; i <= NF; i++) if ($i == "(dropped") print $(i + 1)}' | tr -d ,)
+  if [ "$ok" -ne 1 ]; then
+    echo "FAIL: an iperf3 client failed"
+    tail -3 "$tmp"/"$name"-*.log
+    failures=$((failures + 1))
+    return
+  fi
+  "$seqwatch" analyze "$tmp/$name.pcap" --json "$tmp/$name.json" >"$tmp/$name.txt"
+  python3 - "$tmp/$name.json" "$want_who" "$want_suspect" "$want_server" "${dropped:-0}" <<'PY' || { failures=$((failures + 1)); cat "$tmp/$name.txt"; keep_failed_capture "$tmp/$name.pcap" /dev/null "kernel-shapes-fail-$name"; }
+import json, sys
+s = json.load(open(sys.argv[1]))["retransmissions"]
+shape, want_who, want_suspect, want_server, dropped = s["shape"], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+print(f"router dropped {dropped} segments; seqwatch: {s['retx_segments']} retransmitted, shape when={shape['when']} "
+      f"who={shape['who']} suspect={shape['suspect']} top_server={shape['top_server']} "
+      f"({shape['top_server_share']:.2f}), top_client={shape['top_client']} ({shape['top_client_share']:.2f}), "
+      f"services {shape['services']}, server hosts {shape['server_hosts']}")
+print("  " + shape["message"])
+bad = []
+if dropped < 50: bad.append(f"the router dropped only {dropped} segments: too few to judge a shape")
+if abs(s["retx_segments"] - dropped) > max(6, dropped * 3 // 100):
+    bad.append(f"{s['retx_segments']} retransmissions for {dropped} dropped segments")
+if shape["when"] != "persistent": bad.append(f"when {shape['when']}, expected persistent")
+if shape["who"] != want_who: bad.append(f"who {shape['who']}, expected {want_who}")
+if shape["suspect"] != want_suspect: bad.append(f"suspect {shape['suspect']}, expected {want_suspect}")
+if want_server != "-" and shape["top_server"] != want_server: bad.append(f"top server {shape['top_server']}, expected {want_server}")
+for b in bad: print("FAIL: " + b)
+sys.exit(1 if bad else 0)
+PY
+}
+
+run link "" spread failing_link_or_device -
+run server "match ip dst 10.196.2.3/32" one_server one_server 10.196.2.3
+run client "match ip src 10.196.1.4/32" one_client one_client -
+
+if [ "$failures" -ne 0 ]; then
+  echo "kernel shapes: $failures run(s) failed"
+  exit 1
+fi
+echo "kernel shapes: every run named the cause that was built"
