@@ -33,14 +33,7 @@ for tool in ip tc tcpdump iperf3 python3; do
 done
 NS_C=seqwatch-sh-cli NS_R=seqwatch-sh-rtr NS_S=seqwatch-sh-srv
 tmp=$(mktemp -d)
-cleanup() {
-  for ns in "$NS_C" "$NS_R" "$NS_S"; do
-    if ip netns list | grep -qw "^$ns"; then
-      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-      ip netns del "$ns" 2>/dev/null || true
-    fi
-  done
-}
+cleanup() { delete_namespaces "$NS_C" "$NS_R" "$NS_S"; }
 trap 'cleanup; [ -n "${KERNEL_SHAPES_KEEP:-}" ] && cp "$tmp"/*.pcap "$KERNEL_SHAPES_KEEP"/; rm -rf "$tmp"' EXIT
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 

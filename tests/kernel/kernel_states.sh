@@ -31,14 +31,7 @@ for tool in ip tcpdump tshark nstat ss ping python3; do
 done
 NS_C=seqwatch-st-cli NS_S=seqwatch-st-srv
 tmp=$(mktemp -d)
-cleanup() {
-  for ns in "$NS_C" "$NS_S"; do
-    if ip netns list | grep -qw "^$ns"; then
-      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-      ip netns del "$ns" 2>/dev/null || true
-    fi
-  done
-}
+cleanup() { delete_namespaces "$NS_C" "$NS_S"; }
 trap 'cleanup; rm -rf "$tmp"' EXIT
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 

@@ -17,3 +17,15 @@ require_root() {
     exit 77
   fi
 }
+
+# delete_namespaces NS...: kills what still runs in each namespace, then deletes it (those
+# that do not exist are skipped): a test's cleanup, before each run and on exit.
+delete_namespaces() {
+  local ns pid
+  for ns in "$@"; do
+    if ip netns list | grep -qw "^$ns"; then
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+      ip netns del "$ns" 2>/dev/null || true
+    fi
+  done
+}
