@@ -47,7 +47,7 @@ inline void count_segment(uint8_t& status, HalfCounters& cnt) noexcept {
 
 // Every segment of a side: the time since its previous one (HalfCounters::pace_gap).
 inline void note_pace_gap(HalfCounters& cnt, uint32_t now, uint32_t prev_sent_us) noexcept {
-  cnt.pace_gap = static_cast<uint16_t>((cnt.pace_gap & kShortTimerSeen) | pace_gap_code(now - prev_sent_us));
+  cnt.pace_gap = static_cast<uint16_t>((cnt.pace_gap & kShortTimerSeen) | pace_gap_code(elapsed_us(now, prev_sent_us)));
 }
 
 // A segment of `seglen` payload bytes from side d: longer than the MSS its receiver
@@ -101,7 +101,7 @@ inline void ack_in_segment(const HalfState& rev, TcpCold& cold, uint8_t& status,
 // per direction, never across a retransmission: Karn).
 inline void rtt_sample(HalfState& rev, TcpCold& cold, uint8_t& status, uint32_t ack, uint32_t now) noexcept {
   if (rev.rtt_end != 0 && seq_ge(ack, rev.rtt_end)) {
-    const uint32_t sample = now - rev.rtt_time_us;
+    const uint32_t sample = elapsed_us(now, rev.rtt_time_us);
     if (cold.rtt_samples == 0 || sample < cold.rtt_min_us) cold.rtt_min_us = sample;
     if (sample > cold.rtt_max_us) cold.rtt_max_us = sample;
     cold.rtt_sum_us += sample;
@@ -122,7 +122,7 @@ inline void handshake_ack(TcpCold& cold, int d, uint32_t now) noexcept {
   if (cold.stage == Stage::kSynReceived && d == cold.initiator) {
     cold.stage = Stage::kEstablished;
     // A simultaneous open has no SYN/ACK -> ACK round trip of one side to measure.
-    if (!cold.simultaneous_open()) cold.hs_rtt_ack_us = now - cold.synack_time_us;
+    if (!cold.simultaneous_open()) cold.hs_rtt_ack_us = elapsed_us(now, cold.synack_time_us);
   }
 }
 
@@ -170,8 +170,8 @@ inline uint64_t timeout_quiet(uint32_t rtt, bool short_timer) noexcept {
 }
 inline bool paced_answer(const HalfState& rev, bool peer_clocks, uint32_t now, uint32_t prev_sent_us,
                          uint32_t prev_gap_us) noexcept {
-  const uint32_t gap = now - prev_sent_us;
-  if (!peer_clocks || now - rev.lastack_time_us >= gap) return false;
+  const uint32_t gap = elapsed_us(now, prev_sent_us);
+  if (!peer_clocks || elapsed_us(now, rev.lastack_time_us) >= gap) return false;
   if (prev_gap_us < kRenoAnswerUs || prev_gap_us >= kMinRtoUs) return false;
   const uint32_t diff = gap > prev_gap_us ? gap - prev_gap_us : prev_gap_us - gap;
   return diff <= kPaceSlotUs;
@@ -196,7 +196,7 @@ inline bool reno_late_head_resend(const HalfState& fwd, const HalfState& rev, co
   const uint32_t rtt = timer_rtt(cold);
   uint32_t side = d == cold.initiator ? cold.hs_rtt_ack_us : cold.hs_rtt_syn_us;
   if (side == 0) side = rtt;
-  const uint32_t since_peer = now - rev.lastack_time_us;
+  const uint32_t since_peer = elapsed_us(now, rev.lastack_time_us);
   if (since_peer < kRenoAnswerUs + 2 * uint64_t{side}) return false;
   return since_ack_advance(rev, now, since_peer) >= timeout_quiet(rtt, short_timer);
 }
@@ -236,19 +236,8 @@ inline bool fast_eligible(const flow::FlowEntry& f, int d, const decode::TcpInfo
   return true;
 }
 
-// The flow's clock (µs, low 32 bits): its newest packet time, which never runs backwards
-// (TcpStage keeps FlowEntry::last_ts_ns at the newest). Stored times stay the packets' own,
-// and Wireshark's time rules (out-of-order, the fast-retransmission window, the first RTT)
-// read them against the packet's time as tshark does; seqwatch's own time measures (RTT
-// samples, handshake times, zero-window time, pacing, the timer rules) read the clock, so a
-// capture whose time steps back (merged interfaces or queues, NIC and host stamps) never
-// makes a difference wrap to an hour of silence.
-inline uint32_t flow_clock_us(const flow::FlowEntry& f, uint64_t ts_ns) noexcept {
-  return static_cast<uint32_t>((ts_ns > f.last_ts_ns ? ts_ns : f.last_ts_ns) / 1000);
-}
-
 // fast_eligible() said yes: every change analyze_segment_rules() would make, in its order.
-inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, uint32_t now, uint32_t clock,
+inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, uint32_t now,
                          uint32_t frame, SegmentVerdict& out) noexcept {
   HalfState& fwd = f.half[d];
   HalfState& rev = f.half[1 - d];
@@ -273,16 +262,16 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   fwd.lastack_time_us = now;
   fwd.lastseg &= kLastRunTail;
   first_ack(fwd, cold, now);
-  handshake_ack(cold, d, clock);
+  handshake_ack(cold, d, now);
   ack_in_segment(rev, cold, f.status, ack, cold.mss[d], bits, out);
-  rtt_sample(rev, cold, f.status, ack, clock);
+  rtt_sample(rev, cold, f.status, ack, now);
   if (seglen > 0 && fwd.rtt_end == 0) {
     fwd.rtt_end = seq + seglen;
     fwd.rtt_time_us = now;
   }
   HalfCounters& cnt = f.count[d];
   count_segment(f.status, cnt);
-  note_pace_gap(cnt, clock, prev_sent_us);
+  note_pace_gap(cnt, now, prev_sent_us);
   cnt.data_bytes += seglen;
   note_super_segment(cold, d, seglen);
   f.retx_last &= static_cast<uint8_t>(~((1u | kRetxLastClocks) << d));
@@ -358,7 +347,7 @@ void start_flow(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uin
 bool analyze_segment_fast(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame,
                           SegmentVerdict& out) noexcept {
   if (fast_eligible(f, static_cast<int>(dir), t)) {
-    fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), flow_clock_us(f, ts_ns), frame, out);
+    fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame, out);
     return true;
   }
   if (first_syn_eligible(f, t)) {
@@ -371,7 +360,7 @@ bool analyze_segment_fast(flow::FlowEntry& f, flow::Dir dir, const decode::TcpIn
 Action analyze_segment(flow::FlowEntry& f, flow::Dir dir, const decode::TcpInfo& t, uint64_t ts_ns, uint32_t frame,
                        SegmentVerdict& out) noexcept {
   if (fast_eligible(f, static_cast<int>(dir), t)) {
-    fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), flow_clock_us(f, ts_ns), frame, out);
+    fast_segment(f, static_cast<int>(dir), t, static_cast<uint32_t>(ts_ns / 1000), frame, out);
     return Action::kNone;
   }
   if (first_syn_eligible(f, t)) {
@@ -406,7 +395,6 @@ inline void restart_sequence_space(HalfState& h) noexcept {
   HalfCounters& cnt = f.count[d];
   TcpCold& cold = f.cold;
   const uint32_t now = static_cast<uint32_t>(ts_ns / 1000);
-  const uint32_t clock = flow_clock_us(f, ts_ns);     // never behind any time stored before
   const uint32_t prev_sent_us = fwd.lastack_time_us;  // this side's previous segment (updated below)
   const uint32_t prev_ack = fwd.lastack;              // this side's ACK before this segment (updated below)
   const uint8_t fl = t.flags;
@@ -592,7 +580,7 @@ done:
     if (seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked == 0) fwd.maxseqtobeacked = fwd.nextseq;
   }
   // Zero-window time: the window stays 0 from this side's previous segment to this one.
-  if ((fwd.flags & kWindowSet) && fwd.window == 0) fwd.zw_total_ms += (clock - fwd.lastack_time_us) / 1000;
+  if ((fwd.flags & kWindowSet) && fwd.window == 0) fwd.zw_total_ms += elapsed_us(now, fwd.lastack_time_us) / 1000;
   fwd.window = t.window;
   fwd.flags |= kWindowSet;
   // The ACK moved forward (or off "unset"): the same test as fast_segment()'s.
@@ -600,7 +588,7 @@ done:
   fwd.lastack = ack;
   fwd.lastack_time_us = now;
   const uint32_t prev_gap_us = pace_gap_us(cnt.pace_gap);  // read by the counters below
-  note_pace_gap(cnt, clock, prev_sent_us);
+  note_pace_gap(cnt, now, prev_sent_us);
   fwd.lastseg = static_cast<uint8_t>((fwd.lastseg & kLastRunTail) | ((bits & kKeepAlive) ? kLastKeepAlive : 0) |
                                      ((bits & kZeroWindowProbe) ? kLastZeroWindowProbe : 0));
   // P5-P9: first RTT (the out-of-order threshold) and window scaling.
@@ -682,7 +670,7 @@ done:
   }
 
   // RTT: one timed segment per direction, never across a retransmission (Karn).
-  if (has_ack) rtt_sample(rev, cold, f.status, ack, clock);
+  if (has_ack) rtt_sample(rev, cold, f.status, ack, now);
   if ((bits & (kRetransmission | kOutOfOrder)) || counts_as_retx) {  // a re-sent keep-alive byte too
     fwd.rtt_end = 0;
   } else if (seglen > 0 && fwd.rtt_end == 0) {
@@ -704,8 +692,8 @@ done:
     if (bits & kFastRetransmission) {
       // The verdict stays Wireshark's; the counters follow the sender.
       const bool peer_clocks = f.retx_last & (kRetxLastClocks << r);
-      if (reno_late_head_resend(fwd, rev, cold, d, seq, clock, cnt.pace_gap & kShortTimerSeen) &&
-          !paced_answer(rev, peer_clocks, clock, prev_sent_us, prev_gap_us)) {
+      if (reno_late_head_resend(fwd, rev, cold, d, seq, now, cnt.pace_gap & kShortTimerSeen) &&
+          !paced_answer(rev, peer_clocks, now, prev_sent_us, prev_gap_us)) {
         count_up(f.status, cnt.rto_retx);
       } else {
         count_up(f.status, cnt.fast_retx);
@@ -728,9 +716,9 @@ done:
       //   at HZ=250) with neither side sending, sooner than any timeout.
       const uint32_t rtt = timer_rtt(cold);
       const bool peer_seen = rev.flags & kWindowSet;
-      const uint32_t since_peer = clock - rev.lastack_time_us;
+      const uint32_t since_peer = elapsed_us(now, rev.lastack_time_us);
       const uint32_t probe_quiet = rtt > kProbeFloorUs ? rtt : kProbeFloorUs;
-      const uint32_t since_tail = clock - fwd.nextseq_time_us;
+      const uint32_t since_tail = elapsed_us(now, fwd.nextseq_time_us);
       const bool tail = (seglen > 0 || fin) && seq + seglen + (fin ? 1u : 0u) == fwd.nextseq;  // a bare FIN too
       const bool recovering = f.retx_last & (1u << d);  // no probe during recovery (RFC 8985 7.2: open state only)
       // A lone segment (head and tail at once): Linux's probe timeout is 2 x SRTT + rto_min,
@@ -739,11 +727,11 @@ done:
       // it alone (both timers restart there). Found in a kernel run: the 1-byte last message
       // of iperf3's control connection lost, its probe 204.5 ms later read as a timeout.
       const bool lone = tail && peer_seen && seq == rev.lastack && (fwd.flags & kSackPerm) && (rev.flags & kSackPerm);
-      const uint64_t since_lone = lone ? std::min<uint64_t>(since_tail, since_ack_advance(rev, clock, since_peer)) : 0;
+      const uint64_t since_lone = lone ? std::min<uint64_t>(since_tail, since_ack_advance(rev, now, since_peer)) : 0;
       const bool lone_probe =
           lone && since_lone >= kMinRtoUs && since_lone < kMinRtoUs + 2 * uint64_t{rtt} + 2 * kClockedUs;
       if (tail && !recovering && rev.dupacknum == 0 && (since_tail < kMinRtoUs || lone_probe) && since_tail >= probe_quiet &&
-          clock - prev_sent_us >= probe_quiet && (!peer_seen || since_peer >= probe_quiet)) {
+          elapsed_us(now, prev_sent_us) >= probe_quiet && (!peer_seen || since_peer >= probe_quiet)) {
         bits |= kTailLossProbe;
         count_up(f.status, cold.tail_probes);
       } else if (since_tail >= probe_quiet) {
@@ -753,7 +741,7 @@ done:
         const bool head = rev.lastack == 0 || seq == rev.lastack;  // the oldest unacknowledged segment
         const bool peer_clocks = f.retx_last & (kRetxLastClocks << (1 - d));
         const bool unclocked = since_peer >= clocked || !peer_clocks;
-        const uint64_t stalled = since_ack_advance(rev, clock, since_peer);
+        const uint64_t stalled = since_ack_advance(rev, now, since_peer);
         // A timer shorter than the minimum RTO (a lowered rto_min, data-centre tuning) is
         // recognised where nothing else can have sent the re-send: the peer sent no loss
         // evidence since its ACK last moved (no duplicate ACK; its latest segment carries no
@@ -772,7 +760,7 @@ done:
         // capture: asymmetric routing, a SPAN session of one direction, where its ACKs never
         // pass the sensor). A re-send amid the sender's own traffic there is recovery clocked
         // by ACKs the sensor cannot see: neither fast nor timeout (it stays in retx_segments).
-        const bool unheard_timer = !peer_seen && (syn || clock - prev_sent_us >= kMinRtoUs);
+        const bool unheard_timer = !peer_seen && (syn || elapsed_us(now, prev_sent_us) >= kMinRtoUs);
         if (unheard_timer || (peer_seen && head && unclocked && stalled >= timeout_quiet(rtt, short_timer && no_sack)) ||
             (peer_seen && head && no_evidence && stalled >= timeout_quiet(rtt, short_timer)))
           count_up(f.status, cnt.rto_retx);
@@ -846,12 +834,12 @@ done:
         f.status |= flow::kFlowSynAckAfterAck;
       }
     } else if (!own && !cold.simultaneous_open()) {
-      if (cold.syn_count != 0) cold.hs_rtt_syn_us = clock - cold.syn_time_us;
+      if (cold.syn_count != 0) cold.hs_rtt_syn_us = elapsed_us(now, cold.syn_time_us);
       cold.synack_time_us = now;
     }
     if (cold.stage == Stage::kNone || cold.stage == Stage::kSynSent) cold.stage = Stage::kSynReceived;
   } else if (has_ack) {
-    handshake_ack(cold, d, clock);
+    handshake_ack(cold, d, now);
   }
   if (fin && !bad) {
     fwd.flags |= kFinSeen;

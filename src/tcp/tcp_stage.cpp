@@ -185,7 +185,9 @@ void TcpStage::emit_active(const flow::FlowEntry& e) noexcept {
   if (!_mm_testz_si128(eq, eq)) [[unlikely]] {
     unsigned k = 0;
     while ((bucket[k] >> kCopyCheckShift) != check) ++k;
-    const uint32_t age = (now - static_cast<uint32_t>(bucket[k])) & kCopyTimeMask;
+    // A copy stamped a little before its original (a capture merged from several interfaces
+    // or queues): an age within kCopyStepBackUs below zero is none, not 16.7 s.
+    const uint32_t age = copy_age(now, static_cast<uint32_t>(bucket[k]));
     const unsigned seen_ttl = (bucket[k] >> kCopyTtlBit) & 3u;
     const bool other_hop = ((seen_ttl ^ ttl_low) & 1u) != 0;
     bool copy;
@@ -217,7 +219,7 @@ void TcpStage::emit_active(const flow::FlowEntry& e) noexcept {
       // No identity evidence: within kWeakCopyWindowUs, and the peer silent since the
       // original. Never a RST: a closed port answers every segment still in flight with the
       // same RST (ID 0, seq = their common ACK), sent by no socket, so no counter tells them apart.
-      const uint32_t peer_age = (now - peer.lastack_time_us) & kCopyTimeMask;
+      const uint32_t peer_age = copy_age(now, peer.lastack_time_us);
       // The peer's latest segment in the original's microsecond: after the original unless
       // the peer had already sent in that microsecond when the original was seen (then the
       // order is unknown, and the peer is taken as silent). A receiver's duplicate ACKs
@@ -296,10 +298,7 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
     if (f->last_ts_ns < period_start_ && !created) [[unlikely]] emit_active(*f);
     if (ts > f->last_ts_ns) f->last_ts_ns = ts;
     SegmentVerdict verdict;
-    // The copy check reads the flow's clock, which never runs backwards (f->last_ts_ns, just
-    // updated): a copy stamped a little before its original (merged interfaces or queues)
-    // is still within the window.
-    if (copy_buckets_ && is_copy(t, hashes_[i], dirs_[i], ttl_low(views[i]), *f, f->last_ts_ns) && !created) [[unlikely]] {
+    if (copy_buckets_ && is_copy(t, hashes_[i], dirs_[i], ttl_low(views[i]), *f, ts) && !created) [[unlikely]] {
       // A copy of a segment already analysed: reported, not analysed again.
       verdict.bits = kDuplicatePacket;
       ++counters_.copies;

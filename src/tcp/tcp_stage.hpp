@@ -128,6 +128,13 @@ class TcpStage {
   static constexpr unsigned kCopyPeerTieBit = 27;
   static constexpr unsigned kCopyCheckShift = kCopyPeerTieBit + 1;
   static constexpr uint32_t kCopyTimeMask = (1u << kCopyTtlBit) - 1;
+  // Ages on that 24-bit clock; one less than kCopyStepBackUs below zero (a time that stepped
+  // back) is 0, as tcp::elapsed_us reads the 32-bit one.
+  static constexpr uint32_t kCopyStepBackUs = 100'000;
+  static uint32_t copy_age(uint32_t now, uint32_t then) noexcept {
+    const uint32_t d = (now - then) & kCopyTimeMask;
+    return d > kCopyTimeMask - kCopyStepBackUs ? 0u : d;
+  }
   struct alignas(32) CopyBucket {
     uint64_t e[kCopyWays] = {};
   };

@@ -109,14 +109,30 @@ inline uint16_t gap_code(uint32_t start, uint32_t end) noexcept {
 // The clock of HalfState::ack_adv: packet time in 1.024 ms units, low 16 bits.
 inline uint16_t ack_clock(uint32_t now_us) noexcept { return static_cast<uint16_t>(now_us >> 10); }
 
+// Microseconds from `then` to `now` on the 32-bit packet clock. A capture whose time steps
+// back (merged from several interfaces or RX queues, stamped partly by a NIC and partly by the
+// host) can put `now` a little before a time stored earlier: such a difference counts as no
+// time instead of wrapping to 71 minutes of silence (a timeout, an RTT, a zero window of 71
+// minutes). Steps back of up to kStepBackUs are recognised; a real difference is read right up
+// to 71 minutes less that (idle timeouts are at most an hour by default).
+inline constexpr uint32_t kStepBackUs = 10'000'000;
+inline uint32_t elapsed_us(uint32_t now, uint32_t then) noexcept {
+  const uint32_t d = now - then;
+  return d > ~kStepBackUs ? 0u : d;
+}
+
 // Microseconds since this side's ACK last advanced, given the time since its latest segment
 // (never more: the advance came with one of its segments). ack_adv holds 67 s of clock;
 // whole wraps are added back until the result is at least since_segment_us (exact while
 // this side sent only duplicate ACKs for under 67 s). A side that never acknowledged
 // anything: the time since its latest segment.
+// A time that steps back (see elapsed_us) is no time here too: an ack_clock difference in the
+// top ~10 s of its 67 s range is one.
 inline uint64_t since_ack_advance(const HalfState& h, uint32_t now_us, uint32_t since_segment_us) noexcept {
   if (h.lastack == 0) return since_segment_us;
-  uint64_t d = static_cast<uint64_t>(static_cast<uint16_t>(ack_clock(now_us) - h.ack_adv)) << 10;
+  const uint16_t raw = static_cast<uint16_t>(ack_clock(now_us) - h.ack_adv);
+  if (raw > 0xFFFFu - (kStepBackUs >> 10)) return since_segment_us;
+  uint64_t d = static_cast<uint64_t>(raw) << 10;
   while (d + 1024 < since_segment_us) d += uint64_t{1} << 26;
   return d;
 }

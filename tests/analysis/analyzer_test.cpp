@@ -151,6 +151,20 @@ TEST(Analyzer, TimeSteppingBackIsNoSilence) {
   ASSERT_EQ(z.records().size(), 1u);
   EXPECT_LT(z.records()[0].half[1].zw_total_ms, 100u);
   EXPECT_LT(z.records()[0].cold.rtt_max_us, 100000u);
+
+  // One packet stamped 5 s ahead (a clock glitch): the segments after it, stamped right, are
+  // no 71 minutes of silence either, and it holds no clock back for the rest of the flow.
+  Conversation o;
+  o.handshake(CI, SI);
+  o.send({true, C1, S1, A | P, 100, 502, 20000});
+  o.send({true, C1 + 100, S1, A | P, 100, 502, 21000});  // lost downstream
+  o.send({false, S1, C1 + 100, A, 0, 509, 5022000});     // the ACK, stamped 5 s ahead
+  o.send({true, C1 + 200, S1, A | P, 100, 502, 22500});
+  EXPECT_EQ(o.send({true, C1 + 100, S1, A | P, 100, 502, 40000}) & kRetransmission, kRetransmission);
+  o.finish();
+  ASSERT_EQ(o.records().size(), 1u);
+  EXPECT_EQ(o.records()[0].count[0].rto_retx, 0u);
+  EXPECT_LT(o.records()[0].cold.rtt_max_us, 10000000u);
 }
 
 // A timeout while duplicate ACKs keep arriving: the retransmission timer restarts only
