@@ -330,7 +330,7 @@ void RetransReport::count_end(const event::FlowRecord& r) {
   for (const unsigned side : {client, server}) {
     if (r.half[side].zw_total_ms == 0) continue;
     zero_window_[side == server].add(endpoints_of(r).second, max_endpoints_);
-    zero_window_longest_ms_ = std::max<uint64_t>(zero_window_longest_ms_, r.half[side].zw_total_ms);
+    zero_window_longest_ms_[side == server] = std::max<uint64_t>(zero_window_longest_ms_[side == server], r.half[side].zw_total_ms);
   }
   // Only where it can matter: a direction carried a window's worth (64 KiB) or more.
   if ((r.half[0].flags & r.half[1].flags & tcp::kSynSeen) &&
@@ -353,7 +353,9 @@ void RetransReport::count_end(const event::FlowRecord& r) {
     const bool by_client = cf & tcp::kFinSeen;
     ++(by_client ? ends_.half_closed_by_client : ends_.half_closed_by_server);
     const HalfClosed h{r.last_ts_ns, endpoints_of(r).second, by_client};
-    if (newest_ts_ns_ >= h.last_ts_ns + kLingerNs) {
+    if (r.count[0].segments == 0 || r.count[1].segments == 0) {
+      // One-sided: the other side's FIN could not have been seen here; not judged.
+    } else if (newest_ts_ns_ >= h.last_ts_ns + kLingerNs) {
       lingering_[by_client].add(h.service, max_endpoints_);
     } else {
       if (half_closed_.size() >= max_endpoints_) {  // tally what can be judged by now, keep the rest
@@ -461,7 +463,7 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
       {"zero_window",
        {{"by_client", {{"connections", zero_window_[0].total}, {"top_services", zero_window_[0].top_json(top_n)}}},
         {"by_server", {{"connections", zero_window_[1].total}, {"top_services", zero_window_[1].top_json(top_n)}}},
-        {"longest_ms", zero_window_longest_ms_}}},
+        {"longest_ms", std::max(zero_window_longest_ms_[0], zero_window_longest_ms_[1])}}},
       {"window_full_segments", verdicts_[std::countr_zero(uint32_t{tcp::kWindowFull})]},
       {"no_window_scaling", {{"connections", no_wscale_.total}, {"top_services", no_wscale_.top_json(top_n)}}}};
   const auto linger = lingering();
@@ -575,9 +577,9 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
     const ServiceTally& z = zero_window_[server_side];
     if (z.total == 0) continue;
     fmt::print(out, "  ZERO WINDOW    {} connection(s) where the {} advertised a zero window{}, one for {} ms in all "
-                    "(the longest, either side): its application stopped reading, so the {} waited; the receiver, "
-                    "not the network, held them back\n",
-               z.total, server_side ? "server" : "client", most(z), zero_window_longest_ms_,
+                    "(the longest): its application stopped reading, so the {} waited; the receiver, not the network, "
+                    "held them back\n",
+               z.total, server_side ? "server" : "client", most(z), zero_window_longest_ms_[server_side],
                server_side ? "client" : "server");
   }
   if (const uint64_t full = verdicts_[std::countr_zero(uint32_t{tcp::kWindowFull})]; full != 0)

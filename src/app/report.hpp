@@ -177,7 +177,7 @@ class RetransReport {
   // server) and service, with the longest episode total of a flow; and connections without
   // window scaling (both SYNs seen, one lacked the option: the window stays under 64 KiB).
   std::array<ServiceTally, 2> zero_window_;
-  uint64_t zero_window_longest_ms_ = 0;
+  std::array<uint64_t, 2> zero_window_longest_ms_{};  // [server side]
   ServiceTally no_wscale_;
   uint64_t half_closed_untracked_ = 0;  // beyond max_endpoints: not judged (counted)
   uint64_t newest_ts_ns_ = 0;           // newest packet time of any record

@@ -258,6 +258,10 @@ TEST(Report, HalfClosedConnectionsLeftOpenAreJudgedAgainstTheNewestPacket) {
   r.add(later);
   half(4, 10, false);  // 90 s before the newest packet already: judged at once
   half(5, 95, true);   // 5 s: not yet
+  event::FlowRecord one = flow(6, 6, 7, 0, true);  // one-sided: the server's FIN could not be seen
+  one.half[0].flags = kSynSeen | kFinSeen;
+  one.cold.stage = Stage::kClosing;
+  r.add(one);
   const auto j = r.to_json(10)["half_closed_lingering"];
   EXPECT_EQ(j["by_server"]["connections"], 3);
   EXPECT_EQ(j["by_server"]["top_services"][0]["connections"], 3);
