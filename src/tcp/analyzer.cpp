@@ -636,8 +636,17 @@ done:
   // there whose byte the peer has NOT acknowledged is the last one-byte message re-sent (a
   // tail-loss probe or timeout: an application's one-byte messages, e.g. iperf3's control
   // channel), which the sender's kernel counts in TcpRetransSegs; a keep-alive re-sends a
-  // byte already acknowledged (seq = SND.UNA - 1). The verdict stays Wireshark's.
-  if ((bits & kKeepAlive) && seglen == 1 && rev.lastack != 0 && seq_ge(seq, rev.lastack)) counts_as_retx = true;
+  // byte already acknowledged (seq = SND.UNA - 1), and only once the connection has been
+  // idle for the keep-alive time since that ACK (at least 1 s: Linux's TCP_KEEPIDLE floor;
+  // no timer runs while data is in flight). So a one-byte "keep-alive" less than that after
+  // the side sent the byte as new data re-sends it: its ACK passed the sensor but was lost
+  // past it (found in a kernel run: iperf3's control byte re-sent 5.8 ms later, its ACK
+  // dropped by a congested router; TcpRetransSegs counted it). Not the time since either
+  // side's latest segment: Windows peers send keep-alives 13 ms after answering the other
+  // side's (smb3_multichannel.pcap). The verdict stays Wireshark's.
+  if ((bits & kKeepAlive) && seglen == 1 && rev.lastack != 0 &&
+      (seq_ge(seq, rev.lastack) || elapsed_us(now, fwd.nextseq_time_us) < kKeepAliveIdleUs))
+    counts_as_retx = true;
   // A simultaneous open's first SYN/ACK of a side re-uses the sequence number of that side's
   // own SYN (Wireshark: a retransmission, and the verdict stays) but is its one answer to the
   // other side's SYN: nothing was lost, and the sender does not count it as a re-send

@@ -32,6 +32,9 @@ inline constexpr uint32_t kProbeFloorUs = 5000;
 // RACK's reordering window (a quarter of the minimum RTT, RFC 8985) can hold the re-send
 // back by a few milliseconds.
 inline constexpr uint32_t kClockedUs = 10000;
+// A keep-alive follows at least this much idle time (Linux's floor for TCP_KEEPIDLE and
+// TCP_KEEPINTVL); a one-byte "keep-alive" sooner re-sends a byte (analyzer.cpp, "Counters").
+inline constexpr uint32_t kKeepAliveIdleUs = 1000000;
 
 // What the caller must do after analyze_segment().
 enum class Action : uint8_t {

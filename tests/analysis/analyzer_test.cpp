@@ -676,6 +676,27 @@ TEST(Analyzer, OneByteResendBeforeItsAckCountsAsRetransmission) {
   EXPECT_EQ(cnt.segments, 2u + 3u);  // SYN, ACK of the handshake + three data segments
 }
 
+// The same byte re-sent after its ACK passed the sensor (the ACK was lost past it: a
+// congested router, kernel-shapes' congestion run) 6 ms after it was sent: no keep-alive
+// comes that soon after the side's latest data (Linux's idle floor is 1 s), so the sender
+// re-sent it and counts it. A keep-alive 13 ms after answering the peer's keep-alive, long
+// after the side's data, stays one (Windows peers, smb3_multichannel.pcap).
+TEST(Analyzer, OneByteResendSoonAfterItsAckCountsAsRetransmission) {
+  Conversation c;
+  c.handshake(CI, SI);
+  c.send({true, C1, S1, A | P, 1, 502, 20000});
+  c.send({false, S1, C1 + 1, A, 0, 509, 22000});  // the ACK passes the sensor ...
+  EXPECT_EQ(c.send({true, C1, S1, A | P, 1, 502, 26000}) & kKeepAlive, kKeepAlive);  // ... and is lost past it
+  c.send({false, S1, C1 + 1, A, 0, 509, 27000});
+  // Much later: the server's keep-alive, answered, and the client's own 13 ms after.
+  EXPECT_EQ(c.send({false, S1 - 1, C1 + 1, A, 0, 509, 90000000}), kKeepAlive);
+  EXPECT_EQ(c.send({true, C1 + 1, S1, A, 0, 502, 90000300}), kKeepAliveAck);
+  EXPECT_EQ(c.send({true, C1, S1, A, 1, 502, 90013000}), kKeepAlive);
+  c.finish();
+  EXPECT_EQ(c.records()[0].count[0].retx_segs, 1u);
+  EXPECT_EQ(c.records()[0].count[1].retx_segs, 0u);
+}
+
 TEST(Analyzer, WindowFull) {
   Conversation c;
   c.handshake(CI, SI, 0, 10000, -1);

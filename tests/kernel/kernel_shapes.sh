@@ -9,8 +9,15 @@
 #   server  the same, only on the way to one server address (a sick server, 4 services on it,
 #           none with most of the retransmissions alone): persistent, one_server, that host;
 #   client  the same, only from one client address (a sick client): one_client.
+#   congestion  no chosen drop: the router's server-facing port is a tbf bottleneck of
+#           48 Mbit/s that the 16 connections (32 Mbit/s) fit in, and a fifth client address
+#           sends UDP at 48 Mbit/s for 0.3 s every 2.5 s (a periodic batch job): the queue
+#           overflows in those bursts only, and every connection loses there: bursty,
+#           periodic (period within 10% of 2.5 s), spread, congestion.
 # In every run seqwatch's retransmissions must match the segments the router dropped (each
-# dropped segment is sent again; within 3%, or 6: a spurious re-send or two). Senders are paced by the kernel
+# dropped segment is sent again; within 3%, or 6: a spurious re-send or two); in the
+# congestion run, whose tbf also drops UDP, the senders' own count instead (TcpRetransSegs of
+# the client and server namespaces, nstat). Senders are paced by the kernel
 # (iperf3 --fq-rate, SO_MAX_PACING_RATE), not by iperf3 -b, which sends in bursts every
 # half second and so makes any loss look bursty.
 # netem is not available on these kernels, nor tc actions: the drop is an htb class whose
@@ -23,6 +30,7 @@
 # (tcp_early_retrans=0): paced senders probe after each burst (delayed ACKs), re-sends that
 # are no loss and would blur the shape that was built.
 # Usage: kernel_shapes.sh SEQWATCH_BINARY   (needs root: network namespaces)
+# KERNEL_SHAPES_ONLY=NAME runs one scenario; KERNEL_SHAPES_KEEP=DIR keeps the captures.
 set -euo pipefail
 seqwatch=$1
 src=${SEQWATCH_SOURCE_DIR:?}
@@ -31,7 +39,7 @@ require_root
 for tool in ip tc tcpdump iperf3 python3; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool not found (tools/install-deps.sh installs it)"; exit 1; }
 done
-NS_C=seqwatch-sh-cli NS_R=seqwatch-sh-rtr NS_S=seqwatch-sh-srv
+NS_C=${KS_NS_PREFIX:-seqwatch}-sh-cli NS_R=${KS_NS_PREFIX:-seqwatch}-sh-rtr NS_S=${KS_NS_PREFIX:-seqwatch}-sh-srv
 tmp=$(mktemp -d)
 cleanup() { delete_namespaces "$NS_C" "$NS_R" "$NS_S"; }
 trap 'cleanup; [ -n "${KERNEL_SHAPES_KEEP:-}" ] && cp "$tmp"/*.pcap "$KERNEL_SHAPES_KEEP"/; rm -rf "$tmp"' EXIT
@@ -39,15 +47,18 @@ in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 SECONDS_RUN=${KERNEL_SHAPES_SECONDS:-8}
 failures=0
+BURST_EVERY_S=2.5
 # NAME MATCH_EXTRA EXPECTED_WHO EXPECTED_SUSPECT EXPECTED_TOP_SERVER
+# (MATCH_EXTRA "congestion": the tbf bottleneck and UDP bursts instead of the u32 drop)
 run() {
   local name=$1 extra=$2 want_who=$3 want_suspect=$4 want_server=$5
+  [ -z "${KERNEL_SHAPES_ONLY:-}" ] || [ "$KERNEL_SHAPES_ONLY" = "$name" ] || return 0
   echo "=== $name"
   cleanup
   for ns in "$NS_C" "$NS_R" "$NS_S"; do ip netns add "$ns"; in_ns "$ns" ip link set lo up; done
   ip link add sh-cli netns "$NS_C" type veth peer name sh-rc netns "$NS_R"
   ip link add sh-rs netns "$NS_R" type veth peer name sh-srv netns "$NS_S"
-  for i in 2 3 4 5; do
+  for i in 2 3 4 5 9; do
     in_ns "$NS_C" ip addr add "10.196.1.$i/24" dev sh-cli
     in_ns "$NS_S" ip addr add "10.196.2.$i/24" dev sh-srv
   done
@@ -67,14 +78,19 @@ run() {
   in_ns "$NS_S" ip route add default via 10.196.2.1
   in_ns "$NS_R" sysctl -qw net.ipv4.ip_forward=1
   in_ns "$NS_C" sysctl -qw net.ipv4.tcp_early_retrans=0
-  # The drop: htb, default class 1:10 passes; class 1:20's leaf holds no packet.
-  in_ns "$NS_R" tc qdisc add dev sh-rs root handle 1: htb default 10 r2q 100000
-  in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:10 htb rate 10gbit
-  in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:20 htb rate 10gbit
-  in_ns "$NS_R" tc qdisc add dev sh-rs parent 1:20 handle 20: pfifo limit 0
-  # shellcheck disable=SC2086
-  in_ns "$NS_R" tc filter add dev sh-rs parent 1: protocol ip prio 1 u32 \
-    match u16 0x0400 0x0400 at 2 match u8 0x00 0x1f at 5 $extra flowid 1:20
+  if [ "$extra" = congestion ]; then
+    # A bottleneck the connections fit in (a 16 kB bucket, a 64 kB queue: ~11 ms at 48 Mbit/s).
+    in_ns "$NS_R" tc qdisc add dev sh-rs root tbf rate 48mbit burst 16kb limit 64kb
+  else
+    # The drop: htb, default class 1:10 passes; class 1:20's leaf holds no packet.
+    in_ns "$NS_R" tc qdisc add dev sh-rs root handle 1: htb default 10 r2q 100000
+    in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:10 htb rate 10gbit
+    in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:20 htb rate 10gbit
+    in_ns "$NS_R" tc qdisc add dev sh-rs parent 1:20 handle 20: pfifo limit 0
+    # shellcheck disable=SC2086
+    in_ns "$NS_R" tc filter add dev sh-rs parent 1: protocol ip prio 1 u32 \
+      match u16 0x0400 0x0400 at 2 match u8 0x00 0x1f at 5 $extra flowid 1:20
+  fi
   for s in 2 3 4 5; do
     for c in 2 3 4 5; do
       in_ns "$NS_S" iperf3 -s -D -1 -B "10.196.2.$s" -p "530$((c - 1))" >/dev/null 2>&1
@@ -92,13 +108,50 @@ run() {
       pids+=($!)
     done
   done
+  local udp=
+  if [ "$extra" = congestion ]; then
+    # The batch job: UDP (no re-sends of its own) to an address with no listener, 48 Mbit/s
+    # of 1400-byte datagrams for 0.3 s every BURST_EVERY_S, from 1 s after the start to
+    # 1.5 s before the end.
+    ip netns exec "$NS_C" python3 - "$BURST_EVERY_S" "$SECONDS_RUN" <<'PY' &
+import socket, sys, time
+every, total = float(sys.argv[1]), float(sys.argv[2])
+on, pps = 0.3, 48e6 / 8 / 1428
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.196.1.9", 0))
+payload = b"x" * 1400
+t0 = time.monotonic() + 1.0
+while time.monotonic() - t0 < total - 2.5:
+    now = time.monotonic()
+    start = t0 + ((now - t0) // every) * every
+    if now < t0 or now >= start + on:
+        time.sleep(0.002)
+        continue
+    sent = 0
+    while (n := time.monotonic()) < start + on:
+        while sent < int((n - start) * pps):
+            s.sendto(payload, ("10.196.2.9", 9))
+            sent += 1
+        time.sleep(0.0005)
+PY
+    udp=$!
+  fi
   local ok=1
   for p in "${pids[@]}"; do wait "$p" || ok=0; done
+  [ -z "$udp" ] || wait "$udp" || ok=0
   sleep 1
   kill -INT "$dump" 2>/dev/null || true
   wait "$dump" 2>/dev/null || true
   local dropped
-  dropped=$(in_ns "$NS_R" tc -s qdisc show dev sh-rs | awk '/^qdisc pfifo 20:/ {getline; for (i = 1; i <= NF; i++) if ($i == "(dropped") print $(i + 1)}' | tr -d ,)
+  if [ "$extra" = congestion ]; then
+    # The senders' own count: both namespaces' retransmitted segments (absolute: the
+    # namespaces are new, and nstat's history file is shared by every namespace).
+    dropped=$(( $(in_ns "$NS_C" nstat -z -a TcpRetransSegs | awk '/TcpRetransSegs/ {print $2}') +
+                $(in_ns "$NS_S" nstat -z -a TcpRetransSegs | awk '/TcpRetransSegs/ {print $2}') ))
+    echo "tbf: $(in_ns "$NS_R" tc -s qdisc show dev sh-rs | awk '/dropped/ {for (i = 1; i <= NF; i++) if ($i == "(dropped") print $(i + 1), "packets dropped (TCP and UDP)"}' | tr -d ,)"
+  else
+    dropped=$(in_ns "$NS_R" tc -s qdisc show dev sh-rs | awk '/^qdisc pfifo 20:/ {getline; for (i = 1; i <= NF; i++) if ($i == "(dropped") print $(i + 1)}' | tr -d ,)
+  fi
   if [ "$ok" -ne 1 ]; then
     echo "FAIL: an iperf3 client failed"
     tail -3 "$tmp"/"$name"-*.log
@@ -106,11 +159,12 @@ run() {
     return
   fi
   "$seqwatch" analyze "$tmp/$name.pcap" --json "$tmp/$name.json" >"$tmp/$name.txt"
-  python3 - "$tmp/$name.json" "$want_who" "$want_suspect" "$want_server" "${dropped:-0}" <<'PY' || { failures=$((failures + 1)); cat "$tmp/$name.txt"; keep_failed_capture "$tmp/$name.pcap" /dev/null "kernel-shapes-fail-$name"; }
+  python3 - "$tmp/$name.json" "$want_who" "$want_suspect" "$want_server" "${dropped:-0}" "$extra" "$BURST_EVERY_S" <<'PY' || { failures=$((failures + 1)); cat "$tmp/$name.txt"; keep_failed_capture "$tmp/$name.pcap" /dev/null "kernel-shapes-fail-$name"; }
 import json, sys
 s = json.load(open(sys.argv[1]))["retransmissions"]
 shape, want_who, want_suspect, want_server, dropped = s["shape"], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-print(f"router dropped {dropped} segments; seqwatch: {s['retx_segments']} retransmitted, shape when={shape['when']} "
+congestion, every = sys.argv[6] == "congestion", float(sys.argv[7])
+print(f"{'senders re-sent' if congestion else 'router dropped'} {dropped} segments; seqwatch: {s['retx_segments']} retransmitted, shape when={shape['when']} "
       f"who={shape['who']} suspect={shape['suspect']} top_server={shape['top_server']} "
       f"({shape['top_server_share']:.2f}), top_client={shape['top_client']} ({shape['top_client_share']:.2f}), "
       f"services {shape['services']}, server hosts {shape['server_hosts']}")
@@ -119,7 +173,10 @@ bad = []
 if dropped < 50: bad.append(f"the router dropped only {dropped} segments: too few to judge a shape")
 if abs(s["retx_segments"] - dropped) > max(6, dropped * 3 // 100):
     bad.append(f"{s['retx_segments']} retransmissions for {dropped} dropped segments")
-if shape["when"] != "persistent": bad.append(f"when {shape['when']}, expected persistent")
+want_when = "bursty" if congestion else "persistent"
+if shape["when"] != want_when: bad.append(f"when {shape['when']}, expected {want_when}")
+if congestion and abs(shape["period_s"] - every) > 0.1 * every:
+    bad.append(f"period {shape['period_s']} s ({shape['bursts']} bursts), expected ~{every} s")
 if shape["who"] != want_who: bad.append(f"who {shape['who']}, expected {want_who}")
 if shape["suspect"] != want_suspect: bad.append(f"suspect {shape['suspect']}, expected {want_suspect}")
 if want_server != "-" and shape["top_server"] != want_server: bad.append(f"top server {shape['top_server']}, expected {want_server}")
@@ -131,6 +188,7 @@ PY
 run link "" spread failing_link_or_device -
 run server "match ip dst 10.196.2.3/32" one_server one_server 10.196.2.3
 run client "match ip src 10.196.1.4/32" one_client one_client -
+SECONDS_RUN=${KERNEL_SHAPES_SECONDS:-12} run congestion congestion spread congestion -
 
 if [ "$failures" -ne 0 ]; then
   echo "kernel shapes: $failures run(s) failed"
