@@ -145,7 +145,7 @@ int analyze(const AnalyzeOptions& opts) {
     if (key != "evidence" && key.rfind("evidence.", 0) != 0 && key != "rules.file" && key != "rules") {
       std::fprintf(stderr,
                    "seqwatch: error: --set %s: analyze takes evidence.* and rules.file from --set; the analysis "
-                   "has options of its own (--copy-window-ms, --flow-capacity, --idle-timeout, --ignore-vlans, "
+                   "has options of its own (--copy-window-ms, --close-wait-s, --flow-capacity, --idle-timeout, --ignore-vlans, "
                    "--rules; seqwatch analyze --help)\n",
                    key.c_str());
       return 2;
@@ -334,6 +334,7 @@ int analyze(const AnalyzeOptions& opts) {
   event::JsonLinesWriter events(events_file);
   event::JsonLinesWriter flows(flows_file);
   RetransReport report(std::max<size_t>(RetransReport::kDefaultKeepFlows, opts.top));  // every row --top asks for
+  report.set_close_wait_ns(static_cast<uint64_t>(opts.close_wait_s * 1e9));
   runtime::EngineSinks sinks;
   sinks.on_event = [&](const event::SegmentEvent& e) {
     report.add_event(e);

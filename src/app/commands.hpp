@@ -19,6 +19,7 @@ struct AnalyzeOptions {
   size_t top = 10;
   bool ignore_vlans = false;
   double copy_window_ms = 100;  // exact copies within this window: duplicate_packet, not analysed (0 = off)
+  double close_wait_s = 60;     // a half-closed connection silent this long: reported as left half-closed
   unsigned memory_mb = 512;
   unsigned workers = 1;         // > 1: software rehash over this many workers
   // Evidence (analyze --evidence DIR, and `extract`): the evidence.* section of a

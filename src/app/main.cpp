@@ -130,6 +130,11 @@ int main(int argc, char** argv) {
                       "a segment identical to one seen this many ms before (SPAN/network copy) gets the verdict "
                       "duplicate_packet and is not analysed; 0 = analyse copies like tshark (default 100)")
       ->check(kFinite)->check(CLI::Range(0.0, 1000.0))->check(kCopyWindow);
+  analyze->add_option("--close-wait-s", a.close_wait_s,
+                      "seconds a connection closed by one side (one FIN) must have been silent before the capture's "
+                      "newest packet to be reported as left half-closed (CLOSE_WAIT?; default 60, Linux's "
+                      "tcp_fin_timeout)")
+      ->check(kFinite)->check(CLI::Range(0.001, 86400.0));
   analyze->add_option("-w,--workers", a.workers,
                       "worker threads; more than 1 spreads flows over workers by the inner 5-tuple (software rehash)")
       ->check(kNotNegative)->check(CLI::Range(1u, 128u));

@@ -321,7 +321,7 @@ void RetransReport::add(const event::FlowRecord& r) {
 std::array<RetransReport::ServiceTally, 2> RetransReport::lingering() const {
   std::array<ServiceTally, 2> t = lingering_;
   for (const HalfClosed& h : half_closed_)
-    if (newest_ts_ns_ >= h.last_ts_ns + kLingerNs) t[h.by_client].add(h.service, max_endpoints_);
+    if (newest_ts_ns_ >= h.last_ts_ns + linger_ns_) t[h.by_client].add(h.service, max_endpoints_);
   return t;
 }
 
@@ -355,12 +355,12 @@ void RetransReport::count_end(const event::FlowRecord& r) {
     const HalfClosed h{r.last_ts_ns, endpoints_of(r).second, by_client};
     if (r.count[0].segments == 0 || r.count[1].segments == 0) {
       // One-sided: the other side's FIN could not have been seen here; not judged.
-    } else if (newest_ts_ns_ >= h.last_ts_ns + kLingerNs) {
+    } else if (newest_ts_ns_ >= h.last_ts_ns + linger_ns_) {
       lingering_[by_client].add(h.service, max_endpoints_);
     } else {
       if (half_closed_.size() >= max_endpoints_) {  // tally what can be judged by now, keep the rest
         std::erase_if(half_closed_, [&](const HalfClosed& p) {
-          if (newest_ts_ns_ < p.last_ts_ns + kLingerNs) return false;
+          if (newest_ts_ns_ < p.last_ts_ns + linger_ns_) return false;
           lingering_[p.by_client].add(p.service, max_endpoints_);
           return true;
         });
@@ -468,7 +468,7 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
       {"no_window_scaling", {{"connections", no_wscale_.total}, {"top_services", no_wscale_.top_json(top_n)}}}};
   const auto linger = lingering();
   j["half_closed_lingering"] = {
-      {"silent_s", kLingerNs / 1'000'000'000ull},
+      {"silent_s", static_cast<double>(linger_ns_) / 1e9},
       {"by_client", {{"connections", linger[1].total}, {"top_services", linger[1].top_json(top_n)}}},
       {"by_server", {{"connections", linger[0].total}, {"top_services", linger[0].top_json(top_n)}}},
       {"not_judged", half_closed_untracked_}};
@@ -594,14 +594,14 @@ void RetransReport::print(std::FILE* out, size_t top_n) const {
   const auto linger = lingering();
   if (linger[1].total != 0)
     fmt::print(out, "  CLOSE_WAIT?    {} connection(s) closed by the client (its FIN) that the server never closed, "
-                    "silent since for {} s or more{}: the server's application did not close them (CLOSE_WAIT piles "
+                    "silent since for {:g} s or more{}: the server's application did not close them (CLOSE_WAIT piles "
                     "up on the server: ss -tan state close-wait; a hung or leaking worker)\n",
-               linger[1].total, kLingerNs / 1'000'000'000ull, most(linger[1]));
+               linger[1].total, static_cast<double>(linger_ns_) / 1e9, most(linger[1]));
   if (linger[0].total != 0)
     fmt::print(out, "  CLOSE_WAIT?    {} connection(s) closed by the server (its FIN) that the client never closed, "
-                    "silent since for {} s or more{}: the clients' applications did not close them (CLOSE_WAIT on the "
+                    "silent since for {:g} s or more{}: the clients' applications did not close them (CLOSE_WAIT on the "
                     "clients, FIN_WAIT2 on the server until its tcp_fin_timeout)\n",
-               linger[0].total, kLingerNs / 1'000'000'000ull, most(linger[0]));
+               linger[0].total, static_cast<double>(linger_ns_) / 1e9, most(linger[0]));
   if (reset_after_fin_by_client_ != 0)
     fmt::print(out, "  RESET AFTER FIN {} connection(s) reset by the client after its own FIN while the server still "
                     "sent: the client closed before reading everything (data discarded)\n",

@@ -38,6 +38,9 @@ class RetransReport {
   // A segment event: a retransmission's time joins the timeline of the report's `shape`.
   void add_event(const event::SegmentEvent& e);
   void add_verdicts(const std::array<uint64_t, tcp::kVerdictBits>& counts);
+  // How long a half-closed connection must have been silent before the newest packet to be
+  // reported as left half-closed (CLOSE_WAIT?); default kLingerNs. Set before the first add().
+  void set_close_wait_ns(uint64_t ns) { linger_ns_ = ns; }
   nlohmann::json to_json(size_t top_n) const;
   void print(std::FILE* out, size_t top_n) const;
 
@@ -160,12 +163,13 @@ class RetransReport {
   // accept queue was full, or the ACK was lost past the sensor).
   ServiceTally synack_after_ack_;
   // Half-closed connections left that way: one side's FIN, the other never closed, and the
-  // connection silent since for kLingerNs or more (idle-expired, or that long before the
+  // connection silent since for linger_ns_ (default kLingerNs, tcp.close_wait_s) or more (idle-expired, or that long before the
   // newest packet of any record): CLOSE_WAIT piling up on the side that never closed (its
   // application did not call close). A record not yet that far behind the newest packet
   // waits in half_closed_ (at most max_endpoints; full: the entries judgeable by then are
   // tallied and dropped, then the record is counted not judged) until print / to_json.
   static constexpr uint64_t kLingerNs = 60'000'000'000ull;  // Linux's FIN_WAIT2 timeout (tcp_fin_timeout)
+  uint64_t linger_ns_ = kLingerNs;
   struct HalfClosed {
     uint64_t last_ts_ns = 0;
     Endpoint service;

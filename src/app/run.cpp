@@ -591,6 +591,7 @@ int run_pipeline(const RunOptions& o) {
   }
 
   RetransReport report;
+  report.set_close_wait_ns(static_cast<uint64_t>(cfg.tcp.close_wait_s * 1e9));
   runtime::EngineSinks sinks;
   sinks.on_sample = [&](const runtime::FlowSample& s) { live.add_sample(s); };
   if (evidence_out) sinks.on_evidence = [&](evidence::RecordRing& r) { return evidence_out->drain(r); };

@@ -102,6 +102,7 @@ struct TcpConfig {
   uint32_t record_ring = 1u << 14;  // per worker, flow records to the control thread
   double copy_window_ms = 100;      // exact copies of a segment this soon after it: duplicate_packet, not analysed (0 = off)
   uint32_t copy_slots = 1u << 16;   // per worker, fingerprints of recent segments for the copy check
+  double close_wait_s = 60;         // the report: a half-closed connection silent this long is left half-closed (CLOSE_WAIT?)
   bool operator==(const TcpConfig&) const = default;
 };
 

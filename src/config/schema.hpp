@@ -103,6 +103,7 @@ template <class V> void visit(V& v, TcpConfig& c) {
   v.field("record_ring", c.record_ring, IntRange{64, 1u << 24}, Pow2{});
   v.field("copy_window_ms", c.copy_window_ms, RealRange{0, 1000, false}, kMicrosecondsOfMs);
   v.field("copy_slots", c.copy_slots, IntRange{1024, 1u << 24}, Pow2{});
+  v.field("close_wait_s", c.close_wait_s, RealRange{0, kDay_s, true}, kNanoseconds);
 }
 
 template <class V> void visit(V& v, OutputsConfig& c) {

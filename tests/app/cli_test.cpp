@@ -1094,6 +1094,20 @@ TEST(Cli, HalfClosedConnectionsLeftOpenPointToCloseWait) {
   EXPECT_EQ(j["retransmissions"]["half_closed_lingering"]["by_client"]["connections"], 1);
   EXPECT_EQ(j["retransmissions"]["half_closed_lingering"]["by_server"]["connections"], 0);
   EXPECT_EQ(j["retransmissions"]["connection_ends"]["half_closed_by_client"], 2);
+  EXPECT_EQ(j["retransmissions"]["half_closed_lingering"]["silent_s"], 60.0);
+  // --close-wait-s 70: the first connection's 61 s of silence are not enough; 0.5: the same
+  // one connection (the third one's FIN is the newest packet: no silence after it yet).
+  const CmdResult longer = run(exe() + " analyze '" + file + "' --close-wait-s 70");
+  ASSERT_EQ(longer.rc, 0) << longer.out;
+  EXPECT_EQ(longer.out.find("CLOSE_WAIT?"), std::string::npos) << longer.out;
+  const CmdResult shorter = run(exe() + " analyze '" + file + "' --close-wait-s 0.5");
+  ASSERT_EQ(shorter.rc, 0) << shorter.out;
+  EXPECT_NE(shorter.out.find("CLOSE_WAIT?    1 connection(s) closed by the client (its FIN) that the server never "
+                             "closed, silent since for 0.5 s or more"),
+            std::string::npos) << shorter.out;
+  const CmdResult bad = run(exe() + " analyze '" + file + "' --close-wait-s 0");
+  EXPECT_EQ(bad.rc, 2) << bad.out;  // CLI11's range error names the option
+  EXPECT_NE(bad.out.find("--close-wait-s"), std::string::npos) << bad.out;
 }
 
 }  // namespace

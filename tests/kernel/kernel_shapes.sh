@@ -30,7 +30,8 @@
 # (tcp_early_retrans=0): paced senders probe after each burst (delayed ACKs), re-sends that
 # are no loss and would blur the shape that was built.
 # Usage: kernel_shapes.sh SEQWATCH_BINARY   (needs root: network namespaces)
-# KERNEL_SHAPES_ONLY=NAME runs one scenario; KERNEL_SHAPES_KEEP=DIR keeps the captures.
+# KERNEL_SHAPES_ONLY=NAME runs one scenario; KERNEL_SHAPES_KEEP=DIR keeps the captures;
+# KS_NS_PREFIX=P names the namespaces P-sh-* (default seqwatch).
 set -euo pipefail
 seqwatch=$1
 src=${SEQWATCH_SOURCE_DIR:?}

@@ -15,11 +15,15 @@
 #     SYN/ACK re-sends (TcpExtTCPSynRetrans, all after an ACK its full accept queue dropped) as
 #     synack_after_ack on that service, and `window_scaling_missing` exactly when the server does not
 #     offer window scaling (tests/kernel/score_states.py);
+#   * report the connections left half-closed (--close-wait-s 3) by the side that closed, as many
+#     as `ss` counts in CLOSE_WAIT on the other side's namespace at the end of the capture;
 #   * write exactly two evidence slices with the default triggers, the stalled receiver's and the
 #     unanswered SYN's (with all its SYNs), in files tshark reads without a complaint;
 # and, per packet, every tcp.analysis flag must agree with tshark's on every capture
 # (tests/tcp/corpus_tcp_verdicts_test over the captures).
 # Usage: kernel_states.sh SEQWATCH_BINARY CORPUS_TCP_VERDICTS_TEST   (needs root)
+# KS_NS_PREFIX=P names the namespaces P-st-cli / P-st-srv (default seqwatch: a second copy
+# can run beside CI's).
 set -euo pipefail
 seqwatch=$1
 verdicts_test=$2
@@ -29,7 +33,7 @@ require_root
 for tool in ip tcpdump tshark nstat ss ping python3; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool not found (tools/install-deps.sh installs it)"; exit 1; }
 done
-NS_C=seqwatch-st-cli NS_S=seqwatch-st-srv
+NS_C=${KS_NS_PREFIX:-seqwatch}-st-cli NS_S=${KS_NS_PREFIX:-seqwatch}-st-srv
 tmp=$(mktemp -d)
 cleanup() { delete_namespaces "$NS_C" "$NS_S"; }
 trap 'cleanup; rm -rf "$tmp"' EXIT
@@ -65,6 +69,13 @@ run() {
   local tcpdump_pid=$!
   for _ in $(seq 50); do grep -qs "listening on" "$dir/tcpdump.log" && break; sleep 0.1; done
   grep -qs "listening on" "$dir/tcpdump.log" || { echo "FAIL: $name: tcpdump did not start: $(cat "$dir/tcpdump.log")"; exit 1; }
+  # Connections left half-closed, whose sockets outlive the capture (states_peer.py).
+  ip netns exec "$NS_S" python3 "$src/tests/kernel/states_peer.py" linger-server "$srv" >"$dir/linger-server.log" 2>&1 &
+  local linger_server_pid=$!
+  for _ in $(seq 50); do [ "$(in_ns "$NS_S" ss -Hltn | grep -cE ':500[89] ')" -eq 2 ] && break; sleep 0.1; done
+  ip netns exec "$NS_C" python3 "$src/tests/kernel/states_peer.py" linger-client "$srv" >"$dir/linger-client.log" 2>&1 &
+  local linger_client_pid=$!
+  for _ in $(seq 50); do grep -qs ready "$dir/linger-client.log" && grep -qs ready "$dir/linger-server.log" && break; sleep 0.1; done
   ip netns exec "$NS_S" python3 "$src/tests/kernel/states_peer.py" server "$srv" >"$dir/server.log" 2>&1 &
   local server_pid=$!
   for _ in $(seq 50); do
@@ -76,17 +87,24 @@ run() {
   wait "$server_pid" || { cat "$dir/server.log"; echo "FAIL: $name: server program failed"; failures=$((failures + 1)); }
   sleep 0.5
   { in_ns "$NS_C" nstat -asz | awk '/^Tcp/ {print $1, $2}'
-    in_ns "$NS_S" nstat -asz | awk '/^Tcp/ {print "server." $1, $2}'; } >"$dir/nstat"
+    in_ns "$NS_S" nstat -asz | awk '/^Tcp/ {print "server." $1, $2}'
+    # Sockets in CLOSE_WAIT (their application never closed) on each side.
+    echo "ss.close_wait $(in_ns "$NS_C" ss -Htn state close-wait | wc -l)"
+    echo "server.ss.close_wait $(in_ns "$NS_S" ss -Htn state close-wait | wc -l)"; } >"$dir/nstat"
   sleep 0.3
   kill -INT "$tcpdump_pid"
   wait "$tcpdump_pid" || true
+  kill "$linger_client_pid" "$linger_server_pid" 2>/dev/null || true
+  wait "$linger_client_pid" "$linger_server_pid" 2>/dev/null || true
   local dropped
   dropped=$(awk '/dropped by kernel/ {print $1}' "$dir/tcpdump.log")
   [[ ${dropped:-0} -eq 0 ]] || { echo "FAIL: $name: tcpdump dropped $dropped packets"; failures=$((failures + 1)); return; }
   cp "$dir/cap.pcap" "$tmp/caps/$name.pcap"
 
+  # --close-wait-s 3: the half-closed connections' FINs come in the run's first second, the
+  # capture ends ~8 s later.
   "$seqwatch" analyze "$dir/cap.pcap" --json "$dir/summary.json" --events "$dir/events.jsonl" \
-    --flows "$dir/flows.jsonl" --evidence "$dir/evidence" >"$dir/report.txt"
+    --flows "$dir/flows.jsonl" --evidence "$dir/evidence" --close-wait-s 3 >"$dir/report.txt"
   tshark -r "$dir/cap.pcap" -Y "tcp && !icmp && !icmpv6" -E occurrence=l -T fields -e frame.number -e ip.src -e ipv6.src \
     -e tcp.srcport -e tcp.dstport -e tcp.flags -e tcp.seq_raw -e tcp.ack_raw -e tcp.len >"$dir/tcp.tsv" 2>/dev/null
   local segs retx dsack probes rto upstream copies late

@@ -143,6 +143,19 @@ check(len(syn_slices) == 1 and unanswered and syn_slices[0]["flow"]["a_port"] ==
       f"({', '.join(str(x['packets']) + ' packets' for x in syn_slices)}), expected 1 with every SYN of the unanswered connection")
 check(len(slices) == 2, f"evidence: {len(slices)} slices in all, expected 2")
 
+# Connections left half-closed (ports 5008, 5009): the side that never closed holds them in
+# CLOSE_WAIT, as `ss` counted in each namespace at the end of the capture; seqwatch names the
+# side that closed (--close-wait-s 3) and the service.
+hl = summary["half_closed_lingering"]
+cw_server, cw_client = nstat["server.ss.close_wait"], nstat["ss.close_wait"]
+svc = lambda side: sorted(r["service"].rsplit(":", 1)[1] for r in hl[side]["top_services"])
+check(cw_server == 4 and cw_client == 2 and hl["by_client"]["connections"] == cw_server and
+      hl["by_server"]["connections"] == cw_client and svc("by_client") == ["5008"] and svc("by_server") == ["5009"] and
+      hl["not_judged"] == 0,
+      f"left half-closed: CLOSE_WAIT sockets (ss) on the server {cw_server}, on the client {cw_client}; seqwatch: "
+      f"closed by the client {hl['by_client']['connections']} {svc('by_client')}, by the server "
+      f"{hl['by_server']['connections']} {svc('by_server')}, not judged {hl['not_judged']}")
+
 answered = {f["flow"] for f in flows if f["handshake"]["synack_attempts"] > 0}
 missing = {e["flow"] for e in events if "window_scaling_missing" in e["verdicts"]}
 expected = set() if wscale == "1" else answered

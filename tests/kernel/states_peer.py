@@ -2,7 +2,7 @@
 """Both ends of the kernel-states scenarios (tests/kernel/kernel_states.sh): real Linux TCP
 made to show the connection states the analysis names, each on its own server port.
 
-Usage: states_peer.py server|client SERVER_ADDR
+Usage: states_peer.py server|client|linger-server|linger-client SERVER_ADDR
 
   5001  zero window: the server's receive buffer is tiny (SO_RCVBUF 2048) and it reads
         nothing for 2.5 s, then 1000 bytes every 0.3 s, then the rest; the client sends
@@ -25,6 +25,14 @@ Usage: states_peer.py server|client SERVER_ADDR
   5004  SYN unanswered: the server listens with a backlog of 0 and never accepts; the
         first connection fills the accept queue, so the kernel drops the second
         connection's SYNs (and their retransmissions) until the client gives up after 4 s.
+
+Left half-closed (linger-server and linger-client, started before the others and killed
+after the capture ends, so their sockets outlive it):
+  5008  the client opens 4 connections, sends 100 bytes on each and shuts its side down
+        (SHUT_WR: a FIN); the server reads to the end and never closes: 4 sockets in
+        CLOSE_WAIT on the server (ss), FIN_WAIT2 on the client.
+  5009  the server sends 100 bytes on each of 2 connections and shuts its side down; the
+        client reads to the end and never closes: 2 sockets in CLOSE_WAIT on the client.
 
 The client prints one line per outcome: "refused 5003" for each RST-answered SYN,
 "timeout 5004" when the second connection to 5004 timed out, "reset 5005" when it reset its
@@ -184,6 +192,42 @@ def unanswered_client():
     first.close()
 
 
+LINGER_CLIENT_CLOSES, LINGER_SERVER_CLOSES = 4, 2
+
+
+def linger_server():
+    a, b = listener(5008, backlog=8), listener(5009, backlog=8)
+    kept = []
+    for _ in range(LINGER_CLIENT_CLOSES):
+        c, _ = a.accept()
+        while c.recv(65536):  # to the client's FIN
+            pass
+        kept.append(c)  # never closed: CLOSE_WAIT
+    for _ in range(LINGER_SERVER_CLOSES):
+        c, _ = b.accept()
+        c.sendall(b"s" * 100)
+        c.shutdown(socket.SHUT_WR)
+        kept.append(c)
+    say("linger server ready")
+    time.sleep(600)  # killed after the capture
+
+
+def linger_client():
+    kept = []
+    for _ in range(LINGER_CLIENT_CLOSES):
+        c = socket.create_connection((SRV, 5008))
+        c.sendall(b"c" * 100)
+        c.shutdown(socket.SHUT_WR)
+        kept.append(c)
+    for _ in range(LINGER_SERVER_CLOSES):
+        c = socket.create_connection((SRV, 5009))
+        while c.recv(65536):  # to the server's FIN
+            pass
+        kept.append(c)  # never closed: CLOSE_WAIT
+    say("linger client ready")
+    time.sleep(600)  # killed after the capture
+
+
 def run(targets):
     threads = [threading.Thread(target=t, args=a) for t, a in targets]
     for t in threads:
@@ -192,7 +236,11 @@ def run(targets):
         t.join()
 
 
-if ROLE == "server":
+if ROLE == "linger-server":
+    linger_server()
+elif ROLE == "linger-client":
+    linger_client()
+elif ROLE == "server":
     run([(zero_window_server, (listener(5001, rcvbuf=2048),)),
          (keepalive_server, (listener(5002),)),
          (reset_server, (listener(5005),)),
