@@ -14,10 +14,14 @@
 #           sends UDP at 48 Mbit/s for 0.3 s every 2.5 s (a periodic batch job): the queue
 #           overflows in those bursts only, and every connection loses there: bursty,
 #           periodic (period within 10% of 2.5 s), spread, congestion.
+#   overload  the same bursts (16 Mbit/s) towards one server address only, whose traffic the
+#           router limits to 12 Mbit/s (an htb class; its 4 connections need 8): only that
+#           server's connections lose, in bursts (an overloaded server or its VIP): bursty,
+#           periodic, one_server, one_server_overloaded, that host.
 # In every run seqwatch's retransmissions must match the segments the router dropped (each
 # dropped segment is sent again; within 3%, or 6: a spurious re-send or two); in the
-# congestion run, whose tbf also drops UDP, the senders' own count instead (TcpRetransSegs of
-# the client and server namespaces, nstat). Senders are paced by the kernel
+# congestion and overload runs, whose queues also drop UDP, the senders' own count instead
+# (TcpRetransSegs of the client and server namespaces, nstat). Senders are paced by the kernel
 # (iperf3 --fq-rate, SO_MAX_PACING_RATE), not by iperf3 -b, which sends in bursts every
 # half second and so makes any loss look bursty.
 # netem is not available on these kernels, nor tc actions: the drop is an htb class whose
@@ -50,7 +54,7 @@ SECONDS_RUN=${KERNEL_SHAPES_SECONDS:-8}
 failures=0
 BURST_EVERY_S=2.5
 # NAME MATCH_EXTRA EXPECTED_WHO EXPECTED_SUSPECT EXPECTED_TOP_SERVER
-# (MATCH_EXTRA "congestion": the tbf bottleneck and UDP bursts instead of the u32 drop)
+# (MATCH_EXTRA "congestion" / "overload": a bottleneck and UDP bursts instead of the u32 drop)
 run() {
   local name=$1 extra=$2 want_who=$3 want_suspect=$4 want_server=$5
   [ -z "${KERNEL_SHAPES_ONLY:-}" ] || [ "$KERNEL_SHAPES_ONLY" = "$name" ] || return 0
@@ -79,9 +83,19 @@ run() {
   in_ns "$NS_S" ip route add default via 10.196.2.1
   in_ns "$NS_R" sysctl -qw net.ipv4.ip_forward=1
   in_ns "$NS_C" sysctl -qw net.ipv4.tcp_early_retrans=0
+  local bursts=  # UDP bursts: Mbit/s and destination
   if [ "$extra" = congestion ]; then
     # A bottleneck the connections fit in (a 16 kB bucket, a 64 kB queue: ~11 ms at 48 Mbit/s).
     in_ns "$NS_R" tc qdisc add dev sh-rs root tbf rate 48mbit burst 16kb limit 64kb
+    bursts="48 10.196.2.9"
+  elif [ "$extra" = overload ]; then
+    # One server's traffic through a 12 Mbit/s class (a 16-packet queue: ~16 ms), the rest free.
+    in_ns "$NS_R" tc qdisc add dev sh-rs root handle 1: htb default 10 r2q 100000
+    in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:10 htb rate 10gbit
+    in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:30 htb rate 12mbit ceil 12mbit quantum 1514
+    in_ns "$NS_R" tc qdisc add dev sh-rs parent 1:30 handle 30: pfifo limit 16
+    in_ns "$NS_R" tc filter add dev sh-rs parent 1: protocol ip prio 1 u32 match ip dst 10.196.2.3/32 flowid 1:30
+    bursts="16 10.196.2.3"
   else
     # The drop: htb, default class 1:10 passes; class 1:20's leaf holds no packet.
     in_ns "$NS_R" tc qdisc add dev sh-rs root handle 1: htb default 10 r2q 100000
@@ -110,14 +124,15 @@ run() {
     done
   done
   local udp=
-  if [ "$extra" = congestion ]; then
-    # The batch job: UDP (no re-sends of its own) to an address with no listener, 48 Mbit/s
+  if [ -n "$bursts" ]; then
+    # The batch job: UDP (no re-sends of its own) to a port with no listener, MBIT Mbit/s
     # of 1400-byte datagrams for 0.3 s every BURST_EVERY_S, from 1 s after the start to
     # 1.5 s before the end.
-    ip netns exec "$NS_C" python3 - "$BURST_EVERY_S" "$SECONDS_RUN" <<'PY' &
+    # shellcheck disable=SC2086
+    ip netns exec "$NS_C" python3 - "$BURST_EVERY_S" "$SECONDS_RUN" $bursts <<'PY' &
 import socket, sys, time
-every, total = float(sys.argv[1]), float(sys.argv[2])
-on, pps = 0.3, 48e6 / 8 / 1428
+every, total, mbit, dst = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+on, pps = 0.3, mbit * 1e6 / 8 / 1428
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("10.196.1.9", 0))
 payload = b"x" * 1400
@@ -131,7 +146,7 @@ while time.monotonic() - t0 < total - 2.5:
     sent = 0
     while (n := time.monotonic()) < start + on:
         while sent < int((n - start) * pps):
-            s.sendto(payload, ("10.196.2.9", 9))
+            s.sendto(payload, (dst, 9))
             sent += 1
         time.sleep(0.0005)
 PY
@@ -144,12 +159,12 @@ PY
   kill -INT "$dump" 2>/dev/null || true
   wait "$dump" 2>/dev/null || true
   local dropped
-  if [ "$extra" = congestion ]; then
+  if [ -n "$bursts" ]; then
     # The senders' own count: both namespaces' retransmitted segments (absolute: the
     # namespaces are new, and nstat's history file is shared by every namespace).
     dropped=$(( $(in_ns "$NS_C" nstat -z -a TcpRetransSegs | awk '/TcpRetransSegs/ {print $2}') +
                 $(in_ns "$NS_S" nstat -z -a TcpRetransSegs | awk '/TcpRetransSegs/ {print $2}') ))
-    echo "tbf: $(in_ns "$NS_R" tc -s qdisc show dev sh-rs | awk '/dropped/ {for (i = 1; i <= NF; i++) if ($i == "(dropped") print $(i + 1), "packets dropped (TCP and UDP)"}' | tr -d ,)"
+    echo "router: $(in_ns "$NS_R" tc -s qdisc show dev sh-rs | awk '/dropped/ {for (i = 1; i <= NF; i++) if ($i == "(dropped") print $(i + 1); exit}' | tr -d ,) packets dropped at the root qdisc (TCP and UDP)"
   else
     dropped=$(in_ns "$NS_R" tc -s qdisc show dev sh-rs | awk '/^qdisc pfifo 20:/ {getline; for (i = 1; i <= NF; i++) if ($i == "(dropped") print $(i + 1)}' | tr -d ,)
   fi
@@ -164,7 +179,7 @@ PY
 import json, sys
 s = json.load(open(sys.argv[1]))["retransmissions"]
 shape, want_who, want_suspect, want_server, dropped = s["shape"], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-congestion, every = sys.argv[6] == "congestion", float(sys.argv[7])
+congestion, every = sys.argv[6] in ("congestion", "overload"), float(sys.argv[7])
 print(f"{'senders re-sent' if congestion else 'router dropped'} {dropped} segments; seqwatch: {s['retx_segments']} retransmitted, shape when={shape['when']} "
       f"who={shape['who']} suspect={shape['suspect']} top_server={shape['top_server']} "
       f"({shape['top_server_share']:.2f}), top_client={shape['top_client']} ({shape['top_client_share']:.2f}), "
@@ -190,6 +205,7 @@ run link "" spread failing_link_or_device -
 run server "match ip dst 10.196.2.3/32" one_server one_server 10.196.2.3
 run client "match ip src 10.196.1.4/32" one_client one_client -
 SECONDS_RUN=${KERNEL_SHAPES_SECONDS:-12} run congestion congestion spread congestion -
+SECONDS_RUN=${KERNEL_SHAPES_SECONDS:-12} run overload overload one_server one_server_overloaded 10.196.2.3
 
 if [ "$failures" -ne 0 ]; then
   echo "kernel shapes: $failures run(s) failed"
