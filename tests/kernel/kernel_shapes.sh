@@ -18,6 +18,11 @@
 #           router limits to 12 Mbit/s (an htb class; its 4 connections need 8): only that
 #           server's connections lose, in bursts (an overloaded server or its VIP): bursty,
 #           periodic, one_server, one_server_overloaded, that host.
+#   vip     a fifth service on that server address, port 8080 (a VIP / load-balanced service),
+#           with one more paced connection from each client (2 Mbit/s, SO_MAX_PACING_RATE);
+#           the same bursts go to that service only, through its own 12 Mbit/s class: only
+#           its 4 connections lose, the server's other services do not: bursty, periodic,
+#           one_service, one_service_overloaded.
 # In every run seqwatch's retransmissions must match the segments the router dropped (each
 # dropped segment is sent again; within 3%, or 6: a spurious re-send or two); in the
 # congestion and overload runs, whose queues also drop UDP, the senders' own count instead
@@ -54,7 +59,7 @@ SECONDS_RUN=${KERNEL_SHAPES_SECONDS:-8}
 failures=0
 BURST_EVERY_S=2.5
 # NAME MATCH_EXTRA EXPECTED_WHO EXPECTED_SUSPECT EXPECTED_TOP_SERVER
-# (MATCH_EXTRA "congestion" / "overload": a bottleneck and UDP bursts instead of the u32 drop)
+# (MATCH_EXTRA "congestion" / "overload" / "vip": a bottleneck and UDP bursts instead of the u32 drop)
 run() {
   local name=$1 extra=$2 want_who=$3 want_suspect=$4 want_server=$5
   [ -z "${KERNEL_SHAPES_ONLY:-}" ] || [ "$KERNEL_SHAPES_ONLY" = "$name" ] || return 0
@@ -83,19 +88,23 @@ run() {
   in_ns "$NS_S" ip route add default via 10.196.2.1
   in_ns "$NS_R" sysctl -qw net.ipv4.ip_forward=1
   in_ns "$NS_C" sysctl -qw net.ipv4.tcp_early_retrans=0
-  local bursts=  # UDP bursts: Mbit/s and destination
+  local bursts=  # UDP bursts: Mbit/s, destination address and port
   if [ "$extra" = congestion ]; then
     # A bottleneck the connections fit in (a 16 kB bucket, a 64 kB queue: ~11 ms at 48 Mbit/s).
     in_ns "$NS_R" tc qdisc add dev sh-rs root tbf rate 48mbit burst 16kb limit 64kb
-    bursts="48 10.196.2.9"
-  elif [ "$extra" = overload ]; then
-    # One server's traffic through a 12 Mbit/s class (a 16-packet queue: ~16 ms), the rest free.
+    bursts="48 10.196.2.9 9"
+  elif [ "$extra" = overload ] || [ "$extra" = vip ]; then
+    # One server's (or one service's) traffic through a 12 Mbit/s class (a 16-packet queue:
+    # ~16 ms), the rest free. u32's dport is the transport's: TCP and UDP alike.
+    local match="match ip dst 10.196.2.3/32" port=9
+    [ "$extra" = overload ] || { match="$match match ip dport 8080 0xffff"; port=8080; }
     in_ns "$NS_R" tc qdisc add dev sh-rs root handle 1: htb default 10 r2q 100000
     in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:10 htb rate 10gbit
     in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:30 htb rate 12mbit ceil 12mbit quantum 1514
     in_ns "$NS_R" tc qdisc add dev sh-rs parent 1:30 handle 30: pfifo limit 16
-    in_ns "$NS_R" tc filter add dev sh-rs parent 1: protocol ip prio 1 u32 match ip dst 10.196.2.3/32 flowid 1:30
-    bursts="16 10.196.2.3"
+    # shellcheck disable=SC2086
+    in_ns "$NS_R" tc filter add dev sh-rs parent 1: protocol ip prio 1 u32 $match flowid 1:30
+    bursts="16 10.196.2.3 $port"
   else
     # The drop: htb, default class 1:10 passes; class 1:20's leaf holds no packet.
     in_ns "$NS_R" tc qdisc add dev sh-rs root handle 1: htb default 10 r2q 100000
@@ -111,6 +120,23 @@ run() {
       in_ns "$NS_S" iperf3 -s -D -1 -B "10.196.2.$s" -p "530$((c - 1))" >/dev/null 2>&1
     done
   done
+  local vip_server=
+  if [ "$extra" = vip ]; then  # the VIP's receiver: reads every connection to the end
+    ip netns exec "$NS_S" python3 - <<'PY' &
+import socket, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.196.2.3", 8080))
+s.listen(16)
+def drain(c):
+    while c.recv(65536):
+        pass
+    c.close()
+for _ in range(4):
+    threading.Thread(target=drain, args=(s.accept()[0],)).start()
+PY
+    vip_server=$!
+  fi
   sleep 0.5
   ip netns exec "$NS_C" tcpdump -i sh-cli -s 128 -U -w "$tmp/$name.pcap" tcp >/dev/null 2>&1 &
   local dump=$!
@@ -123,6 +149,25 @@ run() {
       pids+=($!)
     done
   done
+  if [ "$extra" = vip ]; then  # one more connection per client, to the VIP, paced by the kernel
+    ip netns exec "$NS_C" python3 - "$SECONDS_RUN" <<'PY' &
+import socket, sys, threading, time
+SO_MAX_PACING_RATE = 47
+def send(c):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, SO_MAX_PACING_RATE, 2_000_000 // 8)
+    s.bind((f"10.196.1.{c}", 0))
+    s.connect(("10.196.2.3", 8080))
+    end, chunk = time.monotonic() + float(sys.argv[1]), b"v" * 65536
+    while time.monotonic() < end:
+        s.sendall(chunk)
+    s.close()
+threads = [threading.Thread(target=send, args=(c,)) for c in (2, 3, 4, 5)]
+for t in threads: t.start()
+for t in threads: t.join()
+PY
+    pids+=($!)
+  fi
   local udp=
   if [ -n "$bursts" ]; then
     # The batch job: UDP (no re-sends of its own) to a port with no listener, MBIT Mbit/s
@@ -131,7 +176,7 @@ run() {
     # shellcheck disable=SC2086
     ip netns exec "$NS_C" python3 - "$BURST_EVERY_S" "$SECONDS_RUN" $bursts <<'PY' &
 import socket, sys, time
-every, total, mbit, dst = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+every, total, mbit, dst, port = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 on, pps = 0.3, mbit * 1e6 / 8 / 1428
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("10.196.1.9", 0))
@@ -146,7 +191,7 @@ while time.monotonic() - t0 < total - 2.5:
     sent = 0
     while (n := time.monotonic()) < start + on:
         while sent < int((n - start) * pps):
-            s.sendto(payload, (dst, 9))
+            s.sendto(payload, (dst, port))
             sent += 1
         time.sleep(0.0005)
 PY
@@ -155,6 +200,7 @@ PY
   local ok=1
   for p in "${pids[@]}"; do wait "$p" || ok=0; done
   [ -z "$udp" ] || wait "$udp" || ok=0
+  [ -z "$vip_server" ] || wait "$vip_server" || ok=0
   sleep 1
   kill -INT "$dump" 2>/dev/null || true
   wait "$dump" 2>/dev/null || true
@@ -179,7 +225,7 @@ PY
 import json, sys
 s = json.load(open(sys.argv[1]))["retransmissions"]
 shape, want_who, want_suspect, want_server, dropped = s["shape"], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-congestion, every = sys.argv[6] in ("congestion", "overload"), float(sys.argv[7])
+congestion, every = sys.argv[6] in ("congestion", "overload", "vip"), float(sys.argv[7])
 print(f"{'senders re-sent' if congestion else 'router dropped'} {dropped} segments; seqwatch: {s['retx_segments']} retransmitted, shape when={shape['when']} "
       f"who={shape['who']} suspect={shape['suspect']} top_server={shape['top_server']} "
       f"({shape['top_server_share']:.2f}), top_client={shape['top_client']} ({shape['top_client_share']:.2f}), "
@@ -196,6 +242,8 @@ if congestion and abs(shape["period_s"] - every) > 0.1 * every:
 if shape["who"] != want_who: bad.append(f"who {shape['who']}, expected {want_who}")
 if shape["suspect"] != want_suspect: bad.append(f"suspect {shape['suspect']}, expected {want_suspect}")
 if want_server != "-" and shape["top_server"] != want_server: bad.append(f"top server {shape['top_server']}, expected {want_server}")
+if sys.argv[6] == "vip" and shape["top_service"] != "10.196.2.3:8080":
+    bad.append(f"top service {shape['top_service']}, expected 10.196.2.3:8080")
 for b in bad: print("FAIL: " + b)
 sys.exit(1 if bad else 0)
 PY
@@ -206,6 +254,7 @@ run server "match ip dst 10.196.2.3/32" one_server one_server 10.196.2.3
 run client "match ip src 10.196.1.4/32" one_client one_client -
 SECONDS_RUN=${KERNEL_SHAPES_SECONDS:-12} run congestion congestion spread congestion -
 SECONDS_RUN=${KERNEL_SHAPES_SECONDS:-12} run overload overload one_server one_server_overloaded 10.196.2.3
+SECONDS_RUN=${KERNEL_SHAPES_SECONDS:-12} run vip vip one_service one_service_overloaded 10.196.2.3
 
 if [ "$failures" -ne 0 ]; then
   echo "kernel shapes: $failures run(s) failed"
