@@ -644,8 +644,9 @@ done:
   // dropped by a congested router; TcpRetransSegs counted it). Not the time since either
   // side's latest segment: Windows peers send keep-alives 13 ms after answering the other
   // side's (smb3_multichannel.pcap). The verdict stays Wireshark's.
-  if ((bits & kKeepAlive) && seglen == 1 && rev.lastack != 0 &&
-      (seq_ge(seq, rev.lastack) || elapsed_us(now, fwd.nextseq_time_us) < kKeepAliveIdleUs))
+  // With the peer never heard (a one-sided capture) only the time tells.
+  if ((bits & kKeepAlive) && seglen == 1 &&
+      ((rev.lastack != 0 && seq_ge(seq, rev.lastack)) || elapsed_us(now, fwd.nextseq_time_us) < kKeepAliveIdleUs))
     counts_as_retx = true;
   // A simultaneous open's first SYN/ACK of a side re-uses the sequence number of that side's
   // own SYN (Wireshark: a retransmission, and the verdict stays) but is its one answer to the

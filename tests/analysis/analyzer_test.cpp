@@ -695,6 +695,18 @@ TEST(Analyzer, OneByteResendSoonAfterItsAckCountsAsRetransmission) {
   c.finish();
   EXPECT_EQ(c.records()[0].count[0].retx_segs, 1u);
   EXPECT_EQ(c.records()[0].count[1].retx_segs, 0u);
+
+  // One-sided (the server never heard): only the time tells. iperf3's last control byte
+  // re-sent 25 ms later (kernel-truth's one-sided check: 471 for the kernel's 472, before).
+  Conversation o;
+  o.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
+  o.send({true, C1, S1, A, 0, 502, 10000});
+  o.send({true, C1, S1, A | P, 1, 502, 20000});
+  EXPECT_EQ(o.send({true, C1, S1, A | P, 1, 502, 45000}) & kKeepAlive, kKeepAlive);
+  EXPECT_EQ(o.send({true, C1 + 1, S1, A, 1, 502, 5000000}), 0u);       // new data, much later
+  EXPECT_EQ(o.send({true, C1 + 1, S1, A, 1, 502, 65000000}), kKeepAlive);  // a keep-alive: 60 s on
+  o.finish();
+  EXPECT_EQ(o.records()[0].count[0].retx_segs, 1u);
 }
 
 TEST(Analyzer, WindowFull) {
