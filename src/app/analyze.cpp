@@ -145,8 +145,8 @@ int analyze(const AnalyzeOptions& opts) {
     if (key != "evidence" && key.rfind("evidence.", 0) != 0 && key != "rules.file" && key != "rules") {
       std::fprintf(stderr,
                    "seqwatch: error: --set %s: analyze takes evidence.* and rules.file from --set; the analysis "
-                   "has options of its own (--copy-window-ms, --close-wait-s, --flow-capacity, --idle-timeout, --ignore-vlans, "
-                   "--rules; seqwatch analyze --help)\n",
+                   "has options of its own (--copy-window-ms, --close-wait-s, --flow-capacity, --idle-timeout, "
+                   "--ignore-vlans, --rules; seqwatch analyze --help)\n",
                    key.c_str());
       return 2;
     }

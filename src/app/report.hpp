@@ -163,11 +163,12 @@ class RetransReport {
   // accept queue was full, or the ACK was lost past the sensor).
   ServiceTally synack_after_ack_;
   // Half-closed connections left that way: one side's FIN, the other never closed, and the
-  // connection silent since for linger_ns_ (default kLingerNs, tcp.close_wait_s) or more (idle-expired, or that long before the
-  // newest packet of any record): CLOSE_WAIT piling up on the side that never closed (its
-  // application did not call close). A record not yet that far behind the newest packet
-  // waits in half_closed_ (at most max_endpoints; full: the entries judgeable by then are
-  // tallied and dropped, then the record is counted not judged) until print / to_json.
+  // connection silent since for linger_ns_ (tcp.close_wait_s, default kLingerNs) or more
+  // (idle-expired, or that long before the newest packet of any record): CLOSE_WAIT piling
+  // up on the side that never closed (its application did not call close). A record not yet
+  // that far behind the newest packet waits in half_closed_ (at most max_endpoints; full: the
+  // entries judgeable by then are tallied and dropped, then the record is counted not
+  // judged) until print / to_json.
   static constexpr uint64_t kLingerNs = 60'000'000'000ull;  // Linux's FIN_WAIT2 timeout (tcp_fin_timeout)
   uint64_t linger_ns_ = kLingerNs;
   struct HalfClosed {
