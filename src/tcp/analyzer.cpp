@@ -643,8 +643,8 @@ done:
   // past it (found in a kernel run: iperf3's control byte re-sent 5.8 ms later, its ACK
   // dropped by a congested router; TcpRetransSegs counted it). Not the time since either
   // side's latest segment: Windows peers send keep-alives 13 ms after answering the other
-  // side's (smb3_multichannel.pcap). The verdict stays Wireshark's.
-  // With the peer never heard (a one-sided capture) only the time tells.
+  // side's (smb3_multichannel.pcap). With the peer never heard (a one-sided capture) only
+  // the time tells. The verdict stays Wireshark's.
   if ((bits & kKeepAlive) && seglen == 1 &&
       ((rev.lastack != 0 && seq_ge(seq, rev.lastack)) || elapsed_us(now, fwd.nextseq_time_us) < kKeepAliveIdleUs))
     counts_as_retx = true;
