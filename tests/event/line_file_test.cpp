@@ -13,15 +13,16 @@
 #include <vector>
 
 #include "event/line_file.hpp"
+#include "support/command.hpp"
 
 namespace seqwatch::event {
 namespace {
 
 namespace fs = std::filesystem;
 
+// A fresh folder inside the process's scratch folder (removed at exit).
 std::string scratch(const std::string& name) {
-  const char* dir = std::getenv("TMPDIR");
-  const std::string d = std::string(dir ? dir : "/tmp") + "/seqwatch-line-file-" + std::to_string(getpid()) + "-" + name;
+  const std::string d = test::scratch_dir() + "line-file-" + name;
   fs::remove_all(d);
   fs::create_directories(d);
   return d;

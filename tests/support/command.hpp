@@ -57,12 +57,25 @@ inline std::string exe() { return env_dir("SEQWATCH_BUILD_DIR") + "/src/seqwatch
 inline std::string gen_exe() { return env_dir("SEQWATCH_BUILD_DIR") + "/src/gen/seqwatch-gen"; }
 inline std::string src_dir() { return env_dir("SEQWATCH_SOURCE_DIR"); }
 
-// A scratch folder of this test process (several builds' suites may run at once).
+// A scratch folder of this test process (several builds' suites may run at once), removed
+// when the process exits (some tests write ~1 GB of generated captures there; left behind,
+// every run of the suite filled /tmp by several GB). SEQWATCH_KEEP_SCRATCH=1 keeps it.
 inline std::string scratch_dir() {
   static const std::string d = [] {
     const char* base = std::getenv("TMPDIR");
     std::string p = std::string(base && *base ? base : "/tmp") + "/seqwatch-test-" + std::to_string(getpid());
     std::filesystem::create_directories(p);
+    // Outlives the static strings' destructors, which run after this handler (registered
+    // before `d` is constructed). Only the process that made it removes it (a forked child
+    // that exits without exec runs the handler too).
+    static const std::string* const path = new std::string(p);
+    static const pid_t owner = getpid();
+    std::atexit([] {
+      const char* keep = std::getenv("SEQWATCH_KEEP_SCRATCH");
+      if (getpid() != owner || (keep && *keep && *keep != '0')) return;
+      std::error_code ec;
+      std::filesystem::remove_all(*path, ec);
+    });
     return p + "/";
   }();
   return d;
