@@ -93,27 +93,28 @@ run() {
     # A bottleneck the connections fit in (a 16 kB bucket, a 64 kB queue: ~11 ms at 48 Mbit/s).
     in_ns "$NS_R" tc qdisc add dev sh-rs root tbf rate 48mbit burst 16kb limit 64kb
     bursts="48 10.196.2.9 9"
-  elif [ "$extra" = overload ] || [ "$extra" = vip ]; then
-    # One server's (or one service's) traffic through a 12 Mbit/s class (a 16-packet queue:
-    # ~16 ms), the rest free. u32's dport is the transport's: TCP and UDP alike.
-    local match="match ip dst 10.196.2.3/32" port=9
-    [ "$extra" = overload ] || { match="$match match ip dport 8080 0xffff"; port=8080; }
-    in_ns "$NS_R" tc qdisc add dev sh-rs root handle 1: htb default 10 r2q 100000
-    in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:10 htb rate 10gbit
-    in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:30 htb rate 12mbit ceil 12mbit quantum 1514
-    in_ns "$NS_R" tc qdisc add dev sh-rs parent 1:30 handle 30: pfifo limit 16
-    # shellcheck disable=SC2086
-    in_ns "$NS_R" tc filter add dev sh-rs parent 1: protocol ip prio 1 u32 $match flowid 1:30
-    bursts="16 10.196.2.3 $port"
   else
-    # The drop: htb, default class 1:10 passes; class 1:20's leaf holds no packet.
+    # htb: the default class 1:10 passes.
     in_ns "$NS_R" tc qdisc add dev sh-rs root handle 1: htb default 10 r2q 100000
     in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:10 htb rate 10gbit
-    in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:20 htb rate 10gbit
-    in_ns "$NS_R" tc qdisc add dev sh-rs parent 1:20 handle 20: pfifo limit 0
-    # shellcheck disable=SC2086
-    in_ns "$NS_R" tc filter add dev sh-rs parent 1: protocol ip prio 1 u32 \
-      match u16 0x0400 0x0400 at 2 match u8 0x00 0x1f at 5 $extra flowid 1:20
+    if [ "$extra" = overload ] || [ "$extra" = vip ]; then
+      # One server's (or one service's) traffic through a 12 Mbit/s class (a 16-packet queue:
+      # ~16 ms). u32's dport is the transport's: TCP and UDP alike.
+      local match="match ip dst 10.196.2.3/32" port=9
+      [ "$extra" = overload ] || { match="$match match ip dport 8080 0xffff"; port=8080; }
+      in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:30 htb rate 12mbit ceil 12mbit quantum 1514
+      in_ns "$NS_R" tc qdisc add dev sh-rs parent 1:30 handle 30: pfifo limit 16
+      # shellcheck disable=SC2086
+      in_ns "$NS_R" tc filter add dev sh-rs parent 1: protocol ip prio 1 u32 $match flowid 1:30
+      bursts="16 10.196.2.3 $port"
+    else
+      # The drop: class 1:20's leaf holds no packet.
+      in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:20 htb rate 10gbit
+      in_ns "$NS_R" tc qdisc add dev sh-rs parent 1:20 handle 20: pfifo limit 0
+      # shellcheck disable=SC2086
+      in_ns "$NS_R" tc filter add dev sh-rs parent 1: protocol ip prio 1 u32 \
+        match u16 0x0400 0x0400 at 2 match u8 0x00 0x1f at 5 $extra flowid 1:20
+    fi
   fi
   for s in 2 3 4 5; do
     for c in 2 3 4 5; do
@@ -128,6 +129,7 @@ s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("10.196.2.3", 8080))
 s.listen(16)
+s.settimeout(60)  # no client: fail, not hang
 def drain(c):
     while c.recv(65536):
         pass
