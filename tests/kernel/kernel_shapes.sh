@@ -98,12 +98,14 @@ run() {
     in_ns "$NS_R" tc qdisc add dev sh-rs root handle 1: htb default 10 r2q 100000
     in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:10 htb rate 10gbit
     if [ "$extra" = overload ] || [ "$extra" = vip ]; then
-      # One server's (or one service's) traffic through a 12 Mbit/s class (a 16-packet queue:
-      # ~16 ms). u32's dport is the transport's: TCP and UDP alike.
+      # One server's (or one service's) traffic through a 12 Mbit/s class (a 48-packet queue:
+      # ~48 ms: the connections' start-up bursts fit, so only the UDP bursts overflow it; with
+      # 16 packets CI saw a loss burst at the start, and no period). u32's dport is the
+      # transport's: TCP and UDP alike.
       local match="match ip dst 10.196.2.3/32" port=9
       [ "$extra" = overload ] || { match="$match match ip dport 8080 0xffff"; port=8080; }
       in_ns "$NS_R" tc class add dev sh-rs parent 1: classid 1:30 htb rate 12mbit ceil 12mbit quantum 1514
-      in_ns "$NS_R" tc qdisc add dev sh-rs parent 1:30 handle 30: pfifo limit 16
+      in_ns "$NS_R" tc qdisc add dev sh-rs parent 1:30 handle 30: pfifo limit 48
       # shellcheck disable=SC2086
       in_ns "$NS_R" tc filter add dev sh-rs parent 1: protocol ip prio 1 u32 $match flowid 1:30
       bursts="16 10.196.2.3 $port"
