@@ -39,7 +39,7 @@
 # (tcp_early_retrans=0): paced senders probe after each burst (delayed ACKs), re-sends that
 # are no loss and would blur the shape that was built.
 # Usage: kernel_shapes.sh SEQWATCH_BINARY   (needs root: network namespaces)
-# KERNEL_SHAPES_ONLY=NAME runs one scenario; KERNEL_SHAPES_KEEP=DIR keeps the captures;
+# KERNEL_SHAPES_ONLY="NAME..." runs those scenarios (the sanitizer build: link and vip); KERNEL_SHAPES_KEEP=DIR keeps the captures;
 # KS_NS_PREFIX=P names the namespaces P-sh-* (default seqwatch).
 set -euo pipefail
 seqwatch=$1
@@ -56,13 +56,19 @@ trap 'cleanup; [ -n "${KERNEL_SHAPES_KEEP:-}" ] && cp "$tmp"/*.pcap "$KERNEL_SHA
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 SECONDS_RUN=${KERNEL_SHAPES_SECONDS:-8}
+# A sanitizer build runs two of the six scenarios (one steady drop, one burst set-up): the
+# traffic takes the time (~80 s for all), and the release build runs them all.
+if [ -z "${KERNEL_SHAPES_ONLY+set}" ] && ldd "$seqwatch" 2>/dev/null | grep -q libasan; then
+  KERNEL_SHAPES_ONLY="link vip"
+  echo "sanitizer build: scenarios $KERNEL_SHAPES_ONLY only"
+fi
 failures=0
 BURST_EVERY_S=2.5
 # NAME MATCH_EXTRA EXPECTED_WHO EXPECTED_SUSPECT EXPECTED_TOP_SERVER
 # (MATCH_EXTRA "congestion" / "overload" / "vip": a bottleneck and UDP bursts instead of the u32 drop)
 run() {
   local name=$1 extra=$2 want_who=$3 want_suspect=$4 want_server=$5
-  [ -z "${KERNEL_SHAPES_ONLY:-}" ] || [ "$KERNEL_SHAPES_ONLY" = "$name" ] || return 0
+  [ -z "${KERNEL_SHAPES_ONLY:-}" ] || [[ " $KERNEL_SHAPES_ONLY " == *" $name "* ]] || return 0
   echo "=== $name"
   cleanup
   for ns in "$NS_C" "$NS_R" "$NS_S"; do ip netns add "$ns"; in_ns "$ns" ip link set lo up; done
