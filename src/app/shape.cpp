@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 
 namespace seqwatch::app {
@@ -105,6 +106,7 @@ constexpr double kPersistentCover = 0.5;    // retransmissions in at least this 
 constexpr double kBurstyTopTenth = 0.5;     // ... unless the busiest tenth of them holds this share or more
 constexpr double kBurstOverMean = 3;        // a burst bucket: at least 3 x the mean (and 3 retransmissions)
 constexpr double kPeriodicCv = 0.25;        // bursts at least 3, their spacing this regular: periodic
+constexpr size_t kMinRhythmBursts = 4;      // ... or all but one of 5 or more
 constexpr double kBurstCalmS = 1.0;         // burst runs closer than this are one burst
 constexpr double kConcentrated = 0.8;       // one service / client with this share of the retransmissions ...
 constexpr uint64_t kMinPeers = 3;           // ... among at least this many in the capture
@@ -136,6 +138,7 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
   // When.
   std::string when = "too_few";
   double cover = 0, top_tenth = 0, period_s = 0, spacing = 0;
+  uint64_t period_off = 0;  // bursts left out of the period (at most 1)
   uint64_t bursts = 0;
   bool sparse = false;
   if (total >= kMinRetx && act.size() < kMinBuckets) {
@@ -164,12 +167,40 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
     }
     bursts = starts.size();
     if (starts.size() >= 3) {
-      std::vector<double> gaps;
-      for (size_t i = 1; i < starts.size(); ++i) gaps.push_back(static_cast<double>(starts[i] - starts[i - 1]));
-      double m = 0, v = 0;
-      for (double g : gaps) m += g / static_cast<double>(gaps.size());
-      for (double g : gaps) v += (g - m) * (g - m) / static_cast<double>(gaps.size());
-      if (m > 0 && std::sqrt(v) / m <= kPeriodicCv) period_s = m * s.bucket_s;
+      // The mean gap between the starts, if they are evenly spaced (else 0); `skip`: a start
+      // left out.
+      auto even_period = [&](size_t skip) {
+        std::vector<double> gaps;
+        size_t prev = SIZE_MAX;
+        for (size_t i = 0; i < starts.size(); ++i) {
+          if (i == skip) continue;
+          if (prev != SIZE_MAX) gaps.push_back(static_cast<double>(starts[i] - starts[prev]));
+          prev = i;
+        }
+        double m = 0, v = 0;
+        for (double g : gaps) m += g / static_cast<double>(gaps.size());
+        for (double g : gaps) v += (g - m) * (g - m) / static_cast<double>(gaps.size());
+        return m > 0 && std::sqrt(v) / m <= kPeriodicCv ? m : 0.0;
+      };
+      double m = even_period(SIZE_MAX);
+      // One burst off the rhythm (a start-up overshoot, a one-off incident beside a periodic
+      // job) hides the others' period, or pulls it (a burst 5 s before six 10 s apart: 9.2 s).
+      // With 5 bursts or more (4 or more left: 3 gaps, so a chance spacing rarely passes),
+      // the others evenly spaced without a burst whose gap(s) to its neighbours are off that
+      // spacing by more than kPeriodicCv give the period.
+      for (size_t skip = 0; starts.size() >= kMinRhythmBursts + 1 && skip < starts.size(); ++skip) {
+        const double p = even_period(skip);
+        if (p == 0) continue;
+        auto off = [&](size_t a, size_t b) {
+          return std::fabs(static_cast<double>(starts[b] - starts[a]) - p) > kPeriodicCv * p;
+        };
+        if ((skip > 0 && off(skip - 1, skip)) || (skip + 1 < starts.size() && off(skip, skip + 1))) {
+          m = p;
+          period_off = 1;
+          break;
+        }
+      }
+      period_s = m * s.bucket_s;
     }
     // Sparse loss: on 100 ms buckets a steady loss of a few retransmissions a second covers
     // few buckets and puts all of them in the "busiest tenth" (uniform 0.2% loss over 60 s,
@@ -208,6 +239,7 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
   j["top_tenth_share"] = top_tenth;
   j["bursts"] = bursts;
   j["period_s"] = period_s;
+  j["bursts_off_period"] = period_off;
   j["sparse"] = sparse;
   j["spacing"] = spacing;
   // Who.
@@ -245,19 +277,20 @@ nlohmann::json retx_shape(const RetxTimeline::Series& s, const RetxWho& who) {
 
   // The cause that shape points to (the field notes' six).
   const double span_s = s.bucket_s * static_cast<double>(act.size());
+  const std::string off = period_off != 0 ? " (one more burst off that rhythm)" : "";
   const std::string in_time =
       sparse && when == "persistent"
           ? fmt::format("steadily at a low rate ({} in {:.0f} s with traffic, spaced like independent losses)", total,
                         span_s)
       : sparse && when == "bursty"
           ? fmt::format("clustered in time{}{}", bursts > 1 ? fmt::format(", in {} bursts", bursts) : std::string(),
-                        period_s > 0 ? fmt::format(" every ~{:.3g} s", period_s) : std::string())
+                        period_s > 0 ? fmt::format(" every ~{:.3g} s{}", period_s, off) : std::string())
       : sparse && when == "intermittent"
           ? fmt::format("on and off ({} in {:.0f} s with traffic, neither steady nor clustered)", total, span_s)
       : when == "persistent" ? fmt::format("in {} of the {:g} s intervals with traffic, evenly", pct(cover), s.bucket_s)
       : when == "bursty"     ? fmt::format("{} of them in the busiest tenth of the time{}{}", pct(top_tenth),
                                            bursts > 1 ? fmt::format(", in {} bursts", bursts) : std::string(),
-                                           period_s > 0 ? fmt::format(" every ~{:.3g} s", period_s) : std::string())
+                                           period_s > 0 ? fmt::format(" every ~{:.3g} s{}", period_s, off) : std::string())
       : when == "intermittent" ? fmt::format("on and off (in {} of the {:g} s intervals with traffic)", pct(cover),
                                              s.bucket_s)
                                : std::string("over too short a time to tell when");

@@ -496,6 +496,25 @@ TEST(Shape, PeriodicBurstsOnManyServersAreCongestion) {
   const auto k = retx_shape(minute_with(v).series(), who_of(20, 0.1, 30, 0.08));
   EXPECT_EQ(k["suspect"], "congestion");
   EXPECT_EQ(k["period_s"], 0.0) << k.dump(1);
+  EXPECT_EQ(k["bursts_off_period"], 0);
+  // One more burst off the rhythm (at the start: kernel-shapes saw the connections' start-up
+  // overshoot; or between two): the others' period still shows, and the message says so.
+  for (const uint64_t extra : {uint64_t{0}, uint64_t{28}}) {
+    std::vector<uint64_t> w = bursts(10);
+    for (uint64_t i = 0; i < 30; ++i) w.push_back(extra * kSec + i * kSec / 600);
+    std::sort(w.begin(), w.end());
+    const auto p = retx_shape(minute_with(w).series(), who_of(20, 0.1, 30, 0.08));
+    EXPECT_EQ(p["bursts"], 7) << p.dump(1);
+    EXPECT_NEAR(p["period_s"].get<double>(), 10.0, 0.2) << "extra burst at " << extra << " s";
+    EXPECT_EQ(p["bursts_off_period"], 1);
+    EXPECT_NE(p["message"].get<std::string>().find("in 7 bursts every ~10 s (one more burst off that rhythm)"),
+              std::string::npos) << p["message"];
+  }
+  // Four bursts, one off: too few to tell a rhythm from chance (two gaps left).
+  std::vector<uint64_t> f;
+  for (uint64_t at : {5, 15, 19, 25})
+    for (uint64_t i = 0; i < 30; ++i) f.push_back(at * kSec + i * kSec / 600);
+  EXPECT_EQ(retx_shape(minute_with(f).series(), who_of(20, 0.1, 30, 0.08))["period_s"], 0.0);
 }
 
 // Sparse loss (fewer retransmissions than 100 ms buckets with traffic): steady at a low
