@@ -177,6 +177,25 @@ inline bool paced_answer(const HalfState& rev, bool peer_clocks, uint32_t now, u
   return diff <= kPaceSlotUs;
 }
 
+// In loss recovery, a partial ACK (the peer's ACK moves, but not past everything sent) lets
+// the sender re-send the next hole at once, unless it paces: then the re-send waits for its
+// pacing slot, which follows the sender's own rhythm, not the ACK (kernel run, no SACK,
+// default RTO, 10 Mbit/s shared by 6 streams: after a 200 ms timeout, partial ACKs answered
+// 18-31 ms later, every re-send 41.94-41.99 ms after the sender's previous one, the first
+// after an interval of 21.0 ms: twice it; its TcpExtTCPTimeouts counted none of them). A
+// short timer fires at no particular point of that rhythm. So a re-send is such a paced
+// answer when the ACK moved after the sender's previous segment (the ACK clock ticks in
+// 1.024 ms: an advance within a tick of it is not taken) and the re-send comes one or two
+// of the sender's latest intervals after that segment, to within kPaceSlotUs. Read only
+// for timers shorter than the minimum RTO (kernel run with a 10 ms minimum RTO and no SACK:
+// a timeout 79 ms after the sender's previous re-send, whose interval was 21.8 ms).
+inline bool paced_after_advance(uint64_t stalled_us, uint32_t gap_us, uint32_t prev_gap_us) noexcept {
+  if (stalled_us + 1024 >= gap_us) return false;
+  if (prev_gap_us < kRenoAnswerUs || prev_gap_us >= kMinRtoUs) return false;
+  const auto near = [gap_us](uint32_t slot) { return (gap_us > slot ? gap_us - slot : slot - gap_us) <= kPaceSlotUs; };
+  return near(prev_gap_us) || near(2 * prev_gap_us);
+}
+
 // A head re-send that Wireshark's rule calls a fast retransmission (two duplicate ACKs, the
 // last within 20 ms) but that a sender without SACK sent on its timer: both SYNs seen, SACK
 // not negotiated, the oldest unacknowledged segment re-sent while the peer's ACK has stalled
@@ -759,8 +778,11 @@ done:
         // timer also applies without SACK, where duplicate ACKs keep arriving while it runs
         // (with SACK, RACK's reordering timer re-sends on SACK evidence after such waits).
         const bool no_evidence = rev.dupacknum == 0 && !peer_clocks;
-        bool short_timer = cnt.pace_gap & kShortTimerSeen;
-        if (head && peer_seen && no_evidence && stalled >= timeout_quiet(rtt, true) && stalled < timeout_quiet(rtt, false)) {
+        const bool advance_clocked =
+            recovering && no_evidence && paced_after_advance(stalled, elapsed_us(now, prev_sent_us), prev_gap_us);
+        bool short_timer = (cnt.pace_gap & kShortTimerSeen) && !advance_clocked;
+        if (head && peer_seen && no_evidence && !advance_clocked && stalled >= timeout_quiet(rtt, true) &&
+            stalled < timeout_quiet(rtt, false)) {
           cnt.pace_gap |= kShortTimerSeen;
           short_timer = true;
         }

@@ -394,6 +394,51 @@ TEST(Analyzer, ShortTimerSeenOnceAppliesBetweenDuplicateAcksWithoutSack) {
 }
 
 
+// After a timeout the sender re-sends hole after hole as partial ACKs come in; a pacing
+// sender lets each re-send out at its pacing slot, which can be 20-30 ms after the ACK
+// moved with no loss evidence in between (kernel run, no SACK, default 200 ms minimum RTO:
+// re-sends every 41.9 ms, the first after an interval of 21 ms; the kernel counted no timeout
+// for them, and reading them as a short timer over-counted 55 against 51). One or two of the
+// sender's latest intervals after its previous segment, with the ACK moved after that
+// segment, is its pacing slot; off that rhythm the same wait is a short timer.
+TEST(Analyzer, PacedReSendsAfterPartialAcksAreNoShortTimer) {
+  struct Case {
+    const char* what;
+    uint64_t off;  // the last two re-sends this far past the sender's pacing slot
+    uint32_t rto;
+  };
+  const Case cases[] = {
+      {"on the pacing slots", 0, 1},
+      {"40 us past them (one slot's tolerance)", 40, 1},
+      {"3 ms past them: a timer", 3000, 3},
+  };
+  for (const Case& k : cases) {
+    Conversation c;
+    c.handshake(CI, SI);  // no SACK; RTT 10 ms
+    c.send({true, C1, S1, A | P, 100, 502, 20000});
+    c.send({false, S1, C1 + 100, A, 0, 509, 30000});
+    for (uint32_t i = 1; i <= 6; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 31000 + 100 * i});  // 1-4 lost
+    // The 200 ms timeout re-sends the head; partial ACKs follow, one hole re-sent after each.
+    c.send({true, C1 + 100, S1, A | P, 100, 502, 240000});
+    c.send({false, S1, C1 + 200, A, 0, 509, 250000});
+    c.send({true, C1 + 200, S1, A | P, 100, 502, 250005});  // at once: 10 ms after the previous
+    c.send({false, S1, C1 + 300, A, 0, 509, 262000});
+    c.send({true, C1 + 300, S1, A | P, 100, 502, 271005});  // the next slot, 21 ms on
+    c.send({false, S1, C1 + 400, A, 0, 509, 280000});
+    // 42 ms after the previous re-send (twice its interval), the ACK stalled 33 ms.
+    uint32_t v = c.send({true, C1 + 400, S1, A | P, 100, 502, 313005 + k.off});
+    EXPECT_EQ(v & (kRetransmission | kFastRetransmission), kRetransmission) << k.what;
+    c.send({false, S1, C1 + 500, A, 0, 509, 324000});
+    // 42 ms again (the same interval), the ACK stalled 31 ms.
+    v = c.send({true, C1 + 500, S1, A | P, 100, 502, 355005 + k.off});
+    EXPECT_EQ(v & (kRetransmission | kFastRetransmission), kRetransmission) << k.what;
+    c.finish();
+    const auto& r = c.records()[0].count[0];
+    EXPECT_EQ(r.retx_segs, 5u) << k.what;
+    EXPECT_EQ(r.rto_retx, k.rto) << k.what;
+  }
+}
+
 // an ACK, long before any RTO; not a timeout retransmission.
 TEST(Analyzer, TailLossProbe) {
   Conversation c;
