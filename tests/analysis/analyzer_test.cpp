@@ -258,7 +258,9 @@ void expect_head_resent(Conversation& c, uint64_t at, uint32_t fast, uint32_t rt
 // Wireshark's rule (and the verdict) says fast retransmission, the kernel's
 // TcpExtTCPTimeouts says timeout, and the flow counters follow the kernel. It stays a fast
 // retransmission with SACK negotiated (RACK re-sends on SACK evidence at any point of a
-// run), with the ACK stalled for less than the minimum RTO, and when it
+// run), with the ACK stalled for less than the minimum RTO (when the sender sent new data
+// since its first re-send of the head: straight after it, a second re-send of the head is a
+// timer's from 20 ms on, SecondHeadReSendWithTheAckStillPutIsATimerWithoutSack), and when it
 // answers a duplicate ACK at once (a threshold raised by reordering: kernel run, the 21st).
 TEST(Analyzer, HeadResentIntoALongDupAckRunWithoutSackIsATimeout) {
   struct Case {
@@ -267,6 +269,7 @@ TEST(Analyzer, HeadResentIntoALongDupAckRunWithoutSackIsATimeout) {
     std::vector<uint64_t> dups;  // duplicate ACKs after the fast retransmit
     uint64_t resend;
     uint32_t fast, rto;
+    uint64_t new_data = 0;  // new data sent then (0: none)
   };
   std::vector<uint64_t> run, run_to_200ms;
   for (uint64_t t = 40000; t <= 220000; t += 20000) run.push_back(t);
@@ -278,13 +281,17 @@ TEST(Analyzer, HeadResentIntoALongDupAckRunWithoutSackIsATimeout) {
       {"SACK negotiated", true, run, 232000, 2, 0},
       {"answers a duplicate ACK at once", false, run_answered, 232000, 2, 0},
       {"timer after 5 duplicate ACKs", false, {120000, 220000}, 232000, 1, 1},
-      {"ACK stalled 185 ms", false, run_to_200ms, 215000, 2, 0},
+      {"ACK stalled 185 ms, new data sent since the first re-send", false, run_to_200ms, 215000, 2, 0, 150010},
+      {"ACK stalled 185 ms, the head's second re-send in a row", false, run_to_200ms, 215000, 1, 1},
   };
   for (const Case& k : cases) {
     Conversation c;
     c.handshake(CI, SI, 0, 10000, 7, k.sack);  // the client's side of the RTT: 5 ms
     lose_the_head(c);
-    for (uint64_t t : k.dups) c.send({false, S1, C1 + 100, A, 0, 509, t});
+    for (uint64_t t : k.dups) {
+      if (k.new_data != 0 && k.new_data > t - 20000 && k.new_data < t) c.send({true, C1 + 1000, S1, A | P, 100, 502, k.new_data});
+      c.send({false, S1, C1 + 100, A, 0, 509, t});
+    }
     expect_head_resent(c, k.resend, k.fast, k.rto, k.what);
   }
 }
@@ -393,6 +400,44 @@ TEST(Analyzer, ShortTimerSeenOnceAppliesBetweenDuplicateAcksWithoutSack) {
   }
 }
 
+
+// Without SACK the head is re-sent once on the duplicate-ACK threshold; a second re-send of
+// it with the ACK still put is the timer's (kernel run, net.ipv4.tcp_rto_min_us=20000, no
+// SACK: 44 of 64 timeouts counted before, 60 with this rule). It takes the short floor (20
+// ms or two RTTs of ACK stall, and as long since the first re-send), and below the minimum
+// RTO it marks the sender's timer short. With SACK, or sooner, it stays a fast retransmission.
+TEST(Analyzer, SecondHeadReSendWithTheAckStillPutIsATimerWithoutSack) {
+  struct Case {
+    const char* what;
+    bool sack;
+    uint64_t again;  // the second re-send of the head (the first at 43.1 ms, the ACK put since 30 ms)
+    uint32_t fast, rto;
+  };
+  const Case cases[] = {
+      {"no SACK, 31.9 ms after the first re-send", false, 75000, 1, 1},
+      {"no SACK, 10 ms after the first re-send", false, 53100, 2, 0},
+      {"SACK negotiated", true, 75000, 2, 0},
+  };
+  for (const Case& k : cases) {
+    Conversation c;
+    c.handshake(CI, SI, 0, 10000, 7, k.sack);  // RTT 10 ms
+    c.send({true, C1, S1, A | P, 100, 502, 20000});
+    c.send({false, S1, C1 + 100, A, 0, 509, 30000});
+    for (uint32_t i = 1; i <= 5; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 31000 + 100 * i});  // first lost
+    for (uint64_t t : {41000, 42000, 43000}) c.send({false, S1, C1 + 100, A, 0, 509, t});
+    EXPECT_EQ(c.send({true, C1 + 100, S1, A | P, 100, 502, 43100}) & kFastRetransmission, kFastRetransmission) << k.what;
+    for (uint64_t t : {50000, 52000, 60000}) {
+      if (t < k.again) c.send({false, S1, C1 + 100, A, 0, 509, t});
+    }
+    const uint32_t v = c.send({true, C1 + 100, S1, A | P, 100, 502, k.again});
+    EXPECT_EQ(v & (kRetransmission | kFastRetransmission), kRetransmission | kFastRetransmission) << k.what;
+    c.finish();
+    const auto& r = c.records()[0].count[0];
+    EXPECT_EQ(r.retx_segs, 2u) << k.what;
+    EXPECT_EQ(r.fast_retx, k.fast) << k.what;
+    EXPECT_EQ(r.rto_retx, k.rto) << k.what;
+  }
+}
 
 // After a timeout the sender re-sends hole after hole as partial ACKs come in; a pacing
 // sender lets each re-send out at its pacing slot, which can be 20-30 ms after the ACK
