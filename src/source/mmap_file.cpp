@@ -529,8 +529,22 @@ void MmapFileSource::start() noexcept {
 }
 
 bool MmapFileSource::block_in_window(uint64_t off) const noexcept {
-  const uint64_t want = std::min<uint64_t>(kMaxBlock, size_ - off);
-  return off >= buf_off_ && off + want <= buf_off_ + buf_len_;
+  const uint64_t end = buf_off_ + buf_len_;
+  if (off < buf_off_ || off > end) return false;
+  const uint64_t have = end - off, left = size_ - off;
+  // The block's own length when its header is at hand and valid: pcapng_block() reads
+  // nothing past it once it has checked that length (12 bytes before). Not for a section
+  // header, whose byte order (and so its length) may differ from the one known so far, and
+  // which reads 16 bytes first. Otherwise, room for a largest block. (Until 2026-12-05 always
+  // the latter: the window was refilled with up to ~400 KiB left, each refill moving that
+  // much to the buffer's start.)
+  if (have >= 12) {
+    const uint8_t* b = buf_.get() + (off - buf_off_);
+    const uint32_t len = rd32(b + 4, swap_);
+    if (rd32(b, false) != kBlockShb && len >= 12 && len % 4 == 0 && len <= kMaxBlock)
+      return have >= std::min<uint64_t>(len, left);
+  }
+  return have >= std::min<uint64_t>(kMaxBlock, left);
 }
 
 void MmapFileSource::refill_from(uint64_t from) noexcept {

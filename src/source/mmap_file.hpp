@@ -122,8 +122,8 @@ class MmapFileSource final : public PacketSource {
   // Buffered: moves the window's bytes from `from` on to the buffer's start and fills the
   // rest from the file.
   void refill_from(uint64_t from) noexcept;
-  // Buffered: whether a pcapng block at `off` (of any length up to kMaxBlock, or to the end
-  // of the file) lies in the window.
+  // Buffered: whether the pcapng block at `off` lies in the window (its own length when its
+  // header is there and valid, else any length up to kMaxBlock, or to the end of the file).
   bool block_in_window(uint64_t off) const noexcept;
   const uint8_t* at(uint64_t off) const noexcept { return buffered_ ? buf_.get() + (off - buf_off_) : base_ + off; }
 

@@ -306,6 +306,46 @@ TEST_F(MmapFileTest, BufferedAndMappedReadTheSameAsLibpcap) {
 
 void expect_damaged_stop(const std::string& path, uint64_t good_frames);
 
+// The buffered pcapng reader refills its window when the next block, by its own length, does
+// not fit in what is left (a section header, whose length may be in another byte order: when
+// a largest block does not). Blocks of every kind and size, in a pseudo-random order, so that
+// each kind straddles the window's end somewhere: EPBs of 60 B to 256 KiB, SPBs, statistics and
+// name-resolution blocks, and every ~700 KiB a new section with its interfaces (one carrying
+// an if_tsresol option). Every frame as libpcap reads it, buffered and mapped.
+TEST_F(MmapFileTest, BufferedPcapngBlocksOfEveryKindStraddleTheWindow) {
+  static const size_t sizes[] = {60, 66, 1514, 590, 9014, 54, 65535, 262144, 1, 1448, 4000, 131071};
+  Bytes b(false);
+  uint32_t frames = 0, state = 12345;
+  const auto next = [&state] { return state = state * 1103515245u + 12345u, state >> 8; };
+  size_t section_at = 0;
+  while (b.size() < (size_t{6} << 20) + 333) {
+    if (b.size() >= section_at) {
+      ng_shb(b);
+      ng_idb(b, 1, 262144);
+      ng_idb(b, 1, 262144, 9);
+      section_at = b.size() + (size_t{700} << 10) + next() % 4096;
+    }
+    switch (next() % 8) {
+      case 0:
+        b.u32(5).u32(16).u32(0).u32(16);  // interface statistics, no options
+        break;
+      case 1: {  // name resolution: one IPv4 record, then the end record, padded
+        const uint32_t len = 8 + 4 + 12 + 4 + 4;  // header, record header + value, end record, trailer
+        b.u32(4).u32(len).u16(1).u16(12).u32(0x0A000001).raw({'h', 'o', 's', 't', 0, 0, 0, 0}).u16(0).u16(0).u32(len);
+        break;
+      }
+      case 2:
+        ++frames;
+        ng_spb(b, frame(sizes[next() % 12] % 2000 + 60, static_cast<uint8_t>(frames)));
+        break;
+      default:
+        ++frames;
+        ng_epb(b, next() % 2, 1000ull * frames, frame(sizes[next() % 12], static_cast<uint8_t>(frames)));
+    }
+  }
+  expect_like_libpcap_both_ways(tmp.write("blocks.pcapng", b.bytes()), frames);
+}
+
 // The same for pcapng: EPBs of every size (the largest a 262,144-byte frame), SPBs, and a
 // second interface with nanosecond timestamps; blocks straddle the buffer's end again and
 // again, and the validating walk at open() reads through the buffer as well.
