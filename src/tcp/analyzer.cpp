@@ -737,14 +737,15 @@ done:
     count_up(f.status, cnt.retx_segs);
     count_up(f.status, cnt.retx_bytes, seglen);
     if (bits & kSpuriousRetransmission) count_up(f.status, cnt.spurious_retx);
-    const bool again = reno_head_again(fwd, rev, f.retx_last & (1u << d), seq, seglen, now, prev_sent_us, timer_rtt(cold));
+    const uint32_t rtt = timer_rtt(cold);
+    const bool again = reno_head_again(fwd, rev, f.retx_last & (1u << d), seq, seglen, now, prev_sent_us, rtt);
     if (bits & kFastRetransmission) {
       // The verdict stays Wireshark's; the counters follow the sender.
       const bool peer_clocks = f.retx_last & (kRetxLastClocks << r);
       if (reno_late_head_resend(fwd, rev, cold, d, seq, now, (cnt.pace_gap & kShortTimerSeen) || again) &&
           !paced_answer(rev, peer_clocks, now, prev_sent_us, prev_gap_us)) {
         count_up(f.status, cnt.rto_retx);
-        if (again && since_ack_advance(rev, now, elapsed_us(now, rev.lastack_time_us)) < timeout_quiet(timer_rtt(cold), false))
+        if (again && since_ack_advance(rev, now, elapsed_us(now, rev.lastack_time_us)) < timeout_quiet(rtt, false))
           cnt.pace_gap |= kShortTimerSeen;
       } else {
         count_up(f.status, cnt.fast_retx);
@@ -765,7 +766,6 @@ done:
       // - a tail-loss probe (RFC 8985 section 7): the last segment sent, re-sent with no
       //   duplicate ACKs, after a probe timeout (Linux: 2 x SRTT + 2 ticks, at least ~8 ms
       //   at HZ=250) with neither side sending, sooner than any timeout.
-      const uint32_t rtt = timer_rtt(cold);
       const bool peer_seen = rev.flags & kWindowSet;
       const uint32_t since_peer = elapsed_us(now, rev.lastack_time_us);
       const uint32_t probe_quiet = rtt > kProbeFloorUs ? rtt : kProbeFloorUs;
