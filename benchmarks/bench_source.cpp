@@ -1,7 +1,8 @@
 // Reading a capture file: packets/s of the libpcap source (PcapFileSource, which copies
 // every frame out of libpcap's buffer) against seqwatch's own source (MmapFileSource,
-// pointers into its 1 MiB read buffer: BM_ReadMmap; into the mapping: BM_ReadMapped), on
-// the same large file already in the page cache.
+// pointers into its 1 MiB read windows, the next one read ahead on a helper thread:
+// BM_ReadMmap; every window read when needed, on the reading thread: BM_ReadBuffered; into
+// the mapping: BM_ReadMapped), on the same large file already in the page cache.
 //
 // The file is written once into /tmp (removed at exit): kPackets frames of an IMIX-like
 // size mix (7:4:1 of 66, 590 and 1514 bytes), as classic pcap with libpcap's pcap_dump and
@@ -104,16 +105,21 @@ const Files& files() {
   return fs;
 }
 
-template <class Source, bool kMapped = false>
+enum class Way { kDefault, kNoReadAhead, kMapped };
+
+template <class Source, Way kWay = Way::kDefault>
 void read_all(benchmark::State& state, const std::string& path) {
   uint64_t packets = 0, bytes = 0, sink = 0;
   for (auto _ : state) {
-    auto s = Source::open(path);
+    auto s = [&] {
+      if constexpr (kWay == Way::kNoReadAhead) return Source::open(path, false);
+      else return Source::open(path);
+    }();
     if (!s) {
       state.SkipWithError(s.error().message.c_str());
       return;
     }
-    if constexpr (kMapped) s.value()->set_buffered(false);
+    if constexpr (kWay == Way::kMapped) s.value()->set_buffered(false);
     PacketRef burst[kBurstSize];
     for (;;) {
       const uint16_t n = s.value()->rx_burst(burst, kBurstSize);
@@ -160,15 +166,27 @@ void BM_ReadMapped(benchmark::State& state, bool ng) {
     state.SkipWithError(f.error.empty() ? "no pcapng file (SEQWATCH_BENCH_CAPTURE given)" : f.error.c_str());
     return;
   }
-  read_all<seqwatch::MmapFileSource, true>(state, ng ? f.pcapng : f.pcap);
+  read_all<seqwatch::MmapFileSource, Way::kMapped>(state, ng ? f.pcapng : f.pcap);
+}
+
+// Through the read buffer, every window read when it is needed (no read-ahead thread).
+void BM_ReadBuffered(benchmark::State& state, bool ng) {
+  const Files& f = files();
+  if (!f.error.empty() || (ng && f.pcapng.empty())) {
+    state.SkipWithError(f.error.empty() ? "no pcapng file (SEQWATCH_BENCH_CAPTURE given)" : f.error.c_str());
+    return;
+  }
+  read_all<seqwatch::MmapFileSource, Way::kNoReadAhead>(state, ng ? f.pcapng : f.pcap);
 }
 
 // Real time: reading a file is page-cache and page-fault work, system time included.
 BENCHMARK_CAPTURE(BM_ReadLibpcap, pcap, false)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
 BENCHMARK_CAPTURE(BM_ReadMmap, pcap, false)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
+BENCHMARK_CAPTURE(BM_ReadBuffered, pcap, false)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
 BENCHMARK_CAPTURE(BM_ReadMapped, pcap, false)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
 BENCHMARK_CAPTURE(BM_ReadLibpcap, pcapng, true)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
 BENCHMARK_CAPTURE(BM_ReadMmap, pcapng, true)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
+BENCHMARK_CAPTURE(BM_ReadBuffered, pcapng, true)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
 BENCHMARK_CAPTURE(BM_ReadMapped, pcapng, true)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
 
 }  // namespace

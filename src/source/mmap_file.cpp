@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 namespace seqwatch {
 namespace {
@@ -34,13 +35,18 @@ constexpr uint64_t kPopulateWindow = 8ull << 20;
 constexpr uint64_t kDropStretch = 4ull << 20;
 constexpr uint64_t kPage = 4096;
 
-// The read buffer: 1 MiB. A classic pcap's window is refilled when less than kRefillBelow
-// is left in it, or when the burst's first record does not fit in what is left (a record
-// up to the maximum snapshot always fits a refilled window). Refilling moves the bytes
-// left to the buffer's start: with a largest record's worth (256 KiB) kept at every refill,
-// a quarter of the file was copied twice (callgrind: 150 M of 1,506 M instructions of
-// `seqwatch analyze` on a 1M-frame trace); kept below 32 KiB, about 3%.
+// The read buffers: two of kBufferHead + kBufferBytes. The file is read kBufferBytes
+// (1 MiB) at a time, the next window ahead on a helper thread (ReadAhead) into the buffer
+// not in use, after a head room that takes what was left of the current window: a record
+// (or pcapng block) that straddles the two windows is copied there and is then whole. A
+// classic pcap's window is refilled when less than kRefillBelow is left in it, or when the
+// burst's first record does not fit in what is left (a record up to the maximum snapshot
+// always fits a refilled window). Until 2026-12-05 the window was refilled with a largest
+// record's worth (256 KiB) kept, moving it each time: a quarter of the file was copied twice
+// (callgrind: 150 M of 1,506 M instructions of `seqwatch analyze` on a 1M-frame trace).
 constexpr uint64_t kBufferBytes = 1ull << 20;
+constexpr uint64_t kBufferHead = 512ull << 10;
+constexpr uint64_t kBufferCap = kBufferHead + kBufferBytes;
 constexpr uint64_t kRefillBelow = 32ull << 10;
 
 constexpr uint64_t kPcapFileHeader = 24;
@@ -62,6 +68,7 @@ constexpr uint16_t kOptIfTsoffset = 14;
 // snapshot + 128 KiB of options + trailer. Same limit, same verdict.
 constexpr uint64_t kMaxBlock = 8 + 20 + kMaxSnap + 131072 + 4;
 static_assert(kMaxBlock + kPcapRecordHeader < kBufferBytes, "a largest block or record must fit the read buffer");
+static_assert(kMaxBlock + kPcapRecordHeader < kBufferHead, "what is left of a window must fit the next one's head room");
 
 // Link types whose pseudo-header libpcap rewrites in byte-swapped files (NFLOG TLV lengths,
 // SLL/SLL2 CAN headers): a zero-copy reader cannot, so such files go to libpcap.
@@ -93,14 +100,16 @@ Result<CaptureKind> MmapFileSource::can_open(const std::string& path) {
   return CaptureKind{s.value()->format(), false};
 }
 
-Result<std::unique_ptr<MmapFileSource>> MmapFileSource::open(const std::string& path) {
+Result<std::unique_ptr<MmapFileSource>> MmapFileSource::open(const std::string& path, bool read_ahead) {
   std::unique_ptr<MmapFileSource> s(new MmapFileSource());
+  s->read_ahead_ = read_ahead;
   auto ok = s->setup(path);
   if (!ok) return ok.error();
   return s;
 }
 
 MmapFileSource::~MmapFileSource() {
+  ahead_.reset();  // waits for a read that is out, before the buffers and the file go
   if (base_ != nullptr) munmap(const_cast<uint8_t*>(base_), map_size_);
   if (fd_ >= 0) ::close(fd_);
 }
@@ -179,7 +188,7 @@ uint16_t MmapFileSource::read_pcap(PacketRef* out, uint16_t max) noexcept {
   // The bytes at hand: the whole mapping, or the buffer's window of the file
   // [buf_off_, win_end). A record that does not fit in the window ends the burst early;
   // the next rx_burst() refills first.
-  const uint8_t* const win = buffered_ ? buf_.get() : base_;
+  const uint8_t* const win = buffered_ ? win_ : base_;
   const uint64_t win_off = buffered_ ? buf_off_ : 0;
   const uint64_t win_end = buffered_ ? buf_off_ + buf_len_ : size_;
   uint16_t n = 0;
@@ -233,8 +242,7 @@ Result<bool> MmapFileSource::setup_pcapng() {
   uint64_t off = 0;
   PacketRef p{};
   bool saw_idb = false;
-  buf_.reset(new (std::nothrow) uint8_t[kBufferBytes]);
-  buffered_ = buf_ != nullptr;
+  buffered_ = make_buffers();
   buf_off_ = buf_len_ = 0;
   while (off < size_) {
     if (buffered_ && !block_in_window(off)) refill_from(off);
@@ -261,6 +269,7 @@ Result<bool> MmapFileSource::setup_pcapng() {
   frames_read_ = 0;
   buffered_ = false;
   buf_off_ = buf_len_ = 0;
+  read_ahead_used_ = 0;  // read_ahead_windows() counts the reading's
   return true;
 }
 
@@ -514,14 +523,25 @@ void MmapFileSource::drop_before(uint64_t mark) noexcept {
   dropped_ = to;
 }
 
+bool MmapFileSource::make_buffers() noexcept {
+  if (!bufs_) bufs_.reset(new (std::nothrow) uint8_t[2 * kBufferCap]);
+  if (!bufs_) return false;
+  if (ahead_ && ahead_->pending()) ahead_->wait();  // a read into the buffers still out: of no use now
+  cur_ = bufs_.get();
+  win_ = cur_;
+  if (read_ahead_ && !ahead_) ahead_ = std::make_unique<ReadAhead>(fd_);
+  return true;
+}
+
 void MmapFileSource::start() noexcept {
   started_ = true;
   if (!allow_buffer_ || retain_ || fd_ < 0) {
-    buf_.reset();  // pcapng's walk at open() may have used it
+    ahead_.reset();  // pcapng's walk at open() may have used them
+    bufs_.reset();
+    cur_ = win_ = nullptr;
     return;
   }
-  if (!buf_) buf_.reset(new (std::nothrow) uint8_t[kBufferBytes]);
-  if (!buf_) return;  // no memory for it: read mapped
+  if (!make_buffers()) return;  // no memory for them: read mapped
   buffered_ = true;
   buf_off_ = pos_;
   buf_len_ = 0;
@@ -539,7 +559,7 @@ bool MmapFileSource::block_in_window(uint64_t off) const noexcept {
   // the latter: the window was refilled with up to ~400 KiB left, each refill moving that
   // much to the buffer's start.)
   if (have >= 12) {
-    const uint8_t* b = buf_.get() + (off - buf_off_);
+    const uint8_t* b = win_ + (off - buf_off_);
     const uint32_t len = rd32(b + 4, swap_);
     if (rd32(b, false) != kBlockShb && len >= 12 && len % 4 == 0 && len <= kMaxBlock)
       return have >= std::min<uint64_t>(len, left);
@@ -548,14 +568,40 @@ bool MmapFileSource::block_in_window(uint64_t off) const noexcept {
 }
 
 void MmapFileSource::refill_from(uint64_t from) noexcept {
-  // Bytes of the window at and after `from` are kept (moved to the start), the rest read.
-  const uint64_t keep = from >= buf_off_ && from < buf_off_ + buf_len_ ? buf_off_ + buf_len_ - from : 0;
-  if (keep != 0) std::memmove(buf_.get(), buf_.get() + (from - buf_off_), keep);
-  buf_off_ = from;
-  buf_len_ = keep;
-  while (buf_len_ < kBufferBytes && buf_off_ + buf_len_ < size_) {
-    const uint64_t want = std::min<uint64_t>(kBufferBytes - buf_len_, size_ - buf_off_ - buf_len_);
-    const ssize_t got = ::pread(fd_, buf_.get() + buf_len_, want, static_cast<off_t>(buf_off_ + buf_len_));
+  // Bytes of the window at and after `from` are kept, the rest read. The next window read
+  // ahead (it starts where this one ends) goes after the kept bytes, which are copied to
+  // its head room; otherwise (none read ahead, or it is of no use: the reader jumped) the
+  // kept bytes move to the current buffer's start and the rest is read here.
+  const uint64_t end = buf_off_ + buf_len_;
+  const uint64_t keep = from >= buf_off_ && from < end ? end - from : 0;
+  uint8_t* const spare = cur_ == bufs_.get() ? bufs_.get() + kBufferCap : bufs_.get();
+  bool ahead_used = false;
+  if (ahead_ && ahead_->pending()) {
+    const uint64_t ahead_off = ahead_->pending_off();
+    const ReadAhead::Done d = ahead_->wait();
+    if (ahead_off == end && keep <= kBufferHead && d.got != 0) {
+      uint8_t* const w = spare + kBufferHead - keep;
+      if (keep != 0) std::memcpy(w, win_ + (from - buf_off_), keep);
+      cur_ = spare;
+      win_ = w;
+      buf_off_ = from;
+      buf_len_ = keep + d.got;
+      ahead_used = true;
+      ++read_ahead_used_;
+    }
+  }
+  if (!ahead_used) {
+    if (keep != 0) std::memmove(cur_, win_ + (from - buf_off_), keep);
+    win_ = cur_;
+    buf_off_ = from;
+    buf_len_ = keep;
+  }
+  // What the read ahead left out (a short read: the end of the file, or an error, which
+  // reading again here reports), or the whole window.
+  const uint64_t room = static_cast<uint64_t>(cur_ + kBufferCap - win_);
+  while (buf_len_ < room && buf_off_ + buf_len_ < size_) {
+    const uint64_t want = std::min<uint64_t>(room - buf_len_, size_ - buf_off_ - buf_len_);
+    const ssize_t got = ::pread(fd_, win_ + buf_len_, want, static_cast<off_t>(buf_off_ + buf_len_));
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
       // The file shrank (or cannot be read on): it ends here; a record cut by that is
@@ -565,6 +611,12 @@ void MmapFileSource::refill_from(uint64_t from) noexcept {
       break;
     }
     buf_len_ += static_cast<uint64_t>(got);
+  }
+  // The next window, into the buffer not in use now.
+  const uint64_t next = buf_off_ + buf_len_;
+  if (ahead_ && next < size_) {
+    uint8_t* const other = cur_ == bufs_.get() ? bufs_.get() + kBufferCap : bufs_.get();
+    ahead_->request(other + kBufferHead, next, std::min<uint64_t>(kBufferBytes, size_ - next));
   }
 }
 

@@ -2,9 +2,13 @@
 // bytes, so reading costs one record-header parse per packet.
 //
 // Two ways to hold those bytes. Read burst by burst (the default, whenever frames need not
-// outlive the burst: release() after each), the file goes through a 1 MiB buffer filled
-// with pread(): the same few pages for the whole file, hot in the TLB and the L2, and no
-// page-table work per 4 KiB of capture (pcapng's validating walk at open() too). The file is
+// outlive the burst: release() after each), the file goes through 1 MiB windows filled
+// with pread(): the same few pages for the whole file, hot in the TLB, and no page-table
+// work per 4 KiB of capture (pcapng's validating walk at open() too). Two buffers take turns:
+// while the reader parses one window, a helper thread (ReadAhead, `sw-read-ahead`) copies the
+// next into the other, so the kernel's copy (~1/5 of a single-worker `analyze`) runs on
+// another core (set_read_ahead(false): each window is read on the reader's thread when
+// needed). The file is
 // otherwise mmap'ed (MADV_SEQUENTIAL), after set_buffered(false), and only then may frames
 // be retained (retain_frames(): a stage that passes frames on by address). Mapping costs a page-table entry, a TLB
 // miss and, under a shadow-paging hypervisor, a hypervisor fault per 4 KiB page touched: on
@@ -41,6 +45,7 @@
 
 #include "source/packet_source.hpp"
 #include "source/pcap_file.hpp"
+#include "source/read_ahead.hpp"
 #include "util/result.hpp"
 
 namespace seqwatch {
@@ -50,7 +55,8 @@ class MmapFileSource final : public PacketSource {
   // Decides from the file's headers (and, for pcapng, every block header) whether this
   // reader handles it; the error says why not. open() runs the same checks.
   static Result<CaptureKind> can_open(const std::string& path);
-  static Result<std::unique_ptr<MmapFileSource>> open(const std::string& path);
+  // read_ahead: see set_read_ahead() (given here, it applies to pcapng's walk at open() too).
+  static Result<std::unique_ptr<MmapFileSource>> open(const std::string& path, bool read_ahead = true);
   ~MmapFileSource() override;
   MmapFileSource(const MmapFileSource&) = delete;
   MmapFileSource& operator=(const MmapFileSource&) = delete;
@@ -86,6 +92,15 @@ class MmapFileSource final : public PacketSource {
     if (!started_) allow_buffer_ = on;
   }
   bool buffered() const noexcept { return buffered_; }
+  // Before the first burst: whether the buffered reader has the next window read ahead on a
+  // helper thread (default true), or reads every window itself when it needs it.
+  void set_read_ahead(bool on) noexcept {
+    if (started_) return;
+    read_ahead_ = on;
+    if (!on) ahead_.reset();
+  }
+  // Windows that came from the read-ahead (the others were read when needed).
+  uint64_t read_ahead_windows() const noexcept { return read_ahead_used_; }
   uint64_t read_mark() const noexcept override { return pos_; }
   void drop_before(uint64_t mark) noexcept override;
 
@@ -125,7 +140,8 @@ class MmapFileSource final : public PacketSource {
   // Buffered: whether the pcapng block at `off` lies in the window (its own length when its
   // header is there and valid, else any length up to kMaxBlock, or to the end of the file).
   bool block_in_window(uint64_t off) const noexcept;
-  const uint8_t* at(uint64_t off) const noexcept { return buffered_ ? buf_.get() + (off - buf_off_) : base_ + off; }
+  const uint8_t* at(uint64_t off) const noexcept { return buffered_ ? win_ + (off - buf_off_) : base_ + off; }
+  bool make_buffers() noexcept;  // the two read buffers (and the read-ahead): false without memory
 
   std::string path_;
   const uint8_t* base_ = nullptr;
@@ -138,7 +154,12 @@ class MmapFileSource final : public PacketSource {
   bool allow_buffer_ = true;
   bool buffered_ = false;
   int fd_ = -1;                  // kept open for buffered reading
-  std::unique_ptr<uint8_t[]> buf_;
+  std::unique_ptr<uint8_t[]> bufs_;  // two read buffers (see kBufferCap)
+  uint8_t* cur_ = nullptr;          // the one in use
+  uint8_t* win_ = nullptr;          // file byte buf_off_ in it
+  std::unique_ptr<ReadAhead> ahead_;  // reads the next window into the other (read_ahead_)
+  bool read_ahead_ = true;
+  uint64_t read_ahead_used_ = 0;
   uint64_t buf_off_ = 0;         // file offset of buf_[0]
   uint64_t buf_len_ = 0;         // bytes of the file in buf_
   uint64_t map_size_ = 0;        // the mapping's length (size_ may shrink: a file cut while read)

@@ -162,9 +162,9 @@ struct Opened {
   std::unique_ptr<PcapFileSource> p;
 };
 
-Opened open_both(const std::string& path) {
+Opened open_both(const std::string& path, bool read_ahead = true) {
   Opened o;
-  auto m = MmapFileSource::open(path);
+  auto m = MmapFileSource::open(path, read_ahead);
   EXPECT_TRUE(m.ok()) << path << ": " << (m.ok() ? "" : m.error().message);
   if (m.ok()) o.m = std::move(m.value());
   auto p = PcapFileSource::open(path);
@@ -270,18 +270,24 @@ std::string mixed_capture(const TempDir& tmp, uint32_t& frames, size_t& cut_at) 
   return tmp.write("mixed.pcap", b.bytes());
 }
 
-// Read through the buffer and through the mapping, the file gives libpcap's `frames` frames.
+// Read through the buffer (each next window read ahead on the helper thread, or every
+// window read when needed) and through the mapping, the file (of several windows) gives
+// libpcap's `frames` frames.
 void expect_like_libpcap_both_ways(const std::string& path, uint32_t frames) {
-  for (const bool buffered : {true, false}) {
-    Opened o = open_both(path);
+  enum Way { kAhead, kBuffered, kMapped };
+  for (const Way way : {kAhead, kBuffered, kMapped}) {
+    const char* name = way == kAhead ? "buffered, read ahead" : way == kBuffered ? "buffered" : "mapped";
+    Opened o = open_both(path, way == kAhead);  // pcapng: its walk at open() too
     ASSERT_TRUE(o.m && o.p);
-    o.m->set_buffered(buffered);
+    o.m->set_buffered(way != kMapped);
     const Outcome r = compare(*o.m, *o.p);
-    EXPECT_EQ(r.first_diff, "") << (buffered ? "buffered" : "mapped");
-    EXPECT_EQ(r.frames, frames);
+    EXPECT_EQ(r.first_diff, "") << name;
+    EXPECT_EQ(r.frames, frames) << name;
     EXPECT_FALSE(r.mmap_error) << o.m->read_error();
-    EXPECT_EQ(o.m->buffered(), buffered);
+    EXPECT_EQ(o.m->buffered(), way != kMapped);
     EXPECT_TRUE(o.m->done());
+    if (way == kAhead) EXPECT_GE(o.m->read_ahead_windows(), 2u) << "the windows after the first come from the read-ahead";
+    else EXPECT_EQ(o.m->read_ahead_windows(), 0u) << name;
   }
 }
 
@@ -436,6 +442,42 @@ TEST_F(MmapFileTest, BufferedTruncatedLargeFileStopsWhereLibpcapDoes) {
   while (const uint16_t n = m.value()->rx_burst(r, kBurstSize)) read += n;
   EXPECT_EQ(read, good);
   EXPECT_EQ(m.value()->dropped(), 1u);
+}
+
+// The file cut while it is read, with the next window already read ahead (or being read):
+// every frame delivered is intact, and reading stops at the cut with the truncation reported,
+// never past what the file held. (Frames the read-ahead took before the cut may come out:
+// they were in the file when read.)
+TEST_F(MmapFileTest, FileCutWhileReadAheadStopsWithIntactFrames) {
+  uint32_t frames = 0;
+  size_t cut_at = 0;
+  const std::string path = mixed_capture(tmp, frames, cut_at);
+  auto m = MmapFileSource::open(path);
+  ASSERT_TRUE(m.ok());
+  MmapFileSource& src = *m.value();
+  PacketRef r[kBurstSize];
+  uint64_t read = 0;
+  bool cut = false;
+  while (!src.done()) {
+    const uint16_t n = src.rx_burst(r, kBurstSize);
+    for (uint16_t i = 0; i < n; ++i) {
+      ASSERT_EQ(r[i].frame, read + i + 1);
+      const std::vector<uint8_t> want = frame(r[i].caplen, static_cast<uint8_t>(r[i].frame));
+      ASSERT_EQ(std::memcmp(r[i].data, want.data(), r[i].caplen), 0) << "frame " << r[i].frame;
+    }
+    read += n;
+    src.release();
+    if (!cut && src.read_ahead_windows() >= 1) {  // past the first refill: a window is out ahead
+      fs::resize_file(path, cut_at);
+      cut = true;
+    }
+  }
+  ASSERT_TRUE(cut);
+  const uint64_t good = libpcap_frames(path);  // what the cut file holds
+  EXPECT_GE(read, good);
+  EXPECT_LT(read, frames);
+  EXPECT_EQ(src.dropped(), 1u);
+  EXPECT_NE(src.read_error().find("truncated"), std::string::npos) << src.read_error();
 }
 
 // Retained frames need the mapping, and the buffer is preferred: retaining is refused
