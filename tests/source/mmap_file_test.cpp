@@ -391,6 +391,19 @@ TEST_F(MmapFileTest, BufferedPcapngReadsTheSameAsLibpcap) {
   expect_damaged_stop(path, good);
 }
 
+// The frames of a burst come in order after the `read` before them, each with the bytes the
+// test's capture gave it (frame(caplen, number)).
+::testing::AssertionResult burst_intact(const PacketRef* r, uint16_t n, uint64_t read) {
+  for (uint16_t i = 0; i < n; ++i) {
+    if (r[i].frame != read + i + 1)
+      return ::testing::AssertionFailure() << "frame " << r[i].frame << " where " << read + i + 1 << " was due";
+    const std::vector<uint8_t> want = frame(r[i].caplen, static_cast<uint8_t>(r[i].frame));
+    if (std::memcmp(r[i].data, want.data(), r[i].caplen) != 0)
+      return ::testing::AssertionFailure() << "frame " << r[i].frame << ": bytes differ";
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // Full bursts: a burst ends early where the buffer ends, never empty before the end of the
 // file, and every frame's bytes are intact until the next call.
 TEST_F(MmapFileTest, BufferedBurstsEndAtTheBufferNeverEmptyBeforeTheEnd) {
@@ -408,11 +421,7 @@ TEST_F(MmapFileTest, BufferedBurstsEndAtTheBufferNeverEmptyBeforeTheEnd) {
       continue;
     }
     short_bursts += n < kBurstSize;
-    for (uint16_t i = 0; i < n; ++i) {
-      ASSERT_EQ(r[i].frame, read + i + 1);
-      const std::vector<uint8_t> want = frame(r[i].caplen, static_cast<uint8_t>(r[i].frame));
-      ASSERT_EQ(std::memcmp(r[i].data, want.data(), r[i].caplen), 0) << "frame " << r[i].frame;
-    }
+    ASSERT_TRUE(burst_intact(r, n, read));
     read += n;
     src.release();
   }
@@ -460,11 +469,7 @@ TEST_F(MmapFileTest, FileCutWhileReadAheadStopsWithIntactFrames) {
   bool cut = false;
   while (!src.done()) {
     const uint16_t n = src.rx_burst(r, kBurstSize);
-    for (uint16_t i = 0; i < n; ++i) {
-      ASSERT_EQ(r[i].frame, read + i + 1);
-      const std::vector<uint8_t> want = frame(r[i].caplen, static_cast<uint8_t>(r[i].frame));
-      ASSERT_EQ(std::memcmp(r[i].data, want.data(), r[i].caplen), 0) << "frame " << r[i].frame;
-    }
+    ASSERT_TRUE(burst_intact(r, n, read));
     read += n;
     src.release();
     if (!cut && src.read_ahead_windows() >= 1) {  // past the first refill: a window is out ahead
