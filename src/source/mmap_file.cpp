@@ -48,6 +48,7 @@ constexpr uint64_t kBufferBytes = 1ull << 20;
 constexpr uint64_t kBufferHead = 512ull << 10;
 constexpr uint64_t kBufferCap = kBufferHead + kBufferBytes;
 constexpr uint64_t kRefillBelow = 32ull << 10;
+constexpr uint64_t kPrefetchAhead = 2048;  // bytes of a read-ahead window asked for ahead of the reader
 
 constexpr uint64_t kPcapFileHeader = 24;
 constexpr uint64_t kPcapRecordHeader = 16;
@@ -193,7 +194,9 @@ uint16_t MmapFileSource::read_pcap(PacketRef* out, uint16_t max) noexcept {
   const uint64_t win_end = buffered_ ? buf_off_ + buf_len_ : size_;
   uint16_t n = 0;
   uint64_t pos = pos_;
+  const bool prefetch = buffered_ && ahead_ != nullptr;
   while (n < max) {
+    if (prefetch) prefetch_window(pos + kPrefetchAhead);
     const uint64_t left = size_ - pos;
     if (left < kPcapRecordHeader) {
       if (left != 0)
@@ -246,6 +249,7 @@ Result<bool> MmapFileSource::setup_pcapng() {
   buf_off_ = buf_len_ = 0;
   while (off < size_) {
     if (buffered_ && !block_in_window(off)) refill_from(off);
+    if (buffered_ && ahead_) prefetch_window(off + kPrefetchAhead);
     uint64_t len = 0;
     std::string why;
     bool unsupported = false;
@@ -270,6 +274,7 @@ Result<bool> MmapFileSource::setup_pcapng() {
   buffered_ = false;
   buf_off_ = buf_len_ = 0;
   read_ahead_used_ = 0;  // read_ahead_windows() counts the reading's
+  prefetched_ = 0;
   return true;
 }
 
@@ -474,6 +479,7 @@ MmapFileSource::Step MmapFileSource::pcapng_block(uint64_t off, uint64_t& len, P
 
 uint16_t MmapFileSource::read_pcapng(PacketRef* out, uint16_t max) noexcept {
   uint16_t n = 0;
+  const bool prefetch = buffered_ && ahead_ != nullptr;
   while (n < max) {
     if (pos_ >= valid_end_) {
       if (!end_error_.empty()) stop(end_error_);
@@ -484,6 +490,7 @@ uint16_t MmapFileSource::read_pcapng(PacketRef* out, uint16_t max) noexcept {
       if (n != 0) break;  // the burst's frames point into the buffer: refill at the next call
       refill_from(pos_);
     }
+    if (prefetch) prefetch_window(pos_ + kPrefetchAhead);
     uint64_t len = 0;
     std::string why;
     bool unsupported = false;
@@ -565,6 +572,13 @@ bool MmapFileSource::block_in_window(uint64_t off) const noexcept {
       return have >= std::min<uint64_t>(len, left);
   }
   return have >= std::min<uint64_t>(kMaxBlock, left);
+}
+
+void MmapFileSource::prefetch_window(uint64_t upto) noexcept {
+  const uint64_t to = std::min(upto, buf_off_ + buf_len_);
+  uint64_t pf = std::max(prefetched_, buf_off_);
+  for (; pf < to; pf += 64) __builtin_prefetch(win_ + (pf - buf_off_));
+  prefetched_ = pf;
 }
 
 void MmapFileSource::refill_from(uint64_t from) noexcept {

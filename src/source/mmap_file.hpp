@@ -142,6 +142,10 @@ class MmapFileSource final : public PacketSource {
   bool block_in_window(uint64_t off) const noexcept;
   const uint8_t* at(uint64_t off) const noexcept { return buffered_ ? win_ + (off - buf_off_) : base_ + off; }
   bool make_buffers() noexcept;  // the two read buffers (and the read-ahead): false without memory
+  // A window the read-ahead thread wrote lies in the other core's cache, where each record's
+  // header (which says where the next one is) would be a miss in a dependent chain: every line
+  // of the window up to `upto` not asked for yet is prefetched, ahead of the reader.
+  void prefetch_window(uint64_t upto) noexcept;
 
   std::string path_;
   const uint8_t* base_ = nullptr;
@@ -160,6 +164,7 @@ class MmapFileSource final : public PacketSource {
   std::unique_ptr<ReadAhead> ahead_;  // reads the next window into the other (read_ahead_)
   bool read_ahead_ = true;
   uint64_t read_ahead_used_ = 0;
+  uint64_t prefetched_ = 0;         // file offset up to which read_pcap() prefetched
   uint64_t buf_off_ = 0;         // file offset of buf_[0]
   uint64_t buf_len_ = 0;         // bytes of the file in buf_
   uint64_t map_size_ = 0;        // the mapping's length (size_ may shrink: a file cut while read)
