@@ -26,6 +26,7 @@
 // Without THP (or if mmap fails) the kernel's 4 KiB pages / aligned_alloc are used.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstdlib>
@@ -414,9 +415,23 @@ template <class OnRemove>
 bool FlowTable::flush(OnRemove&& on_remove, uint32_t max) noexcept {
   // The cursor keeps partial flushes linear; flows inserted between calls into buckets
   // already visited are found by the next pass (the cursor wraps while any remain).
+  // Buckets are visited in order, their entries lie anywhere: each would be a miss on every
+  // line the record reads (all five). The entries of a bucket further on are fetched
+  // meanwhile: ~4 entries ahead however full the table (1 bucket ahead when full, ~9 at a
+  // tenth of the capacity).
+  const uint32_t flows = counters_.in_use != 0 ? counters_.in_use : 1;
+  const uint32_t ahead_by = static_cast<uint32_t>(std::clamp<uint64_t>(4ull * (uint64_t{mask_} + 1) / flows, 1, 64));
   uint32_t removed = 0;
   for (; flush_cursor_ <= mask_; ++flush_cursor_) {
     const uint32_t bi = flush_cursor_;
+    if (mask_ - bi >= ahead_by) {
+      const Bucket& ahead = buckets_[bi + ahead_by];
+      for (unsigned s = 0; s < kSlots; ++s) {
+        if (ahead.idx[s] == 0) continue;
+        const char* p = reinterpret_cast<const char*>(&entries_[ahead.idx[s] - 1]);
+        for (unsigned l = 0; l < sizeof(FlowEntry); l += 64) __builtin_prefetch(p + l);
+      }
+    }
     for (unsigned s = 0; s < kSlots; ++s) {
       if (buckets_[bi].idx[s] == 0) continue;
       if (removed == max) return false;
