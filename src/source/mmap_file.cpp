@@ -593,7 +593,8 @@ void MmapFileSource::refill_from(uint64_t from) noexcept {
   if (ahead_ && ahead_->pending()) {
     const uint64_t ahead_off = ahead_->pending_off();
     const ReadAhead::Done d = ahead_->wait();
-    if (ahead_off == end && keep <= kBufferHead && d.got != 0) {
+    // Of use when the reader goes on from inside the window (or from its end).
+    if (ahead_off == end && from >= buf_off_ && from <= end && keep <= kBufferHead && d.got != 0) {
       uint8_t* const w = spare + kBufferHead - keep;
       if (keep != 0) std::memcpy(w, win_ + (from - buf_off_), keep);
       cur_ = spare;
