@@ -31,7 +31,6 @@ bool ReadAhead::request(uint8_t* dst, uint64_t off, uint64_t len) noexcept {
     started_ = true;
   }
   pending_ = true;
-  ++requests_;
   state_.store(kRequested, std::memory_order_release);
   state_.notify_one();
   return true;

@@ -37,7 +37,6 @@ class ReadAhead {
   // Waits for the request out (there must be one) to end.
   Done wait() noexcept;
 
-  uint64_t requests() const noexcept { return requests_; }
   uint64_t waits() const noexcept { return waits_; }  // requests not done yet when waited for
 
  private:
@@ -49,7 +48,6 @@ class ReadAhead {
   bool started_ = false;
   bool failed_ = false;   // the thread could not be started: never tried again
   bool pending_ = false;  // the caller's view: a request is out and not yet waited for
-  uint64_t requests_ = 0;
   uint64_t waits_ = 0;
   // The request and its result: written by one side before the state store that hands
   // them over (release), read by the other after the load that sees it (acquire).
