@@ -629,6 +629,34 @@ TEST(Shape, AFlowThatBeganEarlierExtendsTheTimelineBack) {
   EXPECT_EQ(sum, 30u);
 }
 
+// The series does not depend on the order flows are added in: flows that fall inside the
+// buckets there are take a short way (no resizing), the others extend the timeline; flows with
+// gaps between them leave buckets idle, and the same idle buckets come out either way.
+TEST(Shape, FlowsGiveTheSameSeriesInAnyOrder) {
+  struct Span {
+    uint64_t first, last;
+  };
+  std::vector<Span> flows;
+  uint64_t x = 88172645463325252ull;  // xorshift64
+  auto next = [&x] { return x ^= x << 13, x ^= x >> 7, x ^= x << 17; };
+  for (int i = 0; i < 400; ++i) {
+    const uint64_t first = kT0 + next() % (30 * kSec);
+    flows.push_back({first, first + next() % (kSec / 2)});  // up to half a second long
+  }
+  RetxTimeline forward, backward;
+  for (const Span& f : flows) forward.add_flow(f.first, f.last);
+  for (auto it = flows.rbegin(); it != flows.rend(); ++it) backward.add_flow(it->first, it->last);
+  for (uint64_t i = 0; i < 50; ++i) {
+    forward.add_retx(kT0 + i * kSec / 2);
+    backward.add_retx(kT0 + i * kSec / 2);
+  }
+  const auto a = forward.series(), b = backward.series();
+  EXPECT_EQ(a.bucket_s, b.bucket_s);
+  EXPECT_EQ(a.retx, b.retx);
+  EXPECT_EQ(a.active, b.active);
+  EXPECT_TRUE(std::any_of(a.active.begin(), a.active.end(), [](bool v) { return !v; })) << "some idle bucket between flows";
+}
+
 // Weeks of packet time: the buckets widen, nothing is lost, the series stays short.
 TEST(Shape, TheTimelineWidensItsBucketsOverALongRun) {
   RetxTimeline t;
