@@ -170,7 +170,12 @@ setup_if() {
   in_ns "$ns" ip link set "$ifname" gso_max_segs 1 2>/dev/null \
     || echo "capture-demo: note: cannot set gso_max_segs on $ifname; capture may hold GSO aggregates" >&2
   [[ -z $mtu ]] || in_ns "$ns" ip link set "$ifname" mtu "$mtu"
-  # nodad: an IPv6 address is usable at once, not after duplicate address detection.
+  # nodad: an IPv6 address is usable at once, not after duplicate address detection. The
+  # link-local address the kernel adds when the link comes up would still run it (~1 s), and
+  # the router solicits a neighbour from that address only: the first SYN was held ~1 s and
+  # forwarded beside the client's re-sent SYN (a CI run over IPv6 without timestamps counted it
+  # as a second re-send). accept_dad=0 before the link comes up: no detection there either.
+  in_ns "$ns" sysctl -qw "net.ipv6.conf.$ifname.accept_dad=0" 2>/dev/null || true
   in_ns "$ns" $IP addr add "$addr/$PLEN" dev "$ifname" $([[ $family == 6 ]] && echo nodad)
   in_ns "$ns" ip link set "$ifname" up
 }
