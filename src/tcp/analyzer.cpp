@@ -781,7 +781,13 @@ done:
       const uint64_t since_lone = lone ? std::min<uint64_t>(since_tail, since_ack_advance(rev, now, since_peer)) : 0;
       const bool lone_probe =
           lone && since_lone >= kMinRtoUs && since_lone < kMinRtoUs + 2 * uint64_t{rtt} + 2 * kClockedUs;
-      if (tail && !recovering && rev.dupacknum == 0 && (since_tail < kMinRtoUs || lone_probe) && since_tail >= probe_quiet &&
+      // Both SYNs seen without SACK negotiated: no probe. RACK-TLP needs SACK (RFC 8985;
+      // Linux schedules no probe on a connection without it): such a tail re-send is judged
+      // as any other below (kernel run, no SACK, 10 ms minimum RTO: a timeout of the tail
+      // counted as a probe where the kernel sent none).
+      const bool no_sack = (fwd.flags & rev.flags & kSynSeen) && !(fwd.flags & rev.flags & kSackPerm);
+      if (tail && !recovering && !no_sack && rev.dupacknum == 0 && (since_tail < kMinRtoUs || lone_probe) &&
+          since_tail >= probe_quiet &&
           elapsed_us(now, prev_sent_us) >= probe_quiet && (!peer_seen || since_peer >= probe_quiet)) {
         bits |= kTailLossProbe;
         count_up(f.status, cold.tail_probes);
@@ -799,16 +805,21 @@ done:
         // SACK blocks), so only a timer re-sends the head. Once seen, the sender's shorter
         // timer also applies without SACK, where duplicate ACKs keep arriving while it runs
         // (with SACK, RACK's reordering timer re-sends on SACK evidence after such waits).
+        // Only a re-send from the open state (the side's previous segment was new data) shows
+        // the timer so: in recovery after a timeout each partial ACK lets the next hole out, and
+        // a pacing sender holds it for a slot whose rhythm changes with its rate (kernel run,
+        // no SACK, default RTO: three re-sends 44-60 ms after partial ACKs, read as a short
+        // timer, made 54 timeouts of the kernel's 51). In recovery the head re-sent twice with
+        // the ACK still put (`again`) still shows it.
         const bool no_evidence = rev.dupacknum == 0 && !peer_clocks;
         const bool advance_clocked =
             recovering && no_evidence && paced_after_advance(stalled, elapsed_us(now, prev_sent_us), prev_gap_us);
         bool short_timer = (cnt.pace_gap & kShortTimerSeen) && !advance_clocked;
-        if (head && peer_seen && (no_evidence || (again && unclocked)) && !advance_clocked &&
+        if (head && peer_seen && ((no_evidence && !recovering) || (again && unclocked)) && !advance_clocked &&
             stalled >= timeout_quiet(rtt, true) && stalled < timeout_quiet(rtt, false)) {
           cnt.pace_gap |= kShortTimerSeen;
           short_timer = true;
         }
-        const bool no_sack = (fwd.flags & rev.flags & kSynSeen) && !(fwd.flags & rev.flags & kSackPerm);
         // The peer never heard (no segment of it yet): a SYN's re-sends are its timer's; so is
         // a re-send after the sender fell silent for a minimum RTO (a dead peer, or a one-sided
         // capture: asymmetric routing, a SPAN session of one direction, where its ACKs never

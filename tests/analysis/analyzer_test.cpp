@@ -440,22 +440,29 @@ TEST(Analyzer, SecondHeadReSendWithTheAckStillPutIsATimerWithoutSack) {
 }
 
 // After a timeout the sender re-sends hole after hole as partial ACKs come in; a pacing
-// sender lets each re-send out at its pacing slot, which can be 20-30 ms after the ACK
-// moved with no loss evidence in between (kernel run, no SACK, default 200 ms minimum RTO:
-// re-sends every 41.9 ms, the first after an interval of 21 ms; the kernel counted no timeout
-// for them, and reading them as a short timer over-counted 55 against 51). One or two of the
-// sender's latest intervals after its previous segment, with the ACK moved after that
-// segment, is its pacing slot; off that rhythm the same wait is a short timer.
+// sender lets each re-send out at its pacing slot, which can be 20-60 ms after the ACK
+// moved with no loss evidence in between (kernel runs, no SACK, default 200 ms minimum RTO:
+// re-sends every 41.9 ms, the first after an interval of 21 ms; in another, one every 66.2
+// ms, the rhythm broken by a timeout and a new segment; the kernel counted no timeout for
+// them, and reading them as a short timer over-counted 55 against 51 and 54 against 51).
+// Such waits in recovery never mark the sender's timer short; only a timeout from the open
+// state does. Once it is marked, one or two of the sender's latest intervals after its
+// previous segment, with the ACK moved after that segment, is its pacing slot; off that
+// rhythm the same wait is its short timer.
 TEST(Analyzer, PacedReSendsAfterPartialAcksAreNoShortTimer) {
   struct Case {
     const char* what;
+    bool learned;  // the timeout that starts recovery came 40 ms after the ACK moved (short timer)
     uint64_t off;  // the last two re-sends this far past the sender's pacing slot
     uint32_t rto;
   };
   const Case cases[] = {
-      {"on the pacing slots", 0, 1},
-      {"40 us past them (one slot's tolerance)", 40, 1},
-      {"3 ms past them: a timer", 3000, 3},
+      {"on the pacing slots", false, 0, 1},
+      {"40 us past them (one slot's tolerance)", false, 40, 1},
+      {"3 ms past them, the timer not known short", false, 3000, 1},
+      {"short timer known, on the pacing slots", true, 0, 1},
+      {"short timer known, 40 us past them", true, 40, 1},
+      {"short timer known, 3 ms past them: its timer", true, 3000, 3},
   };
   for (const Case& k : cases) {
     Conversation c;
@@ -463,19 +470,21 @@ TEST(Analyzer, PacedReSendsAfterPartialAcksAreNoShortTimer) {
     c.send({true, C1, S1, A | P, 100, 502, 20000});
     c.send({false, S1, C1 + 100, A, 0, 509, 30000});
     for (uint32_t i = 1; i <= 6; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 31000 + 100 * i});  // 1-4 lost
-    // The 200 ms timeout re-sends the head; partial ACKs follow, one hole re-sent after each.
-    c.send({true, C1 + 100, S1, A | P, 100, 502, 240000});
-    c.send({false, S1, C1 + 200, A, 0, 509, 250000});
-    c.send({true, C1 + 200, S1, A | P, 100, 502, 250005});  // at once: 10 ms after the previous
-    c.send({false, S1, C1 + 300, A, 0, 509, 262000});
-    c.send({true, C1 + 300, S1, A | P, 100, 502, 271005});  // the next slot, 21 ms on
-    c.send({false, S1, C1 + 400, A, 0, 509, 280000});
+    // The timeout re-sends the head (200 ms, or a short timer's 40 ms, after the ACK moved);
+    // partial ACKs follow, one hole re-sent after each.
+    const uint64_t t0 = k.learned ? 70000 : 240000;
+    c.send({true, C1 + 100, S1, A | P, 100, 502, t0});
+    c.send({false, S1, C1 + 200, A, 0, 509, t0 + 10000});
+    c.send({true, C1 + 200, S1, A | P, 100, 502, t0 + 10005});  // at once: 10 ms after the previous
+    c.send({false, S1, C1 + 300, A, 0, 509, t0 + 22000});
+    c.send({true, C1 + 300, S1, A | P, 100, 502, t0 + 31005});  // the next slot, 21 ms on
+    c.send({false, S1, C1 + 400, A, 0, 509, t0 + 40000});
     // 42 ms after the previous re-send (twice its interval), the ACK stalled 33 ms.
-    uint32_t v = c.send({true, C1 + 400, S1, A | P, 100, 502, 313005 + k.off});
+    uint32_t v = c.send({true, C1 + 400, S1, A | P, 100, 502, t0 + 73005 + k.off});
     EXPECT_EQ(v & (kRetransmission | kFastRetransmission), kRetransmission) << k.what;
-    c.send({false, S1, C1 + 500, A, 0, 509, 324000});
+    c.send({false, S1, C1 + 500, A, 0, 509, t0 + 84000});
     // 42 ms again (the same interval), the ACK stalled 31 ms.
-    v = c.send({true, C1 + 500, S1, A | P, 100, 502, 355005 + k.off});
+    v = c.send({true, C1 + 500, S1, A | P, 100, 502, t0 + 115005 + k.off});
     EXPECT_EQ(v & (kRetransmission | kFastRetransmission), kRetransmission) << k.what;
     c.finish();
     const auto& r = c.records()[0].count[0];
@@ -487,7 +496,7 @@ TEST(Analyzer, PacedReSendsAfterPartialAcksAreNoShortTimer) {
 // an ACK, long before any RTO; not a timeout retransmission.
 TEST(Analyzer, TailLossProbe) {
   Conversation c;
-  c.handshake(CI, SI);
+  c.handshake(CI, SI, 0, 10000, 7, true);  // RACK-TLP needs SACK
   for (uint32_t i = 0; i < 3; ++i) c.send({true, C1 + 1000 * i, S1, A | P, 1000, 502, 20000 + i * 100});
   c.send({false, S1, C1 + 2000, A, 0, 509, 30000});  // RTT 10 ms; the third segment stays unacknowledged
   const uint32_t v = c.send({true, C1 + 2000, S1, A | P, 1000, 502, 45000});
@@ -499,12 +508,33 @@ TEST(Analyzer, TailLossProbe) {
   EXPECT_EQ(r.cold.tail_probes, 1u);
 }
 
+// RACK-TLP needs SACK (RFC 8985; Linux schedules no probe on a connection without it): with
+// both SYNs seen and SACK not negotiated, the same tail re-send is no probe (kernel run, no
+// SACK, 10 ms minimum RTO: one such re-send counted as a probe where the kernel sent none). A
+// flow picked up mid-stream (no SYNs: SACK unknown) keeps the probe.
+TEST(Analyzer, TailReSendWithoutSackIsNoProbe) {
+  for (const bool handshake : {true, false}) {
+    Conversation c;
+    if (handshake) c.handshake(CI, SI);  // no SACK
+    for (uint32_t i = 0; i < 3; ++i) c.send({true, C1 + 1000 * i, S1, A | P, 1000, 502, 20000 + i * 100});
+    c.send({false, S1, C1 + 2000, A, 0, 509, 30000});
+    const uint32_t v = c.send({true, C1 + 2000, S1, A | P, 1000, 502, 45000});
+    EXPECT_EQ(v & (kRetransmission | kTailLossProbe), handshake ? kRetransmission : kRetransmission | kTailLossProbe)
+        << "handshake " << handshake;
+    c.finish();
+    const auto& r = c.records()[0];
+    EXPECT_EQ(r.count[0].retx_segs, 1u) << "handshake " << handshake;
+    EXPECT_EQ(r.count[0].rto_retx, 0u) << "handshake " << handshake;
+    EXPECT_EQ(r.cold.tail_probes, handshake ? 0u : 1u) << "handshake " << handshake;
+  }
+}
+
 // A probe that re-sends a bare FIN, the last thing sent (kernel run: a server's FIN
 // re-sent 10 ms after the original, long before any timeout): the tail ends after the
 // FIN's sequence number, as for data.
 TEST(Analyzer, TailLossProbeOfABareFin) {
   Conversation c;
-  c.handshake(CI, SI);
+  c.handshake(CI, SI, 0, 10000, 7, true);
   c.send({true, C1, S1, A | P, 100, 502, 20000});
   c.send({false, S1, C1 + 100, A, 0, 509, 30000});  // RTT 10 ms
   c.send({true, C1 + 100, S1, F | A, 0, 502, 31000});
@@ -754,7 +784,7 @@ TEST(Analyzer, KeepAliveAndItsAck) {
 // proper re-sends a byte already acknowledged and is no retransmission.
 TEST(Analyzer, OneByteResendBeforeItsAckCountsAsRetransmission) {
   Conversation c;
-  c.handshake(CI, SI);
+  c.handshake(CI, SI, 0, 10000, 7, true);
   c.send({true, C1, S1, A | P, 1, 502, 20000});
   // Not acknowledged yet, re-sent after 40 ms of silence: a tail-loss probe.
   EXPECT_EQ(c.send({true, C1, S1, A | P, 1, 502, 60000}), kKeepAlive | kTailLossProbe);
