@@ -236,7 +236,15 @@ inline bool reno_head_again(const HalfState& fwd, const HalfState& rev, bool pre
   if (!prev_resend || seglen == 0 || !(both & kSynSeen) || (both & kSackPerm) || rev.lastack == 0 || seq != rev.lastack)
     return false;
   const uint32_t gap = elapsed_us(now, prev_sent_us);
-  return gap >= timeout_quiet(rtt, true) && since_ack_advance(rev, now, elapsed_us(now, rev.lastack_time_us)) + 1024 >= gap;
+  const uint32_t since_peer = elapsed_us(now, rev.lastack_time_us);
+  const uint64_t stalled = since_ack_advance(rev, now, since_peer);
+  // The peer's latest segment came after the side's previous one, was no duplicate ACK, and
+  // the ACK last moved with it (to within the clock's tick): the ACK moved after that
+  // segment, however close to it (the tick alone cannot tell), so this is the next hole, not
+  // the same head again (SPAN run, no SACK, default RTO: a partial ACK 6 µs after a re-send,
+  // the next hole re-sent 20.9 ms later in the sender's pacing slot, read as a short timer).
+  if (since_peer < gap && rev.dupacknum == 0 && stalled <= uint64_t{since_peer} + 1024) return false;
+  return gap >= timeout_quiet(rtt, true) && stalled + 1024 >= gap;
 }
 
 // A6, window_full: a data segment that fills the peer's advertised window exactly (the

@@ -439,6 +439,31 @@ TEST(Analyzer, SecondHeadReSendWithTheAckStillPutIsATimerWithoutSack) {
   }
 }
 
+// The ACK moving right after the head's re-send (a partial ACK, microseconds later: too close
+// for the ACK clock's 1.024 ms tick to tell) makes the next hole the head; its re-send 21 ms
+// on is NewReno's answer to that ACK held for the sender's pacing slot, not the same head
+// re-sent a second time by a timer (SPAN run, no SACK, default RTO: one counted timeout more
+// than the kernel's 32). The same wait with only duplicate ACKs since is the timer's.
+TEST(Analyzer, NextHoleAfterAPartialAckIsNoSecondHeadReSend) {
+  for (const bool partial : {true, false}) {
+    Conversation c;
+    c.handshake(CI, SI);  // no SACK; RTT 10 ms
+    c.send({true, C1, S1, A | P, 100, 502, 20000});
+    c.send({false, S1, C1 + 100, A, 0, 509, 30000});
+    for (uint32_t i = 1; i <= 5; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 31000 + 100 * i});  // 1, 3 lost
+    for (uint64_t t : {41000, 42000, 43000}) c.send({false, S1, C1 + 100, A, 0, 509, t});
+    c.send({true, C1 + 100, S1, A | P, 100, 502, 43100});  // fast retransmission of the head
+    const uint32_t head = partial ? C1 + 300 : C1 + 100;
+    c.send({false, S1, head, A, 0, 509, 43106});  // partial ACK 6 us later (or a duplicate ACK)
+    const uint32_t v = c.send({true, head, S1, A | P, 100, 502, 64030});
+    EXPECT_EQ(v & kRetransmission, kRetransmission) << "partial " << partial;
+    c.finish();
+    const auto& r = c.records()[0].count[0];
+    EXPECT_EQ(r.retx_segs, 2u) << "partial " << partial;
+    EXPECT_EQ(r.rto_retx, partial ? 0u : 1u) << "partial " << partial;
+  }
+}
+
 // After a timeout the sender re-sends hole after hole as partial ACKs come in; a pacing
 // sender lets each re-send out at its pacing slot, which can be 20-60 ms after the ACK
 // moved with no loss evidence in between (kernel runs, no SACK, default 200 ms minimum RTO:
