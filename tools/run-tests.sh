@@ -13,13 +13,13 @@ run_suite() {  # DIR TIMEOUT_MULTIPLIER MESON_OPTIONS...
   local dir=$1 mult=$2; shift 2
   # A previous run's results must not be counted if this one fails before its tests.
   rm -f "$dir"/meson-logs/testlog.junit.xml "$dir"/meson-logs/testlog.json
-  echo "=== build $dir ($*)"
+  echo "=== build $dir ($*) at $(date -u +%H:%M:%S)"
   if ! tools/build.sh "$dir" "$@"; then
     echo "build of $dir failed"
     status=1
     return
   fi
-  echo "=== test $dir"
+  echo "=== test $dir at $(date -u +%H:%M:%S)"
   meson test -C "$dir" --print-errorlogs --num-processes 2 --timeout-multiplier "$mult" || status=1
 }
 
@@ -30,5 +30,6 @@ run_suite build 1 -Dbuildtype=release
 run_suite build-asan 4 -Doptimization=1 -Ddebug=true -Db_ndebug=false -Dcpp_args=-g1 \
   -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false
 
+echo "=== tests done at $(date -u +%H:%M:%S)"
 python3 tools/count-tests.py build/meson-logs/testlog.junit.xml build-asan/meson-logs/testlog.junit.xml || status=1
 exit $status
