@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include <array>
+#include <unordered_set>
 
 #include "decode/decoder.hpp"
 #include "support/capture_reader.hpp"
@@ -53,6 +54,7 @@ SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans, uint32
     tcp.records().drain([](const event::FlowRecord&) {});
   };
 
+  std::unordered_set<uint64_t> headers;  // repeated_headers
   std::array<PacketRef, kBurstSize> pkts{};
   std::array<decode::FrameRef, kBurstSize> frames{};
   std::array<decode::PacketView, kBurstSize> views{};
@@ -69,6 +71,15 @@ SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans, uint32
       SeqwatchFrame& f = run.frames[pkts[i].frame - 1];
       f.decode_status = static_cast<uint8_t>(views[i].status);
       f.tcp = views[i].is_tcp() && views[i].status == decode::DecodeStatus::kOk;
+      run.sack_segments += f.tcp && (views[i].tcp.opts & decode::kOptSack) && views[i].tcp.sack_count != 0;
+      if (f.tcp) {
+        const decode::TcpInfo& t = views[i].tcp;
+        uint64_t h = 0x9E3779B97F4A7C15ull;
+        for (const uint64_t v : {uint64_t{t.sport} << 16 | t.dport, uint64_t{t.seq} << 32 | t.ack,
+                                 uint64_t{t.flags} << 48 | uint64_t{t.window} << 32 | t.payload_len, uint64_t{t.checksum}})
+          h = (h ^ v) * 0xFF51AFD7ED558CCDull, h ^= h >> 29;
+        run.repeated_headers += !headers.insert(h).second;
+      }
     }
     tcp.process_burst(views.data(), pkts.data(), n);
     drain();

@@ -23,6 +23,11 @@ struct SeqwatchRun {
   std::vector<SeqwatchFrame> frames;  // index = frame number - 1, one per frame read
   uint64_t tcp_segments = 0;          // TcpStage: segments analysed
   uint64_t tcp_skipped = 0;           // TcpStage: TCP packets not analysed (decode error)
+  uint64_t sack_segments = 0;         // decoded TCP segments carrying SACK blocks
+  // Decoded TCP segments whose ports, seq, ack, flags, window, payload length and checksum
+  // equal an earlier segment's (compared by a 64-bit hash, so a collision only adds to it):
+  // no copy of a segment without one (corpus_copies_test).
+  uint64_t repeated_headers = 0;
   uint64_t events = 0;
   uint64_t events_dropped = 0;        // event ring full: must stay 0 (the harness drains each burst)
   uint64_t restarts = 0;              // reused-ports restarts
