@@ -753,6 +753,7 @@ done:
       if (reno_late_head_resend(fwd, rev, cold, d, seq, now, (cnt.pace_gap & kShortTimerSeen) || again) &&
           !paced_answer(rev, peer_clocks, now, prev_sent_us, prev_gap_us)) {
         count_up(f.status, cnt.rto_retx);
+        bits |= kTimeoutRetransmission;
         if (again && since_ack_advance(rev, now, elapsed_us(now, rev.lastack_time_us)) < timeout_quiet(rtt, false))
           cnt.pace_gap |= kShortTimerSeen;
       } else {
@@ -835,8 +836,10 @@ done:
         // by ACKs the sensor cannot see: neither fast nor timeout (it stays in retx_segments).
         const bool unheard_timer = !peer_seen && (syn || elapsed_us(now, prev_sent_us) >= kMinRtoUs);
         if (unheard_timer || (peer_seen && head && unclocked && stalled >= timeout_quiet(rtt, short_timer && no_sack)) ||
-            (peer_seen && head && no_evidence && stalled >= timeout_quiet(rtt, short_timer)))
+            (peer_seen && head && no_evidence && stalled >= timeout_quiet(rtt, short_timer))) {
           count_up(f.status, cnt.rto_retx);
+          bits |= kTimeoutRetransmission;
+        }
       }
     }
   }

@@ -26,6 +26,8 @@ enum Verdict : uint32_t {
   kKeepAliveAck = 1u << 13,
   kReusedPorts = 1u << 14,
   // seqwatch's own
+  kTimeoutRetransmission = 1u << 15,  // retransmission counted as a timeout (flow record rto_retx; the rules:
+                                      // docs/tcp-analysis.md section 14); with kRetransmission, maybe kFastRetransmission
   kAckInSegment = 1u << 16,           // ACK lands strictly inside a segment of the other side
   kSynRetransmission = 1u << 17,      // SYN sent again (attempt number in the event)
   kSynAckRetransmission = 1u << 18,
@@ -49,12 +51,12 @@ enum Verdict : uint32_t {
 
 inline constexpr unsigned kVerdictBits = 31;
 
-// Names by bit: Wireshark's field name for Wireshark verdicts, seqwatch's own name otherwise
-// (bit 15 is unused: empty). The event stream, the summary and evidence triggers use them.
+// Names by bit: Wireshark's field name for Wireshark verdicts, seqwatch's own name otherwise.
+// The event stream, the summary and evidence triggers use them.
 inline constexpr std::string_view kVerdictNames[kVerdictBits] = {
     "retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order", "lost_segment",
     "ack_lost_segment", "duplicate_ack", "zero_window", "zero_window_probe", "zero_window_probe_ack",
-    "window_full", "window_update", "keep_alive", "keep_alive_ack", "reused_ports", "",
+    "window_full", "window_update", "keep_alive", "keep_alive_ack", "reused_ports", "timeout_retransmission",
     "ack_in_segment", "syn_retransmission", "synack_retransmission", "syn_refused", "rst_midstream",
     "bad_flags", "window_scaling_missing", "loss_upstream", "loss_downstream", "dsack",
     "spurious_by_timestamp", "tail_loss_probe", "duplicate_packet", "rst_after_fin", "synack_after_ack"};
@@ -66,6 +68,7 @@ constexpr int verdict_bit(std::string_view name) noexcept {
   return -1;
 }
 static_assert(verdict_bit("reused_ports") == std::countr_zero(uint32_t{kReusedPorts}) &&
+              verdict_bit("timeout_retransmission") == std::countr_zero(uint32_t{kTimeoutRetransmission}) &&
               verdict_bit("ack_in_segment") == std::countr_zero(uint32_t{kAckInSegment}) &&
               verdict_bit("dsack") == std::countr_zero(uint32_t{kDsack}) &&
               verdict_bit("synack_after_ack") == std::countr_zero(uint32_t{kSynAckAfterAck}),

@@ -76,7 +76,8 @@ TEST(Analyzer, TimeoutRetransmission) {
   c.send({false, S1, C1 + 100, A, 0, 509, 30000});
   c.send({true, C1 + 100, S1, A | P, 100, 502, 40000});  // lost downstream
   const uint32_t v = c.send({true, C1 + 100, S1, A | P, 100, 502, 300000});
-  EXPECT_EQ(v, kRetransmission | kLossDownstream);  // the original passed the sensor
+  // The original passed the sensor; the segment is counted as a timeout, and says so.
+  EXPECT_EQ(v, kRetransmission | kLossDownstream | kTimeoutRetransmission);
   c.finish();
   const auto& cnt = c.records()[0].count[0];
   EXPECT_EQ(cnt.retx_segs, 1u);
@@ -364,6 +365,7 @@ TEST(Analyzer, ShortTimerWithoutLossEvidenceIsATimeout) {
     }
     const uint32_t v = c.send({true, C1 + 100, S1, A | P, 100, 502, k.resend});
     EXPECT_EQ(v & (kRetransmission | kFastRetransmission | kTailLossProbe), kRetransmission) << k.what;
+    EXPECT_EQ((v & kTimeoutRetransmission) != 0, k.rto == 1) << k.what;
     c.finish();
     EXPECT_EQ(c.records()[0].count[0].rto_retx, k.rto) << k.what;
   }
@@ -896,9 +898,11 @@ TEST(Analyzer, LoadBalancerAcksInsideSegmentsCauseDupAckCycle) {
 TEST(Analyzer, SynRetransmissionsCountAttempts) {
   Conversation c;
   c.send({true, CI, 0, S, 0, 64240, 0, 7, 1460});
-  EXPECT_EQ(c.send({true, CI, 0, S, 0, 64240, 1000000, 7, 1460}), kRetransmission | kSynRetransmission | kLossDownstream);
+  // A SYN's re-sends are its timer's (counted in rto_retx, marked timeout_retransmission).
+  constexpr uint32_t kResent = kRetransmission | kSynRetransmission | kLossDownstream | kTimeoutRetransmission;
+  EXPECT_EQ(c.send({true, CI, 0, S, 0, 64240, 1000000, 7, 1460}), kResent);
   EXPECT_EQ(c.event(2).verdict.attempt, 2u);
-  EXPECT_EQ(c.send({true, CI, 0, S, 0, 64240, 3000000, 7, 1460}), kRetransmission | kSynRetransmission | kLossDownstream);
+  EXPECT_EQ(c.send({true, CI, 0, S, 0, 64240, 3000000, 7, 1460}), kResent);
   EXPECT_EQ(c.event(3).verdict.attempt, 3u);
 }
 

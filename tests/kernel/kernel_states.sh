@@ -107,8 +107,8 @@ run() {
     --flows "$dir/flows.jsonl" --evidence "$dir/evidence" --close-wait-s 3 >"$dir/report.txt"
   tshark -r "$dir/cap.pcap" -Y "tcp && !icmp && !icmpv6" -E occurrence=l -T fields -e frame.number -e ip.src -e ipv6.src \
     -e tcp.srcport -e tcp.dstport -e tcp.flags -e tcp.seq_raw -e tcp.ack_raw -e tcp.len >"$dir/tcp.tsv" 2>/dev/null
-  local segs retx dsack probes rto upstream copies late
-  read -r segs retx dsack probes rto upstream copies late < <(python3 "$src/tests/kernel/score_capture.py" \
+  local segs retx dsack probes rto upstream copies late _rto_events
+  read -r segs retx dsack probes rto upstream copies late _rto_events < <(python3 "$src/tests/kernel/score_capture.py" \
     "$dir/flows.jsonl" "$dir/events.jsonl" "$cli" "$dir/tcp.tsv")
   value() { awk -v k="$1" '$1 == k {print $2}' "$dir/nstat"; }
   local out retrans timeouts hostq ok=1

@@ -103,7 +103,7 @@ for cfg in "${runs[@]}"; do
   # arrive after it are counted by no socket).
   tshark -r "$tmp/cap.pcap" -Y "tcp && !icmp && !icmpv6" -E occurrence=l -T fields -e frame.number -e ip.src -e ipv6.src \
     -e tcp.srcport -e tcp.dstport -e tcp.flags -e tcp.seq_raw -e tcp.ack_raw -e tcp.len >"$tmp/tcp.tsv" 2>/dev/null
-  read -r segs retx dsack probes rto upstream copies late_dsack < <(python3 "$src/tests/kernel/score_capture.py" \
+  read -r segs retx dsack probes rto upstream copies late_dsack rto_events < <(python3 "$src/tests/kernel/score_capture.py" \
     "$tmp/flows.jsonl" "$tmp/events.jsonl" "$client" "$tmp/tcp.tsv")
   if [ "$span" -eq 1 ]; then
     # The router's ingress is upstream of every drop (the tbf queue is on its egress), so a
@@ -132,8 +132,12 @@ for cfg in "${runs[@]}"; do
   [ "$rto" -eq "$timeouts_k" ] || echo "note: $((timeouts_k - rto)) kernel timeout(s) not seen as such on the wire ($hostq_k re-send(s) skipped in a host queue); accepted down to $rto_min"
   echo "kernel: TcpExtTCPLossProbes = $probes_k probes sent (new data or the last segment); seqwatch: $probes tail_loss_probe re-sends from the client"
   grep -E "^TcpExt(TCPSpuriousRTOs|TCPLossProbeRecovery|TCPSpuriousRtxHostQueues) " "$tmp/cap.pcap.nstat" | awk '{print "kernel (for reading): " $1 " " $4}'
+  # The events mark each segment counted as a timeout (timeout_retransmission): as many as
+  # the flow records count.
+  [ "$rto_events" -eq "$rto" ] || echo "FAIL: $rto_events segments marked timeout_retransmission, $rto counted in the flow records"
   if [ "$segs" -ne $((out + retrans)) ] || [ "$retx" -ne "$retrans" ] || [ "$dsack" -ne "$dsack_k" ] ||
-     [ "$rto" -gt "$timeouts_k" ] || [ "$rto" -lt "$rto_min" ] || [ "$probes" -gt "$probes_k" ]; then
+     [ "$rto" -gt "$timeouts_k" ] || [ "$rto" -lt "$rto_min" ] || [ "$probes" -gt "$probes_k" ] ||
+     [ "$rto_events" -ne "$rto" ]; then
     echo "FAIL: seqwatch disagrees with the client kernel"
     cat "$tmp/report.txt"
     failures=$((failures + 1))

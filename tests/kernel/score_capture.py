@@ -6,7 +6,9 @@ TCP_FIELDS.tsv: tshark -T fields over the capture's TCP frames: frame.number, ip
 ipv6.src, tcp.srcport, tcp.dstport, tcp.flags, tcp.seq_raw, tcp.ack_raw, tcp.len (innermost
 occurrence of each).
 
-Prints one line: segments retransmissions dsacks probes rto upstream copies late_dsacks.
+Prints one line: segments retransmissions dsacks probes rto upstream copies late_dsacks
+rto_events (the client's segments marked timeout_retransmission in the events: rto, the flow
+records' count, from the segments themselves).
 
 D-SACKs: the client kernel counts those its socket processes (TcpExtTCPDSACKRecv +
 TcpExtTCPDSACKOfoRecv). Once the client has acknowledged the server's FIN (its own ACK covers
@@ -74,7 +76,7 @@ def in_spans(spans, frame):
 def main():
     flows, events, client, tsv = sys.argv[1:5]
     gone = socket_gone_spans(tsv, client)
-    segs = retx = dsack = probes = rto = upstream = copies = late = 0
+    segs = retx = dsack = probes = rto = upstream = copies = late = rto_events = 0
     for line in open(events):
         e = json.loads(line)
         if e["dst"] == client and "dsack" in e["verdicts"]:  # D-SACKs the client received
@@ -88,6 +90,8 @@ def main():
             upstream += 1  # fills a gap the sensor saw in the client's segments
         if e["src"] == client and "duplicate_packet" in e["verdicts"]:
             copies += 1
+        if e["src"] == client and "timeout_retransmission" in e["verdicts"]:
+            rto_events += 1
     for line in open(flows):
         f = json.loads(line)
         if f["client"] == client:  # the namespace client: every flow it opened
@@ -98,7 +102,7 @@ def main():
             segs += f["s2c"]["segments"]
             retx += f["s2c"]["retx_segments"]
             rto += f["s2c"]["rto_retx"]
-    print(segs, retx, dsack, probes, rto, upstream, copies, late)
+    print(segs, retx, dsack, probes, rto, upstream, copies, late, rto_events)
 
 
 if __name__ == "__main__":
