@@ -130,6 +130,11 @@ for cfg in "${runs[@]}"; do
   rto_min=$((timeouts_k - hostq_k - (timeouts_k + 9) / 10))
   [ "$rto_min" -ge 0 ] || rto_min=0
   [ "$rto" -eq "$timeouts_k" ] || echo "note: $((timeouts_k - rto)) kernel timeout(s) not seen as such on the wire ($hostq_k re-send(s) skipped in a host queue); accepted down to $rto_min"
+  # For reading: the client's timer fires on its kernel's tick, so a segment marked as a
+  # timeout far off that tick was likely sent by something else (tests/kernel/timer_phase.py).
+  read -r tick_us _ off_tick < <(python3 "$src/tests/kernel/timer_phase.py" "$tmp/events.jsonl" "$client" | head -1)
+  [ "${tick_us:-0}" -eq 0 ] ||
+    echo "for reading: $off_tick of the $rto_events segments marked timeout_retransmission left off the client's ${tick_us} us timer tick"
   echo "kernel: TcpExtTCPLossProbes = $probes_k probes sent (new data or the last segment); seqwatch: $probes tail_loss_probe re-sends from the client"
   grep -E "^TcpExt(TCPSpuriousRTOs|TCPLossProbeRecovery|TCPSpuriousRtxHostQueues) " "$tmp/cap.pcap.nstat" | awk '{print "kernel (for reading): " $1 " " $4}'
   # The events mark each segment counted as a timeout (timeout_retransmission): as many as
