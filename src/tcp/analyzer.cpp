@@ -742,6 +742,11 @@ done:
     note_super_segment(cold, d, seglen);
   }
   if (counts_as_retx) {
+    // A retransmission the sender's timer sent: counted in rto_retx, and the segment says so.
+    const auto count_timeout = [&] {
+      count_up(f.status, cnt.rto_retx);
+      bits |= kTimeoutRetransmission;
+    };
     count_up(f.status, cnt.retx_segs);
     count_up(f.status, cnt.retx_bytes, seglen);
     if (bits & kSpuriousRetransmission) count_up(f.status, cnt.spurious_retx);
@@ -752,8 +757,7 @@ done:
       const bool peer_clocks = f.retx_last & (kRetxLastClocks << r);
       if (reno_late_head_resend(fwd, rev, cold, d, seq, now, (cnt.pace_gap & kShortTimerSeen) || again) &&
           !paced_answer(rev, peer_clocks, now, prev_sent_us, prev_gap_us)) {
-        count_up(f.status, cnt.rto_retx);
-        bits |= kTimeoutRetransmission;
+        count_timeout();
         if (again && since_ack_advance(rev, now, elapsed_us(now, rev.lastack_time_us)) < timeout_quiet(rtt, false))
           cnt.pace_gap |= kShortTimerSeen;
       } else {
@@ -836,10 +840,8 @@ done:
         // by ACKs the sensor cannot see: neither fast nor timeout (it stays in retx_segments).
         const bool unheard_timer = !peer_seen && (syn || elapsed_us(now, prev_sent_us) >= kMinRtoUs);
         if (unheard_timer || (peer_seen && head && unclocked && stalled >= timeout_quiet(rtt, short_timer && no_sack)) ||
-            (peer_seen && head && no_evidence && stalled >= timeout_quiet(rtt, short_timer))) {
-          count_up(f.status, cnt.rto_retx);
-          bits |= kTimeoutRetransmission;
-        }
+            (peer_seen && head && no_evidence && stalled >= timeout_quiet(rtt, short_timer)))
+          count_timeout();
       }
     }
   }
