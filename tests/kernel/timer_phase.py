@@ -13,7 +13,8 @@ that the sender's timer likely did not send. A diagnostic of the kernel runs onl
 elsewhere sees the tick blurred by the path; other hosts have other HZ), never a rule of the
 analyzer (docs/tcp-analysis.md section 14).
 
-Prints one line: tick_us counted off_tick, then one line per off-tick segment.
+Prints one line: tick_us counted off_tick (tick_us 0: fewer than MIN_MARKED marked), then one
+line per off-tick segment.
 """
 import collections
 import json
@@ -22,6 +23,7 @@ import sys
 
 TICKS_US = (1000, 10000 / 3, 4000, 10000)
 NEAR_US = 300  # a timer's re-send leaves within this long after its tick (more flows per tick: later)
+MIN_MARKED = 8  # fewer marked segments cannot show which phase is the tick's (4 of them, 2 far apart: either)
 
 
 def main():
@@ -32,8 +34,8 @@ def main():
         if e["src"] == client and "timeout_retransmission" in e["verdicts"]:
             sec, _, frac = str(e["ts"]).partition(".")
             marked.append((int(sec) * 1_000_000 + int((frac + "000000")[:6]), e["frame"]))
-    if len(marked) < 3:
-        print(0, len(marked), 0)
+    if len(marked) < MIN_MARKED:
+        print(0, len(marked), 0)  # too few to find the tick's phase
         return
     # The tick whose phases cluster best (mean resultant length of the phase angles).
     def concentration(tick):
