@@ -32,7 +32,7 @@
 # stats go to DIR, and the kernel's counters are printed beside seqwatch's.
 #
 # Usage: tools/capture-demo.sh [-o OUT | -L DIR] [-S] [-t SECONDS] [-P STREAMS] [-r RATE]
-#                              [-b BURST] [-l LATENCY] [-m MTU] [-F BYTES] [-s SYSCTL=VALUE]... [-R] [-6]
+#                              [-b BURST] [-l LATENCY] [-m MTU] [-F BYTES] [-s SYSCTL=VALUE]... [-i ARG]... [-R] [-6]
 #   -o OUT      capture path (default: data/demo.pcap in the repository)
 #   -L DIR      live: run seqwatch on the client's veth, outputs in DIR
 #   -S          SPAN-style capture on both router ports (every forwarded packet twice)
@@ -48,6 +48,8 @@
 #               net.ipv4.tcp_sack=0, net.ipv4.tcp_timestamps=0, net.ipv4.tcp_window_scaling=0,
 #               net.ipv4.tcp_congestion_control=reno (repeatable; recorded in OUT.nstat)
 #   -R          reverse: the server sends, the client only acknowledges (iperf3 -R)
+#   -i ARG      one more iperf3 client option (repeatable), e.g. -i --bidir (both sides send),
+#               -i -M536 (MSS), -i -l100 -i -N (small writes, no Nagle), -i -w32K (socket buffer)
 #   -6          IPv6 between the namespaces (fd00:199:1::2 -> fd00:199:2::2) instead of IPv4
 set -euo pipefail
 
@@ -72,10 +74,11 @@ sysctls=()
 reverse=""
 family=4
 span=""
+iperf_args=""
 
 die() { echo "capture-demo: $*" >&2; exit 1; }
 
-while getopts "o:L:t:P:r:b:l:m:F:s:R6Sh" opt; do
+while getopts "o:L:t:P:r:b:l:m:F:s:i:R6Sh" opt; do
   case "$opt" in
     o) out=$OPTARG ;;
     L) live=$OPTARG ;;
@@ -88,6 +91,7 @@ while getopts "o:L:t:P:r:b:l:m:F:s:R6Sh" opt; do
     F) framesz=$OPTARG ;;
     s) sysctls+=("$OPTARG") ;;
     R) reverse=-R ;;
+    i) iperf_args+=" $OPTARG" ;;
     6) family=6 ;;
     S) span=1 ;;
     h) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -97,6 +101,7 @@ done
 [[ $seconds =~ ^[0-9]+$ && $seconds -ge 1 && $seconds -le 30 ]] || die "-t wants 1..30 seconds, got '$seconds'"
 [[ $streams =~ ^[0-9]+$ && $streams -ge 1 && $streams -le 16 ]] || die "-P wants 1..16 streams, got '$streams'"
 [[ -z $mtu || ( $mtu =~ ^[0-9]+$ && $mtu -ge 1280 && $mtu -le 65535 ) ]] || die "-m wants an MTU of 1280..65535, got '$mtu'"
+[[ $iperf_args =~ ^[-A-Za-z0-9.=\ ]*$ ]] || die "-i wants iperf3 options (letters, digits, '-', '.', '=', spaces), got '$iperf_args'"
 for kv in "${sysctls[@]}"; do
   [[ $kv =~ ^net\.(ipv4|ipv6|core)\.[a-z0-9_.]+=[A-Za-z0-9_\ ]+$ ]] || die "-s wants net.ipv4.KEY=VALUE (or net.ipv6 / net.core), got '$kv'"
 done
@@ -252,7 +257,7 @@ nstat_read() {
   in_ns "$NS_SRV" nstat -asz $NSTAT_KEYS | awk '/^Tcp/ {print "server." $1, $2}'
 }
 nstat_read >"$work/nstat.before"
-in_ns "$NS_CLI" iperf3 -c "$ADDR_SRV" -p "$IPERF_PORT" -t "$seconds" -P "$streams" $reverse \
+in_ns "$NS_CLI" iperf3 -c "$ADDR_SRV" -p "$IPERF_PORT" -t "$seconds" -P "$streams" $reverse $iperf_args \
   >"$work/iperf3-client.log" 2>&1 || die "iperf3 client failed: $(tail -5 "$work/iperf3-client.log")"
 # The connections end after iperf3 does (FINs, their ACKs, late retransmissions backing
 # off): wait for the client to fall silent (its segment counters unchanged for a second,

@@ -265,7 +265,9 @@ Result<bool> MmapFileSource::setup_pcapng() {
     if (!ifaces_.empty()) saw_idb = true;
     off += len;
   }
-  if (!saw_idb) return Error{"'" + path_ + "' has no interface description block"};
+  // No interface description at all: a valid pcapng file without packets (a packet block
+  // before any interface was refused above), perhaps with custom blocks, which tshark lists
+  // as frames and which are counted as such. libpcap refuses the file; it reads as empty.
   valid_end_ = off;
   // Reading starts over from the first section header (start() chooses how).
   ifaces_.clear();
@@ -288,7 +290,7 @@ MmapFileSource::Step MmapFileSource::pcapng_block(uint64_t off, uint64_t& len, P
   }
   uint32_t type = rd32(b, swap_);
   if (type == kBlockShb) {
-    // A section header names its own byte order; the first one fixes the file's.
+    // A section header names its own byte order, which its blocks follow.
     if (left < 28) {
       why = "truncated pcapng file: section header at offset " + num(off);
       return Step::kDamaged;
@@ -301,12 +303,7 @@ MmapFileSource::Step MmapFileSource::pcapng_block(uint64_t off, uint64_t& len, P
       why = "section header at offset " + num(off) + " has no byte-order magic";
       return Step::kDamaged;
     }
-    if (off != 0 && swap != swap_) {
-      why = "sections with different byte orders";
-      unsupported = true;
-      return Step::kDamaged;
-    }
-    swap_ = swap;
+    swap_ = swap;  // each section in its own byte order (a merged file may mix them)
     const uint16_t major = rd16(b + 12, swap_), minor = rd16(b + 14, swap_);
     if (major != 1 || (minor != 0 && minor != 2)) {
       why = "pcapng version " + num(major) + "." + num(minor) + " is not 1.0 or 1.2";

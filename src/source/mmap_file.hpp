@@ -24,8 +24,11 @@
 // (mixed_link_types() says so); each interface's snapshot length applies to its frames.
 // Everything else is refused by can_open()/open() with a reason, so the caller falls back
 // to PcapFileSource (libpcap): gzip, pcap variants (Kuznetzov/Navtel magic, version other
-// than 2.x), link types the decoder does not know, sections with different byte orders,
-// pcapng versions other than 1.0/1.2, unusual if_tsresol values, blocks over 16 MiB.
+// than 2.x), link types the decoder does not know, pcapng versions other than 1.0/1.2,
+// unusual if_tsresol values, blocks over 16 MiB. Read here and not by libpcap: pcapng
+// sections in different byte orders (each section's blocks in its own), and a pcapng file
+// without any interface description (no packets: an empty capture; tshark's frames for its
+// custom blocks are counted).
 //
 // Damage is not refused but reported: every record length is checked against the bytes
 // left in the file (and, for pcapng, against its block) before anything is read. Reading
@@ -101,6 +104,8 @@ class MmapFileSource final : public PacketSource {
   }
   // Windows that came from the read-ahead (the others were read when needed).
   uint64_t read_ahead_windows() const noexcept { return read_ahead_used_; }
+  // Frame numbers handed out so far: packets, and the pcapng records tshark lists as frames.
+  uint64_t frames_read() const noexcept { return frames_read_; }
   uint64_t read_mark() const noexcept override { return pos_; }
   void drop_before(uint64_t mark) noexcept override;
 

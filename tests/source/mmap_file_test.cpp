@@ -651,6 +651,56 @@ TEST_F(MmapFileTest, PcapngSecondSectionResetsInterfaces) {
   EXPECT_EQ(r.frames, 2u);
 }
 
+// Each section of a pcapng file has its own byte order (a merge of captures written on a
+// little- and a big-endian host, pcapng-test-generator's test202). libpcap stops at the
+// second section's header; read here whole, each frame as the one-section file holding it.
+TEST_F(MmapFileTest, PcapngSectionsInDifferentByteOrders) {
+  Bytes le(false), be(true);
+  ng_shb(le);
+  ng_idb(le, 1, 0);
+  ng_epb(le, 0, 1700000000000001ull, frame(60, 1));
+  ng_shb(be);
+  ng_idb(be, 1, 0, 9);
+  ng_epb(be, 0, 1700000000000000002ull, frame(61, 2), 1000);
+  ng_epb(be, 0, 1700000000000000003ull, frame(62, 3));
+  std::vector<uint8_t> both = le.bytes();
+  both.insert(both.end(), be.bytes().begin(), be.bytes().end());
+  auto m = MmapFileSource::open(tmp.write("le-be.pcapng", both));
+  ASSERT_TRUE(m) << m.error().message;
+  std::vector<PacketRef> got;
+  PacketRef p{};
+  while (m.value()->rx_burst(&p, 1) == 1) got.push_back(p);
+  EXPECT_EQ(m.value()->read_error(), "");
+  ASSERT_EQ(got.size(), 3u);
+  const std::vector<uint8_t> f2 = frame(61, 2);
+  EXPECT_EQ(got[0].ts_ns, 1700000000000001000ull);
+  EXPECT_EQ(got[1].ts_ns, 1700000000000000002ull);
+  EXPECT_EQ(got[1].caplen, 61u);
+  EXPECT_EQ(got[1].wirelen, 1000u);
+  EXPECT_EQ(std::vector<uint8_t>(got[1].data, got[1].data + got[1].caplen), f2);
+  EXPECT_EQ(got[2].frame, 3u);
+  // The big-endian section alone reads the same as libpcap reads it.
+  Opened o = open_both(tmp.write("be.pcapng", be.bytes()));
+  ASSERT_TRUE(o.m && o.p);
+  EXPECT_EQ(compare(*o.m, *o.p).first_diff, "");
+}
+
+// A pcapng file with no interface description holds no packets: an empty capture, not an
+// error (libpcap refuses it). Its custom blocks still take tshark's frame numbers.
+TEST_F(MmapFileTest, PcapngWithoutInterfacesIsEmpty) {
+  for (bool custom : {false, true}) {
+    Bytes b(false);
+    ng_shb(b);
+    if (custom) b.u32(0x00000BAD).u32(20).u32(32473).u32(0).u32(20);
+    auto m = MmapFileSource::open(tmp.write(custom ? "custom-only.pcapng" : "shb-only.pcapng", b.bytes()));
+    ASSERT_TRUE(m) << m.error().message;
+    PacketRef p{};
+    EXPECT_EQ(m.value()->rx_burst(&p, 1), 0u);
+    EXPECT_EQ(m.value()->read_error(), "");
+    EXPECT_EQ(m.value()->frames_read(), custom ? 1u : 0u);  // the custom block is frame 1
+  }
+}
+
 TEST_F(MmapFileTest, PcapngTruncatedLastBlock) {
   Bytes b(false);
   ng_shb(b);

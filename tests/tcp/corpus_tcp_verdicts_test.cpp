@@ -6,8 +6,10 @@
 // the same file through PcapFileSource -> decode_burst -> TcpStage and reports each frame's
 // verdicts. Every frame is compared on the 15 Wireshark flags and on the duplicate-ACK number
 // and frame (verdict_diff.hpp). Over the whole corpus every check needs precision and recall
-// of at least kThreshold; disagreements the reviewed allow-list below accepts are reported
-// apart and left out of the scores.
+// of at least kThreshold; disagreements the reviewed allow-list below accepts, or a general
+// rule explains (verdict_diff.hpp, Rule: tshark artefacts recognisable in any capture), are
+// reported apart and left out of the scores. Flows never expire in this comparison, as
+// tshark's conversations never do (seqwatch_verdicts.cpp).
 //
 // Files run on SEQWATCH_CORPUS_JOBS threads (default 2), largest first. The full list of
 // disagreements goes to corpus-tcp-verdicts-report.txt in SEQWATCH_BUILD_DIR (the build
@@ -196,7 +198,7 @@ void run_file(const CorpusFile& f, FileResult& r) {
   if (const char* snap = std::getenv("SEQWATCH_CORPUS_CUT_SNAP"); snap != nullptr && *snap != '\0') {
     const std::string cut = (std::filesystem::temp_directory_path() /
                              ("seqwatch-corpus-cut-" + std::to_string(::getpid()) + "-" +
-                              std::to_string(std::hash<std::string>{}(f.rel)) + ".pcap")).string();
+                              std::to_string(std::hash<std::string>{}(f.rel)) + ".pcapng")).string();
     if (std::string why = cut_copy(f.path, cut, static_cast<uint32_t>(std::stoul(snap)), true); !why.empty())
       r.sw.error = "cut copy: " + why;
     else
@@ -214,6 +216,7 @@ void run_file(const CorpusFile& f, FileResult& r) {
   };
   for (const Disagreement& d : r.diff.unexplained) note(d.frame);
   for (const auto& [d, entry] : r.diff.allowed) note(d.frame);
+  for (const auto& [d, rule] : r.diff.by_rule) note(d.frame);
   for (uint32_t frame : r.diff.multi_tcp_frames) note(frame);
   for (uint32_t frame : r.diff.tcp_not_analysed) {
     if (frame == 0 || frame > r.sw.frames.size()) continue;
@@ -230,7 +233,7 @@ void run_file(const CorpusFile& f, FileResult& r) {
     for (uint32_t snap : kCutSnaps) {
       const std::string cut = (std::filesystem::temp_directory_path() /
                                ("seqwatch-corpus-cut-" + std::to_string(::getpid()) + "-" +
-                                std::to_string(std::hash<std::string>{}(f.rel)) + ".pcap")).string();
+                                std::to_string(std::hash<std::string>{}(f.rel)) + ".pcapng")).string();
       const std::string why = cut_copy(f.path, cut, snap, true);
       SeqwatchRun sw;
       if (why.empty()) sw = run_seqwatch(cut, key_vlans_for(f.rel));
@@ -324,8 +327,9 @@ std::string report(const CorpusRun& run) {
       if (cc.fp == 0 && cc.fn == 0) continue;
       checks << " " << check_name(k) << "(TP " << cc.tp << " FP " << cc.fp << " FN " << cc.fn << ")";
     }
-    os << (r.diff.unexplained.empty() && r.error.empty() ? "ok   " : "DIFF ") << r.rel << ": " << r.diff.allowed.size()
-       << "/" << r.diff.unexplained.size() << ", " << r.seconds << " s" << checks.str();
+    os << (r.diff.unexplained.empty() && r.error.empty() ? "ok   " : "DIFF ") << r.rel << ": "
+       << r.diff.allowed.size() + r.diff.by_rule.size() << "/" << r.diff.unexplained.size() << ", " << r.seconds << " s"
+       << checks.str();
     if (r.ts_frames != r.sw_frames) os << " FRAMES seqwatch " << r.sw_frames << " tshark " << r.ts_frames;
     if (!r.error.empty()) os << " ERROR " << r.error;
     if (!r.sw.read_error.empty()) os << " (seqwatch read error: " << r.sw.read_error << ")";
@@ -347,6 +351,14 @@ std::string report(const CorpusRun& run) {
     os << "): " << run.allowed_by_entry[i] << " disagreements -- " << e.reason << "\n";
   }
 
+  os << "\nrules (causes found from the frames themselves, in any capture; verdict_diff.hpp):\n";
+  for (const Rule rule : {Rule::kIcmpQuoteOpenedStream}) {
+    uint64_t n = 0;
+    for (const FileResult& r : run.results)
+      for (const auto& [d, rr] : r.diff.by_rule) n += rr == rule;
+    os << "  " << rule_name(rule) << ": " << n << " disagreements\n";
+  }
+
   os << "\nfiles run with --ignore-vlans (flow key without VLAN ids):\n";
   for (const KeyOption& k : ignore_vlans_files()) os << "  " << k.file << " -- " << k.reason << "\n";
 
@@ -357,6 +369,7 @@ std::string report(const CorpusRun& run) {
   os << "\nallowed disagreements (" << run.allowed << "):\n";
   for (const FileResult& r : run.results) {
     for (const auto& [d, entry] : r.diff.allowed) os << "  " << disagreement_line(r, d) << "  [allow " << entry << "]\n";
+    for (const auto& [d, rule] : r.diff.by_rule) os << "  " << disagreement_line(r, d) << "  [rule: " << rule_name(rule) << "]\n";
   }
   os << "\nframes tshark analysed as TCP that seqwatch's decoder did not deliver as a TCP segment (decode status; "
         "later verdicts of their connection may differ because of them):\n";
@@ -399,7 +412,7 @@ const CorpusRun& corpus_run() {
     for (const FileResult& r : run.results) {
       for (size_t k = 0; k < kCheckCount; ++k) run.totals[k].add(r.diff.counts[k]);
       run.unexplained += r.diff.unexplained.size();
-      run.allowed += r.diff.allowed.size();
+      run.allowed += r.diff.allowed.size() + r.diff.by_rule.size();
       run.frames += std::min(r.ts_frames, r.sw_frames);
       for (const auto& [d, entry] : r.diff.allowed) ++run.allowed_by_entry[entry];
     }

@@ -1,11 +1,10 @@
 #include "seqwatch_verdicts.hpp"
 
-#include <pcap/pcap.h>
-#include <zlib.h>
-
-#include <cstdio>
-
+#include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <unordered_set>
 
 #include "decode/decoder.hpp"
@@ -27,6 +26,14 @@ SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans, uint32
   // the event ring holds far more than one burst's events and is drained after each burst.
   tcp::TcpStageConfig cfg;
   cfg.table.capacity = 1u << 16;
+  // Flows never expire here, as tshark's conversations never do: a SYN reusing the ports of
+  // a connection closed more than closed_linger before, or a keep-alive after an hour's
+  // silence, is compared against tshark's reading of the same conversation. What seqwatch
+  // does differently after an expiry (docs/tcp-analysis.md, "Flows expire") is its own
+  // behaviour, tested with the flow table (tests/flow/flow_table_test.cpp), not an analysis
+  // difference.
+  cfg.table.idle_timeout_ns = UINT64_MAX;
+  cfg.table.closed_linger_ns = UINT64_MAX;
   cfg.event_ring = 1u << 16;
   cfg.key_vlans = key_vlans;
   cfg.copy_window_us = copy_window_us;
@@ -87,6 +94,8 @@ SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans, uint32
   while (!tcp.flush()) drain();
   drain();
   run.read_error = src.read_error();
+  // Frames after the last packet that were no packets (pcapng custom blocks): still frames.
+  if (src.frames_read() > run.frames.size()) run.frames.resize(src.frames_read());
 
   const tcp::TcpStageCounters& c = tcp.counters();
   run.tcp_segments = c.segments;
@@ -101,69 +110,79 @@ SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans, uint32
   return run;
 }
 
-std::string cut_copy(const std::string& in_path, const std::string& out, uint32_t snap, bool keep_tcp_header) {
-  // libpcap reads no gzip: a compressed capture (seqwatch reads those) is inflated first.
-  std::string in = in_path;
-  struct Remove {
-    std::string path;
-    ~Remove() { if (!path.empty()) std::remove(path.c_str()); }
-  } inflated;
-  if (std::FILE* f = std::fopen(in_path.c_str(), "rb")) {
-    unsigned char magic[2] = {};
-    const bool gz = std::fread(magic, 1, 2, f) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-    std::fclose(f);
-    if (gz) {
-      inflated.path = in = out + ".inflated";
-      gzFile z = gzopen(in_path.c_str(), "rb");
-      std::FILE* o = std::fopen(in.c_str(), "wb");
-      if (z == nullptr || o == nullptr) {
-        if (z != nullptr) gzclose(z);
-        if (o != nullptr) std::fclose(o);
-        return "inflate " + in_path + ": cannot open";
-      }
-      std::array<char, 1 << 16> buf{};
-      int n = 0;
-      while ((n = gzread(z, buf.data(), static_cast<unsigned>(buf.size()))) > 0) std::fwrite(buf.data(), 1, static_cast<size_t>(n), o);
-      gzclose(z);
-      std::fclose(o);
+std::string cut_copy(const std::string& in, const std::string& out, uint32_t snap, bool keep_tcp_header) {
+  // Read as the comparison reads the original (test::open_capture: the mmap reader, else
+  // libpcap), and written as pcapng, so that whatever the reader takes whole is copied whole:
+  // interfaces of several link types (one interface per link type here), sections in either
+  // byte order, gzip. Frame numbers the reader skipped (pcapng custom blocks, which tshark
+  // numbers) are kept with a custom block each, so every frame keeps its number.
+  const test::CaptureReader src = test::open_capture(in);
+  if (src.source() == nullptr) return "open " + in + ": " + src.error;
+  PacketSource& s = *src.source();
+  std::FILE* f = std::fopen(out.c_str(), "wb");
+  if (f == nullptr) return "create " + out + ": " + std::strerror(errno);
+  std::vector<uint8_t> blk;
+  auto u16 = [&](uint32_t v) { blk.push_back(uint8_t(v)), blk.push_back(uint8_t(v >> 8)); };
+  auto u32 = [&](uint32_t v) { u16(v & 0xFFFF), u16(v >> 16); };
+  auto emit = [&](uint32_t type, const std::vector<uint8_t>& body) {
+    const uint32_t len = static_cast<uint32_t>(12 + ((body.size() + 3) & ~size_t{3}));
+    blk.clear();
+    u32(type), u32(len);
+    blk.insert(blk.end(), body.begin(), body.end());
+    while (blk.size() % 4) blk.push_back(0);
+    u32(len);
+    std::fwrite(blk.data(), 1, blk.size(), f);
+  };
+  auto body = [&](std::initializer_list<uint32_t> words) {
+    std::vector<uint8_t> b;
+    for (uint32_t w : words)
+      for (int k = 0; k < 4; ++k) b.push_back(uint8_t(w >> (8 * k)));
+    return b;
+  };
+  emit(0x0A0D0D0A, body({0x1A2B3C4D, 1, 0xFFFFFFFF, 0xFFFFFFFF}));  // SHB 1.0, section length unknown
+  std::vector<std::pair<decode::LinkType, uint32_t>> ifaces;  // link type -> interface id
+  uint64_t written = 0;                                       // frame numbers written so far
+  auto skip_to = [&](uint64_t frame) {  // frames before `frame` the reader did not deliver
+    for (; written + 1 < frame; ++written) emit(0x00000BAD, body({32473}));
+  };
+  std::array<PacketRef, kBurstSize> pkts{};
+  decode::PacketView v;
+  for (;;) {
+    const uint16_t n = s.rx_burst(pkts.data(), kBurstSize);
+    if (n == 0) break;
+    const decode::LinkType link = s.link_type();
+    uint32_t iface = 0;
+    auto it = std::find_if(ifaces.begin(), ifaces.end(), [&](const auto& e) { return e.first == link; });
+    if (it == ifaces.end()) {
+      iface = static_cast<uint32_t>(ifaces.size());
+      ifaces.emplace_back(link, iface);
+      // IDB: link type, snaplen 0 (none), if_tsresol 9 (nanoseconds), end of options.
+      // Words, little-endian: link type | reserved, snaplen, option 9 of length 1, its value
+      // 9 and 3 bytes of padding, opt_endofopt.
+      emit(1, body({static_cast<uint32_t>(link), 0, 0x00010009u, 9, 0}));
+    } else {
+      iface = it->second;
+    }
+    for (uint16_t i = 0; i < n; ++i) {
+      const PacketRef& p = pkts[i];
+      skip_to(p.frame);
+      const bool tcp = decode::decode(p.data, p.caplen, link, v) == decode::DecodeStatus::kOk && v.is_tcp();
+      const bool syn = tcp && (v.tcp.flags & decode::kTcpSyn);
+      const uint32_t at = keep_tcp_header && tcp ? std::max(snap, v.l4_off + 20) : snap;
+      const uint32_t caplen = syn ? p.caplen : std::min(p.caplen, at);
+      std::vector<uint8_t> b = body({iface, static_cast<uint32_t>(p.ts_ns >> 32), static_cast<uint32_t>(p.ts_ns), caplen,
+                                     p.wirelen != 0 ? p.wirelen : p.caplen});
+      b.insert(b.end(), p.data, p.data + caplen);
+      while (b.size() % 4) b.push_back(0);
+      emit(6, b);
+      ++written;
     }
   }
-  char err[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_open_offline_with_tstamp_precision(in.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
-  if (p == nullptr) return std::string("open ") + in + ": " + err;
-  pcap_dumper_t* d = pcap_dump_open(p, out.c_str());
-  if (d == nullptr) {
-    std::string e = std::string("create ") + out + ": " + pcap_geterr(p);
-    pcap_close(p);
-    return e;
-  }
-  pcap_pkthdr* h = nullptr;
-  const u_char* data = nullptr;
-  int rc = 0;
-  const int dlt = pcap_datalink(p);
-  decode::LinkType link{};
-  if (!decode::link_type_from_pcap(static_cast<uint32_t>(dlt), link)) {
-    pcap_dump_close(d);
-    pcap_close(p);
-    return "link type " + std::to_string(dlt) + " of " + in + " not decoded";
-  }
-  decode::PacketView v;
-  while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
-    pcap_pkthdr cut = *h;
-    const bool tcp = decode::decode(data, h->caplen, link, v) == decode::DecodeStatus::kOk && v.is_tcp();
-    const bool syn = tcp && (v.tcp.flags & decode::kTcpSyn);
-    const uint32_t at = keep_tcp_header && tcp ? std::max(snap, v.l4_off + 20) : snap;
-    if (!syn) cut.caplen = std::min(h->caplen, at);
-    pcap_dump(reinterpret_cast<u_char*>(d), &cut, data);
-  }
-  // A damaged end (libpcap: "truncated dump file") ends the copy there, as it ends the
-  // readers' pass over the original.
-  std::string e = rc == PCAP_ERROR && std::string(pcap_geterr(p)).find("truncated") == std::string::npos
-                      ? std::string("read ") + in + ": " + pcap_geterr(p)
-                      : "";
-  pcap_dump_close(d);
-  pcap_close(p);
-  return e;
+  skip_to(src.frames_read() + 1);
+  // A damaged end ends the copy there, as it ends the readers' pass over the original.
+  const bool ok = std::fflush(f) == 0 && !std::ferror(f);
+  std::fclose(f);
+  return ok ? "" : "write " + out + " failed";
 }
 
 }  // namespace seqwatch::tcpdiff

@@ -51,8 +51,9 @@ SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans = true,
 // window_full / zero-window findings change). keep_tcp_header: a TCP segment is never cut
 // before the end of its fixed TCP header (20 bytes from the innermost TCP header's start),
 // so that every segment stays analysable however deep its encapsulation. A file damaged at
-// its end (a truncated record) is copied up to the damage, as the readers take it. Returns
-// "" or the error.
+// its end (a truncated record) is copied up to the damage, as the readers take it. Read as
+// run_seqwatch reads `in`, written as pcapng (nanosecond timestamps, one interface per link
+// type, every frame number kept). Returns "" or the error.
 std::string cut_copy(const std::string& in, const std::string& out, uint32_t snap, bool keep_tcp_header = false);
 
 }  // namespace seqwatch::tcpdiff

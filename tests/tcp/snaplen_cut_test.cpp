@@ -73,7 +73,7 @@ TEST(SnaplenCut, VerdictsOnACutCopyEqualTsharkOnTheWholeCapture) {
     for (const TsharkFrame& f : ts.frames) verdicts += f.bits != 0;
     for (uint32_t snap : {58u, 62u, 70u, 78u, 90u}) {
       const std::string name = fs::path(whole).filename().string() + " cut at " + std::to_string(snap);
-      const std::string cut = dir + "/cut.pcap";
+      const std::string cut = dir + "/cut.pcapng";
       ASSERT_EQ(cut_copy(whole, cut, snap), "") << name;
       const SeqwatchRun sw = run_seqwatch(cut);
       ASSERT_TRUE(sw.error.empty()) << name << ": " << sw.error;

@@ -14,12 +14,14 @@
 namespace seqwatch::tcpdiff {
 namespace {
 
-// Column layout: frame.number, kFlags..., duplicate_ack_num, duplicate_ack_frame, frame.protocols.
+// Column layout: frame.number, kFlags..., duplicate_ack_num, duplicate_ack_frame, tcp.stream,
+// frame.protocols.
 constexpr size_t kColNumber = 0;
 constexpr size_t kColFirstFlag = 1;
 constexpr size_t kColDupNum = kColFirstFlag + kFlagCount;
 constexpr size_t kColDupFrame = kColDupNum + 1;
-constexpr size_t kColProtocols = kColDupFrame + 1;
+constexpr size_t kColStream = kColDupFrame + 1;
+constexpr size_t kColProtocols = kColStream + 1;
 constexpr size_t kColCount = kColProtocols + 1;
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -59,6 +61,7 @@ std::vector<std::string_view> tshark_fields() {
   for (const FlagDef& d : kFlags) f.push_back(d.field);
   f.push_back("tcp.analysis.duplicate_ack_num");
   f.push_back("tcp.analysis.duplicate_ack_frame");
+  f.push_back("tcp.stream");
   f.push_back("frame.protocols");
   return f;
 }
@@ -100,6 +103,10 @@ std::optional<TsharkFrame> parse_tshark_line(std::string_view line, std::string&
   }
   if (!parse_list(cols[kColDupFrame], f.dupack_frame)) {
     error = "duplicate_ack_frame '" + std::string(cols[kColDupFrame]) + "' is not a list of numbers";
+    return std::nullopt;
+  }
+  if (!parse_list(cols[kColStream], f.streams)) {
+    error = "tcp.stream '" + std::string(cols[kColStream]) + "' is not a list of numbers";
     return std::nullopt;
   }
   f.protocols = std::string(cols[kColProtocols]);

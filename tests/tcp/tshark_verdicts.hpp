@@ -3,7 +3,7 @@
 //
 // Columns, in order: frame.number, the 15 flags of kFlags (the Wireshark group of
 // tcp::Verdict, bit order), tcp.analysis.duplicate_ack_num, tcp.analysis.duplicate_ack_frame,
-// frame.protocols. Every field is printed with all its occurrences (-E occurrence=a,
+// tcp.stream, frame.protocols. Every field is printed with all its occurrences (-E occurrence=a,
 // comma-aggregated): FT_NONE flags print "1" per occurrence, and some appear twice per TCP
 // layer (duplicate_ack: the flag item and its expert item share the name). A frame with
 // more than one TCP layer (TCP quoted inside an ICMP error, TCP in a tunnel whose outer
@@ -63,6 +63,7 @@ struct TsharkFrame {
   uint32_t bits = 0;                   // tcp::Verdict bits of the flags present (any occurrence)
   std::vector<uint32_t> dupack_num;    // every occurrence of tcp.analysis.duplicate_ack_num
   std::vector<uint32_t> dupack_frame;  // every occurrence of tcp.analysis.duplicate_ack_frame
+  std::vector<uint32_t> streams;       // tcp.stream of each TCP layer (tshark's conversation)
   unsigned tcp_layers = 0;             // "tcp" entries in frame.protocols
   unsigned quoted_tcp_layers = 0;      // those inside an ICMP/ICMPv6 error (never sequence-analysed)
   std::string protocols;

@@ -3,6 +3,8 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <optional>
+#include <unordered_set>
 
 #include "tcp/verdict.hpp"
 
@@ -12,6 +14,13 @@ std::string_view check_name(size_t check) {
   if (check < kFlagCount) return kFlags[check].name;
   if (check == kCheckDupNum) return "duplicate_ack_num";
   if (check == kCheckDupFrame) return "duplicate_ack_frame";
+  return "?";
+}
+
+std::string_view rule_name(Rule r) {
+  switch (r) {
+    case Rule::kIcmpQuoteOpenedStream: return "tshark conversation opened by an ICMP-quoted header";
+  }
   return "?";
 }
 
@@ -26,12 +35,18 @@ bool allow_matches(const AllowEntry& e, const std::string& rel_file, uint32_t fr
 
 namespace {
 
-void record(FileDiff& out, const std::string& rel_file, const std::vector<AllowEntry>& allow, Disagreement d) {
+// Allow-list entries first (a file's reviewed cause), then the frame's Rule, if any.
+void record(FileDiff& out, const std::string& rel_file, const std::vector<AllowEntry>& allow, Disagreement d,
+            std::optional<Rule> rule) {
   for (size_t i = 0; i < allow.size(); ++i) {
     if (allow_matches(allow[i], rel_file, d.frame, d.check)) {
       out.allowed.emplace_back(std::move(d), i);
       return;
     }
+  }
+  if (rule) {
+    out.by_rule.emplace_back(std::move(d), *rule);
+    return;
   }
   CheckCounts& c = out.counts[d.check];
   if (d.check >= kFlagCount) {
@@ -47,7 +62,7 @@ void record(FileDiff& out, const std::string& rel_file, const std::vector<AllowE
 // Value check: seqwatch's value must be one of tshark's occurrences (a frame with two TCP
 // layers lists one per analysed layer).
 void value_check(FileDiff& out, const std::string& rel_file, const std::vector<AllowEntry>& allow, uint32_t frame,
-                 size_t check, uint32_t sw, const std::vector<uint32_t>& ts) {
+                 size_t check, uint32_t sw, const std::vector<uint32_t>& ts, std::optional<Rule> rule) {
   if (std::find(ts.begin(), ts.end(), sw) != ts.end()) {
     ++out.counts[check].tp;
     return;
@@ -59,7 +74,7 @@ void value_check(FileDiff& out, const std::string& rel_file, const std::vector<A
   }
   Disagreement d{frame, check, false, false,
                  "seqwatch=" + std::to_string(sw) + " tshark=" + (ts_text.empty() ? "-" : ts_text)};
-  record(out, rel_file, allow, std::move(d));
+  record(out, rel_file, allow, std::move(d), rule);
 }
 
 }  // namespace
@@ -68,10 +83,20 @@ FileDiff compare_file(const std::string& rel_file, const std::vector<TsharkFrame
                       const std::vector<SeqwatchFrame>& sw, const std::vector<AllowEntry>& allow) {
   FileDiff out;
   const size_t n = std::min(ts.size(), sw.size());
+  // Rule::kIcmpQuoteOpenedStream: tshark conversations whose port reuse came from a quote.
+  std::unordered_set<uint32_t> quote_streams;
+  for (size_t i = 0; i < n; ++i) {
+    const TsharkFrame& t = ts[i];
+    if (t.tcp_layers != 0 && t.tcp_layers == t.quoted_tcp_layers && (t.bits & tcp::kReusedPorts))
+      quote_streams.insert(t.streams.begin(), t.streams.end());
+  }
   for (size_t i = 0; i < n; ++i) {
     const TsharkFrame& t = ts[i];
     const SeqwatchFrame& s = sw[i];
     const uint32_t frame = static_cast<uint32_t>(i + 1);
+    std::optional<Rule> rule;
+    for (uint32_t st : t.streams)
+      if (quote_streams.contains(st)) rule = Rule::kIcmpQuoteOpenedStream;
     if (t.tcp_layers > 1 || t.quoted_tcp_layers > 0) out.multi_tcp_frames.push_back(frame);
     // seqwatch stops at an ICMP error (the quoted header is not a segment of the flow).
     if (t.tcp_layers > t.quoted_tcp_layers && !s.tcp) out.tcp_not_analysed.push_back(frame);
@@ -79,11 +104,11 @@ FileDiff compare_file(const std::string& rel_file, const std::vector<TsharkFrame
       const bool in_sw = (s.bits & kFlags[k].bit) != 0;
       const bool in_ts = (t.bits & kFlags[k].bit) != 0;
       if (in_sw && in_ts) ++out.counts[k].tp;
-      else if (in_sw != in_ts) record(out, rel_file, allow, Disagreement{frame, k, in_sw, in_ts, {}});
+      else if (in_sw != in_ts) record(out, rel_file, allow, Disagreement{frame, k, in_sw, in_ts, {}}, rule);
     }
     if ((s.bits & t.bits & tcp::kDuplicateAck) != 0) {
-      value_check(out, rel_file, allow, frame, kCheckDupNum, s.dupack_num, t.dupack_num);
-      value_check(out, rel_file, allow, frame, kCheckDupFrame, s.dupack_frame, t.dupack_frame);
+      value_check(out, rel_file, allow, frame, kCheckDupNum, s.dupack_num, t.dupack_num, rule);
+      value_check(out, rel_file, allow, frame, kCheckDupFrame, s.dupack_frame, t.dupack_frame, rule);
     }
   }
   return out;

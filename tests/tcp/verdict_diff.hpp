@@ -50,13 +50,29 @@ struct AllowEntry {
 
 bool allow_matches(const AllowEntry& e, const std::string& rel_file, uint32_t frame, size_t check);
 
+// General causes of disagreement that hold in any capture, found from the frames themselves
+// (an allow-list entry names one file's).
+enum class Rule : uint8_t {
+  // tshark's port-reuse rule runs on a TCP header quoted in an ICMP error (docs/tcp-analysis.md
+  // sections 1 and 3): a quote whose sequence number differs from the connection's start
+  // (a middlebox rewrote it, or the quote is of an older packet) opens a new tshark
+  // conversation flagged reused_ports, and tshark judges the connection's next segments
+  // with fresh state (a re-sent SYN is then no retransmission). A quote is no segment of the
+  // flow: seqwatch neither restarts the flow nor flags it. Every disagreement in a tshark
+  // conversation so opened is this rule's.
+  kIcmpQuoteOpenedStream,
+};
+std::string_view rule_name(Rule r);
+
 // Compares frames [1, min(ts, sw)]. Disagreements an allow-list entry matches go to
-// `allowed` (with the entry's index) and are left out of `counts`; the others are counted
-// as false positives / negatives and listed in `unexplained`.
+// `allowed` (with the entry's index), those a Rule explains to `by_rule`; both are left out
+// of `counts`. The others are counted as false positives / negatives and listed in
+// `unexplained`.
 struct FileDiff {
   Counts counts{};
   std::vector<Disagreement> unexplained;
   std::vector<std::pair<Disagreement, size_t>> allowed;
+  std::vector<std::pair<Disagreement, Rule>> by_rule;
   std::vector<uint32_t> multi_tcp_frames;  // frames with several TCP layers or an ICMP-quoted one
   // Frames tshark dissected as TCP that seqwatch's decoder did not deliver as a TCP segment
   // (a decode error, or no TCP found): seqwatch never analysed them, so every later verdict

@@ -12,12 +12,13 @@
 namespace seqwatch::tcpdiff {
 namespace {
 
-// Builds a line in the harness's column order: number, 15 flags, dup num, dup frame, protocols.
+// Builds a line in the harness's column order: number, 15 flags, dup num, dup frame, stream,
+// protocols.
 std::string line(const std::string& number, const std::array<const char*, kFlagCount>& flags, const char* dup_num,
-                 const char* dup_frame, const char* protocols) {
+                 const char* dup_frame, const char* protocols, const char* stream = "0") {
   std::string s = number;
   for (const char* f : flags) s += std::string("\t") + f;
-  return s + "\t" + dup_num + "\t" + dup_frame + "\t" + protocols;
+  return s + "\t" + dup_num + "\t" + dup_frame + "\t" + stream + "\t" + protocols;
 }
 
 TEST(TsharkVerdictParser, FlagTableMatchesVerdictNames) {
@@ -26,7 +27,7 @@ TEST(TsharkVerdictParser, FlagTableMatchesVerdictNames) {
     const unsigned bit = static_cast<unsigned>(__builtin_ctz(f.bit));
     EXPECT_EQ(tcp::verdict_name(bit), f.name) << "verdict bit " << bit;
   }
-  EXPECT_EQ(tshark_fields().size(), kFlagCount + 4);
+  EXPECT_EQ(tshark_fields().size(), kFlagCount + 5);
   EXPECT_EQ(tshark_fields().front(), "frame.number");
   EXPECT_EQ(tshark_fields().back(), "frame.protocols");
 }
@@ -34,7 +35,7 @@ TEST(TsharkVerdictParser, FlagTableMatchesVerdictNames) {
 TEST(TsharkVerdictParser, PlainFrameHasNoFlags) {
   std::string err;
   // tshark 4.0.17's line for arkime wireshark-retrans.pcap frame 1.
-  const auto f = parse_tshark_line("1\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\teth:ethertype:ip:tcp", err);
+  const auto f = parse_tshark_line("1\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t0\teth:ethertype:ip:tcp", err);
   ASSERT_TRUE(f.has_value()) << err;
   EXPECT_EQ(f->number, 1u);
   EXPECT_EQ(f->bits, 0u);
@@ -42,13 +43,14 @@ TEST(TsharkVerdictParser, PlainFrameHasNoFlags) {
   EXPECT_EQ(f->tcp_layers, 1u);
   EXPECT_EQ(f->quoted_tcp_layers, 0u);
   EXPECT_EQ(f->protocols, "eth:ethertype:ip:tcp");
+  EXPECT_EQ(f->streams, (std::vector<uint32_t>{0}));
 }
 
 TEST(TsharkVerdictParser, DuplicateAckWithTwoOccurrences) {
   // duplicate_ack prints "1,1": the flag item and its expert item share the field name.
   // tshark 4.0.17's values for arkime wireshark-retrans.pcap frame 19, in the harness's column order.
   std::string err;
-  const auto f = parse_tshark_line("19\t\t\t\t\t\t\t1,1\t\t\t\t\t\t\t\t\t2\t17\teth:ethertype:ip:tcp", err);
+  const auto f = parse_tshark_line("19\t\t\t\t\t\t\t1,1\t\t\t\t\t\t\t\t\t2\t17\t0\teth:ethertype:ip:tcp", err);
   ASSERT_TRUE(f.has_value()) << err;
   EXPECT_EQ(f->bits, uint32_t{tcp::kDuplicateAck});
   ASSERT_EQ(f->dupack_num.size(), 1u);
@@ -69,7 +71,7 @@ TEST(TsharkVerdictParser, IcmpQuotedTcpCountsLayers) {
   std::string err;
   const auto f = parse_tshark_line(
       line("5", {"", "", "", "", "1", "", "1,1,1,1", "", "", "", "", "", "", "", ""}, "1,3", "2,4",
-           "eth:ethertype:ip:tcp:icmp:ip:tcp"),
+           "eth:ethertype:ip:tcp:icmp:ip:tcp", "3,7"),
       err);
   ASSERT_TRUE(f.has_value()) << err;
   EXPECT_EQ(f->tcp_layers, 2u);
@@ -77,6 +79,7 @@ TEST(TsharkVerdictParser, IcmpQuotedTcpCountsLayers) {
   EXPECT_EQ(f->bits, uint32_t{tcp::kLostSegment | tcp::kDuplicateAck});
   EXPECT_EQ(f->dupack_num, (std::vector<uint32_t>{1, 3}));
   EXPECT_EQ(f->dupack_frame, (std::vector<uint32_t>{2, 4}));
+  EXPECT_EQ(f->streams, (std::vector<uint32_t>{3, 7}));
 }
 
 TEST(TsharkVerdictParser, RejectsMalformedLines) {
@@ -102,6 +105,38 @@ TsharkFrame ts_frame(uint32_t n, uint32_t bits, std::vector<uint32_t> num = {}, 
   f.dupack_frame = std::move(fr);
   f.tcp_layers = 1;
   return f;
+}
+
+// A TCP header quoted in an ICMP error that tshark flags reused_ports opened a new tshark
+// conversation: disagreements in it are the rule's, those elsewhere stay unexplained.
+TEST(VerdictDiff, IcmpQuoteOpenedStreamRule) {
+  auto with = [](TsharkFrame f, std::vector<uint32_t> streams, unsigned quoted) {
+    f.streams = std::move(streams);
+    f.tcp_layers = 1;
+    f.quoted_tcp_layers = quoted;
+    return f;
+  };
+  const std::vector<TsharkFrame> ts = {
+      with(ts_frame(1, 0), {0}, 0),                  // SYN
+      with(ts_frame(2, tcp::kRetransmission), {0}, 0),  // its re-send
+      with(ts_frame(3, tcp::kReusedPorts), {1}, 1),  // ICMP error quoting it, another seq: stream 1
+      with(ts_frame(4, 0), {1}, 0),                  // the next re-send, first of stream 1 for tshark
+      with(ts_frame(5, 0), {2}, 0),                  // another connection
+  };
+  std::vector<SeqwatchFrame> sw(5);
+  sw[1].bits = tcp::kRetransmission;
+  sw[3].bits = tcp::kRetransmission;  // seqwatch: still the same SYN re-sent
+  sw[4].bits = tcp::kRetransmission;  // a real disagreement
+  const FileDiff d = compare_file("x.pcap", ts, sw, {});
+  ASSERT_EQ(d.by_rule.size(), 2u);  // frame 3's reused_ports, frame 4's retransmission
+  EXPECT_EQ(d.by_rule[0].first.frame, 3u);
+  EXPECT_EQ(d.by_rule[1].first.frame, 4u);
+  EXPECT_EQ(d.by_rule[1].second, Rule::kIcmpQuoteOpenedStream);
+  ASSERT_EQ(d.unexplained.size(), 1u);
+  EXPECT_EQ(d.unexplained[0].frame, 5u);
+  const size_t retx = 0;  // kFlags index of retransmission
+  EXPECT_EQ(d.counts[retx].tp, 1u);
+  EXPECT_EQ(d.counts[retx].fp, 1u);
 }
 
 TEST(VerdictDiff, CountsFlagsAndDupAckValues) {
