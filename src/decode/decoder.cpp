@@ -401,6 +401,7 @@ std::string_view tunnel_type_name(TunnelType t) noexcept {
     case TunnelType::kTeredo: return "teredo";
     case TunnelType::kPptpGre: return "pptp_gre";
     case TunnelType::kAyiya: return "ayiya";
+    case TunnelType::kL2tp: return "l2tp";
     case TunnelType::kCount: break;
   }
   return "unknown";

@@ -90,6 +90,7 @@ enum class TunnelType : uint8_t {
   kTeredo,    // UDP 3544, IPv6 over UDP/IPv4
   kPptpGre,   // enhanced GRE (version 1) carrying PPP
   kAyiya,     // UDP 5072, "Anything In Anything" (SixXS): IPv6 or IPv4 over UDP
+  kL2tp,      // UDP 1701, L2TP version 2 data messages carrying PPP (RFC 2661)
   kCount
 };
 

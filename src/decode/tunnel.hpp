@@ -1,6 +1,6 @@
 // Tunnels: GRE (keys, sequence numbers, PPTP's enhanced GRE, Cisco MetaData), ERSPAN
 // I/II/III, IP-in-IP (4in4, 6in4, 4in6, 6in6) and UDP tunnels (VXLAN, Geneve, GTP-U,
-// GRE-in-UDP, Teredo, AYIYA). Each records a TunnelLayer between the carrying IP layer and the next one.
+// GRE-in-UDP, Teredo, AYIYA, L2TP). Each records a TunnelLayer between the carrying IP layer and the next one.
 // Internal to src/decode/; included only by decoder.cpp.
 #pragma once
 
@@ -14,6 +14,7 @@ inline constexpr uint16_t kPortGtpU = 2152;
 inline constexpr uint16_t kPortGreUdp = 4754;
 inline constexpr uint16_t kPortTeredo = 3544;
 inline constexpr uint16_t kPortAyiya = 5072;
+inline constexpr uint16_t kPortL2tp = 1701;
 
 inline constexpr uint32_t kGreHdr = 4;
 inline constexpr uint32_t kErspan2Hdr = 8;
@@ -250,6 +251,29 @@ inline Next ayiya(Cursor& c) noexcept {
   return next;
 }
 
+// L2TP version 2 (RFC 2661) on UDP 1701: a data message carries a PPP frame (a subscriber's
+// session between an access concentrator and its LNS: broadband, VPNs). The header: flags
+// and version, the length if L, tunnel and session ids, Ns/Nr if S, an offset size and that
+// many bytes of padding if O. Control messages (T), version 3 (L2TPv3's session header
+// depends on configuration the packet does not carry) and headers with reserved bits set
+// stay plain UDP; a message cut inside its header is a truncated tunnel. No key: the
+// tunnel and session ids are the receiver's, so the two directions carry different ones
+// (as GTP-U's TEIDs).
+inline Next l2tp(Cursor& c) noexcept {
+  if (!c.have(2)) return c.fail(DecodeStatus::kTruncatedTunnel);
+  const uint8_t* h = c.at();
+  const uint16_t fl = load_be16(h);
+  if ((fl & 0x000F) != 2 || (fl & 0x8000) || (fl & 0x34F0)) return Next::kDone;
+  const bool length = fl & 0x4000, sequence = fl & 0x0800, offset = fl & 0x0200;
+  const uint32_t fixed = 2u + (length ? 2u : 0u) + 4u + (sequence ? 4u : 0u) + (offset ? 2u : 0u);
+  if (!c.have(fixed)) return c.fail(DecodeStatus::kTruncatedTunnel);
+  const uint32_t len = fixed + (offset ? load_be16(h + fixed - 2) : 0u);
+  if (!c.have(len)) return c.fail(DecodeStatus::kTruncatedTunnel);
+  push_tunnel(c, TunnelType::kL2tp, c.off);
+  c.off += len;
+  return Next::kPpp;
+}
+
 // Picks the UDP tunnel by port (either side, as Wireshark's port table does).
 inline Next udp_tunnel(Cursor& c, uint16_t sport, uint16_t dport) noexcept {
   auto is = [&](uint16_t p) { return sport == p || dport == p; };
@@ -259,6 +283,7 @@ inline Next udp_tunnel(Cursor& c, uint16_t sport, uint16_t dport) noexcept {
   if (is(kPortGreUdp)) return gre(c, TunnelType::kGreUdp);
   if (is(kPortTeredo)) return teredo(c);
   if (is(kPortAyiya)) return ayiya(c);
+  if (is(kPortL2tp)) return l2tp(c);
   return Next::kDone;
 }
 

@@ -49,7 +49,7 @@ struct IpModel {
   std::optional<TcpModel> tcp;  // when next == "tcp" and the header was decoded
   std::optional<UdpModel> udp;  // when next == "udp" and the header was decoded
   // The tunnel from this layer to the next one, by family: "ip" (IP in IP), "gre",
-  // "gre-udp", "pptp", "erspan", "vxlan", "geneve", "gtp", "teredo", "ayiya".
+  // "gre-udp", "pptp", "erspan", "vxlan", "geneve", "gtp", "teredo", "ayiya", "l2tp".
   std::optional<std::string> tunnel;
   std::optional<uint64_t> tunnel_key;  // GRE key, VNI, TEID, ERSPAN session, PPTP call id
   bool tunnel_key_known = true;        // tshark: false when its key cannot be attributed

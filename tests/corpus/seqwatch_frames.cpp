@@ -52,6 +52,7 @@ std::string tunnel_family(decode::TunnelType t) {
     case TunnelType::kTeredo: return "teredo";
     case TunnelType::kPptpGre: return "pptp";
     case TunnelType::kAyiya: return "ayiya";
+    case TunnelType::kL2tp: return "l2tp";
     case TunnelType::kNone:
     case TunnelType::kCount: break;
   }

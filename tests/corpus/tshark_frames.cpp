@@ -104,7 +104,7 @@ bool has(const std::vector<GapToken>& gap, const char* name, size_t* index = nul
 // The tunnel family the protocols between two IP layers make, in the vocabulary of
 // IpModel::tunnel; nullopt when the next layer is an ICMP quote rather than a tunnel.
 std::optional<std::string> tunnel_family(const std::vector<GapToken>& gap) {
-  for (const char* t : {"vxlan", "geneve", "gtp", "teredo", "ayiya", "erspan"}) {
+  for (const char* t : {"vxlan", "geneve", "gtp", "teredo", "ayiya", "erspan", "l2tp"}) {
     if (has(gap, t)) return std::string(t);
   }
   for (size_t i = 0; i < gap.size(); ++i) {

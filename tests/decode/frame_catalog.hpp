@@ -165,6 +165,10 @@ inline std::vector<CatalogFrame> frame_catalog() {
   add("ayiya_ipv6_tcp", E,
       FrameBuilder().eth().ipv4(outer4).udp({.sport = 40002, .dport = wire::kPortAyiya}).ayiya().ipv6(inner6).tcp(data),
       2, 1, L4Type::kTcp, TunnelType::kAyiya);
+  add("l2tp_ppp_ipv6_tcp", E,
+      FrameBuilder().eth().ipv4(outer4).udp({.sport = wire::kPortL2tp, .dport = wire::kPortL2tp})
+          .l2tp({.length = true, .sequence = true}).ppp().ipv6(inner6).tcp(data),
+      2, 1, L4Type::kTcp, TunnelType::kL2tp);
   add("cmd_vlan_ipv4_tcp", E, FrameBuilder().eth().vlan(8).cmd(0x1234).ipv4().tcp(syn), 1, 0, L4Type::kTcp);
   add("gre_cmd_ipv4_tcp", E, FrameBuilder().eth().ipv4(outer4).gre().gre_cmd(77).ipv4(inner4).tcp(data), 2, 1,
       L4Type::kTcp, TunnelType::kGre);

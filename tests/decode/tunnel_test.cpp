@@ -470,6 +470,60 @@ TEST(Gre, CiscoMetadataThenIpv4) {
   EXPECT_EQ(d.v.tunnel[0].key, 9u);
 }
 
+// ---- L2TP (version 2, UDP 1701) ---------------------------------------------------------
+
+TEST(L2tp, DataMessageCarryingPppIpv4) {
+  size_t inner = 0;
+  FrameBuilder b;
+  b.eth().ipv4(kOuter4).udp({.sport = wire::kPortL2tp, .dport = wire::kPortL2tp}).l2tp().ppp().at(inner).ipv4()
+      .tcp(kInnerTcp).payload(17);
+  ASSERT_EQ(inner, kAfterOuterUdp + 6 + 4);
+  const Decoded d = decode_eth(b);
+  expect_tunnel(d, {TunnelType::kL2tp, kAfterOuterUdp, static_cast<uint32_t>(inner)});
+  EXPECT_FALSE(d.v.tunnel[0].has_key);  // the ids are the receiver's: they differ per direction
+}
+
+TEST(L2tp, LengthSequenceOffsetAndCompressedPpp) {
+  // L, S and O (3 bytes of padding), PPP without address/control and a 1-byte protocol.
+  size_t inner = 0;
+  FrameBuilder b;
+  b.eth().ipv4(kOuter4).udp({.sport = 50000, .dport = wire::kPortL2tp})
+      .l2tp({.length = true, .sequence = true, .offset = 3}).ppp(false, true).at(inner).ipv6().tcp(kInnerTcp)
+      .payload(17);
+  ASSERT_EQ(inner, kAfterOuterUdp + 2 + 2 + 4 + 4 + 2 + 3 + 1);
+  const Decoded d = decode_eth(b);
+  expect_tunnel(d, {.type = TunnelType::kL2tp, .tunnel_off = kAfterOuterUdp, .inner_off = static_cast<uint32_t>(inner),
+                    .inner_version = 6});
+}
+
+TEST(L2tp, ControlVersion3AndReservedBitsArePlainUdp) {
+  for (const L2tpSpec& spec : {L2tpSpec{.control = true, .length = true, .sequence = true},
+                                             L2tpSpec{.version = 3},
+                                             L2tpSpec{.reserved = 0x0010}}) {
+    FrameBuilder b;
+    b.eth().ipv4(kOuter4).udp({.sport = wire::kPortL2tp, .dport = wire::kPortL2tp}).l2tp(spec).ppp().ipv4()
+        .tcp(kInnerTcp);
+    const Decoded d = decode_eth(b);
+    EXPECT_EQ(d.status, DecodeStatus::kOk);
+    EXPECT_EQ(d.v.ip_count, 1);
+    EXPECT_EQ(d.v.tunnel_count, 0);
+    EXPECT_EQ(d.v.l4, L4Type::kUdp);
+  }
+}
+
+TEST(L2tp, CutInsideTheHeaderOrItsPaddingIsATruncatedTunnel) {
+  FrameBuilder b;
+  b.eth().ipv4(kOuter4).udp({.sport = wire::kPortL2tp, .dport = wire::kPortL2tp})
+      .l2tp({.sequence = true, .offset = 8}).ppp().ipv4().tcp(kInnerTcp);
+  const auto whole = b.build();
+  // The header is 12 bytes (flags, ids, Ns/Nr, offset size) and 8 of padding: cut inside the
+  // ids, right after the offset size, inside the padding.
+  for (const uint32_t cut : {kAfterOuterUdp + 4, kAfterOuterUdp + 12, kAfterOuterUdp + 14}) {
+    const Decoded d = decode_frame({whole.begin(), whole.begin() + cut}, LinkType::kEthernet);
+    EXPECT_EQ(d.status, DecodeStatus::kTruncatedTunnel) << cut;
+  }
+}
+
 // ---- PPTP ----------------------------------------------------------------------------
 
 TEST(Pptp, EnhancedGreCarryingPppIpv4) {

@@ -100,6 +100,7 @@ inline constexpr uint16_t kPortGtpU = 2152;
 inline constexpr uint16_t kPortGreUdp = 4754;
 inline constexpr uint16_t kPortTeredo = 3544;
 inline constexpr uint16_t kPortAyiya = 5072;
+inline constexpr uint16_t kPortL2tp = 1701;
 inline constexpr uint8_t kGtpGpdu = 0xFF;
 inline constexpr uint8_t kGtpEchoRequest = 1;
 inline constexpr uint8_t kGtpExtPduSession = 0x85;
@@ -185,6 +186,16 @@ struct UdpSpec {
   uint16_t sport = 40000;
   uint16_t dport = 53;
   int length = kAuto;
+};
+
+// FrameBuilder::l2tp: which parts of an L2TP version 2 header are present.
+struct L2tpSpec {
+  bool control = false;   // T: a control message
+  bool length = false;    // L
+  bool sequence = false;  // S: Ns and Nr
+  std::optional<uint16_t> offset{};  // O: offset size, then that many bytes of padding
+  uint8_t version = 2;
+  uint16_t reserved = 0;  // bits of the first word that must be 0 (0x34F0)
 };
 
 struct GreSpec {
@@ -624,6 +635,28 @@ class FrameBuilder {
     be32(0x5F000000);                                  // epoch
     b_.insert(b_.end(), size_t{1} << id_len_log2, 0x11);
     b_.insert(b_.end(), size_t{4} * sig_words, 0x22);
+    return *this;
+  }
+  // L2TP version 2 (RFC 2661) message header: flags/version (T for a control message, L, S,
+  // O with `offset` bytes of padding), the length (0 here: not checked), tunnel and session
+  // ids, Ns/Nr. A data message is followed by ppp().
+  FrameBuilder& l2tp(const L2tpSpec& s = {}) {
+    open({});
+    fields_.push_back({b_.size(), 2});
+    be16(static_cast<uint16_t>((s.control ? 0x8000 : 0) | (s.length ? 0x4000 : 0) | (s.sequence ? 0x0800 : 0) |
+                               (s.offset ? 0x0200 : 0) | s.reserved | (s.version & 0x0F)));
+    if (s.length) be16(0);
+    be16(0x1234);  // tunnel id
+    be16(0x5678);  // session id
+    if (s.sequence) {
+      be16(7);
+      be16(9);
+    }
+    if (s.offset) {
+      fields_.push_back({b_.size(), 2});
+      be16(*s.offset);
+      b_.insert(b_.end(), *s.offset, 0);
+    }
     return *this;
   }
   // Cisco MetaData on Ethernet (after its ethertype 0x8909): version, length, option type,
