@@ -179,8 +179,8 @@ int analyze(const AnalyzeOptions& opts) {
   }
 
   std::string source = opts.source;
-  // auto: the zero-copy mmap reader where it handles the file (uncompressed pcap, pcapng
-  // with one link type), else libpcap. Both keep each frame's wire length (net_pcap loses
+  // auto: the zero-copy mmap reader where it handles the file (uncompressed pcap, pcapng,
+  // gzip-compressed pcapng inflated in memory), else libpcap. Both keep each frame's wire length (net_pcap loses
   // the original length of snaplen-cut frames) and read faster than net_pcap; all three
   // feed the same worker.
   std::unique_ptr<MmapFileSource> mapped;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <zlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,6 +51,10 @@ constexpr uint64_t kBufferCap = kBufferHead + kBufferBytes;
 constexpr uint64_t kRefillBelow = 32ull << 10;
 constexpr uint64_t kPrefetchAhead = 2048;  // bytes of a read-ahead window asked for ahead of the reader
 
+// A gzip-compressed pcapng file is inflated into memory (a memfd, read like a file) up to
+// this size; a larger one is left to libpcap, which streams it.
+constexpr uint64_t kInflateMax = 1ull << 30;
+
 constexpr uint64_t kPcapFileHeader = 24;
 constexpr uint64_t kPcapRecordHeader = 16;
 
@@ -93,12 +98,68 @@ inline uint64_t rd64(const uint8_t* p, bool swap) noexcept {
 
 std::string num(uint64_t v) { return std::to_string(v); }
 
+// Inflates the gzip file open as `fd` into a new memfd when what it holds is pcapng and
+// inflates to at most kInflateMax bytes. Returns the memfd, or -1 with `why` set.
+int inflate_pcapng(int fd, const std::string& path, std::string& why) {
+  const int dup_fd = ::dup(fd);
+  if (dup_fd < 0) {
+    why = "cannot read '" + path + "': " + std::strerror(errno);
+    return -1;
+  }
+  gzFile gz = gzdopen(dup_fd, "rb");
+  if (gz == nullptr) {
+    ::close(dup_fd);
+    why = "cannot read '" + path + "' through zlib";
+    return -1;
+  }
+  std::unique_ptr<uint8_t[]> buf(new (std::nothrow) uint8_t[1u << 20]);
+  int n = buf ? gzread(gz, buf.get(), 1u << 20) : -1;
+  if (n < 4 || rd32(buf.get(), false) != kMagicPcapng) {
+    gzclose(gz);
+    why = "'" + path + "' is gzip-compressed classic pcap or unreadable: the mmap reader reads compressed pcapng "
+          "only (use the libpcap source, which streams it)";
+    return -1;
+  }
+  const int mfd = memfd_create("seqwatch-inflated", MFD_CLOEXEC);
+  if (mfd < 0) {
+    gzclose(gz);
+    why = std::string("memfd_create: ") + std::strerror(errno);
+    return -1;
+  }
+  uint64_t total = 0;
+  for (; n > 0; n = gzread(gz, buf.get(), 1u << 20)) {
+    total += static_cast<uint64_t>(n);
+    if (total > kInflateMax) {
+      why = "'" + path + "' inflates to more than " + num(kInflateMax >> 20) +
+            " MiB: not read into memory (use the libpcap source, which streams it)";
+      break;
+    }
+    for (int done = 0; done < n;) {
+      const ssize_t w = ::write(mfd, buf.get() + done, static_cast<size_t>(n - done));
+      if (w <= 0) {
+        why = std::string("writing the inflated capture to memory: ") + std::strerror(errno);
+        break;
+      }
+      done += static_cast<int>(w);
+    }
+    if (!why.empty()) break;
+  }
+  // A damaged or cut gzip stream ends the inflated copy there: the reader then finds the
+  // cut block and reports it, as libpcap reading through zlib does.
+  gzclose(gz);
+  if (!why.empty()) {
+    ::close(mfd);
+    return -1;
+  }
+  return mfd;
+}
+
 }  // namespace
 
 Result<CaptureKind> MmapFileSource::can_open(const std::string& path) {
   auto s = open(path);
   if (!s) return s.error();
-  return CaptureKind{s.value()->format(), false};
+  return CaptureKind{s.value()->format(), s.value()->gzip()};
 }
 
 Result<std::unique_ptr<MmapFileSource>> MmapFileSource::open(const std::string& path, bool read_ahead) {
@@ -125,6 +186,28 @@ Result<bool> MmapFileSource::setup(const std::string& path) {
     return Error{"'" + path + "' is not a regular file: the mmap reader needs one (use the libpcap source)"};
   }
   size_ = static_cast<uint64_t>(st.st_size);
+  uint8_t head[2] = {};
+  if (size_ >= 2 && ::pread(fd, head, 2, 0) == 2 && head[0] == 0x1F && head[1] == 0x8B) {
+    // gzip: pcapng inside is inflated into memory and read from there like a file (libpcap,
+    // which streams compressed files, stops at a second link type, a second byte order).
+    std::string why;
+    const int mfd = inflate_pcapng(fd, path, why);
+    ::close(fd);
+    if (mfd < 0) return Error{why};
+    gzip_ = true;
+    return setup_fd(mfd);
+  }
+  return setup_fd(fd);
+}
+
+Result<bool> MmapFileSource::setup_fd(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    ::close(fd);
+    return Error{"cannot stat '" + path_ + "': " + std::strerror(errno)};
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
+  const std::string& path = path_;
   if (size_ < 4) {
     ::close(fd);
     return Error{"'" + path + "' is too short to be a capture file (" + num(size_) + " bytes)"};
@@ -140,8 +223,6 @@ Result<bool> MmapFileSource::setup(const std::string& path) {
   base_ = static_cast<const uint8_t*>(m);
   madvise(m, size_, MADV_SEQUENTIAL);
 
-  if (base_[0] == 0x1F && base_[1] == 0x8B)
-    return Error{"'" + path + "' is gzip-compressed: the mmap reader needs an uncompressed file (use the libpcap source)"};
   const uint32_t le = rd32(base_, false);
   if (le == kMagicPcapUsec || le == kMagicPcapNsec || le == __builtin_bswap32(kMagicPcapUsec) ||
       le == __builtin_bswap32(kMagicPcapNsec)) {
@@ -663,7 +744,8 @@ uint16_t MmapFileSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
 
 std::string MmapFileSource::describe() const {
   const char* f = format_ == CaptureFormat::kPcapng ? "pcapng" : format_ == CaptureFormat::kPcapNsec ? "pcap-ns" : "pcap";
-  return path_ + " (" + f + ", " + (mixed_ ? "interfaces of several link types, the first " : "") +
+  return path_ + " (" + f + (gzip_ ? "+gzip, inflated in memory" : "") + ", " +
+         (mixed_ ? "interfaces of several link types, the first " : "") +
          std::string(decode::link_type_name(link_)) + ", mmap)";
 }
 

@@ -22,13 +22,16 @@
 // Ethernet and a Linux-cooked capture), which libpcap refuses to read: each burst then
 // holds frames of one link type only, and link_type() names the latest burst's
 // (mixed_link_types() says so); each interface's snapshot length applies to its frames.
+// A gzip-compressed pcapng file is inflated into memory first (a memfd, up to 1 GiB, then
+// read as a file), so that it reads whole as the uncompressed one does.
 // Everything else is refused by can_open()/open() with a reason, so the caller falls back
-// to PcapFileSource (libpcap): gzip, pcap variants (Kuznetzov/Navtel magic, version other
-// than 2.x), link types the decoder does not know, pcapng versions other than 1.0/1.2,
-// unusual if_tsresol values, blocks over 16 MiB. Read here and not by libpcap: pcapng
-// sections in different byte orders (each section's blocks in its own), and a pcapng file
-// without any interface description (no packets: an empty capture; tshark's frames for its
-// custom blocks are counted).
+// to PcapFileSource (libpcap): gzip-compressed classic pcap (libpcap streams it, and reads
+// it whole: one link type) or pcapng inflating past 1 GiB, pcap variants (Kuznetzov/Navtel
+// magic, version other than 2.x), link types the decoder does not know, pcapng versions
+// other than 1.0/1.2, unusual if_tsresol values, blocks over 16 MiB. Read here and not by
+// libpcap: pcapng sections in different byte orders (each section's blocks in its own), and
+// a pcapng file without any interface description (no packets: an empty capture; tshark's
+// frames for its custom blocks are counted).
 //
 // Damage is not refused but reported: every record length is checked against the bytes
 // left in the file (and, for pcapng, against its block) before anything is read. Reading
@@ -110,6 +113,7 @@ class MmapFileSource final : public PacketSource {
   void drop_before(uint64_t mark) noexcept override;
 
   CaptureFormat format() const noexcept { return format_; }
+  bool gzip() const noexcept { return gzip_; }  // inflated from a gzip file
   uint32_t snaplen() const noexcept { return snaplen_; }  // the first interface's (pcapng)
   uint32_t raw_link_type() const noexcept { return raw_link_; }  // the first interface's (pcapng)
   uint64_t file_size() const noexcept { return size_; }
@@ -127,6 +131,7 @@ class MmapFileSource final : public PacketSource {
 
   MmapFileSource() = default;
   Result<bool> setup(const std::string& path);
+  Result<bool> setup_fd(int fd);  // the file (or the inflated memfd) open as fd: map it
   Result<bool> setup_pcap();
   Result<bool> setup_pcapng();
   // Parses the pcapng block at `off`: updates the section state (SHB, IDB), fills `p` for a
@@ -153,6 +158,7 @@ class MmapFileSource final : public PacketSource {
   void prefetch_window(uint64_t upto) noexcept;
 
   std::string path_;
+  bool gzip_ = false;  // the file was gzip-compressed pcapng, inflated into a memfd
   const uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
   uint64_t pos_ = 0;

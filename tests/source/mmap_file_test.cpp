@@ -5,6 +5,7 @@
 // several interfaces and timestamp resolutions, truncated and corrupt records.
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -699,6 +700,56 @@ TEST_F(MmapFileTest, PcapngWithoutInterfacesIsEmpty) {
     EXPECT_EQ(m.value()->read_error(), "");
     EXPECT_EQ(m.value()->frames_read(), custom ? 1u : 0u);  // the custom block is frame 1
   }
+}
+
+// A gzip-compressed pcapng file is inflated into memory and read whole, as the same file
+// uncompressed (libpcap, streaming it, stops at the second link type); a compressed classic
+// pcap is left to libpcap; a cut gzip stream stops at the cut block with a read error.
+TEST_F(MmapFileTest, GzipPcapngReadsLikeTheUncompressedFile) {
+  // keep: 0 = the whole gzip file, k = its first 1/k.
+  auto gz = [&](const std::string& name, const std::vector<uint8_t>& bytes, size_t keep) {
+    const std::string path = (tmp.dir / name).string();
+    gzFile z = gzopen(path.c_str(), "wb");
+    EXPECT_NE(z, nullptr);
+    EXPECT_EQ(gzwrite(z, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+    gzclose(z);
+    if (keep != 0) std::filesystem::resize_file(path, std::filesystem::file_size(path) / keep);
+    return path;
+  };
+  Bytes b(false);
+  ng_shb(b);
+  ng_idb(b, 1, 0);
+  ng_idb(b, 101, 0);
+  for (uint32_t i = 0; i < 200; ++i) ng_epb(b, i % 2, 1000 + i, frame(400 + i, static_cast<uint8_t>(i)));
+  const std::string plain = tmp.write("mixed.pcapng", b.bytes());
+  auto read_all = [](MmapFileSource& s) {
+    std::vector<std::string> out;
+    std::array<PacketRef, kBurstSize> r;
+    while (uint16_t n = s.rx_burst(r.data(), kBurstSize))
+      for (uint16_t i = 0; i < n; ++i)
+        out.push_back(describe_ref(r[i]) + " link " + std::to_string(int(s.link_type())) + " " +
+                      std::string(reinterpret_cast<const char*>(r[i].data), r[i].caplen));
+    return out;
+  };
+  auto m0 = MmapFileSource::open(plain);
+  auto m1 = MmapFileSource::open(gz("mixed.pcapng.gz", b.bytes(), 0));
+  ASSERT_TRUE(m0 && m1) << (m1 ? "" : m1.error().message);
+  EXPECT_TRUE(m1.value()->gzip());
+  const std::vector<std::string> want = read_all(*m0.value());
+  EXPECT_EQ(want.size(), 200u);
+  EXPECT_EQ(read_all(*m1.value()), want);
+  EXPECT_EQ(m1.value()->read_error(), "");
+
+  auto cut = MmapFileSource::open(gz("cut.pcapng.gz", b.bytes(), 2));  // half the compressed stream
+  ASSERT_TRUE(cut) << cut.error().message;
+  const size_t got = read_all(*cut.value()).size();
+  EXPECT_GT(got, 0u);
+  EXPECT_LT(got, 200u);
+  EXPECT_NE(cut.value()->read_error(), "");
+
+  Bytes p = pcap_header(false, false);
+  pcap_record(p, 1, 2, frame(60, 1));
+  EXPECT_FALSE(MmapFileSource::open(gz("classic.pcap.gz", p.bytes(), 0)).ok()) << "left to libpcap";
 }
 
 TEST_F(MmapFileTest, PcapngTruncatedLastBlock) {
