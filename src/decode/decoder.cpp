@@ -227,6 +227,8 @@ template <bool kFastPath>
       case LinkType::kPpp:
       case LinkType::kPppSerial: first = detail::ppp_link(c); break;
       case LinkType::kCHdlc: first = detail::chdlc(c); break;
+      case LinkType::kIeee80211: first = detail::wlan(c); break;
+      case LinkType::kIeee80211Radiotap: first = detail::radiotap(c); break;
       case LinkType::kPppEther:
         c.ethertype = detail::kEthPppoeSession;  // the PPPoE header comes first
         first = Next::kEthertype;
@@ -320,6 +322,8 @@ bool link_type_from_pcap(uint32_t value, LinkType& out) noexcept {
     case 50: out = LinkType::kPppSerial; return true;
     case 51: out = LinkType::kPppEther; return true;
     case 104: out = LinkType::kCHdlc; return true;
+    case 105: out = LinkType::kIeee80211; return true;
+    case 127: out = LinkType::kIeee80211Radiotap; return true;
     case 12:   // DLT_RAW as libpcap reports LINKTYPE_RAW on most platforms
     case 14:   // DLT_RAW on OpenBSD
     case 101: out = LinkType::kRaw; return true;
@@ -341,6 +345,8 @@ std::string_view link_type_name(LinkType lt) noexcept {
     case LinkType::kPppSerial: return "ppp-serial";
     case LinkType::kPppEther: return "ppp-ether";
     case LinkType::kCHdlc: return "c-hdlc";
+    case LinkType::kIeee80211: return "802.11";
+    case LinkType::kIeee80211Radiotap: return "802.11-radiotap";
     case LinkType::kRaw: return "raw";
     case LinkType::kLoop: return "loop";
     case LinkType::kLinuxSll: return "linux-sll";

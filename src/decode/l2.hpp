@@ -1,5 +1,5 @@
 // Link layers: link-type headers (Ethernet, Linux SLL/SLL2, NFLOG, loopback, raw IP, PPP,
-// Cisco HDLC), 802.1Q/802.1ad VLAN stacks, Cisco MetaData, FabricPath and Arista headers,
+// Cisco HDLC, 802.11 with or without radiotap), 802.1Q/802.1ad VLAN stacks, Cisco MetaData, FabricPath and Arista headers,
 // MPLS label stacks, PPPoE sessions and PPP.
 // Internal to src/decode/; included only by decoder.cpp.
 #pragma once
@@ -28,6 +28,9 @@ inline constexpr uint32_t kFabricPathHdr = 16;
 inline constexpr uint16_t kAvspTimestamp = 1;
 inline constexpr uint32_t kAvspHdr = 4;
 inline constexpr uint32_t kCHdlcHdr = 4;  // address, control, ethertype
+inline constexpr uint32_t kWlanHdr = 24;  // frame control, duration, 3 addresses, sequence control
+inline constexpr uint32_t kSnapHdr = 8;   // LLC AA AA 03, OUI, ethertype
+inline constexpr uint32_t kRadiotapHdr = 8;  // version, pad, length, first present word
 
 SEQWATCH_DECODE_HOT Next ether(Cursor& c) noexcept {
   if (!c.have(kEtherHdr)) return c.fail(DecodeStatus::kTruncatedL2);
@@ -181,6 +184,49 @@ inline Next ethertype_header(Cursor& c, uint32_t len, uint32_t type_at) noexcept
 
 // Cisco HDLC (link type 104): address (0x0F unicast, 0x8F broadcast), control, ethertype.
 inline Next chdlc(Cursor& c) noexcept { return ethertype_header(c, kCHdlcHdr, 2); }
+
+// IEEE 802.11 (link type 105): a data frame's MAC header (a fourth address between two
+// access points, QoS control in QoS data, HT control when QoS data has the Order bit), then
+// LLC/SNAP naming the ethertype, as Wireshark reads it. Management and control frames,
+// data frames without a body (null), encrypted ones (Protected: no key here), fragments and
+// A-MSDUs carry no packet seqwatch can read: decoded fine, not IP.
+inline Next wlan(Cursor& c) noexcept {
+  if (!c.have(2)) return c.fail(DecodeStatus::kTruncatedL2);
+  const uint8_t fc0 = c.at()[0], fc1 = c.at()[1];
+  if ((fc0 & 0x03) != 0) return c.fail(DecodeStatus::kBadL2);  // protocol version 0 only
+  if (((fc0 >> 2) & 0x03) != 2 || (fc0 & 0x40)) return Next::kDone;  // not data, or no body (null)
+  const bool qos = fc0 & 0x80;
+  uint32_t len = kWlanHdr + ((fc1 & 0x03) == 0x03 ? 6u : 0u) + (qos ? 2u : 0u) + (qos && (fc1 & 0x80) ? 4u : 0u);
+  if (!c.have(len)) return c.fail(DecodeStatus::kTruncatedL2);
+  const uint8_t* h = c.at();
+  const bool more_fragments = fc1 & 0x04, protected_frame = fc1 & 0x40;
+  const bool fragment = (load_le16(h + 22) & 0x000F) != 0;
+  const bool amsdu = qos && (h[len - (fc1 & 0x80 ? 6 : 2)] & 0x80);
+  if (more_fragments || fragment || protected_frame || amsdu) return Next::kDone;
+  c.off += len;
+  if (!c.have(kSnapHdr)) return c.fail(DecodeStatus::kTruncatedL2);
+  const uint8_t* s = c.at();
+  // SNAP with the RFC 1042 OUI (00 00 00) or 802.1H's bridge-tunnel one (00 00 F8).
+  if (s[0] != 0xAA || s[1] != 0xAA || s[2] != 0x03 || s[3] != 0 || s[4] != 0 || (s[5] != 0 && s[5] != 0xF8))
+    return Next::kDone;
+  c.ethertype = load_be16(s + 6);
+  c.off += kSnapHdr;
+  return Next::kEthertype;
+}
+
+// Radiotap (link type 127): version 0, a pad byte, the header's length (little-endian),
+// present flags; the header is skipped whole and the 802.11 frame follows. A frame whose
+// FCS the radio found bad is still decoded, as Wireshark does (its 4-byte FCS, when the
+// radio kept it, lies past the IP packet's length, like an Ethernet trailer).
+inline Next radiotap(Cursor& c) noexcept {
+  if (!c.have(kRadiotapHdr)) return c.fail(DecodeStatus::kTruncatedL2);
+  const uint8_t* h = c.at();
+  const uint16_t len = load_le16(h + 2);
+  if (h[0] != 0 || len < kRadiotapHdr) return c.fail(DecodeStatus::kBadL2);
+  if (!c.have(len)) return c.fail(DecodeStatus::kTruncatedL2);
+  c.off += len;
+  return wlan(c);
+}
 
 // Link types 9 (PPP) and 50 (PPP_SERIAL): PPP, with or without address/control; routers
 // also write Cisco HDLC frames under them (address 0x0F / 0x8F: no PPP protocol in use

@@ -25,7 +25,9 @@ enum class LinkType : uint16_t {
   kPppSerial = 50,  // PPP in HDLC-like framing, or Cisco HDLC (routers' serial links)
   kPppEther = 51,   // PPPoE session header, no Ethernet
   kRaw = 101,       // raw IPv4 or IPv6, version from the first nibble
+  kIeee80211 = 105, // IEEE 802.11 (Wi-Fi) frames, no radio header
   kCHdlc = 104,     // Cisco HDLC: address, control, ethertype
+  kIeee80211Radiotap = 127,  // 802.11 after a radiotap header (monitor-mode captures)
   kLoop = 108,      // OpenBSD loopback: 4-byte network-order address family
   kLinuxSll = 113,  // Linux cooked capture v1
   kIpv4 = 228,

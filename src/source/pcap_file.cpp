@@ -144,7 +144,7 @@ Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& 
   if (!decode::link_type_from_pcap(static_cast<uint32_t>(pcap_datalink(s->pcap_)), s->link_)) {
     return Error{"'" + path + "' has link type " + std::to_string(pcap_datalink(s->pcap_)) + " (" +
                  (pcap_datalink_val_to_name(pcap_datalink(s->pcap_)) ? pcap_datalink_val_to_name(pcap_datalink(s->pcap_)) : "?") +
-                 "), which seqwatch does not decode; supported: Ethernet, raw IP, Linux SLL/SLL2, NFLOG, loopback, PPP, PPPoE, Cisco HDLC"};
+                 "), which seqwatch does not decode; supported: Ethernet, raw IP, Linux SLL/SLL2, NFLOG, loopback, PPP, PPPoE, Cisco HDLC, IEEE 802.11 (with or without radiotap)"};
   }
   const int snap = pcap_snapshot(s->pcap_);
   s->snaplen_ = snap > 0 ? static_cast<uint32_t>(snap) : kMaxFrame;

@@ -73,6 +73,9 @@ inline std::vector<CatalogFrame> frame_catalog() {
   add("sll2_ipv6_udp", LinkType::kLinuxSll2, FrameBuilder().sll2().ipv6().udp().payload(4), 1, 0, L4Type::kUdp);
   add("nflog_ipv4_tcp", LinkType::kNflog, FrameBuilder().nflog(2).ipv4().tcp(data).payload(3), 1, 0, L4Type::kTcp);
   add("nflog_ipv6_tcp", LinkType::kNflog, FrameBuilder().nflog(10).ipv6().tcp(syn), 1, 0, L4Type::kTcp);
+  add("wlan_qos_ipv4_tcp", LinkType::kIeee80211, FrameBuilder().wlan(0x88, 0x01).ipv4().tcp(data), 1, 0, L4Type::kTcp);
+  add("radiotap_wlan_ipv6_tcp", LinkType::kIeee80211Radiotap, FrameBuilder().radiotap(16).wlan(0x08, 0x02).ipv6().tcp(syn),
+      1, 0, L4Type::kTcp);
   add("null_ipv4_tcp", LinkType::kNull, FrameBuilder().null_family().ipv4().tcp(syn), 1, 0, L4Type::kTcp);
   add("null_ipv6_tcp", LinkType::kNull, FrameBuilder().null_family(30).ipv6().tcp(data), 1, 0, L4Type::kTcp);
   add("loop_ipv4_tcp", LinkType::kLoop, FrameBuilder().loop_family().ipv4().tcp(data), 1, 0, L4Type::kTcp);

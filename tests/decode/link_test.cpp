@@ -245,7 +245,7 @@ TEST(Loopback, ShortHeaderIsTruncatedL2) {
 
 TEST(LinkTypes, UnsupportedValueIsReported) {
   const Bytes f = FrameBuilder().eth().ipv4().tcp().build();
-  const Decoded d = decode_frame(f, static_cast<LinkType>(105));  // IEEE 802.11
+  const Decoded d = decode_frame(f, static_cast<LinkType>(6));  // IEEE 802.5 token ring
   EXPECT_EQ(d.status, DecodeStatus::kUnsupportedLinkType);
   EXPECT_EQ(d.v.ip_count, 0);
 }
@@ -256,7 +256,7 @@ TEST(LinkTypes, PcapValuesMapToLinkTypes) {
       {9, LinkType::kPpp},         {50, LinkType::kPppSerial}, {51, LinkType::kPppEther}, {104, LinkType::kCHdlc},
       {101, LinkType::kRaw},       {108, LinkType::kLoop},   {113, LinkType::kLinuxSll},
       {228, LinkType::kIpv4},      {229, LinkType::kIpv6},   {239, LinkType::kNflog},
-      {276, LinkType::kLinuxSll2},
+      {276, LinkType::kLinuxSll2}, {105, LinkType::kIeee80211}, {127, LinkType::kIeee80211Radiotap},
   };
   for (const auto& [value, lt] : known) {
     LinkType out = LinkType::kEthernet;
@@ -265,8 +265,59 @@ TEST(LinkTypes, PcapValuesMapToLinkTypes) {
     EXPECT_NE(decode::link_type_name(lt), "unknown");
   }
   LinkType out;
-  EXPECT_FALSE(decode::link_type_from_pcap(105, out));
-  EXPECT_FALSE(decode::link_type_from_pcap(127, out));  // radiotap
+  EXPECT_FALSE(decode::link_type_from_pcap(6, out));    // token ring
+  EXPECT_FALSE(decode::link_type_from_pcap(10, out));   // FDDI
+  EXPECT_FALSE(decode::link_type_from_pcap(119, out));  // Prism monitor-mode header
+}
+
+// ---- IEEE 802.11 -----------------------------------------------------------------------
+
+// A data frame to the AP (3 addresses), a QoS data frame from it, one between two APs (4
+// addresses, QoS, HT control): the IP packet after LLC/SNAP, with or without radiotap.
+TEST(Wlan, DataFramesCarryIp) {
+  expect_ipv4_tcp(decode_frame(FrameBuilder().wlan(0x08, 0x01).ipv4().tcp(kTcp).build(), LinkType::kIeee80211),
+                  24 + 8, 0x0800);
+  expect_ipv6_tcp(decode_frame(FrameBuilder().wlan(0x88, 0x02).ipv6().tcp(kTcp).build(), LinkType::kIeee80211),
+                  24 + 2 + 8, 0x86DD);
+  expect_ipv4_tcp(decode_frame(FrameBuilder().wlan(0x88, 0x83).ipv4().tcp(kTcp).build(), LinkType::kIeee80211),
+                  24 + 6 + 2 + 4 + 8, 0x0800);
+  expect_ipv4_tcp(
+      decode_frame(FrameBuilder().radiotap(28).wlan(0x88, 0x01).ipv4().tcp(kTcp).build(), LinkType::kIeee80211Radiotap),
+      36 + 24 + 2 + 8, 0x0800);
+}
+
+// Frames without a packet seqwatch can read: decoded fine, not IP.
+TEST(Wlan, ManagementNullEncryptedFragmentsAndAmsduAreNotIp) {
+  const Bytes frames[] = {
+      FrameBuilder().wlan(0x80, 0x00, 0, 0x0010, false).payload(40).build(),  // beacon (management)
+      FrameBuilder().wlan(0x48, 0x01, 0, 0x0010, false).build(),              // null data
+      FrameBuilder().wlan(0x88, 0x41).ipv4().tcp(kTcp).build(),               // protected (encrypted)
+      FrameBuilder().wlan(0x08, 0x05).ipv4().tcp(kTcp).build(),               // more fragments
+      FrameBuilder().wlan(0x08, 0x01, 0, 0x0011).ipv4().tcp(kTcp).build(),    // fragment number 1
+      FrameBuilder().wlan(0x88, 0x01, 0x80).ipv4().tcp(kTcp).build(),         // A-MSDU
+      FrameBuilder().wlan(0x08, 0x01, 0, 0x0010, false).payload(40).build(),  // no LLC/SNAP
+  };
+  for (const Bytes& f : frames) {
+    const Decoded d = decode_frame(f, LinkType::kIeee80211);
+    EXPECT_EQ(d.status, DecodeStatus::kOk);
+    EXPECT_EQ(d.v.ip_count, 0);
+  }
+}
+
+TEST(Wlan, CutOrBadHeadersAreL2Errors) {
+  const Bytes f = FrameBuilder().radiotap(12).wlan(0x88, 0x01).ipv4().tcp(kTcp).build();
+  for (const size_t cut : {size_t{4}, size_t{19}, size_t{20 + 10}, size_t{20 + 26 + 3}}) {
+    EXPECT_EQ(decode_frame(f, LinkType::kIeee80211Radiotap, cut).status, DecodeStatus::kTruncatedL2) << cut;
+  }
+  Bytes bad = f;
+  bad[0] = 1;  // radiotap version 1
+  EXPECT_EQ(decode_frame(bad, LinkType::kIeee80211Radiotap).status, DecodeStatus::kBadL2);
+  bad = f;
+  bad[2] = 4;  // radiotap length below its own fixed part
+  EXPECT_EQ(decode_frame(bad, LinkType::kIeee80211Radiotap).status, DecodeStatus::kBadL2);
+  bad = f;
+  bad[20] |= 0x01;  // 802.11 protocol version 1
+  EXPECT_EQ(decode_frame(bad, LinkType::kIeee80211Radiotap).status, DecodeStatus::kBadL2);
 }
 
 // ---- VLAN ----------------------------------------------------------------------------

@@ -332,6 +332,50 @@ class FrameBuilder {
     type_slot(big_endian ? Slot::kLoopBe : Slot::kLoopLe, family);
     return *this;
   }
+  // Radiotap (link type 127): version 0, pad, length (LE), present word, `extra` bytes of
+  // fields (contents not read by the decoder).
+  FrameBuilder& radiotap(uint16_t extra = 0, uint8_t version = 0) {
+    open({});
+    u8(version);
+    u8(0);
+    u8(static_cast<uint8_t>((8 + extra) & 0xFF));
+    u8(static_cast<uint8_t>((8 + extra) >> 8));
+    be32(0);  // present: no field named (the `extra` bytes stand for vendor data)
+    b_.insert(b_.end(), extra, 0);
+    return *this;
+  }
+  // An IEEE 802.11 frame's MAC header and LLC/SNAP (link type 105, or after radiotap).
+  // fc0/fc1: the frame control bytes (0x08 = data, 0x88 = QoS data; fc1: ToDS 0x01, FromDS
+  // 0x02, more fragments 0x04, protected 0x40, order 0x80). qos0: the first QoS control byte
+  // (0x80: A-MSDU). snap: false writes no LLC/SNAP.
+  FrameBuilder& wlan(uint8_t fc0 = 0x08, uint8_t fc1 = 0x01, uint8_t qos0 = 0, uint16_t seq_ctl = 0x0010,
+                     bool snap = true) {
+    open({});
+    u8(fc0);
+    u8(fc1);
+    be16(0x3a01);  // duration
+    put(kMacDst);
+    put(kMacSrc);
+    put(kMacDst);
+    u8(static_cast<uint8_t>(seq_ctl & 0xFF));
+    u8(static_cast<uint8_t>(seq_ctl >> 8));
+    if ((fc1 & 0x03) == 0x03) put(kMacSrc);
+    if (fc0 & 0x80) {
+      u8(qos0);
+      u8(0);
+      if (fc1 & 0x80) be32(0);
+    }
+    if (snap) {
+      u8(0xAA);
+      u8(0xAA);
+      u8(0x03);
+      u8(0);
+      u8(0);
+      u8(0);
+      type_slot(Slot::kEthertype, kAuto);
+    }
+    return *this;
+  }
   // OpenBSD loop: the family in network order.
   FrameBuilder& loop_family(int family = kAuto) { return null_family(family, true); }
 
