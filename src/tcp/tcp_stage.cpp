@@ -275,16 +275,12 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
   for (unsigned j = 0; j < m; ++j) {
     if (j + kEntryAhead < m) table_->prefetch_entry(hashes_[todo[j + kEntryAhead]]);
     const uint16_t i = todo[j];
-    // A frame shorter on the wire than its IP length says carries only what was on the
-    // wire: the segment is what Wireshark calls the reported length (zeek reassembly.pcap).
-    // (Copied only then: TcpInfo with its SACK blocks is ~70 bytes.)
+    // The segment's length on the wire (wire_payload_len): copied only where it differs
+    // from the decoder's (TcpInfo with its SACK blocks is ~70 bytes).
     const decode::TcpInfo* tp = &views[i].tcp;
-    const decode::IpLayer& outer = views[i].ip[0];
-    const uint64_t ip_end = outer.end();
-    if (pkts[i].wirelen != 0 && ip_end > pkts[i].wirelen) [[unlikely]] {
-      const uint64_t short_by = ip_end - pkts[i].wirelen;
+    if (const uint32_t wire = wire_payload_len(views[i], pkts[i]); wire != tp->payload_len) [[unlikely]] {
       cut = *tp;
-      cut.payload_len = cut.payload_len > short_by ? static_cast<uint32_t>(cut.payload_len - short_by) : 0;
+      cut.payload_len = wire;
       tp = &cut;
     }
     const decode::TcpInfo& t = *tp;

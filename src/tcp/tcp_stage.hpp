@@ -19,6 +19,23 @@
 
 namespace seqwatch::tcp {
 
+// The TCP payload length a segment had on the wire. The decoder takes it from the IP
+// length; two frames say otherwise: one shorter on the wire than its IP length says carries
+// only what was on the wire (Wireshark's reported length; zeek reassembly.pcap), and one
+// whose IP length is 0 (a TSO / BIG TCP aggregate captured on the sending host: the decoder
+// takes the length from the captured bytes) ran to its end on the wire when the snaplen cut
+// it. A source that cannot tell the wire length (wirelen 0) leaves the decoder's.
+inline uint32_t wire_payload_len(const decode::PacketView& v, const PacketRef& p) noexcept {
+  const uint64_t ip_end = v.ip[0].end();
+  if (p.wirelen != 0 && ip_end > p.wirelen) [[unlikely]] {
+    const uint64_t short_by = ip_end - p.wirelen;
+    return v.tcp.payload_len > short_by ? static_cast<uint32_t>(v.tcp.payload_len - short_by) : 0u;
+  }
+  if ((v.flags & decode::kFlagIpLenFromFrame) && p.wirelen > p.caplen) [[unlikely]]
+    return v.tcp.payload_len + (p.wirelen - p.caplen);
+  return v.tcp.payload_len;
+}
+
 struct TcpStageConfig {
   flow::FlowTableConfig table;
   uint32_t event_ring = 1u << 16;   // power of two

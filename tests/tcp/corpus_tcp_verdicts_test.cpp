@@ -352,7 +352,7 @@ std::string report(const CorpusRun& run) {
   }
 
   os << "\nrules (causes found from the frames themselves, in any capture; verdict_diff.hpp):\n";
-  for (const Rule rule : {Rule::kIcmpQuoteOpenedStream}) {
+  for (const Rule rule : kRules) {
     uint64_t n = 0;
     for (const FileResult& r : run.results)
       for (const auto& [d, rr] : r.diff.by_rule) n += rr == rule;

@@ -10,18 +10,22 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 namespace seqwatch::tcpdiff {
 namespace {
 
 // Column layout: frame.number, kFlags..., duplicate_ack_num, duplicate_ack_frame, tcp.stream,
-// frame.protocols.
+// tcp.flags, tcp.len, vlan.id, frame.protocols.
 constexpr size_t kColNumber = 0;
 constexpr size_t kColFirstFlag = 1;
 constexpr size_t kColDupNum = kColFirstFlag + kFlagCount;
 constexpr size_t kColDupFrame = kColDupNum + 1;
 constexpr size_t kColStream = kColDupFrame + 1;
-constexpr size_t kColProtocols = kColStream + 1;
+constexpr size_t kColTcpFlags = kColStream + 1;
+constexpr size_t kColTcpLen = kColTcpFlags + 1;
+constexpr size_t kColVlan = kColTcpLen + 1;
+constexpr size_t kColProtocols = kColVlan + 1;
 constexpr size_t kColCount = kColProtocols + 1;
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -37,7 +41,10 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 }
 
 bool parse_u32(std::string_view s, uint32_t& v) {
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  // Decimal, or hexadecimal with 0x (tcp.flags prints "0x0012").
+  int base = 10;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) s.remove_prefix(2), base = 16;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
   return ec == std::errc() && end == s.data() + s.size();
 }
 
@@ -62,6 +69,9 @@ std::vector<std::string_view> tshark_fields() {
   f.push_back("tcp.analysis.duplicate_ack_num");
   f.push_back("tcp.analysis.duplicate_ack_frame");
   f.push_back("tcp.stream");
+  f.push_back("tcp.flags");
+  f.push_back("tcp.len");
+  f.push_back("vlan.id");
   f.push_back("frame.protocols");
   return f;
 }
@@ -108,6 +118,14 @@ std::optional<TsharkFrame> parse_tshark_line(std::string_view line, std::string&
   if (!parse_list(cols[kColStream], f.streams)) {
     error = "tcp.stream '" + std::string(cols[kColStream]) + "' is not a list of numbers";
     return std::nullopt;
+  }
+  for (const auto& [col, list, name] : {std::tuple{kColTcpFlags, &f.tcp_flags, "tcp.flags"},
+                                        std::tuple{kColTcpLen, &f.tcp_len, "tcp.len"},
+                                        std::tuple{kColVlan, &f.vlan_ids, "vlan.id"}}) {
+    if (!parse_list(cols[col], *list)) {
+      error = std::string(name) + " '" + std::string(cols[col]) + "' is not a list of numbers";
+      return std::nullopt;
+    }
   }
   f.protocols = std::string(cols[kColProtocols]);
   bool quoted = false;  // after an ICMP/ICMPv6 header: what follows is the quoted packet

@@ -3,7 +3,7 @@
 //
 // Columns, in order: frame.number, the 15 flags of kFlags (the Wireshark group of
 // tcp::Verdict, bit order), tcp.analysis.duplicate_ack_num, tcp.analysis.duplicate_ack_frame,
-// tcp.stream, frame.protocols. Every field is printed with all its occurrences (-E occurrence=a,
+// tcp.stream, tcp.flags, tcp.len, vlan.id, frame.protocols. Every field is printed with all its occurrences (-E occurrence=a,
 // comma-aggregated): FT_NONE flags print "1" per occurrence, and some appear twice per TCP
 // layer (duplicate_ack: the flag item and its expert item share the name). A frame with
 // more than one TCP layer (TCP quoted inside an ICMP error, TCP in a tunnel whose outer
@@ -64,6 +64,10 @@ struct TsharkFrame {
   std::vector<uint32_t> dupack_num;    // every occurrence of tcp.analysis.duplicate_ack_num
   std::vector<uint32_t> dupack_frame;  // every occurrence of tcp.analysis.duplicate_ack_frame
   std::vector<uint32_t> streams;       // tcp.stream of each TCP layer (tshark's conversation)
+  std::vector<uint32_t> tcp_flags;     // tcp.flags of each TCP layer
+  std::vector<uint32_t> tcp_len;       // tcp.len of each layer tshark got that far in (none: an
+                                       // exception in its dissection before the analysis)
+  std::vector<uint32_t> vlan_ids;      // every 802.1Q tag, outermost first
   unsigned tcp_layers = 0;             // "tcp" entries in frame.protocols
   unsigned quoted_tcp_layers = 0;      // those inside an ICMP/ICMPv6 error (never sequence-analysed)
   std::string protocols;

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <optional>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "tcp/verdict.hpp"
 
@@ -20,6 +20,10 @@ std::string_view check_name(size_t check) {
 std::string_view rule_name(Rule r) {
   switch (r) {
     case Rule::kIcmpQuoteOpenedStream: return "tshark conversation opened by an ICMP-quoted header";
+    case Rule::kSynAckNewIsn: return "SYN/ACK with a new ISN: tshark keeps the old sequence space";
+    case Rule::kVlansMerged: return "tshark merges frames of different VLANs into one conversation";
+    case Rule::kTsharkSkippedSegment: return "a segment tshark did not analyse (exception before its analysis)";
+    case Rule::kSeqwatchSkippedSegment: return "a segment seqwatch did not analyse (decode error)";
   }
   return "?";
 }
@@ -83,12 +87,34 @@ FileDiff compare_file(const std::string& rel_file, const std::vector<TsharkFrame
                       const std::vector<SeqwatchFrame>& sw, const std::vector<AllowEntry>& allow) {
   FileDiff out;
   const size_t n = std::min(ts.size(), sw.size());
-  // Rule::kIcmpQuoteOpenedStream: tshark conversations whose port reuse came from a quote.
-  std::unordered_set<uint32_t> quote_streams;
+  // The rules (verdict_diff.hpp): per tshark conversation, the first frame a cause shows in.
+  struct From {
+    uint32_t frame;
+    Rule rule;
+  };
+  std::unordered_map<uint32_t, From> from;
+  auto mark = [&](const TsharkFrame& t, uint32_t frame, Rule rule) {
+    for (uint32_t st : t.streams) {
+      auto [it, fresh] = from.try_emplace(st, From{frame, rule});
+      if (!fresh && frame < it->second.frame) it->second = From{frame, rule};
+    }
+  };
+  std::unordered_map<uint32_t, std::vector<uint32_t>> stream_vlans;  // the first frame's, ids 0 left out
   for (size_t i = 0; i < n; ++i) {
     const TsharkFrame& t = ts[i];
+    const uint32_t frame = static_cast<uint32_t>(i + 1);
     if (t.tcp_layers != 0 && t.tcp_layers == t.quoted_tcp_layers && (t.bits & tcp::kReusedPorts))
-      quote_streams.insert(t.streams.begin(), t.streams.end());
+      mark(t, frame, Rule::kIcmpQuoteOpenedStream);
+    if (t.tcp_layers != 1 || t.quoted_tcp_layers != 0 || t.streams.size() != 1) continue;  // one plain TCP layer
+    if (t.tcp_flags.size() == 1 && (t.tcp_flags[0] & 0x12) == 0x12 && (t.bits & tcp::kReusedPorts))
+      mark(t, frame, Rule::kSynAckNewIsn);
+    if (t.tcp_len.empty() && sw[i].tcp) mark(t, frame, Rule::kTsharkSkippedSegment);
+    if (!sw[i].tcp) mark(t, frame, Rule::kSeqwatchSkippedSegment);
+    std::vector<uint32_t> vlans;
+    for (uint32_t id : t.vlan_ids)
+      if (id != 0) vlans.push_back(id);
+    auto [it, fresh] = stream_vlans.try_emplace(t.streams[0], vlans);
+    if (!fresh && it->second != vlans) mark(t, 1, Rule::kVlansMerged);  // the whole conversation
   }
   for (size_t i = 0; i < n; ++i) {
     const TsharkFrame& t = ts[i];
@@ -96,7 +122,7 @@ FileDiff compare_file(const std::string& rel_file, const std::vector<TsharkFrame
     const uint32_t frame = static_cast<uint32_t>(i + 1);
     std::optional<Rule> rule;
     for (uint32_t st : t.streams)
-      if (quote_streams.contains(st)) rule = Rule::kIcmpQuoteOpenedStream;
+      if (auto it = from.find(st); it != from.end() && frame >= it->second.frame) rule = it->second.rule;
     if (t.tcp_layers > 1 || t.quoted_tcp_layers > 0) out.multi_tcp_frames.push_back(frame);
     // seqwatch stops at an ICMP error (the quoted header is not a segment of the flow).
     if (t.tcp_layers > t.quoted_tcp_layers && !s.tcp) out.tcp_not_analysed.push_back(frame);

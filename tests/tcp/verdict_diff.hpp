@@ -51,17 +51,36 @@ struct AllowEntry {
 bool allow_matches(const AllowEntry& e, const std::string& rel_file, uint32_t frame, size_t check);
 
 // General causes of disagreement that hold in any capture, found from the frames themselves
-// (an allow-list entry names one file's).
+// (an allow-list entry names one file's). Each is a documented difference
+// (docs/tcp-analysis.md, section 12's table) after which tshark's reading of the rest of the
+// connection cannot be the reference: a rule covers the disagreements in the tshark
+// conversation (tcp.stream) from the frame that shows the cause on.
 enum class Rule : uint8_t {
-  // tshark's port-reuse rule runs on a TCP header quoted in an ICMP error (docs/tcp-analysis.md
-  // sections 1 and 3): a quote whose sequence number differs from the connection's start
-  // (a middlebox rewrote it, or the quote is of an older packet) opens a new tshark
-  // conversation flagged reused_ports, and tshark judges the connection's next segments
-  // with fresh state (a re-sent SYN is then no retransmission). A quote is no segment of the
-  // flow: seqwatch neither restarts the flow nor flags it. Every disagreement in a tshark
-  // conversation so opened is this rule's.
+  // tshark's port-reuse rule runs on a TCP header quoted in an ICMP error (sections 1 and 3):
+  // a quote whose sequence number differs from the connection's start (a middlebox rewrote
+  // it, or the quote is of an older packet) opens a new tshark conversation flagged
+  // reused_ports, and tshark judges the connection's next segments with fresh state (a
+  // re-sent SYN is then no retransmission). A quote is no segment of the flow: seqwatch
+  // neither restarts the flow nor flags it.
   kIcmpQuoteOpenedStream,
+  // A SYN/ACK with another ISN than the side's first (tshark: reused_ports on a SYN/ACK):
+  // tshark keeps the side's old sequence state, seqwatch restarts the side's space when it
+  // has sent no data ("A SYN/ACK with a new ISN").
+  kSynAckNewIsn,
+  // One tshark conversation holds frames with different VLAN ids (tags of id 0 aside):
+  // tshark's key has no VLAN, seqwatch's has ("VLANs are in the flow key").
+  kVlansMerged,
+  // tshark dissected a TCP header but did not get to its analysis (no tcp.len: an exception
+  // first, e.g. options cut by the snaplen, a FabricPath trailer taken for part of the IP
+  // packet) while seqwatch analysed the segment ("TCP options cut by the snaplen").
+  kTsharkSkippedSegment,
+  // tshark analysed a TCP header that seqwatch's decoder did not deliver (a header length
+  // below 20, a header cut short): tshark's state moved on it, seqwatch's did not ("Headers
+  // shorter than 20 bytes").
+  kSeqwatchSkippedSegment,
 };
+inline constexpr Rule kRules[] = {Rule::kIcmpQuoteOpenedStream, Rule::kSynAckNewIsn, Rule::kVlansMerged,
+                                  Rule::kTsharkSkippedSegment, Rule::kSeqwatchSkippedSegment};
 std::string_view rule_name(Rule r);
 
 // Compares frames [1, min(ts, sw)]. Disagreements an allow-list entry matches go to

@@ -3,6 +3,8 @@
 // Needs neither tshark nor the corpus.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <string>
 
 #include "tcp/verdict.hpp"
@@ -13,12 +15,14 @@ namespace seqwatch::tcpdiff {
 namespace {
 
 // Builds a line in the harness's column order: number, 15 flags, dup num, dup frame, stream,
-// protocols.
+// tcp.flags, tcp.len, vlan.id, protocols.
 std::string line(const std::string& number, const std::array<const char*, kFlagCount>& flags, const char* dup_num,
-                 const char* dup_frame, const char* protocols, const char* stream = "0") {
+                 const char* dup_frame, const char* protocols, const char* stream = "0", const char* tcp_flags = "0x0010",
+                 const char* tcp_len = "0", const char* vlan = "") {
   std::string s = number;
   for (const char* f : flags) s += std::string("\t") + f;
-  return s + "\t" + dup_num + "\t" + dup_frame + "\t" + stream + "\t" + protocols;
+  return s + "\t" + dup_num + "\t" + dup_frame + "\t" + stream + "\t" + tcp_flags + "\t" + tcp_len + "\t" + vlan +
+         "\t" + protocols;
 }
 
 TEST(TsharkVerdictParser, FlagTableMatchesVerdictNames) {
@@ -27,7 +31,7 @@ TEST(TsharkVerdictParser, FlagTableMatchesVerdictNames) {
     const unsigned bit = static_cast<unsigned>(__builtin_ctz(f.bit));
     EXPECT_EQ(tcp::verdict_name(bit), f.name) << "verdict bit " << bit;
   }
-  EXPECT_EQ(tshark_fields().size(), kFlagCount + 5);
+  EXPECT_EQ(tshark_fields().size(), kFlagCount + 8);
   EXPECT_EQ(tshark_fields().front(), "frame.number");
   EXPECT_EQ(tshark_fields().back(), "frame.protocols");
 }
@@ -35,7 +39,7 @@ TEST(TsharkVerdictParser, FlagTableMatchesVerdictNames) {
 TEST(TsharkVerdictParser, PlainFrameHasNoFlags) {
   std::string err;
   // tshark 4.0.17's line for arkime wireshark-retrans.pcap frame 1.
-  const auto f = parse_tshark_line("1\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t0\teth:ethertype:ip:tcp", err);
+  const auto f = parse_tshark_line("1\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t0\t0x0002\t0\t\teth:ethertype:ip:tcp", err);
   ASSERT_TRUE(f.has_value()) << err;
   EXPECT_EQ(f->number, 1u);
   EXPECT_EQ(f->bits, 0u);
@@ -44,19 +48,23 @@ TEST(TsharkVerdictParser, PlainFrameHasNoFlags) {
   EXPECT_EQ(f->quoted_tcp_layers, 0u);
   EXPECT_EQ(f->protocols, "eth:ethertype:ip:tcp");
   EXPECT_EQ(f->streams, (std::vector<uint32_t>{0}));
+  EXPECT_EQ(f->tcp_flags, (std::vector<uint32_t>{0x02}));
+  EXPECT_EQ(f->tcp_len, (std::vector<uint32_t>{0}));
+  EXPECT_TRUE(f->vlan_ids.empty());
 }
 
 TEST(TsharkVerdictParser, DuplicateAckWithTwoOccurrences) {
   // duplicate_ack prints "1,1": the flag item and its expert item share the field name.
   // tshark 4.0.17's values for arkime wireshark-retrans.pcap frame 19, in the harness's column order.
   std::string err;
-  const auto f = parse_tshark_line("19\t\t\t\t\t\t\t1,1\t\t\t\t\t\t\t\t\t2\t17\t0\teth:ethertype:ip:tcp", err);
+  const auto f = parse_tshark_line("19\t\t\t\t\t\t\t1,1\t\t\t\t\t\t\t\t\t2\t17\t0\t0x0010\t0\t42,7\teth:ethertype:ip:tcp", err);
   ASSERT_TRUE(f.has_value()) << err;
   EXPECT_EQ(f->bits, uint32_t{tcp::kDuplicateAck});
   ASSERT_EQ(f->dupack_num.size(), 1u);
   EXPECT_EQ(f->dupack_num[0], 2u);
   ASSERT_EQ(f->dupack_frame.size(), 1u);
   EXPECT_EQ(f->dupack_frame[0], 17u);
+  EXPECT_EQ(f->vlan_ids, (std::vector<uint32_t>{42, 7}));
 }
 
 TEST(TsharkVerdictParser, FastRetransmissionAndLastColumns) {
@@ -109,11 +117,58 @@ TsharkFrame ts_frame(uint32_t n, uint32_t bits, std::vector<uint32_t> num = {}, 
 
 // A TCP header quoted in an ICMP error that tshark flags reused_ports opened a new tshark
 // conversation: disagreements in it are the rule's, those elsewhere stay unexplained.
+// The other rules, each from the frame that shows its cause on, in that conversation only.
+TEST(VerdictDiff, RulesCoverTheRestOfTheirConversation) {
+  struct Case {
+    Rule rule;
+    TsharkFrame cause;  // frame 2, stream 0
+    bool seqwatch_analysed_cause;
+  };
+  TsharkFrame synack = ts_frame(2, tcp::kReusedPorts);
+  synack.tcp_flags = {0x12};
+  TsharkFrame skipped = ts_frame(2, 0);  // left without tcp.len below: tshark stopped before its analysis
+  TsharkFrame tagged = ts_frame(2, 0);
+  tagged.vlan_ids = {300};
+  TsharkFrame plain = ts_frame(2, 0);
+  const Case cases[] = {{Rule::kSynAckNewIsn, synack, true},
+                        {Rule::kTsharkSkippedSegment, skipped, true},
+                        {Rule::kSeqwatchSkippedSegment, plain, false},
+                        {Rule::kVlansMerged, tagged, true}};
+  for (const Case& c : cases) {
+    auto frame = [](TsharkFrame f, uint32_t stream) {
+      f.streams = {stream};
+      return f;
+    };
+    std::vector<TsharkFrame> ts = {frame(ts_frame(1, 0), 0), frame(c.cause, 0), frame(ts_frame(3, 0), 0),
+                                   frame(ts_frame(4, 0), 1)};
+    for (TsharkFrame& f : ts)
+      if (f.number != 2 || c.rule != Rule::kTsharkSkippedSegment) f.tcp_len = {0};
+    std::vector<SeqwatchFrame> sw(4);
+    for (SeqwatchFrame& s : sw) s.tcp = true, s.bits = tcp::kRetransmission;  // disagrees on every frame
+    sw[1].tcp = c.seqwatch_analysed_cause;
+    const FileDiff d = compare_file("x.pcap", ts, sw, {});
+    std::vector<uint32_t> ruled, open;
+    for (const auto& [dis, r] : d.by_rule) {
+      EXPECT_EQ(r, c.rule) << rule_name(c.rule);
+      ruled.push_back(dis.frame);
+    }
+    for (const Disagreement& dis : d.unexplained) open.push_back(dis.frame);
+    for (std::vector<uint32_t>* v : {&ruled, &open}) v->erase(std::unique(v->begin(), v->end()), v->end());
+    // VLANs merged: the whole conversation; the others: from the cause on.
+    const std::vector<uint32_t> want = c.rule == Rule::kVlansMerged ? std::vector<uint32_t>{1, 2, 3}
+                                                                    : std::vector<uint32_t>{2, 3};
+    EXPECT_EQ(ruled, want) << rule_name(c.rule);
+    const std::vector<uint32_t> rest = c.rule == Rule::kVlansMerged ? std::vector<uint32_t>{4} : std::vector<uint32_t>{1, 4};
+    EXPECT_EQ(open, rest) << rule_name(c.rule);
+  }
+}
+
 TEST(VerdictDiff, IcmpQuoteOpenedStreamRule) {
   auto with = [](TsharkFrame f, std::vector<uint32_t> streams, unsigned quoted) {
     f.streams = std::move(streams);
     f.tcp_layers = 1;
     f.quoted_tcp_layers = quoted;
+    f.tcp_len = {0};
     return f;
   };
   const std::vector<TsharkFrame> ts = {
@@ -124,6 +179,7 @@ TEST(VerdictDiff, IcmpQuoteOpenedStreamRule) {
       with(ts_frame(5, 0), {2}, 0),                  // another connection
   };
   std::vector<SeqwatchFrame> sw(5);
+  for (SeqwatchFrame& s : sw) s.tcp = true;
   sw[1].bits = tcp::kRetransmission;
   sw[3].bits = tcp::kRetransmission;  // seqwatch: still the same SYN re-sent
   sw[4].bits = tcp::kRetransmission;  // a real disagreement
