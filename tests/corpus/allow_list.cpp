@@ -48,6 +48,17 @@ bool ip_longer_than_frame(const FrameContext& ctx, const Disagreement& d) {
   return ctx.ts.frame_len == ctx.ts.cap_len && ts->len && *sw->len > *ts->len;
 }
 
+// The TCP header is cut inside its 20 fixed bytes (a snaplen of 40, a first IP fragment
+// ending early): tshark names TCP as the layer's next protocol for the ports it could read;
+// seqwatch reads no header of it (truncated_tcp) and names nothing. Neither can analyse the
+// segment. Accepted: the innermost layer's next protocol.
+bool tcp_header_cut(const FrameContext& ctx, const Disagreement& d) {
+  if (d.field != Field::kNext || ctx.sw.status != "truncated_tcp") return false;
+  const size_t i = static_cast<size_t>(d.layer);
+  if (d.layer < 0 || i + 1 != ctx.sw.ip.size() || i >= ctx.ts.ip.size()) return false;
+  return ctx.sw.ip[i].next == "-" && ctx.ts.ip[i].next == "tcp" && !ctx.ts.ip[i].quoted;
+}
+
 const std::vector<AllowRule> kRules = {
     {"icmp-error-quote", "tshark decodes the packet quoted in an ICMP error as further layers; seqwatch stops at ICMP",
      icmp_error_quote},
@@ -55,6 +66,9 @@ const std::vector<AllowRule> kRules = {
      "IP length exceeds an uncut frame, or the first fragment carrying it: seqwatch keeps the IP header's segment "
      "length, tshark counts the bytes present",
      ip_longer_than_frame},
+    {"tcp-header-cut",
+     "the TCP header is cut inside its fixed 20 bytes: tshark names TCP for its ports, seqwatch reads no header",
+     tcp_header_cut, /*in_corpus=*/false},  // nDPI 4.2's simson.pcap (snaplen 40), ip_fragmented_garbage.pcap
 };
 
 }  // namespace

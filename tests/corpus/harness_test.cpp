@@ -212,6 +212,24 @@ TEST(AllowList, IcmpQuoteAcceptsOnlyTheQuotedLayers) {
   EXPECT_EQ(classify(FrameContext{"f", sw, ts}, layers), nullptr);
 }
 
+TEST(AllowList, TcpHeaderCutAcceptsOnlyTheNextProtocolOfACutHeader) {
+  FrameModel ts;
+  IpModel l;
+  l.version = 4;
+  l.next = "tcp";
+  ts.ip = {l};
+  FrameModel sw = ts;
+  sw.ip[0].next = "-";
+  sw.status = "truncated_tcp";
+  const Disagreement next{Field::kNext, 0, "-", "tcp"};
+  EXPECT_STREQ(classify(FrameContext{"f", sw, ts}, next)->name, "tcp-header-cut");
+  sw.status = "ok";  // seqwatch read the frame fine and still named nothing: a real bug
+  EXPECT_EQ(classify(FrameContext{"f", sw, ts}, next), nullptr);
+  sw.status = "truncated_tcp";
+  ts.ip[0].next = "udp";  // tshark saw another protocol
+  EXPECT_EQ(classify(FrameContext{"f", sw, ts}, next), nullptr);
+}
+
 TEST(AllowList, IpLongerThanFrameNeedsAnUncutTruncatedFrame) {
   FrameModel ts;
   IpModel l;
