@@ -74,6 +74,14 @@ const Ipv6Spec kOuter6{.src = kOuter6Src, .dst = kOuter6Dst};
 
 Decoded decode_eth(const FrameBuilder& b) { return decode_frame(b.build(), LinkType::kEthernet); }
 
+// A frame on a tunnel's port that is no tunnel packet: one IP layer, plain UDP, no error.
+void expect_plain_udp(const Decoded& d) {
+  EXPECT_EQ(d.status, DecodeStatus::kOk);
+  EXPECT_EQ(d.v.ip_count, 1);
+  EXPECT_EQ(d.v.tunnel_count, 0);
+  EXPECT_EQ(d.v.l4, L4Type::kUdp);
+}
+
 // ---- GRE -----------------------------------------------------------------------------
 
 TEST(Gre, PlainIpv4Payload) {
@@ -369,10 +377,7 @@ TEST(GtpU, SignallingMessageIsNotATunnel) {
   b.eth().ipv4(kOuter4).udp({.sport = wire::kPortGtpU, .dport = wire::kPortGtpU})
       .gtpu({.teid = 0, .type = wire::kGtpEchoRequest, .seq = 1});
   const Decoded d = decode_eth(b);
-  EXPECT_EQ(d.status, DecodeStatus::kOk);
-  EXPECT_EQ(d.v.ip_count, 1);
-  EXPECT_EQ(d.v.tunnel_count, 0);
-  EXPECT_EQ(d.v.l4, L4Type::kUdp);
+  expect_plain_udp(d);
   EXPECT_EQ(d.v.udp.dport, wire::kPortGtpU);
 }
 
@@ -454,10 +459,7 @@ TEST(Ayiya, PayloadVersionDisagreeingWithNextHeaderIsPlainUdp) {
   FrameBuilder b;
   b.eth().ipv4(kOuter4).udp({.sport = 40000, .dport = wire::kPortAyiya}).ayiya(4, 5, 1, wire::kProtoIpv6).ipv4().tcp();
   const Decoded d = decode_eth(b);
-  EXPECT_EQ(d.status, DecodeStatus::kOk);
-  EXPECT_EQ(d.v.ip_count, 1);
-  EXPECT_EQ(d.v.tunnel_count, 0);
-  EXPECT_EQ(d.v.l4, L4Type::kUdp);
+  expect_plain_udp(d);
 }
 
 TEST(Gre, CiscoMetadataThenIpv4) {
@@ -497,17 +499,13 @@ TEST(L2tp, LengthSequenceOffsetAndCompressedPpp) {
 }
 
 TEST(L2tp, ControlVersion3AndReservedBitsArePlainUdp) {
-  for (const L2tpSpec& spec : {L2tpSpec{.control = true, .length = true, .sequence = true},
-                                             L2tpSpec{.version = 3},
-                                             L2tpSpec{.reserved = 0x0010}}) {
+  for (const L2tpSpec& spec : {L2tpSpec{.control = true, .length = true, .sequence = true}, L2tpSpec{.version = 3},
+                               L2tpSpec{.reserved = 0x0010}}) {
     FrameBuilder b;
     b.eth().ipv4(kOuter4).udp({.sport = wire::kPortL2tp, .dport = wire::kPortL2tp}).l2tp(spec).ppp().ipv4()
         .tcp(kInnerTcp);
     const Decoded d = decode_eth(b);
-    EXPECT_EQ(d.status, DecodeStatus::kOk);
-    EXPECT_EQ(d.v.ip_count, 1);
-    EXPECT_EQ(d.v.tunnel_count, 0);
-    EXPECT_EQ(d.v.l4, L4Type::kUdp);
+    expect_plain_udp(d);
   }
 }
 
