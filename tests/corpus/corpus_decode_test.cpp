@@ -2,7 +2,8 @@
 //
 // For each capture file (found by its magic number, anywhere under SEQWATCH_CORPUS_DIR)
 // tshark runs once and reports, per frame, the layer order and the header fields; seqwatch
-// reads the same file through PcapFileSource and decodes every frame. Both decodes are
+// reads the same file as `seqwatch analyze` does (test::open_capture: the mmap reader, else
+// libpcap) and decodes every frame. Both decodes are
 // reduced to a FrameModel (tests/corpus/frame_model.hpp) and compared field by field:
 // IP nesting, every layer's addresses, what each layer carries, the TCP header (ports,
 // seq, ack, flags, window, header and payload length), UDP ports (tunnel and innermost)

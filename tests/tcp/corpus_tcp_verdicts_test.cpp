@@ -3,7 +3,8 @@
 //
 // For each capture file (found by its magic number anywhere under SEQWATCH_CORPUS_DIR, never
 // by its name) tshark runs once and lists each frame's tcp.analysis.* flags; seqwatch reads
-// the same file through PcapFileSource -> decode_burst -> TcpStage and reports each frame's
+// the same file as `seqwatch analyze` does (test::open_capture: the mmap reader, else
+// libpcap) -> decode_burst -> TcpStage and reports each frame's
 // verdicts. Every frame is compared on the 15 Wireshark flags and on the duplicate-ACK number
 // and frame (verdict_diff.hpp). Over the whole corpus every check needs precision and recall
 // of at least kThreshold; disagreements the reviewed allow-list below accepts, or a general
