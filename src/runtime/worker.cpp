@@ -232,9 +232,11 @@ void Worker::process_burst(const PacketRef* pkts, uint16_t n) noexcept {
     if (!v.is_tcp() || v.status != decode::DecodeStatus::kOk) continue;  // counted by decode
     const decode::TcpInfo& tcp = v.tcp;
     ++t.segments;
-    if (const uint32_t len = tcp::wire_payload_len(v, pkts[i]); len != 0) {
+    // As the decoder reads the headers (every source alike; the flows' byte counts take the
+    // length on the wire: tcp::wire_payload_len).
+    if (tcp.payload_len != 0) {
       ++t.data_segments;
-      t.payload_bytes += len;
+      t.payload_bytes += tcp.payload_len;
     }
     const uint8_t syn_ack = tcp.flags & (decode::kTcpSyn | decode::kTcpAck);
     t.syn += syn_ack == decode::kTcpSyn;

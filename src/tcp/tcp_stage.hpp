@@ -24,7 +24,8 @@ namespace seqwatch::tcp {
 // only what was on the wire (Wireshark's reported length; zeek reassembly.pcap), and one
 // whose IP length is 0 (a TSO / BIG TCP aggregate captured on the sending host: the decoder
 // takes the length from the captured bytes) ran to its end on the wire when the snaplen cut
-// it. A source that cannot tell the wire length (wirelen 0) leaves the decoder's.
+// it. A source that cannot tell the wire length (wirelen 0) leaves the decoder's. The
+// summary's per-segment tcp counts (Worker) stay the decoder's, the same from every source.
 inline uint32_t wire_payload_len(const decode::PacketView& v, const PacketRef& p) noexcept {
   const uint64_t ip_end = v.ip[0].end();
   if (p.wirelen != 0 && ip_end > p.wirelen) [[unlikely]] {
