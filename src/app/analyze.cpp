@@ -255,6 +255,7 @@ int analyze(const AnalyzeOptions& opts) {
   // --flow-capacity is the total; each worker's table holds its share.
   ec.tcp.table.capacity = std::max<uint32_t>(16, (opts.flow_capacity + opts.workers - 1) / opts.workers);
   ec.tcp.table.idle_timeout_ns = static_cast<uint64_t>(opts.idle_timeout_s * 1e9);
+  ec.tcp.table.grow = true;  // buckets in use follow the flows (a file waits through a doubling)
   ec.tcp.active_timeout_ns = static_cast<uint64_t>(opts.active_timeout_s * 1e9);
   ec.tcp.key_vlans = !opts.ignore_vlans;
   ec.tcp.copy_window_us = static_cast<uint32_t>(opts.copy_window_ms * 1000);

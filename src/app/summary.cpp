@@ -203,12 +203,14 @@ nlohmann::json engine_summary(const runtime::Engine& engine, const PayloadMatche
                    {"dropped_oversize", rh.dropped_oversize}, {"waits", rh.waits},
                    {"merged_by_time", engine.merging()}};
   }
-  uint64_t capacity = 0, carry_slots = 0;
+  uint64_t capacity = 0, carry_slots = 0, buckets = 0;
   for (unsigned w = 0; w < engine.workers(); ++w) {
     capacity += engine.stage(w).table().capacity();
+    buckets += engine.stage(w).table().bucket_count();
     carry_slots += engine.stage(w).carry().slots();
   }
   j["flow_table"] = {{"capacity", capacity}, {"workers", engine.workers()}, {"memory_bytes", engine.flow_memory_bytes()},
+                     {"buckets_in_use", buckets}, {"bucket_doublings", fcnt.doublings},
                      {"inserts", fcnt.inserts}, {"evicted", fcnt.evicted}, {"expired_idle", fcnt.expired_idle},
                      {"expired_closed", fcnt.expired_closed}, {"reused_ports", tcnt.restarts},
                      {"counter_carry", {{"slots", carry_slots}, {"carries", tcnt.carries},

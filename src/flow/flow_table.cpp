@@ -18,7 +18,12 @@ Result<std::unique_ptr<FlowTable>> FlowTable::create(const FlowTableConfig& cfg)
   t->cfg_ = cfg;
   t->capacity_ = cfg.capacity;
   const uint32_t buckets = std::bit_ceil(std::max<uint32_t>(cfg.capacity / (kSlots / 2), 2));
-  t->mask_ = buckets - 1;
+  t->max_mask_ = buckets - 1;
+  t->mask_ = t->max_mask_;
+  if (cfg.grow && !cfg.prefault && buckets > kGrowStart) {
+    t->mask_ = kGrowStart - 1;
+    t->grow_at_ = uint64_t{kGrowStart} * kGrowLoad;
+  }
   static_assert(std::is_trivially_destructible_v<FlowEntry> && std::is_trivially_copyable_v<FlowEntry>);
   static_assert(std::is_trivially_destructible_v<Bucket>);
   // Lazily zeroed, huge-page aligned (util/lazy_mapping.hpp): an unused 4M-flow table costs

@@ -3,8 +3,11 @@
 //
 // Layout (see docs/flow-table.md):
 //  * buckets: one cache line each, 8 slots of (32-bit hash signature, entry index + 1).
-//    A key lives in its home bucket or the next one; bucket count = capacity / 4 rounded
-//    up to a power of two, so the table is at most half full;
+//    A key lives in its home bucket (the signature's low bits) or the next one; bucket
+//    count = capacity / 4 rounded up to a power of two, so the table is at most half full.
+//    With `grow` (offline analysis) only the first buckets are in use at first and their
+//    number doubles whenever the flows would fill them more than half: memory follows the
+//    flows (a doubling moves the keys whose next signature bit is set, reading no entry);
 //  * entries: `capacity` FlowEntry records (320 bytes, 5 cache lines), handed out from a
 //    free list; a FIFO of inserted entries (4 bytes each) ranks one-way flows for eviction.
 // Lookups are batched: hash a burst, prefetch every home bucket, prefetch_entry() a few
@@ -58,6 +61,12 @@ struct FlowTableConfig {
   // no transparent-huge-page compaction stall, on a worker's first packets. Off: memory
   // follows use (offline analysis).
   bool prefault = false;
+  // Start with kGrowStart buckets in use and double them as flows arrive (up to capacity / 4),
+  // instead of spreading the first flows over all of them: at 100k flows in a 1M-flow table
+  // 2 MiB of buckets are touched instead of 16. A doubling rewrites the buckets in use on the
+  // inserting thread (at 1M flows ~64 MiB: tens of ms), so only where input waits for the
+  // worker (`seqwatch analyze`), never on a live port. Ignored with prefault.
+  bool grow = false;
 };
 
 struct FlowTableCounters {
@@ -69,11 +78,17 @@ struct FlowTableCounters {
   uint64_t expired_closed = 0;
   uint64_t flushed = 0;
   uint64_t in_use = 0;
+  uint64_t doublings = 0;      // bucket doublings (FlowTableConfig::grow)
 };
 
 class FlowTable {
  public:
   static constexpr unsigned kSlots = 8;
+  static constexpr uint32_t kGrowStart = 4096;  // buckets in use at first with grow (256 KiB)
+  // Flows per bucket in use at which a growing table doubles: a quarter of its slots, half
+  // the design load of a full table, so that a probe window (two buckets) is practically
+  // never full (a full one doubles the buckets too, instead of evicting a flow).
+  static constexpr uint32_t kGrowLoad = kSlots / 4;
   struct alignas(64) Bucket {
     uint32_t sig[kSlots];
     uint32_t idx[kSlots];  // entry index + 1; 0 = empty
@@ -82,7 +97,7 @@ class FlowTable {
 
   static Result<std::unique_ptr<FlowTable>> create(const FlowTableConfig& cfg);
 
-  [[gnu::always_inline]] void prefetch_bucket(uint64_t hash) const noexcept { __builtin_prefetch(&buckets_[hash & mask_]); }
+  [[gnu::always_inline]] void prefetch_bucket(uint64_t hash) const noexcept { __builtin_prefetch(&buckets_[home_of(hash)]); }
 
   // Read-only second lookup stage: reads the (already prefetched) home bucket and
   // prefetches every cache line of the entries whose signature matches, so that the
@@ -90,7 +105,7 @@ class FlowTable {
   // "compare signatures, prefetch keys" step). A key in the second bucket is rare below
   // the design load; it is left to find_or_insert. Never writes, never fails.
   [[gnu::always_inline]] void prefetch_entry(uint64_t hash) const noexcept {
-    const Bucket& b = buckets_[static_cast<uint32_t>(hash) & mask_];
+    const Bucket& b = buckets_[home_of(hash)];
     for (unsigned m = match_mask(b, sig_of(hash)); m != 0; m &= m - 1) {
       const char* p = reinterpret_cast<const char*>(&entries_[b.idx[std::countr_zero(m)] - 1]);
       for (unsigned l = 0; l < sizeof(FlowEntry); l += 64) __builtin_prefetch(p + l, 1);
@@ -112,9 +127,13 @@ class FlowTable {
   void sweep(uint64_t now_ns, OnRemove&& on_remove) noexcept;
 
   // Removes flows (end of input / shutdown), at most `max` per call so the caller can
-  // hand the records off in bounded batches; returns true once the table is empty.
+  // hand the records off in bounded batches; returns true once the table is empty. A flow
+  // that had expired by `end_ns` (the input's end in packet time; 0 = none given: closed
+  // past its linger, or idle past the timeout) ends with that reason, as the sweep would
+  // have ended it, and is counted so: which flows the sweep reached before the end depends
+  // on the table's size and the worker count, the reason must not.
   template <class OnRemove>
-  bool flush(OnRemove&& on_remove, uint32_t max = UINT32_MAX) noexcept;
+  bool flush(OnRemove&& on_remove, uint32_t max = UINT32_MAX, uint64_t end_ns = 0) noexcept;
 
   // The flow has heard from both directions (the TCP stage calls this once per flow): it
   // ranks behind one-way flows for eviction and leaves the eviction FIFO's candidates.
@@ -127,16 +146,28 @@ class FlowTable {
   // Index of an entry (0 .. capacity-1): per-flow side tables of other stages use it.
   uint32_t index_of(const FlowEntry* e) const noexcept { return static_cast<uint32_t>(e - entries_.get()); }
   uint32_t capacity() const noexcept { return capacity_; }
+  // Buckets in use (all of them unless the table grows).
   uint32_t bucket_count() const noexcept { return mask_ + 1; }
+  // Bytes allocated (address space; resident memory follows use, see docs/flow-table.md).
   size_t memory_bytes() const noexcept {
-    return static_cast<size_t>(capacity_) * sizeof(FlowEntry) + static_cast<size_t>(mask_ + 1) * sizeof(Bucket) +
+    return static_cast<size_t>(capacity_) * sizeof(FlowEntry) + static_cast<size_t>(max_mask_ + 1) * sizeof(Bucket) +
            static_cast<size_t>(capacity_) * 2 * sizeof(uint32_t) +  // free list + insertion FIFO
            (static_cast<size_t>(capacity_) + 63) / 64 * 8;           // settled_ bitmap
   }
 
  private:
   FlowTable() = default;
+  // The signature is the hash's high half; its low bits are the home bucket, so a doubling
+  // of the buckets in use can tell from the signature alone where a key goes.
   static uint32_t sig_of(uint64_t hash) noexcept { return static_cast<uint32_t>(hash >> 32); }
+  uint32_t home_of(uint64_t hash) const noexcept { return sig_of(hash) & mask_; }
+  // Doubles the buckets in use (grow): every key whose home moves to the new half goes
+  // there (or to the bucket after it). One that finds both full is evicted (counted; at
+  // the quarter-full load a doubling starts from, practically never).
+  template <class OnRemove>
+  void grow(OnRemove&& on_remove) noexcept;
+  // Moves slot s of bucket `from` to `to`'s first empty slot; false if there is none.
+  bool move_slot(uint32_t from, unsigned s, uint32_t to) noexcept;
   void unlink(uint32_t bucket, unsigned slot) noexcept;
   bool expired(const FlowEntry& e, uint64_t now_ns) const noexcept;
   // Eviction rank: lower goes first (closed, then one-way, then two-way; older first).
@@ -174,7 +205,9 @@ class FlowTable {
 
   FlowTableConfig cfg_;
   uint32_t capacity_ = 0;
-  uint32_t mask_ = 0;
+  uint32_t mask_ = 0;       // buckets in use - 1
+  uint32_t max_mask_ = 0;   // buckets allocated - 1
+  uint64_t grow_at_ = UINT64_MAX;  // flows in use at which the buckets in use double
   uint32_t flush_cursor_ = 0;  // next bucket flush() visits
   // Zero pages from mmap (buckets start empty), untouched until used.
   util::LazyArray<Bucket> buckets_;
@@ -237,7 +270,7 @@ FlowEntry* FlowTable::find_or_insert(const FlowKey& key, uint64_t hash, uint64_t
   // Fast path (a hit): signatures of a bucket compared 8 at a time, keys only on a match.
   ++counters_.lookups;
   const uint32_t sig = sig_of(hash);
-  const uint32_t home = static_cast<uint32_t>(hash) & mask_;
+  const uint32_t home = sig & mask_;
   uint32_t bi = home;
   for (int c = 0; c < 2; ++c, bi = (home + 1) & mask_) {
     const Bucket& b = buckets_[bi];
@@ -259,8 +292,10 @@ FlowEntry* FlowTable::find_or_insert(const FlowKey& key, uint64_t hash, uint64_t
 template <class OnRemove>
 [[gnu::noinline]] FlowEntry* FlowTable::insert_slow(const FlowKey& key, uint64_t hash, uint64_t now_ns, bool& created,
                                                    OnRemove&& on_remove) noexcept {
+  if (counters_.in_use >= grow_at_) [[unlikely]] grow(on_remove);
+retry:
   const uint32_t sig = sig_of(hash);
-  const uint32_t home = static_cast<uint32_t>(hash) & mask_;
+  const uint32_t home = sig & mask_;
   const uint32_t cand[2] = {home, (home + 1) & mask_};
   int free_b = -1;
   unsigned free_s = 0;
@@ -297,6 +332,10 @@ template <class OnRemove>
         }
       }
     }
+  }
+  if (free_b < 0 && mask_ != max_mask_) {  // a growing table grows instead of evicting
+    grow(on_remove);
+    goto retry;
   }
   if (free_b >= 0 && none_free() && evict_young(on_remove)) goto insert;
   if (free_b < 0 || none_free()) {
@@ -379,8 +418,7 @@ bool FlowTable::evict_young(OnRemove&& on_remove) noexcept {
 
 template <class OnRemove>
 void FlowTable::remove(FlowEntry* e, RemoveReason why, OnRemove&& on_remove) noexcept {
-  const uint64_t hash = hash_key(e->key);
-  const uint32_t home = static_cast<uint32_t>(hash) & mask_;
+  const uint32_t home = home_of(hash_key(e->key));
   const uint32_t idx = static_cast<uint32_t>(e - entries_.get()) + 1;
   for (uint32_t bi : {home, (home + 1) & mask_}) {
     for (unsigned s = 0; s < kSlots; ++s) {
@@ -411,8 +449,45 @@ void FlowTable::sweep(uint64_t now_ns, OnRemove&& on_remove) noexcept {
   }
 }
 
+inline bool FlowTable::move_slot(uint32_t from, unsigned s, uint32_t to) noexcept {
+  Bucket& dst = buckets_[to];
+  for (unsigned d = 0; d < kSlots; ++d) {
+    if (dst.idx[d] != 0) continue;
+    Bucket& src = buckets_[from];
+    dst.idx[d] = src.idx[s];
+    dst.sig[d] = src.sig[s];
+    src.idx[s] = 0;
+    src.sig[s] = 0;
+    return true;
+  }
+  return false;
+}
+
 template <class OnRemove>
-bool FlowTable::flush(OnRemove&& on_remove, uint32_t max) noexcept {
+[[gnu::noinline]] void FlowTable::grow(OnRemove&& on_remove) noexcept {
+  const uint32_t old = mask_ + 1;
+  mask_ = 2 * old - 1;
+  grow_at_ = mask_ == max_mask_ ? UINT64_MAX : uint64_t{mask_ + 1} * kGrowLoad;
+  ++counters_.doublings;
+  // A key of home h lies in bucket h or h + 1. Its new home is h or h + old; moves only go
+  // to a bucket of the new half, or from bucket 0 to old - 1 (a key of home old - 1 that
+  // had wrapped around): a bucket visited later sees the keys moved into it stay.
+  for (uint32_t b = 0; b < old; ++b) {
+    for (unsigned s = 0; s < kSlots; ++s) {
+      if (buckets_[b].idx[s] == 0) continue;
+      const uint32_t h = buckets_[b].sig[s] & mask_;
+      const uint32_t next = (h + 1) & mask_;
+      if (b == h || b == next) continue;
+      if (move_slot(b, s, h) || move_slot(b, s, next)) continue;
+      on_remove(entries_[buckets_[b].idx[s] - 1], RemoveReason::kEvicted);
+      ++counters_.evicted;
+      unlink(b, s);
+    }
+  }
+}
+
+template <class OnRemove>
+bool FlowTable::flush(OnRemove&& on_remove, uint32_t max, uint64_t end_ns) noexcept {
   // The cursor keeps partial flushes linear; flows inserted between calls into buckets
   // already visited are found by the next pass (the cursor wraps while any remain).
   // Buckets are visited in order, their entries lie anywhere: each would be a miss on every
@@ -435,8 +510,15 @@ bool FlowTable::flush(OnRemove&& on_remove, uint32_t max) noexcept {
     for (unsigned s = 0; s < kSlots; ++s) {
       if (buckets_[bi].idx[s] == 0) continue;
       if (removed == max) return false;
-      on_remove(entries_[buckets_[bi].idx[s] - 1], RemoveReason::kFlush);
-      ++counters_.flushed;
+      const FlowEntry& e = entries_[buckets_[bi].idx[s] - 1];
+      if (end_ns != 0 && expired(e, end_ns)) {
+        const bool closed = e.status & kFlowClosed;
+        on_remove(e, closed ? RemoveReason::kClosed : RemoveReason::kIdle);
+        ++(closed ? counters_.expired_closed : counters_.expired_idle);
+      } else {
+        on_remove(e, RemoveReason::kFlush);
+        ++counters_.flushed;
+      }
       ++removed;
       unlink(bi, s);
     }

@@ -326,7 +326,7 @@ void Engine::worker_loop(unsigned i, const std::atomic<bool>& stop) noexcept {
   workers_[i]->run(rehashing() ? never : stop);
   tcp::TcpStage& st = *stages_[i];
   // The control thread drains the flow records and the evidence the flow ends write.
-  while (!st.flush(workers_[i]->flow_end_room())) std::this_thread::yield();
+  while (!st.flush(workers_[i]->flow_end_room(), workers_[i]->input_end_ns())) std::this_thread::yield();
   finished_[i].store(true, std::memory_order_release);
 }
 
@@ -436,6 +436,7 @@ flow::FlowTableCounters Engine::merged_table() const {
     m.expired_closed += c.expired_closed;
     m.flushed += c.flushed;
     m.in_use += c.in_use;
+    m.doublings += c.doublings;
   }
   return m;
 }

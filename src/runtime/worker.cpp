@@ -125,17 +125,18 @@ void Worker::on_flow_end(void* ctx, const flow::FlowEntry& e, uint32_t slot, flo
   // waited at least an initial RTO (1 s, RFC 6298) before the worker's newest packet, or was
   // re-sent (its sender timed out): a SYN sent just before the end had no time to be answered
   // (until 2026-12-02 every such SYN opened a one-packet syn_unanswered slice).
-  // The end: the newest packet of the whole input (behind the rehash stage, whatever worker
-  // read it: the same result with any worker count), or a live port's clock at the stop.
+  // The end: input_end_ns().
   constexpr uint64_t kInitialRtoNs = 1000000000ull;
   bool unanswered = e.cold.stage == tcp::Stage::kSynSent && !tcp::handshake_done_unseen(e.cold, e.count[e.cold.initiator].segments, e.count[1 - e.cold.initiator].segments);
-  if (unanswered && why == flow::RemoveReason::kFlush && e.cold.syn_count < 2) {
-    uint64_t end = w->state_.last_ts_ns;
-    if (w->input_end_ns_ != nullptr) end = std::max(end, w->input_end_ns_->load(std::memory_order_relaxed));
-    end = std::max(end, w->source_.now_ns());
-    unanswered = end >= e.last_ts_ns + kInitialRtoNs;
-  }
+  if (unanswered && why == flow::RemoveReason::kFlush && e.cold.syn_count < 2)
+    unanswered = w->input_end_ns() >= e.last_ts_ns + kInitialRtoNs;
   w->x_.evidence->flow_end(evidence::FlowRef{slot, e.id, 0, &e.key}, unanswered);
+}
+
+uint64_t Worker::input_end_ns() const noexcept {
+  uint64_t end = state_.last_ts_ns;
+  if (input_end_ns_ != nullptr) end = std::max(end, input_end_ns_->load(std::memory_order_relaxed));
+  return std::max(end, source_.now_ns());
 }
 
 void Worker::payload_event(uint16_t i, const PacketRef& p, const PayloadMatcher::Scratch::Match& m) noexcept {

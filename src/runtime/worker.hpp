@@ -108,6 +108,10 @@ class Worker {
   // overflowing the evidence ring: each flow end may close a slice or fire a trigger (begin,
   // K history packets, the trigger packet, an end). UINT32_MAX without evidence.
   uint32_t flow_end_room() noexcept;
+  // The end of the input in packet time, for the flows that end with it: the newest packet of
+  // the whole input (behind the rehash stage, whatever worker read it: the same with any worker
+  // count), or a live port's clock at the stop.
+  uint64_t input_end_ns() const noexcept;
 
  private:
   void process_burst(const PacketRef* pkts, uint16_t n) noexcept;

@@ -350,9 +350,9 @@ void TcpStage::sweep(uint64_t now_ns) noexcept {
   table_->sweep(now_ns, [this](const flow::FlowEntry& e, flow::RemoveReason why) { emit_record(e, why); });
 }
 
-bool TcpStage::flush(uint32_t max) noexcept {
+bool TcpStage::flush(uint32_t max, uint64_t end_ns) noexcept {
   const uint32_t room = std::min(records_.free_slots(), max);
-  return table_->flush([this](const flow::FlowEntry& e, flow::RemoveReason why) { emit_record(e, why); }, room);
+  return table_->flush([this](const flow::FlowEntry& e, flow::RemoveReason why) { emit_record(e, why); }, room, end_ns);
 }
 
 }  // namespace seqwatch::tcp

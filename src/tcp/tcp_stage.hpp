@@ -106,8 +106,9 @@ class TcpStage {
   // Ends flows (end of input, shutdown): each gets a flow record. Ends only as many as
   // the record ring has room for, and at most `max` (the room of other rings the flow-end
   // hook writes to); returns true once every flow has ended. Call again after draining the
-  // rings: `while (!stage.flush()) drain();`.
-  bool flush(uint32_t max = UINT32_MAX) noexcept;
+  // rings: `while (!stage.flush()) drain();`. `end_ns`: the input's end in packet time (see
+  // FlowTable::flush); 0 = every flow ends as end of input.
+  bool flush(uint32_t max = UINT32_MAX, uint64_t end_ns = 0) noexcept;
 
   SpscRing<event::SegmentEvent>& events() noexcept { return events_; }
   SpscRing<event::FlowRecord>& records() noexcept { return records_; }

@@ -4,6 +4,9 @@
 
 #include <unordered_set>
 
+#include <bit>
+
+#include <map>
 #include <set>
 #include <vector>
 
@@ -223,6 +226,139 @@ TEST(FlowTable, SweepExpiresIdleAndClosedFlowsByPacketTime) {
   ASSERT_EQ(rm.list.size(), 3u);
   EXPECT_EQ(rm.list[2].second, RemoveReason::kFlush);
   EXPECT_EQ(t.value()->counters().in_use, 0u);
+}
+
+// At the end of input a flow that had expired by the input's end (closed past its linger,
+// idle past the timeout) ends with that reason, whether or not the sweep reached it: which
+// buckets the sweep visited depends on the table's size and the worker count.
+TEST(FlowTable, FlushAtTheEndGivesExpiredFlowsTheirReason) {
+  FlowTableConfig cfg;
+  cfg.capacity = 256;
+  cfg.idle_timeout_ns = 100;
+  cfg.closed_linger_ns = 10;
+  for (const uint64_t end : {uint64_t{0}, uint64_t{60}}) {
+    auto t = FlowTable::create(cfg);
+    ASSERT_TRUE(t);
+    Removed rm;
+    bool c;
+    const FlowKey k1 = numbered_key(1), k2 = numbered_key(2), k3 = numbered_key(3), k4 = numbered_key(4);
+    const uint32_t idle = t.value()->find_or_insert(k1, hash_key(k1), 0, c, rm)->id;  // idle, not for long enough
+    FlowEntry* closed = t.value()->find_or_insert(k2, hash_key(k2), 0, c, rm);         // closed at t=0
+    closed->status |= kFlowClosed;
+    FlowEntry* lingering = t.value()->find_or_insert(k3, hash_key(k3), 55, c, rm);     // closed at t=55
+    lingering->status |= kFlowClosed;
+    FlowEntry* old = t.value()->find_or_insert(k4, hash_key(k4), 0, c, rm);
+    old->last_ts_ns = 0;
+    while (!t.value()->flush(rm, UINT32_MAX, end)) {
+    }
+    ASSERT_EQ(rm.list.size(), 4u);
+    std::map<uint32_t, RemoveReason> why(rm.list.begin(), rm.list.end());
+    EXPECT_EQ(why[idle], RemoveReason::kFlush);
+    EXPECT_EQ(why[closed->id], end != 0 ? RemoveReason::kClosed : RemoveReason::kFlush);
+    EXPECT_EQ(why[lingering->id], RemoveReason::kFlush);
+    EXPECT_EQ(t.value()->counters().expired_closed, end != 0 ? 1u : 0u);
+    EXPECT_EQ(t.value()->counters().flushed, end != 0 ? 3u : 4u);
+  }
+  // Idle past the timeout by the end: idle.
+  auto t = FlowTable::create(cfg);
+  ASSERT_TRUE(t);
+  Removed rm;
+  bool c;
+  const FlowKey k = numbered_key(9);
+  t.value()->find_or_insert(k, hash_key(k), 5, c, rm);
+  EXPECT_TRUE(t.value()->flush(rm, UINT32_MAX, 200));
+  ASSERT_EQ(rm.list.size(), 1u);
+  EXPECT_EQ(rm.list[0].second, RemoveReason::kIdle);
+  EXPECT_EQ(t.value()->counters().expired_idle, 1u);
+}
+
+// A growing table (`seqwatch analyze`) starts with kGrowStart buckets and doubles them as
+// flows arrive: every flow stays where find_or_insert, remove, sweep and flush find it, the
+// same entries as in a table that never grows, none evicted, and only the buckets the
+// flows need are in use.
+TEST(FlowTable, GrowingTableKeepsEveryFlowAcrossDoublings) {
+  FlowTableConfig fixed_cfg;
+  fixed_cfg.capacity = 1u << 20;
+  FlowTableConfig grow_cfg = fixed_cfg;
+  grow_cfg.grow = true;
+  auto fixed = FlowTable::create(fixed_cfg);
+  auto grown = FlowTable::create(grow_cfg);
+  ASSERT_TRUE(fixed);
+  ASSERT_TRUE(grown);
+  FlowTable& g = *grown.value();
+  ASSERT_EQ(g.bucket_count(), FlowTable::kGrowStart);
+  EXPECT_EQ(g.memory_bytes(), fixed.value()->memory_bytes());  // allocated alike; resident differs
+  Removed rm;
+  constexpr uint32_t kFlows = 100000;
+  std::vector<FlowEntry*> entries;
+  for (uint32_t i = 0; i < kFlows; ++i) {
+    bool c1 = false, c2 = false;
+    const FlowKey k = numbered_key(i);
+    FlowEntry* e = g.find_or_insert(k, hash_key(k), 1000 + i, c1, rm);
+    FlowEntry* f = fixed.value()->find_or_insert(k, hash_key(k), 1000 + i, c2, rm);
+    ASSERT_TRUE(c1 && c2);
+    EXPECT_EQ(e->id, f->id);
+    EXPECT_EQ(g.index_of(e), fixed.value()->index_of(f));
+    e->last_ts_ns = 1000 + i;
+    entries.push_back(e);
+  }
+  EXPECT_TRUE(rm.list.empty());
+  // 4096 buckets take 8,192 flows (a quarter of their slots): 100,000 need 65,536 buckets,
+  // four doublings (a full probe window would have made one more).
+  EXPECT_GE(g.bucket_count(), 65536u);
+  EXPECT_EQ(g.counters().doublings, std::bit_width(g.bucket_count() / FlowTable::kGrowStart) - 1u);
+  EXPECT_EQ(fixed.value()->bucket_count(), 1u << 18);
+  EXPECT_EQ(fixed.value()->counters().doublings, 0u);
+  for (uint32_t i = 0; i < kFlows; ++i) {
+    bool c = true;
+    const FlowKey k = numbered_key(i);
+    ASSERT_EQ(g.find_or_insert(k, hash_key(k), 500000, c, rm), entries[i]) << i;
+    EXPECT_FALSE(c);
+  }
+  // remove() finds its flows at their new home.
+  for (uint32_t i = 0; i < kFlows; i += 10) g.remove(entries[i], RemoveReason::kClosed, rm);
+  ASSERT_EQ(rm.list.size(), kFlows / 10);
+  EXPECT_EQ(g.counters().in_use, kFlows - kFlows / 10);
+  // A sweep over the buckets in use expires what has gone idle, wherever it moved to.
+  for (uint32_t n = 0; n < g.bucket_count(); ++n) g.sweep(1000 + kFlows / 2 + 3600ull * 1000000000ull, rm);
+  const size_t expired = rm.list.size() - kFlows / 10;
+  EXPECT_EQ(g.counters().expired_idle, expired);
+  EXPECT_GT(expired, 0u);
+  EXPECT_LT(expired, kFlows - kFlows / 10);
+  // The rest are flushed, each once.
+  while (!g.flush(rm, 5000)) {
+  }
+  std::set<uint32_t> ids;
+  for (const auto& [id, why] : rm.list) ids.insert(id);
+  EXPECT_EQ(ids.size(), size_t{kFlows});
+  EXPECT_EQ(rm.list.size(), size_t{kFlows});
+  EXPECT_EQ(g.counters().in_use, 0u);
+  EXPECT_EQ(g.counters().evicted, 0u);
+}
+
+// The buckets in use never exceed the table's own (capacity / 4), and with prefault (the
+// live appliance) the table never grows: all of them are in use from the start.
+TEST(FlowTable, GrowingStopsAtTheTableSizeAndNeverWithPrefault) {
+  FlowTableConfig cfg;
+  cfg.capacity = 1u << 15;  // 8192 buckets: one doubling from kGrowStart
+  cfg.grow = true;
+  auto t = FlowTable::create(cfg);
+  ASSERT_TRUE(t);
+  Removed rm;
+  for (uint32_t i = 0; i < 2 * cfg.capacity; ++i) {  // twice the capacity: evictions, no growth past it
+    bool c;
+    const FlowKey k = numbered_key(i);
+    t.value()->find_or_insert(k, hash_key(k), 1 + i, c, rm)->last_ts_ns = 1 + i;
+  }
+  EXPECT_EQ(t.value()->bucket_count(), 8192u);
+  EXPECT_EQ(t.value()->counters().doublings, 1u);
+  EXPECT_EQ(t.value()->counters().in_use, cfg.capacity);
+  EXPECT_EQ(t.value()->counters().evicted, cfg.capacity);
+  cfg.prefault = true;
+  cfg.capacity = 1u << 16;
+  auto p = FlowTable::create(cfg);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p.value()->bucket_count(), 16384u);
 }
 
 // Flushing in bounded batches (the record ring's free room) ends every flow exactly once,

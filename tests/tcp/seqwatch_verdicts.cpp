@@ -26,6 +26,7 @@ SeqwatchRun run_seqwatch(const std::string& capture_path, bool key_vlans, uint32
   // the event ring holds far more than one burst's events and is drained after each burst.
   tcp::TcpStageConfig cfg;
   cfg.table.capacity = 1u << 16;
+  cfg.table.grow = true;  // as `seqwatch analyze` runs it
   // Flows never expire here, as tshark's conversations never do: a SYN reusing the ports of
   // a connection closed more than closed_linger before, or a keep-alive after an hour's
   // silence, is compared against tshark's reading of the same conversation. What seqwatch
