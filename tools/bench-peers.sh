@@ -4,7 +4,9 @@
 #   tshark -q -z conv,tcp, tshark -q -z io,stat,0,tcp.analysis.retransmission,
 #   tcptrace -n, tcptrace -l -n.
 # Repetitions are interleaved (rep 1 of every command, then rep 2, ...), so a change in machine
-# load hits every command alike. Each run is timed by GNU time: wall s, peak RSS (maxrss), CPU s.
+# load hits every command alike, each repetition in its own order (a fixed shuffle per
+# repetition): a command's run after a peer that has just freed ~900 MiB pays for faulting
+# fresh memory back in (0.1-0.2 s here), which a fixed order put on the same command each time. Each run is timed by GNU time: wall s, peak RSS (maxrss), CPU s.
 # Prints a markdown table (medians), the ratios seqwatch / peer with the issue's targets, and a
 # correctness cross-check: retransmitted frames by seqwatch, tshark and the generator's truth.
 #
@@ -150,7 +152,8 @@ res="$workdir/results.tsv"; : >"$res"
 maxr=$reps; [ "$treps" -gt "$maxr" ] && maxr=$treps
 load0=$(cut -d' ' -f1-3 /proc/loadavg); t0=$(date -u +'%Y-%m-%d %H:%M UTC')
 for ((r = 1; r <= maxr; r++)); do
-  for i in "${!names[@]}"; do
+  order=$(python3 -c 'import random, sys; l = list(range(int(sys.argv[2]))); random.Random(int(sys.argv[1])).shuffle(l); print(*l)' "$r" "${#names[@]}")
+  for i in $order; do
     [ "$r" -le "${nreps[$i]}" ] || continue
     c=${cmds[$i]//FILE/$file}; c=${c/#seqwatch /$SW }
     # stdout of the io,stat run is kept (the retransmission count); the rest is discarded
@@ -180,7 +183,7 @@ for line in open(res):
     runs.setdefault(int(i), []).append((float(wall), int(rss), float(usr) + float(sys_)))
 med = lambda xs: statistics.median(xs)
 row = {}
-for i, rs in runs.items():
+for i, rs in sorted(runs.items()):  # the commands' own order, whatever order they ran in
     walls = [x[0] for x in rs]
     row[i] = dict(n=len(rs), wall=med(walls), lo=min(walls), hi=max(walls),
                   cpu=med([x[2] for x in rs]), rss=max(x[1] for x in rs) / 1024.0)

@@ -16,24 +16,51 @@ RetransReport::RetransReport(size_t keep_flows, size_t max_endpoints)
     : keep_flows_(keep_flows != 0 ? keep_flows : 1), max_endpoints_(max_endpoints != 0 ? max_endpoints : 1) {}
 
 void RetransReport::add_to(Endpoints& m, const Endpoint& e, const Agg& d) {
-  auto it = m.agg.find(e);
-  if (it == m.agg.end()) {
-    if (m.agg.size() >= max_endpoints_ && !m.full) {
+  auto it = m.tally.find(e);
+  if (it == m.tally.end()) {
+    if (m.tally.size() >= max_endpoints_ && !m.no_room) {
       // Make room: endpoints with no retransmission so far are the least telling (they never
       // make a top list unless they retransmit later: their rate then covers later flows only).
-      const size_t before = m.agg.size();
-      absl::erase_if(m.agg, [](const auto& kv) { return kv.second.retx_segs == 0; });
-      limits_.endpoints_pruned += before - m.agg.size();
-      m.full = m.agg.size() > max_endpoints_ - max_endpoints_ / 4;  // freed under a quarter: stop pruning
+      const size_t before = m.tally.size();
+      absl::erase_if(m.tally, [&m](const auto& kv) {
+        if (m.retx_of(kv.second) != 0) return false;
+        if (kv.second.full != 0) m.free_full.push_back(kv.second.full - 1);
+        return true;
+      });
+      limits_.endpoints_pruned += before - m.tally.size();
+      m.no_room = m.tally.size() > max_endpoints_ - max_endpoints_ / 4;  // freed under a quarter: stop pruning
     }
-    if (m.agg.size() >= max_endpoints_) {
+    if (m.tally.size() >= max_endpoints_) {
       ++limits_.endpoints_untracked;
       return;
     }
-    it = m.agg.emplace(e, Agg{}).first;
+    it = m.tally.emplace(e, Tally{}).first;
     it->second.flows = d.flows == 0 ? 1 : 0;  // an open flow's later part, its entry pruned since: the flow counts here again
   }
-  Agg& a = it->second;
+  Tally& t = it->second;
+  if (t.full == 0) {
+    if ((d.retx_segs | d.retx_bytes | d.fast | d.spurious | d.rto | d.tail_probes | d.syn_attempts_extra | d.midack) == 0) {
+      t.flows += d.flows;
+      t.segments += d.segments;
+      t.data_bytes += d.data_bytes;
+      t.dup_acks += d.dup_acks;
+      return;
+    }
+    Agg a;  // the tally so far, then the flow below
+    a.flows = t.flows;
+    a.segments = t.segments;
+    a.data_bytes = t.data_bytes;
+    a.dup_acks = t.dup_acks;
+    if (!m.free_full.empty()) {
+      t.full = m.free_full.back() + 1;
+      m.free_full.pop_back();
+      m.full[t.full - 1] = a;
+    } else {
+      m.full.push_back(a);
+      t.full = static_cast<uint32_t>(m.full.size());
+    }
+  }
+  Agg& a = m.full[t.full - 1];
   const bool had_retx = a.retx_segs != 0;
   add_agg(a, d);
   if (!had_retx && a.retx_segs != 0) m.retransmitting.push_back(e);
@@ -60,7 +87,6 @@ void RetransReport::add_agg(Agg& a, const Agg& d) {
   a.tail_probes += d.tail_probes;
   a.dup_acks += d.dup_acks;
   a.syn_attempts_extra += d.syn_attempts_extra;
-  a.refused += d.refused;
   a.midack += d.midack;
 }
 
@@ -78,7 +104,6 @@ RetransReport::Agg RetransReport::more_than(const Agg& now, const Agg& before) {
   d.tail_probes = more(now.tail_probes, before.tail_probes);
   d.dup_acks = more(now.dup_acks, before.dup_acks);
   d.syn_attempts_extra = more(now.syn_attempts_extra, before.syn_attempts_extra);
-  d.refused = more(now.refused, before.refused);
   d.midack = more(now.midack, before.midack);
   return d;
 }
@@ -181,17 +206,17 @@ RetxWho RetransReport::who() const {
   };
   RetxWho w;
   w.retx = total_.retx_segs;
-  w.services = servers_.agg.size();
-  w.clients = clients_.agg.size();
+  w.services = servers_.tally.size();
+  w.clients = clients_.tally.size();
   // Those of `m` with retransmissions, and the top one.
   auto scan = [&](const Endpoints& m, bool with_port, uint64_t& with_retx, uint64_t& top_n, std::string& top_name) {
     for (const Endpoint& e : m.retransmitting) {
-      const auto it = m.agg.find(e);
-      if (it == m.agg.end() || it->second.retx_segs == 0) continue;
+      const Agg* a = m.find(e);
+      if (a == nullptr || a->retx_segs == 0) continue;
       ++with_retx;
-      if (it->second.retx_segs < top_n) continue;
-      if (std::string name = format(e, with_port); better(it->second.retx_segs, name, top_n, top_name)) {
-        top_n = it->second.retx_segs;
+      if (a->retx_segs < top_n) continue;
+      if (std::string name = format(e, with_port); better(a->retx_segs, name, top_n, top_name)) {
+        top_n = a->retx_segs;
         top_name = std::move(name);
       }
     }
@@ -203,10 +228,11 @@ RetxWho RetransReport::who() const {
     uint64_t retx = 0, services_with_retx = 0;
   };
   absl::flat_hash_map<Endpoint, Host, absl::Hash<Endpoint>> hosts;
-  for (const auto& [e, a] : servers_.agg) {
+  for (const auto& [e, t] : servers_.tally) {
     Host& h = hosts[Endpoint{e.addr, 0, e.family}];
-    h.retx += a.retx_segs;
-    h.services_with_retx += a.retx_segs != 0;
+    const uint64_t retx = servers_.retx_of(t);
+    h.retx += retx;
+    h.services_with_retx += retx != 0;
   }
   w.server_hosts = hosts.size();
   for (const auto& [e, h] : hosts) {
@@ -394,21 +420,22 @@ uint64_t ack_clocked(const A& a) {
 
 double rate(uint64_t retx, uint64_t segs) { return segs ? static_cast<double>(retx) / static_cast<double>(segs) : 0.0; }
 
-// The n entries with the most retransmissions (ties: by formatted key, so output is stable).
-// `keys`: the entries of `m` with retransmissions (every other entry has none).
-template <class M, class K, class F>
-std::vector<std::pair<std::string, const typename M::mapped_type*>> top_of(const M& m, const K& keys, size_t n,
-                                                                           F&& name) {
-  std::vector<std::pair<const typename M::key_type*, const typename M::mapped_type*>> v;
-  v.reserve(keys.size());
-  for (const auto& k : keys)
-    if (const auto it = m.find(k); it != m.end()) v.emplace_back(&it->first, &it->second);
+// The n endpoints of `m` with the most retransmissions (ties: by formatted key, so output is
+// stable), from those with retransmissions (m.retransmitting: every other one has none).
+template <class M, class F>
+auto top_of(const M& m, size_t n, F&& name) {
+  using A = std::remove_pointer_t<decltype(m.find(m.retransmitting.front()))>;
+  using K = typename decltype(m.retransmitting)::value_type;
+  std::vector<std::pair<const K*, A*>> v;
+  v.reserve(m.retransmitting.size());
+  for (const auto& k : m.retransmitting)
+    if (A* a = m.find(k); a != nullptr) v.emplace_back(&k, a);
   const size_t keep = std::min(n, v.size());
   // Rank by count first; names are formatted only for the candidates that can make the list.
   std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) { return x.second->retx_segs > y.second->retx_segs; });
   size_t cut = keep;
   while (cut < v.size() && keep != 0 && v[cut].second->retx_segs == v[keep - 1].second->retx_segs) ++cut;
-  std::vector<std::pair<std::string, const typename M::mapped_type*>> out;
+  std::vector<std::pair<std::string, A*>> out;
   for (size_t i = 0; i < cut; ++i) out.emplace_back(name(*v[i].first), v[i].second);
   std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
     return x.second->retx_segs != y.second->retx_segs ? x.second->retx_segs > y.second->retx_segs : x.first < y.first;
@@ -487,7 +514,7 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
     if (verdicts_[b] != 0) verdicts[std::string(tcp::verdict_name(b))] = verdicts_[b];
   j["verdicts"] = verdicts;
   json servers = json::array();
-  for (const auto& [k, a] : top_of(servers_.agg, servers_.retransmitting, top_n, [](const Endpoint& e) { return format(e, true); })) {
+  for (const auto& [k, a] : top_of(servers_, top_n, [](const Endpoint& e) { return format(e, true); })) {
     json s = agg(*a);
     s["service"] = k;
     servers.push_back(s);
@@ -499,8 +526,7 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
   {
     std::vector<std::pair<std::string, const Agg*>> v;
     for (const Endpoint& e : servers_.retransmitting)
-      if (const auto it = servers_.agg.find(e); it != servers_.agg.end() && it->second.syn_attempts_extra != 0)
-        v.emplace_back(format(e, true), &it->second);
+      if (const Agg* a = servers_.find(e); a != nullptr && a->syn_attempts_extra != 0) v.emplace_back(format(e, true), a);
     std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) {
       return x.second->syn_attempts_extra != y.second->syn_attempts_extra
                  ? x.second->syn_attempts_extra > y.second->syn_attempts_extra
@@ -513,7 +539,7 @@ nlohmann::json RetransReport::to_json(size_t top_n) const {
     j["top_services_by_syn_retransmissions"] = syn;
   }
   json clients = json::array();
-  for (const auto& [k, a] : top_of(clients_.agg, clients_.retransmitting, top_n, [](const Endpoint& e) { return format(e, false); })) {
+  for (const auto& [k, a] : top_of(clients_, top_n, [](const Endpoint& e) { return format(e, false); })) {
     json s = agg(*a);
     s["client"] = k;
     clients.push_back(s);

@@ -47,7 +47,7 @@ class RetransReport {
  private:
   struct Agg {
     uint64_t flows = 0, segments = 0, retx_segs = 0, fast = 0, spurious = 0, rto = 0, tail_probes = 0, dup_acks = 0;
-    uint64_t syn_attempts_extra = 0, refused = 0, midack = 0;
+    uint64_t syn_attempts_extra = 0, midack = 0;
     uint64_t data_bytes = 0, retx_bytes = 0;  // payload bytes sent and re-sent
   };
   // An endpoint in binary form (formatted only for the rows printed): a map keyed by
@@ -91,16 +91,35 @@ class RetransReport {
   static bool ranks_before(const FlowLine& x, const FlowLine& y) noexcept {
     return x.retx_segs != y.retx_segs ? x.retx_segs > y.retx_segs : x.flow_id < y.flow_id;
   }
+  // What every flow adds to its endpoint. Most endpoints never retransmit (the 1M-frame
+  // bench-peers trace: ~100k clients, 3k of them with retransmissions), so the map holds only
+  // these (64 bytes a slot with the key) and the first flow that brings a count of the rest
+  // (retransmissions, SYN re-sends, ACKs inside a segment) moves the endpoint's counts into a
+  // full Agg. Until 2026-12-05 every slot held an Agg (128 bytes): 100k clients made 16 MiB,
+  // 24 MiB while the map grew (docs/performance.md, "Report tables").
+  struct Tally {
+    uint64_t flows = 0, segments = 0, data_bytes = 0, dup_acks = 0;
+    uint32_t full = 0;  // 1 + index of the endpoint's Agg in Endpoints::full; 0 = none yet (the counts are here)
+  };
   // Flat (open addressing, no node per entry): a 100k-flow capture's ~230k lookups at the end
   // of input cost ~0.1 s with std::unordered_map's nodes.
-  using EndpointMap = absl::flat_hash_map<Endpoint, Agg, absl::Hash<Endpoint>, std::equal_to<Endpoint>,
-                                          util::HugeAllocator<std::pair<const Endpoint, Agg>>>;
-  // Services or clients: the aggregates, and the keys of those with retransmissions (the
-  // only ones a top list can show: ranking them never walks the whole map).
+  using EndpointMap = absl::flat_hash_map<Endpoint, Tally, absl::Hash<Endpoint>, std::equal_to<Endpoint>,
+                                          util::HugeAllocator<std::pair<const Endpoint, Tally>>>;
+  // Services or clients: their tallies, the full aggregates of those with more than tallies,
+  // and the keys of those with retransmissions (the only ones a top list can show: ranking
+  // them never walks the whole map).
   struct Endpoints {
-    EndpointMap agg;
+    EndpointMap tally;
+    std::vector<Agg> full;
+    std::vector<uint32_t> free_full;  // indexes in `full` of pruned endpoints, for reuse
     std::vector<Endpoint> retransmitting;
-    bool full = false;  // pruning no longer frees room: new endpoints go untracked
+    bool no_room = false;  // pruning no longer frees room: new endpoints go untracked
+    // The endpoint's full aggregate; null when it has none (it never retransmitted).
+    const Agg* find(const Endpoint& e) const {
+      const auto it = tally.find(e);
+      return it != tally.end() && it->second.full != 0 ? &full[it->second.full - 1] : nullptr;
+    }
+    uint64_t retx_of(const Tally& t) const { return t.full != 0 ? full[t.full - 1].retx_segs : 0; }
   };
   // Adds `d` to endpoint `e`'s aggregate, created if there is room (see the class comment;
   // counted when not).

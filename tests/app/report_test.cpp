@@ -102,6 +102,53 @@ TEST(Report, PrunesEndpointsWithoutRetransmissionsFirst) {
   EXPECT_EQ(j["flows"].get<uint64_t>(), 42u);  // totals: every flow
 }
 
+// A service or client keeps only a tally (flows, segments, bytes, duplicate ACKs) until a
+// flow brings a retransmission-side count; its row then covers every flow it had, the
+// quiet ones before included. One with such counts but no retransmission (ACKs inside a
+// segment) is still pruned first, and its full aggregate is reused.
+TEST(Report, EndpointRowsCoverTheirQuietFlowsBeforeTheFirstRetransmission) {
+  RetransReport r(100, 16);
+  for (uint32_t i = 1; i <= 3; ++i) {  // client 1: three quiet flows (data, duplicate ACKs)
+    event::FlowRecord q = flow(i, 1, 1, 0);
+    q.count[0].data_bytes = 1000;
+    q.count[1].dup_acks = 2;
+    r.add(q);
+  }
+  event::FlowRecord m = flow(4, 2, 2, 0);  // client 2: an ACK inside a segment, no retransmission
+  m.totals.midack_count = 1;
+  r.add(m);
+  event::FlowRecord lossy = flow(5, 1, 1, 4);
+  lossy.count[0].data_bytes = 500;
+  lossy.count[0].retx_bytes = 100;
+  lossy.count[0].fast_retx = 1;
+  r.add(lossy);
+  auto j = r.to_json(10);
+  ASSERT_EQ(j["top_clients"].size(), 1u) << j.dump();
+  const auto& c = j["top_clients"][0];
+  EXPECT_EQ(c["client"], "10.0.0.1");
+  EXPECT_EQ(c["flows"].get<uint64_t>(), 4u);
+  EXPECT_EQ(c["segments"].get<uint64_t>(), 4u * 150u);
+  EXPECT_EQ(c["data_bytes"].get<uint64_t>(), 3500u);
+  EXPECT_EQ(c["dup_acks"].get<uint64_t>(), 6u);
+  EXPECT_EQ(c["retx_segments"].get<uint64_t>(), 4u);
+  EXPECT_EQ(c["retx_bytes"].get<uint64_t>(), 100u);
+  EXPECT_EQ(c["fast_retx"].get<uint64_t>(), 1u);
+  EXPECT_EQ(j["top_services"][0]["flows"].get<uint64_t>(), 4u);
+  // 20 more quiet clients: the table of 16 is pruned, client 2 (no retransmission) with it;
+  // client 2 again later starts afresh, and client 1 kept its row.
+  for (uint32_t c2 = 100; c2 < 120; ++c2) r.add(flow(c2, c2, 1, 0));
+  event::FlowRecord again = flow(300, 2, 2, 2);
+  r.add(again);
+  j = r.to_json(10);
+  ASSERT_EQ(j["top_clients"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["top_clients"][0]["client"], "10.0.0.1");
+  EXPECT_EQ(j["top_clients"][0]["flows"].get<uint64_t>(), 4u);
+  EXPECT_EQ(j["top_clients"][1]["client"], "10.0.0.2");
+  EXPECT_EQ(j["top_clients"][1]["flows"].get<uint64_t>(), 1u);
+  EXPECT_EQ(j["top_clients"][1]["retx_segments"].get<uint64_t>(), 2u);
+  EXPECT_GT(j["report_limits"]["endpoints_pruned"].get<uint64_t>(), 0u);
+}
+
 TEST(Report, StopsTrackingNewEndpointsWhenAllRetransmitAndCountsThem) {
   RetransReport r(100, 16);
   for (uint32_t c = 1; c <= 40; ++c) r.add(flow(c, c, 1, 1));  // every client retransmits
