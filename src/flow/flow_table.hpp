@@ -6,7 +6,7 @@
 //    A key lives in its home bucket (the signature's low bits) or the next one; bucket
 //    count = capacity / 4 rounded up to a power of two, so the table is at most half full.
 //    With `grow` (offline analysis) only the first buckets are in use at first and their
-//    number doubles whenever the flows would fill them more than half: memory follows the
+//    number doubles whenever the flows fill a quarter of their slots: memory follows the
 //    flows (a doubling moves the keys whose next signature bit is set, reading no entry);
 //  * entries: `capacity` FlowEntry records (320 bytes, 5 cache lines), handed out from a
 //    free list; a FIFO of inserted entries (4 bytes each) ranks one-way flows for eviction.
@@ -63,7 +63,7 @@ struct FlowTableConfig {
   bool prefault = false;
   // Start with kGrowStart buckets in use and double them as flows arrive (up to capacity / 4),
   // instead of spreading the first flows over all of them: at 100k flows in a 1M-flow table
-  // 2 MiB of buckets are touched instead of 16. A doubling rewrites the buckets in use on the
+  // 4 MiB of buckets are touched instead of 16. A doubling rewrites the buckets in use on the
   // inserting thread (at 1M flows ~64 MiB: tens of ms), so only where input waits for the
   // worker (`seqwatch analyze`), never on a live port. Ignored with prefault.
   bool grow = false;
