@@ -63,9 +63,9 @@ struct FlowTableConfig {
   bool prefault = false;
   // Start with kGrowStart buckets in use and double them as flows arrive (up to capacity / 4),
   // instead of spreading the first flows over all of them: at 100k flows in a 1M-flow table
-  // 4 MiB of buckets are touched instead of 16. A doubling rewrites the buckets in use on the
-  // inserting thread (at 1M flows ~64 MiB: tens of ms), so only where input waits for the
-  // worker (`seqwatch analyze`), never on a live port. Ignored with prefault.
+  // 4 MiB of buckets are touched instead of 16. A doubling walks the buckets in use on the
+  // inserting thread (the last one of a 4M-flow table 32 MiB: tens of ms), so only where input
+  // waits for the worker (`seqwatch analyze`), never on a live port. Ignored with prefault.
   bool grow = false;
 };
 
