@@ -44,12 +44,19 @@ nlohmann::json summary_json(const runtime::WorkerState& st, const PayloadMatcher
 }
 
 std::string same_output(const std::vector<std::pair<std::string, std::string>>& setting_and_path) {
+  // Only a file that opening truncates can be overwritten: a regular file, or one that does not
+  // exist yet. Outputs may share /dev/null, a FIFO or a terminal as they share stdout ("-").
+  auto shareable = [](const std::string& p) {
+    std::error_code ec;
+    const auto st = std::filesystem::status(p, ec);
+    return p.empty() || p == "-" || (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st));
+  };
   for (size_t i = 0; i < setting_and_path.size(); ++i) {
     const auto& [a, pa] = setting_and_path[i];
-    if (pa.empty() || pa == "-") continue;
+    if (shareable(pa)) continue;
     for (size_t k = i + 1; k < setting_and_path.size(); ++k) {
       const auto& [b, pb] = setting_and_path[k];
-      if (pb.empty() || pb == "-") continue;
+      if (shareable(pb)) continue;
       std::error_code ea, eb;
       const auto ca = std::filesystem::weakly_canonical(pa, ea), cb = std::filesystem::weakly_canonical(pb, eb);
       if (ea || eb ? pa == pb : ca == cb)

@@ -20,7 +20,8 @@ nlohmann::json summary_json(const runtime::WorkerState& st, const PayloadMatcher
                             const std::vector<uint64_t>& rule_hits);
 // Two outputs named the same file would overwrite each other: the message naming both
 // settings, or "" when every path is distinct ("" paths are outputs turned off; "-" is
-// standard output, which two outputs may share as whole lines).
+// standard output, which two outputs may share as whole lines, and so may /dev/null, a FIFO or
+// anything else that exists and is not a regular file).
 std::string same_output(const std::vector<std::pair<std::string, std::string>>& setting_and_path);
 // libpcap's error when it stops reading a capture, with a hint where the stop is libpcap's
 // limit rather than damage (a pcapng file with interfaces of several link types, which
