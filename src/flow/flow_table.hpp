@@ -433,6 +433,19 @@ void FlowTable::remove(FlowEntry* e, RemoveReason why, OnRemove&& on_remove) noe
 
 template <class OnRemove>
 void FlowTable::sweep(uint64_t now_ns, OnRemove&& on_remove) noexcept {
+  // Pipelined over calls (one per burst): the bucket lines two calls ahead are prefetched,
+  // and for the buckets of the next call the first line of every entry they name (what
+  // expired() reads), so that this call finds both in cache instead of stalling on a
+  // bucket miss and then on each of its entries' in turn (~8% of a worker at 100k flows).
+  // Read-only: buckets and entries may change before their call comes, which only makes a
+  // prefetch useless.
+  const uint32_t k = cfg_.sweep_buckets;
+  for (uint32_t n = 0; n < k; ++n) {
+    __builtin_prefetch(&buckets_[(sweep_pos_ + 2 * k + n) & mask_]);
+    const Bucket& nb = buckets_[(sweep_pos_ + k + n) & mask_];
+    for (unsigned s = 0; s < kSlots; ++s)
+      if (nb.idx[s] != 0) __builtin_prefetch(&entries_[nb.idx[s] - 1]);
+  }
   for (uint32_t n = 0; n < cfg_.sweep_buckets; ++n) {
     const uint32_t bi = sweep_pos_;
     sweep_pos_ = (sweep_pos_ + 1) & mask_;
