@@ -2,9 +2,31 @@
 
 #include <nmmintrin.h>
 
+#include <bit>
+#include <cstddef>
+
 namespace seqwatch::flow {
 
-bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlans) noexcept {
+namespace {
+
+// hash_key() over the key's six 8-byte words in order. Two CRC32C lanes. CRC is affine in
+// its start value: two lanes over the same words differing only in the seed differ by a
+// constant (hi == lo ^ C), i.e. 32 bits of hash, not 64. The high lane therefore reads the
+// six words in reverse order, a different linear map of the key: the signature (high 32
+// bits) then tells apart keys that share a bucket (low bits), and 64-bit collisions are as
+// rare as 64 bits make them.
+inline uint64_t hash_words(const uint64_t (&w)[6]) noexcept {
+  uint64_t lo = 0x9E3779B9u, hi = 0x85EBCA6Bu;
+  for (size_t i = 0; i < 6; ++i) {
+    lo = _mm_crc32_u64(lo, w[i]);
+    hi = _mm_crc32_u64(hi, w[5 - i]);
+  }
+  return (hi << 32) | static_cast<uint32_t>(lo);
+}
+
+}  // namespace
+
+bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlans, uint64_t* hash) noexcept {
   if (v.ip_count == 0) return false;
   uint16_t sport, dport;
   if (v.l4 == decode::L4Type::kTcp) {
@@ -18,7 +40,6 @@ bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlan
   }
   const decode::IpLayer& ip = v.inner_ip();
   const auto src = v.src_addr(ip), dst = v.dst_addr(ip);
-  key = FlowKey{};
   // Fixed-size copies and compares per family (4 or 16 bytes): inlined loads instead of
   // libc memcmp/memcpy calls with a run-time length. The order is the same as a memcmp
   // of the address bytes (big-endian compare), so the canonical key is unchanged.
@@ -36,18 +57,31 @@ bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlan
   const bool src_first = c < 0 || (c == 0 && sport <= dport);
   const uint8_t* a = src_first ? src.data() : dst.data();
   const uint8_t* b = src_first ? dst.data() : src.data();
+  // The key's six 8-byte words are made in registers, hashed from there (`hash`) and
+  // stored once: hashing a key written field by field over a zeroed struct read it back
+  // with loads that span several narrower stores still in flight, which the CPU cannot
+  // forward from them (a stall of ~15 cycles each).
+  uint64_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
   if (src.size() == 4) {
-    std::memcpy(key.addr_a.data(), a, 4);
-    std::memcpy(key.addr_b.data(), b, 4);
+    uint32_t a4, b4;
+    std::memcpy(&a4, a, 4);
+    std::memcpy(&b4, b, 4);
+    a0 = a4;
+    b0 = b4;
   } else {
-    std::memcpy(key.addr_a.data(), a, 16);
-    std::memcpy(key.addr_b.data(), b, 16);
+    std::memcpy(&a0, a, 8);
+    std::memcpy(&a1, a + 8, 8);
+    std::memcpy(&b0, b, 8);
+    std::memcpy(&b1, b + 8, 8);
   }
-  key.port_a = src_first ? sport : dport;
-  key.port_b = src_first ? dport : sport;
+  const uint16_t port_a = src_first ? sport : dport;
+  const uint16_t port_b = src_first ? dport : sport;
   dir = src_first ? Dir::kAtoB : Dir::kBtoA;
-  key.family = ip.version;
-  key.proto = ip.proto;
+  // port_a, port_b, family, proto, reserved: their bytes in FlowKey's order (little-endian).
+  static_assert(offsetof(FlowKey, port_a) == 40 && offsetof(FlowKey, port_b) == 42 && offsetof(FlowKey, family) == 44 &&
+                offsetof(FlowKey, proto) == 45 && offsetof(FlowKey, context) == 32 && offsetof(FlowKey, addr_b) == 16);
+  static_assert(std::endian::native == std::endian::little);
+  const uint64_t tail = uint64_t{port_a} | uint64_t{port_b} << 16 | uint64_t{ip.version} << 32 | uint64_t{ip.proto} << 40;
   uint64_t ctx = 0;
   if (use_vlans) {
     if (v.vlan_count != 0) [[unlikely]] {
@@ -76,25 +110,18 @@ bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlan
     ctx |= static_cast<uint64_t>(v.tunnel[0].type) << 36;
     ctx |= static_cast<uint64_t>(v.tunnel[0].key & 0x7FFFFF) << 40;
   }
-  key.context = ctx;
+  const uint64_t w[6] = {a0, a1, b0, b1, ctx, tail};
+  static_assert(sizeof w == sizeof key);
+  std::memcpy(&key, w, sizeof w);
+  if (hash != nullptr) *hash = hash_words(w);
   return true;
 }
 
 uint64_t hash_key(const FlowKey& key) noexcept {
-  // Two CRC32C lanes. CRC is affine in its start value: two lanes over the same words
-  // differing only in the seed differ by a constant (hi == lo ^ C), i.e. 32 bits of hash,
-  // not 64. The high lane therefore reads the six words in reverse order, a different
-  // linear map of the key: the signature (high 32 bits) then tells apart keys that share
-  // a bucket (low bits), and 64-bit collisions are as rare as 64 bits make them.
   uint64_t w[sizeof key / 8];
-  static_assert(sizeof key % 8 == 0);
+  static_assert(sizeof key == sizeof w);
   std::memcpy(w, &key, sizeof key);
-  uint64_t lo = 0x9E3779B9u, hi = 0x85EBCA6Bu;
-  for (size_t i = 0; i < sizeof key / 8; ++i) {
-    lo = _mm_crc32_u64(lo, w[i]);
-    hi = _mm_crc32_u64(hi, w[sizeof key / 8 - 1 - i]);
-  }
-  return (hi << 32) | static_cast<uint32_t>(lo);
+  return hash_words(w);
 }
 
 uint64_t address_pair_hash(const decode::PacketView& v, unsigned layer) noexcept {
@@ -114,7 +141,8 @@ uint64_t address_pair_hash(const decode::PacketView& v, unsigned layer) noexcept
 uint64_t spread_hash(const decode::PacketView& v, bool use_vlans) noexcept {
   FlowKey key;
   Dir dir;
-  if (v.status == decode::DecodeStatus::kOk && make_key(v, key, dir, use_vlans)) return hash_key(key);
+  uint64_t h;
+  if (v.status == decode::DecodeStatus::kOk && make_key(v, key, dir, use_vlans, &h)) return h;
   return v.ip_count != 0 ? address_pair_hash(v, v.ip_count - 1u) : 0;
 }
 

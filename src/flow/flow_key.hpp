@@ -51,7 +51,10 @@ enum class Dir : uint8_t { kAtoB = 0, kBtoA = 1 };
 // layer or no ports (the caller counts it). With use_vlans false, VLAN tags are left out
 // of the key: for SPAN ports that tag one direction and not the other (asymmetric
 // tagging), which would otherwise split every connection into two one-way flows.
-bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlans = true) noexcept;
+// With `hash` given, *hash = hash_key(key), computed from the words as they are made (no
+// reading back of the key just written).
+bool make_key(const decode::PacketView& v, FlowKey& key, Dir& dir, bool use_vlans = true,
+              uint64_t* hash = nullptr) noexcept;
 
 // 64-bit hash of a key (CRC32C of the key words, two lanes).
 uint64_t hash_key(const FlowKey& key) noexcept;

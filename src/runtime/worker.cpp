@@ -92,8 +92,9 @@ void Worker::sample(const PacketRef* pkts, uint16_t n) noexcept {
     } else {
       flow::FlowKey key;
       flow::Dir dir;
-      keyed = v.status == decode::DecodeStatus::kOk && flow::make_key(v, key, dir);
-      s.inner_hash = keyed ? flow::hash_key(key) : flow::address_pair_hash(v, v.ip_count - 1u);
+      uint64_t h = 0;
+      keyed = v.status == decode::DecodeStatus::kOk && flow::make_key(v, key, dir, true, &h);
+      s.inner_hash = keyed ? h : flow::address_pair_hash(v, v.ip_count - 1u);
     }
     // Untunnelled, a NIC's RSS hashes the ports too: the outer flow is the flow.
     if (!s.tunneled && keyed) s.outer_hash = s.inner_hash;

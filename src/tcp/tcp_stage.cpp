@@ -258,8 +258,7 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
       ++counters_.skipped;
       continue;
     }
-    if (!flow::make_key(v, keys_[i], dirs_[i], cfg_.key_vlans)) continue;
-    hashes_[i] = flow::hash_key(keys_[i]);
+    if (!flow::make_key(v, keys_[i], dirs_[i], cfg_.key_vlans, &hashes_[i])) continue;
     table_->prefetch_bucket(hashes_[i]);
     has_key_[i] = 1;
     todo[m++] = i;
