@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <tuple>
 
 #include "event/json_writer.hpp"
 
@@ -16,8 +17,13 @@ RetransReport::RetransReport(size_t keep_flows, size_t max_endpoints)
     : keep_flows_(keep_flows != 0 ? keep_flows : 1), max_endpoints_(max_endpoints != 0 ? max_endpoints : 1) {}
 
 void RetransReport::add_to(Endpoints& m, const Endpoint& e, const Agg& d) {
-  auto it = m.tally.find(e);
-  if (it == m.tally.end()) {
+  EndpointMap::iterator it;
+  if (m.tally.size() < max_endpoints_) {
+    // Room for a new one: one probe finds the endpoint or makes it.
+    bool made;
+    std::tie(it, made) = m.tally.try_emplace(e);
+    if (made) it->second.flows = d.flows == 0 ? 1 : 0;  // as below
+  } else if (it = m.tally.find(e); it == m.tally.end()) {
     if (m.tally.size() >= max_endpoints_ && !m.no_room) {
       // Make room: endpoints with no retransmission so far are the least telling (they never
       // make a top list unless they retransmit later: their rate then covers later flows only).

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <array>
+#include <cstring>
 #include <absl/container/flat_hash_map.h>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -56,9 +57,18 @@ class RetransReport {
     std::array<uint8_t, 16> addr{};
     uint16_t port = 0;  // 0 for a client (the report groups clients by address)
     uint8_t family = 0;
-    bool operator==(const Endpoint&) const = default;
+    // Word compares (`= default` compares the address with a libc memcmp call).
+    bool operator==(const Endpoint& o) const noexcept {
+      uint64_t a[2], b[2];
+      std::memcpy(a, addr.data(), 16);
+      std::memcpy(b, o.addr.data(), 16);
+      return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0 && port == o.port && family == o.family;
+    }
+    // As three words (combining the std::array hashes it as a byte range, ~3x the work).
     template <class H> friend H AbslHashValue(H h, const Endpoint& e) {
-      return H::combine(std::move(h), e.addr, e.port, e.family);
+      uint64_t a[2];
+      std::memcpy(a, e.addr.data(), 16);
+      return H::combine(std::move(h), a[0], a[1], uint32_t{e.port} | uint32_t{e.family} << 16);
     }
   };
   static std::string format(const Endpoint& e, bool with_port);
