@@ -125,6 +125,33 @@ void TcpStage::emit_active(const flow::FlowEntry& e) noexcept {
   else ++counters_.records_dropped;
 }
 
+[[gnu::always_inline]] inline TcpStage::CopyWords TcpStage::copy_words(const decode::TcpInfo& t, uint64_t hash,
+                                                                       flow::Dir dir) noexcept {
+  static_assert(offsetof(decode::TcpInfo, ack) == offsetof(decode::TcpInfo, seq) + 4 &&
+                offsetof(decode::TcpInfo, tsval) == offsetof(decode::TcpInfo, payload_len) + 4 &&
+                offsetof(decode::TcpInfo, checksum) == offsetof(decode::TcpInfo, window) + 6 &&
+                offsetof(decode::TcpInfo, flags) == offsetof(decode::TcpInfo, ip_id) + 3 &&
+                sizeof(decode::SackBlock) == 8);
+  CopyWords c;
+  uint64_t sack0;
+  uint32_t id_word;
+  std::memcpy(&c.w1, &t.seq, 8);
+  std::memcpy(&c.w2, &t.payload_len, 8);
+  std::memcpy(&c.w3, &t.window, 8);
+  std::memcpy(&id_word, &t.ip_id, 4);
+  std::memcpy(&sack0, &t.sack[0], 8);  // valid only when sack_count says so
+  c.w4 = id_word ^ (t.sack_count != 0 ? sack0 : 0);
+  c.w1 ^= hash ^ static_cast<uint64_t>(dir);
+  return c;
+}
+
+[[gnu::always_inline]] inline uint64_t TcpStage::copy_lane(const CopyWords& c) noexcept {
+  uint64_t a = _mm_crc32_u64(0, c.w1);
+  a = _mm_crc32_u64(a, c.w2);
+  a = _mm_crc32_u64(a, c.w3);
+  return _mm_crc32_u64(a, c.w4);
+}
+
 // The segment's fingerprint: its flow (the symmetric hash, VLAN and tunnel context
 // included), direction, and every header field a sender changes when it sends a segment
 // again (IPv4 identification, TCP checksum, TSval) or that the peer's progress changes
@@ -134,7 +161,7 @@ void TcpStage::emit_active(const flow::FlowEntry& e) noexcept {
 [[gnu::always_inline]] inline bool TcpStage::is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir,
                                                     unsigned ttl_low, const flow::FlowEntry& f,
                                                     uint64_t ts_ns) noexcept {
-  // The fields, read as they lie in TcpInfo (layout checked below): seq and ACK; payload
+  // The fields, read as they lie in TcpInfo (copy_words checks the layout): seq and ACK; payload
   // length and TSval; window, MSS, urgent pointer and checksum; IPv4 ID, header length and
   // flags, with the first SACK block (the newest, RFC 2018) folded in: it tells apart the
   // duplicate ACKs of one receiver, which the TCP checksum may not (a capture taken before
@@ -145,28 +172,12 @@ void TcpStage::emit_active(const flow::FlowEntry& e) noexcept {
   // the first (above any bucket index) are the 36-bit check. A different segment still in
   // the bucket passes for the same one with probability 4 x 2^-36 per segment (then the
   // evidence below decides, as for a true match: the "clock moved on" evidence at any age).
-  static_assert(offsetof(decode::TcpInfo, ack) == offsetof(decode::TcpInfo, seq) + 4 &&
-                offsetof(decode::TcpInfo, tsval) == offsetof(decode::TcpInfo, payload_len) + 4 &&
-                offsetof(decode::TcpInfo, checksum) == offsetof(decode::TcpInfo, window) + 6 &&
-                offsetof(decode::TcpInfo, flags) == offsetof(decode::TcpInfo, ip_id) + 3 &&
-                sizeof(decode::SackBlock) == 8);
-  uint64_t w1, w2, w3, sack0;
-  uint32_t id_word;
-  std::memcpy(&w1, &t.seq, 8);
-  std::memcpy(&w2, &t.payload_len, 8);
-  std::memcpy(&w3, &t.window, 8);
-  std::memcpy(&id_word, &t.ip_id, 4);
-  std::memcpy(&sack0, &t.sack[0], 8);  // valid only when sack_count says so
-  const uint64_t w4 = id_word ^ (t.sack_count != 0 ? sack0 : 0);
-  w1 ^= hash ^ static_cast<uint64_t>(dir);
-  uint64_t a = _mm_crc32_u64(0, w1);
-  uint64_t b = _mm_crc32_u64(0, w4);
-  a = _mm_crc32_u64(a, w2);
-  b = _mm_crc32_u64(b, w3);
-  a = _mm_crc32_u64(a, w3);
-  b = _mm_crc32_u64(b, w2);
-  a = _mm_crc32_u64(a, w4);
-  b = _mm_crc32_u64(b, w1);
+  const CopyWords cw = copy_words(t, hash, dir);
+  const uint64_t a = copy_lane(cw);
+  uint64_t b = _mm_crc32_u64(0, cw.w4);
+  b = _mm_crc32_u64(b, cw.w3);
+  b = _mm_crc32_u64(b, cw.w2);
+  b = _mm_crc32_u64(b, cw.w1);
   uint64_t* bucket = copy_buckets_[a & copy_mask_].e;
   uint64_t check = b << 4 | (a >> 28);  // 36 bits
   check |= uint64_t{check == 0};       // never 0 (0 = an empty entry)
@@ -269,10 +280,10 @@ void TcpStage::process_burst(const decode::PacketView* views, const PacketRef* p
   // order). Prefetching is read-only: an earlier packet of the burst may still insert or
   // evict, which only makes a prefetch useless, never wrong.
   const unsigned lead = m < kEntryAhead ? m : kEntryAhead;
-  for (unsigned j = 0; j < lead; ++j) table_->prefetch_entry(hashes_[todo[j]]);
+  for (unsigned j = 0; j < lead; ++j) prefetch_lookup(views[todo[j]], todo[j]);
   decode::TcpInfo cut;  // a segment shortened to its wire length (below)
   for (unsigned j = 0; j < m; ++j) {
-    if (j + kEntryAhead < m) table_->prefetch_entry(hashes_[todo[j + kEntryAhead]]);
+    if (j + kEntryAhead < m) prefetch_lookup(views[todo[j + kEntryAhead]], todo[j + kEntryAhead]);
     const uint16_t i = todo[j];
     // The segment's length on the wire (wire_payload_len): copied only where it differs
     // from the decoder's (TcpInfo with its SACK blocks is ~70 bytes).

@@ -133,6 +133,21 @@ class TcpStage {
   [[gnu::noinline]] void carry_counters(flow::FlowEntry& f) noexcept;
   bool is_copy(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir, unsigned ttl_low,
                const flow::FlowEntry& f, uint64_t ts_ns) noexcept;
+  // is_copy()'s fingerprint words, and its first CRC lane (which picks the bucket).
+  struct CopyWords {
+    uint64_t w1, w2, w3, w4;
+  };
+  static CopyWords copy_words(const decode::TcpInfo& t, uint64_t hash, flow::Dir dir) noexcept;
+  static uint64_t copy_lane(const CopyWords& c) noexcept;
+  // Stage 2 of process_burst for keyed segment k: its flow's entry lines and its copy-check
+  // bucket (a random line of a 512 KiB table: out of L2 beside 100k flows' entries; from
+  // the decoder's length, which a cut segment changes: rare, and then only that prefetch is
+  // of no use). always_inline: GCC 12 takes an out-of-line function (a lambda too) that
+  // only prefetches for pure and deletes its calls.
+  [[gnu::always_inline]] void prefetch_lookup(const decode::PacketView& v, uint16_t k) const noexcept {
+    table_->prefetch_entry(hashes_[k]);
+    if (copy_buckets_) __builtin_prefetch(&copy_buckets_[copy_lane(copy_words(v.tcp, hashes_[k], dirs_[k])) & copy_mask_]);
+  }
 
   // Fingerprints of recent segments, 4-way set-associative: each entry holds a 36-bit
   // check over the fields (bits 28-63), whether the peer had already sent a segment in the
