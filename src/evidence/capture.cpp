@@ -308,7 +308,10 @@ void EvidenceCapture::flow_end(FlowRef f, bool syn_unanswered) noexcept {
     open_slice(s, none, v, f, 0, kTrigSynUnanswered);
     if (s.slice != 0) end_slice(s, EndReason::kFlowEnded, none.ts_ns);
   }
-  s = FlowSlot{};
+  // Free: the next flow to take the slot resets it whole (slot_of). Only its first line is
+  // written here, the one just read: a flow's end costs one line, not three.
+  s.flow_id = 0;
+  s.slice = 0;
 }
 
 void EvidenceCapture::sample(const PacketRef& p, const decode::PacketView& v, uint64_t flow_hash,
