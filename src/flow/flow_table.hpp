@@ -436,7 +436,8 @@ void FlowTable::sweep(uint64_t now_ns, OnRemove&& on_remove) noexcept {
   // Pipelined over calls (one per burst): the bucket lines two calls ahead are prefetched,
   // and for the buckets of the next call the first line of every entry they name (what
   // expired() reads), so that this call finds both in cache instead of stalling on a
-  // bucket miss and then on each of its entries' in turn (~8% of a worker at 100k flows).
+  // bucket miss and then on each of its entries' in turn (bench_tcp at 100k flows: 5.8% of
+  // the samples in the sweep before, 2.4% after).
   // Read-only: buckets and entries may change before their call comes, which only makes a
   // prefetch useless.
   const uint32_t k = cfg_.sweep_buckets;
