@@ -3,6 +3,7 @@
 #include <x86intrin.h>
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 #include "flow/flow_key.hpp"
@@ -57,6 +58,11 @@ bool Worker::poll() noexcept {
     if ((++state_.idle_polls & 1023) == 0 && tcp_ != nullptr) {
       if (const uint64_t now = source_.now_ns(); now != 0) tcp_->sweep(now);
     }
+    // A finite input (a file, through the rehash stage's ring) is late, not quiet: leave the
+    // core to the thread that feeds this worker when they share one (`analyze -w 2` on two
+    // CPUs runs the rehash stage, two workers and the control thread). 20 us is ~100 frames
+    // of the stage's output, far below a ring's room. A live port polls on.
+    if (x_.lossless) std::this_thread::sleep_for(std::chrono::microseconds(20));
     return true;
   }
   ++state_.bursts;
