@@ -5,8 +5,8 @@ Prints one line "N passed, N failed[, N skipped]" and exits 1 if any failed or a
 missing (a build that never ran its tests must not look green).
 
 A test program that meson killed (timeout) or that died before GoogleTest wrote its report
-leaves no cases in the JUnit log; meson's testlog.json beside it still has the test with its
-result. Each such test that did not pass and has no failing case in the JUnit log counts as
+leaves no cases in the JUnit log; meson's JSON log beside it (X.json for X.junit.xml, as
+`meson test --logbase X` writes them) still has the test with its result. Each such test that did not pass and has no failing case in the JUnit log counts as
 one failure, so "0 failed" never hides a timeout."""
 import json
 import os
@@ -36,7 +36,7 @@ for path in sys.argv[1:]:
                 skipped += 1
             else:
                 passed += 1
-    testlog = os.path.join(os.path.dirname(path), "testlog.json")
+    testlog = path[: -len(".junit.xml")] + ".json" if path.endswith(".junit.xml") else path + ".json"
     try:
         with open(testlog) as f:
             results = [json.loads(line) for line in f if line.strip()]
