@@ -7,8 +7,10 @@
 # namespaces) spends most of its ~4 minutes per build waiting on traffic, one test at a time,
 # so it runs beside CPU-bound work instead of before it: the release build's kernel suite
 # beside the sanitizer build, the sanitizer build's kernel suite beside both builds' other
-# tests. The CPU-bound side runs at nice 19, so the kernel tests' iperf3, tcpdump and
-# seqwatch take the cores whenever they want them (CFS weight 1024 against 15). Each
+# tests. The CPU-bound side runs under SCHED_IDLE (`chrt --idle 0`): a kernel test's iperf3,
+# tcpdump or seqwatch that wakes up preempts it at once (at nice 19 it could wait for the
+# running task's slice, and a re-send delayed by a fraction of a millisecond reads otherwise
+# on the wire: docs/tcp-analysis.md section 14). Each
 # `meson test` writes its own logs (--logbase kernel / --logbase rest); the background run's
 # output is printed when it ends, not interleaved.
 set -uo pipefail
@@ -18,20 +20,26 @@ if [ "$(id -u)" -ne 0 ]; then exec sudo -E bash "$PWD/tools/run-tests.sh" "$@"; 
 status=0
 bash tools/install-deps.sh || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
 
-build() {  # NICE DIR MESON_OPTIONS...
-  local nice=$1 dir=$2; shift 2
+# idle or normal: the scheduling class of a build or test run (see above).
+in_class() {  # CLASS COMMAND...
+  local class=$1; shift
+  if [ "$class" = idle ]; then chrt --idle 0 "$@"; else "$@"; fi
+}
+
+build() {  # CLASS DIR MESON_OPTIONS...
+  local class=$1 dir=$2; shift 2
   # A previous run's results must not be counted if this one fails before its tests.
   rm -f "$dir"/meson-logs/*.junit.xml "$dir"/meson-logs/*.json
   echo "=== build $dir ($*) at $(date -u +%H:%M:%S)"
-  nice -n "$nice" tools/build.sh "$dir" "$@" && return 0
+  in_class "$class" tools/build.sh "$dir" "$@" && return 0
   echo "build of $dir failed"
   return 1
 }
 
-tests() {  # NICE DIR TIMEOUT_MULTIPLIER LOGBASE MESON_TEST_ARGS...
-  local nice=$1 dir=$2 mult=$3 base=$4; shift 4
+tests() {  # CLASS DIR TIMEOUT_MULTIPLIER LOGBASE MESON_TEST_ARGS...
+  local class=$1 dir=$2 mult=$3 base=$4; shift 4
   echo "=== test $dir ($base: $*) at $(date -u +%H:%M:%S)"
-  nice -n "$nice" meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 2 \
+  in_class "$class" meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 2 \
     --timeout-multiplier "$mult" --logbase "$base" "$@"
 }
 
@@ -39,7 +47,7 @@ tests() {  # NICE DIR TIMEOUT_MULTIPLIER LOGBASE MESON_TEST_ARGS...
 kernel_pid=
 kernel_start() {  # DIR TIMEOUT_MULTIPLIER
   kernel_log=$(mktemp)
-  tests 0 "$1" "$2" kernel --suite kernel >"$kernel_log" 2>&1 &
+  tests normal "$1" "$2" kernel --suite kernel >"$kernel_log" 2>&1 &
   kernel_pid=$!
 }
 kernel_wait() {
@@ -52,13 +60,13 @@ kernel_wait() {
 trap 'if [ -n "$kernel_pid" ]; then kill "$kernel_pid" 2>/dev/null; fi' EXIT
 
 logs=(build/meson-logs/kernel.junit.xml build/meson-logs/rest.junit.xml)
-if build 0 build -Dbuildtype=release; then
+if build normal build -Dbuildtype=release; then
   kernel_start build 1
   # The sanitizer build at -O1 with line tables only (-g1): GCC compiles ASan+UBSan code at
   # -O2 with full debug info about 3x slower (CI: 23 of its 40 minutes), and the reports
   # still name file and line. Asserts stay on (b_ndebug=false).
   asan_ok=0
-  build 19 build-asan -Doptimization=1 -Ddebug=true -Db_ndebug=false -Dcpp_args=-g1 \
+  build idle build-asan -Doptimization=1 -Ddebug=true -Db_ndebug=false -Dcpp_args=-g1 \
     -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false && asan_ok=1
   kernel_wait
   if [ "$asan_ok" -eq 1 ]; then
@@ -67,8 +75,8 @@ if build 0 build -Dbuildtype=release; then
   else
     status=1
   fi
-  tests 19 build 1 rest --no-suite kernel || status=1
-  if [ "$asan_ok" -eq 1 ]; then tests 19 build-asan 4 rest --no-suite kernel || status=1; fi
+  tests idle build 1 rest --no-suite kernel || status=1
+  if [ "$asan_ok" -eq 1 ]; then tests idle build-asan 4 rest --no-suite kernel || status=1; fi
   kernel_wait
 else
   status=1
