@@ -28,8 +28,6 @@ in_class() {  # CLASS COMMAND...
 
 build() {  # CLASS DIR MESON_OPTIONS...
   local class=$1 dir=$2; shift 2
-  # A previous run's results must not be counted if this one fails before its tests.
-  rm -f "$dir"/meson-logs/*.junit.xml "$dir"/meson-logs/*.json
   echo "=== build $dir ($*) at $(date -u +%H:%M:%S)"
   in_class "$class" tools/build.sh "$dir" "$@" && return 0
   echo "build of $dir failed"
@@ -59,7 +57,10 @@ kernel_wait() {
 }
 trap 'if [ -n "$kernel_pid" ]; then kill "$kernel_pid" 2>/dev/null; fi' EXIT
 
-logs=(build/meson-logs/kernel.junit.xml build/meson-logs/rest.junit.xml)
+# Every log is counted: one a failed build never wrote counts as a failure (count-tests.py),
+# and a previous run's results must not be counted if this one fails before its tests.
+rm -f build/meson-logs/*.junit.xml build/meson-logs/*.json build-asan/meson-logs/*.junit.xml build-asan/meson-logs/*.json
+logs=(build/meson-logs/{kernel,rest}.junit.xml build-asan/meson-logs/{kernel,rest}.junit.xml)
 if build normal build -Dbuildtype=release; then
   kernel_start build 1
   # The sanitizer build at -O1 with line tables only (-g1): GCC compiles ASan+UBSan code at
@@ -69,12 +70,7 @@ if build normal build -Dbuildtype=release; then
   build idle build-asan -Doptimization=1 -Ddebug=true -Db_ndebug=false -Dcpp_args=-g1 \
     -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false && asan_ok=1
   kernel_wait
-  if [ "$asan_ok" -eq 1 ]; then
-    logs+=(build-asan/meson-logs/kernel.junit.xml build-asan/meson-logs/rest.junit.xml)
-    kernel_start build-asan 4
-  else
-    status=1
-  fi
+  if [ "$asan_ok" -eq 1 ]; then kernel_start build-asan 4; else status=1; fi
   tests idle build 1 rest --no-suite kernel || status=1
   if [ "$asan_ok" -eq 1 ]; then tests idle build-asan 4 rest --no-suite kernel || status=1; fi
   kernel_wait
