@@ -120,15 +120,29 @@ for cfg in "${runs[@]}"; do
   [ "$late_dsack" -eq 0 ] || echo "note: $late_dsack more D-SACK(s) reached the client after its socket was gone (it acknowledged the server's FIN and the server its own, or a RST): counted by no socket, set apart"
   echo "kernel: TcpExtTCPTimeouts = $timeouts_k retransmission timeouts; seqwatch: $rto timeout retransmissions (rto_retx) from the client"
   # Timeouts are told from the wire by their timing (docs/tcp-analysis.md, "Fast, timeout,
-  # probe, recovery"), and two kinds of kernel timeout cannot be seen there, so seqwatch may
+  # probe, recovery"), and some kernel timeouts cannot be seen there, so seqwatch may
   # count fewer, never more: (1) the kernel counts the timeout when its timer fires, then skips
   # the re-send while the original is still in a host queue (TcpExtTCPSpuriousRtxHostQueues:
   # in IPv6 runs the first SYN waits ~1 s for neighbour discovery); (2) a timeout that fires
   # within kClockedUs (10 ms) of a duplicate ACK looks like a re-send clocked by that ACK
   # (seen about once per hundred timeouts in runs without SACK). Allowed: the host-queue
-  # skips plus one in ten (at least one).
+  # skips plus one in ten (at least one). A sender whose minimum RTO was lowered adds a
+  # third kind: (3) a timeout sooner after the ACK moved than any 20 ms timer (most likely:
+  # a tail-loss probe that could not go out, after which Linux re-arms the retransmission
+  # timer from the head's own send time, not from the ACK: tcp_rearm_rto), and its backed-off
+  # successors in loss recovery amid SACKs; seqwatch keeps no send time per segment and
+  # cannot tell those from recovery re-sends. Seen twice, both under CPU load: a CI run (3 of
+  # the kernel's 5) and a run here (4 of 6; on the wire the two left are a head re-sent
+  # 13.5 ms after the ACK moved and 37.7 ms after its own send, then the same head 56 ms
+  # later, its backoff), where 66 other runs, traced with ftrace (tools/kernel-rto-trace.sh),
+  # matched the kernel's timeouts segment for segment. There: one in five (at least two).
+  # docs/tcp-analysis.md, "Timers shorter than 200 ms".
   hostq_k=$(awk '$1 == "TcpExtTCPSpuriousRtxHostQueues" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
-  rto_min=$((timeouts_k - hostq_k - (timeouts_k + 9) / 10))
+  case " $cfg " in
+    *tcp_rto_min_us=*) rto_slack=$(((timeouts_k + 4) / 5)); [ "$rto_slack" -ge 2 ] || rto_slack=2 ;;
+    *) rto_slack=$(((timeouts_k + 9) / 10)) ;;
+  esac
+  rto_min=$((timeouts_k - hostq_k - rto_slack))
   [ "$rto_min" -ge 0 ] || rto_min=0
   [ "$rto" -eq "$timeouts_k" ] || echo "note: $((timeouts_k - rto)) kernel timeout(s) not seen as such on the wire ($hostq_k re-send(s) skipped in a host queue); accepted down to $rto_min"
   # For reading: the client's timer fires on its kernel's tick, so a segment marked as a
