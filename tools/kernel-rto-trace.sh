@@ -34,7 +34,8 @@ T=/sys/kernel/tracing
 IFS=';' read -r -a runs <<<"$cfgs"
 events="$T/events/tcp/tcp_cong_state_set/enable $T/events/tcp/tcp_retransmit_skb/enable"
 stop_tracing() { echo 0 >"$T/tracing_on"; for e in $events; do echo 0 >"$e"; done; }
-trap stop_tracing EXIT
+buffer_kb=$(cat "$T/buffer_size_kb")
+trap 'stop_tracing; echo "$buffer_kb" >"$T/buffer_size_kb"' EXIT  # leave ftrace as found
 echo 16384 >"$T/buffer_size_kb"
 mkdir -p "$out"
 n=0 bad=0
