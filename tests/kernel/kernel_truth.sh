@@ -138,8 +138,8 @@ for cfg in "${runs[@]}"; do
   # own send, then the same head 56 ms later, its backoff), where 121 other runs, traced with
   # ftrace (tools/kernel-rto-trace.sh; 103 of this setting, beside busy loops or a
   # compilation), matched the kernel's timeouts segment for segment. There: one in five (at
-  # least two). A run short of
-  # more than the host-queue skips keeps its capture beside the build's logs, for reading.
+  # least two). A run short of more than the host-queue skips keeps its capture beside the
+  # build's logs, for reading.
   # docs/tcp-analysis.md, "Timers shorter than 200 ms".
   hostq_k=$(awk '$1 == "TcpExtTCPSpuriousRtxHostQueues" {n += $4} END {print n + 0}' "$tmp/cap.pcap.nstat")
   case " $cfg " in
