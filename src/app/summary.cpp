@@ -228,6 +228,8 @@ nlohmann::json engine_summary(const runtime::Engine& engine, const PayloadMatche
                   {"payload_events_dropped", st.payload_events_dropped}, {"backpressure_waits", st.backpressure}};
   // Exact copies (SPAN duplication): left out of every flow counter above.
   j["duplicate_packets"] = tcnt.copies;
+  // The same bytes one routed hop on, past tcp.copy_window_ms, without an ID or TSval: re-sends.
+  j["late_hop_matches"] = tcnt.late_hop_matches;
   // Flows whose segments were TSO/GSO/GRO aggregates: their counts are captured frames.
   j["super_segment_flows"] = tcnt.super_segment_flows;
   j["not_delivered"] = engine.input_dropped();
@@ -273,6 +275,12 @@ void print_engine_report(std::FILE* out, const std::string& title, const runtime
                     "duplication or a duplicating network; verdict duplicate_packet, left out of the counts above\n",
                copies, 100.0 * static_cast<double>(copies) / static_cast<double>(all));
   }
+  if (const uint64_t late = j["late_hop_matches"].get<uint64_t>(); late != 0)
+    fmt::print(out, "  LATE COPIES?   {} TCP segments were the same bytes as one seen more than tcp.copy_window_ms before, one "
+                    "routed hop further on (the other TTL parity), without an IPv4 ID or timestamps to tell a copy from a "
+                    "re-send: analysed as re-sends. If the capture holds both sides of a router (a SPAN session on both "
+                    "ports), its queue held them that long: raise tcp.copy_window_ms (at most 1000)\n",
+               late);
   if (const uint64_t sup = j["super_segment_flows"].get<uint64_t>(); sup != 0)
     fmt::print(out, "  SUPER-SEGMENTS {} flows carried segments longer than the receiver's MSS: TSO/GSO aggregates captured "
                     "on the sending host, or GRO ones on the receiving host. Their segment counts and retransmission rates "

@@ -415,6 +415,7 @@ tcp::TcpStageCounters Engine::merged_tcp() const {
     m.records_dropped += c.records_dropped;
     m.restarts += c.restarts;
     m.copies += c.copies;
+    m.late_hop_matches += c.late_hop_matches;
     m.carries += c.carries;
     m.active_records += c.active_records;
     m.saturated_flows += c.saturated_flows;

@@ -209,16 +209,23 @@ void TcpStage::emit_active(const flow::FlowEntry& e) noexcept {
       // for neighbour resolution, a deep queue): no window, no age (which wraps) needed.
       copy = true;
     } else if (t.ip_id != 0 || (ts && age >= kTsTickUs)) {
-      // A SYN (or SYN/ACK) is re-sent a timeout later (>= 1 s) with a newer TSval, so an
-      // equal nonzero TSval on one seen one routed hop further on (the other TTL parity) is
-      // its copy at any age: a router that holds SYNs for neighbour resolution forwards them
-      // together, seconds late, and the "moved on" evidence above misses one in 8 (3 bits).
-      // (Both pieces of evidence: a tool re-sending a prebuilt SYN keeps its TSval, but not
-      // its path.)
+      // Two pieces of identity evidence make a copy at any age: an equal IPv4 ID (or an
+      // equal nonzero TSval a tick or more later) AND one routed hop further on (the other
+      // TTL parity). A sender's re-send carries a new ID and a newer TSval; a frame one hop
+      // on with the old ones is the same transmission, however long the router queued it
+      // (a deep queue between two mirrored ports; a router holding SYNs for neighbour
+      // resolution, seconds). The "moved on" evidence above misses one such copy in 8 (3
+      // bits). Either piece alone holds for the window only: IDs come round (and some
+      // stacks keep one), and a tool re-sending a prebuilt segment keeps its TSval, but
+      // not its path.
       copy = age <= cfg_.copy_window_us ||
-             (ts && t.tsval != 0 && age >= kTsTickUs && other_hop && (t.flags & decode::kTcpSyn));
+             (other_hop && (t.ip_id != 0 || (ts && t.tsval != 0 && age >= kTsTickUs)));
     } else if (other_hop) {
+      // The TTL parity alone (IPv6 or IPv4 ID 0, no timestamps): the window. Past it, a
+      // router between two mirrored ports queued it longer (or the path changed): counted,
+      // so the report can say so (tcp.copy_window_ms goes up to 1 s).
       copy = age <= cfg_.copy_window_us;
+      counters_.late_hop_matches += !copy;
     } else if (((bucket[k] >> kCopyPairBit) & 1) && seen_ttl == ttl_low) {
       // Its copy one routed hop further on was seen: both capture points have shown that
       // transmission, so the same bytes again with the original's very TTLs (modulo 4: not

@@ -75,6 +75,9 @@ struct alignas(64) TcpStageCounters {
   uint64_t active_records = 0;  // active-timeout records of flows that go on
   uint64_t restarts = 0;        // reused ports: a flow ended and a new one began on its 4-tuple
   uint64_t copies = 0;          // exact copies of a recent segment (duplicate_packet): not analysed
+  // Segments equal to one seen past the copy window, one routed hop further on, with no
+  // other identity evidence (IPv6 or IPv4 ID 0, no timestamps): analysed as re-sends.
+  uint64_t late_hop_matches = 0;
   uint64_t carries = 0;         // a long flow's counters moved into the carry table
   uint64_t saturated_flows = 0; // flows whose counters saturated (carry table full): records are lower bounds
   uint64_t super_segment_flows = 0;  // ended flows that carried segments longer than the receiver's MSS (TSO/GSO/GRO)
