@@ -377,7 +377,6 @@ struct FieldFrame {
   bool timestamps = false;  // TCP timestamps option present
   uint32_t tsval = 0;       // with it
   bool rst = false;         // RST flag
-  bool syn = false;         // SYN flag
   unsigned ttl_low = 0;  // low 2 bits of the outermost + innermost IP header's TTL / hop limit (one header: its own)
   std::string fingerprint;
 };
@@ -432,7 +431,6 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
   f.timestamps = !c[17].empty();
   f.tsval = static_cast<uint32_t>(std::strtoul(c[17].c_str(), nullptr, 10));
   f.rst = (std::strtoul(c[13].c_str(), nullptr, 0) & 0x04) != 0;
-  f.syn = (std::strtoul(c[13].c_str(), nullptr, 0) & 0x02) != 0;
   {
     // The IP layers in frame order (frame.protocols), each taking the next value of its
     // family's field (ip.ttl lists the IPv4 headers, ipv6.hlim the IPv6 ones, outermost first).
@@ -455,8 +453,8 @@ std::optional<FieldFrame> parse(std::string_view line, std::string& why) {
 
 // The rule of tcp_stage.cpp (is_copy), written from the fields: a frame is a copy when an
 // earlier analysed frame has the same fingerprint, at most kWindowUs before it with an
-// IPv4 identification, or (timestamps option) at least kTsTickUs after it (a SYN with a
-// nonzero TSval that late and the other TTL parity: at any age); at most
+// IPv4 identification, or (timestamps option) at least kTsTickUs after it (either of them
+// with the other TTL parity, the TSval nonzero: at any age); at most
 // kWindowUs before with a TTL sum of the other parity than that frame's (one routed hop
 // further on); never when that frame's copy one hop further on was seen and this one has its
 // very TTL sum (modulo 4: a second transmission at the same point); at any age while the
@@ -487,10 +485,11 @@ std::vector<bool> oracle(const std::vector<FieldFrame>& frames, const SeqwatchRu
       if (f.timestamps && (sender_tsval & 7) != (f.tsval & 7)) {
         is_copy = true;  // the sender's clock moved on: at any age
       } else if (f.ip_id != 0 || (f.timestamps && age >= kTsTickUs)) {
-        // A SYN with an equal nonzero TSval at least a tick later and the other TTL parity:
-        // at any age (seqwatch's age wraps at 2^24 us, 16.8 s: a copy that late is not in the corpus).
-        is_copy = age >= 0 && (age <= kWindowUs || (f.syn && f.timestamps && f.tsval != 0 && age >= kTsTickUs &&
-                                                    other_hop));
+        // With the other TTL parity, an IPv4 identification or an equal nonzero TSval at
+        // least a tick later: at any age (seqwatch's age wraps at 2^24 us, 16.8 s: a copy
+        // that late is not in the corpus).
+        is_copy = (age >= 0 && age <= kWindowUs) ||
+                  (other_hop && (f.ip_id != 0 || (f.timestamps && f.tsval != 0 && age >= kTsTickUs)));
       } else if (other_hop) {
         is_copy = age >= 0 && age <= kWindowUs;
       } else if (it->second.paired && f.ttl_low == it->second.ttl_low) {
