@@ -451,6 +451,35 @@ TEST(Cli, SuperSegmentsFromOffloadsAreReported) {
   EXPECT_EQ(demo["super_segment_flows"], 0);
 }
 
+// A SPAN session on both sides of a router whose queue held a segment past
+// tcp.copy_window_ms: without an IPv4 ID or timestamps the TTL one lower is the only sign
+// of a copy, and it holds for the window only. The segment is analysed as a re-send, but
+// counted apart (summary late_hop_matches) and the report names the remedy; with the window
+// raised it is a copy (docs/tcp-analysis.md section 16).
+TEST(Cli, LateCopiesOneHopOnAreReportedWithTheirRemedy) {
+  std::vector<uint8_t> late = tcp_frame(0x18, "hello", 1001, 5001, false);
+  late[14 + 8] = 63;  // one routed hop further on, 1 s later (write_pcap: a frame per second)
+  const std::string f = write_pcap("late-hop-copy.pcap", {tcp_frame(0x02, "", 1000, 0, false),
+                                                          tcp_frame(0x12, "", 5000, 1001, true),
+                                                          tcp_frame(0x10, "", 1001, 5001, false),
+                                                          tcp_frame(0x18, "hello", 1001, 5001, false), late});
+  const auto j = analyze_json(f, "auto");
+  EXPECT_EQ(j["late_hop_matches"], 1);
+  EXPECT_EQ(j["duplicate_packets"], 0);
+  const CmdResult r = run(exe() + " analyze '" + f + "'");
+  ASSERT_TRUE(seqwatch::test::analyze_succeeded(r)) << r.out;
+  EXPECT_NE(r.out.find("LATE COPIES?   1 TCP segments were the same bytes as one seen more than tcp.copy_window_ms "
+                       "before, one routed hop further on"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("raise tcp.copy_window_ms (at most 1000)"), std::string::npos) << r.out;
+  const auto k = analyze_json(f, "auto", "--copy-window-ms 1000");
+  EXPECT_EQ(k["late_hop_matches"], 0);
+  EXPECT_EQ(k["duplicate_packets"], 1);
+  const CmdResult q = run(exe() + " analyze '" + f + "' --copy-window-ms 1000");
+  EXPECT_EQ(q.out.find("LATE COPIES?"), std::string::npos) << q.out;
+}
+
 // A pcapng file whose interfaces have different link types (what `dumpcap -i any -i eth0`
 // or mergecap of an Ethernet and a raw-IP capture writes; libpcap stops reading at the
 // second interface): data/demo.pcap with half of its connections moved, Ethernet header
