@@ -174,6 +174,13 @@ for cfg in "${runs[@]}"; do
      [ "$rto_events" -ne "$rto" ]; then
     echo "FAIL: seqwatch disagrees with the client kernel"
     cat "$tmp/report.txt"
+    if [ "$span" -eq 1 ]; then  # which frames: the log alone must tell (CI keeps no capture)
+      case $client in *:*) src_field=ipv6.src ;; *) src_field=ip.src ;; esac
+      tshark -r "$tmp/cap.pcap" -Y "tcp && !icmp && !icmpv6 && $src_field == $client" -E occurrence=l -T fields \
+        -e frame.number -e frame.time_epoch -e sll.pkttype -e ip.id -e tcp.seq_raw -e tcp.len -e tcp.flags \
+        >"$tmp/span.tsv" 2>/dev/null || true
+      python3 "$src/tests/kernel/span_unmatched.py" "$tmp/events.jsonl" "$client" "$tmp/span.tsv" || true
+    fi
     failures=$((failures + 1))
     keep_failed_capture "$tmp/cap.pcap" "$tmp/cap.pcap.nstat" "kernel-truth-fail-$failures"
   fi
