@@ -230,6 +230,8 @@ nlohmann::json engine_summary(const runtime::Engine& engine, const PayloadMatche
   j["duplicate_packets"] = tcnt.copies;
   // The same bytes one routed hop on, past tcp.copy_window_ms, without an ID or TSval: re-sends.
   j["late_hop_matches"] = tcnt.late_hop_matches;
+  // The same bytes, IPv4 ID or TSval included, on the same path past the window: re-sends.
+  j["late_id_matches"] = tcnt.late_id_matches;
   // Flows whose segments were TSO/GSO/GRO aggregates: their counts are captured frames.
   j["super_segment_flows"] = tcnt.super_segment_flows;
   j["not_delivered"] = engine.input_dropped();
@@ -280,6 +282,12 @@ void print_engine_report(std::FILE* out, const std::string& title, const runtime
                     "routed hop further on (the other TTL parity), without an IPv4 ID or timestamps to tell a copy from a "
                     "re-send: analysed as re-sends. If the capture holds both sides of a router (a SPAN session on both "
                     "ports), its queue held them that long: raise tcp.copy_window_ms (at most 1000)\n",
+               late);
+  if (const uint64_t late = j["late_id_matches"].get<uint64_t>(); late != 0)
+    fmt::print(out, "  LATE COPIES?   {} TCP segments were the same bytes, IPv4 ID or TSval included, as one seen more than "
+                    "tcp.copy_window_ms before on the same path (the same TTL parity): analysed as re-sends. Either a "
+                    "mirror delivered its second copy that late (raise tcp.copy_window_ms, at most 1000) or the sender "
+                    "keeps one IPv4 ID (or a coarse TSval clock) and they are re-sends\n",
                late);
   if (const uint64_t sup = j["super_segment_flows"].get<uint64_t>(); sup != 0)
     fmt::print(out, "  SUPER-SEGMENTS {} flows carried segments longer than the receiver's MSS: TSO/GSO aggregates captured "

@@ -416,6 +416,7 @@ tcp::TcpStageCounters Engine::merged_tcp() const {
     m.restarts += c.restarts;
     m.copies += c.copies;
     m.late_hop_matches += c.late_hop_matches;
+    m.late_id_matches += c.late_id_matches;
     m.carries += c.carries;
     m.active_records += c.active_records;
     m.saturated_flows += c.saturated_flows;

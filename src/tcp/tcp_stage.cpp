@@ -220,6 +220,10 @@ void TcpStage::emit_active(const flow::FlowEntry& e) noexcept {
       // not its path.
       copy = age <= cfg_.copy_window_us ||
              (other_hop && (t.ip_id != 0 || (ts && t.tsval != 0 && age >= kTsTickUs)));
+      // Past the window on the same path: a mirror's copy that late, or a sender that keeps
+      // one IPv4 ID (a coarse TSval clock). Analysed as a re-send, counted for the report
+      // (one hop on, only TSval 0 is left: the TTL parity alone, as below).
+      if (!copy) ++(other_hop ? counters_.late_hop_matches : counters_.late_id_matches);
     } else if (other_hop) {
       // The TTL parity alone (IPv6 or IPv4 ID 0, no timestamps): the window. Past it, a
       // router between two mirrored ports queued it longer (or the path changed): counted,

@@ -78,6 +78,9 @@ struct alignas(64) TcpStageCounters {
   // Segments equal to one seen past the copy window, one routed hop further on, with no
   // other identity evidence (IPv6 or IPv4 ID 0, no timestamps): analysed as re-sends.
   uint64_t late_hop_matches = 0;
+  // Segments equal to one seen past the copy window, IPv4 ID (or TSval a tick later) included,
+  // on the same path (the same TTL parity): analysed as re-sends.
+  uint64_t late_id_matches = 0;
   uint64_t carries = 0;         // a long flow's counters moved into the carry table
   uint64_t saturated_flows = 0; // flows whose counters saturated (carry table full): records are lower bounds
   uint64_t super_segment_flows = 0;  // ended flows that carried segments longer than the receiver's MSS (TSO/GSO/GRO)

@@ -1543,6 +1543,9 @@ TEST(StageCopies, TheSendersClockMovedOnSinceTheOriginal) {
   d.send({true, C1 + 100, S1, AP, 100, 502, 20400, -1, 0, {}, 5000, 7000});
   EXPECT_EQ(d.send({true, C1, S1, AP, 100, 502, 400000, -1, 0, {}, 5000, 7000, 777}) & (kRetransmission | kDuplicatePacket),
             kRetransmission);
+  // Counted apart for the report (a mirror's copy that late, or a sender keeping its ID).
+  EXPECT_EQ(d.stage().counters().late_id_matches, 1u);
+  EXPECT_EQ(d.stage().counters().late_hop_matches, 0u);
 }
 
 // A router holding the first SYNs for neighbour resolution forwards them together, seconds
@@ -1600,6 +1603,10 @@ TEST(StageCopies, OneHopOnWithItsIdOrTsvalIsACopyAtAnyAge) {
     EXPECT_EQ(v & (kRetransmission | kDuplicatePacket), k.copy ? kDuplicatePacket : kRetransmission)
         << k.tsval << " " << k.ip_id << " " << int{k.ttl};
     EXPECT_EQ(c.stage().counters().copies, k.copy ? 1u : 0u);
+    // Not copies, counted apart: on the same path with an ID or TSval (late_id_matches), one
+    // hop on with neither (TSval 0: late_hop_matches).
+    EXPECT_EQ(c.stage().counters().late_id_matches, !k.copy && k.ttl == 64 ? 1u : 0u);
+    EXPECT_EQ(c.stage().counters().late_hop_matches, !k.copy && k.ttl == 63 ? 1u : 0u);
   }
 }
 

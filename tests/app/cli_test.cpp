@@ -478,6 +478,22 @@ TEST(Cli, LateCopiesOneHopOnAreReportedWithTheirRemedy) {
   EXPECT_EQ(k["duplicate_packets"], 1);
   const CmdResult q = run(exe() + " analyze '" + f + "' --copy-window-ms 1000");
   EXPECT_EQ(q.out.find("LATE COPIES?"), std::string::npos) << q.out;
+  // The same bytes with the same nonzero IPv4 ID on the same path, 1 s later: a mirror's copy
+  // that late, or a sender keeping its ID. A re-send by the counts, reported as such a match.
+  std::vector<uint8_t> with_id = tcp_frame(0x18, "hello", 1001, 5001, false);
+  with_id[14 + 4] = 0x12;
+  with_id[14 + 5] = 0x34;
+  const std::string g = write_pcap("late-id-copy.pcap", {tcp_frame(0x02, "", 1000, 0, false),
+                                                         tcp_frame(0x12, "", 5000, 1001, true),
+                                                         tcp_frame(0x10, "", 1001, 5001, false), with_id, with_id});
+  const auto m = analyze_json(g, "auto");
+  EXPECT_EQ(m["late_id_matches"], 1);
+  EXPECT_EQ(m["late_hop_matches"], 0);
+  EXPECT_EQ(m["duplicate_packets"], 0);
+  const CmdResult s = run(exe() + " analyze '" + g + "'");
+  EXPECT_NE(s.out.find("LATE COPIES?   1 TCP segments were the same bytes, IPv4 ID or TSval included"), std::string::npos)
+      << s.out;
+  EXPECT_EQ(analyze_json(g, "auto", "--copy-window-ms 1000")["duplicate_packets"], 1);
 }
 
 // A pcapng file whose interfaces have different link types (what `dumpcap -i any -i eth0`
