@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -277,18 +278,21 @@ void print_engine_report(std::FILE* out, const std::string& title, const runtime
                     "duplication or a duplicating network; verdict duplicate_packet, left out of the counts above\n",
                copies, 100.0 * static_cast<double>(copies) / static_cast<double>(all));
   }
-  if (const uint64_t late = j["late_hop_matches"].get<uint64_t>(); late != 0)
-    fmt::print(out, "  LATE COPIES?   {} TCP segments were the same bytes as one seen more than tcp.copy_window_ms before, one "
-                    "routed hop further on (the other TTL parity), without an IPv4 ID or timestamps to tell a copy from a "
-                    "re-send: analysed as re-sends. If the capture holds both sides of a router (a SPAN session on both "
-                    "ports), its queue held them that long: raise tcp.copy_window_ms (at most 1000)\n",
-               late);
-  if (const uint64_t late = j["late_id_matches"].get<uint64_t>(); late != 0)
-    fmt::print(out, "  LATE COPIES?   {} TCP segments were the same bytes, IPv4 ID or TSval included, as one seen more than "
-                    "tcp.copy_window_ms before on the same path (the same TTL parity): analysed as re-sends. Either a "
-                    "mirror delivered its second copy that late (raise tcp.copy_window_ms, at most 1000) or the sender "
-                    "keeps one IPv4 ID (or a coarse TSval clock) and they are re-sends\n",
-               late);
+  // Segments equal to one seen past tcp.copy_window_ms, analysed as re-sends: the two
+  // readings of each kind (docs/tcp-analysis.md section 16).
+  const std::pair<const char*, const char*> late_kinds[] = {
+      {"late_hop_matches",
+       " as one seen more than tcp.copy_window_ms before, one routed hop further on (the other TTL parity), without "
+       "an IPv4 ID or timestamps to tell a copy from a re-send: analysed as re-sends. If the capture holds both sides "
+       "of a router (a SPAN session on both ports), its queue held them that long: raise tcp.copy_window_ms (at most "
+       "1000)"},
+      {"late_id_matches",
+       ", IPv4 ID or TSval included, as one seen more than tcp.copy_window_ms before on the same path (the same TTL "
+       "parity): analysed as re-sends. Either a mirror delivered its second copy that late (raise tcp.copy_window_ms, "
+       "at most 1000) or the sender keeps one IPv4 ID (or a coarse TSval clock) and they are re-sends"}};
+  for (const auto& [key, what] : late_kinds)
+    if (const uint64_t late = j[key].get<uint64_t>(); late != 0)
+      fmt::print(out, "  LATE COPIES?   {} TCP segments were the same bytes{}\n", late, what);
   if (const uint64_t sup = j["super_segment_flows"].get<uint64_t>(); sup != 0)
     fmt::print(out, "  SUPER-SEGMENTS {} flows carried segments longer than the receiver's MSS: TSO/GSO aggregates captured "
                     "on the sending host, or GRO ones on the receiving host. Their segment counts and retransmission rates "
