@@ -284,7 +284,7 @@ TsharkRun run_tshark(const std::string& capture_path) {
   for (const char* f : kFields) cmd += std::string(" -e ") + f;
   return test::run_tshark_fields<TsharkRun>(cmd, [](std::string_view line, std::string& why) {
     return parse_tshark_line(std::string(line), why);
-  });
+  }, capture_path);
 }
 
 }  // namespace seqwatch::corpus

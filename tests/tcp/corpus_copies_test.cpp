@@ -546,7 +546,7 @@ TEST(Copies, CorpusAgreesWithTheRuleFromTsharkFields) {
     const FieldRun t = test::run_tshark_fields<FieldRun>(
         "tshark -n -r " + test::shell_quote(file.path) +
             " -o tcp.analyze_sequence_numbers:FALSE -T fields -E occurrence=a" + cmd_fields,
-        parse);
+        parse, file.path);
     if (!t.error.empty()) return;
     const std::vector<bool> want = oracle(t.frames, s);
     std::lock_guard lock(mu);

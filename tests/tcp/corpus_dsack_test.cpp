@@ -85,7 +85,7 @@ TEST(CorpusDsack, SeqwatchAgreesWithTsharkFrameByFrame) {
         "tshark -n -r " + test::shell_quote(file.path) +
             " -o tcp.relative_sequence_numbers:FALSE -o tcp.analyze_sequence_numbers:FALSE -T fields -E occurrence=a"
             " -e frame.number -e tcp.ack -e tcp.options.sack_le -e tcp.options.sack_re -e tcp.options.sack.dsack_le",
-        parse);
+        parse, file.path);
     std::lock_guard lock(mu);
     if (!t.error.empty() || !s.error.empty()) {
       // Files tshark or seqwatch cannot read at all are the decode differential's business.

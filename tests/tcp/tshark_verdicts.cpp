@@ -141,7 +141,8 @@ std::optional<TsharkFrame> parse_tshark_line(std::string_view line, std::string&
 
 TsharkRun run_tshark(const std::string& capture_path) {
   TsharkRun run = test::run_tshark_fields<TsharkRun>(
-      tshark_command(capture_path), [](std::string_view line, std::string& why) { return parse_tshark_line(line, why); });
+      tshark_command(capture_path), [](std::string_view line, std::string& why) { return parse_tshark_line(line, why); },
+      capture_path);
   if (run.frames.empty() && run.exit_status != 0 && run.error.empty())
     run.error = "tshark exited " + std::to_string(run.exit_status) + ": " + run.stderr_text;
   return run;
