@@ -72,10 +72,6 @@ std::string yaml_quote(const std::string& v) {
   return q + "\"";
 }
 
-int fail(const std::string& msg) {
-  std::fprintf(stderr, "seqwatch: error: %s\n", msg.c_str());
-  return 1;
-}
 // "--set SET: KEY...: reason" lines about an override extract built are said in the words
 // of its flag: "--trim 5: reason".
 std::string in_user_words(const std::string& msg, const std::vector<AnalyzeOptions::SetWords>& words) {

@@ -1,10 +1,17 @@
 // CLI commands. Each returns the process exit code.
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
 namespace seqwatch::app {
+
+// Says "seqwatch: error: MSG" on stderr; returns exit status 1.
+inline int fail(const std::string& msg) {
+  std::fprintf(stderr, "seqwatch: error: %s\n", msg.c_str());
+  return 1;
+}
 
 struct AnalyzeOptions {
   std::string file;

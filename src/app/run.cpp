@@ -49,7 +49,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::atomic<bool> g_stop{false};      // stop: a signal or --duration
+std::atomic<bool> g_run_stop{false};      // stop: a signal or --duration
 std::atomic<int> g_signals{0};        // SIGINT/SIGTERM received
 std::atomic<bool> g_reopen{false};
 
@@ -59,14 +59,9 @@ void on_stop(int) {
     [[maybe_unused]] const ssize_t n = ::write(2, msg, sizeof msg - 1);  // async-signal-safe
     _exit(130);
   }
-  g_stop.store(true);
+  g_run_stop.store(true);
 }
 void on_hup(int) { g_reopen.store(true); }
-
-int fail(const std::string& msg) {
-  std::fprintf(stderr, "seqwatch: error: %s\n", msg.c_str());
-  return 1;
-}
 
 // A start refused because the configuration does not fit this machine (exit 2, as a
 // rejected key): `lines` are "FILE:LINE:COL: key: reason".
@@ -613,13 +608,13 @@ int run_pipeline(const RunOptions& o) {
       for (unsigned i = 0; i < engine.workers(); ++i)
         polling &= engine.worker(i).state().idle_polls + engine.worker(i).state().bursts != 0;
       if (polling) {
-        for (auto& [name, r] : replays) r->start(g_stop);
+        for (auto& [name, r] : replays) r->start(g_run_stop);
         replaying = true;
       }
     }
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - t0).count();
-    if (o.duration_s > 0 && elapsed >= o.duration_s) g_stop.store(true);
+    if (o.duration_s > 0 && elapsed >= o.duration_s) g_run_stop.store(true);
     const uint64_t now_ns = steady_ns();
     if (g_reopen.exchange(false)) {  // log rotation: the old files were renamed away
       for (auto& [what, f] : out.all()) f->reopen(now_ns);
@@ -636,7 +631,7 @@ int run_pipeline(const RunOptions& o) {
     out.report_errors();
   };
   live.begin();
-  engine.run(g_stop, sinks);
+  engine.run(g_run_stop, sinks);
   for (auto& [name, r] : replays) r->stop();
   // The last counters are judged too: a replay can end before the first stats interval.
   for (const auto& l : live.finish(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),

@@ -1,13 +1,19 @@
 // Helpers shared by the loader, the relation checks and the renderer (not installed API).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "config/config.hpp"
 
 namespace seqwatch::config::detail {
+
+// Whether a field type is a std::optional (a key that may be left unset).
+template <class T> struct is_optional : std::false_type {};
+template <class T> struct is_optional<std::optional<T>> : std::true_type {};
 
 size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate within typo distance of `word` ("" when none is close).

@@ -267,8 +267,7 @@ std::string parse_value(const YAML::Node& n, T& out, bool size) {
 
 // ---- checks ----------------------------------------------------------------------------
 
-template <class T> struct is_optional : std::false_type {};
-template <class T> struct is_optional<std::optional<T>> : std::true_type {};
+using detail::is_optional;
 
 // One check on a parsed value; "" when it passes. Checks on an optional apply to its
 // value when present, except a Custom written for the optional itself.

@@ -206,8 +206,7 @@ std::string_view to_string(TriggerType v) { return enum_name(v); }
 
 namespace {
 
-template <class T> struct is_optional : std::false_type {};
-template <class T> struct is_optional<std::optional<T>> : std::true_type {};
+using detail::is_optional;
 
 class Renderer {
  public:

@@ -6,15 +6,15 @@
 #include <cstring>
 #include <string>
 
+#include "util/units.hpp"
+
 namespace seqwatch::evidence {
 
 namespace {
 constexpr uint32_t kMaxSnap = 65535;
-constexpr uint64_t kNsPerMs = 1000000;
 constexpr uint64_t kMaxHistoryBytes = uint64_t{1} << 36;  // HistEntry::prev counts 16-byte units in 32 bits
 
 bool pow2(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
-
 
 uint32_t ring_snap(const CaptureConfig& c) { return std::max(c.trim.snap, c.sample.trim.snap); }
 

@@ -14,11 +14,11 @@
 
 #include "evidence/trigger.hpp"
 #include "tcp/verdict.hpp"
+#include "util/units.hpp"
 
 namespace seqwatch::evidence {
 
 namespace {
-constexpr uint64_t kNsPerSec = 1000000000ull;
 
 void append_decimal(std::string& out, uint64_t v);
 

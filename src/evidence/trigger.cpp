@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "decode/packet_view.hpp"
+#include "util/units.hpp"
 
 namespace seqwatch::evidence {
 
@@ -11,7 +12,6 @@ constexpr std::array<std::string_view, kTriggerBits> kNames = {
     "retransmission_storm", "dup_ack_run", "ack_in_segment", "zero_window",
     "rst", "syn_unanswered", "payload", "bpf", "verdict",
 };
-constexpr uint64_t kNsPerMs = 1000000;
 }  // namespace
 
 std::string_view trigger_name(unsigned bit) noexcept { return bit < kTriggerBits ? kNames[bit] : "unknown"; }

@@ -14,11 +14,11 @@
 
 #include <fmt/format.h>
 
+#include "util/units.hpp"
+
 namespace seqwatch::evidence {
 
 namespace {
-constexpr uint64_t kNsPerSec = 1000000000ull;
-constexpr uint64_t kNsPerMs = 1000000ull;
 
 // pcapng (draft-ietf-opsawg-pcapng): block types and option codes used here.
 constexpr uint32_t kShb = 0x0A0D0D0A;

@@ -7,11 +7,11 @@
 #include <fmt/format.h>
 
 #include "gen/pcap_writer.hpp"
+#include "util/units.hpp"
 
 namespace seqwatch::gen {
 namespace {
 
-constexpr uint64_t kNsPerSec = 1'000'000'000;
 
 uint64_t mix64(uint64_t x) {
   x ^= x >> 33;

@@ -18,9 +18,6 @@ namespace {
 // means "this maximum" (pcap_adjust_snapshot). The same for every link type seqwatch decodes.
 constexpr uint32_t kMaxSnap = 262144;
 
-constexpr uint32_t kMagicPcapUsec = 0xA1B2C3D4;
-constexpr uint32_t kMagicPcapNsec = 0xA1B23C4D;
-constexpr uint32_t kMagicPcapng = 0x0A0D0D0A;
 constexpr uint32_t kByteOrderMagic = 0x1A2B3C4D;
 
 // Pages are faulted in ahead of the reader in windows of this size with

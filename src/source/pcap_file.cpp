@@ -18,10 +18,6 @@ namespace {
 // libpcap 1.x); each burst slot holds one such frame.
 constexpr uint32_t kMaxFrame = 262144;
 
-constexpr uint32_t kMagicPcapUsec = 0xA1B2C3D4;
-constexpr uint32_t kMagicPcapNsec = 0xA1B23C4D;
-constexpr uint32_t kMagicPcapng = 0x0A0D0D0A;
-
 // libpcap reads through zlib (fopencookie): a gzip file, or a stream (a pipe, /dev/stdin, a
 // FIFO, plain or gzip), which can be read once: its first bytes, read to tell the format, are
 // handed to libpcap again ahead of the rest (len 0 for a file).

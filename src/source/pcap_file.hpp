@@ -15,6 +15,12 @@ typedef struct pcap pcap_t;
 
 namespace seqwatch {
 
+// The first four bytes of a capture file, as read in the host's byte order: classic pcap
+// (microsecond or nanosecond timestamps) and pcapng's section header block type.
+inline constexpr uint32_t kMagicPcapUsec = 0xA1B2C3D4;
+inline constexpr uint32_t kMagicPcapNsec = 0xA1B23C4D;
+inline constexpr uint32_t kMagicPcapng = 0x0A0D0D0A;
+
 enum class CaptureFormat { kPcap, kPcapNsec, kPcapng };
 
 // What a file's magic number says it is.

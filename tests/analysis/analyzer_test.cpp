@@ -8,10 +8,6 @@ namespace seqwatch::testing {
 namespace {
 
 using namespace seqwatch::tcp;
-constexpr uint8_t A = decode::kTcpAck, S = decode::kTcpSyn, F = decode::kTcpFin, R = decode::kTcpRst,
-                  P = decode::kTcpPsh;
-constexpr uint32_t CI = 1000, SI = 5000;  // client and server ISNs
-constexpr uint32_t C1 = CI + 1, S1 = SI + 1;  // first data byte of each side
 
 TEST(Analyzer, CleanHandshakeAndTransferHaveNoVerdicts) {
   Conversation c;

@@ -12,9 +12,6 @@ namespace seqwatch::testing {
 namespace {
 
 using namespace seqwatch::tcp;
-constexpr uint8_t A = decode::kTcpAck;
-constexpr uint32_t CI = 1000, SI = 5000;
-constexpr uint32_t C1 = CI + 1, S1 = SI + 1;
 
 // The record the stage builds: the entry's counters, plus what was carried.
 event::FlowRecord record_of(const flow::FlowEntry& e, CounterCarry& carry, uint32_t slot) {

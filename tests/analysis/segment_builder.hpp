@@ -15,6 +15,12 @@
 
 namespace seqwatch::testing {
 
+// The flag bytes the tests' segments carry, and the conversations' sequence numbers.
+inline constexpr uint8_t A = decode::kTcpAck, S = decode::kTcpSyn, F = decode::kTcpFin, R = decode::kTcpRst,
+                         P = decode::kTcpPsh, U = decode::kTcpUrg;
+inline constexpr uint32_t CI = 1000, SI = 5000;      // client and server ISNs
+inline constexpr uint32_t C1 = CI + 1, S1 = SI + 1;  // first data byte of each side
+
 struct Seg {
   bool from_client = true;
   uint32_t seq = 0;

@@ -13,10 +13,6 @@ namespace seqwatch::testing {
 namespace {
 
 using namespace seqwatch::tcp;
-constexpr uint8_t A = decode::kTcpAck, S = decode::kTcpSyn, F = decode::kTcpFin, R = decode::kTcpRst,
-                  P = decode::kTcpPsh, U = decode::kTcpUrg;
-constexpr uint32_t CI = 1000, SI = 5000;
-constexpr uint32_t C1 = CI + 1, S1 = SI + 1;
 // Wireshark's flags (seqwatch's own verdicts masked out where a test compares with tshark).
 constexpr uint32_t kWireshark = (1u << 15) - 1;
 

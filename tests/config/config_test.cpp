@@ -70,8 +70,6 @@ void live_paths(const YAML::Node& n, const std::string& prefix, std::set<std::st
   }
 }
 
-}  // namespace
-
 // ---- defaults, documentation, pipelines -------------------------------------------------
 
 TEST_F(ConfigTest, DefaultsFileEqualsBuiltInDefaults) {
@@ -935,3 +933,5 @@ TEST_F(ConfigTest, VerdictTriggerNamesAreChecked) {
   const std::string misplaced = error_of("evidence:\n  triggers:\n    - {type: rst, names: [dsack]}\n");
   EXPECT_NE(misplaced.find("it belongs to: verdict"), std::string::npos) << misplaced;
 }
+
+}  // namespace

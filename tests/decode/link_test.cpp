@@ -8,10 +8,10 @@ using decode::DecodeStatus;
 using decode::L4Type;
 using decode::LinkType;
 
-constexpr TcpSpec kTcp{.sport = 33000, .dport = 22, .seq = 0x01020304, .ack = 0x0A0B0C0D, .flags = wire::kAck,
+constexpr TcpSpec kLinkTcp{.sport = 33000, .dport = 22, .seq = 0x01020304, .ack = 0x0A0B0C0D, .flags = wire::kAck,
                        .window = 1234};
 
-// The frame carries IPv4 (kIp4Src -> kIp4Dst) / kTcp at `ip_off`.
+// The frame carries IPv4 (kIp4Src -> kIp4Dst) / kLinkTcp at `ip_off`.
 void expect_ipv4_tcp(const Decoded& d, uint32_t ip_off, uint16_t ethertype) {
   const PacketView& v = d.v;
   ASSERT_EQ(d.status, DecodeStatus::kOk);
@@ -25,11 +25,11 @@ void expect_ipv4_tcp(const Decoded& d, uint32_t ip_off, uint16_t ethertype) {
   EXPECT_EQ(bytes_of(v.dst_addr(v.ip[0])), bytes_of(kIp4Dst));
   ASSERT_EQ(v.l4, L4Type::kTcp);
   EXPECT_EQ(v.l4_off, ip_off + 20);
-  EXPECT_EQ(v.tcp.sport, kTcp.sport);
-  EXPECT_EQ(v.tcp.dport, kTcp.dport);
-  EXPECT_EQ(v.tcp.seq, kTcp.seq);
-  EXPECT_EQ(v.tcp.ack, kTcp.ack);
-  EXPECT_EQ(v.tcp.window, kTcp.window);
+  EXPECT_EQ(v.tcp.sport, kLinkTcp.sport);
+  EXPECT_EQ(v.tcp.dport, kLinkTcp.dport);
+  EXPECT_EQ(v.tcp.seq, kLinkTcp.seq);
+  EXPECT_EQ(v.tcp.ack, kLinkTcp.ack);
+  EXPECT_EQ(v.tcp.window, kLinkTcp.window);
   EXPECT_EQ(v.flags & decode::kFlagTruncated, 0);
 }
 
@@ -45,19 +45,19 @@ void expect_ipv6_tcp(const Decoded& d, uint32_t ip_off, uint16_t ethertype) {
   EXPECT_EQ(bytes_of(v.dst_addr(v.ip[0])), bytes_of(kIp6Dst));
   ASSERT_EQ(v.l4, L4Type::kTcp);
   EXPECT_EQ(v.l4_off, ip_off + 40);
-  EXPECT_EQ(v.tcp.seq, kTcp.seq);
-  EXPECT_EQ(v.tcp.ack, kTcp.ack);
+  EXPECT_EQ(v.tcp.seq, kLinkTcp.seq);
+  EXPECT_EQ(v.tcp.ack, kLinkTcp.ack);
 }
 
 // ---- Ethernet and raw IP ------------------------------------------------------------
 
 TEST(Ethernet, Ipv4Tcp) {
-  const Bytes f = FrameBuilder().eth().ipv4().tcp(kTcp).payload(10).build();
+  const Bytes f = FrameBuilder().eth().ipv4().tcp(kLinkTcp).payload(10).build();
   expect_ipv4_tcp(decode_frame(f, LinkType::kEthernet), 14, wire::kEthIpv4);
 }
 
 TEST(Ethernet, Ipv6Tcp) {
-  const Bytes f = FrameBuilder().eth().ipv6().tcp(kTcp).build();
+  const Bytes f = FrameBuilder().eth().ipv6().tcp(kLinkTcp).build();
   expect_ipv6_tcp(decode_frame(f, LinkType::kEthernet), 14, wire::kEthIpv6);
 }
 
@@ -76,13 +76,13 @@ TEST(Ethernet, ShorterThanHeaderIsTruncatedL2) {
 }
 
 TEST(RawIp, Linktype101CarriesEitherVersion) {
-  expect_ipv4_tcp(decode_frame(FrameBuilder().ipv4().tcp(kTcp).build(), LinkType::kRaw), 0, 0);
-  expect_ipv6_tcp(decode_frame(FrameBuilder().ipv6().tcp(kTcp).build(), LinkType::kRaw), 0, 0);
+  expect_ipv4_tcp(decode_frame(FrameBuilder().ipv4().tcp(kLinkTcp).build(), LinkType::kRaw), 0, 0);
+  expect_ipv6_tcp(decode_frame(FrameBuilder().ipv6().tcp(kLinkTcp).build(), LinkType::kRaw), 0, 0);
 }
 
 TEST(RawIp, Linktypes228And229) {
-  expect_ipv4_tcp(decode_frame(FrameBuilder().ipv4().tcp(kTcp).build(), LinkType::kIpv4), 0, 0);
-  expect_ipv6_tcp(decode_frame(FrameBuilder().ipv6().tcp(kTcp).build(), LinkType::kIpv6), 0, 0);
+  expect_ipv4_tcp(decode_frame(FrameBuilder().ipv4().tcp(kLinkTcp).build(), LinkType::kIpv4), 0, 0);
+  expect_ipv6_tcp(decode_frame(FrameBuilder().ipv6().tcp(kLinkTcp).build(), LinkType::kIpv6), 0, 0);
 }
 
 TEST(RawIp, VersionDisagreeingWithLinkTypeIsBadIpVersion) {
@@ -103,12 +103,12 @@ TEST(RawIp, EmptyFrameIsTruncatedIp) {
 // ---- Linux cooked captures ------------------------------------------------------------
 
 TEST(LinuxSll, Ipv4AndIpv6) {
-  expect_ipv4_tcp(decode_frame(FrameBuilder().sll().ipv4().tcp(kTcp).build(), LinkType::kLinuxSll), 16, wire::kEthIpv4);
-  expect_ipv6_tcp(decode_frame(FrameBuilder().sll().ipv6().tcp(kTcp).build(), LinkType::kLinuxSll), 16, wire::kEthIpv6);
+  expect_ipv4_tcp(decode_frame(FrameBuilder().sll().ipv4().tcp(kLinkTcp).build(), LinkType::kLinuxSll), 16, wire::kEthIpv4);
+  expect_ipv6_tcp(decode_frame(FrameBuilder().sll().ipv6().tcp(kLinkTcp).build(), LinkType::kLinuxSll), 16, wire::kEthIpv6);
 }
 
 TEST(LinuxSll, OutgoingPacketTypeAndOtherHatypeStillDecode) {
-  const Bytes f = FrameBuilder().sll(kAuto, /*pkttype=*/4, /*hatype=*/772).ipv4().tcp(kTcp).build();
+  const Bytes f = FrameBuilder().sll(kAuto, /*pkttype=*/4, /*hatype=*/772).ipv4().tcp(kLinkTcp).build();
   expect_ipv4_tcp(decode_frame(f, LinkType::kLinuxSll), 16, wire::kEthIpv4);
 }
 
@@ -118,9 +118,9 @@ TEST(LinuxSll, ShortHeaderIsTruncatedL2) {
 }
 
 TEST(LinuxSll2, Ipv4AndIpv6) {
-  expect_ipv4_tcp(decode_frame(FrameBuilder().sll2().ipv4().tcp(kTcp).build(), LinkType::kLinuxSll2), 20,
+  expect_ipv4_tcp(decode_frame(FrameBuilder().sll2().ipv4().tcp(kLinkTcp).build(), LinkType::kLinuxSll2), 20,
                   wire::kEthIpv4);
-  expect_ipv6_tcp(decode_frame(FrameBuilder().sll2().ipv6().tcp(kTcp).build(), LinkType::kLinuxSll2), 20,
+  expect_ipv6_tcp(decode_frame(FrameBuilder().sll2().ipv6().tcp(kLinkTcp).build(), LinkType::kLinuxSll2), 20,
                   wire::kEthIpv6);
 }
 
@@ -134,19 +134,19 @@ TEST(LinuxSll2, ShortHeaderIsTruncatedL2) {
 // nflog(): 4-byte header, NFULA_PACKET_HDR (8), NFULA_PREFIX "sw\0" (7, padded to 8),
 // then the 4-byte payload TLV header: the packet starts at 24.
 TEST(Nflog, PacketAfterOtherTlvs) {
-  expect_ipv4_tcp(decode_frame(FrameBuilder().nflog(2).ipv4().tcp(kTcp).build(), LinkType::kNflog), 24, 0);
-  expect_ipv6_tcp(decode_frame(FrameBuilder().nflog(10).ipv6().tcp(kTcp).build(), LinkType::kNflog), 24, 0);
+  expect_ipv4_tcp(decode_frame(FrameBuilder().nflog(2).ipv4().tcp(kLinkTcp).build(), LinkType::kNflog), 24, 0);
+  expect_ipv6_tcp(decode_frame(FrameBuilder().nflog(10).ipv6().tcp(kLinkTcp).build(), LinkType::kNflog), 24, 0);
 }
 
 TEST(Nflog, PayloadTlvFirst) {
-  const Bytes f = FrameBuilder().nflog_header().nflog_payload().ipv4().tcp(kTcp).build();
+  const Bytes f = FrameBuilder().nflog_header().nflog_payload().ipv4().tcp(kLinkTcp).build();
   expect_ipv4_tcp(decode_frame(f, LinkType::kNflog), 8, 0);
 }
 
 TEST(Nflog, TlvLengthsAreLittleEndian) {
   // A 5-byte prefix TLV (length 9, padded to 12): read big-endian its length would be 0x0900.
   const Bytes f = FrameBuilder().nflog_header().nflog_tlv(wire::kNflogPrefix, {'a', 'b', 'c', 'd', 0})
-                      .nflog_payload().ipv4().tcp(kTcp).build();
+                      .nflog_payload().ipv4().tcp(kLinkTcp).build();
   ASSERT_EQ(f[4], 9);
   ASSERT_EQ(f[5], 0);
   expect_ipv4_tcp(decode_frame(f, LinkType::kNflog), 4 + 12 + 4, 0);
@@ -178,7 +178,7 @@ TEST(Nflog, TlvRunningPastCaptureIsTruncatedL2) {
 // not malformed.
 TEST(Nflog, PayloadCutByCopyRangeIsTruncatedNotBad) {
   constexpr size_t kCopyRange = 50;  // not a multiple of 4: the TLV is followed by 2 pad bytes
-  const Bytes full = FrameBuilder().nflog(2, static_cast<int>(4 + kCopyRange)).ipv4().tcp(kTcp).payload(500).build();
+  const Bytes full = FrameBuilder().nflog(2, static_cast<int>(4 + kCopyRange)).ipv4().tcp(kLinkTcp).payload(500).build();
   Bytes f(full.begin(), full.begin() + 24 + kCopyRange);
   f.insert(f.end(), 2, 0);  // TLV padding
   const Decoded d = decode_frame(f, LinkType::kNflog);
@@ -187,12 +187,12 @@ TEST(Nflog, PayloadCutByCopyRangeIsTruncatedNotBad) {
   EXPECT_TRUE(d.v.flags & decode::kFlagTruncated);
   EXPECT_TRUE(d.v.ip[0].flags & decode::kIpTruncated);
   ASSERT_EQ(d.v.l4, L4Type::kTcp);
-  EXPECT_EQ(d.v.tcp.seq, kTcp.seq);
+  EXPECT_EQ(d.v.tcp.seq, kLinkTcp.seq);
   EXPECT_EQ(d.v.tcp.payload_len, 500u);
 }
 
 TEST(Nflog, UncutPacketFollowedByTlvPadding) {
-  const Bytes f = FrameBuilder().nflog(2).ipv4().tcp(kTcp).payload(3).trailer(1).build();
+  const Bytes f = FrameBuilder().nflog(2).ipv4().tcp(kLinkTcp).payload(3).trailer(1).build();
   const Decoded d = decode_frame(f, LinkType::kNflog);
   expect_ipv4_tcp(d, 24, 0);
   EXPECT_EQ(d.v.tcp.payload_len, 3u);
@@ -201,13 +201,13 @@ TEST(Nflog, UncutPacketFollowedByTlvPadding) {
 // ---- loopback ------------------------------------------------------------------------
 
 TEST(Loopback, NullIpv4HostOrder) {
-  const Bytes f = FrameBuilder().null_family().ipv4().tcp(kTcp).build();
+  const Bytes f = FrameBuilder().null_family().ipv4().tcp(kLinkTcp).build();
   ASSERT_EQ(f[0], 2);  // little-endian AF_INET
   expect_ipv4_tcp(decode_frame(f, LinkType::kNull), 4, 0);
 }
 
 TEST(Loopback, NullWrittenOnBigEndianHost) {
-  const Bytes f = FrameBuilder().null_family(2, /*big_endian=*/true).ipv4().tcp(kTcp).build();
+  const Bytes f = FrameBuilder().null_family(2, /*big_endian=*/true).ipv4().tcp(kLinkTcp).build();
   expect_ipv4_tcp(decode_frame(f, LinkType::kNull), 4, 0);
 }
 
@@ -215,15 +215,15 @@ class LoopbackIpv6Family : public ::testing::TestWithParam<int> {};
 
 TEST_P(LoopbackIpv6Family, NullAndLoop) {
   const int family = GetParam();
-  expect_ipv6_tcp(decode_frame(FrameBuilder().null_family(family).ipv6().tcp(kTcp).build(), LinkType::kNull), 4, 0);
-  expect_ipv6_tcp(decode_frame(FrameBuilder().loop_family(family).ipv6().tcp(kTcp).build(), LinkType::kLoop), 4, 0);
+  expect_ipv6_tcp(decode_frame(FrameBuilder().null_family(family).ipv6().tcp(kLinkTcp).build(), LinkType::kNull), 4, 0);
+  expect_ipv6_tcp(decode_frame(FrameBuilder().loop_family(family).ipv6().tcp(kLinkTcp).build(), LinkType::kLoop), 4, 0);
 }
 
 // AF_INET6 on Linux (10), NetBSD/OpenBSD (24), FreeBSD (28), Darwin (30).
 INSTANTIATE_TEST_SUITE_P(Families, LoopbackIpv6Family, ::testing::Values(10, 24, 28, 30));
 
 TEST(Loopback, LoopIpv4NetworkOrder) {
-  const Bytes f = FrameBuilder().loop_family().ipv4().tcp(kTcp).build();
+  const Bytes f = FrameBuilder().loop_family().ipv4().tcp(kLinkTcp).build();
   ASSERT_EQ(f[3], 2);
   expect_ipv4_tcp(decode_frame(f, LinkType::kLoop), 4, 0);
 }
@@ -275,14 +275,14 @@ TEST(LinkTypes, PcapValuesMapToLinkTypes) {
 // A data frame to the AP (3 addresses), a QoS data frame from it, one between two APs (4
 // addresses, QoS, HT control): the IP packet after LLC/SNAP, with or without radiotap.
 TEST(Wlan, DataFramesCarryIp) {
-  expect_ipv4_tcp(decode_frame(FrameBuilder().wlan(0x08, 0x01).ipv4().tcp(kTcp).build(), LinkType::kIeee80211),
+  expect_ipv4_tcp(decode_frame(FrameBuilder().wlan(0x08, 0x01).ipv4().tcp(kLinkTcp).build(), LinkType::kIeee80211),
                   24 + 8, 0x0800);
-  expect_ipv6_tcp(decode_frame(FrameBuilder().wlan(0x88, 0x02).ipv6().tcp(kTcp).build(), LinkType::kIeee80211),
+  expect_ipv6_tcp(decode_frame(FrameBuilder().wlan(0x88, 0x02).ipv6().tcp(kLinkTcp).build(), LinkType::kIeee80211),
                   24 + 2 + 8, 0x86DD);
-  expect_ipv4_tcp(decode_frame(FrameBuilder().wlan(0x88, 0x83).ipv4().tcp(kTcp).build(), LinkType::kIeee80211),
+  expect_ipv4_tcp(decode_frame(FrameBuilder().wlan(0x88, 0x83).ipv4().tcp(kLinkTcp).build(), LinkType::kIeee80211),
                   24 + 6 + 2 + 4 + 8, 0x0800);
   expect_ipv4_tcp(
-      decode_frame(FrameBuilder().radiotap(28).wlan(0x88, 0x01).ipv4().tcp(kTcp).build(), LinkType::kIeee80211Radiotap),
+      decode_frame(FrameBuilder().radiotap(28).wlan(0x88, 0x01).ipv4().tcp(kLinkTcp).build(), LinkType::kIeee80211Radiotap),
       36 + 24 + 2 + 8, 0x0800);
 }
 
@@ -291,10 +291,10 @@ TEST(Wlan, ManagementNullEncryptedFragmentsAndAmsduAreNotIp) {
   const Bytes frames[] = {
       FrameBuilder().wlan(0x80, 0x00, 0, 0x0010, false).payload(40).build(),  // beacon (management)
       FrameBuilder().wlan(0x48, 0x01, 0, 0x0010, false).build(),              // null data
-      FrameBuilder().wlan(0x88, 0x41).ipv4().tcp(kTcp).build(),               // protected (encrypted)
-      FrameBuilder().wlan(0x08, 0x05).ipv4().tcp(kTcp).build(),               // more fragments
-      FrameBuilder().wlan(0x08, 0x01, 0, 0x0011).ipv4().tcp(kTcp).build(),    // fragment number 1
-      FrameBuilder().wlan(0x88, 0x01, 0x80).ipv4().tcp(kTcp).build(),         // A-MSDU
+      FrameBuilder().wlan(0x88, 0x41).ipv4().tcp(kLinkTcp).build(),               // protected (encrypted)
+      FrameBuilder().wlan(0x08, 0x05).ipv4().tcp(kLinkTcp).build(),               // more fragments
+      FrameBuilder().wlan(0x08, 0x01, 0, 0x0011).ipv4().tcp(kLinkTcp).build(),    // fragment number 1
+      FrameBuilder().wlan(0x88, 0x01, 0x80).ipv4().tcp(kLinkTcp).build(),         // A-MSDU
       FrameBuilder().wlan(0x08, 0x01, 0, 0x0010, false).payload(40).build(),  // no LLC/SNAP
   };
   for (const Bytes& f : frames) {
@@ -305,7 +305,7 @@ TEST(Wlan, ManagementNullEncryptedFragmentsAndAmsduAreNotIp) {
 }
 
 TEST(Wlan, CutOrBadHeadersAreL2Errors) {
-  const Bytes f = FrameBuilder().radiotap(12).wlan(0x88, 0x01).ipv4().tcp(kTcp).build();
+  const Bytes f = FrameBuilder().radiotap(12).wlan(0x88, 0x01).ipv4().tcp(kLinkTcp).build();
   for (const size_t cut : {size_t{4}, size_t{19}, size_t{20 + 10}, size_t{20 + 26 + 3}}) {
     EXPECT_EQ(decode_frame(f, LinkType::kIeee80211Radiotap, cut).status, DecodeStatus::kTruncatedL2) << cut;
   }
@@ -333,7 +333,7 @@ TEST_P(VlanStack, IdsRecordedInOrder) {
   FrameBuilder b;
   b.eth();
   for (size_t i = 0; i < tpids.size(); ++i) b.vlan(static_cast<uint16_t>(100 * (i + 1) + i), tpids[i]);
-  const Bytes f = b.ipv4().tcp(kTcp).build();
+  const Bytes f = b.ipv4().tcp(kLinkTcp).build();
   const Decoded d = decode_frame(f, LinkType::kEthernet);
   expect_ipv4_tcp(d, static_cast<uint32_t>(14 + 4 * tpids.size()), wire::kEthIpv4);
   ASSERT_EQ(d.v.vlan_count, tpids.size());
@@ -351,7 +351,7 @@ INSTANTIATE_TEST_SUITE_P(
                       VlanCase{{wire::kEthVlan, wire::kEthVlan, wire::kEthVlan, wire::kEthVlan}}));
 
 TEST(Vlan, PriorityAndDeiBitsAreNotPartOfTheId) {
-  const Bytes f = FrameBuilder().eth().vlan(4095, wire::kEthVlan, 7, true).vlan(1, wire::kEthVlan, 5).ipv6().tcp(kTcp).build();
+  const Bytes f = FrameBuilder().eth().vlan(4095, wire::kEthVlan, 7, true).vlan(1, wire::kEthVlan, 5).ipv6().tcp(kLinkTcp).build();
   const Decoded d = decode_frame(f, LinkType::kEthernet);
   expect_ipv6_tcp(d, 22, wire::kEthIpv6);
   ASSERT_EQ(d.v.vlan_count, 2);
@@ -392,12 +392,12 @@ TEST(Vlan, CutTagIsTruncatedVlan) {
 // ---- Cisco MetaData (TrustSec inline SGT) ----------------------------------------------
 
 TEST(CiscoMetadata, SgtHeaderSkipped) {
-  const Decoded d = decode_frame(FrameBuilder().eth().cmd(0x00C8).ipv4().tcp(kTcp).build(), LinkType::kEthernet);
+  const Decoded d = decode_frame(FrameBuilder().eth().cmd(0x00C8).ipv4().tcp(kLinkTcp).build(), LinkType::kEthernet);
   expect_ipv4_tcp(d, 14 + 8, wire::kEthIpv4);
 }
 
 TEST(CiscoMetadata, AfterVlanTag) {
-  const Decoded d = decode_frame(FrameBuilder().eth().vlan(30).cmd(5).ipv6().tcp(kTcp).build(), LinkType::kEthernet);
+  const Decoded d = decode_frame(FrameBuilder().eth().vlan(30).cmd(5).ipv6().tcp(kLinkTcp).build(), LinkType::kEthernet);
   expect_ipv6_tcp(d, 14 + 4 + 8, wire::kEthIpv6);
   EXPECT_EQ(d.v.vlan_count, 1);
   EXPECT_EQ(d.v.vlan[0], 30);
@@ -411,7 +411,7 @@ TEST(CiscoMetadata, CutHeaderIsTruncatedL2) {
 // ---- Cisco FabricPath, Arista timestamp header ------------------------------------------
 
 TEST(FabricPath, ClassicalFrameInsideIsDecodedWithItsVlan) {
-  const Decoded d = decode_frame(FrameBuilder().eth().fabricpath().vlan(7).ipv4().tcp(kTcp).build(), LinkType::kEthernet);
+  const Decoded d = decode_frame(FrameBuilder().eth().fabricpath().vlan(7).ipv4().tcp(kLinkTcp).build(), LinkType::kEthernet);
   expect_ipv4_tcp(d, 14 + 16 + 4, wire::kEthIpv4);
   ASSERT_EQ(d.v.vlan_count, 1);
   EXPECT_EQ(d.v.vlan[0], 7);
@@ -424,10 +424,10 @@ TEST(FabricPath, CutHeaderIsTruncatedL2) {
 
 TEST(Arista, TimestampHeadersOfBothLengthsAreSkipped) {
   for (const auto& [version, ts] : {std::pair<uint16_t, size_t>{0x10, 8}, {0x110, 8}, {0x20, 6}, {0x120, 6}}) {
-    const Decoded d = decode_frame(FrameBuilder().eth().avsp(version, ts).ipv4().tcp(kTcp).build(), LinkType::kEthernet);
+    const Decoded d = decode_frame(FrameBuilder().eth().avsp(version, ts).ipv4().tcp(kLinkTcp).build(), LinkType::kEthernet);
     expect_ipv4_tcp(d, static_cast<uint32_t>(14 + 4 + ts + 2), wire::kEthIpv4);
   }
-  const Decoded d = decode_frame(FrameBuilder().eth().avsp(0x20, 6).vlan(100).mpls(1024).ipv6().tcp(kTcp).build(),
+  const Decoded d = decode_frame(FrameBuilder().eth().avsp(0x20, 6).vlan(100).mpls(1024).ipv6().tcp(kLinkTcp).build(),
                                  LinkType::kEthernet);
   expect_ipv6_tcp(d, 14 + 12 + 4 + 4, wire::kEthMpls);
   EXPECT_EQ(d.v.vlan[0], 100);
@@ -452,14 +452,14 @@ TEST(Arista, CutHeaderIsTruncatedL2) {
 
 TEST(PppLink, WithAndWithoutAddressControl) {
   for (const LinkType lt : {LinkType::kPpp, LinkType::kPppSerial}) {
-    expect_ipv4_tcp(decode_frame(FrameBuilder().ppp().ipv4().tcp(kTcp).build(), lt), 4, 0);
-    expect_ipv6_tcp(decode_frame(FrameBuilder().ppp(false).ipv6().tcp(kTcp).build(), lt), 2, 0);
-    expect_ipv4_tcp(decode_frame(FrameBuilder().ppp(false, true).ipv4().tcp(kTcp).build(), lt), 1, 0);
+    expect_ipv4_tcp(decode_frame(FrameBuilder().ppp().ipv4().tcp(kLinkTcp).build(), lt), 4, 0);
+    expect_ipv6_tcp(decode_frame(FrameBuilder().ppp(false).ipv6().tcp(kLinkTcp).build(), lt), 2, 0);
+    expect_ipv4_tcp(decode_frame(FrameBuilder().ppp(false, true).ipv4().tcp(kLinkTcp).build(), lt), 1, 0);
   }
 }
 
 TEST(PppLink, MplsUnderPpp) {
-  const Decoded d = decode_frame(FrameBuilder().ppp(true, false, 0x0281).mpls(16).ipv4().tcp(kTcp).build(), LinkType::kPpp);
+  const Decoded d = decode_frame(FrameBuilder().ppp(true, false, 0x0281).mpls(16).ipv4().tcp(kLinkTcp).build(), LinkType::kPpp);
   expect_ipv4_tcp(d, 8, 0);
   EXPECT_EQ(d.v.mpls_label, 16u);
 }
@@ -467,16 +467,16 @@ TEST(PppLink, MplsUnderPpp) {
 TEST(PppLink, CiscoHdlcFramesUnderPppLinkTypes) {
   for (const LinkType lt : {LinkType::kPpp, LinkType::kPppSerial, LinkType::kCHdlc}) {
     for (const uint8_t address : {uint8_t{0x0F}, uint8_t{0x8F}}) {
-      expect_ipv4_tcp(decode_frame(FrameBuilder().chdlc(address).ipv4().tcp(kTcp).build(), lt), 4, wire::kEthIpv4);
-      expect_ipv6_tcp(decode_frame(FrameBuilder().chdlc(address).ipv6().tcp(kTcp).build(), lt), 4, wire::kEthIpv6);
+      expect_ipv4_tcp(decode_frame(FrameBuilder().chdlc(address).ipv4().tcp(kLinkTcp).build(), lt), 4, wire::kEthIpv4);
+      expect_ipv6_tcp(decode_frame(FrameBuilder().chdlc(address).ipv6().tcp(kLinkTcp).build(), lt), 4, wire::kEthIpv6);
     }
   }
-  const Decoded d = decode_frame(FrameBuilder().chdlc().mpls(77).ipv4().tcp(kTcp).build(), LinkType::kCHdlc);
+  const Decoded d = decode_frame(FrameBuilder().chdlc().mpls(77).ipv4().tcp(kLinkTcp).build(), LinkType::kCHdlc);
   expect_ipv4_tcp(d, 8, wire::kEthMpls);
 }
 
 TEST(PppLink, PppoeWithoutEthernet) {
-  expect_ipv4_tcp(decode_frame(FrameBuilder().pppoe().ipv4().tcp(kTcp).build(), LinkType::kPppEther), 8,
+  expect_ipv4_tcp(decode_frame(FrameBuilder().pppoe().ipv4().tcp(kLinkTcp).build(), LinkType::kPppEther), 8,
                   wire::kEthPppoeSession);
 }
 
@@ -496,7 +496,7 @@ TEST(PppLink, CutHeadersAreTruncated) {
 // ---- MPLS ----------------------------------------------------------------------------
 
 TEST(Mpls, SingleLabelIpv4) {
-  const Decoded d = decode_frame(FrameBuilder().eth().mpls(16).ipv4().tcp(kTcp).build(), LinkType::kEthernet);
+  const Decoded d = decode_frame(FrameBuilder().eth().mpls(16).ipv4().tcp(kLinkTcp).build(), LinkType::kEthernet);
   expect_ipv4_tcp(d, 18, wire::kEthMpls);
   EXPECT_EQ(d.v.mpls_count, 1);
   EXPECT_EQ(d.v.mpls_label, 16u);
@@ -504,7 +504,7 @@ TEST(Mpls, SingleLabelIpv4) {
 
 TEST(Mpls, ThreeLabelsIpv6BottomLabelKept) {
   const Decoded d =
-      decode_frame(FrameBuilder().eth().mpls(100, false).mpls(200, false).mpls(0xFFFFF).ipv6().tcp(kTcp).build(),
+      decode_frame(FrameBuilder().eth().mpls(100, false).mpls(200, false).mpls(0xFFFFF).ipv6().tcp(kLinkTcp).build(),
                    LinkType::kEthernet);
   expect_ipv6_tcp(d, 26, wire::kEthMpls);
   EXPECT_EQ(d.v.mpls_count, 3);
@@ -515,7 +515,7 @@ TEST(Mpls, EightLabelsIsTheLimit) {
   FrameBuilder b;
   b.eth();
   for (uint32_t i = 0; i < 7; ++i) b.mpls(i + 16, false);
-  const Decoded d = decode_frame(b.mpls(99).ipv4().tcp(kTcp).build(), LinkType::kEthernet);
+  const Decoded d = decode_frame(b.mpls(99).ipv4().tcp(kLinkTcp).build(), LinkType::kEthernet);
   expect_ipv4_tcp(d, 14 + 32, wire::kEthMpls);
   EXPECT_EQ(d.v.mpls_count, 8);
   EXPECT_EQ(d.v.mpls_label, 99u);
@@ -546,7 +546,7 @@ TEST(Mpls, PseudowireWithControlWordIsOkAndNotIp) {
 }
 
 TEST(Mpls, UnderVlan) {
-  const Decoded d = decode_frame(FrameBuilder().eth().vlan(5).mpls(16).ipv4().tcp(kTcp).build(), LinkType::kEthernet);
+  const Decoded d = decode_frame(FrameBuilder().eth().vlan(5).mpls(16).ipv4().tcp(kLinkTcp).build(), LinkType::kEthernet);
   expect_ipv4_tcp(d, 22, wire::kEthMpls);
   EXPECT_EQ(d.v.vlan_count, 1);
 }
@@ -554,17 +554,17 @@ TEST(Mpls, UnderVlan) {
 // ---- PPPoE ---------------------------------------------------------------------------
 
 TEST(Pppoe, SessionIpv4) {
-  const Decoded d = decode_frame(FrameBuilder().eth().pppoe(0x1234).ipv4().tcp(kTcp).build(), LinkType::kEthernet);
+  const Decoded d = decode_frame(FrameBuilder().eth().pppoe(0x1234).ipv4().tcp(kLinkTcp).build(), LinkType::kEthernet);
   expect_ipv4_tcp(d, 22, wire::kEthPppoeSession);
 }
 
 TEST(Pppoe, SessionIpv6UnderVlan) {
-  const Decoded d = decode_frame(FrameBuilder().eth().vlan(3).pppoe(1).ipv6().tcp(kTcp).build(), LinkType::kEthernet);
+  const Decoded d = decode_frame(FrameBuilder().eth().vlan(3).pppoe(1).ipv6().tcp(kLinkTcp).build(), LinkType::kEthernet);
   expect_ipv6_tcp(d, 26, wire::kEthPppoeSession);
 }
 
 TEST(Pppoe, CompressedProtocolField) {
-  const Bytes f = FrameBuilder().eth().pppoe(1, kAuto, 0x11, 0, /*compressed=*/true).ipv4().tcp(kTcp).build();
+  const Bytes f = FrameBuilder().eth().pppoe(1, kAuto, 0x11, 0, /*compressed=*/true).ipv4().tcp(kLinkTcp).build();
   ASSERT_EQ(f[20], 0x21);
   expect_ipv4_tcp(decode_frame(f, LinkType::kEthernet), 21, wire::kEthPppoeSession);
 }
@@ -593,7 +593,7 @@ TEST(Pppoe, CutHeaderIsTruncatedPppoe) {
 // PPPoE says 52 bytes (PPP protocol + a 50-byte IP packet), the IP header says 60: the
 // IP packet is clipped to its carrier (as tshark does), flagged, and decoded on.
 TEST(Pppoe, IpLongerThanPppoePayloadIsClippedToIt) {
-  const Bytes f = FrameBuilder().eth().pppoe(1, /*length=*/2 + 50).ipv4().tcp(kTcp).payload(20).build();
+  const Bytes f = FrameBuilder().eth().pppoe(1, /*length=*/2 + 50).ipv4().tcp(kLinkTcp).payload(20).build();
   const Decoded d = decode_frame(f, LinkType::kEthernet);
   ASSERT_EQ(d.status, DecodeStatus::kOk);
   EXPECT_TRUE(d.v.flags & decode::kFlagIpLenClipped);
@@ -615,11 +615,11 @@ TEST(Pppoe, CarrierEndingInsideTcpHeaderIsTruncatedTcp) {
 // of Ethernet padding the PPPoE length leaves out. Clipped, it is a pure ACK again.
 TEST(Pppoe, PaddingCountedIntoIpLengthIsClippedToPureAck) {
   FrameBuilder b;
-  b.eth().pppoe(1, /*length=*/2 + 40).ipv4({.total_len = 46}).tcp(kTcp).trailer(6);
+  b.eth().pppoe(1, /*length=*/2 + 40).ipv4({.total_len = 46}).tcp(kLinkTcp).trailer(6);
   const Decoded d = decode_frame(b.build(), LinkType::kEthernet);
   ASSERT_EQ(d.status, DecodeStatus::kOk);
   EXPECT_TRUE(d.v.flags & decode::kFlagIpLenClipped);
-  EXPECT_EQ(d.v.tcp.seq, kTcp.seq);
+  EXPECT_EQ(d.v.tcp.seq, kLinkTcp.seq);
   EXPECT_EQ(d.v.tcp.payload_len, 0u);
 }
 
@@ -630,18 +630,18 @@ TEST(Pppoe, CarrierShorterThanIpHeaderIsTruncatedIp) {
 }
 
 TEST(Pppoe, SnaplenCutIsTruncatedNotBad) {
-  const Bytes f = FrameBuilder().eth().pppoe(1).ipv4().tcp(kTcp).payload(500).build();
+  const Bytes f = FrameBuilder().eth().pppoe(1).ipv4().tcp(kLinkTcp).payload(500).build();
   const Decoded d = decode_frame(f, LinkType::kEthernet, 100);
   ASSERT_EQ(d.status, DecodeStatus::kOk);
   EXPECT_TRUE(d.v.flags & decode::kFlagTruncated);
-  EXPECT_EQ(d.v.tcp.seq, kTcp.seq);
+  EXPECT_EQ(d.v.tcp.seq, kLinkTcp.seq);
   EXPECT_EQ(d.v.tcp.payload_len, 500u);
 }
 
 // A minimum-size Ethernet frame holding a small PPPoE session packet is padded after the
 // PPPoE payload; the captured bytes extend past the IP packet.
 TEST(Pppoe, EthernetPaddingAfterSessionIsFlagged) {
-  const Bytes f = FrameBuilder().eth().pppoe(1).ipv4().tcp(kTcp).trailer(10).build();
+  const Bytes f = FrameBuilder().eth().pppoe(1).ipv4().tcp(kLinkTcp).trailer(10).build();
   const Decoded d = decode_frame(f, LinkType::kEthernet);
   expect_ipv4_tcp(d, 22, wire::kEthPppoeSession);
   EXPECT_EQ(d.v.tcp.payload_len, 0u);
