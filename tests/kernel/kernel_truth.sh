@@ -142,7 +142,7 @@ for cfg in "${runs[@]}"; do
   # loops or a compilation), matched the kernel's timeouts segment for segment. There: one in
   # two (at least two; one in five until the 4-of-7 run). What the setting is here for stays
   # checked: a 20 ms timer's timeouts, 40 ms after the ACK moved, are told as timeouts at all
-  # (a rule that waited for 200 ms would count none), and never more than the kernel's. A run
+  # (a rule that waited for 200 ms would miss most), and never more than the kernel's. A run
   # short of more than the host-queue skips keeps its capture beside the build's logs, for
   # reading.
   # docs/tcp-analysis.md, "Timers shorter than 200 ms".
