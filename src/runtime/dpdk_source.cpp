@@ -169,7 +169,8 @@ uint16_t DpdkPortSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
   // Every mbuf header of the burst at once (the loop below reads each one's first line), and
   // each frame's first line as soon as its address is known: a ring-backed port (the replay
   // port, net_ring) hands over mbufs nobody has touched lately, so both are cache misses that
-  // would otherwise come one after the other (docs/performance.md, "Line rate on the replay port").
+  // would otherwise come one after the other (docs/performance.md, "2026-12-06 evening: the
+  // receive path's prefetches").
   for (uint16_t i = 0; i < n; ++i) rte_prefetch0(burst_[i]);
   uint16_t k = 0;
   for (uint16_t i = 0; i < n; ++i) {
@@ -178,7 +179,7 @@ uint16_t DpdkPortSource::rx_burst(PacketRef* out, uint16_t max) noexcept {
     if (m->nb_segs == 1) {
       r.data = rte_pktmbuf_mtod(m, const uint8_t*);
       rte_prefetch0(r.data);
-      rte_prefetch0(&m->next);  // the mbuf's second line, which release()'s free reads
+      rte_prefetch0(&m->next);  // the free in release() reads `next`: the second line in Debian's build (IOVA as PA)
       r.caplen = m->data_len;
     } else if (m->pkt_len <= kLinearSlot) {
       uint8_t* slot = linear_.data() + static_cast<size_t>(k) * kLinearSlot;
