@@ -4,6 +4,10 @@
 
 #include <unordered_set>
 
+#include <algorithm>
+#include <array>
+#include <cstring>
+
 #include <bit>
 
 #include <map>
@@ -79,6 +83,49 @@ TEST(FlowKey, SameAddressesOrderedByPort) {
   const FlowKey b = key_of(Pkt(0x0A000001, 0x0A000001, 80, 5000), &d2);
   EXPECT_EQ(a, b);
   EXPECT_NE(d1, d2);
+}
+
+// The IPv6 canonical order is the addresses' byte order (as memcmp compares them), then
+// the ports: checked for addresses that differ in their first, eighth, ninth or last byte
+// (each half of the 16 bytes, and where they meet) and for equal addresses.
+TEST(FlowKey, Ipv6EndpointsOrderedByAddressBytesThenPort) {
+  struct Pkt6 {
+    uint8_t frame[64] = {};
+    decode::PacketView v;
+    Pkt6(const std::array<uint8_t, 16>& src, const std::array<uint8_t, 16>& dst, uint16_t sport, uint16_t dport) {
+      std::memcpy(frame + 8, src.data(), 16);
+      std::memcpy(frame + 24, dst.data(), 16);
+      v.frame = frame;
+      v.caplen = sizeof frame;
+      v.ip_count = 1;
+      v.ip[0].off = 0;
+      v.ip[0].version = 6;
+      v.ip[0].proto = 6;
+      v.l4 = decode::L4Type::kTcp;
+      v.tcp.sport = sport;
+      v.tcp.dport = dport;
+    }
+  };
+  std::array<uint8_t, 16> base{};
+  for (unsigned i = 0; i < 16; ++i) base[i] = static_cast<uint8_t>(0x20 + i);
+  for (unsigned at : {0u, 7u, 8u, 15u, 16u}) {  // 16: equal addresses
+    std::array<uint8_t, 16> low = base, high = base;
+    if (at < 16) {
+      low[at] = 0x01;   // lower in that byte, higher in every later one
+      high[at] = 0xF0;
+      for (unsigned j = at + 1; j < 16; ++j) low[j] = 0xFF;
+    }
+    FlowKey k1, k2;
+    Dir d1, d2;
+    ASSERT_TRUE(make_key(Pkt6(low, high, 9000, 80).v, k1, d1)) << at;
+    ASSERT_TRUE(make_key(Pkt6(high, low, 80, 9000).v, k2, d2)) << at;
+    EXPECT_EQ(k1, k2) << at;
+    EXPECT_NE(d1, d2) << at;
+    EXPECT_EQ(d1, at < 16 ? Dir::kAtoB : Dir::kBtoA) << at;  // equal addresses: port 80 first
+    EXPECT_TRUE(std::equal(k1.addr_a.begin(), k1.addr_a.end(), low.begin())) << at;
+    EXPECT_EQ(k1.port_a, at < 16 ? 9000 : 80) << at;
+    EXPECT_EQ(k1.family, 6) << at;
+  }
 }
 
 TEST(FlowKey, VlansKeepOverlappingFlowsApart) {
