@@ -20,7 +20,21 @@
 namespace seqwatch::flow {
 namespace {
 
-// A minimal decoded view of an IPv4/TCP packet (offsets into a local frame).
+// A minimal decoded view of a TCP packet whose IP header (IPv4 or IPv6, addresses already
+// written) starts the 64-byte frame.
+void tcp_view(decode::PacketView& v, const uint8_t (&frame)[64], uint8_t version, uint16_t sport, uint16_t dport) {
+  v.frame = frame;
+  v.caplen = sizeof frame;
+  v.ip_count = 1;
+  v.ip[0].off = 0;
+  v.ip[0].version = version;
+  v.ip[0].proto = 6;
+  v.l4 = decode::L4Type::kTcp;
+  v.tcp.sport = sport;
+  v.tcp.dport = dport;
+}
+
+// An IPv4/TCP packet.
 struct Pkt {
   uint8_t frame[64] = {};
   decode::PacketView v;
@@ -29,15 +43,7 @@ struct Pkt {
       frame[12 + i] = static_cast<uint8_t>(src >> (24 - 8 * i));
       frame[16 + i] = static_cast<uint8_t>(dst >> (24 - 8 * i));
     }
-    v.frame = frame;
-    v.caplen = sizeof frame;
-    v.ip_count = 1;
-    v.ip[0].off = 0;
-    v.ip[0].version = 4;
-    v.ip[0].proto = 6;
-    v.l4 = decode::L4Type::kTcp;
-    v.tcp.sport = sport;
-    v.tcp.dport = dport;
+    tcp_view(v, frame, 4, sport, dport);
     for (uint16_t id : vlans) v.vlan[v.vlan_count++] = id;
   }
 };
@@ -95,15 +101,7 @@ TEST(FlowKey, Ipv6EndpointsOrderedByAddressBytesThenPort) {
     Pkt6(const std::array<uint8_t, 16>& src, const std::array<uint8_t, 16>& dst, uint16_t sport, uint16_t dport) {
       std::memcpy(frame + 8, src.data(), 16);
       std::memcpy(frame + 24, dst.data(), 16);
-      v.frame = frame;
-      v.caplen = sizeof frame;
-      v.ip_count = 1;
-      v.ip[0].off = 0;
-      v.ip[0].version = 6;
-      v.ip[0].proto = 6;
-      v.l4 = decode::L4Type::kTcp;
-      v.tcp.sport = sport;
-      v.tcp.dport = dport;
+      tcp_view(v, frame, 6, sport, dport);
     }
   };
   std::array<uint8_t, 16> base{};
