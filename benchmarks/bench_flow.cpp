@@ -31,6 +31,7 @@
 
 #include "flow/flow_key.hpp"
 #include "flow/flow_table.hpp"
+#include "rss.hpp"
 #include "tcp_traffic.hpp"
 
 namespace {
@@ -41,21 +42,7 @@ constexpr unsigned kBurst = 32;  // a worker's burst (PacketSource kBurstSize)
 constexpr uint64_t kPacketGapNs = 100;  // packet time advances 100 ns per packet (10 Mpps)
 constexpr unsigned kEntryAhead = 4;     // as TcpStage: entries prefetched 4 packets ahead
 
-// Resident set size of this process, bytes (VmRSS).
-uint64_t rss_bytes() {
-  FILE* f = std::fopen("/proc/self/status", "r");
-  if (f == nullptr) return 0;
-  char line[256];
-  uint64_t kb = 0;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::strncmp(line, "VmRSS:", 6) == 0) {
-      kb = std::strtoull(line + 6, nullptr, 10);
-      break;
-    }
-  }
-  std::fclose(f);
-  return kb * 1024;
-}
+using seqwatch::bench::rss_bytes;
 
 // Flow number -> key: client 10.0.0.0/8 + port, server 192.168.x.y:443. Canonical order
 // (lower address first), as make_key produces.

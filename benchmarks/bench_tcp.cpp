@@ -34,6 +34,7 @@
 
 #include "decode/decoder.hpp"
 #include "tcp/tcp_stage.hpp"
+#include "rss.hpp"
 #include "tcp_traffic.hpp"
 
 namespace {
@@ -50,20 +51,7 @@ using sb::Xorshift;
 using sb::kBatch;
 using sb::kBurst;
 
-uint64_t rss_bytes() {
-  FILE* f = std::fopen("/proc/self/status", "r");
-  if (f == nullptr) return 0;
-  char line[256];
-  uint64_t kb = 0;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::strncmp(line, "VmRSS:", 6) == 0) {
-      kb = std::strtoull(line + 6, nullptr, 10);
-      break;
-    }
-  }
-  std::fclose(f);
-  return kb * 1024;
-}
+using sb::rss_bytes;
 
 enum class Scenario : uint8_t { kImix, kVerdicts, kInOrder1, kDup1, kOoo1 };
 

@@ -211,18 +211,12 @@ std::string report(const CorpusRun& run, bool full) {
   return os.str();
 }
 
-// tshark's version line, asked once per test run (each start of tshark costs ~0.5 s).
-const std::optional<std::string>& tshark() {
-  static const std::optional<std::string> v = tshark_version();
-  return v;
-}
-
 const CorpusRun& corpus_run() {
   static CorpusRun run;
   static std::once_flag once;
   std::call_once(once, [] {
     const auto t0 = std::chrono::steady_clock::now();
-    run.tshark = tshark();
+    run.tshark = test::tshark_version_once();
     const Corpus& c = corpus();
     if (!c.present || !run.tshark) return;
     run.results.resize(c.files.size());
@@ -257,7 +251,7 @@ constexpr const char* kNoTshark =
 
 TEST(CorpusDecode, TsharkVersion) {
   if (!corpus().present) GTEST_SKIP() << kNoCorpus;
-  const auto& version = tshark();
+  const auto& version = test::tshark_version_once();
   ASSERT_TRUE(version.has_value()) << kNoTshark;
   std::cout << "tshark: " << *version << "\n";
   if (tshark_version_is_pinned(*version)) {
@@ -278,7 +272,7 @@ TEST(CorpusDecode, FoundCaptures) {
 
 TEST(CorpusDecode, AllowListIsCurrent) {
   if (!corpus().present) GTEST_SKIP() << kNoCorpus;
-  ASSERT_TRUE(tshark().has_value()) << kNoTshark;
+  ASSERT_TRUE(test::tshark_version_once().has_value()) << kNoTshark;
   const CorpusRun& run = corpus_run();
   if (!env_or("SEQWATCH_CORPUS_FILTER", "").empty()) GTEST_SKIP() << "filtered run: allow-list usage not checked";
   for (const AllowRule& rule : allow_rules()) {
@@ -292,7 +286,7 @@ TEST(CorpusDecode, AllowListIsCurrent) {
 class CorpusDecodeFile : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(CorpusDecodeFile, MatchesTshark) {
-  ASSERT_TRUE(tshark().has_value()) << kNoTshark;
+  ASSERT_TRUE(test::tshark_version_once().has_value()) << kNoTshark;
   const CorpusRun& run = corpus_run();
   const FileResult& r = run.results[GetParam()];
   ASSERT_TRUE(r.error.empty()) << r.rel << ": " << r.error;

@@ -57,6 +57,12 @@ inline std::optional<std::string> tshark_version() {
   return first;
 }
 
+// tshark_version(), asked once per process (each start of tshark costs ~0.5 s).
+inline const std::optional<std::string>& tshark_version_once() {
+  static const std::optional<std::string> v = tshark_version();
+  return v;
+}
+
 // True for a version line of the release the corpus facts were generated with (4.0.x).
 inline bool tshark_version_is_pinned(const std::string& version_line) {
   return version_line.find("TShark (Wireshark) 4.0.") != std::string::npos;
@@ -113,7 +119,7 @@ inline std::optional<std::string> read_whole_file(const std::string& path) {
 inline std::optional<std::string> tshark_cache_path(const std::string& cmd, const std::string& capture_path) {
   const char* dir = std::getenv("SEQWATCH_TSHARK_CACHE");
   if (dir == nullptr || *dir == '\0' || capture_path.empty()) return std::nullopt;
-  static const std::optional<std::string> version = tshark_version();
+  const std::optional<std::string>& version = tshark_version_once();
   if (!version) return std::nullopt;
   const std::optional<std::string> bytes = read_whole_file(capture_path);
   if (!bytes) return std::nullopt;

@@ -394,17 +394,12 @@ std::string report(const CorpusRun& run) {
   return os.str();
 }
 
-const std::optional<std::string>& tshark() {
-  static const std::optional<std::string> v = tshark_version();
-  return v;
-}
-
 const CorpusRun& corpus_run() {
   static CorpusRun run;
   static std::once_flag once;
   std::call_once(once, [] {
     const auto t0 = std::chrono::steady_clock::now();
-    run.tshark = tshark();
+    run.tshark = test::tshark_version_once();
     const Corpus& c = corpus();
     if (!c.present || !run.tshark) return;
     run.results.resize(c.files.size());
@@ -439,7 +434,7 @@ constexpr const char* kNoTshark =
 
 TEST(CorpusTcpVerdicts, TsharkVersion) {
   if (!corpus().present) GTEST_SKIP() << kNoCorpus;
-  const auto& version = tshark();
+  const auto& version = test::tshark_version_once();
   ASSERT_TRUE(version.has_value()) << kNoTshark;
   std::cout << "tshark: " << *version << "\n";
   if (!tshark_version_is_pinned(*version)) {
@@ -460,7 +455,7 @@ TEST(CorpusTcpVerdicts, FoundCaptures) {
 // Both sides read every file whole and number frames alike; seqwatch lost no event.
 TEST(CorpusTcpVerdicts, FilesReadAlike) {
   if (!corpus().present) GTEST_SKIP() << kNoCorpus;
-  ASSERT_TRUE(tshark().has_value()) << kNoTshark;
+  ASSERT_TRUE(test::tshark_version_once().has_value()) << kNoTshark;
   for (const FileResult& r : corpus_run().results) {
     EXPECT_TRUE(r.error.empty()) << r.rel << ": " << r.error;
     EXPECT_EQ(r.sw_frames, r.ts_frames) << r.rel << ": seqwatch read " << r.sw_frames << " frames, tshark "
@@ -472,7 +467,7 @@ TEST(CorpusTcpVerdicts, FilesReadAlike) {
 
 TEST(CorpusTcpVerdicts, PrecisionAndRecall) {
   if (!corpus().present) GTEST_SKIP() << kNoCorpus;
-  ASSERT_TRUE(tshark().has_value()) << kNoTshark;
+  ASSERT_TRUE(test::tshark_version_once().has_value()) << kNoTshark;
   const CorpusRun& run = corpus_run();
   for (size_t k = 0; k < kCheckCount; ++k) {
     const CheckCounts& c = run.totals[k];
@@ -491,7 +486,7 @@ TEST(CorpusTcpVerdicts, PrecisionAndRecall) {
 // reviewed disagreement by disagreement (the report file lists them).
 TEST(CorpusTcpVerdicts, NoUnexplainedDisagreement) {
   if (!corpus().present) GTEST_SKIP() << kNoCorpus;
-  ASSERT_TRUE(tshark().has_value()) << kNoTshark;
+  ASSERT_TRUE(test::tshark_version_once().has_value()) << kNoTshark;
   const CorpusRun& run = corpus_run();
   for (const FileResult& r : run.results) {
     for (const Disagreement& d : r.diff.unexplained) ADD_FAILURE() << "unexplained: " << disagreement_line(r, d);
@@ -503,7 +498,7 @@ TEST(CorpusTcpVerdicts, NoUnexplainedDisagreement) {
 // whole) give the verdicts tshark finds in the whole file, up to the same reviewed allow-list.
 TEST(CorpusTcpVerdicts, SnaplenCutCopiesAgreeWithTheWholeFile) {
   if (!corpus().present) GTEST_SKIP() << kNoCorpus;
-  ASSERT_TRUE(tshark().has_value()) << kNoTshark;
+  ASSERT_TRUE(test::tshark_version_once().has_value()) << kNoTshark;
   if (const char* m = std::getenv("SEQWATCH_CORPUS_CUT_SNAP"); m != nullptr && *m != '\0')
     GTEST_SKIP() << "SEQWATCH_CORPUS_CUT_SNAP: every comparison above is already of a cut copy";
   size_t n = 0;
@@ -518,7 +513,7 @@ TEST(CorpusTcpVerdicts, SnaplenCutCopiesAgreeWithTheWholeFile) {
 
 TEST(CorpusTcpVerdicts, AllowListIsCurrent) {
   if (!corpus().present) GTEST_SKIP() << kNoCorpus;
-  ASSERT_TRUE(tshark().has_value()) << kNoTshark;
+  ASSERT_TRUE(test::tshark_version_once().has_value()) << kNoTshark;
   if (corpus().filtered || !corpus().shared) GTEST_SKIP() << "not the whole shared corpus: allow-list usage not checked";
   const CorpusRun& run = corpus_run();
   for (size_t i = 0; i < allow_list().size(); ++i) {
