@@ -15,9 +15,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
 #include <iostream>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <string>
@@ -33,9 +35,27 @@ namespace seqwatch::tcpdiff {
 namespace {
 
 constexpr uint32_t kPackets = 20000;
+// Frames a trace: kPackets, or SEQWATCH_GENERATED_PACKETS for a longer sweep by hand.
+uint32_t trace_packets() {
+  const char* env = std::getenv("SEQWATCH_GENERATED_PACKETS");
+  return env != nullptr && *env != '\0' ? static_cast<uint32_t>(std::stoul(env)) : kPackets;
+}
 constexpr uint32_t kCutSnap = 74;  // Ethernet + IPv4 + TCP + 20 bytes of options (inside most SACK blocks)
 // The sweep's seeds. Adding one adds a case; changing one changes that case's settings only.
 constexpr uint64_t kSeeds[] = {101, 202, 303, 404, 505, 606, 707, 808};
+
+// The cases run: kSeeds, or, for a wider sweep by hand, the comma-separated seeds in
+// SEQWATCH_GENERATED_SEEDS (e.g. "9001,9002,9003"; the settings drawn as for the fixed ones).
+std::vector<uint64_t> run_seeds() {
+  std::vector<uint64_t> seeds(std::begin(kSeeds), std::end(kSeeds));
+  const char* env = std::getenv("SEQWATCH_GENERATED_SEEDS");
+  if (env == nullptr || *env == '\0') return seeds;
+  seeds.clear();
+  std::istringstream in(env);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) seeds.push_back(std::stoull(item));
+  return seeds;
+}
 
 // The raw engine output picks choices (std::*_distribution differs between standard libraries).
 struct Draw {
@@ -58,7 +78,7 @@ std::string num(double v) {
 std::string draw_settings(uint64_t seed) {
   Draw d{std::mt19937_64(seed)};
   std::ostringstream a;
-  a << "--seed " << seed << " --packets " << kPackets << " --flows " << d.pick({20, 200, 1000, 3000});
+  a << "--seed " << seed << " --packets " << trace_packets() << " --flows " << d.pick({20, 200, 1000, 3000});
   const double down = d.pick({0.0, 0.002, 0.01, 0.03});
   const double up = d.pick({0.002, 0.01, 0.03});
   a << " --loss-downstream " << num(down) << " --loss-upstream " << num(up);
@@ -117,10 +137,10 @@ TEST_P(GeneratedVerdicts, EveryFrameAgreesWithTshark) {
   const TsharkRun ts = run_tshark(path);
   ASSERT_TRUE(ts.error.empty()) << ts.error;
   ASSERT_EQ(ts.exit_status, 0) << ts.stderr_text;
-  ASSERT_EQ(ts.frames.size(), kPackets);
+  ASSERT_EQ(ts.frames.size(), trace_packets());
   const SeqwatchRun sw = run_seqwatch(path);
   ASSERT_TRUE(sw.error.empty()) << sw.error;
-  ASSERT_EQ(sw.frames.size(), kPackets);
+  ASSERT_EQ(sw.frames.size(), trace_packets());
   EXPECT_EQ(sw.events_dropped, 0u);
 
   const FileDiff whole = compare_file("generated", ts.frames, sw.frames, {});
@@ -140,7 +160,7 @@ TEST_P(GeneratedVerdicts, EveryFrameAgreesWithTshark) {
   ASSERT_EQ(cut_copy(path, cut, kCutSnap, true), "");
   const SeqwatchRun sw_cut = run_seqwatch(cut);
   ASSERT_TRUE(sw_cut.error.empty()) << sw_cut.error;
-  ASSERT_EQ(sw_cut.frames.size(), kPackets);
+  ASSERT_EQ(sw_cut.frames.size(), trace_packets());
   const FileDiff headers = compare_file("generated (cut)", ts.frames, sw_cut.frames, {});
   EXPECT_TRUE(headers.unexplained.empty()) << headers.unexplained.size() << " disagreements of the copy cut to "
                                            << kCutSnap << " bytes with tshark on the whole file:\n"
@@ -149,7 +169,7 @@ TEST_P(GeneratedVerdicts, EveryFrameAgreesWithTshark) {
   std::filesystem::remove(cut);
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, GeneratedVerdicts, ::testing::ValuesIn(kSeeds),
+INSTANTIATE_TEST_SUITE_P(Seeds, GeneratedVerdicts, ::testing::ValuesIn(run_seeds()),
                          [](const ::testing::TestParamInfo<uint64_t>& i) { return "seed" + std::to_string(i.param); });
 
 // The sweep crosses the settings it claims to: over its seeds, every choice that changes how
