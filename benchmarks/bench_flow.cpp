@@ -20,6 +20,13 @@
 //                           evicts. The counters report evictions and how many established
 //                           flows they took (`established_lost`: measured, not assumed).
 //   RSS counters: resident memory of the filled table per flow (`rss_per_flow_B`).
+//   BM_EntryLines/S/L       not the flow table: what an entry's cache lines cost when the
+//                           entries are in DRAM. 1M blocks of S bytes (huge pages advised);
+//                           each visit goes to a random block, prefetches its first L lines
+//                           kEntryAhead visits ahead, then reads and writes a word of each
+//                           and does ~60 ns of dependent arithmetic (a stand-in for the
+//                           analysis). L = 0: the arithmetic alone. docs/flow-table.md, "Lines
+//                           fetched, not only lines used".
 #include <benchmark/benchmark.h>
 
 #include <array>
@@ -28,9 +35,11 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "flow/flow_key.hpp"
 #include "flow/flow_table.hpp"
+#include "util/lazy_mapping.hpp"
 #include "rss.hpp"
 #include "tcp_traffic.hpp"
 
@@ -184,6 +193,41 @@ BENCHMARK(BM_FlowLookupHit)->Arg(10000)->Arg(100000)->Arg(1000000)->Arg(4000000)
 // established flows it evicts is comparable between runs.
 BENCHMARK(BM_FlowInsertFlood)->Arg(1000000)->Iterations(1000000 / kBurst)->Unit(benchmark::kNanosecond);
 BENCHMARK(BM_FlowInsertFlood)->Arg(4000000)->Iterations(4000000 / kBurst)->Unit(benchmark::kNanosecond);
+
+void BM_EntryLines(benchmark::State& state) {
+  constexpr size_t kBlocks = 1000000;
+  constexpr size_t kVisits = 1 << 20;  // random block numbers, cycled
+  const size_t stride = static_cast<size_t>(state.range(0));
+  const unsigned lines = static_cast<unsigned>(state.range(1));
+  seqwatch::util::LazyMapping m;
+  auto* base = static_cast<uint8_t*>(seqwatch::util::map_lazy(kBlocks * stride, true, m));
+  if (base == nullptr) {
+    state.SkipWithError("no memory for the blocks");
+    return;
+  }
+  seqwatch::util::LazyArray<uint8_t> mem(base, seqwatch::util::FreeLazy{m});
+  std::memset(base, 1, kBlocks * stride);  // resident before timing
+  std::vector<uint32_t> visit(kVisits);
+  seqwatch::bench::Xorshift rng(7);
+  for (uint32_t& v : visit) v = static_cast<uint32_t>(rng.next() % kBlocks);
+  uint64_t sum = 0;
+  size_t i = 0;
+  for (auto _ : state) {
+    const uint8_t* ahead = base + size_t{visit[(i + kEntryAhead) & (kVisits - 1)]} * stride;
+    for (unsigned l = 0; l < lines; ++l) __builtin_prefetch(ahead + 64 * l, 1);
+    uint8_t* e = base + size_t{visit[i & (kVisits - 1)]} * stride;
+    for (unsigned l = 0; l < lines; ++l) {
+      sum += e[64 * l];
+      ++e[64 * l + 8];
+    }
+    for (uint64_t k = 0; k < 60; ++k) sum = sum * 6364136223846793005ull + k;
+    ++i;
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+// 4 lines of 256-byte blocks, 5 of 320 (the flow entry today), 6 of 320, none.
+BENCHMARK(BM_EntryLines)->Args({320, 0})->Args({256, 4})->Args({320, 5})->Args({320, 6})->Unit(benchmark::kNanosecond);
 
 }  // namespace
 
