@@ -780,6 +780,34 @@ TEST(Analyzer, AckOfUnseenSegment) {
   EXPECT_EQ(c.send({false, S1, C1 + 500, A, 0, 509, 30000}) & kAckLostSegment, kAckLostSegment);
 }
 
+// A server that closed (FIN) resets each segment the client still sends: its RSTs carry
+// window 0, as every Linux RST does. That is no zero window: nothing was advertised, no
+// time accrues (kernel runs: RSTs 1 ms apart summed to "zero windows" of 6-15 ms, and a
+// report line blaming the server's application). A real zero window before them still counts.
+TEST(Analyzer, RstsAfterFinAreNoZeroWindow) {
+  Conversation c;
+  c.handshake(CI, SI, 0, 10000, -1);
+  c.send({true, C1, S1, A, 100, 500, 20000});
+  c.send({false, S1, C1 + 100, A | F, 0, 500, 30000});
+  for (uint32_t i = 0; i < 8; ++i) {
+    c.send({true, C1 + 100 + 100 * i, S1 + 1, A, 100, 500, 31000 + 2000 * i});
+    c.send({false, S1 + 1, 0, R, 0, 0, 32000 + 2000 * i});
+  }
+  c.finish();
+  ASSERT_EQ(c.records().size(), 1u);
+  EXPECT_EQ(c.records()[0].half[1].zw_total_ms, 0u);
+
+  Conversation z;
+  z.handshake(CI, SI, 0, 10000, -1);
+  z.send({true, C1, S1, A, 100, 500, 20000});
+  z.send({false, S1, C1 + 100, A, 0, 0, 30000});  // a zero window for 50 ms, then a RST
+  z.send({false, S1, 0, R, 0, 0, 80000});
+  z.send({false, S1, 0, R, 0, 0, 280000});
+  z.finish();
+  ASSERT_EQ(z.records().size(), 1u);
+  EXPECT_EQ(z.records()[0].half[1].zw_total_ms, 50u);
+}
+
 TEST(Analyzer, ZeroWindowProbeAckAndUpdate) {
   Conversation c;
   c.handshake(CI, SI, 0, 10000, -1);  // no window scaling: raw windows
