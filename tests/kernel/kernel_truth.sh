@@ -7,7 +7,8 @@
 # (TcpExtTCPDSACKRecv + TcpExtTCPDSACKOfoRecv; those arriving after the client's socket is gone,
 # in TIME_WAIT or closed, are counted by no socket and set apart: score_capture.py), as many
 # timeout retransmissions (rto_retx) as
-# the client kernel counted timeouts (TcpExtTCPTimeouts; fewer only as explained below), and no more tail-loss probes from the client
+# the client kernel counted timeouts (TcpExtTCPTimeouts; fewer, or without SACK up to one in
+# fifty more, only as explained below), and no more tail-loss probes from the client
 # than the client kernel sent (TcpExtTCPLossProbes, which also counts probes carrying new data,
 # invisible as probes on the wire). Several bottleneck settings, so losses differ from run to run.
 # Each non-SPAN run is checked again on the client's segments alone (a one-sided capture).
@@ -123,7 +124,7 @@ for cfg in "${runs[@]}"; do
   echo "kernel: TcpExtTCPTimeouts = $timeouts_k retransmission timeouts; seqwatch: $rto timeout retransmissions (rto_retx) from the client"
   # Timeouts are told from the wire by their timing (docs/tcp-analysis.md, "Fast, timeout,
   # probe, recovery"), and some kernel timeouts cannot be seen there, so seqwatch may
-  # count fewer, never more: (1) the kernel counts the timeout when its timer fires, then skips
+  # count fewer (and more only without SACK, below): (1) the kernel counts the timeout when its timer fires, then skips
   # the re-send while the original is still in a host queue (TcpExtTCPSpuriousRtxHostQueues:
   # in IPv6 runs the first SYN waits ~1 s for neighbour discovery); (2) a timeout that fires
   # within kClockedUs (10 ms) of a duplicate ACK looks like a re-send clocked by that ACK
@@ -153,7 +154,20 @@ for cfg in "${runs[@]}"; do
   esac
   rto_min=$((timeouts_k - hostq_k - rto_slack))
   [ "$rto_min" -ge 0 ] || rto_min=0
-  if [ "$rto" -ne "$timeouts_k" ]; then
+  # More than the kernel's: only without SACK, at most one in fifty (at least one). There a
+  # re-send answering a duplicate ACK is told from the timer's by an answer window of 200 us
+  # plus twice the handshake RTT, and a sender whose CPU is busy answers later: CI's sanitizer
+  # build under load counted one such late answer as a timeout twice (2026-12-06: 51 for the
+  # kernel's 50, the re-send 274 us after the 43rd duplicate ACK; later 59 for 58). The wire
+  # cannot tell that late answer from the timer (docs/tcp-analysis.md section 14); the
+  # re-sends that came soonest after a duplicate ACK are printed, for reading.
+  rto_max=$timeouts_k
+  case " $cfg " in *tcp_sack=0*) rto_max=$((timeouts_k + (timeouts_k + 49) / 50)) ;; esac
+  if [ "$rto" -gt "$timeouts_k" ]; then
+    echo "note: $((rto - timeouts_k)) more timeout(s) than the kernel's; accepted up to $rto_max (without SACK: a late answer to a duplicate ACK)"
+    echo "for reading: marked timeouts soonest after a duplicate ACK: $(python3 "$src/tests/kernel/answer_gaps.py" "$tmp/events.jsonl" "$client" 3 || true)"
+  fi
+  if [ "$rto" -lt "$timeouts_k" ]; then
     echo "note: $((timeouts_k - rto)) kernel timeout(s) not seen as such on the wire ($hostq_k re-send(s) skipped in a host queue); accepted down to $rto_min"
     if [ "$rto" -lt $((timeouts_k - hostq_k)) ]; then  # short beyond the host-queue skips
       notes=$((${notes:-0} + 1))
@@ -173,7 +187,7 @@ for cfg in "${runs[@]}"; do
   # the flow records count.
   [ "$rto_events" -eq "$rto" ] || echo "FAIL: $rto_events segments marked timeout_retransmission, $rto counted in the flow records"
   if [ "$segs" -ne $((out + retrans)) ] || [ "$retx" -ne "$retrans" ] || [ "$dsack" -ne "$dsack_k" ] ||
-     [ "$rto" -gt "$timeouts_k" ] || [ "$rto" -lt "$rto_min" ] || [ "$probes" -gt "$probes_k" ] ||
+     [ "$rto" -gt "$rto_max" ] || [ "$rto" -lt "$rto_min" ] || [ "$probes" -gt "$probes_k" ] ||
      [ "$rto_events" -ne "$rto" ]; then
     echo "FAIL: seqwatch disagrees with the client kernel"
     cat "$tmp/report.txt"
