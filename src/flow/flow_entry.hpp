@@ -31,7 +31,8 @@ struct alignas(64) FlowEntry {
   uint8_t max_dup_run[2] = {0, 0};  // per direction (index = flow::Dir): longest duplicate-ACK run, saturating at 255
   // bit d: direction d's latest segment was a retransmission (it is in loss recovery);
   // bit 2 + d: it was a duplicate ACK or carried SACK blocks (loss evidence that can clock a
-  // re-send from the other side: tcp::kRetxLastClocks)
+  // re-send from the other side: tcp::kRetxLastClocks); bit 6 + d: it was counted a timeout,
+  // bit 4 + d: the segment before it was (tcp::kRetxLastTimeout, kRetxPrevTimeout)
   uint8_t retx_last = 0;
   // lines 1-2: per-direction tracking (index = flow::Dir)
   tcp::HalfState half[2];

@@ -141,6 +141,17 @@ inline uint32_t timer_rtt(const TcpCold& cold) noexcept {
 // FlowEntry::retx_last, bit 2 + d: direction d's latest segment was a duplicate ACK or
 // carried SACK blocks, loss evidence that can clock a re-send from the other side.
 inline constexpr uint8_t kRetxLastClocks = 4;
+// FlowEntry::retx_last, bit 6 + d: direction d's latest segment was counted a timeout;
+// bit 4 + d: the one before it was.
+inline constexpr uint8_t kRetxPrevTimeout = 16;
+inline constexpr uint8_t kRetxLastTimeout = 64;
+// The retx_last bits of direction d after a segment of it (bit 6 + d moves to bit 4 + d).
+inline uint8_t shift_retx_last(uint8_t last, unsigned d, bool resend, bool clocks, bool timeout) noexcept {
+  const uint8_t prev = (last >> d) & kRetxLastTimeout ? static_cast<uint8_t>(kRetxPrevTimeout << d) : uint8_t{0};
+  return static_cast<uint8_t>((last & ~((1u | kRetxLastClocks | kRetxPrevTimeout | kRetxLastTimeout) << d)) | prev |
+                              (resend ? 1u << d : 0u) | (clocks ? kRetxLastClocks << d : 0u) |
+                              (timeout ? kRetxLastTimeout << d : 0u));
+}
 
 // A sender answers a segment within this long (plus twice its side's share of the RTT, as
 // the sensor sees it): a re-send sooner than that after the peer's latest segment may be
@@ -320,7 +331,7 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   note_pace_gap(cnt, now, prev_sent_us);
   cnt.data_bytes += seglen;
   note_super_segment(cold, d, seglen);
-  f.retx_last &= static_cast<uint8_t>(~((1u | kRetxLastClocks) << d));
+  f.retx_last = shift_retx_last(f.retx_last, d, false, false, false);
   out.bits |= bits;
 }
 
@@ -830,10 +841,21 @@ done:
         // timer, made 54 timeouts of the kernel's 51). In recovery the head re-sent twice with
         // the ACK still put (`again`) still shows it.
         const bool no_evidence = rev.dupacknum == 0 && !peer_clocks;
+        // Nor new data right after a timeout: the first ACK that moves after a timeout's
+        // re-send lets F-RTO (RFC 5682; Linux's default) send new data before the next hole,
+        // and a pacing sender re-sends that hole a pacing slot later, an interval the new
+        // segment did not show (kernel run, no SACK, BBR, two busy loops beside it: a stream
+        // re-sending a hole every 56.87 ms after a timeout and one new segment 0.69 ms after
+        // it; read as a short timer from the open state, 57 timeouts for the kernel's 53,
+        // every extra one off the sender's timer tick). After a re-send that was no timeout,
+        // new data and then the head re-sent with no loss evidence is a short timer still
+        // (kernel run, 10 ms minimum RTO, no SACK: a fast retransmission, a new segment,
+        // then the timer 56 ms after a partial ACK).
+        const bool recent_resend = recovering || (f.retx_last & (kRetxPrevTimeout << d));
         const bool advance_clocked =
             recovering && no_evidence && paced_after_advance(stalled, elapsed_us(now, prev_sent_us), prev_gap_us);
         bool short_timer = (cnt.pace_gap & kShortTimerSeen) && !advance_clocked;
-        if (head && peer_seen && ((no_evidence && !recovering) || (again && unclocked)) && !advance_clocked &&
+        if (head && peer_seen && ((no_evidence && !recent_resend) || (again && unclocked)) && !advance_clocked &&
             stalled >= timeout_quiet(rtt, true) && stalled < timeout_quiet(rtt, false)) {
           cnt.pace_gap |= kShortTimerSeen;
           short_timer = true;
@@ -852,8 +874,7 @@ done:
   }
   {
     const bool clocks = (bits & kDuplicateAck) || (has_ack && (t.opts & decode::kOptSack) && t.sack_count != 0);
-    f.retx_last = static_cast<uint8_t>((f.retx_last & ~((1u | kRetxLastClocks) << d)) | (counts_as_retx ? 1u << d : 0u) |
-                                       (clocks ? kRetxLastClocks << d : 0u));
+    f.retx_last = shift_retx_last(f.retx_last, d, counts_as_retx, clocks, bits & kTimeoutRetransmission);
   }
   if (bits & kLostSegment) count_up(f.status, cnt.lost_segments);
   if (bits & kDuplicateAck) {

@@ -516,6 +516,50 @@ TEST(Analyzer, PacedReSendsAfterPartialAcksAreNoShortTimer) {
   }
 }
 
+// After a timeout's re-send the first ACK that moves lets F-RTO send new data before the
+// next hole; a pacing sender re-sends that hole a pacing slot later. The new segment between
+// is no open state: the re-sends after it are no short timer (kernel run, no SACK, BBR,
+// busy loops beside it: holes re-sent every 56.87 ms, 57 timeouts for the kernel's 53). The
+// same re-send after two new segments (the open state), or after a re-send that was no
+// timeout and a new segment (kernel run with a 10 ms minimum RTO), is a short timer's.
+TEST(Analyzer, NewDataRightAfterATimeoutIsNoOpenState) {
+  enum Before { kTimeout, kNewData, kClockedReSend };
+  for (const Before before : {kTimeout, kNewData, kClockedReSend}) {
+    Conversation c;
+    c.handshake(CI, SI);  // no SACK; RTT 10 ms
+    c.send({true, C1, S1, A | P, 100, 502, 20000});
+    c.send({false, S1, C1 + 100, A, 0, 509, 30000});
+    for (uint32_t i = 1; i <= 8; ++i) c.send({true, C1 + 100 * i, S1, A | P, 100, 502, 31000 + 100 * i});
+    uint64_t t = 240000;
+    if (before == kTimeout) {
+      c.send({true, C1 + 100, S1, A | P, 100, 502, t});       // the timeout, 200 ms after the ACK moved
+      c.send({false, S1, C1 + 300, A, 0, 509, t + 10000});    // a partial ACK
+      c.send({true, C1 + 900, S1, A | P, 100, 502, t + 10690});  // F-RTO: new data
+      c.send({false, S1, C1 + 300, A, 0, 600, t + 10700});    // a window update
+    } else if (before == kNewData) {
+      t = 31000;
+      c.send({false, S1, C1 + 300, A, 0, 509, t + 10000});    // the ACK moves (an RTT on)
+      c.send({true, C1 + 900, S1, A | P, 100, 502, t + 10500});  // new data, twice
+      c.send({true, C1 + 1000, S1, A | P, 100, 502, t + 10690});
+    } else {
+      t = 31000;
+      c.send({false, S1, C1 + 200, A, 0, 509, t + 10000});    // a partial ACK
+      c.send({true, C1 + 200, S1, A | P, 100, 502, t + 10005});  // the next hole at once
+      c.send({true, C1 + 900, S1, A | P, 100, 502, t + 10690});  // new data
+      c.send({false, S1, C1 + 300, A, 0, 509, t + 12000});    // the ACK moves over the re-send
+    }
+    // The next hole, 56.75 ms after the new segment with the ACK stalled 55-57 ms: a pacing
+    // slot after a timeout; otherwise a short timer.
+    const uint32_t v = c.send({true, C1 + 300, S1, A | P, 100, 502, t + 67440});
+    EXPECT_EQ(v & kTimeoutRetransmission, before == kTimeout ? 0u : kTimeoutRetransmission) << before;
+    c.send({false, S1, C1 + 400, A, 0, 600, t + 74000});
+    c.send({true, C1 + 400, S1, A | P, 100, 502, t + 124310});  // the next slot, 56.87 ms on
+    c.finish();
+    const auto& r = c.records()[0].count[0];
+    EXPECT_EQ(r.rto_retx, before == kTimeout ? 1u : 2u) << before;
+  }
+}
+
 // an ACK, long before any RTO; not a timeout retransmission.
 TEST(Analyzer, TailLossProbe) {
   Conversation c;

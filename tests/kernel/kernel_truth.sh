@@ -157,10 +157,11 @@ for cfg in "${runs[@]}"; do
   # More than the kernel's: only without SACK, at most one in fifty (at least one). There a
   # re-send answering a duplicate ACK is told from the timer's by an answer window of 200 us
   # plus twice the handshake RTT, and a sender whose CPU is busy answers later: CI's sanitizer
-  # build under load counted one such late answer as a timeout twice (2026-12-06: 51 for the
-  # kernel's 50, the re-send 274 us after the 43rd duplicate ACK; later 59 for 58). The wire
-  # cannot tell that late answer from the timer (docs/tcp-analysis.md section 14); the
-  # re-sends that came soonest after a duplicate ACK are printed, for reading.
+  # build under load counted one such late answer as a timeout (2026-12-06: 51 for the
+  # kernel's 50, the re-send 274 us after the 43rd duplicate ACK; later 59 for 58, of a class
+  # the log could not tell). The wire cannot tell a late answer from the timer
+  # (docs/tcp-analysis.md section 14); the re-sends that came soonest after a duplicate ACK
+  # are printed, and how many left off the timer tick, for reading.
   rto_max=$timeouts_k
   case " $cfg " in *tcp_sack=0*) rto_max=$((timeouts_k + (timeouts_k + 49) / 50)) ;; esac
   if [ "$rto" -gt "$timeouts_k" ]; then
