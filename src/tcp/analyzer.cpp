@@ -331,7 +331,9 @@ inline void fast_segment(flow::FlowEntry& f, int d, const decode::TcpInfo& t, ui
   note_pace_gap(cnt, now, prev_sent_us);
   cnt.data_bytes += seglen;
   note_super_segment(cold, d, seglen);
-  f.retx_last = shift_retx_last(f.retx_last, d, false, false, false);
+  // Nothing to move or clear in the common case (no recent re-send or loss evidence): no store.
+  if (f.retx_last & ((1u | kRetxLastClocks | kRetxPrevTimeout | kRetxLastTimeout) << d)) [[unlikely]]
+    f.retx_last = shift_retx_last(f.retx_last, d, false, false, false);
   out.bits |= bits;
 }
 
