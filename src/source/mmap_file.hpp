@@ -2,7 +2,7 @@
 // bytes, so reading costs one record-header parse per packet.
 //
 // Two ways to hold those bytes. Read burst by burst (the default, whenever frames need not
-// outlive the burst: release() after each), the file goes through 1 MiB windows filled
+// outlive the burst: release() after each), the file goes through 2 MiB windows filled
 // with pread(): the same few pages for the whole file, hot in the TLB, and no page-table
 // work per 4 KiB of capture (pcapng's validating walk at open() too). Two buffers take turns:
 // while the reader parses one window, a helper thread (ReadAhead, `sw-read-ahead`) copies the
@@ -58,6 +58,8 @@ namespace seqwatch {
 
 class MmapFileSource final : public PacketSource {
  public:
+  // The buffered reader's window: the file is read this many bytes at a time (mmap_file.cpp).
+  static constexpr uint64_t kWindowBytes = 2ull << 20;
   // Decides from the file's headers (and, for pcapng, every block header) whether this
   // reader handles it; the error says why not. open() runs the same checks.
   static Result<CaptureKind> can_open(const std::string& path);

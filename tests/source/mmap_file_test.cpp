@@ -254,7 +254,7 @@ TEST_F(MmapFileTest, ReadPagesLeaveTheProcess) {
   EXPECT_FALSE(src.buffered());
 }
 
-// A capture of a little over 4 MiB whose records are of every size the buffer must cope
+// A capture of a little over four read windows whose records are of every size the buffer must cope
 // with: the smallest, Ethernet, jumbo, 64 KiB (GRO) and one of the maximum snapshot
 // (262,144 bytes) each refill away, so records straddle the buffer's end again and again.
 std::string mixed_capture(const TempDir& tmp, uint32_t& frames, size_t& cut_at) {
@@ -262,10 +262,10 @@ std::string mixed_capture(const TempDir& tmp, uint32_t& frames, size_t& cut_at) 
   Bytes b = pcap_header(false, true, 262144);
   frames = 0;
   cut_at = 0;
-  for (size_t i = 0; b.size() < (size_t{4} << 20) + 12345; ++i) {
+  for (size_t i = 0; b.size() < 4 * MmapFileSource::kWindowBytes + 12345; ++i) {
     ++frames;
     const size_t n = sizes[i % (sizeof sizes / sizeof sizes[0])];
-    if (cut_at == 0 && b.size() > (size_t{2} << 20) + 1000 && n >= 9014) cut_at = b.size() + 16 + n / 2;
+    if (cut_at == 0 && b.size() > 2 * MmapFileSource::kWindowBytes + 1000 && n >= 9014) cut_at = b.size() + 16 + n / 2;
     pcap_record(b, frames, frames * 7, frame(n, static_cast<uint8_t>(frames)));
   }
   return tmp.write("mixed.pcap", b.bytes());
@@ -325,7 +325,7 @@ TEST_F(MmapFileTest, BufferedPcapngBlocksOfEveryKindStraddleTheWindow) {
   uint32_t frames = 0, state = 12345;
   const auto next = [&state] { return state = state * 1103515245u + 12345u, state >> 8; };
   size_t section_at = 0;
-  while (b.size() < (size_t{6} << 20) + 333) {
+  while (b.size() < 6 * MmapFileSource::kWindowBytes + 333) {
     if (b.size() >= section_at) {
       ng_shb(b);
       ng_idb(b, 1, 262144);
@@ -363,7 +363,7 @@ TEST_F(MmapFileTest, BufferedPcapngReadsTheSameAsLibpcap) {
   ng_idb(b, 1, 262144);
   ng_idb(b, 1, 262144, 9);
   uint32_t frames = 0;
-  for (size_t i = 0; b.size() < (size_t{4} << 20) + 777; ++i) {
+  for (size_t i = 0; b.size() < 4 * MmapFileSource::kWindowBytes + 777; ++i) {
     ++frames;
     const size_t n = sizes[i % (sizeof sizes / sizeof sizes[0])];
     ng_epb(b, static_cast<uint32_t>(i % 2), 1000000ull * frames + i, frame(n, static_cast<uint8_t>(frames)));
@@ -386,7 +386,7 @@ TEST_F(MmapFileTest, BufferedPcapngReadsTheSameAsLibpcap) {
   }
   EXPECT_EQ(read, frames);
   EXPECT_EQ(empty, 0u);
-  fs::resize_file(path, (size_t{3} << 20) + 5000);
+  fs::resize_file(path, 3 * MmapFileSource::kWindowBytes + 5000);
   const uint64_t good = libpcap_frames(path);
   ASSERT_GT(good, 40u);
   expect_damaged_stop(path, good);
