@@ -34,9 +34,7 @@ constexpr uint64_t kDropStretch = 4ull << 20;
 constexpr uint64_t kPage = 4096;
 
 // The read buffers: two of kBufferHead + kBufferBytes. The file is read kBufferBytes
-// (2 MiB; 1 MiB until 2026-12-06, when the reader found the helper's window not yet read at
-// 121-202 of 450 refills on the Intel VM, the helper sharing its core with the control
-// thread: 2 MiB, 2-76 of 225 and `analyze` 6-10% faster, 2 MiB more resident) at a time, the next window ahead on a helper thread (ReadAhead) into the buffer
+// (2 MiB) at a time, the next window ahead on a helper thread (ReadAhead) into the buffer
 // not in use, after a head room that takes what was left of the current window: a record
 // (or pcapng block) that straddles the two windows is copied there and is then whole. A
 // classic pcap's window is refilled when less than kRefillBelow is left in it, or when the
@@ -44,6 +42,9 @@ constexpr uint64_t kPage = 4096;
 // always fits a refilled window). Until 2026-12-05 the window was refilled with a largest
 // record's worth (256 KiB) kept, moving it each time: a quarter of the file was copied twice
 // (callgrind: 150 M of 1,506 M instructions of `seqwatch analyze` on a 1M-frame trace).
+// 1 MiB until 2026-12-06, when the reader found the helper's window not yet read at 112-202 of
+// 450 refills on the Intel VM (the helper shares its core with the control thread); with 2 MiB,
+// 2-76 of 225 and `analyze` 6-10% faster, for 2 MiB more resident (docs/performance.md).
 constexpr uint64_t kBufferBytes = MmapFileSource::kWindowBytes;
 constexpr uint64_t kBufferHead = 512ull << 10;
 constexpr uint64_t kBufferCap = kBufferHead + kBufferBytes;

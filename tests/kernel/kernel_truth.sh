@@ -124,9 +124,10 @@ for cfg in "${runs[@]}"; do
   echo "kernel: TcpExtTCPTimeouts = $timeouts_k retransmission timeouts; seqwatch: $rto timeout retransmissions (rto_retx) from the client"
   # Timeouts are told from the wire by their timing (docs/tcp-analysis.md, "Fast, timeout,
   # probe, recovery"), and some kernel timeouts cannot be seen there, so seqwatch may
-  # count fewer (and more only without SACK, below): (1) the kernel counts the timeout when its timer fires, then skips
-  # the re-send while the original is still in a host queue (TcpExtTCPSpuriousRtxHostQueues:
-  # in IPv6 runs the first SYN waits ~1 s for neighbour discovery); (2) a timeout that fires
+  # count fewer (and more only without SACK, below): (1) the kernel counts the timeout when
+  # its timer fires, then skips the re-send while the original is still in a host queue
+  # (TcpExtTCPSpuriousRtxHostQueues: in IPv6 runs the first SYN waits ~1 s for neighbour
+  # discovery); (2) a timeout that fires
   # within kClockedUs (10 ms) of a duplicate ACK looks like a re-send clocked by that ACK
   # (seen about once per hundred timeouts in runs without SACK). Allowed: the host-queue
   # skips plus one in ten (at least one). A sender whose minimum RTO was lowered adds a
@@ -165,7 +166,7 @@ for cfg in "${runs[@]}"; do
   rto_max=$timeouts_k
   case " $cfg " in *tcp_sack=0*) rto_max=$((timeouts_k + (timeouts_k + 49) / 50)) ;; esac
   if [ "$rto" -gt "$timeouts_k" ]; then
-    echo "note: $((rto - timeouts_k)) more timeout(s) than the kernel's; accepted up to $rto_max (without SACK: a late answer to a duplicate ACK)"
+    echo "note: $((rto - timeouts_k)) more timeout(s) than the kernel's; accepted up to $rto_max (more only without SACK: a late answer to a duplicate ACK)"
     echo "for reading: marked timeouts soonest after a duplicate ACK: $(python3 "$src/tests/kernel/answer_gaps.py" "$tmp/events.jsonl" "$client" 3 || true)"
   fi
   if [ "$rto" -lt "$timeouts_k" ]; then
